@@ -1,0 +1,29 @@
+"""gisplan: facility coverage, indicators and site selection for district civil-affairs plans."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from gisplan.catalogue import load_catalogue
+from gisplan.ingest import ImportSpec, import_layers
+from gisplan.io import read_spatial, read_table, to_planning_crs
+from gisplan.schema import validate_layer
+from gisplan.store import list_layers, read_store_layer
+
+try:
+    __version__ = version("gisplan")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ImportSpec",
+    "__version__",
+    "import_layers",
+    "list_layers",
+    "load_catalogue",
+    "read_spatial",
+    "read_store_layer",
+    "read_table",
+    "to_planning_crs",
+    "validate_layer",
+]

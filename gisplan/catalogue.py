@@ -1,0 +1,326 @@
+"""The facility-type catalogue: facility types, their attributes and travel profiles, read from TOML.
+
+The built-in catalogue is ``gisplan/data/facility_types.toml``. A user file passed to
+:func:`load_catalogue` adds types (or replaces a built-in type with the same id) without any code change.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from gisplan.errors import ConfigError
+
+__all__ = [
+    "LAYER_KINDS",
+    "Attribute",
+    "Catalogue",
+    "FacilityType",
+    "Profile",
+    "load_catalogue",
+    "normalise_header",
+]
+
+#: Layer kinds a workspace holds, in the order they must be imported (later kinds are checked
+#: against earlier ones).
+LAYER_KINDS = ("gazetteer", "district", "townships", "villages", "households", "facilities", "roads")
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
+_DTYPES = frozenset({"str", "code12", "float", "int", "bool", "enum"})
+_COVERAGE = frozenset({"network", "administrative", "attributes"})
+_LEVELS = frozenset({"township", "village"})
+_SCOPES = frozenset({"all", "towns", "urban_communities", "rural_villages"})
+_FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": "", "：": ":", "㎡": "m2"})
+
+
+def normalise_header(text: str) -> str:
+    """Return a column header in the form used to match aliases.
+
+    Parameters
+    ----------
+    text : str
+        A column header as spelled in a file.
+
+    Returns
+    -------
+    str
+        Lower case, trimmed, with full-width brackets made half-width, ``㎡`` spelled ``m2``
+        and all spaces removed.
+
+    Examples
+    --------
+    >>> normalise_header(" 建筑面积（㎡） ")
+    '建筑面积(m2)'
+    """
+    return str(text).strip().lower().translate(_FULLWIDTH)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One attribute a layer may carry.
+
+    Attributes
+    ----------
+    name : str
+        Canonical column name (unit in the name, e.g. ``floor_area_m2``).
+    dtype : str
+        One of ``str``, ``code12``, ``float``, ``int``, ``bool``, ``enum``.
+    unit : str | None
+        Unit of a numeric attribute.
+    aliases : tuple[str, ...]
+        Headers accepted for this attribute, normalised with :func:`normalise_header`.
+    min_value : float | None
+        Smallest allowed value of a numeric attribute.
+    values : Mapping[str, str]
+        For enums: every accepted spelling (normalised) mapped to its canonical value.
+    """
+
+    name: str
+    dtype: str
+    unit: str | None = None
+    aliases: tuple[str, ...] = ()
+    min_value: float | None = None
+    values: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A travel profile: a named walking (or other) speed in metres per minute."""
+
+    id: str
+    name_zh: str
+    speed_m_per_min: float
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityType:
+    """One facility type of the catalogue (see the keys documented in ``facility_types.toml``)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    coverage: tuple[str, ...]
+    admin_level: str
+    admin_scope: str
+    profile: str
+    max_minutes: float
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    plan_rows: tuple[str, ...]
+    aliases_zh: tuple[str, ...] = ()
+    min_population: int | None = None
+
+    @property
+    def layer_name(self) -> str:
+        """Name of this type's layer in a workspace store."""
+        return f"facilities_{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Facility types, attributes and travel profiles, as read from one or more TOML files."""
+
+    types: MappingProxyType[str, FacilityType]
+    attributes: MappingProxyType[str, Attribute]
+    profiles: MappingProxyType[str, Profile]
+    sources: tuple[str, ...]
+
+    def get_type(self, type_id: str) -> FacilityType:
+        """Return the facility type `type_id`.
+
+        Raises
+        ------
+        ConfigError
+            If no such type exists; the message lists the known ids.
+        """
+        try:
+            return self.types[type_id]
+        except KeyError:
+            known = ", ".join(sorted(self.types))
+            msg = (
+                f"unknown facility type `{type_id}`; known types: {known}. "
+                "Add a [[type]] table to a catalogue file to define a new one."
+            )
+            raise ConfigError(msg) from None
+
+
+def _builtin_path() -> Path:
+    return Path(str(resources.files("gisplan") / "data" / "facility_types.toml"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        msg = f"catalogue file {path} does not exist; check the path."
+        raise ConfigError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"catalogue file {path} is not valid TOML: {exc}. Fix the syntax at that line."
+        raise ConfigError(msg) from None
+
+
+def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"{where} must be a list of strings (got {value!r})."
+        raise ConfigError(msg)
+    return tuple(value)
+
+
+def _parse_attribute(name: str, raw: Any, where: str) -> Attribute:
+    if not isinstance(raw, dict):
+        msg = f"{where}: [attributes.{name}] must be a table."
+        raise ConfigError(msg)
+    dtype = raw.get("dtype")
+    if dtype not in _DTYPES:
+        msg = f"{where}: attributes.{name}.dtype must be one of {sorted(_DTYPES)} (got {dtype!r})."
+        raise ConfigError(msg)
+    values: dict[str, str] = {}
+    if dtype == "enum":
+        raw_values = raw.get("values")
+        if not isinstance(raw_values, dict) or not raw_values:
+            msg = f"{where}: enum attribute `{name}` needs a [attributes.{name}.values] table."
+            raise ConfigError(msg)
+        for canonical, spellings in raw_values.items():
+            for spelling in (canonical, *_str_tuple(spellings, f"{where}: {name}.values")):
+                values[normalise_header(spelling)] = canonical
+    aliases = (name, *_str_tuple(raw.get("aliases", []), f"{where}: attributes.{name}.aliases"))
+    min_value = raw.get("min")
+    if min_value is not None and not isinstance(min_value, int | float):
+        msg = f"{where}: attributes.{name}.min must be a number (got {min_value!r})."
+        raise ConfigError(msg)
+    return Attribute(
+        name=name,
+        dtype=dtype,
+        unit=raw.get("unit"),
+        aliases=tuple(dict.fromkeys(normalise_header(a) for a in aliases)),
+        min_value=None if min_value is None else float(min_value),
+        values=MappingProxyType(values),
+    )
+
+
+def _check_choice(value: Any, allowed: frozenset[str], where: str) -> str:
+    if value not in allowed:
+        msg = f"{where} must be one of {sorted(allowed)} (got {value!r})."
+        raise ConfigError(msg)
+    return str(value)
+
+
+def _parse_type(
+    raw: Any, where: str, attributes: dict[str, Attribute], profiles: dict[str, Profile]
+) -> FacilityType:
+    if not isinstance(raw, dict):
+        msg = f"{where}: every [[type]] entry must be a table."
+        raise ConfigError(msg)
+    type_id = raw.get("id")
+    if not isinstance(type_id, str) or not _ID_RE.match(type_id):
+        msg = (
+            f"{where}: type id must be lower_snake_case ASCII starting with a letter "
+            f"(got {type_id!r}); it becomes a layer name."
+        )
+        raise ConfigError(msg)
+    here = f"{where}: type `{type_id}`"
+    for key in ("name_zh", "name_en"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            msg = f"{here}: `{key}` is required (a non-empty string)."
+            raise ConfigError(msg)
+    coverage = _str_tuple(raw.get("coverage", []), f"{here}: `coverage`")
+    if not coverage or not set(coverage) <= _COVERAGE:
+        msg = f"{here}: `coverage` must list some of {sorted(_COVERAGE)} (got {list(coverage)})."
+        raise ConfigError(msg)
+    required = _str_tuple(raw.get("required", []), f"{here}: `required`")
+    optional = _str_tuple(raw.get("optional", []), f"{here}: `optional`")
+    for attr in (*required, *optional):
+        if attr not in attributes:
+            msg = f"{here}: attribute `{attr}` is not defined; add an [attributes.{attr}] table."
+            raise ConfigError(msg)
+    for must in ("facility_id", "name"):
+        if must not in required:
+            msg = f"{here}: `required` must include `{must}`."
+            raise ConfigError(msg)
+    profile = raw.get("profile", "walk")
+    if profile not in profiles:
+        msg = f"{here}: profile must be one of {sorted(profiles)} (got {profile!r})."
+        raise ConfigError(msg)
+    max_minutes = raw.get("max_minutes", 15)
+    if not isinstance(max_minutes, int | float) or not 0 < max_minutes <= 240:
+        msg = f"{here}: `max_minutes` must be a number in (0, 240] (got {max_minutes!r})."
+        raise ConfigError(msg)
+    min_population = raw.get("min_population")
+    if min_population is not None and (not isinstance(min_population, int) or min_population < 0):
+        msg = f"{here}: `min_population` must be a non-negative integer (got {min_population!r})."
+        raise ConfigError(msg)
+    return FacilityType(
+        id=type_id,
+        name_zh=raw["name_zh"].strip(),
+        name_en=raw["name_en"].strip(),
+        coverage=coverage,
+        admin_level=_check_choice(raw.get("admin_level"), _LEVELS, f"{here}: `admin_level`"),
+        admin_scope=_check_choice(raw.get("admin_scope", "all"), _SCOPES, f"{here}: `admin_scope`"),
+        profile=profile,
+        max_minutes=float(max_minutes),
+        required=required,
+        optional=optional,
+        plan_rows=_str_tuple(raw.get("plan_rows", []), f"{here}: `plan_rows`"),
+        aliases_zh=_str_tuple(raw.get("aliases_zh", []), f"{here}: `aliases_zh`"),
+        min_population=min_population,
+    )
+
+
+def load_catalogue(*extra: str | Path) -> Catalogue:
+    """Read the built-in catalogue, then each extra file in order.
+
+    Parameters
+    ----------
+    *extra : str or Path
+        User catalogue files. Their attributes, profiles and types are added; a type or attribute
+        with an existing id replaces the earlier one.
+
+    Returns
+    -------
+    Catalogue
+
+    Raises
+    ------
+    ConfigError
+        If a file is missing, not TOML, or has a bad entry (the message names file, type and key).
+
+    Examples
+    --------
+    >>> cat = load_catalogue()
+    >>> cat.get_type("public_cemetery").name_zh
+    '城乡公益性安葬（放）设施'
+    """
+    attributes: dict[str, Attribute] = {}
+    profiles: dict[str, Profile] = {}
+    types: dict[str, FacilityType] = {}
+    paths = [_builtin_path(), *(Path(p) for p in extra)]
+    for path in paths:
+        raw = _read_toml(path)
+        where = str(path)
+        for name, attr in raw.get("attributes", {}).items():
+            attributes[name] = _parse_attribute(name, attr, where)
+        for pid, prof in raw.get("profiles", {}).items():
+            speed = prof.get("speed_m_per_min") if isinstance(prof, dict) else None
+            if not isinstance(speed, int | float) or speed <= 0:
+                msg = f"{where}: profiles.{pid}.speed_m_per_min must be a positive number (got {speed!r})."
+                raise ConfigError(msg)
+            profiles[pid] = Profile(pid, str(prof.get("name_zh", pid)), float(speed))
+        raw_types = raw.get("type", [])
+        if not isinstance(raw_types, list):
+            msg = f"{where}: facility types must be written as [[type]] tables."
+            raise ConfigError(msg)
+        for entry in raw_types:
+            ftype = _parse_type(entry, where, attributes, profiles)
+            types[ftype.id] = ftype
+    return Catalogue(
+        types=MappingProxyType(dict(sorted(types.items()))),
+        attributes=MappingProxyType(attributes),
+        profiles=MappingProxyType(profiles),
+        sources=tuple(str(p) for p in paths),
+    )

@@ -1,0 +1,325 @@
+"""The `gisplan` command line. The only module that configures logging, reads ``scenarios/`` or
+prints; everything it does is a call into the library.
+
+Exit codes: 0 success, 1 data or configuration error (message on stderr, no traceback), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import pandas as pd
+
+from gisplan import __version__
+from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
+from gisplan.config import Scenario, load_scenario
+from gisplan.errors import GisplanError, SchemaError
+from gisplan.indicators import evaluate_indicators
+from gisplan.ingest import ImportSpec, import_layers, validate_imports
+from gisplan.io import parse_crs
+from gisplan.store import list_layers, read_changelog, read_store_layer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+logger = logging.getLogger("gisplan")
+
+_EPILOG_IMPORT = """\b
+Examples:
+  gisplan layers import 区划代码.csv --kind gazetteer -w yc.gpkg
+  gisplan layers import 镇街.geojson --kind townships --crs gcj02 -w yc.gpkg
+  gisplan layers import 社区服务中心台账.xlsx --kind facilities \\
+      --type community_service_centre --crs gcj02 --sheet 2023 -w yc.gpkg
+  gisplan layers import 养老机构.csv --kind facilities --type elderly_institution \\
+      --crs EPSG:4490 -w yc.gpkg
+\b
+--crs: an EPSG code (4326 GPS/WGS84, 4490 CGCS2000/天地图, 4545 …), gcj02 (高德/腾讯 points,
+even when a file says EPSG:4326) or bd09 (百度). Tables with coordinates need it.
+"""
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def format_table(frame: pd.DataFrame) -> str:
+    """Render a DataFrame as an aligned plain-text table (CJK characters count two columns)."""
+    cells = [[str(c) for c in frame.columns]] + [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(_width(r[j]) for r in cells) for j in range(len(frame.columns))]
+    lines = []
+    for i, row in enumerate(cells):
+        lines.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class _Group(click.Group):
+    """Turn gisplan errors into a one-paragraph message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GisplanError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gisplan")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+def cli(verbose: int, quiet: int) -> None:
+    """gisplan: facility coverage and plan indicators for district civil-affairs bureaus (民政局).
+
+    \b
+    Examples:
+      gisplan run scenarios/yongchuan.toml          # import + validate the 永川 demo, print indicators
+      gisplan layers import 台账.xlsx --kind facilities --type elderly_institution --crs gcj02 -w yc.gpkg
+      gisplan layers list -w yc.gpkg
+      gisplan types list
+    """
+    level = max(10, 30 - 10 * (verbose - quiet))
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
+
+
+@cli.group()
+def layers() -> None:
+    """Import, validate and list the layers of a workspace GeoPackage."""
+
+
+_workspace = click.option(
+    "-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path), envvar="GISPLAN_WORKSPACE",
+    default=Path("workspace.gpkg"), show_default=True, help="Workspace GeoPackage (env GISPLAN_WORKSPACE).",
+)
+_catalogue = click.option(
+    "--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra facility-type catalogue TOML (adds or replaces types).",
+)
+
+
+def _import_options(func: Any) -> Any:
+    options = [
+        click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.option("--kind", required=True, type=click.Choice(LAYER_KINDS), help="What the file holds."),
+        click.option("--type", "facility_type", help="Facility type id (see `gisplan types list`)."),
+        click.option("--crs", help="CRS of the coordinates: EPSG code, gcj02 or bd09."),
+        click.option("--layer", help="Layer name inside a GeoPackage."),
+        click.option("--sheet", help="Sheet name of an XLSX workbook (default: the first)."),
+        click.option("--encoding", help="Text encoding of a CSV (default: detect UTF-8/GBK)."),
+        click.option("--illustrative", is_flag=True, help="Flag the layer as generated (示意) data."),
+        click.option("--tolerance-m", default=50.0, show_default=True, type=click.FloatRange(min=0),
+                     help="Metres a point may lie outside its polygon before it is reported."),
+        _workspace,
+        _catalogue,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
+           sheet: str | None, encoding: str | None, illustrative: bool) -> list[ImportSpec]:
+    if kind == "facilities" and not facility_type:
+        raise click.UsageError("--type is required with --kind facilities (see `gisplan types list`).")
+    if kind != "facilities" and facility_type:
+        raise click.UsageError("--type is only for --kind facilities.")
+    if crs is not None:
+        parse_crs(crs)
+    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative) for f in files]
+
+
+def _report_problems(exc: SchemaError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@layers.command("import", epilog=_EPILOG_IMPORT)
+@_import_options
+def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
+                  layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
+                  tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
+    """Validate FILES and import them into the workspace, all or nothing.
+
+    Every problem in every file is listed (file, row, field, what is wrong, the fix); then nothing is
+    written and the exit code is 1.
+    """
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative)
+    cat = load_catalogue(*catalogue_files)
+    try:
+        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m)
+    except SchemaError as exc:
+        _report_problems(exc)
+    for r in results:
+        flag = " (示意 illustrative)" if r.illustrative else ""
+        click.echo(f"imported {r.rows} rows into layer `{r.layer}` of {workspace}{flag}")
+
+
+@layers.command("validate", epilog=_EPILOG_IMPORT.replace("layers import", "layers validate"))
+@_import_options
+def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
+                    layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
+                    tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
+    """Check FILES as `layers import` would, against the workspace, without writing anything."""
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative)
+    cat = load_catalogue(*catalogue_files)
+    try:
+        writes = validate_imports(specs, store=workspace if workspace.exists() else None, catalogue=cat,
+                                  tolerance_m=tolerance_m)
+    except SchemaError as exc:
+        _report_problems(exc)
+    for w in writes:
+        click.echo(f"OK: {w.source_path} → `{w.name}`, {len(w.data)} rows")
+
+
+@layers.command("list")
+@_workspace
+def layers_list(workspace: Path) -> None:
+    """List the workspace's layers with their provenance.
+
+    \b
+    Example:
+      gisplan layers list -w work/yongchuan.gpkg
+    """
+    meta = list_layers(workspace)
+    meta["illustrative"] = meta["illustrative"].map({1: "示意", 0: ""})
+    cols = ["layer", "kind", "row_count", "illustrative", "crs_given", "imported_at", "source_path"]
+    click.echo(format_table(meta[cols]))
+
+
+@layers.command("log")
+@_workspace
+def layers_log(workspace: Path) -> None:
+    """Show the workspace's append-only change log, oldest first."""
+    log = read_changelog(workspace)
+    click.echo(format_table(log[["seq", "at", "user", "action", "layer", "detail"]]))
+
+
+@cli.group()
+def types() -> None:
+    """The facility-type catalogue (a TOML file: add types without code)."""
+
+
+@types.command("list")
+@_catalogue
+def types_list(catalogue_files: tuple[Path, ...]) -> None:
+    """List facility types: id, names, coverage rule, default threshold, plan rows.
+
+    \b
+    Example:
+      gisplan types list --catalogue my_types.toml
+    """
+    cat = load_catalogue(*catalogue_files)
+    rows = [{
+        "id": t.id, "中文名": t.name_zh, "name": t.name_en, "coverage": "+".join(t.coverage),
+        "level": t.admin_level, "profile": f"{t.profile} ≤{t.max_minutes:g} min", "plan rows": "; ".join(t.plan_rows),
+    } for t in cat.types.values()]
+    click.echo(format_table(pd.DataFrame(rows)))
+
+
+@types.command("show")
+@click.argument("type_id")
+@_catalogue
+def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
+    """Show one facility type with its required and optional attributes and accepted headers."""
+    cat = load_catalogue(*catalogue_files)
+    t = cat.get_type(type_id)
+    click.echo(f"{t.id}: {t.name_zh} / {t.name_en}")
+    click.echo(f"coverage: {', '.join(t.coverage)}; level: {t.admin_level} ({t.admin_scope}); "
+               f"profile: {t.profile}, {t.max_minutes:g} min")
+    if t.min_population:
+        click.echo(f"required in every township of ≥ {t.min_population:,} residents")
+    click.echo(f"plan rows: {'; '.join(t.plan_rows)}")
+    for label, names in (("required", t.required), ("optional", t.optional)):
+        for name in names:
+            a = cat.attributes[name]
+            unit = f" [{a.unit}]" if a.unit else ""
+            click.echo(f"  {label:8} {name}{unit} ({a.dtype}); headers: {', '.join(a.aliases)}")
+
+
+def _scenario_specs(sc: Scenario) -> list[ImportSpec]:
+    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
+             for s in sc.layers]
+    if sc.roads is not None:
+        if sc.roads.path is not None and sc.roads.path.exists():
+            specs.append(ImportSpec(sc.roads.path, "roads", crs=sc.roads.crs))
+        else:
+            where = sc.roads.path or "(no path)"
+            logger.warning("road layer %s not found; roads not imported (a later coverage step needs "
+                           "them: give [roads] path, or fetch OpenStreetMap roads when online)", where)
+    return specs
+
+
+def _catalogue_for(sc: Scenario, extra: Sequence[Path]) -> Catalogue:
+    files = ([sc.catalogue] if sc.catalogue else []) + list(extra)
+    return load_catalogue(*files)
+
+
+@cli.command("run")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
+              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@_catalogue
+def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...]) -> None:
+    """Import and validate every layer of SCENARIO, then print the layers and the plan's indicator
+    table (2020 baseline, value measured from the layers, 2025 target).
+
+    \b
+    Example:
+      gisplan run scenarios/yongchuan.toml
+      gisplan run scenarios/zhushan.toml -w /tmp/zhushan.gpkg
+    """
+    sc = load_scenario(scenario)
+    store = workspace or sc.workspace
+    cat = _catalogue_for(sc, catalogue_files)
+    specs = _scenario_specs(sc)
+    click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
+    try:
+        import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m)
+    except SchemaError as exc:
+        _report_problems(exc)
+    meta = list_layers(store)
+    illustrative = bool(meta["illustrative"].any())
+    meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
+    click.echo(f"\n{sc.name}\nworkspace: {store}\n")
+    click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
+    names = set(meta["layer"])
+    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in names
+                  if n.startswith("facilities_")}
+    table = evaluate_indicators(
+        sc.indicators, facilities=facilities,
+        households=read_store_layer(store, "households") if "households" in names else None,
+        gazetteer=read_store_layer(store, "gazetteer"), standard=sc.standard, catalogue=cat,
+        illustrative=illustrative,
+    )
+    if len(table):
+        show = table.rename(columns={"row": "#", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020 plan",
+                                     "value": "measured", "target_2025": "2025 target",
+                                     "meets_target": "meets 2025"})
+        click.echo("\n" + format_table(show[["#", "指标", "单位", "2020 plan", "measured", "2025 target",
+                                              "meets 2025", "basis"]]))
+    if illustrative:
+        click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
+                   "measured values show how the tool works, not the district's real state.")
+
+
+def main() -> None:
+    """Entry point of the `gisplan` command."""
+    cli(prog_name="gisplan")

@@ -1,0 +1,185 @@
+"""12-digit statistical division codes (统计用区划代码) and division names.
+
+A code is district (6 digits) + township (3) + village (3): ``500118 001 000`` is 中山路街道 of 永川区 and
+``500118 001 001`` one of its communities.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CODE12_RE",
+    "division_level",
+    "is_code12",
+    "name_suggestions",
+    "short_name",
+    "standard_name_index",
+    "township_code",
+]
+
+CODE12_RE = re.compile(r"^\d{12}$")
+
+# Suffixes that name an office or committee rather than the division itself; stripped to suggest.
+_OFFICE_SUFFIXES = ("办事处", "人民政府", "政府", "管委会", "党工委")
+_COMMITTEE_SUFFIXES = (("村民委员会", "村"), ("居民委员会", ""), ("居委会", ""), ("村委会", "村"))
+
+
+def is_code12(code: object) -> bool:
+    """Tell whether `code` is a 12-digit division code.
+
+    Examples
+    --------
+    >>> is_code12("500118001000"), is_code12("500118001")
+    (True, False)
+    """
+    return isinstance(code, str) and CODE12_RE.match(code) is not None
+
+
+def township_code(codes: pd.Series) -> pd.Series:
+    """Return the township code12 (first 9 digits + ``000``) of each code.
+
+    Examples
+    --------
+    >>> township_code(pd.Series(["500118001003"])).tolist()
+    ['500118001000']
+    """
+    return codes.str.slice(0, 9) + "000"
+
+
+def division_level(codes: pd.Series) -> pd.Series:
+    """Return ``"district"``, ``"township"`` or ``"village"`` for each 12-digit code.
+
+    Examples
+    --------
+    >>> division_level(pd.Series(["500118000000", "500118001000", "500118001003"])).tolist()
+    ['district', 'township', 'village']
+    """
+    level = np.where(
+        codes.str.slice(6) == "000000",
+        "district",
+        np.where(codes.str.slice(9) == "000", "township", "village"),
+    )
+    return pd.Series(level, index=codes.index, name="level")
+
+
+def short_name(name: str) -> str:
+    """Return the short form of a standard division name.
+
+    ``中山路社区居民委员会`` → ``中山路社区``, ``黄瓜山村民委员会`` → ``黄瓜山村``; other names are returned
+    trimmed.
+
+    Examples
+    --------
+    >>> short_name("中山路社区居民委员会"), short_name("三教村民委员会"), short_name("三教镇")
+    ('中山路社区', '三教村', '三教镇')
+    """
+    text = name.strip()
+    for suffix, replacement in _COMMITTEE_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)] + replacement
+    return text
+
+
+def _stripped(name: str) -> str:
+    text = re.sub(r"\s+", "", name)
+    for suffix in _OFFICE_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+    return short_name(text)
+
+
+def standard_name_index(names: pd.Series) -> dict[str, str]:
+    """Map every accepted spelling (standard name and short form) to the standard name.
+
+    Parameters
+    ----------
+    names : pandas.Series
+        Standard names of one set of divisions (for example all townships of a district).
+
+    Returns
+    -------
+    dict
+        Accepted spelling → standard name. A short form shared by two divisions is left out.
+    """
+    index: dict[str, str] = {}
+    clashes: set[str] = set()
+    for name in names.astype(str):
+        index[name] = name
+        short = short_name(name)
+        if short != name:
+            if short in index and index[short] != name:
+                clashes.add(short)
+            index.setdefault(short, name)
+    for short in clashes:
+        index.pop(short, None)
+    return index
+
+
+def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:
+    """Return up to `n` standard names closest to `name`, best first.
+
+    A name that differs only by an office suffix (``胜利路街道办事处``) or by ``居民委员会`` suggests its
+    division first; the rest are ranked by string similarity of short forms.
+
+    Examples
+    --------
+    >>> s = pd.Series(["中山路街道", "胜利路街道", "南大街街道"])
+    >>> name_suggestions("胜利路街道办事处", s)[0]
+    '胜利路街道'
+    """
+    standard = names.astype(str).tolist()
+    target = _stripped(name)
+    exact = [s for s in standard if _stripped(s) == target]
+    by_short = {short_name(s): s for s in standard}
+    close = difflib.get_close_matches(target, list(by_short), n=n, cutoff=0.5)
+    ranked = exact + [by_short[c] for c in close]
+    return list(dict.fromkeys(ranked))[:n]
+
+
+_URBAN_SUFFIXES = ("居民委员会", "居委会")
+_RURAL_SUFFIXES = ("村民委员会", "村委会")
+
+
+def units_in_scope(gazetteer: pd.DataFrame, *, level: str, scope: str = "all") -> pd.DataFrame:
+    """Return the divisions that form an indicator's denominator.
+
+    Parameters
+    ----------
+    gazetteer : pandas.DataFrame
+        Columns ``code12`` and ``name``.
+    level : {"township", "village"}
+        Division level.
+    scope : {"all", "towns", "urban_communities", "rural_villages"}
+        ``towns`` keeps 镇/乡 (not 街道: the central city); ``urban_communities`` keeps names ending
+        居民委员会/居委会 (社区); ``rural_villages`` names ending 村民委员会/村委会 (建制村).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code12`` and ``name`` of the divisions, sorted by code.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"code12": ["500118001000", "500118100000", "500118100001"],
+    ...                   "name": ["中山路街道", "青峰镇", "青峰村民委员会"]})
+    >>> units_in_scope(g, level="township", scope="towns")["name"].tolist()
+    ['青峰镇']
+    """
+    lvl = division_level(gazetteer["code12"])
+    units = gazetteer.loc[lvl == level, ["code12", "name"]]
+    names = units["name"].astype(str)
+    if scope == "towns":
+        units = units[names.str.endswith(("镇", "乡"))]
+    elif scope == "urban_communities":
+        units = units[names.str.endswith(_URBAN_SUFFIXES)]
+    elif scope == "rural_villages":
+        units = units[names.str.endswith(_RURAL_SUFFIXES)]
+    elif scope != "all":
+        msg = f"`scope` must be all, towns, urban_communities or rural_villages (got {scope!r})."
+        raise ValueError(msg)
+    return units.sort_values("code12").reset_index(drop=True)

@@ -1,0 +1,77 @@
+"""Exception and warning classes for gisplan. Nothing else lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GisplanError(Exception):
+    """Root of every gisplan error."""
+
+
+class CRSError(GisplanError, ValueError):
+    """A coordinate reference system is missing, wrong or mismatched."""
+
+
+class ConfigError(GisplanError, ValueError):
+    """A scenario, catalogue or setting has a bad value."""
+
+
+class NetworkError(GisplanError, ValueError):
+    """A road network cannot be built or used."""
+
+
+class InfeasibleError(GisplanError, RuntimeError):
+    """A solver ended without a proven optimum."""
+
+
+class StoreError(GisplanError, RuntimeError):
+    """The workspace store cannot be opened, locked or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in an input file.
+
+    Attributes
+    ----------
+    source : str
+        The file (and layer or sheet) the problem is in.
+    row : int | None
+        1-based row number as the user sees it (spreadsheet row, CSV line, or feature number);
+        ``None`` when the problem concerns the whole file or a column.
+    field : str | None
+        The column the problem is in, as spelled in the file.
+    message : str
+        What is wrong: what was expected and what was found.
+    fix : str
+        How to fix it.
+    """
+
+    source: str
+    row: int | None
+    field: str | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.field is not None:
+            where += f", field `{self.field}`"
+        return f"{where}: {self.message} Fix: {self.fix}"
+
+
+class SchemaError(GisplanError, ValueError):
+    """An input layer breaks its schema; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(problems)
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} found; nothing was written:"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class GisplanWarning(UserWarning):
+    """A recoverable data issue."""

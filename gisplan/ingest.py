@@ -1,0 +1,239 @@
+"""Importing files into a workspace: read, validate against the workspace, then write atomically.
+
+Every file of one import is validated before anything is written; problems from all files are
+reported together, and then nothing is written at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
+
+from gisplan.errors import Problem, SchemaError
+from gisplan.io import SPATIAL_SUFFIXES, TABLE_SUFFIXES, file_sha256, parse_crs, read_spatial, read_table
+from gisplan.schema import KINDS, Context, layer_schema, validate_layer
+from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from gisplan.catalogue import Catalogue
+
+__all__ = ["ImportResult", "ImportSpec", "import_layers", "layer_name_for", "load_context", "validate_imports"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSpec:
+    """One file to import.
+
+    Attributes
+    ----------
+    path : Path
+        CSV/TSV, XLSX, GeoJSON, Shapefile, GeoPackage or GeoParquet file.
+    kind : str
+        One of :data:`gisplan.schema.KINDS`.
+    facility_type : str, optional
+        Catalogue type id; required for ``facilities``.
+    crs : str, optional
+        The CRS of the coordinates: EPSG code, ``gcj02`` or ``bd09`` (overrides the file's label).
+    layer, sheet, encoding : str, optional
+        GeoPackage layer, XLSX sheet, CSV text encoding.
+    illustrative : bool
+        Flag the layer as generated (示意). A layer whose rows carry ``illustrative = true`` is
+        flagged whatever this says.
+    """
+
+    path: Path
+    kind: str
+    facility_type: str | None = None
+    crs: str | None = None
+    layer: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+    illustrative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one import wrote: store layer name, row count, illustrative flag, source file."""
+
+    layer: str
+    kind: str
+    rows: int
+    illustrative: bool
+    source: str
+
+
+def layer_name_for(spec: ImportSpec) -> str:
+    """Return the store layer name for an import (``facilities_<type>`` for facilities)."""
+    if spec.kind == "facilities":
+        return f"facilities_{spec.facility_type}"
+    return spec.kind
+
+
+def _order(spec: ImportSpec) -> tuple[int, int]:
+    # community service centres before volunteer points, which name them as hosts
+    first = 0 if spec.facility_type == "community_service_centre" else 1
+    return KINDS.index(spec.kind), first
+
+
+def load_context(store: Path | None, *, tolerance_m: float = 50.0) -> Context:
+    """Read the layers that cross-layer checks need from a workspace (missing ones stay ``None``)."""
+    if store is None or not Path(store).exists():
+        return Context(tolerance_m=tolerance_m)
+    names = set(list_layers(store)["layer"])
+
+    def get(name: str) -> pd.DataFrame | None:
+        return read_store_layer(store, name) if name in names else None
+
+    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n)
+                  for n in sorted(names) if n.startswith("facilities_")}
+    return Context(
+        gazetteer=get("gazetteer"),
+        district=get("district"),  # type: ignore[arg-type]
+        townships=get("townships"),  # type: ignore[arg-type]
+        facilities=MappingProxyType(facilities),
+        tolerance_m=tolerance_m,
+    )
+
+
+def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame) -> Context:
+    if spec.kind == "facilities":
+        facilities = dict(ctx.facilities)
+        facilities[str(spec.facility_type)] = data  # type: ignore[assignment]
+        return replace(ctx, facilities=MappingProxyType(facilities))
+    if spec.kind in {"gazetteer", "district", "townships"}:
+        return replace(ctx, **{spec.kind: data})
+    return ctx
+
+
+def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
+    path = spec.path
+    suffix = path.suffix.lower()
+    if not path.exists():
+        msg = "the file does not exist."
+        raise SchemaError([Problem(str(path), None, None, msg, "check the path and the spelling.")])
+    if path.is_dir():
+        msg = "this is a folder, not a file."
+        raise SchemaError([Problem(str(path), None, None, msg, "give the file inside it (.shp/.gpkg/.csv …).")])
+    if suffix == ".xls":
+        msg = "old .xls workbooks are not read."
+        raise SchemaError([Problem(path.name, None, None, msg, "open it in Excel/WPS and save it as .xlsx.")])
+    if suffix in TABLE_SUFFIXES:
+        ftype = catalogue.get_type(spec.facility_type) if spec.kind == "facilities" else None
+        schema = layer_schema(spec.kind, catalogue, ftype)
+        known = {al for a in (*schema.required, *schema.optional) for al in a.aliases}
+        known |= {"经度", "纬度", "lon", "lat", "lng", "longitude", "latitude"}
+        return read_table(path, known_headers=known, sheet=spec.sheet, encoding=spec.encoding)
+    if suffix in SPATIAL_SUFFIXES:
+        return read_spatial(path, layer=spec.layer, encoding=spec.encoding)
+    accepted = ", ".join(sorted(TABLE_SUFFIXES | SPATIAL_SUFFIXES))
+    msg = f"files of type {suffix or '(no extension)'!r} are not read."
+    raise SchemaError([Problem(path.name, None, None, msg, f"convert it to one of: {accepted}.")])
+
+
+def validate_imports(
+    specs: Sequence[ImportSpec], *, store: Path | None, catalogue: Catalogue, tolerance_m: float = 50.0
+) -> list[LayerWrite]:
+    """Read and validate every file, in dependency order, against the workspace and each other.
+
+    Returns
+    -------
+    list of LayerWrite
+        Ready for :func:`gisplan.store.write_layers`.
+
+    Raises
+    ------
+    SchemaError
+        With the problems of every file (nothing is written).
+    ConfigError, CRSError
+        For an unknown facility type or a bad ``--crs``.
+    """
+    for spec in specs:
+        if spec.kind not in KINDS:
+            problem = Problem(str(spec.path), None, None, f"unknown layer kind {spec.kind!r}.",
+                              f"use one of: {', '.join(KINDS)}.")
+            raise SchemaError([problem])
+        if spec.kind == "facilities":
+            catalogue.get_type(str(spec.facility_type))
+    declared = {id(s): (parse_crs(s.crs) if s.crs else None) for s in specs}
+    ctx = load_context(store, tolerance_m=tolerance_m)
+    problems: list[Problem] = []
+    writes: list[LayerWrite] = []
+    names: dict[str, str] = {}
+    for spec in sorted(specs, key=_order):
+        name = layer_name_for(spec)
+        if name in names:
+            problems.append(Problem(str(spec.path), None, None, f"layer `{name}` is also imported from "
+                                    f"{names[name]} in this run.", "import each layer from one file."))
+            continue
+        names[name] = str(spec.path)
+        ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
+        try:
+            raw = _read(spec, catalogue)
+            data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
+                                  declared_crs=declared[id(spec)], context=ctx, source=spec.path.name)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+            continue
+        ctx = _with(ctx, spec, data)
+        flagged = spec.illustrative or bool(
+            "illustrative" in data and data["illustrative"].astype(str).str.lower().isin({"true", "1"}).any()
+        )
+        writes.append(LayerWrite(
+            name=name,
+            kind=spec.kind,
+            data=data,
+            source_path=str(spec.path.resolve()),
+            source_sha256=file_sha256(spec.path),
+            source_layer=spec.layer or spec.sheet,
+            crs_given=spec.crs or _file_crs(raw),
+            facility_type=spec.facility_type,
+            illustrative=flagged,
+            note="示意 illustrative (generated data)" if flagged else None,
+        ))
+    if problems:
+        raise SchemaError(problems)
+    return writes
+
+
+def _file_crs(raw: object) -> str | None:
+    if isinstance(raw, gpd.GeoDataFrame) and raw.crs is not None:
+        return str(raw.crs.to_string())
+    return None
+
+
+def import_layers(
+    store: Path, specs: Sequence[ImportSpec], *, catalogue: Catalogue, tolerance_m: float = 50.0
+) -> list[ImportResult]:
+    """Validate every file and write them all to the workspace in one all-or-nothing step.
+
+    Parameters
+    ----------
+    store : Path
+        Workspace GeoPackage (created if missing).
+    specs : sequence of ImportSpec
+    catalogue : Catalogue
+    tolerance_m : float
+        Metres a point may lie outside its declared polygon before it is reported.
+
+    Returns
+    -------
+    list of ImportResult
+
+    Raises
+    ------
+    SchemaError
+        If any file has a problem; the store is then unchanged.
+    """
+    writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m)
+    write_layers(store, writes, action="import", detail={"files": len(writes)})
+    return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]

@@ -1,0 +1,726 @@
+"""Layer kinds, their schemas, and `validate_layer`, which collects every problem before failing.
+
+A layer is checked on its own (columns, types, values, geometry, duplicates) and against what the
+workspace already knows (the gazetteer, the district and township polygons, other facility layers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisplan import divisions
+from gisplan.catalogue import LAYER_KINDS, Attribute, Catalogue, FacilityType, normalise_header
+from gisplan.errors import CRSError, Problem, SchemaError
+from gisplan.io import STORAGE_CRS, DeclaredCRS, RawTable, to_storage_crs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["KINDS", "Context", "LayerSchema", "layer_schema", "validate_layer"]
+
+logger = logging.getLogger(__name__)
+
+KINDS = LAYER_KINDS
+_POLYGONS = frozenset({"Polygon", "MultiPolygon"})
+_LINES = frozenset({"LineString", "MultiLineString"})
+_POINTS = frozenset({"Point"})
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "是", "达标", "合格", "√", "有"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "否", "不达标", "不合格", "×", "无"})
+_MAX_PROBLEMS_PER_RULE = 200
+
+
+def _attr(name: str, dtype: str, *aliases: str, unit: str | None = None, min_value: float | None = None) -> Attribute:
+    return Attribute(
+        name=name,
+        dtype=dtype,
+        unit=unit,
+        aliases=tuple(dict.fromkeys(normalise_header(a) for a in (name, *aliases))),
+        min_value=min_value,
+    )
+
+
+_LON = _attr("lon", "float", "经度", "lng", "longitude", "x", "x坐标", "经度(e)")
+_LAT = _attr("lat", "float", "纬度", "latitude", "y", "y坐标", "纬度(n)")
+_WKT = _attr("wkt", "str", "geometry", "geom", "几何")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSchema:
+    """What a layer kind must and may carry.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    required, optional : tuple of Attribute
+    geometry : frozenset of str or None
+        Accepted geometry types; ``None`` for a table without geometry.
+    geometry_required : bool
+        Whether a row without geometry is an error.
+    """
+
+    kind: str
+    required: tuple[Attribute, ...]
+    optional: tuple[Attribute, ...]
+    geometry: frozenset[str] | None
+    geometry_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the workspace already holds, for cross-layer checks (all in the storage CRS).
+
+    Attributes
+    ----------
+    gazetteer : pandas.DataFrame, optional
+        Columns ``code12``, ``name``, ``level``, ``parent_code12``.
+    district, townships : geopandas.GeoDataFrame, optional
+        Polygons with ``code12`` and ``name``.
+    facilities : Mapping[str, geopandas.GeoDataFrame]
+        Facility layers by type id.
+    tolerance_m : float
+        How far (metres) a point may lie outside its polygon before it is reported: the boundary
+        layers disagree with each other by tens of metres.
+    """
+
+    gazetteer: pd.DataFrame | None = None
+    district: gpd.GeoDataFrame | None = None
+    townships: gpd.GeoDataFrame | None = None
+    facilities: Mapping[str, gpd.GeoDataFrame] = field(default_factory=lambda: MappingProxyType({}))
+    tolerance_m: float = 50.0
+
+
+def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = None) -> LayerSchema:
+    """Return the schema of a layer kind (for ``facilities``, of facility type `ftype`).
+
+    Raises
+    ------
+    ValueError
+        If `kind` is unknown or `ftype` is missing for facilities.
+    """
+    a = catalogue.attributes
+    code12, name = a["code12"], a["name"]
+    if kind == "facilities":
+        if ftype is None:
+            msg = "`ftype` is required for kind 'facilities'; pass --type."
+            raise ValueError(msg)
+        req = tuple(a[n] for n in ftype.required)
+        opt = tuple(a[n] for n in ftype.optional if n not in ftype.required)
+        if "code12" in ftype.required:
+            # a code may be replaced by the township/village names, resolved through the gazetteer
+            req = tuple(x for x in req if x.name != "code12")
+            opt = tuple({x.name: x for x in (code12, a["township"], a["village"], *opt)}.values())
+        return LayerSchema(kind, req, opt, _POINTS, geometry_required=True)
+    if kind == "gazetteer":
+        level = _attr("level", "int", "级别", "层级")
+        parent = _attr("parent_code12", "code12", "parent", "上级代码", "上级区划代码")
+        return LayerSchema(kind, (code12, name, level), (parent, _attr("level_name", "str")), None, False)
+    if kind in {"district", "townships", "villages"}:
+        return LayerSchema(kind, (code12, name), (), _POLYGONS, geometry_required=True)
+    if kind == "households":
+        hh = _attr("households", "int", "户数", "家庭户数", "总户数", "户", unit="households", min_value=0)
+        pop = _attr("population", "int", "人口", "常住人口", "人口数", "总人口", unit="persons", min_value=0)
+        old = _attr("pop_60plus", "int", "60岁以上人口", "60岁及以上人口", "老年人口", unit="persons", min_value=0)
+        return LayerSchema(kind, (code12, hh), (name, pop, old), _POINTS | _POLYGONS, geometry_required=False)
+    if kind == "roads":
+        oneway = _attr("direction", "int", "oneway_code", "方向")
+        return LayerSchema(kind, (), (oneway,), _LINES, geometry_required=True)
+    msg = f"unknown layer kind {kind!r}; expected one of {', '.join(KINDS)}."
+    raise ValueError(msg)
+
+
+class _Collector:
+    def __init__(self, source: str, rows: np.ndarray) -> None:
+        self.source = source
+        self.rows = rows
+        self.problems: list[Problem] = []
+
+    def table(self, fld: str | None, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.source, None, fld, message, fix))
+
+    def at(self, mask: np.ndarray | pd.Series, fld: str | None, message: Any, fix: str) -> None:
+        """Record a problem for every row where `mask` holds; `message` may be a per-row callable."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for i in idx[:_MAX_PROBLEMS_PER_RULE]:
+            text = message(int(i)) if callable(message) else message
+            self.problems.append(Problem(self.source, int(self.rows[i]), fld, text, fix))
+        if len(idx) > _MAX_PROBLEMS_PER_RULE:
+            more = len(idx) - _MAX_PROBLEMS_PER_RULE
+            self.problems.append(Problem(self.source, None, fld, f"… and {more} more rows like that.", fix))
+
+
+def _map_columns(
+    frame: pd.DataFrame, schema: LayerSchema, extra: tuple[Attribute, ...], col: _Collector
+) -> dict[str, str]:
+    """Map canonical attribute name → the file's column name."""
+    by_header: dict[str, str] = {}
+    for column in frame.columns:
+        if column in {"_row", "geometry"} and column != "geometry":
+            continue
+        by_header.setdefault(normalise_header(str(column)), str(column))
+    mapping: dict[str, str] = {}
+    for attr in (*schema.required, *schema.optional, *extra):
+        hits = [by_header[al] for al in attr.aliases if al in by_header]
+        hits = list(dict.fromkeys(hits))
+        if len(hits) > 1:
+            col.table(
+                hits[1],
+                f"columns {', '.join(repr(h) for h in hits)} all mean `{attr.name}`.",
+                "keep one of them and rename or delete the others.",
+            )
+        if hits:
+            mapping[attr.name] = hits[0]
+    found = ", ".join(str(c) for c in frame.columns if c not in {"_row", "geometry"}) or "(none)"
+    for attr in schema.required:
+        if attr.name not in mapping:
+            names = ", ".join(a for a in attr.aliases[:5])
+            col.table(
+                attr.name,
+                f"required column `{attr.name}` is missing (columns found: {found}).",
+                f"add the column, or rename its header to one of: {names}.",
+            )
+    return mapping
+
+
+def _parse_column(values: pd.Series, attr: Attribute, column: str, required: bool, col: _Collector) -> pd.Series:
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else v)
+    empty = text.isna().to_numpy()
+    if required:
+        col.at(empty, column, f"`{attr.name}` is empty.", "fill it in; every row needs it.")
+    if attr.dtype == "str":
+        return text.map(lambda v: None if v is None else str(v).strip())
+    if attr.dtype == "code12":
+        return _parse_code(text, column, col)
+    if attr.dtype in {"float", "int"}:
+        return _parse_number(text, attr, column, col)
+    if attr.dtype == "bool":
+        norm = text.map(lambda v: None if v is None else normalise_header(str(v)))
+        bad = (~norm.isna() & ~norm.isin(_TRUE | _FALSE)).to_numpy()
+        col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not yes/no.", "write 是/否 (or 1/0, true/false).")
+        return norm.map(lambda v: None if v is None else v in _TRUE)
+    # enum
+    norm = text.map(lambda v: None if v is None else normalise_header(str(v)))
+    bad = (~norm.isna() & ~norm.isin(list(attr.values))).to_numpy()
+    allowed = ", ".join(sorted(set(attr.values.values())))
+    spellings = "/".join(k for k in list(attr.values)[:8])
+    col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not one of: {allowed}.", f"write one of {spellings}.")
+    return norm.map(lambda v: attr.values.get(v) if v is not None else None)
+
+
+def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
+    raw = text.map(lambda v: None if v is None else str(v).strip().replace(" ", ""))
+    nine = raw.str.fullmatch(r"\d{9}").fillna(False).astype(bool)
+    six = raw.str.fullmatch(r"\d{6}").fillna(False).astype(bool)
+    code = raw.where(~nine, raw + "000").where(~six, raw + "000000")
+    bad = (~code.isna() & ~code.str.fullmatch(r"\d{12}").fillna(False).astype(bool)).to_numpy()
+    col.at(
+        bad,
+        column,
+        lambda i: f"{raw.iloc[i]!r} is not a 12-digit division code (统计用区划代码).",
+        "write the 12-digit code, e.g. 500118001000 for a township, 500118001003 for a community "
+        "(Excel: format the column as text so it keeps every digit).",
+    )
+    return code.where(~pd.Series(bad, index=code.index), None)
+
+
+def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
+    cleaned = text.map(lambda v: v if v is None or not isinstance(v, str) else v.replace(",", "").strip())
+    num = pd.to_numeric(cleaned, errors="coerce")
+    bad = (~text.isna() & num.isna()).to_numpy()
+    unit = f" in {attr.unit}" if attr.unit else ""
+    col.at(
+        bad,
+        column,
+        lambda i: f"{text.iloc[i]!r} is not a number (expected `{attr.name}`{unit}).",
+        "write a plain number without units or text, e.g. 350 or 350.5.",
+    )
+    if attr.dtype == "int":
+        frac = (~num.isna() & (num % 1 != 0)).to_numpy()
+        col.at(frac, column, lambda i: f"{text.iloc[i]!r} is not a whole number.", "write a whole number.")
+    if attr.min_value is not None:
+        low = (num < attr.min_value).fillna(False).to_numpy()
+        col.at(
+            low,
+            column,
+            lambda i: f"{text.iloc[i]!r} is below the minimum {attr.min_value:g}.",
+            "correct the value (it cannot be negative).",
+        )
+    if attr.dtype == "int":
+        return num.round().astype("Int64")
+    return num.astype("float64")
+
+
+def _table_geometry(
+    raw: RawTable, mapping: dict[str, str], schema: LayerSchema, col: _Collector
+) -> gpd.GeoSeries | None:
+    frame = raw.frame
+    if "wkt" in mapping:
+        wkt = frame[mapping["wkt"]]
+        geoms = shapely.from_wkt(wkt.to_numpy(dtype=object), on_invalid="ignore")
+        bad = (wkt.notna().to_numpy() & pd.isna(geoms))
+        col.at(bad, mapping["wkt"], "is not valid WKT.", "write e.g. POINT (105.92 29.35).")
+        return gpd.GeoSeries(geoms, index=frame.index)
+    have = [k for k in ("lon", "lat") if k in mapping]
+    if not have:
+        if schema.geometry_required:
+            col.table(
+                "lon/lat",
+                "the table has no coordinate columns (looked for 经度/纬度, lon/lat, lng/lat, x/y).",
+                "add longitude and latitude columns in decimal degrees, or import a GeoJSON/GPKG/SHP.",
+            )
+        return None
+    if len(have) == 1:
+        col.table(have[0], "only one coordinate column was found.", "add both longitude and latitude.")
+        return None
+    lon = _parse_number(frame[mapping["lon"]], _LON, mapping["lon"], col)
+    lat = _parse_number(frame[mapping["lat"]], _LAT, mapping["lat"], col)
+    missing = (lon.isna() | lat.isna()).to_numpy()
+    if schema.geometry_required:
+        col.at(missing & frame[mapping["lon"]].isna().to_numpy(), mapping["lon"], "longitude is empty.", "fill it in.")
+        col.at(missing & frame[mapping["lat"]].isna().to_numpy(), mapping["lat"], "latitude is empty.", "fill it in.")
+    lo, la = lon.to_numpy(dtype=float, na_value=np.nan), lat.to_numpy(dtype=float, na_value=np.nan)
+    swapped = (la > 70) & (la < 140) & (lo > 0) & (lo < 60)
+    col.at(
+        swapped,
+        f"{mapping['lon']}/{mapping['lat']}",
+        lambda i: f"longitude {lo[i]:g} and latitude {la[i]:g} look swapped (China is at 73–135° E, 18–54° N).",
+        "swap the two columns (经度 is the larger number in China).",
+    )
+    out = ~swapped & ((np.abs(lo) > 180) | (np.abs(la) > 90))
+    col.at(
+        out,
+        f"{mapping['lon']}/{mapping['lat']}",
+        lambda i: f"({lo[i]:g}, {la[i]:g}) is not a longitude/latitude in degrees.",
+        "give decimal degrees (e.g. 105.927, 29.356); for projected x/y import a file with its CRS.",
+    )
+    ok = ~np.isnan(lo) & ~np.isnan(la) & ~swapped & ~out
+    geoms = np.where(ok, shapely.points(np.nan_to_num(lo), np.nan_to_num(la)), None)
+    return gpd.GeoSeries(geoms, index=frame.index)
+
+
+def _check_geometry(geom: gpd.GeoSeries, schema: LayerSchema, col: _Collector) -> np.ndarray:
+    """Record geometry problems; return the mask of usable geometries."""
+    assert schema.geometry is not None  # noqa: S101 - internal invariant
+    arr = geom.to_numpy()
+    missing = pd.isna(arr) | shapely.is_empty(arr)
+    if schema.geometry_required:
+        col.at(missing, "geometry", "the geometry is empty.", "draw the feature or give its coordinates.")
+    types = np.asarray(shapely.get_type_id(arr))
+    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                      "MultiPolygon", "GeometryCollection"], dtype=object)
+    type_names = np.where(types >= 0, names[np.clip(types, 0, 7)], None)
+    wrong = ~missing & ~np.isin(type_names, list(schema.geometry))
+    expected = " or ".join(sorted(schema.geometry))
+    col.at(
+        wrong,
+        "geometry",
+        lambda i: f"the geometry is a {type_names[i]}; a {schema.kind} layer needs {expected}.",
+        "convert the features (QGIS: Vector › Geometry Tools) or import them as the right kind.",
+    )
+    valid = shapely.is_valid(arr)
+    invalid = ~missing & ~wrong & ~valid
+    reasons = shapely.is_valid_reason(arr)
+    col.at(
+        invalid,
+        "geometry",
+        lambda i: f"the geometry is invalid ({reasons[i]}).",
+        "repair it (QGIS: Processing › Fix geometries, or shapely.make_valid) and import again.",
+    )
+    return ~missing & ~wrong & ~invalid
+
+
+def _check_unique(values: pd.Series, column: str, col: _Collector) -> None:
+    dup = values.duplicated(keep="first") & values.notna()
+    if dup.any():
+        firsts: dict[Any, int] = {}
+        for i, v in enumerate(values):
+            if v is not None and not pd.isna(v) and v not in firsts:
+                firsts[v] = int(col.rows[i])
+        col.at(
+            dup.to_numpy(),
+            column,
+            lambda i: f"{values.iloc[i]!r} is used already on row {firsts[values.iloc[i]]}.",
+            "give every row its own value.",
+        )
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gdf.to_crs(gdf.estimate_utm_crs())
+
+
+def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
+    data: RawTable | gpd.GeoDataFrame,
+    *,
+    kind: str,
+    catalogue: Catalogue,
+    ftype: FacilityType | None = None,
+    declared_crs: DeclaredCRS | None = None,
+    context: Context | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Check a layer against its schema and the workspace, and return it clean and typed.
+
+    Parameters
+    ----------
+    data : RawTable or geopandas.GeoDataFrame
+        As read by :func:`gisplan.io.read_table` or :func:`gisplan.io.read_spatial`.
+    kind : str
+        One of :data:`KINDS`.
+    catalogue : Catalogue
+    ftype : FacilityType, optional
+        Required for ``facilities``.
+    declared_crs : DeclaredCRS, optional
+        The user's ``--crs``; required for coordinates in a table.
+    context : Context, optional
+        For cross-layer checks; checks whose layer is missing are skipped (and logged).
+    source : str, optional
+        Name used in messages (default: the file name).
+
+    Returns
+    -------
+    pandas.DataFrame or geopandas.GeoDataFrame
+        Canonical column names, typed values, extra columns kept, geometry in EPSG:4326.
+
+    Raises
+    ------
+    SchemaError
+        With every problem found (file, row, field, what was expected, the fix).
+    """
+    context = context or Context()
+    schema = layer_schema(kind, catalogue, ftype)
+    is_table = isinstance(data, RawTable)
+    if is_table:
+        frame = data.frame.copy()
+        rows = data.rows
+        src = source or data.source
+    else:
+        frame = pd.DataFrame(data.drop(columns=[data.geometry.name]))
+        rows = data["_row"].to_numpy() if "_row" in data else np.arange(1, len(data) + 1)
+        frame = frame.drop(columns=["_row"], errors="ignore")
+        src = source or "layer"
+    col = _Collector(src, rows)
+    if len(frame) == 0:
+        col.table(None, "the layer has no rows.", "check the file, sheet or layer given.")
+        raise SchemaError(col.problems)
+    extra = (_LON, _LAT, _WKT) if is_table and schema.geometry is not None else ()
+    mapping = _map_columns(frame, schema, extra, col)
+
+    out = pd.DataFrame(index=frame.index)
+    attrs = {a.name: (a, True) for a in schema.required} | {a.name: (a, False) for a in schema.optional}
+    names_given = "township" in mapping or "village" in mapping
+    for name, (attr, required) in attrs.items():
+        if name == "code12" and kind == "facilities" and not names_given:
+            required = True  # noqa: PLW2901 - without names, the code is the only link to a division
+        if name in mapping:
+            out[name] = _parse_column(frame[mapping[name]], attr, mapping[name], required, col)
+    used = set(mapping.values())
+    for column in frame.columns:
+        if column not in used and column not in out.columns and column != "geometry":
+            out[str(column)] = frame[column]
+
+    geom: gpd.GeoSeries | None
+    if schema.geometry is None:
+        geom = None
+    elif is_table:
+        geom = _table_geometry(data, mapping, schema, col)  # type: ignore[arg-type]
+        if geom is not None and declared_crs is None:
+            col.table(
+                None,
+                "coordinates in a table carry no coordinate system.",
+                "give `--crs`: EPSG:4326 (GPS/WGS84), EPSG:4490 (CGCS2000/天地图), gcj02 (高德/腾讯 "
+                "picked points) or bd09 (百度).",
+            )
+        elif geom is not None:
+            geom = gpd.GeoSeries(geom.to_numpy(), index=frame.index, crs=declared_crs.crs)
+    else:
+        geom = data.geometry.set_axis(frame.index)  # type: ignore[union-attr]
+
+    usable = np.zeros(len(frame), dtype=bool)
+    result: pd.DataFrame = out
+    if geom is not None:
+        usable = _check_geometry(geom, schema, col)
+        if not col.problems or geom.crs is not None or declared_crs is not None:
+            try:
+                stored = to_storage_crs(gpd.GeoDataFrame(out, geometry=geom), declared_crs, source=src)
+            except CRSError as exc:
+                col.table(None, str(exc).split(": ", 1)[-1], "declare the CRS with `--crs`.")
+                stored = gpd.GeoDataFrame(out, geometry=geom.set_crs(STORAGE_CRS, allow_override=True))
+            result = stored
+
+    _kind_checks(result, kind, mapping, ftype, context, usable, col)
+    if col.problems:
+        raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
+    logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))
+    return result.reset_index(drop=True)
+
+
+def _kind_checks(  # noqa: C901, PLR0912
+    df: pd.DataFrame,
+    kind: str,
+    mapping: dict[str, str],
+    ftype: FacilityType | None,
+    ctx: Context,
+    usable: np.ndarray,
+    col: _Collector,
+) -> None:
+    field = mapping.get
+    if kind == "gazetteer":
+        _gazetteer_checks(df, mapping, col)
+        return
+    if "facility_id" in df:
+        _check_unique(df["facility_id"], field("facility_id", "facility_id"), col)
+    if kind in {"townships", "villages", "households"} and "code12" in df:
+        _check_unique(df["code12"], field("code12", "code12"), col)
+    if kind == "district" and len(df) != 1:
+        col.table(None, f"a district layer must have exactly 1 feature (got {len(df)}).",
+                  "dissolve the parts into one (Multi)Polygon first.")
+    if kind == "facilities":
+        _resolve_names(df, mapping, ftype, ctx, col)
+    elif "code12" in df and ctx.gazetteer is not None:
+        _codes_in_gazetteer(df, mapping, ctx, col, expected_level={"townships": "township",
+                            "villages": "village"}.get(kind))
+    if "beds" in df and "nursing_beds" in df:
+        over = (df["nursing_beds"] > df["beds"]).fillna(False).to_numpy()
+        col.at(over, field("nursing_beds"), lambda i: f"nursing beds ({df['nursing_beds'].iloc[i]}) exceed "
+               f"beds ({df['beds'].iloc[i]}).", "nursing beds (护理型床位) are part of all beds; correct one of them.")
+    if kind == "households" and "population" in df:
+        low = (df["population"] < df["households"]).fillna(False).to_numpy()
+        col.at(low, field("population"), lambda i: f"population ({df['population'].iloc[i]}) is smaller than "
+               f"households ({df['households'].iloc[i]}).", "check whether the two columns are swapped.")
+        if "pop_60plus" in df:
+            big = (df["pop_60plus"] > df["population"]).fillna(False).to_numpy()
+            col.at(big, field("pop_60plus"), "persons aged 60+ exceed the population.", "correct one of them.")
+    if kind == "facilities" and ftype is not None and ftype.id == "volunteer_service_point":
+        _host_checks(df, mapping, ctx, col)
+    if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
+        _location_checks(df, mapping, ctx, usable, col)
+
+
+def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector) -> None:
+    if "code12" not in df:
+        return
+    field = mapping.get
+    _check_unique(df["code12"], field("code12", "code12"), col)
+    if "level" in df:
+        lvl = df["level"]
+        derived = divisions.division_level(df["code12"].fillna("000000000000"))
+        expected = derived.map({"district": 3, "township": 4, "village": 5})
+        bad = (lvl.notna() & df["code12"].notna() & (lvl != expected)).fillna(False).to_numpy()
+        col.at(bad, field("level"), lambda i: f"level {lvl.iloc[i]} does not fit code {df['code12'].iloc[i]} "
+               f"(expected {expected.iloc[i]}: 3 district, 4 township, 5 village).", "correct the level or the code.")
+    if "parent_code12" in df:
+        codes = set(df["code12"].dropna())
+        parent = df["parent_code12"]
+        is_top = divisions.division_level(df["code12"].fillna("000000000000")) == "district"
+        orphan = (~is_top & parent.notna() & ~parent.isin(codes)).to_numpy()
+        col.at(orphan, field("parent_code12"), lambda i: f"parent {parent.iloc[i]} is not in the gazetteer.",
+               "add the parent division or correct the code.")
+        prefix = np.where(divisions.division_level(df["code12"].fillna("000000000000")) == "village", 9, 6)
+        mismatch = np.array([
+            bool(c and p and not is_top.iloc[i] and c[: prefix[i]] != p[: prefix[i]])
+            for i, (c, p) in enumerate(zip(df["code12"], parent, strict=True))
+        ])
+        col.at(mismatch, field("parent_code12"), lambda i: f"code {df['code12'].iloc[i]} does not start with its "
+               f"parent's digits ({parent.iloc[i]}).", "correct the code or the parent code.")
+
+
+def _codes_in_gazetteer(
+    df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector, expected_level: str | None
+) -> None:
+    gaz = ctx.gazetteer
+    assert gaz is not None  # noqa: S101
+    field = mapping.get("code12", "code12")
+    known = df["code12"].isin(gaz["code12"])
+    unknown = (df["code12"].notna() & ~known).to_numpy()
+    district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
+    col.at(unknown, field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer"
+           + (f" (this workspace is district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
+              else "."), "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
+    if expected_level is not None:
+        lvl = divisions.division_level(df["code12"].fillna("000000000000"))
+        wrong = (df["code12"].notna() & known & (lvl != expected_level)).to_numpy()
+        col.at(wrong, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
+               f"a {expected_level} code is expected here.", f"give the {expected_level}'s 12-digit code.")
+    if "name" in df and expected_level is not None:
+        names = gaz.set_index("code12")["name"]
+        declared = df["code12"].map(names)
+        differ = (known & df["name"].notna() & (df["name"] != declared)
+                  & (df["name"].map(lambda s: divisions.short_name(str(s))) != declared.map(
+                      lambda s: divisions.short_name(str(s))))).to_numpy()
+        col.at(differ, mapping.get("name", "name"), lambda i: f"name {df['name'].iloc[i]!r} differs from the "
+               f"gazetteer's {declared.iloc[i]!r} for code {df['code12'].iloc[i]}.",
+               "use the standard name (标准地名) or correct the code.")
+
+
+def _resolve_names(
+    df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType | None, ctx: Context, col: _Collector
+) -> None:
+    """Check codes and division names; fill ``code12`` from names where only names are given."""
+    assert ftype is not None  # noqa: S101
+    gaz = ctx.gazetteer
+    has_code = "code12" in df
+    if "code12" not in df:
+        df["code12"] = None
+    if "township" not in df and "village" not in df:
+        if not has_code:
+            col.table("code12", "the layer gives neither a division code nor a township/village name.",
+                      "add a 区划代码 column (12 digits), or 所属镇街 / 所属村社区 name columns.")
+            return
+    if gaz is None:
+        if "township" in df or "village" in df:
+            logger.warning("no gazetteer in the workspace: division names were not checked")
+        return
+    townships = gaz[gaz["code12"].str.slice(9) == "000"]
+    townships = townships[townships["code12"].str.slice(6) != "000000"]
+    villages = gaz[gaz["code12"].str.slice(9) != "000"]
+    t_index = divisions.standard_name_index(townships["name"])
+    t_code = dict(zip(townships["name"], townships["code12"], strict=True))
+    resolved = df["code12"].copy()
+    if "township" in df:
+        field = mapping["township"]
+        std = df["township"].map(lambda s: t_index.get(str(s)) if s is not None else None)
+        bad = (df["township"].notna() & std.isna()).to_numpy()
+
+        def _msg(i: int) -> str:
+            name = str(df["township"].iloc[i])
+            sug = divisions.name_suggestions(name, townships["name"])
+            hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
+            return f"{name!r} matches no township in the gazetteer.{hint}"
+
+        col.at(bad, field, _msg, "write the standard township name (标准地名), e.g. 胜利路街道, not 胜利路街道办事处.")
+        t_codes = std.map(t_code)
+        fill = resolved.isna() & t_codes.notna()
+        resolved = resolved.where(~fill, t_codes)
+        both = (df["code12"].notna() & t_codes.notna()
+                & (divisions.township_code(df["code12"].fillna("0" * 12)) != t_codes)).to_numpy()
+        col.at(both, field, lambda i: f"township {df['township'].iloc[i]!r} ({t_codes.iloc[i]}) disagrees with "
+               f"code {df['code12'].iloc[i]}.", "correct the code or the township name.")
+    if "village" in df:
+        field = mapping["village"]
+        tcode = divisions.township_code(resolved.fillna("0" * 12))
+        wanted = df["village"].notna()
+        codes: list[str | None] = []
+        problems: list[tuple[int, str]] = []
+        for i, (name, tc) in enumerate(zip(df["village"], tcode, strict=True)):
+            if not wanted.iloc[i]:
+                codes.append(None)
+                continue
+            pool = villages[villages["code12"].str.startswith(tc[:9])] if tc != "0" * 12 else villages
+            idx = divisions.standard_name_index(pool["name"])
+            std = idx.get(str(name))
+            if std is None:
+                sug = divisions.name_suggestions(str(name), pool["name"])
+                hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
+                problems.append((i, f"{name!r} matches no village/community in the gazetteer{hint}"))
+                codes.append(None)
+            else:
+                codes.append(str(pool.loc[pool["name"] == std, "code12"].iloc[0]))
+        v_codes = pd.Series(codes, index=df.index, dtype=object)
+        mask = np.zeros(len(df), dtype=bool)
+        texts = {}
+        for i, text in problems:
+            mask[i] = True
+            texts[i] = text
+        col.at(mask, field, lambda i: texts[i], "write the standard village/community name (as in the gazetteer).")
+        take = v_codes.notna() & (resolved.isna() | (ftype.admin_level == "village"))
+        clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
+        col.at(clash, field, lambda i: f"village {df['village'].iloc[i]!r} ({v_codes.iloc[i]}) disagrees with "
+               f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
+        resolved = resolved.where(~take, v_codes)
+    df["code12"] = resolved
+    code_field = mapping.get("code12", mapping.get("township", mapping.get("village", "code12")))
+    unresolved = (df["code12"].isna() & ~df.get("township", pd.Series(None, index=df.index)).notna()
+                  & ~df.get("village", pd.Series(None, index=df.index)).notna()).to_numpy()
+    if has_code:
+        col.at(unresolved & ("township" in df or "village" in df), code_field, "no division code or name.",
+               "fill in the 12-digit code or the township/village name.")
+    in_gaz = df["code12"].isin(gaz["code12"])
+    unknown = (df["code12"].notna() & ~in_gaz).to_numpy()
+    col.at(unknown, code_field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer.",
+           "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
+    level = divisions.division_level(df["code12"].fillna("000000000000"))
+    if ftype.admin_level == "village":
+        wrong = (in_gaz & (level != "village")).to_numpy()
+        col.at(wrong, code_field, lambda i: f"code {df['code12'].iloc[i]} is a {level.iloc[i]} code, but "
+               f"{ftype.name_zh} belongs to a village/community.", "give the village/community's 12-digit code.")
+    else:
+        wrong = (in_gaz & (level == "district")).to_numpy()
+        col.at(wrong, code_field, lambda i: f"code {df['code12'].iloc[i]} is the district's code; "
+               f"{ftype.name_zh} belongs to a township.", "give the township's 12-digit code.")
+
+
+def _host_checks(df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector) -> None:
+    hosts = ctx.facilities.get("community_service_centre")
+    if hosts is None or "host_facility_id" not in df:
+        logger.warning("volunteer points: no community_service_centre layer yet; hosts not checked")
+        return
+    host_code = hosts.set_index("facility_id")["code12"]
+    field = mapping["host_facility_id"]
+    missing = (df["host_facility_id"].notna() & ~df["host_facility_id"].isin(host_code.index)).to_numpy()
+    col.at(missing, field, lambda i: f"host {df['host_facility_id'].iloc[i]!r} is not a community service "
+           "centre in this workspace.", "give the facility_id of the hosting 社区综合服务设施.")
+    declared = df["host_facility_id"].map(host_code)
+    differ = (declared.notna() & df["code12"].notna() & (declared != df["code12"])).to_numpy()
+    col.at(differ, mapping.get("code12", field), lambda i: f"code {df['code12'].iloc[i]} differs from its host's "
+           f"{declared.iloc[i]}.", "a volunteer point sits in its host centre: use the host's code.")
+
+
+def _location_checks(
+    gdf: gpd.GeoDataFrame, mapping: dict[str, str], ctx: Context, usable: np.ndarray, col: _Collector
+) -> None:
+    if ctx.district is None:
+        logger.warning("no district outline in the workspace: locations were not checked")
+        return
+    pts = gdf.geometry.to_numpy()
+    ok = usable & shapely.is_valid(pts)
+    if not ok.any():
+        return
+    metric = _metric(gpd.GeoDataFrame(geometry=gdf.geometry[ok]))
+    crs = metric.crs
+    district = ctx.district.to_crs(crs)
+    outline = shapely.union_all(district.geometry.to_numpy())
+    dist = np.zeros(len(gdf))
+    dist[ok] = shapely.distance(outline, metric.geometry.to_numpy())
+    name = str(district["name"].iloc[0]) if "name" in district else "the district"
+    outside = ok & (dist > ctx.tolerance_m)
+    geom_field = f"{mapping['lon']}/{mapping['lat']}" if "lon" in mapping else "geometry"
+    col.at(outside, geom_field, lambda i: f"the point lies {dist[i]:,.0f} m outside {name}.",
+           "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
+           "(a wrong CRS shifts points 300–500 m).")
+    if ctx.townships is None or "code12" not in gdf:
+        return
+    towns = ctx.townships.to_crs(crs).reset_index(drop=True)
+    declared_t = divisions.township_code(gdf["code12"].fillna("0" * 12))
+    check = ok & ~outside & gdf["code12"].notna().to_numpy() & declared_t.isin(towns["code12"]).to_numpy()
+    if not check.any():
+        return
+    idx = np.flatnonzero(check)
+    geoms = np.empty(len(gdf), dtype=object)
+    geoms[ok] = metric.geometry.to_numpy()
+    town_geom = towns.set_index("code12").geometry
+    own = town_geom.loc[declared_t.iloc[idx]].to_numpy()
+    d_own = shapely.distance(own, geoms[idx].astype(object))
+    bad_local = d_own > ctx.tolerance_m
+    tree = shapely.STRtree(towns.geometry.to_numpy())
+    hit_pt, hit_town = tree.query(geoms[idx][bad_local].astype(object), predicate="intersects")
+    found = dict.fromkeys(range(int(bad_local.sum())), "no township polygon")
+    for p, t in zip(hit_pt, hit_town, strict=True):
+        found[int(p)] = f"{towns['name'].iloc[t]} ({towns['code12'].iloc[t]})"
+    bad_rows = idx[bad_local]
+    mask = np.zeros(len(gdf), dtype=bool)
+    mask[bad_rows] = True
+    text = {int(r): found[k] for k, r in enumerate(bad_rows)}
+    dist_own = {int(r): float(d) for r, d in zip(bad_rows, d_own[bad_local], strict=True)}
+    code_field = mapping.get("code12", "code12")
+    col.at(mask, code_field, lambda i: f"the point falls in {text[i]}, {dist_own[i]:,.0f} m from township "
+           f"{declared_t.iloc[i]} that its code {gdf['code12'].iloc[i]} declares.",
+           "correct the code, or the coordinates (and their CRS) if the point is misplaced.")

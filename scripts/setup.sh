@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install gisplan into it (with the test tools when called with --test).
+# Works on a fresh Debian with only python3: installs python3-venv with apt when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "setup: $PY not found; installing python3 with apt-get" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv >/dev/null 2>&1; then
+    echo "setup: python venv module missing; installing python3-venv with apt-get" >&2
+    rm -rf .venv
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    "$PY" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1"
+if [ "${1:-}" = "--test" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi

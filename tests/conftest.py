@@ -1,0 +1,69 @@
+"""Shared fixtures: paths to the bundled layers and ../shared/data, and a workspace with the real
+永川 gazetteer, district and township polygons and the illustrative community service centres."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pyogrio
+import pytest
+
+from gisplan.catalogue import Catalogue, load_catalogue
+from gisplan.ingest import ImportSpec, import_layers
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ROOT / "layers"
+FACILITIES = LAYERS / "yongchuan_facilities_illustrative.gpkg"
+
+
+def shared_data(*parts: str) -> Path:
+    """Return a path in ../shared/data; fail under CI=true if it is missing, else skip."""
+    path = ROOT.parent.joinpath("shared", "data", *parts)
+    if not path.exists():
+        reason = f"shared data not found at {path}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: shared data must be present)")
+        pytest.skip(reason)
+    return path
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="session")
+def base_store(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Path:
+    """A workspace with the real 永川 gazetteer, district, townships and the 267 centres."""
+    store = tmp_path_factory.mktemp("base") / "yc.gpkg"
+    import_layers(store, [
+        ImportSpec(LAYERS / "yongchuan_gazetteer.csv", "gazetteer"),
+        ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "district", layer="district"),
+        ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "townships", layer="townships"),
+        ImportSpec(FACILITIES, "facilities", "community_service_centre", layer="community_service_centre"),
+    ], catalogue=catalogue)
+    return store
+
+
+@pytest.fixture
+def store(base_store: Path, tmp_path: Path) -> Path:
+    """A private copy of `base_store`."""
+    path = tmp_path / "ws.gpkg"
+    shutil.copyfile(base_store, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def centre_point() -> dict[str, object]:
+    """A real valid township-level facility location: (lon, lat, township code12) from the demo layer."""
+    gdf = pyogrio.read_dataframe(FACILITIES, layer="township_elderly_centre")
+    row = gdf.iloc[0]
+    return {"lon": round(row.geometry.x, 6), "lat": round(row.geometry.y, 6), "code12": row["code12"]}

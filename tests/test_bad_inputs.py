@@ -1,0 +1,248 @@
+"""Every validation rule, each with a real bad file on disk, through the CLI.
+
+Each case asserts: exit code 1, no traceback, the message names the row and/or field and gives a fix,
+and the workspace is byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import openpyxl
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from gisplan.cli import cli
+from tests.conftest import sha256
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+HEAD = "facility_id,name,code12,lon,lat,beds,nursing_beds"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    write: Callable[[Path, dict[str, object]], Path]
+    args: tuple[str, ...]
+    expect: tuple[str, ...]
+    extra: tuple[str, ...] = field(default=())
+
+
+def csv(text: str, *, name: str = "bad.csv", encoding: str = "utf-8") -> Callable[[Path, dict[str, object]], Path]:
+    def write(tmp: Path, p: dict[str, object]) -> Path:
+        path = tmp / name
+        path.write_bytes(text.format(**p).encode(encoding))
+        return path
+
+    return write
+
+
+def raw(data: bytes, name: str) -> Callable[[Path, dict[str, object]], Path]:
+    def write(tmp: Path, p: dict[str, object]) -> Path:
+        path = tmp / name
+        path.write_bytes(data)
+        return path
+
+    return write
+
+
+def geojson(features: list[dict[str, object]], name: str = "bad.geojson") -> Callable[[Path, dict[str, object]], Path]:
+    def write(tmp: Path, p: dict[str, object]) -> Path:
+        path = tmp / name
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+        return path
+
+    return write
+
+
+def feature(geom: object, **props: object) -> dict[str, object]:
+    return {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom) if geom else None}
+
+
+def shapefile_without_prj(tmp: Path, p: dict[str, object]) -> Path:
+    gdf = gpd.GeoDataFrame({"facility_id": ["A"], "name": ["甲"], "code12": [p["code12"]]},
+                           geometry=[shapely.Point(p["lon"], p["lat"])], crs="EPSG:4326")
+    path = tmp / "no_prj.shp"
+    gdf.rename(columns={"facility_id": "fid_text"}).to_file(path, engine="pyogrio")
+    path.with_suffix(".prj").unlink()
+    return path
+
+
+def two_layer_gpkg(tmp: Path, p: dict[str, object]) -> Path:
+    path = tmp / "two.gpkg"
+    gdf = gpd.GeoDataFrame({"facility_id": ["A"], "name": ["甲"], "code12": [p["code12"]]},
+                           geometry=[shapely.Point(p["lon"], p["lat"])], crs="EPSG:4326")
+    gdf.to_file(path, layer="a", engine="pyogrio")
+    gdf.to_file(path, layer="b", engine="pyogrio")
+    return path
+
+
+def xlsx(tmp: Path, p: dict[str, object]) -> Path:
+    path = tmp / "ledger.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "2023"
+    wb.active.append(["facility_id", "name", "code12"])
+    wb.save(path)
+    return path
+
+
+BOWTIE = shapely.Polygon([(105.9, 29.3), (105.95, 29.35), (105.95, 29.3), (105.9, 29.35)])
+TEC = ("--kind", "facilities", "--type", "township_elderly_centre", "--crs", "EPSG:4326")
+INST = ("--kind", "facilities", "--type", "elderly_institution", "--crs", "EPSG:4326")
+CSC = ("--kind", "facilities", "--type", "community_service_centre", "--crs", "EPSG:4326")
+
+CASES = [
+    Case("missing file", lambda t, p: t / "nope.csv", TEC, ("nope.csv", "does not exist")),
+    Case("unsupported extension", raw(b"hello", "ledger.docx"), TEC, ("ledger.docx", "'.docx'", "convert it")),
+    Case("old xls", raw(b"\xd0\xcf\x11\xe0", "ledger.xls"), TEC, ("ledger.xls", "save it as .xlsx")),
+    Case("undecodable bytes", raw(b"facility_id,name\nA,\xff\xfe\xff\n", "bad.csv"), TEC,
+         ("bad.csv, row 2", "neither UTF-8 nor GBK")),
+    Case("empty file", raw(b"", "empty.csv"), TEC, ("empty.csv", "no data rows")),
+    Case("header only", csv(HEAD + "\n"), TEC, ("bad.csv", "no data rows")),
+    Case("missing required column", csv("facility_id,code12,lon,lat\nA,{code12},{lon},{lat}\n"), TEC,
+         ("field `name`", "required column `name` is missing", "名称")),
+    Case("no coordinate columns", csv("facility_id,name,code12\nA,甲,{code12}\n"), TEC,
+         ("field `lon/lat`", "no coordinate columns")),
+    Case("coordinates without --crs", csv(HEAD + "\nA,甲,{code12},{lon},{lat},10,5\n"),
+         ("--kind", "facilities", "--type", "township_elderly_centre"), ("carry no coordinate system", "gcj02")),
+    Case("non-numeric longitude", csv(HEAD + "\nA,甲,{code12},东经105度,{lat},10,5\n"), TEC,
+         ("row 2, field `lon`", "'东经105度' is not a number")),
+    Case("swapped lon/lat", csv(HEAD + "\nA,甲,{code12},{lat},{lon},10,5\n"), TEC,
+         ("row 2", "look swapped", "swap the two columns")),
+    Case("latitude out of range", csv(HEAD + "\nA,甲,{code12},105.9,95.0,10,5\n"), TEC,
+         ("row 2", "is not a longitude/latitude")),
+    Case("duplicate ids", csv(HEAD + "\nA,甲,{code12},{lon},{lat},1,0\nA,乙,{code12},{lon},{lat},1,0\n"), TEC,
+         ("row 3, field `facility_id`", "'A' is used already on row 2")),
+    Case("empty name", csv(HEAD + "\nA,,{code12},{lon},{lat},1,0\n"), TEC, ("row 2, field `name`", "is empty")),
+    Case("malformed code", csv(HEAD + "\nA,甲,5001180010,{lon},{lat},1,0\n"), TEC,
+         ("row 2, field `code12`", "not a 12-digit division code")),
+    Case("code not in gazetteer", csv(HEAD + "\nA,甲,500118999000,{lon},{lat},1,0\n"), TEC,
+         ("row 2, field `code12`", "500118999000 is not in the gazetteer")),
+    Case("code disagrees with polygon", csv(HEAD + "\nA,甲,{other_code},{lon},{lat},1,0\n"), TEC,
+         ("row 2, field `code12`", "the point falls in", "that its code {other_code} declares")),
+    Case("point outside district", csv(HEAD + "\nA,甲,{code12},106.55,29.56,1,0\n"), TEC,
+         ("row 2, field `lon/lat`", "outside 永川区", "gcj02")),
+    Case("township name unknown", csv("facility_id,name,所属镇街,lon,lat\nA,甲,胜利路街道办事处,{lon},{lat}\n"), TEC,
+         ("row 2, field `所属镇街`", "'胜利路街道办事处' matches no township", "Did you mean 胜利路街道")),
+    Case("village name unknown",
+         csv("facility_id,name,所属村社区,lon,lat,建筑面积\nA,甲,火星社区,{lon},{lat},100\n"), CSC,
+         ("row 2, field `所属村社区`", "'火星社区' matches no village/community")),
+    Case("non-numeric floor area", csv("facility_id,name,code12,lon,lat,建筑面积\nA,甲,{village},{lon},{lat},120平方米\n"),
+         CSC, ("row 2, field `建筑面积`", "'120平方米' is not a number", "without units")),
+    Case("negative beds", csv("facility_id,name,code12,lon,lat,床位数,护理型床位,运营方式\nA,甲,{code12},{lon},{lat},-5,0,公办\n"),
+         INST, ("row 2, field `床位数`", "below the minimum 0")),
+    Case("nursing beds exceed beds",
+         csv("facility_id,name,code12,lon,lat,床位数,护理型床位,运营方式\nA,甲,{code12},{lon},{lat},10,12,民办\n"),
+         INST, ("row 2, field `护理型床位`", "nursing beds (12) exceed beds (10)")),
+    Case("bad enum value", csv("facility_id,name,code12,lon,lat,床位数,护理型床位,运营方式\nA,甲,{code12},{lon},{lat},10,2,外资\n"),
+         INST, ("row 2, field `运营方式`", "'外资' is not one of: government, private")),
+    Case("unknown facility type", csv(HEAD + "\nA,甲,{code12},{lon},{lat},1,0\n"),
+         ("--kind", "facilities", "--type", "cinema", "--crs", "4326"), ("unknown facility type `cinema`", "[[type]]")),
+    Case("invalid polygon", geojson([feature(BOWTIE, code12="500118001000", name="中山路街道")]),
+         ("--kind", "townships", "--crs", "EPSG:4326"), ("row 1, field `geometry`", "invalid (Self-intersection",
+                                                         "Fix geometries")),
+    Case("empty geometry", geojson([feature(None, facility_id="A", name="甲", code12="500118001000")]), TEC,
+         ("row 1, field `geometry`", "the geometry is empty")),
+    Case("wrong geometry type",
+         geojson([feature(shapely.LineString([(105.9, 29.3), (105.91, 29.31)]), facility_id="A", name="甲",
+                          code12="500118001000")]), TEC, ("row 1, field `geometry`", "is a LineString", "needs Point")),
+    Case("shapefile without .prj", shapefile_without_prj, ("--kind", "facilities", "--type", "township_elderly_centre"),
+         ("no_prj.shp", "does not say which coordinate system")),
+    Case("households not whole", csv("code12,户数,常住人口\n{village},12.5,30\n"), ("--kind", "households"),
+         ("row 2, field `户数`", "'12.5' is not a whole number")),
+    Case("population below households", csv("code12,户数,常住人口\n{village},300,120\n"), ("--kind", "households"),
+         ("row 2, field `常住人口`", "smaller than households", "swapped")),
+    Case("gazetteer orphan and level", csv("code12,name,level,parent_code12\n500118000000,永川区,3,500100000000\n"
+                                           "500118001000,中山路街道,5,500118000000\n500118001001,甲社区,5,500118009000\n"),
+         ("--kind", "gazetteer"), ("row 3, field `level`", "level 5 does not fit", "row 4, field `parent_code12`",
+                                   "parent 500118009000 is not in the gazetteer")),
+    Case("road layer of points", geojson([feature(shapely.Point(105.9, 29.3))]), ("--kind", "roads", "--crs", "gcj02"),
+         ("row 1, field `geometry`", "is a Point", "needs LineString or MultiLineString")),
+    Case("volunteer host unknown", csv("facility_id,name,code12,lon,lat,host_facility_id\nV1,甲,{village},{lon},{lat},CSC-9999\n"),
+         ("--kind", "facilities", "--type", "volunteer_service_point", "--crs", "4326"),
+         ("row 2, field `host_facility_id`", "'CSC-9999' is not a community service centre")),
+    Case("missing sheet", xlsx, (*TEC, "--sheet", "2024"), ("ledger.xlsx", "has no sheet '2024'", "2023")),
+    Case("bad --crs", csv(HEAD + "\nA,甲,{code12},{lon},{lat},1,0\n"),
+         ("--kind", "facilities", "--type", "township_elderly_centre", "--crs", "mars"),
+         ("'mars' is not a known coordinate system", "gcj02")),
+    Case("two columns for one attribute", csv("facility_id,name,名称,code12,lon,lat\nA,甲,甲,{code12},{lon},{lat}\n"),
+         TEC, ("field `名称`", "all mean `name`")),
+    Case("gpkg needs --layer", two_layer_gpkg, TEC, ("two.gpkg", "holds 2 layers", "--layer")),
+    Case("district of two features",
+         geojson([feature(shapely.box(105.9, 29.3, 105.91, 29.31), code12="500118000000", name="永川区"),
+                  feature(shapely.box(105.92, 29.3, 105.93, 29.31), code12="500118000000", name="永川区")]),
+         ("--kind", "district", "--crs", "4326"), ("exactly 1 feature", "dissolve")),
+    Case("township code of a village", geojson([feature(shapely.box(105.9, 29.3, 105.91, 29.31), code12="500118001001",
+                                                        name="中山路社区居民委员会")]),
+         ("--kind", "townships", "--crs", "4326"), ("row 1, field `code12`", "is a village code")),
+]
+
+
+@pytest.fixture
+def params(centre_point: dict[str, object], base_store: Path) -> dict[str, object]:
+    code = str(centre_point["code12"])
+    other = "500118001000" if code != "500118001000" else "500118002000"
+    village = code[:9] + "001"
+    return {**centre_point, "other_code": other, "village": village}
+
+
+def test_at_least_twenty_distinct_rules() -> None:
+    assert len({c.name for c in CASES}) == len(CASES) >= 20
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_reported_and_nothing_written(case: Case, store: Path, tmp_path: Path,
+                                                   params: dict[str, object]) -> None:
+    before = sha256(store)
+    path = case.write(tmp_path, params)
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *case.args, "-w", str(store)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    for text in case.expect:
+        assert text.format(**params) in result.output, result.output
+    assert sha256(store) == before
+
+
+def test_every_problem_in_a_file_is_listed(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """Six problems of five kinds on three rows: all are reported in one run, in row order."""
+    path = tmp_path / "many.csv"
+    path.write_text(
+        HEAD + "\n"
+        f"A,甲,{params['code12']},{params['lon']},{params['lat']},10,2\n"
+        f"A,乙,{params['code12']},{params['lon']},{params['lat']},x,2\n"
+        f"B,,5001180010,{params['lon']},{params['lat']},10,2\n"
+        f"C,丙,{params['code12']},106.55,29.56,10,20\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
+    assert result.exit_code == 1
+    assert "6 problems found; nothing was written" in result.output
+    expected = ["row 3, field `beds`", "row 3, field `facility_id`", "row 4, field `name`",
+                "row 4, field `code12`", "row 5, field `nursing_beds`", "row 5, field `lon/lat`"]
+    found = sorted(expected, key=result.output.index)
+    assert {e[:5] for e in found} == {e[:5] for e in expected}
+    assert [result.output.index(e) for e in expected if e.startswith("row 5")] > [
+        result.output.index(e) for e in expected if e.startswith("row 3")]
+
+
+def test_name_suggestion_and_short_names_accepted(store: Path, tmp_path: Path, params: dict[str, object],
+                                                  base_store: Path) -> None:
+    """Short standard forms (…社区 for …社区居民委员会) resolve to codes; the result is stored."""
+    gaz = gpd.read_file(base_store, layer="gazetteer", engine="pyogrio")
+    village = gaz[gaz["code12"] == params["village"]].iloc[0]
+    town = gaz[gaz["code12"] == params["code12"]].iloc[0]
+    short = village["name"].replace("居民委员会", "").replace("村民委员会", "村")
+    path = tmp_path / "names.csv"
+    path.write_text("facility_id,name,所属镇街,所属村社区,lon,lat,建筑面积\n"
+                    f"N1,甲,{town['name']},{short},{params['lon']},{params['lat']},300\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *CSC, "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_community_service_centre", engine="pyogrio")
+    assert stored["code12"].tolist() == [params["village"]]
