@@ -11,8 +11,8 @@ from typing import Any
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from gisplan.errors import ConfigError
 from gisplan.catalogue import LAYER_KINDS as KINDS
+from gisplan.errors import ConfigError
 
 __all__ = ["IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard", "load_scenario"]
 

@@ -148,7 +148,7 @@ def _ratio(num: float, den: float) -> float:
     return 100.0 * num / den if den else float("nan")
 
 
-def evaluate_indicators(  # noqa: C901 - one branch per metric
+def evaluate_indicators(
     specs: Sequence[IndicatorSpec],
     *,
     facilities: Mapping[str, pd.DataFrame],

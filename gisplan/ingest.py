@@ -13,7 +13,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import pandas as pd
 
 from gisplan.errors import Problem, SchemaError
 from gisplan.io import SPATIAL_SUFFIXES, TABLE_SUFFIXES, file_sha256, parse_crs, read_spatial, read_table
@@ -22,6 +21,8 @@ from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import pandas as pd
 
     from gisplan.catalogue import Catalogue
 

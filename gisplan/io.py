@@ -11,7 +11,6 @@ import hashlib
 import io as _stdio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -27,6 +26,7 @@ from gisplan.errors import CRSError, Problem, SchemaError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
 __all__ = [
     "STORAGE_CRS",

@@ -309,7 +309,7 @@ def _table_geometry(
 
 def _check_geometry(geom: gpd.GeoSeries, schema: LayerSchema, col: _Collector) -> np.ndarray:
     """Record geometry problems; return the mask of usable geometries."""
-    assert schema.geometry is not None  # noqa: S101 - internal invariant
+    assert schema.geometry is not None
     arr = geom.to_numpy()
     missing = pd.isna(arr) | shapely.is_empty(arr)
     if schema.geometry_required:
@@ -357,7 +357,7 @@ def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.to_crs(gdf.estimate_utm_crs())
 
 
-def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
+def validate_layer(  # noqa: C901, PLR0912, PLR0915 - one pass over a fixed list of rules
     data: RawTable | gpd.GeoDataFrame,
     *,
     kind: str,
@@ -463,7 +463,7 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     return result.reset_index(drop=True)
 
 
-def _kind_checks(  # noqa: C901, PLR0912
+def _kind_checks(
     df: pd.DataFrame,
     kind: str,
     mapping: dict[str, str],
@@ -537,7 +537,7 @@ def _codes_in_gazetteer(
     df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector, expected_level: str | None
 ) -> None:
     gaz = ctx.gazetteer
-    assert gaz is not None  # noqa: S101
+    assert gaz is not None
     field = mapping.get("code12", "code12")
     known = df["code12"].isin(gaz["code12"])
     unknown = (df["code12"].notna() & ~known).to_numpy()
@@ -561,20 +561,19 @@ def _codes_in_gazetteer(
                "use the standard name (标准地名) or correct the code.")
 
 
-def _resolve_names(
+def _resolve_names(  # noqa: PLR0912, PLR0915 - township then village resolution, in order
     df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType | None, ctx: Context, col: _Collector
 ) -> None:
     """Check codes and division names; fill ``code12`` from names where only names are given."""
-    assert ftype is not None  # noqa: S101
+    assert ftype is not None
     gaz = ctx.gazetteer
     has_code = "code12" in df
     if "code12" not in df:
         df["code12"] = None
-    if "township" not in df and "village" not in df:
-        if not has_code:
-            col.table("code12", "the layer gives neither a division code nor a township/village name.",
-                      "add a 区划代码 column (12 digits), or 所属镇街 / 所属村社区 name columns.")
-            return
+    if "township" not in df and "village" not in df and not has_code:
+        col.table("code12", "the layer gives neither a division code nor a township/village name.",
+                  "add a 区划代码 column (12 digits), or 所属镇街 / 所属村社区 name columns.")
+        return
     if gaz is None:
         if "township" in df or "village" in df:
             logger.warning("no gazetteer in the workspace: division names were not checked")

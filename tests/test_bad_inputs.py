@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -22,6 +21,7 @@ from tests.conftest import sha256
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 HEAD = "facility_id,name,code12,lon,lat,beds,nursing_beds"
 

@@ -1,0 +1,45 @@
+"""Imports point down the tiers only (STYLE.md §1); nothing imports the CLI."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "gisplan"
+TIERS = {
+    "errors": 0, "catalogue": 0, "coords": 0, "divisions": 0, "config": 0,
+    "io": 1, "schema": 1, "store": 1, "ingest": 1,
+    "indicators": 3,
+    "cli": 6, "__init__": 6,
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gisplan"):
+            parts = node.module.split(".")
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:
+                found.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("gisplan."))
+    return found
+
+
+def test_every_module_has_a_tier() -> None:
+    modules = {p.stem for p in PKG.glob("*.py")}
+    assert modules == set(TIERS), modules ^ set(TIERS)
+
+
+def test_imports_point_down() -> None:
+    bad = []
+    for path in PKG.glob("*.py"):
+        tier = TIERS[path.stem]
+        for target in _imports(path) - {"__version__"}:
+            if target not in TIERS:
+                continue
+            if TIERS[target] > tier or (target == "cli" and path.stem != "cli"):
+                bad.append(f"{path.stem} (tier {tier}) imports {target} (tier {TIERS[target]})")
+    assert not bad, bad

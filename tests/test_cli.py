@@ -1,0 +1,65 @@
+"""CLI exit codes, help text and the listing commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from click.testing import CliRunner
+
+from gisplan.cli import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_help_has_examples() -> None:
+    for args in (["--help"], ["layers", "import", "--help"], ["run", "--help"], ["types", "list", "--help"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0
+        assert "Example" in result.output
+    assert "gcj02" in CliRunner().invoke(cli, ["layers", "import", "--help"]).output
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["layers", "import"]).exit_code == 2
+    assert runner.invoke(cli, ["layers", "import", "x.csv", "--kind", "bogus"]).exit_code == 2
+    result = runner.invoke(cli, ["layers", "import", "x.csv", "--kind", "facilities", "-w", str(tmp_path / "w.gpkg")])
+    assert result.exit_code == 2
+    assert "--type is required" in result.output
+    assert runner.invoke(cli, ["run", str(tmp_path / "missing.toml")]).exit_code == 2
+
+
+def test_data_errors_exit_1_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\ndistrict_code = "5001"\ncrs = "EPSG:32648"\nworkspace = "w.gpkg"\n',
+                   encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(bad)])
+    assert result.exit_code == 1
+    assert "`district_code` must be 6 digits" in result.output
+    assert "Traceback" not in result.output
+    listing = CliRunner().invoke(cli, ["layers", "list", "-w", str(tmp_path / "none.gpkg")])
+    assert listing.exit_code == 1
+    assert "does not exist" in listing.output
+
+
+def test_layers_list_and_types_list(store: Path) -> None:
+    out = CliRunner().invoke(cli, ["layers", "list", "-w", str(store)])
+    assert out.exit_code == 0
+    assert "facilities_community_service_centre  facilities  267" in out.output
+    assert "示意" in out.output
+    types = CliRunner().invoke(cli, ["types", "list"])
+    assert "城乡公益性安葬（放）设施" in types.output
+    assert "public_cemetery" in types.output
+
+
+def test_validate_writes_nothing(store: Path, tmp_path: Path, centre_point: dict[str, object]) -> None:
+    before = store.stat().st_mtime_ns
+    path = tmp_path / "ok.csv"
+    p = centre_point
+    path.write_text(f"facility_id,name,code12,lon,lat\nT1,甲,{p['code12']},{p['lon']},{p['lat']}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "validate", str(path), "--kind", "facilities", "--type",
+                                      "minor_protection_station", "--crs", "4326", "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "1 rows" in result.output
+    assert store.stat().st_mtime_ns == before

@@ -1,0 +1,112 @@
+"""The bundled demo: the 永川 scenario imports cleanly and its illustrative layers reproduce the plan's
+own 2020 column; the 珠山 scenario runs on its real layers; roads come from ../shared/data."""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gisplan.catalogue import load_catalogue
+from gisplan.cli import cli
+from gisplan.config import load_scenario
+from gisplan.indicators import evaluate_indicators
+from gisplan.store import list_layers, read_store_layer
+from tests.conftest import ROOT, shared_data
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture(scope="module")
+def yongchuan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    store = tmp_path_factory.mktemp("yc") / "yongchuan.gpkg"
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan.toml"), "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    return store, result.output
+
+
+def test_every_layer_imported_with_provenance(yongchuan: tuple[Path, str]) -> None:
+    store, _ = yongchuan
+    meta = list_layers(store).set_index("layer")
+    assert meta.loc["townships", "row_count"] == 23
+    assert meta.loc["gazetteer", "row_count"] == 291
+    assert meta.loc["households", "row_count"] == 267
+    assert meta.loc["facilities_community_service_centre", "row_count"] == 267
+    assert meta.loc["roads", "row_count"] == 10830
+    assert meta.loc["roads", "crs_given"] == "gcj02"
+    real = {"district", "townships", "gazetteer", "roads"}
+    assert (meta.loc[sorted(real), "illustrative"] == 0).all()
+    assert (meta.drop(index=sorted(real))["illustrative"] == 1).all()
+
+
+def test_illustrative_baseline_reproduces_plan_2020_column(yongchuan: tuple[Path, str]) -> None:
+    store, _ = yongchuan
+    sc = load_scenario(ROOT / "scenarios" / "yongchuan.toml")
+    names = set(list_layers(store)["layer"])
+    table = evaluate_indicators(
+        sc.indicators,
+        facilities={n.removeprefix("facilities_"): read_store_layer(store, n) for n in names
+                    if n.startswith("facilities_")},
+        households=read_store_layer(store, "households"), gazetteer=read_store_layer(store, "gazetteer"),
+        standard=sc.standard, catalogue=load_catalogue(), illustrative=True,
+    ).set_index("row")
+    expected = {  # row: (numerator, denominator) — plan 2020 column in brackets
+        "6": (38, 60),     # 63 % urban communities meet 30 m²/100 households
+        "7": (130, 207),   # 63 % villages
+        "10": (107, 267),  # 40 % of centres host a volunteer point
+        "12": (2, 16),     # 12 % of towns (not 街道) have a public cemetery
+        "13": (1002, 3000),  # 33.4 % nursing beds
+        "14": (13, 20),    # 65 % institutions pass quality
+        "15": (1041, 3000),  # 34.7 % government-operated beds
+        "16": (15, 23),    # 65 % of townships have a comprehensive elderly centre
+    }
+    for row, (num, den) in expected.items():
+        assert (table.loc[row, "numerator"], table.loc[row, "denominator"]) == (num, den), row
+        plan = float(table.loc[row, "baseline_2020"])
+        assert abs(table.loc[row, "value"] - plan) <= 0.5, row
+        assert table.loc[row, "meets_target"] == (row == "15")
+        assert "示意" in table.loc[row, "basis"]
+    assert table.loc["11", "basis"].startswith("not computed")
+    assert table.loc["8", "basis"] == "reported: 永川 专栏1"
+    assert pd.isna(table.loc["8", "value"])
+
+
+def test_run_output_labels_illustrative(yongchuan: tuple[Path, str]) -> None:
+    _, output = yongchuan
+    assert "示意 illustrative" in output
+    assert "not real facilities" in output
+    assert "城乡公益性安葬（放）设施覆盖率" in output
+
+
+def test_households_sum_to_census_total(yongchuan: tuple[Path, str]) -> None:
+    store, _ = yongchuan
+    hh = read_store_layer(store, "households")
+    assert int(hh["population"].sum()) == 1_148_896
+    assert int(hh["households"].sum()) == 501_444
+
+
+def test_zhushan_runs_on_real_layers(tmp_path: Path) -> None:
+    store = tmp_path / "zs.gpkg"
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "zhushan.toml"), "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    meta = list_layers(store).set_index("layer")
+    assert meta.loc["gazetteer", "row_count"] == 83
+    assert meta.loc["district", "row_count"] == 1
+    assert (meta["illustrative"] == 0).all()
+    assert "示意" not in result.output
+    assert "not computed: the workspace has no `facilities_public_cemetery` layer" in result.output
+
+
+def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: Path) -> None:
+    store = tmp_path / "again.gpkg"
+    shutil.copyfile(yongchuan[0], store)
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan.toml"), "-w", str(store)])
+    assert result.exit_code == 0
+    assert list_layers(store).set_index("layer").loc["townships", "row_count"] == 23
+    log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])
+    assert log.output.count("import") >= 28

@@ -1,0 +1,60 @@
+"""Indicator definitions of DOMAIN.md, on hand-countable inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from gisplan.divisions import name_suggestions, units_in_scope
+from gisplan.indicators import administrative_coverage, bed_shares, floor_area_per_100_households
+
+GAZ = pd.DataFrame({
+    "code12": ["500118000000", "500118001000", "500118100000", "500118101000",
+               "500118001001", "500118100001", "500118100002"],
+    "name": ["永川区", "中山路街道", "青峰镇", "金龙镇", "中山路社区居民委员会", "青峰村民委员会", "石梯村民委员会"],
+})
+
+
+def test_units_in_scope() -> None:
+    assert units_in_scope(GAZ, level="township")["name"].tolist() == ["中山路街道", "青峰镇", "金龙镇"]
+    assert units_in_scope(GAZ, level="township", scope="towns")["name"].tolist() == ["青峰镇", "金龙镇"]
+    assert units_in_scope(GAZ, level="village", scope="urban_communities")["code12"].tolist() == ["500118001001"]
+    assert len(units_in_scope(GAZ, level="village", scope="rural_villages")) == 2
+
+
+def test_administrative_coverage_counts_village_codes_for_their_township() -> None:
+    towns = units_in_scope(GAZ, level="township")
+    fac = pd.DataFrame({"code12": ["500118100002", "500118100000", None]})
+    has = administrative_coverage(fac, towns, level="township")
+    assert has.tolist() == [False, True, False]
+    assert has.index.equals(towns.index)
+    assert has.name == "has_facility"
+
+
+def test_floor_area_per_100_households() -> None:
+    hh = pd.DataFrame({"code12": ["a", "b", "c", "d"], "households": [1000, 500, 0, 300]}, index=[10, 11, 12, 13])
+    centres = pd.DataFrame({"code12": ["a", "a", "c", "d"], "floor_area_m2": [200.0, 100.0, 50.0, 89.9]})
+    per100 = floor_area_per_100_households(centres, hh)
+    assert per100.index.equals(hh.index)
+    assert per100.loc[10] == 30.0
+    assert per100.loc[11] == 0.0
+    assert math.isnan(per100.loc[12])
+    assert per100.loc[13] < 30.0
+
+
+def test_bed_shares() -> None:
+    inst = pd.DataFrame({"beds": [100, 300, 100], "nursing_beds": [60, 120, 0],
+                         "operator": ["government", "private", "government"], "quality_ok": [True, None, True]})
+    s = bed_shares(inst)
+    assert (s.beds, s.nursing_beds, s.government_beds, s.quality_ok) == (500, 180, 200, 2)
+    assert s.nursing_share == 0.36
+    assert s.government_share == 0.4
+    assert math.isnan(bed_shares(inst.iloc[:0]).nursing_share)
+
+
+def test_name_suggestions() -> None:
+    towns = GAZ["name"].iloc[1:4]
+    assert name_suggestions("中山路街道办事处", towns)[0] == "中山路街道"
+    assert name_suggestions("青峰镇人民政府", towns)[0] == "青峰镇"
+    assert name_suggestions("金笼镇", towns)[0] == "金龙镇"
