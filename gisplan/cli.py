@@ -19,10 +19,10 @@ import pandas as pd
 from gisplan import __version__
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.config import Scenario, load_scenario
-from gisplan.errors import GisplanError, SchemaError
+from gisplan.errors import GisplanError, NetworkError, SchemaError
 from gisplan.indicators import evaluate_indicators
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
-from gisplan.io import parse_crs
+from gisplan.io import fetch_osm_roads, parse_crs, read_spatial
 from gisplan.store import list_layers, read_changelog, read_store_layer
 
 if TYPE_CHECKING:
@@ -254,16 +254,26 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
             click.echo(f"  {label:8} {name}{unit} ({a.dtype}); headers: {', '.join(a.aliases)}")
 
 
-def _scenario_specs(sc: Scenario) -> list[ImportSpec]:
+def _scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
     specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
              for s in sc.layers]
-    if sc.roads is not None:
-        if sc.roads.path is not None and sc.roads.path.exists():
-            specs.append(ImportSpec(sc.roads.path, "roads", crs=sc.roads.crs))
-        else:
-            where = sc.roads.path or "(no path)"
-            logger.warning("road layer %s not found; roads not imported (a later coverage step needs "
-                           "them: give [roads] path, or fetch OpenStreetMap roads when online)", where)
+    if sc.roads is None:
+        return specs
+    if sc.roads.path is not None and sc.roads.path.exists():
+        specs.append(ImportSpec(sc.roads.path, "roads", crs=sc.roads.crs))
+        return specs
+    where = sc.roads.path or "(no path)"
+    district = next((s for s in sc.layers if s.kind == "district"), None)
+    if not sc.roads.osm_fallback or district is None:
+        logger.warning("road layer %s not found; roads not imported (coverage needs them)", where)
+        return specs
+    cache = store.with_name(f"{store.stem}_osm_roads.gpkg")
+    logger.warning("road layer %s not found; fetching OpenStreetMap roads (cache: %s)", where, cache)
+    try:
+        area = read_spatial(district.path, layer=district.layer)
+        specs.append(ImportSpec(fetch_osm_roads(area, cache), "roads", crs="EPSG:4326", layer="roads"))
+    except (NetworkError, ImportError) as exc:
+        logger.warning("%s Roads not imported; coverage needs them.", exc)
     return specs
 
 
@@ -289,7 +299,7 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     sc = load_scenario(scenario)
     store = workspace or sc.workspace
     cat = _catalogue_for(sc, catalogue_files)
-    specs = _scenario_specs(sc)
+    specs = _scenario_specs(sc, store)
     click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
     try:
         import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m)

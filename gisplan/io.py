@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
@@ -32,6 +33,7 @@ __all__ = [
     "STORAGE_CRS",
     "DeclaredCRS",
     "RawTable",
+    "fetch_osm_roads",
     "file_sha256",
     "parse_crs",
     "read_spatial",
@@ -407,3 +409,60 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
         msg = f"the planning CRS must be projected in metres (got {target.to_string()}); use a UTM zone."
         raise CRSError(msg)
     return gdf.to_crs(target)
+
+
+def fetch_osm_roads(area: gpd.GeoDataFrame, cache: Path, *, network_type: str = "walk") -> Path:
+    """Download the OpenStreetMap road network covering `area` with osmnx, caching it as a GeoPackage.
+
+    The cache is reused when present, so a workspace fetched once works offline afterwards.
+
+    Parameters
+    ----------
+    area : geopandas.GeoDataFrame
+        Polygons (any CRS) whose union bounds the download.
+    cache : Path
+        GeoPackage to write (layer ``roads``, EPSG:4326, © OpenStreetMap contributors, ODbL).
+    network_type : str
+        osmnx network type (``walk`` by default: the 15-minute circle is a walking measure).
+
+    Returns
+    -------
+    Path
+        `cache`.
+
+    Raises
+    ------
+    ImportError
+        If osmnx is not installed (``pip install "gisplan[osm]"``).
+    NetworkError
+        If the download fails (offline, or Overpass refused); the message gives the alternatives.
+    """
+    if cache.exists():
+        logger.info("fetch_osm_roads: using cached %s", cache)
+        return cache
+    try:
+        import osmnx as ox  # noqa: PLC0415 - optional extra
+    except ImportError as exc:
+        msg = 'fetching OpenStreetMap roads needs osmnx: pip install "gisplan[osm]"'
+        raise ImportError(msg) from exc
+    from gisplan.errors import NetworkError  # noqa: PLC0415
+
+    polygon = shapely.union_all(area.to_crs(STORAGE_CRS).geometry.to_numpy())
+    ox.settings.requests_timeout = 60
+    try:
+        graph = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=True)
+    except Exception as exc:  # osmnx raises requests/HTTP errors of several kinds
+        msg = (f"could not fetch OpenStreetMap roads ({type(exc).__name__}: {exc}); when offline, give a "
+               "road line layer in the scenario's [roads] path instead.")
+        raise NetworkError(msg) from None
+    edges = ox.graph_to_gdfs(graph, nodes=False).reset_index()
+    keep = [c for c in ("u", "v", "osmid", "highway", "name", "oneway", "length") if c in edges]
+    out = edges[[*keep, "geometry"]].copy()
+    for column in keep:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: ";".join(map(str, v)) if isinstance(v, list) else v)
+    out["source"] = "© OpenStreetMap contributors (ODbL), via osmnx"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    pyogrio.write_dataframe(out.to_crs(STORAGE_CRS), cache, layer="roads", driver="GPKG")
+    logger.info("fetch_osm_roads: %d edges cached in %s", len(out), cache)
+    return cache

@@ -110,3 +110,27 @@ def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: P
     assert list_layers(store).set_index("layer").loc["townships", "row_count"] == 23
     log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])
     assert log.output.count("import") >= 28
+
+
+def test_missing_roads_without_network_warn_and_continue(tmp_path: Path) -> None:
+    """Roads path missing and no OSM fallback: the run succeeds without a roads layer and says why."""
+    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
+    scenario = tmp_path / "zs.toml"
+    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
+                        + '\n[roads]\npath = "nowhere.geojson"\ncrs = "gcj02"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
+    assert result.exit_code == 0, result.output
+    assert "roads" not in set(list_layers(tmp_path / "zs.gpkg")["layer"])
+
+
+@pytest.mark.network
+def test_osm_roads_fetched_and_cached(tmp_path: Path) -> None:
+    """Live: OSM walk network for 珠山 is fetched, cached beside the workspace and imported."""
+    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
+    scenario = tmp_path / "zs.toml"
+    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
+                        + '\n[roads]\npath = "nowhere.geojson"\nosm_fallback = true\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "zs_osm_roads.gpkg").exists()
+    assert list_layers(tmp_path / "zs.gpkg").set_index("layer").loc["roads", "row_count"] > 1000
