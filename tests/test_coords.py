@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,9 +26,11 @@ from gisplan.coords import (
     wgs84_to_gcj02,
 )
 from gisplan.errors import CRSError, GisplanWarning
+from tests.conftest import shared_data
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -56,14 +56,8 @@ def dist_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -
 
 
 def shared_data_dir() -> Path:
-    """Return ``/work/shared/data`` (found relative to this file), or skip / fail if it is missing."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not path.is_dir():
-        reason = f"shared reference data directory not found at {path}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true, so this is an error)")
-        pytest.skip(reason)
-    return path
+    """Return ``../shared/data``, or skip (fail under CI=true) if it is missing."""
+    return shared_data()
 
 
 def random_points(n: int, seed: int) -> tuple[NDArray, NDArray]:
