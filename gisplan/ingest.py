@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 
 from gisplan.errors import Problem, SchemaError
-from gisplan.io import SPATIAL_SUFFIXES, TABLE_SUFFIXES, file_sha256, parse_crs, read_spatial, read_table
+from gisplan.io import (
+    SPATIAL_SUFFIXES,
+    TABLE_SUFFIXES,
+    RawTable,
+    file_sha256,
+    parse_crs,
+    read_spatial,
+    read_table,
+)
 from gisplan.schema import KINDS, Context, layer_schema, validate_layer
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
 
@@ -181,7 +189,7 @@ def validate_imports(
         try:
             raw = _read(spec, catalogue)
             data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
-                                  declared_crs=declared[id(spec)], context=ctx, source=spec.path.name)
+                                  declared_crs=declared[id(spec)], context=ctx, source=_source_name(spec, raw))
         except SchemaError as exc:
             problems.extend(exc.problems)
             continue
@@ -204,6 +212,13 @@ def validate_imports(
     if problems:
         raise SchemaError(problems)
     return writes
+
+
+def _source_name(spec: ImportSpec, raw: object) -> str:
+    """File name for messages, with the sheet or layer (``台账.xlsx [sheet 2023]``)."""
+    if isinstance(raw, RawTable):
+        return raw.source
+    return f"{spec.path.name} [layer {spec.layer}]" if spec.layer else spec.path.name
 
 
 def _file_crs(raw: object) -> str | None:

@@ -330,8 +330,12 @@ def _guess_dbf_encoding(path: Path) -> str:
     if not dbf.exists():
         return "utf-8"
     data = dbf.read_bytes()
+    header_len = int.from_bytes(data[8:10], "little") if len(data) >= 10 else 0
+    # the text of a .dbf is its field names (11 bytes in each 32-byte descriptor) and its records;
+    # the rest of the header is binary and never valid UTF-8
+    names = b"".join(data[32 + 32 * i : 43 + 32 * i].rstrip(b"\0") for i in range(max(0, (header_len - 33) // 32)))
     try:
-        data.decode("utf-8")
+        (names + data[header_len:]).decode("utf-8")
     except UnicodeDecodeError:
         return "gb18030"
     return "utf-8"
