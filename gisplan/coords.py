@@ -644,5 +644,6 @@ def transform_geometries(
         out[:, 0], out[:, 1] = _convert(coords[:, 0], coords[:, 1], src, tgt)
         return out
 
-    result = shapely.transform(arr, _func, include_z=None)
+    # include_z=None keeps each geometry's own dimension (shapely >= 2.1); the stubs lag behind
+    result = shapely.transform(arr, _func, include_z=None)  # type: ignore[call-overload]
     return np.asarray(result, dtype=object)

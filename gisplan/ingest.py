@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 
-from gisplan.errors import Problem, SchemaError
+from gisplan.errors import Problem, SchemaError, StoreError
 from gisplan.io import (
     SPATIAL_SUFFIXES,
     TABLE_SUFFIXES,
@@ -107,20 +107,30 @@ def load_context(store: Path | None, *, tolerance_m: float = 50.0) -> Context:
                   for n in sorted(names) if n.startswith("facilities_")}
     return Context(
         gazetteer=get("gazetteer"),
-        district=get("district"),  # type: ignore[arg-type]
-        townships=get("townships"),  # type: ignore[arg-type]
+        district=_spatial(get("district")),
+        townships=_spatial(get("townships")),
         facilities=MappingProxyType(facilities),
         tolerance_m=tolerance_m,
     )
 
 
+def _spatial(frame: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
+    if frame is None or isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    msg = "a boundary layer in the workspace has no geometry; import it again from a spatial file."
+    raise StoreError(msg)
+
+
 def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame) -> Context:
+    """Return the context with a layer validated earlier in the same import."""
     if spec.kind == "facilities":
-        facilities = dict(ctx.facilities)
-        facilities[str(spec.facility_type)] = data  # type: ignore[assignment]
-        return replace(ctx, facilities=MappingProxyType(facilities))
-    if spec.kind in {"gazetteer", "district", "townships"}:
-        return replace(ctx, **{spec.kind: data})
+        return replace(ctx, facilities=MappingProxyType({**ctx.facilities, str(spec.facility_type): data}))
+    if spec.kind == "gazetteer":
+        return replace(ctx, gazetteer=data)
+    if spec.kind == "district":
+        return replace(ctx, district=_spatial(data))
+    if spec.kind == "townships":
+        return replace(ctx, townships=_spatial(data))
     return ctx
 
 
@@ -137,7 +147,7 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
         msg = "old .xls workbooks are not read."
         raise SchemaError([Problem(path.name, None, None, msg, "open it in Excel/WPS and save it as .xlsx.")])
     if suffix in TABLE_SUFFIXES:
-        ftype = catalogue.get_type(spec.facility_type) if spec.kind == "facilities" else None
+        ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
         schema = layer_schema(spec.kind, catalogue, ftype)
         known = {al for a in (*schema.required, *schema.optional) for al in a.aliases}
         known |= {"经度", "纬度", "lon", "lat", "lng", "longitude", "latitude"}

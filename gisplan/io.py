@@ -23,7 +23,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisplan import coords
 from gisplan.catalogue import normalise_header
-from gisplan.errors import CRSError, Problem, SchemaError
+from gisplan.errors import CRSError, NetworkError, Problem, SchemaError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -449,9 +449,12 @@ def fetch_osm_roads(area: gpd.GeoDataFrame, cache: Path, *, network_type: str = 
     except ImportError as exc:
         msg = 'fetching OpenStreetMap roads needs osmnx: pip install "gisplan[osm]"'
         raise ImportError(msg) from exc
-    from gisplan.errors import NetworkError  # noqa: PLC0415
+
 
     polygon = shapely.union_all(area.to_crs(STORAGE_CRS).geometry.to_numpy())
+    if not isinstance(polygon, shapely.Polygon | shapely.MultiPolygon):
+        msg = f"the area to fetch roads for must be polygons (got {polygon.geom_type})."
+        raise NetworkError(msg)
     ox.settings.requests_timeout = 60
     try:
         graph = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=True)

@@ -94,7 +94,7 @@ class Context:
     gazetteer: pd.DataFrame | None = None
     district: gpd.GeoDataFrame | None = None
     townships: gpd.GeoDataFrame | None = None
-    facilities: Mapping[str, gpd.GeoDataFrame] = field(default_factory=lambda: MappingProxyType({}))
+    facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     tolerance_m: float = 50.0
 
 
@@ -303,7 +303,8 @@ def _table_geometry(
         "give decimal degrees (e.g. 105.927, 29.356); for projected x/y import a file with its CRS.",
     )
     ok = ~np.isnan(lo) & ~np.isnan(la) & ~swapped & ~out
-    geoms = np.where(ok, shapely.points(np.nan_to_num(lo), np.nan_to_num(la)), None)
+    geoms = np.full(len(frame), None, dtype=object)
+    geoms[ok] = shapely.points(lo[ok], la[ok])
     return gpd.GeoSeries(geoms, index=frame.index)
 
 
@@ -315,9 +316,9 @@ def _check_geometry(geom: gpd.GeoSeries, schema: LayerSchema, col: _Collector) -
     if schema.geometry_required:
         col.at(missing, "geometry", "the geometry is empty.", "draw the feature or give its coordinates.")
     types = np.asarray(shapely.get_type_id(arr))
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+    names = np.array([None, "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                       "MultiPolygon", "GeometryCollection"], dtype=object)
-    type_names = np.where(types >= 0, names[np.clip(types, 0, 7)], None)
+    type_names = names[np.clip(types, -1, 7) + 1]
     wrong = ~missing & ~np.isin(type_names, list(schema.geometry))
     expected = " or ".join(sorted(schema.geometry))
     col.at(
@@ -353,11 +354,16 @@ def _check_unique(values: pd.Series, column: str, col: _Collector) -> None:
         )
 
 
-def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return gdf.to_crs(gdf.estimate_utm_crs())
+def _unpack(data: RawTable | gpd.GeoDataFrame, source: str | None) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """Return the attribute frame, the user-visible row numbers and the source name."""
+    if isinstance(data, RawTable):
+        return data.frame.copy(), data.rows, source or data.source
+    frame = pd.DataFrame(data.drop(columns=[data.geometry.name]))
+    rows = frame["_row"].to_numpy() if "_row" in frame else np.arange(1, len(frame) + 1)
+    return frame.drop(columns=["_row"], errors="ignore"), rows, source or "layer"
 
 
-def validate_layer(  # noqa: C901, PLR0912, PLR0915 - one pass over a fixed list of rules
+def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     data: RawTable | gpd.GeoDataFrame,
     *,
     kind: str,
@@ -398,15 +404,7 @@ def validate_layer(  # noqa: C901, PLR0912, PLR0915 - one pass over a fixed list
     context = context or Context()
     schema = layer_schema(kind, catalogue, ftype)
     is_table = isinstance(data, RawTable)
-    if is_table:
-        frame = data.frame.copy()
-        rows = data.rows
-        src = source or data.source
-    else:
-        frame = pd.DataFrame(data.drop(columns=[data.geometry.name]))
-        rows = data["_row"].to_numpy() if "_row" in data else np.arange(1, len(data) + 1)
-        frame = frame.drop(columns=["_row"], errors="ignore")
-        src = source or "layer"
+    frame, rows, src = _unpack(data, source)
     col = _Collector(src, rows)
     if len(frame) == 0:
         col.table(None, "the layer has no rows.", "check the file, sheet or layer given.")
@@ -430,8 +428,8 @@ def validate_layer(  # noqa: C901, PLR0912, PLR0915 - one pass over a fixed list
     geom: gpd.GeoSeries | None
     if schema.geometry is None:
         geom = None
-    elif is_table:
-        geom = _table_geometry(data, mapping, schema, col)  # type: ignore[arg-type]
+    elif isinstance(data, RawTable):
+        geom = _table_geometry(data, mapping, schema, col)
         if geom is not None and declared_crs is None:
             col.table(
                 None,
@@ -439,10 +437,10 @@ def validate_layer(  # noqa: C901, PLR0912, PLR0915 - one pass over a fixed list
                 "give `--crs`: EPSG:4326 (GPS/WGS84), EPSG:4490 (CGCS2000/天地图), gcj02 (高德/腾讯 "
                 "picked points) or bd09 (百度).",
             )
-        elif geom is not None:
+        elif geom is not None and declared_crs is not None:
             geom = gpd.GeoSeries(geom.to_numpy(), index=frame.index, crs=declared_crs.crs)
     else:
-        geom = data.geometry.set_axis(frame.index)  # type: ignore[union-attr]
+        geom = data.geometry.set_axis(frame.index)
 
     usable = np.zeros(len(frame), dtype=bool)
     result: pd.DataFrame = out
@@ -615,14 +613,14 @@ def _resolve_names(  # noqa: PLR0912, PLR0915 - township then village resolution
                 continue
             pool = villages[villages["code12"].str.startswith(tc[:9])] if tc != "0" * 12 else villages
             idx = divisions.standard_name_index(pool["name"])
-            std = idx.get(str(name))
-            if std is None:
+            std_name = idx.get(str(name))
+            if std_name is None:
                 sug = divisions.name_suggestions(str(name), pool["name"])
                 hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
                 problems.append((i, f"{name!r} matches no village/community in the gazetteer{hint}"))
                 codes.append(None)
             else:
-                codes.append(str(pool.loc[pool["name"] == std, "code12"].iloc[0]))
+                codes.append(str(pool.loc[pool["name"] == std_name, "code12"].iloc[0]))
         v_codes = pd.Series(codes, index=df.index, dtype=object)
         mask = np.zeros(len(df), dtype=bool)
         texts = {}
@@ -683,12 +681,13 @@ def _location_checks(
     ok = usable & shapely.is_valid(pts)
     if not ok.any():
         return
-    metric = _metric(gpd.GeoDataFrame(geometry=gdf.geometry[ok]))
-    crs = metric.crs
+    points = gpd.GeoSeries(pts[ok], crs=gdf.crs)
+    crs = points.estimate_utm_crs()
+    metric = points.to_crs(crs)
     district = ctx.district.to_crs(crs)
     outline = shapely.union_all(district.geometry.to_numpy())
     dist = np.zeros(len(gdf))
-    dist[ok] = shapely.distance(outline, metric.geometry.to_numpy())
+    dist[ok] = shapely.distance(outline, metric.to_numpy())
     name = str(district["name"].iloc[0]) if "name" in district else "the district"
     outside = ok & (dist > ctx.tolerance_m)
     geom_field = f"{mapping['lon']}/{mapping['lat']}" if "lon" in mapping else "geometry"
@@ -704,9 +703,9 @@ def _location_checks(
         return
     idx = np.flatnonzero(check)
     geoms = np.empty(len(gdf), dtype=object)
-    geoms[ok] = metric.geometry.to_numpy()
+    geoms[ok] = metric.to_numpy()
     town_geom = towns.set_index("code12").geometry
-    own = town_geom.loc[declared_t.iloc[idx]].to_numpy()
+    own = np.asarray(town_geom.loc[declared_t.iloc[idx]], dtype=object)
     d_own = shapely.distance(own, geoms[idx].astype(object))
     bad_local = d_own > ctx.tolerance_m
     tree = shapely.STRtree(towns.geometry.to_numpy())

@@ -368,4 +368,5 @@ def read_store_layer(path: str | Path, name: str) -> pd.DataFrame:
     info = pyogrio.read_info(path, layer=name)
     if info["geometry_type"] is None:
         return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
-    return pyogrio.read_dataframe(path, layer=name)
+    gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
+    return gdf
