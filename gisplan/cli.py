@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import geopandas as gpd
 import pandas as pd
 
 from gisplan import __version__
@@ -54,7 +55,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:,.6f}".rstrip("0").rstrip(".")
     return str(value)
 
 
@@ -204,6 +205,34 @@ def layers_list(workspace: Path) -> None:
     click.echo(format_table(meta[cols]))
 
 
+@layers.command("show")
+@click.argument("name")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
+              help="Rows to print (0: all).")
+@_workspace
+def layers_show(name: str, limit: int, workspace: Path) -> None:
+    """Print the rows of layer NAME (points as lon/lat; other geometries by type).
+
+    \b
+    Examples:
+      gisplan layers show gazetteer --limit 0 -w work/yongchuan.gpkg
+      gisplan layers show facilities_public_cemetery -w work/yongchuan.gpkg
+    """
+    frame = read_store_layer(workspace, name)
+    if isinstance(frame, gpd.GeoDataFrame):
+        geom = frame.geometry
+        is_point = (geom.geom_type == "Point").to_numpy()
+        frame = pd.DataFrame(frame.drop(columns=[geom.name]))
+        if is_point.all():
+            frame["lon"], frame["lat"] = geom.x.round(6), geom.y.round(6)
+        else:
+            frame["geometry"] = geom.geom_type
+    shown = frame if limit == 0 else frame.head(limit)
+    click.echo(format_table(shown))
+    if len(shown) < len(frame):
+        click.echo(f"… {len(frame) - len(shown)} more rows (--limit 0 shows all)")
+
+
 @layers.command("log")
 @_workspace
 def layers_log(workspace: Path) -> None:
@@ -320,6 +349,7 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
         illustrative=illustrative,
     )
     if len(table):
+        table["value"] = table["value"].round(1)
         show = table.rename(columns={"row": "#", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020 plan",
                                      "value": "measured", "target_2025": "2025 target",
                                      "meets_target": "meets 2025"})

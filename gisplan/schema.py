@@ -123,8 +123,11 @@ def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = N
         level = _attr("level", "int", "级别", "层级")
         parent = _attr("parent_code12", "code12", "parent", "上级代码", "上级区划代码")
         return LayerSchema(kind, (code12, name, level), (parent, _attr("level_name", "str")), None, False)
-    if kind in {"district", "townships", "villages"}:
+    if kind == "district":
         return LayerSchema(kind, (code12, name), (), _POLYGONS, geometry_required=True)
+    if kind in {"townships", "villages"}:
+        # boundary files often carry only names (XZQMC); codes are then looked up in the gazetteer
+        return LayerSchema(kind, (name,), (code12,), _POLYGONS, geometry_required=True)
     if kind == "households":
         hh = _attr("households", "int", "户数", "家庭户数", "总户数", "户", unit="households", min_value=0)
         pop = _attr("population", "int", "人口", "常住人口", "人口数", "总人口", unit="persons", min_value=0)
@@ -458,7 +461,8 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     if col.problems:
         raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
     logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))
-    return result.reset_index(drop=True)
+    first = [c for c in ("facility_id", "code12", "name") if c in result.columns]
+    return result[first + [c for c in result.columns if c not in first]].reset_index(drop=True)
 
 
 def _kind_checks(
@@ -476,6 +480,8 @@ def _kind_checks(
         return
     if "facility_id" in df:
         _check_unique(df["facility_id"], field("facility_id", "facility_id"), col)
+    if kind in {"townships", "villages"} and "code12" not in df:
+        _codes_from_names(df, mapping, kind, ctx, col)
     if kind in {"townships", "villages", "households"} and "code12" in df:
         _check_unique(df["code12"], field("code12", "code12"), col)
     if kind == "district" and len(df) != 1:
@@ -501,6 +507,36 @@ def _kind_checks(
         _host_checks(df, mapping, ctx, col)
     if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
         _location_checks(df, mapping, ctx, usable, col)
+
+
+def _codes_from_names(df: pd.DataFrame, mapping: dict[str, str], kind: str, ctx: Context, col: _Collector) -> None:
+    """Fill ``code12`` of boundary polygons from their standard names (exact or short form)."""
+    field = mapping.get("name", "name")
+    if ctx.gazetteer is None:
+        col.table("code12", "the layer has no code column and the workspace has no gazetteer to look the names "
+                  "up in.", "import the gazetteer first (`--kind gazetteer`), or add a 12-digit code column.")
+        return
+    level = "township" if kind == "townships" else "village"
+    gaz = ctx.gazetteer
+    pool = gaz[divisions.division_level(gaz["code12"]) == level]
+    index = divisions.standard_name_index(pool["name"])
+    counts = pool["name"].value_counts()
+    std = df["name"].map(lambda n: index.get(str(n)) if n is not None else None)
+    ambiguous = std.map(lambda n: n is not None and counts.get(n, 0) > 1).astype(bool).to_numpy()
+    col.at(ambiguous, field, lambda i: f"{df['name'].iloc[i]!r} names more than one {level} in the gazetteer.",
+           "add a 12-digit code column (区划代码) to tell them apart.")
+
+    def _msg(i: int) -> str:
+        name = str(df["name"].iloc[i])
+        sug = divisions.name_suggestions(name, pool["name"])
+        hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
+        return f"{name!r} matches no {level} in the gazetteer.{hint}"
+
+    unknown = (df["name"].notna() & std.isna()).to_numpy()
+    col.at(unknown, field, _msg, "use the standard name (标准地名) or add a 12-digit code column.")
+    code_of = pool.drop_duplicates("name", keep=False).set_index("name")["code12"]
+    df["code12"] = std.map(code_of)
+    df["name"] = std.where(std.notna(), df["name"])
 
 
 def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector) -> None:

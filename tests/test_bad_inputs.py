@@ -246,3 +246,25 @@ def test_name_suggestion_and_short_names_accepted(store: Path, tmp_path: Path, p
     assert result.exit_code == 0, result.output
     stored = gpd.read_file(store, layer="facilities_community_service_centre", engine="pyogrio")
     assert stored["code12"].tolist() == [params["village"]]
+
+
+def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -> None:
+    """A township layer with only XZQMC names gets its codes from the gazetteer; bad names are listed."""
+    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")[["name", "geometry"]]
+    good = towns.rename(columns={"name": "XZQMC"})
+    good.loc[0, "XZQMC"] = good.loc[0, "XZQMC"] + "办事处"
+    path = tmp_path / "towns.gpkg"
+    good.to_file(path, engine="pyogrio")
+    before = sha256(store)
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "townships", "-w", str(store)])
+    assert result.exit_code == 1
+    assert f"row 1, field `XZQMC`: '{towns.loc[0, 'name']}办事处' matches no township" in result.output
+    assert f"Did you mean {towns.loc[0, 'name']}" in result.output
+    assert sha256(store) == before
+    good.loc[0, "XZQMC"] = towns.loc[0, "name"]
+    good.to_file(path, engine="pyogrio")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "townships", "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="townships", engine="pyogrio")
+    original = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    assert stored["code12"].tolist() == original["code12"].tolist()

@@ -63,3 +63,16 @@ def test_validate_writes_nothing(store: Path, tmp_path: Path, centre_point: dict
     assert result.exit_code == 0, result.output
     assert "1 rows" in result.output
     assert store.stat().st_mtime_ns == before
+
+
+def test_layers_show(store: Path) -> None:
+    out = CliRunner().invoke(cli, ["layers", "show", "townships", "--limit", "2", "-w", str(store)])
+    assert out.exit_code == 0
+    assert "500118001000  中山路街道  MultiPolygon" in out.output
+    assert "… 21 more rows" in out.output
+    pts = CliRunner().invoke(cli, ["layers", "show", "facilities_community_service_centre", "-w", str(store)])
+    assert "lon" in pts.output
+    assert "105." in pts.output
+    missing = CliRunner().invoke(cli, ["layers", "show", "nope", "-w", str(store)])
+    assert missing.exit_code == 1
+    assert "has no layer 'nope'" in missing.output
