@@ -1,0 +1,510 @@
+"""The workspace store: metadata, GeoPackage/QGIS compatibility, the append-only change log, atomic
+writes (errors and SIGKILL), the writer lock and layer-name checks.
+
+Every test works on its own copy of a store; nothing is mocked. The kill tests run the real `gisplan`
+command in a subprocess and SIGKILL it while it writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyogrio
+import pytest
+
+from gisplan.errors import SchemaError, StoreError
+from gisplan.ingest import ImportSpec, import_layers, validate_imports
+from gisplan.store import (
+    LOG_TABLE,
+    META_TABLE,
+    LayerWrite,
+    check_layer_name,
+    list_layers,
+    read_changelog,
+    read_store_layer,
+    store_layer_names,
+    write_layers,
+)
+from tests.conftest import FACILITIES, LAYERS, sha256, shared_data
+
+if TYPE_CHECKING:
+    from gisplan.catalogue import Catalogue
+
+GAZETTEER = LAYERS / "yongchuan_gazetteer.csv"
+BOUNDARIES = LAYERS / "yongchuan_boundaries.gpkg"
+HOUSEHOLDS = LAYERS / "yongchuan_households_illustrative.csv"
+TMP_SUFFIX = ".importing.gpkg"
+ROADS_ROWS = 10_830
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _temps(store: Path) -> list[Path]:
+    """Temporary files of writers to `store` (not their -journal files)."""
+    return sorted(store.parent.glob(f".{store.name}.*{TMP_SUFFIX}"))
+
+
+def _sql(store: Path, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as con:
+        return con.execute(query, params).fetchall()
+
+
+def _integrity(store: Path) -> str:
+    return str(_sql(store, "PRAGMA integrity_check")[0][0])
+
+
+def _gdal_layers(store: Path) -> set[str]:
+    return {str(name) for name, _ in pyogrio.list_layers(store)}
+
+
+def _gisplan_exe() -> Path:
+    exe = Path(sys.executable).with_name("gisplan")
+    if exe.exists():
+        return exe
+    found = shutil.which("gisplan")
+    if found is None:
+        pytest.fail("the `gisplan` console script is not installed next to the interpreter or on PATH")
+    return Path(found)
+
+
+def _facility_layers() -> list[str]:
+    return [str(name) for name, _ in pyogrio.list_layers(FACILITIES)]
+
+
+def _source_rows(spec: ImportSpec) -> int:
+    if spec.path.suffix == ".csv":
+        return len(pd.read_csv(spec.path, dtype=str))
+    return int(pyogrio.read_info(spec.path, layer=spec.layer)["features"])
+
+
+def _all_specs() -> list[ImportSpec]:
+    """Every 永川 layer shipped in layers/: real boundaries and gazetteer, illustrative rest."""
+    return [
+        ImportSpec(GAZETTEER, "gazetteer"),
+        ImportSpec(BOUNDARIES, "district", layer="district"),
+        ImportSpec(BOUNDARIES, "townships", layer="townships"),
+        ImportSpec(HOUSEHOLDS, "households"),
+        *(ImportSpec(FACILITIES, "facilities", name, layer=name) for name in _facility_layers()),
+    ]
+
+
+@dataclass(frozen=True)
+class FullStore:
+    path: Path
+    specs: tuple[ImportSpec, ...]
+    started: datetime
+    finished: datetime
+
+
+@pytest.fixture(scope="module")
+def full_store(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> FullStore:
+    """A workspace built in one import from every 永川 file in layers/."""
+    path = tmp_path_factory.mktemp("full") / "full.gpkg"
+    specs = tuple(_all_specs())
+    started = datetime.now(UTC)
+    import_layers(path, specs, catalogue=catalogue)
+    return FullStore(path, specs, started, datetime.now(UTC))
+
+
+@pytest.fixture
+def full_copy(full_store: FullStore, tmp_path: Path) -> Path:
+    path = tmp_path / "full.gpkg"
+    shutil.copyfile(full_store.path, path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ 1. metadata
+
+
+def test_metadata_has_one_row_per_layer_with_provenance(full_store: FullStore) -> None:
+    meta = list_layers(full_store.path)
+    expected = {
+        "gazetteer", "district", "townships", "households",
+        *(f"facilities_{name}" for name in _facility_layers()),
+    }
+    assert len(_facility_layers()) == 9
+    assert list(meta["layer"]) == sorted(expected)  # one row each, sorted, no duplicates
+    rows = meta.set_index("layer")
+
+    for spec in full_store.specs:
+        name = spec.kind if spec.kind != "facilities" else f"facilities_{spec.facility_type}"
+        row = rows.loc[name]
+        assert row["kind"] == spec.kind
+        assert row["source_path"] == str(spec.path.resolve())
+        assert HEX64.match(row["source_sha256"]), row["source_sha256"]
+        assert row["source_sha256"] == sha256(spec.path)
+        assert row["row_count"] == _source_rows(spec), name
+
+        stamp = row["imported_at"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp), stamp
+        when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        assert full_store.started <= when <= full_store.finished, (stamp, full_store.started)
+
+        spatial = spec.path.suffix == ".gpkg"
+        if spatial:
+            assert row["stored_crs"] == "EPSG:4326", name
+            assert row["crs_given"] == "EPSG:4326", name  # the file's own label, none given on import
+            assert row["source_layer"] == spec.layer
+        else:
+            assert pd.isna(row["stored_crs"]), name
+            assert pd.isna(row["crs_given"]), name
+
+        if spec.kind == "facilities":
+            assert row["facility_type"] == spec.facility_type
+        else:
+            assert pd.isna(row["facility_type"])
+
+    assert rows.loc["gazetteer", "row_count"] == 291
+    assert rows.loc["townships", "row_count"] == 23
+    assert rows.loc["households", "row_count"] == 267
+    assert rows.loc["facilities_community_service_centre", "row_count"] == 267
+
+    illustrative = rows["illustrative"].to_dict()
+    for name, flag in illustrative.items():
+        want = 1 if name.startswith("facilities_") or name == "households" else 0
+        assert flag == want, (name, flag)
+        if want:
+            assert "示意" in rows.loc[name, "note"]
+        else:
+            assert pd.isna(rows.loc[name, "note"])
+
+
+def test_crs_given_records_the_declared_crs(store: Path, catalogue: Catalogue) -> None:
+    """A `--crs` given on import is what `crs_given` records; the stored CRS is still EPSG:4326."""
+    gcj = store.parent / "points_gcj02.geojson"
+    wgs = pyogrio.read_dataframe(FACILITIES, layer="public_cemetery")
+    pyogrio.write_dataframe(wgs, gcj, driver="GeoJSON")  # coordinates reinterpreted as GCJ-02 below
+    import_layers(store, [ImportSpec(gcj, "facilities", "public_cemetery", crs="gcj02")], catalogue=catalogue)
+    row = list_layers(store).set_index("layer").loc["facilities_public_cemetery"]
+    assert row["crs_given"] == "gcj02"
+    assert row["stored_crs"] == "EPSG:4326"
+    assert row["row_count"] == 2
+    moved = read_store_layer(store, "facilities_public_cemetery")
+    # GCJ-02 → WGS84 shifts points a few hundred metres in 永川: the stored rows are not the raw ones
+    shift = (moved.geometry.x.to_numpy() - wgs.geometry.x.to_numpy())
+    assert ((abs(shift) > 1e-3) & (abs(shift) < 1e-2)).all(), shift
+
+
+# --------------------------------------------------------------------------------- 2. QGIS compatibility
+
+
+def test_store_is_a_valid_geopackage_for_gdal_and_qgis(full_store: FullStore) -> None:
+    path = full_store.path
+    names = set(list_layers(path)["layer"])
+
+    gdal = _gdal_layers(path)
+    assert names | {META_TABLE, LOG_TABLE} == gdal
+
+    contents = dict(_sql(path, "SELECT table_name, data_type FROM gpkg_contents"))
+    assert set(contents) == gdal
+    assert contents[META_TABLE] == "attributes"
+    assert contents[LOG_TABLE] == "attributes"
+    assert contents["gazetteer"] == "attributes"
+    assert contents["households"] == "attributes"
+    for name in names:
+        if name.startswith("facilities_") or name in {"district", "townships"}:
+            assert contents[name] == "features", name
+
+    geometry_columns = dict(_sql(path, "SELECT table_name, srs_id FROM gpkg_geometry_columns"))
+    assert set(geometry_columns) == {n for n, t in contents.items() if t == "features"}
+    assert set(geometry_columns.values()) == {4326}
+
+    assert _integrity(path) == "ok"
+    assert _sql(path, "PRAGMA foreign_key_check") == []
+    assert _sql(path, "PRAGMA application_id")[0][0] == 0x47504B47  # 'GPKG'
+
+    info = pyogrio.read_info(path, layer="townships")
+    assert info["driver"] == "GPKG"
+    assert info["features"] == 23
+    assert info["crs"] == "EPSG:4326"
+    assert info["geometry_type"] == "MultiPolygon"
+    points = pyogrio.read_info(path, layer="facilities_volunteer_service_point")
+    assert points["geometry_type"] == "Point"
+    assert points["features"] == 107
+    # the change log reads through GDAL too (QGIS shows it as a table)
+    log = pyogrio.read_dataframe(path, layer=LOG_TABLE, read_geometry=False)
+    assert len(log) == len(read_changelog(path))
+
+
+# ------------------------------------------------------------------------------------- 3. change log
+
+
+def test_changelog_grows_by_one_row_per_layer(store: Path, catalogue: Catalogue) -> None:
+    before = read_changelog(store)
+    assert list(before["action"]) == ["init", "import", "import", "import", "import"]
+
+    import_layers(store, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
+    one = read_changelog(store)
+    assert len(one) == len(before) + 1
+
+    import_layers(store, [
+        ImportSpec(FACILITIES, "facilities", "township_elderly_centre", layer="township_elderly_centre"),
+        ImportSpec(FACILITIES, "facilities", "elderly_institution", layer="elderly_institution"),
+    ], catalogue=catalogue)
+    two = read_changelog(store)
+    assert len(two) == len(one) + 2
+
+    pd.testing.assert_frame_equal(two.iloc[: len(before)], before)  # old rows are untouched
+    assert two["seq"].is_monotonic_increasing
+    assert two["seq"].is_unique
+    new = two.iloc[len(before):]
+    assert list(new["action"]) == ["import"] * 3
+    assert list(new["layer"]) == ["households", "facilities_township_elderly_centre",
+                                  "facilities_elderly_institution"]
+    assert '"rows": 267' in new.iloc[0]["detail"]
+    assert '"rows": 15' in new.iloc[1]["detail"]
+    assert '"rows": 20' in new.iloc[2]["detail"]
+
+
+@pytest.mark.parametrize("statement", [
+    f"UPDATE {LOG_TABLE} SET action = 'forged' WHERE seq = 1",
+    f"UPDATE {LOG_TABLE} SET detail = NULL",
+    f"DELETE FROM {LOG_TABLE}",
+    f"DELETE FROM {LOG_TABLE} WHERE seq = (SELECT max(seq) FROM {LOG_TABLE})",
+])
+def test_changelog_is_append_only(store: Path, statement: str) -> None:
+    before = read_changelog(store)
+    assert len(before) > 0
+    with contextlib.closing(sqlite3.connect(store)) as con, \
+            pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute(statement)
+        con.commit()
+    pd.testing.assert_frame_equal(read_changelog(store), before)
+    assert _integrity(store) == "ok"
+
+
+# ---------------------------------------------------------------------- 4. failed imports change nothing
+
+
+def _bad_households(tmp: Path) -> Path:
+    lines = HOUSEHOLDS.read_text(encoding="utf-8").splitlines()
+    fields = lines[5].split(",")
+    assert fields[5].isdigit()  # households column
+    fields[5] = "很多"
+    lines[5] = ",".join(fields)
+    path = tmp / "households_bad.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _institutions_csv(tmp: Path, *, bad: bool) -> Path:
+    gdf = pyogrio.read_dataframe(FACILITIES, layer="elderly_institution")
+    frame = pd.DataFrame(gdf.drop(columns="geometry"))
+    frame.insert(3, "lon", gdf.geometry.x.round(6))
+    frame.insert(4, "lat", gdf.geometry.y.round(6))
+    frame = frame.astype({"beds": object})
+    if bad:
+        frame.loc[3, "beds"] = "-12"
+    path = tmp / ("institutions_bad.csv" if bad else "institutions_good.csv")
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_import_with_a_bad_row_leaves_the_store_unchanged(store: Path, catalogue: Catalogue) -> None:
+    bad = _bad_households(store.parent)
+    before = sha256(store)
+    with pytest.raises(SchemaError) as info:
+        import_layers(store, [ImportSpec(bad, "households")], catalogue=catalogue)
+    assert any(p.row is not None and p.field == "households" for p in info.value.problems), info.value
+    assert sha256(store) == before
+    assert _temps(store) == []
+    assert "households" not in store_layer_names(store)
+
+
+def test_multi_file_import_with_a_bad_second_file_writes_nothing(store: Path, catalogue: Catalogue) -> None:
+    good = _institutions_csv(store.parent, bad=False)
+    bad = _institutions_csv(store.parent, bad=True)
+    # control: the same file without the bad row passes, so the failure below is that row's
+    assert len(validate_imports([ImportSpec(good, "facilities", "elderly_institution", crs="EPSG:4326")],
+                                store=store, catalogue=catalogue)) == 1
+
+    before = sha256(store)
+    layers_before = list_layers(store)
+    specs = [ImportSpec(HOUSEHOLDS, "households"), ImportSpec(bad, "facilities", "elderly_institution", crs="EPSG:4326")]
+    with pytest.raises(SchemaError) as info:
+        import_layers(store, specs, catalogue=catalogue)
+    problems = info.value.problems
+    assert problems
+    assert all(p.source == bad.name for p in problems), problems
+    assert any(p.row is not None and p.field == "beds" for p in problems), problems
+    assert sha256(store) == before
+    assert _temps(store) == []
+    pd.testing.assert_frame_equal(list_layers(store), layers_before)
+
+
+def test_write_failing_on_the_second_layer_leaves_the_store_unchanged(store: Path) -> None:
+    """A failure after the first layer is already in the temporary copy: nothing reaches the store."""
+    before = sha256(store)
+    log_before = read_changelog(store)
+    first = LayerWrite("scratch_ok", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))
+    second = LayerWrite("scratch_bad", None, pd.DataFrame({"code12": ["500118001000"]}))  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="unchanged"):
+        write_layers(store, [first, second], action="import", detail={})
+    assert sha256(store) == before
+    assert _temps(store) == []
+    assert not {"scratch_ok", "scratch_bad"} & _gdal_layers(store)
+    pd.testing.assert_frame_equal(read_changelog(store), log_before)
+
+
+# --------------------------------------------------------------------------------- 5. SIGKILL atomicity
+
+_RNG = random.Random(20201231)
+_KILL_POINTS = [
+    pytest.param(None, id="when-temp-appears"),
+    # a later moment: the temp file lives ~0.1-0.2 s, so these land mid-write or after the rename
+    pytest.param(round(_RNG.uniform(0.02, 0.2), 3), id="temp+short"),
+    pytest.param(round(_RNG.uniform(0.2, 0.6), 3), id="temp+long"),
+]
+
+
+@pytest.mark.parametrize("delay", _KILL_POINTS)
+def test_sigkill_during_import_leaves_the_store_intact(
+    store: Path, catalogue: Catalogue, delay: float | None
+) -> None:
+    roads = shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    before_sha = sha256(store)
+    before_meta = list_layers(store)
+    before_gdal = _gdal_layers(store)
+    assert "roads" not in before_gdal
+    out, err = store.parent / "stdout.txt", store.parent / "stderr.txt"
+
+    with out.open("w") as out_fh, err.open("w") as err_fh:
+        proc = subprocess.Popen(
+            [str(_gisplan_exe()), "layers", "import", str(roads), "--kind", "roads", "--crs", "gcj02",
+             "-w", str(store)],
+            stdout=out_fh, stderr=err_fh,
+        )
+        try:
+            seen = False
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline and proc.poll() is None:
+                if _temps(store):
+                    seen = True
+                    break
+                time.sleep(0.005)
+            if seen and delay is not None:
+                time.sleep(delay)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)  # a no-op if it exits in between
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    detail = f"stdout: {out.read_text()!r} stderr: {err.read_text()[-2000:]!r}"
+    killed = proc.returncode == -signal.SIGKILL
+    # either the kill landed, or the import ended on its own and succeeded
+    assert killed or proc.returncode == 0, detail
+    # the writer works on a temporary copy that lives ~0.1 s: polling every 5 ms must see it
+    assert seen, f"no temporary file .{store.name}.*{TMP_SUFFIX} seen while importing; {detail}"
+
+    stale = _temps(store)
+    assert len(stale) <= 1, stale
+    assert _integrity(store) == "ok"
+    if killed and stale:
+        outcome = "mid-write"
+        assert stale[0].name == f".{store.name}.{proc.pid}{TMP_SUFFIX}"
+        assert sha256(store) == before_sha
+        pd.testing.assert_frame_equal(list_layers(store), before_meta)
+        assert _gdal_layers(store) == before_gdal
+    else:
+        # the process finished, or was killed after the rename: the import landed whole
+        outcome = "landed-then-killed" if killed else "finished"
+        assert stale == []
+        assert sha256(store) != before_sha
+        meta = list_layers(store).set_index("layer")
+        assert set(meta.index) == set(before_meta["layer"]) | {"roads"}
+        assert meta.loc["roads", "row_count"] == ROADS_ROWS
+        assert meta.loc["roads", "crs_given"] == "gcj02"
+        assert pyogrio.read_info(store, layer="roads")["features"] == ROADS_ROWS
+        if not killed:
+            assert f"imported {ROADS_ROWS} rows into layer `roads`" in out.read_text()
+    print(f"kill outcome (delay={delay}): {outcome}")
+
+    # the next writer succeeds and clears the leftover temporary file
+    names_now = store_layer_names(store)
+    results = import_layers(store, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
+    assert [(r.layer, r.rows) for r in results] == [("households", 267)]
+    assert _temps(store) == []
+    assert store_layer_names(store) == names_now | {"households"}
+    assert _integrity(store) == "ok"
+    assert len(read_store_layer(store, "townships")) == 23
+
+
+# ------------------------------------------------------------------------------------ 6. writer lock
+
+
+def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
+    before = sha256(store)
+    write = LayerWrite("scratch", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))
+    lock = store.with_name(f".{store.name}.lock")
+    with lock.open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            with pytest.raises(StoreError, match="another gisplan process"):
+                write_layers(store, [write], action="import", detail={})
+            assert sha256(store) == before
+            assert _temps(store) == []
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    # released: the same write now goes through
+    write_layers(store, [write], action="import", detail={})
+    assert "scratch" in store_layer_names(store)
+    assert sha256(store) != before
+
+
+# ----------------------------------------------------------------------------------- 7. layer names
+
+
+@pytest.mark.parametrize("name", [
+    "a; DROP TABLE x",
+    "Facilities",
+    "",
+    "1townships",
+    "_townships",
+    "town-ships",
+    "townships;",
+    "镇街",
+    "x" * 64,
+])
+def test_unsafe_layer_names_are_refused(name: str, store: Path) -> None:
+    with pytest.raises(StoreError, match="lower_snake_case"):
+        check_layer_name(name)
+    before = sha256(store)
+    with pytest.raises(StoreError, match="lower_snake_case"):
+        write_layers(store, [LayerWrite(name, "gazetteer", pd.DataFrame({"a": [1]}))], action="import", detail={})
+    assert sha256(store) == before
+    with pytest.raises(StoreError):
+        read_store_layer(store, name)
+
+
+@pytest.mark.parametrize("name", ["a", "townships", "facilities_public_cemetery", "x" * 63, "r2d2"])
+def test_safe_layer_names_pass(name: str) -> None:
+    assert check_layer_name(name) == name
+
+
+def test_reading_an_unknown_layer_lists_the_layers(store: Path) -> None:
+    with pytest.raises(StoreError, match="no layer 'roads'") as info:
+        read_store_layer(store, "roads")
+    message = str(info.value)
+    for name in ("district", "facilities_community_service_centre", "gazetteer", "townships"):
+        assert name in message
+    assert "gisplan_changelog" not in message  # only gisplan's layers, not its bookkeeping tables
+    assert len(read_store_layer(store, "gazetteer")) == 291
