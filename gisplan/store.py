@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ class LayerWrite:
 
 def check_layer_name(name: str) -> str:
     """Return `name` if it is a safe store layer name, else raise StoreError."""
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         msg = f"layer name {name!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a letter."
         raise StoreError(msg)
     return name
@@ -181,7 +182,7 @@ def init_store(path: str | Path) -> Path:
             _log(tmp, "init", None, {"path": str(path)})
             _commit_file(tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)
+            _remove_tmp(tmp)
     return path
 
 
@@ -206,7 +207,8 @@ def _log(path: Path, action: str, layer: str | None, detail: dict[str, Any]) -> 
 
 
 def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
+    # pid plus a random token: a reused pid can never meet a stale file (or its journal) of another run
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{_TMP_SUFFIX}")
 
 
 @contextlib.contextmanager
@@ -219,12 +221,17 @@ def _writer_lock(path: Path) -> Iterator[None]:
             msg = f"{path} is being written by another gisplan process; wait for it to finish and retry."
             raise StoreError(msg) from None
         try:
-            for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):
+            for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*"):  # with -journal/-wal/-shm
                 logger.info("removing %s, left by an interrupted write", stale)
                 stale.unlink(missing_ok=True)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_tmp(tmp: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
 
 
 def _commit_file(tmp: Path, path: Path) -> None:
@@ -290,11 +297,12 @@ def write_layers(path: str | Path, writes: Sequence[LayerWrite], *, action: str,
                 _record(tmp, w)
                 _log(tmp, action, w.name, {**detail, "rows": len(w.data), "source": w.source_path})
             _commit_file(tmp, path)
-        except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                NotImplementedError, TypeError, ValueError) as exc:
             msg = f"writing {path} failed ({exc}); the store is unchanged."
             raise StoreError(msg) from exc
         finally:
-            tmp.unlink(missing_ok=True)
+            _remove_tmp(tmp)
     logger.info("write_layers: %d layer(s) written to %s", len(writes), path)
 
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyogrio
@@ -60,7 +60,12 @@ def _temps(store: Path) -> list[Path]:
     return sorted(store.parent.glob(f".{store.name}.*{TMP_SUFFIX}"))
 
 
-def _sql(store: Path, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def _leftovers(store: Path) -> list[Path]:
+    """Temporary files of writers to `store` with their SQLite -journal/-wal/-shm companions."""
+    return sorted(store.parent.glob(f".{store.name}.*{TMP_SUFFIX}*"))
+
+
+def _sql(store: Path, query: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as con:
         return con.execute(query, params).fetchall()
 
@@ -281,10 +286,10 @@ def test_changelog_grows_by_one_row_per_layer(store: Path, catalogue: Catalogue)
 def test_changelog_is_append_only(store: Path, statement: str) -> None:
     before = read_changelog(store)
     assert len(before) > 0
-    with contextlib.closing(sqlite3.connect(store)) as con, \
-            pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute(statement)
-        con.commit()
+    with contextlib.closing(sqlite3.connect(store, isolation_level=None)) as con:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(statement)
+        assert con.in_transaction is False
     pd.testing.assert_frame_equal(read_changelog(store), before)
     assert _integrity(store) == "ok"
 
@@ -367,31 +372,37 @@ def test_write_failing_on_the_second_layer_leaves_the_store_unchanged(store: Pat
 _RNG = random.Random(20201231)
 _KILL_POINTS = [
     pytest.param(None, id="when-temp-appears"),
-    # a later moment: the temp file lives ~0.1-0.2 s, so these land mid-write or after the rename
+    # later moments: the temp file lives ~0.1-0.2 s, so these land mid-write or after the rename
     pytest.param(round(_RNG.uniform(0.02, 0.2), 3), id="temp+short"),
     pytest.param(round(_RNG.uniform(0.2, 0.6), 3), id="temp+long"),
 ]
 
 
-@pytest.mark.parametrize("delay", _KILL_POINTS)
-def test_sigkill_during_import_leaves_the_store_intact(
-    store: Path, catalogue: Catalogue, delay: float | None
-) -> None:
-    roads = shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
-    before_sha = sha256(store)
-    before_meta = list_layers(store)
-    before_gdal = _gdal_layers(store)
-    assert "roads" not in before_gdal
-    out, err = store.parent / "stdout.txt", store.parent / "stderr.txt"
+@dataclass(frozen=True)
+class Run:
+    pid: int
+    returncode: int
+    seen_temp: bool
+    stdout: str
+    stderr: str
 
+    @property
+    def killed(self) -> bool:
+        return self.returncode == -signal.SIGKILL
+
+    def __str__(self) -> str:
+        return f"rc={self.returncode} stdout={self.stdout!r} stderr={self.stderr[-2000:]!r}"
+
+
+def _import_roads_and_kill(store: Path, roads: Path, delay: float | None) -> Run:
+    """Run `gisplan layers import` on the roads; SIGKILL it `delay` s after its temp file appears."""
+    out, err = store.parent / "stdout.txt", store.parent / "stderr.txt"
+    cmd = [str(_gisplan_exe()), "layers", "import", str(roads), "--kind", "roads", "--crs", "gcj02",
+           "-w", str(store)]
+    seen = False
     with out.open("w") as out_fh, err.open("w") as err_fh:
-        proc = subprocess.Popen(
-            [str(_gisplan_exe()), "layers", "import", str(roads), "--kind", "roads", "--crs", "gcj02",
-             "-w", str(store)],
-            stdout=out_fh, stderr=err_fh,
-        )
+        proc = subprocess.Popen(cmd, stdout=out_fh, stderr=err_fh)
         try:
-            seen = False
             deadline = time.monotonic() + 30.0
             while time.monotonic() < deadline and proc.poll() is None:
                 if _temps(store):
@@ -407,26 +418,37 @@ def test_sigkill_during_import_leaves_the_store_intact(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    return Run(proc.pid, proc.returncode, seen, out.read_text(), err.read_text())
 
-    detail = f"stdout: {out.read_text()!r} stderr: {err.read_text()[-2000:]!r}"
-    killed = proc.returncode == -signal.SIGKILL
+
+@pytest.mark.parametrize("delay", _KILL_POINTS)
+def test_sigkill_during_import_leaves_the_store_intact(
+    store: Path, catalogue: Catalogue, delay: float | None
+) -> None:
+    roads = shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    before_sha = sha256(store)
+    before_meta = list_layers(store)
+    before_gdal = _gdal_layers(store)
+    assert "roads" not in before_gdal
+
+    run = _import_roads_and_kill(store, roads, delay)
     # either the kill landed, or the import ended on its own and succeeded
-    assert killed or proc.returncode == 0, detail
+    assert run.killed or run.returncode == 0, run
     # the writer works on a temporary copy that lives ~0.1 s: polling every 5 ms must see it
-    assert seen, f"no temporary file .{store.name}.*{TMP_SUFFIX} seen while importing; {detail}"
+    assert run.seen_temp, f"no temporary file .{store.name}.*{TMP_SUFFIX} seen while importing; {run}"
 
     stale = _temps(store)
     assert len(stale) <= 1, stale
     assert _integrity(store) == "ok"
-    if killed and stale:
+    if run.killed and stale:
         outcome = "mid-write"
-        assert stale[0].name == f".{store.name}.{proc.pid}{TMP_SUFFIX}"
+        assert stale[0].name.startswith(f".{store.name}.{run.pid}-")
         assert sha256(store) == before_sha
         pd.testing.assert_frame_equal(list_layers(store), before_meta)
         assert _gdal_layers(store) == before_gdal
     else:
         # the process finished, or was killed after the rename: the import landed whole
-        outcome = "landed-then-killed" if killed else "finished"
+        outcome = "landed-then-killed" if run.killed else "finished"
         assert stale == []
         assert sha256(store) != before_sha
         meta = list_layers(store).set_index("layer")
@@ -434,15 +456,15 @@ def test_sigkill_during_import_leaves_the_store_intact(
         assert meta.loc["roads", "row_count"] == ROADS_ROWS
         assert meta.loc["roads", "crs_given"] == "gcj02"
         assert pyogrio.read_info(store, layer="roads")["features"] == ROADS_ROWS
-        if not killed:
-            assert f"imported {ROADS_ROWS} rows into layer `roads`" in out.read_text()
+        if not run.killed:
+            assert f"imported {ROADS_ROWS} rows into layer `roads`" in run.stdout
     print(f"kill outcome (delay={delay}): {outcome}")
 
     # the next writer succeeds and clears the leftover temporary file
     names_now = store_layer_names(store)
     results = import_layers(store, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
     assert [(r.layer, r.rows) for r in results] == [("households", 267)]
-    assert _temps(store) == []
+    assert _leftovers(store) == []
     assert store_layer_names(store) == names_now | {"households"}
     assert _integrity(store) == "ok"
     assert len(read_store_layer(store, "townships")) == 23
@@ -483,6 +505,7 @@ def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
     "townships;",
     "镇街",
     "x" * 64,
+    "townships\n",
 ])
 def test_unsafe_layer_names_are_refused(name: str, store: Path) -> None:
     with pytest.raises(StoreError, match="lower_snake_case"):
@@ -508,3 +531,26 @@ def test_reading_an_unknown_layer_lists_the_layers(store: Path) -> None:
         assert name in message
     assert "gisplan_changelog" not in message  # only gisplan's layers, not its bookkeeping tables
     assert len(read_store_layer(store, "gazetteer")) == 291
+
+
+def test_stale_temp_files_and_journals_are_removed_by_the_next_writer(store: Path) -> None:
+    """What a killed writer can leave (temp copy, -journal, -wal) is cleared under the lock."""
+    junk = [store.with_name(f".{store.name}.4242-deadbeef.importing.gpkg{s}") for s in ("", "-journal", "-wal")]
+    for path in junk:
+        path.write_bytes(b"left by a killed writer")
+    other = store.with_name(".other.gpkg.4242-deadbeef.importing.gpkg")
+    other.write_bytes(b"belongs to another store")
+    write_layers(store, [LayerWrite("scratch", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))],
+                 action="test", detail={})
+    assert [p for p in junk if p.exists()] == []
+    assert other.exists()
+    assert "scratch" in store_layer_names(store)
+
+
+def test_unwritable_column_type_is_a_store_error(store: Path) -> None:
+    before = sha256(store)
+    bad = LayerWrite("cplx", "gazetteer", pd.DataFrame({"a": [1 + 2j]}))
+    with pytest.raises(StoreError, match="the store is unchanged"):
+        write_layers(store, [bad], action="test", detail={})
+    assert sha256(store) == before
+    assert _leftovers(store) == []
