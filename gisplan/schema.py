@@ -50,6 +50,11 @@ def _attr(name: str, dtype: str, *aliases: str, unit: str | None = None, min_val
 _LON = _attr("lon", "float", "经度", "lng", "longitude", "x", "x坐标", "经度(e)")
 _LAT = _attr("lat", "float", "纬度", "latitude", "y", "y坐标", "纬度(n)")
 _WKT = _attr("wkt", "str", "geometry", "geom", "几何")
+_LONLAT = _attr("lonlat", "str", "经纬度", "经纬度坐标", "坐标", "lnglat", "lng,lat", "经度,纬度")
+# 105°55′37.2″E, 105度55分37.2秒, E105°55'37" …
+_DMS_RE = (r"^\s*(?P<h1>[NSEWnsew东西南北])?\s*(?P<d>\d+(?:\.\d+)?)\s*[°度]\s*"
+           r"(?:(?P<m>\d+(?:\.\d+)?)\s*['′’分])?\s*(?:(?P<s>\d+(?:\.\d+)?)\s*(?:[\"″”秒]|'')?)?\s*"
+           r"(?P<h2>[NSEWnsew东西南北])?\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +278,9 @@ def _table_geometry(
         col.at(bad, mapping["wkt"], "is not valid WKT.", "write e.g. POINT (105.92 29.35).")
         return gpd.GeoSeries(geoms, index=frame.index)
     have = [k for k in ("lon", "lat") if k in mapping]
+    if not have and "lonlat" in mapping:
+        lon_in, lat_in, reported = _split_lonlat(frame[mapping["lonlat"]], mapping["lonlat"], col)
+        return _points(lon_in, lat_in, frame, schema, col, reported=reported)
     if not have:
         if schema.geometry_required:
             col.table(
@@ -284,24 +292,67 @@ def _table_geometry(
     if len(have) == 1:
         col.table(have[0], "only one coordinate column was found.", "add both longitude and latitude.")
         return None
-    lon = _parse_number(frame[mapping["lon"]], _LON, mapping["lon"], col)
-    lat = _parse_number(frame[mapping["lat"]], _LAT, mapping["lat"], col)
-    missing = (lon.isna() | lat.isna()).to_numpy()
+    return _points((frame[mapping["lon"]], mapping["lon"]), (frame[mapping["lat"]], mapping["lat"]),
+                   frame, schema, col)
+
+
+def _split_lonlat(
+    text: pd.Series, column: str, col: _Collector
+) -> tuple[tuple[pd.Series, str], tuple[pd.Series, str], np.ndarray]:
+    """Split a single ``经纬度`` column ("105.927,29.356") into longitude and latitude texts."""
+    parts = text.astype("string").str.strip().str.split(r"\s*[,，;；/]\s*|\s+", regex=True)
+    n = parts.map(lambda p: len(p) if isinstance(p, list) else 0)
+    bad = (text.notna() & (n != 2)).to_numpy()
+    col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not 'longitude,latitude'.",
+           "write the two numbers separated by a comma, e.g. 105.927,29.356.")
+    ok = n == 2
+    lon = parts.map(lambda p: p[0] if isinstance(p, list) and len(p) == 2 else None).where(ok, None)
+    lat = parts.map(lambda p: p[1] if isinstance(p, list) and len(p) == 2 else None).where(ok, None)
+    return (lon.astype(object), column), (lat.astype(object), column), bad
+
+
+def _parse_degrees(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
+    """Decimal degrees, or degrees-minutes-seconds (105°55′37.2″E, 105度55分37.2秒) as ledgers write them."""
+    as_text = text.astype("string").str.strip()
+    num = pd.to_numeric(as_text.str.replace(",", "", regex=False), errors="coerce").astype("float64")
+    dms = as_text.where(num.isna()).str.extract(_DMS_RE)
+    value = (dms["d"].astype("float64") + dms["m"].astype("float64").fillna(0) / 60
+             + dms["s"].astype("float64").fillna(0) / 3600)
+    hemi = dms["h1"].fillna(dms["h2"]).fillna("")
+    value = value.where(~hemi.isin(["S", "s", "W", "w", "南", "西"]), -value)
+    num = num.fillna(value)
+    bad = (text.notna() & num.isna()).to_numpy()
+    col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not a number (expected `{attr.name}` in degrees).",
+           "write decimal degrees (105.927) or degrees-minutes-seconds (105°55′37″).")
+    return num
+
+
+def _points(
+    lon_in: tuple[pd.Series, str], lat_in: tuple[pd.Series, str], frame: pd.DataFrame, schema: LayerSchema,
+    col: _Collector, *, reported: np.ndarray | None = None,
+) -> gpd.GeoSeries:
+    """Build points from longitude/latitude texts, recording empty, swapped and out-of-range values."""
+    (lon_text, lon_field), (lat_text, lat_field) = lon_in, lat_in
+    lon = _parse_degrees(lon_text, _LON, lon_field, col)
+    lat = _parse_degrees(lat_text, _LAT, lat_field, col)
+    fresh = np.ones(len(frame), dtype=bool) if reported is None else ~reported
     if schema.geometry_required:
-        col.at(missing & frame[mapping["lon"]].isna().to_numpy(), mapping["lon"], "longitude is empty.", "fill it in.")
-        col.at(missing & frame[mapping["lat"]].isna().to_numpy(), mapping["lat"], "latitude is empty.", "fill it in.")
+        col.at(fresh & lon_text.isna().to_numpy(), lon_field, "longitude is empty.", "fill it in.")
+        col.at(fresh & lat_text.isna().to_numpy() & lon_text.notna().to_numpy(), lat_field,
+               "latitude is empty.", "fill it in.")
     lo, la = lon.to_numpy(dtype=float, na_value=np.nan), lat.to_numpy(dtype=float, na_value=np.nan)
+    both = lon_field if lon_field == lat_field else f"{lon_field}/{lat_field}"
     swapped = (la > 70) & (la < 140) & (lo > 0) & (lo < 60)
     col.at(
         swapped,
-        f"{mapping['lon']}/{mapping['lat']}",
+        both,
         lambda i: f"longitude {lo[i]:g} and latitude {la[i]:g} look swapped (China is at 73–135° E, 18–54° N).",
         "swap the two columns (经度 is the larger number in China).",
     )
     out = ~swapped & ((np.abs(lo) > 180) | (np.abs(la) > 90))
     col.at(
         out,
-        f"{mapping['lon']}/{mapping['lat']}",
+        both,
         lambda i: f"({lo[i]:g}, {la[i]:g}) is not a longitude/latitude in degrees.",
         "give decimal degrees (e.g. 105.927, 29.356); for projected x/y import a file with its CRS.",
     )
@@ -311,12 +362,17 @@ def _table_geometry(
     return gpd.GeoSeries(geoms, index=frame.index)
 
 
-def _check_geometry(geom: gpd.GeoSeries, schema: LayerSchema, col: _Collector) -> np.ndarray:
-    """Record geometry problems; return the mask of usable geometries."""
+def _check_geometry(
+    geom: gpd.GeoSeries, schema: LayerSchema, col: _Collector, *, report_empty: bool = True
+) -> np.ndarray:
+    """Record geometry problems; return the mask of usable geometries.
+
+    For tables (`report_empty` False) an empty point was already reported by the coordinate checks.
+    """
     assert schema.geometry is not None
     arr = geom.to_numpy()
     missing = pd.isna(arr) | shapely.is_empty(arr)
-    if schema.geometry_required:
+    if schema.geometry_required and report_empty:
         col.at(missing, "geometry", "the geometry is empty.", "draw the feature or give its coordinates.")
     types = np.asarray(shapely.get_type_id(arr))
     names = np.array([None, "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
@@ -412,7 +468,7 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     if len(frame) == 0:
         col.table(None, "the layer has no rows.", "check the file, sheet or layer given.")
         raise SchemaError(col.problems)
-    extra = (_LON, _LAT, _WKT) if is_table and schema.geometry is not None else ()
+    extra = (_LON, _LAT, _WKT, _LONLAT) if is_table and schema.geometry is not None else ()
     mapping = _map_columns(frame, schema, extra, col)
 
     out = pd.DataFrame(index=frame.index)
@@ -448,7 +504,7 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     usable = np.zeros(len(frame), dtype=bool)
     result: pd.DataFrame = out
     if geom is not None:
-        usable = _check_geometry(geom, schema, col)
+        usable = _check_geometry(geom, schema, col, report_empty=not is_table)
         if not col.problems or geom.crs is not None or declared_crs is not None:
             try:
                 stored = to_storage_crs(gpd.GeoDataFrame(out, geometry=geom), declared_crs, source=src)
@@ -726,7 +782,7 @@ def _location_checks(
     dist[ok] = shapely.distance(outline, metric.to_numpy())
     name = str(district["name"].iloc[0]) if "name" in district else "the district"
     outside = ok & (dist > ctx.tolerance_m)
-    geom_field = f"{mapping['lon']}/{mapping['lat']}" if "lon" in mapping else "geometry"
+    geom_field = f"{mapping['lon']}/{mapping['lat']}" if "lon" in mapping else mapping.get("lonlat", "geometry")
     col.at(outside, geom_field, lambda i: f"the point lies {dist[i]:,.0f} m outside {name}.",
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
            "(a wrong CRS shifts points 300–500 m).")

@@ -424,3 +424,48 @@ def test_geojson_is_not_trusted_over_declared_gcj02(store: Path, tmp_path: Path,
     assert stored["name"].tolist() == [GBK_NAMES[0]]
     assert stored["quality_ok"].tolist() == [True]
     assert _distance_m(stored.geometry.iloc[0], wgs) < 0.01
+
+
+def _dms(value: float, pos: str, neg: str) -> str:
+    hemi = pos if value >= 0 else neg
+    value = abs(value)
+    d = int(value)
+    m = int((value - d) * 60)
+    s = (value - d - m / 60) * 3600
+    return f"{d}°{m}′{s:.4f}″{hemi}"
+
+
+def test_dms_and_single_lonlat_column(store: Path, tmp_path: Path, centre_point: dict[str, object]) -> None:
+    """Ledgers write 105°55′37″E, 105度55分37秒 or one 经纬度 column: all land on the same point."""
+    lon, lat = float(centre_point["lon"]), float(centre_point["lat"])
+    code = centre_point["code12"]
+    d, m = int(lon), int((lon - int(lon)) * 60)
+    s = (lon - d - m / 60) * 3600
+    chinese_lon = f"{d}度{m}分{s:.4f}秒"
+    path = tmp_path / "dms.csv"
+    path.write_text(
+        "设施编号,名称,区划代码,经度,纬度\n"
+        f"D1,甲,{code},{_dms(lon, 'E', 'W')},{_dms(lat, 'N', 'S')}\n"
+        f"D2,乙,{code},{chinese_lon},{lat}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
+                                      "minor_protection_station", "--crs", "4326", "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    got = read_store_layer(store, "facilities_minor_protection_station")
+    assert np.allclose(got.geometry.x, lon, atol=1e-7)
+    assert np.allclose(got.geometry.y, lat, atol=1e-7)
+
+    one = tmp_path / "one.csv"
+    one.write_text(f"设施编号,名称,区划代码,经纬度\nS1,甲,{code},\"{lon}, {lat}\"\nS2,乙,{code},{lon}，{lat}\n"
+                   f"S3,丙,{code},{lon}\n", encoding="utf-8")
+    bad = CliRunner().invoke(cli, ["layers", "import", str(one), "--kind", "facilities", "--type",
+                                   "minor_protection_station", "--crs", "4326", "-w", str(store)])
+    assert bad.exit_code == 1
+    assert "1 problem found" in bad.output
+    assert f"row 4, field `经纬度`: '{lon}' is not 'longitude,latitude'" in bad.output
+    one.write_text(one.read_text(encoding="utf-8").rsplit("S3", 1)[0], encoding="utf-8")
+    ok = CliRunner().invoke(cli, ["layers", "import", str(one), "--kind", "facilities", "--type",
+                                  "minor_protection_station", "--crs", "4326", "-w", str(store)])
+    assert ok.exit_code == 0, ok.output
+    got = read_store_layer(store, "facilities_minor_protection_station")
+    assert np.allclose(got.geometry.x, lon)
+    assert np.allclose(got.geometry.y, lat)
