@@ -165,7 +165,8 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
     specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative)
     cat = load_catalogue(*catalogue_files)
     try:
-        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m)
+        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
+                                progress=sys.stderr.isatty())
     except SchemaError as exc:
         _report_problems(exc)
     for r in results:
@@ -331,7 +332,7 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     specs = _scenario_specs(sc, store)
     click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
     try:
-        import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m)
+        import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m, progress=sys.stderr.isatty())
     except SchemaError as exc:
         _report_problems(exc)
     meta = list_layers(store)

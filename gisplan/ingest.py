@@ -7,12 +7,14 @@ reported together, and then nothing is written at all.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+from tqdm import tqdm
 
 from gisplan.errors import Problem, SchemaError, StoreError
 from gisplan.io import (
@@ -160,7 +162,12 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
 
 
 def validate_imports(
-    specs: Sequence[ImportSpec], *, store: Path | None, catalogue: Catalogue, tolerance_m: float = 50.0
+    specs: Sequence[ImportSpec],
+    *,
+    store: Path | None,
+    catalogue: Catalogue,
+    tolerance_m: float = 50.0,
+    progress: bool = False,
 ) -> list[LayerWrite]:
     """Read and validate every file, in dependency order, against the workspace and each other.
 
@@ -188,7 +195,9 @@ def validate_imports(
     problems: list[Problem] = []
     writes: list[LayerWrite] = []
     names: dict[str, str] = {}
-    for spec in sorted(specs, key=_order):
+    for spec in tqdm(sorted(specs, key=_order), desc="validating", unit="layer", disable=not progress,
+                     leave=False):
+        _warn_crs_hints(spec)
         name = layer_name_for(spec)
         if name in names:
             problems.append(Problem(str(spec.path), None, None, f"layer `{name}` is also imported from "
@@ -224,6 +233,22 @@ def validate_imports(
     return writes
 
 
+_GCJ_HINT = re.compile(r"gcj|高德|amap|gaode|腾讯|tencent|火星", re.IGNORECASE)
+_BD_HINT = re.compile(r"bd09|baidu|百度", re.IGNORECASE)
+
+
+def _warn_crs_hints(spec: ImportSpec) -> None:
+    """Log a warning when a file's name says GCJ-02/BD-09 but it is not declared so (300–500 m error)."""
+    declared = (spec.crs or "").lower().replace("-", "")
+    name = spec.path.name
+    if _GCJ_HINT.search(name) and "gcj" not in declared:
+        logger.warning("%s: the name suggests 高德/腾讯 GCJ-02 coordinates but --crs is %s; if so, "
+                       "import it with --crs gcj02 (otherwise points shift 300–500 m).", name, spec.crs or "unset")
+    elif _BD_HINT.search(name) and "bd09" not in declared:
+        logger.warning("%s: the name suggests 百度 BD-09 coordinates but --crs is %s; if so, "
+                       "import it with --crs bd09.", name, spec.crs or "unset")
+
+
 def _source_name(spec: ImportSpec, raw: object) -> str:
     """File name for messages, with the sheet or layer (``台账.xlsx [sheet 2023]``)."""
     if isinstance(raw, RawTable):
@@ -238,7 +263,12 @@ def _file_crs(raw: object) -> str | None:
 
 
 def import_layers(
-    store: Path, specs: Sequence[ImportSpec], *, catalogue: Catalogue, tolerance_m: float = 50.0
+    store: Path,
+    specs: Sequence[ImportSpec],
+    *,
+    catalogue: Catalogue,
+    tolerance_m: float = 50.0,
+    progress: bool = False,
 ) -> list[ImportResult]:
     """Validate every file and write them all to the workspace in one all-or-nothing step.
 
@@ -260,6 +290,6 @@ def import_layers(
     SchemaError
         If any file has a problem; the store is then unchanged.
     """
-    writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m)
+    writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m, progress=progress)
     write_layers(store, writes, action="import", detail={"files": len(writes)})
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]

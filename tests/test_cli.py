@@ -76,3 +76,16 @@ def test_layers_show(store: Path) -> None:
     missing = CliRunner().invoke(cli, ["layers", "show", "nope", "-w", str(store)])
     assert missing.exit_code == 1
     assert "has no layer 'nope'" in missing.output
+
+
+def test_crs_hint_in_file_name_warns(tmp_path: Path, centre_point: dict[str, object], store: Path) -> None:
+    p = centre_point
+    path = tmp_path / "养老站_高德坐标.csv"
+    path.write_text(f"facility_id,name,code12,lon,lat\nT1,甲,{p['code12']},{p['lon']},{p['lat']}\n", encoding="utf-8")
+    args = ["layers", "validate", str(path), "--kind", "facilities", "--type", "minor_protection_station",
+            "-w", str(store)]
+    warned = CliRunner().invoke(cli, [*args, "--crs", "4326"])
+    assert warned.exit_code == 0, warned.output
+    assert "suggests 高德/腾讯 GCJ-02" in warned.output
+    quiet = CliRunner().invoke(cli, [*args, "--crs", "gcj02"])
+    assert "suggests" not in quiet.output
