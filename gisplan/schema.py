@@ -35,6 +35,7 @@ _POINTS = frozenset({"Point"})
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "是", "达标", "合格", "√", "有"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否", "不达标", "不合格", "×", "无"})
 _MAX_PROBLEMS_PER_RULE = 200
+_HALFWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
 
 def _attr(name: str, dtype: str, *aliases: str, unit: str | None = None, min_value: float | None = None) -> Attribute:
@@ -224,14 +225,27 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     return norm.map(lambda v: attr.values.get(v) if v is not None else None)
 
 
+def _halfwidth(value: object) -> object:
+    """Full-width digits and signs (１２０．５, as Chinese IMEs type them) as ASCII; other values as they are."""
+    return value.translate(_HALFWIDTH).strip() if isinstance(value, str) else value
+
+
 def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
-    raw = text.map(lambda v: None if v is None else str(v).strip().replace(" ", ""))
+    raw = text.map(lambda v: None if v is None else str(_halfwidth(v)).replace(" ", ""))
+    sci = raw.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+").fillna(False).astype(bool).to_numpy()
+    col.at(
+        sci,
+        column,
+        lambda i: f"{raw.iloc[i]!r} is a division code that Excel turned into scientific notation; "
+        "its last digits are lost.",
+        "format the column as text in Excel and type the 12-digit codes again (or copy them from the gazetteer).",
+    )
     nine = raw.str.fullmatch(r"\d{9}").fillna(False).astype(bool)
     six = raw.str.fullmatch(r"\d{6}").fillna(False).astype(bool)
     code = raw.where(~nine, raw + "000").where(~six, raw + "000000")
     bad = (~code.isna() & ~code.str.fullmatch(r"\d{12}").fillna(False).astype(bool)).to_numpy()
     col.at(
-        bad,
+        bad & ~sci,
         column,
         lambda i: f"{raw.iloc[i]!r} is not a 12-digit division code (统计用区划代码).",
         "write the 12-digit code, e.g. 500118001000 for a township, 500118001003 for a community "
@@ -241,7 +255,7 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
 
 
 def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
-    cleaned = text.map(lambda v: v if v is None or not isinstance(v, str) else v.replace(",", "").strip())
+    cleaned = text.map(lambda v: v if not isinstance(v, str) else str(_halfwidth(v)).replace(",", ""))
     num = pd.to_numeric(cleaned, errors="coerce")
     bad = (~text.isna() & num.isna()).to_numpy()
     unit = f" in {attr.unit}" if attr.unit else ""
@@ -313,7 +327,7 @@ def _split_lonlat(
 
 def _parse_degrees(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
     """Decimal degrees, or degrees-minutes-seconds (105°55′37.2″E, 105度55分37.2秒) as ledgers write them."""
-    as_text = text.astype("string").str.strip()
+    as_text = text.map(_halfwidth).astype("string")
     num = pd.to_numeric(as_text.str.replace(",", "", regex=False), errors="coerce").astype("float64")
     dms = as_text.where(num.isna()).str.extract(_DMS_RE)
     value = (dms["d"].astype("float64") + dms["m"].astype("float64").fillna(0) / 60

@@ -123,6 +123,8 @@ CASES = [
     Case("empty name", csv(HEAD + "\nA,,{code12},{lon},{lat},1,0\n"), TEC, ("row 2, field `name`", "is empty")),
     Case("malformed code", csv(HEAD + "\nA,甲,5001180010,{lon},{lat},1,0\n"), TEC,
          ("row 2, field `code12`", "not a 12-digit division code")),
+    Case("code in scientific notation", csv(HEAD + "\nA,甲,5.00118E+11,{lon},{lat},1,0\n"), TEC,
+         ("row 2, field `code12`", "Excel turned into scientific notation", "format the column as text")),
     Case("code not in gazetteer", csv(HEAD + "\nA,甲,500118999000,{lon},{lat},1,0\n"), TEC,
          ("row 2, field `code12`", "500118999000 is not in the gazetteer")),
     Case("code disagrees with polygon", csv(HEAD + "\nA,甲,{other_code},{lon},{lat},1,0\n"), TEC,
@@ -270,3 +272,18 @@ def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -
     stored = gpd.read_file(store, layer="townships", engine="pyogrio")
     original = gpd.read_file(base_store, layer="townships", engine="pyogrio")
     assert stored["code12"].tolist() == original["code12"].tolist()
+
+
+def test_full_width_digits_are_read(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """１２０．５ and full-width codes, as typed with a Chinese input method, are plain numbers."""
+    wide = str.maketrans("0123456789.", "０１２３４５６７８９．")
+    path = tmp_path / "wide.csv"
+    path.write_text("facility_id,name,code12,lon,lat,建筑面积\n"
+                    f"W1,甲,{str(params['village']).translate(wide)},{str(params['lon']).translate(wide)},"
+                    f"{params['lat']},１２０．５\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *CSC, "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_community_service_centre", engine="pyogrio")
+    assert stored["floor_area_m2"].tolist() == [120.5]
+    assert stored["code12"].tolist() == [params["village"]]
+    assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-9
