@@ -356,6 +356,9 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
                                      "meets_target": "meets 2025"})
         click.echo("\n" + format_table(show[["#", "指标", "单位", "2020 plan", "measured", "2025 target",
                                               "meets 2025", "basis"]]))
+    if "townships" not in names:
+        click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
+                   "only, and township-level indicators use the declared division codes.")
     if illustrative:
         click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
                    "measured values show how the tool works, not the district's real state.")

@@ -100,6 +100,7 @@ def test_zhushan_runs_on_real_layers(tmp_path: Path) -> None:
     assert (meta["illustrative"] == 0).all()
     assert "示意" not in result.output
     assert "not computed: the workspace has no `facilities_public_cemetery` layer" in result.output
+    assert "No township polygons in this workspace" in result.output
 
 
 def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: Path) -> None:
