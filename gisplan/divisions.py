@@ -16,10 +16,11 @@ __all__ = [
     "CODE12_RE",
     "division_level",
     "is_code12",
+    "match_names",
     "name_suggestions",
     "short_name",
-    "standard_name_index",
     "township_code",
+    "units_in_scope",
 ]
 
 CODE12_RE = re.compile(r"^\d{12}$")
@@ -93,31 +94,50 @@ def _stripped(name: str) -> str:
     return short_name(text)
 
 
-def standard_name_index(names: pd.Series) -> dict[str, str]:
-    """Map every accepted spelling (standard name and short form) to the standard name.
+def match_names(
+    names: pd.Series, divisions: pd.DataFrame, *, within: pd.Series | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Look division names up: the standard name or its short form (``中山路社区`` for ``中山路社区居民委员会``).
 
     Parameters
     ----------
     names : pandas.Series
-        Standard names of one set of divisions (for example all townships of a district).
+        Names as written (``None`` where missing).
+    divisions : pandas.DataFrame
+        Candidate divisions with ``code12`` and ``name`` (for example all villages of a district).
+    within : pandas.Series, optional
+        Per name, a 9-digit township prefix to search in (``None`` to search everywhere): the same
+        village name often recurs in different townships.
 
     Returns
     -------
-    dict
-        Accepted spelling → standard name. A short form shared by two divisions is left out.
+    code12 : pandas.Series
+        The matched code; missing (NA) where the name matches nothing or more than one division.
+    ambiguous : pandas.Series
+        True where the name matches more than one division.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"code12": ["500118001001", "500118002001", "500118002002"],
+    ...                   "name": ["中山路社区居民委员会", "新华村民委员会", "红旗村民委员会"]})
+    >>> codes, amb = match_names(pd.Series(["中山路社区", "新华村", "火星村"]), d)
+    >>> codes.fillna("-").tolist(), amb.tolist()
+    (['500118001001', '500118002001', '-'], [False, False, False])
     """
-    index: dict[str, str] = {}
-    clashes: set[str] = set()
-    for name in names.astype(str):
-        index[name] = name
-        short = short_name(name)
-        if short != name:
-            if short in index and index[short] != name:
-                clashes.add(short)
-            index.setdefault(short, name)
-    for short in clashes:
-        index.pop(short, None)
-    return index
+    cand = divisions[["code12", "name"]].astype(str)
+    keys = pd.concat([cand.assign(key=cand["name"]), cand.assign(key=cand["name"].map(short_name))])
+    keys = keys.drop_duplicates(["key", "code12"]).assign(scope="")
+    if within is not None:
+        keys = pd.concat([keys, keys.assign(scope=keys["code12"].str.slice(0, 9))])
+    grouped = keys.groupby(["scope", "key"])["code12"]
+    table = pd.DataFrame({"code12": grouped.first(), "n": grouped.nunique()})
+    scope = within.fillna("").astype(str) if within is not None else pd.Series("", index=names.index)
+    found = table.reindex(pd.MultiIndex.from_arrays([scope.to_numpy(), names.astype(str).str.strip().to_numpy()]))
+    n = found["n"].fillna(0).to_numpy()
+    given = names.notna().to_numpy()
+    matched = found["code12"].to_numpy(dtype=object)
+    matched[~(given & (n == 1))] = None
+    return pd.Series(matched, index=names.index), pd.Series(given & (n > 1), index=names.index)
 
 
 def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:

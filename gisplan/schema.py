@@ -579,9 +579,33 @@ def _kind_checks(
         _location_checks(df, mapping, ctx, usable, col)
 
 
+def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
+    """Per-row message for a name that matches no division, with the nearest standard names."""
+
+    def message(i: int) -> str:
+        name = str(names.iloc[i])
+        sug = divisions.name_suggestions(name, pool["name"])
+        hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
+        return f"{name!r} matches no {what} in the gazetteer.{hint}"
+
+    return message
+
+
+def _match(
+    names: pd.Series, pool: pd.DataFrame, what: str, field: str, col: _Collector, *, within: pd.Series | None = None
+) -> pd.Series:
+    """Codes for division names; unknown and ambiguous names are recorded as problems."""
+    codes, ambiguous = divisions.match_names(names, pool, within=within)
+    col.at(ambiguous.to_numpy(), field, lambda i: f"{names.iloc[i]!r} names more than one {what} in the gazetteer.",
+           "add the 12-digit code (区划代码), or the township, to tell them apart.")
+    unknown = (names.notna() & codes.isna() & ~ambiguous).to_numpy()
+    col.at(unknown, field, _no_match(names, pool, what),
+           f"write the standard {what} name (标准地名, as in the gazetteer), e.g. 胜利路街道, not 胜利路街道办事处.")
+    return codes
+
+
 def _codes_from_names(df: pd.DataFrame, mapping: dict[str, str], kind: str, ctx: Context, col: _Collector) -> None:
     """Fill ``code12`` of boundary polygons from their standard names (exact or short form)."""
-    field = mapping.get("name", "name")
     if ctx.gazetteer is None:
         col.table("code12", "the layer has no code column and the workspace has no gazetteer to look the names "
                   "up in.", "import the gazetteer first (`--kind gazetteer`), or add a 12-digit code column.")
@@ -589,24 +613,8 @@ def _codes_from_names(df: pd.DataFrame, mapping: dict[str, str], kind: str, ctx:
     level = "township" if kind == "townships" else "village"
     gaz = ctx.gazetteer
     pool = gaz[divisions.division_level(gaz["code12"]) == level]
-    index = divisions.standard_name_index(pool["name"])
-    counts = pool["name"].value_counts()
-    std = df["name"].map(lambda n: index.get(str(n)) if n is not None else None)
-    ambiguous = std.map(lambda n: n is not None and counts.get(n, 0) > 1).astype(bool).to_numpy()
-    col.at(ambiguous, field, lambda i: f"{df['name'].iloc[i]!r} names more than one {level} in the gazetteer.",
-           "add a 12-digit code column (区划代码) to tell them apart.")
-
-    def _msg(i: int) -> str:
-        name = str(df["name"].iloc[i])
-        sug = divisions.name_suggestions(name, pool["name"])
-        hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
-        return f"{name!r} matches no {level} in the gazetteer.{hint}"
-
-    unknown = (df["name"].notna() & std.isna()).to_numpy()
-    col.at(unknown, field, _msg, "use the standard name (标准地名) or add a 12-digit code column.")
-    code_of = pool.drop_duplicates("name", keep=False).set_index("name")["code12"]
-    df["code12"] = std.map(code_of)
-    df["name"] = std.where(std.notna(), df["name"])
+    df["code12"] = _match(df["name"], pool, level, mapping.get("name", "name"), col)
+    df["name"] = df["code12"].map(pool.set_index("code12")["name"]).fillna(df["name"])
 
 
 def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector) -> None:
@@ -665,7 +673,7 @@ def _codes_in_gazetteer(
                "use the standard name (标准地名) or correct the code.")
 
 
-def _resolve_names(  # noqa: PLR0912, PLR0915 - township then village resolution, in order
+def _resolve_names(
     df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType | None, ctx: Context, col: _Collector
 ) -> None:
     """Check codes and division names; fill ``code12`` from names where only names are given."""
@@ -682,62 +690,25 @@ def _resolve_names(  # noqa: PLR0912, PLR0915 - township then village resolution
         if "township" in df or "village" in df:
             logger.warning("no gazetteer in the workspace: division names were not checked")
         return
-    townships = gaz[gaz["code12"].str.slice(9) == "000"]
-    townships = townships[townships["code12"].str.slice(6) != "000000"]
-    villages = gaz[gaz["code12"].str.slice(9) != "000"]
-    t_index = divisions.standard_name_index(townships["name"])
-    t_code = dict(zip(townships["name"], townships["code12"], strict=True))
+    level = divisions.division_level(gaz["code12"])
+    townships, villages = gaz[level == "township"], gaz[level == "village"]
     resolved = df["code12"].copy()
     if "township" in df:
         field = mapping["township"]
-        std = df["township"].map(lambda s: t_index.get(str(s)) if s is not None else None)
-        bad = (df["township"].notna() & std.isna()).to_numpy()
-
-        def _msg(i: int) -> str:
-            name = str(df["township"].iloc[i])
-            sug = divisions.name_suggestions(name, townships["name"])
-            hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
-            return f"{name!r} matches no township in the gazetteer.{hint}"
-
-        col.at(bad, field, _msg, "write the standard township name (标准地名), e.g. 胜利路街道, not 胜利路街道办事处.")
-        t_codes = std.map(t_code)
-        fill = resolved.isna() & t_codes.notna()
-        resolved = resolved.where(~fill, t_codes)
+        t_codes = _match(df["township"], townships, "township", field, col)
+        resolved = resolved.where(resolved.notna() | t_codes.isna(), t_codes)
         both = (df["code12"].notna() & t_codes.notna()
                 & (divisions.township_code(df["code12"].fillna("0" * 12)) != t_codes)).to_numpy()
         col.at(both, field, lambda i: f"township {df['township'].iloc[i]!r} ({t_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the township name.")
     if "village" in df:
         field = mapping["village"]
-        tcode = divisions.township_code(resolved.fillna("0" * 12))
-        wanted = df["village"].notna()
-        codes: list[str | None] = []
-        problems: list[tuple[int, str]] = []
-        for i, (name, tc) in enumerate(zip(df["village"], tcode, strict=True)):
-            if not wanted.iloc[i]:
-                codes.append(None)
-                continue
-            pool = villages[villages["code12"].str.startswith(tc[:9])] if tc != "0" * 12 else villages
-            idx = divisions.standard_name_index(pool["name"])
-            std_name = idx.get(str(name))
-            if std_name is None:
-                sug = divisions.name_suggestions(str(name), pool["name"])
-                hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
-                problems.append((i, f"{name!r} matches no village/community in the gazetteer{hint}"))
-                codes.append(None)
-            else:
-                codes.append(str(pool.loc[pool["name"] == std_name, "code12"].iloc[0]))
-        v_codes = pd.Series(codes, index=df.index, dtype=object)
-        mask = np.zeros(len(df), dtype=bool)
-        texts = {}
-        for i, text in problems:
-            mask[i] = True
-            texts[i] = text
-        col.at(mask, field, lambda i: texts[i], "write the standard village/community name (as in the gazetteer).")
-        take = v_codes.notna() & (resolved.isna() | (ftype.admin_level == "village"))
+        within = resolved.str.slice(0, 9).where(resolved.notna(), None)
+        v_codes = _match(df["village"], villages, "village/community", field, col, within=within)
         clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
         col.at(clash, field, lambda i: f"village {df['village'].iloc[i]!r} ({v_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
+        take = v_codes.notna() & (resolved.isna() | (ftype.admin_level == "village"))
         resolved = resolved.where(~take, v_codes)
     df["code12"] = resolved
     code_field = mapping.get("code12", mapping.get("township", mapping.get("village", "code12")))

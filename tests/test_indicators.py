@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from gisplan.divisions import name_suggestions, units_in_scope
+from gisplan.divisions import match_names, name_suggestions, units_in_scope
 from gisplan.indicators import administrative_coverage, bed_shares, floor_area_per_100_households
 
 GAZ = pd.DataFrame({
@@ -58,3 +58,14 @@ def test_name_suggestions() -> None:
     assert name_suggestions("中山路街道办事处", towns)[0] == "中山路街道"
     assert name_suggestions("青峰镇人民政府", towns)[0] == "青峰镇"
     assert name_suggestions("金笼镇", towns)[0] == "金龙镇"
+
+
+def test_match_names_scoped_and_ambiguous() -> None:
+    gaz = pd.DataFrame({"code12": ["500118100001", "500118101001", "500118101002"],
+                        "name": ["新华村民委员会", "新华村民委员会", "红旗社区居民委员会"]})
+    names = pd.Series(["新华村", "新华村", "红旗社区", "红旗社区居民委员会", None, "火星村"])
+    within = pd.Series([None, "500118101", None, "500118101", None, None])
+    codes, ambiguous = match_names(names, gaz, within=within)
+    assert [c if isinstance(c, str) else None for c in codes] == [
+        None, "500118101001", "500118101002", "500118101002", None, None]
+    assert ambiguous.tolist() == [True, False, False, False, False, False]
