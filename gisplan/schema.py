@@ -636,11 +636,11 @@ def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector
         orphan = (~is_top & parent.notna() & ~parent.isin(codes)).to_numpy()
         col.at(orphan, field("parent_code12"), lambda i: f"parent {parent.iloc[i]} is not in the gazetteer.",
                "add the parent division or correct the code.")
-        prefix = np.where(divisions.division_level(df["code12"].fillna("000000000000")) == "village", 9, 6)
-        mismatch = np.array([
-            bool(c and p and not is_top.iloc[i] and c[: prefix[i]] != p[: prefix[i]])
-            for i, (c, p) in enumerate(zip(df["code12"], parent, strict=True))
-        ])
+        code = df["code12"].fillna("000000000000")
+        is_village = divisions.division_level(code) == "village"
+        same = (code.str.slice(0, 6) == parent.str.slice(0, 6)) & (
+            ~is_village | (code.str.slice(0, 9) == parent.str.slice(0, 9)))
+        mismatch = (df["code12"].notna() & parent.notna() & ~is_top & ~same).fillna(False).to_numpy(dtype=bool)
         col.at(mismatch, field("parent_code12"), lambda i: f"code {df['code12'].iloc[i]} does not start with its "
                f"parent's digits ({parent.iloc[i]}).", "correct the code or the parent code.")
 

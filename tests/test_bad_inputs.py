@@ -287,3 +287,15 @@ def test_full_width_digits_are_read(store: Path, tmp_path: Path, params: dict[st
     assert stored["floor_area_m2"].tolist() == [120.5]
     assert stored["code12"].tolist() == [params["village"]]
     assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-9
+
+
+def test_gazetteer_code_must_extend_its_parent(store: Path, tmp_path: Path) -> None:
+    path = tmp_path / "gaz.csv"
+    path.write_text("code12,name,level,parent_code12\n500118000000,永川区,3,500100000000\n"
+                    "500118001000,中山路街道,4,500118000000\n500118002000,胜利路街道,4,500118000000\n"
+                    "500118001001,甲社区居民委员会,5,500118002000\n500118002001,乙社区居民委员会,5,500118002000\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "gazetteer", "-w", str(store)])
+    assert result.exit_code == 1
+    assert "1 problem found" in result.output
+    assert "row 5, field `parent_code12`: code 500118001001 does not start with its parent's digits" in result.output
