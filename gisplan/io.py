@@ -186,6 +186,15 @@ def _cell_text(value: Any) -> str | None:
     return text or None
 
 
+_TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "total", "sum"})
+
+
+def _is_total_row(cells: list[str | None]) -> bool:
+    """A ledger's 合计/小计 line: its first non-empty cells (up to two) hold only such a word."""
+    first = [c for c in cells if c][:2]
+    return any("".join(c.split()).lower().rstrip(":：") in _TOTAL_WORDS for c in first)
+
+
 def _grid_to_table(grid: list[list[Any]], source: str, known: set[str], encoding: str | None) -> RawTable:
     if not any(any(_cell_text(c) for c in row) for row in grid):
         msg = "the file has no data rows."
@@ -209,6 +218,10 @@ def _grid_to_table(grid: list[list[Any]], source: str, known: set[str], encoding
         for i, row in enumerate(grid)
         if i > h and any(_cell_text(c) for c in row)
     ]
+    totals = [n for n, cells in body if _is_total_row(cells)]
+    if totals:
+        logger.info("%s: skipped summary row(s) %s (合计/小计)", source, ", ".join(map(str, totals)))
+        body = [(n, cells) for n, cells in body if n not in set(totals)]
     frame = pd.DataFrame([cells for _, cells in body], columns=header, dtype=object)
     rows = np.array([n for n, _ in body], dtype=np.int64)
     if frame.empty:

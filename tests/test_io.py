@@ -469,3 +469,17 @@ def test_dms_and_single_lonlat_column(store: Path, tmp_path: Path, centre_point:
     got = read_store_layer(store, "facilities_minor_protection_station")
     assert np.allclose(got.geometry.x, lon)
     assert np.allclose(got.geometry.y, lat)
+
+
+def test_total_rows_of_a_ledger_are_skipped(store: Path, tmp_path: Path, centre_point: dict[str, object]) -> None:
+    """合计 / 小计 lines at the foot of a ledger are summaries, not facilities."""
+    p = centre_point
+    path = tmp_path / "ledger.csv"
+    path.write_text("序号,设施编号,名称,区划代码,经度,纬度\n"
+                    f"1,T1,甲,{p['code12']},{p['lon']},{p['lat']}\n"
+                    f"2,T2,乙,{p['code12']},{p['lon']},{p['lat']}\n"
+                    "合 计,,2个,,,\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
+                                      "minor_protection_station", "--crs", "4326", "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    assert read_store_layer(store, "facilities_minor_protection_station")["facility_id"].tolist() == ["T1", "T2"]
