@@ -78,6 +78,9 @@ class Attribute:
         Smallest allowed value of a numeric attribute.
     values : Mapping[str, str]
         For enums: every accepted spelling (normalised) mapped to its canonical value.
+    suffixes : tuple[str, ...]
+        Unit words accepted after a number and dropped (``120㎡``, ``60张``): they say the attribute's
+        own unit, so nothing is guessed.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Attribute:
     aliases: tuple[str, ...] = ()
     min_value: float | None = None
     values: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    suffixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,7 @@ def _parse_attribute(name: str, raw: Any, where: str) -> Attribute:
         aliases=tuple(dict.fromkeys(normalise_header(a) for a in aliases)),
         min_value=None if min_value is None else float(min_value),
         values=MappingProxyType(values),
+        suffixes=_str_tuple(raw.get("suffixes", []), f"{where}: attributes.{name}.suffixes"),
     )
 
 

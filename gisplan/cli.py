@@ -126,6 +126,8 @@ def _import_options(func: Any) -> Any:
         click.option("--sheet", help="Sheet name of an XLSX workbook (default: the first)."),
         click.option("--encoding", help="Text encoding of a CSV (default: detect UTF-8/GBK)."),
         click.option("--illustrative", is_flag=True, help="Flag the layer as generated (示意) data."),
+        click.option("--make-ids", is_flag=True,
+                     help="Facilities without an id column get <type>-<row> ids (row as in the file)."),
         click.option("--tolerance-m", default=50.0, show_default=True, type=click.FloatRange(min=0),
                      help="Metres a point may lie outside its polygon before it is reported."),
         _workspace,
@@ -137,14 +139,17 @@ def _import_options(func: Any) -> Any:
 
 
 def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
-           sheet: str | None, encoding: str | None, illustrative: bool) -> list[ImportSpec]:
+           sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool) -> list[ImportSpec]:
     if kind == "facilities" and not facility_type:
         raise click.UsageError("--type is required with --kind facilities (see `gisplan types list`).")
     if kind != "facilities" and facility_type:
         raise click.UsageError("--type is only for --kind facilities.")
     if crs is not None:
         parse_crs(crs)
-    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative) for f in files]
+    if make_ids and kind != "facilities":
+        raise click.UsageError("--make-ids is only for --kind facilities.")
+    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
+            for f in files]
 
 
 def _report_problems(exc: SchemaError) -> None:
@@ -156,13 +161,13 @@ def _report_problems(exc: SchemaError) -> None:
 @_import_options
 def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                   layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                  tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
+                  make_ids: bool, tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
     """Validate FILES and import them into the workspace, all or nothing.
 
     Every problem in every file is listed (file, row, field, what is wrong, the fix); then nothing is
     written and the exit code is 1.
     """
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
     cat = load_catalogue(*catalogue_files)
     try:
         results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
@@ -178,9 +183,9 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
 @_import_options
 def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                     layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                    tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
+                    make_ids: bool, tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
     """Check FILES as `layers import` would, against the workspace, without writing anything."""
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
     cat = load_catalogue(*catalogue_files)
     try:
         writes = validate_imports(specs, store=workspace if workspace.exists() else None, catalogue=cat,

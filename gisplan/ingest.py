@@ -60,6 +60,8 @@ class ImportSpec:
     illustrative : bool
         Flag the layer as generated (示意). A layer whose rows carry ``illustrative = true`` is
         flagged whatever this says.
+    make_ids : bool
+        Number facilities ``<type>-<row>`` when the file has no id column.
     """
 
     path: Path
@@ -70,6 +72,7 @@ class ImportSpec:
     sheet: str | None = None
     encoding: str | None = None
     illustrative: bool = False
+    make_ids: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,8 @@ def validate_imports(
         try:
             raw = _read(spec, catalogue)
             data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
-                                  declared_crs=declared[id(spec)], context=ctx, source=_source_name(spec, raw))
+                                  declared_crs=declared[id(spec)], context=ctx, source=_source_name(spec, raw),
+                                  make_ids=spec.make_ids)
         except SchemaError as exc:
             problems.extend(exc.problems)
             continue

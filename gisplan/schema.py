@@ -191,10 +191,11 @@ def _map_columns(
     for attr in schema.required:
         if attr.name not in mapping:
             names = ", ".join(a for a in attr.aliases[:5])
+            extra_fix = " (or pass --make-ids to number the rows)" if attr.name == "facility_id" else ""
             col.table(
                 attr.name,
                 f"required column `{attr.name}` is missing (columns found: {found}).",
-                f"add the column, or rename its header to one of: {names}.",
+                f"add the column, or rename its header to one of: {names}{extra_fix}.",
             )
     return mapping
 
@@ -254,8 +255,16 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
     return code.where(~pd.Series(bad, index=code.index), None)
 
 
+def _strip_suffix(text: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)].strip()
+    return text
+
+
 def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
-    cleaned = text.map(lambda v: v if not isinstance(v, str) else str(_halfwidth(v)).replace(",", ""))
+    cleaned = text.map(lambda v: v if not isinstance(v, str) else _strip_suffix(
+        str(_halfwidth(v)).replace(",", ""), attr.suffixes))
     num = pd.to_numeric(cleaned, errors="coerce")
     bad = (~text.isna() & num.isna()).to_numpy()
     unit = f" in {attr.unit}" if attr.unit else ""
@@ -263,7 +272,8 @@ def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector
         bad,
         column,
         lambda i: f"{text.iloc[i]!r} is not a number (expected `{attr.name}`{unit}).",
-        "write a plain number without units or text, e.g. 350 or 350.5.",
+        "write a plain number, e.g. 350 or 350.5"
+        + (f" (a unit word {'/'.join(attr.suffixes)} may follow)." if attr.suffixes else "."),
     )
     if attr.dtype == "int":
         frac = (~num.isna() & (num % 1 != 0)).to_numpy()
@@ -445,6 +455,7 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     declared_crs: DeclaredCRS | None = None,
     context: Context | None = None,
     source: str | None = None,
+    make_ids: bool = False,
 ) -> pd.DataFrame:
     """Check a layer against its schema and the workspace, and return it clean and typed.
 
@@ -463,6 +474,9 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
         For cross-layer checks; checks whose layer is missing are skipped (and logged).
     source : str, optional
         Name used in messages (default: the file name).
+    make_ids : bool
+        When the file has no id column, number the rows ``<type>-<row>`` (ledgers often carry only
+        a 序号). Ignored when an id column exists.
 
     Returns
     -------
@@ -483,6 +497,9 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
         col.table(None, "the layer has no rows.", "check the file, sheet or layer given.")
         raise SchemaError(col.problems)
     extra = (_LON, _LAT, _WKT, _LONLAT) if is_table and schema.geometry is not None else ()
+    if make_ids and ftype is not None and not any(normalise_header(str(c)) in catalogue.attributes[
+            "facility_id"].aliases for c in frame.columns):
+        frame["facility_id"] = [f"{ftype.id}-{n}" for n in rows]
     mapping = _map_columns(frame, schema, extra, col)
 
     out = pd.DataFrame(index=frame.index)

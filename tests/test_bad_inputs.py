@@ -136,8 +136,8 @@ CASES = [
     Case("village name unknown",
          csv("facility_id,name,所属村社区,lon,lat,建筑面积\nA,甲,火星社区,{lon},{lat},100\n"), CSC,
          ("row 2, field `所属村社区`", "'火星社区' matches no village/community")),
-    Case("non-numeric floor area", csv("facility_id,name,code12,lon,lat,建筑面积\nA,甲,{village},{lon},{lat},120平方米\n"),
-         CSC, ("row 2, field `建筑面积`", "'120平方米' is not a number", "without units")),
+    Case("non-numeric floor area", csv("facility_id,name,code12,lon,lat,建筑面积\nA,甲,{village},{lon},{lat},约120平方米\n"),
+         CSC, ("row 2, field `建筑面积`", "'约120平方米' is not a number", "a unit word ㎡/m2")),
     Case("negative beds", csv("facility_id,name,code12,lon,lat,床位数,护理型床位,运营方式\nA,甲,{code12},{lon},{lat},-5,0,公办\n"),
          INST, ("row 2, field `床位数`", "below the minimum 0")),
     Case("nursing beds exceed beds",
@@ -275,12 +275,12 @@ def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -
 
 
 def test_full_width_digits_are_read(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
-    """１２０．５ and full-width codes, as typed with a Chinese input method, are plain numbers."""
+    """１２０．５㎡ and full-width codes, as typed with a Chinese input method, are plain numbers."""
     wide = str.maketrans("0123456789.", "０１２３４５６７８９．")
     path = tmp_path / "wide.csv"
     path.write_text("facility_id,name,code12,lon,lat,建筑面积\n"
                     f"W1,甲,{str(params['village']).translate(wide)},{str(params['lon']).translate(wide)},"
-                    f"{params['lat']},１２０．５\n", encoding="utf-8")
+                    f"{params['lat']},１２０．５㎡\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["layers", "import", str(path), *CSC, "-w", str(store)])
     assert result.exit_code == 0, result.output
     stored = gpd.read_file(store, layer="facilities_community_service_centre", engine="pyogrio")
@@ -299,3 +299,23 @@ def test_gazetteer_code_must_extend_its_parent(store: Path, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "1 problem found" in result.output
     assert "row 5, field `parent_code12`: code 500118001001 does not start with its parent's digits" in result.output
+
+
+def test_ledger_without_ids_and_with_unit_words(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """序号-only ledgers: --make-ids numbers rows <type>-<row>; '60张' beds are 60 beds."""
+    path = tmp_path / "inst.csv"
+    path.write_text("序号,机构名称,区划代码,经度,纬度,床位数,护理型床位,运营方式\n"
+                    f"1,甲敬老院,{params['code12']},{params['lon']},{params['lat']},60张,20,公办\n"
+                    f"2,乙养老院,{params['code12']},{params['lon']},{params['lat']},120,40床,公建民营\n",
+                    encoding="utf-8")
+    args = ["layers", "import", str(path), *INST, "-w", str(store)]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1
+    assert "--make-ids" in refused.output
+    result = CliRunner().invoke(cli, [*args, "--make-ids"])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_elderly_institution", engine="pyogrio")
+    assert stored["facility_id"].tolist() == ["elderly_institution-2", "elderly_institution-3"]
+    assert stored["beds"].tolist() == [60, 120]
+    assert stored["nursing_beds"].tolist() == [20, 40]
+    assert stored["operator"].tolist() == ["government", "private"]
