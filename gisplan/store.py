@@ -12,7 +12,6 @@ names or bound as SQL parameters, never pasted into SQL text.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import json
 import logging
@@ -21,10 +20,11 @@ import re
 import secrets
 import shutil
 import sqlite3
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -211,22 +211,48 @@ def _tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{_TMP_SUFFIX}")
 
 
+if sys.platform == "win32":  # planners' desktops: the same lock through msvcrt
+    import msvcrt
+
+    def _try_lock(fh: IO[str]) -> bool:
+        try:
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fh: IO[str]) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fh: IO[str]) -> bool:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fh: IO[str]) -> None:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @contextlib.contextmanager
 def _writer_lock(path: Path) -> Iterator[None]:
     lock_path = path.with_name(f".{path.name}.lock")
     with lock_path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fh):
             msg = f"{path} is being written by another gisplan process; wait for it to finish and retry."
-            raise StoreError(msg) from None
+            raise StoreError(msg)
         try:
             for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*"):  # with -journal/-wal/-shm
                 logger.info("removing %s, left by an interrupted write", stale)
                 stale.unlink(missing_ok=True)
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            _unlock(fh)
 
 
 def _remove_tmp(tmp: Path) -> None:
@@ -238,11 +264,12 @@ def _commit_file(tmp: Path, path: Path) -> None:
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())
     tmp.replace(path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    if os.name == "posix":  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
