@@ -337,10 +337,12 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     specs = _scenario_specs(sc, store)
     click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
     try:
-        import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m, progress=sys.stderr.isatty())
+        import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m, progress=sys.stderr.isatty(),
+                      district_code=sc.district_code)
     except SchemaError as exc:
         _report_problems(exc)
     meta = list_layers(store)
+    gazetteer = read_store_layer(store, "gazetteer")
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     click.echo(f"\n{sc.name}\nworkspace: {store}\n")
@@ -351,7 +353,7 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     table = evaluate_indicators(
         sc.indicators, facilities=facilities,
         households=read_store_layer(store, "households") if "households" in names else None,
-        gazetteer=read_store_layer(store, "gazetteer"), standard=sc.standard, catalogue=cat,
+        gazetteer=gazetteer, standard=sc.standard, catalogue=cat,
         illustrative=illustrative,
     )
     if len(table):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 from tqdm import tqdm
 
-from gisplan.errors import Problem, SchemaError, StoreError
+from gisplan.errors import ConfigError, Problem, SchemaError, StoreError
 from gisplan.io import (
     SPATIAL_SUFFIXES,
     TABLE_SUFFIXES,
@@ -171,6 +171,7 @@ def validate_imports(
     catalogue: Catalogue,
     tolerance_m: float = 50.0,
     progress: bool = False,
+    district_code: str | None = None,
 ) -> list[LayerWrite]:
     """Read and validate every file, in dependency order, against the workspace and each other.
 
@@ -234,6 +235,12 @@ def validate_imports(
         ))
     if problems:
         raise SchemaError(problems)
+    if district_code is not None and ctx.gazetteer is not None:
+        covered = sorted(set(ctx.gazetteer["code12"].astype(str).str.slice(0, 6)))
+        if covered != [district_code]:
+            msg = (f"the district is {district_code}, but the gazetteer covers {', '.join(covered)}; "
+                   "import the gazetteer of that district (or use another workspace). Nothing was written.")
+            raise ConfigError(msg)
     return writes
 
 
@@ -273,6 +280,7 @@ def import_layers(
     catalogue: Catalogue,
     tolerance_m: float = 50.0,
     progress: bool = False,
+    district_code: str | None = None,
 ) -> list[ImportResult]:
     """Validate every file and write them all to the workspace in one all-or-nothing step.
 
@@ -284,6 +292,10 @@ def import_layers(
     catalogue : Catalogue
     tolerance_m : float
         Metres a point may lie outside its declared polygon before it is reported.
+    progress : bool
+        Show a progress bar (stderr) while validating.
+    district_code : str, optional
+        The 6-digit district the workspace is for; a gazetteer of another district is refused.
 
     Returns
     -------
@@ -294,6 +306,7 @@ def import_layers(
     SchemaError
         If any file has a problem; the store is then unchanged.
     """
-    writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m, progress=progress)
+    writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m, progress=progress,
+                              district_code=district_code)
     write_layers(store, writes, action="import", detail={"files": len(writes)})
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]

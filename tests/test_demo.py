@@ -135,3 +135,14 @@ def test_osm_roads_fetched_and_cached(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "zs_osm_roads.gpkg").exists()
     assert list_layers(tmp_path / "zs.gpkg").set_index("layer").loc["roads", "row_count"] > 1000
+
+
+def test_scenario_and_gazetteer_of_different_districts(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
+    scenario = tmp_path / "mixed.toml"
+    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
+                        .replace('district_code = "360203"', 'district_code = "500118"'), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "m.gpkg")])
+    assert result.exit_code == 1
+    assert "the district is 500118, but the gazetteer covers 360203" in result.output
+    assert not (tmp_path / "m.gpkg").exists()

@@ -483,3 +483,19 @@ def test_total_rows_of_a_ledger_are_skipped(store: Path, tmp_path: Path, centre_
                                       "minor_protection_station", "--crs", "4326", "-w", str(store)])
     assert result.exit_code == 0, result.output
     assert read_store_layer(store, "facilities_minor_protection_station")["facility_id"].tolist() == ["T1", "T2"]
+
+
+def test_osm_fetch_without_osmnx_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The optional extra is imported lazily; without it the error gives the pip command."""
+    import sys
+
+    import geopandas as gpd
+    import shapely
+
+    from gisplan.io import fetch_osm_roads
+
+    monkeypatch.setitem(sys.modules, "osmnx", None)
+    area = gpd.GeoDataFrame(geometry=[shapely.box(117.2, 29.3, 117.21, 29.31)], crs="EPSG:4326")
+    with pytest.raises(ImportError, match=r'pip install "gisplan\[osm\]"'):
+        fetch_osm_roads(area, tmp_path / "roads.gpkg")
+    assert not (tmp_path / "roads.gpkg").exists()
