@@ -94,13 +94,18 @@ def floor_area_per_100_households(centres: pd.DataFrame, households: pd.DataFram
 
 @dataclass(frozen=True, slots=True)
 class BedShares:
-    """Bed totals and shares over elderly-care institutions (shares are NaN when there are no beds)."""
+    """Bed totals and shares over elderly-care institutions.
+
+    Shares are NaN when there are no beds; ``quality_share`` is NaN unless every institution has a
+    ``quality_ok`` value (an unknown is not a pass).
+    """
 
     beds: int
     nursing_beds: int
     government_beds: int
     institutions: int
     quality_ok: int
+    quality_known: int
     nursing_share: float
     government_share: float
     quality_share: float
@@ -121,16 +126,19 @@ def bed_shares(institutions: pd.DataFrame) -> BedShares:
     nursing = int(institutions["nursing_beds"].sum())
     gov = int(institutions.loc[institutions["operator"] == "government", "beds"].sum())
     n = len(institutions)
-    ok = int(institutions["quality_ok"].fillna(False).astype(bool).sum()) if "quality_ok" in institutions else 0
+    quality = institutions["quality_ok"] if "quality_ok" in institutions else pd.Series(dtype=object)
+    known = int(quality.notna().sum())
+    ok = int(quality.dropna().astype(bool).sum())
     return BedShares(
         beds=beds,
         nursing_beds=nursing,
         government_beds=gov,
         institutions=n,
         quality_ok=ok,
+        quality_known=known,
         nursing_share=nursing / beds if beds else float("nan"),
         government_share=gov / beds if beds else float("nan"),
-        quality_share=ok / n if n else float("nan"),
+        quality_share=ok / n if n and known == n else float("nan"),
     )
 
 
@@ -144,8 +152,72 @@ def _meets(value: float, target: str) -> bool | None:
     return bool(checks.get(op, value >= number - 1e-9))
 
 
+class _NotComputed(Exception):  # noqa: N818 - control flow inside this module only
+    """Raised by a metric that lacks the data it needs; the message is the reason shown."""
+
+
+def _layer(facilities: Mapping[str, pd.DataFrame], type_id: str) -> pd.DataFrame:
+    if type_id not in facilities:
+        msg = f"the workspace has no `facilities_{type_id}` layer"
+        raise _NotComputed(msg)
+    return facilities[type_id]
+
+
+def _households(households: pd.DataFrame | None) -> pd.DataFrame:
+    if households is None:
+        msg = "the workspace has no `households` layer"
+        raise _NotComputed(msg)
+    return households
+
+
+def _metric(
+    spec: IndicatorSpec,
+    facilities: Mapping[str, pd.DataFrame],
+    households: pd.DataFrame | None,
+    gazetteer: pd.DataFrame,
+    standard: Standard,
+    catalogue: Catalogue,
+) -> tuple[float, float, float]:
+    """Return (value, numerator, denominator) of one computable indicator, value in percent or m²."""
+    if spec.metric == "admin_share":
+        ftype = catalogue.get_type(str(spec.facility_type))
+        units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
+        has = administrative_coverage(_layer(facilities, ftype.id), units, level=ftype.admin_level)
+        return _ratio(has.sum(), len(units)), float(has.sum()), float(len(units))
+    if spec.metric == "floor_area_compliance":
+        centres, hh = _layer(facilities, "community_service_centre"), _households(households)
+        units = units_in_scope(gazetteer, level="village", scope=spec.scope or "all")
+        missing = int((~units["code12"].isin(hh["code12"])).sum())
+        if missing:
+            msg = f"{missing} of {len(units)} villages/communities have no row in the `households` layer"
+            raise _NotComputed(msg)
+        hh = hh[hh["code12"].isin(units["code12"])].reset_index(drop=True)
+        meets = int((floor_area_per_100_households(centres, hh) >= standard.floor_area_m2_per_100hh).sum())
+        return _ratio(meets, len(units)), float(meets), float(len(units))
+    if spec.metric == "floor_area_per_100hh":
+        area = float(_layer(facilities, "community_service_centre")["floor_area_m2"].sum())
+        total = float(_households(households)["households"].sum())
+        return (area / total * 100.0 if total else float("nan")), area, total
+    if spec.metric == "host_share":
+        centres = _layer(facilities, "community_service_centre")
+        points = _layer(facilities, str(spec.facility_type or "volunteer_service_point"))
+        hosts = int(centres["facility_id"].isin(set(points["host_facility_id"].dropna())).sum())
+        return _ratio(hosts, len(centres)), float(hosts), float(len(centres))
+    s = bed_shares(_layer(facilities, "elderly_institution"))
+    if spec.metric == "quality_share":
+        if s.quality_known < s.institutions:
+            msg = f"{s.institutions - s.quality_known} of {s.institutions} institutions have no `quality_ok` value"
+            raise _NotComputed(msg)
+        return _ratio(s.quality_ok, s.institutions), float(s.quality_ok), float(s.institutions)
+    if not s.beds:
+        msg = "the institutions have no beds"
+        raise _NotComputed(msg)
+    num = s.nursing_beds if spec.metric == "nursing_bed_share" else s.government_beds
+    return _ratio(num, s.beds), float(num), float(s.beds)
+
+
 def _ratio(num: float, den: float) -> float:
-    return 100.0 * num / den if den else float("nan")
+    return 100.0 * float(num) / float(den) if den else float("nan")
 
 
 def evaluate_indicators(
@@ -160,12 +232,15 @@ def evaluate_indicators(
 ) -> pd.DataFrame:
     """Compute a plan's indicator table from the layers.
 
+    Only existing facilities count: rows whose ``status`` is ``planned`` (规划/拟建/在建) are left out
+    of every baseline value, and the basis says how many were.
+
     Parameters
     ----------
     specs : sequence of IndicatorSpec
         The scenario's ``[[indicator]]`` rows.
     facilities : Mapping[str, pandas.DataFrame]
-        Facility layers by type id (a missing type counts as no facilities).
+        Facility layers by type id. A row needing a layer the workspace lacks is "not computed".
     households : pandas.DataFrame, optional
         ``code12``, ``households`` per village/community.
     gazetteer : pandas.DataFrame
@@ -178,57 +253,32 @@ def evaluate_indicators(
     -------
     pandas.DataFrame
         One row per spec: ``row``, ``name_zh``, ``unit``, ``baseline_2020``, ``target_2025``,
-        ``nature``, ``value`` (percent, NaN when not computable), ``numerator``, ``denominator``,
-        ``meets_target`` and ``basis``.
+        ``nature``, ``value`` (percent, or m² per 100 households; NaN when not computed),
+        ``numerator``, ``denominator``, ``meets_target`` and ``basis`` (computed / reported with its
+        source / "not computed: " and the reason).
     """
+    existing = {}
+    planned = 0
+    for type_id, frame in facilities.items():
+        is_planned = frame["status"].eq("planned").fillna(False).to_numpy(dtype=bool) if "status" in frame else None
+        if is_planned is not None and is_planned.any():
+            planned += int(is_planned.sum())
+            frame = frame[~is_planned]  # noqa: PLW2901 - the existing facilities of this type
+        existing[type_id] = frame
+    computed = "computed (示意 illustrative layers)" if illustrative else "computed"
+    if planned:
+        computed += f"; {planned} planned facilities left out"
     out = []
-    needs = {"floor_area_compliance": "community_service_centre",
-             "floor_area_per_100hh": "community_service_centre", "host_share": "community_service_centre",
-             "nursing_bed_share": "elderly_institution", "government_bed_share": "elderly_institution",
-             "quality_share": "elderly_institution"}
     for spec in specs:
         value = num = den = float("nan")
-        basis = "computed (示意 illustrative layers)" if illustrative else "computed"
-        need = spec.facility_type if spec.metric == "admin_share" else needs.get(spec.metric)
-        if need is not None and need not in facilities:
-            basis = f"not computed: the workspace has no `facilities_{need}` layer"
-        elif spec.metric in {"floor_area_compliance", "floor_area_per_100hh"} and households is None:
-            basis = "not computed: the workspace has no `households` layer"
-        elif spec.metric == "reported":
+        if spec.metric == "reported":
             basis = f"reported: {spec.source or 'plan text'}"
-        elif spec.metric == "admin_share":
-            ftype = catalogue.get_type(str(spec.facility_type))
-            units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
-            has = administrative_coverage(facilities[ftype.id], units, level=ftype.admin_level)
-            num, den = float(has.sum()), float(len(units))
-            value = _ratio(num, den)
-        elif spec.metric == "floor_area_compliance" and households is not None:
-            units = units_in_scope(gazetteer, level="village", scope=spec.scope or "all")
-            hh = households[households["code12"].isin(units["code12"])].reset_index(drop=True)
-            per100 = floor_area_per_100_households(facilities["community_service_centre"], hh)
-            num, den = float((per100 >= standard.floor_area_m2_per_100hh).sum()), float(len(hh))
-            value = _ratio(num, den)
-        elif spec.metric == "floor_area_per_100hh" and households is not None:
-            num = float(facilities["community_service_centre"]["floor_area_m2"].sum())
-            den = float(households["households"].sum()) / 100.0
-            value = num / den if den else float("nan")
-        elif spec.metric == "host_share":
-            centres = facilities["community_service_centre"]
-            points = facilities.get(str(spec.facility_type or "volunteer_service_point"),
-                                    pd.DataFrame(columns=["host_facility_id"]))
-            num = float(centres["facility_id"].isin(set(points["host_facility_id"].dropna())).sum())
-            den = float(len(centres))
-            value = _ratio(num, den)
-        elif spec.metric in {"nursing_bed_share", "government_bed_share", "quality_share"}:
-            inst = facilities["elderly_institution"]
-            if len(inst):
-                s = bed_shares(inst)
-                num, den = {
-                    "nursing_bed_share": (s.nursing_beds, s.beds),
-                    "government_bed_share": (s.government_beds, s.beds),
-                    "quality_share": (s.quality_ok, s.institutions),
-                }[spec.metric]
-                value = _ratio(num, den)
+        else:
+            try:
+                value, num, den = _metric(spec, existing, households, gazetteer, standard, catalogue)
+                basis = computed
+            except _NotComputed as exc:
+                basis = f"not computed: {exc}"
         out.append({
             "row": spec.row, "name_zh": spec.name_zh, "unit": spec.unit,
             "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025, "nature": spec.nature,

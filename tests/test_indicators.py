@@ -6,8 +6,15 @@ import math
 
 import pandas as pd
 
+from gisplan.catalogue import load_catalogue
+from gisplan.config import IndicatorSpec, Standard
 from gisplan.divisions import match_names, name_suggestions, units_in_scope
-from gisplan.indicators import administrative_coverage, bed_shares, floor_area_per_100_households
+from gisplan.indicators import (
+    administrative_coverage,
+    bed_shares,
+    evaluate_indicators,
+    floor_area_per_100_households,
+)
 
 GAZ = pd.DataFrame({
     "code12": ["500118000000", "500118001000", "500118100000", "500118101000",
@@ -69,3 +76,49 @@ def test_match_names_scoped_and_ambiguous() -> None:
     assert [c if isinstance(c, str) else None for c in codes] == [
         None, "500118101001", "500118101002", "500118101002", None, None]
     assert ambiguous.tolist() == [True, False, False, False, False, False]
+
+
+def _spec(row: str, metric: str, **kw: str) -> IndicatorSpec:
+    return IndicatorSpec(row=row, name_zh=row, unit="%", baseline_2020="——", target_2025=kw.pop("target", "100"),
+                         nature="", metric=metric, **kw)
+
+
+def _evaluate(specs: list[IndicatorSpec], facilities: dict[str, pd.DataFrame],
+              households: pd.DataFrame | None) -> pd.DataFrame:
+    return evaluate_indicators(specs, facilities=facilities, households=households, gazetteer=GAZ,
+                               standard=Standard(), catalogue=load_catalogue(), illustrative=False).set_index("row")
+
+
+def test_floor_area_needs_households_for_every_community() -> None:
+    centres = pd.DataFrame({"facility_id": ["c1", "c2"], "code12": ["500118100001", "500118100002"],
+                            "floor_area_m2": [300.0, 100.0]})
+    partial = pd.DataFrame({"code12": ["500118100001"], "households": [1000]})
+    full = pd.DataFrame({"code12": ["500118100001", "500118100002"], "households": [1000, 500]})
+    spec = [_spec("7", "floor_area_compliance", scope="rural_villages")]
+    t = _evaluate(spec, {"community_service_centre": centres}, partial)
+    assert t.loc["7", "basis"] == "not computed: 1 of 2 villages/communities have no row in the `households` layer"
+    assert math.isnan(t.loc["7", "value"])
+    t = _evaluate(spec, {"community_service_centre": centres}, full)
+    assert (t.loc["7", "numerator"], t.loc["7", "denominator"], t.loc["7", "value"]) == (1, 2, 50.0)
+    assert t.loc["7", "meets_target"] == False  # noqa: E712
+
+
+def test_planned_facilities_are_not_baseline() -> None:
+    cem = pd.DataFrame({"code12": ["500118100000", "500118101000"], "status": ["existing", "planned"]})
+    t = _evaluate([_spec("12", "admin_share", facility_type="public_cemetery", scope="towns")],
+                  {"public_cemetery": cem}, None)
+    assert (t.loc["12", "numerator"], t.loc["12", "denominator"]) == (1, 2)
+    assert "1 planned facilities left out" in t.loc["12", "basis"]
+
+
+def test_quality_share_needs_every_value_and_host_share_needs_both_layers() -> None:
+    inst = pd.DataFrame({"beds": [100, 100], "nursing_beds": [60, 60], "operator": ["government", "private"],
+                         "quality_ok": [True, None]})
+    centres = pd.DataFrame({"facility_id": ["c1"], "code12": ["500118100001"], "floor_area_m2": [1.0]})
+    t = _evaluate([_spec("14", "quality_share"), _spec("13", "nursing_bed_share", target="≥60"),
+                   _spec("10", "host_share", facility_type="volunteer_service_point")],
+                  {"elderly_institution": inst, "community_service_centre": centres}, None)
+    assert t.loc["14", "basis"] == "not computed: 1 of 2 institutions have no `quality_ok` value"
+    assert t.loc["13", "value"] == 60.0
+    assert t.loc["13", "meets_target"] == True  # noqa: E712
+    assert t.loc["10", "basis"] == "not computed: the workspace has no `facilities_volunteer_service_point` layer"
