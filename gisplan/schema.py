@@ -292,7 +292,7 @@ def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector
 
 
 def _table_geometry(
-    raw: RawTable, mapping: dict[str, str], schema: LayerSchema, col: _Collector
+    raw: RawTable, mapping: dict[str, str], schema: LayerSchema, col: _Collector, *, projected: bool = False
 ) -> gpd.GeoSeries | None:
     frame = raw.frame
     if "wkt" in mapping:
@@ -304,7 +304,7 @@ def _table_geometry(
     have = [k for k in ("lon", "lat") if k in mapping]
     if not have and "lonlat" in mapping:
         lon_in, lat_in, reported = _split_lonlat(frame[mapping["lonlat"]], mapping["lonlat"], col)
-        return _points(lon_in, lat_in, frame, schema, col, reported=reported)
+        return _points(lon_in, lat_in, frame, schema, col, reported=reported, projected=projected)
     if not have:
         if schema.geometry_required:
             col.table(
@@ -317,7 +317,7 @@ def _table_geometry(
         col.table(have[0], "only one coordinate column was found.", "add both longitude and latitude.")
         return None
     return _points((frame[mapping["lon"]], mapping["lon"]), (frame[mapping["lat"]], mapping["lat"]),
-                   frame, schema, col)
+                   frame, schema, col, projected=projected)
 
 
 def _split_lonlat(
@@ -353,9 +353,12 @@ def _parse_degrees(text: pd.Series, attr: Attribute, column: str, col: _Collecto
 
 def _points(
     lon_in: tuple[pd.Series, str], lat_in: tuple[pd.Series, str], frame: pd.DataFrame, schema: LayerSchema,
-    col: _Collector, *, reported: np.ndarray | None = None,
+    col: _Collector, *, reported: np.ndarray | None = None, projected: bool = False,
 ) -> gpd.GeoSeries:
-    """Build points from longitude/latitude texts, recording empty, swapped and out-of-range values."""
+    """Build points from coordinate texts, recording empty, swapped and out-of-range values.
+
+    With a projected CRS declared the texts are x (easting) and y (northing) in metres.
+    """
     (lon_text, lon_field), (lat_text, lat_field) = lon_in, lat_in
     lon = _parse_degrees(lon_text, _LON, lon_field, col)
     lat = _parse_degrees(lat_text, _LAT, lat_field, col)
@@ -366,6 +369,8 @@ def _points(
                "latitude is empty.", "fill it in.")
     lo, la = lon.to_numpy(dtype=float, na_value=np.nan), lat.to_numpy(dtype=float, na_value=np.nan)
     both = lon_field if lon_field == lat_field else f"{lon_field}/{lat_field}"
+    if projected:
+        return _projected_points(lo, la, both, frame, col)
     swapped = (la > 70) & (la < 140) & (lo > 0) & (lo < 60)
     col.at(
         swapped,
@@ -378,12 +383,52 @@ def _points(
         out,
         both,
         lambda i: f"({lo[i]:g}, {la[i]:g}) is not a longitude/latitude in degrees.",
-        "give decimal degrees (e.g. 105.927, 29.356); for projected x/y import a file with its CRS.",
+        "give decimal degrees (e.g. 105.927, 29.356); for projected x/y in metres declare their CRS with "
+        "--crs (e.g. EPSG:4545).",
     )
     ok = ~np.isnan(lo) & ~np.isnan(la) & ~swapped & ~out
     geoms = np.full(len(frame), None, dtype=object)
     geoms[ok] = shapely.points(lo[ok], la[ok])
     return gpd.GeoSeries(geoms, index=frame.index)
+
+
+def _projected_points(x: np.ndarray, y: np.ndarray, field: str, frame: pd.DataFrame, col: _Collector) -> gpd.GeoSeries:
+    """Points from projected x (easting) / y (northing); catch the survey convention X = north."""
+    northing = (x >= 1e6) & (x < 1e7)
+    survey = northing & ~((y >= 1e6) & (y < 1e7))
+    col.at(
+        survey,
+        field,
+        lambda i: f"x {x[i]:,.0f} looks like a northing and y {y[i]:,.0f} like an easting (Chinese survey tables "
+        "put X north, Y east).",
+        "swap the columns, or head them 北坐标 (northing) and 东坐标 (easting).",
+    )
+    ok = ~np.isnan(x) & ~np.isnan(y) & ~survey
+    geoms = np.full(len(frame), None, dtype=object)
+    geoms[ok] = shapely.points(x[ok], y[ok])
+    return gpd.GeoSeries(geoms, index=frame.index)
+
+
+def _geometry_field(mapping: dict[str, str]) -> str:
+    """How the user sees the geometry of a row: its coordinate columns, or the geometry."""
+    if "lon" in mapping and "lat" in mapping:
+        return f"{mapping['lon']}/{mapping['lat']}"
+    return mapping.get("lonlat", mapping.get("wkt", "geometry"))
+
+
+def _check_lonlat(gdf: gpd.GeoDataFrame, usable: np.ndarray, field: str, col: _Collector) -> np.ndarray:
+    """After conversion to EPSG:4326: report geometries whose coordinates are not lon/lat degrees."""
+    bounds = shapely.bounds(gdf.geometry.to_numpy())
+    x, y = bounds[:, [0, 2]], bounds[:, [1, 3]]
+    with np.errstate(invalid="ignore"):
+        swapped = usable & (y[:, 0] > 70) & (y[:, 1] < 140) & (x[:, 0] > 0) & (x[:, 1] < 60)
+        beyond = usable & ~swapped & ((np.abs(x) > 180).any(axis=1) | (np.abs(y) > 90).any(axis=1))
+    col.at(beyond, field, lambda i: f"coordinates such as ({bounds[i, 0]:,.6g}, {bounds[i, 1]:,.6g}) are not "
+           "longitude/latitude degrees after conversion: the coordinate system is wrong.",
+           "declare the real CRS with --crs (a projected file without .prj: e.g. EPSG:4545 for CGCS2000 3° zone 35).")
+    col.at(swapped, field, lambda i: f"coordinates ({bounds[i, 0]:.6g}, {bounds[i, 1]:.6g}) look like latitude, "
+           "longitude (swapped).", "write longitude first (x = 经度), latitude second.")
+    return usable & ~beyond & ~swapped
 
 
 def _check_geometry(
@@ -446,7 +491,7 @@ def _unpack(data: RawTable | gpd.GeoDataFrame, source: str | None) -> tuple[pd.D
     return frame.drop(columns=["_row"], errors="ignore"), rows, source or "layer"
 
 
-def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
+def validate_layer(
     data: RawTable | gpd.GeoDataFrame,
     *,
     kind: str,
@@ -501,48 +546,20 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
             "facility_id"].aliases for c in frame.columns):
         frame["facility_id"] = [f"{ftype.id}-{n}" for n in rows]
     mapping = _map_columns(frame, schema, extra, col)
-
-    out = pd.DataFrame(index=frame.index)
-    attrs = {a.name: (a, True) for a in schema.required} | {a.name: (a, False) for a in schema.optional}
-    names_given = "township" in mapping or "village" in mapping
-    for name, (attr, required) in attrs.items():
-        if name == "code12" and kind == "facilities" and not names_given:
-            required = True  # noqa: PLW2901 - without names, the code is the only link to a division
-        if name in mapping:
-            out[name] = _parse_column(frame[mapping[name]], attr, mapping[name], required, col)
-    used = set(mapping.values())
-    for column in frame.columns:
-        if column not in used and column not in out.columns and column != "geometry":
-            out[str(column)] = frame[column]
-
-    geom: gpd.GeoSeries | None
-    if schema.geometry is None:
-        geom = None
-    elif isinstance(data, RawTable):
-        geom = _table_geometry(data, mapping, schema, col)
-        if geom is not None and declared_crs is None:
-            col.table(
-                None,
-                "coordinates in a table carry no coordinate system.",
-                "give `--crs`: EPSG:4326 (GPS/WGS84), EPSG:4490 (CGCS2000/天地图), gcj02 (高德/腾讯 "
-                "picked points) or bd09 (百度).",
-            )
-        elif geom is not None and declared_crs is not None:
-            geom = gpd.GeoSeries(geom.to_numpy(), index=frame.index, crs=declared_crs.crs)
-    else:
-        geom = data.geometry.set_axis(frame.index)
-
+    out = _attributes(frame, mapping, schema, kind, col)
+    geom = _source_geometry(data, frame, mapping, schema, declared_crs, col)
     usable = np.zeros(len(frame), dtype=bool)
     result: pd.DataFrame = out
     if geom is not None:
         usable = _check_geometry(geom, schema, col, report_empty=not is_table)
         if not col.problems or geom.crs is not None or declared_crs is not None:
             try:
-                stored = to_storage_crs(gpd.GeoDataFrame(out, geometry=geom), declared_crs, source=src)
+                result = to_storage_crs(gpd.GeoDataFrame(out, geometry=geom), declared_crs, source=src)
+                usable = _check_lonlat(result, usable, _geometry_field(mapping), col)
             except CRSError as exc:
                 col.table(None, str(exc).split(": ", 1)[-1], "declare the CRS with `--crs`.")
-                stored = gpd.GeoDataFrame(out, geometry=geom.set_crs(STORAGE_CRS, allow_override=True))
-            result = stored
+                result = gpd.GeoDataFrame(out, geometry=geom.set_crs(STORAGE_CRS, allow_override=True))
+                usable[:] = False
 
     _kind_checks(result, kind, mapping, ftype, context, usable, col)
     if col.problems:
@@ -550,6 +567,76 @@ def validate_layer(  # noqa: C901, PLR0912 - one pass over a fixed list of rules
     logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))
     first = [c for c in ("facility_id", "code12", "name") if c in result.columns]
     return result[first + [c for c in result.columns if c not in first]].reset_index(drop=True)
+
+
+_RESERVED = frozenset({"fid", "ogc_fid", "geom", "geometry"})
+
+
+def _attributes(
+    frame: pd.DataFrame, mapping: dict[str, str], schema: LayerSchema, kind: str, col: _Collector
+) -> pd.DataFrame:
+    """Typed canonical attributes, then the file's other columns as they are.
+
+    Columns GeoPackage reserves (``fid``, ``geom`` …) are kept as ``source_<name>``; two columns whose
+    names differ only in case cannot both be stored and are reported.
+    """
+    out = pd.DataFrame(index=frame.index)
+    attrs = {a.name: (a, True) for a in schema.required} | {a.name: (a, False) for a in schema.optional}
+    names_given = "township" in mapping or "village" in mapping
+    for name, (attr, required) in attrs.items():
+        # without township/village names, the code is a facility's only link to a division
+        must = required or (name == "code12" and kind == "facilities" and not names_given)
+        if name in mapping:
+            out[name] = _parse_column(frame[mapping[name]], attr, mapping[name], must, col)
+    used = set(mapping.values())
+    for column in frame.columns:
+        name = str(column)
+        if column in used or name == "geometry" or name in out.columns:
+            continue
+        stored = f"source_{name}" if name.lower() in _RESERVED else name
+        clash = next((c for c in out.columns if c.lower() == stored.lower()), None)
+        if clash is not None:
+            col.table(name, f"columns {clash!r} and {name!r} differ only in case; a GeoPackage cannot hold both.",
+                      "rename or delete one of them.")
+            continue
+        out[stored] = frame[column]
+    return out
+
+
+def _source_geometry(
+    data: RawTable | gpd.GeoDataFrame,
+    frame: pd.DataFrame,
+    mapping: dict[str, str],
+    schema: LayerSchema,
+    declared_crs: DeclaredCRS | None,
+    col: _Collector,
+) -> gpd.GeoSeries | None:
+    """The geometry as given: built from a table's coordinates, or the spatial file's own."""
+    if schema.geometry is None:
+        return None
+    if not isinstance(data, RawTable):
+        geom = data.geometry.set_axis(frame.index)
+        if schema.geometry == _POINTS:  # QGIS and shapefiles often write points as 1-part MultiPoints
+            arr = geom.to_numpy()
+            single = (shapely.get_type_id(arr) == 4) & (shapely.get_num_geometries(arr) == 1)
+            if single.any():
+                arr = arr.copy()
+                arr[single] = shapely.get_geometry(arr[single], 0)
+                geom = gpd.GeoSeries(arr, index=frame.index, crs=geom.crs)
+        return geom
+    projected = declared_crs is not None and declared_crs.chinese_system is None and declared_crs.crs.is_projected
+    points = _table_geometry(data, mapping, schema, col, projected=projected)
+    if points is None:
+        return None
+    if declared_crs is None:
+        col.table(
+            None,
+            "coordinates in a table carry no coordinate system.",
+            "give `--crs`: EPSG:4326 (GPS/WGS84), EPSG:4490 (CGCS2000/天地图), gcj02 (高德/腾讯 "
+            "picked points) or bd09 (百度).",
+        )
+        return points
+    return gpd.GeoSeries(points.to_numpy(), index=frame.index, crs=declared_crs.crs)
 
 
 def _kind_checks(
@@ -784,7 +871,7 @@ def _location_checks(
     dist[ok] = shapely.distance(outline, metric.to_numpy())
     name = str(district["name"].iloc[0]) if "name" in district else "the district"
     outside = ok & (dist > ctx.tolerance_m)
-    geom_field = f"{mapping['lon']}/{mapping['lat']}" if "lon" in mapping else mapping.get("lonlat", "geometry")
+    geom_field = _geometry_field(mapping)
     col.at(outside, geom_field, lambda i: f"the point lies {dist[i]:,.0f} m outside {name}.",
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
            "(a wrong CRS shifts points 300–500 m).")

@@ -319,3 +319,83 @@ def test_ledger_without_ids_and_with_unit_words(store: Path, tmp_path: Path, par
     assert stored["beds"].tolist() == [60, 120]
     assert stored["nursing_beds"].tolist() == [20, 40]
     assert stored["operator"].tolist() == ["government", "private"]
+
+
+def _projected(params: dict[str, object]) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4326, 4545, always_xy=True).transform(params["lon"], params["lat"])
+
+
+def test_projected_file_declared_as_lonlat(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """A projected shapefile without .prj imported as EPSG:4326: reported, no traceback, nothing written."""
+    x, y = _projected(params)
+    path = tmp_path / "tec_4545.shp"
+    gpd.GeoDataFrame({"fid_text": ["A"], "name": ["甲"], "code12": [params["code12"]]},
+                     geometry=[shapely.Point(x, y)], crs="EPSG:4545").to_file(path, engine="pyogrio")
+    path.with_suffix(".prj").unlink()
+    before = sha256(store)
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
+    assert result.exit_code == 1, result.output
+    assert "row 1, field `geometry`" in result.output
+    assert "are not longitude/latitude degrees after conversion" in result.output
+    assert "Traceback" not in result.output
+    assert sha256(store) == before
+    ok = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC[:-1], "EPSG:4545", "-w", str(store)])
+    assert ok.exit_code == 0, ok.output
+    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-7
+
+
+def test_swapped_point_in_a_spatial_file(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    path = geojson([feature(shapely.Point(params["lat"], params["lon"]), facility_id="A", name="甲",
+                            code12=params["code12"])])(tmp_path, params)
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
+    assert result.exit_code == 1
+    assert "look like latitude, longitude (swapped)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_projected_xy_table(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """x/y in metres with a projected --crs are stored at the right place; survey X=north is caught."""
+    x, y = _projected(params)
+    path = tmp_path / "xy.csv"
+    path.write_text(f"facility_id,name,code12,x,y\nA,甲,{params['code12']},{x:.3f},{y:.3f}\n", encoding="utf-8")
+    args = ["layers", "import", str(path), "--kind", "facilities", "--type", "township_elderly_centre",
+            "--crs", "EPSG:4545", "-w", str(store)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-7
+    assert abs(stored.geometry.y.iloc[0] - float(params["lat"])) < 1e-7
+    path.write_text(f"facility_id,name,code12,X坐标,Y坐标\nA,甲,{params['code12']},{y:.3f},{x:.3f}\n", encoding="utf-8")
+    survey = CliRunner().invoke(cli, args)
+    assert survey.exit_code == 1
+    assert "looks like a northing" in survey.output
+    assert "北坐标" in survey.output
+
+
+def test_reserved_and_case_clashing_columns(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """A QGIS export's `fid` column is kept as source_fid; 'name' and 'Name' cannot both be stored."""
+    path = tmp_path / "fid.csv"
+    path.write_text(f"fid,facility_id,name,code12,lon,lat\n7,A,甲,{params['code12']},{params['lon']},{params['lat']}\n",
+                    encoding="utf-8")
+    args = ["layers", "import", str(path), *TEC, "-w", str(store)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    assert stored["source_fid"].astype(str).tolist() == ["7"]
+    path.write_text(f"facility_id,name,code12,lon,lat,NAME\nA,甲,{params['code12']},{params['lon']},{params['lat']},x\n",
+                    encoding="utf-8")
+    validate = CliRunner().invoke(cli, ["layers", "validate", *args[2:]])
+    assert validate.exit_code == 1
+    assert "columns 'name' and 'NAME' differ only in case" in validate.output
+
+
+def test_single_part_multipoints_are_points(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    mp = shapely.MultiPoint([(params["lon"], params["lat"])])
+    path = geojson([feature(mp, facility_id="A", name="甲", code12=params["code12"])])(tmp_path, params)
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    assert stored.geom_type.tolist() == ["Point"]
