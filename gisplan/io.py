@@ -291,6 +291,8 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
         else:
             msg = f"the workbook has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})."
             raise SchemaError([Problem(path.name, None, None, msg, "give one of those with `--sheet`.")])
+        if hasattr(ws, "reset_dimensions"):  # exporters often write a stale <dimension ref="A1"/>
+            ws.reset_dimensions()
         grid = [list(r) for r in ws.iter_rows(values_only=True)]
         source = f"{path.name} [sheet {ws.title}]"
     finally:
@@ -327,7 +329,7 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
             elif path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
                 kwargs["encoding"] = _guess_dbf_encoding(path)
             gdf = pyogrio.read_dataframe(path, **kwargs)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError) as exc:
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, LookupError) as exc:
         msg = f"cannot read the file as a spatial layer: {exc}."
         fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
         raise SchemaError([Problem(source, None, None, msg, fix)]) from None

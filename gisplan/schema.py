@@ -231,8 +231,19 @@ def _halfwidth(value: object) -> object:
     return value.translate(_HALFWIDTH).strip() if isinstance(value, str) else value
 
 
+def _code_text(value: object) -> str | None:
+    """A code cell as text: numeric cells (a shapefile's Real field, an Excel number) lose their '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(_halfwidth(value)).replace(" ", "")
+
+
 def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
-    raw = text.map(lambda v: None if v is None else str(_halfwidth(v)).replace(" ", ""))
+    raw = text.map(_code_text)
     sci = raw.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+").fillna(False).astype(bool).to_numpy()
     col.at(
         sci,
@@ -664,8 +675,7 @@ def _kind_checks(
     if kind == "facilities":
         _resolve_names(df, mapping, ftype, ctx, col)
     elif "code12" in df and ctx.gazetteer is not None:
-        _codes_in_gazetteer(df, mapping, ctx, col, expected_level={"townships": "township",
-                            "villages": "village"}.get(kind))
+        _codes_in_gazetteer(df, mapping, ctx, col, levels=_LEVELS_OF[kind])
     if "beds" in df and "nursing_beds" in df:
         over = (df["nursing_beds"] > df["beds"]).fillna(False).to_numpy()
         col.at(over, field("nursing_beds"), lambda i: f"nursing beds ({df['nursing_beds'].iloc[i]}) exceed "
@@ -749,8 +759,12 @@ def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector
                f"parent's digits ({parent.iloc[i]}).", "correct the code or the parent code.")
 
 
+_LEVELS_OF = {"district": ("district",), "townships": ("township",), "villages": ("village",),
+              "households": ("village", "township")}
+
+
 def _codes_in_gazetteer(
-    df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector, expected_level: str | None
+    df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector, levels: tuple[str, ...]
 ) -> None:
     gaz = ctx.gazetteer
     assert gaz is not None
@@ -761,12 +775,12 @@ def _codes_in_gazetteer(
     col.at(unknown, field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer"
            + (f" (this workspace is district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
               else "."), "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
-    if expected_level is not None:
-        lvl = divisions.division_level(df["code12"].fillna("000000000000"))
-        wrong = (df["code12"].notna() & known & (lvl != expected_level)).to_numpy()
-        col.at(wrong, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
-               f"a {expected_level} code is expected here.", f"give the {expected_level}'s 12-digit code.")
-    if "name" in df and expected_level is not None:
+    lvl = divisions.division_level(df["code12"].fillna("000000000000"))
+    wrong = (df["code12"].notna() & known & ~lvl.isin(levels)).to_numpy()
+    expected = " or ".join(levels)
+    col.at(wrong, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
+           f"a {expected} code is expected here.", f"give the {expected}'s 12-digit code.")
+    if "name" in df:
         names = gaz.set_index("code12")["name"]
         declared = df["code12"].map(names)
         differ = (known & df["name"].notna() & (df["name"] != declared)

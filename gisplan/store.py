@@ -353,15 +353,10 @@ def list_layers(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     StoreError
-        If `path` is not a gisplan workspace.
+        If `path` does not exist or is not a GeoPackage. A GeoPackage without gisplan's tables has
+        no layers yet (its own layers are left alone).
     """
-    path = _existing(path)
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        try:
-            return pd.read_sql_query(f"SELECT * FROM {META_TABLE} ORDER BY layer", con)  # noqa: S608
-        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-            msg = f"{path} is not a gisplan workspace ({exc}); create one with `gisplan layers import`."
-            raise StoreError(msg) from None
+    return _read_table(path, META_TABLE, "layer")
 
 
 def store_layer_names(path: str | Path) -> set[str]:
@@ -373,9 +368,32 @@ def store_layer_names(path: str | Path) -> set[str]:
 
 def read_changelog(path: str | Path) -> pd.DataFrame:
     """Return the change log, oldest first."""
+    return _read_table(path, LOG_TABLE, "seq")
+
+
+_COLUMNS = {
+    META_TABLE: ["layer", "kind", "facility_type", "source_path", "source_sha256", "source_layer", "imported_at",
+                 "crs_given", "stored_crs", "row_count", "illustrative", "note"],
+    LOG_TABLE: ["seq", "at", "user", "action", "layer", "detail"],
+}
+
+
+def _read_table(path: str | Path, table: str, order: str) -> pd.DataFrame:
+    """Read one of gisplan's own tables; a GeoPackage without them reads as empty (a new workspace)."""
     path = _existing(path)
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        return pd.read_sql_query(f"SELECT * FROM {LOG_TABLE} ORDER BY seq", con)  # noqa: S608
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "gpkg_contents" not in tables:
+                msg = f"{path} is not a GeoPackage; give a .gpkg workspace (a new name creates one)."
+                raise StoreError(msg)
+            if table not in tables:
+                return pd.DataFrame(columns=_COLUMNS[table])
+            # table and order are this module's constants, never user input
+            return pd.read_sql_query(f"SELECT * FROM {table} ORDER BY {order}", con)  # noqa: S608
+    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+        msg = f"{path} is not a GeoPackage ({exc}); give a .gpkg workspace (a new name creates one)."
+        raise StoreError(msg) from None
 
 
 def _existing(path: str | Path) -> Path:

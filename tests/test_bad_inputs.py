@@ -399,3 +399,31 @@ def test_single_part_multipoints_are_points(store: Path, tmp_path: Path, params:
     assert result.exit_code == 0, result.output
     stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
     assert stored.geom_type.tolist() == ["Point"]
+
+
+def test_levels_of_district_and_household_codes(store: Path, tmp_path: Path, base_store: Path) -> None:
+    """A township polygon is not a district outline; households are per village or township."""
+    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    path = tmp_path / "district.gpkg"
+    towns.iloc[[0]].to_file(path, engine="pyogrio")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "district", "-w", str(store)])
+    assert result.exit_code == 1
+    assert f"code {towns['code12'].iloc[0]} is a township code; a district code is expected here" in result.output
+    hh = tmp_path / "hh.csv"
+    hh.write_text("code12,户数\n500118000000,400000\n500118001000,3000\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(hh), "--kind", "households", "-w", str(store)])
+    assert result.exit_code == 1
+    assert "1 problem found" in result.output
+    assert "row 2, field `code12`: code 500118000000 is a district code; a village or township code" in result.output
+
+
+def test_numeric_codes_in_a_shapefile(store: Path, tmp_path: Path, base_store: Path) -> None:
+    """XZQDM stored as a Real field (500118001000.0) is the code 500118001000."""
+    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    shp = tmp_path / "towns.shp"
+    towns.assign(XZQDM=towns["code12"].astype(float), XZQMC=towns["name"])[["XZQDM", "XZQMC", "geometry"]].to_file(
+        shp, engine="pyogrio", encoding="UTF-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(shp), "--kind", "townships", "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="townships", engine="pyogrio")
+    assert stored["code12"].tolist() == towns["code12"].tolist()

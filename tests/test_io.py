@@ -27,7 +27,7 @@ from gisplan.coords import wgs84_to_bd09, wgs84_to_gcj02
 from gisplan.errors import CRSError
 from gisplan.io import parse_crs, read_spatial, read_table, to_planning_crs
 from gisplan.store import read_store_layer
-from tests.conftest import sha256, shared_data
+from tests.conftest import LAYERS, sha256, shared_data
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -499,3 +499,39 @@ def test_osm_fetch_without_osmnx_names_the_extra(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ImportError, match=r'pip install "gisplan\[osm\]"'):
         fetch_osm_roads(area, tmp_path / "roads.gpkg")
     assert not (tmp_path / "roads.gpkg").exists()
+
+
+def test_xlsx_with_stale_dimension(tmp_path: Path) -> None:
+    """Streaming exporters write <dimension ref="A1"/>; the rows are read all the same."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    from gisplan.io import read_table
+
+    src = tmp_path / "src.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["台账"])
+    wb.active.append(["名称", "床位数"])
+    wb.active.append(["甲", 10])
+    wb.save(src)
+    out = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, n = re.subn(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1"/>', data)
+                assert n == 1
+            zout.writestr(item, data)
+    table = read_table(out, known_headers={"名称", "床位数"})
+    assert table.frame.to_dict("list") == {"名称": ["甲"], "床位数": ["10"]}
+    assert table.rows.tolist() == [3]
+
+
+def test_bad_encoding_name_is_a_data_error(store: Path) -> None:
+    result = CliRunner().invoke(cli, ["layers", "import", str(LAYERS / "yongchuan_boundaries.gpkg"), "--kind",
+                                      "townships", "--layer", "townships", "--encoding", "klingon", "-w", str(store)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "klingon" in result.output

@@ -554,3 +554,23 @@ def test_unwritable_column_type_is_a_store_error(store: Path) -> None:
         write_layers(store, [bad], action="test", detail={})
     assert sha256(store) == before
     assert _leftovers(store) == []
+
+
+def test_plain_geopackage_becomes_a_workspace(tmp_path: Path, catalogue) -> None:
+    """A GeoPackage without gisplan's tables is an empty workspace; its own layers stay."""
+    path = tmp_path / "mine.gpkg"
+    shutil.copyfile(LAYERS / "zhushan_boundaries.gpkg", path)
+    assert list_layers(path).empty
+    assert read_changelog(path).empty
+    import_layers(path, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
+    assert set(list_layers(path)["layer"]) == {"gazetteer"}
+    assert {"district", "gazetteer"} <= {str(n) for n in pyogrio.list_layers(path)[:, 0]}
+
+
+def test_not_a_geopackage(tmp_path: Path) -> None:
+    path = tmp_path / "notes.gpkg"
+    path.write_text("not a database", encoding="utf-8")
+    with pytest.raises(StoreError, match="is not a GeoPackage"):
+        list_layers(path)
+    with pytest.raises(StoreError, match="is not a GeoPackage"):
+        read_changelog(path)
