@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 from tqdm import tqdm
 
 from gisplan.errors import ConfigError, Problem, SchemaError, StoreError
@@ -233,6 +234,8 @@ def validate_imports(
             illustrative=flagged,
             note="示意 illustrative (generated data)" if flagged else None,
         ))
+    if not problems and store is not None and Path(store).exists():
+        problems = _recheck_dependents(store, set(names), ctx, catalogue)
     if problems:
         raise SchemaError(problems)
     if district_code is not None and ctx.gazetteer is not None:
@@ -242,6 +245,43 @@ def validate_imports(
                    "import the gazetteer of that district (or use another workspace). Nothing was written.")
             raise ConfigError(msg)
     return writes
+
+
+def _depends_on(kind: str, facility_type: str | None) -> set[str]:
+    """Store layers whose content a layer of this kind is checked against."""
+    if kind in {"facilities", "households"}:
+        hosts = {"facilities_community_service_centre"} if facility_type == "volunteer_service_point" else set()
+        return {"gazetteer", "district", "townships"} | hosts
+    if kind in {"district", "townships", "villages"}:
+        return {"gazetteer"}
+    return set()
+
+
+def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue: Catalogue) -> list[Problem]:
+    """Validate again the workspace layers that depend on a layer this import replaces.
+
+    Re-importing the gazetteer, the boundaries or the community service centres must not leave
+    facilities with unknown codes, points outside the new outline or volunteer points without host.
+    """
+    problems: list[Problem] = []
+    meta = list_layers(store)
+    for row in meta.itertuples(index=False):
+        name, kind, facility_type = str(row.layer), str(row.kind), row.facility_type
+        changed = _depends_on(kind, facility_type if isinstance(facility_type, str) else None) & replaced
+        if name in replaced or not changed:
+            continue
+        ftype = catalogue.types.get(str(facility_type)) if kind == "facilities" else None
+        if kind == "facilities" and ftype is None:
+            continue  # a type from a catalogue not given this time: it cannot be checked
+        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))})"
+        try:
+            stored = read_store_layer(store, name)
+            data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
+                stored.astype(object), np.arange(1, len(stored) + 1), source)
+            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=ctx, source=source)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 _GCJ_HINT = re.compile(r"gcj|高德|amap|gaode|腾讯|tencent|火星", re.IGNORECASE)

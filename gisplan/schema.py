@@ -676,17 +676,10 @@ def _kind_checks(
         _resolve_names(df, mapping, ftype, ctx, col)
     elif "code12" in df and ctx.gazetteer is not None:
         _codes_in_gazetteer(df, mapping, ctx, col, levels=_LEVELS_OF[kind])
-    if "beds" in df and "nursing_beds" in df:
-        over = (df["nursing_beds"] > df["beds"]).fillna(False).to_numpy()
-        col.at(over, field("nursing_beds"), lambda i: f"nursing beds ({df['nursing_beds'].iloc[i]}) exceed "
-               f"beds ({df['beds'].iloc[i]}).", "nursing beds (护理型床位) are part of all beds; correct one of them.")
-    if kind == "households" and "population" in df:
-        low = (df["population"] < df["households"]).fillna(False).to_numpy()
-        col.at(low, field("population"), lambda i: f"population ({df['population'].iloc[i]}) is smaller than "
-               f"households ({df['households'].iloc[i]}).", "check whether the two columns are swapped.")
-        if "pop_60plus" in df:
-            big = (df["pop_60plus"] > df["population"]).fillna(False).to_numpy()
-            col.at(big, field("pop_60plus"), "persons aged 60+ exceed the population.", "correct one of them.")
+    elif kind == "households":
+        col.table(None, "the workspace has no gazetteer, so the households' division codes cannot be checked.",
+                  "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
+    _value_checks(df, kind, mapping, col)
     if kind == "facilities" and ftype is not None and ftype.id == "volunteer_service_point":
         _host_checks(df, mapping, ctx, col)
     if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
@@ -716,6 +709,22 @@ def _match(
     col.at(unknown, field, _no_match(names, pool, what),
            f"write the standard {what} name (标准地名, as in the gazetteer), e.g. 胜利路街道, not 胜利路街道办事处.")
     return codes
+
+
+def _value_checks(df: pd.DataFrame, kind: str, mapping: dict[str, str], col: _Collector) -> None:
+    """Checks between the values of one row: nursing beds within beds, population above households."""
+    field = mapping.get
+    if "beds" in df and "nursing_beds" in df:
+        over = (df["nursing_beds"] > df["beds"]).fillna(False).to_numpy()
+        col.at(over, field("nursing_beds"), lambda i: f"nursing beds ({df['nursing_beds'].iloc[i]}) exceed "
+               f"beds ({df['beds'].iloc[i]}).", "nursing beds (护理型床位) are part of all beds; correct one of them.")
+    if kind == "households" and "population" in df:
+        low = (df["population"] < df["households"]).fillna(False).to_numpy()
+        col.at(low, field("population"), lambda i: f"population ({df['population'].iloc[i]}) is smaller than "
+               f"households ({df['households'].iloc[i]}).", "check whether the two columns are swapped.")
+        if "pop_60plus" in df:
+            big = (df["pop_60plus"] > df["population"]).fillna(False).to_numpy()
+            col.at(big, field("pop_60plus"), "persons aged 60+ exceed the population.", "correct one of them.")
 
 
 def _codes_from_names(df: pd.DataFrame, mapping: dict[str, str], kind: str, ctx: Context, col: _Collector) -> None:
@@ -805,8 +814,8 @@ def _resolve_names(
                   "add a 区划代码 column (12 digits), or 所属镇街 / 所属村社区 name columns.")
         return
     if gaz is None:
-        if "township" in df or "village" in df:
-            logger.warning("no gazetteer in the workspace: division names were not checked")
+        col.table(None, "the workspace has no gazetteer, so division codes and names cannot be checked.",
+                  "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
         return
     level = divisions.division_level(gaz["code12"])
     townships, villages = gaz[level == "township"], gaz[level == "village"]
@@ -870,7 +879,8 @@ def _location_checks(
     gdf: gpd.GeoDataFrame, mapping: dict[str, str], ctx: Context, usable: np.ndarray, col: _Collector
 ) -> None:
     if ctx.district is None:
-        logger.warning("no district outline in the workspace: locations were not checked")
+        col.table(None, "the workspace has no district outline, so locations cannot be checked.",
+                  "import it first: `gisplan layers import <district file> --kind district`.")
         return
     pts = gdf.geometry.to_numpy()
     ok = usable & shapely.is_valid(pts)

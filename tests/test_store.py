@@ -574,3 +574,28 @@ def test_not_a_geopackage(tmp_path: Path) -> None:
         list_layers(path)
     with pytest.raises(StoreError, match="is not a GeoPackage"):
         read_changelog(path)
+
+
+def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(store: Path, tmp_path: Path,
+                                                                 catalogue) -> None:
+    """Renumbered centres would orphan the volunteer points; another district's gazetteer would orphan
+    every facility code: both are refused, naming the workspace layer and row, and nothing is written."""
+    import_layers(store, [ImportSpec(FACILITIES, "facilities", "volunteer_service_point",
+                                     layer="volunteer_service_point")], catalogue=catalogue)
+    centres = pyogrio.read_dataframe(FACILITIES, layer="community_service_centre")
+    same = tmp_path / "same.gpkg"
+    pyogrio.write_dataframe(centres, same, layer="c")
+    import_layers(store, [ImportSpec(same, "facilities", "community_service_centre")], catalogue=catalogue)
+    renumbered = tmp_path / "renumbered.gpkg"
+    pyogrio.write_dataframe(centres.assign(facility_id="N" + centres["facility_id"]), renumbered, layer="c")
+    before = sha256(store)
+    with pytest.raises(SchemaError) as err:
+        import_layers(store, [ImportSpec(renumbered, "facilities", "community_service_centre")], catalogue=catalogue)
+    text = str(err.value)
+    assert "workspace layer `facilities_volunteer_service_point` (checked again: this import replaces " \
+           "facilities_community_service_centre), row 1, field `host_facility_id`" in text
+    assert "107 problems found" in text
+    with pytest.raises(SchemaError, match=r"workspace layer `facilities_community_service_centre` \(checked again: "
+                                          r"this import replaces gazetteer\), row 1, field `code12`: code 500118"):
+        import_layers(store, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
+    assert sha256(store) == before
