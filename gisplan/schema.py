@@ -7,7 +7,7 @@ workspace already knows (the gazetteer, the district and township polygons, othe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ _POINTS = frozenset({"Point"})
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "是", "达标", "合格", "√", "有"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否", "不达标", "不合格", "×", "无"})
 _MAX_PROBLEMS_PER_RULE = 200
+_DBF_NAME_LEN = 10
 _HALFWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
 
@@ -132,8 +133,10 @@ def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = N
     if kind == "district":
         return LayerSchema(kind, (code12, name), (), _POLYGONS, geometry_required=True)
     if kind in {"townships", "villages"}:
-        # boundary files often carry only names (XZQMC); codes are then looked up in the gazetteer
-        return LayerSchema(kind, (name,), (code12,), _POLYGONS, geometry_required=True)
+        # boundary files often carry only names (XZQMC, 乡镇名称); codes are then looked up in the gazetteer
+        division = a["township" if kind == "townships" else "village"]
+        polygon_name = replace(name, aliases=tuple(dict.fromkeys((*name.aliases, *division.aliases[1:]))))
+        return LayerSchema(kind, (polygon_name,), (code12,), _POLYGONS, geometry_required=True)
     if kind == "households":
         hh = _attr("households", "int", "户数", "家庭户数", "总户数", "户", unit="households", min_value=0)
         pop = _attr("population", "int", "人口", "常住人口", "人口数", "总人口", unit="persons", min_value=0)
@@ -172,12 +175,15 @@ def _map_columns(
     """Map canonical attribute name → the file's column name."""
     by_header: dict[str, str] = {}
     for column in frame.columns:
-        if column in {"_row", "geometry"} and column != "geometry":
-            continue
-        by_header.setdefault(normalise_header(str(column)), str(column))
+        if column != "_row":
+            by_header.setdefault(normalise_header(str(column)), str(column))
+    # a shapefile's dBase fields hold 10 characters: facility_id arrives as facility_i
+    truncated = {h: c for h, c in by_header.items() if len(h) == _DBF_NAME_LEN and h.isascii()}
     mapping: dict[str, str] = {}
     for attr in (*schema.required, *schema.optional, *extra):
         hits = [by_header[al] for al in attr.aliases if al in by_header]
+        if not hits:
+            hits = [c for h, c in truncated.items() if any(al.startswith(h) for al in attr.aliases)]
         hits = list(dict.fromkeys(hits))
         if len(hits) > 1:
             col.table(

@@ -7,11 +7,13 @@ and the workspace is byte-for-byte unchanged.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import openpyxl
+import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -427,3 +429,20 @@ def test_numeric_codes_in_a_shapefile(store: Path, tmp_path: Path, base_store: P
     assert result.exit_code == 0, result.output
     stored = gpd.read_file(store, layer="townships", engine="pyogrio")
     assert stored["code12"].tolist() == towns["code12"].tolist()
+
+
+def test_shapefile_truncated_field_names(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """dBase cuts facility_id to facility_i and nursing_beds to nursing_be: they are still recognised."""
+    path = tmp_path / "inst.shp"
+    gdf = gpd.GeoDataFrame({"facility_id": ["A"], "name": ["甲"], "code12": [params["code12"]], "beds": [50],
+                            "nursing_beds": [20], "operator": ["公办"]},
+                           geometry=[shapely.Point(params["lon"], params["lat"])], crs="EPSG:4326")
+    with warnings.catch_warnings():  # GDAL and geopandas both say they truncate: that is the point here
+        warnings.simplefilter("ignore")
+        gdf.to_file(path, engine="pyogrio", encoding="UTF-8")
+    assert {"facility_i", "nursing_be"} <= set(pyogrio.read_info(path)["fields"])
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
+                                      "elderly_institution", "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_elderly_institution", engine="pyogrio")
+    assert stored[["facility_id", "nursing_beds"]].values.tolist() == [["A", 20]]
