@@ -104,12 +104,25 @@ def parse_crs(text: str) -> DeclaredCRS:
     return DeclaredCRS(text, crs)
 
 
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
 def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file's bytes (for a shapefile, of its .shp)."""
+    """Return the hex sha256 of a file's bytes.
+
+    For a shapefile it covers every part that exists (.shp, .shx, .dbf, .prj, .cpg, each preceded by
+    its suffix), so an attribute edit, which changes only the .dbf, changes the hash.
+    """
+    parts = [path.with_suffix(s) for s in _SHAPEFILE_PARTS] if path.suffix.lower() == ".shp" else [path]
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    for part in parts:
+        if not part.exists():
+            continue
+        if len(parts) > 1:
+            digest.update(part.suffix.lower().encode())
+        with part.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -306,7 +319,8 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
     Returns
     -------
     geopandas.GeoDataFrame
-        With the file's CRS (possibly ``None``) and the 1-based feature number in column ``_row``.
+        With the file's CRS (possibly ``None``) and in column ``_row`` the row the user sees: the fid
+        for a GeoPackage, else the 1-based feature number.
 
     Raises
     ------
@@ -328,15 +342,17 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
                 kwargs["encoding"] = encoding
             elif path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
                 kwargs["encoding"] = _guess_dbf_encoding(path)
-            gdf = pyogrio.read_dataframe(path, **kwargs)
+            # a GeoPackage's rows are named by fid, as QGIS shows them
+            gdf = pyogrio.read_dataframe(path, fid_as_index=path.suffix.lower() == ".gpkg", **kwargs)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, LookupError) as exc:
         msg = f"cannot read the file as a spatial layer: {exc}."
         fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
         raise SchemaError([Problem(source, None, None, msg, fix)]) from None
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf)
+    rows = gdf.index.to_numpy() if path.suffix.lower() == ".gpkg" else np.arange(1, len(gdf) + 1)
     gdf = gdf.reset_index(drop=True)
-    gdf["_row"] = np.arange(1, len(gdf) + 1)
+    gdf["_row"] = rows
     return gdf
 
 

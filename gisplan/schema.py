@@ -39,6 +39,13 @@ _DBF_NAME_LEN = 10
 _HALFWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
 
+def _show(value: object) -> str:
+    """A cell value for a message: text quoted, numbers plain (no ``np.int64(-1)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _attr(name: str, dtype: str, *aliases: str, unit: str | None = None, min_value: float | None = None) -> Attribute:
     return Attribute(
         name=name,
@@ -221,14 +228,14 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     if attr.dtype == "bool":
         norm = text.map(lambda v: None if v is None else normalise_header(str(v)))
         bad = (~norm.isna() & ~norm.isin(_TRUE | _FALSE)).to_numpy()
-        col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not yes/no.", "write 是/否 (or 1/0, true/false).")
+        col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not yes/no.", "write 是/否 (or 1/0, true/false).")
         return norm.map(lambda v: None if v is None else v in _TRUE)
     # enum
     norm = text.map(lambda v: None if v is None else normalise_header(str(v)))
     bad = (~norm.isna() & ~norm.isin(list(attr.values))).to_numpy()
     allowed = ", ".join(sorted(set(attr.values.values())))
     spellings = "/".join(k for k in list(attr.values)[:8])
-    col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not one of: {allowed}.", f"write one of {spellings}.")
+    col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not one of: {allowed}.", f"write one of {spellings}.")
     return norm.map(lambda v: attr.values.get(v) if v is not None else None)
 
 
@@ -254,7 +261,7 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
     col.at(
         sci,
         column,
-        lambda i: f"{raw.iloc[i]!r} is a division code that Excel turned into scientific notation; "
+        lambda i: f"{_show(raw.iloc[i])} is a division code that Excel turned into scientific notation; "
         "its last digits are lost.",
         "format the column as text in Excel and type the 12-digit codes again (or copy them from the gazetteer).",
     )
@@ -265,7 +272,7 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
     col.at(
         bad & ~sci,
         column,
-        lambda i: f"{raw.iloc[i]!r} is not a 12-digit division code (统计用区划代码).",
+        lambda i: f"{_show(raw.iloc[i])} is not a 12-digit division code (统计用区划代码).",
         "write the 12-digit code, e.g. 500118001000 for a township, 500118001003 for a community "
         "(Excel: format the column as text so it keeps every digit).",
     )
@@ -288,19 +295,19 @@ def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector
     col.at(
         bad,
         column,
-        lambda i: f"{text.iloc[i]!r} is not a number (expected `{attr.name}`{unit}).",
+        lambda i: f"{_show(text.iloc[i])} is not a number (expected `{attr.name}`{unit}).",
         "write a plain number, e.g. 350 or 350.5"
         + (f" (a unit word {'/'.join(attr.suffixes)} may follow)." if attr.suffixes else "."),
     )
     if attr.dtype == "int":
         frac = (~num.isna() & (num % 1 != 0)).to_numpy()
-        col.at(frac, column, lambda i: f"{text.iloc[i]!r} is not a whole number.", "write a whole number.")
+        col.at(frac, column, lambda i: f"{_show(text.iloc[i])} is not a whole number.", "write a whole number.")
     if attr.min_value is not None:
         low = (num < attr.min_value).fillna(False).to_numpy()
         col.at(
             low,
             column,
-            lambda i: f"{text.iloc[i]!r} is below the minimum {attr.min_value:g}.",
+            lambda i: f"{_show(text.iloc[i])} is below the minimum {attr.min_value:g}.",
             "correct the value (it cannot be negative).",
         )
     if attr.dtype == "int":
@@ -344,7 +351,7 @@ def _split_lonlat(
     parts = text.astype("string").str.strip().str.split(r"\s*[,，;；/]\s*|\s+", regex=True)
     n = parts.map(lambda p: len(p) if isinstance(p, list) else 0)
     bad = (text.notna() & (n != 2)).to_numpy()
-    col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not 'longitude,latitude'.",
+    col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not 'longitude,latitude'.",
            "write the two numbers separated by a comma, e.g. 105.927,29.356.")
     ok = n == 2
     lon = parts.map(lambda p: p[0] if isinstance(p, list) and len(p) == 2 else None).where(ok, None)
@@ -363,7 +370,7 @@ def _parse_degrees(text: pd.Series, attr: Attribute, column: str, col: _Collecto
     value = value.where(~hemi.isin(["S", "s", "W", "w", "南", "西"]), -value)
     num = num.fillna(value)
     bad = (text.notna() & num.isna()).to_numpy()
-    col.at(bad, column, lambda i: f"{text.iloc[i]!r} is not a number (expected `{attr.name}` in degrees).",
+    col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not a number (expected `{attr.name}` in degrees).",
            "write decimal degrees (105.927) or degrees-minutes-seconds (105°55′37″).")
     return num
 
@@ -494,7 +501,7 @@ def _check_unique(values: pd.Series, column: str, col: _Collector) -> None:
         col.at(
             dup.to_numpy(),
             column,
-            lambda i: f"{values.iloc[i]!r} is used already on row {firsts[values.iloc[i]]}.",
+            lambda i: f"{_show(values.iloc[i])} is used already on row {firsts[values.iloc[i]]}.",
             "give every row its own value.",
         )
 
@@ -709,7 +716,8 @@ def _match(
 ) -> pd.Series:
     """Codes for division names; unknown and ambiguous names are recorded as problems."""
     codes, ambiguous = divisions.match_names(names, pool, within=within)
-    col.at(ambiguous.to_numpy(), field, lambda i: f"{names.iloc[i]!r} names more than one {what} in the gazetteer.",
+    col.at(ambiguous.to_numpy(), field,
+           lambda i: f"{_show(names.iloc[i])} names more than one {what} in the gazetteer.",
            "add the 12-digit code (区划代码), or the township, to tell them apart.")
     unknown = (names.notna() & codes.isna() & ~ambiguous).to_numpy()
     col.at(unknown, field, _no_match(names, pool, what),
@@ -801,8 +809,8 @@ def _codes_in_gazetteer(
         differ = (known & df["name"].notna() & (df["name"] != declared)
                   & (df["name"].map(lambda s: divisions.short_name(str(s))) != declared.map(
                       lambda s: divisions.short_name(str(s))))).to_numpy()
-        col.at(differ, mapping.get("name", "name"), lambda i: f"name {df['name'].iloc[i]!r} differs from the "
-               f"gazetteer's {declared.iloc[i]!r} for code {df['code12'].iloc[i]}.",
+        col.at(differ, mapping.get("name", "name"), lambda i: f"name {_show(df['name'].iloc[i])} differs from the "
+               f"gazetteer's {_show(declared.iloc[i])} for code {df['code12'].iloc[i]}.",
                "use the standard name (标准地名) or correct the code.")
 
 
@@ -832,14 +840,14 @@ def _resolve_names(
         resolved = resolved.where(resolved.notna() | t_codes.isna(), t_codes)
         both = (df["code12"].notna() & t_codes.notna()
                 & (divisions.township_code(df["code12"].fillna("0" * 12)) != t_codes)).to_numpy()
-        col.at(both, field, lambda i: f"township {df['township'].iloc[i]!r} ({t_codes.iloc[i]}) disagrees with "
+        col.at(both, field, lambda i: f"township {_show(df['township'].iloc[i])} ({t_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the township name.")
     if "village" in df:
         field = mapping["village"]
         within = resolved.str.slice(0, 9).where(resolved.notna(), None)
         v_codes = _match(df["village"], villages, "village/community", field, col, within=within)
         clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
-        col.at(clash, field, lambda i: f"village {df['village'].iloc[i]!r} ({v_codes.iloc[i]}) disagrees with "
+        col.at(clash, field, lambda i: f"village {_show(df['village'].iloc[i])} ({v_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
         take = v_codes.notna() & (resolved.isna() | (ftype.admin_level == "village"))
         resolved = resolved.where(~take, v_codes)
@@ -873,7 +881,7 @@ def _host_checks(df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _
     host_code = hosts.set_index("facility_id")["code12"]
     field = mapping["host_facility_id"]
     missing = (df["host_facility_id"].notna() & ~df["host_facility_id"].isin(host_code.index)).to_numpy()
-    col.at(missing, field, lambda i: f"host {df['host_facility_id'].iloc[i]!r} is not a community service "
+    col.at(missing, field, lambda i: f"host {_show(df['host_facility_id'].iloc[i])} is not a community service "
            "centre in this workspace.", "give the facility_id of the hosting 社区综合服务设施.")
     declared = df["host_facility_id"].map(host_code)
     differ = (declared.notna() & df["code12"].notna() & (declared != df["code12"])).to_numpy()

@@ -535,3 +535,32 @@ def test_bad_encoding_name_is_a_data_error(store: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "klingon" in result.output
+
+
+def test_geopackage_rows_are_fids_and_shapefile_hash_covers_dbf(store: Path, tmp_path: Path,
+                                                                 centre_point: dict[str, object]) -> None:
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from gisplan.io import file_sha256
+
+    p = centre_point
+    gdf = gpd.GeoDataFrame({"facility_id": ["A", "B"], "name": ["甲", "乙"], "code12": [p["code12"]] * 2,
+                            "beds": [10, -1], "nursing_beds": [0, 0], "operator": ["公办", "公办"]},
+                           geometry=[shapely.Point(p["lon"], p["lat"])] * 2, crs="EPSG:4326")
+    gpkg = tmp_path / "inst.gpkg"
+    gdf.index = [40, 41]
+    pyogrio.write_dataframe(gdf, gpkg, layer="inst")
+    fids = pyogrio.read_dataframe(gpkg, fid_as_index=True).index.tolist()
+    result = CliRunner().invoke(cli, ["layers", "import", str(gpkg), *INST, "--crs", "4326", "-w", str(store)])
+    assert result.exit_code == 1
+    assert f"row {fids[1]}, field `beds`: -1 is below the minimum 0" in result.output
+
+    shp = tmp_path / "inst.shp"
+    short = gdf[["name", "beds", "geometry"]]
+    short.to_file(shp, engine="pyogrio", encoding="UTF-8")
+    shp_bytes, before = shp.read_bytes(), file_sha256(shp)
+    short.assign(name=["丙", "乙"]).to_file(shp, engine="pyogrio", encoding="UTF-8")
+    assert shp.read_bytes() == shp_bytes  # only the .dbf changed ...
+    assert file_sha256(shp) != before  # ... and the provenance hash sees it
