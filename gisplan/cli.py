@@ -20,7 +20,7 @@ import pandas as pd
 from gisplan import __version__
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.config import Scenario, load_scenario
-from gisplan.errors import GisplanError, NetworkError, SchemaError
+from gisplan.errors import ConfigError, CRSError, GisplanError, NetworkError, SchemaError
 from gisplan.indicators import evaluate_indicators
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
 from gisplan.io import fetch_osm_roads, parse_crs, read_spatial
@@ -139,15 +139,30 @@ def _import_options(func: Any) -> Any:
 
 
 def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
-           sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool) -> list[ImportSpec]:
+           sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool,
+           catalogue: Catalogue) -> list[ImportSpec]:
+    """Check the options against each other (usage errors, exit 2) and build the import specs."""
     if kind == "facilities" and not facility_type:
         raise click.UsageError("--type is required with --kind facilities (see `gisplan types list`).")
     if kind != "facilities" and facility_type:
         raise click.UsageError("--type is only for --kind facilities.")
+    if facility_type and facility_type not in catalogue.types:
+        try:
+            catalogue.get_type(facility_type)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--type") from None
     if crs is not None:
-        parse_crs(crs)
+        try:
+            parse_crs(crs)
+        except CRSError as exc:
+            raise click.BadParameter(str(exc), param_hint="--crs") from None
     if make_ids and kind != "facilities":
         raise click.UsageError("--make-ids is only for --kind facilities.")
+    suffixes = {Path(f).suffix.lower() for f in files}
+    if sheet is not None and not suffixes <= {".xlsx", ".xlsm"}:
+        raise click.UsageError("--sheet applies to .xlsx workbooks only.")
+    if layer is not None and not suffixes <= {".gpkg"}:
+        raise click.UsageError("--layer applies to GeoPackages (.gpkg) only.")
     return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
             for f in files]
 
@@ -167,8 +182,8 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
     Every problem in every file is listed (file, row, field, what is wrong, the fix); then nothing is
     written and the exit code is 1.
     """
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
     cat = load_catalogue(*catalogue_files)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
     try:
         results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
                                 progress=sys.stderr.isatty())
@@ -185,8 +200,8 @@ def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | Non
                     layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
                     make_ids: bool, tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
     """Check FILES as `layers import` would, against the workspace, without writing anything."""
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
     cat = load_catalogue(*catalogue_files)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
     try:
         writes = validate_imports(specs, store=workspace if workspace.exists() else None, catalogue=cat,
                                   tolerance_m=tolerance_m)

@@ -89,3 +89,24 @@ def test_crs_hint_in_file_name_warns(tmp_path: Path, centre_point: dict[str, obj
     assert "suggests 高德/腾讯 GCJ-02" in warned.output
     quiet = CliRunner().invoke(cli, [*args, "--crs", "gcj02"])
     assert "suggests" not in quiet.output
+
+
+def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
+    """A wrong --crs, an unknown --type, --sheet on a CSV: exit 2 with the option named; nothing read."""
+    path = tmp_path / "x.csv"
+    path.write_text("facility_id,name\nA,甲\n", encoding="utf-8")
+    base = ["layers", "import", str(path), "-w", str(tmp_path / "w.gpkg")]
+    crs = CliRunner().invoke(cli, [*base, "--kind", "facilities", "--type", "public_cemetery", "--crs", "mars"])
+    assert crs.exit_code == 2
+    assert "Invalid value for --crs" in crs.output
+    assert "'mars' is not a known coordinate system" in crs.output
+    kind = CliRunner().invoke(cli, [*base, "--kind", "facilities", "--type", "cinema"])
+    assert kind.exit_code == 2
+    assert "unknown facility type `cinema`" in kind.output
+    assert "public_cemetery" in kind.output
+    sheet = CliRunner().invoke(cli, [*base, "--kind", "gazetteer", "--sheet", "2023"])
+    assert sheet.exit_code == 2
+    assert "--sheet applies to .xlsx workbooks only" in sheet.output
+    layer = CliRunner().invoke(cli, [*base, "--kind", "gazetteer", "--layer", "a"])
+    assert layer.exit_code == 2
+    assert not (tmp_path / "w.gpkg").exists()
