@@ -28,7 +28,7 @@ from gisplan.io import (
     read_table,
 )
 from gisplan.schema import KINDS, Context, layer_schema, validate_layer
-from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
+from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers, writer_lock
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -346,7 +346,8 @@ def import_layers(
     SchemaError
         If any file has a problem; the store is then unchanged.
     """
-    writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m, progress=progress,
-                              district_code=district_code)
-    write_layers(store, writes, action="import", detail={"files": len(writes)})
+    with writer_lock(store):  # nobody changes the workspace between validating against it and writing
+        writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m,
+                                  progress=progress, district_code=district_code)
+        write_layers(store, writes, action="import", detail={"files": len(writes)}, lock=False)
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]

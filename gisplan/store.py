@@ -21,6 +21,7 @@ import secrets
 import shutil
 import sqlite3
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "read_store_layer",
     "store_layer_names",
     "write_layers",
+    "writer_lock",
 ]
 
 logger = logging.getLogger(__name__)
@@ -169,21 +171,18 @@ def init_store(path: str | Path) -> Path:
     path = Path(path)
     if path.exists():
         _ensure_tables(path)
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _writer_lock(path):
-        tmp = _tmp_path(path)
-        try:
-            # GDAL writes the GeoPackage scaffolding (gpkg_contents, spatial_ref_sys …)
-            empty = pd.DataFrame({"seq": pd.Series([], dtype="int64")})
-            pyogrio.write_dataframe(empty, tmp, layer="gisplan_init", driver="GPKG")
-            _drop_init_table(tmp)
-            _ensure_tables(tmp)
-            _log(tmp, "init", None, {"path": str(path)})
-            _commit_file(tmp, path)
-        finally:
-            _remove_tmp(tmp)
+    else:
+        write_layers(path, [], action="init", detail={"path": str(path)})
     return path
+
+
+def _scaffold(tmp: Path) -> None:
+    """Write an empty GeoPackage with gisplan's tables to `tmp`."""
+    # GDAL writes the GeoPackage scaffolding (gpkg_contents, spatial_ref_sys …)
+    empty = pd.DataFrame({"seq": pd.Series([], dtype="int64")})
+    pyogrio.write_dataframe(empty, tmp, layer="gisplan_init", driver="GPKG")
+    _drop_init_table(tmp)
+    _ensure_tables(tmp)
 
 
 def _drop_init_table(path: Path) -> None:
@@ -240,12 +239,29 @@ else:
 
 
 @contextlib.contextmanager
-def _writer_lock(path: Path) -> Iterator[None]:
+def writer_lock(path: str | Path, *, wait_s: float = 30.0) -> Iterator[None]:
+    """Hold the store's writer lock (a ``.<name>.lock`` file beside it), waiting up to `wait_s`.
+
+    Hold it around reading the workspace for validation *and* writing, so that no other writer
+    changes what was validated against. Leftover temporary files of interrupted writers are removed
+    once the lock is held.
+
+    Raises
+    ------
+    StoreError
+        If another process still holds the lock after `wait_s` seconds.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(f".{path.name}.lock")
+    deadline = time.monotonic() + wait_s
     with lock_path.open("a+") as fh:
-        if not _try_lock(fh):
-            msg = f"{path} is being written by another gisplan process; wait for it to finish and retry."
-            raise StoreError(msg)
+        while not _try_lock(fh):
+            if time.monotonic() >= deadline:
+                msg = (f"{path} is being written by another gisplan process (waited {wait_s:g} s); "
+                       "wait for it to finish and retry.")
+                raise StoreError(msg)
+            time.sleep(0.05)
         try:
             for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*"):  # with -journal/-wal/-shm
                 logger.info("removing %s, left by an interrupted write", stale)
@@ -285,7 +301,15 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_layers(path: str | Path, writes: Sequence[LayerWrite], *, action: str, detail: dict[str, Any]) -> None:
+def write_layers(
+    path: str | Path,
+    writes: Sequence[LayerWrite],
+    *,
+    action: str,
+    detail: dict[str, Any],
+    lock: bool = True,
+    wait_s: float = 30.0,
+) -> None:
     """Write several layers and their metadata in one all-or-nothing step.
 
     Parameters
@@ -298,23 +322,29 @@ def write_layers(path: str | Path, writes: Sequence[LayerWrite], *, action: str,
         Change-log action (``import`` …).
     detail : dict
         JSON-serialisable detail for the change log.
+    lock : bool
+        Take the writer lock; ``False`` when the caller holds it already (see :func:`writer_lock`).
+    wait_s : float
+        Seconds to wait for another writer to finish.
 
     Raises
     ------
     StoreError
-        If another process holds the store, a layer name is unsafe, or writing fails (the store is
-        then unchanged).
+        If another process holds the store longer than `wait_s`, a layer name is unsafe, or writing
+        fails (the store is then unchanged).
     """
     path = Path(path)
     for w in writes:
         check_layer_name(w.name)
-    if not path.exists():
-        init_store(path)
-    with _writer_lock(path):
+    with writer_lock(path, wait_s=wait_s) if lock else contextlib.nullcontext():
         tmp = _tmp_path(path)
         try:
-            shutil.copyfile(path, tmp)
-            _ensure_tables(tmp)
+            if path.exists():
+                shutil.copyfile(path, tmp)
+                _ensure_tables(tmp)
+            else:
+                _scaffold(tmp)
+                _log(tmp, "init", None, {"path": str(path)})
             for w in writes:
                 data = _prepare(w.data)
                 if isinstance(data, gpd.GeoDataFrame):

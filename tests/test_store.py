@@ -480,8 +480,10 @@ def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
     with lock.open("a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            with pytest.raises(StoreError, match="another gisplan process"):
-                write_layers(store, [write], action="import", detail={})
+            started = time.monotonic()
+            with pytest.raises(StoreError, match=r"another gisplan process \(waited 0.3 s\)"):
+                write_layers(store, [write], action="import", detail={}, wait_s=0.3)
+            assert time.monotonic() - started >= 0.3
             assert sha256(store) == before
             assert _temps(store) == []
         finally:
@@ -490,6 +492,20 @@ def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
     write_layers(store, [write], action="import", detail={})
     assert "scratch" in store_layer_names(store)
     assert sha256(store) != before
+
+
+def test_concurrent_imports_wait_for_each_other(store: Path, tmp_path: Path) -> None:
+    """Two imports started together both land: the second waits for the first's lock."""
+    gisplan = Path(sys.executable).with_name("gisplan")
+    hh = ["layers", "import", str(HOUSEHOLDS), "--kind", "households", "-w", str(store)]
+    inst = ["layers", "import", str(FACILITIES), "--kind", "facilities", "--type", "elderly_institution",
+            "--layer", "elderly_institution", "-w", str(store)]
+    procs = [subprocess.Popen([str(gisplan), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in (hh, inst)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert {"households", "facilities_elderly_institution"} <= store_layer_names(store)
+    assert _integrity(store) == "ok"
 
 
 # ----------------------------------------------------------------------------------- 7. layer names
