@@ -208,7 +208,11 @@ def _is_total_row(cells: list[str | None]) -> bool:
     return any("".join(c.split()).lower().rstrip(":：") in _TOTAL_WORDS for c in first)
 
 
-def _grid_to_table(grid: list[list[Any]], source: str, known: set[str], encoding: str | None) -> RawTable:
+def _grid_to_table(
+    grid: list[list[Any]], source: str, known: set[str], encoding: str | None, *, lines: list[int] | None = None
+) -> RawTable:
+    """Find the header, drop blank and 合计 rows, and keep each row's number as the user sees it."""
+    line = lines if lines is not None else list(range(1, len(grid) + 1))
     if not any(any(_cell_text(c) for c in row) for row in grid):
         msg = "the file has no data rows."
         fix = "check that the right file (and sheet) was given and that it was saved with its rows."
@@ -221,13 +225,13 @@ def _grid_to_table(grid: list[list[Any]], source: str, known: set[str], encoding
         seen[name] = seen.get(name, 0) + 1
     for name, count in seen.items():
         if count > 1:
-            msg = f"the header row (row {h + 1}) has {count} columns named {name!r}."
-            problems.append(Problem(source, h + 1, name, msg, "rename or delete the duplicate column."))
+            msg = f"the header row (row {line[h]}) has {count} columns named {name!r}."
+            problems.append(Problem(source, line[h], name, msg, "rename or delete the duplicate column."))
     if problems:
         raise SchemaError(problems)
     width = len(header)
     body = [
-        (i + 1, [_cell_text(c) for c in (row + [None] * width)[:width]])
+        (line[i], [_cell_text(c) for c in (row + [None] * width)[:width]])
         for i, row in enumerate(grid)
         if i > h and any(_cell_text(c) for c in row)
     ]
@@ -238,7 +242,7 @@ def _grid_to_table(grid: list[list[Any]], source: str, known: set[str], encoding
     frame = pd.DataFrame([cells for _, cells in body], columns=header, dtype=object)
     rows = np.array([n for n, _ in body], dtype=np.int64)
     if frame.empty:
-        msg = f"the table has a header (row {h + 1}) but no data rows."
+        msg = f"the table has a header (row {line[h]}) but no data rows."
         raise SchemaError([Problem(source, None, None, msg, "fill in the rows, or choose the right sheet.")])
     return RawTable(frame, rows, source, encoding)
 
@@ -282,8 +286,15 @@ def read_table(
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel_tab if suffix == ".tsv" else csv.excel
-    grid: list[list[Any]] = [list(r) for r in csv.reader(_stdio.StringIO(text), dialect)]
-    return _grid_to_table(grid, path.name, known, used)
+    reader = csv.reader(_stdio.StringIO(text), dialect)
+    grid: list[list[Any]] = []
+    lines: list[int] = []  # the text line each record starts on (a quoted cell may span lines)
+    start = 1
+    for record in reader:
+        grid.append(list(record))
+        lines.append(start)
+        start = reader.line_num + 1
+    return _grid_to_table(grid, path.name, known, used, lines=lines)
 
 
 def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:

@@ -564,3 +564,17 @@ def test_geopackage_rows_are_fids_and_shapefile_hash_covers_dbf(store: Path, tmp
     short.assign(name=["丙", "乙"]).to_file(shp, engine="pyogrio", encoding="UTF-8")
     assert shp.read_bytes() == shp_bytes  # only the .dbf changed ...
     assert file_sha256(shp) != before  # ... and the provenance hash sees it
+
+
+def test_csv_rows_are_text_lines_when_a_cell_spans_lines(store: Path, tmp_path: Path,
+                                                         centre_point: dict[str, object]) -> None:
+    """A quoted 地址 cell with a line break: the next record's problem names the line it starts on."""
+    p = centre_point
+    path = tmp_path / "multi.csv"
+    path.write_text("facility_id,name,code12,lon,lat,地址\n"
+                    f"A,甲,{p['code12']},{p['lon']},{p['lat']},\"永川区\n中山路1号\"\n"
+                    f"B,乙,{p['code12']},东经,{p['lat']},x\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
+                                      "minor_protection_station", "--crs", "4326", "-w", str(store)])
+    assert result.exit_code == 1
+    assert "multi.csv, row 4, field `lon`: '东经' is not a number" in result.output
