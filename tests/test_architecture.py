@@ -17,7 +17,12 @@ TIERS = {
 def _imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gisplan"):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:  # from .io import x / from . import io
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gisplan"):
             parts = node.module.split(".")
             if len(parts) > 1:
                 found.add(parts[1])
@@ -43,3 +48,9 @@ def test_imports_point_down() -> None:
             if TIERS[target] > tier or (target == "cli" and path.stem != "cli"):
                 bad.append(f"{path.stem} (tier {tier}) imports {target} (tier {TIERS[target]})")
     assert not bad, bad
+
+
+def test_relative_imports_are_seen(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("from .cli import main\nfrom . import store\nfrom gisplan.io import read_table\n", encoding="utf-8")
+    assert _imports(path) == {"cli", "store", "io"}

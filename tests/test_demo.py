@@ -122,6 +122,8 @@ def test_missing_roads_without_network_warn_and_continue(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
     assert result.exit_code == 0, result.output
     assert "roads" not in set(list_layers(tmp_path / "zs.gpkg")["layer"])
+    assert "road layer" in result.output
+    assert "nowhere.geojson not found; roads not imported (coverage needs them)" in result.output
 
 
 @pytest.mark.network
