@@ -353,7 +353,7 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
     try:
         import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m, progress=sys.stderr.isatty(),
-                      district_code=sc.district_code)
+                      district_code=sc.district_code, planning_crs=sc.crs)
     except SchemaError as exc:
         _report_problems(exc)
     meta = list_layers(store)

@@ -100,10 +100,10 @@ def _order(spec: ImportSpec) -> tuple[int, int]:
     return KINDS.index(spec.kind), first
 
 
-def load_context(store: Path | None, *, tolerance_m: float = 50.0) -> Context:
+def load_context(store: Path | None, *, tolerance_m: float = 50.0, planning_crs: str | None = None) -> Context:
     """Read the layers that cross-layer checks need from a workspace (missing ones stay ``None``)."""
     if store is None or not Path(store).exists():
-        return Context(tolerance_m=tolerance_m)
+        return Context(tolerance_m=tolerance_m, planning_crs=planning_crs)
     names = set(list_layers(store)["layer"])
 
     def get(name: str) -> pd.DataFrame | None:
@@ -117,6 +117,7 @@ def load_context(store: Path | None, *, tolerance_m: float = 50.0) -> Context:
         townships=_spatial(get("townships")),
         facilities=MappingProxyType(facilities),
         tolerance_m=tolerance_m,
+        planning_crs=planning_crs,
     )
 
 
@@ -173,6 +174,7 @@ def validate_imports(
     tolerance_m: float = 50.0,
     progress: bool = False,
     district_code: str | None = None,
+    planning_crs: str | None = None,
 ) -> list[LayerWrite]:
     """Read and validate every file, in dependency order, against the workspace and each other.
 
@@ -196,7 +198,7 @@ def validate_imports(
         if spec.kind == "facilities":
             catalogue.get_type(str(spec.facility_type))
     declared = {id(s): (parse_crs(s.crs) if s.crs else None) for s in specs}
-    ctx = load_context(store, tolerance_m=tolerance_m)
+    ctx = load_context(store, tolerance_m=tolerance_m, planning_crs=planning_crs)
     problems: list[Problem] = []
     writes: list[LayerWrite] = []
     names: dict[str, str] = {}
@@ -321,6 +323,7 @@ def import_layers(
     tolerance_m: float = 50.0,
     progress: bool = False,
     district_code: str | None = None,
+    planning_crs: str | None = None,
 ) -> list[ImportResult]:
     """Validate every file and write them all to the workspace in one all-or-nothing step.
 
@@ -336,6 +339,8 @@ def import_layers(
         Show a progress bar (stderr) while validating.
     district_code : str, optional
         The 6-digit district the workspace is for; a gazetteer of another district is refused.
+    planning_crs : str, optional
+        Projected CRS for the distance checks (the scenario's); default the data's UTM zone.
 
     Returns
     -------
@@ -348,6 +353,6 @@ def import_layers(
     """
     with writer_lock(store):  # nobody changes the workspace between validating against it and writing
         writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m,
-                                  progress=progress, district_code=district_code)
+                                  progress=progress, district_code=district_code, planning_crs=planning_crs)
         write_layers(store, writes, action="import", detail={"files": len(writes)}, lock=False)
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]

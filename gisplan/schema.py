@@ -19,7 +19,7 @@ import shapely
 from gisplan import divisions
 from gisplan.catalogue import LAYER_KINDS, Attribute, Catalogue, FacilityType, normalise_header
 from gisplan.errors import CRSError, Problem, SchemaError
-from gisplan.io import STORAGE_CRS, DeclaredCRS, RawTable, to_storage_crs
+from gisplan.io import STORAGE_CRS, DeclaredCRS, RawTable, to_planning_crs, to_storage_crs
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,6 +103,8 @@ class Context:
     tolerance_m : float
         How far (metres) a point may lie outside its polygon before it is reported: the boundary
         layers disagree with each other by tens of metres.
+    planning_crs : str, optional
+        Projected CRS to measure in (the scenario's); default the data's UTM zone.
     """
 
     gazetteer: pd.DataFrame | None = None
@@ -110,6 +112,7 @@ class Context:
     townships: gpd.GeoDataFrame | None = None
     facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     tolerance_m: float = 50.0
+    planning_crs: str | None = None
 
 
 def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = None) -> LayerSchema:
@@ -697,6 +700,8 @@ def _kind_checks(
         _host_checks(df, mapping, ctx, col)
     if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
         _location_checks(df, mapping, ctx, usable, col)
+    elif kind in {"townships", "villages"} and ctx.district is not None and isinstance(df, gpd.GeoDataFrame):
+        _location_checks(df, mapping, ctx, usable, col, in_townships=False)
 
 
 def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
@@ -890,54 +895,54 @@ def _host_checks(df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _
 
 
 def _location_checks(
-    gdf: gpd.GeoDataFrame, mapping: dict[str, str], ctx: Context, usable: np.ndarray, col: _Collector
+    gdf: gpd.GeoDataFrame, mapping: dict[str, str], ctx: Context, usable: np.ndarray, col: _Collector,
+    *, in_townships: bool = True,
 ) -> None:
+    """Each feature lies in the district and, for coded rows, in the township its code declares.
+
+    Distances are measured in the planning CRS (the scenario's, else the data's UTM zone); a feature
+    counts as inside when it is within ``ctx.tolerance_m`` metres, since boundary layers disagree by
+    tens of metres. Polygons are represented by a point on their surface.
+    """
     if ctx.district is None:
         col.table(None, "the workspace has no district outline, so locations cannot be checked.",
                   "import it first: `gisplan layers import <district file> --kind district`.")
         return
-    pts = gdf.geometry.to_numpy()
-    ok = usable & shapely.is_valid(pts)
+    ok = usable & shapely.is_valid(gdf.geometry.to_numpy())
     if not ok.any():
         return
-    points = gpd.GeoSeries(pts[ok], crs=gdf.crs)
-    crs = points.estimate_utm_crs()
-    metric = points.to_crs(crs)
-    district = ctx.district.to_crs(crs)
+    probes = np.full(len(gdf), None, dtype=object)
+    geoms = gdf.geometry.to_numpy()
+    metric = to_planning_crs(gpd.GeoDataFrame(geometry=geoms[ok], crs=gdf.crs), ctx.planning_crs)
+    probes[ok] = shapely.point_on_surface(metric.geometry.to_numpy())
+    district = to_planning_crs(ctx.district, metric.crs)
     outline = shapely.union_all(district.geometry.to_numpy())
-    dist = np.zeros(len(gdf))
-    dist[ok] = shapely.distance(outline, metric.to_numpy())
+    outside_m = np.zeros(len(gdf))
+    outside_m[ok] = shapely.distance(outline, probes[ok])
     name = str(district["name"].iloc[0]) if "name" in district else "the district"
-    outside = ok & (dist > ctx.tolerance_m)
-    geom_field = _geometry_field(mapping)
-    col.at(outside, geom_field, lambda i: f"the point lies {dist[i]:,.0f} m outside {name}.",
+    outside = ok & (outside_m > ctx.tolerance_m)
+    what = "point" if (gdf.geom_type == "Point").all() else "feature"
+    col.at(outside, _geometry_field(mapping), lambda i: f"the {what} lies {outside_m[i]:,.0f} m outside {name}.",
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
            "(a wrong CRS shifts points 300–500 m).")
-    if ctx.townships is None or "code12" not in gdf:
+    if not in_townships or ctx.townships is None or "code12" not in gdf:
         return
-    towns = ctx.townships.to_crs(crs).reset_index(drop=True)
-    declared_t = divisions.township_code(gdf["code12"].fillna("0" * 12))
-    check = ok & ~outside & gdf["code12"].notna().to_numpy() & declared_t.isin(towns["code12"]).to_numpy()
+    towns = to_planning_crs(ctx.townships, metric.crs).reset_index(drop=True)
+    declared = divisions.township_code(gdf["code12"].fillna("0" * 12))
+    check = ok & ~outside & gdf["code12"].notna().to_numpy() & declared.isin(towns["code12"]).to_numpy()
     if not check.any():
         return
     idx = np.flatnonzero(check)
-    geoms = np.empty(len(gdf), dtype=object)
-    geoms[ok] = metric.to_numpy()
-    town_geom = towns.set_index("code12").geometry
-    own = np.asarray(town_geom.loc[declared_t.iloc[idx]], dtype=object)
-    d_own = shapely.distance(own, geoms[idx].astype(object))
-    bad_local = d_own > ctx.tolerance_m
-    tree = shapely.STRtree(towns.geometry.to_numpy())
-    hit_pt, hit_town = tree.query(geoms[idx][bad_local].astype(object), predicate="intersects")
-    found = dict.fromkeys(range(int(bad_local.sum())), "no township polygon")
-    for p, t in zip(hit_pt, hit_town, strict=True):
-        found[int(p)] = f"{towns['name'].iloc[t]} ({towns['code12'].iloc[t]})"
-    bad_rows = idx[bad_local]
+    own = np.asarray(towns.set_index("code12").geometry.loc[declared.iloc[idx]], dtype=object)
+    from_own_m = shapely.distance(own, probes[idx])
+    away = idx[from_own_m > ctx.tolerance_m]
+    found = {int(r): "no township polygon" for r in away}
+    hit_probe, hit_town = shapely.STRtree(towns.geometry.to_numpy()).query(probes[away], predicate="intersects")
+    for p, t in zip(hit_probe, hit_town, strict=True):
+        found[int(away[p])] = f"{towns['name'].iloc[t]} ({towns['code12'].iloc[t]})"
+    distance_m = dict(zip(idx.tolist(), from_own_m.tolist(), strict=True))
     mask = np.zeros(len(gdf), dtype=bool)
-    mask[bad_rows] = True
-    text = {int(r): found[k] for k, r in enumerate(bad_rows)}
-    dist_own = {int(r): float(d) for r, d in zip(bad_rows, d_own[bad_local], strict=True)}
-    code_field = mapping.get("code12", "code12")
-    col.at(mask, code_field, lambda i: f"the point falls in {text[i]}, {dist_own[i]:,.0f} m from township "
-           f"{declared_t.iloc[i]} that its code {gdf['code12'].iloc[i]} declares.",
+    mask[away] = True
+    col.at(mask, mapping.get("code12", "code12"), lambda i: f"the {what} falls in {found[i]}, {distance_m[i]:,.0f} m "
+           f"from township {declared.iloc[i]} that its code {gdf['code12'].iloc[i]} declares.",
            "correct the code, or the coordinates (and their CRS) if the point is misplaced.")

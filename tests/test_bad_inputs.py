@@ -442,3 +442,15 @@ def test_shapefile_truncated_field_names(store: Path, tmp_path: Path, params: di
     assert result.exit_code == 0, result.output
     stored = gpd.read_file(store, layer="facilities_elderly_institution", engine="pyogrio")
     assert stored[["facility_id", "nursing_beds"]].values.tolist() == [["A", 20]]
+
+
+def test_township_polygon_outside_the_district(store: Path, tmp_path: Path, base_store: Path) -> None:
+    """A township layer of another place (here 永川's shifted 0.5° east) is refused polygon by polygon."""
+    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    moved = towns.set_geometry(towns.geometry.translate(xoff=0.5))
+    path = tmp_path / "moved.gpkg"
+    moved.to_file(path, engine="pyogrio")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "townships", "-w", str(store)])
+    assert result.exit_code == 1
+    assert "row 1, field `geometry`: the feature lies" in result.output
+    assert "m outside 永川区" in result.output
