@@ -465,7 +465,7 @@ def _check_geometry(
 
     For tables (`report_empty` False) an empty point was already reported by the coordinate checks.
     """
-    assert schema.geometry is not None
+    accepted = schema.geometry or frozenset()
     arr = geom.to_numpy()
     missing = pd.isna(arr) | shapely.is_empty(arr)
     if schema.geometry_required and report_empty:
@@ -474,8 +474,8 @@ def _check_geometry(
     names = np.array([None, "Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                       "MultiPolygon", "GeometryCollection"], dtype=object)
     type_names = names[np.clip(types, -1, 7) + 1]
-    wrong = ~missing & ~np.isin(type_names, list(schema.geometry))
-    expected = " or ".join(sorted(schema.geometry))
+    wrong = ~missing & ~np.isin(type_names, list(accepted))
+    expected = " or ".join(sorted(accepted))
     col.at(
         wrong,
         "geometry",
@@ -688,10 +688,10 @@ def _kind_checks(
     if kind == "district" and len(df) != 1:
         col.table(None, f"a district layer must have exactly 1 feature (got {len(df)}).",
                   "dissolve the parts into one (Multi)Polygon first.")
-    if kind == "facilities":
+    if kind == "facilities" and ftype is not None:  # layer_schema refused facilities without a type
         _resolve_names(df, mapping, ftype, ctx, col)
     elif "code12" in df and ctx.gazetteer is not None:
-        _codes_in_gazetteer(df, mapping, ctx, col, levels=_LEVELS_OF[kind])
+        _codes_in_gazetteer(df, mapping, ctx.gazetteer, col, levels=_LEVELS_OF[kind])
     elif kind == "households":
         col.table(None, "the workspace has no gazetteer, so the households' division codes cannot be checked.",
                   "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
@@ -792,10 +792,9 @@ _LEVELS_OF = {"district": ("district",), "townships": ("township",), "villages":
 
 
 def _codes_in_gazetteer(
-    df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector, levels: tuple[str, ...]
+    df: pd.DataFrame, mapping: dict[str, str], gaz: pd.DataFrame, col: _Collector, levels: tuple[str, ...]
 ) -> None:
-    gaz = ctx.gazetteer
-    assert gaz is not None
+    """Codes exist in the gazetteer, at one of `levels`, and names agree with the gazetteer's."""
     field = mapping.get("code12", "code12")
     known = df["code12"].isin(gaz["code12"])
     unknown = (df["code12"].notna() & ~known).to_numpy()
@@ -820,10 +819,9 @@ def _codes_in_gazetteer(
 
 
 def _resolve_names(
-    df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType | None, ctx: Context, col: _Collector
+    df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType, ctx: Context, col: _Collector
 ) -> None:
     """Check codes and division names; fill ``code12`` from names where only names are given."""
-    assert ftype is not None
     gaz = ctx.gazetteer
     has_code = "code12" in df
     if "code12" not in df:
