@@ -113,12 +113,19 @@ def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: P
     assert log.output.count("import") >= 28
 
 
-def test_missing_roads_without_network_warn_and_continue(tmp_path: Path) -> None:
-    """Roads path missing and no OSM fallback: the run succeeds without a roads layer and says why."""
+def _zhushan(tmp_path: Path, *, extra: str = "", district_code: str = "360203") -> Path:
+    """The 珠山 scenario, written to `tmp_path` with absolute layer paths, plus `extra` TOML."""
     text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
     scenario = tmp_path / "zs.toml"
     scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
-                        + '\n[roads]\npath = "nowhere.geojson"\ncrs = "gcj02"\n', encoding="utf-8")
+                        .replace('district_code = "360203"', f'district_code = "{district_code}"') + extra,
+                        encoding="utf-8")
+    return scenario
+
+
+def test_missing_roads_without_network_warn_and_continue(tmp_path: Path) -> None:
+    """Roads path missing and no OSM fallback: the run succeeds without a roads layer and says why."""
+    scenario = _zhushan(tmp_path, extra='\n[roads]\npath = "nowhere.geojson"\ncrs = "gcj02"\n')
     result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
     assert result.exit_code == 0, result.output
     assert "roads" not in set(list_layers(tmp_path / "zs.gpkg")["layer"])
@@ -129,10 +136,7 @@ def test_missing_roads_without_network_warn_and_continue(tmp_path: Path) -> None
 @pytest.mark.network
 def test_osm_roads_fetched_and_cached(tmp_path: Path) -> None:
     """Live: OSM walk network for 珠山 is fetched, cached beside the workspace and imported."""
-    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
-    scenario = tmp_path / "zs.toml"
-    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
-                        + '\n[roads]\npath = "nowhere.geojson"\nosm_fallback = true\n', encoding="utf-8")
+    scenario = _zhushan(tmp_path, extra='\n[roads]\npath = "nowhere.geojson"\nosm_fallback = true\n')
     result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "zs_osm_roads.gpkg").exists()
@@ -140,10 +144,7 @@ def test_osm_roads_fetched_and_cached(tmp_path: Path) -> None:
 
 
 def test_scenario_and_gazetteer_of_different_districts(tmp_path: Path) -> None:
-    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
-    scenario = tmp_path / "mixed.toml"
-    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
-                        .replace('district_code = "360203"', 'district_code = "500118"'), encoding="utf-8")
+    scenario = _zhushan(tmp_path, district_code="500118")
     result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "m.gpkg")])
     assert result.exit_code == 1
     assert "the district is 500118, but the gazetteer covers 360203" in result.output
