@@ -216,30 +216,48 @@ def _map_columns(
     return mapping
 
 
+def _blank(value: object) -> bool:
+    """An empty cell: None, NaN/NA, or only spaces."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return value is pd.NA or value is pd.NaT
+
+
+def _cells(values: pd.Series, convert: Any = None) -> pd.Series:
+    """An object Series with None for every blank cell, `convert` applied to the others.
+
+    (pandas 3 turns a None returned by ``Series.map`` into NaN, whose ``str`` is 'nan'.)
+    """
+    return pd.Series([None if _blank(v) else (v if convert is None else convert(v)) for v in values],
+                     index=values.index, dtype=object)
+
+
 def _parse_column(values: pd.Series, attr: Attribute, column: str, required: bool, col: _Collector) -> pd.Series:
-    text = values.astype(object).where(values.notna(), None)
-    text = text.map(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else v)
+    text = _cells(values)
     empty = text.isna().to_numpy()
     if required:
         col.at(empty, column, f"`{attr.name}` is empty.", "fill it in; every row needs it.")
     if attr.dtype == "str":
-        return text.map(lambda v: None if v is None else str(v).strip())
+        return _cells(text, lambda v: str(v).strip())
     if attr.dtype == "code12":
         return _parse_code(text, column, col)
     if attr.dtype in {"float", "int"}:
         return _parse_number(text, attr, column, col)
+    norm = _cells(text, lambda v: normalise_header(str(v)))
     if attr.dtype == "bool":
-        norm = text.map(lambda v: None if v is None else normalise_header(str(v)))
-        bad = (~norm.isna() & ~norm.isin(_TRUE | _FALSE)).to_numpy()
+        bad = (norm.notna() & ~norm.isin(_TRUE | _FALSE)).to_numpy()
         col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not yes/no.", "write 是/否 (or 1/0, true/false).")
-        return norm.map(lambda v: None if v is None else v in _TRUE)
+        return _cells(norm, lambda v: v in _TRUE)
     # enum
-    norm = text.map(lambda v: None if v is None else normalise_header(str(v)))
-    bad = (~norm.isna() & ~norm.isin(list(attr.values))).to_numpy()
+    bad = (norm.notna() & ~norm.isin(list(attr.values))).to_numpy()
     allowed = ", ".join(sorted(set(attr.values.values())))
     spellings = "/".join(k for k in list(attr.values)[:8])
     col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not one of: {allowed}.", f"write one of {spellings}.")
-    return norm.map(lambda v: attr.values.get(v) if v is not None else None)
+    return _cells(norm, attr.values.get)
 
 
 def _halfwidth(value: object) -> object:
@@ -247,10 +265,8 @@ def _halfwidth(value: object) -> object:
     return value.translate(_HALFWIDTH).strip() if isinstance(value, str) else value
 
 
-def _code_text(value: object) -> str | None:
+def _code_text(value: object) -> str:
     """A code cell as text: numeric cells (a shapefile's Real field, an Excel number) lose their '.0'."""
-    if value is None:
-        return None
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, np.integer):
@@ -258,9 +274,17 @@ def _code_text(value: object) -> str | None:
     return str(_halfwidth(value)).replace(" ", "")
 
 
+def _widen_code(code: str) -> str:
+    """A 9-digit township code (NBS style) or 6-digit district code, made 12 digits."""
+    if code.isdigit() and len(code) in {6, 9}:
+        return code + "0" * (12 - len(code))
+    return code
+
+
 def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
-    raw = text.map(_code_text)
-    sci = raw.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+").fillna(False).astype(bool).to_numpy()
+    raw = _cells(text, _code_text)
+    matched = raw.astype("string")
+    sci = matched.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+").fillna(False).to_numpy(dtype=bool)
     col.at(
         sci,
         column,
@@ -268,10 +292,8 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
         "its last digits are lost.",
         "format the column as text in Excel and type the 12-digit codes again (or copy them from the gazetteer).",
     )
-    nine = raw.str.fullmatch(r"\d{9}").fillna(False).astype(bool)
-    six = raw.str.fullmatch(r"\d{6}").fillna(False).astype(bool)
-    code = raw.where(~nine, raw + "000").where(~six, raw + "000000")
-    bad = (~code.isna() & ~code.str.fullmatch(r"\d{12}").fillna(False).astype(bool)).to_numpy()
+    code = _cells(raw, _widen_code)
+    bad = (code.notna() & ~code.astype("string").str.fullmatch(r"\d{12}").fillna(False)).to_numpy(dtype=bool)
     col.at(
         bad & ~sci,
         column,

@@ -454,3 +454,21 @@ def test_township_polygon_outside_the_district(store: Path, tmp_path: Path, base
     assert result.exit_code == 1
     assert "row 1, field `geometry`: the feature lies" in result.output
     assert "m outside 永川区" in result.output
+
+
+def test_blank_optional_cells_stay_empty(store: Path, tmp_path: Path, params: dict[str, object],
+                                        base_store: Path) -> None:
+    """Rows with a code and rows with only names, blank 状态/地址 cells: blanks are nulls, never 'nan'."""
+    gaz = gpd.read_file(base_store, layer="gazetteer", engine="pyogrio")
+    town = gaz.loc[gaz["code12"] == params["code12"], "name"].iloc[0]
+    path = tmp_path / "mixed.csv"
+    path.write_text("facility_id,name,code12,所属镇街,lon,lat,状态,地址,质量达标\n"
+                    f"A,甲,{params['code12']},,{params['lon']},{params['lat']},,,\n"
+                    f"B,乙,,{town},{params['lon']},{params['lat']},规划,中山路1号,是\n", encoding="gbk")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    assert stored["code12"].tolist() == [params["code12"]] * 2
+    assert stored["status"].isna().tolist() == [True, False]
+    assert stored["address"].isna().tolist() == [True, False]
+    assert not (stored.drop(columns="geometry").astype(object) == "nan").any().any()
