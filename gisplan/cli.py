@@ -116,6 +116,14 @@ _catalogue = click.option(
 )
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse NaN (click's FloatRange lets it through, and NaN would switch every distance check off)."""
+    if not math.isfinite(value):
+        msg = f"{value} is not a number of metres."
+        raise click.BadParameter(msg, ctx=ctx, param=param)
+    return value
+
+
 def _import_options(func: Any) -> Any:
     options = [
         click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path)),
@@ -128,7 +136,8 @@ def _import_options(func: Any) -> Any:
         click.option("--illustrative", is_flag=True, help="Flag the layer as generated (示意) data."),
         click.option("--make-ids", is_flag=True,
                      help="Facilities without an id column get <type>-<row> ids (row as in the file)."),
-        click.option("--tolerance-m", default=50.0, show_default=True, type=click.FloatRange(min=0),
+        click.option("--tolerance-m", default=50.0, show_default=True, type=click.FloatRange(min=0, max=100_000),
+                     callback=_finite,
                      help="Metres a point may lie outside its polygon before it is reported."),
         _workspace,
         _catalogue,
@@ -159,6 +168,10 @@ def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str
     if make_ids and kind != "facilities":
         raise click.UsageError("--make-ids is only for --kind facilities.")
     suffixes = {Path(f).suffix.lower() for f in files}
+    if crs is not None and kind == "gazetteer":
+        raise click.UsageError("--crs does not apply to a gazetteer (it has no coordinates).")
+    if encoding is not None and suffixes & {".xlsx", ".xlsm", ".gpkg", ".parquet"}:
+        raise click.UsageError("--encoding applies to CSV/TSV files and shapefiles only.")
     if sheet is not None and not suffixes <= {".xlsx", ".xlsm"}:
         raise click.UsageError("--sheet applies to .xlsx workbooks only.")
     if layer is not None and not suffixes <= {".gpkg"}:
@@ -191,7 +204,7 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
         _report_problems(exc)
     for r in results:
         flag = " (示意 illustrative)" if r.illustrative else ""
-        click.echo(f"imported {r.rows} rows into layer `{r.layer}` of {workspace}{flag}")
+        click.echo(f"imported {r.rows} row{'s' if r.rows != 1 else ''} into layer `{r.layer}` of {workspace}{flag}")
 
 
 @layers.command("validate", epilog=_EPILOG_IMPORT.replace("layers import", "layers validate"))

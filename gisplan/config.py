@@ -120,6 +120,13 @@ def _get(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, .
     return value
 
 
+def _tolerance(value: object, where: str) -> float:
+    if not isinstance(value, int | float) or not 0 <= value <= 100_000:  # also refuses NaN
+        msg = f"{where}: `tolerance_m` must be a number of metres between 0 and 100000 (got {value!r})."
+        raise ConfigError(msg)
+    return float(value)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario TOML file.
 
@@ -201,6 +208,6 @@ def load_scenario(path: str | Path) -> Scenario:
         standard=standard,
         indicators=tuple(indicators),
         catalogue=base / sc["catalogue"] if "catalogue" in sc else None,
-        tolerance_m=float(sc.get("tolerance_m", 50.0)),
+        tolerance_m=_tolerance(sc.get("tolerance_m", 50.0), where),
         path=path,
     )

@@ -216,6 +216,17 @@ def _metric(
     return _ratio(num, s.beds), float(num), float(s.beds)
 
 
+def _types_used(spec: IndicatorSpec) -> tuple[str, ...]:
+    """The facility types an indicator is computed from."""
+    if spec.metric == "admin_share":
+        return (str(spec.facility_type),)
+    if spec.metric == "host_share":
+        return ("community_service_centre", str(spec.facility_type or "volunteer_service_point"))
+    if spec.metric in {"floor_area_compliance", "floor_area_per_100hh"}:
+        return ("community_service_centre",)
+    return ("elderly_institution",)
+
+
 def _ratio(num: float, den: float) -> float:
     return 100.0 * float(num) / float(den) if den else float("nan")
 
@@ -257,17 +268,15 @@ def evaluate_indicators(
         ``numerator``, ``denominator``, ``meets_target`` and ``basis`` (computed / reported with its
         source / "not computed: " and the reason).
     """
-    existing = {}
-    planned = 0
+    existing: dict[str, pd.DataFrame] = {}
+    planned: dict[str, int] = {}
     for type_id, frame in facilities.items():
         is_planned = frame["status"].eq("planned").fillna(False).to_numpy(dtype=bool) if "status" in frame else None
         if is_planned is not None and is_planned.any():
-            planned += int(is_planned.sum())
+            planned[type_id] = int(is_planned.sum())
             frame = frame[~is_planned]  # noqa: PLW2901 - the existing facilities of this type
         existing[type_id] = frame
     computed = "computed (示意 illustrative layers)" if illustrative else "computed"
-    if planned:
-        computed += f"; {planned} planned facilities left out"
     out = []
     for spec in specs:
         value = num = den = float("nan")
@@ -276,7 +285,8 @@ def evaluate_indicators(
         else:
             try:
                 value, num, den = _metric(spec, existing, households, gazetteer, standard, catalogue)
-                basis = computed
+                left_out = sum(planned.get(t, 0) for t in _types_used(spec))
+                basis = computed + (f"; {left_out} planned facilities left out" if left_out else "")
             except _NotComputed as exc:
                 basis = f"not computed: {exc}"
         out.append({

@@ -199,6 +199,7 @@ def validate_imports(
             catalogue.get_type(str(spec.facility_type))
     declared = {id(s): (parse_crs(s.crs) if s.crs else None) for s in specs}
     ctx = load_context(store, tolerance_m=tolerance_m, planning_crs=planning_crs)
+    before = ctx.gazetteer
     problems: list[Problem] = []
     writes: list[LayerWrite] = []
     names: dict[str, str] = {}
@@ -236,6 +237,8 @@ def validate_imports(
             illustrative=flagged,
             note="示意 illustrative (generated data)" if flagged else None,
         ))
+    if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
+        problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
     if not problems and store is not None and Path(store).exists():
         problems = _recheck_dependents(store, set(names), ctx, catalogue)
     if problems:
@@ -249,12 +252,29 @@ def validate_imports(
     return writes
 
 
+def _districts(gazetteer: pd.DataFrame) -> list[str]:
+    return sorted(set(gazetteer["code12"].astype(str).str.slice(0, 6)))
+
+
+def _same_district(old: pd.DataFrame, new: pd.DataFrame, source: str) -> list[Problem]:
+    """A workspace holds one district: a gazetteer of another district is refused in one message."""
+    was, now = _districts(old), _districts(new)
+    if was == now:
+        return []
+    msg = (f"this gazetteer covers district {', '.join(now)}, but the workspace holds district {', '.join(was)} "
+           "(its boundaries and facilities are coded for it).")
+    fix = "import it into another workspace (`-w other.gpkg`), or import the gazetteer of this workspace's district."
+    return [Problem(source, None, None, msg, fix)]
+
+
 def _depends_on(kind: str, facility_type: str | None) -> set[str]:
     """Store layers whose content a layer of this kind is checked against."""
     if kind in {"facilities", "households"}:
         hosts = {"facilities_community_service_centre"} if facility_type == "volunteer_service_point" else set()
         return {"gazetteer", "district", "townships"} | hosts
-    if kind in {"district", "townships", "villages"}:
+    if kind in {"townships", "villages"}:
+        return {"gazetteer", "district"}
+    if kind == "district":
         return {"gazetteer"}
     return set()
 

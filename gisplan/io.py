@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io as _stdio
 import logging
+import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -303,8 +304,8 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
-        msg = f"cannot open the workbook: {exc}."
+    except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        msg = f"cannot open the workbook: {str(exc).rstrip('.')}."
         fix = "open and re-save it in Excel/WPS as .xlsx (old .xls files must be saved as .xlsx)."
         raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
     try:
@@ -355,8 +356,10 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
                 kwargs["encoding"] = _guess_dbf_encoding(path)
             # a GeoPackage's rows are named by fid, as QGIS shows them
             gdf = pyogrio.read_dataframe(path, fid_as_index=path.suffix.lower() == ".gpkg", **kwargs)
+    except SchemaError:
+        raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, LookupError) as exc:
-        msg = f"cannot read the file as a spatial layer: {exc}."
+        msg = f"cannot read the file as a spatial layer: {str(exc).rstrip('.')}."
         fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
         raise SchemaError([Problem(source, None, None, msg, fix)]) from None
     if not isinstance(gdf, gpd.GeoDataFrame):

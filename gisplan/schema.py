@@ -56,8 +56,8 @@ def _attr(name: str, dtype: str, *aliases: str, unit: str | None = None, min_val
     )
 
 
-_LON = _attr("lon", "float", "经度", "lng", "longitude", "x", "x坐标", "经度(e)")
-_LAT = _attr("lat", "float", "纬度", "latitude", "y", "y坐标", "纬度(n)")
+_LON = _attr("lon", "float", "经度", "lng", "longitude", "x", "x坐标", "经度(e)", "东坐标", "easting")
+_LAT = _attr("lat", "float", "纬度", "latitude", "y", "y坐标", "纬度(n)", "北坐标", "northing")
 _WKT = _attr("wkt", "str", "geometry", "geom", "几何")
 _LONLAT = _attr("lonlat", "str", "经纬度", "经纬度坐标", "坐标", "lnglat", "lng,lat", "经度,纬度")
 # 105°55′37.2″E, 105度55分37.2秒, E105°55'37" …
@@ -140,13 +140,15 @@ def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = N
         level = _attr("level", "int", "级别", "层级")
         parent = _attr("parent_code12", "code12", "parent", "上级代码", "上级区划代码")
         return LayerSchema(kind, (code12, name, level), (parent, _attr("level_name", "str")), None, False)
-    if kind == "district":
-        return LayerSchema(kind, (code12, name), (), _POLYGONS, geometry_required=True)
-    if kind in {"townships", "villages"}:
-        # boundary files often carry only names (XZQMC, 乡镇名称); codes are then looked up in the gazetteer
-        division = a["township" if kind == "townships" else "village"]
-        polygon_name = replace(name, aliases=tuple(dict.fromkeys((*name.aliases, *division.aliases[1:]))))
-        return LayerSchema(kind, (polygon_name,), (code12,), _POLYGONS, geometry_required=True)
+    if kind in {"district", "townships", "villages"}:
+        # boundary files name their divisions XZQMC/行政区名称 (乡镇名称 …); a township or village layer may
+        # carry only names, whose codes are then looked up in the gazetteer
+        extra = {"district": (), "townships": a["township"].aliases[1:], "villages": a["village"].aliases[1:]}[kind]
+        division = replace(name, aliases=tuple(dict.fromkeys((*name.aliases, "xzqmc", "行政区名称", *extra))))
+        code = replace(code12, aliases=tuple(dict.fromkeys((*code12.aliases, "xzqdm", "行政区代码", "adcode"))))
+        if kind == "district":
+            return LayerSchema(kind, (code, division), (), _POLYGONS, geometry_required=True)
+        return LayerSchema(kind, (division,), (code,), _POLYGONS, geometry_required=True)
     if kind == "households":
         hh = _attr("households", "int", "户数", "家庭户数", "总户数", "户", unit="households", min_value=0)
         pop = _attr("population", "int", "人口", "常住人口", "人口数", "总人口", unit="persons", min_value=0)
@@ -822,7 +824,7 @@ def _codes_in_gazetteer(
     unknown = (df["code12"].notna() & ~known).to_numpy()
     district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
     col.at(unknown, field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer"
-           + (f" (this workspace is district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
+           + (f" (the gazetteer covers district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
               else "."), "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
     lvl = divisions.division_level(df["code12"].fillna("000000000000"))
     wrong = (df["code12"].notna() & known & ~lvl.isin(levels)).to_numpy()

@@ -239,7 +239,7 @@ else:
 
 
 @contextlib.contextmanager
-def writer_lock(path: str | Path, *, wait_s: float = 30.0) -> Iterator[None]:
+def writer_lock(path: str | Path, *, wait_s: float = 600.0) -> Iterator[None]:
     """Hold the store's writer lock (a ``.<name>.lock`` file beside it), waiting up to `wait_s`.
 
     Hold it around reading the workspace for validation *and* writing, so that no other writer
@@ -252,15 +252,24 @@ def writer_lock(path: str | Path, *, wait_s: float = 30.0) -> Iterator[None]:
         If another process still holds the lock after `wait_s` seconds.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = lock_path.open("a+")
+    except OSError as exc:
+        msg = f"cannot write a workspace at {path} ({exc.strerror or exc}); choose a folder you can write to."
+        raise StoreError(msg) from None
     deadline = time.monotonic() + wait_s
-    with lock_path.open("a+") as fh:
+    waited = False
+    with fh:
         while not _try_lock(fh):
             if time.monotonic() >= deadline:
                 msg = (f"{path} is being written by another gisplan process (waited {wait_s:g} s); "
                        "wait for it to finish and retry.")
                 raise StoreError(msg)
+            if not waited:
+                logger.warning("%s is being written by another gisplan process; waiting …", path)
+                waited = True
             time.sleep(0.05)
         try:
             for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*"):  # with -journal/-wal/-shm
@@ -308,7 +317,7 @@ def write_layers(
     action: str,
     detail: dict[str, Any],
     lock: bool = True,
-    wait_s: float = 30.0,
+    wait_s: float = 600.0,
 ) -> None:
     """Write several layers and their metadata in one all-or-nothing step.
 

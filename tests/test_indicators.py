@@ -105,10 +105,13 @@ def test_floor_area_needs_households_for_every_community() -> None:
 
 def test_planned_facilities_are_not_baseline() -> None:
     cem = pd.DataFrame({"code12": ["500118100000", "500118101000"], "status": ["existing", "planned"]})
-    t = _evaluate([_spec("12", "admin_share", facility_type="public_cemetery", scope="towns")],
-                  {"public_cemetery": cem}, None)
+    tec = pd.DataFrame({"code12": ["500118100000"], "status": [None]})
+    t = _evaluate([_spec("12", "admin_share", facility_type="public_cemetery", scope="towns"),
+                   _spec("16", "admin_share", facility_type="township_elderly_centre")],
+                  {"public_cemetery": cem, "township_elderly_centre": tec}, None)
     assert (t.loc["12", "numerator"], t.loc["12", "denominator"]) == (1, 2)
-    assert "1 planned facilities left out" in t.loc["12", "basis"]
+    assert t.loc["12", "basis"] == "computed; 1 planned facilities left out"
+    assert t.loc["16", "basis"] == "computed"
 
 
 def test_quality_share_needs_every_value_and_host_share_needs_both_layers() -> None:

@@ -613,7 +613,25 @@ def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(store: Path, tm
     assert "workspace layer `facilities_volunteer_service_point` (checked again: this import replaces " \
            "facilities_community_service_centre), row 1, field `host_facility_id`" in text
     assert "107 problems found" in text
-    with pytest.raises(SchemaError, match=r"workspace layer `facilities_community_service_centre` \(checked again: "
-                                          r"this import replaces gazetteer\), row 1, field `code12`: code 500118"):
+    with pytest.raises(SchemaError, match=r"(?s)1 problem found.*zhushan_gazetteer.csv: this gazetteer covers district "
+                                          r"360203, but the workspace holds district 500118"):
         import_layers(store, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
+    assert sha256(store) == before
+
+
+def test_replacing_the_district_rechecks_township_polygons(tmp_path: Path, catalogue) -> None:
+    """A district outline shrunk to one township leaves 22 township polygons outside: refused."""
+    store = tmp_path / "ws.gpkg"
+    import_layers(store, [ImportSpec(LAYERS / "yongchuan_gazetteer.csv", "gazetteer"),
+                          ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "district", layer="district"),
+                          ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "townships", layer="townships")],
+                  catalogue=catalogue)
+    towns = pyogrio.read_dataframe(LAYERS / "yongchuan_boundaries.gpkg", layer="townships")
+    tiny = tmp_path / "tiny.gpkg"
+    pyogrio.write_dataframe(towns.iloc[[0]].assign(code12="500118000000", name="永川区"), tiny, layer="d")
+    before = sha256(store)
+    with pytest.raises(SchemaError) as err:
+        import_layers(store, [ImportSpec(tiny, "district")], catalogue=catalogue)
+    assert "22 problems found" in str(err.value)
+    assert "workspace layer `townships` (checked again: this import replaces district)" in str(err.value)
     assert sha256(store) == before
