@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 data or configuration error (message on stderr, no trac
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
 import sys
@@ -147,14 +148,8 @@ def _import_options(func: Any) -> Any:
     return func
 
 
-def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
-           sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool,
-           catalogue: Catalogue) -> list[ImportSpec]:
-    """Check the options against each other (usage errors, exit 2) and build the import specs."""
-    if kind == "facilities" and not facility_type:
-        raise click.UsageError("--type is required with --kind facilities (see `gisplan types list`).")
-    if kind != "facilities" and facility_type:
-        raise click.UsageError("--type is only for --kind facilities.")
+def _check_values(facility_type: str | None, crs: str | None, encoding: str | None, catalogue: Catalogue) -> None:
+    """Option values that are wrong on their own: a bad value is a usage error (exit 2)."""
     if facility_type and facility_type not in catalogue.types:
         try:
             catalogue.get_type(facility_type)
@@ -165,17 +160,38 @@ def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str
             parse_crs(crs)
         except CRSError as exc:
             raise click.BadParameter(str(exc), param_hint="--crs") from None
-    if make_ids and kind != "facilities":
-        raise click.UsageError("--make-ids is only for --kind facilities.")
-    suffixes = {Path(f).suffix.lower() for f in files}
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            msg = f"{encoding!r} is not a text encoding; use e.g. utf-8, gbk or gb18030."
+            raise click.BadParameter(msg, param_hint="--encoding") from None
+
+
+def _check_combinations(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None,
+                        layer: str | None, sheet: str | None, encoding: str | None, make_ids: bool) -> None:
+    """Options that do not fit the kind or the files (usage errors, exit 2)."""
+    if kind == "facilities" and not facility_type:
+        raise click.UsageError("--type is required with --kind facilities (see `gisplan types list`).")
+    if kind != "facilities" and (facility_type or make_ids):
+        raise click.UsageError("--type and --make-ids are only for --kind facilities.")
     if crs is not None and kind == "gazetteer":
         raise click.UsageError("--crs does not apply to a gazetteer (it has no coordinates).")
+    suffixes = {Path(f).suffix.lower() for f in files}
     if encoding is not None and suffixes & {".xlsx", ".xlsm", ".gpkg", ".parquet"}:
         raise click.UsageError("--encoding applies to CSV/TSV files and shapefiles only.")
     if sheet is not None and not suffixes <= {".xlsx", ".xlsm"}:
         raise click.UsageError("--sheet applies to .xlsx workbooks only.")
     if layer is not None and not suffixes <= {".gpkg"}:
         raise click.UsageError("--layer applies to GeoPackages (.gpkg) only.")
+
+
+def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
+           sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool,
+           catalogue: Catalogue) -> list[ImportSpec]:
+    """Check the options (usage errors, exit 2) and build the import specs."""
+    _check_combinations(files, kind, facility_type, crs, layer, sheet, encoding, make_ids)
+    _check_values(facility_type, crs, encoding, catalogue)
     return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
             for f in files]
 

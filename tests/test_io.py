@@ -529,12 +529,20 @@ def test_xlsx_with_stale_dimension(tmp_path: Path) -> None:
     assert table.rows.tolist() == [3]
 
 
-def test_bad_encoding_name_is_a_data_error(store: Path) -> None:
-    result = CliRunner().invoke(cli, ["layers", "import", str(LAYERS / "yongchuan_boundaries.gpkg"), "--kind",
-                                      "townships", "--layer", "townships", "--encoding", "klingon", "-w", str(store)])
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output
-    assert "klingon" in result.output
+def test_bad_encoding_name_is_a_usage_error(store: Path, tmp_path: Path) -> None:
+    """GDAL would ignore an unknown encoding for a shapefile with .cpg: it is refused up front."""
+    import geopandas as gpd
+
+    towns = gpd.read_file(LAYERS / "yongchuan_boundaries.gpkg", layer="townships", engine="pyogrio")
+    shp = tmp_path / "towns.shp"
+    towns.to_file(shp, engine="pyogrio", encoding="UTF-8")
+    before = sha256(store)
+    for path, kind in ((shp, "townships"), (LAYERS / "yongchuan_gazetteer.csv", "gazetteer")):
+        result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", kind, "--encoding", "klingon",
+                                          "-w", str(store)])
+        assert result.exit_code == 2, result.output
+        assert "'klingon' is not a text encoding" in result.output
+    assert sha256(store) == before
 
 
 def test_geopackage_rows_are_fids_and_shapefile_hash_covers_dbf(store: Path, tmp_path: Path,
