@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import logging
 import math
+import os
 import sys
 import unicodedata
 from pathlib import Path
@@ -231,6 +232,9 @@ def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | Non
     """Check FILES as `layers import` would, against the workspace, without writing anything."""
     cat = load_catalogue(*catalogue_files)
     specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    if not workspace.exists():
+        logger.warning("workspace %s does not exist: checking against an empty workspace (no gazetteer, no "
+                       "boundaries); give -w to check against yours", workspace)
     try:
         writes = validate_imports(specs, store=workspace if workspace.exists() else None, catalogue=cat,
                                   tolerance_m=tolerance_m)
@@ -331,6 +335,9 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
             a = cat.attributes[name]
             unit = f" [{a.unit}]" if a.unit else ""
             click.echo(f"  {label:8} {name}{unit} ({a.dtype}); headers: {', '.join(a.aliases)}")
+            for value in sorted(set(a.values.values())):
+                spellings = [k for k, v in a.values.items() if v == value and k != value]
+                click.echo(f"           {value}: {', '.join(spellings)}")
 
 
 def _scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
@@ -389,7 +396,7 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     gazetteer = read_store_layer(store, "gazetteer")
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
-    click.echo(f"\n{sc.name}\nworkspace: {store}\n")
+    click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(store)}\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
     names = set(meta["layer"])
     facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in names
@@ -402,11 +409,11 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     )
     if len(table):
         table["value"] = table["value"].round(1)
-        show = table.rename(columns={"row": "#", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020 plan",
-                                     "value": "measured", "target_2025": "2025 target",
-                                     "meets_target": "meets 2025"})
-        click.echo("\n" + format_table(show[["#", "指标", "单位", "2020 plan", "measured", "2025 target",
-                                              "meets 2025", "basis"]]))
+        table["meets_target"] = table["meets_target"].map({True: "是 yes", False: "否 no"})
+        columns = {"row": "序号", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020年(规划)",
+                   "value": "测算 measured", "target_2025": "2025年目标", "meets_target": "达标 meets",
+                   "basis": "依据 basis"}
+        click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
     if "townships" not in names:
         click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
                    "only, and township-level indicators use the declared division codes.")

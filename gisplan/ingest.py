@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from gisplan.errors import ConfigError, Problem, SchemaError, StoreError
@@ -32,8 +33,6 @@ from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import pandas as pd
 
     from gisplan.catalogue import Catalogue
 
@@ -201,42 +200,32 @@ def validate_imports(
     ctx = load_context(store, tolerance_m=tolerance_m, planning_crs=planning_crs)
     before = ctx.gazetteer
     problems: list[Problem] = []
-    writes: list[LayerWrite] = []
+    parts: dict[str, list[_Part]] = {}
     names: dict[str, str] = {}
     for spec in tqdm(sorted(specs, key=_order), desc="validating", unit="layer", disable=not progress,
                      leave=False):
         _warn_crs_hints(spec)
         name = layer_name_for(spec)
-        if name in names:
+        if name in names and spec.kind not in _COMBINABLE:
             problems.append(Problem(str(spec.path), None, None, f"layer `{name}` is also imported from "
                                     f"{names[name]} in this run.", "import each layer from one file."))
             continue
-        names[name] = str(spec.path)
+        names.setdefault(name, str(spec.path))
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
         try:
             raw = _read(spec, catalogue)
+            source = _source_name(spec, raw)
             data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
-                                  declared_crs=declared[id(spec)], context=ctx, source=_source_name(spec, raw),
+                                  declared_crs=declared[id(spec)], context=ctx, source=source,
                                   make_ids=spec.make_ids)
         except SchemaError as exc:
             problems.extend(exc.problems)
             continue
-        ctx = _with(ctx, spec, data)
-        flagged = spec.illustrative or bool(
-            "illustrative" in data and data["illustrative"].astype(str).str.lower().isin({"true", "1"}).any()
-        )
-        writes.append(LayerWrite(
-            name=name,
-            kind=spec.kind,
-            data=data,
-            source_path=str(spec.path.resolve()),
-            source_sha256=file_sha256(spec.path),
-            source_layer=spec.layer or spec.sheet,
-            crs_given=spec.crs or _file_crs(raw),
-            facility_type=spec.facility_type,
-            illustrative=flagged,
-            note="示意 illustrative (generated data)" if flagged else None,
-        ))
+        parts.setdefault(name, []).append(_Part(spec, source, data, spec.crs or _file_crs(raw)))
+        combined = _combine(parts[name])
+        problems.extend(_cross_file_duplicates(parts[name], spec.kind))
+        ctx = _with(ctx, spec, combined)
+    writes = [_layer_write(name, group) for name, group in parts.items()]
     if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
         problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
     if not problems and store is not None and Path(store).exists():
@@ -250,6 +239,62 @@ def validate_imports(
                    "import the gazetteer of that district (or use another workspace). Nothing was written.")
             raise ConfigError(msg)
     return writes
+
+
+# per-township ledgers, households or road tiles of one layer may come in several files
+_COMBINABLE = frozenset({"facilities", "households", "townships", "villages", "roads"})
+_KEY = {"facilities": "facility_id", "households": "code12", "townships": "code12", "villages": "code12"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One validated file of a layer."""
+
+    spec: ImportSpec
+    source: str
+    data: pd.DataFrame
+    crs_given: str | None
+
+
+def _combine(group: list[_Part]) -> pd.DataFrame:
+    if len(group) == 1:
+        return group[0].data
+    frames = [p.data for p in group]
+    combined = pd.concat(frames, ignore_index=True)
+    if all(isinstance(f, gpd.GeoDataFrame) for f in frames):
+        return gpd.GeoDataFrame(combined, geometry=frames[0].geometry.name, crs=frames[0].crs)
+    return combined
+
+
+def _cross_file_duplicates(group: list[_Part], kind: str) -> list[Problem]:
+    """The key of the newest file must not repeat one of an earlier file of the same layer."""
+    key = _KEY.get(kind)
+    if key is None or len(group) < 2:
+        return []
+    new = group[-1]
+    seen = {v: p.source for p in group[:-1] for v in p.data[key].dropna()}
+    return [Problem(new.source, None, key, f"{v!r} is also in {seen[v]}.",
+                    "give every row of the layer its own value across all its files.")
+            for v in new.data[key].dropna().unique() if v in seen]
+
+
+def _layer_write(name: str, group: list[_Part]) -> LayerWrite:
+    data = _combine(group)
+    first = group[0].spec
+    flagged = any(p.spec.illustrative for p in group) or bool(
+        "illustrative" in data and data["illustrative"].astype(str).str.lower().isin({"true", "1"}).any())
+    return LayerWrite(
+        name=name,
+        kind=first.kind,
+        data=data,
+        source_path="; ".join(str(p.spec.path.resolve()) for p in group),
+        source_sha256=",".join(file_sha256(p.spec.path) for p in group),
+        source_layer="; ".join(filter(None, (p.spec.layer or p.spec.sheet for p in group))) or None,
+        crs_given="; ".join(dict.fromkeys(str(p.crs_given) for p in group if p.crs_given)) or None,
+        facility_type=first.facility_type,
+        illustrative=flagged,
+        note="示意 illustrative (generated data)" if flagged else None,
+    )
 
 
 def _districts(gazetteer: pd.DataFrame) -> list[str]:

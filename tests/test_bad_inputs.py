@@ -472,3 +472,23 @@ def test_blank_optional_cells_stay_empty(store: Path, tmp_path: Path, params: di
     assert stored["status"].isna().tolist() == [True, False]
     assert stored["address"].isna().tolist() == [True, False]
     assert not (stored.drop(columns="geometry").astype(object) == "nan").any().any()
+
+
+def test_one_layer_from_several_ledgers(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """Per-township ledgers of one type import together; an id repeated across them is named with both files."""
+    head = "facility_id,name,code12,lon,lat\n"
+    row = f"{params['code12']},{params['lon']},{params['lat']}\n"
+    a, b = tmp_path / "镇A.csv", tmp_path / "镇B.csv"
+    a.write_text(head + f"A1,甲,{row}A2,乙,{row}", encoding="utf-8")
+    b.write_text(head + f"B1,丙,{row}A2,丁,{row}", encoding="gbk")
+    args = ["layers", "import", str(a), str(b), "--kind", "facilities", "--type", "minor_protection_station",
+            "--crs", "4326", "-w", str(store)]
+    clash = CliRunner().invoke(cli, args)
+    assert clash.exit_code == 1
+    assert "镇B.csv, field `facility_id`: 'A2' is also in 镇A.csv" in clash.output
+    b.write_text(head + f"B1,丙,{row}B2,丁,{row}", encoding="gbk")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    stored = gpd.read_file(store, layer="facilities_minor_protection_station", engine="pyogrio")
+    assert stored["facility_id"].tolist() == ["A1", "A2", "B1", "B2"]
+    assert stored["name"].tolist() == ["甲", "乙", "丙", "丁"]
