@@ -8,7 +8,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "gisplan"
 TIERS = {
     "errors": 0, "catalogue": 0, "coords": 0, "divisions": 0, "config": 0,
-    "io": 1, "schema": 1, "store": 1, "ingest": 1,
+    "io": 1, "_validation": 1, "_cells": 1, "_crosschecks": 1, "schema": 1, "store": 1, "ingest": 1,
     "indicators": 3,
     "cli": 6, "__init__": 6,
 }

@@ -1,0 +1,142 @@
+"""Shared parts of layer validation: the problem collector, layer schemas and the workspace context."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from gisplan.catalogue import Attribute, normalise_header
+from gisplan.errors import Problem
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import geopandas as gpd
+
+
+
+logger = logging.getLogger(__name__)
+
+_POLYGONS = frozenset({"Polygon", "MultiPolygon"})
+
+
+_LINES = frozenset({"LineString", "MultiLineString"})
+
+
+_POINTS = frozenset({"Point"})
+
+
+_MAX_PROBLEMS_PER_RULE = 200
+
+
+def _show(value: object) -> str:
+    """A cell value for a message: text quoted, numbers plain (no ``np.int64(-1)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _attr(name: str, dtype: str, *aliases: str, unit: str | None = None, min_value: float | None = None) -> Attribute:
+    return Attribute(
+        name=name,
+        dtype=dtype,
+        unit=unit,
+        aliases=tuple(dict.fromkeys(normalise_header(a) for a in (name, *aliases))),
+        min_value=min_value,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSchema:
+    """What a layer kind must and may carry.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    required, optional : tuple of Attribute
+    geometry : frozenset of str or None
+        Accepted geometry types; ``None`` for a table without geometry.
+    geometry_required : bool
+        Whether a row without geometry is an error.
+    """
+
+    kind: str
+    required: tuple[Attribute, ...]
+    optional: tuple[Attribute, ...]
+    geometry: frozenset[str] | None
+    geometry_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the workspace already holds, for cross-layer checks (all in the storage CRS).
+
+    Attributes
+    ----------
+    gazetteer : pandas.DataFrame, optional
+        Columns ``code12``, ``name``, ``level``, ``parent_code12``.
+    district, townships : geopandas.GeoDataFrame, optional
+        Polygons with ``code12`` and ``name``.
+    facilities : Mapping[str, geopandas.GeoDataFrame]
+        Facility layers by type id.
+    tolerance_m : float
+        How far (metres) a point may lie outside its polygon before it is reported: the boundary
+        layers disagree with each other by tens of metres.
+    planning_crs : str, optional
+        Projected CRS to measure in (the scenario's); default the data's UTM zone.
+    """
+
+    gazetteer: pd.DataFrame | None = None
+    district: gpd.GeoDataFrame | None = None
+    townships: gpd.GeoDataFrame | None = None
+    facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
+    tolerance_m: float = 50.0
+    planning_crs: str | None = None
+
+
+class _Collector:
+    def __init__(self, source: str, rows: np.ndarray) -> None:
+        self.source = source
+        self.rows = rows
+        self.problems: list[Problem] = []
+
+    def table(self, fld: str | None, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.source, None, fld, message, fix))
+
+    def at(self, mask: np.ndarray | pd.Series, fld: str | None, message: Any, fix: str) -> None:
+        """Record a problem for every row where `mask` holds; `message` may be a per-row callable."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for i in idx[:_MAX_PROBLEMS_PER_RULE]:
+            text = message(int(i)) if callable(message) else message
+            self.problems.append(Problem(self.source, int(self.rows[i]), fld, text, fix))
+        if len(idx) > _MAX_PROBLEMS_PER_RULE:
+            more = len(idx) - _MAX_PROBLEMS_PER_RULE
+            self.problems.append(Problem(self.source, None, fld, f"… and {more} more rows like that.", fix))
+
+
+def _geometry_field(mapping: dict[str, str]) -> str:
+    """How the user sees the geometry of a row: its coordinate columns, or the geometry."""
+    if "lon" in mapping and "lat" in mapping:
+        return f"{mapping['lon']}/{mapping['lat']}"
+    return mapping.get("lonlat", mapping.get("wkt", "geometry"))
+
+
+def _check_unique(values: pd.Series, column: str, col: _Collector) -> None:
+    dup = values.duplicated(keep="first") & values.notna()
+    if dup.any():
+        firsts: dict[Any, int] = {}
+        for i, v in enumerate(values):
+            if v is not None and not pd.isna(v) and v not in firsts:
+                firsts[v] = int(col.rows[i])
+        col.at(
+            dup.to_numpy(),
+            column,
+            lambda i: f"{_show(values.iloc[i])} is used already on row {firsts[values.iloc[i]]}.",
+            "give every row its own value.",
+        )
