@@ -99,7 +99,8 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan types list
     """
     level = max(10, 30 - 10 * (verbose - quiet))
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
@@ -254,7 +255,7 @@ def layers_list(workspace: Path) -> None:
       gisplan layers list -w work/yongchuan.gpkg
     """
     meta = list_layers(workspace)
-    meta["illustrative"] = meta["illustrative"].map({1: "示意", 0: ""})
+    meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     cols = ["layer", "kind", "row_count", "illustrative", "crs_given", "imported_at", "source_path"]
     click.echo(format_table(meta[cols]))
 
