@@ -272,6 +272,13 @@ def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -
     assert stored["code12"].tolist() == original["code12"].tolist()
 
 
+def _imported(store: Path, path: Path, args: tuple[str, ...], layer: str) -> gpd.GeoDataFrame:
+    """Import `path` with `args` through the CLI (it must succeed) and read `layer` back."""
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *args, "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    return gpd.read_file(store, layer=layer, engine="pyogrio")
+
+
 def test_full_width_digits_are_read(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
     """１２０．５㎡ and full-width codes, as typed with a Chinese input method, are plain numbers."""
     wide = str.maketrans("0123456789.", "０１２３４５６７８９．")
@@ -279,9 +286,7 @@ def test_full_width_digits_are_read(store: Path, tmp_path: Path, params: dict[st
     path.write_text("facility_id,name,code12,lon,lat,建筑面积\n"
                     f"W1,甲,{str(params['village']).translate(wide)},{str(params['lon']).translate(wide)},"
                     f"{params['lat']},１２０．５㎡\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["layers", "import", str(path), *CSC, "-w", str(store)])
-    assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_community_service_centre", engine="pyogrio")
+    stored = _imported(store, path, CSC, "facilities_community_service_centre")
     assert stored["floor_area_m2"].tolist() == [120.5]
     assert stored["code12"].tolist() == [params["village"]]
     assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-9
@@ -465,9 +470,7 @@ def test_blank_optional_cells_stay_empty(store: Path, tmp_path: Path, params: di
     path.write_text("facility_id,name,code12,所属镇街,lon,lat,状态,地址,质量达标\n"
                     f"A,甲,{params['code12']},,{params['lon']},{params['lat']},,,\n"
                     f"B,乙,,{town},{params['lon']},{params['lat']},规划,中山路1号,是\n", encoding="gbk")
-    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
-    assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    stored = _imported(store, path, TEC, "facilities_township_elderly_centre")
     assert stored["code12"].tolist() == [params["code12"]] * 2
     assert stored["status"].isna().tolist() == [True, False]
     assert stored["address"].isna().tolist() == [True, False]
