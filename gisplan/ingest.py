@@ -225,7 +225,6 @@ def validate_imports(
         combined = _combine(parts[name])
         problems.extend(_cross_file_duplicates(parts[name], spec.kind))
         ctx = _with(ctx, spec, combined)
-    writes = [_layer_write(name, group) for name, group in parts.items()]
     if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
         problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
     if not problems and store is not None and Path(store).exists():
@@ -233,12 +232,12 @@ def validate_imports(
     if problems:
         raise SchemaError(problems)
     if district_code is not None and ctx.gazetteer is not None:
-        covered = sorted(set(ctx.gazetteer["code12"].astype(str).str.slice(0, 6)))
+        covered = _districts(ctx.gazetteer)
         if covered != [district_code]:
             msg = (f"the district is {district_code}, but the gazetteer covers {', '.join(covered)}; "
                    "import the gazetteer of that district (or use another workspace). Nothing was written.")
             raise ConfigError(msg)
-    return writes
+    return [_layer_write(name, group) for name, group in parts.items()]
 
 
 # per-township ledgers, households or road tiles of one layer may come in several files
@@ -324,6 +323,13 @@ def _depends_on(kind: str, facility_type: str | None) -> set[str]:
     return set()
 
 
+def _loaded(ctx: Context, kind: str, facility_type: object) -> pd.DataFrame | None:
+    """A workspace layer the context already holds (read once by :func:`load_context`)."""
+    if kind == "facilities":
+        return ctx.facilities.get(str(facility_type))
+    return {"district": ctx.district, "townships": ctx.townships}.get(kind)
+
+
 def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue: Catalogue) -> list[Problem]:
     """Validate again the workspace layers that depend on a layer this import replaces.
 
@@ -342,7 +348,9 @@ def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue
             continue  # a type from a catalogue not given this time: it cannot be checked
         source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))})"
         try:
-            stored = read_store_layer(store, name)
+            stored = _loaded(ctx, kind, facility_type)
+            if stored is None:
+                stored = read_store_layer(store, name)
             data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
                 stored.astype(object), np.arange(1, len(stored) + 1), source)
             validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=ctx, source=source)
