@@ -169,11 +169,15 @@ def init_store(path: str | Path) -> Path:
     Path
     """
     path = Path(path)
-    if path.exists():
-        _ensure_tables(path)
-    else:
-        write_layers(path, [], action="init", detail={"path": str(path)})
+    write_layers(path, [], action="init", detail={})  # atomic, like every write; logs "init" once
     return path
+
+
+def _has_tables(path: Path) -> bool:
+    with contextlib.closing(_connect(path)) as con:
+        found = con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                            (META_TABLE,)).fetchone()[0]
+    return bool(found)
 
 
 def _scaffold(tmp: Path) -> None:
@@ -350,9 +354,12 @@ def write_layers(
         try:
             if path.exists():
                 shutil.copyfile(path, tmp)
+                new_workspace = not _has_tables(tmp)
                 _ensure_tables(tmp)
             else:
                 _scaffold(tmp)
+                new_workspace = True
+            if new_workspace:
                 _log(tmp, "init", None, {"path": str(path)})
             for w in writes:
                 data = _prepare(w.data)

@@ -635,3 +635,16 @@ def test_replacing_the_district_rechecks_township_polygons(tmp_path: Path, catal
     assert "22 problems found" in str(err.value)
     assert "workspace layer `townships` (checked again: this import replaces district)" in str(err.value)
     assert sha256(store) == before
+
+
+def test_init_store_new_and_existing(tmp_path: Path) -> None:
+    from gisplan.store import init_store
+
+    new = init_store(tmp_path / "sub" / "new.gpkg")
+    assert list_layers(new).empty
+    assert read_changelog(new)["action"].tolist() == ["init"]
+    existing = tmp_path / "plain.gpkg"
+    shutil.copyfile(LAYERS / "zhushan_boundaries.gpkg", existing)
+    init_store(existing)
+    assert read_changelog(existing)["action"].tolist() == ["init"]
+    assert "district" in {str(n) for n in pyogrio.list_layers(existing)[:, 0]}
