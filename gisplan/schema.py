@@ -154,7 +154,7 @@ def validate_layer(
     result: pd.DataFrame = out
     if geom is not None:
         usable = _check_geometry(geom, schema, col, report_empty=not is_table)
-        if not col.problems or geom.crs is not None or declared_crs is not None:
+        if not (is_table and declared_crs is None):  # a table without --crs is reported already
             try:
                 result = to_storage_crs(gpd.GeoDataFrame(out, geometry=geom), declared_crs, source=src)
                 usable = _check_lonlat(result, usable, _geometry_field(mapping), col)

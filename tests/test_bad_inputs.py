@@ -495,3 +495,17 @@ def test_one_layer_from_several_ledgers(store: Path, tmp_path: Path, params: dic
     stored = gpd.read_file(store, layer="facilities_minor_protection_station", engine="pyogrio")
     assert stored["facility_id"].tolist() == ["A1", "A2", "B1", "B2"]
     assert stored["name"].tolist() == ["甲", "乙", "丙", "丁"]
+
+
+def test_missing_crs_is_listed_beside_other_problems(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
+    """A shapefile without .prj and without --crs, with a bad row too: both problems are listed."""
+    path = tmp_path / "two.shp"
+    gpd.GeoDataFrame({"fid_text": ["A", "B"], "name": ["甲", "乙"], "code12": [params["code12"], "5001"]},
+                     geometry=[shapely.Point(params["lon"], params["lat"])] * 2, crs="EPSG:4326").to_file(
+        path, engine="pyogrio")
+    path.with_suffix(".prj").unlink()
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
+                                      "township_elderly_centre", "-w", str(store)])
+    assert result.exit_code == 1
+    assert "row 2, field `code12`: '5001' is not a 12-digit division code" in result.output
+    assert "does not say which coordinate system it uses" in result.output
