@@ -145,10 +145,15 @@ def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector
 
 
 def _codes_in_gazetteer(
-    df: pd.DataFrame, mapping: dict[str, str], gaz: pd.DataFrame, col: _Collector, levels: tuple[str, ...]
+    df: pd.DataFrame, mapping: dict[str, str], gaz: pd.DataFrame, col: _Collector, levels: tuple[str, ...],
+    *, field: str | None = None,
 ) -> None:
-    """Codes exist in the gazetteer, at one of `levels`, and names agree with the gazetteer's."""
-    field = mapping.get("code12", "code12")
+    """Codes exist in the gazetteer and are at one of `levels`; a division's own name agrees with it.
+
+    `field` names the column in messages (default the code column); the name check applies to
+    division layers only (a facility's `name` is its own).
+    """
+    field = field or mapping.get("code12", "code12")
     known = df["code12"].isin(gaz["code12"])
     unknown = (df["code12"].notna() & ~known).to_numpy()
     district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
@@ -160,7 +165,7 @@ def _codes_in_gazetteer(
     expected = " or ".join(levels)
     col.at(wrong, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
            f"a {expected} code is expected here.", f"give the {expected}'s 12-digit code.")
-    if "name" in df:
+    if "name" in df and "facility_id" not in df:
         names = gaz.set_index("code12")["name"]
         declared = df["code12"].map(names)
         differ = (known & df["name"].notna() & (df["name"] != declared)
@@ -209,24 +214,13 @@ def _resolve_names(
         resolved = resolved.where(~take, v_codes)
     df["code12"] = resolved
     code_field = mapping.get("code12", mapping.get("township", mapping.get("village", "code12")))
-    unresolved = (df["code12"].isna() & ~df.get("township", pd.Series(None, index=df.index)).notna()
-                  & ~df.get("village", pd.Series(None, index=df.index)).notna()).to_numpy()
-    if has_code:
-        col.at(unresolved & ("township" in df or "village" in df), code_field, "no division code or name.",
+    if "township" in df or "village" in df:
+        no_link = (df["code12"].isna() & df.get("township", pd.Series(None, index=df.index)).isna()
+                   & df.get("village", pd.Series(None, index=df.index)).isna()).to_numpy()
+        col.at(no_link, code_field, "the row gives no division code and no township/village name.",
                "fill in the 12-digit code or the township/village name.")
-    in_gaz = df["code12"].isin(gaz["code12"])
-    unknown = (df["code12"].notna() & ~in_gaz).to_numpy()
-    col.at(unknown, code_field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer.",
-           "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
-    level = divisions.division_level(df["code12"].fillna("000000000000"))
-    if ftype.admin_level == "village":
-        wrong = (in_gaz & (level != "village")).to_numpy()
-        col.at(wrong, code_field, lambda i: f"code {df['code12'].iloc[i]} is a {level.iloc[i]} code, but "
-               f"{ftype.name_zh} belongs to a village/community.", "give the village/community's 12-digit code.")
-    else:
-        wrong = (in_gaz & (level == "district")).to_numpy()
-        col.at(wrong, code_field, lambda i: f"code {df['code12'].iloc[i]} is the district's code; "
-               f"{ftype.name_zh} belongs to a township.", "give the township's 12-digit code.")
+    levels = ("village",) if ftype.admin_level == "village" else ("township", "village")
+    _codes_in_gazetteer(df, mapping, gaz, col, levels, field=code_field)
 
 
 def _host_checks(df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector) -> None:

@@ -509,3 +509,16 @@ def test_missing_crs_is_listed_beside_other_problems(store: Path, tmp_path: Path
     assert result.exit_code == 1
     assert "row 2, field `code12`: '5001' is not a 12-digit division code" in result.output
     assert "does not say which coordinate system it uses" in result.output
+
+
+def test_row_without_code_or_name(store: Path, tmp_path: Path, params: dict[str, object], base_store: Path) -> None:
+    """A names-only ledger with a blank township cell: that row cannot be linked to a division."""
+    gaz = gpd.read_file(base_store, layer="gazetteer", engine="pyogrio")
+    town = gaz.loc[gaz["code12"] == params["code12"], "name"].iloc[0]
+    path = tmp_path / "names.csv"
+    path.write_text(f"facility_id,name,所属镇街,lon,lat\nA,甲,{town},{params['lon']},{params['lat']}\n"
+                    f"B,乙,,{params['lon']},{params['lat']}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
+    assert result.exit_code == 1
+    assert "1 problem found" in result.output
+    assert "row 3, field `所属镇街`: the row gives no division code and no township/village name" in result.output
