@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import sys
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +19,14 @@ import geopandas as gpd
 import pandas as pd
 
 from gisplan import __version__
+from gisplan._cliutil import catalogue_for, format_table, import_scenario, report_problems
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
-from gisplan.config import Scenario, load_scenario
-from gisplan.errors import ConfigError, CRSError, GisplanError, NetworkError, SchemaError
+from gisplan.cli_coverage import coverage_command
+from gisplan.config import load_scenario
+from gisplan.errors import ConfigError, CRSError, GisplanError, SchemaError
 from gisplan.indicators import evaluate_indicators
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
-from gisplan.io import fetch_osm_roads, parse_crs, read_spatial
+from gisplan.io import parse_crs
 from gisplan.store import list_layers, read_changelog, read_store_layer
 
 if TYPE_CHECKING:
@@ -45,32 +46,6 @@ Examples:
 --crs: an EPSG code (4326 GPS/WGS84, 4490 CGCS2000/天地图, 4545 …), gcj02 (高德/腾讯 points,
 even when a file says EPSG:4326) or bd09 (百度). Tables with coordinates need it.
 """
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.6f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
-def format_table(frame: pd.DataFrame) -> str:
-    """Render a DataFrame as an aligned plain-text table (CJK characters count two columns)."""
-    cells = [[str(c) for c in frame.columns]] + [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
-    widths = [max(_width(r[j]) for r in cells) for j in range(len(frame.columns))]
-    lines = []
-    for i, row in enumerate(cells):
-        lines.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 class _Group(click.Group):
@@ -198,11 +173,6 @@ def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str
             for f in files]
 
 
-def _report_problems(exc: SchemaError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(1)
-
-
 @layers.command("import", epilog=_EPILOG_IMPORT)
 @_import_options
 def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
@@ -219,7 +189,7 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
         results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
                                 progress=sys.stderr.isatty())
     except SchemaError as exc:
-        _report_problems(exc)
+        report_problems(exc)
     for r in results:
         flag = " (示意 illustrative)" if r.illustrative else ""
         click.echo(f"imported {r.rows} row{'s' if r.rows != 1 else ''} into layer `{r.layer}` of {workspace}{flag}")
@@ -240,7 +210,7 @@ def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | Non
         writes = validate_imports(specs, store=workspace if workspace.exists() else None, catalogue=cat,
                                   tolerance_m=tolerance_m)
     except SchemaError as exc:
-        _report_problems(exc)
+        report_problems(exc)
     for w in writes:
         click.echo(f"OK: {w.source_path} → `{w.name}`, {len(w.data)} rows")
 
@@ -341,34 +311,6 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
                 click.echo(f"           {value}: {', '.join(spellings)}")
 
 
-def _scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
-    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
-             for s in sc.layers]
-    if sc.roads is None:
-        return specs
-    if sc.roads.path is not None and sc.roads.path.exists():
-        specs.append(ImportSpec(sc.roads.path, "roads", crs=sc.roads.crs))
-        return specs
-    where = sc.roads.path or "(no path)"
-    district = next((s for s in sc.layers if s.kind == "district"), None)
-    if not sc.roads.osm_fallback or district is None:
-        logger.warning("road layer %s not found; roads not imported (coverage needs them)", where)
-        return specs
-    cache = store.with_name(f"{store.stem}_osm_roads.gpkg")
-    logger.warning("road layer %s not found; fetching OpenStreetMap roads (cache: %s)", where, cache)
-    try:
-        area = read_spatial(district.path, layer=district.layer)
-        specs.append(ImportSpec(fetch_osm_roads(area, cache), "roads", crs="EPSG:4326", layer="roads"))
-    except (NetworkError, ImportError) as exc:
-        logger.warning("%s Roads not imported; coverage needs them.", exc)
-    return specs
-
-
-def _catalogue_for(sc: Scenario, extra: Sequence[Path]) -> Catalogue:
-    files = ([sc.catalogue] if sc.catalogue else []) + list(extra)
-    return load_catalogue(*files)
-
-
 @cli.command("run")
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
@@ -385,14 +327,8 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     """
     sc = load_scenario(scenario)
     store = workspace or sc.workspace
-    cat = _catalogue_for(sc, catalogue_files)
-    specs = _scenario_specs(sc, store)
-    click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
-    try:
-        import_layers(store, specs, catalogue=cat, tolerance_m=sc.tolerance_m, progress=sys.stderr.isatty(),
-                      district_code=sc.district_code, planning_crs=sc.crs)
-    except SchemaError as exc:
-        _report_problems(exc)
+    cat = catalogue_for(sc, catalogue_files)
+    import_scenario(sc, store, cat)
     meta = list_layers(store)
     gazetteer = read_store_layer(store, "gazetteer")
     illustrative = bool(meta["illustrative"].any())
@@ -421,6 +357,9 @@ def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...
     if illustrative:
         click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
                    "measured values show how the tool works, not the district's real state.")
+
+
+cli.add_command(coverage_command)
 
 
 def main() -> None:

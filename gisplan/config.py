@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisplan.catalogue import LAYER_KINDS as KINDS
+from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigError
 
-__all__ = ["IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard", "load_scenario"]
+if TYPE_CHECKING:
+    from gisplan.catalogue import Catalogue, Profile
+
+__all__ = [
+    "CoverageSettings", "IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard", "load_scenario",
+    "scenario_profiles",
+]
 
 _METRICS = frozenset({
     "admin_share", "floor_area_compliance", "floor_area_per_100hh", "host_share", "nursing_bed_share",
@@ -64,6 +72,70 @@ class RoadSource:
 
 
 @dataclass(frozen=True, slots=True)
+class CoverageSettings:
+    """How network coverage is measured (the scenario's ``[coverage]`` table).
+
+    Attributes
+    ----------
+    method : {"network", "straight_line"}
+        ``network``: travel minutes along roads. ``straight_line``: the 城市体检-style service radius,
+        labelled as such in every output; never a silent substitute for ``network``.
+    radius_m : float
+        Service radius of the straight-line method.
+    bands_minutes : tuple of float
+        Thresholds reported besides each type's own (5/10/15/20 min).
+    snap_tolerance_m : float
+        Road end points closer than this are one node.
+    max_snap_m : float
+        Demand or facilities farther than this from every usable road are reported unreachable.
+    min_piece_m : float
+        Disconnected road pieces with less road than this are dropped (and reported).
+    trim_m : float
+        Width of the display polygons around the reached roads.
+    spread : {"roads", "area"}
+        How a household table by village code is spread over the village.
+    spread_spacing_m : float
+        Spacing of the demand points made by spreading.
+    raster : Path or None
+        A population raster (GeoTIFF) used as demand instead of the households layer.
+    """
+
+    method: str = "network"
+    radius_m: float = 1000.0
+    bands_minutes: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0)
+    snap_tolerance_m: float = 1.0
+    max_snap_m: float = 1000.0
+    min_piece_m: float = 1000.0
+    trim_m: float = 100.0
+    spread: str = "roads"
+    spread_spacing_m: float = 100.0
+    raster: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in {"network", "straight_line"}:
+            msg = f"[coverage] `method` must be 'network' or 'straight_line' (got {self.method!r})."
+            raise ConfigError(msg)
+        if self.spread not in {"roads", "area"}:
+            msg = f"[coverage] `spread` must be 'roads' or 'area' (got {self.spread!r})."
+            raise ConfigError(msg)
+        for name in ("radius_m", "max_snap_m", "trim_m", "spread_spacing_m"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1e6:
+                msg = f"[coverage] `{name}` must be a positive number of metres (got {value!r})."
+                raise ConfigError(msg)
+        for name in ("snap_tolerance_m", "min_piece_m"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1e6:
+                msg = f"[coverage] `{name}` must be a number of metres ≥ 0 (got {value!r})."
+                raise ConfigError(msg)
+        bands = self.bands_minutes
+        if not bands or not all(isinstance(b, int | float) and not isinstance(b, bool) and 0 < b <= 600
+                                for b in bands):
+            msg = f"[coverage] `bands_minutes` must be a list of minutes between 0 and 600 (got {bands!r})."
+            raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
 class IndicatorSpec:
     """One row of a plan's indicator table and how gisplan computes it."""
 
@@ -94,6 +166,9 @@ class Scenario:
     catalogue: Path | None = None
     tolerance_m: float = 50.0
     path: Path | None = None
+    coverage: CoverageSettings = field(default_factory=CoverageSettings)
+    profiles: MappingProxyType[str, MappingProxyType[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{6}", self.district_code):
@@ -198,6 +273,11 @@ def load_scenario(path: str | Path) -> Scenario:
     except TypeError as exc:
         msg = f"{path} [standard]: {exc}."
         raise ConfigError(msg) from None
+    coverage = _coverage(raw.get("coverage", {}), path, base)
+    profiles = raw.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        msg = f"{path}: [profiles.<id>] must be tables (e.g. [profiles.walk] speed_m_per_min = 70)."
+        raise ConfigError(msg)
     return Scenario(
         name=_get(sc, "name", where),
         district_code=str(_get(sc, "district_code", where)),
@@ -210,4 +290,48 @@ def load_scenario(path: str | Path) -> Scenario:
         catalogue=base / sc["catalogue"] if "catalogue" in sc else None,
         tolerance_m=_tolerance(sc.get("tolerance_m", 50.0), where),
         path=path,
+        coverage=coverage,
+        profiles=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in profiles.items()}),
     )
+
+
+def _coverage(raw: object, path: Path, base: Path) -> CoverageSettings:
+    if not isinstance(raw, dict):
+        msg = f"{path}: [coverage] must be a table."
+        raise ConfigError(msg)
+    known = set(CoverageSettings.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        msg = f"{path} [coverage]: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}."
+        raise ConfigError(msg)
+    values = dict(raw)
+    if "bands_minutes" in values:
+        if not isinstance(values["bands_minutes"], list):
+            msg = f"{path} [coverage]: `bands_minutes` must be a list of minutes (got {values['bands_minutes']!r})."
+            raise ConfigError(msg)
+        values["bands_minutes"] = tuple(values["bands_minutes"])
+    if "raster" in values:
+        values["raster"] = base / str(values["raster"])
+    return CoverageSettings(**values)
+
+
+def scenario_profiles(scenario: Scenario, catalogue: Catalogue) -> dict[str, Profile]:
+    """The travel profiles in force: the catalogue's, with the scenario's walking speeds from
+    ``[standard]`` and its ``[profiles.<id>]`` tables on top.
+
+    Raises
+    ------
+    ConfigError
+        If a ``[profiles.<id>]`` table is wrong.
+    """
+    profiles = dict(catalogue.profiles)
+    std = scenario.standard
+    for pid, speed in (("walk", std.walk_speed_m_per_min), ("elderly_walk", std.elderly_walk_speed_m_per_min)):
+        if pid in profiles:
+            prof = profiles[pid]
+            access = speed if prof.access_speed_m_per_min == prof.speed_m_per_min else prof.access_speed_m_per_min
+            profiles[pid] = replace(prof, speed_m_per_min=speed, access_speed_m_per_min=access)
+    where = f"{scenario.path or 'scenario'} [profiles"
+    for pid, table in scenario.profiles.items():
+        profiles[pid] = parse_profile(pid, dict(table), f"{where}.{pid}]", profiles.get(pid))
+    return profiles

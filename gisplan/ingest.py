@@ -28,6 +28,7 @@ from gisplan.io import (
     read_spatial,
     read_table,
 )
+from gisplan.osm import is_osm_file, read_osm_roads
 from gisplan.schema import KINDS, Context, layer_schema, validate_layer
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers, writer_lock
 
@@ -149,6 +150,13 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
     if path.is_dir():
         msg = "this is a folder, not a file."
         raise SchemaError([Problem(str(path), None, None, msg, "give the file inside it (.shp/.gpkg/.csv …).")])
+    if is_osm_file(path):
+        if spec.kind != "roads":
+            msg = "an OpenStreetMap file can only be imported as `roads`."
+            raise SchemaError([Problem(path.name, None, None, msg, "use --kind roads.")])
+        gdf = read_osm_roads(path)
+        gdf["_row"] = np.arange(1, len(gdf) + 1)
+        return gdf
     if suffix == ".xls":
         msg = "old .xls workbooks are not read."
         raise SchemaError([Problem(path.name, None, None, msg, "open it in Excel/WPS and save it as .xlsx.")])

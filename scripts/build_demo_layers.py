@@ -767,6 +767,33 @@ def print_report(out: Path, plan_rows, loc_rows, household_total: int, hh_path: 
             print(f"  {path.name:<42}{path.stat().st_size:>10,} bytes")
 
 
+def build_villages(inp: Inputs, centres: gpd.GeoDataFrame, seed: int) -> gpd.GeoDataFrame:
+    """Illustrative village/community polygons: the Voronoi cells of the (illustrative) community
+    service centres, clipped to their township. No real village boundaries exist (SOURCES.md)."""
+    utm_centres = centres.to_crs(UTM48N)
+    towns = inp.townships.to_crs(UTM48N).set_index("code12").geometry
+    # township polygons overhang the district outline by up to ~300 m: keep cells inside both
+    outline = shapely.union_all(inp.district.to_crs(UTM48N).geometry.to_numpy())
+    parts = []
+    for code, town in towns.items():
+        mine = utm_centres[utm_centres.code12.str.slice(0, 9) + "000" == code].sort_values("code12")
+        pts = shapely.multipoints(shapely.get_coordinates(mine.geometry.to_numpy()))
+        cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=town))
+        # Voronoi cells come in no fixed order: give each the centre it contains
+        owner = [int(np.flatnonzero(shapely.contains(cell, mine.geometry.to_numpy()))[0]) for cell in cells]
+        clipped = shapely.make_valid(shapely.intersection(shapely.intersection(cells, town), outline))
+        parts.append(gpd.GeoDataFrame({"code12": mine.code12.to_numpy()[owner]}, geometry=clipped, crs=UTM48N))
+    cells = pd.concat(parts).sort_values("code12").reset_index(drop=True)
+    names = inp.villages.set_index("code12").name
+    cells["name"] = cells.code12.map(names)
+    cells["township_code12"] = township_of(cells.code12)
+    cells["illustrative"] = True
+    cells["note"] = note_text(seed).replace("not real facilities", "not real village boundaries")
+    geometry = shapely.set_precision(cells.geometry.to_crs(WGS84).to_numpy(), 1e-7)
+    cols = ["code12", "name", "township_code12", "illustrative", "note"]
+    return gpd.GeoDataFrame(cells[cols], geometry=geometry, crs=WGS84)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -813,6 +840,8 @@ def main(argv: list[str] | None = None) -> int:
     sampler = PointSampler(inp.townships, inp.district)
     facilities = build_facilities(inp, hh, sampler, args.seed)
     write_gpkg(facilities, out / "yongchuan_facilities_illustrative.gpkg")
+    villages = build_villages(inp, facilities["community_service_centre"], args.seed)
+    write_gpkg({"villages": villages}, out / "yongchuan_villages_illustrative.gpkg")
 
     plan_rows, loc_rows, household_total, failures = check_outputs(out, inp, args.seed)
     print_report(out, plan_rows, loc_rows, household_total, hh_path)

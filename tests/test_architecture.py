@@ -9,8 +9,11 @@ PKG = Path(__file__).resolve().parents[1] / "gisplan"
 TIERS = {
     "errors": 0, "catalogue": 0, "coords": 0, "divisions": 0, "config": 0,
     "io": 1, "_validation": 1, "_cells": 1, "_crosschecks": 1, "schema": 1, "store": 1, "ingest": 1,
-    "indicators": 3,
-    "cli": 6, "__init__": 6,
+    "osm": 1,
+    "network": 2, "snapping": 2, "demand": 2,
+    "coverage": 3, "access": 3, "indicators": 3,
+    "pipeline": 5,
+    "cli": 6, "_cliutil": 6, "cli_coverage": 6, "__init__": 6,
 }
 
 
