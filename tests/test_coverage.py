@@ -1,0 +1,218 @@
+"""Coverage: hand-computed access legs and partial edges, one-way rules, and a brute-force check on the
+real 永川 network with every demand and facility point inserted into a networkx graph."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely import LineString
+
+from gisplan.access import unit_totals
+from gisplan.catalogue import load_catalogue
+from gisplan.coverage import (
+    demand_minutes,
+    reach_from_facilities,
+    reached_lines,
+    service_area_polygons,
+    straight_line_nearest,
+)
+from gisplan.network import RoadNetwork, build_network, travel_arcs
+from gisplan.snapping import EdgeSnap, snap_index, snap_points
+from tests.conftest import shared_data
+
+PROFILES = load_catalogue().profiles
+WALK = PROFILES["walk"]  # 66.667 m/min, access legs at the same speed
+DRIVE = PROFILES["drive"]  # 500 m/min without a class, access legs at 66.667 m/min
+UTM = "EPSG:32648"
+
+
+def network(*coords: list[tuple[float, float]], **columns: list[object]) -> RoadNetwork:
+    gdf = gpd.GeoDataFrame(columns, geometry=[LineString(c) for c in coords], crs=UTM)
+    return build_network(gdf, min_piece_m=0)
+
+
+def snap(net: RoadNetwork, *points: tuple[float, float], max_snap_m: float = 500.0) -> EdgeSnap:
+    xy = np.array(points, dtype=float)
+    return snap_points(snap_index(net), xy[:, 0], xy[:, 1], max_snap_m=max_snap_m)
+
+
+def minutes(net: RoadNetwork, profile: object, facilities: EdgeSnap, demand: EdgeSnap, cutoff: float = 60.0) -> np.ndarray:
+    (reach,) = reach_from_facilities(net, profile, facilities, [np.arange(len(facilities.edge))],  # type: ignore[arg-type]
+                                     cutoff_minutes=cutoff)
+    return demand_minutes(net, profile, reach, demand, facilities).minutes  # type: ignore[arg-type]
+
+
+def test_points_snap_to_the_projected_point_on_the_edge() -> None:
+    net = network([(0, 0), (1000, 0)], [(1000, 0), (1000, 800)])
+    s = snap(net, (300, 40), (1030, 500), (400, -501))
+    assert s.edge[:2].tolist() == [0, 1]
+    assert s.offset_m[:2] == pytest.approx([300, 500])
+    assert s.access_m[:2] == pytest.approx([40, 30])
+    assert s.snapped_xy[0] == pytest.approx([300, 0])
+    assert s.edge[2] == -1  # 501 m from the road, beyond 500 m
+    assert np.isnan(s.offset_m[2])
+
+
+def test_partial_edges_and_access_legs_are_hand_computed() -> None:
+    net = network([(0, 0), (1000, 0)], [(1000, 0), (1000, 800)])
+    fac = snap(net, (1020, 500))  # 20 m off the second road, 500 m along it
+    dem = snap(net, (300, 40))  # 40 m off the first road, 300 m along it
+    # 40 m access + 700 m to the corner + 500 m up + 20 m access = 1,260 m at 66.667 m/min
+    assert minutes(net, WALK, fac, dem)[0] == pytest.approx(1260 / 66.667, abs=1e-9)
+    # driving: legs at walking speed, road at 500 m/min
+    assert minutes(net, DRIVE, fac, dem)[0] == pytest.approx(60 / 66.667 + 1200 / 500, abs=1e-9)
+
+
+def test_demand_on_the_facility_edge_goes_straight_along_it() -> None:
+    net = network([(0, 0), (1000, 0)])
+    fac = snap(net, (600, 10))
+    dem = snap(net, (450, -5), (900, 0))
+    got = minutes(net, WALK, fac, dem)
+    assert got == pytest.approx([(5 + 150 + 10) / 66.667, (300 + 10) / 66.667], abs=1e-9)
+
+
+def test_one_way_links_bind_driving() -> None:
+    # a one-way street start -> end (2), and a two-way detour back round a block
+    net = network([(0, 0), (1000, 0)], [(1000, 0), (1000, 500), (0, 500), (0, 0)], direction=[2, 1])
+    fac = snap(net, (800, 0))
+    dem = snap(net, (200, 0))
+    # with the flow: 600 m; walking ignores the rule in both directions
+    assert minutes(net, DRIVE, fac, dem)[0] == pytest.approx(600 / 500)
+    assert minutes(net, WALK, fac, dem)[0] == pytest.approx(600 / 66.667)
+    # against the flow a car must go round: 200 m on the one-way to its end, then the 2,000 m detour... it
+    # cannot: the one-way leads away; from 800 to 200 it drives 200 m to (1000,0), round the block 2,000 m
+    # to (0,0), then 200 m along the one-way = 2,400 m
+    assert minutes(net, DRIVE, dem, fac)[0] == pytest.approx(2400 / 500)
+    assert minutes(net, WALK, dem, fac)[0] == pytest.approx(600 / 66.667)
+
+
+def test_cutoff_unsnapped_and_excluded_roads() -> None:
+    net = network([(0, 0), (3000, 0)], [(3000, 0), (3000, 100)], highway=["residential", "motorway"])
+    fac = snap(net, (0, 0))
+    dem = snap(net, (900, 0), (1100, 0), (1000, 2000))
+    got = minutes(net, WALK, fac, dem, cutoff=15.0)
+    assert got[0] == pytest.approx(900 / 66.667)
+    assert np.isnan(got[1])  # 16.5 min > 15
+    assert np.isnan(got[2])  # beyond the snapping distance
+    # a walker is not put on the motorway: the point by it snaps to the residential road
+    walk_index = snap_index(net, usable=np.array([True, False]))
+    s = snap_points(walk_index, np.array([3010.0]), np.array([60.0]), max_snap_m=500)
+    assert s.edge.tolist() == [0]
+    assert s.access_m[0] == pytest.approx(np.hypot(10, 60))
+
+
+def test_nearest_facility_is_named() -> None:
+    net = network([(0, 0), (2000, 0)])
+    fac = snap(net, (100, 0), (1900, 0), (1000, 0))
+    (reach,) = reach_from_facilities(net, WALK, fac, [np.array([0, 1])], cutoff_minutes=60)
+    near = demand_minutes(net, WALK, reach, snap(net, (300, 5), (1500, 5)), fac)
+    assert near.facility.tolist() == [0, 1]  # facility 2 is not in the group
+    assert near.minutes == pytest.approx([205 / 66.667, 405 / 66.667])
+
+
+def test_reached_lines_include_partial_edges() -> None:
+    net = network([(0, 0), (2000, 0)], [(2000, 0), (2000, 3000)])
+    fac = snap(net, (500, 0))
+    (reach,) = reach_from_facilities(net, WALK, fac, [np.array([0])], cutoff_minutes=20)
+    lines = reached_lines(net, WALK, reach, fac, minutes=15)
+    # 15 min at 66.667 m/min = 1,000.005 m each way from the facility, along the first road only
+    assert shapely.length(shapely.union_all(lines)) == pytest.approx(1500.005, abs=1e-3)
+    poly = service_area_polygons(lines, trim_m=100)
+    assert poly.bounds == pytest.approx((-100, -100, 1600.005, 100), abs=1e-3)
+    assert not poly.contains(shapely.Point(2000, 500))
+    with pytest.raises(ValueError, match="exceeds the cutoff"):
+        reached_lines(net, WALK, reach, fac, minutes=25)
+
+
+def test_straight_line_method() -> None:
+    dist, idx = straight_line_nearest(np.array([[0.0, 0.0], [900.0, 0.0], [5000.0, 0.0]]),
+                                      np.array([[0.0, 300.0], [1000.0, 0.0]]), radius_m=1000)
+    assert dist[:2] == pytest.approx([300.0, 100.0])
+    assert idx.tolist() == [0, 1, -1]
+    assert np.isnan(dist[2])
+
+
+def test_unit_totals_are_hand_computed() -> None:
+    # three communities in two townships; community C has no households (share NaN, not inf)
+    demand = pd.DataFrame({
+        "population": [100.0, 300.0, 50.0, 0.0],
+        "households": [40.0, 120.0, 20.0, 0.0],
+        "pop_60plus": [10.0, 30.0, np.nan, 0.0],
+        "township_code12": ["500118001000", "500118001000", "500118002000", "500118002000"],
+        "code12": ["500118001001", "500118001002", "500118002001", "500118002003"],
+    })
+    covered = {("t", 15.0): np.array([True, False, True, True])}
+    reachable = np.array([True, False, True, True])
+    names = {"500118001001": "A", "500118002003": "C"}
+    out = unit_totals(demand, covered, reachable, names=names, district_code="500118000000")
+    district = out[out["level"] == "district"].iloc[0]
+    assert district["population_share"] == pytest.approx(150 / 450)
+    assert district["households_share"] == pytest.approx(60 / 180)
+    assert district["pop_60plus_share"] == pytest.approx(10 / 40)  # the unknown 60+ count is left out
+    assert district["population_unreachable"] == 300
+    towns = out[out["level"] == "township"].set_index("code12")
+    assert towns.loc["500118001000", "population_share"] == pytest.approx(0.25)
+    assert towns.loc["500118002000", "population_share"] == pytest.approx(1.0)
+    villages = out[out["level"] == "village"].set_index("code12")
+    assert np.isnan(villages.loc["500118002003", "households_share"])
+    assert villages.loc["500118002003", "name"] == "C"
+    assert np.isnan(villages.loc["500118002001", "pop_60plus_share"])
+    assert set(out["threshold_unit"]) == {"min"}
+
+
+def _brute_force(net: RoadNetwork, profile: object, fac: EdgeSnap, dem: EdgeSnap, cutoff: float) -> np.ndarray:
+    """Insert every snapped point into its edge of a networkx graph and run Dijkstra from a sink."""
+    arcs = travel_arcs(net, profile)  # type: ignore[arg-type]
+    on_edge: dict[int, list[tuple[float, object]]] = {}
+    for kind, s in (("f", fac), ("d", dem)):
+        for i in np.flatnonzero(s.snapped):
+            on_edge.setdefault(int(s.edge[i]), []).append((float(s.offset_m[i]), (kind, int(i))))
+    g = nx.DiGraph()
+
+    def add(a: object, b: object, w: float) -> None:
+        if not g.has_edge(a, b) or g[a][b]["weight"] > w:
+            g.add_edge(a, b, weight=w)
+
+    for t, h, w, e in zip(arcs.tail.tolist(), arcs.head.tolist(), arcs.minutes.tolist(), arcs.edge.tolist(),
+                          strict=True):
+        if e not in on_edge:
+            add(t, h, w)
+            continue
+        length = net.length_m[e]
+        chain = [(0.0, t if t == net.edge_u[e] else h), *sorted(on_edge[e], key=lambda p: p[0]),
+                 (length, h if t == net.edge_u[e] else t)]
+        if t != net.edge_u[e]:  # travelling v -> u: walk the chain backwards
+            chain = [(length - o, p) for o, p in reversed(chain)]
+        for (o1, a), (o2, b) in itertools.pairwise(chain):
+            add(a, b, (o2 - o1) / length * w)
+    speed = profile.access_speed_m_per_min  # type: ignore[attr-defined]
+    for i in np.flatnonzero(fac.snapped):
+        add(("f", int(i)), "sink", fac.access_m[i] / speed)
+    dist = nx.single_source_dijkstra_path_length(g.reverse(copy=False), "sink", cutoff=cutoff)
+    out = np.array([dist.get(("d", i), np.inf) + dem.access_m[i] / speed if dem.snapped[i] else np.inf
+                    for i in range(len(dem.edge))])
+    return np.where(out <= cutoff, out, np.nan)
+
+
+@pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 15.0), ("drive", 6.0)])
+def test_yongchuan_minutes_equal_brute_force(profile_id: str, cutoff: float) -> None:
+    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
+    net = build_network(gdf, crs=UTM)
+    rng = np.random.default_rng(3)
+    index = snap_index(net)
+    fxy = net.node_xy[rng.integers(0, net.n_nodes, 40)] + rng.normal(0, 200, (40, 2))
+    dxy = net.node_xy[rng.integers(0, net.n_nodes, 2000)] + rng.normal(0, 200, (2000, 2))
+    fac = snap_points(index, fxy[:, 0], fxy[:, 1], max_snap_m=1000)
+    dem = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000)
+    profile = PROFILES[profile_id]
+    ours = minutes(net, profile, fac, dem, cutoff=cutoff)
+    expected = _brute_force(net, profile, fac, dem, cutoff)
+    assert np.array_equal(np.isnan(ours), np.isnan(expected))
+    assert (~np.isnan(ours)).sum() > 200
+    assert np.nanmax(np.abs(ours - expected)) <= 1e-6

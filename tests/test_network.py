@@ -1,0 +1,198 @@
+"""Road networks: nodes from end points, one-way codes, disconnected pieces; real networks against networkx."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from shapely import LineString, MultiLineString
+
+from gisplan.catalogue import Profile, load_catalogue
+from gisplan.coverage import reach_from_facilities
+from gisplan.errors import CRSError, NetworkError
+from gisplan.network import RoadNetwork, build_network, direction_flags, edge_minutes, travel_arcs, travel_graph
+from gisplan.osm import read_osm_roads
+from gisplan.snapping import EdgeSnap
+from tests.conftest import shared_data
+
+PROFILES = load_catalogue().profiles
+UTM = "EPSG:32648"
+
+
+def lines(*coords: list[tuple[float, float]], crs: str = UTM, **columns: list[object]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(columns, geometry=[LineString(c) for c in coords], crs=crs)
+
+
+def test_end_points_within_the_tolerance_become_one_node() -> None:
+    # the second line starts 0.4 m from where the first ends (a tile edge in real data)
+    gdf = lines([(0, 0), (100, 0)], [(100.4, 0), (200, 0)], [(200, 0), (200, 300)])
+    joined = build_network(gdf, snap_tolerance_m=1.0, min_piece_m=0)
+    assert joined.n_nodes == 4
+    assert joined.report.merged_end_points == 2
+    assert joined.report.pieces == 1
+    apart = build_network(gdf, snap_tolerance_m=0.1, min_piece_m=0)
+    assert apart.n_nodes == 5
+    assert apart.report.pieces == 2
+
+
+def test_ids_are_never_used_for_topology() -> None:
+    # NavInfo-style node ids that disagree across a tile edge: geometry decides
+    gdf = lines([(0, 0), (100, 0)], [(100, 0), (200, 0)], SnodeID=[1, 99], EnodeID=[2, 100])
+    net = build_network(gdf, min_piece_m=0)
+    assert net.n_nodes == 3
+    assert net.edge_v[0] == net.edge_u[1]
+
+
+def test_multilines_are_split_into_edges_and_zero_length_links_dropped() -> None:
+    gdf = gpd.GeoDataFrame(geometry=[MultiLineString([[(0, 0), (50, 0)], [(50, 0), (50, 80)]]),
+                                     LineString([(50, 80), (50.3, 80)])], crs=UTM)
+    net = build_network(gdf, min_piece_m=0)
+    assert net.n_edges == 2
+    assert net.report.zero_length_dropped == 1
+    assert net.source_row.tolist() == [0, 0]
+    assert sorted(net.length_m.round(6).tolist()) == [50.0, 80.0]
+
+
+@pytest.mark.parametrize(("column", "values", "forward", "backward"), [
+    ("direction", [0, 1, 2, 3], [True, True, True, False], [True, True, False, True]),
+    ("oneway", ["yes", "no", "-1", None], [True, True, False, True], [False, True, True, True]),
+    ("oneway", ["1", "true", "reverse", "F"], [True, True, False, True], [False, False, True, False]),
+    ("oneway", ["B", "F", "T", "B"], [True, True, False, True], [True, False, True, True]),
+    ("oneway", [True, False, True, False], [True, True, True, True], [False, True, False, True]),
+    ("方向", ["双向", "正向", "反向", "双向"], [True, True, False, True], [True, False, True, True]),
+])
+def test_one_way_codes(column: str, values: list[object], forward: list[bool], backward: list[bool]) -> None:
+    f, b = direction_flags(pd.Series(values, dtype=object), column=column)
+    assert f.tolist() == forward
+    assert b.tolist() == backward
+
+
+def test_unknown_one_way_codes_are_refused_with_rows() -> None:
+    with pytest.raises(NetworkError, match=r"column `direction` holds 2 one-way value\(s\).*row 2: 7.*row 4: 'x'"):
+        direction_flags(pd.Series([1, 7, 2, "x"], dtype=object), column="direction")
+
+
+def test_layer_without_crs_or_lines_is_refused() -> None:
+    with pytest.raises(CRSError, match="has no CRS"):
+        build_network(gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)])]))
+    with pytest.raises(NetworkError, match="no usable lines"):
+        build_network(gpd.GeoDataFrame(geometry=[LineString()], crs=UTM))
+
+
+def test_small_pieces_are_dropped_and_reported() -> None:
+    main = [[(i * 500, 0), ((i + 1) * 500, 0)] for i in range(6)]  # 3 km
+    island = [[(0, 5000), (300, 5000)]]  # 300 m fragment
+    village = [[(0, 9000), (800, 9000)], [(800, 9000), (1600, 9000)]]  # 1.6 km isolated village roads
+    net = build_network(lines(*main, *island, *village), min_piece_m=1000)
+    r = net.report
+    assert (r.pieces, r.pieces_dropped) == (3, 1)
+    assert r.dropped_length_m == pytest.approx(300)
+    assert r.kept_length_m == pytest.approx(4600)
+    assert r.largest_piece_share == pytest.approx(3000 / 4600)
+    assert net.n_edges == 8
+    assert "3 disconnected pieces" in r.summary()
+
+
+def test_profiles_speeds_classes_and_exclusions() -> None:
+    gdf = lines([(0, 0), (1000, 0)], [(1000, 0), (2000, 0)], [(2000, 0), (3000, 0)],
+                highway=["motorway", "residential", "footway"])
+    net = build_network(gdf, min_piece_m=0)
+    walk = edge_minutes(net, PROFILES["walk"])
+    assert np.isnan(walk[0])
+    assert walk[1:] == pytest.approx([1000 / 66.667] * 2)
+    drive = edge_minutes(net, PROFILES["drive"])
+    assert drive[:2] == pytest.approx([1000 / (80_000 / 60), 1000 / (20_000 / 60)])
+    assert np.isnan(drive[2])
+
+
+def test_one_way_binds_driving_not_walking() -> None:
+    gdf = lines([(0, 0), (500, 0)], direction=[3])  # one way, end -> start
+    net = build_network(gdf, min_piece_m=0)
+    drive = travel_graph(net, PROFILES["drive"]).toarray()
+    assert drive[0, 1] == 0  # no arc start -> end
+    assert drive[1, 0] == pytest.approx(1.0)
+    walk = travel_graph(net, PROFILES["walk"]).toarray()
+    assert walk[0, 1] == walk[1, 0] == pytest.approx(500 / 66.667)
+
+
+def test_parallel_links_keep_the_shortest() -> None:
+    gdf = lines([(0, 0), (100, 0)], [(0, 0), (50, 50), (100, 0)])
+    g = travel_graph(build_network(gdf, min_piece_m=0), PROFILES["walk"])
+    assert g.nnz == 2
+    assert g.toarray()[0, 1] == pytest.approx(100 / 66.667)
+
+
+def _nx_graph(net: RoadNetwork, profile: Profile) -> nx.DiGraph:
+    arcs = travel_arcs(net, profile)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))
+    for t, h, w in zip(arcs.tail.tolist(), arcs.head.tolist(), arcs.minutes.tolist(), strict=True):
+        if not g.has_edge(t, h) or g[t][h]["weight"] > w:
+            g.add_edge(t, h, weight=w)
+    return g
+
+
+def _enterable(net: RoadNetwork, profile: Profile) -> np.ndarray:
+    """Edges the profile may use, travelled u→v, that are not loops (snapping only ever uses usable edges)."""
+    return ~np.isnan(edge_minutes(net, profile)) & net.forward & (net.edge_u != net.edge_v)
+
+
+def _at_nodes(net: RoadNetwork, profile: Profile, nodes: np.ndarray) -> EdgeSnap:
+    """Facilities exactly on nodes: at offset 0 of an edge leaving the node u→v-wards, no access leg."""
+    ok = _enterable(net, profile)
+    first_edge = {int(n): int(e) for e, n in reversed(list(enumerate(net.edge_u))) if ok[e]}
+    edge = np.array([first_edge[int(n)] for n in nodes])
+    zeros = np.zeros(len(nodes))
+    return EdgeSnap(edge=edge, offset_m=zeros, access_m=zeros, snapped_xy=net.node_xy[nodes])
+
+
+def _compare_with_networkx(net: RoadNetwork, profile_id: str, cutoff: float, seed: int) -> int:
+    """Node minutes to 12 facilities on nodes equal networkx's multi-source Dijkstra on the same graph."""
+    profile = PROFILES[profile_id]
+    rng = np.random.default_rng(seed)
+    candidates = np.unique(net.edge_u[_enterable(net, profile)])
+    sources = rng.choice(candidates, size=12, replace=False)
+    (reach,) = reach_from_facilities(net, profile, _at_nodes(net, profile, sources), [np.arange(len(sources))],
+                                     cutoff_minutes=cutoff)
+    # minutes *to* the facilities: Dijkstra on the reversed graph
+    expected = nx.multi_source_dijkstra_path_length(_nx_graph(net, profile).reverse(copy=False),
+                                                    set(sources.tolist()), cutoff=cutoff)
+    ours = {int(i): float(m) for i, m in enumerate(reach.node_minutes) if np.isfinite(m)}
+    assert set(ours) == set(expected)
+    assert max(abs(ours[k] - expected[k]) for k in expected) <= 1e-6
+    # the nearest facility named for each node is one at that node's distance
+    nearest = sources[reach.node_facility[list(ours)]]
+    g = _nx_graph(net, profile)
+    sample = list(ours)[:: max(1, len(ours) // 50)]
+    for node, fac in zip(sample, nearest[:: max(1, len(ours) // 50)], strict=False):
+        assert nx.dijkstra_path_length(g, node, int(fac)) == pytest.approx(ours[node], abs=1e-6)
+    return len(expected)
+
+
+def test_yongchuan_network_is_built_from_end_points() -> None:
+    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
+    net = build_network(gdf, crs=UTM)
+    r = net.report
+    # SOURCES.md: by end-point coordinates 16 components, 9,139 nodes; 1,553 + 1,182 one-way links
+    assert (r.links_in, r.pieces, r.pieces_dropped) == (10_830, 16, 1)
+    assert r.one_way_edges == 1553 + 1182
+    assert (net.n_edges, net.n_nodes) == (10_829, 9_137)
+    assert r.kept_length_m / 1000 == pytest.approx(2946.3, abs=0.1)
+
+
+@pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 15.0), ("drive", 4.0)])
+def test_yongchuan_shortest_paths_equal_networkx(profile_id: str, cutoff: float) -> None:
+    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
+    net = build_network(gdf, crs=UTM)
+    reached = _compare_with_networkx(net, profile_id, cutoff, seed=5)
+    assert reached > 500
+
+
+@pytest.mark.parametrize("name", ["aguascalientes.osm.pbf", "West-Oakland.osm.bz2"])
+@pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 10.0), ("drive", 2.0)])
+def test_osm_shortest_paths_equal_networkx(name: str, profile_id: str, cutoff: float) -> None:
+    roads = read_osm_roads(shared_data("fallback", "osmnx_test_osm", name))
+    net = build_network(roads, min_piece_m=0)
+    assert _compare_with_networkx(net, profile_id, cutoff, seed=11) >= 12
