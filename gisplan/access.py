@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from tqdm import tqdm
 
 from gisplan.coverage import (
     demand_minutes,
@@ -227,6 +228,7 @@ def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept i
     polygons: bool = True,
     names: Mapping[str, str] | None = None,
     district_code: str = "",
+    progress: bool = False,
 ) -> CoverageResult:
     """Nearest-facility minutes for every demand point and type, and the per-unit totals.
 
@@ -249,6 +251,12 @@ def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept i
         Buffer of the display polygons.
     polygons : bool
         Build the display polygons.
+    names : mapping of code12 to name, optional
+        Unit names for the tables.
+    district_code : str
+        12-digit code of the district row of the tables.
+    progress : bool
+        Show a progress bar over the facility types (stderr).
 
     Returns
     -------
@@ -303,7 +311,9 @@ def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept i
             thresholds = {t.type_id: sorted({*bands_minutes, t.threshold_minutes}) for t in group}
             cutoff = max(max(v) for v in thresholds.values())
             reaches = reach_from_facilities(network, profile, fsnap, members, cutoff_minutes=cutoff)
-            for tgt, reach, mem in zip(group, reaches, members, strict=True):
+            steps = zip(group, reaches, members, strict=True)
+            for tgt, reach, mem in tqdm(steps, total=len(group), desc=f"coverage ({profile.id})", unit="type",
+                                        disable=not progress):
                 near = demand_minutes(network, profile, reach, dsnap, fsnap)
                 ids = _ids(tgt.facilities)
                 local = near.facility - mem[0] if len(mem) else near.facility

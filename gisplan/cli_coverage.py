@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -264,7 +265,8 @@ def coverage_command(  # noqa: PLR0913, PLR0917 - click options
     cat = catalogue_for(sc, catalogue_files)
     import_scenario(sc, store, cat)
     started = time.perf_counter()
-    result = coverage_for_scenario(store, sc, cat, types=types or None, polygons=not no_polygons)
+    result = coverage_for_scenario(store, sc, cat, types=types or None, polygons=not no_polygons,
+                                   progress=sys.stderr.isatty())
     meta = list_layers(store)
     illustrative = bool(meta["illustrative"].any())
     target = out or store.with_name(f"{store.stem}_coverage")

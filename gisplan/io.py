@@ -460,7 +460,9 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
     return gdf.to_crs(target)
 
 
-def fetch_osm_roads(area: gpd.GeoDataFrame, cache: Path, *, network_type: str = "walk") -> Path:
+def fetch_osm_roads(
+    area: gpd.GeoDataFrame, cache: Path, *, network_type: str = "walk", buffer_m: float = 2000.0,
+) -> Path:
     """Download the OpenStreetMap road network covering `area` with osmnx, caching it as a GeoPackage.
 
     The cache is reused when present, so a workspace fetched once works offline afterwards.
@@ -473,6 +475,9 @@ def fetch_osm_roads(area: gpd.GeoDataFrame, cache: Path, *, network_type: str = 
         GeoPackage to write (layer ``roads``, EPSG:4326, © OpenStreetMap contributors, ODbL).
     network_type : str
         osmnx network type (``walk`` by default: the 15-minute circle is a walking measure).
+    buffer_m : float
+        The area is widened by this many metres, so that roads just across the boundary (which
+        residents near it use) are in the network.
 
     Returns
     -------
@@ -494,9 +499,9 @@ def fetch_osm_roads(area: gpd.GeoDataFrame, cache: Path, *, network_type: str = 
     except ImportError as exc:
         msg = 'fetching OpenStreetMap roads needs osmnx: pip install "gisplan[osm]"'
         raise ImportError(msg) from exc
-
-
-    polygon = shapely.union_all(area.to_crs(STORAGE_CRS).geometry.to_numpy())
+    projected = area.to_crs(area.estimate_utm_crs())
+    widened = gpd.GeoSeries([shapely.union_all(projected.geometry.buffer(buffer_m).to_numpy())], crs=projected.crs)
+    polygon = widened.to_crs(STORAGE_CRS).iloc[0]
     if not isinstance(polygon, shapely.Polygon | shapely.MultiPolygon):
         msg = f"the area to fetch roads for must be polygons (got {polygon.geom_type})."
         raise NetworkError(msg)
@@ -505,7 +510,7 @@ def fetch_osm_roads(area: gpd.GeoDataFrame, cache: Path, *, network_type: str = 
         graph = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=True)
     except Exception as exc:  # osmnx raises requests/HTTP errors of several kinds
         msg = (f"could not fetch OpenStreetMap roads ({type(exc).__name__}: {exc}); when offline, give a "
-               "road line layer in the scenario's [roads] path instead.")
+               "road line layer or an OpenStreetMap extract (.osm.pbf) in the scenario's [roads] path instead.")
         raise NetworkError(msg) from None
     edges = ox.graph_to_gdfs(graph, nodes=False).reset_index()
     keep = [c for c in ("u", "v", "osmid", "highway", "name", "oneway", "length") if c in edges]

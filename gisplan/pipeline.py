@@ -122,6 +122,7 @@ def coverage_for_scenario(
     *,
     types: Sequence[str] | None = None,
     polygons: bool = True,
+    progress: bool = False,
 ) -> CoverageResult:
     """Measure coverage of every network-covered facility type in a workspace.
 
@@ -145,7 +146,7 @@ def coverage_for_scenario(
     return measure_coverage(
         demand, targets, network=network, method=cov.method, bands_minutes=cov.bands_minutes,
         max_snap_m=cov.max_snap_m, radius_m=cov.radius_m, trim_m=cov.trim_m, polygons=polygons, names=names,
-        district_code=scenario.district_code + "000000",
+        district_code=scenario.district_code + "000000", progress=progress,
     )
 
 
