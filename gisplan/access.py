@@ -9,7 +9,9 @@ at each type's threshold and at the reporting bands (5/10/15/20 min). The straig
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from gisplan.coverage import (
     demand_minutes,
+    place_demand,
     reach_from_facilities,
     reached_lines,
     service_area_polygons,
@@ -165,39 +168,56 @@ def unit_totals(
         if column in demand and demand[column].notna().any():
             levels.append((level, demand[column].to_numpy(dtype=object)))
     weights = {w: demand[w].to_numpy(dtype=float) for w in WEIGHTS if w in demand}
+    combos = list(covered)
+    n_combo = len(combos)
     frames = []
     for level, codes in levels:
         known = pd.notna(codes)
         key, uniques = pd.factorize(pd.Series(codes[known], dtype=object), sort=True)
         n_units = len(uniques)
-        totals = {w: np.bincount(key, np.nan_to_num(v[known]), n_units) for w, v in weights.items()}
+        clean = {w: np.nan_to_num(v[known]) for w, v in weights.items()}
         has = {w: np.bincount(key, ~np.isnan(v[known]), n_units) > 0 for w, v in weights.items()}
-        unreachable = np.bincount(key, np.nan_to_num(weights.get("population", np.zeros(len(codes)))[known])
-                                  * ~reachable[known], n_units)
-        for (type_id, threshold), flag in covered.items():
-            data: dict[str, object] = {
-                "level": level, "code12": np.asarray(uniques, dtype=object),
-                "name": [names.get(str(c), "") for c in uniques],
-                "facility_type": type_id, "threshold": float(threshold), "threshold_unit": unit, "method": method,
-            }
-            for w, v in weights.items():
-                cov = np.bincount(key, np.nan_to_num(v[known]) * flag[known], n_units)
-                total = np.where(has[w], totals[w], np.nan)
-                data[w] = total
-                data[f"{w}_covered"] = np.where(has[w], cov, np.nan)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    data[f"{w}_share"] = np.where(total > 0, cov / np.where(total > 0, total, 1.0), np.nan)
-            data["population_unreachable"] = unreachable
-            frames.append(pd.DataFrame(data))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        totals = {w: np.where(has[w], np.bincount(key, clean[w], n_units), np.nan) for w in weights}
+        pop = clean.get("population", np.zeros(len(key)))
+        unreachable = np.bincount(key, pop * ~reachable[known], n_units)
+        unit_codes = np.tile(np.arange(n_units), n_combo)
+        type_names, type_codes = np.unique(np.array([c[0] for c in combos], dtype=str), return_inverse=True)
+        name_cats, name_codes = np.unique(np.array([names.get(str(c), "") for c in uniques], dtype=str),
+                                          return_inverse=True)
+        # categoricals: no string is built per row (a municipality has tens of thousands of units)
+        data: dict[str, object] = {
+            "level": level,
+            "code12": pd.Categorical.from_codes(unit_codes, categories=pd.Index(uniques, dtype=object)),
+            "name": pd.Categorical.from_codes(name_codes[unit_codes], categories=pd.Index(name_cats, dtype=object)),
+            "facility_type": pd.Categorical.from_codes(np.repeat(type_codes, n_units),
+                                                       categories=pd.Index(type_names, dtype=object)),
+            "threshold": np.repeat(np.array([float(c[1]) for c in combos]), n_units),
+            "threshold_unit": unit,
+            "method": method,
+        }
+        for w in weights:
+            cov = np.empty((n_combo, n_units))
+            for c, combo in enumerate(combos):
+                flag = covered[combo][known]
+                cov[c] = np.bincount(key[flag], clean[w][flag], n_units)
+            total = np.tile(totals[w], n_combo)
+            cov_flat = np.where(np.isnan(total), np.nan, cov.ravel())
+            data[w] = total
+            data[f"{w}_covered"] = cov_flat
+            with np.errstate(invalid="ignore", divide="ignore"):
+                data[f"{w}_share"] = np.where(total > 0, cov_flat / np.where(total > 0, total, 1.0), np.nan)
+        data["population_unreachable"] = np.tile(unreachable, n_combo)
+        frames.append(pd.DataFrame(data))
+    if not frames or not combos:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
 
 
-def _id_at(ids: NDArray[np.object_], idx: NDArray[np.int64]) -> NDArray[np.object_]:
-    """``ids[idx]``, None where ``idx`` is -1."""
-    out = np.full(len(idx), None, dtype=object)
-    hit = idx >= 0
-    out[hit] = ids[idx[hit]]
-    return out
+def _id_at(ids: NDArray[np.object_], idx: NDArray[np.int64]) -> pd.Categorical:
+    """``ids[idx]`` as a categorical (no string per row is built), missing where ``idx`` is -1."""
+    categories, codes = np.unique(ids.astype(str), return_inverse=True)
+    mapped = np.where(idx >= 0, codes[np.maximum(idx, 0)] if len(codes) else -1, -1)
+    return pd.Categorical.from_codes(mapped, categories=pd.Index(categories, dtype=object))
 
 
 def _ids(gdf: gpd.GeoDataFrame) -> NDArray[np.object_]:
@@ -215,7 +235,7 @@ def _xy(gdf: gpd.GeoDataFrame, crs: Any) -> NDArray[np.float64]:
     return shapely.get_coordinates(shapely.point_on_surface(geoms)) if len(geoms) else np.empty((0, 2))
 
 
-def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept in one place
+def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration step, kept in one place
     demand: gpd.GeoDataFrame,
     targets: list[TypeTarget],
     *,
@@ -261,7 +281,19 @@ def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept i
     Returns
     -------
     CoverageResult
+
+    Raises
+    ------
+    CRSError
+        If `demand` is not projected, or not in the network's CRS.
     """
+    if demand.crs is None or not demand.crs.is_projected:
+        msg = (f"`demand` must be in a projected CRS in metres (got {demand.crs}); build it with gisplan.demand "
+               "or call gisplan.io.to_planning_crs first.")
+        raise CRSError(msg)
+    if network is not None and method == "network" and not demand.crs.equals(network.crs):
+        msg = f"`demand` is in {demand.crs.to_string()} but the network in {network.crs.to_string()}; use one CRS."
+        raise CRSError(msg)
     seconds: dict[str, float] = {}
     out = demand.copy()
     covered: dict[tuple[str, float], NDArray[np.bool_]] = {}
@@ -311,10 +343,11 @@ def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept i
             thresholds = {t.type_id: sorted({*bands_minutes, t.threshold_minutes}) for t in group}
             cutoff = max(max(v) for v in thresholds.values())
             reaches = reach_from_facilities(network, profile, fsnap, members, cutoff_minutes=cutoff)
+            placed = place_demand(network, profile, dsnap)
             steps = zip(group, reaches, members, strict=True)
             for tgt, reach, mem in tqdm(steps, total=len(group), desc=f"coverage ({profile.id})", unit="type",
                                         disable=not progress):
-                near = demand_minutes(network, profile, reach, dsnap, fsnap)
+                near = demand_minutes(network, profile, reach, dsnap, fsnap, placed=placed)
                 ids = _ids(tgt.facilities)
                 local = near.facility - mem[0] if len(mem) else near.facility
                 out[f"minutes_{tgt.type_id}"] = near.minutes
@@ -330,11 +363,19 @@ def measure_coverage(  # noqa: PLR0913, PLR0915 - one orchestration step, kept i
                     lines = reached_lines(network, profile, reach, fsnap, minutes=tgt.threshold_minutes)
                     area_rows.append({
                         "facility_type": tgt.type_id, "name_zh": tgt.name_zh, "minutes": tgt.threshold_minutes,
-                        "profile": profile.id, "geometry": service_area_polygons(lines, trim_m=trim_m),
+                        "profile": profile.id, "geometry": lines,
                     })
                     seconds["polygons"] += time.perf_counter() - t1
             seconds["coverage"] += time.perf_counter() - t0
         seconds["coverage"] -= seconds["polygons"]
+        t0 = time.perf_counter()
+        # GEOS releases the GIL: merge the types' buffers on every core
+        with ThreadPoolExecutor(max_workers=max(1, min(len(area_rows), os.cpu_count() or 1))) as pool:
+            merged = list(pool.map(lambda lines: service_area_polygons(lines, trim_m=trim_m),
+                                   [row["geometry"] for row in area_rows]))
+        for row, geom in zip(area_rows, merged, strict=True):
+            row["geometry"] = geom
+        seconds["polygons"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     units = unit_totals(out, covered, reachable, names=names, district_code=district_code, method=method)
     seconds["aggregate"] = time.perf_counter() - t0

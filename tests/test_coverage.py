@@ -13,7 +13,7 @@ import pytest
 import shapely
 from shapely import LineString
 
-from gisplan.access import unit_totals
+from gisplan.access import TypeTarget, measure_coverage, unit_totals
 from gisplan.catalogue import load_catalogue
 from gisplan.coverage import (
     demand_minutes,
@@ -22,6 +22,7 @@ from gisplan.coverage import (
     service_area_polygons,
     straight_line_nearest,
 )
+from gisplan.errors import CRSError
 from gisplan.network import RoadNetwork, build_network, travel_arcs
 from gisplan.snapping import EdgeSnap, snap_index, snap_points
 from tests.conftest import shared_data
@@ -216,3 +217,16 @@ def test_yongchuan_minutes_equal_brute_force(profile_id: str, cutoff: float) -> 
     assert np.array_equal(np.isnan(ours), np.isnan(expected))
     assert (~np.isnan(ours)).sum() > 200
     assert np.nanmax(np.abs(ours - expected)) <= 1e-6
+
+
+def test_measure_coverage_refuses_mismatched_crs() -> None:
+
+    net = network([(0, 0), (1000, 0)])
+    fac = gpd.GeoDataFrame({"facility_id": ["F"]}, geometry=[shapely.Point(0, 0)], crs=UTM)
+    target = TypeTarget("t", "t", fac, WALK, 15.0)
+    lonlat = gpd.GeoDataFrame({"population": [1.0]}, geometry=[shapely.Point(105.9, 29.3)], crs=4326)
+    with pytest.raises(CRSError, match="projected CRS in metres"):
+        measure_coverage(lonlat, [target], network=net)
+    other = lonlat.to_crs("EPSG:32649")
+    with pytest.raises(CRSError, match="is in EPSG:32649 but the network in EPSG:32648"):
+        measure_coverage(other, [target], network=net)
