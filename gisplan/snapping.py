@@ -27,8 +27,8 @@ __all__ = ["EdgeSnap", "SnapIndex", "snap_index", "snap_points"]
 
 logger = logging.getLogger(__name__)
 
-_K = 8  # candidate samples per point in the first pass
-_CHUNK = 200_000
+_K = 6  # candidate samples per point in the first pass (fewer: faster, but more points re-searched)
+_CHUNK = 32_768  # points per block: small temporaries are reused instead of re-faulted
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ def snap_index(network: RoadNetwork, *, usable: NDArray[np.bool_] | None = None,
     np.divide(1.0, len2, out=table[:, 4], where=len2 > 0)
     table[len2 <= 0, 4] = 0.0
     # an unbalanced tree builds twice as fast here and queries as fast
-    tree = cKDTree(pts, balanced_tree=False, compact_nodes=False)
+    tree = cKDTree(pts, leafsize=32, balanced_tree=False, compact_nodes=False)
     return SnapIndex(table, seg_edge, chain, network.length_m[seg_edge], sample_seg, sample_prev, tree,
                      float(spacing_m))
 
