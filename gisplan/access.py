@@ -84,6 +84,8 @@ class CoverageResult:
     network : NetworkReport or None
     seconds : dict of str to float
         Time per stage.
+    type_thresholds : dict of str to float
+        Each type's own threshold (minutes, or the radius in metres for the straight-line method).
     """
 
     method: str
@@ -93,6 +95,7 @@ class CoverageResult:
     facilities: pd.DataFrame
     network: NetworkReport | None
     seconds: dict[str, float] = field(default_factory=dict)
+    type_thresholds: dict[str, float] = field(default_factory=dict)
 
 
 def assign_units(
@@ -390,4 +393,6 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
         facilities=pd.DataFrame(fac_rows, columns=["facility_type", "given", "snapped", "unsnapped"]),
         network=network.report if network is not None and method == "network" else None,
         seconds=seconds,
+        type_thresholds={t.type_id: (radius_m if method == "straight_line" else t.threshold_minutes)
+                         for t in targets},
     )

@@ -24,9 +24,9 @@ from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli_coverage import coverage_command
 from gisplan.config import load_scenario
 from gisplan.errors import ConfigError, CRSError, GisplanError, SchemaError
-from gisplan.indicators import evaluate_indicators
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
 from gisplan.io import parse_crs
+from gisplan.pipeline import RunResult, run_scenario, write_results
 from gisplan.store import list_layers, read_changelog, read_store_layer
 
 if TYPE_CHECKING:
@@ -315,48 +315,69 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
               help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: beside the workspace, <workspace>_results).")
 @_catalogue
-def run(scenario: Path, workspace: Path | None, catalogue_files: tuple[Path, ...]) -> None:
-    """Import and validate every layer of SCENARIO, then print the layers and the plan's indicator
-    table (2020 baseline, value measured from the layers, 2025 target).
+def run(scenario: Path, workspace: Path | None, out: Path | None, catalogue_files: tuple[Path, ...]) -> None:
+    """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
+    and demand), and print and write the plan's indicator table, with the uncovered areas ranked.
+
+    \b
+    Writes to --out: indicators.csv (indicator_id, name, unit, value, target, comparator, status,
+    method, source …), units.csv (coverage per district/township/village), gaps.csv, admin_gaps.csv
+    and results.gpkg (demand, townships/villages with their indicators, gaps, service areas).
 
     \b
     Example:
-      gisplan run scenarios/yongchuan.toml
-      gisplan run scenarios/zhushan.toml -w /tmp/zhushan.gpkg
+      gisplan run scenarios/yongchuan-2025.toml
+      gisplan run scenarios/zhushan-2025.toml -w /tmp/zhushan.gpkg --out /tmp/zhushan
     """
     sc = load_scenario(scenario)
     store = workspace or sc.workspace
     cat = catalogue_for(sc, catalogue_files)
     import_scenario(sc, store, cat)
     meta = list_layers(store)
-    gazetteer = read_store_layer(store, "gazetteer")
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(store)}\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
-    names = set(meta["layer"])
-    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in names
-                  if n.startswith("facilities_")}
-    table = evaluate_indicators(
-        sc.indicators, facilities=facilities,
-        households=read_store_layer(store, "households") if "households" in names else None,
-        gazetteer=gazetteer, standard=sc.standard, catalogue=cat,
-        illustrative=illustrative,
-    )
+    result = run_scenario(store, sc, cat, progress=sys.stderr.isatty())
+    if result.coverage is not None and result.coverage.network is not None:
+        click.echo(f"\nroads: {result.coverage.network.summary()}")
+    elif result.coverage_note:
+        click.echo(f"\ncoverage not measured: {result.coverage_note}")
+    table = result.indicators.copy()
     if len(table):
         table["value"] = table["value"].round(1)
-        table["meets_target"] = table["meets_target"].map({True: "是 yes", False: "否 no"})
-        columns = {"row": "序号", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020年(规划)",
-                   "value": "测算 measured", "target_2025": "2025年目标", "meets_target": "达标 meets",
-                   "basis": "依据 basis"}
+        columns = {"indicator_id": "编号 id", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020年(规划)",
+                   "value": "测算 measured", "target_2025": "2025年目标", "status": "状态 status",
+                   "method": "方法 method", "basis": "依据 basis"}
         click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
-    if "townships" not in names:
+    _print_gaps(result)
+    if "townships" not in set(meta["layer"]):
         click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
                    "only, and township-level indicators use the declared division codes.")
+    target = out or store.with_name(f"{store.stem}_results")
+    files = write_results(result, out_dir=target, store=store, illustrative=illustrative)
+    click.echo("\nwritten:")
+    for path in files:
+        click.echo(os.path.normpath(path))
     if illustrative:
         click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
                    "measured values show how the tool works, not the district's real state.")
+
+
+def _print_gaps(result: RunResult) -> None:
+    gaps = result.gaps
+    if len(gaps):
+        top = gaps[gaps["rank"] <= 3][["facility_type", "rank", "population", "households", "township", "village"]]
+        top = top.assign(population=top["population"].round(0), households=top["households"].round(0))
+        click.echo("\n最大的未覆盖片区 largest uncovered areas (top 3 per type; all in gaps.csv):")
+        click.echo(format_table(top))
+    if len(result.admin_gaps):
+        counts = result.admin_gaps.groupby(["facility_type", "level"]).size().rename("lacking").reset_index()
+        click.echo("\n缺少设施的行政单元 divisions lacking a required facility (all in admin_gaps.csv):")
+        click.echo(format_table(counts))
 
 
 cli.add_command(coverage_command)

@@ -26,8 +26,16 @@ __all__ = [
 
 _METRICS = frozenset({
     "admin_share", "floor_area_compliance", "floor_area_per_100hh", "host_share", "nursing_bed_share",
-    "government_bed_share", "quality_share", "reported",
+    "government_bed_share", "quality_share", "reported", "network_coverage", "facility_count",
 })
+#: how each metric is computed, as written in indicators.csv
+METHODS = {
+    "admin_share": "computed-spatial", "network_coverage": "computed-spatial", "host_share": "computed-attribute",
+    "floor_area_compliance": "computed-attribute", "floor_area_per_100hh": "computed-attribute",
+    "nursing_bed_share": "computed-attribute", "government_bed_share": "computed-attribute",
+    "quality_share": "computed-attribute", "facility_count": "count", "reported": "reported",
+}
+_WEIGHTS = ("population", "households", "pop_60plus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +157,17 @@ class IndicatorSpec:
     facility_type: str | None = None
     scope: str | None = None
     source: str | None = None
+    indicator_id: str = ""
+    section: str = ""
+    minutes: float | None = None
+    weight: str = "population"
+    min_population: int | None = None
+    value: str | None = None
 
+    @property
+    def method(self) -> str:
+        """computed-spatial, computed-attribute, count or reported."""
+        return METHODS[self.metric]
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
@@ -202,6 +220,62 @@ def _tolerance(value: object, where: str) -> float:
     return float(value)
 
 
+def _optional_number(entry: dict[str, Any], key: str, where: str) -> float | None:
+    if key not in entry:
+        return None
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 600:
+        msg = f"{where}: `{key}` must be a number of minutes between 0 and 600 (got {value!r})."
+        raise ConfigError(msg)
+    return float(value)
+
+
+def _weight(entry: dict[str, Any], where: str) -> str:
+    weight = entry.get("weight", "population")
+    if weight not in _WEIGHTS:
+        msg = f"{where}: `weight` must be one of {', '.join(_WEIGHTS)} (got {weight!r})."
+        raise ConfigError(msg)
+    return str(weight)
+
+
+def _indicators(raw: dict[str, Any], path: Path) -> tuple[IndicatorSpec, ...]:
+    indicators = []
+    for i, entry in enumerate(raw.get("indicator", []), start=1):
+        w = f"{path} [[indicator]] #{i}"
+        metric = _get(entry, "metric", w)
+        if metric not in _METRICS:
+            msg = f"{w}: `metric` must be one of {', '.join(sorted(_METRICS))} (got {metric!r})."
+            raise ConfigError(msg)
+        indicators.append(IndicatorSpec(
+            row=str(_get(entry, "row", w)),
+            name_zh=_get(entry, "name_zh", w),
+            unit=str(entry.get("unit", "%")),
+            baseline_2020=str(entry.get("baseline_2020", "——")),
+            target_2025=str(entry.get("target_2025", "——")),
+            nature=str(entry.get("nature", "")),
+            metric=metric,
+            facility_type=entry.get("type"),
+            scope=entry.get("scope"),
+            source=entry.get("source"),
+            indicator_id=str(entry.get("id", f"#{entry.get('row')}")),
+            section=str(entry.get("section", "")),
+            minutes=_optional_number(entry, "minutes", w),
+            weight=_weight(entry, w),
+            min_population=int(entry["min_population"]) if "min_population" in entry else None,
+            value=str(entry["value"]) if "value" in entry else None,
+        ))
+        if metric in {"network_coverage", "facility_count", "admin_share"} and not entry.get("type"):
+            msg = f"{w}: metric {metric!r} needs `type` (a facility type id)."
+            raise ConfigError(msg)
+    ids = [spec.indicator_id for spec in indicators]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        msg = (f"{path}: indicator id(s) {', '.join(repeated)} used more than once; give each [[indicator]] "
+               "its own `id`.")
+        raise ConfigError(msg)
+    return tuple(indicators)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario TOML file.
 
@@ -248,25 +322,7 @@ def load_scenario(path: str | Path) -> Scenario:
             crs=r.get("crs"),
             osm_fallback=bool(r.get("osm_fallback", False)),
         )
-    indicators = []
-    for i, entry in enumerate(raw.get("indicator", []), start=1):
-        w = f"{path} [[indicator]] #{i}"
-        metric = _get(entry, "metric", w)
-        if metric not in _METRICS:
-            msg = f"{w}: `metric` must be one of {', '.join(sorted(_METRICS))} (got {metric!r})."
-            raise ConfigError(msg)
-        indicators.append(IndicatorSpec(
-            row=str(_get(entry, "row", w)),
-            name_zh=_get(entry, "name_zh", w),
-            unit=str(entry.get("unit", "%")),
-            baseline_2020=str(entry.get("baseline_2020", "——")),
-            target_2025=str(entry.get("target_2025", "——")),
-            nature=str(entry.get("nature", "")),
-            metric=metric,
-            facility_type=entry.get("type"),
-            scope=entry.get("scope"),
-            source=entry.get("source"),
-        ))
+    indicators = _indicators(raw, path)
     std_raw = raw.get("standard", {})
     try:
         standard = Standard(**std_raw)
@@ -286,7 +342,7 @@ def load_scenario(path: str | Path) -> Scenario:
         layers=tuple(layers),
         roads=roads,
         standard=standard,
-        indicators=tuple(indicators),
+        indicators=indicators,
         catalogue=base / sc["catalogue"] if "catalogue" in sc else None,
         tolerance_m=_tolerance(sc.get("tolerance_m", 50.0), where),
         path=path,

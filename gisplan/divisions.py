@@ -174,8 +174,9 @@ def units_in_scope(gazetteer: pd.DataFrame, *, level: str, scope: str = "all") -
         Columns ``code12`` and ``name``.
     level : {"township", "village"}
         Division level.
-    scope : {"all", "towns", "urban_communities", "rural_villages"}
-        ``towns`` keeps 镇/乡 (not 街道: the central city); ``urban_communities`` keeps names ending
+    scope : {"all", "towns", "streets", "urban_communities", "rural_villages"}
+        ``towns`` keeps 镇/乡 (not 街道: the central city); ``streets`` keeps 街道;
+        ``urban_communities`` keeps names ending
         居民委员会/居委会 (社区); ``rural_villages`` names ending 村民委员会/村委会 (建制村).
 
     Returns
@@ -195,11 +196,13 @@ def units_in_scope(gazetteer: pd.DataFrame, *, level: str, scope: str = "all") -
     names = units["name"].astype(str)
     if scope == "towns":
         units = units[names.str.endswith(("镇", "乡"))]
+    elif scope == "streets":
+        units = units[names.str.endswith("街道")]
     elif scope == "urban_communities":
         units = units[names.str.endswith(_URBAN_SUFFIXES)]
     elif scope == "rural_villages":
         units = units[names.str.endswith(_RURAL_SUFFIXES)]
     elif scope != "all":
-        msg = f"`scope` must be all, towns, urban_communities or rural_villages (got {scope!r})."
+        msg = f"`scope` must be all, towns, streets, urban_communities or rural_villages (got {scope!r})."
         raise ValueError(msg)
     return units.sort_values("code12").reset_index(drop=True)

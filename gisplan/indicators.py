@@ -142,13 +142,32 @@ def bed_shares(institutions: pd.DataFrame) -> BedShares:
     )
 
 
-def _meets(value: float, target: str) -> bool | None:
+_OPS = {"≥": ">=", ">=": ">=", "≤": "<=", "<=": "<=", ">": ">", "<": "<", None: ">="}
+
+
+def parse_target(target: str) -> tuple[str, float]:
+    """Comparator and number of a plan's target text; ``("text", nan)`` when it is not a number.
+
+    A bare number means "at least" (the plans' coverage and share targets).
+
+    Examples
+    --------
+    >>> parse_target("≥90"), parse_target("≤40"), parse_target("100"), parse_target(">30")
+    (('>=', 90.0), ('<=', 40.0), ('>=', 100.0), ('>', 30.0))
+    >>> parse_target("不低于上年度居民人均消费支出增速")
+    ('text', nan)
+    """
     m = re.fullmatch(r"\s*(≥|>=|≤|<=|>|<)?\s*([\d.]+)\s*%?\s*", target)
-    if m is None or np.isnan(value):
+    if m is None:
+        return "text", float("nan")
+    return _OPS[m.group(1)], float(m.group(2))
+
+
+def _meets(value: float, target: str) -> bool | None:
+    op, number = parse_target(target)
+    if op == "text" or np.isnan(value):
         return None
-    op, number = m.group(1), float(m.group(2))
-    checks = {"≤": value <= number + 1e-9, "<=": value <= number + 1e-9, ">": value > number,
-              "<": value < number}
+    checks = {"<=": value <= number + 1e-9, ">": value > number, "<": value < number}
     return bool(checks.get(op, value >= number - 1e-9))
 
 
@@ -170,20 +189,31 @@ def _households(households: pd.DataFrame | None) -> pd.DataFrame:
     return households
 
 
-def _metric(
+def _metric(  # noqa: PLR0911 - one branch per metric
     spec: IndicatorSpec,
     facilities: Mapping[str, pd.DataFrame],
     households: pd.DataFrame | None,
     gazetteer: pd.DataFrame,
     standard: Standard,
     catalogue: Catalogue,
-) -> tuple[float, float, float]:
+    coverage: pd.DataFrame | None = None,
+) -> tuple[float, ...]:
     """Return (value, numerator, denominator) of one computable indicator, value in percent or m²."""
     if spec.metric == "admin_share":
         ftype = catalogue.get_type(str(spec.facility_type))
         units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
+        if spec.min_population is not None:
+            units = _populous(units, _households(households), spec.min_population, ftype.admin_level)
         has = administrative_coverage(_layer(facilities, ftype.id), units, level=ftype.admin_level)
         return _ratio(has.sum(), len(units)), float(has.sum()), float(len(units))
+    if spec.metric == "facility_count":
+        layer = _layer(facilities, str(spec.facility_type))
+        if spec.scope:
+            towns = units_in_scope(gazetteer, level="township", scope=spec.scope)["code12"]
+            layer = layer[township_code(layer["code12"].astype(str)).isin(set(towns))]
+        return float(len(layer)), float(len(layer)), float("nan")
+    if spec.metric == "network_coverage":
+        return _network_share(spec, coverage, catalogue)
     if spec.metric == "floor_area_compliance":
         centres, hh = _layer(facilities, "community_service_centre"), _households(households)
         units = units_in_scope(gazetteer, level="village", scope=spec.scope or "all")
@@ -216,9 +246,40 @@ def _metric(
     return _ratio(num, s.beds), float(num), float(s.beds)
 
 
+def _populous(units: pd.DataFrame, households: pd.DataFrame, min_population: int, level: str) -> pd.DataFrame:
+    """The units with at least `min_population` residents (from the households layer)."""
+    if "population" not in households or households["population"].isna().any():
+        msg = "the `households` layer has no complete `population` column, needed for the population threshold"
+        raise _NotComputed(msg)
+    codes = households["code12"].astype(str)
+    key = township_code(codes) if level == "township" else codes
+    population = households["population"].groupby(key.to_numpy()).sum()
+    return units[units["code12"].map(population).fillna(0).to_numpy() >= min_population].reset_index(drop=True)
+
+
+def _network_share(spec: IndicatorSpec, coverage: pd.DataFrame | None, catalogue: Catalogue) -> tuple[float, ...]:
+    """District share of the weight within the type's (or the row's) minutes, from the coverage tables."""
+    if coverage is None or coverage.empty:
+        msg = "no road network in the workspace, so no network coverage (import roads, or see `gisplan coverage`)"
+        raise _NotComputed(msg)
+    ftype = catalogue.get_type(str(spec.facility_type))
+    minutes = spec.minutes if spec.minutes is not None else ftype.max_minutes
+    rows = coverage[(coverage["level"] == "district") & (coverage["facility_type"] == ftype.id)
+                    & (coverage["threshold"] == minutes)]
+    if rows.empty:
+        msg = f"no coverage of {ftype.id} at {minutes:g} min (no facilities of this type in the workspace?)"
+        raise _NotComputed(msg)
+    row = rows.iloc[0]
+    total, covered = float(row[spec.weight]), float(row[f"{spec.weight}_covered"])
+    if np.isnan(total):
+        msg = f"the demand layer has no `{spec.weight}` values"
+        raise _NotComputed(msg)
+    return _ratio(covered, total), covered, total
+
+
 def _types_used(spec: IndicatorSpec) -> tuple[str, ...]:
     """The facility types an indicator is computed from."""
-    if spec.metric == "admin_share":
+    if spec.metric in {"admin_share", "facility_count", "network_coverage"}:
         return (str(spec.facility_type),)
     if spec.metric == "host_share":
         return ("community_service_centre", str(spec.facility_type or "volunteer_service_point"))
@@ -231,7 +292,7 @@ def _ratio(num: float, den: float) -> float:
     return 100.0 * float(num) / float(den) if den else float("nan")
 
 
-def evaluate_indicators(
+def evaluate_indicators(  # noqa: PLR0913 - keyword-only layers and options
     specs: Sequence[IndicatorSpec],
     *,
     facilities: Mapping[str, pd.DataFrame],
@@ -240,6 +301,8 @@ def evaluate_indicators(
     standard: Standard,
     catalogue: Catalogue,
     illustrative: bool,
+    coverage: pd.DataFrame | None = None,
+    coverage_method: str = "network",
 ) -> pd.DataFrame:
     """Compute a plan's indicator table from the layers.
 
@@ -259,14 +322,20 @@ def evaluate_indicators(
     catalogue : Catalogue
     illustrative : bool
         Whether any layer used is generated; the ``basis`` column then says 示意.
+    coverage : pandas.DataFrame, optional
+        Per-unit coverage tables of :func:`gisplan.access.unit_totals` (network coverage rows).
+    coverage_method : str
+        The method those tables were measured with; only ``network`` answers a 15-minute row.
 
     Returns
     -------
     pandas.DataFrame
-        One row per spec: ``row``, ``name_zh``, ``unit``, ``baseline_2020``, ``target_2025``,
-        ``nature``, ``value`` (percent, or m² per 100 households; NaN when not computed),
-        ``numerator``, ``denominator``, ``meets_target`` and ``basis`` (computed / reported with its
-        source / "not computed: " and the reason).
+        One row per spec: ``indicator_id``, ``row``, ``section``, ``name_zh``, ``unit``,
+        ``baseline_2020``, ``target_2025``, ``comparator``, ``target``, ``nature``, ``method``
+        (computed-spatial / computed-attribute / count / reported), ``value`` (percent, m² per 100
+        households or a count; NaN when not computed), ``numerator``, ``denominator``,
+        ``meets_target``, ``status`` (达标 / 未达标 / 无数据) and ``basis`` (computed / reported
+        with its source / "not computed: " and the reason).
     """
     existing: dict[str, pd.DataFrame] = {}
     planned: dict[str, int] = {}
@@ -277,22 +346,37 @@ def evaluate_indicators(
             frame = frame[~is_planned]  # noqa: PLW2901 - the existing facilities of this type
         existing[type_id] = frame
     computed = "computed (示意 illustrative layers)" if illustrative else "computed"
+    if coverage is not None and coverage_method != "network":
+        coverage = None  # a straight-line radius never answers a network-minutes row
     out = []
     for spec in specs:
         value = num = den = float("nan")
         if spec.metric == "reported":
-            basis = f"reported: {spec.source or 'plan text'}"
+            reported = _number(spec.value)
+            value = reported
+            basis = (f"reported: {spec.source or 'plan text'}" + (f" (value {spec.value})" if spec.value else
+                                                                  "; no value supplied"))
         else:
             try:
-                value, num, den = _metric(spec, existing, households, gazetteer, standard, catalogue)
+                value, num, den = _metric(spec, existing, households, gazetteer, standard, catalogue, coverage)
                 left_out = sum(planned.get(t, 0) for t in _types_used(spec))
                 basis = computed + (f"; {left_out} planned facilities left out" if left_out else "")
             except _NotComputed as exc:
                 basis = f"not computed: {exc}"
+        comparator, target = parse_target(spec.target_2025)
+        meets = _meets(value, spec.target_2025)
         out.append({
-            "row": spec.row, "name_zh": spec.name_zh, "unit": spec.unit,
-            "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025, "nature": spec.nature,
-            "value": value, "numerator": num, "denominator": den,
-            "meets_target": _meets(value, spec.target_2025), "basis": basis,
+            "indicator_id": spec.indicator_id, "row": spec.row, "section": spec.section, "name_zh": spec.name_zh,
+            "unit": spec.unit, "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025,
+            "comparator": comparator, "target": target, "nature": spec.nature, "method": spec.method,
+            "value": value, "numerator": num, "denominator": den, "meets_target": meets,
+            "status": {True: "达标", False: "未达标", None: "无数据"}[meets], "basis": basis,
         })
     return pd.DataFrame(out)
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(str(text).strip().rstrip("%")) if text is not None else float("nan")
+    except ValueError:
+        return float("nan")

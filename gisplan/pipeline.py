@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from gisplan.access import METHOD_LABELS, CoverageResult, TypeTarget, assign_uni
 from gisplan.config import scenario_profiles
 from gisplan.demand import demand_from_points, demand_from_raster, demand_from_table
 from gisplan.errors import ConfigError, NetworkError
+from gisplan.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
+from gisplan.indicators import evaluate_indicators
 from gisplan.io import STORAGE_CRS
 from gisplan.network import build_network
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
@@ -35,11 +38,14 @@ if TYPE_CHECKING:
     from gisplan.network import RoadNetwork
 
 __all__ = [
+    "RunResult",
     "coverage_for_scenario",
+    "run_scenario",
     "scenario_demand",
     "scenario_network",
     "write_atomic_csv",
     "write_coverage",
+    "write_results",
 ]
 
 logger = logging.getLogger(__name__)
@@ -172,8 +178,9 @@ def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
         raise
 
 
-def write_atomic_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
-    """Write layers to a new GeoPackage at `path` (replacing it) through a temporary file and a rename."""
+def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write layers (GeoDataFrames, or DataFrames as attribute tables) to a new GeoPackage at `path`
+    (replacing it) through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gpkg")
     os.close(fd)
@@ -238,4 +245,123 @@ def write_coverage(
         if len(areas):
             writes.append(LayerWrite("coverage_areas", "result", areas, illustrative=illustrative, note=note))
         write_layers(store, writes, action="coverage", detail={"method": result.method})
+    return written
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunResult:
+    """Everything `gisplan run` computes for a scenario.
+
+    Attributes
+    ----------
+    indicators : pandas.DataFrame
+        The plan's indicator table (:func:`gisplan.indicators.evaluate_indicators`).
+    coverage : CoverageResult or None
+        None when coverage could not be measured; ``coverage_note`` says why.
+    coverage_note : str
+    gaps : geopandas.GeoDataFrame
+        Uncovered areas of every measured type, ranked within each type (planning CRS).
+    admin_gaps : pandas.DataFrame
+        Divisions lacking a facility they should have.
+    """
+
+    indicators: pd.DataFrame
+    coverage: CoverageResult | None
+    coverage_note: str
+    gaps: gpd.GeoDataFrame
+    admin_gaps: pd.DataFrame
+
+
+def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False) -> RunResult:
+    """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
+    table, coverage gaps and administrative gaps."""
+    layers = set(list_layers(store)["layer"])
+    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in layers
+                  if n.startswith("facilities_")}
+    gazetteer = read_store_layer(store, "gazetteer")
+    households = read_store_layer(store, "households") if "households" in layers else None
+    illustrative = bool(list_layers(store)["illustrative"].any())
+    coverage: CoverageResult | None = None
+    note = ""
+    try:
+        coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress)
+    except (NetworkError, ConfigError) as exc:
+        note = str(exc)
+        logger.warning("coverage not measured: %s", exc)
+    names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
+    table = evaluate_indicators(
+        scenario.indicators, facilities=facilities, households=households, gazetteer=gazetteer,
+        standard=scenario.standard, catalogue=catalogue, illustrative=illustrative,
+        coverage=coverage.units if coverage is not None else None,
+        coverage_method=coverage.method if coverage is not None else "network",
+    )
+    if coverage is None and note:
+        spatial = table["basis"].str.startswith("not computed: no road network")
+        table.loc[spatial, "basis"] = "not computed: " + note
+    gap_frames = []
+    if coverage is not None:
+        link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
+        for column in [c for c in coverage.demand.columns if c.startswith("covered_")]:
+            gap_frames.append(coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link,
+                                            names=names))
+    crs = coverage.demand.crs if coverage is not None else scenario.crs
+    gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
+            if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
+    return RunResult(table, coverage, note, gaps, admin_gaps(facilities, gazetteer, catalogue))
+
+
+def _unit_layer(store: Path, layer: str, coverage: CoverageResult | None, admin: pd.DataFrame) -> gpd.GeoDataFrame:
+    """A boundary layer with, per unit, the coverage share of each type at its threshold and admin gaps."""
+    polys = gpd.GeoDataFrame(read_store_layer(store, layer))
+    out = polys[[c for c in ("code12", "name") if c in polys] + ["geometry"]].copy()
+    level = "township" if layer == "townships" else "village"
+    if coverage is not None:
+        units = coverage.units
+        rows = units[units["level"] == level]
+        for type_id, part in rows.groupby("facility_type", observed=True):
+            sel = part[part["threshold"] == coverage.type_thresholds.get(str(type_id))]
+            share = dict(zip(sel["code12"].astype(str), sel["population_share"], strict=True))
+            out[f"share_{type_id}"] = out["code12"].astype(str).map(share)
+    lacking = admin[admin["level"] == level]
+    for type_id, part in lacking.groupby("facility_type"):
+        out[f"lacks_{type_id}"] = out["code12"].astype(str).isin(set(part["code12"].astype(str)))
+    return out
+
+
+def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative: bool) -> list[Path]:
+    """Write `gisplan run` results: ``indicators.csv``, per-unit tables, ``gaps.csv``, ``admin_gaps.csv``
+    and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas)."""
+    table = result.indicators.rename(columns={"name_zh": "name", "basis": "source"})
+    first = ["indicator_id", "name", "unit", "value", "target", "comparator", "status", "method", "source"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    table["illustrative"] = illustrative
+    written = []
+    write_atomic_csv(table, out_dir / "indicators.csv")
+    written.append(out_dir / "indicators.csv")
+    gaps = result.gaps.to_crs(STORAGE_CRS)
+    write_atomic_csv(pd.DataFrame(gaps.drop(columns="geometry")), out_dir / "gaps.csv")
+    write_atomic_csv(result.admin_gaps, out_dir / "admin_gaps.csv")
+    written += [out_dir / "gaps.csv", out_dir / "admin_gaps.csv"]
+    layers: dict[str, pd.DataFrame] = {"indicators": table.astype({"meets_target": "boolean"}),
+                                       "admin_gaps": result.admin_gaps}
+    if result.coverage is not None:
+        units = result.coverage.units.copy()
+        units["illustrative"] = illustrative
+        write_atomic_csv(units, out_dir / "units.csv")
+        written.append(out_dir / "units.csv")
+        layers["demand"] = _demand_table(result.coverage)
+        if len(result.coverage.areas):
+            layers["areas"] = result.coverage.areas.to_crs(STORAGE_CRS)
+    stored = set(list_layers(store)["layer"])
+    for layer in ("townships", "villages"):
+        if layer in stored:
+            layers[layer] = _unit_layer(store, layer, result.coverage, result.admin_gaps).to_crs(STORAGE_CRS)
+    if len(gaps):
+        layers["gaps"] = gaps
+    for frame in layers.values():
+        frame["illustrative"] = illustrative
+    # GDAL cannot write a table with no columns' values typed; an empty admin_gaps keeps its columns as text
+    layers["admin_gaps"] = layers["admin_gaps"].astype(str) if len(layers["admin_gaps"]) == 0 else layers["admin_gaps"]
+    write_atomic_gpkg(layers, out_dir / "results.gpkg")
+    written.append(out_dir / "results.gpkg")
     return written

@@ -11,7 +11,7 @@ TIERS = {
     "io": 1, "_validation": 1, "_cells": 1, "_crosschecks": 1, "schema": 1, "store": 1, "ingest": 1,
     "osm": 1,
     "network": 2, "snapping": 2, "demand": 2,
-    "coverage": 3, "access": 3, "indicators": 3,
+    "coverage": 3, "access": 3, "indicators": 3, "gaps": 3,
     "pipeline": 5,
     "cli": 6, "_cliutil": 6, "cli_coverage": 6, "__init__": 6,
 }

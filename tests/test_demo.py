@@ -72,7 +72,7 @@ def test_illustrative_baseline_reproduces_plan_2020_column(yongchuan: tuple[Path
         assert table.loc[row, "meets_target"] == (row == "15")
         assert "示意" in table.loc[row, "basis"]
     assert table.loc["11", "basis"].startswith("not computed")
-    assert table.loc["8", "basis"] == "reported: 永川 专栏1"
+    assert table.loc["8", "basis"] == "reported: 永川 专栏1; no value supplied"
     assert pd.isna(table.loc["8", "value"])
 
 
