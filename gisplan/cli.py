@@ -68,7 +68,7 @@ def cli(verbose: int, quiet: int) -> None:
 
     \b
     Examples:
-      gisplan run scenarios/yongchuan.toml          # import + validate the 永川 demo, print indicators
+      gisplan run scenarios/yongchuan-2025.toml          # import + validate the 永川 demo, print indicators
       gisplan layers import 台账.xlsx --kind facilities --type elderly_institution --crs gcj02 -w yc.gpkg
       gisplan layers list -w yc.gpkg
       gisplan types list

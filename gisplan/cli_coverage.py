@@ -41,7 +41,7 @@ _IDS = ("demand_id", "facility_id", "id", "编号", "name", "名称")
 _EPILOG = """\b
 Examples:
   # a scenario: imports its layers, then writes per-demand minutes and per-unit tables
-  gisplan coverage scenarios/yongchuan.toml --out out/yongchuan
+  gisplan coverage scenarios/yongchuan-2025.toml --out out/yongchuan
 \b
   # an ad-hoc service-area question (like ArcGIS Service Area), no scenario:
   gisplan coverage --roads roads.gpkg --facilities 养老站.csv --demand 小区.csv \\

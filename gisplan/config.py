@@ -163,6 +163,7 @@ class IndicatorSpec:
     weight: str = "population"
     min_population: int | None = None
     value: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
 
     @property
     def method(self) -> str:
@@ -230,6 +231,14 @@ def _optional_number(entry: dict[str, Any], key: str, where: str) -> float | Non
     return float(value)
 
 
+def _where(entry: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+    table = entry.get("where", {})
+    if not isinstance(table, dict) or not all(isinstance(v, str | int | bool) for v in table.values()):
+        msg = f'{where}: `where` must be a table of attribute = value (e.g. where = {{ kind = "urban" }}).'
+        raise ConfigError(msg)
+    return tuple((str(k), str(v)) for k, v in table.items())
+
+
 def _weight(entry: dict[str, Any], where: str) -> str:
     weight = entry.get("weight", "population")
     if weight not in _WEIGHTS:
@@ -263,6 +272,7 @@ def _indicators(raw: dict[str, Any], path: Path) -> tuple[IndicatorSpec, ...]:
             weight=_weight(entry, w),
             min_population=int(entry["min_population"]) if "min_population" in entry else None,
             value=str(entry["value"]) if "value" in entry else None,
+            where=_where(entry, w),
         ))
         if metric in {"network_coverage", "facility_count", "admin_share"} and not entry.get("type"):
             msg = f"{w}: metric {metric!r} needs `type` (a facility type id)."

@@ -74,7 +74,7 @@ def coverage_gaps(
     geopandas.GeoDataFrame
         One row per area, ranked (1 = most residents): ``facility_type, rank, population, households,
         pop_60plus, points, township_code12, township, village_code12, village, area_km2`` and a
-        polygon (the points buffered by ``link_m / 2``), in the demand's CRS. Areas without residents
+        polygon (the concave hull of the points widened by ``link_m / 2``), in the demand's CRS. Areas without residents
         are left out.
 
     Raises
@@ -118,7 +118,10 @@ def coverage_gaps(
     data["village_code12"] = village
     data["village"] = [names.get(str(c), "") if c is not None else "" for c in village]
     order = np.argsort(area, kind="stable")
-    blobs = shapely.buffer(shapely.multipoints(xy[order], indices=area[order]), link_m / 2, quad_segs=4)
+    # a concave hull of each area's points, widened by half the link distance (buffering the points
+    # themselves would merge thousands of circles per area)
+    hulls = shapely.concave_hull(shapely.multipoints(xy[order], indices=area[order]), ratio=0.2)
+    blobs = shapely.buffer(hulls, link_m / 2, quad_segs=4)
     data["area_km2"] = shapely.area(blobs) / 1e6
     out = gpd.GeoDataFrame(pd.DataFrame(data), geometry=blobs, crs=demand.crs)
     ranking = np.asarray(data["population"] if "population" in gaps else data["households"], dtype=float)

@@ -189,16 +189,15 @@ def _households(households: pd.DataFrame | None) -> pd.DataFrame:
     return households
 
 
-def _metric(  # noqa: PLR0911 - one branch per metric
+def _spatial_metric(
     spec: IndicatorSpec,
     facilities: Mapping[str, pd.DataFrame],
     households: pd.DataFrame | None,
     gazetteer: pd.DataFrame,
-    standard: Standard,
     catalogue: Catalogue,
-    coverage: pd.DataFrame | None = None,
+    coverage: pd.DataFrame | None,
 ) -> tuple[float, ...]:
-    """Return (value, numerator, denominator) of one computable indicator, value in percent or m²."""
+    """Administrative coverage, facility counts and network coverage: (value, numerator, denominator)."""
     if spec.metric == "admin_share":
         ftype = catalogue.get_type(str(spec.facility_type))
         units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
@@ -208,12 +207,30 @@ def _metric(  # noqa: PLR0911 - one branch per metric
         return _ratio(has.sum(), len(units)), float(has.sum()), float(len(units))
     if spec.metric == "facility_count":
         layer = _layer(facilities, str(spec.facility_type))
+        for column, wanted in spec.where:
+            if column not in layer:
+                msg = f"the `facilities_{spec.facility_type}` layer has no `{column}` column"
+                raise _NotComputed(msg)
+            layer = layer[layer[column].astype(str) == wanted]
         if spec.scope:
             towns = units_in_scope(gazetteer, level="township", scope=spec.scope)["code12"]
             layer = layer[township_code(layer["code12"].astype(str)).isin(set(towns))]
         return float(len(layer)), float(len(layer)), float("nan")
-    if spec.metric == "network_coverage":
-        return _network_share(spec, coverage, catalogue)
+    return _network_share(spec, coverage, catalogue)
+
+
+def _metric(
+    spec: IndicatorSpec,
+    facilities: Mapping[str, pd.DataFrame],
+    households: pd.DataFrame | None,
+    gazetteer: pd.DataFrame,
+    standard: Standard,
+    catalogue: Catalogue,
+    coverage: pd.DataFrame | None = None,
+) -> tuple[float, ...]:
+    """Return (value, numerator, denominator) of one computable indicator, value in percent or m²."""
+    if spec.metric in {"admin_share", "facility_count", "network_coverage"}:
+        return _spatial_metric(spec, facilities, households, gazetteer, catalogue, coverage)
     if spec.metric == "floor_area_compliance":
         centres, hh = _layer(facilities, "community_service_centre"), _households(households)
         units = units_in_scope(gazetteer, level="village", scope=spec.scope or "all")
@@ -334,7 +351,8 @@ def evaluate_indicators(  # noqa: PLR0913 - keyword-only layers and options
         ``baseline_2020``, ``target_2025``, ``comparator``, ``target``, ``nature``, ``method``
         (computed-spatial / computed-attribute / count / reported), ``value`` (percent, m² per 100
         households or a count; NaN when not computed), ``numerator``, ``denominator``,
-        ``meets_target``, ``status`` (达标 / 未达标 / 无数据) and ``basis`` (computed / reported
+        ``meets_target``, ``status`` (达标 / 未达标 against the target; 无数据 when there is no value;
+        无目标 for a value whose target is not a number, e.g. "——") and ``basis`` (computed / reported
         with its source / "not computed: " and the reason).
     """
     existing: dict[str, pd.DataFrame] = {}
@@ -370,9 +388,16 @@ def evaluate_indicators(  # noqa: PLR0913 - keyword-only layers and options
             "unit": spec.unit, "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025,
             "comparator": comparator, "target": target, "nature": spec.nature, "method": spec.method,
             "value": value, "numerator": num, "denominator": den, "meets_target": meets,
-            "status": {True: "达标", False: "未达标", None: "无数据"}[meets], "basis": basis,
+            "status": _status(meets, value, comparator), "basis": basis,
         })
     return pd.DataFrame(out)
+
+
+def _status(meets: bool | None, value: float, comparator: str) -> str:
+    """达标 / 未达标 against a numeric target; 无数据 without a value; 无目标 for a value with no numeric target."""
+    if meets is not None:
+        return "达标" if meets else "未达标"
+    return "无目标" if comparator == "text" and not np.isnan(value) else "无数据"
 
 
 def _number(text: str | None) -> float:

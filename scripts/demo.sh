@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/gisplan run scenarios/yongchuan.toml "$@"
+.venv/bin/gisplan run scenarios/yongchuan-2025.toml "$@"

@@ -121,7 +121,7 @@ def test_adhoc_usage_and_input_errors(adhoc: dict[str, Path], tmp_path: Path) ->
     missing_out = _invoke(*base)
     assert missing_out.exit_code == 2
     assert "all of --roads, --facilities, --demand and --out" in missing_out.output
-    mixed = _invoke(str(ROOT / "scenarios" / "yongchuan.toml"), "--roads", str(adhoc["roads"]))
+    mixed = _invoke(str(ROOT / "scenarios" / "yongchuan-2025.toml"), "--roads", str(adhoc["roads"]))
     assert mixed.exit_code == 2
     no_crs = _invoke(*base, "--out", str(tmp_path / "o"))
     assert no_crs.exit_code == 1
@@ -151,7 +151,7 @@ def yongchuan_coverage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
     tmp = tmp_path_factory.mktemp("ycov")
     store, out = tmp / "yc.gpkg", tmp / "out"
-    result = CliRunner().invoke(cli, ["coverage", str(ROOT / "scenarios" / "yongchuan.toml"), "-w", str(store),
+    result = CliRunner().invoke(cli, ["coverage", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store),
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     return store, out, result.output
@@ -195,7 +195,7 @@ def test_scenario_coverage_outputs(yongchuan_coverage: tuple[Path, Path, str]) -
 
 def test_scenario_straight_line_is_labelled(tmp_path: Path) -> None:
     shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
-    result = CliRunner().invoke(cli, ["coverage", str(ROOT / "scenarios" / "yongchuan.toml"), "-w",
+    result = CliRunner().invoke(cli, ["coverage", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w",
                                       str(tmp_path / "yc.gpkg"), "--out", str(tmp_path / "o"), "--method",
                                       "straight_line", "--type", "elderly_day_care"])
     assert result.exit_code == 0, result.output
@@ -207,7 +207,7 @@ def test_scenario_straight_line_is_labelled(tmp_path: Path) -> None:
 
 
 def test_scenario_without_demand_or_roads_says_so(tmp_path: Path) -> None:
-    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
+    text = (ROOT / "scenarios" / "zhushan-2025.toml").read_text(encoding="utf-8")
     scenario = tmp_path / "zs.toml"
     scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/"), encoding="utf-8")
     result = CliRunner().invoke(cli, ["coverage", str(scenario), "-w", str(tmp_path / "zs.gpkg")])

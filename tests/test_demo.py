@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def yongchuan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
     store = tmp_path_factory.mktemp("yc") / "yongchuan.gpkg"
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan.toml"), "-w", str(store)])
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store)])
     assert result.exit_code == 0, result.output
     return store, result.output
 
@@ -46,7 +46,7 @@ def test_every_layer_imported_with_provenance(yongchuan: tuple[Path, str]) -> No
 
 def test_illustrative_baseline_reproduces_plan_2020_column(yongchuan: tuple[Path, str]) -> None:
     store, _ = yongchuan
-    sc = load_scenario(ROOT / "scenarios" / "yongchuan.toml")
+    sc = load_scenario(ROOT / "scenarios" / "yongchuan-2025.toml")
     names = set(list_layers(store)["layer"])
     table = evaluate_indicators(
         sc.indicators,
@@ -92,7 +92,7 @@ def test_households_sum_to_census_total(yongchuan: tuple[Path, str]) -> None:
 
 def test_zhushan_runs_on_real_layers(tmp_path: Path) -> None:
     store = tmp_path / "zs.gpkg"
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "zhushan.toml"), "-w", str(store)])
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "zhushan-2025.toml"), "-w", str(store)])
     assert result.exit_code == 0, result.output
     meta = list_layers(store).set_index("layer")
     assert meta.loc["gazetteer", "row_count"] == 83
@@ -106,7 +106,7 @@ def test_zhushan_runs_on_real_layers(tmp_path: Path) -> None:
 def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: Path) -> None:
     store = tmp_path / "again.gpkg"
     shutil.copyfile(yongchuan[0], store)
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan.toml"), "-w", str(store)])
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store)])
     assert result.exit_code == 0
     assert list_layers(store).set_index("layer").loc["townships", "row_count"] == 23
     log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])
@@ -115,7 +115,7 @@ def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: P
 
 def _zhushan(tmp_path: Path, *, extra: str = "", district_code: str = "360203") -> Path:
     """The 珠山 scenario, written to `tmp_path` with absolute layer paths, plus `extra` TOML."""
-    text = (ROOT / "scenarios" / "zhushan.toml").read_text(encoding="utf-8")
+    text = (ROOT / "scenarios" / "zhushan-2025.toml").read_text(encoding="utf-8")
     scenario = tmp_path / "zs.toml"
     scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/")
                         .replace('district_code = "360203"', f'district_code = "{district_code}"') + extra,

@@ -1,0 +1,196 @@
+"""Indicators, gaps and `gisplan run` outputs, hand-computed on a small fixture: one 街道 and one 镇,
+two urban communities (one with no households) and one village."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from gisplan.catalogue import load_catalogue
+from gisplan.cli import cli
+from gisplan.config import IndicatorSpec, Standard
+from gisplan.gaps import admin_gaps, coverage_gaps
+from gisplan.indicators import evaluate_indicators, parse_target
+from tests.conftest import ROOT, shared_data
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CAT = load_catalogue()
+GAZ = pd.DataFrame({
+    "code12": ["500118000000", "500118001000", "500118100000", "500118001001", "500118001002", "500118100001"],
+    "name": ["永川区", "甲街道", "乙镇", "甲社区居民委员会", "乙社区居民委员会", "丙村民委员会"],
+})
+HOUSEHOLDS = pd.DataFrame({"code12": ["500118001001", "500118001002", "500118100001"],
+                           "households": [100, 0, 50], "population": [60_000, 0, 20_000]})
+CENTRES = pd.DataFrame({"facility_id": ["C1", "C2", "C3"], "code12": HOUSEHOLDS["code12"],
+                        "floor_area_m2": [40.0, 10.0, 10.0]})
+
+
+def spec(metric: str, target: str = "100", **kw: object) -> IndicatorSpec:
+    return IndicatorSpec(row="1", name_zh="x", unit="%", baseline_2020="——", target_2025=target, nature="",
+                         metric=metric, indicator_id=f"T-{metric}-{kw.get('scope', '')}-{kw.get('weight', '')}",
+                         **kw)  # type: ignore[arg-type]
+
+
+def evaluate(specs: list[IndicatorSpec], facilities: dict[str, pd.DataFrame],
+             coverage: pd.DataFrame | None = None) -> pd.DataFrame:
+    return evaluate_indicators(specs, facilities=facilities, households=HOUSEHOLDS, gazetteer=GAZ,
+                               standard=Standard(), catalogue=CAT, illustrative=False, coverage=coverage)
+
+
+def test_floor_area_indicators_by_hand() -> None:
+    table = evaluate([spec("floor_area_compliance", scope="urban_communities"),
+                      spec("floor_area_compliance", scope="rural_villages"),
+                      spec("floor_area_per_100hh", target=">30")], {"community_service_centre": CENTRES})
+    # 甲: 40 m² per 100 households (meets 30); 乙 has no households: NaN per 100, never inf, and not met;
+    # 丙: 10 m² for 50 households = 20 per 100
+    assert table["value"].tolist() == pytest.approx([50.0, 0.0, 60 / 150 * 100])
+    assert table["status"].tolist() == ["未达标", "未达标", "达标"]
+    assert table["method"].tolist() == ["computed-attribute"] * 3
+
+
+def test_admin_counts_and_population_threshold_by_hand() -> None:
+    centres = pd.DataFrame({"facility_id": ["E1"], "code12": ["500118001001"]})  # a village code counts upward
+    funeral = pd.DataFrame({"facility_id": ["F1"], "code12": ["500118100000"]})
+    cemeteries = pd.DataFrame({"facility_id": ["P1", "P2"], "code12": ["500118100000", "500118001000"],
+                               "kind": ["rural", "urban"]})
+    table = evaluate([
+        spec("admin_share", facility_type="township_elderly_centre"),
+        spec("admin_share", facility_type="township_elderly_centre", scope="towns"),
+        spec("facility_count", target="≥1", facility_type="township_elderly_centre", scope="streets"),
+        spec("facility_count", target="≥1", facility_type="township_elderly_centre", scope="towns"),
+        spec("admin_share", facility_type="funeral_service_station", min_population=50_000),
+        spec("facility_count", target="≥1", facility_type="public_cemetery", where=(("kind", "urban"),)),
+        spec("admin_share", facility_type="minor_protection_station"),
+    ], {"township_elderly_centre": centres, "funeral_service_station": funeral, "public_cemetery": cemeteries})
+    assert table["value"].iloc[:6].tolist() == [50.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    # only 甲街道 has 50,000 residents: its station is missing (乙镇's does not count)
+    assert (table["numerator"].iloc[4], table["denominator"].iloc[4]) == (0.0, 1.0)
+    assert table["status"].tolist() == ["未达标", "未达标", "达标", "未达标", "未达标", "达标", "无数据"]
+    assert table["method"].iloc[:4].tolist() == ["computed-spatial", "computed-spatial", "count", "count"]
+    assert table["basis"].iloc[6] == "not computed: the workspace has no `facilities_minor_protection_station` layer"
+
+
+def test_network_coverage_rows_come_from_the_coverage_tables() -> None:
+    coverage = pd.DataFrame({
+        "level": ["district", "district"], "code12": ["500118000000"] * 2, "facility_type": ["elderly_day_care"] * 2,
+        "threshold": [10.0, 15.0], "population": [1000.0, 1000.0], "population_covered": [100.0, 250.0],
+        "pop_60plus": [200.0, 200.0], "pop_60plus_covered": [20.0, 100.0],
+    })
+    rows = [spec("network_coverage", target="100", facility_type="elderly_day_care"),
+            spec("network_coverage", target="≥40", facility_type="elderly_day_care", weight="pop_60plus"),
+            spec("network_coverage", target="——", facility_type="elderly_day_care", minutes=10.0)]
+    table = evaluate(rows, {}, coverage)
+    assert table["value"].tolist() == pytest.approx([25.0, 50.0, 10.0])
+    assert table["status"].tolist() == ["未达标", "达标", "无目标"]
+    none = evaluate(rows[:1], {}, None)
+    assert none["status"].iloc[0] == "无数据"
+    assert none["basis"].iloc[0].startswith("not computed: no road network")
+    assert np.isnan(none["value"].iloc[0])
+
+
+def test_reported_rows_and_targets() -> None:
+    row = IndicatorSpec(row="2", name_zh="农村低保标准占城市低保标准比例", unit="%", baseline_2020="76",
+                        target_2025="≥90", nature="", metric="reported", source="民政局 2024 年报", value="91.5")
+    table = evaluate([row], {})
+    assert table["value"].iloc[0] == 91.5
+    assert table["status"].iloc[0] == "达标"
+    assert table["method"].iloc[0] == "reported"
+    assert table["basis"].iloc[0] == "reported: 民政局 2024 年报 (value 91.5)"
+    assert parse_target("≤40") == ("<=", 40.0)
+    assert parse_target("不低于低保标准的1.3倍")[0] == "text"
+
+
+def test_gaps_are_contiguous_ranked_and_named() -> None:
+    xy = [(0, 0), (100, 0), (200, 0), (300, 0), (5000, 0), (5100, 0), (9000, 0)]
+    demand = gpd.GeoDataFrame({
+        "population": [10.0, 20.0, 30.0, 500.0, 80.0, 0.0, 5.0],
+        "households": [4.0, 8.0, 12.0, 200.0, 30.0, 0.0, 2.0],
+        "pop_60plus": [1.0, 2.0, 3.0, 50.0, 8.0, 0.0, np.nan],
+        "township_code12": ["500118001000"] * 3 + ["500118001000", "500118100000", "500118100000", "500118100000"],
+        "code12": ["500118001001"] * 4 + ["500118100001"] * 3,
+        "covered_t": [False, False, False, True, False, False, False],
+    }, geometry=shapely.points(xy), crs="EPSG:32648")
+    names = dict(zip(GAZ["code12"], GAZ["name"], strict=True))
+    gaps = coverage_gaps(demand, type_id="t", link_m=150, names=names)
+    assert gaps["rank"].tolist() == [1, 2, 3]
+    assert gaps["population"].tolist() == [80.0, 60.0, 5.0]  # the covered point at x=300 splits nothing
+    assert gaps["points"].tolist() == [2, 3, 1]
+    assert gaps["village"].tolist() == ["丙村民委员会", "甲社区居民委员会", "丙村民委员会"]
+    assert gaps["township"].tolist() == ["乙镇", "甲街道", "乙镇"]
+    assert gaps["pop_60plus"].tolist() == [8.0, 6.0, 0.0]
+    assert gaps.geometry.iloc[1].contains(shapely.Point(150, 0))
+    with pytest.raises(ValueError, match="has no `covered_x` column"):
+        coverage_gaps(demand, type_id="x")
+
+
+def test_admin_gaps_list_divisions_lacking_a_facility() -> None:
+    tec = pd.DataFrame({"facility_id": ["E1"], "code12": ["500118001000"]})
+    out = admin_gaps({"township_elderly_centre": tec}, GAZ, CAT)
+    tec_rows = out[out["facility_type"] == "township_elderly_centre"]
+    assert tec_rows["name"].tolist() == ["乙镇"]
+    cemetery = out[out["facility_type"] == "public_cemetery"]
+    assert cemetery["name"].tolist() == ["乙镇"]  # towns only: 街道 are the central city
+    mutual = out[out["facility_type"] == "rural_mutual_aid_elderly"]
+    assert mutual["name"].tolist() == ["丙村民委员会"]
+
+
+def _yongchuan(tmp_path: Path, *, roads: bool) -> Path:
+    text = (ROOT / "scenarios" / "yongchuan-2025.toml").read_text(encoding="utf-8")
+    text = text.replace('"../layers/', f'"{ROOT / "layers"}/')
+    text = text.replace('"../../shared/', f'"{ROOT.parent / "shared"}/')
+    if not roads:  # and no OpenStreetMap download: tests run offline
+        text = text.replace("yongchuan_roadlinks_gcj02.geojson", "nowhere.geojson")
+        text = text.replace("osm_fallback = true", "osm_fallback = false")
+    path = tmp_path / "yc.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_run_writes_every_output(tmp_path: Path) -> None:
+    shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(_yongchuan(tmp_path, roads=True)), "-w", str(tmp_path / "w.gpkg"),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "indicators.csv")
+    assert table.columns[:9].tolist() == ["indicator_id", "name", "unit", "value", "target", "comparator", "status",
+                                          "method", "source"]
+    assert len(table) == 30
+    assert set(table["status"]) <= {"达标", "未达标", "无数据", "无目标"}
+    ind = table.set_index("indicator_id")
+    assert ind.loc["YC-11-COMMUNITY-STATIONS", "value"] == 30
+    assert ind.loc["YC-11-COMMUNITY-STATIONS", "status"] == "未达标"
+    assert 0 < ind.loc["YC-15MIN-CSC", "value"] < 100
+    assert ind.loc["YC-15MIN-CSC", "method"] == "computed-spatial"
+    assert table["illustrative"].all()
+    layers = set(pyogrio.list_layers(out / "results.gpkg")[:, 0])
+    assert {"indicators", "admin_gaps", "demand", "townships", "villages", "gaps", "areas"} <= layers
+    towns = pyogrio.read_dataframe(out / "results.gpkg", layer="townships")
+    assert len(towns) == 23
+    assert towns["share_community_service_centre"].between(0, 1).all()
+    assert towns["lacks_township_elderly_centre"].sum() == 8
+    gaps = pd.read_csv(out / "gaps.csv")
+    assert (gaps.groupby("facility_type")["rank"].min() == 1).all()
+    assert gaps["village"].notna().all()
+    assert "最大的未覆盖片区" in result.output
+
+
+def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(_yongchuan(tmp_path, roads=False)), "-w", str(tmp_path / "w.gpkg"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "indicators.csv").set_index("indicator_id")
+    for row in ("YC-15MIN-CSC", "YC-15MIN-ELDERLY", "YC-15MIN-ELDERLY-HH"):
+        assert np.isnan(table.loc[row, "value"])
+        assert table.loc[row, "status"] == "无数据"
+        assert "no road layer, so network coverage cannot be measured" in table.loc[row, "source"]
+    assert table.loc["YC-1-06", "value"] == pytest.approx(63.3, abs=0.05)  # the rest is still computed
