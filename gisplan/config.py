@@ -186,6 +186,7 @@ class Scenario:
     tolerance_m: float = 50.0
     path: Path | None = None
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
+    reported_values: Path | None = None
     profiles: MappingProxyType[str, MappingProxyType[str, Any]] = field(
         default_factory=lambda: MappingProxyType({}))
 
@@ -357,6 +358,7 @@ def load_scenario(path: str | Path) -> Scenario:
         tolerance_m=_tolerance(sc.get("tolerance_m", 50.0), where),
         path=path,
         coverage=coverage,
+        reported_values=base / sc["reported_values"] if "reported_values" in sc else None,
         profiles=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in profiles.items()}),
     )
 

@@ -26,6 +26,7 @@ __all__ = [
     "bed_shares",
     "evaluate_indicators",
     "floor_area_per_100_households",
+    "floor_area_table",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,55 @@ def floor_area_per_100_households(centres: pd.DataFrame, households: pd.DataFram
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(hh > 0, total / hh * 100.0, np.nan)
     return pd.Series(value, index=households.index, name="floor_area_m2_per_100hh")
+
+
+def floor_area_table(
+    centres: pd.DataFrame, households: pd.DataFrame, gazetteer: pd.DataFrame, *, standard_m2_per_100hh: float,
+    district_code: str,
+) -> pd.DataFrame:
+    """Floor area per 100 households for every community, township and the district.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``level, code12, name, kind (urban/rural for communities), households, floor_area_m2,
+        floor_area_m2_per_100hh, meets_standard``. Units with no households have NaN per 100 households
+        (never inf) and do not meet the standard.
+
+    Examples
+    --------
+    >>> gaz = pd.DataFrame({"code12": ["500118001000", "500118001001"], "name": ["甲街道", "甲社区居民委员会"]})
+    >>> hh = pd.DataFrame({"code12": ["500118001001"], "households": [200]})
+    >>> c = pd.DataFrame({"code12": ["500118001001"], "floor_area_m2": [80.0]})
+    >>> t = floor_area_table(c, hh, gaz, standard_m2_per_100hh=30, district_code="500118000000")
+    >>> t[["level", "floor_area_m2_per_100hh", "meets_standard"]].values.tolist()
+    [['village', 40.0, True], ['township', 40.0, True], ['district', 40.0, True]]
+    """
+    names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
+    area = centres.groupby(centres["code12"].astype(str))["floor_area_m2"].sum()
+    villages = pd.DataFrame({"code12": households["code12"].astype(str),
+                             "households": households["households"].astype(float)})
+    villages["floor_area_m2"] = villages["code12"].map(area).fillna(0.0)
+    villages["township_code12"] = township_code(villages["code12"])
+    towns = villages.groupby("township_code12")[["households", "floor_area_m2"]].sum().reset_index()
+    towns = towns.rename(columns={"township_code12": "code12"})
+    district = pd.DataFrame({"code12": [district_code], "households": [villages["households"].sum()],
+                             "floor_area_m2": [villages["floor_area_m2"].sum()]})
+    frames = []
+    for level, frame in (("village", villages.drop(columns="township_code12")), ("township", towns),
+                         ("district", district)):
+        frame = frame.assign(level=level, name=frame["code12"].map(names).fillna(""))  # noqa: PLW2901
+        hh = frame["households"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per = np.where(hh > 0, frame["floor_area_m2"].to_numpy(dtype=float) / hh * 100.0, np.nan)
+        frame["floor_area_m2_per_100hh"] = per
+        frame["meets_standard"] = per >= standard_m2_per_100hh - 1e-9  # NaN never meets
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    kind = out["name"].str.endswith(("居民委员会", "居委会")).map({True: "urban", False: "rural"})
+    out["kind"] = kind.where(out["level"] == "village", "")
+    return out[["level", "code12", "name", "kind", "households", "floor_area_m2", "floor_area_m2_per_100hh",
+                "meets_standard"]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +23,10 @@ import shapely
 from gisplan.access import METHOD_LABELS, CoverageResult, TypeTarget, assign_units, measure_coverage
 from gisplan.config import scenario_profiles
 from gisplan.demand import demand_from_points, demand_from_raster, demand_from_table
-from gisplan.errors import ConfigError, NetworkError
+from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError
 from gisplan.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
-from gisplan.indicators import evaluate_indicators
-from gisplan.io import STORAGE_CRS
+from gisplan.indicators import evaluate_indicators, floor_area_table
+from gisplan.io import STORAGE_CRS, read_table
 from gisplan.network import build_network
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
 
@@ -34,11 +34,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from gisplan.catalogue import Catalogue, Profile
-    from gisplan.config import Scenario
+    from gisplan.config import IndicatorSpec, Scenario
     from gisplan.network import RoadNetwork
 
 __all__ = [
     "RunResult",
+    "apply_reported_values",
     "coverage_for_scenario",
     "run_scenario",
     "scenario_demand",
@@ -263,6 +264,9 @@ class RunResult:
         Uncovered areas of every measured type, ranked within each type (planning CRS).
     admin_gaps : pandas.DataFrame
         Divisions lacking a facility they should have.
+    floor_area : pandas.DataFrame
+        Community-centre floor area per 100 households per community, township and district (empty
+        without centres or households).
     """
 
     indicators: pd.DataFrame
@@ -270,11 +274,50 @@ class RunResult:
     coverage_note: str
     gaps: gpd.GeoDataFrame
     admin_gaps: pd.DataFrame
+    floor_area: pd.DataFrame
+
+
+def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
+    """Fill the ``reported`` rows from a CSV/XLSX of ``indicator_id, value, source`` (the bureau's own figures,
+    e.g. 低保 standards, talent counts).
+
+    Raises
+    ------
+    SchemaError
+        Naming the file, line and field: a missing column, an unknown id, or a row that is not ``reported``.
+    """
+    raw = read_table(path, known_headers={"indicator_id", "value", "source", "编号", "数值", "来源"})
+    frame = raw.frame.rename(columns={"编号": "indicator_id", "数值": "value", "来源": "source"})
+    missing = [c for c in ("indicator_id", "value") if c not in frame]
+    if missing:
+        msg = f"missing column(s) {', '.join(missing)}"
+        raise SchemaError([Problem(raw.source, None, None, msg, "give columns indicator_id, value, source.")])
+    by_id = {spec.indicator_id: spec for spec in specs}
+    problems, values = [], {}
+    for line, row in zip(raw.rows, frame.itertuples(index=False), strict=True):
+        key = str(row.indicator_id).strip()
+        if key not in by_id:
+            problems.append(Problem(raw.source, int(line), "indicator_id", f"unknown indicator id {key!r}",
+                                    f"use one of the scenario's ids ({', '.join(list(by_id)[:5])} …)."))
+        elif by_id[key].metric != "reported":
+            problems.append(Problem(raw.source, int(line), "indicator_id", f"{key} is computed, not reported",
+                                    "remove the row; gisplan computes this indicator from the layers."))
+        else:
+            source = getattr(row, "source", None)
+            values[key] = (str(row.value).strip(), str(source) if source is not None and pd.notna(source) else None)
+    if problems:
+        raise SchemaError(problems)
+    return tuple(replace(s, value=values[s.indicator_id][0],
+                         source=values[s.indicator_id][1] or f"{path.name}") if s.indicator_id in values else s
+                 for s in specs)
 
 
 def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
+    specs = scenario.indicators
+    if scenario.reported_values is not None:
+        specs = apply_reported_values(specs, scenario.reported_values)
     layers = set(list_layers(store)["layer"])
     facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in layers
                   if n.startswith("facilities_")}
@@ -290,7 +333,7 @@ def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progr
         logger.warning("coverage not measured: %s", exc)
     names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
     table = evaluate_indicators(
-        scenario.indicators, facilities=facilities, households=households, gazetteer=gazetteer,
+        specs, facilities=facilities, households=households, gazetteer=gazetteer,
         standard=scenario.standard, catalogue=catalogue, illustrative=illustrative,
         coverage=coverage.units if coverage is not None else None,
         coverage_method=coverage.method if coverage is not None else "network",
@@ -307,10 +350,20 @@ def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progr
     crs = coverage.demand.crs if coverage is not None else scenario.crs
     gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
             if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
-    return RunResult(table, coverage, note, gaps, admin_gaps(facilities, gazetteer, catalogue))
+    floor = pd.DataFrame()
+    if "community_service_centre" in facilities and households is not None:
+        centres = facilities["community_service_centre"]
+        if "status" in centres:
+            centres = centres[centres["status"].fillna("existing").astype(str) != "planned"]
+        floor = floor_area_table(centres, households, gazetteer,
+                                 standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
+                                 district_code=scenario.district_code + "000000")
+    return RunResult(table, coverage, note, gaps, admin_gaps(facilities, gazetteer, catalogue), floor)
 
 
-def _unit_layer(store: Path, layer: str, coverage: CoverageResult | None, admin: pd.DataFrame) -> gpd.GeoDataFrame:
+def _unit_layer(
+    store: Path, layer: str, coverage: CoverageResult | None, admin: pd.DataFrame, floor: pd.DataFrame,
+) -> gpd.GeoDataFrame:
     """A boundary layer with, per unit, the coverage share of each type at its threshold and admin gaps."""
     polys = gpd.GeoDataFrame(read_store_layer(store, layer))
     out = polys[[c for c in ("code12", "name") if c in polys] + ["geometry"]].copy()
@@ -322,6 +375,9 @@ def _unit_layer(store: Path, layer: str, coverage: CoverageResult | None, admin:
             sel = part[part["threshold"] == coverage.type_thresholds.get(str(type_id))]
             share = dict(zip(sel["code12"].astype(str), sel["population_share"], strict=True))
             out[f"share_{type_id}"] = out["code12"].astype(str).map(share)
+    if len(floor):
+        per = floor[floor["level"] == level].set_index("code12")["floor_area_m2_per_100hh"]
+        out["floor_area_m2_per_100hh"] = out["code12"].astype(str).map(per)
     lacking = admin[admin["level"] == level]
     for type_id, part in lacking.groupby("facility_type"):
         out[f"lacks_{type_id}"] = out["code12"].astype(str).isin(set(part["code12"].astype(str)))
@@ -342,6 +398,9 @@ def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative
     write_atomic_csv(pd.DataFrame(gaps.drop(columns="geometry")), out_dir / "gaps.csv")
     write_atomic_csv(result.admin_gaps, out_dir / "admin_gaps.csv")
     written += [out_dir / "gaps.csv", out_dir / "admin_gaps.csv"]
+    if len(result.floor_area):
+        write_atomic_csv(result.floor_area.assign(illustrative=illustrative), out_dir / "floor_area.csv")
+        written.append(out_dir / "floor_area.csv")
     layers: dict[str, pd.DataFrame] = {"indicators": table.astype({"meets_target": "boolean"}),
                                        "admin_gaps": result.admin_gaps}
     if result.coverage is not None:
@@ -355,7 +414,8 @@ def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative
     stored = set(list_layers(store)["layer"])
     for layer in ("townships", "villages"):
         if layer in stored:
-            layers[layer] = _unit_layer(store, layer, result.coverage, result.admin_gaps).to_crs(STORAGE_CRS)
+            layers[layer] = _unit_layer(store, layer, result.coverage, result.admin_gaps,
+                                        result.floor_area).to_crs(STORAGE_CRS)
     if len(gaps):
         layers["gaps"] = gaps
     for frame in layers.values():

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the bundled 永川 demo: set up, import + validate every layer, print the indicator table.
+# The main job on the bundled demo: set up, then run both plan scenarios end to end — import and validate
+# every layer, measure 15-minute network coverage (永川: the real road links in ../shared/data when present,
+# else OpenStreetMap when online, else the 15-minute rows say why they are missing), print the indicator
+# tables and the largest uncovered areas, and write indicators.csv, units.csv, gaps.csv and results.gpkg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/gisplan run scenarios/yongchuan-2025.toml "$@"
+.venv/bin/gisplan run scenarios/yongchuan-2025.toml --out out/yongchuan "$@"
+.venv/bin/gisplan run scenarios/zhushan-2025.toml --out out/zhushan "$@"

@@ -147,6 +147,7 @@ def _yongchuan(tmp_path: Path, *, roads: bool) -> Path:
     text = (ROOT / "scenarios" / "yongchuan-2025.toml").read_text(encoding="utf-8")
     text = text.replace('"../layers/', f'"{ROOT / "layers"}/')
     text = text.replace('"../../shared/', f'"{ROOT.parent / "shared"}/')
+    text = text.replace('"yongchuan-reported-2020.csv"', f'"{ROOT / "scenarios" / "yongchuan-reported-2020.csv"}"')
     if not roads:  # and no OpenStreetMap download: tests run offline
         text = text.replace("yongchuan_roadlinks_gcj02.geojson", "nowhere.geojson")
         text = text.replace("osm_fallback = true", "osm_fallback = false")
@@ -194,3 +195,36 @@ def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> No
         assert table.loc[row, "status"] == "无数据"
         assert "no road layer, so network coverage cannot be measured" in table.loc[row, "source"]
     assert table.loc["YC-1-06", "value"] == pytest.approx(63.3, abs=0.05)  # the rest is still computed
+
+
+def test_reported_values_csv(tmp_path: Path) -> None:
+    from gisplan.config import load_scenario
+    from gisplan.errors import SchemaError
+    from gisplan.pipeline import apply_reported_values
+
+    specs = load_scenario(ROOT / "scenarios" / "yongchuan-2025.toml").indicators
+    filled = {s.indicator_id: s for s in apply_reported_values(specs, ROOT / "scenarios" / "yongchuan-reported-2020.csv")}
+    assert filled["YC-1-02"].value == "76"
+    assert filled["YC-1-02"].source == "永川 专栏1 2020年现状值 (plan baseline)"
+    table = evaluate([filled["YC-1-02"], filled["YC-1-04"]], {})
+    assert table["status"].tolist() == ["未达标", "达标"]  # 76 against ≥90; 100 against 100
+    bad = tmp_path / "r.csv"
+    bad.write_text("indicator_id,value\nYC-1-99,5\nYC-1-06,63\n", encoding="gbk")
+    with pytest.raises(SchemaError, match=r"r\.csv, row 2, field `indicator_id`: unknown indicator id 'YC-1-99'"):
+        apply_reported_values(specs, bad)
+    with pytest.raises(SchemaError, match="YC-1-06 is computed, not reported"):
+        apply_reported_values(specs, bad)
+
+
+def test_floor_area_table_by_hand() -> None:
+    from gisplan.indicators import floor_area_table
+
+    table = floor_area_table(CENTRES, HOUSEHOLDS, GAZ, standard_m2_per_100hh=30, district_code="500118000000")
+    v = table[table["level"] == "village"].set_index("code12")
+    assert v["floor_area_m2_per_100hh"].tolist()[0] == 40.0
+    assert np.isnan(v.loc["500118001002", "floor_area_m2_per_100hh"])  # no households: NaN, not inf
+    assert not v.loc["500118001002", "meets_standard"]
+    assert v["kind"].tolist() == ["urban", "urban", "rural"]
+    t = table[table["level"] == "township"].set_index("code12")["floor_area_m2_per_100hh"]
+    assert t.to_dict() == {"500118001000": 50.0, "500118100000": 20.0}
+    assert table[table["level"] == "district"]["floor_area_m2_per_100hh"].iloc[0] == 40.0
