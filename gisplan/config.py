@@ -164,6 +164,7 @@ class IndicatorSpec:
     min_population: int | None = None
     value: str | None = None
     where: tuple[tuple[str, str], ...] = ()
+    comparator: str | None = None
 
     @property
     def method(self) -> str:
@@ -240,6 +241,17 @@ def _where(entry: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in table.items())
 
 
+_COMPARATORS = (">=", "<=", ">", "<", "==", "text")
+
+
+def _comparator(entry: dict[str, Any], where: str) -> str | None:
+    value = entry.get("comparator")
+    if value is not None and value not in _COMPARATORS:
+        msg = f"{where}: `comparator` must be one of {', '.join(_COMPARATORS)} (got {value!r})."
+        raise ConfigError(msg)
+    return value
+
+
 def _weight(entry: dict[str, Any], where: str) -> str:
     weight = entry.get("weight", "population")
     if weight not in _WEIGHTS:
@@ -274,6 +286,7 @@ def _indicators(raw: dict[str, Any], path: Path) -> tuple[IndicatorSpec, ...]:
             min_population=int(entry["min_population"]) if "min_population" in entry else None,
             value=str(entry["value"]) if "value" in entry else None,
             where=_where(entry, w),
+            comparator=_comparator(entry, w),
         ))
         if metric in {"network_coverage", "facility_count", "admin_share"} and not entry.get("type"):
             msg = f"{w}: metric {metric!r} needs `type` (a facility type id)."

@@ -213,11 +213,13 @@ def parse_target(target: str) -> tuple[str, float]:
     return _OPS[m.group(1)], float(m.group(2))
 
 
-def _meets(value: float, target: str) -> bool | None:
+def _meets(value: float, target: str, comparator: str | None = None) -> bool | None:
     op, number = parse_target(target)
-    if op == "text" or np.isnan(value):
+    op = comparator or op
+    if op == "text" or np.isnan(value) or np.isnan(number):
         return None
-    checks = {"<=": value <= number + 1e-9, ">": value > number, "<": value < number}
+    checks = {"<=": value <= number + 1e-9, ">": value > number, "<": value < number,
+              "==": abs(value - number) <= 1e-9}
     return bool(checks.get(op, value >= number - 1e-9))
 
 
@@ -432,7 +434,8 @@ def evaluate_indicators(  # noqa: PLR0913 - keyword-only layers and options
             except _NotComputed as exc:
                 basis = f"not computed: {exc}"
         comparator, target = parse_target(spec.target_2025)
-        meets = _meets(value, spec.target_2025)
+        comparator = spec.comparator or comparator
+        meets = _meets(value, spec.target_2025, spec.comparator)
         out.append({
             "indicator_id": spec.indicator_id, "row": spec.row, "section": spec.section, "name_zh": spec.name_zh,
             "unit": spec.unit, "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025,

@@ -49,6 +49,7 @@ def test_coverage_defaults_and_overrides(tmp_path: Path) -> None:
     ('[coverage]\nspread = "evenly"\n', "`spread` must be 'roads' or 'area'"),
     ("[coverage]\nmax_snap = 5\n", "unknown key\\(s\\) max_snap"),
     ("[profiles]\nwalk = 3\n", "\\[profiles.<id>\\] must be tables"),
+    ("[[indicator]]\nrow = \"1\"\nname_zh = \"x\"\nmetric = \"reported\"\ncomparator = \"about\"\n", "`comparator` must be one of"),
 ])
 def test_bad_coverage_settings(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -228,3 +228,27 @@ def test_floor_area_table_by_hand() -> None:
     t = table[table["level"] == "township"].set_index("code12")["floor_area_m2_per_100hh"]
     assert t.to_dict() == {"500118001000": 50.0, "500118100000": 20.0}
     assert table[table["level"] == "district"]["floor_area_m2_per_100hh"].iloc[0] == 40.0
+
+
+def test_a_facility_whose_code_disagrees_with_its_location_is_never_counted(
+    store: Path, tmp_path: Path, centre_point: dict[str, object],
+) -> None:
+    """The point lies in one township but declares another: the import names it and writes nothing, so
+    administrative coverage is not credited to the township it claims."""
+    from gisplan.errors import SchemaError
+    from gisplan.ingest import ImportSpec, import_layers
+    from gisplan.store import read_store_layer
+
+    here = str(centre_point["code12"])
+    other = "500118100000" if here != "500118100000" else "500118101000"
+    path = tmp_path / "tec.csv"
+    path.write_text(f"facility_id,name,code12,lon,lat,beds,nursing_beds\nT1,甲,{other},{centre_point['lon']},"
+                    f"{centre_point['lat']},10,2\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=f"row 2, field `code12`.*the point falls in.*{other}"):
+        import_layers(store, [ImportSpec(path, "facilities", "township_elderly_centre", "EPSG:4326")],
+                      catalogue=CAT)
+    gaz = read_store_layer(store, "gazetteer")
+    table = evaluate_indicators([spec("admin_share", facility_type="township_elderly_centre")], facilities={},
+                                households=None, gazetteer=gaz, standard=Standard(), catalogue=CAT,
+                                illustrative=False)
+    assert table["status"].iloc[0] == "无数据"  # nothing was imported, nothing is counted
