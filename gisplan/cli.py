@@ -22,6 +22,7 @@ from gisplan import __version__
 from gisplan._cliutil import catalogue_for, format_table, import_scenario, report_problems
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli_coverage import coverage_command
+from gisplan.cli_propose import propose_command
 from gisplan.config import load_scenario
 from gisplan.errors import ConfigError, CRSError, GisplanError, SchemaError
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
@@ -381,6 +382,7 @@ def _print_gaps(result: RunResult) -> None:
 
 
 cli.add_command(coverage_command)
+cli.add_command(propose_command)
 
 
 def main() -> None:

@@ -1,0 +1,508 @@
+"""Siting models on a long-form cost table, solved exactly with HiGHS (scipy.optimize.milp).
+
+The cost table holds only the pairs that matter (demand, candidate, cost); coverage sets are sparse
+matrices built from it, never a dense demand × candidate matrix. Existing facilities are candidates
+that are always open (``fixed``): ``p`` counts the *new* sites. Every model returns a
+:class:`SiteSelection` with HiGHS's status, objective, dual bound and MIP gap; with a time limit the best
+solution found so far is returned with its gap, and is marked not exact.
+
+Models:
+
+* :func:`mclp` — maximal covering: p new sites that cover the most demand weight within ``cutoff``;
+* :func:`lscp` — set covering: the fewest new sites that cover every coverable demand point, or a target
+  share of the weight ("fewest new stations to reach 85 %");
+* :func:`p_median` — p new sites minimising the weighted cost of every demand point to its nearest open site;
+* :func:`capacitated_coverage` — MCLP where each site serves at most its capacity (households, 60+ …);
+* :func:`one_per_unit` — one new site in each administrative unit that lacks one, placed where it covers most.
+
+:func:`phase_order` orders the chosen sites by marginal gain (for a 2021–2025 build programme) with the
+cumulative covered weight after each site.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from gisplan.errors import InfeasibleError, Problem, SchemaError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import NDArray
+
+__all__ = [
+    "CostTable",
+    "SiteSelection",
+    "capacitated_coverage",
+    "cost_table",
+    "coverage_matrix",
+    "lscp",
+    "mclp",
+    "one_per_unit",
+    "p_median",
+    "phase_order",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CostTable:
+    """Demand points, candidate sites and the costs between them, as index arrays.
+
+    Attributes
+    ----------
+    demand_ids, candidate_ids : ndarray of object
+    weights : ndarray of float64
+        Weight of each demand point (households, persons 60+ …).
+    capacity : ndarray of float64 or None
+        Capacity of each candidate, in the weight's unit.
+    pair_demand, pair_candidate : ndarray of int64
+        The pairs present in the table.
+    cost : ndarray of float64
+        Cost of each pair (metres or minutes).
+    """
+
+    demand_ids: NDArray[np.object_]
+    candidate_ids: NDArray[np.object_]
+    weights: NDArray[np.float64]
+    capacity: NDArray[np.float64] | None
+    pair_demand: NDArray[np.int64]
+    pair_candidate: NDArray[np.int64]
+    cost: NDArray[np.float64]
+
+    @property
+    def n_demand(self) -> int:
+        """Number of demand points."""
+        return len(self.demand_ids)
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of candidate sites."""
+        return len(self.candidate_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSelection:
+    """A siting model's answer.
+
+    Attributes
+    ----------
+    model : str
+    status : str
+        HiGHS's status text (``Optimal``, ``Time limit reached`` …).
+    exact : bool
+        True when solved to optimality (gap 0 within tolerance).
+    objective, bound, gap : float
+        Objective of the solution, HiGHS's dual bound, and the relative MIP gap.
+    selected : tuple of str
+        The new sites, in phased order (largest marginal gain first).
+    fixed : tuple of str
+        Existing sites kept open.
+    covered_weight, total_weight : float
+        Demand weight within the cutoff of an open site (coverage models), and all demand weight.
+    seconds : float
+    gains : tuple of float
+        Weight each new site adds, in the order of ``selected``.
+    """
+
+    model: str
+    status: str
+    exact: bool
+    objective: float
+    bound: float
+    gap: float
+    selected: tuple[str, ...]
+    fixed: tuple[str, ...]
+    covered_weight: float
+    total_weight: float
+    seconds: float
+    gains: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """The fields of ``result.json``."""
+        return {
+            "model": self.model, "status": self.status, "exact": self.exact, "objective": self.objective,
+            "bound": self.bound, "gap": self.gap, "selected": list(self.selected), "fixed": list(self.fixed),
+            "covered_weight": self.covered_weight, "total_weight": self.total_weight,
+            "seconds": round(self.seconds, 3), "gains": list(self.gains),
+        }
+
+
+def cost_table(
+    costs: pd.DataFrame,
+    demand: pd.DataFrame,
+    candidates: pd.DataFrame,
+    *,
+    cost_column: str | None = None,
+    source: tuple[str, str, str] = ("costs", "demand", "candidates"),
+) -> CostTable:
+    """Build a :class:`CostTable` from long-form frames, checking every row.
+
+    Parameters
+    ----------
+    costs : pandas.DataFrame
+        ``demand_id, candidate_id, <cost>`` (the third column, or `cost_column`).
+    demand : pandas.DataFrame
+        ``demand_id, weight``.
+    candidates : pandas.DataFrame
+        ``candidate_id`` and optionally ``capacity``.
+    source : tuple of str
+        Names of the three inputs for messages.
+
+    Raises
+    ------
+    SchemaError
+        Listing missing columns, duplicate ids, unknown ids in the costs, and non-numeric or negative
+        costs, weights or capacities, with their rows.
+    """
+    problems: list[Problem] = []
+    for frame, name, needed in ((costs, source[0], ("demand_id", "candidate_id")), (demand, source[1],
+                                ("demand_id", "weight")), (candidates, source[2], ("candidate_id",))):
+        missing = [c for c in needed if c not in frame]
+        if missing:
+            problems.append(Problem(name, None, None, f"missing column(s) {', '.join(missing)}",
+                                    f"give the columns {', '.join(needed)}."))
+    if problems:
+        raise SchemaError(problems)
+    extra = [c for c in costs.columns if c not in {"demand_id", "candidate_id"}]
+    column = cost_column or (extra[0] if extra else None)
+    if column is None or column not in costs:
+        raise SchemaError([Problem(source[0], None, None, "no cost column", "add a third column with the cost.")])
+    d_ids = demand["demand_id"].astype(str)
+    c_ids = candidates["candidate_id"].astype(str)
+    for ids, name, field in ((d_ids, source[1], "demand_id"), (c_ids, source[2], "candidate_id")):
+        for i in np.flatnonzero(ids.duplicated().to_numpy())[:10]:
+            problems.append(Problem(name, int(i) + 2, field, f"duplicate id {ids.iloc[i]!r}",
+                                    "give each row its own id."))
+    weights = _numbers(demand["weight"], source[1], "weight", problems)
+    capacity = (_numbers(candidates["capacity"], source[2], "capacity", problems)
+                if "capacity" in candidates else None)
+    cost = _numbers(costs[column], source[0], column, problems)
+    d_index = pd.Index(d_ids.to_numpy()).drop_duplicates()  # duplicates are reported above
+    c_index = pd.Index(c_ids.to_numpy()).drop_duplicates()
+    pd_idx = d_index.get_indexer(pd.Index(costs["demand_id"].astype(str)))
+    pc_idx = c_index.get_indexer(pd.Index(costs["candidate_id"].astype(str)))
+    for idx, field, name in ((pd_idx, "demand_id", source[1]), (pc_idx, "candidate_id", source[2])):
+        for i in np.flatnonzero(idx < 0)[:10]:
+            problems.append(Problem(source[0], int(i) + 2, field, f"{costs[field].iloc[i]!r} is not in {name}",
+                                    f"add it to {name} or remove the row."))
+    if problems:
+        raise SchemaError(problems)
+    return CostTable(d_index.to_numpy(dtype=object), c_index.to_numpy(dtype=object), weights, capacity,
+                     pd_idx.astype(np.int64), pc_idx.astype(np.int64), cost)
+
+
+def _numbers(values: pd.Series, source: str, field: str, problems: list[Problem]) -> NDArray[np.float64]:
+    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(out) | (out < 0)
+    for i in np.flatnonzero(bad)[:10]:
+        value = values.iloc[i]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        problems.append(Problem(source, int(i) + 2, field, f"{shown} is not a number ≥ 0",
+                                "give a non-negative number."))
+    return out
+
+
+def coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:
+    """Sparse demand × candidate matrix of 1 where the cost is within `cutoff`."""
+    keep = table.cost <= cutoff
+    data = np.ones(int(keep.sum()), dtype=np.float64)
+    matrix = sparse.coo_array((data, (table.pair_demand[keep], table.pair_candidate[keep])),
+                              shape=(table.n_demand, table.n_candidates)).tocsr()
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _fixed_mask(table: CostTable, fixed: Sequence[str]) -> NDArray[np.bool_]:
+    index = pd.Index(table.candidate_ids.astype(str))
+    idx = index.get_indexer([str(f) for f in fixed])
+    if (idx < 0).any():
+        unknown = [str(f) for f, i in zip(fixed, idx, strict=True) if i < 0]
+        msg = f"fixed site(s) {', '.join(unknown[:5])} are not candidates; add them to the candidates."
+        raise ValueError(msg)
+    mask = np.zeros(table.n_candidates, dtype=bool)
+    mask[idx] = True
+    return mask
+
+
+def _solve(
+    c: NDArray[np.float64], integrality: NDArray[np.int_], bounds: Bounds, constraints: list[LinearConstraint],
+    time_limit_s: float | None,
+) -> tuple[NDArray[np.float64] | None, str, bool, float, float, float]:
+    """Run HiGHS; return (x, status text, exact, objective, dual bound, gap)."""
+    options: dict[str, object] = {"disp": False, "mip_rel_gap": 1e-9}
+    if time_limit_s is not None:
+        options["time_limit"] = float(time_limit_s)
+    res = milp(c, integrality=integrality, bounds=bounds, constraints=constraints, options=options)
+    if res.x is None:
+        msg = f"the model has no solution: {res.message}"
+        raise InfeasibleError(msg)
+    bound = float(getattr(res, "mip_dual_bound", np.nan))
+    gap = float(getattr(res, "mip_gap", np.nan))
+    exact = res.status == 0
+    found = re.search(r"HiGHS Status \d+: ([^)]*)", str(res.message))
+    return res.x, found.group(1) if found else str(res.message), exact, float(res.fun), bound, gap
+
+
+def phase_order(
+    table: CostTable, selected: NDArray[np.bool_], fixed: NDArray[np.bool_], cutoff: float,
+) -> tuple[list[int], list[float]]:
+    """Order the selected new sites by marginal covered weight, greedily, after the fixed ones.
+
+    Returns
+    -------
+    order : list of int
+        Candidate indices, first built first.
+    gains : list of float
+        Weight each adds when built in that order.
+    """
+    cover = coverage_matrix(table, cutoff).tocsc()
+    covered = np.asarray(cover[:, np.flatnonzero(fixed)].sum(axis=1)).ravel() > 0 if fixed.any() else \
+        np.zeros(table.n_demand, dtype=bool)
+    todo = list(np.flatnonzero(selected & ~fixed))
+    order, gains = [], []
+    while todo:
+        open_weight = table.weights * ~covered
+        gain = cover[:, todo].T @ open_weight  # one sparse product per step (p steps, not per pair)
+        k = int(np.argmax(gain))
+        j = todo.pop(k)
+        order.append(int(j))
+        gains.append(float(gain[k]))
+        covered |= np.asarray(cover[:, [j]].toarray()).ravel() > 0
+    return order, gains
+
+
+def _result(
+    model: str, table: CostTable, x_sites: NDArray[np.float64], fixed: NDArray[np.bool_], cutoff: float | None,
+    solved: tuple[NDArray[np.float64] | None, str, bool, float, float, float], started: float, *, sign: float = 1.0,
+) -> SiteSelection:
+    _, status, exact, objective, bound, gap = solved
+    chosen = x_sites > 0.5
+    if cutoff is not None:
+        order, gains = phase_order(table, chosen, fixed, cutoff)
+        cover = coverage_matrix(table, cutoff)
+        covered = np.asarray(cover[:, np.flatnonzero(chosen | fixed)].sum(axis=1)).ravel() > 0
+        covered_weight = float(table.weights[covered].sum())
+    else:
+        order, gains, covered_weight = [int(j) for j in np.flatnonzero(chosen & ~fixed)], [], float("nan")
+    return SiteSelection(
+        model=model, status=status, exact=exact, objective=sign * objective, bound=sign * bound, gap=gap,
+        selected=tuple(str(table.candidate_ids[j]) for j in order),
+        fixed=tuple(str(c) for c in table.candidate_ids[fixed]), covered_weight=covered_weight,
+        total_weight=float(table.weights.sum()), seconds=time.perf_counter() - started, gains=tuple(gains),
+    )
+
+
+def _p_constraint(n_vars: int, n_sites: int, fixed: NDArray[np.bool_], p: int) -> LinearConstraint:
+    row = np.zeros(n_vars)
+    row[:n_sites] = (~fixed).astype(float)
+    return LinearConstraint(sparse.csr_array(row[None, :]), p, p)
+
+
+def _check_p(p: int, fixed: NDArray[np.bool_]) -> None:
+    if p < 0 or p > int((~fixed).sum()):
+        msg = f"`p` must be between 0 and the {int((~fixed).sum())} candidates that are not fixed (got {p})."
+        raise ValueError(msg)
+
+
+def mclp(
+    table: CostTable, *, p: int, cutoff: float, fixed: Sequence[str] = (), time_limit_s: float | None = None,
+) -> SiteSelection:
+    """Maximal covering location: `p` new sites maximising the demand weight within `cutoff`.
+
+    Examples
+    --------
+    >>> t = cost_table(pd.DataFrame({"demand_id": ["a", "b", "c"], "candidate_id": ["X", "Y", "Y"],
+    ...                              "m": [100, 50, 80]}),
+    ...                pd.DataFrame({"demand_id": ["a", "b", "c"], "weight": [5, 1, 1]}),
+    ...                pd.DataFrame({"candidate_id": ["X", "Y"]}))
+    >>> r = mclp(t, p=1, cutoff=100)
+    >>> r.selected, r.objective
+    (('X',), 5.0)
+    """
+    started = time.perf_counter()
+    fixed_mask = _fixed_mask(table, fixed)
+    _check_p(p, fixed_mask)
+    cover = coverage_matrix(table, cutoff)
+    rows = np.flatnonzero(np.asarray(cover.sum(axis=1)).ravel() > 0)  # demand no candidate covers: y = 0
+    a = cover[rows]
+    n_c, n_y = table.n_candidates, len(rows)
+    c = np.concatenate([np.zeros(n_c), -table.weights[rows]])
+    link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")  # y_i - sum_j a_ij x_j <= 0
+    constraints = [LinearConstraint(link, -np.inf, 0.0), _p_constraint(n_c + n_y, n_c, fixed_mask, p)]
+    lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_y)])
+    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
+    solved = _solve(c, integrality, Bounds(lb, np.ones(n_c + n_y)), constraints, time_limit_s)
+    assert solved[0] is not None
+    return _result("mclp", table, solved[0][:n_c], fixed_mask, cutoff, solved, started, sign=-1.0)
+
+
+def lscp(
+    table: CostTable, *, cutoff: float, share: float = 1.0, fixed: Sequence[str] = (),
+    time_limit_s: float | None = None,
+) -> SiteSelection:
+    """Set covering: the fewest new sites so that `share` of the demand weight is within `cutoff`.
+
+    With ``share = 1`` every demand point that some candidate can cover is covered (points no candidate
+    reaches are left out and reported through ``covered_weight``).
+
+    Raises
+    ------
+    InfeasibleError
+        If even every candidate together cannot reach `share`.
+    """
+    started = time.perf_counter()
+    if not 0 < share <= 1:
+        msg = f"`share` must be in (0, 1] (got {share})."
+        raise ValueError(msg)
+    fixed_mask = _fixed_mask(table, fixed)
+    cover = coverage_matrix(table, cutoff)
+    coverable = np.asarray(cover.sum(axis=1)).ravel() > 0
+    n_c = table.n_candidates
+    lb = fixed_mask.astype(float)
+    if share >= 1:
+        rows = np.flatnonzero(coverable)
+        c = (~fixed_mask).astype(float)
+        constraints = [LinearConstraint(cover[rows], 1.0, np.inf)]
+        solved = _solve(c, np.ones(n_c, dtype=int), Bounds(lb, np.ones(n_c)), constraints, time_limit_s)
+    else:
+        need = share * float(table.weights.sum())
+        if float(table.weights[coverable].sum()) < need - 1e-9:
+            msg = (f"no set of candidates covers {share:.1%} of the weight within {cutoff:g}: at most "
+                   f"{table.weights[coverable].sum() / table.weights.sum():.1%} is coverable; add candidates.")
+            raise InfeasibleError(msg)
+        rows = np.flatnonzero(coverable)
+        n_y = len(rows)
+        c = np.concatenate([(~fixed_mask).astype(float), np.zeros(n_y)])
+        link = sparse.hstack([-cover[rows], sparse.identity(n_y, format="csr")], format="csr")
+        target = sparse.csr_array(np.concatenate([np.zeros(n_c), table.weights[rows]])[None, :])
+        constraints = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(target, need, np.inf)]
+        integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
+        solved = _solve(c, integrality, Bounds(np.concatenate([lb, np.zeros(n_y)]), np.ones(n_c + n_y)),
+                        constraints, time_limit_s)
+    assert solved[0] is not None
+    return _result("lscp", table, solved[0][:n_c], fixed_mask, cutoff, solved, started)
+
+
+def p_median(
+    table: CostTable, *, p: int, fixed: Sequence[str] = (), time_limit_s: float | None = None,
+) -> SiteSelection:
+    """p-median: `p` new sites minimising the weighted cost of every demand point to its nearest open site.
+
+    Only the pairs in the table are allowed assignments (a sparse table is a cutoff).
+
+    Raises
+    ------
+    InfeasibleError
+        If some demand point has no pair at all.
+    """
+    started = time.perf_counter()
+    fixed_mask = _fixed_mask(table, fixed)
+    _check_p(p, fixed_mask)
+    orphans = np.setdiff1d(np.arange(table.n_demand), table.pair_demand)
+    if len(orphans):
+        msg = (f"{len(orphans)} demand point(s) have no cost to any candidate (e.g. {table.demand_ids[orphans[0]]}); "
+               "p-median must assign everyone: add their costs or drop them.")
+        raise InfeasibleError(msg)
+    n_c, n_z = table.n_candidates, len(table.cost)
+    c = np.concatenate([np.zeros(n_c), table.weights[table.pair_demand] * table.cost])
+    z = np.arange(n_z)
+    assign = sparse.csr_array((np.ones(n_z), (table.pair_demand, n_c + z)), shape=(table.n_demand, n_c + n_z))
+    link = sparse.csr_array((np.concatenate([np.ones(n_z), -np.ones(n_z)]),
+                             (np.concatenate([z, z]), np.concatenate([n_c + z, table.pair_candidate]))),
+                            shape=(n_z, n_c + n_z))  # z_ij - x_j <= 0
+    constraints = [LinearConstraint(assign, 1.0, 1.0), LinearConstraint(link, -np.inf, 0.0),
+                   _p_constraint(n_c + n_z, n_c, fixed_mask, p)]
+    lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_z)])
+    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_z, dtype=int)])
+    solved = _solve(c, integrality, Bounds(lb, np.ones(n_c + n_z)), constraints, time_limit_s)
+    assert solved[0] is not None
+    return _result("p_median", table, solved[0][:n_c], fixed_mask, None, solved, started)
+
+
+def capacitated_coverage(
+    table: CostTable, *, p: int, cutoff: float, fixed: Sequence[str] = (), time_limit_s: float | None = None,
+) -> SiteSelection:
+    """MCLP with capacities: each open site serves at most its ``capacity`` of weight within `cutoff`.
+
+    Demand may be split between sites. ``covered_weight`` is the weight actually served.
+
+    Raises
+    ------
+    ValueError
+        If the table has no capacities.
+    """
+    if table.capacity is None:
+        msg = "capacitated coverage needs a `capacity` column in the candidates."
+        raise ValueError(msg)
+    started = time.perf_counter()
+    fixed_mask = _fixed_mask(table, fixed)
+    _check_p(p, fixed_mask)
+    keep = table.cost <= cutoff
+    pd_, pc_ = table.pair_demand[keep], table.pair_candidate[keep]
+    n_c, n_z = table.n_candidates, len(pd_)
+    z = np.arange(n_z)
+    w = table.weights[pd_]
+    c = np.concatenate([np.zeros(n_c), -w])
+    once = sparse.csr_array((np.ones(n_z), (pd_, n_c + z)), shape=(table.n_demand, n_c + n_z))  # sum_j z_ij <= 1
+    cap = sparse.csr_array((np.concatenate([w, -table.capacity]),
+                            (np.concatenate([pc_, np.arange(n_c)]), np.concatenate([n_c + z, np.arange(n_c)]))),
+                           shape=(n_c, n_c + n_z))  # sum_i w_i z_ij - cap_j x_j <= 0
+    constraints = [LinearConstraint(once, -np.inf, 1.0), LinearConstraint(cap, -np.inf, 0.0),
+                   _p_constraint(n_c + n_z, n_c, fixed_mask, p)]
+    lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_z)])
+    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_z, dtype=int)])
+    solved = _solve(c, integrality, Bounds(lb, np.ones(n_c + n_z)), constraints, time_limit_s)
+    assert solved[0] is not None
+    result = _result("capacitated_coverage", table, solved[0][:n_c], fixed_mask, cutoff, solved, started,
+                     sign=-1.0)
+    return replace(result, covered_weight=float(w @ solved[0][n_c:]))
+
+
+def one_per_unit(
+    table: CostTable, unit_of_candidate: Sequence[str | None], units_lacking: Sequence[str], *, cutoff: float,
+    fixed: Sequence[str] = (), time_limit_s: float | None = None,
+) -> SiteSelection:
+    """One new site in every unit that lacks one, chosen jointly to cover the most demand weight.
+
+    Raises
+    ------
+    InfeasibleError
+        If a lacking unit has no candidate; the message names it.
+    """
+    started = time.perf_counter()
+    fixed_mask = _fixed_mask(table, fixed)
+    units = np.asarray([str(u) if u is not None else "" for u in unit_of_candidate], dtype=object)
+    empty = [u for u in units_lacking if not (units == str(u)).any()]
+    if empty:
+        msg = f"unit(s) {', '.join(map(str, empty[:5]))} lack a facility but have no candidate site; add candidates."
+        raise InfeasibleError(msg)
+    cover = coverage_matrix(table, cutoff)
+    rows = np.flatnonzero(np.asarray(cover.sum(axis=1)).ravel() > 0)
+    n_c, n_y = table.n_candidates, len(rows)
+    c = np.concatenate([np.zeros(n_c), -table.weights[rows]])
+    link = sparse.hstack([-cover[rows], sparse.identity(n_y, format="csr")], format="csr")
+    lacking = [str(u) for u in units_lacking]
+    member = sparse.csr_array(np.stack([np.concatenate([(units == u) & ~fixed_mask, np.zeros(n_y, bool)])
+                                        for u in lacking]).astype(float)) if lacking else None
+    constraints = [LinearConstraint(link, -np.inf, 0.0)]
+    if member is not None:
+        constraints.append(LinearConstraint(member, 1.0, 1.0))
+    # no new site outside the lacking units
+    ub = np.concatenate([np.where(np.isin(units, lacking) | fixed_mask, 1.0, 0.0), np.ones(n_y)])
+    lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_y)])
+    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
+    solved = _solve(c, integrality, Bounds(lb, ub), constraints, time_limit_s)
+    assert solved[0] is not None
+    return _result("one_per_unit", table, solved[0][:n_c], fixed_mask, cutoff, solved, started, sign=-1.0)
