@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from numpy.typing import NDArray
+    from scipy import sparse
 
     from gisplan.catalogue import Profile
     from gisplan.network import RoadNetwork
@@ -37,6 +39,7 @@ __all__ = [
     "PlacedDemand",
     "Reach",
     "demand_minutes",
+    "pairwise_minutes",
     "place_demand",
     "reach_from_facilities",
     "reached_lines",
@@ -94,6 +97,76 @@ def _edge_dirs(network: RoadNetwork, profile: Profile, edge: NDArray[np.int64]) 
     return network.forward[edge], network.backward[edge]
 
 
+def _facility_graph(network: RoadNetwork, profile: Profile, facilities: EdgeSnap) -> sparse.csr_array:
+    """The reversed road graph plus one virtual node per facility (id ``n_nodes + i``) with arcs to the ends
+    of its edge, weighted by the access leg and the partial edge."""
+    arcs = travel_arcs(network, profile)
+    minutes = edge_minutes(network, profile)
+    n = network.n_nodes
+    snapped = np.flatnonzero(facilities.snapped)
+    e = facilities.edge[snapped]
+    frac = facilities.offset_m[snapped] / np.where(network.length_m[e] > 0, network.length_m[e], 1.0)
+    access = facilities.access_m[snapped] / profile.access_speed_m_per_min
+    up, down = _edge_dirs(network, profile, e)
+    virtual = n + snapped  # virtual node id of facility i is n + i
+    # reversed graph: facility -> node means "node reaches the facility"; u reaches it going u→v
+    tail = np.concatenate([arcs.head, virtual[up], virtual[down]])
+    head = np.concatenate([arcs.tail, network.edge_u[e[up]], network.edge_v[e[down]]])
+    weight = np.concatenate([
+        arcs.minutes, access[up] + frac[up] * minutes[e[up]], access[down] + (1 - frac[down]) * minutes[e[down]],
+    ])
+    total = n + len(facilities.edge)
+    return min_csr(tail, head, weight, total)
+
+
+def pairwise_minutes(
+    network: RoadNetwork,
+    profile: Profile,
+    sources: EdgeSnap,
+    demand: EdgeSnap,
+    *,
+    cutoff_minutes: float,
+    block: int = 128,
+) -> pd.DataFrame:
+    """Minutes from every demand point to every source (candidate site) within the cutoff, long form.
+
+    One Dijkstra per source, run by scipy in blocks (no Python loop over nodes or edges); the time of a
+    pair is computed exactly as in :func:`demand_minutes` (access legs, partial edges, same-edge paths).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``demand`` and ``source`` (indices into the snaps) and ``minutes``, for pairs within the cutoff.
+    """
+    n = network.n_nodes
+    graph = _facility_graph(network, profile, sources)
+    placed = place_demand(network, profile, demand)
+    ok = np.flatnonzero(placed.ok)
+    todo = np.flatnonzero(sources.snapped)
+    parts = []
+    for lo in range(0, len(todo), block):
+        src = todo[lo:lo + block]
+        dist = csgraph.dijkstra(graph, directed=True, indices=n + src, limit=cutoff_minutes)[:, :n]
+        via = np.minimum(dist[:, placed.u[ok]] + placed.to_u[ok], dist[:, placed.v[ok]] + placed.to_v[ok])
+        # a source on the demand's own edge: straight along it
+        same_s, same_d = np.nonzero(sources.edge[src][:, None] == placed.edge[ok][None, :])
+        if len(same_s):
+            f, dd = src[same_s], ok[same_d]
+            length = placed.length_m[dd]
+            span = (sources.offset_m[f] - demand.offset_m[dd]) / np.where(length > 0, length, 1.0)
+            allowed = np.where(span >= 0, placed.up[dd], placed.down[dd])
+            direct = np.where(allowed, np.abs(span) * placed.edge_minutes[dd]
+                              + sources.access_m[f] / profile.access_speed_m_per_min, np.inf)
+            via[same_s, same_d] = np.minimum(via[same_s, same_d], direct)
+        total = via + placed.access_minutes[ok][None, :]
+        s_i, d_i = np.nonzero(total <= cutoff_minutes)
+        parts.append(pd.DataFrame({"demand": ok[d_i], "source": src[s_i], "minutes": total[s_i, d_i]}))
+    if not parts:
+        return pd.DataFrame({"demand": np.empty(0, np.int64), "source": np.empty(0, np.int64),
+                             "minutes": np.empty(0)})
+    return pd.concat(parts, ignore_index=True)
+
+
 def reach_from_facilities(
     network: RoadNetwork,
     profile: Profile,
@@ -124,23 +197,9 @@ def reach_from_facilities(
     if not cutoff_minutes > 0:
         msg = f"`cutoff_minutes` must be positive (got {cutoff_minutes})."
         raise ValueError(msg)
-    arcs = travel_arcs(network, profile)
-    minutes = edge_minutes(network, profile)
     n = network.n_nodes
+    graph = _facility_graph(network, profile, facilities)
     snapped = np.flatnonzero(facilities.snapped)
-    e = facilities.edge[snapped]
-    frac = facilities.offset_m[snapped] / np.where(network.length_m[e] > 0, network.length_m[e], 1.0)
-    access = facilities.access_m[snapped] / profile.access_speed_m_per_min
-    up, down = _edge_dirs(network, profile, e)
-    virtual = n + snapped  # virtual node id of facility i is n + i
-    # reversed graph: facility -> node means "node reaches the facility"; u reaches it going u→v
-    tail = np.concatenate([arcs.head, virtual[up], virtual[down]])
-    head = np.concatenate([arcs.tail, network.edge_u[e[up]], network.edge_v[e[down]]])
-    weight = np.concatenate([
-        arcs.minutes, access[up] + frac[up] * minutes[e[up]], access[down] + (1 - frac[down]) * minutes[e[down]],
-    ])
-    total = n + len(facilities.edge)
-    graph = min_csr(tail, head, weight, total)
     out = []
     for group in groups:
         members = np.asarray(group, dtype=np.int64)

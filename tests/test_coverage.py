@@ -230,3 +230,28 @@ def test_measure_coverage_refuses_mismatched_crs() -> None:
     other = lonlat.to_crs("EPSG:32649")
     with pytest.raises(CRSError, match="is in EPSG:32649 but the network in EPSG:32648"):
         measure_coverage(other, [target], network=net)
+
+
+def test_pairwise_minutes_equal_demand_minutes_per_source() -> None:
+    from gisplan.coverage import pairwise_minutes
+
+    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
+    net = build_network(gdf, crs=UTM)
+    rng = np.random.default_rng(8)
+    index = snap_index(net)
+    fxy = net.node_xy[rng.integers(0, net.n_nodes, 30)] + rng.normal(0, 150, (30, 2))
+    dxy = net.node_xy[rng.integers(0, net.n_nodes, 1500)] + rng.normal(0, 150, (1500, 2))
+    fac = snap_points(index, fxy[:, 0], fxy[:, 1], max_snap_m=1000)
+    dem = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000)
+    for profile in (WALK, DRIVE):
+        pairs = pairwise_minutes(net, profile, fac, dem, cutoff_minutes=12.0, block=7)
+        groups = [np.array([i]) for i in range(30)]
+        reaches = reach_from_facilities(net, profile, fac, groups, cutoff_minutes=12.0)
+        expected = []
+        for i, reach in enumerate(reaches):
+            m = demand_minutes(net, profile, reach, dem, fac).minutes
+            expected += [(d, i, m[d]) for d in np.flatnonzero(~np.isnan(m))]
+        exp = pd.DataFrame(expected, columns=["demand", "source", "minutes"]).sort_values(["demand", "source"])
+        got = pairs.sort_values(["demand", "source"])
+        assert got[["demand", "source"]].to_numpy().tolist() == exp[["demand", "source"]].to_numpy().tolist()
+        assert np.abs(got["minutes"].to_numpy() - exp["minutes"].to_numpy()).max() <= 1e-9
