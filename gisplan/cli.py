@@ -318,8 +318,11 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
               help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: beside the workspace, <workspace>_results).")
+@click.option("--propose/--no-propose", default=True, show_default=True,
+              help="Propose the new sites that close the gap to each target the layers miss.")
 @_catalogue
-def run(scenario: Path, workspace: Path | None, out: Path | None, catalogue_files: tuple[Path, ...]) -> None:
+def run(scenario: Path, workspace: Path | None, out: Path | None, propose: bool,
+        catalogue_files: tuple[Path, ...]) -> None:
     """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
     and demand), and print and write the plan's indicator table, with the uncovered areas ranked.
 
@@ -342,7 +345,7 @@ def run(scenario: Path, workspace: Path | None, out: Path | None, catalogue_file
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(store)}\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
-    result = run_scenario(store, sc, cat, progress=sys.stderr.isatty())
+    result = run_scenario(store, sc, cat, progress=sys.stderr.isatty(), propose=propose)
     if result.coverage is not None and result.coverage.network is not None:
         click.echo(f"\nroads: {result.coverage.network.summary()}")
     elif result.coverage_note:
@@ -355,6 +358,7 @@ def run(scenario: Path, workspace: Path | None, out: Path | None, catalogue_file
                    "method": "方法 method", "basis": "依据 basis"}
         click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
     _print_gaps(result)
+    _print_proposals(result)
     if "townships" not in set(meta["layer"]):
         click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
                    "only, and township-level indicators use the declared division codes.")
@@ -366,6 +370,18 @@ def run(scenario: Path, workspace: Path | None, out: Path | None, catalogue_file
     if illustrative:
         click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
                    "measured values show how the tool works, not the district's real state.")
+
+
+def _print_proposals(result: RunResult) -> None:
+    table = result.indicators
+    if "new_sites" not in table or not table["new_sites"].notna().any():
+        return
+    rows = table[table["new_sites"].notna()]
+    shown = pd.DataFrame({"编号 id": rows["indicator_id"], "现状 now": rows["value"].round(1),
+                          "目标 target": rows["target_2025"], "新增 new sites": rows["new_sites"].astype(int),
+                          "建成后 after": rows["value_after"].round(1), "状态 after": rows["status_after"]})
+    click.echo("\n选址建议 proposed sites to reach each target (phased order and locations in proposed_sites.csv):")
+    click.echo(format_table(shown))
 
 
 def _print_gaps(result: RunResult) -> None:

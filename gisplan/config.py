@@ -106,6 +106,10 @@ class CoverageSettings:
         Spacing of the demand points made by spreading.
     raster : Path or None
         A population raster (GeoTIFF) used as demand instead of the households layer.
+    candidate_spacing_m : float
+        Spacing of the candidate sites generated on road nodes for siting.
+    solver_time_limit_s : float
+        HiGHS time limit per siting model in `gisplan run` (the gap is reported when it is reached).
     """
 
     method: str = "network"
@@ -118,6 +122,8 @@ class CoverageSettings:
     spread: str = "roads"
     spread_spacing_m: float = 100.0
     raster: Path | None = None
+    candidate_spacing_m: float = 300.0
+    solver_time_limit_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.method not in {"network", "straight_line"}:
@@ -126,7 +132,8 @@ class CoverageSettings:
         if self.spread not in {"roads", "area"}:
             msg = f"[coverage] `spread` must be 'roads' or 'area' (got {self.spread!r})."
             raise ConfigError(msg)
-        for name in ("radius_m", "max_snap_m", "trim_m", "spread_spacing_m"):
+        for name in ("radius_m", "max_snap_m", "trim_m", "spread_spacing_m", "candidate_spacing_m",
+                     "solver_time_limit_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1e6:
                 msg = f"[coverage] `{name}` must be a positive number of metres (got {value!r})."

@@ -147,20 +147,23 @@ def pairwise_minutes(
     for lo in range(0, len(todo), block):
         src = todo[lo:lo + block]
         dist = csgraph.dijkstra(graph, directed=True, indices=n + src, limit=cutoff_minutes)[:, :n]
-        via = np.minimum(dist[:, placed.u[ok]] + placed.to_u[ok], dist[:, placed.v[ok]] + placed.to_v[ok])
+        # only demand on an edge with a reached end, or on a source's own edge, can be within the cutoff
+        reached = np.isfinite(dist).any(axis=0)
+        near = ok[reached[placed.u[ok]] | reached[placed.v[ok]] | np.isin(placed.edge[ok], sources.edge[src])]
+        via = np.minimum(dist[:, placed.u[near]] + placed.to_u[near], dist[:, placed.v[near]] + placed.to_v[near])
         # a source on the demand's own edge: straight along it
-        same_s, same_d = np.nonzero(sources.edge[src][:, None] == placed.edge[ok][None, :])
+        same_s, same_d = np.nonzero(sources.edge[src][:, None] == placed.edge[near][None, :])
         if len(same_s):
-            f, dd = src[same_s], ok[same_d]
+            f, dd = src[same_s], near[same_d]
             length = placed.length_m[dd]
             span = (sources.offset_m[f] - demand.offset_m[dd]) / np.where(length > 0, length, 1.0)
             allowed = np.where(span >= 0, placed.up[dd], placed.down[dd])
             direct = np.where(allowed, np.abs(span) * placed.edge_minutes[dd]
                               + sources.access_m[f] / profile.access_speed_m_per_min, np.inf)
             via[same_s, same_d] = np.minimum(via[same_s, same_d], direct)
-        total = via + placed.access_minutes[ok][None, :]
+        total = via + placed.access_minutes[near][None, :]
         s_i, d_i = np.nonzero(total <= cutoff_minutes)
-        parts.append(pd.DataFrame({"demand": ok[d_i], "source": src[s_i], "minutes": total[s_i, d_i]}))
+        parts.append(pd.DataFrame({"demand": near[d_i], "source": src[s_i], "minutes": total[s_i, d_i]}))
     if not parts:
         return pd.DataFrame({"demand": np.empty(0, np.int64), "source": np.empty(0, np.int64),
                              "minutes": np.empty(0)})

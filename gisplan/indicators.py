@@ -27,6 +27,7 @@ __all__ = [
     "evaluate_indicators",
     "floor_area_per_100_households",
     "floor_area_table",
+    "target_status",
 ]
 
 logger = logging.getLogger(__name__)
@@ -451,6 +452,17 @@ def _status(meets: bool | None, value: float, comparator: str) -> str:
     if meets is not None:
         return "达标" if meets else "未达标"
     return "无目标" if comparator == "text" and not np.isnan(value) else "无数据"
+
+
+def target_status(value: float, target: str, comparator: str | None = None) -> str:
+    """达标 / 未达标 / 无数据 / 无目标 of `value` against a target text (see :func:`evaluate_indicators`).
+
+    Examples
+    --------
+    >>> target_status(91.0, "≥90"), target_status(float("nan"), "100"), target_status(3.0, "——")
+    ('达标', '无数据', '无目标')
+    """
+    return _status(_meets(value, target, comparator), value, comparator or parse_target(target)[0])
 
 
 def _number(text: str | None) -> float:

@@ -224,6 +224,26 @@ def coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:
     return matrix
 
 
+def _distinct_rows(
+    cover: sparse.csr_array, weights: NDArray[np.float64],
+) -> tuple[sparse.csr_array, NDArray[np.float64]]:
+    """Merge demand rows with the same coverage set (summing their weights), and drop rows no site covers.
+
+    Points along one road or in one block usually share a coverage set: the model then has one row per
+    distinct set, which is exact and often many times smaller. Sets are told apart by two random
+    projections and the set size (equal sums of different random subsets are, in practice, impossible).
+    """
+    nnz = np.diff(cover.indptr)
+    rng = np.random.default_rng(0)
+    h = cover @ rng.random((cover.shape[1], 2))
+    keep = np.flatnonzero(nnz > 0)
+    key = pd.DataFrame({"a": h[keep, 0], "b": h[keep, 1], "n": nnz[keep]})
+    group = pd.factorize(pd.MultiIndex.from_frame(key))[0]
+    order = np.unique(group, return_index=True)[1]
+    merged = np.bincount(group, weights[keep], len(order)).astype(np.float64)
+    return cover[keep[order]], merged
+
+
 def _fixed_mask(table: CostTable, fixed: Sequence[str]) -> NDArray[np.bool_]:
     index = pd.Index(table.candidate_ids.astype(str))
     idx = index.get_indexer([str(f) for f in fixed])
@@ -334,11 +354,9 @@ def mclp(
     started = time.perf_counter()
     fixed_mask = _fixed_mask(table, fixed)
     _check_p(p, fixed_mask)
-    cover = coverage_matrix(table, cutoff)
-    rows = np.flatnonzero(np.asarray(cover.sum(axis=1)).ravel() > 0)  # demand no candidate covers: y = 0
-    a = cover[rows]
-    n_c, n_y = table.n_candidates, len(rows)
-    c = np.concatenate([np.zeros(n_c), -table.weights[rows]])
+    a, w = _distinct_rows(coverage_matrix(table, cutoff), table.weights)  # uncoverable demand: y = 0, dropped
+    n_c, n_y = table.n_candidates, a.shape[0]
+    c = np.concatenate([np.zeros(n_c), -w])
     link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")  # y_i - sum_j a_ij x_j <= 0
     constraints = [LinearConstraint(link, -np.inf, 0.0), _p_constraint(n_c + n_y, n_c, fixed_mask, p)]
     lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_y)])
@@ -371,10 +389,10 @@ def lscp(
     coverable = np.asarray(cover.sum(axis=1)).ravel() > 0
     n_c = table.n_candidates
     lb = fixed_mask.astype(float)
+    a, w = _distinct_rows(cover, table.weights)
     if share >= 1:
-        rows = np.flatnonzero(coverable)
         c = (~fixed_mask).astype(float)
-        constraints = [LinearConstraint(cover[rows], 1.0, np.inf)]
+        constraints = [LinearConstraint(a, 1.0, np.inf)]
         solved = _solve(c, np.ones(n_c, dtype=int), Bounds(lb, np.ones(n_c)), constraints, time_limit_s)
     else:
         need = share * float(table.weights.sum())
@@ -382,11 +400,10 @@ def lscp(
             msg = (f"no set of candidates covers {share:.1%} of the weight within {cutoff:g}: at most "
                    f"{table.weights[coverable].sum() / table.weights.sum():.1%} is coverable; add candidates.")
             raise InfeasibleError(msg)
-        rows = np.flatnonzero(coverable)
-        n_y = len(rows)
+        n_y = a.shape[0]
         c = np.concatenate([(~fixed_mask).astype(float), np.zeros(n_y)])
-        link = sparse.hstack([-cover[rows], sparse.identity(n_y, format="csr")], format="csr")
-        target = sparse.csr_array(np.concatenate([np.zeros(n_c), table.weights[rows]])[None, :])
+        link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")
+        target = sparse.csr_array(np.concatenate([np.zeros(n_c), w])[None, :])
         constraints = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(target, need, np.inf)]
         integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
         solved = _solve(c, integrality, Bounds(np.concatenate([lb, np.zeros(n_y)]), np.ones(n_c + n_y)),
@@ -472,9 +489,10 @@ def capacitated_coverage(
 
 def one_per_unit(
     table: CostTable, unit_of_candidate: Sequence[str | None], units_lacking: Sequence[str], *, cutoff: float,
-    fixed: Sequence[str] = (), time_limit_s: float | None = None,
+    fixed: Sequence[str] = (), count: int | None = None, time_limit_s: float | None = None,
 ) -> SiteSelection:
-    """One new site in every unit that lacks one, chosen jointly to cover the most demand weight.
+    """One new site in every unit that lacks one (or in `count` of them), chosen jointly to cover the most
+    demand weight.
 
     Raises
     ------
@@ -488,17 +506,20 @@ def one_per_unit(
     if empty:
         msg = f"unit(s) {', '.join(map(str, empty[:5]))} lack a facility but have no candidate site; add candidates."
         raise InfeasibleError(msg)
-    cover = coverage_matrix(table, cutoff)
-    rows = np.flatnonzero(np.asarray(cover.sum(axis=1)).ravel() > 0)
-    n_c, n_y = table.n_candidates, len(rows)
-    c = np.concatenate([np.zeros(n_c), -table.weights[rows]])
-    link = sparse.hstack([-cover[rows], sparse.identity(n_y, format="csr")], format="csr")
+    a, w = _distinct_rows(coverage_matrix(table, cutoff), table.weights)
+    n_c, n_y = table.n_candidates, a.shape[0]
+    c = np.concatenate([np.zeros(n_c), -w])
+    link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")
     lacking = [str(u) for u in units_lacking]
     member = sparse.csr_array(np.stack([np.concatenate([(units == u) & ~fixed_mask, np.zeros(n_y, bool)])
                                         for u in lacking]).astype(float)) if lacking else None
     constraints = [LinearConstraint(link, -np.inf, 0.0)]
     if member is not None:
-        constraints.append(LinearConstraint(member, 1.0, 1.0))
+        if count is None or count >= len(lacking):
+            constraints.append(LinearConstraint(member, 1.0, 1.0))
+        else:  # at most one per unit, `count` in all
+            constraints.append(LinearConstraint(member, 0.0, 1.0))
+            constraints.append(_p_constraint(n_c + n_y, n_c, fixed_mask, count))
     # no new site outside the lacking units
     ub = np.concatenate([np.where(np.isin(units, lacking) | fixed_mask, 1.0, 0.0), np.ones(n_y)])
     lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_y)])

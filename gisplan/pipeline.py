@@ -8,6 +8,7 @@ and workspace layers go through :func:`gisplan.store.write_layers`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass, replace
@@ -23,11 +24,13 @@ import shapely
 from gisplan.access import METHOD_LABELS, CoverageResult, TypeTarget, assign_units, measure_coverage
 from gisplan.config import scenario_profiles
 from gisplan.demand import demand_from_points, demand_from_raster, demand_from_table
-from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError
+from gisplan.divisions import township_code, units_in_scope
+from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
 from gisplan.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
-from gisplan.indicators import evaluate_indicators, floor_area_table
+from gisplan.indicators import administrative_coverage, evaluate_indicators, floor_area_table, target_status
 from gisplan.io import STORAGE_CRS, read_table
 from gisplan.network import build_network
+from gisplan.siting import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
 
 if TYPE_CHECKING:
@@ -130,8 +133,9 @@ def coverage_for_scenario(
     types: Sequence[str] | None = None,
     polygons: bool = True,
     progress: bool = False,
+    network: RoadNetwork | None = None,
 ) -> CoverageResult:
-    """Measure coverage of every network-covered facility type in a workspace.
+    """Measure coverage of every network-covered facility type in a workspace (`network`: already built).
 
     Raises
     ------
@@ -140,7 +144,10 @@ def coverage_for_scenario(
     """
     cov = scenario.coverage
     profiles = scenario_profiles(scenario, catalogue)
-    network = scenario_network(store, scenario) if cov.method == "network" else None
+    if network is None and cov.method == "network":
+        network = scenario_network(store, scenario)
+    if cov.method != "network":
+        network = None
     if cov.method == "network" and network is None:
         msg = ("the workspace has no road layer, so network coverage cannot be measured. Give roads in the "
                "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
@@ -267,6 +274,8 @@ class RunResult:
     floor_area : pandas.DataFrame
         Community-centre floor area per 100 households per community, township and district (empty
         without centres or households).
+    proposals : pandas.DataFrame
+        New sites proposed per indicator row (:func:`gisplan.siting.propose_sites`), empty when none.
     """
 
     indicators: pd.DataFrame
@@ -275,6 +284,7 @@ class RunResult:
     gaps: gpd.GeoDataFrame
     admin_gaps: pd.DataFrame
     floor_area: pd.DataFrame
+    proposals: pd.DataFrame
 
 
 def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
@@ -312,7 +322,9 @@ def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple
                  for s in specs)
 
 
-def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False) -> RunResult:
+def run_scenario(
+    store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
+) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
     specs = scenario.indicators
@@ -326,8 +338,9 @@ def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progr
     illustrative = bool(list_layers(store)["illustrative"].any())
     coverage: CoverageResult | None = None
     note = ""
+    network = scenario_network(store, scenario) if scenario.coverage.method == "network" else None
     try:
-        coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress)
+        coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress, network=network)
     except (NetworkError, ConfigError) as exc:
         note = str(exc)
         logger.warning("coverage not measured: %s", exc)
@@ -358,7 +371,120 @@ def run_scenario(store: Path, scenario: Scenario, catalogue: Catalogue, *, progr
         floor = floor_area_table(centres, households, gazetteer,
                                  standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
                                  district_code=scenario.district_code + "000000")
-    return RunResult(table, coverage, note, gaps, admin_gaps(facilities, gazetteer, catalogue), floor)
+    proposals = pd.DataFrame()
+    if propose and coverage is not None and network is not None:
+        table, proposals = _propose(table, specs, facilities, households, gazetteer, coverage, gaps, network,
+                                    store, scenario, catalogue, names)
+    return RunResult(table, coverage, note, gaps, admin_gaps(facilities, gazetteer, catalogue), floor, proposals)
+
+
+def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.DataFrame],
+              households: pd.DataFrame | None, gazetteer: pd.DataFrame, catalogue: Catalogue,
+              ) -> tuple[SiteQuestion, str] | None:
+    """What new sites a row that misses its target asks for, and the division level of the question."""
+    ftype = catalogue.get_type(str(spec.facility_type))
+    value, target = float(row["value"]), float(row["target"])
+    if spec.metric == "facility_count":
+        return SiteQuestion("count", target - value), "township"
+    if spec.metric == "network_coverage":
+        return SiteQuestion("share", min(1.0, target / 100.0)), "township"
+    units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
+    if spec.min_population is not None and households is not None:
+        codes = households["code12"].astype(str)
+        key = township_code(codes) if ftype.admin_level == "township" else codes
+        population = households["population"].groupby(key.to_numpy()).sum()
+        units = units[units["code12"].map(population).fillna(0).to_numpy() >= spec.min_population]
+    layer = facilities.get(ftype.id, pd.DataFrame({"code12": []}))
+    has = administrative_coverage(layer, units, level=ftype.admin_level).to_numpy(dtype=bool)
+    need = math.ceil(target / 100.0 * len(units) - has.sum() - 1e-9)
+    lacking = tuple(units["code12"].astype(str)[~has])
+    return (SiteQuestion("units", float(need), lacking), ftype.admin_level) if need > 0 and lacking else None
+
+
+def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
+    table: pd.DataFrame, specs: tuple[IndicatorSpec, ...], facilities: dict[str, pd.DataFrame],
+    households: pd.DataFrame | None, gazetteer: pd.DataFrame, coverage: CoverageResult, gaps: gpd.GeoDataFrame,
+    network: RoadNetwork, store: Path, scenario: Scenario, catalogue: Catalogue, names: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New sites for every row that misses a numeric target it can be met by building; indicators after."""
+    layers = set(list_layers(store)["layer"])
+    towns = gpd.GeoDataFrame(read_store_layer(store, "townships")) if "townships" in layers else None
+    villages = gpd.GeoDataFrame(read_store_layer(store, "villages")) if "villages" in layers else None
+    profiles = scenario_profiles(scenario, catalogue)
+    bounds = towns if towns is not None else (gpd.GeoDataFrame(read_store_layer(store, "district"))
+                                              if "district" in layers else None)
+    outline = shapely.union_all(bounds.to_crs(network.crs).geometry.to_numpy()) if bounds is not None else None
+    out = table.copy()
+    out["new_sites"] = np.nan
+    out["value_after"] = np.nan
+    out["status_after"] = ""
+    frames = []
+    done: dict[tuple[object, ...], Proposal] = {}  # rows asking the same question share the answer
+    for i, spec in enumerate(specs):
+        row = out.iloc[i]
+        if (row["status"] != "未达标" or spec.metric not in {"facility_count", "admin_share", "network_coverage"}
+                or row["comparator"] not in {">=", ">"}):
+            continue
+        asked = _question(spec, row, facilities, households, gazetteer, catalogue)
+        if asked is None:
+            continue
+        question, level = asked
+        ftype = catalogue.get_type(str(spec.facility_type))
+        existing = gpd.GeoDataFrame(facilities.get(ftype.id, gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")))
+        if "status" in existing:
+            existing = existing[existing["status"].fillna("existing").astype(str) != "planned"]
+        minutes = spec.minutes if spec.minutes is not None else ftype.max_minutes
+        key = (ftype.id, question, level, spec.scope, minutes, spec.weight)
+        try:
+            if key not in done:
+                within = _candidate_area(question, level, spec, ftype.id, towns, villages, gaps, gazetteer)
+                candidates = generate_candidates(network, within=within,
+                                                 spacing_m=scenario.coverage.candidate_spacing_m)
+                if outline is not None:  # the network reaches past the district: no site outside it
+                    cxy = shapely.get_coordinates(candidates.geometry.to_numpy())
+                    candidates = candidates[np.asarray(shapely.contains_xy(outline, cxy[:, 0], cxy[:, 1]), bool)]
+                done[key] = propose_sites(
+                    question, network=network, profile=profiles[ftype.profile], demand=coverage.demand,
+                    existing=existing, candidates=candidates, threshold_minutes=minutes, weight=spec.weight,
+                    townships=towns, villages=villages, unit_level=level, names=names,
+                    max_snap_m=scenario.coverage.max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
+                )
+            proposal = done[key]
+        except InfeasibleError as exc:
+            out.loc[out.index[i], "status_after"] = f"not proposed: {exc}"
+            continue
+        k = len(proposal.selection.selected)
+        if question.kind == "count":
+            after = float(row["value"]) + k
+        elif question.kind == "units":
+            after = (float(row["numerator"]) + k) / float(row["denominator"]) * 100.0
+        else:
+            after = proposal.covered_after / proposal.total * 100.0 if proposal.total else np.nan
+        out.loc[out.index[i], ["new_sites", "value_after"]] = [k, after]
+        out.loc[out.index[i], "status_after"] = target_status(after, spec.target_2025, spec.comparator)
+        sites = proposal.sites.assign(indicator_id=spec.indicator_id, facility_type=ftype.id,
+                                      model=proposal.selection.model, solver_status=proposal.selection.status)
+        frames.append(sites)
+    proposals = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+                 if frames else pd.DataFrame())
+    return out, proposals
+
+
+def _candidate_area(question: SiteQuestion, level: str, spec: IndicatorSpec, type_id: str,
+                    towns: gpd.GeoDataFrame | None, villages: gpd.GeoDataFrame | None, gaps: gpd.GeoDataFrame,
+                    gazetteer: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """Where candidates are generated: the lacking divisions, the townships in the row's scope, or the
+    type's uncovered areas."""
+    if question.kind == "units":
+        polys = towns if level == "township" else villages
+        if polys is None:
+            return None
+        return polys[polys["code12"].astype(str).isin(set(question.lacking))]
+    if spec.scope and towns is not None:
+        scope = set(units_in_scope(gazetteer, level="township", scope=spec.scope)["code12"])
+        return towns[towns["code12"].astype(str).isin(scope)]
+    mine = gaps[gaps["facility_type"] == type_id] if len(gaps) else gaps
+    return mine if len(mine) else None
 
 
 def _unit_layer(
@@ -401,6 +527,12 @@ def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative
     if len(result.floor_area):
         write_atomic_csv(result.floor_area.assign(illustrative=illustrative), out_dir / "floor_area.csv")
         written.append(out_dir / "floor_area.csv")
+    if len(result.proposals):
+        frame = pd.DataFrame(result.proposals.drop(columns="geometry")).assign(illustrative=illustrative)
+        first_cols = ["indicator_id", "facility_type", "rank", "candidate_id", "township", "village"]
+        write_atomic_csv(frame[first_cols + [c for c in frame.columns if c not in first_cols]],
+                         out_dir / "proposed_sites.csv")
+        written.append(out_dir / "proposed_sites.csv")
     layers: dict[str, pd.DataFrame] = {"indicators": table.astype({"meets_target": "boolean"}),
                                        "admin_gaps": result.admin_gaps}
     if result.coverage is not None:
@@ -418,6 +550,8 @@ def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative
                                         result.floor_area).to_crs(STORAGE_CRS)
     if len(gaps):
         layers["gaps"] = gaps
+    if len(result.proposals):
+        layers["proposed_sites"] = gpd.GeoDataFrame(result.proposals)
     for frame in layers.values():
         frame["illustrative"] = illustrative
     # GDAL cannot write a table with no columns' values typed; an empty admin_gaps keeps its columns as text

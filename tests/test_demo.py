@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 def yongchuan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
     store = tmp_path_factory.mktemp("yc") / "yongchuan.gpkg"
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store)])
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store),
+                                      "--no-propose"])
     assert result.exit_code == 0, result.output
     return store, result.output
 
@@ -106,7 +107,8 @@ def test_zhushan_runs_on_real_layers(tmp_path: Path) -> None:
 def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: Path) -> None:
     store = tmp_path / "again.gpkg"
     shutil.copyfile(yongchuan[0], store)
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store)])
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store),
+                                      "--no-propose"])
     assert result.exit_code == 0
     assert list_layers(store).set_index("layer").loc["townships", "row_count"] == 23
     log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])

@@ -183,6 +183,19 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     assert (gaps.groupby("facility_type")["rank"].min() == 1).all()
     assert gaps["village"].notna().all()
     assert "最大的未覆盖片区" in result.output
+    # sites that close each gap, and the indicators after them
+    assert ind.loc["YC-11-COMMUNITY-STATIONS", "new_sites"] == 25
+    assert ind.loc["YC-11-COMMUNITY-STATIONS", "value_after"] == 55
+    assert ind.loc["YC-1-16", "new_sites"] == 6  # 15 of 23 -> 21 of 23 = 91.3 % >= 90 %
+    assert ind.loc["YC-1-16", "status_after"] == "达标"
+    sites = pd.read_csv(out / "proposed_sites.csv")
+    stations = sites[sites["indicator_id"] == "YC-11-COMMUNITY-STATIONS"]
+    assert stations["rank"].tolist() == list(range(1, 26))
+    assert stations["population_added"].is_monotonic_decreasing or stations["population_added"].iloc[0] > 0
+    assert {"lon", "lat", "lon_gcj02", "lat_gcj02", "township", "village"} <= set(sites.columns)
+    assert sites["township"].notna().all()
+    assert "proposed_sites" in layers
+    assert "选址建议" in result.output
 
 
 def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> None:

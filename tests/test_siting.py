@@ -1,0 +1,132 @@
+"""Candidate sites and proposals on a small street grid, checked by brute force."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+from shapely import LineString, box
+
+from gisplan.catalogue import load_catalogue
+from gisplan.coords import wgs84_to_gcj02
+from gisplan.network import build_network
+from gisplan.siting import SiteQuestion, generate_candidates, propose_sites
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+UTM = "EPSG:32648"
+WALK = load_catalogue().profiles["walk"]
+X0, Y0 = 580_000.0, 3_248_000.0
+
+
+def grid(n: int = 7, step: float = 400.0):
+    lines = [LineString([(X0, Y0 + i * step), (X0 + (n - 1) * step, Y0 + i * step)]) for i in range(n)]
+    lines += [LineString([(X0 + i * step, Y0), (X0 + i * step, Y0 + (n - 1) * step)]) for i in range(n)]
+    # split at the crossings so that every crossing is a node
+    pieces = shapely.get_parts(shapely.union_all(lines))
+    return build_network(gpd.GeoDataFrame(geometry=pieces, crs=UTM), min_piece_m=0)
+
+
+def demand(n: int = 80, seed: int = 3) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform([X0, Y0], [X0 + 2400, Y0 + 2400], (n, 2))
+    return gpd.GeoDataFrame({"population": rng.integers(10, 200, n).astype(float),
+                             "households": rng.integers(5, 80, n).astype(float),
+                             "pop_60plus": rng.integers(1, 40, n).astype(float)},
+                            geometry=shapely.points(xy), crs=UTM)
+
+
+def test_candidates_are_thinned_inside_the_area_and_outside_exclusions(tmp_path: Path) -> None:
+    net = grid()
+    all_nodes = generate_candidates(net, spacing_m=1)
+    assert len(all_nodes) == net.n_nodes == 49
+    coarse = generate_candidates(net, spacing_m=800)
+    assert len(coarse) == 16  # one node per 800 m cell of the 2.4 km grid
+    inside = generate_candidates(net, within=gpd.GeoDataFrame(geometry=[box(X0 - 1, Y0 - 1, X0 + 1000, Y0 + 1000)],
+                                                                crs=UTM), spacing_m=1)
+    assert len(inside) == 9
+    fewer = generate_candidates(net, within=None, spacing_m=1,
+                                exclusions=gpd.GeoDataFrame(geometry=[box(X0 - 1, Y0 - 1, X0 + 1, Y0 + 2401)], crs=UTM))
+    assert len(fewer) == 42  # the western column of nodes is excluded
+    path = tmp_path / "mask.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=27, height=27, count=1, dtype="uint8", crs=UTM,
+                       transform=from_origin(X0 - 100, Y0 + 2500, 100, 100)) as dst:
+        values = np.zeros((27, 27), dtype="uint8")
+        values[:, :2] = 1  # x < X0 + 100: the western column
+        dst.write(values, 1)
+    masked = generate_candidates(net, spacing_m=1, mask=path)
+    assert len(masked) == 42
+
+
+def _brute_force(prop_sites: list[str], cands: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, net: object,
+                 p: int, minutes: float) -> float:
+    """Best population covered by any p candidates (each set evaluated with the engine's own minutes)."""
+    from gisplan.coverage import pairwise_minutes
+    from gisplan.snapping import snap_index, snap_points
+
+    index = snap_index(net)  # type: ignore[arg-type]
+    cxy = shapely.get_coordinates(cands.geometry.to_numpy())
+    dxy = shapely.get_coordinates(dem.geometry.to_numpy())
+    pairs = pairwise_minutes(net, WALK, snap_points(index, cxy[:, 0], cxy[:, 1], max_snap_m=1000),  # type: ignore[arg-type]
+                             snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000), cutoff_minutes=minutes)
+    w = dem["population"].to_numpy()
+    best = 0.0
+    for combo in itertools.combinations(range(len(cands)), p):
+        covered = np.unique(pairs.loc[pairs["source"].isin(combo), "demand"])
+        best = max(best, float(w[covered].sum()))
+    del prop_sites
+    return best
+
+
+def test_count_question_equals_brute_force() -> None:
+    net = grid()
+    dem = demand()
+    cands = generate_candidates(net, spacing_m=800)
+    existing = gpd.GeoDataFrame({"facility_id": []}, geometry=[], crs=UTM)
+    proposal = propose_sites(SiteQuestion("count", 2), network=net, profile=WALK, demand=dem, existing=existing,
+                             candidates=cands, threshold_minutes=6.0)
+    assert len(proposal.selection.selected) == 2
+    assert proposal.covered_after == pytest.approx(_brute_force([], cands, dem, net, 2, 6.0))
+    assert proposal.covered_before == 0
+    sites = proposal.sites
+    assert sites["rank"].tolist() == [1, 2]
+    assert sites["population_added"].sum() == pytest.approx(proposal.covered_after)
+    assert sites.crs.to_epsg() == 4326
+    glon, glat = wgs84_to_gcj02(sites["lon"].to_numpy(), sites["lat"].to_numpy())
+    assert np.abs(glon - sites["lon_gcj02"]).max() < 1e-6
+    assert np.abs(glat - sites["lat_gcj02"]).max() < 1e-6
+
+
+def test_existing_facilities_are_kept_and_shares_reached() -> None:
+    net = grid()
+    dem = demand()
+    existing = gpd.GeoDataFrame({"facility_id": ["E1"]}, geometry=[shapely.Point(X0 + 1200, Y0 + 1200)], crs=UTM)
+    cands = generate_candidates(net, spacing_m=400)
+    proposal = propose_sites(SiteQuestion("share", 0.9), network=net, profile=WALK, demand=dem, existing=existing,
+                             candidates=cands, threshold_minutes=8.0)
+    assert proposal.selection.fixed == ("existing:E1",)
+    assert proposal.covered_before > 0
+    assert proposal.covered_after >= 0.9 * proposal.total - 1e-9
+    assert "existing:E1" not in proposal.selection.selected
+
+
+def test_units_question_puts_one_site_in_each_lacking_division() -> None:
+    net = grid()
+    dem = demand()
+    towns = gpd.GeoDataFrame({"code12": ["500118001000", "500118002000", "500118003000"]},
+                             geometry=[box(X0 - 50, Y0 - 50, X0 + 1000, Y0 + 2450),
+                                       box(X0 + 1000, Y0 - 50, X0 + 1700, Y0 + 2450),
+                                       box(X0 + 1700, Y0 - 50, X0 + 2450, Y0 + 2450)], crs=UTM)
+    cands = generate_candidates(net, spacing_m=1)
+    proposal = propose_sites(SiteQuestion("units", 2, ("500118001000", "500118003000")), network=net, profile=WALK,
+                             demand=dem, existing=gpd.GeoDataFrame({"facility_id": []}, geometry=[], crs=UTM),
+                             candidates=cands, threshold_minutes=6.0, townships=towns,
+                             names={"500118001000": "甲街道", "500118003000": "丙镇"})
+    assert sorted(proposal.sites["township"]) == ["丙镇", "甲街道"]
