@@ -110,6 +110,15 @@ class CoverageSettings:
         Spacing of the candidate sites generated on road nodes for siting.
     solver_time_limit_s : float
         HiGHS time limit per siting model in `gisplan run` (the gap is reported when it is reached).
+    candidates : Path or None
+        A point layer of candidate sites (vacant public buildings, planned plots) with ``candidate_id``;
+        used instead of generated road nodes.
+    exclusions : Path or None
+        Polygons where no generated candidate may go.
+    candidate_mask : Path or None
+        A raster; generated candidates on a non-zero cell are left out.
+    years : tuple of int
+        Build years the proposed sites are spread over, in phased order.
     """
 
     method: str = "network"
@@ -124,6 +133,10 @@ class CoverageSettings:
     raster: Path | None = None
     candidate_spacing_m: float = 300.0
     solver_time_limit_s: float = 30.0
+    candidates: Path | None = None
+    exclusions: Path | None = None
+    candidate_mask: Path | None = None
+    years: tuple[int, ...] = (2021, 2022, 2023, 2024, 2025)
 
     def __post_init__(self) -> None:
         if self.method not in {"network", "straight_line"}:
@@ -398,8 +411,15 @@ def _coverage(raw: object, path: Path, base: Path) -> CoverageSettings:
             msg = f"{path} [coverage]: `bands_minutes` must be a list of minutes (got {values['bands_minutes']!r})."
             raise ConfigError(msg)
         values["bands_minutes"] = tuple(values["bands_minutes"])
-    if "raster" in values:
-        values["raster"] = base / str(values["raster"])
+    for key in ("raster", "candidates", "exclusions", "candidate_mask"):
+        if key in values:
+            values[key] = base / str(values[key])
+    if "years" in values:
+        years = values["years"]
+        if not isinstance(years, list) or not years or not all(isinstance(y, int) for y in years):
+            msg = f"{path} [coverage]: `years` must be a list of years, e.g. [2021, 2022, 2023] (got {years!r})."
+            raise ConfigError(msg)
+        values["years"] = tuple(years)
     return CoverageSettings(**values)
 
 

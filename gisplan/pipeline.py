@@ -28,7 +28,7 @@ from gisplan.divisions import township_code, units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
 from gisplan.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
 from gisplan.indicators import administrative_coverage, evaluate_indicators, floor_area_table, target_status
-from gisplan.io import STORAGE_CRS, read_table
+from gisplan.io import STORAGE_CRS, read_spatial, read_table
 from gisplan.network import build_network
 from gisplan.siting import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
@@ -438,8 +438,7 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
         try:
             if key not in done:
                 within = _candidate_area(question, level, spec, ftype.id, towns, villages, gaps, gazetteer)
-                candidates = generate_candidates(network, within=within,
-                                                 spacing_m=scenario.coverage.candidate_spacing_m)
+                candidates = _candidates(network, within, scenario)
                 if outline is not None:  # the network reaches past the district: no site outside it
                     cxy = shapely.get_coordinates(candidates.geometry.to_numpy())
                     candidates = candidates[np.asarray(shapely.contains_xy(outline, cxy[:, 0], cxy[:, 1]), bool)]
@@ -462,12 +461,49 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
             after = proposal.covered_after / proposal.total * 100.0 if proposal.total else np.nan
         out.loc[out.index[i], ["new_sites", "value_after"]] = [k, after]
         out.loc[out.index[i], "status_after"] = target_status(after, spec.target_2025, spec.comparator)
-        sites = proposal.sites.assign(indicator_id=spec.indicator_id, facility_type=ftype.id,
-                                      model=proposal.selection.model, solver_status=proposal.selection.status)
+        sites = _annotate(proposal, spec, ftype.id, scenario.coverage.years)
         frames.append(sites)
     proposals = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
                  if frames else pd.DataFrame())
     return out, proposals
+
+
+def _annotate(proposal: Proposal, spec: IndicatorSpec, type_id: str, years: tuple[int, ...]) -> gpd.GeoDataFrame:
+    """The proposal's sites with the row, the solver's status and gap, a build year (phased order spread over
+    `years`) and the covered share of the row's weight after each site."""
+    sites = proposal.sites.assign(indicator_id=spec.indicator_id, facility_type=type_id,
+                                  model=proposal.selection.model, solver_status=proposal.selection.status,
+                                  solver_gap=proposal.selection.gap)
+    build = np.asarray(years)
+    sites["year"] = build[np.minimum(len(build) - 1, (np.arange(len(sites)) * len(build)) // max(1, len(sites)))]
+    if proposal.total:
+        # the row's own weight, cumulated in build order
+        added = sites[f"{spec.weight}_added"].to_numpy(dtype=float)
+        sites["covered_share_after"] = (proposal.covered_before + np.cumsum(np.nan_to_num(added))) / proposal.total
+    return sites
+
+
+def _candidates(network: RoadNetwork, within: gpd.GeoDataFrame | None, scenario: Scenario) -> gpd.GeoDataFrame:
+    """The user's candidate layer (inside `within`), or road nodes generated there."""
+    cov = scenario.coverage
+    if cov.candidates is not None:
+        layer = read_spatial(cov.candidates)
+        if layer.crs is None:
+            msg = f"{cov.candidates.name}: the candidate layer has no CRS; save it with one (EPSG:4326 …)."
+            raise ConfigError(msg)
+        if "candidate_id" not in layer:
+            msg = f"{cov.candidates.name}: the candidate layer needs a `candidate_id` column."
+            raise ConfigError(msg)
+        layer = layer.to_crs(network.crs)
+        if within is not None:
+            area = shapely.union_all(within.to_crs(network.crs).geometry.to_numpy())
+            xy = shapely.get_coordinates(shapely.point_on_surface(layer.geometry.to_numpy()))
+            layer = layer[np.asarray(shapely.contains_xy(area, xy[:, 0], xy[:, 1]), dtype=bool)]
+        return gpd.GeoDataFrame(layer[["candidate_id", "geometry"]].astype({"candidate_id": str}),
+                                geometry="geometry", crs=network.crs)
+    exclusions = read_spatial(cov.exclusions) if cov.exclusions is not None else None
+    return generate_candidates(network, within=within, spacing_m=cov.candidate_spacing_m, exclusions=exclusions,
+                               mask=cov.candidate_mask)
 
 
 def _candidate_area(question: SiteQuestion, level: str, spec: IndicatorSpec, type_id: str,

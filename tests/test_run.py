@@ -265,3 +265,25 @@ def test_a_facility_whose_code_disagrees_with_its_location_is_never_counted(
                                 households=None, gazetteer=gaz, standard=Standard(), catalogue=CAT,
                                 illustrative=False)
     assert table["status"].iloc[0] == "无数据"  # nothing was imported, nothing is counted
+
+
+def test_user_candidates_and_years(tmp_path: Path) -> None:
+    """A candidate layer given in [coverage] replaces the generated nodes; sites are spread over the years."""
+    shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    towns = gpd.read_file(ROOT / "layers" / "yongchuan_boundaries.gpkg", layer="townships")
+    points = towns.to_crs("EPSG:32648").representative_point().to_crs(4326)  # one vacant building per township
+    cands = gpd.GeoDataFrame({"candidate_id": [f"空置校舍{i}" for i in range(len(points))]}, geometry=points.to_numpy(),
+                             crs=4326)
+    cands.to_file(tmp_path / "cands.gpkg", layer="cands", driver="GPKG")
+    text = _yongchuan(tmp_path, roads=True).read_text(encoding="utf-8")
+    text = text.replace("[coverage]\n", f'[coverage]\ncandidates = "{tmp_path / "cands.gpkg"}"\nyears = [2024, 2025]\n')
+    scenario = tmp_path / "yc2.toml"
+    scenario.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "w.gpkg"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    sites = pd.read_csv(tmp_path / "o" / "proposed_sites.csv")
+    centres = sites[sites["indicator_id"] == "YC-1-16"]
+    assert len(centres) == 6
+    assert centres["candidate_id"].str.startswith("空置校舍").all()
+    assert set(centres["year"]) == {2024, 2025}
+    assert centres["year"].is_monotonic_increasing
