@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import click
 import pandas as pd
 
 from gisplan._cliutil import format_table, report_problems
-from gisplan.errors import Problem, SchemaError
+from gisplan.errors import GisplanError, Problem, SchemaError
 from gisplan.io import read_table
-from gisplan.optimise import capacitated_coverage, cost_table, lscp, mclp, p_median
+from gisplan.optimise import CostTable, SiteSelection, capacitated_coverage, cost_table, lscp, mclp, p_median
 
 __all__ = ["propose_command"]
 
@@ -38,6 +39,20 @@ covered_weight, total_weight, seconds, gains.
 def _read(path: Path, known: set[str]) -> tuple[pd.DataFrame, str]:
     raw = read_table(path, known_headers=known)
     return raw.frame, raw.source
+
+
+def _solve(
+    model: str, table: CostTable, *, p: int | None, cutoff: float | None, share: float, fixed: list[str],
+    time_limit_s: float | None,
+) -> SiteSelection:
+    if model == "mclp":
+        return mclp(table, p=int(p or 0), cutoff=float(cutoff or 0), fixed=fixed, time_limit_s=time_limit_s)
+    if model == "lscp":
+        return lscp(table, cutoff=float(cutoff or 0), share=share, fixed=fixed, time_limit_s=time_limit_s)
+    if model == "p_median":
+        return p_median(table, p=int(p or 0), fixed=fixed, time_limit_s=time_limit_s)
+    return capacitated_coverage(table, p=int(p or 0), cutoff=float(cutoff or 0), fixed=fixed,
+                                time_limit_s=time_limit_s)
 
 
 @click.command("propose", epilog=_EPILOG)
@@ -81,15 +96,13 @@ def propose_command(  # noqa: PLR0913, PLR0917 - click options
         table = cost_table(c_frame, d_frame, k_frame, source=(c_src, d_src, k_src))
     except SchemaError as exc:
         report_problems(exc)
-    if model == "mclp":
-        result = mclp(table, p=int(p or 0), cutoff=float(cutoff or 0), fixed=fixed_ids, time_limit_s=time_limit_s)
-    elif model == "lscp":
-        result = lscp(table, cutoff=float(cutoff or 0), share=share, fixed=fixed_ids, time_limit_s=time_limit_s)
-    elif model == "p_median":
-        result = p_median(table, p=int(p or 0), fixed=fixed_ids, time_limit_s=time_limit_s)
-    else:
-        result = capacitated_coverage(table, p=int(p or 0), cutoff=float(cutoff or 0), fixed=fixed_ids,
-                                      time_limit_s=time_limit_s)
+    try:
+        result = _solve(model, table, p=p, cutoff=cutoff, share=share, fixed=fixed_ids, time_limit_s=time_limit_s)
+    except ValueError as exc:  # a p beyond the candidates, an unknown fixed site, no capacity column
+        if isinstance(exc, GisplanError):
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     data = result.to_dict()
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -230,3 +230,22 @@ def test_bad_cost_tables_are_reported() -> None:
     assert "c.csv, row 4, field `candidate_id`: 'Q' is not in k.csv" in text
     with pytest.raises(SchemaError, match="missing column\\(s\\) weight"):
         cost_table(costs, demand.drop(columns="weight"), pd.DataFrame({"candidate_id": ["X"]}))
+
+
+def test_propose_command_errors_exit_1_without_traceback(tmp_path: Path) -> None:
+    pd.DataFrame({"demand_id": ["a"], "candidate_id": ["X"], "m": [10.0]}).to_csv(tmp_path / "c.csv", index=False)
+    pd.DataFrame({"demand_id": ["a"], "weight": [3]}).to_csv(tmp_path / "d.csv", index=False)
+    pd.DataFrame({"candidate_id": ["X"]}).to_csv(tmp_path / "k.csv", index=False)
+    args = ["propose", "--costs", str(tmp_path / "c.csv"), "--demand", str(tmp_path / "d.csv"), "--candidates",
+            str(tmp_path / "k.csv")]
+    runner = CliRunner()
+    no_capacity = runner.invoke(cli, [*args, "--model", "capacitated", "--p", "1", "--cutoff", "100"])
+    assert no_capacity.exit_code == 1
+    assert "needs a `capacity` column" in no_capacity.output
+    assert "Traceback" not in no_capacity.output
+    unreachable = runner.invoke(cli, [*args, "--model", "lscp", "--cutoff", "5", "--share", "0.5"])
+    assert unreachable.exit_code == 1
+    assert "no set of candidates covers 50.0% of the weight within 5" in unreachable.output
+    too_many = runner.invoke(cli, [*args, "--model", "mclp", "--p", "3", "--cutoff", "100"])
+    assert too_many.exit_code == 1
+    assert "`p` must be between 0 and the 1 candidates" in too_many.output
