@@ -3,6 +3,7 @@ real 永川 network with every demand and facility point inserted into a network
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import geopandas as gpd
@@ -201,16 +202,27 @@ def _brute_force(net: RoadNetwork, profile: object, fac: EdgeSnap, dem: EdgeSnap
     return np.where(out <= cutoff, out, np.nan)
 
 
+@functools.cache
+def _yongchuan() -> RoadNetwork:
+    return build_network(gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson")), crs=UTM)
+
+
+def _yongchuan_points(
+    *, seed: int, n_facilities: int, n_demand: int, sigma_m: float,
+) -> tuple[RoadNetwork, EdgeSnap, EdgeSnap]:
+    """The real 永川 network with seeded facilities and homes scattered around its nodes, snapped."""
+    net = _yongchuan()
+    rng = np.random.default_rng(seed)
+    index = snap_index(net)
+    fxy = net.node_xy[rng.integers(0, net.n_nodes, n_facilities)] + rng.normal(0, sigma_m, (n_facilities, 2))
+    dxy = net.node_xy[rng.integers(0, net.n_nodes, n_demand)] + rng.normal(0, sigma_m, (n_demand, 2))
+    return (net, snap_points(index, fxy[:, 0], fxy[:, 1], max_snap_m=1000),
+            snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000))
+
+
 @pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 15.0), ("drive", 6.0)])
 def test_yongchuan_minutes_equal_brute_force(profile_id: str, cutoff: float) -> None:
-    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
-    net = build_network(gdf, crs=UTM)
-    rng = np.random.default_rng(3)
-    index = snap_index(net)
-    fxy = net.node_xy[rng.integers(0, net.n_nodes, 40)] + rng.normal(0, 200, (40, 2))
-    dxy = net.node_xy[rng.integers(0, net.n_nodes, 2000)] + rng.normal(0, 200, (2000, 2))
-    fac = snap_points(index, fxy[:, 0], fxy[:, 1], max_snap_m=1000)
-    dem = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000)
+    net, fac, dem = _yongchuan_points(seed=3, n_facilities=40, n_demand=2000, sigma_m=200)
     profile = PROFILES[profile_id]
     ours = minutes(net, profile, fac, dem, cutoff=cutoff)
     expected = _brute_force(net, profile, fac, dem, cutoff)
@@ -235,14 +247,7 @@ def test_measure_coverage_refuses_mismatched_crs() -> None:
 def test_pairwise_minutes_equal_demand_minutes_per_source() -> None:
     from gisplan.coverage import pairwise_minutes
 
-    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
-    net = build_network(gdf, crs=UTM)
-    rng = np.random.default_rng(8)
-    index = snap_index(net)
-    fxy = net.node_xy[rng.integers(0, net.n_nodes, 30)] + rng.normal(0, 150, (30, 2))
-    dxy = net.node_xy[rng.integers(0, net.n_nodes, 1500)] + rng.normal(0, 150, (1500, 2))
-    fac = snap_points(index, fxy[:, 0], fxy[:, 1], max_snap_m=1000)
-    dem = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000)
+    net, fac, dem = _yongchuan_points(seed=8, n_facilities=30, n_demand=1500, sigma_m=150)
     for profile in (WALK, DRIVE):
         pairs = pairwise_minutes(net, profile, fac, dem, cutoff_minutes=12.0, block=7)
         groups = [np.array([i]) for i in range(30)]
