@@ -11,7 +11,8 @@ Stages, timed per network:
 * ``load``: read the road file, GCJ-02 → WGS84 (:func:`gisplan.coords.gcj02_to_wgs84`, exact inverse)
   and project to UTM 48N (EPSG:32648) in one pass over the coordinates (a workspace stores roads in
   WGS84 already, so a scenario run only projects);
-* ``build``: :func:`gisplan.network.build_network`;
+* ``build``: :func:`gisplan.network.build_network` and the profile's routable graph
+  (:func:`gisplan.network.travel_graph`, cached on the network);
 * then :func:`gisplan.access.measure_coverage`, the product's own path, which reports its stages:
   ``snap`` (index the edges, snap all demand and all facilities), ``coverage`` (one multi-source
   search per type and the minutes of every demand point), ``aggregate`` (per-unit totals at the
@@ -172,6 +173,7 @@ def run_engine(name: str, profile: Profile, n_demand: int, seed: int) -> tuple[E
     t0 = time.perf_counter()
     # already projected: crs=None keeps the layer's EPSG:32648 (no second projection)
     network = build_network(roads, snap_tolerance_m=1.0, min_piece_m=1000.0)
+    travel_graph(network, profile, reverse=True)  # the routable graph (cached on the network) is part of building
     run.seconds["build"] = time.perf_counter() - t0
     run.network = network
 

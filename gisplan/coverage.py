@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from gisplan.network import edge_minutes, min_csr, travel_arcs
+from gisplan.network import edge_minutes, travel_graph
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from numpy.typing import NDArray
-    from scipy import sparse
 
     from gisplan.catalogue import Profile
     from gisplan.network import RoadNetwork
@@ -99,8 +99,12 @@ def _edge_dirs(network: RoadNetwork, profile: Profile, edge: NDArray[np.int64]) 
 
 def _facility_graph(network: RoadNetwork, profile: Profile, facilities: EdgeSnap) -> sparse.csr_array:
     """The reversed road graph plus one virtual node per facility (id ``n_nodes + i``) with arcs to the ends
-    of its edge, weighted by the access leg and the partial edge."""
-    arcs = travel_arcs(network, profile)
+    of its edge, weighted by the access leg and the partial edge.
+
+    The road part is built once per profile (:func:`gisplan.network.travel_graph`); the facilities' rows
+    are appended after it, so only their few arcs are sorted.
+    """
+    road = travel_graph(network, profile, reverse=True)
     minutes = edge_minutes(network, profile)
     n = network.n_nodes
     snapped = np.flatnonzero(facilities.snapped)
@@ -108,15 +112,23 @@ def _facility_graph(network: RoadNetwork, profile: Profile, facilities: EdgeSnap
     frac = facilities.offset_m[snapped] / np.where(network.length_m[e] > 0, network.length_m[e], 1.0)
     access = facilities.access_m[snapped] / profile.access_speed_m_per_min
     up, down = _edge_dirs(network, profile, e)
-    virtual = n + snapped  # virtual node id of facility i is n + i
     # reversed graph: facility -> node means "node reaches the facility"; u reaches it going u→v
-    tail = np.concatenate([arcs.head, virtual[up], virtual[down]])
-    head = np.concatenate([arcs.tail, network.edge_u[e[up]], network.edge_v[e[down]]])
-    weight = np.concatenate([
-        arcs.minutes, access[up] + frac[up] * minutes[e[up]], access[down] + (1 - frac[down]) * minutes[e[down]],
-    ])
-    total = n + len(facilities.edge)
-    return min_csr(tail, head, weight, total)
+    tail = np.concatenate([snapped[up], snapped[down]])
+    head = np.concatenate([network.edge_u[e[up]], network.edge_v[e[down]]])
+    weight = np.concatenate([access[up] + frac[up] * minutes[e[up]],
+                             access[down] + (1 - frac[down]) * minutes[e[down]]])
+    order = np.lexsort((weight, head, tail))
+    tail, head, weight = tail[order], head[order], weight[order]
+    first = np.ones(len(tail), dtype=bool)
+    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])  # a loop edge: both ends are one node
+    tail, head, weight = tail[first], head[first], weight[first]
+    n_f = len(facilities.edge)
+    fac_ptr = np.zeros(n_f + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tail, minlength=n_f), out=fac_ptr[1:])
+    indptr = np.concatenate([road.indptr, road.indptr[-1] + fac_ptr[1:]])
+    indices = np.concatenate([road.indices, head]).astype(road.indices.dtype)
+    total = n + n_f
+    return sparse.csr_array((np.concatenate([road.data, weight]), indices, indptr), shape=(total, total))
 
 
 def pairwise_minutes(
@@ -223,7 +235,9 @@ def reach_from_facilities(
 class PlacedDemand:
     """Demand points on the network under one profile: what :func:`demand_minutes` needs per point,
     computed once for all facility types. Minutes to the ``u`` end are ``to_u``, to ``v`` ``to_v``
-    (``inf`` where the one-way rule forbids that direction)."""
+    (``inf`` where the one-way rule forbids that direction). ``node_ptr``/``node_demand`` list, per node,
+    the snapped points on its edges, and ``edge_ptr``/``edge_demand`` per edge, so that a search touching
+    few nodes costs little."""
 
     ok: NDArray[np.bool_]
     edge: NDArray[np.int64]
@@ -236,6 +250,27 @@ class PlacedDemand:
     edge_minutes: NDArray[np.float64]
     up: NDArray[np.bool_]
     down: NDArray[np.bool_]
+    node_ptr: NDArray[np.int64]
+    node_demand: NDArray[np.int64]
+    edge_ptr: NDArray[np.int64]
+    edge_demand: NDArray[np.int64]
+
+
+def _index_by(keys: NDArray[np.int64], values: NDArray[np.int64], n: int) -> tuple[NDArray[np.int64], ...]:
+    order = np.argsort(keys, kind="stable")
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
+    return ptr, values[order]
+
+
+def _ranges(ptr: NDArray[np.int64], items: NDArray[np.int64], keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Concatenate ``items[ptr[k]:ptr[k+1]]`` for every k in `keys` (vectorised)."""
+    lo, hi = ptr[keys], ptr[keys + 1]
+    count = hi - lo
+    if not count.sum():
+        return np.empty(0, dtype=np.int64)
+    start = np.repeat(lo - (np.cumsum(count) - count), count)
+    return items[start + np.arange(int(count.sum()))]
 
 
 def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> PlacedDemand:
@@ -246,12 +281,17 @@ def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> Pl
     w = edge_minutes(network, profile)[e]
     frac = np.where(ok, demand.offset_m, 0.0) / np.where(length > 0, length, 1.0)
     up, down = _edge_dirs(network, profile, e)
+    u, v = network.edge_u[e], network.edge_v[e]
+    idx = np.flatnonzero(ok)
+    node_ptr, node_demand = _index_by(np.concatenate([u[idx], v[idx]]), np.concatenate([idx, idx]), network.n_nodes)
+    edge_ptr, edge_demand = _index_by(e[idx], idx, network.n_edges)
     # to u the demand travels v→u (down); to v it travels u→v (up)
     return PlacedDemand(
-        ok=ok, edge=e, u=network.edge_u[e], v=network.edge_v[e],
+        ok=ok, edge=e, u=u, v=v,
         to_u=np.where(down, frac * w, np.inf), to_v=np.where(up, (1 - frac) * w, np.inf),
         access_minutes=np.where(ok, demand.access_m, np.nan) / profile.access_speed_m_per_min,
         length_m=length, edge_minutes=w, up=up, down=down,
+        node_ptr=node_ptr, node_demand=node_demand, edge_ptr=edge_ptr, edge_demand=edge_demand,
     )
 
 
@@ -267,7 +307,8 @@ def demand_minutes(
     """Minutes from each demand point to its nearest facility of the group behind `reach`.
 
     The time is: access leg + partial edge to an end node + the node's minutes; or, when a facility
-    sits on the demand's own edge, the legs and the stretch of edge between them.
+    sits on the demand's own edge, the legs and the stretch of edge between them. Only the points on an
+    edge with a reached end, or on a facility's edge, are computed: all others are beyond the cutoff.
 
     Parameters
     ----------
@@ -280,30 +321,39 @@ def demand_minutes(
         Minutes above ``reach.cutoff_minutes`` are NaN.
     """
     n_d = len(demand.edge)
+    minutes_out = np.full(n_d, np.nan)
+    facility_out = np.full(n_d, -1, dtype=np.int64)
+    if n_d == 0:
+        return Nearest(minutes_out, facility_out, reach.cutoff_minutes)
     p = placed if placed is not None else place_demand(network, profile, demand)
-    ok, e, length, w, up, down, access = p.ok, p.edge, p.length_m, p.edge_minutes, p.up, p.down, p.access_minutes
-    u, v = p.u, p.v
-    via_u = reach.node_minutes[u] + p.to_u
-    via_v = reach.node_minutes[v] + p.to_v
+    reached = np.flatnonzero(np.isfinite(reach.node_minutes))
+    f_edge = facilities.edge[reach.members]
+    near = np.unique(np.concatenate([_ranges(p.node_ptr, p.node_demand, reached),
+                                     _ranges(p.edge_ptr, p.edge_demand, np.unique(f_edge))]))
+    u, v = p.u[near], p.v[near]
+    via_u = reach.node_minutes[u] + p.to_u[near]
+    via_v = reach.node_minutes[v] + p.to_v[near]
     best = np.minimum(via_u, via_v)
     fac = np.where(via_u <= via_v, reach.node_facility[u], reach.node_facility[v])
     # facilities on the demand's own edge
-    f_edge = facilities.edge[reach.members]
-    on_edge = ok & np.isin(e, f_edge)
+    e = p.edge[near]
+    on_edge = np.isin(e, f_edge)
     if on_edge.any():
-        d_idx = np.flatnonzero(on_edge)
+        d_loc = np.flatnonzero(on_edge)
         order = np.argsort(f_edge, kind="stable")
         fe_sorted = f_edge[order]
-        lo = np.searchsorted(fe_sorted, e[d_idx], side="left")
-        hi = np.searchsorted(fe_sorted, e[d_idx], side="right")
+        lo = np.searchsorted(fe_sorted, e[d_loc], side="left")
+        hi = np.searchsorted(fe_sorted, e[d_loc], side="right")
         cnt = hi - lo
-        rows = np.repeat(d_idx, cnt)
+        rows = np.repeat(d_loc, cnt)
         pick = order[np.repeat(lo, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
         f = reach.members[pick]
-        span = (facilities.offset_m[f] - demand.offset_m[rows]) / np.where(length[rows] > 0, length[rows], 1.0)
-        allowed = np.where(span >= 0, up[rows], down[rows])
-        direct = np.where(allowed, np.abs(span) * w[rows] + facilities.access_m[f] / profile.access_speed_m_per_min,
-                          np.inf)
+        g = near[rows]
+        length = p.length_m[g]
+        span = (facilities.offset_m[f] - demand.offset_m[g]) / np.where(length > 0, length, 1.0)
+        allowed = np.where(span >= 0, p.up[g], p.down[g])
+        direct = np.where(allowed, np.abs(span) * p.edge_minutes[g]
+                          + facilities.access_m[f] / profile.access_speed_m_per_min, np.inf)
         # smallest direct time per demand row
         o = np.lexsort((direct, rows))
         first = np.ones(len(o), dtype=bool)
@@ -312,13 +362,11 @@ def demand_minutes(
         better = d_best < best[r_best]
         best[r_best[better]] = d_best[better]
         fac[r_best[better]] = f_best[better]
-    total = access + best
-    within = ok & (total <= reach.cutoff_minutes)
-    return Nearest(
-        minutes=np.where(within, total, np.nan),
-        facility=np.where(within, fac, -1).astype(np.int64),
-        cutoff_minutes=reach.cutoff_minutes,
-    ) if n_d else Nearest(np.empty(0), np.empty(0, dtype=np.int64), reach.cutoff_minutes)
+    total = p.access_minutes[near] + best
+    within = total <= reach.cutoff_minutes
+    minutes_out[near[within]] = total[within]
+    facility_out[near[within]] = fac[within]
+    return Nearest(minutes=minutes_out, facility=facility_out, cutoff_minutes=reach.cutoff_minutes)
 
 
 def straight_line_nearest(

@@ -9,7 +9,7 @@ facilities can be snapped onto them (:mod:`gisplan.snapping`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -125,6 +125,8 @@ class RoadNetwork:
     source_row : ndarray of int64
         Row of the input layer each edge came from.
     report : NetworkReport
+    graphs : dict
+        Travel graphs already built for a profile (see :func:`travel_graph`); a cache, not data.
     """
 
     crs: CRS
@@ -138,6 +140,7 @@ class RoadNetwork:
     geometry: NDArray[np.object_]
     source_row: NDArray[np.int64]
     report: NetworkReport
+    graphs: dict[tuple[object, ...], sparse.csr_array] = field(default_factory=dict, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -461,6 +464,10 @@ def travel_graph(network: RoadNetwork, profile: Profile, *, reverse: bool = Fals
     >>> g.toarray().tolist()
     [[0.0, 1.0], [0.0, 0.0]]
     """
-    arcs = travel_arcs(network, profile)
-    tail, head = (arcs.head, arcs.tail) if reverse else (arcs.tail, arcs.head)
-    return min_csr(tail, head, arcs.minutes, network.n_nodes)
+    key = (profile.id, profile.speed_m_per_min, profile.oneway, tuple(sorted(profile.class_speeds_m_per_min.items())),
+           tuple(sorted(profile.excluded_classes)), reverse)
+    if key not in network.graphs:  # built once per profile and direction
+        arcs = travel_arcs(network, profile)
+        tail, head = (arcs.head, arcs.tail) if reverse else (arcs.tail, arcs.head)
+        network.graphs[key] = min_csr(tail, head, arcs.minutes, network.n_nodes)
+    return network.graphs[key]
