@@ -166,23 +166,27 @@ def unit_totals(
     """
     names = names or {}
     unit = "min" if method == "network" else "m"
-    levels = [("district", np.full(len(demand), district_code, dtype=object))]
+    levels: list[tuple[str, NDArray[np.int64], pd.Index]] = [
+        ("district", np.zeros(len(demand), dtype=np.int64), pd.Index([district_code], dtype=object))]
     for level, column in (("township", "township_code12"), ("village", "code12")):
         if column in demand and demand[column].notna().any():
-            levels.append((level, demand[column].to_numpy(dtype=object)))
+            # factorize the column as it is (no object copy); -1 marks a missing code
+            codes, uniques = pd.factorize(demand[column], sort=True)
+            levels.append((level, np.asarray(codes, dtype=np.int64), pd.Index(uniques, dtype=object)))
     weights = {w: demand[w].to_numpy(dtype=float) for w in WEIGHTS if w in demand}
     combos = list(covered)
     n_combo = len(combos)
     frames = []
-    for level, codes in levels:
-        known = pd.notna(codes)
-        key, uniques = pd.factorize(pd.Series(codes[known], dtype=object), sort=True)
+    for level, all_keys, uniques in levels:
+        known = all_keys >= 0
+        everyone = bool(known.all())
+        key = all_keys if everyone else all_keys[known]
         n_units = len(uniques)
-        clean = {w: np.nan_to_num(v[known]) for w, v in weights.items()}
-        has = {w: np.bincount(key, ~np.isnan(v[known]), n_units) > 0 for w, v in weights.items()}
+        clean = {w: np.nan_to_num(v if everyone else v[known]) for w, v in weights.items()}
+        has = {w: np.bincount(key, ~np.isnan(v if everyone else v[known]), n_units) > 0 for w, v in weights.items()}
         totals = {w: np.where(has[w], np.bincount(key, clean[w], n_units), np.nan) for w in weights}
         pop = clean.get("population", np.zeros(len(key)))
-        unreachable = np.bincount(key, pop * ~reachable[known], n_units)
+        unreachable = np.bincount(key, pop * ~(reachable if everyone else reachable[known]), n_units)
         unit_codes = np.tile(np.arange(n_units), n_combo)
         type_names, type_codes = np.unique(np.array([c[0] for c in combos], dtype=str), return_inverse=True)
         name_cats, name_codes = np.unique(np.array([names.get(str(c), "") for c in uniques], dtype=str),
@@ -198,13 +202,15 @@ def unit_totals(
             "threshold_unit": unit,
             "method": method,
         }
+        cov = {w: np.empty((n_combo, n_units)) for w in weights}
+        for c, combo in enumerate(combos):
+            flag = covered[combo] if everyone else covered[combo][known]
+            hit = np.flatnonzero(flag)
+            for w in weights:
+                cov[w][c] = np.bincount(key[hit], clean[w][hit], n_units)
         for w in weights:
-            cov = np.empty((n_combo, n_units))
-            for c, combo in enumerate(combos):
-                flag = covered[combo][known]
-                cov[c] = np.bincount(key[flag], clean[w][flag], n_units)
             total = np.tile(totals[w], n_combo)
-            cov_flat = np.where(np.isnan(total), np.nan, cov.ravel())
+            cov_flat = np.where(np.isnan(total), np.nan, cov[w].ravel())
             data[w] = total
             data[f"{w}_covered"] = cov_flat
             with np.errstate(invalid="ignore", divide="ignore"):
