@@ -69,7 +69,10 @@ def cli(verbose: int, quiet: int) -> None:
 
     \b
     Examples:
-      gisplan run scenarios/yongchuan-2025.toml          # import + validate the 永川 demo, print indicators
+      gisplan run scenarios/yongchuan-2025.toml     # indicators, 15-min coverage, gaps, proposed sites
+      gisplan coverage scenarios/yongchuan-2025.toml --out out/coverage
+      gisplan coverage --roads roads.gpkg --facilities 站点.csv --demand 小区.csv --crs gcj02 --out out/adhoc
+      gisplan propose --costs od.csv --demand d.csv --candidates c.csv --model mclp --p 4 --cutoff 1000
       gisplan layers import 台账.xlsx --kind facilities --type elderly_institution --crs gcj02 -w yc.gpkg
       gisplan layers list -w yc.gpkg
       gisplan types list
