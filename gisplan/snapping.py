@@ -66,8 +66,8 @@ class SnapIndex:
     seg_edge: NDArray[np.int64]
     seg_chain_m: NDArray[np.float64]
     seg_edge_length_m: NDArray[np.float64]
-    sample_seg: NDArray[np.int64]
-    sample_prev: NDArray[np.int64]
+    extra_seg: NDArray[np.int64]  # segment of each sample after the first n_segments (those are the starts)
+    has_prev: NDArray[np.bool_]  # segment i starts where segment i - 1 (same edge) ends
     tree: cKDTree
     spacing_m: float
 
@@ -113,10 +113,8 @@ def snap_index(network: RoadNetwork, *, usable: NDArray[np.bool_] | None = None,
     end_of_edge[:-1] = seg_edge[:-1] != seg_edge[1:]
     last = np.flatnonzero(end_of_edge)
     pts = np.concatenate([a, a[seg_x] + frac * (b[seg_x] - a[seg_x]), b[last]])
-    starts = np.arange(n_seg, dtype=np.int64)
-    sample_seg = np.concatenate([starts, seg_x, last]).astype(np.int64)
+    extra_seg = np.concatenate([seg_x, last]).astype(np.int64)
     # a segment's start is also the previous segment's end (same edge)
-    sample_prev = np.concatenate([np.where(start_of_edge, starts, starts - 1), seg_x, last]).astype(np.int64)
     table = np.empty((n_seg, 5))
     table[:, :2] = a
     np.subtract(b, a, out=table[:, 2:4])
@@ -125,8 +123,18 @@ def snap_index(network: RoadNetwork, *, usable: NDArray[np.bool_] | None = None,
     table[len2 <= 0, 4] = 0.0
     # an unbalanced tree builds twice as fast here and queries as fast
     tree = cKDTree(pts, leafsize=32, balanced_tree=False, compact_nodes=False)
-    return SnapIndex(table, seg_edge, chain, network.length_m[seg_edge], sample_seg, sample_prev, tree,
+    return SnapIndex(table, seg_edge, chain, network.length_m[seg_edge], extra_seg, ~start_of_edge, tree,
                      float(spacing_m))
+
+
+def _tags(index: SnapIndex, sample: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The segment a sample lies on and, for a segment's first sample, the previous segment of the same edge
+    (whose end it also is); otherwise the same segment twice."""
+    n_seg = len(index.seg_edge)
+    start = sample < n_seg
+    seg = np.where(start, sample, index.extra_seg[np.where(start, 0, sample - n_seg)])
+    prev = np.where(start & index.has_prev[np.where(start, sample, 0)], seg - 1, seg)
+    return seg, prev
 
 
 def _nearest_of(
@@ -188,8 +196,9 @@ def snap_points(
         d_s, i_s = d_s.reshape(len(px), k), i_s.reshape(len(px), k)
         found = i_s < index.tree.n
         i_c = np.where(found, i_s, 0)
-        seg_c = np.where(found, index.sample_seg[i_c], -1)
-        prev_c = np.where(found, index.sample_prev[i_c], -1)
+        seg_c, prev_c = _tags(index, i_c)
+        seg_c = np.where(found, seg_c, -1)
+        prev_c = np.where(found, prev_c, -1)
         cand = np.concatenate([seg_c, prev_c], axis=1)
         s, tt, dd = _nearest_of(index, px, py, cand)
         seg[sl], t[sl], dist[sl] = s, tt, dd
@@ -203,8 +212,9 @@ def snap_points(
         width = max(len(h) for h in hits)
         cand = np.full((len(again), 2 * width), -1, dtype=np.int64)
         for r, h in enumerate(hits):  # only the few uncertified points
-            cand[r, :len(h)] = index.sample_seg[h]
-            cand[r, width:width + len(h)] = index.sample_prev[h]
+            seg_h, prev_h = _tags(index, np.asarray(h, dtype=np.int64))
+            cand[r, :len(h)] = seg_h
+            cand[r, width:width + len(h)] = prev_h
         seg[again], t[again], dist[again] = _nearest_of(index, x[again], y[again], cand)
     ok = (seg >= 0) & (dist <= max_snap_m)
     s = np.where(ok, seg, 0)
