@@ -11,6 +11,8 @@ the check (dense junctions) are searched again with a ball query of that radius.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -187,24 +189,24 @@ def snap_points(
     seg = np.full(n, -1, dtype=np.int64)
     t = np.full(n, np.nan)
     dist = np.full(n, np.inf)
-    redo: list[NDArray[np.int64]] = []
     k = min(_K, index.tree.n)
-    for lo in range(0, n, _CHUNK):
+
+    def block(lo: int) -> NDArray[np.int64]:
         sl = slice(lo, min(n, lo + _CHUNK))
         px, py = x[sl], y[sl]
-        d_s, i_s = index.tree.query(np.column_stack([px, py]), k=k, distance_upper_bound=bound, workers=-1)
+        d_s, i_s = index.tree.query(np.column_stack([px, py]), k=k, distance_upper_bound=bound, workers=1)
         d_s, i_s = d_s.reshape(len(px), k), i_s.reshape(len(px), k)
         found = i_s < index.tree.n
-        i_c = np.where(found, i_s, 0)
-        seg_c, prev_c = _tags(index, i_c)
-        seg_c = np.where(found, seg_c, -1)
-        prev_c = np.where(found, prev_c, -1)
-        cand = np.concatenate([seg_c, prev_c], axis=1)
+        seg_c, prev_c = _tags(index, np.where(found, i_s, 0))
+        cand = np.concatenate([np.where(found, seg_c, -1), np.where(found, prev_c, -1)], axis=1)
         s, tt, dd = _nearest_of(index, px, py, cand)
         seg[sl], t[sl], dist[sl] = s, tt, dd
         radius = np.hypot(np.minimum(dd, max_snap_m), half)
-        uncertain = found[:, -1] & (d_s[:, -1] <= radius)
-        redo.append(np.flatnonzero(uncertain) + lo)
+        return np.flatnonzero(found[:, -1] & (d_s[:, -1] <= radius)) + lo
+
+    # blocks in threads: the k-d tree query and numpy release the GIL, so every core works
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        redo = list(pool.map(block, range(0, n, _CHUNK)))
     again = np.concatenate(redo) if redo else np.empty(0, dtype=np.int64)
     if len(again):
         radius = np.hypot(np.minimum(dist[again], max_snap_m), half) * (1 + 1e-9) + 1e-9
