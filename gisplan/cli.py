@@ -27,7 +27,7 @@ from gisplan.config import load_scenario
 from gisplan.errors import ConfigError, CRSError, GisplanError, SchemaError
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
 from gisplan.io import parse_crs
-from gisplan.pipeline import RunResult, run_scenario, write_results
+from gisplan.plan import RunResult, run_scenario, write_results
 from gisplan.store import list_layers, read_changelog, read_store_layer
 
 if TYPE_CHECKING:

@@ -213,7 +213,7 @@ def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> No
 def test_reported_values_csv(tmp_path: Path) -> None:
     from gisplan.config import load_scenario
     from gisplan.errors import SchemaError
-    from gisplan.pipeline import apply_reported_values
+    from gisplan.plan import apply_reported_values
 
     specs = load_scenario(ROOT / "scenarios" / "yongchuan-2025.toml").indicators
     filled = {s.indicator_id: s for s in apply_reported_values(specs, ROOT / "scenarios" / "yongchuan-reported-2020.csv")}
