@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from gisplan.demand import WEIGHTS
 from gisplan.divisions import units_in_scope
-from gisplan.indicators import administrative_coverage
+from gisplan.indicators import administrative_coverage, existing_only
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -153,9 +153,7 @@ def admin_gaps(
         if layer is None:
             has = pd.Series(data=False, index=units.index)
         else:
-            if "status" in layer:
-                layer = layer[layer["status"].fillna("existing").astype(str) != "planned"]
-            has = administrative_coverage(layer, units, level=ftype.admin_level)
+            has = administrative_coverage(existing_only(layer), units, level=ftype.admin_level)
         missing = units[~has.to_numpy(dtype=bool)]
         rows.append(pd.DataFrame({"facility_type": ftype.id, "name_zh": ftype.name_zh, "level": ftype.admin_level,
                                   "code12": missing["code12"].to_numpy(), "name": missing["name"].to_numpy()}))

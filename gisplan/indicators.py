@@ -25,8 +25,10 @@ __all__ = [
     "administrative_coverage",
     "bed_shares",
     "evaluate_indicators",
+    "existing_only",
     "floor_area_per_100_households",
     "floor_area_table",
+    "populous_units",
     "target_status",
 ]
 
@@ -255,7 +257,10 @@ def _spatial_metric(
         ftype = catalogue.get_type(str(spec.facility_type))
         units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
         if spec.min_population is not None:
-            units = _populous(units, _households(households), spec.min_population, ftype.admin_level)
+            try:
+                units = populous_units(units, _households(households), spec.min_population, ftype.admin_level)
+            except ValueError as exc:
+                raise _NotComputed(str(exc)) from None
         has = administrative_coverage(_layer(facilities, ftype.id), units, level=ftype.admin_level)
         return _ratio(has.sum(), len(units)), float(has.sum()), float(len(units))
     if spec.metric == "facility_count":
@@ -316,11 +321,30 @@ def _metric(
     return _ratio(num, s.beds), float(num), float(s.beds)
 
 
-def _populous(units: pd.DataFrame, households: pd.DataFrame, min_population: int, level: str) -> pd.DataFrame:
-    """The units with at least `min_population` residents (from the households layer)."""
+def existing_only(facilities: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a facility layer that exist now (``status`` not ``planned``: 规划/拟建/在建).
+
+    Examples
+    --------
+    >>> existing_only(pd.DataFrame({"status": ["existing", "planned", None]})).index.tolist()
+    [0, 2]
+    """
+    if "status" not in facilities:
+        return facilities
+    return facilities[facilities["status"].fillna("existing").astype(str) != "planned"]
+
+
+def populous_units(units: pd.DataFrame, households: pd.DataFrame, min_population: int, level: str) -> pd.DataFrame:
+    """The units (townships or villages) with at least `min_population` residents in the households layer.
+
+    Raises
+    ------
+    ValueError
+        If the households layer has no complete ``population`` column.
+    """
     if "population" not in households or households["population"].isna().any():
         msg = "the `households` layer has no complete `population` column, needed for the population threshold"
-        raise _NotComputed(msg)
+        raise ValueError(msg)
     codes = households["code12"].astype(str)
     key = township_code(codes) if level == "township" else codes
     population = households["population"].groupby(key.to_numpy()).sum()
@@ -411,11 +435,9 @@ def evaluate_indicators(  # noqa: PLR0913 - keyword-only layers and options
     existing: dict[str, pd.DataFrame] = {}
     planned: dict[str, int] = {}
     for type_id, frame in facilities.items():
-        is_planned = frame["status"].eq("planned").fillna(False).to_numpy(dtype=bool) if "status" in frame else None
-        if is_planned is not None and is_planned.any():
-            planned[type_id] = int(is_planned.sum())
-            frame = frame[~is_planned]  # noqa: PLW2901 - the existing facilities of this type
-        existing[type_id] = frame
+        existing[type_id] = existing_only(frame)
+        if len(existing[type_id]) < len(frame):
+            planned[type_id] = len(frame) - len(existing[type_id])
     computed = "computed (示意 illustrative layers)" if illustrative else "computed"
     if coverage is not None and coverage_method != "network":
         coverage = None  # a straight-line radius never answers a network-minutes row

@@ -23,6 +23,7 @@ from gisplan.access import METHOD_LABELS, CoverageResult, TypeTarget, assign_uni
 from gisplan.config import scenario_profiles
 from gisplan.demand import demand_from_points, demand_from_raster, demand_from_table
 from gisplan.errors import ConfigError, NetworkError
+from gisplan.indicators import existing_only
 from gisplan.io import STORAGE_CRS
 from gisplan.network import build_network
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
@@ -107,9 +108,7 @@ def _targets(
                 msg = f"the workspace has no `{ftype.layer_name}` layer; import the {ftype.name_zh} ledger first."
                 raise ConfigError(msg)
             continue
-        facilities = gpd.GeoDataFrame(read_store_layer(store, ftype.layer_name))
-        if "status" in facilities:
-            facilities = facilities[facilities["status"].fillna("existing").astype(str) != "planned"]
+        facilities = gpd.GeoDataFrame(existing_only(read_store_layer(store, ftype.layer_name)))
         if ftype.profile not in profiles:
             msg = f"facility type {type_id} uses travel profile {ftype.profile!r}, which no catalogue defines."
             raise ConfigError(msg)

@@ -1,9 +1,8 @@
 """`gisplan run`: the whole plan for a scenario — indicators with their status, coverage gaps, divisions
 lacking a facility, the new sites that close each gap, and the files that hold them.
 
-The CLI calls these; they take an already loaded :class:`~gisplan.config.Scenario` and never read
-``scenarios/`` themselves. Every file they write is written atomically (temporary file, then rename),
-and workspace layers go through :func:`gisplan.store.write_layers`.
+The CLI calls these with an already loaded :class:`~gisplan.config.Scenario`; result files are written
+atomically with the writers of :mod:`gisplan.pipeline`.
 """
 
 from __future__ import annotations
@@ -19,16 +18,29 @@ import pandas as pd
 import shapely
 
 from gisplan.config import scenario_profiles
-from gisplan.divisions import township_code, units_in_scope
+from gisplan.divisions import units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
 from gisplan.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
-from gisplan.indicators import administrative_coverage, evaluate_indicators, floor_area_table, target_status
+from gisplan.indicators import (
+    administrative_coverage,
+    evaluate_indicators,
+    existing_only,
+    floor_area_table,
+    populous_units,
+    target_status,
+)
 from gisplan.io import STORAGE_CRS, read_spatial, read_table
+from gisplan.pipeline import (
+    coverage_for_scenario,
+    demand_table,
+    scenario_network,
+    write_atomic_csv,
+    write_atomic_gpkg,
+)
 from gisplan.siting import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.store import list_layers, read_store_layer
 
 if TYPE_CHECKING:
-
     from pathlib import Path
 
     from gisplan.access import CoverageResult
@@ -42,14 +54,6 @@ __all__ = [
     "run_scenario",
     "write_results",
 ]
-
-from gisplan.pipeline import (
-    coverage_for_scenario,
-    demand_table,
-    scenario_network,
-    write_atomic_csv,
-    write_atomic_gpkg,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +135,7 @@ def run_scenario(
     layers = set(list_layers(store)["layer"])
     facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in layers
                   if n.startswith("facilities_")}
+    existing = {type_id: existing_only(frame) for type_id, frame in facilities.items()}  # planned ones left out
     gazetteer = read_store_layer(store, "gazetteer")
     households = read_store_layer(store, "households") if "households" in layers else None
     illustrative = bool(list_layers(store)["illustrative"].any())
@@ -163,17 +168,14 @@ def run_scenario(
             if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
     floor = pd.DataFrame()
     if "community_service_centre" in facilities and households is not None:
-        centres = facilities["community_service_centre"]
-        if "status" in centres:
-            centres = centres[centres["status"].fillna("existing").astype(str) != "planned"]
-        floor = floor_area_table(centres, households, gazetteer,
+        floor = floor_area_table(existing["community_service_centre"], households, gazetteer,
                                  standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
                                  district_code=scenario.district_code + "000000")
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
-        table, proposals = _propose(table, specs, facilities, households, gazetteer, coverage, gaps, network,
+        table, proposals = _propose(table, specs, existing, households, gazetteer, coverage, gaps, network,
                                     store, scenario, catalogue, names)
-    return RunResult(table, coverage, note, gaps, admin_gaps(facilities, gazetteer, catalogue), floor, proposals)
+    return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
 
 
 def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.DataFrame],
@@ -188,10 +190,7 @@ def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.Data
         return SiteQuestion("share", min(1.0, target / 100.0)), "township"
     units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
     if spec.min_population is not None and households is not None:
-        codes = households["code12"].astype(str)
-        key = township_code(codes) if ftype.admin_level == "township" else codes
-        population = households["population"].groupby(key.to_numpy()).sum()
-        units = units[units["code12"].map(population).fillna(0).to_numpy() >= spec.min_population]
+        units = populous_units(units, households, spec.min_population, ftype.admin_level)
     layer = facilities.get(ftype.id, pd.DataFrame({"code12": []}))
     has = administrative_coverage(layer, units, level=ftype.admin_level).to_numpy(dtype=bool)
     need = math.ceil(target / 100.0 * len(units) - has.sum() - 1e-9)
@@ -229,8 +228,6 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
         question, level = asked
         ftype = catalogue.get_type(str(spec.facility_type))
         existing = gpd.GeoDataFrame(facilities.get(ftype.id, gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")))
-        if "status" in existing:
-            existing = existing[existing["status"].fillna("existing").astype(str) != "planned"]
         minutes = spec.minutes if spec.minutes is not None else ftype.max_minutes
         key = (ftype.id, question, level, spec.scope, minutes, spec.weight)
         try:

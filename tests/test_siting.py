@@ -65,8 +65,7 @@ def test_candidates_are_thinned_inside_the_area_and_outside_exclusions(tmp_path:
     assert len(masked) == 42
 
 
-def _brute_force(prop_sites: list[str], cands: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, net: object,
-                 p: int, minutes: float) -> float:
+def _brute_force(cands: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, net: object, p: int, minutes: float) -> float:
     """Best population covered by any p candidates (each set evaluated with the engine's own minutes)."""
     from gisplan.coverage import pairwise_minutes
     from gisplan.snapping import snap_index, snap_points
@@ -81,7 +80,6 @@ def _brute_force(prop_sites: list[str], cands: gpd.GeoDataFrame, dem: gpd.GeoDat
     for combo in itertools.combinations(range(len(cands)), p):
         covered = np.unique(pairs.loc[pairs["source"].isin(combo), "demand"])
         best = max(best, float(w[covered].sum()))
-    del prop_sites
     return best
 
 
@@ -93,7 +91,7 @@ def test_count_question_equals_brute_force() -> None:
     proposal = propose_sites(SiteQuestion("count", 2), network=net, profile=WALK, demand=dem, existing=existing,
                              candidates=cands, threshold_minutes=6.0)
     assert len(proposal.selection.selected) == 2
-    assert proposal.covered_after == pytest.approx(_brute_force([], cands, dem, net, 2, 6.0))
+    assert proposal.covered_after == pytest.approx(_brute_force(cands, dem, net, 2, 6.0))
     assert proposal.covered_before == 0
     sites = proposal.sites
     assert sites["rank"].tolist() == [1, 2]
