@@ -6,6 +6,7 @@ import logging
 import math
 import sys
 import unicodedata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,9 +16,13 @@ from gisplan.errors import NetworkError, SchemaError
 from gisplan.ingest import ImportSpec, import_layers
 from gisplan.io import fetch_osm_roads, read_spatial
 
+catalogue_option = click.option(
+    "--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra facility-type catalogue TOML (adds or replaces types and profiles).",
+)
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     import pandas as pd
 

@@ -19,16 +19,18 @@ import geopandas as gpd
 import pandas as pd
 
 from gisplan import __version__
-from gisplan._cliutil import catalogue_for, format_table, import_scenario, report_problems
+from gisplan._cliutil import catalogue_for, catalogue_option, format_table, import_scenario, report_problems
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli_coverage import coverage_command
+from gisplan.cli_map import map_command, map_options
 from gisplan.cli_propose import propose_command
 from gisplan.config import load_scenario
 from gisplan.errors import ConfigError, CRSError, GisplanError, SchemaError
 from gisplan.ingest import ImportSpec, import_layers, validate_imports
 from gisplan.io import parse_crs
-from gisplan.plan import RunResult, run_scenario, write_results
+from gisplan.plan import RunResult, map_layers, run_scenario, write_map, write_results
 from gisplan.store import list_layers, read_changelog, read_store_layer
+from gisplan.webmap import check_basemap
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -92,10 +94,6 @@ _workspace = click.option(
     "-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path), envvar="GISPLAN_WORKSPACE",
     default=Path("workspace.gpkg"), show_default=True, help="Workspace GeoPackage (env GISPLAN_WORKSPACE).",
 )
-_catalogue = click.option(
-    "--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-    help="Extra facility-type catalogue TOML (adds or replaces types).",
-)
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -122,7 +120,7 @@ def _import_options(func: Any) -> Any:
                      callback=_finite,
                      help="Metres a point may lie outside its polygon before it is reported."),
         _workspace,
-        _catalogue,
+        catalogue_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -276,7 +274,7 @@ def types() -> None:
 
 
 @types.command("list")
-@_catalogue
+@catalogue_option
 def types_list(catalogue_files: tuple[Path, ...]) -> None:
     """List facility types: id, names, coverage rule, default threshold, plan rows.
 
@@ -294,7 +292,7 @@ def types_list(catalogue_files: tuple[Path, ...]) -> None:
 
 @types.command("show")
 @click.argument("type_id")
-@_catalogue
+@catalogue_option
 def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
     """Show one facility type with its required and optional attributes and accepted headers."""
     cat = load_catalogue(*catalogue_files)
@@ -323,22 +321,30 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
               help="Output folder (default: beside the workspace, <workspace>_results).")
 @click.option("--propose/--no-propose", default=True, show_default=True,
               help="Propose the new sites that close the gap to each target the layers miss.")
-@_catalogue
-def run(scenario: Path, workspace: Path | None, out: Path | None, propose: bool,
-        catalogue_files: tuple[Path, ...]) -> None:
+@click.option("--map/--no-map", "draw_map", default=True, show_default=True,
+              help="Write map.html (redraw it later with `gisplan map`).")
+@map_options
+@catalogue_option
+def run(
+    scenario: Path, workspace: Path | None, out: Path | None, propose: bool, draw_map: bool, choropleth: str | None,
+    basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+) -> None:
     """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
     and demand), and print and write the plan's indicator table, with the uncovered areas ranked.
 
     \b
     Writes to --out: indicators.csv (indicator_id, name, unit, value, target, comparator, status,
-    method, source …), units.csv (coverage per district/township/village), gaps.csv, admin_gaps.csv
-    and results.gpkg (demand, townships/villages with their indicators, gaps, service areas).
+    method, source …), units.csv (coverage per district/township/village), gaps.csv, admin_gaps.csv,
+    proposed_sites.csv, results.gpkg (demand, townships/villages with their indicators, gaps, service
+    areas, proposed sites) and map.html (the coverage map; opens offline; see `gisplan map --help`).
 
     \b
     Example:
       gisplan run scenarios/yongchuan-2025.toml
       gisplan run scenarios/zhushan-2025.toml -w /tmp/zhushan.gpkg --out /tmp/zhushan
+      gisplan run scenarios/yongchuan-2025.toml --choropleth floor_area --basemap osm
     """
+    check_basemap(basemap, tianditu_key)  # before the long run, not after it
     sc = load_scenario(scenario)
     store = workspace or sc.workspace
     cat = catalogue_for(sc, catalogue_files)
@@ -367,6 +373,9 @@ def run(scenario: Path, workspace: Path | None, out: Path | None, propose: bool,
                    "only, and township-level indicators use the declared division codes.")
     target = out or store.with_name(f"{store.stem}_results")
     files = write_results(result, out_dir=target, store=store, illustrative=illustrative)
+    if draw_map:
+        files.append(write_map(map_layers(target / "results.gpkg", store, sc, cat), target / "map.html",
+                               choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
     click.echo("\nwritten:")
     for path in files:
         click.echo(os.path.normpath(path))
@@ -402,6 +411,7 @@ def _print_gaps(result: RunResult) -> None:
 
 cli.add_command(coverage_command)
 cli.add_command(propose_command)
+cli.add_command(map_command)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisplan._cliutil import catalogue_for, format_table, import_scenario, report_problems
+from gisplan._cliutil import catalogue_for, catalogue_option, format_table, import_scenario, report_problems
 from gisplan.access import METHOD_LABELS, TypeTarget, measure_coverage
 from gisplan.config import load_scenario
 from gisplan.demand import demand_from_points
@@ -232,8 +232,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
               help="Ad hoc: the time threshold.")
 @click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True, max=100_000), default=1000.0,
               show_default=True, help="Ad hoc: demand farther than this from a road is unreachable.")
-@click.option("--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Extra facility-type catalogue TOML (adds or replaces types and profiles).")
+@catalogue_option
 def coverage_command(  # noqa: PLR0913, PLR0917 - click options
     scenario: Path | None, workspace: Path | None, out: Path | None, types: tuple[str, ...], method: str | None,
     no_polygons: bool, roads: Path | None, facilities: Path | None, demand: Path | None, crs: str | None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -15,6 +14,7 @@ from gisplan._cliutil import format_table, report_problems
 from gisplan.errors import GisplanError, Problem, SchemaError
 from gisplan.io import read_table
 from gisplan.optimise import CostTable, SiteSelection, capacitated_coverage, cost_table, lscp, mclp, p_median
+from gisplan.pipeline import write_atomic_text
 
 __all__ = ["propose_command"]
 
@@ -105,11 +105,7 @@ def propose_command(  # noqa: PLR0913, PLR0917 - click options
         sys.exit(1)
     data = result.to_dict()
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-        Path(tmp).replace(out)
+        write_atomic_text(json.dumps(data, ensure_ascii=False, indent=2), out)
     share_text = (f"{result.covered_weight / result.total_weight:.2%} of the weight within {cutoff:g}"
                   if cutoff is not None and result.total_weight else "")
     click.echo(f"{model}: {result.status}; objective {result.objective:,.6g} (bound {result.bound:,.6g}, gap "

@@ -42,6 +42,7 @@ __all__ = [
     "scenario_network",
     "write_atomic_csv",
     "write_atomic_gpkg",
+    "write_atomic_text",
     "write_coverage",
 ]
 
@@ -161,20 +162,26 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename."""
+def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None:
+    """Write a text file through a temporary file beside it and a rename: readers see the old file or the
+    whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
-            frame.to_csv(fh, index=False, lineterminator="\n")
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename."""
+    write_atomic_text(frame.to_csv(index=False, lineterminator="\n"), path, encoding="utf-8-sig")
 
 
 def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from gisplan.config import scenario_profiles
@@ -36,9 +37,11 @@ from gisplan.pipeline import (
     scenario_network,
     write_atomic_csv,
     write_atomic_gpkg,
+    write_atomic_text,
 )
 from gisplan.siting import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.store import list_layers, read_store_layer
+from gisplan.webmap import MapLayers, build_map, render_map_html
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,7 +54,9 @@ if TYPE_CHECKING:
 __all__ = [
     "RunResult",
     "apply_reported_values",
+    "map_layers",
     "run_scenario",
+    "write_map",
     "write_results",
 ]
 
@@ -390,3 +395,57 @@ def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative
     write_atomic_gpkg(layers, out_dir / "results.gpkg")
     written.append(out_dir / "results.gpkg")
     return written
+
+
+_LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）界", "townships": "镇街界", "district": "区界",
+                 "gazetteer": "区划名录", "roads": "道路", "place_names": "地名"}
+
+
+def map_layers(results: Path, store: Path, scenario: Scenario, catalogue: Catalogue) -> MapLayers:
+    """The layers of a scenario's map: boundaries and facilities from the workspace, indicators, service
+    areas, gaps and proposed sites from the ``results.gpkg`` that :func:`write_results` wrote.
+
+    Raises
+    ------
+    ConfigError
+        If `results` does not exist (run the scenario first).
+    """
+    if not results.is_file():
+        msg = f"{results} does not exist: run `gisplan run SCENARIO --out {results.parent}` first"
+        raise ConfigError(msg)
+    done = set(pyogrio.list_layers(results)[:, 0])
+    stored = list_layers(store)
+    names = set(stored["layer"])
+
+    def result_layer(name: str) -> gpd.GeoDataFrame | None:
+        return pyogrio.read_dataframe(results, layer=name) if name in done else None
+
+    townships = result_layer("townships")
+    if townships is None and "townships" in names:
+        townships = gpd.GeoDataFrame(read_store_layer(store, "townships"))
+    facilities = {n.removeprefix("facilities_"): gpd.GeoDataFrame(read_store_layer(store, n))
+                  for n in stored["layer"] if n.startswith("facilities_")}
+    type_names = {t.id: t.name_zh for t in catalogue.types.values()}
+    areas = result_layer("areas")
+    minutes = {t.id: t.max_minutes for t in catalogue.types.values()}
+    if areas is not None:
+        minutes.update({str(k): float(v) for k, v in areas.groupby("facility_type")["minutes"].max().items()})
+    illustrative = tuple(
+        type_names.get(n.removeprefix("facilities_"), n) if n.startswith("facilities_") else _LAYER_LABELS.get(n, n)
+        for n in stored.loc[stored["illustrative"].astype(bool) & (stored["kind"] != "result"), "layer"])
+    return MapLayers(
+        title=scenario.name, method=scenario.coverage.method if "demand" in done else "none", townships=townships,
+        district=gpd.GeoDataFrame(read_store_layer(store, "district")) if "district" in names else None,
+        villages=result_layer("villages"), facilities=facilities, areas=areas, gaps=result_layer("gaps"),
+        proposals=result_layer("proposed_sites"), type_names=type_names, type_minutes=minutes,
+        illustrative=illustrative, floor_area_standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
+    )
+
+
+def write_map(layers: MapLayers, path: Path, *, choropleth: str | None = None, basemap: str = "none",
+              tianditu_key: str | None = None) -> Path:
+    """Build the map (:func:`gisplan.webmap.build_map`) and write it as one self-contained HTML file,
+    atomically."""
+    fmap = build_map(layers, choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key)
+    write_atomic_text(render_map_html(fmap), path)
+    return path

@@ -18,6 +18,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1"
 if [ "${1:-}" = "--test" ]; then
+  # the map test opens map.html in a real headless Chromium; the screenshot needs CJK fonts
+  if ! command -v chromium >/dev/null 2>&1 || [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
+    echo "setup: installing chromium and fonts-noto-cjk with apt-get (for the browser test of the maps)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .

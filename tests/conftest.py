@@ -1,5 +1,6 @@
-"""Shared fixtures: paths to the bundled layers and ../shared/data, and a workspace with the real
-永川 gazetteer, district and township polygons and the illustrative community service centres."""
+"""Shared fixtures: paths to the bundled layers and ../shared/data, a workspace with the real
+永川 gazetteer, district and township polygons and the illustrative community service centres, and one
+whole `gisplan run` of the 永川 scenario on the real roads (shared by the run and map tests)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pyogrio
 import pytest
+from click.testing import CliRunner
 
 from gisplan.catalogue import Catalogue, load_catalogue
+from gisplan.cli import cli
 from gisplan.ingest import ImportSpec, import_layers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +70,31 @@ def centre_point() -> dict[str, object]:
     gdf = pyogrio.read_dataframe(FACILITIES, layer="township_elderly_centre")
     row = gdf.iloc[0]
     return {"lon": round(row.geometry.x, 6), "lat": round(row.geometry.y, 6), "code12": row["code12"]}
+
+
+def yongchuan_scenario(tmp_path: Path, *, roads: bool) -> Path:
+    """The 永川 demo scenario with absolute paths, written to `tmp_path`; without roads (and without an
+    OpenStreetMap download: tests run offline) when `roads` is false."""
+    text = (ROOT / "scenarios" / "yongchuan-2025.toml").read_text(encoding="utf-8")
+    text = text.replace('"../layers/', f'"{ROOT / "layers"}/')
+    text = text.replace('"../../shared/', f'"{ROOT.parent / "shared"}/')
+    text = text.replace('"yongchuan-reported-2020.csv"', f'"{ROOT / "scenarios" / "yongchuan-reported-2020.csv"}"')
+    if not roads:
+        text = text.replace("yongchuan_roadlinks_gcj02.geojson", "nowhere.geojson")
+        text = text.replace("osm_fallback = true", "osm_fallback = false")
+    path = tmp_path / "yc.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def yongchuan_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, str]:
+    """`gisplan run` of the whole 永川 scenario on the real roads, with proposals and the map:
+    (scenario, workspace, output folder, printed output)."""
+    shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    tmp = tmp_path_factory.mktemp("yongchuan_run")
+    scenario = yongchuan_scenario(tmp, roads=True)
+    store, out = tmp / "w.gpkg", tmp / "out"
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(store), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return scenario, store, out, result.output

@@ -13,8 +13,8 @@ TIERS = {
     "network": 2, "snapping": 2, "demand": 2,
     "coverage": 3, "access": 3, "indicators": 3, "gaps": 3,
     "optimise": 4, "siting": 4,
-    "pipeline": 5, "plan": 5,
-    "cli": 6, "_cliutil": 6, "cli_coverage": 6, "cli_propose": 6, "__init__": 6,
+    "webmap": 5, "pipeline": 5, "plan": 5,
+    "cli": 6, "_cliutil": 6, "cli_coverage": 6, "cli_propose": 6, "cli_map": 6, "__init__": 6,
 }
 
 

@@ -18,7 +18,7 @@ from gisplan.cli import cli
 from gisplan.config import IndicatorSpec, Standard
 from gisplan.gaps import admin_gaps, coverage_gaps
 from gisplan.indicators import evaluate_indicators, parse_target
-from tests.conftest import ROOT, shared_data
+from tests.conftest import ROOT, shared_data, yongchuan_scenario
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -143,25 +143,8 @@ def test_admin_gaps_list_divisions_lacking_a_facility() -> None:
     assert mutual["name"].tolist() == ["丙村民委员会"]
 
 
-def _yongchuan(tmp_path: Path, *, roads: bool) -> Path:
-    text = (ROOT / "scenarios" / "yongchuan-2025.toml").read_text(encoding="utf-8")
-    text = text.replace('"../layers/', f'"{ROOT / "layers"}/')
-    text = text.replace('"../../shared/', f'"{ROOT.parent / "shared"}/')
-    text = text.replace('"yongchuan-reported-2020.csv"', f'"{ROOT / "scenarios" / "yongchuan-reported-2020.csv"}"')
-    if not roads:  # and no OpenStreetMap download: tests run offline
-        text = text.replace("yongchuan_roadlinks_gcj02.geojson", "nowhere.geojson")
-        text = text.replace("osm_fallback = true", "osm_fallback = false")
-    path = tmp_path / "yc.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def test_run_writes_every_output(tmp_path: Path) -> None:
-    shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
-    out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["run", str(_yongchuan(tmp_path, roads=True)), "-w", str(tmp_path / "w.gpkg"),
-                                      "--out", str(out)])
-    assert result.exit_code == 0, result.output
+def test_run_writes_every_output(yongchuan_run: tuple[Path, Path, Path, str]) -> None:
+    _, _, out, output = yongchuan_run
     table = pd.read_csv(out / "indicators.csv")
     assert table.columns[:9].tolist() == ["indicator_id", "name", "unit", "value", "target", "comparator", "status",
                                           "method", "source"]
@@ -182,7 +165,7 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     gaps = pd.read_csv(out / "gaps.csv")
     assert (gaps.groupby("facility_type")["rank"].min() == 1).all()
     assert gaps["village"].notna().all()
-    assert "最大的未覆盖片区" in result.output
+    assert "最大的未覆盖片区" in output
     # sites that close each gap, and the indicators after them
     assert ind.loc["YC-11-COMMUNITY-STATIONS", "new_sites"] == 25
     assert ind.loc["YC-11-COMMUNITY-STATIONS", "value_after"] == 55
@@ -195,11 +178,12 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     assert {"lon", "lat", "lon_gcj02", "lat_gcj02", "township", "village"} <= set(sites.columns)
     assert sites["township"].notna().all()
     assert "proposed_sites" in layers
-    assert "选址建议" in result.output
+    assert "选址建议" in output
+    assert (out / "map.html").stat().st_size > 1_000_000
 
 
 def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["run", str(_yongchuan(tmp_path, roads=False)), "-w", str(tmp_path / "w.gpkg"),
+    result = CliRunner().invoke(cli, ["run", str(yongchuan_scenario(tmp_path, roads=False)), "-w", str(tmp_path / "w.gpkg"),
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "out" / "indicators.csv").set_index("indicator_id")
@@ -275,7 +259,7 @@ def test_user_candidates_and_years(tmp_path: Path) -> None:
     cands = gpd.GeoDataFrame({"candidate_id": [f"空置校舍{i}" for i in range(len(points))]}, geometry=points.to_numpy(),
                              crs=4326)
     cands.to_file(tmp_path / "cands.gpkg", layer="cands", driver="GPKG")
-    text = _yongchuan(tmp_path, roads=True).read_text(encoding="utf-8")
+    text = yongchuan_scenario(tmp_path, roads=True).read_text(encoding="utf-8")
     text = text.replace("[coverage]\n", f'[coverage]\ncandidates = "{tmp_path / "cands.gpkg"}"\nyears = [2024, 2025]\n')
     scenario = tmp_path / "yc2.toml"
     scenario.write_text(text, encoding="utf-8")

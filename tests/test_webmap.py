@@ -1,0 +1,269 @@
+"""HTML coverage maps: the folium object and the page — layers, counts, bounds, escaping, offline assets,
+display geometry, basemaps and GCJ-02, the choropleth classes — and `gisplan map` on the 永川 run."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import date
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from click.testing import CliRunner
+from shapely.geometry import Point, box
+
+from gisplan.cli import cli
+from gisplan.coords import wgs84_to_gcj02
+from gisplan.errors import ConfigError
+from gisplan.webmap import (
+    _NO_DATA,
+    _SEQUENTIAL,
+    MapLayers,
+    build_map,
+    choropleth_choices,
+    layer_counts,
+    render_map_html,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import folium
+
+XSS = "<img src=x onerror=alert(1)>"
+JINJA = "{{ 1234*1000 }}"
+CLOSE = "</script><script>alert(2)</script>"
+TYPE_NAMES = {"community_service_centre": "城乡社区综合服务设施", "elderly_day_care": "社区养老服务站",
+              "public_cemetery": "城乡公益性安葬（放）设施"}
+
+
+def sample_layers(**changes: object) -> MapLayers:
+    """Two townships, three villages, 3 centres (names that try to inject HTML, Jinja and script), 60 day-care
+    stations (clustered), a service area, two gaps and two proposed sites; WGS84."""
+    towns = gpd.GeoDataFrame({
+        "code12": ["500118001000", "500118101000"], "name": ["甲街道", "乙镇"],
+        "share_community_service_centre": [0.9, 0.1], "floor_area_m2_per_100hh": [35.0, np.nan],
+        "lacks_public_cemetery": [False, True],
+    }, geometry=[box(105.90, 29.30, 105.95, 29.35), box(105.95, 29.30, 106.00, 29.35)], crs=4326)
+    villages = gpd.GeoDataFrame({
+        "code12": ["500118001001", "500118101001", "500118101002"], "name": ["一社区", "二村", "三村"],
+        "lacks_elderly_day_care": [False, True, False],
+    }, geometry=[box(105.90, 29.30, 105.95, 29.35), box(105.95, 29.30, 106.00, 29.32),
+                 box(105.95, 29.32, 106.00, 29.35)], crs=4326)
+    centres = gpd.GeoDataFrame({
+        "facility_id": ["c1", "c2", "c3"], "code12": ["500118001001", "500118101001", "500118101002"],
+        "name": [XSS, JINJA, CLOSE], "floor_area_m2": [420.0, 300.0, np.nan],
+        "status": ["existing", "existing", "planned"], "illustrative": [True, True, True],
+    }, geometry=[Point(105.91, 29.31), Point(105.96, 29.31), Point(105.97, 29.34)], crs=4326)
+    rng = np.random.default_rng(7)
+    day_care = gpd.GeoDataFrame({
+        "facility_id": [f"d{i}" for i in range(60)], "code12": "500118101001", "name": [f"站{i}" for i in range(60)],
+        "beds": 10,
+    }, geometry=gpd.points_from_xy(rng.uniform(105.9, 106.0, 60), rng.uniform(29.3, 29.35, 60)), crs=4326)
+    areas = gpd.GeoDataFrame({"facility_type": ["community_service_centre"], "minutes": [15.0],
+                              "profile": ["walk"]},
+                             geometry=[Point(105.93, 29.32).buffer(0.01)], crs=4326)
+    gaps = gpd.GeoDataFrame({
+        "facility_type": "community_service_centre", "rank": [1, 2], "population": [1200.0, 300.0],
+        "households": [500.0, 120.0], "pop_60plus": [250.0, 60.0], "township": ["乙镇", "乙镇"],
+        "village": [XSS, "三村"], "area_km2": [0.8, 0.2],
+    }, geometry=[box(105.96, 29.305, 105.97, 29.315), box(105.98, 29.33, 105.985, 29.335)], crs=4326)
+    proposals = gpd.GeoDataFrame({
+        "indicator_id": "YC-15MIN-CSC", "facility_type": "community_service_centre", "rank": [1, 2],
+        "year": [2024, 2025], "population_added": [1100.0, 280.0], "households_added": [450.0, 110.0],
+        "township": "乙镇", "village": ["二村", "三村"], "lon": [105.965, 105.982], "lat": [29.31, 29.332],
+        "lon_gcj02": [105.968, 105.985], "lat_gcj02": [29.307, 29.329],
+    }, geometry=[Point(105.965, 29.31), Point(105.982, 29.332)], crs=4326)
+    args: dict[str, object] = {
+        "title": "永川区 示意 <demo>", "method": "network", "townships": towns,
+        "district": gpd.GeoDataFrame({"name": ["永川区"]}, geometry=[box(105.90, 29.30, 106.00, 29.35)], crs=4326),
+        "villages": villages, "facilities": {"community_service_centre": centres, "elderly_day_care": day_care},
+        "areas": areas, "gaps": gaps, "proposals": proposals, "type_names": TYPE_NAMES,
+        "type_minutes": {"community_service_centre": 15.0}, "illustrative": ("城乡社区综合服务设施",),
+        "made_on": date(2026, 11, 28),
+    }
+    args.update(changes)
+    return MapLayers(**args)  # type: ignore[arg-type]
+
+
+def _overlay(fmap: folium.Map, key: str) -> dict[str, object]:
+    for child in fmap._children.values():
+        if getattr(child, "class_name", "").endswith(f"gp-{key}"):
+            return json.loads(child.data_json)  # type: ignore[no-any-return]
+    raise AssertionError(key)
+
+
+def test_layers_names_counts_and_bounds() -> None:
+    fmap = build_map(sample_layers())
+    assert layer_counts(fmap) == {
+        "gp-townships": ("镇街：15 分钟覆盖率（人口）— 城乡社区综合服务设施", "polygon", 2),
+        "gp-district": ("区界", "polygon", 1),
+        "gp-area-0": ("服务范围（15 分钟）— 城乡社区综合服务设施", "polygon", 1),
+        "gp-gap-0": ("覆盖缺口 — 城乡社区综合服务设施", "polygon", 2),
+        "gp-fac-0": ("● 城乡社区综合服务设施（3）", "marker", 3),
+        "gp-fac-1": ("● 社区养老服务站（60）", "cluster", 60),  # more than 40 points: clustered
+        "gp-site-0": ("候选站点 — 城乡社区综合服务设施（2）", "marker", 2),
+    }
+    fit = next(c for c in fmap._children.values() if type(c).__name__ == "FitBounds")
+    assert np.allclose(fit.bounds, [[29.30, 105.90], [29.35, 106.00]], atol=1e-9)
+    page = render_map_html(fmap)
+    for name in ("区界", "覆盖缺口 — 城乡社区综合服务设施", "候选站点 — 城乡社区综合服务设施（2）"):
+        assert json.dumps(name) in page
+
+
+def test_user_names_are_escaped_never_evaluated() -> None:
+    fmap = build_map(sample_layers())
+    page = render_map_html(fmap)
+    for raw in (XSS, CLOSE, "onerror=alert(1)>", "<script>alert(2)"):
+        assert raw not in page
+    assert "1234000" not in page  # folium renders output again as Jinja: the braces must not be evaluated
+    assert "<title>永川区 示意 &lt;demo&gt;</title>" in page
+    centres = _overlay(fmap, "fac-0")["features"]
+    assert [f["properties"]["_t"] for f in centres] == [html.escape(XSS), "&#123;&#123; 1234*1000 &#125;&#125;",
+                                                        html.escape(CLOSE)]
+    assert "所在镇街</th><td>甲街道" in centres[0]["properties"]["_p"]
+    assert "建筑面积</th><td>420 m²" in centres[0]["properties"]["_p"]
+    assert "状态</th><td>规划" in centres[2]["properties"]["_p"]
+    assert 'class="gp-planned"' in centres[2]["properties"]["_i"]
+    gap = _overlay(fmap, "gap-0")["features"][0]["properties"]["_p"]
+    assert html.escape(XSS) in gap
+    assert "人口</th><td>1,200 人" in gap
+    assert "60岁以上</th><td>250 人" in gap
+
+
+def test_page_embeds_every_library_and_fetches_nothing() -> None:
+    page = render_map_html(build_map(sample_layers()))
+    assert re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)=', page) == []
+    assert not re.search(r"cdn\.jsdelivr|unpkg\.com|cdnjs|code\.jquery", page)
+    assert 't.version="1.9.4"' in page  # Leaflet
+    assert "markerClusterGroup" in page
+    assert "L.Control.Measure" in page
+    assert "function gisplanLayer" in page
+    assert "data:image/png;base64," in page  # the images the stylesheets refer to
+    assert "window.gisplanReady = true" in page
+
+
+def test_display_geometry_rounded_to_a_metre_and_simplified() -> None:
+    fine = shapely.Point(105.93, 29.32).buffer(0.01, quad_segs=2000)  # 8,000 vertices
+    layers = sample_layers(areas=gpd.GeoDataFrame({"facility_type": ["community_service_centre"],
+                                                   "minutes": [15.0], "profile": ["walk"]},
+                                                  geometry=[fine], crs=4326))
+    fmap = build_map(layers)
+    drawn = shapely.from_geojson(json.dumps(_overlay(fmap, "area-0")["features"][0]["geometry"]))
+    assert shapely.get_num_coordinates(drawn) < 200
+    assert drawn.area == pytest.approx(fine.area, rel=0.01)
+    coords = shapely.get_coordinates(drawn)
+    assert np.array_equal(coords, np.round(coords, 5))
+    point = _overlay(fmap, "fac-0")["features"][0]["geometry"]["coordinates"]
+    assert point == [105.91, 29.31]
+
+
+def test_amap_basemap_shifts_every_layer_to_gcj02() -> None:
+    fmap = build_map(sample_layers(), basemap="amap")
+    lon, lat = wgs84_to_gcj02(105.91, 29.31)
+    assert _overlay(fmap, "fac-0")["features"][0]["geometry"]["coordinates"] == [round(float(lon), 5),
+                                                                               round(float(lat), 5)]
+    town = shapely.from_geojson(json.dumps(_overlay(fmap, "townships")["features"][0]["geometry"]))
+    assert town.bounds[0] == pytest.approx(105.90 + (float(lon) - 105.91), abs=2e-5)
+    page = render_map_html(fmap)
+    assert "autonavi.com" in page
+    assert "GCJ-02，以与高德底图对齐" in page
+    wgs = render_map_html(build_map(sample_layers(), basemap="osm"))
+    assert "tile.openstreetmap.org" in wgs
+    assert "坐标系 WGS84" in wgs
+
+
+def test_tianditu_needs_a_valid_key() -> None:
+    with pytest.raises(ConfigError, match="天地图 basemap needs your key"):
+        build_map(sample_layers(), basemap="tianditu")
+    with pytest.raises(ConfigError, match="needs your key"):
+        build_map(sample_layers(), basemap="tianditu", tianditu_key="abc'\"<0123456789abcdef")
+    page = render_map_html(build_map(sample_layers(), basemap="tianditu", tianditu_key="0123456789abcdef" * 2))
+    assert "tk=0123456789abcdef0123456789abcdef" in page
+    assert "cva_w" in page
+    with pytest.raises(ConfigError, match="unknown basemap 'google'"):
+        build_map(sample_layers(), basemap="google")
+
+
+def test_choropleth_choices_and_classes() -> None:
+    layers = sample_layers()
+    assert list(choropleth_choices(layers)) == ["coverage:community_service_centre", "floor_area",
+                                                "admin:public_cemetery", "admin:elderly_day_care"]
+
+    def fills(key: str) -> list[str]:
+        features = _overlay(build_map(layers, choropleth=key), "townships")["features"]
+        return [f["properties"]["_s"]["fillColor"] for f in features]
+
+    assert fills("coverage:community_service_centre") == [_SEQUENTIAL[4], _SEQUENTIAL[0]]  # 90 %, 10 %
+    assert fills("floor_area") == [_SEQUENTIAL[3], _NO_DATA]  # 35 m²/100hh: at the standard of 30, no data
+    assert fills("admin:public_cemetery") == [_SEQUENTIAL[4], _SEQUENTIAL[0]]  # has one, lacks one
+    assert fills("admin:elderly_day_care") == [_SEQUENTIAL[4], _SEQUENTIAL[2]]  # 1 of 1 villages, 1 of 2
+    page = render_map_html(build_map(layers, choropleth="floor_area"))
+    assert "每百户社区综合服务设施面积（m²）" in page
+    assert "30–45（达标）" in page
+    with pytest.raises(ConfigError, match=r"cannot be coloured by 'nope'.*floor_area \(每百户"):
+        build_map(layers, choropleth="nope")
+
+
+def test_title_block_says_method_date_and_illustrative() -> None:
+    page = render_map_html(build_map(sample_layers()))
+    assert "制图日期：2026-11-28" in page
+    assert "方法：路网最短路径" in page
+    assert "示意 ILLUSTRATIVE：城乡社区综合服务设施 为生成的示意数据" in page
+    real = render_map_html(build_map(sample_layers(illustrative=(), method="straight_line")))
+    assert "ILLUSTRATIVE" not in real
+    assert "直线服务半径（非路网" in real
+
+
+def test_a_layer_without_crs_is_refused() -> None:
+    towns = sample_layers().townships.set_crs(None, allow_override=True)
+    with pytest.raises(ConfigError, match="no CRS"):
+        build_map(sample_layers(townships=towns))
+
+
+def test_map_command_redraws_from_a_run(yongchuan_run: tuple[Path, Path, Path, str], tmp_path: Path) -> None:
+    scenario, store, out, _ = yongchuan_run
+    base = ["map", str(scenario), "-w", str(store), "--out", str(out)]
+    listed = CliRunner().invoke(cli, [*base, "--list"])
+    assert listed.exit_code == 0, listed.output
+    assert "coverage:community_service_centre" in listed.output
+    assert "floor_area" in listed.output
+    target = tmp_path / "floor.html"
+    result = CliRunner().invoke(cli, [*base, "--choropleth", "floor_area", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "每百户社区综合服务设施面积" in target.read_text(encoding="utf-8")
+    bad = CliRunner().invoke(cli, [*base, "--choropleth", "coverage:nothing", "--output", str(tmp_path / "x.html")])
+    assert bad.exit_code == 1
+    assert "cannot be coloured by 'coverage:nothing'" in bad.output
+    assert "Traceback" not in bad.output
+    assert not (tmp_path / "x.html").exists()
+    key = CliRunner().invoke(cli, [*base, "--basemap", "tianditu"], env={"GISPLAN_TIANDITU_KEY": ""})
+    assert key.exit_code == 1
+    assert "--tianditu-key" in key.output
+    none = CliRunner().invoke(cli, ["map", str(scenario), "-w", str(store), "--out", str(tmp_path / "empty")])
+    assert none.exit_code == 1
+    assert "run `gisplan run SCENARIO --out" in none.output
+
+
+def test_run_writes_the_map(yongchuan_run: tuple[Path, Path, Path, str]) -> None:
+    _, _, out, output = yongchuan_run
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "map.html" in output
+    assert "永川区“十四五”民政事业发展规划" in page
+    assert "示意 ILLUSTRATIVE" in page
+    assert (out / "map.html").stat().st_size <= 15_000_000
+
+
+def test_a_district_without_townships_still_gets_a_map() -> None:
+    """珠山's demo has only the district outline: no choropleth, but the district, facilities and title."""
+    fmap = build_map(sample_layers(townships=None, villages=None))
+    assert choropleth_choices(sample_layers(townships=None, villages=None)) == {}
+    assert set(layer_counts(fmap)) == {"gp-district", "gp-area-0", "gp-gap-0", "gp-fac-0", "gp-fac-1", "gp-site-0"}
+    page = render_map_html(fmap)
+    assert 'id="gp-legend"' not in page
+    with pytest.raises(ConfigError, match="nothing to draw"):
+        build_map(sample_layers(townships=None, villages=None, district=None, facilities={}))
