@@ -32,7 +32,9 @@ Conventions
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -218,13 +220,20 @@ def _invert(
     _check_solver_args(tol_deg, max_iter)
     out_lon = start_lon.copy()
     out_lat = start_lat.copy()
-    stuck, worst = 0, 0.0
-    for lo in range(0, target_lon.size, _BLOCK):
+
+    def solve(lo: int) -> tuple[int, float]:
         block = slice(lo, lo + _BLOCK)
-        n, w = _invert_block(forward, target_lon[block], target_lat[block], out_lon[block], out_lat[block],
+        return _invert_block(forward, target_lon[block], target_lat[block], out_lon[block], out_lat[block],
                              tol_deg=tol_deg, max_iter=max_iter)
-        stuck += n
-        worst = max(worst, w)
+
+    starts = range(0, target_lon.size, _BLOCK)
+    if len(starts) > 1:  # numpy releases the GIL: blocks (disjoint slices of the output) on every core
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            results = list(pool.map(solve, starts))
+    else:
+        results = [solve(lo) for lo in starts]
+    stuck = sum(n for n, _ in results)
+    worst = max((w for _, w in results), default=0.0)
     if stuck:
         msg = (
             f"{name}: {stuck} point(s) did not converge to "

@@ -235,9 +235,7 @@ def reach_from_facilities(
 class PlacedDemand:
     """Demand points on the network under one profile: what :func:`demand_minutes` needs per point,
     computed once for all facility types. Minutes to the ``u`` end are ``to_u``, to ``v`` ``to_v``
-    (``inf`` where the one-way rule forbids that direction). ``node_ptr``/``node_demand`` list, per node,
-    the snapped points on its edges, and ``edge_ptr``/``edge_demand`` per edge, so that a search touching
-    few nodes costs little."""
+    (``inf`` where the one-way rule forbids that direction)."""
 
     ok: NDArray[np.bool_]
     edge: NDArray[np.int64]
@@ -250,27 +248,6 @@ class PlacedDemand:
     edge_minutes: NDArray[np.float64]
     up: NDArray[np.bool_]
     down: NDArray[np.bool_]
-    node_ptr: NDArray[np.int64]
-    node_demand: NDArray[np.int64]
-    edge_ptr: NDArray[np.int64]
-    edge_demand: NDArray[np.int64]
-
-
-def _index_by(keys: NDArray[np.int64], values: NDArray[np.int64], n: int) -> tuple[NDArray[np.int64], ...]:
-    order = np.argsort(keys, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
-    return ptr, values[order]
-
-
-def _ranges(ptr: NDArray[np.int64], items: NDArray[np.int64], keys: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Concatenate ``items[ptr[k]:ptr[k+1]]`` for every k in `keys` (vectorised)."""
-    lo, hi = ptr[keys], ptr[keys + 1]
-    count = hi - lo
-    if not count.sum():
-        return np.empty(0, dtype=np.int64)
-    start = np.repeat(lo - (np.cumsum(count) - count), count)
-    return items[start + np.arange(int(count.sum()))]
 
 
 def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> PlacedDemand:
@@ -282,16 +259,12 @@ def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> Pl
     frac = np.where(ok, demand.offset_m, 0.0) / np.where(length > 0, length, 1.0)
     up, down = _edge_dirs(network, profile, e)
     u, v = network.edge_u[e], network.edge_v[e]
-    idx = np.flatnonzero(ok)
-    node_ptr, node_demand = _index_by(np.concatenate([u[idx], v[idx]]), np.concatenate([idx, idx]), network.n_nodes)
-    edge_ptr, edge_demand = _index_by(e[idx], idx, network.n_edges)
     # to u the demand travels v→u (down); to v it travels u→v (up)
     return PlacedDemand(
         ok=ok, edge=e, u=u, v=v,
         to_u=np.where(down, frac * w, np.inf), to_v=np.where(up, (1 - frac) * w, np.inf),
         access_minutes=np.where(ok, demand.access_m, np.nan) / profile.access_speed_m_per_min,
         length_m=length, edge_minutes=w, up=up, down=down,
-        node_ptr=node_ptr, node_demand=node_demand, edge_ptr=edge_ptr, edge_demand=edge_demand,
     )
 
 
@@ -326,10 +299,13 @@ def demand_minutes(
     if n_d == 0:
         return Nearest(minutes_out, facility_out, reach.cutoff_minutes)
     p = placed if placed is not None else place_demand(network, profile, demand)
-    reached = np.flatnonzero(np.isfinite(reach.node_minutes))
     f_edge = facilities.edge[reach.members]
-    near = np.unique(np.concatenate([_ranges(p.node_ptr, p.node_demand, reached),
-                                     _ranges(p.edge_ptr, p.edge_demand, np.unique(f_edge))]))
+    on_facility_edge = np.zeros(network.n_edges, dtype=bool)
+    on_facility_edge[f_edge] = True
+    reached = np.isfinite(reach.node_minutes)
+    # edges with a reached end or a facility on them, then one gather per point: no sorting
+    live = reached[network.edge_u] | reached[network.edge_v] | on_facility_edge
+    near = np.flatnonzero(live[p.edge] & p.ok)
     u, v = p.u[near], p.v[near]
     via_u = reach.node_minutes[u] + p.to_u[near]
     via_v = reach.node_minutes[v] + p.to_v[near]
@@ -337,7 +313,7 @@ def demand_minutes(
     fac = np.where(via_u <= via_v, reach.node_facility[u], reach.node_facility[v])
     # facilities on the demand's own edge
     e = p.edge[near]
-    on_edge = np.isin(e, f_edge)
+    on_edge = on_facility_edge[e]
     if on_edge.any():
         d_loc = np.flatnonzero(on_edge)
         order = np.argsort(f_edge, kind="stable")
