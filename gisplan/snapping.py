@@ -91,38 +91,43 @@ def snap_index(network: RoadNetwork, *, usable: NDArray[np.bool_] | None = None,
         raise ValueError(msg)
     edges = np.arange(network.n_edges) if usable is None else np.flatnonzero(usable)
     coords, owner = shapely.get_coordinates(network.geometry[edges], return_index=True)
-    same = owner[1:] == owner[:-1]
-    i0 = np.flatnonzero(same)
-    a = coords[i0]
-    b = coords[i0 + 1]
+    i0 = np.flatnonzero(owner[1:] == owner[:-1])
+    n_seg = len(i0)
+    # one table per segment, filled in place (few large temporaries: fresh memory is slow to touch)
+    table = np.empty((n_seg, 5))
+    table[:, :2] = coords[i0]
+    table[:, 2:4] = coords[i0 + 1]
+    table[:, 2:4] -= table[:, :2]
     seg_edge = edges[owner[i0]].astype(np.int64)
-    seg_len = np.hypot(*(b - a).T)
+    del coords, owner, i0
+    seg_len = np.hypot(table[:, 2], table[:, 3])
+    len2 = seg_len * seg_len
+    np.divide(1.0, len2, out=table[:, 4], where=len2 > 0)
+    table[len2 <= 0, 4] = 0.0
+    del len2
     # chainage from the edge's u end: cumulative length within each edge
     cum = np.cumsum(seg_len)
-    start_of_edge = np.ones(len(i0), dtype=bool)
+    start_of_edge = np.ones(n_seg, dtype=bool)
     start_of_edge[1:] = seg_edge[1:] != seg_edge[:-1]
-    base = np.maximum.accumulate(np.where(start_of_edge, cum - seg_len, 0.0))
-    chain = cum - seg_len - base
+    chain = cum - seg_len
+    chain -= np.maximum.accumulate(np.where(start_of_edge, chain, 0.0))
+    del cum
     # samples: each segment's start, interior points of the longer segments, and each edge's last point
-    n_seg = len(i0)
     n_per = np.maximum(1, np.ceil(seg_len / spacing_m).astype(np.int64))
     long = np.flatnonzero(n_per > 1)
     n_extra = n_per[long] - 1
     seg_x = np.repeat(long, n_extra)
     k = 1 + np.arange(len(seg_x)) - np.repeat(np.cumsum(n_extra) - n_extra, n_extra)
     frac = (k / n_per[seg_x])[:, None]
+    del n_per, long, n_extra, k
     end_of_edge = np.ones(n_seg, dtype=bool)
     end_of_edge[:-1] = seg_edge[:-1] != seg_edge[1:]
     last = np.flatnonzero(end_of_edge)
-    pts = np.concatenate([a, a[seg_x] + frac * (b[seg_x] - a[seg_x]), b[last]])
+    pts = np.empty((n_seg + len(seg_x) + len(last), 2))
+    pts[:n_seg] = table[:, :2]
+    pts[n_seg:n_seg + len(seg_x)] = table[seg_x, :2] + frac * table[seg_x, 2:4]
+    pts[n_seg + len(seg_x):] = table[last, :2] + table[last, 2:4]  # a segment's start is the previous one's end
     extra_seg = np.concatenate([seg_x, last]).astype(np.int64)
-    # a segment's start is also the previous segment's end (same edge)
-    table = np.empty((n_seg, 5))
-    table[:, :2] = a
-    np.subtract(b, a, out=table[:, 2:4])
-    len2 = seg_len * seg_len
-    np.divide(1.0, len2, out=table[:, 4], where=len2 > 0)
-    table[len2 <= 0, 4] = 0.0
     # an unbalanced tree builds twice as fast here and queries as fast
     tree = cKDTree(pts, leafsize=32, balanced_tree=False, compact_nodes=False)
     return SnapIndex(table, seg_edge, chain, network.length_m[seg_edge], extra_seg, ~start_of_edge, tree,
@@ -183,6 +188,34 @@ def snap_points(
         raise ValueError(msg)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
+    if len(x) <= _CHUNK:
+        return _snap(index, x, y, max_snap_m=max_snap_m)
+    # in Z-order, neighbouring queries walk the same tree nodes: 2-3x faster on a million scattered points
+    order = _z_order(x, y)
+    got = _snap(index, x[order], y[order], max_snap_m=max_snap_m)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return EdgeSnap(edge=got.edge[back], offset_m=got.offset_m[back], access_m=got.access_m[back],
+                    snapped_xy=got.snapped_xy[back])
+
+
+def _z_order(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+    """A permutation putting points in Morton (Z) order on a 2^16 grid over their extent."""
+    xy = np.nan_to_num(np.column_stack([x, y]), nan=0.0, posinf=0.0, neginf=0.0)
+    lo = xy.min(axis=0)
+    span = float((xy.max(axis=0) - lo).max()) or 1.0
+    q = ((xy - lo) * ((2**16 - 1) / span)).astype(np.uint64)
+
+    def spread(v: NDArray[np.uint64]) -> NDArray[np.uint64]:  # 16 bits to the even bits of 32
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    return np.argsort(spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1)), kind="stable")
+
+
+def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, max_snap_m: float) -> EdgeSnap:
+    """:func:`snap_points` on points in the order given."""
     n = len(x)
     half = index.spacing_m / 2.0
     bound = float(np.hypot(max_snap_m, half)) * (1 + 1e-9) + 1e-9

@@ -260,3 +260,27 @@ def test_pairwise_minutes_equal_demand_minutes_per_source() -> None:
         got = pairs.sort_values(["demand", "source"])
         assert got[["demand", "source"]].to_numpy().tolist() == exp[["demand", "source"]].to_numpy().tolist()
         assert np.abs(got["minutes"].to_numpy() - exp["minutes"].to_numpy()).max() <= 1e-9
+
+
+def test_snapping_equals_geos_nearest_on_the_real_network() -> None:
+    """50,000 scattered points (more than one block: the Z-ordered path) on the real 永川 roads: the access
+    distance equals GEOS's nearest distance to 1e-9 m, the offset equals line_locate_point on the chosen
+    edge, and points beyond max_snap_m stay unsnapped."""
+    net = _yongchuan()
+    rng = np.random.default_rng(11)
+    xy = net.node_xy[rng.integers(0, net.n_nodes, 50_000)] + rng.normal(0, 300, (50_000, 2))
+    snap = snap_points(snap_index(net), xy[:, 0], xy[:, 1], max_snap_m=400)
+    points = shapely.points(xy)
+    nearest, dist = shapely.STRtree(net.geometry).query_nearest(points, return_distance=True, all_matches=False)
+    order = np.argsort(nearest[0])
+    geos_m = np.empty(len(xy))
+    geos_m[nearest[0][order]] = dist[order]
+    inside = geos_m <= 400
+    assert np.array_equal(snap.snapped, inside)
+    assert 0.01 < (~inside).mean() < 0.5  # both kinds occur
+    assert np.abs(snap.access_m[inside] - geos_m[inside]).max() <= 1e-9
+    got = snap.edge[inside]
+    located = shapely.line_locate_point(net.geometry[got], points[inside])
+    assert np.abs(snap.offset_m[inside] - located).max() <= 1e-6
+    assert np.abs(shapely.distance(points[inside], shapely.points(snap.snapped_xy[inside]))
+                  - geos_m[inside]).max() <= 1e-9
