@@ -378,12 +378,13 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
             seconds["coverage"] += time.perf_counter() - t0
         seconds["coverage"] -= seconds["polygons"]
         t0 = time.perf_counter()
-        # GEOS releases the GIL: merge the types' buffers on every core
+        # GEOS releases the GIL: merge the types' buffers on every core, largest first (balanced cores)
+        largest_first = sorted(range(len(area_rows)), key=lambda i: -len(area_rows[i]["geometry"]))
         with ThreadPoolExecutor(max_workers=max(1, min(len(area_rows), os.cpu_count() or 1))) as pool:
-            merged = list(pool.map(lambda lines: service_area_polygons(lines, trim_m=trim_m),
-                                   [row["geometry"] for row in area_rows]))
-        for row, geom in zip(area_rows, merged, strict=True):
-            row["geometry"] = geom
+            merged = list(pool.map(lambda i: service_area_polygons(area_rows[i]["geometry"], trim_m=trim_m),
+                                   largest_first))
+        for i, geom in zip(largest_first, merged, strict=True):
+            area_rows[i]["geometry"] = geom
         seconds["polygons"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     units = unit_totals(out, covered, reachable, names=names, district_code=district_code, method=method)
