@@ -379,10 +379,10 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
         seconds["coverage"] -= seconds["polygons"]
         t0 = time.perf_counter()
         # GEOS releases the GIL: merge the types' buffers on every core, largest first (balanced cores)
-        largest_first = sorted(range(len(area_rows)), key=lambda i: -len(area_rows[i]["geometry"]))
+        lines_of: list[NDArray[np.object_]] = [row["geometry"] for row in area_rows]  # type: ignore[misc]
+        largest_first = sorted(range(len(lines_of)), key=lambda i: -len(lines_of[i]))
         with ThreadPoolExecutor(max_workers=max(1, min(len(area_rows), os.cpu_count() or 1))) as pool:
-            merged = list(pool.map(lambda i: service_area_polygons(area_rows[i]["geometry"], trim_m=trim_m),
-                                   largest_first))
+            merged = list(pool.map(lambda i: service_area_polygons(lines_of[i], trim_m=trim_m), largest_first))
         for i, geom in zip(largest_first, merged, strict=True):
             area_rows[i]["geometry"] = geom
         seconds["polygons"] += time.perf_counter() - t0
