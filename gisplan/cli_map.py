@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from gisplan._cliutil import catalogue_for, catalogue_option
+from gisplan._cliutil import catalogue_for, catalogue_option, import_scenario
 from gisplan.config import load_scenario
-from gisplan.plan import map_layers, write_map
-from gisplan.webmap import BASEMAPS, choropleth_choices
+from gisplan.plan import map_layers, run_scenario, write_map, write_results
+from gisplan.store import list_layers
+from gisplan.webmap import BASEMAPS, check_basemap, choropleth_choices
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,20 +54,32 @@ def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (default: map.html in --out).")
 @click.option("--list", "list_only", is_flag=True, help="List the indicators the map can be coloured by.")
+@click.option("--propose/--no-propose", default=True, show_default=True,
+              help="When --out has no results yet and the scenario is run first: propose new sites too.")
 @map_options
 @catalogue_option
 def map_command(  # noqa: PLR0913, PLR0917 - click options
-    scenario: Path, workspace: Path | None, out: Path | None, output: Path | None, list_only: bool,
-                choropleth: str | None, basemap: str, tianditu_key: str | None,
-                catalogue_files: tuple[Path, ...]) -> None:
-    """Draw SCENARIO's coverage map from the results of `gisplan run` (which writes map.html itself):
-    townships coloured by an indicator, facilities by type, service areas, coverage gaps and candidate
-    sites, one toggleable layer each; a single HTML file that opens offline.
+    scenario: Path, workspace: Path | None, out: Path | None, output: Path | None, list_only: bool, propose: bool,
+    choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+) -> None:
+    """Draw SCENARIO's coverage map from the results of `gisplan run` in --out (which writes map.html
+    itself): townships coloured by an indicator, facilities by type, service areas, coverage gaps and
+    candidate sites, one toggleable layer each; a single HTML file that opens offline. When --out has no
+    results yet, the scenario is run first and its results are written there too.
     """
+    check_basemap(basemap, tianditu_key)
     sc = load_scenario(scenario)
     store = workspace or sc.workspace
+    cat = catalogue_for(sc, catalogue_files)
     target = out or store.with_name(f"{store.stem}_results")
-    layers = map_layers(target / "results.gpkg", store, sc, catalogue_for(sc, catalogue_files))
+    if not (target / "results.gpkg").is_file():
+        click.echo(f"{os.path.normpath(target)} has no results yet: running the scenario first "
+                   "(`gisplan run` prints the tables)", err=True)
+        import_scenario(sc, store, cat)
+        illustrative = bool(list_layers(store)["illustrative"].any())
+        result = run_scenario(store, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+        write_results(result, out_dir=target, store=store, illustrative=illustrative)
+    layers = map_layers(target / "results.gpkg", store, sc, cat)
     if list_only:
         for key, label in choropleth_choices(layers).items():
             click.echo(f"{key:40} {label}")

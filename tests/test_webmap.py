@@ -28,6 +28,7 @@ from gisplan.webmap import (
     layer_counts,
     render_map_html,
 )
+from tests.conftest import ROOT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -244,9 +245,22 @@ def test_map_command_redraws_from_a_run(yongchuan_run: tuple[Path, Path, Path, s
     key = CliRunner().invoke(cli, [*base, "--basemap", "tianditu"], env={"GISPLAN_TIANDITU_KEY": ""})
     assert key.exit_code == 1
     assert "--tianditu-key" in key.output
-    none = CliRunner().invoke(cli, ["map", str(scenario), "-w", str(store), "--out", str(tmp_path / "empty")])
-    assert none.exit_code == 1
-    assert "run `gisplan run SCENARIO --out" in none.output
+
+
+def test_map_command_runs_the_scenario_when_there_are_no_results(tmp_path: Path) -> None:
+    """珠山's real layers (district outline, gazetteer; no roads): `gisplan map` runs it first, then draws."""
+    text = (ROOT / "scenarios" / "zhushan-2025.toml").read_text(encoding="utf-8")
+    scenario = tmp_path / "zs.toml"
+    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/"), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["map", str(scenario), "-w", str(tmp_path / "zs.gpkg"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "has no results yet: running the scenario first" in result.output
+    assert (out / "results.gpkg").is_file()
+    assert (out / "indicators.csv").is_file()
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "珠山区“十四五”民政事业发展规划" in page
+    assert "覆盖未计算（缺少路网或需求数据）" in page  # no roads in this demo: the title says so
 
 
 def test_run_writes_the_map(yongchuan_run: tuple[Path, Path, Path, str]) -> None:
