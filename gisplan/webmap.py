@@ -84,7 +84,7 @@ _TYPE_SYMBOLS: Mapping[str, tuple[str, str]] = MappingProxyType({
 })
 _FALLBACK_COLOURS = ("#3949ab", "#c0ca33", "#8d6e63", "#26a69a", "#ec407a", "#5c6bc0", "#ffa000", "#78909c")
 _AREA_COLOURS = ("#1e88e5", "#43a047", "#8e24aa", "#fb8c00", "#00acc1", "#e53935", "#6d4c41", "#3949ab")
-_SEQUENTIAL = ("#fee5d9", "#fcbba1", "#fc9272", "#74c476", "#238b45")  # low (red) → high (green)
+_SEQUENTIAL = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")  # ColorBrewer YlGn: low → high
 _NO_DATA = "#d9d9d9"
 CLUSTER_OVER = 40  # a facility type with more points than this is clustered
 _SIMPLIFY_M = 5.0  # display simplification of polygons, metres
@@ -501,7 +501,7 @@ def build_map(  # noqa: C901, PLR0912, PLR0915 - one layer after another
     if choropleth is not None:  # implies townships
         collection, legend, legend_title, n = _township_layer(layers, choropleth, system)
         add(collection, n, name=f"镇街：{_esc(legend_title)}", key="townships", kind="polygon", show=True, sticky=True,
-            style={"color": "#555", "weight": 1, "fillOpacity": 0.6})
+            style={"color": "#666", "weight": 1, "fillOpacity": 0.55})
     elif layers.townships is not None:
         towns = layers.townships
         props = [{"_t": _esc(n)} for n in towns["name"]]
@@ -533,8 +533,8 @@ def build_map(  # noqa: C901, PLR0912, PLR0915 - one layer after another
             add(_collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=_SIMPLIFY_M),
                             _gap_props(pd.DataFrame(part), type_name)), len(part),
                 name=f"覆盖缺口 — {_esc(type_name)}", key=f"gap-{i}", kind="polygon", show=i == 0,
-                style={"color": "#b71c1c", "weight": 1.5, "dashArray": "4 3", "fillColor": "#e53935",
-                       "fillOpacity": 0.35})
+                style={"color": "#c62828", "weight": 1.5, "dashArray": "4 3", "fillColor": "#e53935",
+                       "fillOpacity": 0.18})
 
     town_names = ({} if layers.townships is None else
                   dict(zip(layers.townships["code12"].astype(str), layers.townships["name"].astype(str), strict=True)))
@@ -562,7 +562,7 @@ def build_map(  # noqa: C901, PLR0912, PLR0915 - one layer after another
 
     _add_furniture(fmap, layers, legend, legend_title, basemap, system)
     bounds = _bounds(layers, system)
-    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(12, 12))
     return fmap
 
 
@@ -594,8 +594,8 @@ def _add_furniture(fmap: folium.Map, layers: MapLayers, legend: list[tuple[str, 
              f'<div class="gp-meta">底图：{_esc(BASEMAPS[basemap][0])}　{crs_note}</div>']
     if layers.illustrative:
         names = "、".join(_esc(n) for n in layers.illustrative)
-        lines.append(f'<div class="gp-illustrative">示意 ILLUSTRATIVE：{names} 为生成的示意数据，'
-                     "不是真实设施或人口，图上数字不得作为现状引用</div>")
+        lines.append('<div class="gp-illustrative">示意 ILLUSTRATIVE — 含生成的示意数据，不是真实设施或人口，'
+                     f'图上数字不得作为现状引用<div class="gp-ill-list">示意图层：{names}</div></div>')
     fmap.add_child(_block('<div class="gp-title" id="gp-title">' + "".join(lines) + "</div>"))
     if legend:
         items = "".join(f'<div><i style="background:{c}"></i>{_esc(label)}</div>' for c, label in legend)

@@ -214,7 +214,8 @@ def test_title_block_says_method_date_and_illustrative() -> None:
     page = render_map_html(build_map(sample_layers()))
     assert "制图日期：2026-11-28" in page
     assert "方法：路网最短路径" in page
-    assert "示意 ILLUSTRATIVE：城乡社区综合服务设施 为生成的示意数据" in page
+    assert "示意 ILLUSTRATIVE — 含生成的示意数据" in page
+    assert "示意图层：城乡社区综合服务设施</div>" in page
     real = render_map_html(build_map(sample_layers(illustrative=(), method="straight_line")))
     assert "ILLUSTRATIVE" not in real
     assert "直线服务半径（非路网" in real
