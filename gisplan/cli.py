@@ -71,7 +71,8 @@ def cli(verbose: int, quiet: int) -> None:
 
     \b
     Examples:
-      gisplan run scenarios/yongchuan-2025.toml     # indicators, 15-min coverage, gaps, proposed sites
+      gisplan run scenarios/yongchuan-2025.toml     # indicators, 15-min coverage, gaps, proposed sites, map.html
+      gisplan map scenarios/yongchuan-2025.toml --choropleth floor_area --basemap osm
       gisplan coverage scenarios/yongchuan-2025.toml --out out/coverage
       gisplan coverage --roads roads.gpkg --facilities 站点.csv --demand 小区.csv --crs gcj02 --out out/adhoc
       gisplan propose --costs od.csv --demand d.csv --candidates c.csv --model mclp --p 4 --cutoff 1000
