@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +30,7 @@ from gisplan.network import build_network
 from gisplan.store import LayerWrite, list_layers, read_store_layer, write_layers
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from gisplan.catalogue import Catalogue, Profile
     from gisplan.config import Scenario
@@ -162,15 +163,16 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None:
-    """Write a text file through a temporary file beside it and a rename: readers see the old file or the
-    whole new one, never a part."""
+@contextmanager
+def _atomic(path: Path, encoding: str) -> Iterator[TextIO]:
+    """A text file handle on a temporary file beside `path`, renamed over it when the block succeeds:
+    readers see the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
@@ -179,9 +181,16 @@ def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None
         raise
 
 
+def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None:
+    """Write a text file through a temporary file and a rename."""
+    with _atomic(path, encoding) as fh:
+        fh.write(text)
+
+
 def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename."""
-    write_atomic_text(frame.to_csv(index=False, lineterminator="\n"), path, encoding="utf-8-sig")
+    with _atomic(path, "utf-8-sig") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
 
 
 def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:

@@ -271,3 +271,24 @@ def test_user_candidates_and_years(tmp_path: Path) -> None:
     assert centres["candidate_id"].str.startswith("空置校舍").all()
     assert set(centres["year"]) == {2024, 2025}
     assert centres["year"].is_monotonic_increasing
+
+
+def test_result_files_are_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A writer that fails half-way leaves the previous file as it was and no temporary file behind."""
+    from gisplan.pipeline import write_atomic_csv, write_atomic_text
+
+    path = tmp_path / "indicators.csv"
+    write_atomic_csv(pd.DataFrame({"指标": ["甲"], "value": [1.5]}), path)
+    assert path.read_bytes() == "\ufeff指标,value\n甲,1.5\n".encode()
+
+    class Broken(pd.DataFrame):
+        def to_csv(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+            args[0].write("partial")  # type: ignore[attr-defined]
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic_csv(Broken({"a": [1]}), path)
+    assert path.read_bytes() == "\ufeff指标,value\n甲,1.5\n".encode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.csv"]
+    write_atomic_text("<html>地图</html>", tmp_path / "map.html")
+    assert (tmp_path / "map.html").read_text(encoding="utf-8") == "<html>地图</html>"
