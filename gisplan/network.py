@@ -200,7 +200,11 @@ def _first_column(frame: pd.DataFrame, names: tuple[str, ...], given: str | None
 
 def _cluster_points(xy: NDArray[np.float64], tolerance_m: float) -> tuple[NDArray[np.int64], int]:
     """Label points so that points within `tolerance_m` (transitively) share a label."""
-    unique, inverse = np.unique(xy, axis=0, return_inverse=True)
+    # x + iy sorts like the rows (x, then y) but as numbers, ~10x faster than np.unique(axis=0)
+    keys = np.empty(len(xy), dtype=np.complex128)
+    keys.real, keys.imag = xy[:, 0], xy[:, 1]
+    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    unique = np.column_stack([unique_keys.real, unique_keys.imag])
     inverse = inverse.reshape(-1)
     if tolerance_m <= 0 or len(unique) < 2:
         return inverse.astype(np.int64), 0
@@ -314,7 +318,10 @@ def build_network(
         raise ValueError(msg)
     gdf = _planning(lines, crs)
     geoms = gdf.geometry.to_numpy()
-    parts, row = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING).all():  # nothing to explode (common)
+        parts, row = geoms, np.arange(len(geoms))
+    else:
+        parts, row = shapely.get_parts(geoms, return_index=True)
     keep = shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING
     keep &= shapely.get_num_coordinates(parts) >= 2
     parts, row = parts[keep], row[keep]
