@@ -282,3 +282,20 @@ def test_a_district_without_townships_still_gets_a_map() -> None:
     assert 'id="gp-legend"' not in page
     with pytest.raises(ConfigError, match="nothing to draw"):
         build_map(sample_layers(townships=None, villages=None, district=None, facilities={}))
+
+
+def test_run_without_the_map_and_with_a_bad_basemap(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "zhushan-2025.toml").read_text(encoding="utf-8")
+    scenario = tmp_path / "zs.toml"
+    scenario.write_text(text.replace("../layers/", str(ROOT / "layers") + "/"), encoding="utf-8")
+    base = ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")]
+    result = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "a"), "--no-map"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a" / "indicators.csv").is_file()
+    assert not (tmp_path / "a" / "map.html").exists()
+    # a 天地图 basemap without a key is refused before anything is imported or computed
+    refused = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "b"), "--basemap", "tianditu"],
+                                 env={"GISPLAN_TIANDITU_KEY": ""})
+    assert refused.exit_code == 1
+    assert "天地图 basemap needs your key" in refused.output
+    assert not (tmp_path / "b").exists()
