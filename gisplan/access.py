@@ -22,6 +22,8 @@ import shapely
 from tqdm import tqdm
 
 from gisplan.coverage import (
+    Nearest,
+    Reach,
     demand_minutes,
     place_demand,
     reach_from_facilities,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
     from gisplan.catalogue import Profile
     from gisplan.network import NetworkReport, RoadNetwork
+    from gisplan.snapping import EdgeSnap
 
 __all__ = ["METHOD_LABELS", "CoverageResult", "TypeTarget", "assign_units", "measure_coverage", "unit_totals"]
 
@@ -133,9 +136,22 @@ def assign_units(
     return out
 
 
+def _unit_levels(demand: pd.DataFrame, district_code: str) -> list[tuple[str, NDArray[np.int64], pd.Index]]:
+    """Each level (district, township, village) present: its name, every point's unit (-1: no code) and
+    the units' codes."""
+    levels: list[tuple[str, NDArray[np.int64], pd.Index]] = [
+        ("district", np.zeros(len(demand), dtype=np.int64), pd.Index([district_code], dtype=object))]
+    for level, column in (("township", "township_code12"), ("village", "code12")):
+        if column in demand and demand[column].notna().any():
+            # factorize the column as it is (no object copy); -1 marks a missing code
+            codes, uniques = pd.factorize(demand[column], sort=True)
+            levels.append((level, np.asarray(codes, dtype=np.int64), pd.Index(uniques, dtype=object)))
+    return levels
+
+
 def unit_totals(
     demand: pd.DataFrame,
-    covered: Mapping[tuple[str, float], NDArray[np.bool_]],
+    covered: Mapping[tuple[str, float], NDArray[np.int64] | NDArray[np.bool_]],
     reachable: NDArray[np.bool_],
     *,
     names: Mapping[str, str] | None = None,
@@ -148,9 +164,9 @@ def unit_totals(
     ----------
     demand : pandas.DataFrame
         Demand points with the weight columns, ``township_code12`` and ``code12``.
-    covered : mapping of (type id, threshold) to bool array
-        Whether each demand point is covered. The threshold is minutes (network) or metres
-        (straight line).
+    covered : mapping of (type id, threshold) to int or bool array
+        The covered demand points: their indices (row positions), or a mask over every point. The
+        threshold is minutes (network) or metres (straight line).
     reachable : ndarray of bool
         Whether each point reached a road (False: beyond the snapping distance).
     names : mapping of code12 to name, optional
@@ -165,67 +181,88 @@ def unit_totals(
         ``population_unreachable``. Shares of units with a zero total are NaN, never inf.
     """
     names = names or {}
-    unit = "min" if method == "network" else "m"
-    levels: list[tuple[str, NDArray[np.int64], pd.Index]] = [
-        ("district", np.zeros(len(demand), dtype=np.int64), pd.Index([district_code], dtype=object))]
-    for level, column in (("township", "township_code12"), ("village", "code12")):
-        if column in demand and demand[column].notna().any():
-            # factorize the column as it is (no object copy); -1 marks a missing code
-            codes, uniques = pd.factorize(demand[column], sort=True)
-            levels.append((level, np.asarray(codes, dtype=np.int64), pd.Index(uniques, dtype=object)))
-    weights = {w: demand[w].to_numpy(dtype=float) for w in WEIGHTS if w in demand}
     combos = list(covered)
-    n_combo = len(combos)
-    frames = []
-    for level, all_keys, uniques in levels:
-        known = all_keys >= 0
-        everyone = bool(known.all())
-        key = all_keys if everyone else all_keys[known]
-        n_units = len(uniques)
-        clean = {w: np.nan_to_num(v if everyone else v[known]) for w, v in weights.items()}
-        has = {w: np.bincount(key, ~np.isnan(v if everyone else v[known]), n_units) > 0 for w, v in weights.items()}
-        totals = {w: np.where(has[w], np.bincount(key, clean[w], n_units), np.nan) for w in weights}
-        pop = clean.get("population", np.zeros(len(key)))
-        unreachable = np.bincount(key, pop * ~(reachable if everyone else reachable[known]), n_units)
-        unit_codes = np.tile(np.arange(n_units), n_combo)
-        type_names, type_codes = np.unique(np.array([c[0] for c in combos], dtype=str), return_inverse=True)
-        name_cats, name_codes = np.unique(np.array([names.get(str(c), "") for c in uniques], dtype=str),
-                                          return_inverse=True)
-        # categoricals: no string is built per row (a municipality has tens of thousands of units)
-        data: dict[str, object] = {
-            "level": level,
-            "code12": pd.Categorical.from_codes(unit_codes, categories=pd.Index(uniques, dtype=object)),
-            "name": pd.Categorical.from_codes(name_codes[unit_codes], categories=pd.Index(name_cats, dtype=object)),
-            "facility_type": pd.Categorical.from_codes(np.repeat(type_codes, n_units),
-                                                       categories=pd.Index(type_names, dtype=object)),
-            "threshold": np.repeat(np.array([float(c[1]) for c in combos]), n_units),
-            "threshold_unit": unit,
-            "method": method,
-        }
-        cov = {w: np.empty((n_combo, n_units)) for w in weights}
-        for c, combo in enumerate(combos):
-            flag = covered[combo] if everyone else covered[combo][known]
-            hit = np.flatnonzero(flag)
-            for w in weights:
-                cov[w][c] = np.bincount(key[hit], clean[w][hit], n_units)
-        for w in weights:
-            total = np.tile(totals[w], n_combo)
-            cov_flat = np.where(np.isnan(total), np.nan, cov[w].ravel())
-            data[w] = total
-            data[f"{w}_covered"] = cov_flat
-            with np.errstate(invalid="ignore", divide="ignore"):
-                data[f"{w}_share"] = np.where(total > 0, cov_flat / np.where(total > 0, total, 1.0), np.nan)
-        data["population_unreachable"] = np.tile(unreachable, n_combo)
-        frames.append(pd.DataFrame(data))
-    if not frames or not combos:
+    if not combos:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    levels = _unit_levels(demand, district_code)
+    weights = {w: demand[w].to_numpy(dtype=float) for w in WEIGHTS if w in demand}
+    clean = {w: np.nan_to_num(v) for w, v in weights.items()}
+    known = {w: ~np.isnan(v) for w, v in weights.items()}
+    unreachable_pop = clean.get("population", np.zeros(len(demand))) * ~np.asarray(reachable, dtype=bool)
+    # the covered points of each combination, as row positions (only those are read below)
+    hits = [np.flatnonzero(f) if f.dtype == bool else np.asarray(f, dtype=np.int64)
+            for f in (np.asarray(covered[c]) for c in combos)]
+    n_combo = len(combos)
+    thresholds = np.array([float(c[1]) for c in combos])
+    type_names = pd.Index(sorted({c[0] for c in combos}), dtype=object)
+    combo_type = type_names.get_indexer(pd.Index([c[0] for c in combos], dtype=object))
+    # every number goes straight into one block (a row per column), so the frame is made without copies
+    numbers = ["threshold", *(f"{w}{suffix}" for w in weights for suffix in ("", "_covered", "_share")),
+               "population_unreachable"]
+    n_rows = n_combo * sum(len(uniques) for _, _, uniques in levels)
+    block = np.empty((len(numbers), n_rows))
+    by_name = dict(zip(numbers, block, strict=True))
+    level_of = np.empty(n_rows, dtype=np.int64)
+    unit_of = np.empty(n_rows, dtype=np.int64)  # into the codes of every level, end to end
+    type_of = np.empty(n_rows, dtype=np.int64)
+    all_codes, all_names = [], []
+    row = unit_base = 0
+    for i, (_, keys, uniques) in enumerate(levels):
+        n_units = len(uniques)
+        rows = slice(row, row + n_combo * n_units)
+        row = rows.stop
+        bins = keys + 1  # bin 0 collects the points without a code at this level; it is dropped
+
+        def per_unit(values: NDArray[Any], at: NDArray[np.int64] | None = None, *, n: int = n_units,
+                     b: NDArray[np.int64] = bins) -> NDArray[np.float64]:
+            counts = np.bincount(b if at is None else b[at], values if at is None else values[at], n + 1)
+            return np.asarray(counts[1:], dtype=np.float64)
+
+        def grid(name: str, rows: slice = rows, n_units: int = n_units) -> NDArray[np.float64]:
+            return by_name[name][rows].reshape(n_combo, n_units)  # a view: combos × units
+
+        level_of[rows] = i
+        unit_of[rows] = np.tile(np.arange(unit_base, unit_base + n_units), n_combo)
+        unit_base += n_units
+        type_of[rows] = np.repeat(combo_type, n_units)
+        all_codes.append(np.asarray(uniques, dtype=object))
+        all_names.append(np.array([names.get(str(c), "") for c in uniques], dtype=object))
+        grid("threshold")[:] = thresholds[:, None]
+        for w in weights:
+            total = np.where(per_unit(known[w].astype(float)) > 0, per_unit(clean[w]), np.nan)
+            grid(w)[:] = total
+            got = grid(f"{w}_covered")
+            for c, hit in enumerate(hits):
+                got[c] = per_unit(clean[w], hit)
+            got[:, np.isnan(total)] = np.nan
+            share = grid(f"{w}_share")
+            share[:] = np.nan
+            np.divide(got, total, out=share, where=total > 0)
+        grid("population_unreachable")[:] = per_unit(unreachable_pop)
+    frame = pd.DataFrame(block.T, columns=numbers, copy=False)
+    # the text columns around the numbers: level, code12, name, facility_type | threshold | unit, method
+    text = [
+        (0, "level", pd.Series(np.array([lv for lv, _, _ in levels], dtype=object)[level_of], dtype="str")),
+        # codes and names stay Python strings (object), as the tables have always given them
+        (1, "code12", pd.Series(np.concatenate(all_codes)[unit_of], dtype=object)),
+        (2, "name", pd.Series(np.concatenate(all_names)[unit_of], dtype=object)),
+        (3, "facility_type", pd.Series(pd.Categorical.from_codes(type_of, categories=type_names))),
+        (5, "threshold_unit", "min" if method == "network" else "m"),
+        (6, "method", method),
+    ]
+    for position, name, values in text:
+        frame.insert(position, name, values)
+    return frame
 
 
-def _id_at(ids: NDArray[np.object_], idx: NDArray[np.int64]) -> pd.Categorical:
-    """``ids[idx]`` as a categorical (no string per row is built), missing where ``idx`` is -1."""
+def _id_at(ids: NDArray[np.object_], points: NDArray[np.int64], idx: NDArray[np.int64], n: int) -> pd.Categorical:
+    """A categorical of `n` rows holding ``ids[idx]`` at rows `points` and missing elsewhere (no string
+    per row is built)."""
     categories, codes = np.unique(ids.astype(str), return_inverse=True)
-    mapped = np.where(idx >= 0, codes[np.maximum(idx, 0)] if len(codes) else -1, -1)
+    # the smallest code type pandas would pick anyway: no second copy of a million codes
+    code_type = np.int8 if len(categories) < 2**7 else np.int16 if len(categories) < 2**15 else np.int32
+    mapped: NDArray[np.integer[Any]] = np.full(n, -1, dtype=code_type)
+    mapped[points] = codes[idx]
     return pd.Categorical.from_codes(mapped, categories=pd.Index(categories, dtype=object))
 
 
@@ -242,6 +279,45 @@ def _xy(gdf: gpd.GeoDataFrame, crs: Any) -> NDArray[np.float64]:
         raise CRSError(msg)
     geoms = gdf.to_crs(crs).geometry.to_numpy()
     return shapely.get_coordinates(shapely.point_on_surface(geoms)) if len(geoms) else np.empty((0, 2))
+
+
+def _demand_columns(
+    out: gpd.GeoDataFrame, found: list[tuple[TypeTarget, Nearest, NDArray[np.int64], list[float]]],
+) -> dict[tuple[str, float], NDArray[np.int64]]:
+    """Add each type's ``minutes_``, ``facility_`` and ``covered_`` columns to `out` (in place) and return
+    the covered points per (type, threshold)."""
+    covered: dict[tuple[str, float], NDArray[np.int64]] = {}
+    for tgt, near, mem, thresholds in found:
+        local = near.point_facility - mem[0] if len(mem) else near.point_facility
+        out[f"minutes_{tgt.type_id}"] = near.minutes
+        out[f"facility_{tgt.type_id}"] = _id_at(_ids(tgt.facilities), near.points, local, len(out))
+        flag = np.zeros(len(out), dtype=bool)
+        flag[near.within(tgt.threshold_minutes)] = True
+        out[f"covered_{tgt.type_id}"] = flag
+        for th in thresholds:
+            covered[(tgt.type_id, th)] = near.within(th)
+    return covered
+
+
+def _service_areas(
+    network: RoadNetwork, jobs: list[tuple[Profile, Reach, EdgeSnap, float]], *, trim_m: float,
+) -> list[shapely.Geometry]:
+    """The display polygon of each (profile, reach, facility snaps, minutes): reached road, buffered and
+    merged. GEOS and numpy release the GIL, so the types run on every core, largest first."""
+
+    def area(job: tuple[Profile, Reach, EdgeSnap, float]) -> shapely.Geometry:
+        profile, reach, fsnap, minutes = job
+        return service_area_polygons(reached_lines(network, profile, reach, fsnap, minutes=minutes), trim_m=trim_m)
+
+    # the reached node count predicts the work: the largest types start first, so the cores end together
+    size = [int(np.isfinite(job[1].node_minutes).sum()) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -size[i])
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        merged = list(pool.map(lambda i: area(jobs[i]), order))
+    geoms: list[shapely.Geometry] = [shapely.Polygon()] * len(jobs)
+    for i, geom in zip(order, merged, strict=True):
+        geoms[i] = geom
+    return geoms
 
 
 def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration step, kept in one place
@@ -305,7 +381,7 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
         raise CRSError(msg)
     seconds: dict[str, float] = {}
     out = demand.copy()
-    covered: dict[tuple[str, float], NDArray[np.bool_]] = {}
+    covered: dict[tuple[str, float], NDArray[np.int64]] = {}
     fac_rows = []
     area_rows: list[dict[str, object]] = []
     reachable = np.ones(len(out), dtype=bool)
@@ -317,9 +393,10 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
             dist, idx = straight_line_nearest(dxy, fxy, radius_m=radius_m)
             ids = _ids(tgt.facilities)
             out[f"distance_m_{tgt.type_id}"] = dist
-            out[f"facility_{tgt.type_id}"] = _id_at(ids, idx)
+            hit = np.flatnonzero(idx >= 0)
+            out[f"facility_{tgt.type_id}"] = _id_at(ids, hit, idx[hit], len(out))
             out[f"covered_{tgt.type_id}"] = idx >= 0
-            covered[(tgt.type_id, radius_m)] = idx >= 0
+            covered[(tgt.type_id, radius_m)] = hit
             fac_rows.append({"facility_type": tgt.type_id, "given": len(fxy), "snapped": len(fxy), "unsnapped": 0})
         seconds["coverage"] = time.perf_counter() - t0
     else:
@@ -331,6 +408,8 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
             by_profile.setdefault(tgt.profile.id, []).append(tgt)
         first = True
         seconds.update({"snap": 0.0, "coverage": 0.0, "polygons": 0.0})
+        found: list[tuple[TypeTarget, Nearest, NDArray[np.int64], list[float]]] = []
+        jobs: list[tuple[Profile, Reach, EdgeSnap, float]] = []
         for group in by_profile.values():
             profile = group[0].profile
             t0 = time.perf_counter()
@@ -341,6 +420,7 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
             all_fxy = np.concatenate(fxys) if fxys else np.empty((0, 2))
             fsnap = snap_points(index, all_fxy[:, 0], all_fxy[:, 1], max_snap_m=max_snap_m)
             del index  # hundreds of MB on a city network: freed before the searches and polygons reuse them
+            placed = place_demand(network, profile, dsnap)  # the demand on its edges, for every type
             bounds = np.cumsum([0, *(len(f) for f in fxys)])
             members = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(group))]
             seconds["snap"] += time.perf_counter() - t0
@@ -353,43 +433,31 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
             thresholds = {t.type_id: sorted({*bands_minutes, t.threshold_minutes}) for t in group}
             cutoff = max(max(v) for v in thresholds.values())
             reaches = reach_from_facilities(network, profile, fsnap, members, cutoff_minutes=cutoff)
-            placed = place_demand(network, profile, dsnap)
             steps = zip(group, reaches, members, strict=True)
             for tgt, reach, mem in tqdm(steps, total=len(group), desc=f"coverage ({profile.id})", unit="type",
                                         disable=not progress):
                 near = demand_minutes(network, profile, reach, dsnap, fsnap, placed=placed)
-                ids = _ids(tgt.facilities)
-                local = near.facility - mem[0] if len(mem) else near.facility
-                out[f"minutes_{tgt.type_id}"] = near.minutes
-                out[f"facility_{tgt.type_id}"] = _id_at(ids, np.where(near.facility >= 0, local, -1))
-                out[f"covered_{tgt.type_id}"] = near.minutes <= tgt.threshold_minutes
-                for th in thresholds[tgt.type_id]:
-                    covered[(tgt.type_id, th)] = near.minutes <= th  # NaN compares False
+                found.append((tgt, near, mem, thresholds[tgt.type_id]))
                 snapped = int(fsnap.snapped[mem].sum()) if len(mem) else 0
                 fac_rows.append({"facility_type": tgt.type_id, "given": len(mem), "snapped": snapped,
                                  "unsnapped": len(mem) - snapped})
                 if polygons:
-                    t1 = time.perf_counter()
-                    lines = reached_lines(network, profile, reach, fsnap, minutes=tgt.threshold_minutes)
-                    area_rows.append({
-                        "facility_type": tgt.type_id, "name_zh": tgt.name_zh, "minutes": tgt.threshold_minutes,
-                        "profile": profile.id, "geometry": lines,
-                    })
-                    seconds["polygons"] += time.perf_counter() - t1
+                    jobs.append((profile, reach, fsnap, tgt.threshold_minutes))
+                    area_rows.append({"facility_type": tgt.type_id, "name_zh": tgt.name_zh,
+                                      "minutes": tgt.threshold_minutes, "profile": profile.id})
             seconds["coverage"] += time.perf_counter() - t0
-        seconds["coverage"] -= seconds["polygons"]
         t0 = time.perf_counter()
-        # GEOS releases the GIL: merge the types' buffers on every core, largest first (balanced cores)
-        lines_of: list[NDArray[np.object_]] = [row["geometry"] for row in area_rows]  # type: ignore[misc]
-        largest_first = sorted(range(len(lines_of)), key=lambda i: -len(lines_of[i]))
-        with ThreadPoolExecutor(max_workers=max(1, min(len(area_rows), os.cpu_count() or 1))) as pool:
-            merged = list(pool.map(lambda i: service_area_polygons(lines_of[i], trim_m=trim_m), largest_first))
-        for i, geom in zip(largest_first, merged, strict=True):
-            area_rows[i]["geometry"] = geom
-        seconds["polygons"] += time.perf_counter() - t0
+        if jobs:
+            area_geoms = _service_areas(network, jobs, trim_m=trim_m)
+            for row, geom in zip(area_rows, area_geoms, strict=True):
+                row["geometry"] = geom
+        seconds["polygons"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        covered = _demand_columns(out, found)
+        seconds["aggregate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     units = unit_totals(out, covered, reachable, names=names, district_code=district_code, method=method)
-    seconds["aggregate"] = time.perf_counter() - t0
+    seconds["aggregate"] = seconds.get("aggregate", 0.0) + time.perf_counter() - t0
     areas = gpd.GeoDataFrame(pd.DataFrame(area_rows, columns=["facility_type", "name_zh", "minutes", "profile",
                                                               "geometry"]),
                              geometry="geometry", crs=out.crs)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from gisplan.network import edge_minutes, travel_graph
+from gisplan.network import edge_minutes, index_dtype, node_edges, travel_graph
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,35 +58,71 @@ class Reach:
     ----------
     node_minutes : ndarray of float64
         ``inf`` where no facility is reached within ``cutoff_minutes``.
-    node_facility : ndarray of int64
-        Index (into the facility snaps) of the nearest facility, -1 where none.
+    node_source : ndarray of int
+        The search's source of every node as scipy returns it: facility ``i`` is the virtual node
+        ``n_nodes + i``; negative where none (see :attr:`node_facility`).
     members : ndarray of int64
         The facilities of this group (indices into the facility snaps), unsnapped ones left out.
     cutoff_minutes : float
     """
 
     node_minutes: NDArray[np.float64]
-    node_facility: NDArray[np.int64]
+    node_source: NDArray[np.integer[Any]]
     members: NDArray[np.int64]
     cutoff_minutes: float
+
+    @property
+    def node_facility(self) -> NDArray[np.int64]:
+        """Index (into the facility snaps) of every node's nearest facility, -1 where none."""
+        n = len(self.node_minutes)
+        return np.where(self.node_source >= n, self.node_source.astype(np.int64) - n, -1)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Nearest:
     """For each demand point: minutes to the nearest facility and which one.
 
+    Only the points reached within the cutoff are stored (``points``), because in a city
+    most points are beyond the cutoff of most types; :attr:`minutes` and :attr:`facility` give the
+    full arrays.
+
     Attributes
     ----------
-    minutes : ndarray of float64
-        NaN where no facility is within the cutoff, or the point is beyond the snapping distance.
-    facility : ndarray of int64
-        Index of the nearest facility (into the facility arrays), -1 where none.
+    points : ndarray of int64
+        Demand points (indices, each once, in no set order) with a facility within the cutoff.
+    point_minutes : ndarray of float64
+        Their minutes to the nearest facility.
+    point_facility : ndarray of int64
+        Their nearest facility (index into the facility arrays).
+    n_points : int
+        Number of demand points in all.
     cutoff_minutes : float
     """
 
-    minutes: NDArray[np.float64]
-    facility: NDArray[np.int64]
+    points: NDArray[np.int64]
+    point_minutes: NDArray[np.float64]
+    point_facility: NDArray[np.int64]
+    n_points: int
     cutoff_minutes: float
+
+    @property
+    def minutes(self) -> NDArray[np.float64]:
+        """Minutes of every point; NaN where no facility is within the cutoff, or the point is beyond
+        the snapping distance."""
+        out = np.full(self.n_points, np.nan)
+        out[self.points] = self.point_minutes
+        return out
+
+    @property
+    def facility(self) -> NDArray[np.int64]:
+        """Nearest facility of every point (index into the facility arrays), -1 where none."""
+        out = np.full(self.n_points, -1, dtype=np.int64)
+        out[self.points] = self.point_facility
+        return out
+
+    def within(self, minutes: float) -> NDArray[np.int64]:
+        """The points whose nearest facility is at most `minutes` away."""
+        return self.points[self.point_minutes <= minutes]
 
 
 def _edge_dirs(network: RoadNetwork, profile: Profile, edge: NDArray[np.int64]) -> tuple[NDArray[np.bool_], ...]:
@@ -125,9 +161,10 @@ def _facility_graph(network: RoadNetwork, profile: Profile, facilities: EdgeSnap
     n_f = len(facilities.edge)
     fac_ptr = np.zeros(n_f + 1, dtype=np.int64)
     np.cumsum(np.bincount(tail, minlength=n_f), out=fac_ptr[1:])
-    indptr = np.concatenate([road.indptr, road.indptr[-1] + fac_ptr[1:]])
-    indices = np.concatenate([road.indices, head]).astype(road.indices.dtype)
     total = n + n_f
+    itype = index_dtype(total, len(road.indices) + len(head))
+    indptr = np.concatenate([road.indptr, road.indptr[-1] + fac_ptr[1:]]).astype(itype, copy=False)
+    indices = np.concatenate([road.indices, head]).astype(itype, copy=False)
     return sparse.csr_array((np.concatenate([road.data, weight]), indices, indptr), shape=(total, total))
 
 
@@ -153,7 +190,8 @@ def pairwise_minutes(
     n = network.n_nodes
     graph = _facility_graph(network, profile, sources)
     placed = place_demand(network, profile, demand)
-    ok = np.flatnonzero(placed.ok)
+    pu, pv = network.edge_u[placed.edge], network.edge_v[placed.edge]
+    w = edge_minutes(network, profile)
     todo = np.flatnonzero(sources.snapped)
     parts = []
     for lo in range(0, len(todo), block):
@@ -161,21 +199,25 @@ def pairwise_minutes(
         dist = csgraph.dijkstra(graph, directed=True, indices=n + src, limit=cutoff_minutes)[:, :n]
         # only demand on an edge with a reached end, or on a source's own edge, can be within the cutoff
         reached = np.isfinite(dist).any(axis=0)
-        near = ok[reached[placed.u[ok]] | reached[placed.v[ok]] | np.isin(placed.edge[ok], sources.edge[src])]
-        via = np.minimum(dist[:, placed.u[near]] + placed.to_u[near], dist[:, placed.v[near]] + placed.to_v[near])
+        near = np.flatnonzero(reached[pu] | reached[pv] | np.isin(placed.edge, sources.edge[src]))  # slots
+        via = np.minimum(dist[:, pu[near]] + placed.to_u[near], dist[:, pv[near]] + placed.to_v[near])
+        via -= placed.access_minutes[near][None, :]  # to_u / to_v hold the access leg too
         # a source on the demand's own edge: straight along it
         same_s, same_d = np.nonzero(sources.edge[src][:, None] == placed.edge[near][None, :])
         if len(same_s):
             f, dd = src[same_s], near[same_d]
-            length = placed.length_m[dd]
-            span = (sources.offset_m[f] - demand.offset_m[dd]) / np.where(length > 0, length, 1.0)
-            allowed = np.where(span >= 0, placed.up[dd], placed.down[dd])
-            direct = np.where(allowed, np.abs(span) * placed.edge_minutes[dd]
-                              + sources.access_m[f] / profile.access_speed_m_per_min, np.inf)
+            ge = placed.edge[dd]
+            length = network.length_m[ge]
+            span = (sources.offset_m[f] - placed.offset_m[dd]) / np.where(length > 0, length, 1.0)
+            up, down = _edge_dirs(network, profile, ge)
+            allowed = np.where(span >= 0, up, down)
+            direct = np.where(allowed, np.abs(span) * w[ge] + sources.access_m[f] / profile.access_speed_m_per_min,
+                              np.inf)
             via[same_s, same_d] = np.minimum(via[same_s, same_d], direct)
         total = via + placed.access_minutes[near][None, :]
         s_i, d_i = np.nonzero(total <= cutoff_minutes)
-        parts.append(pd.DataFrame({"demand": near[d_i], "source": src[s_i], "minutes": total[s_i, d_i]}))
+        parts.append(pd.DataFrame({"demand": placed.point[near[d_i]], "source": src[s_i],
+                                   "minutes": total[s_i, d_i]}))
     if not parts:
         return pd.DataFrame({"demand": np.empty(0, np.int64), "source": np.empty(0, np.int64),
                              "minutes": np.empty(0)})
@@ -224,8 +266,7 @@ def reach_from_facilities(
             continue
         dist, _, src = csgraph.dijkstra(graph, directed=True, indices=n + members, min_only=True,
                                         limit=cutoff_minutes, return_predecessors=True)
-        node_fac = np.where(src[:n] >= 0, src[:n].astype(np.int64) - n, -1)
-        out.append(Reach(dist[:n].copy(), node_fac, members, float(cutoff_minutes)))
+        out.append(Reach(dist[:n], src[:n], members, float(cutoff_minutes)))
     logger.info("reach_from_facilities: %d groups, %d facilities, %d nodes, cutoff %g min",
                 len(groups), len(snapped), n, cutoff_minutes)
     return tuple(out)
@@ -233,39 +274,96 @@ def reach_from_facilities(
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PlacedDemand:
-    """Demand points on the network under one profile: what :func:`demand_minutes` needs per point,
-    computed once for all facility types. Minutes to the ``u`` end are ``to_u``, to ``v`` ``to_v``
-    (``inf`` where the one-way rule forbids that direction)."""
+    """The snapped demand points on the network under one profile, computed once for all facility types.
 
-    ok: NDArray[np.bool_]
+    The points are held in *edge order*: slot ``s`` is demand point ``point[s]``, and the points on
+    edge ``e`` fill slots ``edge_ptr[e]`` to ``edge_ptr[e + 1]``. A search then reads only the slots of
+    the edges it reached, as contiguous runs. Minutes from a point to its edge's ``u`` end, access leg
+    included, are ``to_u``, to ``v`` ``to_v`` (``inf`` where the one-way rule forbids that direction).
+    """
+
+    point: NDArray[np.int64]
+    edge_ptr: NDArray[np.int64]
     edge: NDArray[np.int64]
-    u: NDArray[np.int64]
-    v: NDArray[np.int64]
     to_u: NDArray[np.float64]
     to_v: NDArray[np.float64]
     access_minutes: NDArray[np.float64]
-    length_m: NDArray[np.float64]
-    edge_minutes: NDArray[np.float64]
-    up: NDArray[np.bool_]
-    down: NDArray[np.bool_]
+    offset_m: NDArray[np.float64]
+    n_points: int
+    whole_edge_minutes: NDArray[np.float64]
 
 
 def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> PlacedDemand:
-    """Precompute the per-point terms of :func:`demand_minutes` (shared by every facility type)."""
-    ok = demand.snapped
-    e = np.where(ok, demand.edge, 0)
+    """Group the snapped demand points by edge and precompute their terms of :func:`demand_minutes`."""
+    on = np.flatnonzero(demand.snapped)
+    point = on[np.argsort(demand.edge[on], kind="stable")]
+    e = demand.edge[point]
+    edge_ptr = np.zeros(network.n_edges + 1, dtype=np.int64)
+    np.cumsum(np.bincount(e, minlength=network.n_edges), out=edge_ptr[1:])
     length = network.length_m[e]
-    w = edge_minutes(network, profile)[e]
-    frac = np.where(ok, demand.offset_m, 0.0) / np.where(length > 0, length, 1.0)
+    whole = edge_minutes(network, profile)
+    w = whole[e]
+    offset = demand.offset_m[point]
+    frac = offset / np.where(length > 0, length, 1.0)
     up, down = _edge_dirs(network, profile, e)
-    u, v = network.edge_u[e], network.edge_v[e]
+    access = demand.access_m[point] / profile.access_speed_m_per_min
     # to u the demand travels v→u (down); to v it travels u→v (up)
     return PlacedDemand(
-        ok=ok, edge=e, u=u, v=v,
-        to_u=np.where(down, frac * w, np.inf), to_v=np.where(up, (1 - frac) * w, np.inf),
-        access_minutes=np.where(ok, demand.access_m, np.nan) / profile.access_speed_m_per_min,
-        length_m=length, edge_minutes=w, up=up, down=down,
+        point=point, edge_ptr=edge_ptr, edge=e,
+        to_u=np.where(down, frac * w + access, np.inf), to_v=np.where(up, (1 - frac) * w + access, np.inf),
+        access_minutes=access, offset_m=offset,
+        n_points=len(demand.edge), whole_edge_minutes=whole,
     )
+
+
+def _ranges(start: NDArray[np.integer[Any]], count: NDArray[np.integer[Any]]) -> NDArray[np.int64]:
+    """``concatenate([arange(s, s + c) for s, c in zip(start, count)])`` without the loop."""
+    ends = np.cumsum(count)
+    return np.repeat(start - (ends - count), count) + np.arange(int(ends[-1]) if len(ends) else 0)
+
+
+def _runs(start: NDArray[np.integer[Any]], count: NDArray[np.integer[Any]]) -> tuple[NDArray[np.int64], ...]:
+    """The runs ``arange(s, s + c)`` for each (s, c) end to end, and which run each element is from."""
+    owner = np.repeat(np.arange(len(count)), count)
+    offset = np.asarray(start, dtype=np.int64) - (np.cumsum(count) - count)
+    return np.arange(len(owner)) + offset[owner], owner
+
+
+def _same_edge_minutes(
+    network: RoadNetwork, profile: Profile, p: PlacedDemand, edges: NDArray[np.int64], first_slot: NDArray[np.int64],
+    facilities: EdgeSnap, members: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """The demand points on `edges` (each holding some of the facilities `members`; its points start at
+    ``first_slot`` of the caller's slot list): the direct time along the edge (the facility's access leg
+    included, the demand's not) to the nearest of those facilities.
+
+    Returns positions into the caller's slot list, their minutes and that facility."""
+    f_edge = facilities.edge[members]
+    order = np.argsort(f_edge, kind="stable")
+    fe_sorted = f_edge[order]
+    lo_e = np.searchsorted(fe_sorted, edges, side="left")
+    cnt_e = np.searchsorted(fe_sorted, edges, side="right") - lo_e
+    n_pts = p.edge_ptr[edges + 1] - p.edge_ptr[edges]
+    # every (point, facility) pair on a shared edge: for each edge, points × facilities
+    position, edge_of_point = _runs(first_slot, n_pts)
+    pair_count = cnt_e[edge_of_point]
+    pair_fac, pair_row = _runs(lo_e[edge_of_point], pair_count)
+    f = members[order[pair_fac]]
+    g = p.edge_ptr[edges][edge_of_point][pair_row] + (position - first_slot[edge_of_point])[pair_row]
+    ge = edges[edge_of_point][pair_row]
+    length = network.length_m[ge]
+    span = (facilities.offset_m[f] - p.offset_m[g]) / np.where(length > 0, length, 1.0)
+    up, down = _edge_dirs(network, profile, ge)
+    direct = np.where(np.where(span >= 0, up, down),
+                      np.abs(span) * p.whole_edge_minutes[ge] + facilities.access_m[f] / profile.access_speed_m_per_min,
+                      np.inf)
+    # the smallest per point: pairs come grouped by point, so one reduceat, then the first facility at it
+    group_start = np.cumsum(pair_count) - pair_count
+    best = np.minimum.reduceat(direct, group_start) if len(direct) else direct
+    at_best = np.flatnonzero(direct == best[pair_row])
+    first = np.ones(len(at_best), dtype=bool)
+    first[1:] = pair_row[at_best][1:] != pair_row[at_best][:-1]
+    return position, best, f[at_best[first]]
 
 
 def demand_minutes(
@@ -281,7 +379,8 @@ def demand_minutes(
 
     The time is: access leg + partial edge to an end node + the node's minutes; or, when a facility
     sits on the demand's own edge, the legs and the stretch of edge between them. Only the points on an
-    edge with a reached end, or on a facility's edge, are computed: all others are beyond the cutoff.
+    edge with a reached end, or on a facility's edge, are read: all others are beyond the cutoff, so
+    the work follows the reached area, not the number of points.
 
     Parameters
     ----------
@@ -291,58 +390,50 @@ def demand_minutes(
     Returns
     -------
     Nearest
-        Minutes above ``reach.cutoff_minutes`` are NaN.
+        The points within ``reach.cutoff_minutes``.
     """
-    n_d = len(demand.edge)
-    minutes_out = np.full(n_d, np.nan)
-    facility_out = np.full(n_d, -1, dtype=np.int64)
-    if n_d == 0:
-        return Nearest(minutes_out, facility_out, reach.cutoff_minutes)
     p = placed if placed is not None else place_demand(network, profile, demand)
     f_edge = facilities.edge[reach.members]
-    on_facility_edge = np.zeros(network.n_edges, dtype=bool)
-    on_facility_edge[f_edge] = True
-    reached = np.isfinite(reach.node_minutes)
-    # edges with a reached end or a facility on them, then one gather per point: no sorting
-    live = reached[network.edge_u] | reached[network.edge_v] | on_facility_edge
-    near = np.flatnonzero(live[p.edge] & p.ok)
-    u, v = p.u[near], p.v[near]
-    via_u = reach.node_minutes[u] + p.to_u[near]
-    via_v = reach.node_minutes[v] + p.to_v[near]
+    # edges with a reached end or a facility on them, then the runs of their points
+    ptr, incident = node_edges(network)
+    nodes = np.flatnonzero(reach.node_minutes <= reach.cutoff_minutes)
+    live = np.zeros(network.n_edges, dtype=bool)
+    live[incident[_ranges(ptr[nodes], ptr[nodes + 1] - ptr[nodes])]] = True
+    live[f_edge] = True
+    edges = np.flatnonzero(live)
+    start = p.edge_ptr[edges]
+    count = p.edge_ptr[edges + 1] - start
+    slots, owner = _runs(start, count)
+    # node terms per edge, spread over its points (sequential reads, no per-point gather of nodes)
+    eu, ev = network.edge_u[edges], network.edge_v[edges]
+    via_u = reach.node_minutes[eu][owner]
+    via_u += p.to_u[slots]
+    via_v = reach.node_minutes[ev][owner]
+    via_v += p.to_v[slots]
+    from_u = via_u <= via_v
     best = np.minimum(via_u, via_v)
-    fac = np.where(via_u <= via_v, reach.node_facility[u], reach.node_facility[v])
-    # facilities on the demand's own edge
-    e = p.edge[near]
-    on_edge = on_facility_edge[e]
-    if on_edge.any():
-        d_loc = np.flatnonzero(on_edge)
-        order = np.argsort(f_edge, kind="stable")
-        fe_sorted = f_edge[order]
-        lo = np.searchsorted(fe_sorted, e[d_loc], side="left")
-        hi = np.searchsorted(fe_sorted, e[d_loc], side="right")
-        cnt = hi - lo
-        rows = np.repeat(d_loc, cnt)
-        pick = order[np.repeat(lo, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
-        f = reach.members[pick]
-        g = near[rows]
-        length = p.length_m[g]
-        span = (facilities.offset_m[f] - demand.offset_m[g]) / np.where(length > 0, length, 1.0)
-        allowed = np.where(span >= 0, p.up[g], p.down[g])
-        direct = np.where(allowed, np.abs(span) * p.edge_minutes[g]
-                          + facilities.access_m[f] / profile.access_speed_m_per_min, np.inf)
-        # smallest direct time per demand row
-        o = np.lexsort((direct, rows))
-        first = np.ones(len(o), dtype=bool)
-        first[1:] = rows[o][1:] != rows[o][:-1]
-        r_best, d_best, f_best = rows[o][first], direct[o][first], f[o][first]
-        better = d_best < best[r_best]
-        best[r_best[better]] = d_best[better]
-        fac[r_best[better]] = f_best[better]
-    total = p.access_minutes[near] + best
-    within = total <= reach.cutoff_minutes
-    minutes_out[near[within]] = total[within]
-    facility_out[near[within]] = fac[within]
-    return Nearest(minutes=minutes_out, facility=facility_out, cutoff_minutes=reach.cutoff_minutes)
+    # a facility on the point's own edge may be nearer straight along it
+    has_facility = np.zeros(network.n_edges, dtype=bool)
+    has_facility[f_edge] = True
+    with_f = np.flatnonzero(has_facility[edges])
+    first_slot = np.cumsum(count)[with_f] - count[with_f]
+    along, direct, along_f = _same_edge_minutes(network, profile, p, edges[with_f], first_slot, facilities,
+                                                reach.members)
+    direct += p.access_minutes[slots[along]]
+    better = direct < best[along]
+    along, along_f = along[better], along_f[better]
+    best[along] = direct[better]
+    within = np.flatnonzero(best <= reach.cutoff_minutes)
+    # the nearest facility, only for the points within: the source of the nearer end, or the one along
+    edge_of = owner[within]
+    source = np.where(from_u[within], reach.node_source[eu][edge_of], reach.node_source[ev][edge_of])
+    fac = source.astype(np.int64) - network.n_nodes
+    pos = np.searchsorted(within, along)  # `along` and `within` are both ascending
+    hit = pos < len(within)
+    hit[hit] = within[pos[hit]] == along[hit]
+    fac[pos[hit]] = along_f[hit]
+    return Nearest(points=p.point[slots[within]], point_minutes=best[within], point_facility=fac,
+                   n_points=p.n_points, cutoff_minutes=reach.cutoff_minutes)
 
 
 def straight_line_nearest(

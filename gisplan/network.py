@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,8 @@ __all__ = [
     "build_network",
     "direction_flags",
     "edge_minutes",
+    "index_dtype",
+    "node_edges",
     "travel_arcs",
     "travel_graph",
 ]
@@ -126,7 +128,8 @@ class RoadNetwork:
         Row of the input layer each edge came from.
     report : NetworkReport
     graphs : dict
-        Travel graphs already built for a profile (see :func:`travel_graph`); a cache, not data.
+        Travel graphs already built for a profile (see :func:`travel_graph`) and the node-edge
+        incidence (:func:`node_edges`); a cache, not data.
     """
 
     crs: CRS
@@ -378,7 +381,7 @@ def build_network(
         largest_piece_share=pieces.largest_length_m / pieces.kept_length_m if pieces.kept_length_m > 0 else np.nan,
     )
     logger.info("build_network: %s", report.summary())
-    return RoadNetwork(
+    network = RoadNetwork(
         crs=CRS.from_user_input(gdf.crs),
         node_xy=node_xy,
         edge_u=u,
@@ -391,6 +394,8 @@ def build_network(
         source_row=row.astype(np.int64),
         report=report,
     )
+    node_edges(network)  # the topology every search reads; built with the network
+    return network
 
 
 def edge_minutes(network: RoadNetwork, profile: Profile) -> NDArray[np.float64]:
@@ -453,9 +458,33 @@ def min_csr(
     first = np.ones(len(t), dtype=bool)
     first[1:] = (t[1:] != t[:-1]) | (h[1:] != h[:-1])
     t, h, w = t[first], h[first], w[first]
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    # 32-bit indices where they fit: scipy.sparse.csgraph works in them, and would copy 64-bit ones per call
+    itype = index_dtype(n, len(t))
+    indptr = np.zeros(n + 1, dtype=itype)
     np.cumsum(np.bincount(t, minlength=n), out=indptr[1:])
-    return sparse.csr_array((w, h.astype(np.int32 if n < 2**31 else np.int64), indptr), shape=(n, n))
+    return sparse.csr_array((w, h.astype(itype), indptr), shape=(n, n))
+
+
+def index_dtype(n: int, nnz: int) -> type[np.signedinteger[Any]]:
+    """int32 when a CSR matrix of `n` rows and `nnz` entries can index in 32 bits, else int64."""
+    return np.int32 if max(n, nnz) < 2**31 - 1 else np.int64
+
+
+def node_edges(network: RoadNetwork) -> tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]]:
+    """The edges at each node: ``edges[ptr[i]:ptr[i + 1]]`` touch node ``i`` (a loop once). Built once."""
+    key = ("node-edge incidence",)
+    if key not in network.graphs:
+        loop = network.edge_v == network.edge_u
+        ends = np.concatenate([network.edge_u, network.edge_v[~loop]])
+        ids = np.concatenate([np.arange(network.n_edges), np.flatnonzero(~loop)])
+        order = np.argsort(ends, kind="stable")
+        itype = index_dtype(network.n_nodes, len(ends))
+        ptr = np.zeros(network.n_nodes + 1, dtype=itype)
+        np.cumsum(np.bincount(ends, minlength=network.n_nodes), out=ptr[1:])
+        network.graphs[key] = sparse.csr_array((np.ones(len(ends), dtype=bool), ids[order].astype(itype), ptr),
+                                               shape=(network.n_nodes, network.n_edges))
+    incidence = network.graphs[key]
+    return incidence.indptr, incidence.indices
 
 
 def travel_graph(network: RoadNetwork, profile: Profile, *, reverse: bool = False) -> sparse.csr_array:
