@@ -194,10 +194,75 @@ def _check_solver_args(tol_deg: float, max_iter: int) -> None:
         raise ValueError(msg)
 
 
-_BLOCK = 1 << 15  # points per block: keeps the solver's temporaries in cache (2-3x faster on millions)
+_GRID_MIN_POINTS = 100_000  # below this, a start grid costs more than it saves
+_GRID_STEP_DEG = 0.02  # start values off by ~3e-6 degree: 3 forward evaluations instead of 5
+_GRID_POINTS_PER_NODE = 16  # a coarser grid for sparse data, so the grid never costs more than the points
 
 
-def _invert(
+class _OffsetGrid:
+    """The exact inverse GCJ-02 offset (WGS84 - GCJ-02) at the nodes of a regular grid over the data.
+
+    Bilinear interpolation between the nodes gives each point a start value within a few 1e-6 degree
+    of its solution, so the fixed-point iteration needs about three forward evaluations instead of
+    five. Only the start changes: every point is still iterated until its own residual is below the
+    tolerance.
+    """
+
+    def __init__(self, lon0: float, lat0: float, step: float, d_lon: _FloatArray, d_lat: _FloatArray) -> None:
+        self.lon0, self.lat0, self.step = lon0, lat0, step
+        self.d_lon, self.d_lat = d_lon, d_lat
+
+    @classmethod
+    def over(cls, lon: _FloatArray, lat: _FloatArray, *, tol_deg: float, max_iter: int) -> _OffsetGrid | None:
+        """A grid over the points inside China's box, or None when it would not pay (few points, data
+        spread thinly over a large area, or near the edge of the box where the offset switches off)."""
+        inside = _in_china(lon, lat)
+        n = int(np.count_nonzero(inside))
+        if n < _GRID_MIN_POINTS:
+            return None
+        lo_lon, hi_lon = float(lon[inside].min()), float(lon[inside].max())
+        lo_lat, hi_lat = float(lat[inside].min()), float(lat[inside].max())
+        area = max(hi_lon - lo_lon, 1e-9) * max(hi_lat - lo_lat, 1e-9)
+        step = max(_GRID_STEP_DEG, math.sqrt(area * _GRID_POINTS_PER_NODE / n))
+        margin = 2 * step + 0.05  # every node well inside the box, where the offset is smooth
+        if (lo_lon - margin < _LON_MIN or hi_lon + margin > _LON_MAX or lo_lat - margin < _LAT_MIN
+                or hi_lat + margin > _LAT_MAX or step > 4 * _GRID_STEP_DEG):
+            return None
+        nx = math.floor((hi_lon - lo_lon) / step) + 2
+        ny = math.floor((hi_lat - lo_lat) / step) + 2
+        g_lon = np.tile(lo_lon + step * np.arange(nx), ny)
+        g_lat = np.repeat(lo_lat + step * np.arange(ny), nx)
+        w_lon, w_lat = _invert(_wgs_to_gcj_flat, g_lon, g_lat, g_lon, g_lat, tol_deg=tol_deg, max_iter=max_iter,
+                               name="gcj02_to_wgs84 (start grid)")
+        return cls(lo_lon, lo_lat, step, (w_lon - g_lon).reshape(ny, nx), (w_lat - g_lat).reshape(ny, nx))
+
+    def improve(self, lon: _FloatArray, lat: _FloatArray, out_lon: _FloatArray, out_lat: _FloatArray) -> None:
+        """Write the interpolated WGS84 start of each GCJ-02 point inside the grid into `out_*`."""
+        ny, nx = self.d_lon.shape
+        fx = (lon - self.lon0) / self.step
+        fy = (lat - self.lat0) / self.step
+        if len(fx) == 0:
+            return
+        # the grid lies inside China's box, so a point on the grid is inside it too
+        if fx.min() >= 0 and fy.min() >= 0 and fx.max() < nx - 1 and fy.max() < ny - 1:  # False with NaN
+            on: slice | NDArray[np.bool_] = slice(None)
+        else:
+            on = (fx >= 0) & (fy >= 0) & (fx < nx - 1) & (fy < ny - 1)
+            fx, fy = fx[on], fy[on]
+        ix, iy = fx.astype(np.int64), fy.astype(np.int64)
+        tx, ty = fx - ix, fy - iy
+        cell = iy * nx + ix
+        for field, target, out in ((self.d_lon, lon, out_lon), (self.d_lat, lat, out_lat)):
+            flat = field.ravel()
+            low = flat[cell] + tx * (flat[cell + 1] - flat[cell])
+            high = flat[cell + nx] + tx * (flat[cell + nx + 1] - flat[cell + nx])
+            out[on] = target[on] + low + ty * (high - low)
+
+
+_BLOCK = 1 << 13  # points per block: the solver's temporaries stay in cache and on the heap (64 KB)
+
+
+def _invert(  # noqa: PLR0913 - the solver's inputs, all keyword after the arrays
     forward: Callable[[_FloatArray, _FloatArray], _Pair],
     target_lon: _FloatArray,
     target_lat: _FloatArray,
@@ -207,6 +272,7 @@ def _invert(
     tol_deg: float,
     max_iter: int,
     name: str,
+    refine: _OffsetGrid | None = None,
 ) -> _Pair:
     """Solve ``forward(x) == target`` by fixed-point iteration ``x <- x - (forward(x) - target)``.
 
@@ -216,6 +282,8 @@ def _invert(
     ``max(|dlon|, |dlat|)`` is kept; a point is finished once that residual is below
     ``tol_deg``. Points that do not converge within ``max_iter`` forward evaluations keep
     their best iterate and trigger one :class:`~gisplan.errors.GisplanWarning` per call.
+    `refine`, when given, replaces the start values block by block with better ones (fewer iterations;
+    the same stopping rule, so the same accuracy).
     """
     _check_solver_args(tol_deg, max_iter)
     out_lon = start_lon.copy()
@@ -223,6 +291,8 @@ def _invert(
 
     def solve(lo: int) -> tuple[int, float]:
         block = slice(lo, lo + _BLOCK)
+        if refine is not None:
+            refine.improve(target_lon[block], target_lat[block], out_lon[block], out_lat[block])
         return _invert_block(forward, target_lon[block], target_lat[block], out_lon[block], out_lat[block],
                              tol_deg=tol_deg, max_iter=max_iter)
 
@@ -383,6 +453,7 @@ def gcj02_to_wgs84(
     (116.404, 39.915)
     """
     flon, flat, shape = _flatten(lon, lat)
+    _check_solver_args(tol_deg, max_iter)
     out_lon, out_lat = _invert(
         _wgs_to_gcj_flat,
         flon,
@@ -392,6 +463,7 @@ def gcj02_to_wgs84(
         tol_deg=tol_deg,
         max_iter=max_iter,
         name="gcj02_to_wgs84",
+        refine=_OffsetGrid.over(flon, flat, tol_deg=tol_deg, max_iter=max_iter),
     )
     return out_lon.reshape(shape), out_lat.reshape(shape)
 

@@ -172,6 +172,51 @@ def test_inverse_residual_below_tolerance(
     assert dist_m(lon, lat, inv_lon, inv_lat).min() > 10.0
 
 
+def test_start_grid_for_many_points_gives_the_same_answer_in_fewer_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """200,000 scattered points over central Chongqing take the interpolated start values; every residual is
+    still below the tolerance, the answer equals the plain iteration's to 3e-10 degree (0.03 mm), and
+    the solver evaluates the forward transform fewer times (here 3.3 per point, grid included, against
+    4.1; on the Chongqing road vertices 3 against 5)."""
+    rng = np.random.default_rng(5)
+    lon = rng.uniform(106.0, 108.2, 200_000)
+    lat = rng.uniform(29.0, 31.2, 200_000)
+    lon[:3], lat[:3] = np.nan, (30.0, np.nan, np.nan)  # NaN in, NaN out, through the grid path too
+    lon[3], lat[3] = 2.35, 48.85  # outside China: unchanged
+    grid = coords._OffsetGrid.over(lon, lat, tol_deg=1e-10, max_iter=30)
+    assert grid is not None
+    assert grid.step == pytest.approx(0.02)
+    calls = {"points": 0}
+    forward = coords._wgs_to_gcj_flat
+
+    def counting(a: NDArray, b: NDArray) -> tuple[NDArray, NDArray]:
+        calls["points"] += len(a)
+        return forward(a, b)
+
+    monkeypatch.setattr(coords, "_wgs_to_gcj_flat", counting)
+    got = gcj02_to_wgs84(lon, lat)
+    with_grid = calls["points"]
+    monkeypatch.setattr(coords._OffsetGrid, "over", classmethod(lambda *_a, **_k: None))
+    calls["points"] = 0
+    plain = gcj02_to_wgs84(lon, lat)
+    assert with_grid < 0.85 * calls["points"]
+    f_lon, f_lat = wgs84_to_gcj02(*got)
+    residual = np.maximum(np.abs(f_lon - lon), np.abs(f_lat - lat))
+    assert np.nanmax(residual) < 1e-10
+    assert np.isnan(got[0][:3]).all()
+    assert np.isnan(got[1][1:3]).all()
+    assert (got[0][3], got[1][3]) == (2.35, 48.85)
+    assert np.nanmax(np.abs(got[0] - plain[0])) < 3e-10
+    assert np.nanmax(np.abs(got[1] - plain[1])) < 3e-10
+
+
+def test_no_start_grid_near_the_edge_of_the_gcj02_box_or_for_few_points() -> None:
+    rng = np.random.default_rng(6)
+    near_edge = (rng.uniform(72.01, 74.0, 150_000), rng.uniform(38.0, 40.0, 150_000))
+    assert coords._OffsetGrid.over(*near_edge, tol_deg=1e-10, max_iter=30) is None
+    few = (rng.uniform(105.3, 110.2, 1000), rng.uniform(28.2, 32.2, 1000))
+    assert coords._OffsetGrid.over(*few, tol_deg=1e-10, max_iter=30) is None
+
+
 def test_looser_tolerance_is_honoured_and_cheaper(grid: tuple[NDArray, NDArray]) -> None:
     lon, lat = grid
     exact = gcj02_to_wgs84(lon, lat)
