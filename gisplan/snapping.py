@@ -211,7 +211,7 @@ def _z_order(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64
             v = (v | (v << np.uint64(shift))) & np.uint64(mask)
         return v
 
-    return np.argsort(spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1)), kind="stable")
+    return np.argsort(spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1)))  # ties (one cell) in any order
 
 
 def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, max_snap_m: float) -> EdgeSnap:
