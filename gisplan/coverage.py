@@ -557,5 +557,7 @@ def service_area_polygons(lines: NDArray[np.object_], *, trim_m: float = 100.0) 
     # their union or a MultiLineString of them; merging disjoint subsets first saves another ~25 %
     # for display: lines simplified to a quarter of the trim and octagonal caps (error < trim / 4);
     # pieces that meet end to end are merged first, so there are fewer buffers to merge
-    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(shapely.simplify(lines, trim_m / 4))))
+    # (plain Douglas-Peucker: a line that crosses itself buffers the same, and it is 5x faster)
+    simple = shapely.simplify(lines, trim_m / 4, preserve_topology=False)
+    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(simple)))
     return shapely.disjoint_subset_union_all(shapely.buffer(merged, trim_m, quad_segs=2))
