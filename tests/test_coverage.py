@@ -193,6 +193,8 @@ def _brute_force(net: RoadNetwork, profile: object, fac: EdgeSnap, dem: EdgeSnap
             chain = [(length - o, p) for o, p in reversed(chain)]
         for (o1, a), (o2, b) in itertools.pairwise(chain):
             add(a, b, (o2 - o1) / length * w)
+            if o2 == o1:  # two points at one spot (at a node, say) reach each other whatever the direction
+                add(b, a, 0.0)
     speed = profile.access_speed_m_per_min  # type: ignore[attr-defined]
     for i in np.flatnonzero(fac.snapped):
         add(("f", int(i)), "sink", fac.access_m[i] / speed)
@@ -229,6 +231,33 @@ def test_yongchuan_minutes_equal_brute_force(profile_id: str, cutoff: float) -> 
     assert np.array_equal(np.isnan(ours), np.isnan(expected))
     assert (~np.isnan(ours)).sum() > 200
     assert np.nanmax(np.abs(ours - expected)) <= 1e-6
+
+
+def test_crowded_edges_minutes_and_nearest_facility_equal_brute_force() -> None:
+    """Facilities and homes crowded around six junctions of the real 永川 roads, so that many homes share an
+    edge with one or several facilities: minutes equal the networkx brute force, the sparse result holds
+    exactly the points within the cutoff, and the facility named for each point is one at that time."""
+    from gisplan.coverage import pairwise_minutes
+
+    net = _yongchuan()
+    rng = np.random.default_rng(21)
+    hubs = rng.integers(0, net.n_nodes, 6)
+    index = snap_index(net)
+    fxy = net.node_xy[rng.choice(hubs, 30)] + rng.normal(0, 40, (30, 2))
+    dxy = net.node_xy[rng.choice(hubs, 3000)] + rng.normal(0, 60, (3000, 2))
+    fac = snap_points(index, fxy[:, 0], fxy[:, 1], max_snap_m=1000)
+    dem = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000)
+    assert (np.bincount(fac.edge[fac.snapped]) > 1).any()  # edges holding several facilities
+    assert np.isin(dem.edge, fac.edge).sum() > 100  # homes on a facility's own edge
+    for profile in (WALK, DRIVE):
+        (reach,) = reach_from_facilities(net, profile, fac, [np.arange(30)], cutoff_minutes=10.0)
+        near = demand_minutes(net, profile, reach, dem, fac)
+        expected = _brute_force(net, profile, fac, dem, 10.0)
+        assert sorted(near.points.tolist()) == np.flatnonzero(~np.isnan(expected)).tolist()
+        assert np.abs(near.point_minutes - expected[near.points]).max() <= 1e-6
+        own = pairwise_minutes(net, profile, fac, dem, cutoff_minutes=10.0).set_index(["demand", "source"])
+        named = own.loc[list(zip(near.points.tolist(), near.point_facility.tolist(), strict=True)), "minutes"]
+        assert np.abs(named.to_numpy() - near.point_minutes).max() <= 1e-9
 
 
 def test_measure_coverage_refuses_mismatched_crs() -> None:
