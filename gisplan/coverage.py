@@ -8,6 +8,10 @@ All facilities of all groups (facility types) become virtual nodes of one revers
 the two ends of their edge weighted by the partial edge and access leg. Each group is then one
 multi-source Dijkstra (scipy.sparse.csgraph, ``min_only``) with a cutoff, which also names the
 nearest facility of every node. Demand on the same edge as a facility is checked directly along it.
+
+The demand is held in edge order (:func:`place_demand`), so each search reads only the points on the
+edges it reached, and keeps only those within its cutoff (:class:`Nearest`): the work follows the
+reached area, not the number of points.
 """
 
 from __future__ import annotations
