@@ -320,12 +320,6 @@ def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> Pl
     )
 
 
-def _ranges(start: NDArray[np.integer[Any]], count: NDArray[np.integer[Any]]) -> NDArray[np.int64]:
-    """``concatenate([arange(s, s + c) for s, c in zip(start, count)])`` without the loop."""
-    ends = np.cumsum(count)
-    return np.repeat(start - (ends - count), count) + np.arange(int(ends[-1]) if len(ends) else 0)
-
-
 def _runs(start: NDArray[np.integer[Any]], count: NDArray[np.integer[Any]]) -> tuple[NDArray[np.int64], ...]:
     """The runs ``arange(s, s + c)`` for each (s, c) end to end, and which run each element is from."""
     owner = np.repeat(np.arange(len(count)), count)
@@ -402,7 +396,7 @@ def demand_minutes(
     ptr, incident = node_edges(network)
     nodes = np.flatnonzero(reach.node_minutes <= reach.cutoff_minutes)
     live = np.zeros(network.n_edges, dtype=bool)
-    live[incident[_ranges(ptr[nodes], ptr[nodes + 1] - ptr[nodes])]] = True
+    live[incident[_runs(ptr[nodes], ptr[nodes + 1] - ptr[nodes])[0]]] = True
     live[f_edge] = True
     edges = np.flatnonzero(live)
     start = p.edge_ptr[edges]
