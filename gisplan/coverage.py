@@ -195,7 +195,6 @@ def pairwise_minutes(
     graph = _facility_graph(network, profile, sources)
     placed = place_demand(network, profile, demand)
     pu, pv = network.edge_u[placed.edge], network.edge_v[placed.edge]
-    w = edge_minutes(network, profile)
     todo = np.flatnonzero(sources.snapped)
     parts = []
     for lo in range(0, len(todo), block):
@@ -209,14 +208,7 @@ def pairwise_minutes(
         # a source on the demand's own edge: straight along it
         same_s, same_d = np.nonzero(sources.edge[src][:, None] == placed.edge[near][None, :])
         if len(same_s):
-            f, dd = src[same_s], near[same_d]
-            ge = placed.edge[dd]
-            length = network.length_m[ge]
-            span = (sources.offset_m[f] - placed.offset_m[dd]) / np.where(length > 0, length, 1.0)
-            up, down = _edge_dirs(network, profile, ge)
-            allowed = np.where(span >= 0, up, down)
-            direct = np.where(allowed, np.abs(span) * w[ge] + sources.access_m[f] / profile.access_speed_m_per_min,
-                              np.inf)
+            direct = _along_edge_minutes(network, profile, placed, near[same_d], sources, src[same_s])
             via[same_s, same_d] = np.minimum(via[same_s, same_d], direct)
         total = via + placed.access_minutes[near][None, :]
         s_i, d_i = np.nonzero(total <= cutoff_minutes)
@@ -327,6 +319,21 @@ def _runs(start: NDArray[np.integer[Any]], count: NDArray[np.integer[Any]]) -> t
     return np.arange(len(owner)) + offset[owner], owner
 
 
+def _along_edge_minutes(
+    network: RoadNetwork, profile: Profile, p: PlacedDemand, slots: NDArray[np.int64],
+    facilities: EdgeSnap, f: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Minutes from demand slot ``slots[i]`` straight along its edge to facility ``f[i]`` on the same edge,
+    the facility's access leg included and the demand's not (``inf`` against a one-way edge)."""
+    ge = p.edge[slots]
+    length = network.length_m[ge]
+    span = (facilities.offset_m[f] - p.offset_m[slots]) / np.where(length > 0, length, 1.0)
+    up, down = _edge_dirs(network, profile, ge)
+    return np.where(np.where(span >= 0, up, down),
+                    np.abs(span) * p.whole_edge_minutes[ge] + facilities.access_m[f] / profile.access_speed_m_per_min,
+                    np.inf)
+
+
 def _same_edge_minutes(
     network: RoadNetwork, profile: Profile, p: PlacedDemand, edges: NDArray[np.int64], first_slot: NDArray[np.int64],
     facilities: EdgeSnap, members: NDArray[np.int64],
@@ -348,13 +355,7 @@ def _same_edge_minutes(
     pair_fac, pair_row = _runs(lo_e[edge_of_point], pair_count)
     f = members[order[pair_fac]]
     g = p.edge_ptr[edges][edge_of_point][pair_row] + (position - first_slot[edge_of_point])[pair_row]
-    ge = edges[edge_of_point][pair_row]
-    length = network.length_m[ge]
-    span = (facilities.offset_m[f] - p.offset_m[g]) / np.where(length > 0, length, 1.0)
-    up, down = _edge_dirs(network, profile, ge)
-    direct = np.where(np.where(span >= 0, up, down),
-                      np.abs(span) * p.whole_edge_minutes[ge] + facilities.access_m[f] / profile.access_speed_m_per_min,
-                      np.inf)
+    direct = _along_edge_minutes(network, profile, p, g, facilities, f)
     # the smallest per point: pairs come grouped by point, so one reduceat, then the first facility at it
     group_start = np.cumsum(pair_count) - pair_count
     best = np.minimum.reduceat(direct, group_start) if len(direct) else direct
