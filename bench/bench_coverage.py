@@ -11,9 +11,9 @@ Stages, timed per network:
 * ``load``: read the road file, GCJ-02 → WGS84 (:func:`gisplan.coords.gcj02_to_wgs84`, exact inverse)
   and project to UTM 48N (EPSG:32648) in one pass over the coordinates (a workspace stores roads in
   WGS84 already, so a scenario run only projects);
-* ``build``: :func:`gisplan.network.build_network` and the profile's routable graph
-  (:func:`gisplan.network.travel_graph`, cached on the network);
-* then :func:`gisplan.access.measure_coverage`, the product's own path, which reports its stages:
+* ``build``: :func:`gisplan.network.graph.build_network` and the profile's routable graph
+  (:func:`gisplan.network.graph.travel_graph`, cached on the network);
+* then :func:`gisplan.analysis.coverage.measure_coverage`, the product's own path, which reports its stages:
   ``snap`` (index the edges, snap all demand and all facilities, group the demand by edge),
   ``coverage`` (one multi-source search per type and the minutes of every demand point),
   ``aggregate`` (the per-point columns, and per-unit totals at the type's 15 min and 5/10/15/20),
@@ -21,12 +21,12 @@ Stages, timed per network:
 * ``total``: end to end, wall clock from reading the file to the last polygon.
 
 The coverage step is then run again exactly as ``measure_coverage`` runs it
-(:func:`gisplan.coverage.reach_from_facilities` for all types, :func:`gisplan.coverage.demand_minutes`
+(:func:`gisplan.network.routing.reach_from_facilities` for all types, :func:`gisplan.network.routing.demand_minutes`
 per type) for five rounds, alternating with the bare kernel, and the ratio of the two medians is
 the verdict: on a noisy 2-core machine one call of either can be off by half. The step's time
 inside the end-to-end run (its first call, on fresh memory) is printed beside it.
 
-Peers, measured in the same run on the identical graph (:func:`gisplan.network.travel_graph`), the same
+Peers, measured in the same run on the identical graph (:func:`gisplan.network.graph.travel_graph`), the same
 sources (the ``u`` node of each facility's snapped edge, i.e. no snapping offsets) and the same cutoff:
 the bare kernel ``scipy.sparse.csgraph.dijkstra(..., min_only=True, limit=20)`` once per type, and
 networkx ``multi_source_dijkstra_path_length(..., cutoff=20)`` once per type (its graph build is
@@ -58,18 +58,18 @@ import shapely
 from pyproj import Transformer
 from scipy.sparse import csgraph
 
-from gisplan.access import TypeTarget, measure_coverage
+from gisplan.analysis.coverage import TypeTarget, measure_coverage
 from gisplan.catalogue import load_catalogue
 from gisplan.coords import gcj02_to_wgs84
-from gisplan.coverage import demand_minutes, place_demand, reach_from_facilities
-from gisplan.network import build_network, edge_minutes, travel_graph
-from gisplan.snapping import EdgeSnap, snap_index, snap_points
+from gisplan.network.graph import build_network, edge_minutes, travel_graph
+from gisplan.network.routing import demand_minutes, place_demand, reach_from_facilities
+from gisplan.network.snapping import EdgeSnap, snap_index, snap_points
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from gisplan.catalogue import Profile
-    from gisplan.network import RoadNetwork
+    from gisplan.network.graph import RoadNetwork
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ROADS = {
@@ -169,7 +169,7 @@ def synthesise(roads: gpd.GeoDataFrame, name: str, n_demand: int, seed: int) -> 
 
 
 def run_engine(name: str, profile: Profile, n_demand: int, seed: int) -> tuple[EngineRun, Synthetic]:
-    """Time every stage of the product path: load, build, then :func:`gisplan.access.measure_coverage`
+    """Time every stage of the product path: load, build, then :func:`gisplan.analysis.coverage.measure_coverage`
     (snap, coverage, aggregate, polygons); synthetic inputs are made between load and build, untimed."""
     run = EngineRun()
     t0 = time.perf_counter()
@@ -214,7 +214,7 @@ def run_engine(name: str, profile: Profile, n_demand: int, seed: int) -> tuple[E
 def coverage_rounds(
     network: RoadNetwork, profile: Profile, run: EngineRun, syn: Synthetic, sources: list[NDArray[np.int64]],
 ) -> tuple[list[float], list[float], list[float], list[NDArray[np.float64]]]:
-    """The coverage step exactly as :func:`gisplan.access.measure_coverage` runs it (one
+    """The coverage step exactly as :func:`gisplan.analysis.coverage.measure_coverage` runs it (one
     :func:`reach_from_facilities` for all types, then :func:`demand_minutes` per type), and the bare
     kernel, alternately for :data:`ROUNDS` rounds; seconds of each (the step also split into its
     shortest paths), and the kernel's distances."""

@@ -1,6 +1,6 @@
 """Benchmark: validated, atomic import of the whole Chongqing road network (../shared/data).
 
-Compares ``gisplan.ingest.import_layers`` (read, GCJ-02 → WGS84, every geometry check, atomic
+Compares ``gisplan.workflows.importing.import_layers`` (read, GCJ-02 → WGS84, every geometry check, atomic
 GeoPackage write with metadata and change log) with the bare floor measured in the same run:
 pyogrio read + the same coordinate conversion + pyogrio write, with no checks and no atomicity.
 Run: ``.venv/bin/python bench/bench_import.py``.
@@ -17,7 +17,7 @@ import pyogrio
 
 from gisplan.catalogue import load_catalogue
 from gisplan.coords import transform_geometries
-from gisplan.ingest import ImportSpec, import_layers
+from gisplan.workflows.importing import ImportSpec, import_layers
 
 ROADS = Path(__file__).resolve().parents[2] / "shared" / "data" / "roads" / "chongqing_roadlinks_gcj02.parquet"
 

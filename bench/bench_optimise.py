@@ -29,8 +29,8 @@ from scipy.sparse import csgraph
 
 from gisplan.catalogue import Profile
 from gisplan.coords import transform_geometries
-from gisplan.network import build_network, travel_graph
-from gisplan.optimise import CostTable, mclp
+from gisplan.network.graph import build_network, travel_graph
+from gisplan.siting.models import CostTable, mclp
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ROADS = SHARED / "roads" / "chongqing_roadlinks_gcj02.parquet"

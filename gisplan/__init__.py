@@ -5,10 +5,12 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from gisplan.catalogue import load_catalogue
-from gisplan.ingest import ImportSpec, import_layers
-from gisplan.io import read_spatial, read_table, to_planning_crs
-from gisplan.schema import validate_layer
-from gisplan.store import list_layers, read_store_layer
+from gisplan.crs import to_planning_crs
+from gisplan.io.spatial import read_spatial
+from gisplan.io.tables import read_table
+from gisplan.store.gpkg import list_layers, read_store_layer
+from gisplan.validation.schema import validate_layer
+from gisplan.workflows.importing import ImportSpec, import_layers
 
 try:
     __version__ = version("gisplan")

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from gisplan.catalogue import Catalogue, load_catalogue
-from gisplan.cli import cli
-from gisplan.ingest import ImportSpec, import_layers
+from gisplan.cli.main import cli
+from gisplan.workflows.importing import ImportSpec, import_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ROOT / "layers"

@@ -18,7 +18,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from tests.conftest import sha256
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gisplan.catalogue import load_catalogue, normalise_header
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from click.testing import CliRunner
 
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 
 if TYPE_CHECKING:
     from pathlib import Path

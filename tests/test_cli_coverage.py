@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from pyproj import Transformer
 from shapely import LineString
 
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.coords import transform_geometries, wgs84_to_gcj02
-from gisplan.store import list_layers
+from gisplan.store.gpkg import list_layers
 from tests.conftest import ROOT, shared_data
 
 if TYPE_CHECKING:

@@ -14,18 +14,18 @@ import pytest
 import shapely
 from shapely import LineString
 
-from gisplan.access import TypeTarget, measure_coverage, unit_totals
+from gisplan.analysis.coverage import TypeTarget, measure_coverage, unit_totals
 from gisplan.catalogue import load_catalogue
-from gisplan.coverage import (
+from gisplan.errors import CRSError
+from gisplan.network.graph import RoadNetwork, build_network, travel_arcs
+from gisplan.network.routing import (
     demand_minutes,
     reach_from_facilities,
     reached_lines,
     service_area_polygons,
     straight_line_nearest,
 )
-from gisplan.errors import CRSError
-from gisplan.network import RoadNetwork, build_network, travel_arcs
-from gisplan.snapping import EdgeSnap, snap_index, snap_points
+from gisplan.network.snapping import EdgeSnap, snap_index, snap_points
 from tests.conftest import shared_data
 
 PROFILES = load_catalogue().profiles
@@ -237,7 +237,7 @@ def test_crowded_edges_minutes_and_nearest_facility_equal_brute_force() -> None:
     """Facilities and homes crowded around six junctions of the real 永川 roads, so that many homes share an
     edge with one or several facilities: minutes equal the networkx brute force, the sparse result holds
     exactly the points within the cutoff, and the facility named for each point is one at that time."""
-    from gisplan.coverage import pairwise_minutes
+    from gisplan.network.routing import pairwise_minutes
 
     net = _yongchuan()
     rng = np.random.default_rng(21)
@@ -274,7 +274,7 @@ def test_measure_coverage_refuses_mismatched_crs() -> None:
 
 
 def test_pairwise_minutes_equal_demand_minutes_per_source() -> None:
-    from gisplan.coverage import pairwise_minutes
+    from gisplan.network.routing import pairwise_minutes
 
     net, fac, dem = _yongchuan_points(seed=8, n_facilities=30, n_demand=1500, sigma_m=150)
     for profile in (WALK, DRIVE):

@@ -13,10 +13,10 @@ import shapely
 from rasterio.transform import from_origin
 from shapely import LineString, box
 
-from gisplan.access import assign_units
-from gisplan.demand import demand_from_points, demand_from_raster, demand_from_table
+from gisplan.analysis.coverage import assign_units
+from gisplan.analysis.demand import demand_from_points, demand_from_raster, demand_from_table
 from gisplan.errors import CRSError, SchemaError
-from gisplan.network import build_network
+from gisplan.network.graph import build_network
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from gisplan.analysis.indicators import evaluate_indicators
 from gisplan.catalogue import load_catalogue
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.config import load_scenario
-from gisplan.indicators import evaluate_indicators
-from gisplan.store import list_layers, read_store_layer
+from gisplan.store.gpkg import list_layers, read_store_layer
 from tests.conftest import ROOT, shared_data
 
 if TYPE_CHECKING:

@@ -6,15 +6,15 @@ import math
 
 import pandas as pd
 
-from gisplan.catalogue import load_catalogue
-from gisplan.config import IndicatorSpec, Standard
-from gisplan.divisions import match_names, name_suggestions, units_in_scope
-from gisplan.indicators import (
+from gisplan.analysis.indicators import (
     administrative_coverage,
     bed_shares,
     evaluate_indicators,
     floor_area_per_100_households,
 )
+from gisplan.catalogue import load_catalogue
+from gisplan.config import IndicatorSpec, Standard
+from gisplan.divisions import match_names, name_suggestions, units_in_scope
 
 GAZ = pd.DataFrame({
     "code12": ["500118000000", "500118001000", "500118100000", "500118101000",

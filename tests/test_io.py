@@ -22,11 +22,13 @@ import shapely
 from click.testing import CliRunner
 from pyproj import Geod
 
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.coords import wgs84_to_bd09, wgs84_to_gcj02
+from gisplan.crs import parse_crs, to_planning_crs
 from gisplan.errors import CRSError
-from gisplan.io import parse_crs, read_spatial, read_table, to_planning_crs
-from gisplan.store import read_store_layer
+from gisplan.io.spatial import read_spatial
+from gisplan.io.tables import read_table
+from gisplan.store.gpkg import read_store_layer
 from tests.conftest import LAYERS, sha256, shared_data
 
 if TYPE_CHECKING:
@@ -492,7 +494,7 @@ def test_osm_fetch_without_osmnx_names_the_extra(monkeypatch: pytest.MonkeyPatch
     import geopandas as gpd
     import shapely
 
-    from gisplan.io import fetch_osm_roads
+    from gisplan.io.osm import fetch_osm_roads
 
     monkeypatch.setitem(sys.modules, "osmnx", None)
     area = gpd.GeoDataFrame(geometry=[shapely.box(117.2, 29.3, 117.21, 29.31)], crs="EPSG:4326")
@@ -508,7 +510,7 @@ def test_xlsx_with_stale_dimension(tmp_path: Path) -> None:
 
     import openpyxl
 
-    from gisplan.io import read_table
+    from gisplan.io.tables import read_table
 
     src = tmp_path / "src.xlsx"
     wb = openpyxl.Workbook()
@@ -551,7 +553,7 @@ def test_geopackage_rows_are_fids_and_shapefile_hash_covers_dbf(store: Path, tmp
     import pyogrio
     import shapely
 
-    from gisplan.io import file_sha256
+    from gisplan.io.spatial import file_sha256
 
     p = centre_point
     gdf = gpd.GeoDataFrame({"facility_id": ["A", "B"], "name": ["甲", "乙"], "code12": [p["code12"]] * 2,

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import pyogrio
 import pytest
 
-from gisplan._cliutil import catalogue_for
+from gisplan.cli.options import catalogue_for
 from gisplan.config import load_scenario
-from gisplan.plan import map_layers
-from gisplan.store import list_layers
-from gisplan.webmap import build_map, layer_counts, render_map_html
+from gisplan.outputs.results import map_layers
+from gisplan.outputs.webmap import build_map, layer_counts, render_map_html
+from gisplan.store.gpkg import list_layers
 from tests.test_webmap import XSS, sample_layers
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ import pytest
 from shapely import LineString, MultiLineString
 
 from gisplan.catalogue import Profile, load_catalogue
-from gisplan.coverage import reach_from_facilities
 from gisplan.errors import CRSError, NetworkError
-from gisplan.network import RoadNetwork, build_network, direction_flags, edge_minutes, travel_arcs, travel_graph
-from gisplan.osm import read_osm_roads
-from gisplan.snapping import EdgeSnap
+from gisplan.io.osm import read_osm_roads
+from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, travel_arcs, travel_graph
+from gisplan.network.routing import reach_from_facilities
+from gisplan.network.snapping import EdgeSnap
 from tests.conftest import shared_data
 
 PROFILES = load_catalogue().profiles

@@ -14,17 +14,9 @@ import pytest
 from click.testing import CliRunner
 from spopt.locate import LSCP, MCLP, PMedian
 
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.errors import InfeasibleError, SchemaError
-from gisplan.optimise import (
-    CostTable,
-    capacitated_coverage,
-    cost_table,
-    lscp,
-    mclp,
-    one_per_unit,
-    p_median,
-)
+from gisplan.siting.models import CostTable, capacitated_coverage, cost_table, lscp, mclp, one_per_unit, p_median
 from tests.conftest import shared_data
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from gisplan.errors import SchemaError
-from gisplan.network import build_network
-from gisplan.osm import read_osm_roads
+from gisplan.io.osm import read_osm_roads
+from gisplan.network.graph import build_network
 from tests.conftest import shared_data
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from gisplan.analysis.gaps import admin_gaps, coverage_gaps
+from gisplan.analysis.indicators import evaluate_indicators, parse_target
 from gisplan.catalogue import load_catalogue
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.config import IndicatorSpec, Standard
-from gisplan.gaps import admin_gaps, coverage_gaps
-from gisplan.indicators import evaluate_indicators, parse_target
 from tests.conftest import ROOT, shared_data, yongchuan_scenario
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> No
 def test_reported_values_csv(tmp_path: Path) -> None:
     from gisplan.config import load_scenario
     from gisplan.errors import SchemaError
-    from gisplan.plan import apply_reported_values
+    from gisplan.workflows.plan import apply_reported_values
 
     specs = load_scenario(ROOT / "scenarios" / "yongchuan-2025.toml").indicators
     filled = {s.indicator_id: s for s in apply_reported_values(specs, ROOT / "scenarios" / "yongchuan-reported-2020.csv")}
@@ -214,7 +214,7 @@ def test_reported_values_csv(tmp_path: Path) -> None:
 
 
 def test_floor_area_table_by_hand() -> None:
-    from gisplan.indicators import floor_area_table
+    from gisplan.analysis.indicators import floor_area_table
 
     table = floor_area_table(CENTRES, HOUSEHOLDS, GAZ, standard_m2_per_100hh=30, district_code="500118000000")
     v = table[table["level"] == "village"].set_index("code12")
@@ -233,8 +233,8 @@ def test_a_facility_whose_code_disagrees_with_its_location_is_never_counted(
     """The point lies in one township but declares another: the import names it and writes nothing, so
     administrative coverage is not credited to the township it claims."""
     from gisplan.errors import SchemaError
-    from gisplan.ingest import ImportSpec, import_layers
-    from gisplan.store import read_store_layer
+    from gisplan.store.gpkg import read_store_layer
+    from gisplan.workflows.importing import ImportSpec, import_layers
 
     here = str(centre_point["code12"])
     other = "500118100000" if here != "500118100000" else "500118101000"
@@ -275,7 +275,7 @@ def test_user_candidates_and_years(tmp_path: Path) -> None:
 
 def test_result_files_are_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
     """A writer that fails half-way leaves the previous file as it was and no temporary file behind."""
-    from gisplan.pipeline import write_atomic_csv, write_atomic_text
+    from gisplan.io.atomic import write_atomic_csv, write_atomic_text
 
     path = tmp_path / "indicators.csv"
     write_atomic_csv(pd.DataFrame({"指标": ["甲"], "value": [1.5]}), path)

@@ -15,8 +15,8 @@ from shapely import LineString, box
 
 from gisplan.catalogue import load_catalogue
 from gisplan.coords import wgs84_to_gcj02
-from gisplan.network import build_network
-from gisplan.siting import SiteQuestion, generate_candidates, propose_sites
+from gisplan.network.graph import build_network
+from gisplan.siting.proposals import SiteQuestion, generate_candidates, propose_sites
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,8 +67,8 @@ def test_candidates_are_thinned_inside_the_area_and_outside_exclusions(tmp_path:
 
 def _brute_force(cands: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, net: object, p: int, minutes: float) -> float:
     """Best population covered by any p candidates (each set evaluated with the engine's own minutes)."""
-    from gisplan.coverage import pairwise_minutes
-    from gisplan.snapping import snap_index, snap_points
+    from gisplan.network.routing import pairwise_minutes
+    from gisplan.network.snapping import snap_index, snap_points
 
     index = snap_index(net)  # type: ignore[arg-type]
     cxy = shapely.get_coordinates(cands.geometry.to_numpy())

@@ -27,8 +27,7 @@ import pyogrio
 import pytest
 
 from gisplan.errors import SchemaError, StoreError
-from gisplan.ingest import ImportSpec, import_layers, validate_imports
-from gisplan.store import (
+from gisplan.store.gpkg import (
     LOG_TABLE,
     META_TABLE,
     LayerWrite,
@@ -39,6 +38,7 @@ from gisplan.store import (
     store_layer_names,
     write_layers,
 )
+from gisplan.workflows.importing import ImportSpec, import_layers, validate_imports
 from tests.conftest import FACILITIES, LAYERS, sha256, shared_data
 
 if TYPE_CHECKING:
@@ -638,7 +638,7 @@ def test_replacing_the_district_rechecks_township_polygons(tmp_path: Path, catal
 
 
 def test_init_store_new_and_existing(tmp_path: Path) -> None:
-    from gisplan.store import init_store
+    from gisplan.store.gpkg import init_store
 
     new = init_store(tmp_path / "sub" / "new.gpkg")
     assert list_layers(new).empty

@@ -16,10 +16,10 @@ import shapely
 from click.testing import CliRunner
 from shapely.geometry import Point, box
 
-from gisplan.cli import cli
+from gisplan.cli.main import cli
 from gisplan.coords import wgs84_to_gcj02
 from gisplan.errors import ConfigError
-from gisplan.webmap import (
+from gisplan.outputs.webmap import (
     _NO_DATA,
     _SEQUENTIAL,
     MapLayers,

@@ -1,0 +1,162 @@
+"""Gaps: where residents are not covered, grouped into contiguous areas, and divisions lacking a facility."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from gisplan.analysis.demand import WEIGHTS
+from gisplan.analysis.indicators import administrative_coverage, existing_only
+from gisplan.divisions import units_in_scope
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from gisplan.catalogue import Catalogue
+
+__all__ = ["GAP_COLUMNS", "admin_gaps", "coverage_gaps"]
+
+logger = logging.getLogger(__name__)
+
+GAP_COLUMNS = ("facility_type", "rank", *WEIGHTS, "points", "township_code12", "township", "village_code12",
+               "village", "area_km2")
+
+
+def _top_by(key: pd.Series, weight: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """For each group, the key value carrying the most weight (None where the group has no key)."""
+    frame = pd.DataFrame({"g": group, "k": key.to_numpy(dtype=object), "w": weight})
+    frame = frame[frame["k"].notna()]
+    out = np.full(n_groups, None, dtype=object)
+    if frame.empty:
+        return out
+    sums = frame.groupby(["g", "k"], sort=False)["w"].sum().reset_index()
+    best = sums.sort_values(["g", "w", "k"], ascending=[True, False, True]).drop_duplicates("g")
+    out[best["g"].to_numpy()] = best["k"].to_numpy()
+    return out
+
+
+def coverage_gaps(
+    demand: gpd.GeoDataFrame,
+    *,
+    type_id: str,
+    link_m: float = 250.0,
+    names: Mapping[str, str] | None = None,
+    split_by: str | None = "code12",
+) -> gpd.GeoDataFrame:
+    """Uncovered demand of one facility type, grouped into contiguous areas and ranked by population.
+
+    Parameters
+    ----------
+    demand : geopandas.GeoDataFrame
+        Demand points in a projected CRS with ``covered_<type_id>`` (from
+        :func:`gisplan.analysis.coverage.measure_coverage`), the weights, ``township_code12`` and ``code12``.
+        Points beyond the snapping distance count as uncovered.
+    type_id : str
+    link_m : float
+        Uncovered points closer than this (metres) belong to one area. Use more than the spacing of the
+        demand points (100 m when spread along roads).
+    names : mapping of code12 to name, optional
+    split_by : str or None
+        Cut areas at the boundaries of this unit column (``code12``: villages/communities), so that a
+        long uncovered stretch of road is reported per village it runs through; None keeps whole
+        contiguous areas.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per area, ranked (1 = most residents): ``facility_type, rank, population, households,
+        pop_60plus, points, township_code12, township, village_code12, village, area_km2`` and a
+        polygon (the concave hull of the points widened by ``link_m / 2``), in the demand's CRS. Areas without residents
+        are left out.
+
+    Raises
+    ------
+    ValueError
+        If the demand lacks ``covered_<type_id>`` or is not projected.
+    """
+    column = f"covered_{type_id}"
+    if column not in demand:
+        msg = f"`demand` has no `{column}` column; run gisplan.analysis.coverage.measure_coverage for {type_id} first."
+        raise ValueError(msg)
+    if demand.crs is None or not demand.crs.is_projected:
+        msg = "`demand` must be in a projected CRS in metres."
+        raise ValueError(msg)
+    names = names or {}
+    gaps = demand[~demand[column].fillna(value=False).astype(bool).to_numpy()]
+    xy = shapely.get_coordinates(gaps.geometry.to_numpy())
+    n = len(gaps)
+    empty = gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=demand.crs)
+    if n == 0:
+        return empty
+    pairs = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+    adj = sparse.coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    n_areas, area = csgraph.connected_components(adj, directed=False)
+    if split_by is not None and split_by in gaps and gaps[split_by].notna().any():
+        unit = pd.factorize(gaps[split_by].astype(object).to_numpy())[0]  # -1 where unknown
+        area, uniques = pd.factorize(pd.Series(area.astype(np.int64) * (int(unit.max()) + 2) + unit + 1))
+        area = np.asarray(area, dtype=np.int64)
+        n_areas = len(uniques)
+    weights = {w: np.nan_to_num(gaps[w].to_numpy(dtype=float)) if w in gaps else np.zeros(n) for w in WEIGHTS}
+    pop = weights["population"] if "population" in gaps else weights["households"]
+    data: dict[str, object] = {"facility_type": type_id}
+    for w in WEIGHTS:
+        data[w] = np.bincount(area, weights[w], n_areas) if w in gaps else np.full(n_areas, np.nan)
+    data["points"] = np.bincount(area, minlength=n_areas)
+    town = _top_by(gaps["township_code12"] if "township_code12" in gaps else pd.Series([None] * n), pop, area,
+                   n_areas)
+    village = _top_by(gaps["code12"] if "code12" in gaps else pd.Series([None] * n), pop, area, n_areas)
+    data["township_code12"] = town
+    data["township"] = [names.get(str(c), "") if c is not None else "" for c in town]
+    data["village_code12"] = village
+    data["village"] = [names.get(str(c), "") if c is not None else "" for c in village]
+    order = np.argsort(area, kind="stable")
+    # a concave hull of each area's points, widened by half the link distance (buffering the points
+    # themselves would merge thousands of circles per area)
+    hulls = shapely.concave_hull(shapely.multipoints(xy[order], indices=area[order]), ratio=0.2)
+    blobs = shapely.buffer(hulls, link_m / 2, quad_segs=4)
+    data["area_km2"] = shapely.area(blobs) / 1e6
+    out = gpd.GeoDataFrame(pd.DataFrame(data), geometry=blobs, crs=demand.crs)
+    ranking = np.asarray(data["population"] if "population" in gaps else data["households"], dtype=float)
+    out = out[ranking > 0].assign(_w=ranking[ranking > 0]).sort_values(["_w", "points"], ascending=False)
+    out = out.drop(columns="_w").reset_index(drop=True)
+    out.insert(1, "rank", np.arange(1, len(out) + 1))
+    logger.info("coverage_gaps: %s: %d uncovered areas", type_id, len(out))
+    return out
+
+
+def admin_gaps(
+    facilities: Mapping[str, pd.DataFrame], gazetteer: pd.DataFrame, catalogue: Catalogue,
+) -> pd.DataFrame:
+    """Each division that lacks a facility it should have, for every administratively covered type.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``facility_type, name_zh, level, code12, name`` for each division in the type's scope
+        (townships, towns, urban communities or rural villages) with no facility of that type.
+        Types with no layer in `facilities` are listed for every division, since none is recorded.
+    """
+    rows = []
+    for ftype in catalogue.types.values():
+        if "administrative" not in ftype.coverage:
+            continue
+        units = units_in_scope(gazetteer, level=ftype.admin_level, scope=ftype.admin_scope)
+        layer = facilities.get(ftype.id)
+        if layer is None:
+            has = pd.Series(data=False, index=units.index)
+        else:
+            has = administrative_coverage(existing_only(layer), units, level=ftype.admin_level)
+        missing = units[~has.to_numpy(dtype=bool)]
+        rows.append(pd.DataFrame({"facility_type": ftype.id, "name_zh": ftype.name_zh, "level": ftype.admin_level,
+                                  "code12": missing["code12"].to_numpy(), "name": missing["name"].to_numpy()}))
+    if not rows:
+        return pd.DataFrame(columns=["facility_type", "name_zh", "level", "code12", "name"])
+    return pd.concat(rows, ignore_index=True)

@@ -1,0 +1,90 @@
+"""`gisplan map`: the plan's HTML coverage map, redrawn from a run's results (another indicator, a basemap)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gisplan.cli.options import catalogue_for, catalogue_option, import_scenario
+from gisplan.config import load_scenario
+from gisplan.outputs.results import map_layers, write_map, write_results
+from gisplan.outputs.webmap import BASEMAPS, check_basemap, choropleth_choices
+from gisplan.store.gpkg import list_layers
+from gisplan.workflows.plan import run_scenario
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["map_command", "map_options"]
+
+_EPILOG = """\b
+Examples:
+  gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan
+  gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan --list
+  gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan --choropleth floor_area
+  gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan \\
+      --choropleth coverage:elderly_day_care --basemap tianditu --tianditu-key YOUR_KEY
+\b
+Basemaps: none (default: boundaries only, works offline), osm (OpenStreetMap), tianditu (天地图,
+needs your key; also read from GISPLAN_TIANDITU_KEY), amap (高德, GCJ-02: every layer is shifted to
+GCJ-02 to line up with it). Tiles load only when the viewer is online; the layers never need them.
+"""
+
+
+def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The map's --choropleth, --basemap and --tianditu-key options (shared by `run` and `map`)."""
+    func = click.option("--tianditu-key", envvar="GISPLAN_TIANDITU_KEY", metavar="KEY",
+                        help="天地图 key for --basemap tianditu (or env GISPLAN_TIANDITU_KEY).")(func)
+    func = click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
+                        help="Tiles under the layers; none works offline.")(func)
+    return click.option("--choropleth", metavar="KEY",
+                        help="Township indicator to colour by: coverage:<type>, floor_area or admin:<type> "
+                             "(default: the first coverage share; --list shows them).")(func)
+
+
+@click.command("map", epilog=_EPILOG)
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
+              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of a `gisplan run` (default: beside the workspace, <workspace>_results).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (default: map.html in --out).")
+@click.option("--list", "list_only", is_flag=True, help="List the indicators the map can be coloured by.")
+@click.option("--propose/--no-propose", default=True, show_default=True,
+              help="When --out has no results yet and the scenario is run first: propose new sites too.")
+@map_options
+@catalogue_option
+def map_command(
+    scenario: Path, workspace: Path | None, out: Path | None, output: Path | None, list_only: bool, propose: bool,
+    choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+) -> None:
+    """Draw SCENARIO's coverage map from the results of `gisplan run` in --out (which writes map.html
+    itself): townships coloured by an indicator, facilities by type, service areas, coverage gaps and
+    candidate sites, one toggleable layer each; a single HTML file that opens offline. When --out has no
+    results yet, the scenario is run first and its results are written there too.
+    """
+    check_basemap(basemap, tianditu_key)
+    sc = load_scenario(scenario)
+    store = workspace or sc.workspace
+    cat = catalogue_for(sc, catalogue_files)
+    target = out or store.with_name(f"{store.stem}_results")
+    if not (target / "results.gpkg").is_file():
+        click.echo(f"{os.path.normpath(target)} has no results yet: running the scenario first "
+                   "(`gisplan run` prints the tables)", err=True)
+        import_scenario(sc, store, cat)
+        illustrative = bool(list_layers(store)["illustrative"].any())
+        result = run_scenario(store, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+        write_results(result, out_dir=target, store=store, illustrative=illustrative)
+    layers = map_layers(target / "results.gpkg", store, sc, cat)
+    if list_only:
+        for key, label in choropleth_choices(layers).items():
+            click.echo(f"{key:40} {label}")
+        return
+    path = write_map(layers, output or target / "map.html", choropleth=choropleth, basemap=basemap,
+                     tianditu_key=tianditu_key)
+    click.echo(os.path.normpath(path))

@@ -1,0 +1,80 @@
+"""Helpers shared by the command-line modules: table printing and scenario import."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gisplan.catalogue import Catalogue, load_catalogue
+from gisplan.errors import SchemaError
+from gisplan.workflows.importing import import_scenario as _import_scenario
+from gisplan.workflows.importing import scenario_specs
+
+catalogue_option = click.option(
+    "--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra facility-type catalogue TOML (adds or replaces types and profiles).",
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+
+    from gisplan.config import Scenario
+
+__all__ = ["catalogue_for", "catalogue_option", "format_table", "import_scenario", "report_problems"]
+
+logger = logging.getLogger("gisplan")
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.6f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def format_table(frame: pd.DataFrame) -> str:
+    """Render a DataFrame as an aligned plain-text table (CJK characters count two columns)."""
+    cells = [[str(c) for c in frame.columns]] + [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(_width(r[j]) for r in cells) for j in range(len(frame.columns))]
+    lines = []
+    for i, row in enumerate(cells):
+        lines.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def report_problems(exc: SchemaError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+def catalogue_for(sc: Scenario | None, extra: Sequence[Path]) -> Catalogue:
+    """The built-in catalogue plus the scenario's and the command line's extra files."""
+    files = ([sc.catalogue] if sc is not None and sc.catalogue else []) + list(extra)
+    return load_catalogue(*files)
+
+
+def import_scenario(sc: Scenario, store: Path, cat: Catalogue) -> None:
+    """Import a scenario's layers, saying so on stderr; a data error ends the command with exit code 1."""
+    specs = scenario_specs(sc, store)
+    click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
+    try:
+        _import_scenario(sc, store, cat, specs=specs, progress=sys.stderr.isatty())
+    except SchemaError as exc:
+        report_problems(exc)

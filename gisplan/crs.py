@@ -1,0 +1,150 @@
+"""CRS policy: the storage CRS (WGS84), declared input CRSs (EPSG, PROJ, GCJ-02, BD-09) and the
+metric planning CRS every measurement uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+from pyproj import CRS
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from gisplan import coords
+from gisplan.errors import CRSError
+
+__all__ = ["STORAGE_CRS", "DeclaredCRS", "parse_crs", "to_planning_crs", "to_storage_crs"]
+
+logger = logging.getLogger(__name__)
+
+
+STORAGE_CRS = "EPSG:4326"
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredCRS:
+    """The coordinate system a user declared for an input.
+
+    Attributes
+    ----------
+    text : str
+        As given (``EPSG:4490``, ``gcj02`` …).
+    crs : pyproj.CRS
+        The CRS of the numbers in the file; for GCJ-02/BD-09 this is EPSG:4326 (the offset is applied
+        by :mod:`gisplan.coords`).
+    chinese_system : str | None
+        ``"gcj02"`` or ``"bd09"`` when the coordinates are offset Chinese web-map coordinates.
+    """
+
+    text: str
+    crs: CRS
+    chinese_system: str | None = None
+
+
+def parse_crs(text: str) -> DeclaredCRS:
+    """Parse a ``--crs`` value: an EPSG code, any PROJ-readable text, ``gcj02`` or ``bd09``.
+
+    Raises
+    ------
+    CRSError
+        If the text is not understood; the message lists the accepted forms.
+
+    Examples
+    --------
+    >>> parse_crs("gcj02").chinese_system
+    'gcj02'
+    >>> parse_crs("4490").crs.to_epsg()
+    4490
+    """
+    key = text.strip().lower().replace("-", "").replace("_", "")
+    aliases = {"gcj02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "bd09": "bd09", "bd09ll": "bd09"}
+    if key in aliases:
+        return DeclaredCRS(text, CRS.from_epsg(4326), aliases[key])
+    if key in {"wgs84", "cgcs2000"}:
+        return DeclaredCRS(text, CRS.from_epsg(4326 if key == "wgs84" else 4490))
+    candidate = f"EPSG:{text.strip()}" if text.strip().isdigit() else text.strip()
+    try:
+        crs = CRS.from_user_input(candidate)
+    except ProjCRSError:
+        msg = (
+            f"`--crs` value {text!r} is not a known coordinate system; give an EPSG code "
+            "(4326 for GPS/WGS84, 4490 for CGCS2000/天地图, 4545 for a CGCS2000 3° zone …), "
+            "`gcj02` for 高德/腾讯 coordinates or `bd09` for 百度 coordinates."
+        )
+        raise CRSError(msg) from None
+    return DeclaredCRS(text, crs)
+
+
+def to_storage_crs(gdf: gpd.GeoDataFrame, declared: DeclaredCRS | None, *, source: str) -> gpd.GeoDataFrame:
+    """Return a copy in the storage CRS (EPSG:4326, WGS84), converting GCJ-02/BD-09 if declared.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        As read; its CRS may be missing.
+    declared : DeclaredCRS, optional
+        What the user declared; it overrides the file's label (GeoJSON always says EPSG:4326, even
+        for 高德 GCJ-02 data).
+    source : str
+        File name for messages.
+
+    Raises
+    ------
+    CRSError
+        If neither the file nor the user gives a CRS.
+    """
+    out = gdf.copy()
+    if declared is None:
+        if out.crs is None:
+            msg = (
+                f"{source}: the file does not say which coordinate system it uses. Give `--crs`: "
+                "EPSG:4326 (GPS/WGS84), EPSG:4490 (CGCS2000), gcj02 (高德/腾讯) or bd09 (百度)."
+            )
+            raise CRSError(msg)
+        return out.to_crs(STORAGE_CRS)
+    if out.crs is not None and not out.crs.equals(declared.crs):
+        logger.warning("%s: file says %s; using --crs %s as declared", source, out.crs.to_string(), declared.text)
+    out = out.set_crs(declared.crs, allow_override=True)
+    if declared.chinese_system is not None:
+        geoms = coords.transform_geometries(out.geometry.to_numpy(), source=declared.chinese_system)
+        out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=STORAGE_CRS))
+        return out
+    return out.to_crs(STORAGE_CRS)
+
+
+def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.GeoDataFrame:
+    """Return a copy in the metric planning CRS: `crs` if given, else the UTM zone of the data.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Any CRS.
+    crs : str or pyproj.CRS, optional
+        The scenario's CRS (for example ``EPSG:32648`` for 永川).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Projected, in metres.
+
+    Raises
+    ------
+    CRSError
+        If `gdf` has no CRS, or `crs` is not projected.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> g = gpd.GeoDataFrame(geometry=[Point(105.93, 29.36)], crs="EPSG:4326")
+    >>> to_planning_crs(g).crs.to_epsg()
+    32648
+    """
+    if gdf.crs is None:
+        msg = "`gdf` has no CRS; set it (gdf.set_crs) or import it through `gisplan layers import`."
+        raise CRSError(msg)
+    target = CRS.from_user_input(crs) if crs is not None else gdf.estimate_utm_crs()
+    if not target.is_projected:
+        msg = f"the planning CRS must be projected in metres (got {target.to_string()}); use a UTM zone."
+        raise CRSError(msg)
+    return gdf.to_crs(target)

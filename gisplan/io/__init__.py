@@ -1,0 +1,26 @@
+"""Tier 1 — reading and writing files: tables as the user typed them (any Chinese encoding, XLSX with title
+rows), vector files, OpenStreetMap roads, and atomic writers for every output file.
+"""
+
+from __future__ import annotations
+
+from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
+from gisplan.io.osm import OSM_SUFFIXES, fetch_osm_roads, is_osm_file, read_osm_roads
+from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
+from gisplan.io.tables import TABLE_SUFFIXES, RawTable, read_table
+
+__all__ = [
+    "OSM_SUFFIXES",
+    "SPATIAL_SUFFIXES",
+    "TABLE_SUFFIXES",
+    "RawTable",
+    "fetch_osm_roads",
+    "file_sha256",
+    "is_osm_file",
+    "read_osm_roads",
+    "read_spatial",
+    "read_table",
+    "write_atomic_csv",
+    "write_atomic_gpkg",
+    "write_atomic_text",
+]

@@ -1,0 +1,76 @@
+"""Atomic file writers: a temporary file beside the target, then a rename, so that a failed or
+killed write never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import pyogrio
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas as pd
+
+
+__all__ = ["write_atomic_csv", "write_atomic_gpkg", "write_atomic_text"]
+
+logger = logging.getLogger(__name__)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _atomic(path: Path, encoding: str) -> Iterator[TextIO]:
+    """A text file handle on a temporary file beside `path`, renamed over it when the block succeeds:
+    readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None:
+    """Write a text file through a temporary file and a rename."""
+    with _atomic(path, encoding) as fh:
+        fh.write(text)
+
+
+def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename."""
+    with _atomic(path, "utf-8-sig") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+
+
+def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
+    """Write layers (GeoDataFrames, or DataFrames as attribute tables) to a new GeoPackage at `path`
+    (replacing it) through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gpkg")
+    os.close(fd)
+    Path(tmp).unlink()
+    try:
+        for name, gdf in layers.items():
+            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

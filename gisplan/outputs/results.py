@@ -1,0 +1,158 @@
+"""The files of `gisplan run`: indicator and unit tables, gaps, proposals, ``results.gpkg`` and the map.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gisplan.crs import STORAGE_CRS
+from gisplan.errors import ConfigError
+from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
+from gisplan.outputs.coverage import demand_table
+from gisplan.outputs.webmap import MapLayers, build_map, render_map_html
+from gisplan.store.gpkg import list_layers, read_store_layer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from gisplan.analysis.coverage import CoverageResult
+    from gisplan.catalogue import Catalogue
+    from gisplan.config import Scenario
+    from gisplan.workflows.plan import RunResult
+
+__all__ = ["map_layers", "write_map", "write_results"]
+
+logger = logging.getLogger(__name__)
+
+
+def _unit_layer(
+    store: Path, layer: str, coverage: CoverageResult | None, admin: pd.DataFrame, floor: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """A boundary layer with, per unit, the coverage share of each type at its threshold and admin gaps."""
+    polys = gpd.GeoDataFrame(read_store_layer(store, layer))
+    out = polys[[c for c in ("code12", "name") if c in polys] + ["geometry"]].copy()
+    level = "township" if layer == "townships" else "village"
+    if coverage is not None:
+        units = coverage.units
+        rows = units[units["level"] == level]
+        for type_id, part in rows.groupby("facility_type", observed=True):
+            sel = part[part["threshold"] == coverage.type_thresholds.get(str(type_id))]
+            share = dict(zip(sel["code12"].astype(str), sel["population_share"], strict=True))
+            out[f"share_{type_id}"] = out["code12"].astype(str).map(share)
+    if len(floor):
+        per = floor[floor["level"] == level].set_index("code12")["floor_area_m2_per_100hh"]
+        out["floor_area_m2_per_100hh"] = out["code12"].astype(str).map(per)
+    lacking = admin[admin["level"] == level]
+    for type_id, part in lacking.groupby("facility_type"):
+        out[f"lacks_{type_id}"] = out["code12"].astype(str).isin(set(part["code12"].astype(str)))
+    return out
+
+
+def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative: bool) -> list[Path]:
+    """Write `gisplan run` results: ``indicators.csv``, per-unit tables, ``gaps.csv``, ``admin_gaps.csv``
+    and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas)."""
+    table = result.indicators.rename(columns={"name_zh": "name", "basis": "source"})
+    first = ["indicator_id", "name", "unit", "value", "target", "comparator", "status", "method", "source"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    table["illustrative"] = illustrative
+    written = []
+    write_atomic_csv(table, out_dir / "indicators.csv")
+    written.append(out_dir / "indicators.csv")
+    gaps = result.gaps.to_crs(STORAGE_CRS)
+    write_atomic_csv(pd.DataFrame(gaps.drop(columns="geometry")), out_dir / "gaps.csv")
+    write_atomic_csv(result.admin_gaps, out_dir / "admin_gaps.csv")
+    written += [out_dir / "gaps.csv", out_dir / "admin_gaps.csv"]
+    if len(result.floor_area):
+        write_atomic_csv(result.floor_area.assign(illustrative=illustrative), out_dir / "floor_area.csv")
+        written.append(out_dir / "floor_area.csv")
+    if len(result.proposals):
+        frame = pd.DataFrame(result.proposals.drop(columns="geometry")).assign(illustrative=illustrative)
+        first_cols = ["indicator_id", "facility_type", "rank", "candidate_id", "township", "village"]
+        write_atomic_csv(frame[first_cols + [c for c in frame.columns if c not in first_cols]],
+                         out_dir / "proposed_sites.csv")
+        written.append(out_dir / "proposed_sites.csv")
+    layers: dict[str, pd.DataFrame] = {"indicators": table.astype({"meets_target": "boolean"}),
+                                       "admin_gaps": result.admin_gaps}
+    if result.coverage is not None:
+        units = result.coverage.units.copy()
+        units["illustrative"] = illustrative
+        write_atomic_csv(units, out_dir / "units.csv")
+        written.append(out_dir / "units.csv")
+        layers["demand"] = demand_table(result.coverage)
+        if len(result.coverage.areas):
+            layers["areas"] = result.coverage.areas.to_crs(STORAGE_CRS)
+    stored = set(list_layers(store)["layer"])
+    for layer in ("townships", "villages"):
+        if layer in stored:
+            layers[layer] = _unit_layer(store, layer, result.coverage, result.admin_gaps,
+                                        result.floor_area).to_crs(STORAGE_CRS)
+    if len(gaps):
+        layers["gaps"] = gaps
+    if len(result.proposals):
+        layers["proposed_sites"] = gpd.GeoDataFrame(result.proposals)
+    for frame in layers.values():
+        frame["illustrative"] = illustrative
+    # GDAL cannot write a table with no columns' values typed; an empty admin_gaps keeps its columns as text
+    layers["admin_gaps"] = layers["admin_gaps"].astype(str) if len(layers["admin_gaps"]) == 0 else layers["admin_gaps"]
+    write_atomic_gpkg(layers, out_dir / "results.gpkg")
+    written.append(out_dir / "results.gpkg")
+    return written
+
+
+_LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）界", "townships": "镇街界", "district": "区界",
+                 "gazetteer": "区划名录", "roads": "道路", "place_names": "地名"}
+
+
+def map_layers(results: Path, store: Path, scenario: Scenario, catalogue: Catalogue) -> MapLayers:
+    """The layers of a scenario's map: boundaries and facilities from the workspace, indicators, service
+    areas, gaps and proposed sites from the ``results.gpkg`` that :func:`write_results` wrote.
+
+    Raises
+    ------
+    ConfigError
+        If `results` does not exist (run the scenario first).
+    """
+    if not results.is_file():
+        msg = f"{results} does not exist: run `gisplan run SCENARIO --out {results.parent}` first"
+        raise ConfigError(msg)
+    done = set(pyogrio.list_layers(results)[:, 0])
+    stored = list_layers(store)
+    names = set(stored["layer"])
+
+    def result_layer(name: str) -> gpd.GeoDataFrame | None:
+        return pyogrio.read_dataframe(results, layer=name) if name in done else None
+
+    townships = result_layer("townships")
+    if townships is None and "townships" in names:
+        townships = gpd.GeoDataFrame(read_store_layer(store, "townships"))
+    facilities = {n.removeprefix("facilities_"): gpd.GeoDataFrame(read_store_layer(store, n))
+                  for n in stored["layer"] if n.startswith("facilities_")}
+    type_names = {t.id: t.name_zh for t in catalogue.types.values()}
+    areas = result_layer("areas")
+    minutes = {t.id: t.max_minutes for t in catalogue.types.values()}
+    if areas is not None:
+        minutes.update({str(k): float(v) for k, v in areas.groupby("facility_type")["minutes"].max().items()})
+    illustrative = tuple(
+        type_names.get(n.removeprefix("facilities_"), n) if n.startswith("facilities_") else _LAYER_LABELS.get(n, n)
+        for n in stored.loc[stored["illustrative"].astype(bool) & (stored["kind"] != "result"), "layer"])
+    return MapLayers(
+        title=scenario.name, method=scenario.coverage.method if "demand" in done else "none", townships=townships,
+        district=gpd.GeoDataFrame(read_store_layer(store, "district")) if "district" in names else None,
+        villages=result_layer("villages"), facilities=facilities, areas=areas, gaps=result_layer("gaps"),
+        proposals=result_layer("proposed_sites"), type_names=type_names, type_minutes=minutes,
+        illustrative=illustrative, floor_area_standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
+    )
+
+
+def write_map(layers: MapLayers, path: Path, *, choropleth: str | None = None, basemap: str = "none",
+              tianditu_key: str | None = None) -> Path:
+    """Build the map (:func:`gisplan.outputs.webmap.build_map`) and write it as one self-contained HTML file,
+    atomically."""
+    fmap = build_map(layers, choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key)
+    write_atomic_text(render_map_html(fmap), path)
+    return path

@@ -1,0 +1,31 @@
+"""Tier 5 — scenario workflows (import, coverage, the whole plan run), callable without the CLI so that Dask
+workers can run them: no click, no printing, no sys.exit.
+"""
+
+from __future__ import annotations
+
+from gisplan.workflows.coverage import coverage_for_scenario, scenario_demand, scenario_network
+from gisplan.workflows.importing import (
+    ImportResult,
+    ImportSpec,
+    import_layers,
+    layer_name_for,
+    load_context,
+    validate_imports,
+)
+from gisplan.workflows.plan import RunResult, apply_reported_values, run_scenario
+
+__all__ = [
+    "ImportResult",
+    "ImportSpec",
+    "RunResult",
+    "apply_reported_values",
+    "coverage_for_scenario",
+    "import_layers",
+    "layer_name_for",
+    "load_context",
+    "run_scenario",
+    "scenario_demand",
+    "scenario_network",
+    "validate_imports",
+]

@@ -1,0 +1,139 @@
+"""Scenario coverage workflow: from a workspace's layers to coverage results.
+
+Callable without the CLI (no click, no sys.exit), so Dask workers can run it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
+
+from gisplan.analysis.coverage import CoverageResult, TypeTarget, assign_units, measure_coverage
+from gisplan.analysis.demand import demand_from_points, demand_from_raster, demand_from_table
+from gisplan.analysis.indicators import existing_only
+from gisplan.config import scenario_profiles
+from gisplan.errors import ConfigError, NetworkError
+from gisplan.network.graph import build_network
+from gisplan.store.gpkg import list_layers, read_store_layer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from gisplan.catalogue import Catalogue, Profile
+    from gisplan.config import Scenario
+    from gisplan.network.graph import RoadNetwork
+
+__all__ = ["coverage_for_scenario", "scenario_demand", "scenario_network"]
+
+logger = logging.getLogger(__name__)
+
+
+def scenario_network(store: Path, scenario: Scenario) -> RoadNetwork | None:
+    """Build the road network of a workspace (its ``roads`` layer) in the scenario's CRS; None without roads."""
+    layers = set(list_layers(store)["layer"])
+    if "roads" not in layers:
+        return None
+    roads = read_store_layer(store, "roads")
+    cov = scenario.coverage
+    return build_network(gpd.GeoDataFrame(roads), crs=scenario.crs, snap_tolerance_m=cov.snap_tolerance_m,
+                         min_piece_m=cov.min_piece_m)
+
+
+def scenario_demand(store: Path, scenario: Scenario, network: RoadNetwork | None) -> gpd.GeoDataFrame:
+    """Demand points for a scenario: its raster, else the households layer (points, or a table spread
+    over village polygons or road length), with township and village codes filled in.
+
+    Raises
+    ------
+    ConfigError
+        If there is no demand source.
+    """
+    cov = scenario.coverage
+    layers = set(list_layers(store)["layer"])
+    townships = gpd.GeoDataFrame(read_store_layer(store, "townships")) if "townships" in layers else None
+    villages = gpd.GeoDataFrame(read_store_layer(store, "villages")) if "villages" in layers else None
+    if cov.raster is not None:
+        area = gpd.GeoDataFrame(read_store_layer(store, "district")) if "district" in layers else None
+        demand = demand_from_raster(cov.raster, crs=scenario.crs, area=area)
+    elif "households" in layers:
+        households = read_store_layer(store, "households")
+        if isinstance(households, gpd.GeoDataFrame) and (households.geom_type == "Point").all():
+            demand = demand_from_points(households, crs=scenario.crs, source="households")
+        else:
+            if townships is None:
+                msg = ("the households table has no coordinates, and the workspace has no township polygons to "
+                       "spread it over; import `townships` (and `villages` if you have them).")
+                raise ConfigError(msg)
+            spread = cov.spread if network is not None else "area"
+            demand = demand_from_table(pd.DataFrame(households), villages=villages, townships=townships,
+                                       crs=scenario.crs, spread=spread, spacing_m=cov.spread_spacing_m,
+                                       network=network)
+    else:
+        msg = ("no demand: import a `households` layer (table by village code, or points), or give a population "
+               "raster as `raster = \"...tif\"` in the scenario's [coverage] table.")
+        raise ConfigError(msg)
+    return assign_units(demand, townships=townships, villages=villages)
+
+
+def _targets(
+    store: Path, catalogue: Catalogue, profiles: dict[str, Profile], types: Sequence[str] | None,
+) -> list[TypeTarget]:
+    layers = set(list_layers(store)["layer"])
+    chosen = list(types) if types else [t.id for t in catalogue.types.values() if "network" in t.coverage]
+    out = []
+    for type_id in chosen:
+        ftype = catalogue.get_type(type_id)
+        if ftype.layer_name not in layers:
+            if types:
+                msg = f"the workspace has no `{ftype.layer_name}` layer; import the {ftype.name_zh} ledger first."
+                raise ConfigError(msg)
+            continue
+        facilities = gpd.GeoDataFrame(existing_only(read_store_layer(store, ftype.layer_name)))
+        if ftype.profile not in profiles:
+            msg = f"facility type {type_id} uses travel profile {ftype.profile!r}, which no catalogue defines."
+            raise ConfigError(msg)
+        out.append(TypeTarget(type_id, ftype.name_zh, facilities, profiles[ftype.profile], ftype.max_minutes))
+    return out
+
+
+def coverage_for_scenario(
+    store: Path,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    *,
+    types: Sequence[str] | None = None,
+    polygons: bool = True,
+    progress: bool = False,
+    network: RoadNetwork | None = None,
+) -> CoverageResult:
+    """Measure coverage of every network-covered facility type in a workspace (`network`: already built).
+
+    Raises
+    ------
+    NetworkError
+        If the network method is chosen and the workspace has no roads.
+    """
+    cov = scenario.coverage
+    profiles = scenario_profiles(scenario, catalogue)
+    if network is None and cov.method == "network":
+        network = scenario_network(store, scenario)
+    if cov.method != "network":
+        network = None
+    if cov.method == "network" and network is None:
+        msg = ("the workspace has no road layer, so network coverage cannot be measured. Give roads in the "
+               "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
+               "straight-line method with [coverage] method = \"straight_line\".")
+        raise NetworkError(msg)
+    demand = scenario_demand(store, scenario, network)
+    targets = _targets(store, catalogue, profiles, types)
+    gaz = read_store_layer(store, "gazetteer") if "gazetteer" in set(list_layers(store)["layer"]) else None
+    names = dict(zip(gaz["code12"].astype(str), gaz["name"].astype(str), strict=True)) if gaz is not None else {}
+    return measure_coverage(
+        demand, targets, network=network, method=cov.method, bands_minutes=cov.bands_minutes,
+        max_snap_m=cov.max_snap_m, radius_m=cov.radius_m, trim_m=cov.trim_m, polygons=polygons, names=names,
+        district_code=scenario.district_code + "000000", progress=progress,
+    )

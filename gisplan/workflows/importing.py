@@ -1,0 +1,484 @@
+"""Importing files into a workspace: read, validate against the workspace, then write atomically.
+
+Every file of one import is validated before anything is written; problems from all files are
+reported together, and then nothing is written at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from gisplan.crs import parse_crs
+from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
+from gisplan.io.osm import fetch_osm_roads, is_osm_file, read_osm_roads
+from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
+from gisplan.io.tables import TABLE_SUFFIXES, RawTable, read_table
+from gisplan.store.gpkg import LayerWrite, list_layers, read_store_layer, write_layers, writer_lock
+from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from gisplan.catalogue import Catalogue
+    from gisplan.config import Scenario
+
+__all__ = [
+    "ImportResult",
+    "ImportSpec",
+    "import_layers",
+    "import_scenario",
+    "layer_name_for",
+    "load_context",
+    "scenario_specs",
+    "validate_imports",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSpec:
+    """One file to import.
+
+    Attributes
+    ----------
+    path : Path
+        CSV/TSV, XLSX, GeoJSON, Shapefile, GeoPackage or GeoParquet file.
+    kind : str
+        One of :data:`gisplan.validation.schema.KINDS`.
+    facility_type : str, optional
+        Catalogue type id; required for ``facilities``.
+    crs : str, optional
+        The CRS of the coordinates: EPSG code, ``gcj02`` or ``bd09`` (overrides the file's label).
+    layer, sheet, encoding : str, optional
+        GeoPackage layer, XLSX sheet, CSV text encoding.
+    illustrative : bool
+        Flag the layer as generated (示意). A layer whose rows carry ``illustrative = true`` is
+        flagged whatever this says.
+    make_ids : bool
+        Number facilities ``<type>-<row>`` when the file has no id column.
+    """
+
+    path: Path
+    kind: str
+    facility_type: str | None = None
+    crs: str | None = None
+    layer: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+    illustrative: bool = False
+    make_ids: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one import wrote: store layer name, row count, illustrative flag, source file."""
+
+    layer: str
+    kind: str
+    rows: int
+    illustrative: bool
+    source: str
+
+
+def layer_name_for(spec: ImportSpec) -> str:
+    """Return the store layer name for an import (``facilities_<type>`` for facilities)."""
+    if spec.kind == "facilities":
+        return f"facilities_{spec.facility_type}"
+    return spec.kind
+
+
+def _order(spec: ImportSpec) -> tuple[int, int]:
+    # community service centres before volunteer points, which name them as hosts
+    first = 0 if spec.facility_type == "community_service_centre" else 1
+    return KINDS.index(spec.kind), first
+
+
+def load_context(store: Path | None, *, tolerance_m: float = 50.0, planning_crs: str | None = None) -> Context:
+    """Read the layers that cross-layer checks need from a workspace (missing ones stay ``None``)."""
+    if store is None or not Path(store).exists():
+        return Context(tolerance_m=tolerance_m, planning_crs=planning_crs)
+    names = set(list_layers(store)["layer"])
+
+    def get(name: str) -> pd.DataFrame | None:
+        return read_store_layer(store, name) if name in names else None
+
+    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n)
+                  for n in sorted(names) if n.startswith("facilities_")}
+    return Context(
+        gazetteer=get("gazetteer"),
+        district=_spatial(get("district")),
+        townships=_spatial(get("townships")),
+        facilities=MappingProxyType(facilities),
+        tolerance_m=tolerance_m,
+        planning_crs=planning_crs,
+    )
+
+
+def _spatial(frame: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
+    if frame is None or isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    msg = "a boundary layer in the workspace has no geometry; import it again from a spatial file."
+    raise StoreError(msg)
+
+
+def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame) -> Context:
+    """Return the context with a layer validated earlier in the same import."""
+    if spec.kind == "facilities":
+        return replace(ctx, facilities=MappingProxyType({**ctx.facilities, str(spec.facility_type): data}))
+    if spec.kind == "gazetteer":
+        return replace(ctx, gazetteer=data)
+    if spec.kind == "district":
+        return replace(ctx, district=_spatial(data))
+    if spec.kind == "townships":
+        return replace(ctx, townships=_spatial(data))
+    return ctx
+
+
+def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
+    path = spec.path
+    suffix = path.suffix.lower()
+    if not path.exists():
+        msg = "the file does not exist."
+        raise SchemaError([Problem(str(path), None, None, msg, "check the path and the spelling.")])
+    if path.is_dir():
+        msg = "this is a folder, not a file."
+        raise SchemaError([Problem(str(path), None, None, msg, "give the file inside it (.shp/.gpkg/.csv …).")])
+    if is_osm_file(path):
+        if spec.kind != "roads":
+            msg = "an OpenStreetMap file can only be imported as `roads`."
+            raise SchemaError([Problem(path.name, None, None, msg, "use --kind roads.")])
+        gdf = read_osm_roads(path)
+        gdf["_row"] = np.arange(1, len(gdf) + 1)
+        return gdf
+    if suffix == ".xls":
+        msg = "old .xls workbooks are not read."
+        raise SchemaError([Problem(path.name, None, None, msg, "open it in Excel/WPS and save it as .xlsx.")])
+    if suffix in TABLE_SUFFIXES:
+        ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
+        schema = layer_schema(spec.kind, catalogue, ftype)
+        known = {al for a in (*schema.required, *schema.optional) for al in a.aliases}
+        known |= {"经度", "纬度", "lon", "lat", "lng", "longitude", "latitude"}
+        return read_table(path, known_headers=known, sheet=spec.sheet, encoding=spec.encoding)
+    if suffix in SPATIAL_SUFFIXES:
+        return read_spatial(path, layer=spec.layer, encoding=spec.encoding)
+    accepted = ", ".join(sorted(TABLE_SUFFIXES | SPATIAL_SUFFIXES))
+    msg = f"files of type {suffix or '(no extension)'!r} are not read."
+    raise SchemaError([Problem(path.name, None, None, msg, f"convert it to one of: {accepted}.")])
+
+
+def validate_imports(
+    specs: Sequence[ImportSpec],
+    *,
+    store: Path | None,
+    catalogue: Catalogue,
+    tolerance_m: float = 50.0,
+    progress: bool = False,
+    district_code: str | None = None,
+    planning_crs: str | None = None,
+) -> list[LayerWrite]:
+    """Read and validate every file, in dependency order, against the workspace and each other.
+
+    Returns
+    -------
+    list of LayerWrite
+        Ready for :func:`gisplan.store.gpkg.write_layers`.
+
+    Raises
+    ------
+    SchemaError
+        With the problems of every file (nothing is written).
+    ConfigError, CRSError
+        For an unknown facility type or a bad ``--crs``.
+    """
+    for spec in specs:
+        if spec.kind not in KINDS:
+            problem = Problem(str(spec.path), None, None, f"unknown layer kind {spec.kind!r}.",
+                              f"use one of: {', '.join(KINDS)}.")
+            raise SchemaError([problem])
+        if spec.kind == "facilities":
+            catalogue.get_type(str(spec.facility_type))
+    declared = {id(s): (parse_crs(s.crs) if s.crs else None) for s in specs}
+    ctx = load_context(store, tolerance_m=tolerance_m, planning_crs=planning_crs)
+    before = ctx.gazetteer
+    problems: list[Problem] = []
+    parts: dict[str, list[_Part]] = {}
+    names: dict[str, str] = {}
+    for spec in tqdm(sorted(specs, key=_order), desc="validating", unit="layer", disable=not progress,
+                     leave=False):
+        _warn_crs_hints(spec)
+        name = layer_name_for(spec)
+        if name in names and spec.kind not in _COMBINABLE:
+            problems.append(Problem(str(spec.path), None, None, f"layer `{name}` is also imported from "
+                                    f"{names[name]} in this run.", "import each layer from one file."))
+            continue
+        names.setdefault(name, str(spec.path))
+        ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
+        try:
+            raw = _read(spec, catalogue)
+            source = _source_name(spec, raw)
+            data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
+                                  declared_crs=declared[id(spec)], context=ctx, source=source,
+                                  make_ids=spec.make_ids)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+            continue
+        parts.setdefault(name, []).append(_Part(spec, source, data, spec.crs or _file_crs(raw)))
+        combined = _combine(parts[name])
+        problems.extend(_cross_file_duplicates(parts[name], spec.kind))
+        ctx = _with(ctx, spec, combined)
+    if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
+        problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
+    if not problems and store is not None and Path(store).exists():
+        problems = _recheck_dependents(store, set(names), ctx, catalogue)
+    if problems:
+        raise SchemaError(problems)
+    if district_code is not None and ctx.gazetteer is not None:
+        covered = _districts(ctx.gazetteer)
+        if covered != [district_code]:
+            msg = (f"the district is {district_code}, but the gazetteer covers {', '.join(covered)}; "
+                   "import the gazetteer of that district (or use another workspace). Nothing was written.")
+            raise ConfigError(msg)
+    return [_layer_write(name, group) for name, group in parts.items()]
+
+
+# per-township ledgers, households or road tiles of one layer may come in several files
+_COMBINABLE = frozenset({"facilities", "households", "townships", "villages", "roads"})
+_KEY = {"facilities": "facility_id", "households": "code12", "townships": "code12", "villages": "code12"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One validated file of a layer."""
+
+    spec: ImportSpec
+    source: str
+    data: pd.DataFrame
+    crs_given: str | None
+
+
+def _combine(group: list[_Part]) -> pd.DataFrame:
+    if len(group) == 1:
+        return group[0].data
+    frames = [p.data for p in group]
+    combined = pd.concat(frames, ignore_index=True)
+    if all(isinstance(f, gpd.GeoDataFrame) for f in frames):
+        return gpd.GeoDataFrame(combined, geometry=frames[0].geometry.name, crs=frames[0].crs)
+    return combined
+
+
+def _cross_file_duplicates(group: list[_Part], kind: str) -> list[Problem]:
+    """The key of the newest file must not repeat one of an earlier file of the same layer."""
+    key = _KEY.get(kind)
+    if key is None or len(group) < 2:
+        return []
+    new = group[-1]
+    seen = {v: p.source for p in group[:-1] for v in p.data[key].dropna()}
+    return [Problem(new.source, None, key, f"{v!r} is also in {seen[v]}.",
+                    "give every row of the layer its own value across all its files.")
+            for v in new.data[key].dropna().unique() if v in seen]
+
+
+def _layer_write(name: str, group: list[_Part]) -> LayerWrite:
+    data = _combine(group)
+    first = group[0].spec
+    flagged = any(p.spec.illustrative for p in group) or bool(
+        "illustrative" in data and data["illustrative"].astype(str).str.lower().isin({"true", "1"}).any())
+    return LayerWrite(
+        name=name,
+        kind=first.kind,
+        data=data,
+        source_path="; ".join(str(p.spec.path.resolve()) for p in group),
+        source_sha256=",".join(file_sha256(p.spec.path) for p in group),
+        source_layer="; ".join(filter(None, (p.spec.layer or p.spec.sheet for p in group))) or None,
+        crs_given="; ".join(dict.fromkeys(str(p.crs_given) for p in group if p.crs_given)) or None,
+        facility_type=first.facility_type,
+        illustrative=flagged,
+        note="示意 illustrative (generated data)" if flagged else None,
+    )
+
+
+def _districts(gazetteer: pd.DataFrame) -> list[str]:
+    return sorted(set(gazetteer["code12"].astype(str).str.slice(0, 6)))
+
+
+def _same_district(old: pd.DataFrame, new: pd.DataFrame, source: str) -> list[Problem]:
+    """A workspace holds one district: a gazetteer of another district is refused in one message."""
+    was, now = _districts(old), _districts(new)
+    if was == now:
+        return []
+    msg = (f"this gazetteer covers district {', '.join(now)}, but the workspace holds district {', '.join(was)} "
+           "(its boundaries and facilities are coded for it).")
+    fix = "import it into another workspace (`-w other.gpkg`), or import the gazetteer of this workspace's district."
+    return [Problem(source, None, None, msg, fix)]
+
+
+def _depends_on(kind: str, facility_type: str | None) -> set[str]:
+    """Store layers whose content a layer of this kind is checked against."""
+    if kind in {"facilities", "households"}:
+        hosts = {"facilities_community_service_centre"} if facility_type == "volunteer_service_point" else set()
+        return {"gazetteer", "district", "townships"} | hosts
+    if kind in {"townships", "villages"}:
+        return {"gazetteer", "district"}
+    if kind == "district":
+        return {"gazetteer"}
+    return set()
+
+
+def _loaded(ctx: Context, kind: str, facility_type: object) -> pd.DataFrame | None:
+    """A workspace layer the context already holds (read once by :func:`load_context`)."""
+    if kind == "facilities":
+        return ctx.facilities.get(str(facility_type))
+    return {"district": ctx.district, "townships": ctx.townships}.get(kind)
+
+
+def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue: Catalogue) -> list[Problem]:
+    """Validate again the workspace layers that depend on a layer this import replaces.
+
+    Re-importing the gazetteer, the boundaries or the community service centres must not leave
+    facilities with unknown codes, points outside the new outline or volunteer points without host.
+    """
+    problems: list[Problem] = []
+    meta = list_layers(store)
+    for row in meta.itertuples(index=False):
+        name, kind, facility_type = str(row.layer), str(row.kind), row.facility_type
+        changed = _depends_on(kind, facility_type if isinstance(facility_type, str) else None) & replaced
+        if name in replaced or not changed:
+            continue
+        ftype = catalogue.types.get(str(facility_type)) if kind == "facilities" else None
+        if kind == "facilities" and ftype is None:
+            continue  # a type from a catalogue not given this time: it cannot be checked
+        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))})"
+        try:
+            stored = _loaded(ctx, kind, facility_type)
+            if stored is None:
+                stored = read_store_layer(store, name)
+            data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
+                stored.astype(object), np.arange(1, len(stored) + 1), source)
+            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=ctx, source=source)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+_GCJ_HINT = re.compile(r"gcj|高德|amap|gaode|腾讯|tencent|火星", re.IGNORECASE)
+_BD_HINT = re.compile(r"bd09|baidu|百度", re.IGNORECASE)
+
+
+def _warn_crs_hints(spec: ImportSpec) -> None:
+    """Log a warning when a file's name says GCJ-02/BD-09 but it is not declared so (300–500 m error)."""
+    declared = (spec.crs or "").lower().replace("-", "")
+    name = spec.path.name
+    if _GCJ_HINT.search(name) and "gcj" not in declared:
+        logger.warning("%s: the name suggests 高德/腾讯 GCJ-02 coordinates but --crs is %s; if so, "
+                       "import it with --crs gcj02 (otherwise points shift 300–500 m).", name, spec.crs or "unset")
+    elif _BD_HINT.search(name) and "bd09" not in declared:
+        logger.warning("%s: the name suggests 百度 BD-09 coordinates but --crs is %s; if so, "
+                       "import it with --crs bd09.", name, spec.crs or "unset")
+
+
+def _source_name(spec: ImportSpec, raw: object) -> str:
+    """File name for messages, with the sheet or layer (``台账.xlsx [sheet 2023]``)."""
+    if isinstance(raw, RawTable):
+        return raw.source
+    return f"{spec.path.name} [layer {spec.layer}]" if spec.layer else spec.path.name
+
+
+def _file_crs(raw: object) -> str | None:
+    if isinstance(raw, gpd.GeoDataFrame) and raw.crs is not None:
+        return str(raw.crs.to_string())
+    return None
+
+
+def import_layers(
+    store: Path,
+    specs: Sequence[ImportSpec],
+    *,
+    catalogue: Catalogue,
+    tolerance_m: float = 50.0,
+    progress: bool = False,
+    district_code: str | None = None,
+    planning_crs: str | None = None,
+) -> list[ImportResult]:
+    """Validate every file and write them all to the workspace in one all-or-nothing step.
+
+    Parameters
+    ----------
+    store : Path
+        Workspace GeoPackage (created if missing).
+    specs : sequence of ImportSpec
+    catalogue : Catalogue
+    tolerance_m : float
+        Metres a point may lie outside its declared polygon before it is reported.
+    progress : bool
+        Show a progress bar (stderr) while validating.
+    district_code : str, optional
+        The 6-digit district the workspace is for; a gazetteer of another district is refused.
+    planning_crs : str, optional
+        Projected CRS for the distance checks (the scenario's); default the data's UTM zone.
+
+    Returns
+    -------
+    list of ImportResult
+
+    Raises
+    ------
+    SchemaError
+        If any file has a problem; the store is then unchanged.
+    """
+    with writer_lock(store):  # nobody changes the workspace between validating against it and writing
+        writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m,
+                                  progress=progress, district_code=district_code, planning_crs=planning_crs)
+        write_layers(store, writes, action="import", detail={"files": len(writes)}, lock=False)
+    return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
+
+
+def scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
+    """The import of every layer a scenario names, with its roads: the configured file, else OpenStreetMap
+    roads fetched for the district (cached beside the workspace) when the scenario allows it, else none."""
+    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
+             for s in sc.layers]
+    if sc.roads is None:
+        return specs
+    if sc.roads.path is not None and sc.roads.path.exists():
+        specs.append(ImportSpec(sc.roads.path, "roads", crs=sc.roads.crs))
+        return specs
+    where = sc.roads.path or "(no path)"
+    district = next((s for s in sc.layers if s.kind == "district"), None)
+    if not sc.roads.osm_fallback or district is None:
+        logger.warning("road layer %s not found; roads not imported (coverage needs them)", where)
+        return specs
+    cache = store.with_name(f"{store.stem}_osm_roads.gpkg")
+    logger.warning("road layer %s not found; fetching OpenStreetMap roads (cache: %s)", where, cache)
+    try:
+        area = read_spatial(district.path, layer=district.layer)
+        specs.append(ImportSpec(fetch_osm_roads(area, cache), "roads", crs="EPSG:4326", layer="roads"))
+    except (NetworkError, ImportError) as exc:
+        logger.warning("%s Roads not imported; coverage needs them.", exc)
+    return specs
+
+
+def import_scenario(
+    sc: Scenario, store: Path, cat: Catalogue, *, specs: Sequence[ImportSpec] | None = None, progress: bool = False,
+) -> None:
+    """Import every layer of scenario `sc` (and its roads, fetched from OpenStreetMap when the scenario allows)
+    into `store`, all or nothing. `specs` are :func:`scenario_specs`, when the caller has them already.
+
+    Raises
+    ------
+    SchemaError
+        Listing every problem of every layer; the workspace is then unchanged.
+    """
+    chosen = scenario_specs(sc, store) if specs is None else specs
+    import_layers(store, chosen, catalogue=cat, tolerance_m=sc.tolerance_m, progress=progress,
+                  district_code=sc.district_code, planning_crs=sc.crs)

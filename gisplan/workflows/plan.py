@@ -1,0 +1,307 @@
+"""`gisplan run` as a workflow: the whole plan for a scenario — indicators with their status,
+coverage gaps, divisions lacking a facility and the new sites that close each gap.
+
+Callable without the CLI (no click, no sys.exit), so Dask workers can run it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
+from gisplan.analysis.indicators import (
+    administrative_coverage,
+    evaluate_indicators,
+    existing_only,
+    floor_area_table,
+    populous_units,
+    target_status,
+)
+from gisplan.config import scenario_profiles
+from gisplan.divisions import units_in_scope
+from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
+from gisplan.io.spatial import read_spatial
+from gisplan.io.tables import read_table
+from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
+from gisplan.store.gpkg import list_layers, read_store_layer
+from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from gisplan.analysis.coverage import CoverageResult
+    from gisplan.catalogue import Catalogue
+    from gisplan.config import IndicatorSpec, Scenario
+    from gisplan.network.graph import RoadNetwork
+
+__all__ = ["RunResult", "apply_reported_values", "run_scenario"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunResult:
+    """Everything `gisplan run` computes for a scenario.
+
+    Attributes
+    ----------
+    indicators : pandas.DataFrame
+        The plan's indicator table (:func:`gisplan.analysis.indicators.evaluate_indicators`).
+    coverage : CoverageResult or None
+        None when coverage could not be measured; ``coverage_note`` says why.
+    coverage_note : str
+    gaps : geopandas.GeoDataFrame
+        Uncovered areas of every measured type, ranked within each type (planning CRS).
+    admin_gaps : pandas.DataFrame
+        Divisions lacking a facility they should have.
+    floor_area : pandas.DataFrame
+        Community-centre floor area per 100 households per community, township and district (empty
+        without centres or households).
+    proposals : pandas.DataFrame
+        New sites proposed per indicator row (:func:`gisplan.siting.proposals.propose_sites`), empty when none.
+    """
+
+    indicators: pd.DataFrame
+    coverage: CoverageResult | None
+    coverage_note: str
+    gaps: gpd.GeoDataFrame
+    admin_gaps: pd.DataFrame
+    floor_area: pd.DataFrame
+    proposals: pd.DataFrame
+
+
+def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
+    """Fill the ``reported`` rows from a CSV/XLSX of ``indicator_id, value, source`` (the bureau's own figures,
+    e.g. 低保 standards, talent counts).
+
+    Raises
+    ------
+    SchemaError
+        Naming the file, line and field: a missing column, an unknown id, or a row that is not ``reported``.
+    """
+    raw = read_table(path, known_headers={"indicator_id", "value", "source", "编号", "数值", "来源"})
+    frame = raw.frame.rename(columns={"编号": "indicator_id", "数值": "value", "来源": "source"})
+    missing = [c for c in ("indicator_id", "value") if c not in frame]
+    if missing:
+        msg = f"missing column(s) {', '.join(missing)}"
+        raise SchemaError([Problem(raw.source, None, None, msg, "give columns indicator_id, value, source.")])
+    by_id = {spec.indicator_id: spec for spec in specs}
+    problems, values = [], {}
+    for line, row in zip(raw.rows, frame.itertuples(index=False), strict=True):
+        key = str(row.indicator_id).strip()
+        if key not in by_id:
+            problems.append(Problem(raw.source, int(line), "indicator_id", f"unknown indicator id {key!r}",
+                                    f"use one of the scenario's ids ({', '.join(list(by_id)[:5])} …)."))
+        elif by_id[key].metric != "reported":
+            problems.append(Problem(raw.source, int(line), "indicator_id", f"{key} is computed, not reported",
+                                    "remove the row; gisplan computes this indicator from the layers."))
+        else:
+            source = getattr(row, "source", None)
+            values[key] = (str(row.value).strip(), str(source) if source is not None and pd.notna(source) else None)
+    if problems:
+        raise SchemaError(problems)
+    return tuple(replace(s, value=values[s.indicator_id][0],
+                         source=values[s.indicator_id][1] or f"{path.name}") if s.indicator_id in values else s
+                 for s in specs)
+
+
+def run_scenario(
+    store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
+) -> RunResult:
+    """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
+    table, coverage gaps and administrative gaps."""
+    specs = scenario.indicators
+    if scenario.reported_values is not None:
+        specs = apply_reported_values(specs, scenario.reported_values)
+    layers = set(list_layers(store)["layer"])
+    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in layers
+                  if n.startswith("facilities_")}
+    existing = {type_id: existing_only(frame) for type_id, frame in facilities.items()}  # planned ones left out
+    gazetteer = read_store_layer(store, "gazetteer")
+    households = read_store_layer(store, "households") if "households" in layers else None
+    illustrative = bool(list_layers(store)["illustrative"].any())
+    coverage: CoverageResult | None = None
+    note = ""
+    network = scenario_network(store, scenario) if scenario.coverage.method == "network" else None
+    try:
+        coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress, network=network)
+    except (NetworkError, ConfigError) as exc:
+        note = str(exc)
+        logger.warning("coverage not measured: %s", exc)
+    names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
+    table = evaluate_indicators(
+        specs, facilities=facilities, households=households, gazetteer=gazetteer,
+        standard=scenario.standard, catalogue=catalogue, illustrative=illustrative,
+        coverage=coverage.units if coverage is not None else None,
+        coverage_method=coverage.method if coverage is not None else "network",
+    )
+    if coverage is None and note:
+        spatial = table["basis"].str.startswith("not computed: no road network")
+        table.loc[spatial, "basis"] = "not computed: " + note
+    gap_frames = []
+    if coverage is not None:
+        link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
+        for column in [c for c in coverage.demand.columns if c.startswith("covered_")]:
+            gap_frames.append(coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link,
+                                            names=names))
+    crs = coverage.demand.crs if coverage is not None else scenario.crs
+    gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
+            if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
+    floor = pd.DataFrame()
+    if "community_service_centre" in facilities and households is not None:
+        floor = floor_area_table(existing["community_service_centre"], households, gazetteer,
+                                 standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
+                                 district_code=scenario.district_code + "000000")
+    proposals = pd.DataFrame()
+    if propose and coverage is not None and network is not None:
+        table, proposals = _propose(table, specs, existing, households, gazetteer, coverage, gaps, network,
+                                    store, scenario, catalogue, names)
+    return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
+
+
+def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.DataFrame],
+              households: pd.DataFrame | None, gazetteer: pd.DataFrame, catalogue: Catalogue,
+              ) -> tuple[SiteQuestion, str] | None:
+    """What new sites a row that misses its target asks for, and the division level of the question."""
+    ftype = catalogue.get_type(str(spec.facility_type))
+    value, target = float(row["value"]), float(row["target"])
+    if spec.metric == "facility_count":
+        return SiteQuestion("count", target - value), "township"
+    if spec.metric == "network_coverage":
+        return SiteQuestion("share", min(1.0, target / 100.0)), "township"
+    units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
+    if spec.min_population is not None and households is not None:
+        units = populous_units(units, households, spec.min_population, ftype.admin_level)
+    layer = facilities.get(ftype.id, pd.DataFrame({"code12": []}))
+    has = administrative_coverage(layer, units, level=ftype.admin_level).to_numpy(dtype=bool)
+    need = math.ceil(target / 100.0 * len(units) - has.sum() - 1e-9)
+    lacking = tuple(units["code12"].astype(str)[~has])
+    return (SiteQuestion("units", float(need), lacking), ftype.admin_level) if need > 0 and lacking else None
+
+
+def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
+    table: pd.DataFrame, specs: tuple[IndicatorSpec, ...], facilities: dict[str, pd.DataFrame],
+    households: pd.DataFrame | None, gazetteer: pd.DataFrame, coverage: CoverageResult, gaps: gpd.GeoDataFrame,
+    network: RoadNetwork, store: Path, scenario: Scenario, catalogue: Catalogue, names: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New sites for every row that misses a numeric target it can be met by building; indicators after."""
+    layers = set(list_layers(store)["layer"])
+    towns = gpd.GeoDataFrame(read_store_layer(store, "townships")) if "townships" in layers else None
+    villages = gpd.GeoDataFrame(read_store_layer(store, "villages")) if "villages" in layers else None
+    profiles = scenario_profiles(scenario, catalogue)
+    bounds = towns if towns is not None else (gpd.GeoDataFrame(read_store_layer(store, "district"))
+                                              if "district" in layers else None)
+    outline = shapely.union_all(bounds.to_crs(network.crs).geometry.to_numpy()) if bounds is not None else None
+    out = table.copy()
+    out["new_sites"] = np.nan
+    out["value_after"] = np.nan
+    out["status_after"] = ""
+    frames = []
+    done: dict[tuple[object, ...], Proposal] = {}  # rows asking the same question share the answer
+    for i, spec in enumerate(specs):
+        row = out.iloc[i]
+        if (row["status"] != "未达标" or spec.metric not in {"facility_count", "admin_share", "network_coverage"}
+                or row["comparator"] not in {">=", ">"}):
+            continue
+        asked = _question(spec, row, facilities, households, gazetteer, catalogue)
+        if asked is None:
+            continue
+        question, level = asked
+        ftype = catalogue.get_type(str(spec.facility_type))
+        existing = gpd.GeoDataFrame(facilities.get(ftype.id, gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")))
+        minutes = spec.minutes if spec.minutes is not None else ftype.max_minutes
+        key = (ftype.id, question, level, spec.scope, minutes, spec.weight)
+        try:
+            if key not in done:
+                within = _candidate_area(question, level, spec, ftype.id, towns, villages, gaps, gazetteer)
+                candidates = _candidates(network, within, scenario)
+                if outline is not None:  # the network reaches past the district: no site outside it
+                    cxy = shapely.get_coordinates(candidates.geometry.to_numpy())
+                    candidates = candidates[np.asarray(shapely.contains_xy(outline, cxy[:, 0], cxy[:, 1]), bool)]
+                done[key] = propose_sites(
+                    question, network=network, profile=profiles[ftype.profile], demand=coverage.demand,
+                    existing=existing, candidates=candidates, threshold_minutes=minutes, weight=spec.weight,
+                    townships=towns, villages=villages, unit_level=level, names=names,
+                    max_snap_m=scenario.coverage.max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
+                )
+            proposal = done[key]
+        except InfeasibleError as exc:
+            out.loc[out.index[i], "status_after"] = f"not proposed: {exc}"
+            continue
+        k = len(proposal.selection.selected)
+        if question.kind == "count":
+            after = float(row["value"]) + k
+        elif question.kind == "units":
+            after = (float(row["numerator"]) + k) / float(row["denominator"]) * 100.0
+        else:
+            after = proposal.covered_after / proposal.total * 100.0 if proposal.total else np.nan
+        out.loc[out.index[i], ["new_sites", "value_after"]] = [k, after]
+        out.loc[out.index[i], "status_after"] = target_status(after, spec.target_2025, spec.comparator)
+        sites = _annotate(proposal, spec, ftype.id, scenario.coverage.years)
+        frames.append(sites)
+    proposals = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+                 if frames else pd.DataFrame())
+    return out, proposals
+
+
+def _annotate(proposal: Proposal, spec: IndicatorSpec, type_id: str, years: tuple[int, ...]) -> gpd.GeoDataFrame:
+    """The proposal's sites with the row, the solver's status and gap, a build year (phased order spread over
+    `years`) and the covered share of the row's weight after each site."""
+    sites = proposal.sites.assign(indicator_id=spec.indicator_id, facility_type=type_id,
+                                  model=proposal.selection.model, solver_status=proposal.selection.status,
+                                  solver_gap=proposal.selection.gap)
+    build = np.asarray(years)
+    sites["year"] = build[np.minimum(len(build) - 1, (np.arange(len(sites)) * len(build)) // max(1, len(sites)))]
+    if proposal.total:
+        # the row's own weight, cumulated in build order
+        added = sites[f"{spec.weight}_added"].to_numpy(dtype=float)
+        sites["covered_share_after"] = (proposal.covered_before + np.cumsum(np.nan_to_num(added))) / proposal.total
+    return sites
+
+
+def _candidates(network: RoadNetwork, within: gpd.GeoDataFrame | None, scenario: Scenario) -> gpd.GeoDataFrame:
+    """The user's candidate layer (inside `within`), or road nodes generated there."""
+    cov = scenario.coverage
+    if cov.candidates is not None:
+        layer = read_spatial(cov.candidates)
+        if layer.crs is None:
+            msg = f"{cov.candidates.name}: the candidate layer has no CRS; save it with one (EPSG:4326 …)."
+            raise ConfigError(msg)
+        if "candidate_id" not in layer:
+            msg = f"{cov.candidates.name}: the candidate layer needs a `candidate_id` column."
+            raise ConfigError(msg)
+        layer = layer.to_crs(network.crs)
+        if within is not None:
+            area = shapely.union_all(within.to_crs(network.crs).geometry.to_numpy())
+            xy = shapely.get_coordinates(shapely.point_on_surface(layer.geometry.to_numpy()))
+            layer = layer[np.asarray(shapely.contains_xy(area, xy[:, 0], xy[:, 1]), dtype=bool)]
+        return gpd.GeoDataFrame(layer[["candidate_id", "geometry"]].astype({"candidate_id": str}),
+                                geometry="geometry", crs=network.crs)
+    exclusions = read_spatial(cov.exclusions) if cov.exclusions is not None else None
+    return generate_candidates(network, within=within, spacing_m=cov.candidate_spacing_m, exclusions=exclusions,
+                               mask=cov.candidate_mask)
+
+
+def _candidate_area(question: SiteQuestion, level: str, spec: IndicatorSpec, type_id: str,
+                    towns: gpd.GeoDataFrame | None, villages: gpd.GeoDataFrame | None, gaps: gpd.GeoDataFrame,
+                    gazetteer: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """Where candidates are generated: the lacking divisions, the townships in the row's scope, or the
+    type's uncovered areas."""
+    if question.kind == "units":
+        polys = towns if level == "township" else villages
+        if polys is None:
+            return None
+        return polys[polys["code12"].astype(str).isin(set(question.lacking))]
+    if spec.scope and towns is not None:
+        scope = set(units_in_scope(gazetteer, level="township", scope=spec.scope)["code12"])
+        return towns[towns["code12"].astype(str).isin(scope)]
+    mine = gaps[gaps["facility_type"] == type_id] if len(gaps) else gaps
+    return mine if len(mine) else None
