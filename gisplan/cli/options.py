@@ -21,6 +21,11 @@ catalogue_option = click.option(
     help="Extra facility-type catalogue TOML (adds or replaces types and profiles).",
 )
 
+workspace_option = click.option(
+    "-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path), envvar="GISPLAN_WORKSPACE",
+    default=Path("workspace.gpkg"), show_default=True, help="Workspace GeoPackage (env GISPLAN_WORKSPACE).",
+)
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -28,7 +33,14 @@ if TYPE_CHECKING:
 
     from gisplan.config import Scenario
 
-__all__ = ["catalogue_for", "catalogue_option", "format_table", "import_scenario", "report_problems"]
+__all__ = [
+    "catalogue_for",
+    "catalogue_option",
+    "format_table",
+    "import_scenario",
+    "report_problems",
+    "workspace_option",
+]
 
 logger = logging.getLogger("gisplan")
 

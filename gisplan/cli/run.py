@@ -1,0 +1,114 @@
+"""`gisplan run`: a whole scenario — import, indicators, coverage, gaps, proposed sites, files and map."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from gisplan.cli.map import map_options
+from gisplan.cli.options import catalogue_for, catalogue_option, format_table, import_scenario
+from gisplan.config import load_scenario
+from gisplan.outputs.results import map_layers, write_map, write_results
+from gisplan.outputs.webmap import check_basemap
+from gisplan.store.gpkg import list_layers
+from gisplan.workflows.plan import RunResult, run_scenario
+
+
+@click.command("run")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
+              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: beside the workspace, <workspace>_results).")
+@click.option("--propose/--no-propose", default=True, show_default=True,
+              help="Propose the new sites that close the gap to each target the layers miss.")
+@click.option("--map/--no-map", "draw_map", default=True, show_default=True,
+              help="Write map.html (redraw it later with `gisplan map`).")
+@map_options
+@catalogue_option
+def run(
+    scenario: Path, workspace: Path | None, out: Path | None, propose: bool, draw_map: bool, choropleth: str | None,
+    basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+) -> None:
+    """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
+    and demand), and print and write the plan's indicator table, with the uncovered areas ranked.
+
+    \b
+    Writes to --out: indicators.csv (indicator_id, name, unit, value, target, comparator, status,
+    method, source …), units.csv (coverage per district/township/village), gaps.csv, admin_gaps.csv,
+    proposed_sites.csv, results.gpkg (demand, townships/villages with their indicators, gaps, service
+    areas, proposed sites) and map.html (the coverage map; opens offline; see `gisplan map --help`).
+
+    \b
+    Example:
+      gisplan run scenarios/yongchuan-2025.toml
+      gisplan run scenarios/zhushan-2025.toml -w /tmp/zhushan.gpkg --out /tmp/zhushan
+      gisplan run scenarios/yongchuan-2025.toml --choropleth floor_area --basemap osm
+    """
+    check_basemap(basemap, tianditu_key)  # before the long run, not after it
+    sc = load_scenario(scenario)
+    store = workspace or sc.workspace
+    cat = catalogue_for(sc, catalogue_files)
+    import_scenario(sc, store, cat)
+    meta = list_layers(store)
+    illustrative = bool(meta["illustrative"].any())
+    meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
+    click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(store)}\n")
+    click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
+    result = run_scenario(store, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+    if result.coverage is not None and result.coverage.network is not None:
+        click.echo(f"\nroads: {result.coverage.network.summary()}")
+    elif result.coverage_note:
+        click.echo(f"\ncoverage not measured: {result.coverage_note}")
+    table = result.indicators.copy()
+    if len(table):
+        table["value"] = table["value"].round(1)
+        columns = {"indicator_id": "编号 id", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020年(规划)",
+                   "value": "测算 measured", "target_2025": "2025年目标", "status": "状态 status",
+                   "method": "方法 method", "basis": "依据 basis"}
+        click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
+    _print_gaps(result)
+    _print_proposals(result)
+    if "townships" not in set(meta["layer"]):
+        click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
+                   "only, and township-level indicators use the declared division codes.")
+    target = out or store.with_name(f"{store.stem}_results")
+    files = write_results(result, out_dir=target, store=store, illustrative=illustrative)
+    if draw_map:
+        files.append(write_map(map_layers(target / "results.gpkg", store, sc, cat), target / "map.html",
+                               choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
+    click.echo("\nwritten:")
+    for path in files:
+        click.echo(os.path.normpath(path))
+    if illustrative:
+        click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
+                   "measured values show how the tool works, not the district's real state.")
+
+
+def _print_proposals(result: RunResult) -> None:
+    table = result.indicators
+    if "new_sites" not in table or not table["new_sites"].notna().any():
+        return
+    rows = table[table["new_sites"].notna()]
+    shown = pd.DataFrame({"编号 id": rows["indicator_id"], "现状 now": rows["value"].round(1),
+                          "目标 target": rows["target_2025"], "新增 new sites": rows["new_sites"].astype(int),
+                          "建成后 after": rows["value_after"].round(1), "状态 after": rows["status_after"]})
+    click.echo("\n选址建议 proposed sites to reach each target (phased order and locations in proposed_sites.csv):")
+    click.echo(format_table(shown))
+
+
+def _print_gaps(result: RunResult) -> None:
+    gaps = result.gaps
+    if len(gaps):
+        top = gaps[gaps["rank"] <= 3][["facility_type", "rank", "population", "households", "township", "village"]]
+        top = top.assign(population=top["population"].round(0), households=top["households"].round(0))
+        click.echo("\n最大的未覆盖片区 largest uncovered areas (top 3 per type; all in gaps.csv):")
+        click.echo(format_table(top))
+    if len(result.admin_gaps):
+        counts = result.admin_gaps.groupby(["facility_type", "level"]).size().rename("lacking").reset_index()
+        click.echo("\n缺少设施的行政单元 divisions lacking a required facility (all in admin_gaps.csv):")
+        click.echo(format_table(counts))
