@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
+from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS as KINDS
 from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigError
@@ -122,14 +123,14 @@ class CoverageSettings:
     """
 
     method: str = "network"
-    radius_m: float = 1000.0
+    radius_m: float = settings.RADIUS_M
     bands_minutes: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0)
-    snap_tolerance_m: float = 1.0
-    max_snap_m: float = 1000.0
-    min_piece_m: float = 1000.0
-    trim_m: float = 100.0
+    snap_tolerance_m: float = settings.SNAP_TOLERANCE_M
+    max_snap_m: float = settings.MAX_SNAP_M
+    min_piece_m: float = settings.MIN_PIECE_M
+    trim_m: float = settings.TRIM_M
     spread: str = "roads"
-    spread_spacing_m: float = 100.0
+    spread_spacing_m: float = settings.SPREAD_SPACING_M
     raster: Path | None = None
     candidate_spacing_m: float = 300.0
     solver_time_limit_s: float = 30.0
@@ -204,7 +205,7 @@ class Scenario:
     standard: Standard
     indicators: tuple[IndicatorSpec, ...]
     catalogue: Path | None = None
-    tolerance_m: float = 50.0
+    tolerance_m: float = settings.TOLERANCE_M
     path: Path | None = None
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
     reported_values: Path | None = None

@@ -32,7 +32,6 @@ Conventions
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from gisplan import settings
 from gisplan.errors import CRSError, GisplanWarning
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def _invert(  # noqa: PLR0913 - the solver's inputs, all keyword after the array
 
     starts = range(0, target_lon.size, _BLOCK)
     if len(starts) > 1:  # numpy releases the GIL: blocks (disjoint slices of the output) on every core
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=settings.thread_count()) as pool:
             results = list(pool.map(solve, starts))
     else:
         results = [solve(lo) for lo in starts]

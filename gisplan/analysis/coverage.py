@@ -9,7 +9,6 @@ at each type's threshold and at the reporting bands (5/10/15/20 min). The straig
 from __future__ import annotations
 
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
+from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.errors import CRSError
 from gisplan.network.graph import edge_minutes
@@ -312,7 +312,7 @@ def _service_areas(
     # the reached node count predicts the work: the largest types start first, so the cores end together
     size = [int(np.isfinite(job[1].node_minutes).sum()) for job in jobs]
     order = sorted(range(len(jobs)), key=lambda i: -size[i])
-    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), settings.thread_count()))) as pool:
         merged = list(pool.map(lambda i: area(jobs[i]), order))
     geoms: list[shapely.Geometry] = [shapely.Polygon()] * len(jobs)
     for i, geom in zip(order, merged, strict=True):
@@ -327,9 +327,9 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
     network: RoadNetwork | None,
     method: str = "network",
     bands_minutes: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0),
-    max_snap_m: float = 1000.0,
-    radius_m: float = 1000.0,
-    trim_m: float = 100.0,
+    max_snap_m: float = settings.MAX_SNAP_M,
+    radius_m: float = settings.RADIUS_M,
+    trim_m: float = settings.TRIM_M,
     polygons: bool = True,
     names: Mapping[str, str] | None = None,
     district_code: str = "",

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan import settings
 from gisplan.errors import CRSError, SchemaError
 from gisplan.errors import Problem as _Problem
 
@@ -203,7 +204,7 @@ def demand_from_table(
     townships: gpd.GeoDataFrame,
     crs: str | CRS,
     spread: str = "roads",
-    spacing_m: float = 100.0,
+    spacing_m: float = settings.SPREAD_SPACING_M,
     network: RoadNetwork | None = None,
 ) -> gpd.GeoDataFrame:
     """Spread a table of households by village/community code over where those people live.

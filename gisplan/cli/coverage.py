@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan import settings
 from gisplan.analysis.coverage import METHOD_LABELS, TypeTarget, measure_coverage
 from gisplan.analysis.demand import demand_from_points
 from gisplan.cli.options import catalogue_for, catalogue_option, format_table, import_scenario, report_problems
@@ -234,7 +235,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 @click.option("--profile", "profile_id", default="walk", show_default=True, help="Ad hoc: travel profile.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True, max=600), default=15.0, show_default=True,
               help="Ad hoc: the time threshold.")
-@click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True, max=100_000), default=1000.0,
+@click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True, max=100_000), default=settings.MAX_SNAP_M,
               show_default=True, help="Ad hoc: demand farther than this from a road is unreachable.")
 @catalogue_option
 def coverage_command(

@@ -13,6 +13,7 @@ import click
 import geopandas as gpd
 import pandas as pd
 
+from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli.options import catalogue_option, format_table, report_problems, workspace_option
 from gisplan.crs import parse_crs
@@ -65,8 +66,8 @@ def _import_options(func: Any) -> Any:
         click.option("--illustrative", is_flag=True, help="Flag the layer as generated (示意) data."),
         click.option("--make-ids", is_flag=True,
                      help="Facilities without an id column get <type>-<row> ids (row as in the file)."),
-        click.option("--tolerance-m", default=50.0, show_default=True, type=click.FloatRange(min=0, max=100_000),
-                     callback=_finite,
+        click.option("--tolerance-m", default=settings.TOLERANCE_M, show_default=True,
+                     type=click.FloatRange(min=0, max=100_000), callback=_finite,
                      help="Metres a point may lie outside its polygon before it is reported."),
         workspace_option,
         catalogue_option,

@@ -20,6 +20,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from gisplan import settings
 from gisplan.crs import to_planning_crs
 from gisplan.errors import CRSError, NetworkError
 
@@ -283,8 +284,8 @@ def build_network(
     lines: gpd.GeoDataFrame,
     *,
     crs: str | CRS | None = None,
-    snap_tolerance_m: float = 1.0,
-    min_piece_m: float = 1000.0,
+    snap_tolerance_m: float = settings.SNAP_TOLERANCE_M,
+    min_piece_m: float = settings.MIN_PIECE_M,
     direction_column: str | None = None,
     class_column: str | None = None,
 ) -> RoadNetwork:

@@ -27,6 +27,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from gisplan import settings
 from gisplan.network.graph import edge_minutes, index_dtype, node_edges, travel_graph
 
 if TYPE_CHECKING:
@@ -541,7 +542,7 @@ def reached_lines(
     return _substrings(network, e, np.concatenate(starts), np.concatenate(ends))
 
 
-def service_area_polygons(lines: NDArray[np.object_], *, trim_m: float = 100.0) -> shapely.Geometry:
+def service_area_polygons(lines: NDArray[np.object_], *, trim_m: float = settings.TRIM_M) -> shapely.Geometry:
     """A display polygon around reached road: the lines buffered by `trim_m` and merged.
 
     Like ArcGIS's trimmed service-area polygons, this is built from the reached edges (never a convex

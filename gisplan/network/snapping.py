@@ -11,7 +11,6 @@ the check (dense junctions) are searched again with a ball query of that radius.
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
+
+from gisplan import settings
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -238,7 +239,7 @@ def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, m
         return np.flatnonzero(found[:, -1] & (d_s[:, -1] <= radius)) + lo
 
     # blocks in threads: the k-d tree query and numpy release the GIL, so every core works
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=settings.thread_count()) as pool:
         redo = list(pool.map(block, range(0, n, _CHUNK)))
     again = np.concatenate(redo) if redo else np.empty(0, dtype=np.int64)
     if len(again):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.coords import wgs84_to_gcj02
 from gisplan.errors import InfeasibleError
@@ -176,7 +177,7 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     villages: gpd.GeoDataFrame | None = None,
     unit_level: str = "township",
     names: dict[str, str] | None = None,
-    max_snap_m: float = 1000.0,
+    max_snap_m: float = settings.MAX_SNAP_M,
     time_limit_s: float | None = None,
 ) -> Proposal:
     """Choose the new sites that answer `question` for one facility type.

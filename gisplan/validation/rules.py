@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from gisplan import settings
 from gisplan.catalogue import Attribute, normalise_header
 from gisplan.errors import Problem
 
@@ -96,7 +97,7 @@ class Context:
     district: gpd.GeoDataFrame | None = None
     townships: gpd.GeoDataFrame | None = None
     facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
-    tolerance_m: float = 50.0
+    tolerance_m: float = settings.TOLERANCE_M
     planning_crs: str | None = None
 
 

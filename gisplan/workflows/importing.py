@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from gisplan import settings
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
 from gisplan.io.osm import fetch_osm_roads, is_osm_file, read_osm_roads
@@ -104,7 +105,9 @@ def _order(spec: ImportSpec) -> tuple[int, int]:
     return KINDS.index(spec.kind), first
 
 
-def load_context(store: Path | None, *, tolerance_m: float = 50.0, planning_crs: str | None = None) -> Context:
+def load_context(
+    store: Path | None, *, tolerance_m: float = settings.TOLERANCE_M, planning_crs: str | None = None,
+) -> Context:
     """Read the layers that cross-layer checks need from a workspace (missing ones stay ``None``)."""
     if store is None or not Path(store).exists():
         return Context(tolerance_m=tolerance_m, planning_crs=planning_crs)
@@ -182,7 +185,7 @@ def validate_imports(
     *,
     store: Path | None,
     catalogue: Catalogue,
-    tolerance_m: float = 50.0,
+    tolerance_m: float = settings.TOLERANCE_M,
     progress: bool = False,
     district_code: str | None = None,
     planning_crs: str | None = None,
@@ -405,7 +408,7 @@ def import_layers(
     specs: Sequence[ImportSpec],
     *,
     catalogue: Catalogue,
-    tolerance_m: float = 50.0,
+    tolerance_m: float = settings.TOLERANCE_M,
     progress: bool = False,
     district_code: str | None = None,
     planning_crs: str | None = None,

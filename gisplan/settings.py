@@ -1,0 +1,100 @@
+"""Defaults, in one place: distances every layer check and network step falls back to, and the number of
+worker threads.
+
+The distances are constants; a scenario overrides them in its TOML and the CLI with options, and those values
+are passed explicitly down the call chain (there is no mutable settings object to reassign).
+
+Worker threads: numerical kernels that run on several cores (the exact GCJ-02 inverse, snapping, one
+Dijkstra per facility type) ask :func:`thread_count`. It is the CPU count unless ``GISPLAN_THREADS`` is set in
+the environment or a caller narrows it for its own calls with :func:`threads`; a Dask worker, which already
+runs one task per core, sets 1 so that tasks do not oversubscribe the machine.
+
+Examples
+--------
+>>> with threads(1):
+...     thread_count()
+1
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from gisplan.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "MAX_SNAP_M",
+    "MIN_PIECE_M",
+    "RADIUS_M",
+    "SNAP_TOLERANCE_M",
+    "SPREAD_SPACING_M",
+    "THREADS_ENV",
+    "TOLERANCE_M",
+    "TRIM_M",
+    "thread_count",
+    "threads",
+]
+
+TOLERANCE_M = 50.0
+"""Metres a point may lie outside its polygon (district, township) before it is reported."""
+SNAP_TOLERANCE_M = 1.0
+"""Road end points closer than this are one node of the network."""
+MIN_PIECE_M = 1000.0
+"""Disconnected road pieces with less road than this are dropped (and counted)."""
+MAX_SNAP_M = 1000.0
+"""Points farther than this from any usable road are unreachable (and count as not covered)."""
+TRIM_M = 100.0
+"""Service areas are the reached roads buffered by this many metres."""
+RADIUS_M = 1000.0
+"""The straight-line (城市体检) service radius."""
+SPREAD_SPACING_M = 100.0
+"""A households table by village is spread as one demand point per this many metres of road."""
+
+THREADS_ENV = "GISPLAN_THREADS"
+_threads: ContextVar[int | None] = ContextVar("gisplan_threads", default=None)
+
+
+def thread_count() -> int:
+    """The number of worker threads a kernel may use: :func:`threads` if set, else ``GISPLAN_THREADS``, else
+    the CPU count.
+
+    Raises
+    ------
+    ConfigError
+        If ``GISPLAN_THREADS`` is not a positive whole number.
+    """
+    chosen = _threads.get()
+    if chosen is not None:
+        return chosen
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            msg = f"{THREADS_ENV}={text!r} must be a positive whole number of threads (e.g. 1 on a Dask worker)."
+            raise ConfigError(msg)
+        return int(text)
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Use `n` worker threads in the calls made inside the ``with`` block (in this thread or task only).
+
+    Raises
+    ------
+    ConfigError
+        If `n` is not a positive whole number.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        msg = f"`threads` must be a positive whole number (got {n!r})."
+        raise ConfigError(msg)
+    token = _threads.set(n)
+    try:
+        yield
+    finally:
+        _threads.reset(token)

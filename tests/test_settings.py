@@ -1,0 +1,49 @@
+"""Defaults and worker threads come from one place (gisplan.settings)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from gisplan import settings
+from gisplan.errors import ConfigError
+
+
+def test_thread_count_defaults_to_the_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.THREADS_ENV, raising=False)
+    assert settings.thread_count() == (os.cpu_count() or 1)
+
+
+def test_environment_and_context_narrow_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.THREADS_ENV, "3")
+    assert settings.thread_count() == 3
+    with settings.threads(1):
+        assert settings.thread_count() == 1
+        with settings.threads(2):
+            assert settings.thread_count() == 2
+        assert settings.thread_count() == 1
+    assert settings.thread_count() == 3
+
+
+def test_the_context_is_local_to_its_thread() -> None:
+    seen: list[int] = []
+    with settings.threads(1):
+        worker = threading.Thread(target=lambda: seen.append(settings.thread_count()))
+        worker.start()
+        worker.join()
+    assert seen == [settings.thread_count()]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_bad_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(settings.THREADS_ENV, value)
+    with pytest.raises(ConfigError, match="GISPLAN_THREADS"):
+        settings.thread_count()
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.0, True])
+def test_a_bad_context_value_is_refused(value: object) -> None:
+    with pytest.raises(ConfigError, match="positive whole number"), settings.threads(value):  # type: ignore[arg-type]
+        pass
