@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from gisplan.errors import ConfigError
+from gisplan.vocab import Level, Metric, MetricInput, Scope, parse_choice
 
 __all__ = [
     "LAYER_KINDS",
@@ -34,8 +36,9 @@ LAYER_KINDS = ("gazetteer", "district", "townships", "villages", "households", "
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
 _DTYPES = frozenset({"str", "code12", "float", "int", "bool", "enum"})
 _COVERAGE = frozenset({"network", "administrative", "attributes"})
-_LEVELS = frozenset({"township", "village"})
-_SCOPES = frozenset({"all", "towns", "urban_communities", "rural_villages"})
+#: the metrics a type may list in its `metrics` key: those that read the layer of the type listing them
+_FED_METRICS = tuple(m for m in Metric if m.input is MetricInput.CATALOGUE)
+E = TypeVar("E", bound=StrEnum)
 _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": "", "：": ":", "㎡": "m2"})
 
 
@@ -129,8 +132,8 @@ class FacilityType:
     name_zh: str
     name_en: str
     coverage: tuple[str, ...]
-    admin_level: str
-    admin_scope: str
+    admin_level: Level
+    admin_scope: Scope
     profile: str
     max_minutes: float
     required: tuple[str, ...]
@@ -138,6 +141,8 @@ class FacilityType:
     plan_rows: tuple[str, ...]
     aliases_zh: tuple[str, ...] = ()
     min_population: int | None = None
+    host: str | None = None
+    metrics: tuple[Metric, ...] = ()
 
     @property
     def layer_name(self) -> str:
@@ -171,6 +176,31 @@ class Catalogue:
                 "Add a [[type]] table to a catalogue file to define a new one."
             )
             raise ConfigError(msg) from None
+
+    def metric_type(self, metric: Metric) -> FacilityType | None:
+        """The type whose layer `metric` reads: the one listing it in its ``metrics`` key (None if no type does).
+
+        Examples
+        --------
+        >>> load_catalogue().metric_type(Metric.NURSING_BED_SHARE).id
+        'elderly_institution'
+        """
+        return next((t for t in self.types.values() if metric in t.metrics), None)
+
+    def host_depth(self, type_id: str | None) -> int:
+        """0 for a type without a host (or no type), else 1 + its host's: import layers in this order, so that
+        a host layer is there when the layers naming it are checked.
+
+        Examples
+        --------
+        >>> cat = load_catalogue()
+        >>> cat.host_depth("community_service_centre"), cat.host_depth("volunteer_service_point")
+        (0, 1)
+        """
+        depth, ftype = 0, self.types.get(str(type_id))
+        while ftype is not None and ftype.host is not None:  # no cycles: refused on load
+            depth, ftype = depth + 1, self.types.get(ftype.host)
+        return depth
 
 
 def _builtin_path() -> Path:
@@ -229,11 +259,34 @@ def _parse_attribute(name: str, raw: Any, where: str) -> Attribute:
     )
 
 
-def _check_choice(value: Any, allowed: frozenset[str], where: str) -> str:
-    if value not in allowed:
-        msg = f"{where} must be one of {sorted(allowed)} (got {value!r})."
+def _choice(enum: type[E], value: object, what: str) -> E:
+    try:
+        return parse_choice(enum, value, what)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _metrics(raw: Any, here: str) -> tuple[Metric, ...]:
+    names = _str_tuple(raw, f"{here}: `metrics`")
+    wrong = [n for n in names if n not in _FED_METRICS]
+    if wrong:
+        msg = (f"{here}: `metrics` names {', '.join(map(repr, wrong))}; a type may feed "
+               f"{', '.join(_FED_METRICS)} (the other metrics take the indicator row's `type`).")
         raise ConfigError(msg)
-    return str(value)
+    return tuple(Metric(n) for n in names)
+
+
+def _host(raw: Any, here: str, type_id: str, attributes: tuple[str, ...]) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not _ID_RE.match(raw) or raw == type_id:
+        msg = f"{here}: `host` must be the id of another facility type (got {raw!r})."
+        raise ConfigError(msg)
+    if "host_facility_id" not in attributes:
+        msg = (f"{here}: a type with a `host` must list `host_facility_id` in `required` or `optional` "
+               "(the column naming each row's host facility).")
+        raise ConfigError(msg)
+    return raw
 
 
 def _parse_type(
@@ -285,8 +338,8 @@ def _parse_type(
         name_zh=raw["name_zh"].strip(),
         name_en=raw["name_en"].strip(),
         coverage=coverage,
-        admin_level=_check_choice(raw.get("admin_level"), _LEVELS, f"{here}: `admin_level`"),
-        admin_scope=_check_choice(raw.get("admin_scope", "all"), _SCOPES, f"{here}: `admin_scope`"),
+        admin_level=_choice(Level, raw.get("admin_level"), f"{here}: `admin_level`"),
+        admin_scope=_choice(Scope, raw.get("admin_scope", "all"), f"{here}: `admin_scope`"),
         profile=profile,
         max_minutes=float(max_minutes),
         required=required,
@@ -294,6 +347,8 @@ def _parse_type(
         plan_rows=_str_tuple(raw.get("plan_rows", []), f"{here}: `plan_rows`"),
         aliases_zh=_str_tuple(raw.get("aliases_zh", []), f"{here}: `aliases_zh`"),
         min_population=min_population,
+        host=_host(raw.get("host"), here, type_id, (*required, *optional)),
+        metrics=_metrics(raw.get("metrics", []), here),
     )
 
 
@@ -390,6 +445,7 @@ def load_catalogue(*extra: str | Path) -> Catalogue:
     attributes: dict[str, Attribute] = {}
     profiles: dict[str, Profile] = {}
     types: dict[str, FacilityType] = {}
+    source: dict[str, str] = {}
     paths = [_builtin_path(), *(Path(p) for p in extra)]
     for path in paths:
         raw = _read_toml(path)
@@ -405,9 +461,38 @@ def load_catalogue(*extra: str | Path) -> Catalogue:
         for entry in raw_types:
             ftype = _parse_type(entry, where, attributes, profiles)
             types[ftype.id] = ftype
+            source[ftype.id] = where
+    _check_relations(types, source)
     return Catalogue(
         types=MappingProxyType(dict(sorted(types.items()))),
         attributes=MappingProxyType(attributes),
         profiles=MappingProxyType(profiles),
         sources=tuple(str(p) for p in paths),
     )
+
+
+def _check_relations(types: dict[str, FacilityType], source: dict[str, str]) -> None:
+    """Across all files: every host is a known type, hosts form no cycle, and a metric is fed by one type."""
+    for ftype in types.values():
+        if ftype.host is not None and ftype.host not in types:
+            msg = (f"{source[ftype.id]}: type `{ftype.id}`: `host` {ftype.host!r} is not a facility type; "
+                   f"known types: {', '.join(sorted(types))}.")
+            raise ConfigError(msg)
+    for ftype in types.values():
+        chain, host = [ftype.id], ftype.host
+        while host is not None:
+            if host in chain:
+                msg = (f"{source[ftype.id]}: type `{ftype.id}`: its `host` relation returns to it "
+                       f"({' -> '.join([*chain, host])}); break the cycle.")
+                raise ConfigError(msg)
+            chain.append(host)
+            host = types[host].host
+    fed: dict[Metric, str] = {}
+    for ftype in types.values():
+        for metric in ftype.metrics:
+            if metric in fed:
+                msg = (f"{source[ftype.id]}: type `{ftype.id}`: metric {metric.value!r} is fed by type "
+                       f"`{fed[metric]}` already; a metric reads one type's layer. Remove it from one of their "
+                       "`metrics`.")
+                raise ConfigError(msg)
+            fed[metric] = ftype.id

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyogrio
 import pytest
 from click.testing import CliRunner
 
 from gisplan.catalogue import load_catalogue, normalise_header
 from gisplan.cli.main import cli
 from gisplan.errors import ConfigError
+from gisplan.vocab import Level, Metric, Scope
+from tests.conftest import FACILITIES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,3 +93,84 @@ def test_unknown_type_lists_known(catalogue) -> None:
 def test_normalise_header() -> None:
     assert normalise_header(" 建筑面积（㎡） ") == "建筑面积(m2)"
     assert normalise_header("Floor Area") == "floorarea"
+
+
+def test_metric_inputs_and_host_relations_come_from_the_toml(catalogue) -> None:
+    assert catalogue.get_type("volunteer_service_point").host == "community_service_centre"
+    assert catalogue.get_type("community_service_centre").host is None
+    assert catalogue.get_type("community_service_centre").metrics == ("floor_area_compliance", "floor_area_per_100hh")
+    fed = {m.value: t.id for m in Metric if (t := catalogue.metric_type(m)) is not None}
+    assert fed == {"floor_area_compliance": "community_service_centre", "floor_area_per_100hh": "community_service_centre",
+                   "host_share": "volunteer_service_point", "nursing_bed_share": "elderly_institution",
+                   "government_bed_share": "elderly_institution", "quality_share": "elderly_institution"}
+    assert catalogue.metric_type(Metric.ADMIN_SHARE) is None  # takes the indicator row's `type`
+    assert (catalogue.host_depth("volunteer_service_point"), catalogue.host_depth("public_cemetery")) == (1, 0)
+    assert catalogue.get_type("public_cemetery").admin_scope is Scope.TOWNS
+    assert catalogue.get_type("public_cemetery").admin_level is Level.TOWNSHIP
+
+
+TYPE_HEAD = '[[type]]\nid = "meal_point"\nname_zh = "老年助餐点"\nname_en = "Meal point"\ncoverage = ["administrative"]\n'
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    (TYPE_HEAD + 'admin_level = "county"\nrequired = ["facility_id", "name", "code12"]\n',
+     r"meal_point`: `admin_level` must be one of township, village \(got 'county'\)"),
+    (TYPE_HEAD + 'admin_level = "township"\nadmin_scope = "cities"\nrequired = ["facility_id", "name", "code12"]\n',
+     r"`admin_scope` must be one of all, towns, streets, urban_communities, rural_villages \(got 'cities'\)"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12", "host_facility_id"]\n'
+     'host = "canteen"\n',
+     r"bad.toml: type `meal_point`: `host` 'canteen' is not a facility type; known types: community_service_centre"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12"]\n'
+     'host = "community_service_centre"\n', "must list `host_facility_id`"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12", "host_facility_id"]\n'
+     'host = "meal_point"\n', r"`host` must be the id of another facility type \(got 'meal_point'\)"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12"]\nmetrics = ["meals_served"]\n',
+     r"`metrics` names 'meals_served'; a type may feed floor_area_compliance, floor_area_per_100hh, host_share, "
+     r"nursing_bed_share, government_bed_share, quality_share"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12"]\nmetrics = ["admin_share"]\n',
+     "the other metrics take the indicator row's `type`"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12", "floor_area_m2"]\n'
+     'metrics = ["floor_area_per_100hh"]\n',
+     "type `meal_point`: metric 'floor_area_per_100hh' is fed by type `community_service_centre` already"),
+    (TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12", "host_facility_id"]\n'
+     'host = "helper"\n\n[[type]]\nid = "helper"\nname_zh = "甲"\nname_en = "x"\ncoverage = ["administrative"]\n'
+     'admin_level = "village"\nrequired = ["facility_id", "name", "code12", "host_facility_id"]\nhost = "meal_point"\n',
+     r"its `host` relation returns to it \(meal_point -> helper -> meal_point\)"),
+])
+def test_bad_metric_inputs_and_hosts(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=match):
+        load_catalogue(path)
+
+
+def test_streets_scope_is_one_vocabulary_with_divisions(tmp_path: Path) -> None:
+    """The catalogue accepts every scope `units_in_scope` knows (it lacked `streets` before)."""
+    path = tmp_path / "mine.toml"
+    path.write_text(TYPE_HEAD + 'admin_level = "township"\nadmin_scope = "streets"\n'
+                    'required = ["facility_id", "name", "code12"]\n', encoding="utf-8")
+    assert load_catalogue(path).get_type("meal_point").admin_scope is Scope.STREETS
+
+
+def test_a_user_type_with_a_host_is_checked_against_it(store: Path, tmp_path: Path) -> None:
+    """A new type hosted by community service centres, declared in a user catalogue only: its rows must name a
+    centre of the workspace and carry its code, like volunteer points."""
+    path = tmp_path / "mine.toml"
+    path.write_text(TYPE_HEAD + 'admin_level = "village"\nrequired = ["facility_id", "name", "code12", '
+                    '"host_facility_id"]\nhost = "community_service_centre"\n', encoding="utf-8")
+    centre = pyogrio.read_dataframe(FACILITIES, layer="community_service_centre").iloc[0]
+    ledger = tmp_path / "meals.csv"
+    where = f"{centre['code12']},{centre.geometry.x:.6f},{centre.geometry.y:.6f}"
+    ledger.write_text(f"facility_id,name,code12,lon,lat,host_facility_id\nM1,甲,{where},CSC-9999\n"
+                      f"M2,乙,{where},{centre['facility_id']}\n", encoding="utf-8")
+    args = ["layers", "import", str(ledger), "--kind", "facilities", "--type", "meal_point", "--crs", "4326",
+            "--catalogue", str(path), "-w", str(store)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "1 problem found" in result.output
+    assert ("row 2, field `host_facility_id`: host 'CSC-9999' is not a community service centre in this workspace. "
+            "Fix: give the facility_id of the hosting 城乡社区综合服务设施.") in result.output
+    ledger.write_text(f"facility_id,name,code12,lon,lat,host_facility_id\nM2,乙,{where},{centre['facility_id']}\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output

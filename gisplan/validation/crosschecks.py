@@ -31,7 +31,9 @@ def _kind_checks(
     ctx: Context,
     usable: np.ndarray,
     col: _Collector,
+    host: FacilityType | None = None,
 ) -> None:
+    """Checks by layer kind; `host` is the type hosting `ftype`'s facilities (its catalogue ``host``)."""
     field = mapping.get
     if kind == "gazetteer":
         _gazetteer_checks(df, mapping, col)
@@ -53,8 +55,8 @@ def _kind_checks(
         col.table(None, "the workspace has no gazetteer, so the households' division codes cannot be checked.",
                   "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
     _value_checks(df, kind, mapping, col)
-    if kind == "facilities" and ftype is not None and ftype.id == "volunteer_service_point":
-        _host_checks(df, mapping, ctx, col)
+    if kind == "facilities" and ftype is not None and host is not None:
+        _host_checks(df, mapping, ftype, host, ctx, col)
     if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
         _location_checks(df, mapping, ctx, usable, col)
     elif kind in {"townships", "villages"} and ctx.district is not None and isinstance(df, gpd.GeoDataFrame):
@@ -223,20 +225,24 @@ def _resolve_names(
     _codes_in_gazetteer(df, mapping, gaz, col, levels, field=code_field)
 
 
-def _host_checks(df: pd.DataFrame, mapping: dict[str, str], ctx: Context, col: _Collector) -> None:
-    hosts = ctx.facilities.get("community_service_centre")
+def _host_checks(
+    df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType, host: FacilityType, ctx: Context, col: _Collector,
+) -> None:
+    """Every row names a facility of its host type (``host_facility_id``) and carries its host's code."""
+    hosts = ctx.facilities.get(host.id)
     if hosts is None or "host_facility_id" not in df:
-        logger.warning("volunteer points: no community_service_centre layer yet; hosts not checked")
+        logger.warning("%s: no %s layer yet; hosts not checked", ftype.id, host.id)
         return
     host_code = hosts.set_index("facility_id")["code12"]
     field = mapping["host_facility_id"]
     missing = (df["host_facility_id"].notna() & ~df["host_facility_id"].isin(host_code.index)).to_numpy()
-    col.at(missing, field, lambda i: f"host {_show(df['host_facility_id'].iloc[i])} is not a community service "
-           "centre in this workspace.", "give the facility_id of the hosting 社区综合服务设施.")
+    col.at(missing, field, lambda i: f"host {_show(df['host_facility_id'].iloc[i])} is not a "
+           f"{host.name_en.lower()} in this workspace.", f"give the facility_id of the hosting {host.name_zh}.")
     declared = df["host_facility_id"].map(host_code)
     differ = (declared.notna() & df["code12"].notna() & (declared != df["code12"])).to_numpy()
     col.at(differ, mapping.get("code12", field), lambda i: f"code {df['code12'].iloc[i]} differs from its host's "
-           f"{declared.iloc[i]}.", "a volunteer point sits in its host centre: use the host's code.")
+           f"{declared.iloc[i]}.", f"a {ftype.name_en.lower()} sits in its host {host.name_en.lower()}: use the "
+           "host's code.")
 
 
 def _location_checks(

@@ -173,7 +173,8 @@ def validate_layer(
                 result = gpd.GeoDataFrame(out, geometry=geom.set_crs(STORAGE_CRS, allow_override=True))
                 usable[:] = False
 
-    _kind_checks(result, kind, mapping, ftype, context, usable, col)
+    host = catalogue.types.get(ftype.host) if ftype is not None and ftype.host is not None else None
+    _kind_checks(result, kind, mapping, ftype, context, usable, col, host)
     if col.problems:
         raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
     logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))

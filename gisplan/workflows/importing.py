@@ -30,7 +30,7 @@ from gisplan.validation.schema import KINDS, Context, layer_schema, validate_lay
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from gisplan.catalogue import Catalogue
+    from gisplan.catalogue import Catalogue, FacilityType
     from gisplan.config import Scenario
 
 __all__ = [
@@ -99,10 +99,9 @@ def layer_name_for(spec: ImportSpec) -> str:
     return spec.kind
 
 
-def _order(spec: ImportSpec) -> tuple[int, int]:
-    # community service centres before volunteer points, which name them as hosts
-    first = 0 if spec.facility_type == "community_service_centre" else 1
-    return KINDS.index(spec.kind), first
+def _order(spec: ImportSpec, catalogue: Catalogue) -> tuple[int, int]:
+    # host types (community service centres) before the types naming them as hosts (volunteer points)
+    return KINDS.index(spec.kind), catalogue.host_depth(spec.facility_type)
 
 
 def load_context(
@@ -217,8 +216,8 @@ def validate_imports(
     problems: list[Problem] = []
     parts: dict[str, list[_Part]] = {}
     names: dict[str, str] = {}
-    for spec in tqdm(sorted(specs, key=_order), desc="validating", unit="layer", disable=not progress,
-                     leave=False):
+    ordered = sorted(specs, key=lambda s: _order(s, catalogue))
+    for spec in tqdm(ordered, desc="validating", unit="layer", disable=not progress, leave=False):
         _warn_crs_hints(spec)
         name = layer_name_for(spec)
         if name in names and spec.kind not in _COMBINABLE:
@@ -326,10 +325,10 @@ def _same_district(old: pd.DataFrame, new: pd.DataFrame, source: str) -> list[Pr
     return [Problem(source, None, None, msg, fix)]
 
 
-def _depends_on(kind: str, facility_type: str | None) -> set[str]:
-    """Store layers whose content a layer of this kind is checked against."""
+def _depends_on(kind: str, host: FacilityType | None) -> set[str]:
+    """Store layers whose content a layer of this kind (of a facility type with `host`) is checked against."""
     if kind in {"facilities", "households"}:
-        hosts = {"facilities_community_service_centre"} if facility_type == "volunteer_service_point" else set()
+        hosts = {host.layer_name} if host is not None else set()
         return {"gazetteer", "district", "townships"} | hosts
     if kind in {"townships", "villages"}:
         return {"gazetteer", "district"}
@@ -355,10 +354,11 @@ def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue
     meta = list_layers(store)
     for row in meta.itertuples(index=False):
         name, kind, facility_type = str(row.layer), str(row.kind), row.facility_type
-        changed = _depends_on(kind, facility_type if isinstance(facility_type, str) else None) & replaced
+        ftype = catalogue.types.get(str(facility_type)) if kind == "facilities" else None
+        host = catalogue.types.get(ftype.host) if ftype is not None and ftype.host is not None else None
+        changed = _depends_on(kind, host) & replaced
         if name in replaced or not changed:
             continue
-        ftype = catalogue.types.get(str(facility_type)) if kind == "facilities" else None
         if kind == "facilities" and ftype is None:
             continue  # a type from a catalogue not given this time: it cannot be checked
         source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))})"
