@@ -1,7 +1,13 @@
-"""Scenario configuration: frozen dataclasses read from a ``scenarios/*.toml`` file."""
+"""Scenario configuration: frozen dataclasses read from a ``scenarios/*.toml`` file.
+
+:func:`load_scenario` parses every choice value (scope, weight, metric, coverage method …) into the enums of
+:mod:`gisplan.vocab` where it enters, and collects every problem of the file, each with its line, before it
+refuses the file with one :class:`~gisplan.errors.ConfigFileError` (like layer validation's ``SchemaError``).
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -15,28 +21,71 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS as KINDS
 from gisplan.catalogue import parse_profile
-from gisplan.errors import ConfigError
+from gisplan.errors import ConfigError, ConfigFileError
+from gisplan.tomllines import OneOf, TomlProblems
+from gisplan.vocab import CoverageMethod, Metric, MetricInput, Scope, Spread, Weight
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from gisplan.catalogue import Catalogue, Profile
 
 __all__ = [
-    "CoverageSettings", "IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard", "load_scenario",
-    "scenario_profiles",
+    "CoverageSettings", "IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard",
+    "check_scenario_types", "load_scenario", "scenario_profiles",
 ]
 
-_METRICS = frozenset({
-    "admin_share", "floor_area_compliance", "floor_area_per_100hh", "host_share", "nursing_bed_share",
-    "government_bed_share", "quality_share", "reported", "network_coverage", "facility_count",
-})
-#: how each metric is computed, as written in indicators.csv
-METHODS = {
-    "admin_share": "computed-spatial", "network_coverage": "computed-spatial", "host_share": "computed-attribute",
-    "floor_area_compliance": "computed-attribute", "floor_area_per_100hh": "computed-attribute",
-    "nursing_bed_share": "computed-attribute", "government_bed_share": "computed-attribute",
-    "quality_share": "computed-attribute", "facility_count": "count", "reported": "reported",
-}
-_WEIGHTS = ("population", "households", "pop_60plus")
+# A field check returns None when the value is fine, else what is wrong: "must be … (got …)."
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _positive(value: object) -> str | None:
+    return None if _number(value) and value > 0 else f"must be a positive number (got {value!r})."  # type: ignore[operator]
+
+
+def _metres(value: object) -> str | None:
+    ok = _number(value) and 0 < value <= 1e6  # type: ignore[operator]
+    return None if ok else f"must be a positive number of metres (got {value!r})."
+
+
+def _metres_or_zero(value: object) -> str | None:
+    ok = _number(value) and 0 <= value <= 1e6  # type: ignore[operator]
+    return None if ok else f"must be a number of metres ≥ 0 (got {value!r})."
+
+
+def _minutes(value: object) -> str | None:
+    ok = _number(value) and 0 < value <= 600  # type: ignore[operator]
+    return None if ok else f"must be a number of minutes between 0 and 600 (got {value!r})."
+
+
+def _bands(value: object) -> str | None:
+    ok = isinstance(value, list | tuple) and bool(value) and all(_minutes(b) is None for b in value)
+    return None if ok else f"must be a list of minutes between 0 and 600 (got {value!r})."
+
+
+def _years(value: object) -> str | None:
+    ok = isinstance(value, list | tuple) and bool(value) and all(isinstance(y, int) for y in value)
+    return None if ok else f"must be a list of years, e.g. [2021, 2022, 2023] (got {value!r})."
+
+
+def _path(value: object) -> str | None:
+    return None if value is None or isinstance(value, str | Path) else f"must be a file path (got {value!r})."
+
+
+def _first_problem(obj: object, table: str, checks: Mapping[str, Callable[[Any], str | None]]) -> None:
+    """Raise ConfigError for the first field of `obj` that fails its check."""
+    for name, check in checks.items():
+        problem = check(getattr(obj, name))
+        if problem is not None:
+            msg = f"[{table}] `{name}` {problem}"
+            raise ConfigError(msg)
+
+
+_STANDARD_CHECKS = dict.fromkeys(("max_minutes", "walk_speed_m_per_min", "elderly_walk_speed_m_per_min",
+                                  "floor_area_m2_per_100hh", "new_area_centre_min_m2"), _positive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +99,7 @@ class Standard:
     new_area_centre_min_m2: float = 2700.0
 
     def __post_init__(self) -> None:
-        for name in ("max_minutes", "walk_speed_m_per_min", "elderly_walk_speed_m_per_min",
-                     "floor_area_m2_per_100hh", "new_area_centre_min_m2"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value <= 0:
-                msg = f"[standard] `{name}` must be a positive number (got {value!r})."
-                raise ConfigError(msg)
+        _first_problem(self, "standard", _STANDARD_CHECKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +124,22 @@ class RoadSource:
     osm_fallback: bool = False
 
 
+_COVERAGE_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "method": OneOf.of(CoverageMethod), "spread": OneOf.of(Spread), "bands_minutes": _bands, "years": _years,
+    **dict.fromkeys(("radius_m", "max_snap_m", "trim_m", "spread_spacing_m", "candidate_spacing_m",
+                     "solver_time_limit_s"), _metres),
+    **dict.fromkeys(("snap_tolerance_m", "min_piece_m"), _metres_or_zero),
+    **dict.fromkeys(("raster", "candidates", "exclusions", "candidate_mask"), _path),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CoverageSettings:
     """How network coverage is measured (the scenario's ``[coverage]`` table).
 
     Attributes
     ----------
-    method : {"network", "straight_line"}
+    method : CoverageMethod
         ``network``: travel minutes along roads. ``straight_line``: the 城市体检-style service radius,
         labelled as such in every output; never a silent substitute for ``network``.
     radius_m : float
@@ -101,8 +154,8 @@ class CoverageSettings:
         Disconnected road pieces with less road than this are dropped (and reported).
     trim_m : float
         Width of the display polygons around the reached roads.
-    spread : {"roads", "area"}
-        How a household table by village code is spread over the village.
+    spread : Spread
+        How a household table by village code is spread over the village (``roads`` or ``area``).
     spread_spacing_m : float
         Spacing of the demand points made by spreading.
     raster : Path or None
@@ -122,14 +175,14 @@ class CoverageSettings:
         Build years the proposed sites are spread over, in phased order.
     """
 
-    method: str = "network"
+    method: CoverageMethod = CoverageMethod.NETWORK
     radius_m: float = settings.RADIUS_M
     bands_minutes: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0)
     snap_tolerance_m: float = settings.SNAP_TOLERANCE_M
     max_snap_m: float = settings.MAX_SNAP_M
     min_piece_m: float = settings.MIN_PIECE_M
     trim_m: float = settings.TRIM_M
-    spread: str = "roads"
+    spread: Spread = Spread.ROADS
     spread_spacing_m: float = settings.SPREAD_SPACING_M
     raster: Path | None = None
     candidate_spacing_m: float = 300.0
@@ -140,33 +193,25 @@ class CoverageSettings:
     years: tuple[int, ...] = (2021, 2022, 2023, 2024, 2025)
 
     def __post_init__(self) -> None:
-        if self.method not in {"network", "straight_line"}:
-            msg = f"[coverage] `method` must be 'network' or 'straight_line' (got {self.method!r})."
-            raise ConfigError(msg)
-        if self.spread not in {"roads", "area"}:
-            msg = f"[coverage] `spread` must be 'roads' or 'area' (got {self.spread!r})."
-            raise ConfigError(msg)
-        for name in ("radius_m", "max_snap_m", "trim_m", "spread_spacing_m", "candidate_spacing_m",
-                     "solver_time_limit_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1e6:
-                msg = f"[coverage] `{name}` must be a positive number of metres (got {value!r})."
-                raise ConfigError(msg)
-        for name in ("snap_tolerance_m", "min_piece_m"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1e6:
-                msg = f"[coverage] `{name}` must be a number of metres ≥ 0 (got {value!r})."
-                raise ConfigError(msg)
-        bands = self.bands_minutes
-        if not bands or not all(isinstance(b, int | float) and not isinstance(b, bool) and 0 < b <= 600
-                                for b in bands):
-            msg = f"[coverage] `bands_minutes` must be a list of minutes between 0 and 600 (got {bands!r})."
-            raise ConfigError(msg)
+        _first_problem(self, "coverage", _COVERAGE_CHECKS)
+        object.__setattr__(self, "method", CoverageMethod(self.method))
+        object.__setattr__(self, "spread", Spread(self.spread))
+
+
+_COMPARATORS = (">=", "<=", ">", "<", "==", "text")
+_SPEC_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "metric": OneOf.of(Metric), "weight": OneOf.of(Weight),
+    "scope": lambda v: None if v is None else OneOf.of(Scope)(v),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class IndicatorSpec:
-    """One row of a plan's indicator table and how gisplan computes it."""
+    """One row of a plan's indicator table and how gisplan computes it.
+
+    ``metric``, ``scope`` and ``weight`` are parsed into :mod:`gisplan.vocab` members (a bad value raises
+    ConfigError); the registry of :mod:`gisplan.analysis.metrics` says how each metric is computed.
+    """
 
     row: str
     name_zh: str
@@ -174,23 +219,46 @@ class IndicatorSpec:
     baseline_2020: str
     target_2025: str
     nature: str
-    metric: str
+    metric: Metric
     facility_type: str | None = None
-    scope: str | None = None
+    scope: Scope | None = None
     source: str | None = None
     indicator_id: str = ""
     section: str = ""
     minutes: float | None = None
-    weight: str = "population"
+    weight: Weight = Weight.POPULATION
     min_population: int | None = None
     value: str | None = None
     where: tuple[tuple[str, str], ...] = ()
     comparator: str | None = None
 
-    @property
-    def method(self) -> str:
-        """computed-spatial, computed-attribute, count or reported."""
-        return METHODS[self.metric]
+    def __post_init__(self) -> None:
+        _first_problem(self, "indicator", _SPEC_CHECKS)
+        object.__setattr__(self, "metric", Metric(self.metric))
+        object.__setattr__(self, "weight", Weight(self.weight))
+        object.__setattr__(self, "scope", None if self.scope is None else Scope(self.scope))
+
+
+def _district_code(value: object) -> str | None:
+    ok = isinstance(value, str) and re.fullmatch(r"\d{6}", value)
+    return None if ok else f"must be 6 digits (got {value!r})."
+
+
+def _crs(value: object) -> str | None:
+    try:
+        crs = CRS.from_user_input(value)
+    except ProjCRSError:
+        return f"{value!r} is not a known CRS; use e.g. EPSG:32648."
+    return None if crs.is_projected else f"must be projected in metres (got {value}); use a UTM zone."
+
+
+def _tolerance(value: object) -> str | None:
+    ok = _number(value) and 0 <= value <= 100_000  # type: ignore[operator]  # also refuses NaN
+    return None if ok else f"must be a number of metres between 0 and 100000 (got {value!r})."
+
+
+_SCENARIO_CHECKS = {"district_code": _district_code, "crs": _crs, "tolerance_m": _tolerance}
+
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
@@ -213,215 +281,234 @@ class Scenario:
         default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"\d{6}", self.district_code):
-            msg = f"[scenario] `district_code` must be 6 digits (got {self.district_code!r})."
-            raise ConfigError(msg)
-        try:
-            crs = CRS.from_user_input(self.crs)
-        except ProjCRSError:
-            msg = f"[scenario] `crs` {self.crs!r} is not a known CRS; use e.g. EPSG:32648."
-            raise ConfigError(msg) from None
-        if not crs.is_projected:
-            msg = f"[scenario] `crs` must be projected in metres (got {self.crs}); use a UTM zone."
-            raise ConfigError(msg)
+        _first_problem(self, "scenario", _SCENARIO_CHECKS)
 
 
-def _get(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
-    if key not in table:
-        msg = f"{where}: `{key}` is required."
-        raise ConfigError(msg)
-    value = table[key]
-    if not isinstance(value, kind):
-        msg = f"{where}: `{key}` has the wrong type (got {value!r})."
-        raise ConfigError(msg)
-    return value
+_INDICATOR_KEYS = frozenset({
+    "row", "name_zh", "unit", "baseline_2020", "target_2025", "nature", "metric", "type", "scope", "source", "id",
+    "section", "minutes", "weight", "min_population", "value", "where", "comparator",
+})
+_LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative"})
+_SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
+                            "reported_values"})
+_ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
+_TABLES = frozenset({"scenario", "layer", "roads", "standard", "coverage", "profiles", "indicator"})
 
 
-def _tolerance(value: object, where: str) -> float:
-    if not isinstance(value, int | float) or not 0 <= value <= 100_000:  # also refuses NaN
-        msg = f"{where}: `tolerance_m` must be a number of metres between 0 and 100000 (got {value!r})."
-        raise ConfigError(msg)
-    return float(value)
+def _where_table(value: object) -> str | None:
+    ok = isinstance(value, dict) and all(isinstance(v, str | int | bool) for v in value.values())
+    return None if ok else 'must be a table of attribute = value (e.g. where = { kind = "urban" }).'
 
 
-def _optional_number(entry: dict[str, Any], key: str, where: str) -> float | None:
-    if key not in entry:
+def _count(value: object) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if ok else f"must be a whole number of residents ≥ 0 (got {value!r})."
+
+
+_ENTRY_CHECKS: dict[str, Any] = {
+    "metric": OneOf.of(Metric), "scope": OneOf.of(Scope), "weight": OneOf.of(Weight), "minutes": _minutes,
+    "min_population": _count, "where": _where_table,
+    "comparator": OneOf(_COMPARATORS),
+    "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
+}
+
+
+def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None:
+    """One ``[[indicator]]`` table, or None (with its problems recorded)."""
+    if not isinstance(entry, dict):
+        col.add("indicator", i, None, "every [[indicator]] must be a table.", "write it as an [[indicator]] table.")
         return None
-    value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 600:
-        msg = f"{where}: `{key}` must be a number of minutes between 0 and 600 (got {value!r})."
-        raise ConfigError(msg)
-    return float(value)
+    col.unknown_keys(entry, "indicator", i, _INDICATOR_KEYS)
+    row, name_zh = col.required(entry, "indicator", i, "row"), col.required(entry, "indicator", i, "name_zh")
+    metric = col.required(entry, "indicator", i, "metric")
+    ok = all([col.check("indicator", i, key, entry[key], check) for key, check in _ENTRY_CHECKS.items()
+              if key in entry and (key != "metric" or metric is not None)])
+    if metric in _ENTRY_CHECKS["metric"].options and Metric(metric).input is MetricInput.ROW_TYPE \
+            and not entry.get("type"):
+        col.add("indicator", i, "metric", f"metric {metric!r} needs `type` (a facility type id).",
+                'add e.g. type = "public_cemetery" to the table.')
+        ok = False
+    if not ok or row is None or name_zh is None or metric is None:
+        return None
+    return IndicatorSpec(
+        row=row, name_zh=name_zh, unit=str(entry.get("unit", "%")),
+        baseline_2020=str(entry.get("baseline_2020", "——")), target_2025=str(entry.get("target_2025", "——")),
+        nature=str(entry.get("nature", "")), metric=Metric(metric), facility_type=entry.get("type"),
+        scope=Scope(entry["scope"]) if "scope" in entry else None, source=entry.get("source"),
+        indicator_id=str(entry.get("id", f"#{entry.get('row')}")), section=str(entry.get("section", "")),
+        minutes=float(entry["minutes"]) if "minutes" in entry else None,
+        weight=Weight(entry.get("weight", Weight.POPULATION)), min_population=entry.get("min_population"),
+        value=str(entry["value"]) if "value" in entry else None,
+        where=tuple((str(k), str(v)) for k, v in entry.get("where", {}).items()), comparator=entry.get("comparator"),
+    )
 
 
-def _where(entry: dict[str, Any], where: str) -> tuple[tuple[str, str], ...]:
-    table = entry.get("where", {})
-    if not isinstance(table, dict) or not all(isinstance(v, str | int | bool) for v in table.values()):
-        msg = f'{where}: `where` must be a table of attribute = value (e.g. where = {{ kind = "urban" }}).'
-        raise ConfigError(msg)
-    return tuple((str(k), str(v)) for k, v in table.items())
+def _indicators(raw: dict[str, Any], col: TomlProblems) -> tuple[IndicatorSpec, ...]:
+    entries = raw.get("indicator", [])
+    if not isinstance(entries, list):
+        col.add("indicator", 0, None, "indicators must be [[indicator]] tables.", "write each as [[indicator]].")
+        return ()
+    specs = [_indicator(entry, i, col) for i, entry in enumerate(entries, start=1)]
+    first: dict[str, int] = {}
+    for i, spec in enumerate(specs, start=1):
+        if spec is None:
+            continue
+        if spec.indicator_id in first:
+            col.add("indicator", i, "id", f"indicator id {spec.indicator_id!r} is used by [[indicator]] "
+                    f"#{first[spec.indicator_id]} already.", "give each [[indicator]] its own `id`.")
+        first.setdefault(spec.indicator_id, i)
+    return tuple(s for s in specs if s is not None)
 
 
-_COMPARATORS = (">=", "<=", ">", "<", "==", "text")
+def _layers(raw: dict[str, Any], base: Path, col: TomlProblems) -> tuple[LayerSource, ...]:
+    layers: list[LayerSource] = []
+    entries = raw.get("layer", [])
+    if not isinstance(entries, list):
+        col.add("layer", 0, None, "layers must be [[layer]] tables.", "write each as [[layer]].")
+        return ()
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            col.add("layer", i, None, "every [[layer]] must be a table.", "write it as a [[layer]] table.")
+            continue
+        col.unknown_keys(entry, "layer", i, _LAYER_KEYS)
+        kind, path = col.required(entry, "layer", i, "kind"), col.required(entry, "layer", i, "path")
+        if kind is not None and not col.check("layer", i, "kind", kind, OneOf(KINDS)):
+            continue
+        if kind == "facilities" and not entry.get("type"):
+            col.add("layer", i, "kind", "a facilities layer needs `type` (a facility type id).",
+                    'add e.g. type = "elderly_institution" to the table.')
+        elif kind is not None and path is not None:
+            layers.append(LayerSource(
+                kind=kind, path=base / path, facility_type=entry.get("type"), layer=entry.get("layer"),
+                sheet=entry.get("sheet"), crs=entry.get("crs"), illustrative=bool(entry.get("illustrative", False)),
+            ))
+    return tuple(layers)
 
 
-def _comparator(entry: dict[str, Any], where: str) -> str | None:
-    value = entry.get("comparator")
-    if value is not None and value not in _COMPARATORS:
-        msg = f"{where}: `comparator` must be one of {', '.join(_COMPARATORS)} (got {value!r})."
-        raise ConfigError(msg)
-    return value
+def _table(raw: dict[str, Any], name: str, col: TomlProblems) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if isinstance(value, dict):
+        return value
+    col.add(name, 0, None, f"[{name}] must be a table.", f"write it as a [{name}] table.")
+    return {}
 
 
-def _weight(entry: dict[str, Any], where: str) -> str:
-    weight = entry.get("weight", "population")
-    if weight not in _WEIGHTS:
-        msg = f"{where}: `weight` must be one of {', '.join(_WEIGHTS)} (got {weight!r})."
-        raise ConfigError(msg)
-    return str(weight)
+def _standard(raw: dict[str, Any], col: TomlProblems) -> Standard | None:
+    table = _table(raw, "standard", col)
+    col.unknown_keys(table, "standard", 0, frozenset(_STANDARD_CHECKS))
+    ok = all([col.check("standard", 0, k, v, _STANDARD_CHECKS[k]) for k, v in table.items() if k in _STANDARD_CHECKS])
+    return Standard(**table) if ok and set(table) <= set(_STANDARD_CHECKS) else None
 
 
-def _indicators(raw: dict[str, Any], path: Path) -> tuple[IndicatorSpec, ...]:
-    indicators = []
-    for i, entry in enumerate(raw.get("indicator", []), start=1):
-        w = f"{path} [[indicator]] #{i}"
-        metric = _get(entry, "metric", w)
-        if metric not in _METRICS:
-            msg = f"{w}: `metric` must be one of {', '.join(sorted(_METRICS))} (got {metric!r})."
-            raise ConfigError(msg)
-        indicators.append(IndicatorSpec(
-            row=str(_get(entry, "row", w)),
-            name_zh=_get(entry, "name_zh", w),
-            unit=str(entry.get("unit", "%")),
-            baseline_2020=str(entry.get("baseline_2020", "——")),
-            target_2025=str(entry.get("target_2025", "——")),
-            nature=str(entry.get("nature", "")),
-            metric=metric,
-            facility_type=entry.get("type"),
-            scope=entry.get("scope"),
-            source=entry.get("source"),
-            indicator_id=str(entry.get("id", f"#{entry.get('row')}")),
-            section=str(entry.get("section", "")),
-            minutes=_optional_number(entry, "minutes", w),
-            weight=_weight(entry, w),
-            min_population=int(entry["min_population"]) if "min_population" in entry else None,
-            value=str(entry["value"]) if "value" in entry else None,
-            where=_where(entry, w),
-            comparator=_comparator(entry, w),
-        ))
-        if metric in {"network_coverage", "facility_count", "admin_share"} and not entry.get("type"):
-            msg = f"{w}: metric {metric!r} needs `type` (a facility type id)."
-            raise ConfigError(msg)
-    ids = [spec.indicator_id for spec in indicators]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        msg = (f"{path}: indicator id(s) {', '.join(repeated)} used more than once; give each [[indicator]] "
-               "its own `id`.")
-        raise ConfigError(msg)
-    return tuple(indicators)
+def _coverage(raw: dict[str, Any], base: Path, col: TomlProblems) -> CoverageSettings | None:
+    table = _table(raw, "coverage", col)
+    col.unknown_keys(table, "coverage", 0, frozenset(_COVERAGE_CHECKS))
+    values: dict[str, Any] = {}
+    ok = True
+    for key, value in table.items():
+        if key not in _COVERAGE_CHECKS or not col.check("coverage", 0, key, value, _COVERAGE_CHECKS[key]):
+            ok = False
+        elif isinstance(value, list):
+            values[key] = tuple(value)
+        else:
+            values[key] = base / value if _COVERAGE_CHECKS[key] is _path else value
+    return CoverageSettings(**values) if ok else None
+
+
+def _profiles(raw: dict[str, Any], col: TomlProblems) -> MappingProxyType[str, MappingProxyType[str, Any]]:
+    table = _table(raw, "profiles", col)
+    for pid, value in table.items():
+        if not isinstance(value, dict):
+            col.add("profiles", 0, pid, f"[profiles.{pid}] must be a table (got {value!r}).",
+                    "write e.g. [profiles.walk] speed_m_per_min = 70.")
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in table.items() if isinstance(v, dict)})
+
+
+def _read(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        msg = f"scenario file {path} does not exist."
+        raise ConfigError(msg) from None
+    except UnicodeDecodeError as exc:
+        msg = f"scenario file {path} is not valid UTF-8 TOML: {exc}."
+        raise ConfigError(msg) from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"scenario file {path} is not valid UTF-8 TOML: {exc}."
+        raise ConfigError(msg) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario TOML file.
 
-    Relative paths inside it are resolved against the file's folder.
+    Relative paths inside it are resolved against the file's folder. Every choice value is parsed into its
+    :mod:`gisplan.vocab` enum here, so a typo is refused on load, not in the middle of a run.
 
     Raises
     ------
+    ConfigFileError
+        Listing every problem of the file: the table, the line, the key, the value and what is allowed.
     ConfigError
-        Naming the file, the table and the key that is wrong.
+        If the file is missing or not TOML.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        msg = f"scenario file {path} does not exist."
-        raise ConfigError(msg) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"scenario file {path} is not valid UTF-8 TOML: {exc}."
-        raise ConfigError(msg) from None
+    raw, text = _read(path)
+    col = TomlProblems(path, text)
     base = path.parent
-    sc = raw.get("scenario", {})
-    where = f"{path} [scenario]"
-    layers = []
-    for i, entry in enumerate(raw.get("layer", []), start=1):
-        w = f"{path} [[layer]] #{i}"
-        kind = _get(entry, "kind", w)
-        if kind not in KINDS:
-            msg = f"{w}: `kind` must be one of {', '.join(KINDS)} (got {kind!r})."
-            raise ConfigError(msg)
-        layers.append(LayerSource(
-            kind=kind,
-            path=base / _get(entry, "path", w),
-            facility_type=entry.get("type"),
-            layer=entry.get("layer"),
-            sheet=entry.get("sheet"),
-            crs=entry.get("crs"),
-            illustrative=bool(entry.get("illustrative", False)),
-        ))
-    roads = None
-    if "roads" in raw:
-        r = raw["roads"]
-        roads = RoadSource(
-            path=base / r["path"] if "path" in r else None,
-            crs=r.get("crs"),
-            osm_fallback=bool(r.get("osm_fallback", False)),
-        )
-    indicators = _indicators(raw, path)
-    std_raw = raw.get("standard", {})
-    try:
-        standard = Standard(**std_raw)
-    except TypeError as exc:
-        msg = f"{path} [standard]: {exc}."
-        raise ConfigError(msg) from None
-    coverage = _coverage(raw.get("coverage", {}), path, base)
-    profiles = raw.get("profiles", {})
-    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
-        msg = f"{path}: [profiles.<id>] must be tables (e.g. [profiles.walk] speed_m_per_min = 70)."
-        raise ConfigError(msg)
+    for name in sorted(set(raw) - _TABLES):
+        close = difflib.get_close_matches(name, sorted(_TABLES), n=1)
+        col.add(name, 0, None, f"unknown table or key `{name}`.",
+                f"did you mean [{close[0]}]?" if close else f"use the tables {', '.join(sorted(_TABLES))}.")
+    sc = _table(raw, "scenario", col)
+    col.unknown_keys(sc, "scenario", 0, _SCENARIO_KEYS)
+    name, code, crs = (col.required(sc, "scenario", 0, key) for key in ("name", "district_code", "crs"))
+    workspace = col.required(sc, "scenario", 0, "workspace")
+    for key, check in _SCENARIO_CHECKS.items():
+        value = {"district_code": code, "crs": crs}.get(key, sc.get(key, settings.TOLERANCE_M))
+        if value is not None:
+            col.check("scenario", 0, key, value, check)
+    roads_raw = _table(raw, "roads", col) if "roads" in raw else None
+    if roads_raw is not None:
+        col.unknown_keys(roads_raw, "roads", 0, _ROADS_KEYS)
+    layers, indicators = _layers(raw, base, col), _indicators(raw, col)
+    standard, coverage, profiles = _standard(raw, col), _coverage(raw, base, col), _profiles(raw, col)
+    if col.problems or standard is None or coverage is None:
+        raise ConfigFileError(col.problems)
     return Scenario(
-        name=_get(sc, "name", where),
-        district_code=str(_get(sc, "district_code", where)),
-        crs=_get(sc, "crs", where),
-        workspace=base / _get(sc, "workspace", where),
-        layers=tuple(layers),
-        roads=roads,
-        standard=standard,
-        indicators=indicators,
-        catalogue=base / sc["catalogue"] if "catalogue" in sc else None,
-        tolerance_m=_tolerance(sc.get("tolerance_m", 50.0), where),
-        path=path,
-        coverage=coverage,
-        reported_values=base / sc["reported_values"] if "reported_values" in sc else None,
-        profiles=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in profiles.items()}),
+        name=name, district_code=code, crs=crs, workspace=base / workspace, layers=layers,
+        roads=None if roads_raw is None else RoadSource(
+            path=base / roads_raw["path"] if "path" in roads_raw else None, crs=roads_raw.get("crs"),
+            osm_fallback=bool(roads_raw.get("osm_fallback", False))),
+        standard=standard, indicators=indicators, catalogue=base / sc["catalogue"] if "catalogue" in sc else None,
+        tolerance_m=float(sc.get("tolerance_m", settings.TOLERANCE_M)), path=path, coverage=coverage,
+        reported_values=base / sc["reported_values"] if "reported_values" in sc else None, profiles=profiles,
     )
 
 
-def _coverage(raw: object, path: Path, base: Path) -> CoverageSettings:
-    if not isinstance(raw, dict):
-        msg = f"{path}: [coverage] must be a table."
-        raise ConfigError(msg)
-    known = set(CoverageSettings.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        msg = f"{path} [coverage]: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}."
-        raise ConfigError(msg)
-    values = dict(raw)
-    if "bands_minutes" in values:
-        if not isinstance(values["bands_minutes"], list):
-            msg = f"{path} [coverage]: `bands_minutes` must be a list of minutes (got {values['bands_minutes']!r})."
-            raise ConfigError(msg)
-        values["bands_minutes"] = tuple(values["bands_minutes"])
-    for key in ("raster", "candidates", "exclusions", "candidate_mask"):
-        if key in values:
-            values[key] = base / str(values[key])
-    if "years" in values:
-        years = values["years"]
-        if not isinstance(years, list) or not years or not all(isinstance(y, int) for y in years):
-            msg = f"{path} [coverage]: `years` must be a list of years, e.g. [2021, 2022, 2023] (got {years!r})."
-            raise ConfigError(msg)
-        values["years"] = tuple(years)
-    return CoverageSettings(**values)
+def check_scenario_types(scenario: Scenario, catalogue: Catalogue) -> None:
+    """Refuse a scenario whose layers or indicator rows name a facility type the catalogue lacks.
+
+    Raises
+    ------
+    ConfigFileError
+        Listing every unknown type with its table and line, and the known types.
+    """
+    if scenario.path is None:
+        text, path = "", Path("scenario")
+    else:
+        text, path = scenario.path.read_text(encoding="utf-8"), scenario.path
+    col = TomlProblems(path, text)
+    known = ", ".join(sorted(catalogue.types))
+    fix = f"use one of the catalogue's types ({known}), or add a [[type]] to a catalogue file."
+    named = [("layer", i, t.facility_type) for i, t in enumerate(scenario.layers, start=1)]
+    named += [("indicator", i, s.facility_type) for i, s in enumerate(scenario.indicators, start=1)]
+    for table, i, type_id in named:
+        if type_id is not None and type_id not in catalogue.types:
+            col.add(table, i, "type", f"`type` {type_id!r} is not a facility type of the catalogue.", fix)
+    if col.problems:
+        raise ConfigFileError(col.problems)
 
 
 def scenario_profiles(scenario: Scenario, catalogue: Catalogue) -> dict[str, Profile]:

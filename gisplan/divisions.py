@@ -12,6 +12,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from gisplan.vocab import Level, Scope, parse_choice
+
 __all__ = [
     "CODE12_RE",
     "division_level",
@@ -161,20 +163,26 @@ def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:
     return list(dict.fromkeys(ranked))[:n]
 
 
-_URBAN_SUFFIXES = ("居民委员会", "居委会")
-_RURAL_SUFFIXES = ("村民委员会", "村委会")
+# the name endings that put a division in a scope (Scope.ALL keeps every one)
+_SCOPE_SUFFIXES: dict[Scope, tuple[str, ...]] = {
+    Scope.TOWNS: ("镇", "乡"),
+    Scope.STREETS: ("街道",),
+    Scope.URBAN_COMMUNITIES: ("居民委员会", "居委会"),
+    Scope.RURAL_VILLAGES: ("村民委员会", "村委会"),
+}
 
 
-def units_in_scope(gazetteer: pd.DataFrame, *, level: str, scope: str = "all") -> pd.DataFrame:
+def units_in_scope(gazetteer: pd.DataFrame, *, level: Level, scope: Scope = Scope.ALL) -> pd.DataFrame:
     """Return the divisions that form an indicator's denominator.
 
     Parameters
     ----------
     gazetteer : pandas.DataFrame
         Columns ``code12`` and ``name``.
-    level : {"township", "village"}
-        Division level.
-    scope : {"all", "towns", "streets", "urban_communities", "rural_villages"}
+    level : Level
+        Division level (``"township"`` or ``"village"``).
+    scope : Scope
+        One of ``all``, ``towns``, ``streets``, ``urban_communities``, ``rural_villages``:
         ``towns`` keeps 镇/乡 (not 街道: the central city); ``streets`` keeps 街道;
         ``urban_communities`` keeps names ending
         居民委员会/居委会 (社区); ``rural_villages`` names ending 村民委员会/村委会 (建制村).
@@ -184,6 +192,11 @@ def units_in_scope(gazetteer: pd.DataFrame, *, level: str, scope: str = "all") -
     pandas.DataFrame
         ``code12`` and ``name`` of the divisions, sorted by code.
 
+    Raises
+    ------
+    ValueError
+        If `level` or `scope` is not one of their values.
+
     Examples
     --------
     >>> g = pd.DataFrame({"code12": ["500118001000", "500118100000", "500118100001"],
@@ -191,18 +204,11 @@ def units_in_scope(gazetteer: pd.DataFrame, *, level: str, scope: str = "all") -
     >>> units_in_scope(g, level="township", scope="towns")["name"].tolist()
     ['青峰镇']
     """
+    level = parse_choice(Level, level, "`level`")
+    scope = parse_choice(Scope, scope, "`scope`")
     lvl = division_level(gazetteer["code12"])
-    units = gazetteer.loc[lvl == level, ["code12", "name"]]
-    names = units["name"].astype(str)
-    if scope == "towns":
-        units = units[names.str.endswith(("镇", "乡"))]
-    elif scope == "streets":
-        units = units[names.str.endswith("街道")]
-    elif scope == "urban_communities":
-        units = units[names.str.endswith(_URBAN_SUFFIXES)]
-    elif scope == "rural_villages":
-        units = units[names.str.endswith(_RURAL_SUFFIXES)]
-    elif scope != "all":
-        msg = f"`scope` must be all, towns, streets, urban_communities or rural_villages (got {scope!r})."
-        raise ValueError(msg)
+    units = gazetteer.loc[lvl == level.value, ["code12", "name"]]
+    suffixes = _SCOPE_SUFFIXES.get(scope)
+    if suffixes is not None:
+        units = units[units["name"].astype(str).str.endswith(suffixes)]
     return units.sort_values("code12").reset_index(drop=True)

@@ -73,5 +73,21 @@ class SchemaError(GisplanError, ValueError):
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
 
 
+class ConfigFileError(ConfigError):
+    """A configuration file (a scenario) has bad values; carries every problem found, not just the first.
+
+    Each problem's ``source`` names the file and table, ``row`` the line in the file and ``field`` the key.
+    """
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(problems)
+        n = len(self.problems)
+        lines = [f"{n} problem{'s' if n != 1 else ''} found in the configuration file; nothing was done:"]
+        for p in self.problems:
+            where = p.source + (f", line {p.row}" if p.row is not None else "")
+            lines.append(f"  - {where}: {p.message} Fix: {p.fix}")
+        super().__init__("\n".join(lines))
+
+
 class GisplanWarning(UserWarning):
     """A recoverable data issue."""

@@ -41,14 +41,14 @@ def test_coverage_defaults_and_overrides(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ('[coverage]\nmethod = "crow"\n', "`method` must be 'network' or 'straight_line'"),
+    ('[coverage]\nmethod = "crow"\n', r"`method` must be one of network, straight_line \(got 'crow'\)"),
     ("[coverage]\nbands_minutes = 15\n", "`bands_minutes` must be a list of minutes"),
     ("[coverage]\nbands_minutes = [5, -1]\n", "`bands_minutes` must be a list of minutes between 0 and 600"),
     ("[coverage]\nmax_snap_m = 0\n", "`max_snap_m` must be a positive number of metres"),
     ("[coverage]\nsnap_tolerance_m = -1\n", "`snap_tolerance_m` must be a number of metres ≥ 0"),
-    ('[coverage]\nspread = "evenly"\n', "`spread` must be 'roads' or 'area'"),
-    ("[coverage]\nmax_snap = 5\n", "unknown key\\(s\\) max_snap"),
-    ("[profiles]\nwalk = 3\n", "\\[profiles.<id>\\] must be tables"),
+    ('[coverage]\nspread = "evenly"\n', r"`spread` must be one of roads, area \(got 'evenly'\)"),
+    ("[coverage]\nmax_snap = 5\n", "unknown key `max_snap`. Fix: did you mean `max_snap_m`?"),
+    ("[profiles]\nwalk = 3\n", r"\[profiles.walk\] must be a table \(got 3\)"),
     ("[[indicator]]\nrow = \"1\"\nname_zh = \"x\"\nmetric = \"reported\"\ncomparator = \"about\"\n", "`comparator` must be one of"),
 ])
 def test_bad_coverage_settings(tmp_path: Path, extra: str, message: str) -> None:

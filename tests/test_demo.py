@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from gisplan.analysis.indicators import evaluate_indicators
+from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
 from gisplan.config import load_scenario

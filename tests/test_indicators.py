@@ -9,9 +9,9 @@ import pandas as pd
 from gisplan.analysis.indicators import (
     administrative_coverage,
     bed_shares,
-    evaluate_indicators,
     floor_area_per_100_households,
 )
+from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.config import IndicatorSpec, Standard
 from gisplan.divisions import match_names, name_suggestions, units_in_scope

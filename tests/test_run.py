@@ -14,7 +14,8 @@ import shapely
 from click.testing import CliRunner
 
 from gisplan.analysis.gaps import admin_gaps, coverage_gaps
-from gisplan.analysis.indicators import evaluate_indicators, parse_target
+from gisplan.analysis.indicators import parse_target
+from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
 from gisplan.config import IndicatorSpec, Standard

@@ -1,4 +1,5 @@
-"""Tier 3 — demand points, 15-minute coverage, the plan indicators and the coverage gaps."""
+"""Tier 3 — demand points, 15-minute coverage, the plan indicators (and the metric registry that computes each
+plan row) and the coverage gaps."""
 
 from __future__ import annotations
 
@@ -16,21 +17,26 @@ from gisplan.analysis.indicators import (
     BedShares,
     administrative_coverage,
     bed_shares,
-    evaluate_indicators,
     existing_only,
     floor_area_per_100_households,
     floor_area_table,
+    meets_target,
+    parse_target,
     populous_units,
     target_status,
 )
+from gisplan.analysis.metrics import REGISTRY, MetricDef, MetricInputs, evaluate_indicators, types_used
 
 __all__ = [
     "DEMAND_COLUMNS",
     "GAP_COLUMNS",
     "METHOD_LABELS",
+    "REGISTRY",
     "WEIGHTS",
     "BedShares",
     "CoverageResult",
+    "MetricDef",
+    "MetricInputs",
     "TypeTarget",
     "admin_gaps",
     "administrative_coverage",
@@ -45,7 +51,10 @@ __all__ = [
     "floor_area_per_100_households",
     "floor_area_table",
     "measure_coverage",
+    "meets_target",
+    "parse_target",
     "populous_units",
     "target_status",
+    "types_used",
     "unit_totals",
 ]

@@ -27,6 +27,7 @@ import shapely
 from gisplan import settings
 from gisplan.errors import CRSError, SchemaError
 from gisplan.errors import Problem as _Problem
+from gisplan.vocab import Weight
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -38,7 +39,7 @@ __all__ = ["DEMAND_COLUMNS", "WEIGHTS", "demand_from_points", "demand_from_raste
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS = ("population", "households", "pop_60plus")
+WEIGHTS = tuple(w.value for w in Weight)  # the demand weights, in column order
 DEMAND_COLUMNS = ("demand_id", *WEIGHTS, "code12", "township_code12", "spread_over", "source")
 
 

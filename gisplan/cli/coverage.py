@@ -29,6 +29,7 @@ from gisplan.io.tables import TABLE_SUFFIXES, read_table
 from gisplan.network.graph import build_network
 from gisplan.outputs.coverage import write_coverage
 from gisplan.store.gpkg import list_layers
+from gisplan.vocab import CoverageMethod
 from gisplan.workflows.coverage import coverage_for_scenario
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
               help="Output folder (scenario default: beside the workspace, <workspace>_coverage).")
 @click.option("--type", "types", multiple=True, help="Facility type id to measure (repeat); default: every "
               "type with network coverage.")
-@click.option("--method", type=click.Choice(["network", "straight_line"]), default=None,
+@click.option("--method", type=click.Choice([m.value for m in CoverageMethod]), default=None,
               help="Override the scenario's method (straight_line = 直线服务半径, labelled as such).")
 @click.option("--no-polygons", is_flag=True, help="Skip the display polygons (faster).")
 @click.option("--roads", type=click.Path(dir_okay=False, path_type=Path), help="Ad hoc: road line layer or OSM file.")
@@ -264,7 +265,7 @@ def coverage_command(
     if method is not None:
         from dataclasses import replace  # noqa: PLC0415
 
-        sc = replace(sc, coverage=replace(sc.coverage, method=method))
+        sc = replace(sc, coverage=replace(sc.coverage, method=CoverageMethod(method)))
     store = workspace or sc.workspace
     cat = catalogue_for(sc, catalogue_files)
     import_scenario(sc, store, cat)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gisplan.catalogue import Catalogue, load_catalogue
+from gisplan.config import check_scenario_types
 from gisplan.errors import SchemaError
 from gisplan.workflows.importing import import_scenario as _import_scenario
 from gisplan.workflows.importing import scenario_specs
@@ -77,9 +78,13 @@ def report_problems(exc: SchemaError) -> None:
 
 
 def catalogue_for(sc: Scenario | None, extra: Sequence[Path]) -> Catalogue:
-    """The built-in catalogue plus the scenario's and the command line's extra files."""
+    """The built-in catalogue plus the scenario's and the command line's extra files; a scenario naming a type
+    the catalogue lacks is refused here, before anything is imported."""
     files = ([sc.catalogue] if sc is not None and sc.catalogue else []) + list(extra)
-    return load_catalogue(*files)
+    catalogue = load_catalogue(*files)
+    if sc is not None:
+        check_scenario_types(sc, catalogue)
+    return catalogue
 
 
 def import_scenario(sc: Scenario, store: Path, cat: Catalogue) -> None:

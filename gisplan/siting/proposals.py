@@ -29,6 +29,7 @@ from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
 from gisplan.siting.models import CostTable, coverage_matrix, lscp, mclp, one_per_unit
+from gisplan.vocab import Level, QuestionKind
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -48,17 +49,20 @@ class SiteQuestion:
 
     Attributes
     ----------
-    kind : {"count", "units", "share"}
+    kind : QuestionKind
         ``count``: ``amount`` more facilities; ``units``: a facility in ``amount`` of the divisions in
-        ``lacking``; ``share``: reach ``amount`` (0–1) of the demand weight.
+        ``lacking``; ``share``: reach ``amount`` (0–1) of the demand weight (a plain string is parsed).
     amount : float
     lacking : tuple of str
         Codes of the divisions still lacking one (``units``), whose polygons hold the candidates.
     """
 
-    kind: str
+    kind: QuestionKind
     amount: float
     lacking: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", QuestionKind(self.kind))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -175,7 +179,7 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     weight: str = "population",
     townships: gpd.GeoDataFrame | None = None,
     villages: gpd.GeoDataFrame | None = None,
-    unit_level: str = "township",
+    unit_level: Level = Level.TOWNSHIP,
     names: dict[str, str] | None = None,
     max_snap_m: float = settings.MAX_SNAP_M,
     time_limit_s: float | None = None,
@@ -195,7 +199,7 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     threshold_minutes : float
     weight : str
         Demand column to cover.
-    unit_level : {"township", "village"}
+    unit_level : Level
         Division level of a ``units`` question.
     time_limit_s : float, optional
         HiGHS time limit; the best solution found and its gap are returned when it runs out.
@@ -230,16 +234,16 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     n_fixed = len(ex_ids)
     cover = coverage_matrix(table, threshold_minutes)
     before = float(table.weights[np.asarray(cover[:, :n_fixed].sum(axis=1)).ravel() > 0].sum()) if n_fixed else 0.0
-    if question.kind == "count":
+    if question.kind is QuestionKind.COUNT:
         p = min(math.ceil(question.amount - 1e-9), len(cand))
         if p < math.ceil(question.amount - 1e-9):
             logger.warning("only %d candidates for %g new sites", len(cand), question.amount)
         selection = mclp(table, p=p, cutoff=threshold_minutes, fixed=fixed, time_limit_s=time_limit_s)
-    elif question.kind == "share":
+    elif question.kind is QuestionKind.SHARE:
         selection = lscp(table, cutoff=threshold_minutes, share=question.amount, fixed=fixed,
                          time_limit_s=time_limit_s)
     else:
-        polys = townships if unit_level == "township" else villages
+        polys = townships if unit_level == Level.TOWNSHIP else villages
         unit = np.concatenate([np.full(n_fixed, None, dtype=object), _unit_of(cand, polys)])
         placeable = [u for u in question.lacking if (unit == u).any()]
         if len(placeable) < question.amount:

@@ -18,6 +18,7 @@ from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.network.graph import build_network
 from gisplan.store.gpkg import list_layers, read_store_layer
+from gisplan.vocab import CoverageMethod, Spread
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -68,7 +69,7 @@ def scenario_demand(store: Path, scenario: Scenario, network: RoadNetwork | None
                 msg = ("the households table has no coordinates, and the workspace has no township polygons to "
                        "spread it over; import `townships` (and `villages` if you have them).")
                 raise ConfigError(msg)
-            spread = cov.spread if network is not None else "area"
+            spread = cov.spread if network is not None else Spread.AREA
             demand = demand_from_table(pd.DataFrame(households), villages=villages, townships=townships,
                                        crs=scenario.crs, spread=spread, spacing_m=cov.spread_spacing_m,
                                        network=network)
@@ -119,11 +120,11 @@ def coverage_for_scenario(
     """
     cov = scenario.coverage
     profiles = scenario_profiles(scenario, catalogue)
-    if network is None and cov.method == "network":
+    if network is None and cov.method is CoverageMethod.NETWORK:
         network = scenario_network(store, scenario)
-    if cov.method != "network":
+    if cov.method is not CoverageMethod.NETWORK:
         network = None
-    if cov.method == "network" and network is None:
+    if cov.method is CoverageMethod.NETWORK and network is None:
         msg = ("the workspace has no road layer, so network coverage cannot be measured. Give roads in the "
                "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
                "straight-line method with [coverage] method = \"straight_line\".")

@@ -19,12 +19,12 @@ import shapely
 from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
 from gisplan.analysis.indicators import (
     administrative_coverage,
-    evaluate_indicators,
     existing_only,
     floor_area_table,
     populous_units,
     target_status,
 )
+from gisplan.analysis.metrics import REGISTRY, evaluate_indicators
 from gisplan.config import scenario_profiles
 from gisplan.divisions import units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
@@ -32,6 +32,7 @@ from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.store.gpkg import list_layers, read_store_layer
+from gisplan.vocab import CoverageMethod, Level, Metric, QuestionKind, Status
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def run_scenario(
     illustrative = bool(list_layers(store)["illustrative"].any())
     coverage: CoverageResult | None = None
     note = ""
-    network = scenario_network(store, scenario) if scenario.coverage.method == "network" else None
+    network = scenario_network(store, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
     try:
         coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress, network=network)
     except (NetworkError, ConfigError) as exc:
@@ -141,7 +142,6 @@ def run_scenario(
         specs, facilities=facilities, households=households, gazetteer=gazetteer,
         standard=scenario.standard, catalogue=catalogue, illustrative=illustrative,
         coverage=coverage.units if coverage is not None else None,
-        coverage_method=coverage.method if coverage is not None else "network",
     )
     if coverage is None and note:
         spatial = table["basis"].str.startswith("not computed: no road network")
@@ -156,8 +156,9 @@ def run_scenario(
     gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
             if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
     floor = pd.DataFrame()
-    if "community_service_centre" in facilities and households is not None:
-        floor = floor_area_table(existing["community_service_centre"], households, gazetteer,
+    centres = catalogue.metric_type(Metric.FLOOR_AREA_PER_100HH)  # the type whose floor area the plans count
+    if centres is not None and centres.id in facilities and households is not None:
+        floor = floor_area_table(existing[centres.id], households, gazetteer,
                                  standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
                                  district_code=scenario.district_code + "000000")
     proposals = pd.DataFrame()
@@ -169,14 +170,16 @@ def run_scenario(
 
 def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.DataFrame],
               households: pd.DataFrame | None, gazetteer: pd.DataFrame, catalogue: Catalogue,
-              ) -> tuple[SiteQuestion, str] | None:
-    """What new sites a row that misses its target asks for, and the division level of the question."""
+              ) -> tuple[SiteQuestion, Level] | None:
+    """What new sites a row that misses its target asks for (its metric's question in the registry), and the
+    division level of the question."""
     ftype = catalogue.get_type(str(spec.facility_type))
     value, target = float(row["value"]), float(row["target"])
-    if spec.metric == "facility_count":
-        return SiteQuestion("count", target - value), "township"
-    if spec.metric == "network_coverage":
-        return SiteQuestion("share", min(1.0, target / 100.0)), "township"
+    kind = REGISTRY[spec.metric].question
+    if kind is QuestionKind.COUNT:
+        return SiteQuestion(kind, target - value), Level.TOWNSHIP
+    if kind is QuestionKind.SHARE:
+        return SiteQuestion(kind, min(1.0, target / 100.0)), Level.TOWNSHIP
     units = units_in_scope(gazetteer, level=ftype.admin_level, scope=spec.scope or ftype.admin_scope)
     if spec.min_population is not None and households is not None:
         units = populous_units(units, households, spec.min_population, ftype.admin_level)
@@ -184,7 +187,7 @@ def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.Data
     has = administrative_coverage(layer, units, level=ftype.admin_level).to_numpy(dtype=bool)
     need = math.ceil(target / 100.0 * len(units) - has.sum() - 1e-9)
     lacking = tuple(units["code12"].astype(str)[~has])
-    return (SiteQuestion("units", float(need), lacking), ftype.admin_level) if need > 0 and lacking else None
+    return (SiteQuestion(QuestionKind.UNITS, float(need), lacking), ftype.admin_level) if need > 0 and lacking else None
 
 
 def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
@@ -208,7 +211,7 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
     done: dict[tuple[object, ...], Proposal] = {}  # rows asking the same question share the answer
     for i, spec in enumerate(specs):
         row = out.iloc[i]
-        if (row["status"] != "未达标" or spec.metric not in {"facility_count", "admin_share", "network_coverage"}
+        if (row["status"] != Status.NOT_MET or REGISTRY[spec.metric].question is None
                 or row["comparator"] not in {">=", ">"}):
             continue
         asked = _question(spec, row, facilities, households, gazetteer, catalogue)
@@ -237,9 +240,9 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
             out.loc[out.index[i], "status_after"] = f"not proposed: {exc}"
             continue
         k = len(proposal.selection.selected)
-        if question.kind == "count":
+        if question.kind is QuestionKind.COUNT:
             after = float(row["value"]) + k
-        elif question.kind == "units":
+        elif question.kind is QuestionKind.UNITS:
             after = (float(row["numerator"]) + k) / float(row["denominator"]) * 100.0
         else:
             after = proposal.covered_after / proposal.total * 100.0 if proposal.total else np.nan
@@ -290,18 +293,18 @@ def _candidates(network: RoadNetwork, within: gpd.GeoDataFrame | None, scenario:
                                mask=cov.candidate_mask)
 
 
-def _candidate_area(question: SiteQuestion, level: str, spec: IndicatorSpec, type_id: str,
+def _candidate_area(question: SiteQuestion, level: Level, spec: IndicatorSpec, type_id: str,
                     towns: gpd.GeoDataFrame | None, villages: gpd.GeoDataFrame | None, gaps: gpd.GeoDataFrame,
                     gazetteer: pd.DataFrame) -> gpd.GeoDataFrame | None:
     """Where candidates are generated: the lacking divisions, the townships in the row's scope, or the
     type's uncovered areas."""
-    if question.kind == "units":
-        polys = towns if level == "township" else villages
+    if question.kind is QuestionKind.UNITS:
+        polys = towns if level is Level.TOWNSHIP else villages
         if polys is None:
             return None
         return polys[polys["code12"].astype(str).isin(set(question.lacking))]
     if spec.scope and towns is not None:
-        scope = set(units_in_scope(gazetteer, level="township", scope=spec.scope)["code12"])
+        scope = set(units_in_scope(gazetteer, level=Level.TOWNSHIP, scope=spec.scope)["code12"])
         return towns[towns["code12"].astype(str).isin(scope)]
     mine = gaps[gaps["facility_type"] == type_id] if len(gaps) else gaps
     return mine if len(mine) else None
