@@ -350,13 +350,13 @@ def _indicators(raw: dict[str, Any], col: TomlProblems) -> tuple[IndicatorSpec, 
         return ()
     specs = [_indicator(entry, i, col) for i, entry in enumerate(entries, start=1)]
     first: dict[str, int] = {}
-    for i, spec in enumerate(specs, start=1):
-        if spec is None:
-            continue
-        if spec.indicator_id in first:
-            col.add("indicator", i, "id", f"indicator id {spec.indicator_id!r} is used by [[indicator]] "
-                    f"#{first[spec.indicator_id]} already.", "give each [[indicator]] its own `id`.")
-        first.setdefault(spec.indicator_id, i)
+    for i, entry in enumerate(entries, start=1):
+        key = str(entry.get("id", f"#{entry.get('row')}")) if isinstance(entry, dict) else None
+        if key in first:
+            col.add("indicator", i, "id", f"indicator id {key!r} is used by [[indicator]] #{first[key]} already.",
+                    "give each [[indicator]] its own `id`.")
+        elif key is not None:
+            first[key] = i
     return tuple(s for s in specs if s is not None)
 
 
@@ -475,7 +475,7 @@ def load_scenario(path: str | Path) -> Scenario:
     layers, indicators = _layers(raw, base, col), _indicators(raw, col)
     standard, coverage, profiles = _standard(raw, col), _coverage(raw, base, col), _profiles(raw, col)
     if col.problems or standard is None or coverage is None:
-        raise ConfigFileError(col.problems)
+        raise ConfigFileError(sorted(col.problems, key=lambda p: p.row or 0))  # in file order
     return Scenario(
         name=name, district_code=code, crs=crs, workspace=base / workspace, layers=layers,
         roads=None if roads_raw is None else RoadSource(

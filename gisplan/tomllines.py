@@ -125,7 +125,7 @@ class TomlProblems:
             return True
         fix = "correct the value."
         if isinstance(check, OneOf):
-            close = difflib.get_close_matches(value, check.options, n=1) if isinstance(value, str) else []
+            close = difflib.get_close_matches(value, check.options, n=1, cutoff=0.5) if isinstance(value, str) else []
             fix = f"did you mean {close[0]!r}?" if close else "write one of the allowed values."
         self.add(table, index, key, f"`{key}` {problem}", fix)
         return False

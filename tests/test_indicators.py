@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 
 from gisplan.analysis.indicators import (
     administrative_coverage,
@@ -15,6 +16,7 @@ from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.config import IndicatorSpec, Standard
 from gisplan.divisions import match_names, name_suggestions, units_in_scope
+from gisplan.vocab import Level, Scope
 
 GAZ = pd.DataFrame({
     "code12": ["500118000000", "500118001000", "500118100000", "500118101000",
@@ -28,6 +30,12 @@ def test_units_in_scope() -> None:
     assert units_in_scope(GAZ, level="township", scope="towns")["name"].tolist() == ["青峰镇", "金龙镇"]
     assert units_in_scope(GAZ, level="village", scope="urban_communities")["code12"].tolist() == ["500118001001"]
     assert len(units_in_scope(GAZ, level="village", scope="rural_villages")) == 2
+    assert units_in_scope(GAZ, level=Level.TOWNSHIP, scope=Scope.STREETS)["name"].tolist() == ["中山路街道"]
+    with pytest.raises(ValueError, match=r"`scope` must be one of all, towns, streets, urban_communities, "
+                                         r"rural_villages \(got 'cities'\)"):
+        units_in_scope(GAZ, level="township", scope="cities")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"`level` must be one of township, village \(got 'county'\)"):
+        units_in_scope(GAZ, level="county")  # type: ignore[arg-type]
 
 
 def test_administrative_coverage_counts_village_codes_for_their_township() -> None:
