@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gisplan.errors import ConfigError
-from gisplan.vocab import Level, Metric, MetricInput, Scope, parse_choice
+from gisplan.vocab import CoverageKind, Level, Metric, MetricInput, Scope, allowed, parse_choice
 
 __all__ = [
     "LAYER_KINDS",
@@ -35,7 +35,6 @@ LAYER_KINDS = ("gazetteer", "district", "townships", "villages", "households", "
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
 _DTYPES = frozenset({"str", "code12", "float", "int", "bool", "enum"})
-_COVERAGE = frozenset({"network", "administrative", "attributes"})
 #: the metrics a type may list in its `metrics` key: those that read the layer of the type listing them
 _FED_METRICS = tuple(m for m in Metric if m.input is MetricInput.CATALOGUE)
 E = TypeVar("E", bound=StrEnum)
@@ -131,7 +130,7 @@ class FacilityType:
     id: str
     name_zh: str
     name_en: str
-    coverage: tuple[str, ...]
+    coverage: tuple[CoverageKind, ...]
     admin_level: Level
     admin_scope: Scope
     profile: str
@@ -308,8 +307,8 @@ def _parse_type(
             msg = f"{here}: `{key}` is required (a non-empty string)."
             raise ConfigError(msg)
     coverage = _str_tuple(raw.get("coverage", []), f"{here}: `coverage`")
-    if not coverage or not set(coverage) <= _COVERAGE:
-        msg = f"{here}: `coverage` must list some of {sorted(_COVERAGE)} (got {list(coverage)})."
+    if not coverage or not set(coverage) <= {k.value for k in CoverageKind}:
+        msg = f"{here}: `coverage` must list some of {allowed(CoverageKind)} (got {list(coverage)})."
         raise ConfigError(msg)
     required = _str_tuple(raw.get("required", []), f"{here}: `required`")
     optional = _str_tuple(raw.get("optional", []), f"{here}: `optional`")
@@ -337,7 +336,7 @@ def _parse_type(
         id=type_id,
         name_zh=raw["name_zh"].strip(),
         name_en=raw["name_en"].strip(),
-        coverage=coverage,
+        coverage=tuple(CoverageKind(k) for k in coverage),
         admin_level=_choice(Level, raw.get("admin_level"), f"{here}: `admin_level`"),
         admin_scope=_choice(Scope, raw.get("admin_scope", "all"), f"{here}: `admin_scope`"),
         profile=profile,

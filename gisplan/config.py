@@ -23,7 +23,7 @@ from gisplan.catalogue import LAYER_KINDS as KINDS
 from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigError, ConfigFileError
 from gisplan.tomllines import OneOf, TomlProblems
-from gisplan.vocab import CoverageMethod, Metric, MetricInput, Scope, Spread, Weight
+from gisplan.vocab import Comparator, CoverageMethod, Metric, MetricInput, Scope, Spread, Weight
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -198,10 +198,10 @@ class CoverageSettings:
         object.__setattr__(self, "spread", Spread(self.spread))
 
 
-_COMPARATORS = (">=", "<=", ">", "<", "==", "text")
 _SPEC_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "metric": OneOf.of(Metric), "weight": OneOf.of(Weight),
     "scope": lambda v: None if v is None else OneOf.of(Scope)(v),
+    "comparator": lambda v: None if v is None else OneOf.of(Comparator)(v),
 }
 
 
@@ -230,13 +230,14 @@ class IndicatorSpec:
     min_population: int | None = None
     value: str | None = None
     where: tuple[tuple[str, str], ...] = ()
-    comparator: str | None = None
+    comparator: Comparator | None = None
 
     def __post_init__(self) -> None:
         _first_problem(self, "indicator", _SPEC_CHECKS)
         object.__setattr__(self, "metric", Metric(self.metric))
         object.__setattr__(self, "weight", Weight(self.weight))
         object.__setattr__(self, "scope", None if self.scope is None else Scope(self.scope))
+        object.__setattr__(self, "comparator", None if self.comparator is None else Comparator(self.comparator))
 
 
 def _district_code(value: object) -> str | None:
@@ -308,7 +309,7 @@ def _count(value: object) -> str | None:
 _ENTRY_CHECKS: dict[str, Any] = {
     "metric": OneOf.of(Metric), "scope": OneOf.of(Scope), "weight": OneOf.of(Weight), "minutes": _minutes,
     "min_population": _count, "where": _where_table,
-    "comparator": OneOf(_COMPARATORS),
+    "comparator": OneOf.of(Comparator),
     "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
 }
 
@@ -339,7 +340,8 @@ def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None
         minutes=float(entry["minutes"]) if "minutes" in entry else None,
         weight=Weight(entry.get("weight", Weight.POPULATION)), min_population=entry.get("min_population"),
         value=str(entry["value"]) if "value" in entry else None,
-        where=tuple((str(k), str(v)) for k, v in entry.get("where", {}).items()), comparator=entry.get("comparator"),
+        where=tuple((str(k), str(v)) for k, v in entry.get("where", {}).items()),
+        comparator=Comparator(entry["comparator"]) if "comparator" in entry else None,
     )
 
 

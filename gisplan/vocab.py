@@ -19,6 +19,8 @@ from types import MappingProxyType
 from typing import TypeVar
 
 __all__ = [
+    "Comparator",
+    "CoverageKind",
     "CoverageMethod",
     "Level",
     "Method",
@@ -134,6 +136,25 @@ class Spread(StrEnum):
 
     ROADS = "roads"
     AREA = "area"
+
+
+class CoverageKind(StrEnum):
+    """How plans count a facility type (the catalogue's ``coverage`` list)."""
+
+    NETWORK = "network"  # travel minutes along roads
+    ADMINISTRATIVE = "administrative"  # share of divisions holding one
+    ATTRIBUTES = "attributes"  # ratios over attributes (beds, floor area)
+
+
+class Comparator(StrEnum):
+    """How a value is compared with a plan's target; ``text`` when the target is not a number."""
+
+    GE = ">="
+    LE = "<="
+    GT = ">"
+    LT = "<"
+    EQ = "=="
+    TEXT = "text"
 
 
 class Status(StrEnum):

@@ -16,6 +16,7 @@ from scipy.spatial import cKDTree
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.analysis.indicators import administrative_coverage, existing_only
 from gisplan.divisions import units_in_scope
+from gisplan.vocab import CoverageKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -146,7 +147,7 @@ def admin_gaps(
     """
     rows = []
     for ftype in catalogue.types.values():
-        if "administrative" not in ftype.coverage:
+        if CoverageKind.ADMINISTRATIVE not in ftype.coverage:
             continue
         units = units_in_scope(gazetteer, level=ftype.admin_level, scope=ftype.admin_scope)
         layer = facilities.get(ftype.id)

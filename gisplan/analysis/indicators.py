@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan.divisions import township_code
-from gisplan.vocab import Status
+from gisplan.vocab import Comparator, Level, Status
 
 __all__ = [
     "BedShares",
@@ -192,42 +192,41 @@ def bed_shares(institutions: pd.DataFrame) -> BedShares:
     )
 
 
-_OPS = {"≥": ">=", ">=": ">=", "≤": "<=", "<=": "<=", ">": ">", "<": "<", None: ">="}
+_OPS = {"≥": Comparator.GE, ">=": Comparator.GE, "≤": Comparator.LE, "<=": Comparator.LE, ">": Comparator.GT,
+        "<": Comparator.LT, None: Comparator.GE}
 
 
-def parse_target(target: str) -> tuple[str, float]:
-    """Comparator and number of a plan's target text; ``("text", nan)`` when it is not a number.
+def parse_target(target: str) -> tuple[Comparator, float]:
+    """Comparator and number of a plan's target text; ``(Comparator.TEXT, nan)`` when it is not a number.
 
     A bare number means "at least" (the plans' coverage and share targets).
 
     Examples
     --------
-    >>> parse_target("≥90"), parse_target("≤40"), parse_target("100"), parse_target(">30")
-    (('>=', 90.0), ('<=', 40.0), ('>=', 100.0), ('>', 30.0))
-    >>> parse_target("不低于上年度居民人均消费支出增速")
-    ('text', nan)
+    >>> [(str(op), n) for op, n in map(parse_target, ["≥90", "≤40", "100", ">30", "不低于上年度居民人均消费支出增速"])]
+    [('>=', 90.0), ('<=', 40.0), ('>=', 100.0), ('>', 30.0), ('text', nan)]
     """
     m = re.fullmatch(r"\s*(≥|>=|≤|<=|>|<)?\s*([\d.]+)\s*%?\s*", target)
     if m is None:
-        return "text", float("nan")
+        return Comparator.TEXT, float("nan")
     return _OPS[m.group(1)], float(m.group(2))
 
 
-def meets_target(value: float, target: str, comparator: str | None = None) -> bool | None:
+def meets_target(value: float, target: str, comparator: Comparator | None = None) -> bool | None:
     """Whether `value` meets a target text (with the row's own `comparator`, if any); None when the target or
     the value is not a number.
 
     Examples
     --------
-    >>> meets_target(91.0, "≥90"), meets_target(5.0, "≤4"), meets_target(5.0, "——")
-    (True, False, None)
+    >>> meets_target(91.0, "≥90"), meets_target(5.0, "≤4"), meets_target(5.0, "——"), meets_target(5.0, "5", "==")
+    (True, False, None, True)
     """
     op, number = parse_target(target)
-    op = comparator or op
-    if op == "text" or np.isnan(value) or np.isnan(number):
+    op = Comparator(comparator) if comparator else op
+    if op is Comparator.TEXT or np.isnan(value) or np.isnan(number):
         return None
-    checks = {"<=": value <= number + 1e-9, ">": value > number, "<": value < number,
-              "==": abs(value - number) <= 1e-9}
+    checks = {Comparator.LE: value <= number + 1e-9, Comparator.GT: value > number, Comparator.LT: value < number,
+              Comparator.EQ: abs(value - number) <= 1e-9}
     return bool(checks.get(op, value >= number - 1e-9))
 
 
@@ -244,7 +243,7 @@ def existing_only(facilities: pd.DataFrame) -> pd.DataFrame:
     return facilities[facilities["status"].fillna("existing").astype(str) != "planned"]
 
 
-def populous_units(units: pd.DataFrame, households: pd.DataFrame, min_population: int, level: str) -> pd.DataFrame:
+def populous_units(units: pd.DataFrame, households: pd.DataFrame, min_population: int, level: Level) -> pd.DataFrame:
     """The units (townships or villages) with at least `min_population` residents in the households layer.
 
     Raises
@@ -256,12 +255,12 @@ def populous_units(units: pd.DataFrame, households: pd.DataFrame, min_population
         msg = "the `households` layer has no complete `population` column, needed for the population threshold"
         raise ValueError(msg)
     codes = households["code12"].astype(str)
-    key = township_code(codes) if level == "township" else codes
+    key = township_code(codes) if level == Level.TOWNSHIP else codes
     population = households["population"].groupby(key.to_numpy()).sum()
     return units[units["code12"].map(population).fillna(0).to_numpy() >= min_population].reset_index(drop=True)
 
 
-def target_status(value: float, target: str, comparator: str | None = None) -> Status:
+def target_status(value: float, target: str, comparator: Comparator | None = None) -> Status:
     """达标 / 未达标 against a numeric target; 无数据 without a value; 无目标 for a value whose target is not a
     number (see :func:`gisplan.analysis.metrics.evaluate_indicators`).
 
@@ -273,5 +272,5 @@ def target_status(value: float, target: str, comparator: str | None = None) -> S
     meets = meets_target(value, target, comparator)
     if meets is not None:
         return Status.MET if meets else Status.NOT_MET
-    text = (comparator or parse_target(target)[0]) == "text"
+    text = (Comparator(comparator) if comparator else parse_target(target)[0]) is Comparator.TEXT
     return Status.NO_TARGET if text and not np.isnan(value) else Status.NO_DATA

@@ -371,7 +371,7 @@ def evaluate_indicators(
         out.append({
             "indicator_id": spec.indicator_id, "row": spec.row, "section": spec.section, "name_zh": spec.name_zh,
             "unit": spec.unit, "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025,
-            "comparator": comparator, "target": target, "nature": spec.nature,
+            "comparator": comparator.value, "target": target, "nature": spec.nature,
             "method": REGISTRY[spec.metric].method.value, "value": value, "numerator": num, "denominator": den,
             "meets_target": meets_target(value, spec.target_2025, spec.comparator),
             "status": target_status(value, spec.target_2025, spec.comparator).value, "basis": basis,

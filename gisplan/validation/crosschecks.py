@@ -13,6 +13,7 @@ import shapely
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
 from gisplan.validation.rules import Context, _check_unique, _Collector, _geometry_field, _show
+from gisplan.vocab import Level
 
 if TYPE_CHECKING:
     from gisplan.catalogue import FacilityType
@@ -212,7 +213,7 @@ def _resolve_names(
         clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
         col.at(clash, field, lambda i: f"village {_show(df['village'].iloc[i])} ({v_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
-        take = v_codes.notna() & (resolved.isna() | (ftype.admin_level == "village"))
+        take = v_codes.notna() & (resolved.isna() | (ftype.admin_level is Level.VILLAGE))
         resolved = resolved.where(~take, v_codes)
     df["code12"] = resolved
     code_field = mapping.get("code12", mapping.get("township", mapping.get("village", "code12")))
@@ -221,7 +222,7 @@ def _resolve_names(
                    & df.get("village", pd.Series(None, index=df.index)).isna()).to_numpy()
         col.at(no_link, code_field, "the row gives no division code and no township/village name.",
                "fill in the 12-digit code or the township/village name.")
-    levels = ("village",) if ftype.admin_level == "village" else ("township", "village")
+    levels = ("village",) if ftype.admin_level is Level.VILLAGE else ("township", "village")
     _codes_in_gazetteer(df, mapping, gaz, col, levels, field=code_field)
 
 

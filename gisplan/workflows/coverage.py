@@ -18,7 +18,7 @@ from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.network.graph import build_network
 from gisplan.store.gpkg import list_layers, read_store_layer
-from gisplan.vocab import CoverageMethod, Spread
+from gisplan.vocab import CoverageKind, CoverageMethod, Spread
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -84,7 +84,7 @@ def _targets(
     store: Path, catalogue: Catalogue, profiles: dict[str, Profile], types: Sequence[str] | None,
 ) -> list[TypeTarget]:
     layers = set(list_layers(store)["layer"])
-    chosen = list(types) if types else [t.id for t in catalogue.types.values() if "network" in t.coverage]
+    chosen = list(types) if types else [t.id for t in catalogue.types.values() if CoverageKind.NETWORK in t.coverage]
     out = []
     for type_id in chosen:
         ftype = catalogue.get_type(type_id)

@@ -32,7 +32,7 @@ from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.store.gpkg import list_layers, read_store_layer
-from gisplan.vocab import CoverageMethod, Level, Metric, QuestionKind, Status
+from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, QuestionKind, Status
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
     for i, spec in enumerate(specs):
         row = out.iloc[i]
         if (row["status"] != Status.NOT_MET or REGISTRY[spec.metric].question is None
-                or row["comparator"] not in {">=", ">"}):
+                or row["comparator"] not in {Comparator.GE, Comparator.GT}):
             continue
         asked = _question(spec, row, facilities, households, gazetteer, catalogue)
         if asked is None:
