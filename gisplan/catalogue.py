@@ -37,6 +37,15 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
 _DTYPES = frozenset({"str", "code12", "float", "int", "bool", "enum"})
 #: the metrics a type may list in its `metrics` key: those that read the layer of the type listing them
 _FED_METRICS = tuple(m for m in Metric if m.input is MetricInput.CATALOGUE)
+#: the attributes a type must declare (required or optional) to feed each of them
+_METRIC_ATTRIBUTES: dict[Metric, tuple[str, ...]] = {
+    Metric.FLOOR_AREA_COMPLIANCE: ("floor_area_m2",),
+    Metric.FLOOR_AREA_PER_100HH: ("floor_area_m2",),
+    Metric.HOST_SHARE: ("host_facility_id",),
+    Metric.NURSING_BED_SHARE: ("beds", "nursing_beds", "operator"),
+    Metric.GOVERNMENT_BED_SHARE: ("beds", "nursing_beds", "operator"),
+    Metric.QUALITY_SHARE: ("beds", "nursing_beds", "operator", "quality_ok"),
+}
 E = TypeVar("E", bound=StrEnum)
 _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": "", "：": ":", "㎡": "m2"})
 
@@ -265,13 +274,22 @@ def _choice(enum: type[E], value: object, what: str) -> E:
         raise ConfigError(str(exc)) from None
 
 
-def _metrics(raw: Any, here: str) -> tuple[Metric, ...]:
+def _metrics(raw: Any, here: str, attributes: tuple[str, ...], host: str | None) -> tuple[Metric, ...]:
     names = _str_tuple(raw, f"{here}: `metrics`")
     wrong = [n for n in names if n not in _FED_METRICS]
     if wrong:
         msg = (f"{here}: `metrics` names {', '.join(map(repr, wrong))}; a type may feed "
                f"{', '.join(_FED_METRICS)} (the other metrics take the indicator row's `type`).")
         raise ConfigError(msg)
+    for metric in map(Metric, names):
+        lacking = [a for a in _METRIC_ATTRIBUTES[metric] if a not in attributes]
+        if lacking:
+            msg = (f"{here}: metric {metric.value!r} reads {', '.join(_METRIC_ATTRIBUTES[metric])}; add "
+                   f"{', '.join(lacking)} to `required` or `optional`.")
+            raise ConfigError(msg)
+        if metric is Metric.HOST_SHARE and host is None:
+            msg = f"{here}: metric 'host_share' counts the hosts of this type's facilities; give the type a `host`."
+            raise ConfigError(msg)
     return tuple(Metric(n) for n in names)
 
 
@@ -347,7 +365,7 @@ def _parse_type(
         aliases_zh=_str_tuple(raw.get("aliases_zh", []), f"{here}: `aliases_zh`"),
         min_population=min_population,
         host=_host(raw.get("host"), here, type_id, (*required, *optional)),
-        metrics=_metrics(raw.get("metrics", []), here),
+        metrics=_metrics(raw.get("metrics", []), here, (*required, *optional), raw.get("host")),
     )
 
 

@@ -174,3 +174,19 @@ def test_a_user_type_with_a_host_is_checked_against_it(store: Path, tmp_path: Pa
                       encoding="utf-8")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    ('metrics = ["floor_area_compliance"]\n',
+     "metric 'floor_area_compliance' reads floor_area_m2; add floor_area_m2 to `required` or `optional`"),
+    ('optional = ["beds"]\nmetrics = ["quality_share"]\n',
+     "metric 'quality_share' reads beds, nursing_beds, operator, quality_ok; add nursing_beds, operator, quality_ok"),
+    ('optional = ["host_facility_id"]\nmetrics = ["host_share"]\n',
+     "metric 'host_share' counts the hosts of this type's facilities; give the type a `host`"),
+])
+def test_a_type_feeding_a_metric_declares_what_it_reads(tmp_path: Path, extra: str, match: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(TYPE_HEAD.replace('"meal_point"', '"canteen"') + 'admin_level = "village"\n'
+                    'required = ["facility_id", "name", "code12"]\n' + extra, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"bad.toml: type `canteen`: {match}"):
+        load_catalogue(path)
