@@ -72,7 +72,8 @@ def _years(value: object) -> str | None:
 
 
 def _path(value: object) -> str | None:
-    return None if value is None or isinstance(value, str | Path) else f"must be a file path (got {value!r})."
+    ok = value is None or isinstance(value, Path) or (isinstance(value, str) and value != "")
+    return None if ok else f"must be a file path (got {value!r})."
 
 
 def _first_problem(obj: object, table: str, checks: Mapping[str, Callable[[Any], str | None]]) -> None:
@@ -474,6 +475,10 @@ def load_scenario(path: str | Path) -> Scenario:
     roads_raw = _table(raw, "roads", col) if "roads" in raw else None
     if roads_raw is not None:
         col.unknown_keys(roads_raw, "roads", 0, _ROADS_KEYS)
+    for table, key, value in (("scenario", "catalogue", sc.get("catalogue")),
+                              ("scenario", "reported_values", sc.get("reported_values")),
+                              ("roads", "path", (roads_raw or {}).get("path"))):
+        col.check(table, 0, key, value, _path)
     layers, indicators = _layers(raw, base, col), _indicators(raw, col)
     standard, coverage, profiles = _standard(raw, col), _coverage(raw, base, col), _profiles(raw, col)
     if col.problems or standard is None or coverage is None:

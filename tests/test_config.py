@@ -212,3 +212,13 @@ def test_cli_exit_code_1_and_the_listed_problems(tmp_path: Path) -> None:
         assert f"{path} [[indicator]] #1, line 13: `scope` must be one of all, towns" in result.output
         assert f"{path} [[indicator]] #2, line 19: `metric` must be one of admin_share" in result.output
         assert "(got 'count'). Fix: did you mean 'facility_count'?" in result.output
+
+
+def test_paths_must_be_text(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, "catalogue = 5\n[roads]\npath = true\n")
+    with pytest.raises(ConfigFileError) as err:
+        load_scenario(path)
+    assert [(p.row, p.field, p.message) for p in err.value.problems] == [
+        (6, "catalogue", "`catalogue` must be a file path (got 5)."),
+        (8, "path", "`path` must be a file path (got True)."),
+    ]
