@@ -33,11 +33,11 @@ class OneOf:
 
     @classmethod
     def of(cls, enum: type[StrEnum]) -> OneOf:
+        """The check that a value is one of `enum`'s."""
         return cls(tuple(m.value for m in enum))
 
     def __call__(self, value: object) -> str | None:
         return None if value in self.options else f"must be one of {', '.join(self.options)} (got {value!r})."
-
 
 
 class TomlLines:
@@ -115,6 +115,7 @@ class TomlProblems:
         self.problems: list[Problem] = []
 
     def add(self, table: str, index: int, key: str | None, message: str, fix: str) -> None:
+        """Record a problem of `key` (or of the whole table) at its line."""
         where = f"{self.path} [{table}]" if index == 0 else f"{self.path} [[{table}]] #{index}"
         self.problems.append(Problem(where, self.lines.line(table, index, key), key, message, fix))
 
@@ -136,12 +137,13 @@ class TomlProblems:
             self.add(table, index, key, f"`{key}` is required.", f"add `{key} = ...` to the table.")
             return None
         if not isinstance(raw[key], kind):
-            self.add(table, index, key, f"`{key}` has the wrong type (got {raw[key]!r}).",
-                     f"write a {kind.__name__}.")
+            what = {str: "text in quotes", bool: "true or false"}.get(kind, kind.__name__)
+            self.add(table, index, key, f"`{key}` has the wrong type (got {raw[key]!r}).", f"write {what}.")
             return None
         return raw[key]
 
     def unknown_keys(self, raw: dict[str, Any], table: str, index: int, known: frozenset[str]) -> None:
+        """Record every key of the table that is not `known`, with the closest known one."""
         for key in sorted(set(raw) - known):
             close = difflib.get_close_matches(key, sorted(known), n=1)
             self.add(table, index, key, f"unknown key `{key}`.",

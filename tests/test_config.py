@@ -115,6 +115,9 @@ def _problems(tmp_path: Path, extra: str) -> list[tuple[str, int | None, str | N
     ('\n[[layer]]\nkind = "facilities"\npath = "x.csv"\n', ("[[layer]] #1", 8, "kind", "a facilities layer needs "
                                                                                       "`type` (a facility type id).")),
     ("[standrad]\nmax_minutes = 15\n", ("[standrad]", 6, None, "unknown table or key `standrad`.")),
+    ('\n[[indicator]]\nrow = 7\nname_zh = "x"\nmetric = "reported"\n',
+     ("[[indicator]] #1", 8, "row", "`row` has the wrong type (got 7).")),
+    ('\n[[indicator]]\nrow = "7"\nmetric = "reported"\n', ("[[indicator]] #1", 7, "name_zh", "`name_zh` is required.")),
 ])
 def test_each_bad_value_is_refused_on_load_at_its_line(tmp_path: Path, extra: str,
                                                        expected: tuple[str, int | None, str | None, str]) -> None:
