@@ -29,7 +29,7 @@ from gisplan.analysis.indicators import (
     target_status,
 )
 from gisplan.divisions import township_code, units_in_scope
-from gisplan.vocab import CoverageMethod, Level, Method, Metric, MetricInput, QuestionKind, Scope
+from gisplan.vocab import CoverageMethod, Level, Method, Metric, QuestionKind, Scope
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -103,10 +103,11 @@ class MetricDef:
     metric : Metric
     method : Method
         The label written in indicators.csv (computed-spatial, computed-attribute, count, reported).
-    types : callable or None
-        ``types(spec, catalogue)``: the facility types the row reads (None for a reported value).
-    compute : callable or None
-        ``compute(spec, inputs, types)`` → (value, numerator, denominator) (None for a reported value).
+    types : callable
+        ``types(spec, catalogue)``: the facility types the row reads (none for a reported value).
+    compute : callable
+        ``compute(spec, inputs, types)`` → (value, numerator, denominator); a reported row's value is the number
+        it was given.
     question : QuestionKind or None
         What a row missing its target asks of siting: ``count`` more facilities, a facility in more
         ``units`` (divisions), or a ``share`` of the demand within reach; None when building cannot answer it.
@@ -114,8 +115,8 @@ class MetricDef:
 
     metric: Metric
     method: Method
-    types: TypesUsed | None
-    compute: Compute | None
+    types: TypesUsed
+    compute: Compute
     question: QuestionKind | None = None
 
 
@@ -242,6 +243,20 @@ def _quality_share(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, 
     return _ratio(s.quality_ok, s.institutions), float(s.quality_ok), float(s.institutions)
 
 
+def _no_types(spec: IndicatorSpec, catalogue: Catalogue) -> tuple[str, ...]:
+    """A reported row reads no layer."""
+    return ()
+
+
+def _reported(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, ...]) -> Value:
+    """The number a reported row was given (its ``value``, ``%`` allowed), NaN without one."""
+    try:
+        value = float(str(spec.value).strip().rstrip("%")) if spec.value is not None else float("nan")
+    except ValueError:
+        value = float("nan")
+    return value, float("nan"), float("nan")
+
+
 _SPATIAL, _ATTRIBUTE = Method.COMPUTED_SPATIAL, Method.COMPUTED_ATTRIBUTE
 
 #: every metric: its method label, the types it reads, its compute function and its siting question
@@ -255,7 +270,7 @@ REGISTRY: Mapping[Metric, MetricDef] = MappingProxyType({d.metric: d for d in (
     MetricDef(Metric.NURSING_BED_SHARE, _ATTRIBUTE, _fed_type, _bed_share),
     MetricDef(Metric.GOVERNMENT_BED_SHARE, _ATTRIBUTE, _fed_type, _bed_share),
     MetricDef(Metric.QUALITY_SHARE, _ATTRIBUTE, _fed_type, _quality_share),
-    MetricDef(Metric.REPORTED, Method.REPORTED, None, None),
+    MetricDef(Metric.REPORTED, Method.REPORTED, _no_types, _reported),
 )})
 
 
@@ -272,9 +287,8 @@ def types_used(spec: IndicatorSpec, catalogue: Catalogue) -> tuple[str, ...]:
     >>> types_used(row, load_catalogue())
     ('community_service_centre', 'volunteer_service_point')
     """
-    found = REGISTRY[spec.metric].types
     try:
-        return found(spec, catalogue) if found is not None else ()
+        return REGISTRY[spec.metric].types(spec, catalogue)
     except _NotComputed:
         return ()
 
@@ -282,18 +296,8 @@ def types_used(spec: IndicatorSpec, catalogue: Catalogue) -> tuple[str, ...]:
 def _value(spec: IndicatorSpec, inputs: MetricInputs) -> tuple[Value, tuple[str, ...]]:
     """The row's (value, numerator, denominator) and the types it read; raises _NotComputed."""
     entry = REGISTRY[spec.metric]
-    if entry.types is None or entry.compute is None:  # pragma: no cover - reported rows are not computed
-        msg = f"`{spec.metric}` is reported, not computed"
-        raise _NotComputed(msg)
     types = entry.types(spec, inputs.catalogue)
     return entry.compute(spec, inputs, types), types
-
-
-def _number(text: str | None) -> float:
-    try:
-        return float(str(text).strip().rstrip("%")) if text is not None else float("nan")
-    except ValueError:
-        return float("nan")
 
 
 def evaluate_indicators(
@@ -355,17 +359,15 @@ def evaluate_indicators(
     out = []
     for spec in specs:
         value = num = den = float("nan")
-        if spec.metric.input is MetricInput.NONE:
-            value = _number(spec.value)
+        try:
+            (value, num, den), types = _value(spec, inputs)
+            left_out = sum(planned.get(t, 0) for t in types)
+            basis = computed + (f"; {left_out} planned facilities left out" if left_out else "")
+        except _NotComputed as exc:
+            basis = f"not computed: {exc}"
+        if REGISTRY[spec.metric].method is Method.REPORTED:
             basis = (f"reported: {spec.source or 'plan text'}" + (f" (value {spec.value})" if spec.value else
                                                                   "; no value supplied"))
-        else:
-            try:
-                (value, num, den), types = _value(spec, inputs)
-                left_out = sum(planned.get(t, 0) for t in types)
-                basis = computed + (f"; {left_out} planned facilities left out" if left_out else "")
-            except _NotComputed as exc:
-                basis = f"not computed: {exc}"
         comparator, target = parse_target(spec.target_2025)
         comparator = spec.comparator or comparator
         out.append({
