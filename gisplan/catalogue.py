@@ -22,6 +22,8 @@ __all__ = [
     "Catalogue",
     "FacilityType",
     "Profile",
+    "facility_layer_name",
+    "facility_type_of",
     "load_catalogue",
     "normalise_header",
     "parse_profile",
@@ -37,6 +39,31 @@ _COVERAGE = frozenset({"network", "administrative", "attributes"})
 _LEVELS = frozenset({"township", "village"})
 _SCOPES = frozenset({"all", "towns", "urban_communities", "rural_villages"})
 _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": "", "：": ":", "㎡": "m2"})
+
+
+_FACILITY_PREFIX = "facilities_"
+
+
+def facility_layer_name(type_id: str) -> str:
+    """Return the workspace layer name of facility type `type_id`.
+
+    Examples
+    --------
+    >>> facility_layer_name("public_cemetery")
+    'facilities_public_cemetery'
+    """
+    return _FACILITY_PREFIX + type_id
+
+
+def facility_type_of(layer: str) -> str | None:
+    """Return the facility type id of a workspace layer name, or None for a layer that holds no facilities.
+
+    Examples
+    --------
+    >>> facility_type_of("facilities_public_cemetery"), facility_type_of("townships")
+    ('public_cemetery', None)
+    """
+    return layer.removeprefix(_FACILITY_PREFIX) if layer.startswith(_FACILITY_PREFIX) else None
 
 
 def normalise_header(text: str) -> str:
@@ -142,7 +169,7 @@ class FacilityType:
     @property
     def layer_name(self) -> str:
         """Name of this type's layer in a workspace store."""
-        return f"facilities_{self.id}"
+        return facility_layer_name(self.id)
 
 
 @dataclass(frozen=True, slots=True)

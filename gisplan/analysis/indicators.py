@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from gisplan.catalogue import facility_layer_name
 from gisplan.divisions import township_code, units_in_scope
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ class _NotComputed(Exception):  # noqa: N818 - control flow inside this module o
 
 def _layer(facilities: Mapping[str, pd.DataFrame], type_id: str) -> pd.DataFrame:
     if type_id not in facilities:
-        msg = f"the workspace has no `facilities_{type_id}` layer"
+        msg = f"the workspace has no `{facility_layer_name(type_id)}` layer"
         raise _NotComputed(msg)
     return facilities[type_id]
 
@@ -267,7 +268,7 @@ def _spatial_metric(
         layer = _layer(facilities, str(spec.facility_type))
         for column, wanted in spec.where:
             if column not in layer:
-                msg = f"the `facilities_{spec.facility_type}` layer has no `{column}` column"
+                msg = f"the `{facility_layer_name(str(spec.facility_type))}` layer has no `{column}` column"
                 raise _NotComputed(msg)
             layer = layer[layer[column].astype(str) == wanted]
         if spec.scope:
