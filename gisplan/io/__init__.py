@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
 from gisplan.io.osm import OSM_SUFFIXES, fetch_osm_roads, is_osm_file, read_osm_roads
-from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
+from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, list_file_layers, read_file_layer, read_spatial
 from gisplan.io.tables import TABLE_SUFFIXES, RawTable, read_table
 
 __all__ = [
@@ -17,6 +17,8 @@ __all__ = [
     "fetch_osm_roads",
     "file_sha256",
     "is_osm_file",
+    "list_file_layers",
+    "read_file_layer",
     "read_osm_roads",
     "read_spatial",
     "read_table",
