@@ -18,7 +18,14 @@ import shapely
 from gisplan import settings
 from gisplan.analysis.coverage import METHOD_LABELS, TypeTarget, measure_coverage
 from gisplan.analysis.demand import demand_from_points
-from gisplan.cli.options import catalogue_for, catalogue_option, format_table, import_scenario, report_problems
+from gisplan.cli.options import (
+    WORKSPACE,
+    catalogue_for,
+    catalogue_option,
+    format_table,
+    import_scenario,
+    report_problems,
+)
 from gisplan.config import load_scenario
 from gisplan.crs import STORAGE_CRS, parse_crs, to_storage_crs
 from gisplan.errors import ConfigError, Problem, SchemaError
@@ -28,12 +35,13 @@ from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import TABLE_SUFFIXES, read_table
 from gisplan.network.graph import build_network
 from gisplan.outputs.coverage import write_coverage
-from gisplan.store.gpkg import list_layers
+from gisplan.store import open_workspace
 from gisplan.workflows.coverage import coverage_for_scenario
 
 if TYPE_CHECKING:
     from gisplan.analysis.coverage import CoverageResult
     from gisplan.crs import DeclaredCRS
+    from gisplan.store import Workspace
 
 __all__ = ["coverage_command", "read_points"]
 
@@ -219,8 +227,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 
 @click.command("coverage", epilog=_EPILOG)
 @click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
-              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (scenario default: beside the workspace, <workspace>_coverage).")
 @click.option("--type", "types", multiple=True, help="Facility type id to measure (repeat); default: every "
@@ -239,7 +246,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
               show_default=True, help="Ad hoc: demand farther than this from a road is unreachable.")
 @catalogue_option
 def coverage_command(
-    scenario: Path | None, workspace: Path | None, out: Path | None, types: tuple[str, ...], method: str | None,
+    scenario: Path | None, workspace: Workspace | None, out: Path | None, types: tuple[str, ...], method: str | None,
     no_polygons: bool, roads: Path | None, facilities: Path | None, demand: Path | None, crs: str | None,
     profile_id: str, minutes: float, max_snap_m: float, catalogue_files: tuple[Path, ...],
 ) -> None:
@@ -265,19 +272,18 @@ def coverage_command(
         from dataclasses import replace  # noqa: PLC0415
 
         sc = replace(sc, coverage=replace(sc.coverage, method=method))
-    store = workspace or sc.workspace
+    ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
-    import_scenario(sc, store, cat)
+    import_scenario(sc, ws, cat)
     started = time.perf_counter()
-    result = coverage_for_scenario(store, sc, cat, types=types or None, polygons=not no_polygons,
+    result = coverage_for_scenario(ws, sc, cat, types=types or None, polygons=not no_polygons,
                                    progress=sys.stderr.isatty())
-    meta = list_layers(store)
-    illustrative = bool(meta["illustrative"].any())
-    target = out or store.with_name(f"{store.stem}_coverage")
-    files = write_coverage(result, out_dir=target, store=store, illustrative=illustrative)
+    illustrative = ws.illustrative()
+    target = out or ws.derived_path("_coverage")
+    files = write_coverage(result, out_dir=target, workspace=ws, illustrative=illustrative)
     _print_result(result, illustrative=illustrative, names={t.id: t.name_zh for t in cat.types.values()})
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     click.echo(f"\n{time.perf_counter() - started:.1f} s ({stages}); written:", err=True)
     for path in files:
         click.echo(os.path.normpath(path))
-    click.echo(f"{os.path.normpath(store)} (layers coverage_demand, coverage_units, coverage_areas)")
+    click.echo(f"{os.path.normpath(ws.label)} (layers coverage_demand, coverage_units, coverage_areas)")

@@ -31,7 +31,6 @@ from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, 
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
-from gisplan.store.gpkg import list_layers, read_store_layer
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
 
 if TYPE_CHECKING:
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from gisplan.catalogue import Catalogue
     from gisplan.config import IndicatorSpec, Scenario
     from gisplan.network.graph import RoadNetwork
+    from gisplan.store import Workspace
 
 __all__ = ["RunResult", "apply_reported_values", "run_scenario"]
 
@@ -114,25 +114,23 @@ def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple
 
 
 def run_scenario(
-    store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
+    workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
 ) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
     specs = scenario.indicators
     if scenario.reported_values is not None:
         specs = apply_reported_values(specs, scenario.reported_values)
-    layers = set(list_layers(store)["layer"])
-    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in layers
-                  if n.startswith("facilities_")}
+    facilities = {type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()}
     existing = {type_id: existing_only(frame) for type_id, frame in facilities.items()}  # planned ones left out
-    gazetteer = read_store_layer(store, "gazetteer")
-    households = read_store_layer(store, "households") if "households" in layers else None
-    illustrative = bool(list_layers(store)["illustrative"].any())
+    gazetteer = workspace.read_table("gazetteer")
+    households = workspace.read("households") if workspace.has_layer("households") else None
+    illustrative = workspace.illustrative()
     coverage: CoverageResult | None = None
     note = ""
-    network = scenario_network(store, scenario) if scenario.coverage.method == "network" else None
+    network = scenario_network(workspace, scenario) if scenario.coverage.method == "network" else None
     try:
-        coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress, network=network)
+        coverage = coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network)
     except (NetworkError, ConfigError) as exc:
         note = str(exc)
         logger.warning("coverage not measured: %s", exc)
@@ -163,7 +161,7 @@ def run_scenario(
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
         table, proposals = _propose(table, specs, existing, households, gazetteer, coverage, gaps, network,
-                                    store, scenario, catalogue, names)
+                                    workspace, scenario, catalogue, names)
     return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
 
 
@@ -190,15 +188,14 @@ def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.Data
 def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
     table: pd.DataFrame, specs: tuple[IndicatorSpec, ...], facilities: dict[str, pd.DataFrame],
     households: pd.DataFrame | None, gazetteer: pd.DataFrame, coverage: CoverageResult, gaps: gpd.GeoDataFrame,
-    network: RoadNetwork, store: Path, scenario: Scenario, catalogue: Catalogue, names: dict[str, str],
+    network: RoadNetwork, workspace: Workspace, scenario: Scenario, catalogue: Catalogue, names: dict[str, str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """New sites for every row that misses a numeric target it can be met by building; indicators after."""
-    layers = set(list_layers(store)["layer"])
-    towns = gpd.GeoDataFrame(read_store_layer(store, "townships")) if "townships" in layers else None
-    villages = gpd.GeoDataFrame(read_store_layer(store, "villages")) if "villages" in layers else None
+    layers = workspace.layer_names()
+    towns = workspace.read_layer("townships") if "townships" in layers else None
+    villages = workspace.read_layer("villages") if "villages" in layers else None
     profiles = scenario_profiles(scenario, catalogue)
-    bounds = towns if towns is not None else (gpd.GeoDataFrame(read_store_layer(store, "district"))
-                                              if "district" in layers else None)
+    bounds = towns if towns is not None else (workspace.read_layer("district") if "district" in layers else None)
     outline = shapely.union_all(bounds.to_crs(network.crs).geometry.to_numpy()) if bounds is not None else None
     out = table.copy()
     out["new_sites"] = np.nan
