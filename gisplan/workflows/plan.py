@@ -160,8 +160,9 @@ def run_scenario(
                                  district_code=scenario.district_code + "000000")
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
-        table, proposals = _propose(table, specs, existing, households, gazetteer, coverage, gaps, network,
-                                    workspace, scenario, catalogue, names)
+        run = _RunContext(specs, existing, households, gazetteer, coverage, gaps, network, workspace, scenario,
+                          catalogue, names)
+        table, proposals = _propose(table, run)
     return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
 
 
@@ -185,17 +186,51 @@ def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.Data
     return (SiteQuestion("units", float(need), lacking), ftype.admin_level) if need > 0 and lacking else None
 
 
-def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
-    table: pd.DataFrame, specs: tuple[IndicatorSpec, ...], facilities: dict[str, pd.DataFrame],
-    households: pd.DataFrame | None, gazetteer: pd.DataFrame, coverage: CoverageResult, gaps: gpd.GeoDataFrame,
-    network: RoadNetwork, workspace: Workspace, scenario: Scenario, catalogue: Catalogue, names: dict[str, str],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclass(frozen=True, slots=True, eq=False)
+class _RunContext:
+    """What :func:`_propose` needs of a scenario run, passed once.
+
+    Attributes
+    ----------
+    specs : tuple of IndicatorSpec
+        The plan rows, in the order of the indicator table.
+    facilities : dict
+        Facility type id → its existing facilities (planned ones left out).
+    households, gazetteer : pandas.DataFrame
+        As read from the workspace (`households` None without a households layer).
+    coverage : CoverageResult
+    gaps : geopandas.GeoDataFrame
+        Uncovered areas of every measured type (planning CRS).
+    network : RoadNetwork
+    workspace : Workspace
+        Read for the boundary polygons.
+    scenario, catalogue
+    names : dict
+        Division code12 → name.
+    """
+
+    specs: tuple[IndicatorSpec, ...]
+    facilities: dict[str, pd.DataFrame]
+    households: pd.DataFrame | None
+    gazetteer: pd.DataFrame
+    coverage: CoverageResult
+    gaps: gpd.GeoDataFrame
+    network: RoadNetwork
+    workspace: Workspace
+    scenario: Scenario
+    catalogue: Catalogue
+    names: dict[str, str]
+
+
+def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     """New sites for every row that misses a numeric target it can be met by building; indicators after."""
-    layers = workspace.layer_names()
-    towns = workspace.read_layer("townships") if "townships" in layers else None
-    villages = workspace.read_layer("villages") if "villages" in layers else None
+    specs, facilities, households, gazetteer = run.specs, run.facilities, run.households, run.gazetteer
+    coverage, gaps, network, scenario, catalogue = run.coverage, run.gaps, run.network, run.scenario, run.catalogue
+    layers = run.workspace.layer_names()
+    towns = run.workspace.read_layer("townships") if "townships" in layers else None
+    villages = run.workspace.read_layer("villages") if "villages" in layers else None
     profiles = scenario_profiles(scenario, catalogue)
-    bounds = towns if towns is not None else (workspace.read_layer("district") if "district" in layers else None)
+    bounds = towns if towns is not None else (run.workspace.read_layer("district") if "district" in layers else None)
     outline = shapely.union_all(bounds.to_crs(network.crs).geometry.to_numpy()) if bounds is not None else None
     out = table.copy()
     out["new_sites"] = np.nan
@@ -226,7 +261,7 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
                 done[key] = propose_sites(
                     question, network=network, profile=profiles[ftype.profile], demand=coverage.demand,
                     existing=existing, candidates=candidates, threshold_minutes=minutes, weight=spec.weight,
-                    townships=towns, villages=villages, unit_level=level, names=names,
+                    townships=towns, villages=villages, unit_level=level, names=run.names,
                     max_snap_m=scenario.coverage.max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
                 )
             proposal = done[key]
