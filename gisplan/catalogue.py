@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from gisplan.errors import ConfigError
 
 __all__ = [
     "LAYER_KINDS",
+    "MAP_PALETTE",
     "Attribute",
     "Catalogue",
     "FacilityType",
@@ -38,6 +40,11 @@ _DTYPES = frozenset({"str", "code12", "float", "int", "bool", "enum"})
 _COVERAGE = frozenset({"network", "administrative", "attributes"})
 _LEVELS = frozenset({"township", "village"})
 _SCOPES = frozenset({"all", "towns", "urban_communities", "rural_villages"})
+_COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+#: Map colours of the types whose ``[[type]]`` table gives no ``colour``: the type id picks one
+#: (:attr:`FacilityType.map_colour`). None of them is a built-in type's colour, so a user type draws apart.
+MAP_PALETTE = ("#3949ab", "#c0ca33", "#8d6e63", "#26a69a", "#ec407a", "#5c6bc0", "#ffa000", "#78909c")
 _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": "", "：": ":", "㎡": "m2"})
 
 
@@ -150,7 +157,11 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class FacilityType:
-    """One facility type of the catalogue (see the keys documented in ``facility_types.toml``)."""
+    """One facility type of the catalogue (see the keys documented in ``facility_types.toml``).
+
+    ``colour`` (``#rrggbb``) and ``glyph`` (one or two characters) are the map symbol as the catalogue
+    gives it, or None; :attr:`map_colour` and :attr:`map_glyph` always give one.
+    """
 
     id: str
     name_zh: str
@@ -165,11 +176,33 @@ class FacilityType:
     plan_rows: tuple[str, ...]
     aliases_zh: tuple[str, ...] = ()
     min_population: int | None = None
+    colour: str | None = None
+    glyph: str | None = None
 
     @property
     def layer_name(self) -> str:
         """Name of this type's layer in a workspace store."""
         return facility_layer_name(self.id)
+
+    @property
+    def map_colour(self) -> str:
+        """The type's colour on a map: its own ``colour``, else the :data:`MAP_PALETTE` entry its id picks
+        (CRC-32 of the id, so the same id always draws in the same colour).
+
+        Examples
+        --------
+        >>> FacilityType("reading_room", "农家书屋", "Reading room", ("network",), "village", "all", "walk",
+        ...              15.0, ("facility_id", "name"), (), ()).map_colour
+        '#78909c'
+        """
+        if self.colour is not None:
+            return self.colour
+        return MAP_PALETTE[zlib.crc32(self.id.encode("ascii")) % len(MAP_PALETTE)]
+
+    @property
+    def map_glyph(self) -> str:
+        """The character(s) on the type's map markers: its own ``glyph``, else the first character of ``name_zh``."""
+        return self.glyph if self.glyph is not None else self.name_zh[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +296,19 @@ def _check_choice(value: Any, allowed: frozenset[str], where: str) -> str:
     return str(value)
 
 
+def _map_symbol(raw: dict[str, Any], here: str) -> tuple[str | None, str | None]:
+    """The optional ``colour`` (``#rrggbb``, returned in lower case) and ``glyph`` (one or two characters)."""
+    colour, glyph = raw.get("colour"), raw.get("glyph")
+    if colour is not None and (not isinstance(colour, str) or not _COLOUR_RE.match(colour)):
+        msg = f"{here}: `colour` must be a colour written #rrggbb, e.g. \"#1565c0\" (got {colour!r})."
+        raise ConfigError(msg)
+    if glyph is not None and (not isinstance(glyph, str) or not 1 <= len(glyph) <= 2 or not glyph.isprintable()
+                              or any(ch.isspace() for ch in glyph)):
+        msg = f"{here}: `glyph` must be one or two characters without spaces, e.g. \"社\" (got {glyph!r})."
+        raise ConfigError(msg)
+    return (colour.lower() if colour is not None else None), glyph
+
+
 def _parse_type(
     raw: Any, where: str, attributes: dict[str, Attribute], profiles: dict[str, Profile]
 ) -> FacilityType:
@@ -307,6 +353,7 @@ def _parse_type(
     if min_population is not None and (not isinstance(min_population, int) or min_population < 0):
         msg = f"{here}: `min_population` must be a non-negative integer (got {min_population!r})."
         raise ConfigError(msg)
+    colour, glyph = _map_symbol(raw, here)
     return FacilityType(
         id=type_id,
         name_zh=raw["name_zh"].strip(),
@@ -321,6 +368,8 @@ def _parse_type(
         plan_rows=_str_tuple(raw.get("plan_rows", []), f"{here}: `plan_rows`"),
         aliases_zh=_str_tuple(raw.get("aliases_zh", []), f"{here}: `aliases_zh`"),
         min_population=min_population,
+        colour=colour,
+        glyph=glyph,
     )
 
 

@@ -149,6 +149,8 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
         district=workspace.read_layer("district") if "district" in names else None,
         villages=result_layer("villages"), facilities=facilities, areas=areas, gaps=result_layer("gaps"),
         proposals=result_layer("proposed_sites"), type_names=type_names, type_minutes=minutes,
+        type_colours={t.id: t.map_colour for t in catalogue.types.values()},
+        type_glyphs={t.id: t.map_glyph for t in catalogue.types.values()},
         illustrative=illustrative, floor_area_standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
     )
 
