@@ -39,6 +39,7 @@ __all__ = [
     "direction_flags",
     "edge_minutes",
     "index_dtype",
+    "min_csr",
     "node_edges",
     "travel_arcs",
     "travel_graph",
@@ -448,22 +449,33 @@ def travel_arcs(network: RoadNetwork, profile: Profile) -> TravelArcs:
 
 
 def min_csr(
-    tail: NDArray[np.int64], head: NDArray[np.int64], weight: NDArray[np.float64], n: int,
+    tail: NDArray[np.int64], head: NDArray[np.int64], weight: NDArray[np.float64], n: int, *,
+    n_cols: int | None = None,
 ) -> sparse.csr_array:
-    """A CSR matrix holding, for parallel arcs, the smallest weight (scipy would add them up).
+    """A CSR matrix of arcs ``tail → head`` holding, for parallel arcs, the smallest weight (scipy would add
+    them up); `n` rows and `n` columns, or `n_cols` columns.
 
     Zero weights stay as explicit entries, which scipy.sparse.csgraph treats as arcs.
+
+    Examples
+    --------
+    >>> g = min_csr(np.array([0, 0, 1]), np.array([1, 1, 0]), np.array([5.0, 2.0, 0.0]), 2)
+    >>> g.toarray().tolist(), g.nnz
+    ([[0.0, 2.0], [0.0, 0.0]], 2)
+    >>> min_csr(np.array([0, 0]), np.array([2, 2]), np.array([3.0, 1.0]), 1, n_cols=3).toarray().tolist()
+    [[0.0, 0.0, 1.0]]
     """
     order = np.lexsort((weight, head, tail))
     t, h, w = tail[order], head[order], weight[order]
     first = np.ones(len(t), dtype=bool)
     first[1:] = (t[1:] != t[:-1]) | (h[1:] != h[:-1])
     t, h, w = t[first], h[first], w[first]
+    cols = n if n_cols is None else n_cols
     # 32-bit indices where they fit: scipy.sparse.csgraph works in them, and would copy 64-bit ones per call
-    itype = index_dtype(n, len(t))
+    itype = index_dtype(max(n, cols), len(t))
     indptr = np.zeros(n + 1, dtype=itype)
     np.cumsum(np.bincount(t, minlength=n), out=indptr[1:])
-    return sparse.csr_array((w, h.astype(itype), indptr), shape=(n, n))
+    return sparse.csr_array((w, h.astype(itype), indptr), shape=(n, cols))
 
 
 def index_dtype(n: int, nnz: int) -> type[np.signedinteger[Any]]:
