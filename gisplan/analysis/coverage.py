@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
+from gisplan.divisions import division_code_at
 from gisplan.errors import CRSError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import (
@@ -112,22 +113,15 @@ def assign_units(
     if out.crs is None:
         msg = "`demand` has no CRS; build it with gisplan.demand (planning CRS)."
         raise CRSError(msg)
-    xy = shapely.get_coordinates(out.geometry.to_numpy())
     for column, polys in (("township_code12", townships), ("code12", villages)):
         if polys is None or len(polys) == 0:
             continue
         missing = out[column].isna().to_numpy()
         if not missing.any():
             continue
-        geoms = polys.to_crs(out.crs).geometry.to_numpy()
-        tree = shapely.STRtree(geoms)
-        pts = shapely.points(xy[missing])
-        p_idx, g_idx = tree.query(pts, predicate="within")
-        first = np.unique(p_idx, return_index=True)[1]
-        codes = np.full(int(missing.sum()), None, dtype=object)
-        codes[p_idx[first]] = polys["code12"].astype(str).to_numpy(dtype=object)[g_idx[first]]
         values = out[column].to_numpy(dtype=object).copy()
-        values[np.flatnonzero(missing)] = codes
+        points = gpd.GeoSeries(out.geometry.to_numpy()[missing], crs=out.crs)
+        values[np.flatnonzero(missing)] = division_code_at(points, polys)
         out[column] = values
     if "township_code12" in out and out["township_code12"].isna().any() and out["code12"].notna().any():
         code = out["code12"].astype("string")

@@ -24,6 +24,7 @@ import shapely
 from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.coords import wgs84_to_gcj02
+from gisplan.divisions import division_code_at
 from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
@@ -138,17 +139,6 @@ def _masked(path: Path, xy: NDArray[np.float64], crs: object) -> NDArray[np.bool
     return np.array([v is not np.ma.masked and v != 0 for v in values], dtype=bool)
 
 
-def _unit_of(points: gpd.GeoDataFrame, polys: gpd.GeoDataFrame | None) -> NDArray[np.object_]:
-    out = np.full(len(points), None, dtype=object)
-    if polys is None or not len(polys) or not len(points) or points.crs is None:
-        return out
-    geoms = polys.to_crs(points.crs).geometry.to_numpy()
-    p_idx, g_idx = shapely.STRtree(geoms).query(points.geometry.to_numpy(), predicate="within")
-    first = np.unique(p_idx, return_index=True)[1]
-    out[p_idx[first]] = polys["code12"].astype(str).to_numpy(dtype=object)[g_idx[first]]
-    return out
-
-
 def _gains(table: CostTable, order: list[int], fixed: NDArray[np.bool_], cutoff: float,
            weights: NDArray[np.float64]) -> list[float]:
     """Weight each site adds when built in `order` (after the fixed sites)."""
@@ -240,7 +230,7 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
                          time_limit_s=time_limit_s)
     else:
         polys = townships if unit_level == "township" else villages
-        unit = np.concatenate([np.full(n_fixed, None, dtype=object), _unit_of(cand, polys)])
+        unit = np.concatenate([np.full(n_fixed, None, dtype=object), division_code_at(cand.geometry, polys)])
         placeable = [u for u in question.lacking if (unit == u).any()]
         if len(placeable) < question.amount:
             msg = (f"{len(question.lacking) - len(placeable)} of the lacking divisions have no candidate site "
@@ -259,8 +249,8 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     for wname in WEIGHTS:
         values = demand[wname].to_numpy(dtype=float) if wname in demand else np.full(len(demand), np.nan)
         out[f"{wname}_added"] = _gains(replace(table, weights=values), order, fixed_mask, threshold_minutes, values)
-    town = _unit_of(out, townships)
-    village = _unit_of(out, villages)
+    town = division_code_at(out.geometry, townships)
+    village = division_code_at(out.geometry, villages)
     out["township_code12"] = town
     out["township"] = [names.get(str(c), "") if c else "" for c in town]
     out["village_code12"] = village
