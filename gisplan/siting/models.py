@@ -16,7 +16,7 @@ Models:
 * :func:`one_per_unit` — one new site in each administrative unit that lacks one, placed where it covers most.
 
 :func:`phase_order` orders the chosen sites by marginal gain (for a 2021–2025 build programme) with the
-cumulative covered weight after each site.
+cumulative covered weight after each site; :func:`marginal_gains` gives what each site of any build order adds.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ __all__ = [
     "cost_table",
     "coverage_matrix",
     "lscp",
+    "marginal_gains",
     "mclp",
     "one_per_unit",
     "p_median",
@@ -275,6 +276,65 @@ def _solve(
     return res.x, found.group(1) if found else str(res.message), exact, float(res.fun), bound, gap
 
 
+def _covered_by(cover: sparse.csc_array, sites: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The demand rows within reach of any of `sites` (a mask over the candidates)."""
+    if not sites.any():
+        return np.zeros(cover.shape[0], dtype=bool)
+    return np.asarray(cover[:, np.flatnonzero(sites)].sum(axis=1)).ravel() > 0
+
+
+def _gains_in_order(
+    cover: sparse.csc_array, order: Sequence[int], covered: NDArray[np.bool_], weights: NDArray[np.float64],
+) -> list[float]:
+    """Weight each site of `order` adds to what `covered` already reaches, built one after the other."""
+    covered = covered.copy()
+    gains = []
+    for j in order:
+        reach = np.asarray(cover[:, [j]].toarray()).ravel() > 0
+        gains.append(float(np.nansum(weights[reach & ~covered])))
+        covered |= reach
+    return gains
+
+
+def marginal_gains(
+    table: CostTable,
+    order: Sequence[int],
+    *,
+    fixed: NDArray[np.bool_],
+    cutoff: float,
+    weights: NDArray[np.float64] | None = None,
+) -> list[float]:
+    """Demand weight each site adds within `cutoff` when the sites are built in `order`, after the fixed ones.
+
+    Parameters
+    ----------
+    table : CostTable
+    order : sequence of int
+        Candidate indices, first built first.
+    fixed : ndarray of bool
+        Candidates open before any of `order` (existing facilities); what they reach adds nothing.
+    cutoff : float
+        Reach, in the cost's unit.
+    weights : ndarray of float64, optional
+        Weight of each demand point to add up (default the table's weights); NaN counts as 0.
+
+    Returns
+    -------
+    list of float
+        One gain per site of `order`.
+
+    Examples
+    --------
+    >>> t = cost_table(pd.DataFrame({"demand_id": ["a", "b", "b"], "candidate_id": ["X", "X", "Y"], "m": [1, 1, 1]}),
+    ...                pd.DataFrame({"demand_id": ["a", "b"], "weight": [5, 2]}),
+    ...                pd.DataFrame({"candidate_id": ["X", "Y"]}))
+    >>> marginal_gains(t, [1, 0], fixed=np.zeros(2, dtype=bool), cutoff=1)
+    [2.0, 5.0]
+    """
+    cover = coverage_matrix(table, cutoff).tocsc()
+    return _gains_in_order(cover, order, _covered_by(cover, fixed), table.weights if weights is None else weights)
+
+
 def phase_order(
     table: CostTable, selected: NDArray[np.bool_], fixed: NDArray[np.bool_], cutoff: float,
 ) -> tuple[list[int], list[float]]:
@@ -285,22 +345,20 @@ def phase_order(
     order : list of int
         Candidate indices, first built first.
     gains : list of float
-        Weight each adds when built in that order.
+        Weight each adds when built in that order (:func:`marginal_gains`).
     """
     cover = coverage_matrix(table, cutoff).tocsc()
-    covered = np.asarray(cover[:, np.flatnonzero(fixed)].sum(axis=1)).ravel() > 0 if fixed.any() else \
-        np.zeros(table.n_demand, dtype=bool)
+    before = _covered_by(cover, fixed)
+    covered = before.copy()
     todo = list(np.flatnonzero(selected & ~fixed))
-    order, gains = [], []
+    order = []
     while todo:
         open_weight = table.weights * ~covered
         gain = cover[:, todo].T @ open_weight  # one sparse product per step (p steps, not per pair)
-        k = int(np.argmax(gain))
-        j = todo.pop(k)
+        j = todo.pop(int(np.argmax(gain)))
         order.append(int(j))
-        gains.append(float(gain[k]))
         covered |= np.asarray(cover[:, [j]].toarray()).ravel() > 0
-    return order, gains
+    return order, _gains_in_order(cover, order, before, table.weights)
 
 
 def _result(

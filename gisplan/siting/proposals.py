@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
-from gisplan.siting.models import CostTable, coverage_matrix, lscp, mclp, one_per_unit
+from gisplan.siting.models import CostTable, coverage_matrix, lscp, marginal_gains, mclp, one_per_unit
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -139,20 +139,6 @@ def _masked(path: Path, xy: NDArray[np.float64], crs: object) -> NDArray[np.bool
     return np.array([v is not np.ma.masked and v != 0 for v in values], dtype=bool)
 
 
-def _gains(table: CostTable, order: list[int], fixed: NDArray[np.bool_], cutoff: float,
-           weights: NDArray[np.float64]) -> list[float]:
-    """Weight each site adds when built in `order` (after the fixed sites)."""
-    cover = coverage_matrix(table, cutoff).tocsc()
-    covered = (np.asarray(cover[:, np.flatnonzero(fixed)].sum(axis=1)).ravel() > 0 if fixed.any()
-               else np.zeros(table.n_demand, dtype=bool))
-    gains = []
-    for j in order:
-        reach = np.asarray(cover[:, [j]].toarray()).ravel() > 0
-        gains.append(float(np.nansum(weights[reach & ~covered])))
-        covered |= reach
-    return gains
-
-
 def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     question: SiteQuestion,
     *,
@@ -248,7 +234,8 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
                            geometry=chosen.geometry.to_numpy(), crs=crs)
     for wname in WEIGHTS:
         values = demand[wname].to_numpy(dtype=float) if wname in demand else np.full(len(demand), np.nan)
-        out[f"{wname}_added"] = _gains(replace(table, weights=values), order, fixed_mask, threshold_minutes, values)
+        out[f"{wname}_added"] = marginal_gains(table, order, fixed=fixed_mask, cutoff=threshold_minutes,
+                                               weights=values)
     town = division_code_at(out.geometry, townships)
     village = division_code_at(out.geometry, villages)
     out["township_code12"] = town
