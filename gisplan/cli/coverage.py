@@ -138,7 +138,7 @@ def _read_roads(path: Path, declared: DeclaredCRS | None) -> gpd.GeoDataFrame:
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
     if is_osm_file(path):
         return read_osm_roads(path)
-    return to_storage_crs(read_spatial(path), declared, source=path.name).drop(columns=["_row"], errors="ignore")
+    return to_storage_crs(read_spatial(path), declared, source=path.name)  # `_row`: the rows messages name
 
 
 def _adhoc(

@@ -158,11 +158,23 @@ class RoadNetwork:
         return int(self.edge_u.shape[0])
 
 
-def direction_flags(values: pd.Series, *, column: str) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+def direction_flags(
+    values: pd.Series, *, column: str, rows: NDArray[np.integer[Any]] | None = None,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Map a one-way column to (forward, backward) flags.
 
     Understood codes: the NavInfo-style ``direction`` (0/1 two-way, 2 start→end, 3 end→start), OSM
     ``oneway`` (yes/true/1, -1/reverse, no), Geofabrik ``oneway`` (B, F, T), booleans and 正向/反向/双向.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's values, one per road feature.
+    column : str
+        Its name, for the message and to tell OSM ``oneway`` from the NavInfo code.
+    rows : ndarray of int, optional
+        The row the user sees for each value (a GeoPackage's fid or a file's feature number, as
+        :func:`gisplan.io.spatial.read_spatial` gives them in ``_row``); default the position + 1.
 
     Raises
     ------
@@ -184,7 +196,8 @@ def direction_flags(values: pd.Series, *, column: str) -> tuple[NDArray[np.bool_
     backward_only = text.isin(_BACKWARD).to_numpy()
     unknown = ~(forward_only | backward_only | text.isin(_TWO_WAY).to_numpy())
     if unknown.any():
-        bad = pd.Series(values.to_numpy()[unknown], index=np.flatnonzero(unknown) + 1)
+        shown = np.arange(1, len(values) + 1) if rows is None else np.asarray(rows)
+        bad = pd.Series(values.to_numpy()[unknown], index=shown[unknown])
         sample = ", ".join(f"row {i}: {v!r}" for i, v in bad.head(5).items())
         msg = (f"column `{column}` holds {int(unknown.sum())} one-way value(s) that mean nothing known ({sample}); "
                "expected 0/1 (two-way), 2 (start→end), 3 (end→start), yes/no/-1, or B/F/T. Fix the values or "
@@ -196,7 +209,8 @@ def direction_flags(values: pd.Series, *, column: str) -> tuple[NDArray[np.bool_
 def _first_column(frame: pd.DataFrame, names: tuple[str, ...], given: str | None) -> str | None:
     if given is not None:
         if given not in frame.columns:
-            msg = f"the road layer has no column `{given}` (it has {', '.join(map(str, frame.columns))})."
+            columns = ", ".join(str(c) for c in frame.columns if c != "_row")
+            msg = f"the road layer has no column `{given}` (it has {columns})."
             raise NetworkError(msg)
         return given
     lower = {str(c).lower(): str(c) for c in frame.columns}
@@ -269,7 +283,8 @@ def _attributes(
     """One-way flags and road class of each line part (``row`` = its feature)."""
     dcol = _first_column(gdf, DIRECTION_COLUMNS, direction_column)
     if dcol is not None:
-        fwd_row, bwd_row = direction_flags(gdf[dcol], column=dcol)
+        rows = gdf["_row"].to_numpy() if "_row" in gdf else None  # the rows the user sees, when read from a file
+        fwd_row, bwd_row = direction_flags(gdf[dcol], column=dcol, rows=rows)
         forward, backward = fwd_row[row], bwd_row[row]
     else:
         forward = backward = np.ones(len(row), dtype=bool)

@@ -37,7 +37,7 @@ from gisplan.errors import InfeasibleError, Problem, SchemaError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from numpy.typing import NDArray
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "CostTable",
@@ -146,6 +146,7 @@ def cost_table(
     *,
     cost_column: str | None = None,
     source: tuple[str, str, str] = ("costs", "demand", "candidates"),
+    rows: tuple[ArrayLike | None, ArrayLike | None, ArrayLike | None] = (None, None, None),
 ) -> CostTable:
     """Build a :class:`CostTable` from long-form frames, checking every row.
 
@@ -159,6 +160,10 @@ def cost_table(
         ``candidate_id`` and optionally ``capacity``.
     source : tuple of str
         Names of the three inputs for messages.
+    rows : tuple of three arrays of int or None
+        For each input, the row number the user sees for each of its rows (the ``rows`` of a
+        :class:`gisplan.io.tables.RawTable`, which count title rows above the header); None: the
+        position + 2, as in a file with its header on the first line.
 
     Raises
     ------
@@ -179,23 +184,24 @@ def cost_table(
     column = cost_column or (extra[0] if extra else None)
     if column is None or column not in costs:
         raise SchemaError([Problem(source[0], None, None, "no cost column", "add a third column with the cost.")])
+    c_rows, d_rows, k_rows = (_row_numbers(f, r) for f, r in zip((costs, demand, candidates), rows, strict=True))
     d_ids = demand["demand_id"].astype(str)
     c_ids = candidates["candidate_id"].astype(str)
-    for ids, name, field in ((d_ids, source[1], "demand_id"), (c_ids, source[2], "candidate_id")):
+    for ids, name, field, at in ((d_ids, source[1], "demand_id", d_rows), (c_ids, source[2], "candidate_id", k_rows)):
         for i in np.flatnonzero(ids.duplicated().to_numpy())[:10]:
-            problems.append(Problem(name, int(i) + 2, field, f"duplicate id {ids.iloc[i]!r}",
+            problems.append(Problem(name, int(at[i]), field, f"duplicate id {ids.iloc[i]!r}",
                                     "give each row its own id."))
-    weights = _numbers(demand["weight"], source[1], "weight", problems)
-    capacity = (_numbers(candidates["capacity"], source[2], "capacity", problems)
+    weights = _numbers(demand["weight"], source[1], "weight", problems, d_rows)
+    capacity = (_numbers(candidates["capacity"], source[2], "capacity", problems, k_rows)
                 if "capacity" in candidates else None)
-    cost = _numbers(costs[column], source[0], column, problems)
+    cost = _numbers(costs[column], source[0], column, problems, c_rows)
     d_index = pd.Index(d_ids.to_numpy()).drop_duplicates()  # duplicates are reported above
     c_index = pd.Index(c_ids.to_numpy()).drop_duplicates()
     pd_idx = d_index.get_indexer(pd.Index(costs["demand_id"].astype(str)))
     pc_idx = c_index.get_indexer(pd.Index(costs["candidate_id"].astype(str)))
     for idx, field, name in ((pd_idx, "demand_id", source[1]), (pc_idx, "candidate_id", source[2])):
         for i in np.flatnonzero(idx < 0)[:10]:
-            problems.append(Problem(source[0], int(i) + 2, field, f"{costs[field].iloc[i]!r} is not in {name}",
+            problems.append(Problem(source[0], int(c_rows[i]), field, f"{costs[field].iloc[i]!r} is not in {name}",
                                     f"add it to {name} or remove the row."))
     if problems:
         raise SchemaError(problems)
@@ -203,13 +209,26 @@ def cost_table(
                      pd_idx.astype(np.int64), pc_idx.astype(np.int64), cost)
 
 
-def _numbers(values: pd.Series, source: str, field: str, problems: list[Problem]) -> NDArray[np.float64]:
+def _row_numbers(frame: pd.DataFrame, rows: ArrayLike | None) -> NDArray[np.int64]:
+    """The row the user sees for each row of `frame`: `rows` as given, else the position + 2."""
+    if rows is None:
+        return np.arange(len(frame), dtype=np.int64) + 2
+    out = np.asarray(rows, dtype=np.int64)
+    if out.shape != (len(frame),):
+        msg = f"`rows` must give one row number per row ({len(frame)}), got {out.shape[0] if out.ndim else 0}."
+        raise ValueError(msg)
+    return out
+
+
+def _numbers(
+    values: pd.Series, source: str, field: str, problems: list[Problem], rows: NDArray[np.int64],
+) -> NDArray[np.float64]:
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(out) | (out < 0)
     for i in np.flatnonzero(bad)[:10]:
         value = values.iloc[i]
         shown = repr(value) if isinstance(value, str) else str(value)
-        problems.append(Problem(source, int(i) + 2, field, f"{shown} is not a number ≥ 0",
+        problems.append(Problem(source, int(rows[i]), field, f"{shown} is not a number ≥ 0",
                                 "give a non-negative number."))
     return out
 
