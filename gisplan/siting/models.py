@@ -45,6 +45,7 @@ __all__ = [
     "capacitated_coverage",
     "cost_table",
     "coverage_matrix",
+    "covered_rows",
     "lscp",
     "marginal_gains",
     "mclp",
@@ -295,11 +296,30 @@ def _solve(
     return res.x, found.group(1) if found else str(res.message), exact, float(res.fun), bound, gap
 
 
-def _covered_by(cover: sparse.csc_array, sites: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The demand rows within reach of any of `sites` (a mask over the candidates)."""
-    if not sites.any():
+def covered_rows(cover: sparse.csr_array | sparse.csc_array, open_sites: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The demand points within reach of any open site.
+
+    Parameters
+    ----------
+    cover : scipy.sparse array
+        Demand × candidate coverage (:func:`coverage_matrix`).
+    open_sites : ndarray of bool
+        A mask over the candidates.
+
+    Returns
+    -------
+    ndarray of bool
+        A mask over the demand points.
+
+    Examples
+    --------
+    >>> cover = sparse.csr_array(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    >>> covered_rows(cover, np.array([True, False])).tolist()
+    [True, False, False]
+    """
+    if not open_sites.any():
         return np.zeros(cover.shape[0], dtype=bool)
-    return np.asarray(cover[:, np.flatnonzero(sites)].sum(axis=1)).ravel() > 0
+    return np.asarray(cover[:, np.flatnonzero(open_sites)].sum(axis=1)).ravel() > 0
 
 
 def _gains_in_order(
@@ -351,7 +371,7 @@ def marginal_gains(
     [2.0, 5.0]
     """
     cover = coverage_matrix(table, cutoff).tocsc()
-    return _gains_in_order(cover, order, _covered_by(cover, fixed), table.weights if weights is None else weights)
+    return _gains_in_order(cover, order, covered_rows(cover, fixed), table.weights if weights is None else weights)
 
 
 def phase_order(
@@ -367,7 +387,7 @@ def phase_order(
         Weight each adds when built in that order (:func:`marginal_gains`).
     """
     cover = coverage_matrix(table, cutoff).tocsc()
-    before = _covered_by(cover, fixed)
+    before = covered_rows(cover, fixed)
     covered = before.copy()
     todo = list(np.flatnonzero(selected & ~fixed))
     order = []
@@ -389,8 +409,7 @@ def _result(
     if cutoff is not None:
         order, gains = phase_order(table, chosen, fixed, cutoff)
         cover = coverage_matrix(table, cutoff)
-        covered = np.asarray(cover[:, np.flatnonzero(chosen | fixed)].sum(axis=1)).ravel() > 0
-        covered_weight = float(table.weights[covered].sum())
+        covered_weight = float(table.weights[covered_rows(cover, chosen | fixed)].sum())
     else:
         order, gains, covered_weight = [int(j) for j in np.flatnonzero(chosen & ~fixed)], [], float("nan")
     return SiteSelection(

@@ -29,11 +29,18 @@ from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
-from gisplan.siting.models import CostTable, coverage_matrix, lscp, marginal_gains, mclp, one_per_unit
+from gisplan.siting.models import (
+    CostTable,
+    coverage_matrix,
+    covered_rows,
+    lscp,
+    marginal_gains,
+    mclp,
+    one_per_unit,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
-    from scipy import sparse
 
     from gisplan.catalogue import Profile
     from gisplan.network.graph import RoadNetwork
@@ -195,7 +202,8 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     out = _added(sites.iloc[order], table, order, fixed=fixed_mask, cutoff=threshold_minutes, demand=demand)
     out = _where(out, townships=townships, villages=villages, names=names or {})
     after = fixed_mask | np.isin(np.arange(table.n_candidates), order)
-    return Proposal(selection, out, _weight_within(table, cover, fixed_mask), _weight_within(table, cover, after),
+    before = float(table.weights[covered_rows(cover, fixed_mask)].sum())
+    return Proposal(selection, out, before, float(table.weights[covered_rows(cover, after)].sum()),
                     float(table.weights.sum()))
 
 
@@ -255,14 +263,6 @@ def _answer(
         logger.warning(msg)
     return one_per_unit(table, list(unit), placeable, cutoff=threshold_minutes, fixed=fixed,
                         count=min(math.ceil(question.amount - 1e-9), len(placeable)), time_limit_s=time_limit_s)
-
-
-def _weight_within(table: CostTable, cover: sparse.csr_array, open_sites: NDArray[np.bool_]) -> float:
-    """The demand weight within reach (`cover`) of any open site."""
-    if not open_sites.any():
-        return 0.0
-    covered = np.asarray(cover[:, np.flatnonzero(open_sites)].sum(axis=1)).ravel() > 0
-    return float(table.weights[covered].sum())
 
 
 def _added(
