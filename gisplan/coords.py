@@ -45,7 +45,7 @@ from gisplan.offsets import in_china as _in_china
 from gisplan.offsets import wgs_to_gcj as _wgs_to_gcj_flat
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -85,6 +85,17 @@ def _flatten(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray, tu
     shape = lon_b.shape
     # reshape(-1) of a broadcast view may be a view; copy so callers may write in place.
     return lon_b.reshape(-1).copy(), lat_b.reshape(-1).copy(), shape
+
+
+def _broadcast(step: Callable[[FloatArray, FloatArray], Pair], lon: ArrayLike, lat: ArrayLike) -> Pair:
+    """Run a step on flat arrays over broadcast `lon`, `lat` (copies) and give its results their shape."""
+    flon, flat, shape = _flatten(lon, lat)
+    out_lon, out_lat = step(flon, flat)
+    return out_lon.reshape(shape), out_lat.reshape(shape)
+
+
+def _unchanged(lon: FloatArray, lat: FloatArray) -> Pair:
+    return lon, lat
 
 
 _GRID_MIN_POINTS = 100_000  # below this, a start grid costs more than it saves
@@ -186,9 +197,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Pair:
     >>> round(float(lon), 8), round(float(lat), 8)
     (116.4102445, 39.91640428)
     """
-    flon, flat, shape = _flatten(lon, lat)
-    out_lon, out_lat = _wgs_to_gcj_flat(flon, flat)
-    return out_lon.reshape(shape), out_lat.reshape(shape)
+    return _broadcast(_wgs_to_gcj_flat, lon, lat)
 
 
 def gcj02_to_wgs84(
@@ -237,15 +246,9 @@ def gcj02_to_wgs84(
     flon, flat, shape = _flatten(lon, lat)
     check_solver_args(tol_deg, max_iter)
     grid = _OffsetGrid.over(flon, flat, tol_deg=tol_deg, max_iter=max_iter)
-    out_lon, out_lat = invert(
-        _wgs_to_gcj_flat,
-        (flon, flat),
-        (flon, flat),
-        tol_deg=tol_deg,
-        max_iter=max_iter,
-        name="gcj02_to_wgs84",
-        refine=grid.improve if grid is not None else None,
-    )
+    # called from here, so that its warning (stacklevel 3) points at the caller of this function
+    out_lon, out_lat = invert(_wgs_to_gcj_flat, (flon, flat), (flon, flat), tol_deg=tol_deg, max_iter=max_iter,
+                              name="gcj02_to_wgs84", refine=grid.improve if grid is not None else None)
     return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
@@ -271,9 +274,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Pair:
     >>> round(float(lon), 8), round(float(lat), 8)
     (116.41036949, 39.92133699)
     """
-    flon, flat, shape = _flatten(lon, lat)
-    out_lon, out_lat = _gcj_to_bd_flat(flon, flat)
-    return out_lon.reshape(shape), out_lat.reshape(shape)
+    return _broadcast(_gcj_to_bd_flat, lon, lat)
 
 
 def bd09_to_gcj02(
@@ -317,15 +318,8 @@ def bd09_to_gcj02(
     (116.404, 39.915)
     """
     flon, flat, shape = _flatten(lon, lat)
-    start_lon, start_lat = _bd_to_gcj_approx_flat(flon, flat)
-    out_lon, out_lat = invert(
-        _gcj_to_bd_flat,
-        (flon, flat),
-        (start_lon, start_lat),
-        tol_deg=tol_deg,
-        max_iter=max_iter,
-        name="bd09_to_gcj02",
-    )
+    out_lon, out_lat = invert(_gcj_to_bd_flat, (flon, flat), _bd_to_gcj_approx_flat(flon, flat), tol_deg=tol_deg,
+                              max_iter=max_iter, name="bd09_to_gcj02")
     return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
@@ -349,9 +343,7 @@ def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Pair:
     >>> round(float(lon), 6), round(float(lat), 6)
     (116.416627, 39.9227)
     """
-    flon, flat, shape = _flatten(lon, lat)
-    out_lon, out_lat = _gcj_to_bd_flat(*_wgs_to_gcj_flat(flon, flat))
-    return out_lon.reshape(shape), out_lat.reshape(shape)
+    return _broadcast(lambda flon, flat: _gcj_to_bd_flat(*_wgs_to_gcj_flat(flon, flat)), lon, lat)
 
 
 def bd09_to_wgs84(
@@ -421,8 +413,7 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, system: str) -> Pair:
         return gcj02_to_wgs84(lon, lat)
     if key == "bd09":
         return bd09_to_wgs84(lon, lat)
-    flon, flat, shape = _flatten(lon, lat)
-    return flon.reshape(shape), flat.reshape(shape)
+    return _broadcast(_unchanged, lon, lat)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, *, system: str) -> Pair:
@@ -457,8 +448,7 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, *, system: str) -> Pair:
         return wgs84_to_gcj02(lon, lat)
     if key == "bd09":
         return wgs84_to_bd09(lon, lat)
-    flon, flat, shape = _flatten(lon, lat)
-    return flon.reshape(shape), flat.reshape(shape)
+    return _broadcast(_unchanged, lon, lat)
 
 
 def _convert(lon: FloatArray, lat: FloatArray, source: str, target: str) -> Pair:
