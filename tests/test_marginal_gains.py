@@ -1,4 +1,4 @@
-"""The one marginal-gain routine (gisplan.siting.models.marginal_gains), behind phase_order and the proposals."""
+"""The one marginal-gain routine (gisplan.siting.costs.marginal_gains), behind phase_order and the proposals."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gisplan.siting.models import cost_table, marginal_gains, mclp, phase_order
+from gisplan.siting.costs import cost_table, marginal_gains, phase_order
+from gisplan.siting.models import mclp
 
 if TYPE_CHECKING:
-    from gisplan.siting.models import CostTable
+    from gisplan.siting.costs import CostTable
 
 # demand a..e with weights 1, 2, 4, 8, 16; candidate E (existing) reaches a; X reaches a, b, c; Y reaches c, d;
 # Z reaches e. Costs 10 are beyond the cutoff 5.

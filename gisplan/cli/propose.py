@@ -14,7 +14,8 @@ from gisplan.cli.options import format_table, report_problems
 from gisplan.errors import GisplanError, Problem, SchemaError
 from gisplan.io.atomic import write_atomic_text
 from gisplan.io.tables import read_table
-from gisplan.siting.models import CostTable, SiteSelection, capacitated_coverage, cost_table, lscp, mclp, p_median
+from gisplan.siting.costs import CostTable, cost_table
+from gisplan.siting.models import SiteSelection, capacitated_coverage, lscp, mclp, p_median
 
 __all__ = ["propose_command"]
 

@@ -29,15 +29,8 @@ from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
-from gisplan.siting.models import (
-    CostTable,
-    coverage_matrix,
-    covered_rows,
-    lscp,
-    marginal_gains,
-    mclp,
-    one_per_unit,
-)
+from gisplan.siting.costs import CostTable, coverage_matrix, covered_rows, marginal_gains
+from gisplan.siting.models import lscp, mclp, one_per_unit
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
