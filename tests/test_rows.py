@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
@@ -14,9 +15,10 @@ from click.testing import CliRunner
 from shapely import LineString
 
 from gisplan.cli.main import cli
-from gisplan.errors import NetworkError
+from gisplan.errors import NetworkError, SchemaError
 from gisplan.io.spatial import read_spatial
 from gisplan.network.graph import build_network
+from gisplan.siting.costs import cost_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,3 +99,15 @@ def test_adhoc_coverage_names_the_road_feature(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "row 41: 9" in result.output
     assert "row 2: 9" not in result.output
+
+
+def test_cost_table_rows_default_and_length() -> None:
+    costs = pd.DataFrame({"demand_id": ["a", "b"], "candidate_id": ["X", "X"], "minutes": [1, -1]})
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "weight": [1, 1]})
+    candidates = pd.DataFrame({"candidate_id": ["X"]})
+    with pytest.raises(SchemaError, match=r"costs, row 3, field `minutes`: -1 is not a number"):
+        cost_table(costs, demand, candidates)  # a plain frame: its header on line 1
+    with pytest.raises(SchemaError, match=r"costs, row 12, field `minutes`: -1 is not a number"):
+        cost_table(costs, demand, candidates, rows=(np.array([11, 12]), None, None))
+    with pytest.raises(ValueError, match=r"`rows` must give one row number per row \(2\), got 3"):
+        cost_table(costs, demand, candidates, rows=(np.array([1, 2, 3]), None, None))
