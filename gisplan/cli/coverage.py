@@ -18,6 +18,7 @@ import shapely
 from gisplan import settings
 from gisplan.analysis.coverage import METHOD_LABELS, TypeTarget, measure_coverage
 from gisplan.analysis.demand import demand_from_points
+from gisplan.catalogue import normalise_header
 from gisplan.cli.options import (
     WORKSPACE,
     catalogue_for,
@@ -32,7 +33,7 @@ from gisplan.errors import ConfigError, Problem, SchemaError
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg
 from gisplan.io.osm import is_osm_file, read_osm_roads
 from gisplan.io.spatial import read_spatial
-from gisplan.io.tables import TABLE_SUFFIXES, read_table
+from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_table
 from gisplan.network.graph import build_network
 from gisplan.outputs.coverage import write_coverage
 from gisplan.store import open_workspace
@@ -47,8 +48,6 @@ __all__ = ["coverage_command", "read_points"]
 
 logger = logging.getLogger("gisplan")
 
-_LON = ("lon", "lng", "long", "longitude", "经度", "x")
-_LAT = ("lat", "latitude", "纬度", "y")
 _IDS = ("demand_id", "facility_id", "id", "编号", "name", "名称")
 
 _EPILOG = """\b
@@ -69,8 +68,11 @@ when no facility is reached within the cutoff) and OUT/demand_minutes.gpkg.
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
-    lower = {str(c).strip().lower(): str(c) for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
+    """The first of `columns` whose header (normalised) is one of `names`, in the order of `names`."""
+    by_header: dict[str, str] = {}
+    for column in columns:
+        by_header.setdefault(normalise_header(str(column)), str(column))
+    return next((by_header[n] for n in names if n in by_header), None)
 
 
 def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.GeoDataFrame:
@@ -89,9 +91,9 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
     if not path.exists():
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
     if path.suffix.lower() in TABLE_SUFFIXES:
-        raw = read_table(path, known_headers=set(_LON + _LAT + _IDS))
+        raw = read_table(path, known_headers=set(LON_HEADERS + LAT_HEADERS + _IDS))
         frame = raw.frame
-        lon, lat = _pick(list(frame.columns), _LON), _pick(list(frame.columns), _LAT)
+        lon, lat = _pick(list(frame.columns), LON_HEADERS), _pick(list(frame.columns), LAT_HEADERS)
         if lon is None or lat is None:
             msg = f"no longitude/latitude columns (found: {', '.join(map(str, frame.columns))})."
             fix = "name them lon and lat (or 经度 and 纬度)."
@@ -144,7 +146,7 @@ def _read_roads(path: Path, declared: DeclaredCRS | None) -> gpd.GeoDataFrame:
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
     if is_osm_file(path):
         return read_osm_roads(path)
-    return to_storage_crs(read_spatial(path), declared, source=path.name).drop(columns=["_row"], errors="ignore")
+    return to_storage_crs(read_spatial(path), declared, source=path.name)  # `_row`: the rows messages name
 
 
 def _adhoc(

@@ -23,7 +23,7 @@ from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
 from gisplan.io.osm import fetch_osm_roads, is_osm_file, read_osm_roads
 from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
-from gisplan.io.tables import TABLE_SUFFIXES, RawTable, read_table
+from gisplan.io.tables import COORDINATE_HEADERS, TABLE_SUFFIXES, RawTable, read_table
 from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
 
@@ -171,7 +171,7 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
         schema = layer_schema(spec.kind, catalogue, ftype)
         known = {al for a in (*schema.required, *schema.optional) for al in a.aliases}
-        known |= {"经度", "纬度", "lon", "lat", "lng", "longitude", "latitude"}
+        known |= COORDINATE_HEADERS
         return read_table(path, known_headers=known, sheet=spec.sheet, encoding=spec.encoding)
     if suffix in SPATIAL_SUFFIXES:
         return read_spatial(path, layer=spec.layer, encoding=spec.encoding)
