@@ -17,6 +17,7 @@ import pyogrio
 
 from gisplan.catalogue import load_catalogue
 from gisplan.coords import transform_geometries
+from gisplan.store import open_workspace
 from gisplan.workflows.importing import ImportSpec, import_layers
 
 ROADS = Path(__file__).resolve().parents[2] / "shared" / "data" / "roads" / "chongqing_roadlinks_gcj02.parquet"
@@ -34,7 +35,7 @@ def main() -> None:
         bare = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        results = import_layers(Path(tmp) / "ws.gpkg", [ImportSpec(ROADS, "roads", crs="gcj02")],
+        results = import_layers(open_workspace(Path(tmp) / "ws.gpkg"), [ImportSpec(ROADS, "roads", crs="gcj02")],
                                 catalogue=catalogue)
         ours = time.perf_counter() - t0
     print(f"links: {results[0].rows:,}")

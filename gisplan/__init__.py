@@ -8,7 +8,7 @@ from gisplan.catalogue import load_catalogue
 from gisplan.crs import to_planning_crs
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
-from gisplan.store.gpkg import list_layers, read_store_layer
+from gisplan.store import Workspace, open_workspace
 from gisplan.validation.schema import validate_layer
 from gisplan.workflows.importing import ImportSpec, import_layers
 
@@ -19,12 +19,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "ImportSpec",
+    "Workspace",
     "__version__",
     "import_layers",
-    "list_layers",
     "load_catalogue",
+    "open_workspace",
     "read_spatial",
-    "read_store_layer",
     "read_table",
     "to_planning_crs",
     "validate_layer",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
@@ -20,10 +21,13 @@ from gisplan.vocab import CoverageKind, Level, Metric, MetricInput, Scope, allow
 
 __all__ = [
     "LAYER_KINDS",
+    "MAP_PALETTE",
     "Attribute",
     "Catalogue",
     "FacilityType",
     "Profile",
+    "facility_layer_name",
+    "facility_type_of",
     "load_catalogue",
     "normalise_header",
     "parse_profile",
@@ -47,7 +51,37 @@ _METRIC_ATTRIBUTES: dict[Metric, tuple[str, ...]] = {
     Metric.QUALITY_SHARE: ("beds", "nursing_beds", "operator", "quality_ok"),
 }
 E = TypeVar("E", bound=StrEnum)
+_COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+#: Map colours of the types whose ``[[type]]`` table gives no ``colour``: the type id picks one
+#: (:attr:`FacilityType.map_colour`). None of them is a built-in type's colour, so a user type draws apart.
+MAP_PALETTE = ("#3949ab", "#c0ca33", "#8d6e63", "#26a69a", "#ec407a", "#5c6bc0", "#ffa000", "#78909c")
 _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": "", "：": ":", "㎡": "m2"})
+
+
+_FACILITY_PREFIX = "facilities_"
+
+
+def facility_layer_name(type_id: str) -> str:
+    """Return the workspace layer name of facility type `type_id`.
+
+    Examples
+    --------
+    >>> facility_layer_name("public_cemetery")
+    'facilities_public_cemetery'
+    """
+    return _FACILITY_PREFIX + type_id
+
+
+def facility_type_of(layer: str) -> str | None:
+    """Return the facility type id of a workspace layer name, or None for a layer that holds no facilities.
+
+    Examples
+    --------
+    >>> facility_type_of("facilities_public_cemetery"), facility_type_of("townships")
+    ('public_cemetery', None)
+    """
+    return layer.removeprefix(_FACILITY_PREFIX) if layer.startswith(_FACILITY_PREFIX) else None
 
 
 def normalise_header(text: str) -> str:
@@ -134,7 +168,11 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class FacilityType:
-    """One facility type of the catalogue (see the keys documented in ``facility_types.toml``)."""
+    """One facility type of the catalogue (see the keys documented in ``facility_types.toml``).
+
+    ``colour`` (``#rrggbb``) and ``glyph`` (one or two characters) are the map symbol as the catalogue
+    gives it, or None; :attr:`map_colour` and :attr:`map_glyph` always give one.
+    """
 
     id: str
     name_zh: str
@@ -151,11 +189,33 @@ class FacilityType:
     min_population: int | None = None
     host: str | None = None
     metrics: tuple[Metric, ...] = ()
+    colour: str | None = None
+    glyph: str | None = None
 
     @property
     def layer_name(self) -> str:
         """Name of this type's layer in a workspace store."""
-        return f"facilities_{self.id}"
+        return facility_layer_name(self.id)
+
+    @property
+    def map_colour(self) -> str:
+        """The type's colour on a map: its own ``colour``, else the :data:`MAP_PALETTE` entry its id picks
+        (CRC-32 of the id, so the same id always draws in the same colour).
+
+        Examples
+        --------
+        >>> FacilityType("reading_room", "农家书屋", "Reading room", ("network",), "village", "all", "walk",
+        ...              15.0, ("facility_id", "name"), (), ()).map_colour
+        '#78909c'
+        """
+        if self.colour is not None:
+            return self.colour
+        return MAP_PALETTE[zlib.crc32(self.id.encode("ascii")) % len(MAP_PALETTE)]
+
+    @property
+    def map_glyph(self) -> str:
+        """The character(s) on the type's map markers: its own ``glyph``, else the first character of ``name_zh``."""
+        return self.glyph if self.glyph is not None else self.name_zh[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +366,19 @@ def _host(raw: Any, here: str, type_id: str, attributes: tuple[str, ...]) -> str
     return raw
 
 
+def _map_symbol(raw: dict[str, Any], here: str) -> tuple[str | None, str | None]:
+    """The optional ``colour`` (``#rrggbb``, returned in lower case) and ``glyph`` (one or two characters)."""
+    colour, glyph = raw.get("colour"), raw.get("glyph")
+    if colour is not None and (not isinstance(colour, str) or not _COLOUR_RE.match(colour)):
+        msg = f"{here}: `colour` must be a colour written #rrggbb, e.g. \"#1565c0\" (got {colour!r})."
+        raise ConfigError(msg)
+    if glyph is not None and (not isinstance(glyph, str) or not 1 <= len(glyph) <= 2 or not glyph.isprintable()
+                              or any(ch.isspace() for ch in glyph)):
+        msg = f"{here}: `glyph` must be one or two characters without spaces, e.g. \"社\" (got {glyph!r})."
+        raise ConfigError(msg)
+    return (colour.lower() if colour is not None else None), glyph
+
+
 def _parse_type(
     raw: Any, where: str, attributes: dict[str, Attribute], profiles: dict[str, Profile]
 ) -> FacilityType:
@@ -350,6 +423,7 @@ def _parse_type(
     if min_population is not None and (not isinstance(min_population, int) or min_population < 0):
         msg = f"{here}: `min_population` must be a non-negative integer (got {min_population!r})."
         raise ConfigError(msg)
+    colour, glyph = _map_symbol(raw, here)
     return FacilityType(
         id=type_id,
         name_zh=raw["name_zh"].strip(),
@@ -366,6 +440,8 @@ def _parse_type(
         min_population=min_population,
         host=_host(raw.get("host"), here, type_id, (*required, *optional)),
         metrics=_metrics(raw.get("metrics", []), here, (*required, *optional), raw.get("host")),
+        colour=colour,
+        glyph=glyph,
     )
 
 

@@ -1,4 +1,4 @@
-"""12-digit statistical division codes (统计用区划代码) and division names.
+"""12-digit statistical division codes (统计用区划代码), division names, and the division a point lies in.
 
 A code is district (6 digits) + township (3) + village (3): ``500118 001 000`` is 中山路街道 of 永川区 and
 ``500118 001 001`` one of its communities.
@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import shapely
+
+from gisplan.errors import CRSError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from numpy.typing import NDArray
 
 from gisplan.vocab import Level, Scope, parse_choice
 
 __all__ = [
     "CODE12_RE",
+    "division_code_at",
     "division_level",
     "is_code12",
     "match_names",
     "name_suggestions",
+    "points_within",
     "short_name",
     "township_code",
     "units_in_scope",
@@ -68,6 +78,77 @@ def division_level(codes: pd.Series) -> pd.Series:
         np.where(codes.str.slice(9) == "000", "township", "village"),
     )
     return pd.Series(level, index=codes.index, name="level")
+
+
+def points_within(
+    points: NDArray[np.object_], polygons: NDArray[np.object_],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every (point, polygon) pair where the point lies within the polygon, ordered by point.
+
+    Parameters
+    ----------
+    points, polygons : ndarray of shapely geometries
+        In one CRS (not checked: plain geometries carry none).
+
+    Returns
+    -------
+    point, polygon : ndarray of int64
+        Positions into `points` and `polygons`; a point in two overlapping polygons comes twice, a point
+        on no polygon (or on its boundary only) not at all.
+
+    Examples
+    --------
+    >>> squares = np.array([shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2)])
+    >>> p, g = points_within(shapely.points([(0.5, 1), (1.5, 1), (9, 9)]), squares)
+    >>> p.tolist(), g.tolist()
+    ([0, 1, 1], [0, 0, 1])
+    """
+    if len(points) == 0 or len(polygons) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    point, polygon = shapely.STRtree(polygons).query(points, predicate="within")
+    return point.astype(np.int64), polygon.astype(np.int64)
+
+
+def division_code_at(points: gpd.GeoSeries, divisions: gpd.GeoDataFrame | None) -> NDArray[np.object_]:
+    """The ``code12`` of the division polygon each point lies within.
+
+    Parameters
+    ----------
+    points : geopandas.GeoSeries
+        Points in any CRS.
+    divisions : geopandas.GeoDataFrame or None
+        Division polygons with ``code12`` (townships or villages), in any CRS; reprojected to the points'.
+
+    Returns
+    -------
+    ndarray of object
+        One code (str) per point; None outside every polygon, or for every point when `divisions` is
+        None or empty. Where polygons overlap, the point takes the first of them (in the STRtree's order).
+
+    Raises
+    ------
+    gisplan.errors.CRSError
+        If `points` has no CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> towns = gpd.GeoDataFrame({"code12": ["500118001000"]}, geometry=[shapely.box(0, 0, 10, 10)],
+    ...                          crs="EPSG:32648")
+    >>> division_code_at(gpd.GeoSeries(shapely.points([(5, 5), (50, 5)]), crs="EPSG:32648"), towns).tolist()
+    ['500118001000', None]
+    """
+    out = np.full(len(points), None, dtype=object)
+    if divisions is None or len(divisions) == 0 or len(points) == 0:
+        return out
+    if points.crs is None:
+        msg = "`points` has no CRS; set it (gdf.set_crs) before looking up their divisions."
+        raise CRSError(msg)
+    polygons = divisions.to_crs(points.crs).geometry.to_numpy()
+    point, polygon = points_within(points.to_numpy(), polygons)
+    first = np.unique(point, return_index=True)[1]
+    out[point[first]] = divisions["code12"].astype(str).to_numpy(dtype=object)[polygon[first]]
+    return out
 
 
 def short_name(name: str) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from gisplan.catalogue import Catalogue, load_catalogue
 from gisplan.cli.main import cli
+from gisplan.store import open_workspace
 from gisplan.workflows.importing import ImportSpec, import_layers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def catalogue() -> Catalogue:
 def base_store(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Path:
     """A workspace with the real 永川 gazetteer, district, townships and the 267 centres."""
     store = tmp_path_factory.mktemp("base") / "yc.gpkg"
-    import_layers(store, [
+    import_layers(open_workspace(store), [
         ImportSpec(LAYERS / "yongchuan_gazetteer.csv", "gazetteer"),
         ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "district", layer="district"),
         ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "townships", layer="townships"),

@@ -13,7 +13,8 @@ PKG = Path(__file__).resolve().parents[1] / "gisplan"
 # it does not sit below (tier 0 is one layer; its order is declared in BASE_ORDER) and from the siblings
 # declared in SIBLINGS.
 TIERS = {
-    "errors": 0, "vocab": 0, "tomllines": 0, "settings": 0, "catalogue": 0, "config": 0, "crs": 0, "coords": 0, "divisions": 0,
+    "errors": 0, "vocab": 0, "tomllines": 0, "settings": 0, "catalogue": 0, "config": 0, "crs": 0, "coords": 0,
+    "divisions": 0, "offsets": 0,
     "io": 1, "validation": 1, "store": 1,
     "network": 2,
     "analysis": 3,
@@ -22,7 +23,7 @@ TIERS = {
     "cli": 6,
 }
 # base modules may import the ones listed before them, never after (no cycles among them)
-BASE_ORDER = ("errors", "vocab", "tomllines", "settings", "coords", "divisions", "crs", "catalogue", "config")
+BASE_ORDER = ("errors", "vocab", "tomllines", "settings", "offsets", "coords", "divisions", "crs", "catalogue", "config")
 # imports between units of one tier that are allowed: the unit on the left may import the one on the right
 SIBLINGS = {
     ("validation", "io"),  # checks read what the readers return (RawTable) and convert CRSs with them
@@ -105,10 +106,29 @@ def test_imports_point_down() -> None:
 
 
 def test_only_the_store_speaks_to_the_workspace() -> None:
-    """Nothing outside gisplan/store/ opens a GeoPackage workspace with sqlite3 (io reads input files and
-    writes result files with pyogrio; the workspace itself is the store's)."""
+    """Nothing outside gisplan/store/ opens a GeoPackage workspace with sqlite3, and only io (input files, result
+    files) and the store call pyogrio: everything else reads and writes the workspace through its Workspace."""
     offenders = [str(p.relative_to(PKG)) for p in _modules()
                  if _unit(p) != "store" and "sqlite3" in _imports_modules(p)]
+    assert not offenders, offenders
+    gdal = [str(p.relative_to(PKG)) for p in _modules()
+            if _unit(p) not in {"io", "store"} and "pyogrio" in _imports_modules(p)]
+    assert not gdal, gdal
+
+
+def test_facility_layer_names_are_spelled_once() -> None:
+    """The ``facilities_`` prefix is built in one place (catalogue.facility_layer_name / facility_type_of):
+    no other module glues it to a type id or strips it off."""
+    offenders = []
+    for path in _modules():
+        if _unit(path) == "catalogue":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            glued = isinstance(node, ast.JoinedStr) and any(
+                isinstance(part, ast.Constant) and str(part.value).endswith("facilities_") for part in node.values)
+            literal = isinstance(node, ast.Constant) and node.value == "facilities_"
+            if glued or literal:
+                offenders.append(f"{path.relative_to(PKG)}:{node.lineno}")
     assert not offenders, offenders
 
 

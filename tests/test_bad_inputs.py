@@ -19,6 +19,7 @@ import shapely
 from click.testing import CliRunner
 
 from gisplan.cli.main import cli
+from gisplan.store import open_workspace
 from tests.conftest import sha256
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ def test_every_problem_in_a_file_is_listed(store: Path, tmp_path: Path, params: 
 def test_name_suggestion_and_short_names_accepted(store: Path, tmp_path: Path, params: dict[str, object],
                                                   base_store: Path) -> None:
     """Short standard forms (…社区 for …社区居民委员会) resolve to codes; the result is stored."""
-    gaz = gpd.read_file(base_store, layer="gazetteer", engine="pyogrio")
+    gaz = open_workspace(base_store).read_table("gazetteer")
     village = gaz[gaz["code12"] == params["village"]].iloc[0]
     town = gaz[gaz["code12"] == params["code12"]].iloc[0]
     short = village["name"].replace("居民委员会", "").replace("村民委员会", "村")
@@ -246,13 +247,13 @@ def test_name_suggestion_and_short_names_accepted(store: Path, tmp_path: Path, p
                     f"N1,甲,{town['name']},{short},{params['lon']},{params['lat']},300\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["layers", "import", str(path), *CSC, "-w", str(store)])
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_community_service_centre", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_community_service_centre")
     assert stored["code12"].tolist() == [params["village"]]
 
 
 def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -> None:
     """A township layer with only XZQMC names gets its codes from the gazetteer; bad names are listed."""
-    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")[["name", "geometry"]]
+    towns = open_workspace(base_store).read_layer("townships")[["name", "geometry"]]
     good = towns.rename(columns={"name": "XZQMC"})
     good.loc[0, "XZQMC"] = good.loc[0, "XZQMC"] + "办事处"
     path = tmp_path / "towns.gpkg"
@@ -267,8 +268,8 @@ def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -
     good.to_file(path, engine="pyogrio")
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "townships", "-w", str(store)])
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="townships", engine="pyogrio")
-    original = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    stored = open_workspace(store).read_layer("townships")
+    original = open_workspace(base_store).read_layer("townships")
     assert stored["code12"].tolist() == original["code12"].tolist()
 
 
@@ -276,7 +277,7 @@ def _imported(store: Path, path: Path, args: tuple[str, ...], layer: str) -> gpd
     """Import `path` with `args` through the CLI (it must succeed) and read `layer` back."""
     result = CliRunner().invoke(cli, ["layers", "import", str(path), *args, "-w", str(store)])
     assert result.exit_code == 0, result.output
-    return gpd.read_file(store, layer=layer, engine="pyogrio")
+    return open_workspace(store).read_layer(layer)
 
 
 def test_full_width_digits_are_read(store: Path, tmp_path: Path, params: dict[str, object]) -> None:
@@ -317,7 +318,7 @@ def test_ledger_without_ids_and_with_unit_words(store: Path, tmp_path: Path, par
     assert "--make-ids" in refused.output
     result = CliRunner().invoke(cli, [*args, "--make-ids"])
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_elderly_institution", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_elderly_institution")
     assert stored["facility_id"].tolist() == ["elderly_institution-2", "elderly_institution-3"]
     assert stored["beds"].tolist() == [60, 120]
     assert stored["nursing_beds"].tolist() == [20, 40]
@@ -346,7 +347,7 @@ def test_projected_file_declared_as_lonlat(store: Path, tmp_path: Path, params: 
     assert sha256(store) == before
     ok = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC[:-1], "EPSG:4545", "-w", str(store)])
     assert ok.exit_code == 0, ok.output
-    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_township_elderly_centre")
     assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-7
 
 
@@ -368,7 +369,7 @@ def test_projected_xy_table(store: Path, tmp_path: Path, params: dict[str, objec
             "--crs", "EPSG:4545", "-w", str(store)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_township_elderly_centre")
     assert abs(stored.geometry.x.iloc[0] - float(params["lon"])) < 1e-7
     assert abs(stored.geometry.y.iloc[0] - float(params["lat"])) < 1e-7
     path.write_text(f"facility_id,name,code12,X坐标,Y坐标\nA,甲,{params['code12']},{y:.3f},{x:.3f}\n", encoding="utf-8")
@@ -386,7 +387,7 @@ def test_reserved_and_case_clashing_columns(store: Path, tmp_path: Path, params:
     args = ["layers", "import", str(path), *TEC, "-w", str(store)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_township_elderly_centre")
     assert stored["source_fid"].astype(str).tolist() == ["7"]
     path.write_text(f"facility_id,name,code12,lon,lat,NAME\nA,甲,{params['code12']},{params['lon']},{params['lat']},x\n",
                     encoding="utf-8")
@@ -400,13 +401,13 @@ def test_single_part_multipoints_are_points(store: Path, tmp_path: Path, params:
     path = geojson([feature(mp, facility_id="A", name="甲", code12=params["code12"])])(tmp_path, params)
     result = CliRunner().invoke(cli, ["layers", "import", str(path), *TEC, "-w", str(store)])
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_township_elderly_centre", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_township_elderly_centre")
     assert stored.geom_type.tolist() == ["Point"]
 
 
 def test_levels_of_district_and_household_codes(store: Path, tmp_path: Path, base_store: Path) -> None:
     """A township polygon is not a district outline; households are per village or township."""
-    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    towns = open_workspace(base_store).read_layer("townships")
     path = tmp_path / "district.gpkg"
     towns.iloc[[0]].to_file(path, engine="pyogrio")
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "district", "-w", str(store)])
@@ -422,13 +423,13 @@ def test_levels_of_district_and_household_codes(store: Path, tmp_path: Path, bas
 
 def test_numeric_codes_in_a_shapefile(store: Path, tmp_path: Path, base_store: Path) -> None:
     """XZQDM stored as a Real field (500118001000.0) is the code 500118001000."""
-    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    towns = open_workspace(base_store).read_layer("townships")
     shp = tmp_path / "towns.shp"
     towns.assign(XZQDM=towns["code12"].astype(float), XZQMC=towns["name"])[["XZQDM", "XZQMC", "geometry"]].to_file(
         shp, engine="pyogrio", encoding="UTF-8")
     result = CliRunner().invoke(cli, ["layers", "import", str(shp), "--kind", "townships", "-w", str(store)])
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="townships", engine="pyogrio")
+    stored = open_workspace(store).read_layer("townships")
     assert stored["code12"].tolist() == towns["code12"].tolist()
 
 
@@ -445,13 +446,13 @@ def test_shapefile_truncated_field_names(store: Path, tmp_path: Path, params: di
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
                                       "elderly_institution", "-w", str(store)])
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_elderly_institution", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_elderly_institution")
     assert stored[["facility_id", "nursing_beds"]].values.tolist() == [["A", 20]]
 
 
 def test_township_polygon_outside_the_district(store: Path, tmp_path: Path, base_store: Path) -> None:
     """A township layer of another place (here 永川's shifted 0.5° east) is refused polygon by polygon."""
-    towns = gpd.read_file(base_store, layer="townships", engine="pyogrio")
+    towns = open_workspace(base_store).read_layer("townships")
     moved = towns.set_geometry(towns.geometry.translate(xoff=0.5))
     path = tmp_path / "moved.gpkg"
     moved.to_file(path, engine="pyogrio")
@@ -464,7 +465,7 @@ def test_township_polygon_outside_the_district(store: Path, tmp_path: Path, base
 def test_blank_optional_cells_stay_empty(store: Path, tmp_path: Path, params: dict[str, object],
                                         base_store: Path) -> None:
     """Rows with a code and rows with only names, blank 状态/地址 cells: blanks are nulls, never 'nan'."""
-    gaz = gpd.read_file(base_store, layer="gazetteer", engine="pyogrio")
+    gaz = open_workspace(base_store).read_table("gazetteer")
     town = gaz.loc[gaz["code12"] == params["code12"], "name"].iloc[0]
     path = tmp_path / "mixed.csv"
     path.write_text("facility_id,name,code12,所属镇街,lon,lat,状态,地址,质量达标\n"
@@ -492,7 +493,7 @@ def test_one_layer_from_several_ledgers(store: Path, tmp_path: Path, params: dic
     b.write_text(head + f"B1,丙,{row}B2,丁,{row}", encoding="gbk")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    stored = gpd.read_file(store, layer="facilities_minor_protection_station", engine="pyogrio")
+    stored = open_workspace(store).read_layer("facilities_minor_protection_station")
     assert stored["facility_id"].tolist() == ["A1", "A2", "B1", "B2"]
     assert stored["name"].tolist() == ["甲", "乙", "丙", "丁"]
 
@@ -513,7 +514,7 @@ def test_missing_crs_is_listed_beside_other_problems(store: Path, tmp_path: Path
 
 def test_row_without_code_or_name(store: Path, tmp_path: Path, params: dict[str, object], base_store: Path) -> None:
     """A names-only ledger with a blank township cell: that row cannot be linked to a division."""
-    gaz = gpd.read_file(base_store, layer="gazetteer", engine="pyogrio")
+    gaz = open_workspace(base_store).read_table("gazetteer")
     town = gaz.loc[gaz["code12"] == params["code12"], "name"].iloc[0]
     path = tmp_path / "names.csv"
     path.write_text(f"facility_id,name,所属镇街,lon,lat\nA,甲,{town},{params['lon']},{params['lat']}\n"

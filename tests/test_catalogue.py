@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 import pyogrio
 import pytest
 from click.testing import CliRunner
 
-from gisplan.catalogue import load_catalogue, normalise_header
+from gisplan.catalogue import MAP_PALETTE, load_catalogue, normalise_header
 from gisplan.cli.main import cli
 from gisplan.errors import ConfigError
 from gisplan.vocab import Level, Metric, Scope
@@ -189,4 +190,40 @@ def test_a_type_feeding_a_metric_declares_what_it_reads(tmp_path: Path, extra: s
     path.write_text(TYPE_HEAD.replace('"meal_point"', '"canteen"') + 'admin_level = "village"\n'
                     'required = ["facility_id", "name", "code12"]\n' + extra, encoding="utf-8")
     with pytest.raises(ConfigError, match=f"bad.toml: type `canteen`: {match}"):
+        load_catalogue(path)
+
+
+def test_map_colour_and_glyph_come_from_the_catalogue(catalogue, tmp_path: Path) -> None:
+    centre = catalogue.get_type("community_service_centre")
+    assert (centre.colour, centre.glyph, centre.map_colour, centre.map_glyph) == ("#1565c0", "社", "#1565c0", "社")
+    assert catalogue.get_type("public_cemetery").map_glyph == "墓"
+    colours = {t.colour for t in catalogue.types.values()}
+    assert len(colours) == len({t.glyph for t in catalogue.types.values()}) == len(DOMAIN_TYPES)  # all distinct
+    assert not colours & set(MAP_PALETTE)  # so a user type's fallback colour never looks like a built-in type
+    path = tmp_path / "mine.toml"
+    path.write_text(USER_TYPE, encoding="utf-8")  # rescue_station: no colour, no glyph
+    rescue = load_catalogue(path).get_type("rescue_station")
+    assert (rescue.colour, rescue.glyph) == (None, None)
+    assert rescue.map_colour == "#5c6bc0" == MAP_PALETTE[zlib.crc32(b"rescue_station") % 8]  # on every load
+    assert rescue.map_glyph == "救"  # the first character of 救助管理站
+    path.write_text(USER_TYPE.replace('max_minutes = 20', 'max_minutes = 20\ncolour = "#ABCDEF"\nglyph = "救助"'),
+                    encoding="utf-8")
+    rescue = load_catalogue(path).get_type("rescue_station")
+    assert (rescue.map_colour, rescue.map_glyph) == ("#abcdef", "救助")
+
+
+@pytest.mark.parametrize(("line", "match"), [
+    ('colour = "blue"', r"`colour` must be a colour written #rrggbb.*got 'blue'"),
+    ('colour = "#12345"', "`colour` must be a colour written #rrggbb"),
+    ('colour = "#12345g"', "`colour` must be a colour written #rrggbb"),
+    ("colour = 1193046", "`colour` must be a colour written #rrggbb"),
+    ('glyph = ""', r"`glyph` must be one or two characters.*got ''"),
+    ('glyph = "救助站"', "`glyph` must be one or two characters"),
+    ('glyph = "救 "', "`glyph` must be one or two characters without spaces"),
+    ("glyph = 7", "`glyph` must be one or two characters"),
+])
+def test_bad_map_colour_or_glyph_is_refused_with_file_and_type(tmp_path: Path, line: str, match: str) -> None:
+    path = tmp_path / "styled.toml"
+    path.write_text(USER_TYPE.replace("max_minutes = 20", f"max_minutes = 20\n{line}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"styled.toml: type `rescue_station`: {match}"):
         load_catalogue(path)

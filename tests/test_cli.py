@@ -110,3 +110,18 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
     layer = CliRunner().invoke(cli, [*base, "--kind", "gazetteer", "--layer", "a"])
     assert layer.exit_code == 2
     assert not (tmp_path / "w.gpkg").exists()
+
+
+def test_workspace_uris_are_opened_once_by_the_option(tmp_path: Path, store: Path) -> None:
+    """`-w gpkg:PATH` is the same workspace as PATH; a PostGIS URI is a usage error (exit 2) that names what
+    to give instead, without echoing the password."""
+    same = CliRunner().invoke(cli, ["layers", "list", "-w", f"gpkg:{store}"])
+    assert same.exit_code == 0, same.output
+    assert "facilities_community_service_centre  facilities  267" in same.output
+    scenario = tmp_path / "yc.toml"  # never read: the option fails first
+    scenario.write_text("", encoding="utf-8")
+    for command in (["layers", "list"], ["run", str(scenario)], ["coverage", str(scenario)]):
+        pg = CliRunner().invoke(cli, [*command, "-w", "postgresql://planner:s3cret@db/yongchuan"])
+        assert pg.exit_code == 2, pg.output
+        assert "PostGIS workspaces are not available yet" in pg.output
+        assert "s3cret" not in pg.output

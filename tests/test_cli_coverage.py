@@ -15,7 +15,7 @@ from shapely import LineString
 
 from gisplan.cli.main import cli
 from gisplan.coords import transform_geometries, wgs84_to_gcj02
-from gisplan.store.gpkg import list_layers
+from gisplan.store import open_workspace
 from tests.conftest import ROOT, shared_data
 
 if TYPE_CHECKING:
@@ -184,10 +184,11 @@ def test_scenario_coverage_outputs(yongchuan_coverage: tuple[Path, Path, str]) -
     covered = demand["minutes_community_service_centre"] <= 15
     assert demand.loc[covered, "population"].sum() == pytest.approx(towns["population_covered"].sum())
     assert (demand["covered_community_service_centre"] == covered).all()
-    meta = list_layers(store).set_index("layer")
+    ws = open_workspace(store)
+    meta = ws.metadata().set_index("layer")
     assert {"coverage_demand", "coverage_units", "coverage_areas"} <= set(meta.index)
     assert meta.loc["coverage_units", "illustrative"] == 1
-    areas = pyogrio.read_dataframe(store, layer="coverage_areas")
+    areas = ws.read_layer("coverage_areas")
     assert len(areas) == 4
     assert areas["method"].iloc[0] == "network travel time (路网通行时间)"
     assert (areas.to_crs(UTM).area > 1e6).all()

@@ -14,7 +14,7 @@ from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
 from gisplan.config import load_scenario
-from gisplan.store.gpkg import list_layers, read_store_layer
+from gisplan.store import open_workspace
 from tests.conftest import ROOT, shared_data
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def yongchuan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_every_layer_imported_with_provenance(yongchuan: tuple[Path, str]) -> None:
     store, _ = yongchuan
-    meta = list_layers(store).set_index("layer")
+    meta = open_workspace(store).metadata().set_index("layer")
     assert meta.loc["townships", "row_count"] == 23
     assert meta.loc["gazetteer", "row_count"] == 291
     assert meta.loc["households", "row_count"] == 267
@@ -48,12 +48,11 @@ def test_every_layer_imported_with_provenance(yongchuan: tuple[Path, str]) -> No
 def test_illustrative_baseline_reproduces_plan_2020_column(yongchuan: tuple[Path, str]) -> None:
     store, _ = yongchuan
     sc = load_scenario(ROOT / "scenarios" / "yongchuan-2025.toml")
-    names = set(list_layers(store)["layer"])
+    ws = open_workspace(store)
     table = evaluate_indicators(
         sc.indicators,
-        facilities={n.removeprefix("facilities_"): read_store_layer(store, n) for n in names
-                    if n.startswith("facilities_")},
-        households=read_store_layer(store, "households"), gazetteer=read_store_layer(store, "gazetteer"),
+        facilities={type_id: ws.read_layer(name) for type_id, name in ws.facility_layers().items()},
+        households=ws.read_table("households"), gazetteer=ws.read_table("gazetteer"),
         standard=sc.standard, catalogue=load_catalogue(), illustrative=True,
     ).set_index("row")
     expected = {  # row: (numerator, denominator) — plan 2020 column in brackets
@@ -86,7 +85,7 @@ def test_run_output_labels_illustrative(yongchuan: tuple[Path, str]) -> None:
 
 def test_households_sum_to_census_total(yongchuan: tuple[Path, str]) -> None:
     store, _ = yongchuan
-    hh = read_store_layer(store, "households")
+    hh = open_workspace(store).read_table("households")
     assert int(hh["population"].sum()) == 1_148_896
     assert int(hh["households"].sum()) == 501_444
 
@@ -95,7 +94,7 @@ def test_zhushan_runs_on_real_layers(tmp_path: Path) -> None:
     store = tmp_path / "zs.gpkg"
     result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "zhushan-2025.toml"), "-w", str(store)])
     assert result.exit_code == 0, result.output
-    meta = list_layers(store).set_index("layer")
+    meta = open_workspace(store).metadata().set_index("layer")
     assert meta.loc["gazetteer", "row_count"] == 83
     assert meta.loc["district", "row_count"] == 1
     assert (meta["illustrative"] == 0).all()
@@ -110,7 +109,7 @@ def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: P
     result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w", str(store),
                                       "--no-propose"])
     assert result.exit_code == 0
-    assert list_layers(store).set_index("layer").loc["townships", "row_count"] == 23
+    assert open_workspace(store).metadata().set_index("layer").loc["townships", "row_count"] == 23
     log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])
     assert log.output.count("import") >= 28
 
@@ -130,7 +129,7 @@ def test_missing_roads_without_network_warn_and_continue(tmp_path: Path) -> None
     scenario = _zhushan(tmp_path, extra='\n[roads]\npath = "nowhere.geojson"\ncrs = "gcj02"\n')
     result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
     assert result.exit_code == 0, result.output
-    assert "roads" not in set(list_layers(tmp_path / "zs.gpkg")["layer"])
+    assert not open_workspace(tmp_path / "zs.gpkg").has_layer("roads")
     assert "road layer" in result.output
     assert "nowhere.geojson not found; roads not imported (coverage needs them)" in result.output
 
@@ -142,7 +141,7 @@ def test_osm_roads_fetched_and_cached(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "zs.gpkg")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "zs_osm_roads.gpkg").exists()
-    assert list_layers(tmp_path / "zs.gpkg").set_index("layer").loc["roads", "row_count"] > 1000
+    assert open_workspace(tmp_path / "zs.gpkg").metadata().set_index("layer").loc["roads", "row_count"] > 1000
 
 
 def test_scenario_and_gazetteer_of_different_districts(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from gisplan.crs import parse_crs, to_planning_crs
 from gisplan.errors import CRSError
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
-from gisplan.store.gpkg import read_store_layer
+from gisplan.store import open_workspace
 from tests.conftest import LAYERS, sha256, shared_data
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def test_text_ledger_variants_import_identically(variant: TextVariant, store: Pa
     path = _write_text_ledger(tmp_path, variant, centre_point)
     out = _import(path, store, *INST, "--crs", "EPSG:4326")
     assert f"imported 3 rows into layer `{INSTITUTIONS}`" in out
-    _assert_ledger_stored(read_store_layer(store, INSTITUTIONS), centre_point, variant.names)
+    _assert_ledger_stored(open_workspace(store).read_layer(INSTITUTIONS), centre_point, variant.names)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
@@ -203,7 +203,7 @@ def test_xlsx_with_title_rows_and_numeric_code_imports(store: Path, tmp_path: Pa
     assert raw.frame["区划代码"].tolist() == [str(centre_point["code12"])] * 3
 
     _import(path, store, *INST, "--crs", "EPSG:4326", "--sheet", "2023")
-    stored = read_store_layer(store, INSTITUTIONS)
+    stored = open_workspace(store).read_layer(INSTITUTIONS)
     assert all(isinstance(c, str) and len(c) == 12 and c.isdigit() for c in stored["code12"])
     _assert_ledger_stored(stored, centre_point, EXT_NAMES)
 
@@ -252,7 +252,7 @@ def test_chinese_web_map_points_are_stored_in_wgs84(crs: str, forward: object, s
     assert _distance_m(wgs, shapely.Point(lon, lat)) > 100  # guard: the offset is real
     path = _write_point_csv(tmp_path / f"point_{crs}.csv", lon, lat, centre_point["code12"])
     _import(path, store, *INST, "--crs", crs)
-    stored = read_store_layer(store, INSTITUTIONS)
+    stored = open_workspace(store).read_layer(INSTITUTIONS)
     assert stored.crs.to_epsg() == 4326
     assert len(stored) == 1
     assert _distance_m(stored.geometry.iloc[0], wgs) < 0.01
@@ -262,7 +262,7 @@ def test_cgcs2000_point_is_stored_in_place(store: Path, tmp_path: Path, centre_p
     wgs = shapely.Point(float(centre_point["lon"]), float(centre_point["lat"]))  # type: ignore[arg-type]
     path = _write_point_csv(tmp_path / "point_4490.csv", wgs.x, wgs.y, centre_point["code12"])
     _import(path, store, *INST, "--crs", "EPSG:4490")
-    stored = read_store_layer(store, INSTITUTIONS)
+    stored = open_workspace(store).read_layer(INSTITUTIONS)
     assert stored.crs.to_epsg() == 4326
     assert _distance_m(stored.geometry.iloc[0], wgs) < 0.1
 
@@ -281,7 +281,7 @@ def test_projected_geopackage_is_stored_in_wgs84(store: Path, tmp_path: Path,
     path = tmp_path / "institutions_utm48.gpkg"
     gdf.to_file(path, layer="institutions", engine="pyogrio")
     _import(path, store, *INST)
-    stored = read_store_layer(store, INSTITUTIONS)
+    stored = open_workspace(store).read_layer(INSTITUTIONS)
     assert stored.crs.to_epsg() == 4326
     assert stored["name"].tolist() == [GBK_NAMES[0]]
     assert _distance_m(stored.geometry.iloc[0], wgs) < 0.01
@@ -302,7 +302,7 @@ def test_gcj02_district_vertices_land_on_wgs84_vertices(store: Path, tmp_path: P
     # each vertex's township: the nearest township polygon of the workspace. The township layer and this
     # outline come from different sources and disagree by up to ~100 m in places, so take the vertices
     # within 10 m of a township (the import's location check allows 50 m), spread along the outline.
-    towns = read_store_layer(store, "townships")
+    towns = open_workspace(store).read_layer("townships")
     utm = towns.estimate_utm_crs()
     verts = gpd.GeoDataFrame(geometry=shapely.points(wgs), crs="EPSG:4326").to_crs(utm)
     near = gpd.sjoin_nearest(verts, towns.to_crs(utm)[["code12", "geometry"]], distance_col="d")
@@ -319,7 +319,7 @@ def test_gcj02_district_vertices_land_on_wgs84_vertices(store: Path, tmp_path: P
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _import(path, store, "--kind", "facilities", "--type", "township_elderly_centre", "--crs", "gcj02")
 
-    stored = read_store_layer(store, "facilities_township_elderly_centre").set_index("facility_id")
+    stored = open_workspace(store).read_layer("facilities_township_elderly_centre").set_index("facility_id")
     for k, i in enumerate(picks):
         got = stored.geometry.loc[f"V{k}"]
         want = shapely.Point(wgs[i])
@@ -346,7 +346,7 @@ def test_gbk_shapefile_without_cpg(store: Path, tmp_path: Path, centre_point: di
     assert "护理型床位".encode("gbk") in dbf
 
     _import(path, store, *INST)
-    _assert_ledger_stored(read_store_layer(store, INSTITUTIONS), centre_point, GBK_NAMES)
+    _assert_ledger_stored(open_workspace(store).read_layer(INSTITUTIONS), centre_point, GBK_NAMES)
 
 
 def test_utf8_shapefile_without_cpg(tmp_path: Path, centre_point: dict[str, object]) -> None:
@@ -422,7 +422,7 @@ def test_geojson_is_not_trusted_over_declared_gcj02(store: Path, tmp_path: Path,
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False),
                     encoding="utf-8")
     _import(path, store, *INST, "--crs", "gcj02")
-    stored = read_store_layer(store, INSTITUTIONS)
+    stored = open_workspace(store).read_layer(INSTITUTIONS)
     assert stored["name"].tolist() == [GBK_NAMES[0]]
     assert stored["quality_ok"].tolist() == [True]
     assert _distance_m(stored.geometry.iloc[0], wgs) < 0.01
@@ -452,7 +452,7 @@ def test_dms_and_single_lonlat_column(store: Path, tmp_path: Path, centre_point:
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
                                       "minor_protection_station", "--crs", "4326", "-w", str(store)])
     assert result.exit_code == 0, result.output
-    got = read_store_layer(store, "facilities_minor_protection_station")
+    got = open_workspace(store).read_layer("facilities_minor_protection_station")
     assert np.allclose(got.geometry.x, lon, atol=1e-7)
     assert np.allclose(got.geometry.y, lat, atol=1e-7)
 
@@ -468,7 +468,7 @@ def test_dms_and_single_lonlat_column(store: Path, tmp_path: Path, centre_point:
     ok = CliRunner().invoke(cli, ["layers", "import", str(one), "--kind", "facilities", "--type",
                                   "minor_protection_station", "--crs", "4326", "-w", str(store)])
     assert ok.exit_code == 0, ok.output
-    got = read_store_layer(store, "facilities_minor_protection_station")
+    got = open_workspace(store).read_layer("facilities_minor_protection_station")
     assert np.allclose(got.geometry.x, lon)
     assert np.allclose(got.geometry.y, lat)
 
@@ -484,7 +484,7 @@ def test_total_rows_of_a_ledger_are_skipped(store: Path, tmp_path: Path, centre_
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
                                       "minor_protection_station", "--crs", "4326", "-w", str(store)])
     assert result.exit_code == 0, result.output
-    assert read_store_layer(store, "facilities_minor_protection_station")["facility_id"].tolist() == ["T1", "T2"]
+    assert open_workspace(store).read_layer("facilities_minor_protection_station")["facility_id"].tolist() == ["T1", "T2"]
 
 
 def test_osm_fetch_without_osmnx_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from gisplan.cli.options import catalogue_for
 from gisplan.config import load_scenario
 from gisplan.outputs.results import map_layers
 from gisplan.outputs.webmap import build_map, layer_counts, render_map_html
-from gisplan.store.gpkg import list_layers
+from gisplan.store import open_workspace
 from tests.test_webmap import XSS, sample_layers
 
 if TYPE_CHECKING:
@@ -97,15 +97,16 @@ def test_yongchuan_map_in_chromium(yongchuan_run: tuple[Path, Path, Path, str], 
     html_path = out / "map.html"
     assert html_path.stat().st_size <= 15_000_000
     sc = load_scenario(scenario)
-    layers = map_layers(out / "results.gpkg", store, sc, catalogue_for(sc, ()))
+    ws = open_workspace(store)
+    layers = map_layers(out / "results.gpkg", ws, sc, catalogue_for(sc, ()))
     expected = layer_counts(build_map(layers))
     # the overlays hold the data: every township, facility, gap and proposed site
-    stored = list_layers(store).set_index("layer")["row_count"]
+    stored = ws.metadata().set_index("layer")["row_count"]
     by_kind: dict[str, int] = {}
     for key, (_, _, count) in expected.items():
         by_kind[key.split("-")[1]] = by_kind.get(key.split("-")[1], 0) + count
     assert by_kind["townships"] == 23
-    assert by_kind["fac"] == sum(stored[n] for n in stored.index if n.startswith("facilities_"))
+    assert by_kind["fac"] == sum(stored[n] for n in ws.facility_layers().values())
     assert by_kind["gap"] == pyogrio.read_info(out / "results.gpkg", layer="gaps")["features"]
     assert by_kind["site"] == pyogrio.read_info(out / "results.gpkg", layer="proposed_sites")["features"]
 

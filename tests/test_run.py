@@ -234,7 +234,7 @@ def test_a_facility_whose_code_disagrees_with_its_location_is_never_counted(
     """The point lies in one township but declares another: the import names it and writes nothing, so
     administrative coverage is not credited to the township it claims."""
     from gisplan.errors import SchemaError
-    from gisplan.store.gpkg import read_store_layer
+    from gisplan.store import open_workspace
     from gisplan.workflows.importing import ImportSpec, import_layers
 
     here = str(centre_point["code12"])
@@ -243,9 +243,9 @@ def test_a_facility_whose_code_disagrees_with_its_location_is_never_counted(
     path.write_text(f"facility_id,name,code12,lon,lat,beds,nursing_beds\nT1,甲,{other},{centre_point['lon']},"
                     f"{centre_point['lat']},10,2\n", encoding="utf-8")
     with pytest.raises(SchemaError, match=f"row 2, field `code12`.*the point falls in.*{other}"):
-        import_layers(store, [ImportSpec(path, "facilities", "township_elderly_centre", "EPSG:4326")],
+        import_layers(open_workspace(store), [ImportSpec(path, "facilities", "township_elderly_centre", "EPSG:4326")],
                       catalogue=CAT)
-    gaz = read_store_layer(store, "gazetteer")
+    gaz = open_workspace(store).read_table("gazetteer")
     table = evaluate_indicators([spec("admin_share", facility_type="township_elderly_centre")], facilities={},
                                 households=None, gazetteer=gaz, standard=Standard(), catalogue=CAT,
                                 illustrative=False)

@@ -27,17 +27,7 @@ import pyogrio
 import pytest
 
 from gisplan.errors import SchemaError, StoreError
-from gisplan.store.gpkg import (
-    LOG_TABLE,
-    META_TABLE,
-    LayerWrite,
-    check_layer_name,
-    list_layers,
-    read_changelog,
-    read_store_layer,
-    store_layer_names,
-    write_layers,
-)
+from gisplan.store import LOG_TABLE, META_TABLE, LayerWrite, check_layer_name, open_workspace
 from gisplan.workflows.importing import ImportSpec, import_layers, validate_imports
 from tests.conftest import FACILITIES, LAYERS, sha256, shared_data
 
@@ -123,7 +113,7 @@ def full_store(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -
     path = tmp_path_factory.mktemp("full") / "full.gpkg"
     specs = tuple(_all_specs())
     started = datetime.now(UTC)
-    import_layers(path, specs, catalogue=catalogue)
+    import_layers(open_workspace(path), specs, catalogue=catalogue)
     return FullStore(path, specs, started, datetime.now(UTC))
 
 
@@ -138,7 +128,7 @@ def full_copy(full_store: FullStore, tmp_path: Path) -> Path:
 
 
 def test_metadata_has_one_row_per_layer_with_provenance(full_store: FullStore) -> None:
-    meta = list_layers(full_store.path)
+    meta = open_workspace(full_store.path).metadata()
     expected = {
         "gazetteer", "district", "townships", "households",
         *(f"facilities_{name}" for name in _facility_layers()),
@@ -195,12 +185,13 @@ def test_crs_given_records_the_declared_crs(store: Path, catalogue: Catalogue) -
     gcj = store.parent / "points_gcj02.geojson"
     wgs = pyogrio.read_dataframe(FACILITIES, layer="public_cemetery")
     pyogrio.write_dataframe(wgs, gcj, driver="GeoJSON")  # coordinates reinterpreted as GCJ-02 below
-    import_layers(store, [ImportSpec(gcj, "facilities", "public_cemetery", crs="gcj02")], catalogue=catalogue)
-    row = list_layers(store).set_index("layer").loc["facilities_public_cemetery"]
+    ws = open_workspace(store)
+    import_layers(ws, [ImportSpec(gcj, "facilities", "public_cemetery", crs="gcj02")], catalogue=catalogue)
+    row = ws.metadata().set_index("layer").loc["facilities_public_cemetery"]
     assert row["crs_given"] == "gcj02"
     assert row["stored_crs"] == "EPSG:4326"
     assert row["row_count"] == 2
-    moved = read_store_layer(store, "facilities_public_cemetery")
+    moved = ws.read_layer("facilities_public_cemetery")
     # GCJ-02 → WGS84 shifts points a few hundred metres in 永川: the stored rows are not the raw ones
     shift = (moved.geometry.x.to_numpy() - wgs.geometry.x.to_numpy())
     assert ((abs(shift) > 1e-3) & (abs(shift) < 1e-2)).all(), shift
@@ -211,7 +202,7 @@ def test_crs_given_records_the_declared_crs(store: Path, catalogue: Catalogue) -
 
 def test_store_is_a_valid_geopackage_for_gdal_and_qgis(full_store: FullStore) -> None:
     path = full_store.path
-    names = set(list_layers(path)["layer"])
+    names = open_workspace(path).layer_names()
 
     gdal = _gdal_layers(path)
     assert names | {META_TABLE, LOG_TABLE} == gdal
@@ -244,25 +235,28 @@ def test_store_is_a_valid_geopackage_for_gdal_and_qgis(full_store: FullStore) ->
     assert points["features"] == 107
     # the change log reads through GDAL too (QGIS shows it as a table)
     log = pyogrio.read_dataframe(path, layer=LOG_TABLE, read_geometry=False)
-    assert len(log) == len(read_changelog(path))
+    assert len(log) == len(open_workspace(path).changelog())
 
 
 # ------------------------------------------------------------------------------------- 3. change log
 
 
 def test_changelog_grows_by_one_row_per_layer(store: Path, catalogue: Catalogue) -> None:
-    before = read_changelog(store)
+    ws = open_workspace(store)
+    before = ws.changelog()
     assert list(before["action"]) == ["init", "import", "import", "import", "import"]
+    assert list(before["revision"]) == [1, 1, 1, 1, 1]  # created by one import: one revision
 
-    import_layers(store, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
-    one = read_changelog(store)
+    import_layers(ws, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
+    one = ws.changelog()
     assert len(one) == len(before) + 1
+    assert one["revision"].iloc[-1] == 2
 
-    import_layers(store, [
+    import_layers(ws, [
         ImportSpec(FACILITIES, "facilities", "township_elderly_centre", layer="township_elderly_centre"),
         ImportSpec(FACILITIES, "facilities", "elderly_institution", layer="elderly_institution"),
     ], catalogue=catalogue)
-    two = read_changelog(store)
+    two = ws.changelog()
     assert len(two) == len(one) + 2
 
     pd.testing.assert_frame_equal(two.iloc[: len(before)], before)  # old rows are untouched
@@ -275,6 +269,8 @@ def test_changelog_grows_by_one_row_per_layer(store: Path, catalogue: Catalogue)
     assert '"rows": 267' in new.iloc[0]["detail"]
     assert '"rows": 15' in new.iloc[1]["detail"]
     assert '"rows": 20' in new.iloc[2]["detail"]
+    assert list(new["revision"]) == [2, 3, 3]
+    assert ws.revision() == 3
 
 
 @pytest.mark.parametrize("statement", [
@@ -284,13 +280,13 @@ def test_changelog_grows_by_one_row_per_layer(store: Path, catalogue: Catalogue)
     f"DELETE FROM {LOG_TABLE} WHERE seq = (SELECT max(seq) FROM {LOG_TABLE})",
 ])
 def test_changelog_is_append_only(store: Path, statement: str) -> None:
-    before = read_changelog(store)
+    before = open_workspace(store).changelog()
     assert len(before) > 0
     with contextlib.closing(sqlite3.connect(store, isolation_level=None)) as con:
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             con.execute(statement)
         assert con.in_transaction is False
-    pd.testing.assert_frame_equal(read_changelog(store), before)
+    pd.testing.assert_frame_equal(open_workspace(store).changelog(), before)
     assert _integrity(store) == "ok"
 
 
@@ -325,46 +321,48 @@ def test_import_with_a_bad_row_leaves_the_store_unchanged(store: Path, catalogue
     bad = _bad_households(store.parent)
     before = sha256(store)
     with pytest.raises(SchemaError) as info:
-        import_layers(store, [ImportSpec(bad, "households")], catalogue=catalogue)
+        import_layers(open_workspace(store), [ImportSpec(bad, "households")], catalogue=catalogue)
     assert any(p.row is not None and p.field == "households" for p in info.value.problems), info.value
     assert sha256(store) == before
     assert _temps(store) == []
-    assert "households" not in store_layer_names(store)
+    assert not open_workspace(store).has_layer("households")
 
 
 def test_multi_file_import_with_a_bad_second_file_writes_nothing(store: Path, catalogue: Catalogue) -> None:
     good = _institutions_csv(store.parent, bad=False)
     bad = _institutions_csv(store.parent, bad=True)
+    ws = open_workspace(store)
     # control: the same file without the bad row passes, so the failure below is that row's
     assert len(validate_imports([ImportSpec(good, "facilities", "elderly_institution", crs="EPSG:4326")],
-                                store=store, catalogue=catalogue)) == 1
+                                workspace=ws, catalogue=catalogue)) == 1
 
     before = sha256(store)
-    layers_before = list_layers(store)
+    layers_before = ws.metadata()
     specs = [ImportSpec(HOUSEHOLDS, "households"), ImportSpec(bad, "facilities", "elderly_institution", crs="EPSG:4326")]
     with pytest.raises(SchemaError) as info:
-        import_layers(store, specs, catalogue=catalogue)
+        import_layers(ws, specs, catalogue=catalogue)
     problems = info.value.problems
     assert problems
     assert all(p.source == bad.name for p in problems), problems
     assert any(p.row is not None and p.field == "beds" for p in problems), problems
     assert sha256(store) == before
     assert _temps(store) == []
-    pd.testing.assert_frame_equal(list_layers(store), layers_before)
+    pd.testing.assert_frame_equal(ws.metadata(), layers_before)
 
 
 def test_write_failing_on_the_second_layer_leaves_the_store_unchanged(store: Path) -> None:
     """A failure after the first layer is already in the temporary copy: nothing reaches the store."""
+    ws = open_workspace(store)
     before = sha256(store)
-    log_before = read_changelog(store)
+    log_before = ws.changelog()
     first = LayerWrite("scratch_ok", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))
     second = LayerWrite("scratch_bad", None, pd.DataFrame({"code12": ["500118001000"]}))  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="unchanged"):
-        write_layers(store, [first, second], action="import", detail={})
+        ws.write([first, second], action="import", detail={})
     assert sha256(store) == before
     assert _temps(store) == []
     assert not {"scratch_ok", "scratch_bad"} & _gdal_layers(store)
-    pd.testing.assert_frame_equal(read_changelog(store), log_before)
+    pd.testing.assert_frame_equal(ws.changelog(), log_before)
 
 
 # --------------------------------------------------------------------------------- 5. SIGKILL atomicity
@@ -426,8 +424,9 @@ def test_sigkill_during_import_leaves_the_store_intact(
     store: Path, catalogue: Catalogue, delay: float | None
 ) -> None:
     roads = shared_data("roads", "yongchuan_roadlinks_gcj02.geojson")
+    ws = open_workspace(store)
     before_sha = sha256(store)
-    before_meta = list_layers(store)
+    before_meta = ws.metadata()
     before_gdal = _gdal_layers(store)
     assert "roads" not in before_gdal
 
@@ -444,14 +443,14 @@ def test_sigkill_during_import_leaves_the_store_intact(
         outcome = "mid-write"
         assert stale[0].name.startswith(f".{store.name}.{run.pid}-")
         assert sha256(store) == before_sha
-        pd.testing.assert_frame_equal(list_layers(store), before_meta)
+        pd.testing.assert_frame_equal(ws.metadata(), before_meta)
         assert _gdal_layers(store) == before_gdal
     else:
         # the process finished, or was killed after the rename: the import landed whole
         outcome = "landed-then-killed" if run.killed else "finished"
         assert stale == []
         assert sha256(store) != before_sha
-        meta = list_layers(store).set_index("layer")
+        meta = ws.metadata().set_index("layer")
         assert set(meta.index) == set(before_meta["layer"]) | {"roads"}
         assert meta.loc["roads", "row_count"] == ROADS_ROWS
         assert meta.loc["roads", "crs_given"] == "gcj02"
@@ -463,19 +462,20 @@ def test_sigkill_during_import_leaves_the_store_intact(
         assert outcome == "mid-write", run
 
     # the next writer succeeds and clears the leftover temporary file
-    names_now = store_layer_names(store)
-    results = import_layers(store, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
+    names_now = ws.layer_names()
+    results = import_layers(ws, [ImportSpec(HOUSEHOLDS, "households")], catalogue=catalogue)
     assert [(r.layer, r.rows) for r in results] == [("households", 267)]
     assert _leftovers(store) == []
-    assert store_layer_names(store) == names_now | {"households"}
+    assert ws.layer_names() == names_now | {"households"}
     assert _integrity(store) == "ok"
-    assert len(read_store_layer(store, "townships")) == 23
+    assert len(ws.read_layer("townships")) == 23
 
 
 # ------------------------------------------------------------------------------------ 6. writer lock
 
 
 def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
+    ws = open_workspace(store)
     before = sha256(store)
     write = LayerWrite("scratch", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))
     lock = store.with_name(f".{store.name}.lock")
@@ -484,15 +484,15 @@ def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
         try:
             started = time.monotonic()
             with pytest.raises(StoreError, match=r"another gisplan process \(waited 0.3 s\)"):
-                write_layers(store, [write], action="import", detail={}, wait_s=0.3)
+                ws.write([write], action="import", detail={}, wait_s=0.3)
             assert time.monotonic() - started >= 0.3
             assert sha256(store) == before
             assert _temps(store) == []
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
     # released: the same write now goes through
-    write_layers(store, [write], action="import", detail={})
-    assert "scratch" in store_layer_names(store)
+    ws.write([write], action="import", detail={})
+    assert ws.has_layer("scratch")
     assert sha256(store) != before
 
 
@@ -506,7 +506,7 @@ def test_concurrent_imports_wait_for_each_other(store: Path, tmp_path: Path) -> 
              for args in (hh, inst)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert {"households", "facilities_elderly_institution"} <= store_layer_names(store)
+    assert {"households", "facilities_elderly_institution"} <= open_workspace(store).layer_names()
     assert _integrity(store) == "ok"
 
 
@@ -528,12 +528,13 @@ def test_concurrent_imports_wait_for_each_other(store: Path, tmp_path: Path) -> 
 def test_unsafe_layer_names_are_refused(name: str, store: Path) -> None:
     with pytest.raises(StoreError, match="lower_snake_case"):
         check_layer_name(name)
+    ws = open_workspace(store)
     before = sha256(store)
     with pytest.raises(StoreError, match="lower_snake_case"):
-        write_layers(store, [LayerWrite(name, "gazetteer", pd.DataFrame({"a": [1]}))], action="import", detail={})
+        ws.write([LayerWrite(name, "gazetteer", pd.DataFrame({"a": [1]}))], action="import", detail={})
     assert sha256(store) == before
     with pytest.raises(StoreError):
-        read_store_layer(store, name)
+        ws.read_table(name)
 
 
 @pytest.mark.parametrize("name", ["a", "townships", "facilities_public_cemetery", "x" * 63, "r2d2"])
@@ -542,13 +543,14 @@ def test_safe_layer_names_pass(name: str) -> None:
 
 
 def test_reading_an_unknown_layer_lists_the_layers(store: Path) -> None:
+    ws = open_workspace(store)
     with pytest.raises(StoreError, match="no layer 'roads'") as info:
-        read_store_layer(store, "roads")
+        ws.read_layer("roads")
     message = str(info.value)
     for name in ("district", "facilities_community_service_centre", "gazetteer", "townships"):
         assert name in message
     assert "gisplan_changelog" not in message  # only gisplan's layers, not its bookkeeping tables
-    assert len(read_store_layer(store, "gazetteer")) == 291
+    assert len(ws.read_table("gazetteer")) == 291
 
 
 def test_stale_temp_files_and_journals_are_removed_by_the_next_writer(store: Path) -> None:
@@ -558,18 +560,19 @@ def test_stale_temp_files_and_journals_are_removed_by_the_next_writer(store: Pat
         path.write_bytes(b"left by a killed writer")
     other = store.with_name(".other.gpkg.4242-deadbeef.importing.gpkg")
     other.write_bytes(b"belongs to another store")
-    write_layers(store, [LayerWrite("scratch", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))],
-                 action="test", detail={})
+    ws = open_workspace(store)
+    ws.write([LayerWrite("scratch", "gazetteer", pd.DataFrame({"code12": ["500118000000"]}))],
+             action="test", detail={})
     assert [p for p in junk if p.exists()] == []
     assert other.exists()
-    assert "scratch" in store_layer_names(store)
+    assert ws.has_layer("scratch")
 
 
 def test_unwritable_column_type_is_a_store_error(store: Path) -> None:
     before = sha256(store)
     bad = LayerWrite("cplx", "gazetteer", pd.DataFrame({"a": [1 + 2j]}))
     with pytest.raises(StoreError, match="the store is unchanged"):
-        write_layers(store, [bad], action="test", detail={})
+        open_workspace(store).write([bad], action="test", detail={})
     assert sha256(store) == before
     assert _leftovers(store) == []
 
@@ -578,73 +581,78 @@ def test_plain_geopackage_becomes_a_workspace(tmp_path: Path, catalogue) -> None
     """A GeoPackage without gisplan's tables is an empty workspace; its own layers stay."""
     path = tmp_path / "mine.gpkg"
     shutil.copyfile(LAYERS / "zhushan_boundaries.gpkg", path)
-    assert list_layers(path).empty
-    assert read_changelog(path).empty
-    import_layers(path, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
-    assert set(list_layers(path)["layer"]) == {"gazetteer"}
+    ws = open_workspace(path)
+    assert ws.metadata().empty
+    assert ws.changelog().empty
+    assert ws.layer_names() == frozenset()
+    import_layers(ws, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
+    assert ws.layer_names() == {"gazetteer"}
     assert {"district", "gazetteer"} <= {str(n) for n in pyogrio.list_layers(path)[:, 0]}
 
 
 def test_not_a_geopackage(tmp_path: Path) -> None:
     path = tmp_path / "notes.gpkg"
     path.write_text("not a database", encoding="utf-8")
+    ws = open_workspace(path)
     with pytest.raises(StoreError, match="is not a GeoPackage"):
-        list_layers(path)
+        ws.metadata()
     with pytest.raises(StoreError, match="is not a GeoPackage"):
-        read_changelog(path)
+        ws.changelog()
+    with pytest.raises(StoreError, match="is not a GeoPackage"):
+        ws.layer_names()
 
 
 def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(store: Path, tmp_path: Path,
                                                                  catalogue) -> None:
     """Renumbered centres would orphan the volunteer points; another district's gazetteer would orphan
     every facility code: both are refused, naming the workspace layer and row, and nothing is written."""
-    import_layers(store, [ImportSpec(FACILITIES, "facilities", "volunteer_service_point",
-                                     layer="volunteer_service_point")], catalogue=catalogue)
+    ws = open_workspace(store)
+    import_layers(ws, [ImportSpec(FACILITIES, "facilities", "volunteer_service_point",
+                                  layer="volunteer_service_point")], catalogue=catalogue)
     centres = pyogrio.read_dataframe(FACILITIES, layer="community_service_centre")
     same = tmp_path / "same.gpkg"
     pyogrio.write_dataframe(centres, same, layer="c")
-    import_layers(store, [ImportSpec(same, "facilities", "community_service_centre")], catalogue=catalogue)
+    import_layers(ws, [ImportSpec(same, "facilities", "community_service_centre")], catalogue=catalogue)
     renumbered = tmp_path / "renumbered.gpkg"
     pyogrio.write_dataframe(centres.assign(facility_id="N" + centres["facility_id"]), renumbered, layer="c")
     before = sha256(store)
     with pytest.raises(SchemaError) as err:
-        import_layers(store, [ImportSpec(renumbered, "facilities", "community_service_centre")], catalogue=catalogue)
+        import_layers(ws, [ImportSpec(renumbered, "facilities", "community_service_centre")], catalogue=catalogue)
     text = str(err.value)
     assert "workspace layer `facilities_volunteer_service_point` (checked again: this import replaces " \
            "facilities_community_service_centre), row 1, field `host_facility_id`" in text
     assert "107 problems found" in text
     with pytest.raises(SchemaError, match=r"(?s)1 problem found.*zhushan_gazetteer.csv: this gazetteer covers district "
                                           r"360203, but the workspace holds district 500118"):
-        import_layers(store, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
+        import_layers(ws, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
     assert sha256(store) == before
 
 
 def test_replacing_the_district_rechecks_township_polygons(tmp_path: Path, catalogue) -> None:
     """A district outline shrunk to one township leaves 22 township polygons outside: refused."""
     store = tmp_path / "ws.gpkg"
-    import_layers(store, [ImportSpec(LAYERS / "yongchuan_gazetteer.csv", "gazetteer"),
-                          ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "district", layer="district"),
-                          ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "townships", layer="townships")],
+    ws = open_workspace(store)
+    import_layers(ws, [ImportSpec(LAYERS / "yongchuan_gazetteer.csv", "gazetteer"),
+                       ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "district", layer="district"),
+                       ImportSpec(LAYERS / "yongchuan_boundaries.gpkg", "townships", layer="townships")],
                   catalogue=catalogue)
     towns = pyogrio.read_dataframe(LAYERS / "yongchuan_boundaries.gpkg", layer="townships")
     tiny = tmp_path / "tiny.gpkg"
     pyogrio.write_dataframe(towns.iloc[[0]].assign(code12="500118000000", name="永川区"), tiny, layer="d")
     before = sha256(store)
     with pytest.raises(SchemaError) as err:
-        import_layers(store, [ImportSpec(tiny, "district")], catalogue=catalogue)
+        import_layers(ws, [ImportSpec(tiny, "district")], catalogue=catalogue)
     assert "22 problems found" in str(err.value)
     assert "workspace layer `townships` (checked again: this import replaces district)" in str(err.value)
     assert sha256(store) == before
 
 
-def test_init_store_new_and_existing(tmp_path: Path) -> None:
-    from gisplan.store.gpkg import init_store
-
-    new = init_store(tmp_path / "sub" / "new.gpkg")
-    assert list_layers(new).empty
-    assert read_changelog(new)["action"].tolist() == ["init"]
+def test_create_new_and_existing(tmp_path: Path) -> None:
+    new = open_workspace(tmp_path / "sub" / "new.gpkg").create()
+    assert new.metadata().empty
+    assert new.changelog()["action"].tolist() == ["init"]
     existing = tmp_path / "plain.gpkg"
     shutil.copyfile(LAYERS / "zhushan_boundaries.gpkg", existing)
-    init_store(existing)
-    assert read_changelog(existing)["action"].tolist() == ["init"]
+    open_workspace(existing).create()
+    assert open_workspace(existing).changelog()["action"].tolist() == ["init"]
     assert "district" in {str(n) for n in pyogrio.list_layers(existing)[:, 0]}

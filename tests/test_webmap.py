@@ -16,12 +16,12 @@ import shapely
 from click.testing import CliRunner
 from shapely.geometry import Point, box
 
+from gisplan.catalogue import MAP_PALETTE
 from gisplan.cli.main import cli
 from gisplan.coords import wgs84_to_gcj02
 from gisplan.errors import ConfigError
+from gisplan.outputs.mapstyle import _NO_DATA, _SEQUENTIAL
 from gisplan.outputs.webmap import (
-    _NO_DATA,
-    _SEQUENTIAL,
     MapLayers,
     build_map,
     choropleth_choices,
@@ -299,3 +299,19 @@ def test_run_without_the_map_and_with_a_bad_basemap(tmp_path: Path) -> None:
     assert refused.exit_code == 1
     assert "天地图 basemap needs your key" in refused.output
     assert not (tmp_path / "b").exists()
+
+
+def test_facility_markers_take_the_catalogues_colour_and_glyph() -> None:
+    """Colours and glyphs come with the layers (``gisplan run`` passes the catalogue's); a type without them takes
+    the palette entry of its place among the facility layers and 设; a glyph is escaped like any user text."""
+    fmap = build_map(sample_layers(type_colours={"community_service_centre": "#1565c0"},
+                                   type_glyphs={"community_service_centre": "<社"}))
+    centre = _overlay(fmap, "fac-0")["features"][0]["properties"]["_i"]
+    assert centre == '<div style="background:#1565c0">&lt;社</div>'
+    day_care = _overlay(fmap, "fac-1")["features"][0]["properties"]["_i"]
+    assert day_care == f'<div style="background:{MAP_PALETTE[1]}">设</div>'  # 2nd facility layer, no style given
+    control = {c.class_name.split()[-1]: c.layer_name for c in fmap._children.values() if hasattr(c, "class_name")}
+    assert control["gp-fac-0"] == '<span style="color:#1565c0">●</span> 城乡社区综合服务设施（3）'  # layer control entry
+    assert '\\u003cspan style=\\"color:#1565c0\\"\\u003e\\u25cf' in render_map_html(fmap)
+    with pytest.raises(ConfigError, match=r"`type_colours` must map type ids to colours written #rrggbb"):
+        sample_layers(type_colours={"elderly_day_care": "red;background:url(http://x)"})

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
+from gisplan.divisions import division_code_at
 from gisplan.errors import CRSError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import (
@@ -101,6 +102,11 @@ class CoverageResult:
     type_thresholds: dict[str, float] = field(default_factory=dict)
 
 
+# one measured type: its target, the nearest facility of every point, its facilities' indices into the
+# profile's facility snaps, and the thresholds to report
+_Found = tuple[TypeTarget, Nearest, "NDArray[np.int64]", list[float]]
+
+
 def assign_units(
     demand: gpd.GeoDataFrame,
     *,
@@ -112,22 +118,15 @@ def assign_units(
     if out.crs is None:
         msg = "`demand` has no CRS; build it with gisplan.demand (planning CRS)."
         raise CRSError(msg)
-    xy = shapely.get_coordinates(out.geometry.to_numpy())
     for column, polys in (("township_code12", townships), ("code12", villages)):
         if polys is None or len(polys) == 0:
             continue
         missing = out[column].isna().to_numpy()
         if not missing.any():
             continue
-        geoms = polys.to_crs(out.crs).geometry.to_numpy()
-        tree = shapely.STRtree(geoms)
-        pts = shapely.points(xy[missing])
-        p_idx, g_idx = tree.query(pts, predicate="within")
-        first = np.unique(p_idx, return_index=True)[1]
-        codes = np.full(int(missing.sum()), None, dtype=object)
-        codes[p_idx[first]] = polys["code12"].astype(str).to_numpy(dtype=object)[g_idx[first]]
         values = out[column].to_numpy(dtype=object).copy()
-        values[np.flatnonzero(missing)] = codes
+        points = gpd.GeoSeries(out.geometry.to_numpy()[missing], crs=out.crs)
+        values[np.flatnonzero(missing)] = division_code_at(points, polys)
         out[column] = values
     if "township_code12" in out and out["township_code12"].isna().any() and out["code12"].notna().any():
         code = out["code12"].astype("string")
@@ -281,9 +280,7 @@ def _xy(gdf: gpd.GeoDataFrame, crs: Any) -> NDArray[np.float64]:
     return shapely.get_coordinates(shapely.point_on_surface(geoms)) if len(geoms) else np.empty((0, 2))
 
 
-def _demand_columns(
-    out: gpd.GeoDataFrame, found: list[tuple[TypeTarget, Nearest, NDArray[np.int64], list[float]]],
-) -> dict[tuple[str, float], NDArray[np.int64]]:
+def _demand_columns(out: gpd.GeoDataFrame, found: list[_Found]) -> dict[tuple[str, float], NDArray[np.int64]]:
     """Add each type's ``minutes_``, ``facility_`` and ``covered_`` columns to `out` (in place) and return
     the covered points per (type, threshold)."""
     covered: dict[tuple[str, float], NDArray[np.int64]] = {}
@@ -320,7 +317,132 @@ def _service_areas(
     return geoms
 
 
-def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration step, kept in one place
+@dataclass(frozen=True, slots=True, eq=False)
+class _Measured:
+    """What one method found, before the per-unit totals: the demand with its new columns, the covered points
+    per (type, threshold), which points reach a road, the facility and area rows, and the time per stage."""
+
+    demand: gpd.GeoDataFrame
+    covered: dict[tuple[str, float], NDArray[np.int64]]
+    reachable: NDArray[np.bool_]
+    facilities: list[dict[str, object]]
+    areas: list[dict[str, object]]
+    seconds: dict[str, float]
+
+
+def _straight_line_coverage(demand: gpd.GeoDataFrame, targets: list[TypeTarget], *, radius_m: float) -> _Measured:
+    """The straight-line (service-radius) method: the nearest facility of each type within `radius_m`."""
+    out = demand.copy()
+    dxy = shapely.get_coordinates(out.geometry.to_numpy())
+    t0 = time.perf_counter()
+    covered: dict[tuple[str, float], NDArray[np.int64]] = {}
+    fac_rows: list[dict[str, object]] = []
+    for tgt in targets:
+        fxy = _xy(tgt.facilities, out.crs)
+        dist, idx = straight_line_nearest(dxy, fxy, radius_m=radius_m)
+        ids = _ids(tgt.facilities)
+        out[f"distance_m_{tgt.type_id}"] = dist
+        hit = np.flatnonzero(idx >= 0)
+        out[f"facility_{tgt.type_id}"] = _id_at(ids, hit, idx[hit], len(out))
+        out[f"covered_{tgt.type_id}"] = idx >= 0
+        covered[(tgt.type_id, radius_m)] = hit
+        fac_rows.append({"facility_type": tgt.type_id, "given": len(fxy), "snapped": len(fxy), "unsnapped": 0})
+    return _Measured(out, covered, np.ones(len(out), dtype=bool), fac_rows, [],
+                     {"coverage": time.perf_counter() - t0})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _ProfileRun:
+    """The types of one travel profile, measured: demand and facility snaps, each type's result and reach."""
+
+    profile: Profile
+    dsnap: EdgeSnap
+    fsnap: EdgeSnap
+    found: list[_Found]
+    reaches: tuple[Reach, ...]
+    snap_s: float
+    coverage_s: float
+
+
+def _profile_coverage(
+    network: RoadNetwork, group: list[TypeTarget], dxy: NDArray[np.float64], *,
+    bands_minutes: tuple[float, ...], max_snap_m: float, progress: bool,
+) -> _ProfileRun:
+    """Snap the demand and the facilities of every type in `group` (one profile) onto the roads that profile
+    may use, run one multi-source search per type, and read every point's minutes from it."""
+    profile = group[0].profile
+    t0 = time.perf_counter()
+    usable = ~np.isnan(edge_minutes(network, profile))
+    index = snap_index(network, usable=usable)
+    dsnap = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)
+    fxys = [_xy(t.facilities, network.crs) for t in group]
+    all_fxy = np.concatenate(fxys) if fxys else np.empty((0, 2))
+    fsnap = snap_points(index, all_fxy[:, 0], all_fxy[:, 1], max_snap_m=max_snap_m)
+    del index  # hundreds of MB on a city network: freed before the searches and polygons reuse them
+    placed = place_demand(network, profile, dsnap)  # the demand on its edges, for every type
+    bounds = np.cumsum([0, *(len(f) for f in fxys)])
+    members = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(group))]
+    snap_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    thresholds = {t.type_id: sorted({*bands_minutes, t.threshold_minutes}) for t in group}
+    cutoff = max(max(v) for v in thresholds.values())
+    reaches = reach_from_facilities(network, profile, fsnap, members, cutoff_minutes=cutoff)
+    found: list[_Found] = []
+    steps = zip(group, reaches, members, strict=True)
+    for tgt, reach, mem in tqdm(steps, total=len(group), desc=f"coverage ({profile.id})", unit="type",
+                                disable=not progress):
+        near = demand_minutes(network, profile, reach, dsnap, fsnap, placed=placed)
+        found.append((tgt, near, mem, thresholds[tgt.type_id]))
+    return _ProfileRun(profile, dsnap, fsnap, found, reaches, snap_s, time.perf_counter() - t0)
+
+
+def _network_coverage(
+    demand: gpd.GeoDataFrame, targets: list[TypeTarget], network: RoadNetwork, *,
+    bands_minutes: tuple[float, ...], max_snap_m: float, trim_m: float, polygons: bool, progress: bool,
+) -> _Measured:
+    """The network method: each travel profile's types measured together, then the display polygons, then
+    each type's columns on the demand."""
+    out = demand.copy()
+    dxy = shapely.get_coordinates(out.geometry.to_numpy())
+    by_profile: dict[str, list[TypeTarget]] = {}
+    for tgt in targets:
+        by_profile.setdefault(tgt.profile.id, []).append(tgt)
+    seconds = {"snap": 0.0, "coverage": 0.0, "polygons": 0.0}
+    reachable = np.ones(len(out), dtype=bool)
+    found: list[_Found] = []
+    fac_rows: list[dict[str, object]] = []
+    area_rows: list[dict[str, object]] = []
+    jobs: list[tuple[Profile, Reach, EdgeSnap, float]] = []
+    for n, group in enumerate(by_profile.values()):
+        run = _profile_coverage(network, group, dxy, bands_minutes=bands_minutes, max_snap_m=max_snap_m,
+                                progress=progress)
+        seconds["snap"] += run.snap_s
+        seconds["coverage"] += run.coverage_s
+        if n == 0:  # the first profile's snap is the one reported per point
+            out["snapped"] = run.dsnap.snapped
+            out["access_m"] = run.dsnap.access_m
+            reachable = run.dsnap.snapped
+        found += run.found
+        for (tgt, _, mem, _), reach in zip(run.found, run.reaches, strict=True):
+            snapped = int(run.fsnap.snapped[mem].sum()) if len(mem) else 0
+            fac_rows.append({"facility_type": tgt.type_id, "given": len(mem), "snapped": snapped,
+                             "unsnapped": len(mem) - snapped})
+            if polygons:
+                jobs.append((run.profile, reach, run.fsnap, tgt.threshold_minutes))
+                area_rows.append({"facility_type": tgt.type_id, "name_zh": tgt.name_zh,
+                                  "minutes": tgt.threshold_minutes, "profile": run.profile.id})
+    t0 = time.perf_counter()
+    if jobs:
+        for row, geom in zip(area_rows, _service_areas(network, jobs, trim_m=trim_m), strict=True):
+            row["geometry"] = geom
+    seconds["polygons"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    covered = _demand_columns(out, found)
+    seconds["aggregate"] = time.perf_counter() - t0
+    return _Measured(out, covered, reachable, fac_rows, area_rows, seconds)
+
+
+def measure_coverage(  # noqa: PLR0913 - keyword-only layers and options
     demand: gpd.GeoDataFrame,
     targets: list[TypeTarget],
     *,
@@ -379,94 +501,28 @@ def measure_coverage(  # noqa: PLR0912, PLR0913, PLR0915 - one orchestration ste
     if network is not None and method == "network" and not demand.crs.equals(network.crs):
         msg = f"`demand` is in {demand.crs.to_string()} but the network in {network.crs.to_string()}; use one CRS."
         raise CRSError(msg)
-    seconds: dict[str, float] = {}
-    out = demand.copy()
-    covered: dict[tuple[str, float], NDArray[np.int64]] = {}
-    fac_rows = []
-    area_rows: list[dict[str, object]] = []
-    reachable = np.ones(len(out), dtype=bool)
-    dxy = shapely.get_coordinates(out.geometry.to_numpy())
     if method == "straight_line":
-        t0 = time.perf_counter()
-        for tgt in targets:
-            fxy = _xy(tgt.facilities, out.crs)
-            dist, idx = straight_line_nearest(dxy, fxy, radius_m=radius_m)
-            ids = _ids(tgt.facilities)
-            out[f"distance_m_{tgt.type_id}"] = dist
-            hit = np.flatnonzero(idx >= 0)
-            out[f"facility_{tgt.type_id}"] = _id_at(ids, hit, idx[hit], len(out))
-            out[f"covered_{tgt.type_id}"] = idx >= 0
-            covered[(tgt.type_id, radius_m)] = hit
-            fac_rows.append({"facility_type": tgt.type_id, "given": len(fxy), "snapped": len(fxy), "unsnapped": 0})
-        seconds["coverage"] = time.perf_counter() - t0
+        measured = _straight_line_coverage(demand, targets, radius_m=radius_m)
+    elif network is None:
+        msg = "the network method needs a road network; give roads, or choose method = \"straight_line\"."
+        raise ValueError(msg)
     else:
-        if network is None:
-            msg = "the network method needs a road network; give roads, or choose method = \"straight_line\"."
-            raise ValueError(msg)
-        by_profile: dict[str, list[TypeTarget]] = {}
-        for tgt in targets:
-            by_profile.setdefault(tgt.profile.id, []).append(tgt)
-        first = True
-        seconds.update({"snap": 0.0, "coverage": 0.0, "polygons": 0.0})
-        found: list[tuple[TypeTarget, Nearest, NDArray[np.int64], list[float]]] = []
-        jobs: list[tuple[Profile, Reach, EdgeSnap, float]] = []
-        for group in by_profile.values():
-            profile = group[0].profile
-            t0 = time.perf_counter()
-            usable = ~np.isnan(edge_minutes(network, profile))
-            index = snap_index(network, usable=usable)
-            dsnap = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)
-            fxys = [_xy(t.facilities, network.crs) for t in group]
-            all_fxy = np.concatenate(fxys) if fxys else np.empty((0, 2))
-            fsnap = snap_points(index, all_fxy[:, 0], all_fxy[:, 1], max_snap_m=max_snap_m)
-            del index  # hundreds of MB on a city network: freed before the searches and polygons reuse them
-            placed = place_demand(network, profile, dsnap)  # the demand on its edges, for every type
-            bounds = np.cumsum([0, *(len(f) for f in fxys)])
-            members = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(group))]
-            seconds["snap"] += time.perf_counter() - t0
-            if first:
-                out["snapped"] = dsnap.snapped
-                out["access_m"] = dsnap.access_m
-                reachable = dsnap.snapped
-                first = False
-            t0 = time.perf_counter()
-            thresholds = {t.type_id: sorted({*bands_minutes, t.threshold_minutes}) for t in group}
-            cutoff = max(max(v) for v in thresholds.values())
-            reaches = reach_from_facilities(network, profile, fsnap, members, cutoff_minutes=cutoff)
-            steps = zip(group, reaches, members, strict=True)
-            for tgt, reach, mem in tqdm(steps, total=len(group), desc=f"coverage ({profile.id})", unit="type",
-                                        disable=not progress):
-                near = demand_minutes(network, profile, reach, dsnap, fsnap, placed=placed)
-                found.append((tgt, near, mem, thresholds[tgt.type_id]))
-                snapped = int(fsnap.snapped[mem].sum()) if len(mem) else 0
-                fac_rows.append({"facility_type": tgt.type_id, "given": len(mem), "snapped": snapped,
-                                 "unsnapped": len(mem) - snapped})
-                if polygons:
-                    jobs.append((profile, reach, fsnap, tgt.threshold_minutes))
-                    area_rows.append({"facility_type": tgt.type_id, "name_zh": tgt.name_zh,
-                                      "minutes": tgt.threshold_minutes, "profile": profile.id})
-            seconds["coverage"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if jobs:
-            area_geoms = _service_areas(network, jobs, trim_m=trim_m)
-            for row, geom in zip(area_rows, area_geoms, strict=True):
-                row["geometry"] = geom
-        seconds["polygons"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        covered = _demand_columns(out, found)
-        seconds["aggregate"] = time.perf_counter() - t0
+        measured = _network_coverage(demand, targets, network, bands_minutes=bands_minutes, max_snap_m=max_snap_m,
+                                     trim_m=trim_m, polygons=polygons, progress=progress)
+    out, seconds = measured.demand, measured.seconds
     t0 = time.perf_counter()
-    units = unit_totals(out, covered, reachable, names=names, district_code=district_code, method=method)
+    units = unit_totals(out, measured.covered, measured.reachable, names=names, district_code=district_code,
+                        method=method)
     seconds["aggregate"] = seconds.get("aggregate", 0.0) + time.perf_counter() - t0
-    areas = gpd.GeoDataFrame(pd.DataFrame(area_rows, columns=["facility_type", "name_zh", "minutes", "profile",
-                                                              "geometry"]),
+    areas = gpd.GeoDataFrame(pd.DataFrame(measured.areas, columns=["facility_type", "name_zh", "minutes", "profile",
+                                                                   "geometry"]),
                              geometry="geometry", crs=out.crs)
     return CoverageResult(
         method=method,
         demand=out,
         units=units,
         areas=areas,
-        facilities=pd.DataFrame(fac_rows, columns=["facility_type", "given", "snapped", "unsnapped"]),
+        facilities=pd.DataFrame(measured.facilities, columns=["facility_type", "given", "snapped", "unsnapped"]),
         network=network.report if network is not None and method == "network" else None,
         seconds=seconds,
         type_thresholds={t.type_id: (radius_m if method == "straight_line" else t.threshold_minutes)

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from gisplan import settings
+from gisplan.divisions import points_within
 from gisplan.errors import CRSError, SchemaError
 from gisplan.errors import Problem as _Problem
 from gisplan.vocab import Weight
@@ -194,8 +195,8 @@ def _road_points(
     edge_of = np.repeat(np.arange(network.n_edges), n)
     k = np.arange(len(edge_of)) - np.repeat(np.cumsum(n) - n, n)
     pts = shapely.line_interpolate_point(network.geometry[edge_of], (k + 0.5) / n[edge_of], normalized=True)
-    pt_i, poly_i = shapely.STRtree(polygons).query(pts, predicate="within")
-    return poly_i.astype(np.int64), shapely.get_coordinates(pts[pt_i])
+    pt_i, poly_i = points_within(pts, polygons)
+    return poly_i, shapely.get_coordinates(pts[pt_i])
 
 
 def demand_from_table(

@@ -28,6 +28,7 @@ from gisplan.analysis.indicators import (
     populous_units,
     target_status,
 )
+from gisplan.catalogue import facility_layer_name
 from gisplan.divisions import township_code, units_in_scope
 from gisplan.vocab import CoverageMethod, Level, Method, Metric, QuestionKind, Scope
 
@@ -76,7 +77,7 @@ class MetricInputs:
     def layer(self, type_id: str) -> pd.DataFrame:
         """The layer of `type_id`; a row needing a layer the workspace lacks is "not computed"."""
         if type_id not in self.facilities:
-            msg = f"the workspace has no `facilities_{type_id}` layer"
+            msg = f"the workspace has no `{facility_layer_name(type_id)}` layer"
             raise _NotComputed(msg)
         return self.facilities[type_id]
 
@@ -166,7 +167,7 @@ def _facility_count(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str,
     layer = inputs.layer(types[0])
     for column, wanted in spec.where:
         if column not in layer:
-            msg = f"the `facilities_{types[0]}` layer has no `{column}` column"
+            msg = f"the `{facility_layer_name(types[0])}` layer has no `{column}` column"
             raise _NotComputed(msg)
         layer = layer[layer[column].astype(str) == wanted]
     if spec.scope:

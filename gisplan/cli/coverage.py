@@ -18,30 +18,37 @@ import shapely
 from gisplan import settings
 from gisplan.analysis.coverage import METHOD_LABELS, TypeTarget, measure_coverage
 from gisplan.analysis.demand import demand_from_points
-from gisplan.cli.options import catalogue_for, catalogue_option, format_table, import_scenario, report_problems
+from gisplan.catalogue import normalise_header
+from gisplan.cli.options import (
+    WORKSPACE,
+    catalogue_for,
+    catalogue_option,
+    format_table,
+    import_scenario,
+    report_problems,
+)
 from gisplan.config import load_scenario
 from gisplan.crs import STORAGE_CRS, parse_crs, to_storage_crs
 from gisplan.errors import ConfigError, Problem, SchemaError
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg
 from gisplan.io.osm import is_osm_file, read_osm_roads
 from gisplan.io.spatial import read_spatial
-from gisplan.io.tables import TABLE_SUFFIXES, read_table
+from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_table
 from gisplan.network.graph import build_network
 from gisplan.outputs.coverage import write_coverage
-from gisplan.store.gpkg import list_layers
+from gisplan.store import open_workspace
 from gisplan.vocab import CoverageMethod
 from gisplan.workflows.coverage import coverage_for_scenario
 
 if TYPE_CHECKING:
     from gisplan.analysis.coverage import CoverageResult
     from gisplan.crs import DeclaredCRS
+    from gisplan.store import Workspace
 
 __all__ = ["coverage_command", "read_points"]
 
 logger = logging.getLogger("gisplan")
 
-_LON = ("lon", "lng", "long", "longitude", "经度", "x")
-_LAT = ("lat", "latitude", "纬度", "y")
 _IDS = ("demand_id", "facility_id", "id", "编号", "name", "名称")
 
 _EPILOG = """\b
@@ -62,8 +69,11 @@ when no facility is reached within the cutoff) and OUT/demand_minutes.gpkg.
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
-    lower = {str(c).strip().lower(): str(c) for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
+    """The first of `columns` whose header (normalised) is one of `names`, in the order of `names`."""
+    by_header: dict[str, str] = {}
+    for column in columns:
+        by_header.setdefault(normalise_header(str(column)), str(column))
+    return next((by_header[n] for n in names if n in by_header), None)
 
 
 def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.GeoDataFrame:
@@ -82,9 +92,9 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
     if not path.exists():
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
     if path.suffix.lower() in TABLE_SUFFIXES:
-        raw = read_table(path, known_headers=set(_LON + _LAT + _IDS))
+        raw = read_table(path, known_headers=set(LON_HEADERS + LAT_HEADERS + _IDS))
         frame = raw.frame
-        lon, lat = _pick(list(frame.columns), _LON), _pick(list(frame.columns), _LAT)
+        lon, lat = _pick(list(frame.columns), LON_HEADERS), _pick(list(frame.columns), LAT_HEADERS)
         if lon is None or lat is None:
             msg = f"no longitude/latitude columns (found: {', '.join(map(str, frame.columns))})."
             fix = "name them lon and lat (or 经度 and 纬度)."
@@ -137,7 +147,7 @@ def _read_roads(path: Path, declared: DeclaredCRS | None) -> gpd.GeoDataFrame:
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
     if is_osm_file(path):
         return read_osm_roads(path)
-    return to_storage_crs(read_spatial(path), declared, source=path.name).drop(columns=["_row"], errors="ignore")
+    return to_storage_crs(read_spatial(path), declared, source=path.name)  # `_row`: the rows messages name
 
 
 def _adhoc(
@@ -220,8 +230,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 
 @click.command("coverage", epilog=_EPILOG)
 @click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
-              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (scenario default: beside the workspace, <workspace>_coverage).")
 @click.option("--type", "types", multiple=True, help="Facility type id to measure (repeat); default: every "
@@ -240,7 +249,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
               show_default=True, help="Ad hoc: demand farther than this from a road is unreachable.")
 @catalogue_option
 def coverage_command(
-    scenario: Path | None, workspace: Path | None, out: Path | None, types: tuple[str, ...], method: str | None,
+    scenario: Path | None, workspace: Workspace | None, out: Path | None, types: tuple[str, ...], method: str | None,
     no_polygons: bool, roads: Path | None, facilities: Path | None, demand: Path | None, crs: str | None,
     profile_id: str, minutes: float, max_snap_m: float, catalogue_files: tuple[Path, ...],
 ) -> None:
@@ -266,19 +275,18 @@ def coverage_command(
         from dataclasses import replace  # noqa: PLC0415
 
         sc = replace(sc, coverage=replace(sc.coverage, method=CoverageMethod(method)))
-    store = workspace or sc.workspace
+    ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
-    import_scenario(sc, store, cat)
+    import_scenario(sc, ws, cat)
     started = time.perf_counter()
-    result = coverage_for_scenario(store, sc, cat, types=types or None, polygons=not no_polygons,
+    result = coverage_for_scenario(ws, sc, cat, types=types or None, polygons=not no_polygons,
                                    progress=sys.stderr.isatty())
-    meta = list_layers(store)
-    illustrative = bool(meta["illustrative"].any())
-    target = out or store.with_name(f"{store.stem}_coverage")
-    files = write_coverage(result, out_dir=target, store=store, illustrative=illustrative)
+    illustrative = ws.illustrative()
+    target = out or ws.derived_path("_coverage")
+    files = write_coverage(result, out_dir=target, workspace=ws, illustrative=illustrative)
     _print_result(result, illustrative=illustrative, names={t.id: t.name_zh for t in cat.types.values()})
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     click.echo(f"\n{time.perf_counter() - started:.1f} s ({stages}); written:", err=True)
     for path in files:
         click.echo(os.path.normpath(path))
-    click.echo(f"{os.path.normpath(store)} (layers coverage_demand, coverage_units, coverage_areas)")
+    click.echo(f"{os.path.normpath(ws.label)} (layers coverage_demand, coverage_units, coverage_areas)")

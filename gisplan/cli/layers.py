@@ -18,11 +18,12 @@ from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli.options import catalogue_option, format_table, report_problems, workspace_option
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, CRSError, SchemaError
-from gisplan.store.gpkg import list_layers, read_changelog, read_store_layer
 from gisplan.workflows.importing import ImportSpec, import_layers, validate_imports
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from gisplan.store import Workspace
 
 logger = logging.getLogger("gisplan")
 
@@ -129,7 +130,8 @@ def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str
 @_import_options
 def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                   layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                  make_ids: bool, tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
+                  make_ids: bool, tolerance_m: float, workspace: Workspace,
+                  catalogue_files: tuple[Path, ...]) -> None:
     """Validate FILES and import them into the workspace, all or nothing.
 
     Every problem in every file is listed (file, row, field, what is wrong, the fix); then nothing is
@@ -144,22 +146,24 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
         report_problems(exc)
     for r in results:
         flag = " (示意 illustrative)" if r.illustrative else ""
-        click.echo(f"imported {r.rows} row{'s' if r.rows != 1 else ''} into layer `{r.layer}` of {workspace}{flag}")
+        click.echo(f"imported {r.rows} row{'s' if r.rows != 1 else ''} into layer `{r.layer}` of "
+                   f"{workspace.label}{flag}")
 
 
 @layers.command("validate", epilog=_EPILOG_IMPORT.replace("layers import", "layers validate"))
 @_import_options
 def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                     layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                    make_ids: bool, tolerance_m: float, workspace: Path, catalogue_files: tuple[Path, ...]) -> None:
+                    make_ids: bool, tolerance_m: float, workspace: Workspace,
+                    catalogue_files: tuple[Path, ...]) -> None:
     """Check FILES as `layers import` would, against the workspace, without writing anything."""
     cat = load_catalogue(*catalogue_files)
     specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
     if not workspace.exists():
         logger.warning("workspace %s does not exist: checking against an empty workspace (no gazetteer, no "
-                       "boundaries); give -w to check against yours", workspace)
+                       "boundaries); give -w to check against yours", workspace.label)
     try:
-        writes = validate_imports(specs, store=workspace if workspace.exists() else None, catalogue=cat,
+        writes = validate_imports(specs, workspace=workspace if workspace.exists() else None, catalogue=cat,
                                   tolerance_m=tolerance_m)
     except SchemaError as exc:
         report_problems(exc)
@@ -169,14 +173,14 @@ def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | Non
 
 @layers.command("list")
 @workspace_option
-def layers_list(workspace: Path) -> None:
+def layers_list(workspace: Workspace) -> None:
     """List the workspace's layers with their provenance.
 
     \b
     Example:
       gisplan layers list -w work/yongchuan.gpkg
     """
-    meta = list_layers(workspace)
+    meta = workspace.metadata()
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     cols = ["layer", "kind", "row_count", "illustrative", "crs_given", "imported_at", "source_path"]
     click.echo(format_table(meta[cols]))
@@ -187,7 +191,7 @@ def layers_list(workspace: Path) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
               help="Rows to print (0: all).")
 @workspace_option
-def layers_show(name: str, limit: int, workspace: Path) -> None:
+def layers_show(name: str, limit: int, workspace: Workspace) -> None:
     """Print the rows of layer NAME (points as lon/lat; other geometries by type).
 
     \b
@@ -195,7 +199,7 @@ def layers_show(name: str, limit: int, workspace: Path) -> None:
       gisplan layers show gazetteer --limit 0 -w work/yongchuan.gpkg
       gisplan layers show facilities_public_cemetery -w work/yongchuan.gpkg
     """
-    frame = read_store_layer(workspace, name)
+    frame = workspace.read(name)
     if isinstance(frame, gpd.GeoDataFrame):
         geom = frame.geometry
         is_point = (geom.geom_type == "Point").to_numpy()
@@ -212,7 +216,7 @@ def layers_show(name: str, limit: int, workspace: Path) -> None:
 
 @layers.command("log")
 @workspace_option
-def layers_log(workspace: Path) -> None:
+def layers_log(workspace: Workspace) -> None:
     """Show the workspace's append-only change log, oldest first."""
-    log = read_changelog(workspace)
+    log = workspace.changelog()
     click.echo(format_table(log[["seq", "at", "user", "action", "layer", "detail"]]))

@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gisplan.cli.options import catalogue_for, catalogue_option, import_scenario
+from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, import_scenario
 from gisplan.config import load_scenario
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import BASEMAPS, check_basemap, choropleth_choices
-from gisplan.store.gpkg import list_layers
+from gisplan.store import open_workspace
 from gisplan.workflows.plan import run_scenario
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from gisplan.store import Workspace
 
 __all__ = ["map_command", "map_options"]
 
@@ -48,8 +50,7 @@ def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("map", epilog=_EPILOG)
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
-              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of a `gisplan run` (default: beside the workspace, <workspace>_results).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -60,7 +61,7 @@ def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @map_options
 @catalogue_option
 def map_command(
-    scenario: Path, workspace: Path | None, out: Path | None, output: Path | None, list_only: bool, propose: bool,
+    scenario: Path, workspace: Workspace | None, out: Path | None, output: Path | None, list_only: bool, propose: bool,
     choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
 ) -> None:
     """Draw SCENARIO's coverage map from the results of `gisplan run` in --out (which writes map.html
@@ -70,17 +71,16 @@ def map_command(
     """
     check_basemap(basemap, tianditu_key)
     sc = load_scenario(scenario)
-    store = workspace or sc.workspace
+    ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
-    target = out or store.with_name(f"{store.stem}_results")
+    target = out or ws.derived_path("_results")
     if not (target / "results.gpkg").is_file():
         click.echo(f"{os.path.normpath(target)} has no results yet: running the scenario first "
                    "(`gisplan run` prints the tables)", err=True)
-        import_scenario(sc, store, cat)
-        illustrative = bool(list_layers(store)["illustrative"].any())
-        result = run_scenario(store, sc, cat, progress=sys.stderr.isatty(), propose=propose)
-        write_results(result, out_dir=target, store=store, illustrative=illustrative)
-    layers = map_layers(target / "results.gpkg", store, sc, cat)
+        import_scenario(sc, ws, cat)
+        result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+        write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative())
+    layers = map_layers(target / "results.gpkg", ws, sc, cat)
     if list_only:
         for key, label in choropleth_choices(layers).items():
             click.echo(f"{key:40} {label}")

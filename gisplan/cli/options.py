@@ -13,7 +13,8 @@ import click
 
 from gisplan.catalogue import Catalogue, load_catalogue
 from gisplan.config import check_scenario_types
-from gisplan.errors import SchemaError
+from gisplan.errors import SchemaError, StoreError
+from gisplan.store import Workspace, open_workspace
 from gisplan.workflows.importing import import_scenario as _import_scenario
 from gisplan.workflows.importing import scenario_specs
 
@@ -22,10 +23,28 @@ catalogue_option = click.option(
     help="Extra facility-type catalogue TOML (adds or replaces types and profiles).",
 )
 
+
+class WorkspaceParam(click.ParamType[Workspace]):
+    """A ``-w`` value opened as a :class:`~gisplan.store.Workspace` (a GeoPackage path, or ``gpkg:path``); a
+    URI gisplan cannot open is a usage error (exit 2)."""
+
+    name = "workspace"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Workspace:
+        """Open the workspace `value` names."""
+        try:
+            return open_workspace(value)
+        except StoreError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WORKSPACE = WorkspaceParam()
+
 workspace_option = click.option(
-    "-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path), envvar="GISPLAN_WORKSPACE",
-    default=Path("workspace.gpkg"), show_default=True, help="Workspace GeoPackage (env GISPLAN_WORKSPACE).",
+    "-w", "--workspace", type=WORKSPACE, envvar="GISPLAN_WORKSPACE", default="workspace.gpkg", show_default=True,
+    help="Workspace: a GeoPackage path (env GISPLAN_WORKSPACE).",
 )
+
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,6 +54,8 @@ if TYPE_CHECKING:
     from gisplan.config import Scenario
 
 __all__ = [
+    "WORKSPACE",
+    "WorkspaceParam",
     "catalogue_for",
     "catalogue_option",
     "format_table",
@@ -87,11 +108,11 @@ def catalogue_for(sc: Scenario | None, extra: Sequence[Path]) -> Catalogue:
     return catalogue
 
 
-def import_scenario(sc: Scenario, store: Path, cat: Catalogue) -> None:
+def import_scenario(sc: Scenario, workspace: Workspace, cat: Catalogue) -> None:
     """Import a scenario's layers, saying so on stderr; a data error ends the command with exit code 1."""
-    specs = scenario_specs(sc, store)
-    click.echo(f"{sc.name}: importing {len(specs)} layers into {store} …", err=True)
+    specs = scenario_specs(sc, workspace)
+    click.echo(f"{sc.name}: importing {len(specs)} layers into {workspace.label} …", err=True)
     try:
-        _import_scenario(sc, store, cat, specs=specs, progress=sys.stderr.isatty())
+        _import_scenario(sc, workspace, cat, specs=specs, progress=sys.stderr.isatty())
     except SchemaError as exc:
         report_problems(exc)

@@ -14,7 +14,8 @@ from gisplan.cli.options import format_table, report_problems
 from gisplan.errors import GisplanError, Problem, SchemaError
 from gisplan.io.atomic import write_atomic_text
 from gisplan.io.tables import read_table
-from gisplan.siting.models import CostTable, SiteSelection, capacitated_coverage, cost_table, lscp, mclp, p_median
+from gisplan.siting.costs import CostTable, cost_table
+from gisplan.siting.models import SiteSelection, capacitated_coverage, lscp, mclp, p_median
 
 __all__ = ["propose_command"]
 
@@ -36,9 +37,6 @@ covered_weight, total_weight, seconds, gains.
 """
 
 
-def _read(path: Path, known: set[str]) -> tuple[pd.DataFrame, str]:
-    raw = read_table(path, known_headers=known)
-    return raw.frame, raw.source
 
 
 def _solve(
@@ -83,17 +81,20 @@ def propose_command(
     if model in {"mclp", "lscp", "capacitated"} and cutoff is None:
         raise click.UsageError(f"--model {model} needs --cutoff (the coverage reach, in the cost's unit).")
     try:
-        c_frame, c_src = _read(costs, {"demand_id", "candidate_id"})
-        d_frame, d_src = _read(demand, {"demand_id", "weight"})
-        k_frame, k_src = _read(candidates, {"candidate_id", "capacity"})
+        # read as the user typed them: title rows above the header are skipped, and messages name the
+        # rows the user sees (RawTable.rows)
+        c_raw = read_table(costs, known_headers={"demand_id", "candidate_id"})
+        d_raw = read_table(demand, known_headers={"demand_id", "weight"})
+        k_raw = read_table(candidates, known_headers={"candidate_id", "capacity"})
         fixed_ids: list[str] = []
         if fixed is not None:
-            f_frame, f_src = _read(fixed, {"candidate_id"})
-            if "candidate_id" not in f_frame:
-                raise SchemaError([Problem(f_src, None, None, "missing column candidate_id",
+            f_raw = read_table(fixed, known_headers={"candidate_id"})
+            if "candidate_id" not in f_raw.frame:
+                raise SchemaError([Problem(f_raw.source, None, None, "missing column candidate_id",
                                            "give one column candidate_id.")])
-            fixed_ids = f_frame["candidate_id"].astype(str).tolist()
-        table = cost_table(c_frame, d_frame, k_frame, source=(c_src, d_src, k_src))
+            fixed_ids = f_raw.frame["candidate_id"].astype(str).tolist()
+        table = cost_table(c_raw.frame, d_raw.frame, k_raw.frame, source=(c_raw.source, d_raw.source, k_raw.source),
+                           rows=(c_raw.rows, d_raw.rows, k_raw.rows))
     except SchemaError as exc:
         report_problems(exc)
     try:

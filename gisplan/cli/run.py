@@ -10,18 +10,17 @@ import click
 import pandas as pd
 
 from gisplan.cli.map import map_options
-from gisplan.cli.options import catalogue_for, catalogue_option, format_table, import_scenario
+from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
 from gisplan.config import load_scenario
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
-from gisplan.store.gpkg import list_layers
+from gisplan.store import Workspace, open_workspace
 from gisplan.workflows.plan import RunResult, run_scenario
 
 
 @click.command("run")
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-w", "--workspace", type=click.Path(dir_okay=False, path_type=Path),
-              help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: beside the workspace, <workspace>_results).")
 @click.option("--propose/--no-propose", default=True, show_default=True,
@@ -31,8 +30,8 @@ from gisplan.workflows.plan import RunResult, run_scenario
 @map_options
 @catalogue_option
 def run(
-    scenario: Path, workspace: Path | None, out: Path | None, propose: bool, draw_map: bool, choropleth: str | None,
-    basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+    scenario: Path, workspace: Workspace | None, out: Path | None, propose: bool, draw_map: bool,
+    choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
 ) -> None:
     """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
     and demand), and print and write the plan's indicator table, with the uncovered areas ranked.
@@ -51,15 +50,15 @@ def run(
     """
     check_basemap(basemap, tianditu_key)  # before the long run, not after it
     sc = load_scenario(scenario)
-    store = workspace or sc.workspace
+    ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
-    import_scenario(sc, store, cat)
-    meta = list_layers(store)
+    import_scenario(sc, ws, cat)
+    meta = ws.metadata()
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
-    click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(store)}\n")
+    click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(ws.label)}\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
-    result = run_scenario(store, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+    result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
     if result.coverage is not None and result.coverage.network is not None:
         click.echo(f"\nroads: {result.coverage.network.summary()}")
     elif result.coverage_note:
@@ -76,10 +75,10 @@ def run(
     if "townships" not in set(meta["layer"]):
         click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
                    "only, and township-level indicators use the declared division codes.")
-    target = out or store.with_name(f"{store.stem}_results")
-    files = write_results(result, out_dir=target, store=store, illustrative=illustrative)
+    target = out or ws.derived_path("_results")
+    files = write_results(result, out_dir=target, workspace=ws, illustrative=illustrative)
     if draw_map:
-        files.append(write_map(map_layers(target / "results.gpkg", store, sc, cat), target / "map.html",
+        files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat), target / "map.html",
                                choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
     click.echo("\nwritten:")
     for path in files:

@@ -17,7 +17,7 @@ from gisplan.errors import Problem, SchemaError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["SPATIAL_SUFFIXES", "file_sha256", "read_spatial"]
+__all__ = ["SPATIAL_SUFFIXES", "file_sha256", "list_file_layers", "read_file_layer", "read_spatial"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
             gdf = gpd.read_parquet(path)
         else:
             if layer is None and path.suffix.lower() == ".gpkg":
-                names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+                names = list_file_layers(path)
                 if len(names) > 1:
                     msg = f"the GeoPackage holds {len(names)} layers ({', '.join(names)})."
                     raise SchemaError([Problem(path.name, None, None, msg, "choose one with `--layer`.")])
@@ -89,6 +89,18 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
     rows = gdf.index.to_numpy() if path.suffix.lower() == ".gpkg" else np.arange(1, len(gdf) + 1)
     gdf = gdf.reset_index(drop=True)
     gdf["_row"] = rows
+    return gdf
+
+
+def list_file_layers(path: Path) -> tuple[str, ...]:
+    """Return the names of the layers in a vector file (a GeoPackage may hold several), in file order."""
+    return tuple(str(n) for n in pyogrio.list_layers(path)[:, 0])
+
+
+def read_file_layer(path: Path, *, layer: str) -> gpd.GeoDataFrame:
+    """Read one layer of a file gisplan wrote (``results.gpkg`` …) as it was written: no row numbers, no
+    encoding guesses (for the user's own files use :func:`read_spatial`)."""
+    gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=layer)
     return gdf
 
 

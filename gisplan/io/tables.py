@@ -22,12 +22,35 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-__all__ = ["TABLE_SUFFIXES", "RawTable", "read_table"]
+__all__ = [
+    "COORDINATE_HEADERS",
+    "LAT_HEADERS",
+    "LONLAT_HEADERS",
+    "LON_HEADERS",
+    "TABLE_SUFFIXES",
+    "WKT_HEADERS",
+    "RawTable",
+    "read_table",
+]
 
 logger = logging.getLogger(__name__)
 
 
 TABLE_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xlsm"})
+
+# The one table of how coordinate columns are headed in tables, as :func:`gisplan.catalogue.normalise_header`
+# spells them (canonical name first). Layer validation, the ad-hoc `gisplan coverage` points and the header
+# detection of imports all read these.
+#: longitude, or a projected easting
+LON_HEADERS = ("lon", "经度", "lng", "long", "longitude", "x", "x坐标", "经度(e)", "东坐标", "easting")
+#: latitude, or a projected northing
+LAT_HEADERS = ("lat", "纬度", "latitude", "y", "y坐标", "纬度(n)", "北坐标", "northing")
+#: one column holding "longitude,latitude"
+LONLAT_HEADERS = ("lonlat", "经纬度", "经纬度坐标", "坐标", "lnglat", "lng,lat", "经度,纬度")
+#: a geometry as WKT
+WKT_HEADERS = ("wkt", "geometry", "geom", "几何")
+#: every header above, to recognise a table's header row
+COORDINATE_HEADERS = frozenset((*LON_HEADERS, *LAT_HEADERS, *LONLAT_HEADERS, *WKT_HEADERS))
 
 
 _HEADER_SCAN_ROWS = 30

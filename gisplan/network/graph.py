@@ -9,7 +9,7 @@ facilities can be snapped onto them (:mod:`gisplan.snapping`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "direction_flags",
     "edge_minutes",
     "index_dtype",
+    "min_csr",
     "node_edges",
     "travel_arcs",
     "travel_graph",
@@ -157,11 +158,23 @@ class RoadNetwork:
         return int(self.edge_u.shape[0])
 
 
-def direction_flags(values: pd.Series, *, column: str) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+def direction_flags(
+    values: pd.Series, *, column: str, rows: NDArray[np.integer[Any]] | None = None,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Map a one-way column to (forward, backward) flags.
 
     Understood codes: the NavInfo-style ``direction`` (0/1 two-way, 2 start→end, 3 end→start), OSM
     ``oneway`` (yes/true/1, -1/reverse, no), Geofabrik ``oneway`` (B, F, T), booleans and 正向/反向/双向.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's values, one per road feature.
+    column : str
+        Its name, for the message and to tell OSM ``oneway`` from the NavInfo code.
+    rows : ndarray of int, optional
+        The row the user sees for each value (a GeoPackage's fid or a file's feature number, as
+        :func:`gisplan.io.spatial.read_spatial` gives them in ``_row``); default the position + 1.
 
     Raises
     ------
@@ -183,7 +196,8 @@ def direction_flags(values: pd.Series, *, column: str) -> tuple[NDArray[np.bool_
     backward_only = text.isin(_BACKWARD).to_numpy()
     unknown = ~(forward_only | backward_only | text.isin(_TWO_WAY).to_numpy())
     if unknown.any():
-        bad = pd.Series(values.to_numpy()[unknown], index=np.flatnonzero(unknown) + 1)
+        shown = np.arange(1, len(values) + 1) if rows is None else np.asarray(rows)
+        bad = pd.Series(values.to_numpy()[unknown], index=shown[unknown])
         sample = ", ".join(f"row {i}: {v!r}" for i, v in bad.head(5).items())
         msg = (f"column `{column}` holds {int(unknown.sum())} one-way value(s) that mean nothing known ({sample}); "
                "expected 0/1 (two-way), 2 (start→end), 3 (end→start), yes/no/-1, or B/F/T. Fix the values or "
@@ -195,7 +209,8 @@ def direction_flags(values: pd.Series, *, column: str) -> tuple[NDArray[np.bool_
 def _first_column(frame: pd.DataFrame, names: tuple[str, ...], given: str | None) -> str | None:
     if given is not None:
         if given not in frame.columns:
-            msg = f"the road layer has no column `{given}` (it has {', '.join(map(str, frame.columns))})."
+            columns = ", ".join(str(c) for c in frame.columns if c != "_row")
+            msg = f"the road layer has no column `{given}` (it has {columns})."
             raise NetworkError(msg)
         return given
     lower = {str(c).lower(): str(c) for c in frame.columns}
@@ -268,7 +283,8 @@ def _attributes(
     """One-way flags and road class of each line part (``row`` = its feature)."""
     dcol = _first_column(gdf, DIRECTION_COLUMNS, direction_column)
     if dcol is not None:
-        fwd_row, bwd_row = direction_flags(gdf[dcol], column=dcol)
+        rows = gdf["_row"].to_numpy() if "_row" in gdf else None  # the rows the user sees, when read from a file
+        fwd_row, bwd_row = direction_flags(gdf[dcol], column=dcol, rows=rows)
         forward, backward = fwd_row[row], bwd_row[row]
     else:
         forward = backward = np.ones(len(row), dtype=bool)
@@ -278,6 +294,72 @@ def _attributes(
         text = gdf[ccol].astype("string").fillna("").str.split(";").str[0].str.strip()
         road_class = text.to_numpy(dtype=object)[row]
     return forward, backward, road_class
+
+
+@dataclass(frozen=True, slots=True)
+class _Edges:
+    """The edges while a network is built: one entry per line part, ends as node labels."""
+
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    length: NDArray[np.float64]
+    geometry: NDArray[np.object_]
+    row: NDArray[np.int64]
+    forward: NDArray[np.bool_]
+    backward: NDArray[np.bool_]
+    road_class: NDArray[np.object_] | None
+
+    def take(self, keep: NDArray[np.bool_]) -> _Edges:
+        """The edges where `keep` holds."""
+        return _Edges(self.u[keep], self.v[keep], self.length[keep], self.geometry[keep], self.row[keep],
+                      self.forward[keep], self.backward[keep],
+                      self.road_class[keep] if self.road_class is not None else None)
+
+
+def _line_parts(gdf: gpd.GeoDataFrame) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """The LineStrings of a layer (multi-part features exploded) with the feature each came from."""
+    geoms = gdf.geometry.to_numpy()
+    if (shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING).all():  # nothing to explode (common)
+        parts, row = geoms, np.arange(len(geoms))
+    else:
+        parts, row = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING
+    keep &= shapely.get_num_coordinates(parts) >= 2
+    if not keep.any():
+        msg = "the road layer holds no usable lines (LineString/MultiLineString with two or more points)."
+        raise NetworkError(msg)
+    return parts[keep], row[keep]
+
+
+def _end_nodes(
+    parts: NDArray[np.object_], snap_tolerance_m: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
+    """The end points of every part (all first points, then all last points), their node labels (end
+    points within the tolerance share one) and how many end points were moved onto another's node."""
+    coords, owner = shapely.get_coordinates(parts, return_index=True)
+    counts = np.bincount(owner, minlength=len(parts))
+    last = np.cumsum(counts) - 1
+    first = last - counts + 1
+    ends = np.concatenate([coords[first], coords[last]])
+    labels, merged = _cluster_points(ends, snap_tolerance_m)
+    return ends, labels, merged
+
+
+def _mean_points(labels: NDArray[np.int64], xy: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+    """The mean of the points that share each of the `n` labels (the coordinates of each node)."""
+    weight = np.bincount(labels, minlength=n).astype(float)
+    sums = np.column_stack([np.bincount(labels, xy[:, 0], n), np.bincount(labels, xy[:, 1], n)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums.astype(np.float64) / weight[:, None], dtype=np.float64)
+
+
+def _drop_unused_nodes(edges: _Edges, node_xy: NDArray[np.float64]) -> tuple[_Edges, NDArray[np.float64]]:
+    """Keep only the nodes some edge ends at, numbered anew in their order."""
+    alive = np.zeros(len(node_xy), dtype=bool)
+    alive[edges.u] = alive[edges.v] = True
+    new_id = np.cumsum(alive) - 1
+    renumbered = replace(edges, u=new_id[edges.u].astype(np.int64), v=new_id[edges.v].astype(np.int64))
+    return renumbered, node_xy[alive]
 
 
 def build_network(
@@ -321,60 +403,25 @@ def build_network(
         msg = "`snap_tolerance_m` and `min_piece_m` must be ≥ 0 metres."
         raise ValueError(msg)
     gdf = _planning(lines, crs)
-    geoms = gdf.geometry.to_numpy()
-    if (shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING).all():  # nothing to explode (common)
-        parts, row = geoms, np.arange(len(geoms))
-    else:
-        parts, row = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING
-    keep &= shapely.get_num_coordinates(parts) >= 2
-    parts, row = parts[keep], row[keep]
-    if len(parts) == 0:
-        msg = "the road layer holds no usable lines (LineString/MultiLineString with two or more points)."
-        raise NetworkError(msg)
+    parts, row = _line_parts(gdf)
     forward, backward, road_class = _attributes(gdf, row, direction_column, class_column)
-
-    coords, owner = shapely.get_coordinates(parts, return_index=True)
-    counts = np.bincount(owner, minlength=len(parts))
-    last = np.cumsum(counts) - 1
-    first = last - counts + 1
-    ends = np.concatenate([coords[first], coords[last]])
-    labels, merged = _cluster_points(ends, snap_tolerance_m)
+    ends, labels, merged = _end_nodes(parts, snap_tolerance_m)
     n_parts = len(parts)
-    u, v = labels[:n_parts], labels[n_parts:]
-    length = shapely.length(parts)
-
-    zero = (u == v) & (length < max(snap_tolerance_m, 1e-9))
-    keep = ~zero
-    u, v, length, parts, row = u[keep], v[keep], length[keep], parts[keep], row[keep]
-    forward, backward = forward[keep], backward[keep]
-    road_class = road_class[keep] if road_class is not None else None
-
-    # node coordinates: the mean of the end points that made each node
+    edges = _Edges(labels[:n_parts], labels[n_parts:], shapely.length(parts), parts, row, forward, backward,
+                   road_class)
+    zero = (edges.u == edges.v) & (edges.length < max(snap_tolerance_m, 1e-9))
+    edges = edges.take(~zero)
     n_nodes = int(labels.max()) + 1
-    weight = np.bincount(labels, minlength=n_nodes).astype(float)
-    sums = np.column_stack([np.bincount(labels, ends[:, 0], n_nodes), np.bincount(labels, ends[:, 1], n_nodes)])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        node_xy = sums.astype(np.float64) / weight[:, None]
-
-    drop_edge, pieces = _small_pieces(u, v, length, n_nodes, min_piece_m)
-    keep = ~drop_edge
-    u, v, length, parts, row = u[keep], v[keep], length[keep], parts[keep], row[keep]
-    forward, backward = forward[keep], backward[keep]
-    road_class = road_class[keep] if road_class is not None else None
-    alive = np.zeros(n_nodes, dtype=bool)
-    alive[u] = alive[v] = True
-    new_id = np.cumsum(alive) - 1
-    u, v = new_id[u].astype(np.int64), new_id[v].astype(np.int64)
-    node_xy = node_xy[alive]
-
+    node_xy = _mean_points(labels, ends, n_nodes)
+    drop_edge, pieces = _small_pieces(edges.u, edges.v, edges.length, n_nodes, min_piece_m)
+    edges, node_xy = _drop_unused_nodes(edges.take(~drop_edge), node_xy)
     report = NetworkReport(
         links_in=len(gdf),
-        edges=len(u),
-        nodes=int(alive.sum()),
+        edges=len(edges.u),
+        nodes=len(node_xy),
         merged_end_points=merged,
         zero_length_dropped=int(zero.sum()),
-        one_way_edges=int(np.count_nonzero(forward != backward)),
+        one_way_edges=int(np.count_nonzero(edges.forward != edges.backward)),
         pieces=pieces.count,
         pieces_dropped=pieces.dropped,
         dropped_length_m=pieces.dropped_length_m,
@@ -385,14 +432,14 @@ def build_network(
     network = RoadNetwork(
         crs=CRS.from_user_input(gdf.crs),
         node_xy=node_xy,
-        edge_u=u,
-        edge_v=v,
-        length_m=length,
-        forward=forward,
-        backward=backward,
-        road_class=road_class,
-        geometry=parts,
-        source_row=row.astype(np.int64),
+        edge_u=edges.u,
+        edge_v=edges.v,
+        length_m=edges.length,
+        forward=edges.forward,
+        backward=edges.backward,
+        road_class=edges.road_class,
+        geometry=edges.geometry,
+        source_row=edges.row.astype(np.int64),
         report=report,
     )
     node_edges(network)  # the topology every search reads; built with the network
@@ -448,22 +495,33 @@ def travel_arcs(network: RoadNetwork, profile: Profile) -> TravelArcs:
 
 
 def min_csr(
-    tail: NDArray[np.int64], head: NDArray[np.int64], weight: NDArray[np.float64], n: int,
+    tail: NDArray[np.int64], head: NDArray[np.int64], weight: NDArray[np.float64], n: int, *,
+    n_cols: int | None = None,
 ) -> sparse.csr_array:
-    """A CSR matrix holding, for parallel arcs, the smallest weight (scipy would add them up).
+    """A CSR matrix of arcs ``tail → head`` holding, for parallel arcs, the smallest weight (scipy would add
+    them up); `n` rows and `n` columns, or `n_cols` columns.
 
     Zero weights stay as explicit entries, which scipy.sparse.csgraph treats as arcs.
+
+    Examples
+    --------
+    >>> g = min_csr(np.array([0, 0, 1]), np.array([1, 1, 0]), np.array([5.0, 2.0, 0.0]), 2)
+    >>> g.toarray().tolist(), g.nnz
+    ([[0.0, 2.0], [0.0, 0.0]], 2)
+    >>> min_csr(np.array([0, 0]), np.array([2, 2]), np.array([3.0, 1.0]), 1, n_cols=3).toarray().tolist()
+    [[0.0, 0.0, 1.0]]
     """
     order = np.lexsort((weight, head, tail))
     t, h, w = tail[order], head[order], weight[order]
     first = np.ones(len(t), dtype=bool)
     first[1:] = (t[1:] != t[:-1]) | (h[1:] != h[:-1])
     t, h, w = t[first], h[first], w[first]
+    cols = n if n_cols is None else n_cols
     # 32-bit indices where they fit: scipy.sparse.csgraph works in them, and would copy 64-bit ones per call
-    itype = index_dtype(n, len(t))
+    itype = index_dtype(max(n, cols), len(t))
     indptr = np.zeros(n + 1, dtype=itype)
     np.cumsum(np.bincount(t, minlength=n), out=indptr[1:])
-    return sparse.csr_array((w, h.astype(itype), indptr), shape=(n, n))
+    return sparse.csr_array((w, h.astype(itype), indptr), shape=(n, cols))
 
 
 def index_dtype(n: int, nnz: int) -> type[np.signedinteger[Any]]:

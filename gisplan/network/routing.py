@@ -28,7 +28,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from gisplan import settings
-from gisplan.network.graph import edge_minutes, index_dtype, node_edges, travel_graph
+from gisplan.network.graph import edge_minutes, index_dtype, min_csr, node_edges, travel_graph
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -158,19 +158,14 @@ def _facility_graph(network: RoadNetwork, profile: Profile, facilities: EdgeSnap
     head = np.concatenate([network.edge_u[e[up]], network.edge_v[e[down]]])
     weight = np.concatenate([access[up] + frac[up] * minutes[e[up]],
                              access[down] + (1 - frac[down]) * minutes[e[down]]])
-    order = np.lexsort((weight, head, tail))
-    tail, head, weight = tail[order], head[order], weight[order]
-    first = np.ones(len(tail), dtype=bool)
-    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])  # a loop edge: both ends are one node
-    tail, head, weight = tail[first], head[first], weight[first]
     n_f = len(facilities.edge)
-    fac_ptr = np.zeros(n_f + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tail, minlength=n_f), out=fac_ptr[1:])
+    # one row per facility; a loop edge gives two arcs to one node, of which the shorter is kept
+    fac = min_csr(tail, head, weight, n_f, n_cols=n)
     total = n + n_f
-    itype = index_dtype(total, len(road.indices) + len(head))
-    indptr = np.concatenate([road.indptr, road.indptr[-1] + fac_ptr[1:]]).astype(itype, copy=False)
-    indices = np.concatenate([road.indices, head]).astype(itype, copy=False)
-    return sparse.csr_array((np.concatenate([road.data, weight]), indices, indptr), shape=(total, total))
+    itype = index_dtype(total, len(road.indices) + len(fac.indices))
+    indptr = np.concatenate([road.indptr, road.indptr[-1] + fac.indptr[1:].astype(np.int64)]).astype(itype, copy=False)
+    indices = np.concatenate([road.indices, fac.indices]).astype(itype, copy=False)
+    return sparse.csr_array((np.concatenate([road.data, fac.data]), indices, indptr), shape=(total, total))
 
 
 def pairwise_minutes(

@@ -13,13 +13,14 @@ import shapely
 from gisplan.analysis.coverage import METHOD_LABELS, CoverageResult
 from gisplan.crs import STORAGE_CRS
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg
-from gisplan.store.gpkg import LayerWrite, write_layers
+from gisplan.store import LayerWrite
 
 if TYPE_CHECKING:
-
     from pathlib import Path
 
     import geopandas as gpd
+
+    from gisplan.store import Workspace
 
 
 __all__ = ["demand_table", "write_coverage"]
@@ -40,10 +41,10 @@ def write_coverage(
     result: CoverageResult,
     *,
     out_dir: Path,
-    store: Path | None = None,
+    workspace: Workspace | None = None,
     illustrative: bool = False,
 ) -> list[Path]:
-    """Write coverage results: CSVs and a GeoPackage in `out_dir`, and layers in the workspace `store`.
+    """Write coverage results: CSVs and a GeoPackage in `out_dir`, and layers in `workspace` (when given).
 
     Files: ``coverage_demand.csv`` (per demand point and type: minutes, nearest facility, covered),
     ``coverage_units.csv`` (per district/township/village, type and threshold),
@@ -69,7 +70,7 @@ def write_coverage(
     gpkg_layers = {"demand": demand, "areas": areas}
     write_atomic_gpkg({k: v for k, v in gpkg_layers.items() if len(v)}, out_dir / "coverage.gpkg")
     written.append(out_dir / "coverage.gpkg")
-    if store is not None:
+    if workspace is not None:
         note = METHOD_LABELS[result.method] + ("; 示意 illustrative inputs" if illustrative else "")
         writes = [
             LayerWrite("coverage_demand", "result", demand, illustrative=illustrative, note=note),
@@ -77,5 +78,5 @@ def write_coverage(
         ]
         if len(areas):
             writes.append(LayerWrite("coverage_areas", "result", areas, illustrative=illustrative, note=note))
-        write_layers(store, writes, action="coverage", detail={"method": result.method})
+        workspace.write(writes, action="coverage", detail={"method": result.method})
     return written

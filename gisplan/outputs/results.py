@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 
+from gisplan.catalogue import facility_type_of
 from gisplan.crs import STORAGE_CRS
 from gisplan.errors import ConfigError
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
+from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.coverage import demand_table
 from gisplan.outputs.webmap import MapLayers, build_map, render_map_html
-from gisplan.store.gpkg import list_layers, read_store_layer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from gisplan.analysis.coverage import CoverageResult
     from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
+    from gisplan.store import Workspace
     from gisplan.workflows.plan import RunResult
 
 __all__ = ["map_layers", "write_map", "write_results"]
@@ -31,10 +32,10 @@ logger = logging.getLogger(__name__)
 
 
 def _unit_layer(
-    store: Path, layer: str, coverage: CoverageResult | None, admin: pd.DataFrame, floor: pd.DataFrame,
+    workspace: Workspace, layer: str, coverage: CoverageResult | None, admin: pd.DataFrame, floor: pd.DataFrame,
 ) -> gpd.GeoDataFrame:
     """A boundary layer with, per unit, the coverage share of each type at its threshold and admin gaps."""
-    polys = gpd.GeoDataFrame(read_store_layer(store, layer))
+    polys = workspace.read_layer(layer)
     out = polys[[c for c in ("code12", "name") if c in polys] + ["geometry"]].copy()
     level = "township" if layer == "townships" else "village"
     if coverage is not None:
@@ -53,7 +54,7 @@ def _unit_layer(
     return out
 
 
-def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative: bool) -> list[Path]:
+def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, illustrative: bool) -> list[Path]:
     """Write `gisplan run` results: ``indicators.csv``, per-unit tables, ``gaps.csv``, ``admin_gaps.csv``
     and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas)."""
     table = result.indicators.rename(columns={"name_zh": "name", "basis": "source"})
@@ -86,10 +87,10 @@ def write_results(result: RunResult, *, out_dir: Path, store: Path, illustrative
         layers["demand"] = demand_table(result.coverage)
         if len(result.coverage.areas):
             layers["areas"] = result.coverage.areas.to_crs(STORAGE_CRS)
-    stored = set(list_layers(store)["layer"])
+    stored = workspace.layer_names()
     for layer in ("townships", "villages"):
         if layer in stored:
-            layers[layer] = _unit_layer(store, layer, result.coverage, result.admin_gaps,
+            layers[layer] = _unit_layer(workspace, layer, result.coverage, result.admin_gaps,
                                         result.floor_area).to_crs(STORAGE_CRS)
     if len(gaps):
         layers["gaps"] = gaps
@@ -108,7 +109,7 @@ _LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）�
                  "gazetteer": "区划名录", "roads": "道路", "place_names": "地名"}
 
 
-def map_layers(results: Path, store: Path, scenario: Scenario, catalogue: Catalogue) -> MapLayers:
+def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogue: Catalogue) -> MapLayers:
     """The layers of a scenario's map: boundaries and facilities from the workspace, indicators, service
     areas, gaps and proposed sites from the ``results.gpkg`` that :func:`write_results` wrote.
 
@@ -120,31 +121,36 @@ def map_layers(results: Path, store: Path, scenario: Scenario, catalogue: Catalo
     if not results.is_file():
         msg = f"{results} does not exist: run `gisplan run SCENARIO --out {results.parent}` first"
         raise ConfigError(msg)
-    done = set(pyogrio.list_layers(results)[:, 0])
-    stored = list_layers(store)
-    names = set(stored["layer"])
+    done = set(list_file_layers(results))
+    stored = workspace.metadata()
+    names = workspace.layer_names()
 
     def result_layer(name: str) -> gpd.GeoDataFrame | None:
-        return pyogrio.read_dataframe(results, layer=name) if name in done else None
+        return read_file_layer(results, layer=name) if name in done else None
 
     townships = result_layer("townships")
     if townships is None and "townships" in names:
-        townships = gpd.GeoDataFrame(read_store_layer(store, "townships"))
-    facilities = {n.removeprefix("facilities_"): gpd.GeoDataFrame(read_store_layer(store, n))
-                  for n in stored["layer"] if n.startswith("facilities_")}
+        townships = workspace.read_layer("townships")
+    facilities = {type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()}
     type_names = {t.id: t.name_zh for t in catalogue.types.values()}
     areas = result_layer("areas")
     minutes = {t.id: t.max_minutes for t in catalogue.types.values()}
     if areas is not None:
         minutes.update({str(k): float(v) for k, v in areas.groupby("facility_type")["minutes"].max().items()})
+
+    def label(layer: str) -> str:
+        type_id = facility_type_of(layer)
+        return type_names.get(type_id, layer) if type_id else _LAYER_LABELS.get(layer, layer)
+
     illustrative = tuple(
-        type_names.get(n.removeprefix("facilities_"), n) if n.startswith("facilities_") else _LAYER_LABELS.get(n, n)
-        for n in stored.loc[stored["illustrative"].astype(bool) & (stored["kind"] != "result"), "layer"])
+        label(n) for n in stored.loc[stored["illustrative"].astype(bool) & (stored["kind"] != "result"), "layer"])
     return MapLayers(
         title=scenario.name, method=scenario.coverage.method if "demand" in done else "none", townships=townships,
-        district=gpd.GeoDataFrame(read_store_layer(store, "district")) if "district" in names else None,
+        district=workspace.read_layer("district") if "district" in names else None,
         villages=result_layer("villages"), facilities=facilities, areas=areas, gaps=result_layer("gaps"),
         proposals=result_layer("proposed_sites"), type_names=type_names, type_minutes=minutes,
+        type_colours={t.id: t.map_colour for t in catalogue.types.values()},
+        type_glyphs={t.id: t.map_glyph for t in catalogue.types.values()},
         illustrative=illustrative, floor_area_standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
     )
 

@@ -4,7 +4,8 @@
 facilities by type, service areas, coverage gaps and candidate sites — into a :class:`folium.Map`;
 :func:`render_map_html` renders it as one self-contained HTML page. Leaflet and its plugins ship inside
 gisplan (``gisplan/data/web``, see its README) and are inlined, so the page needs no CDN: a government
-intranet has none. Tiles are optional and off by default.
+intranet has none. Tiles are optional and off by default. What each layer holds, its colours, classes and
+popup text are :mod:`gisplan.outputs.mapstyle`'s; this module draws them.
 
 Every name that comes from user data (facility, township and village names, the scenario title) is
 HTML-escaped before it reaches the page, and data travel as JSON with ``<``, ``>`` and ``&`` escaped, so a
@@ -15,12 +16,10 @@ metres, in a local UTM zone) and coordinates are rounded to 1e-5° (about 1 m).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
-import math
 import re
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,17 @@ import shapely
 
 from gisplan.coords import transform_geometries
 from gisplan.errors import ConfigError
+from gisplan.outputs.mapstyle import (
+    AREA_COLOURS,
+    MapLayers,
+    choropleth_choices,
+    esc,
+    facility_props,
+    gap_props,
+    site_props,
+    township_classes,
+    type_symbol,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -68,111 +78,9 @@ BASEMAPS: Mapping[str, tuple[str, tuple[str, ...], str, str]] = MappingProxyType
     ), "&copy; 高德地图 AutoNavi", "gcj02"),
 })
 _TIANDITU_KEY = re.compile(r"[0-9A-Za-z]{16,64}")
-
-# facility type -> (colour, one-character symbol); types outside the catalogue take the fallback palette
-_TYPE_SYMBOLS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "community_service_centre": ("#1565c0", "社"),
-    "elderly_day_care": ("#2e7d32", "站"),
-    "township_elderly_centre": ("#00897b", "中"),
-    "rural_mutual_aid_elderly": ("#7cb342", "互"),
-    "elderly_institution": ("#6a1b9a", "养"),
-    "public_cemetery": ("#5d4037", "墓"),
-    "funeral_service_station": ("#455a64", "殡"),
-    "minor_protection_station": ("#ef6c00", "未"),
-    "social_work_station": ("#ad1457", "工"),
-    "volunteer_service_point": ("#0097a7", "志"),
-})
-_FALLBACK_COLOURS = ("#3949ab", "#c0ca33", "#8d6e63", "#26a69a", "#ec407a", "#5c6bc0", "#ffa000", "#78909c")
-_AREA_COLOURS = ("#1e88e5", "#43a047", "#8e24aa", "#fb8c00", "#00acc1", "#e53935", "#6d4c41", "#3949ab")
-_SEQUENTIAL = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")  # ColorBrewer YlGn: low → high
-_NO_DATA = "#d9d9d9"
 CLUSTER_OVER = 40  # a facility type with more points than this is clustered
 _SIMPLIFY_M = 5.0  # display simplification of polygons, metres
 _DECIMALS = 5  # 1e-5 degree ≈ 1.1 m north-south, 1.0 m east-west at 30°N
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class MapLayers:
-    """What a plan map shows. GeoDataFrames may be in any CRS (each is reprojected for display).
-
-    Attributes
-    ----------
-    title : str
-        The scenario's name, shown in the title block.
-    method : str
-        ``"network"`` (shortest paths on the roads), ``"straight_line"`` (service radius) or ``"none"``
-        (coverage not measured); shown in the title.
-    townships : geopandas.GeoDataFrame or None
-        ``code12``, ``name`` and the indicator columns written by ``gisplan run``: ``share_<type>`` (population
-        share within the type's threshold), ``floor_area_m2_per_100hh``, ``lacks_<type>``.
-    district : geopandas.GeoDataFrame or None
-    villages : geopandas.GeoDataFrame or None
-        ``code12``, ``name`` and ``lacks_<type>`` for village-level administrative coverage.
-    facilities : mapping of str to geopandas.GeoDataFrame
-        Points per facility type id: ``name``, ``code12`` and, where known, ``floor_area_m2``, ``beds``,
-        ``status`` (``planned`` shows dashed) and ``illustrative``.
-    areas : geopandas.GeoDataFrame or None
-        Service areas: ``facility_type``, ``minutes``, ``profile``.
-    gaps : geopandas.GeoDataFrame or None
-        Uncovered areas: ``facility_type``, ``rank``, ``population``, ``households``, ``pop_60plus``,
-        ``township``, ``village``, ``area_km2``.
-    proposals : geopandas.GeoDataFrame or None
-        Candidate sites: ``facility_type``, ``indicator_id``, ``rank``, ``year``, ``*_added``, ``township``,
-        ``village``, ``lon``/``lat``, ``lon_gcj02``/``lat_gcj02``.
-    type_names : mapping of str to str
-        Facility type id → Chinese name.
-    type_minutes : mapping of str to float
-        Facility type id → coverage threshold in minutes (for the choropleth's label).
-    illustrative : tuple of str
-        Chinese names of the layers that are generated (示意); any entry puts the 示意 banner on the map.
-    floor_area_standard_m2_per_100hh : float
-        The standard the floor-area choropleth is classed around.
-    made_on : datetime.date
-    """
-
-    title: str
-    method: str
-    townships: gpd.GeoDataFrame | None = None
-    district: gpd.GeoDataFrame | None = None
-    villages: gpd.GeoDataFrame | None = None
-    facilities: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    areas: gpd.GeoDataFrame | None = None
-    gaps: gpd.GeoDataFrame | None = None
-    proposals: gpd.GeoDataFrame | None = None
-    type_names: Mapping[str, str] = field(default_factory=dict)
-    type_minutes: Mapping[str, float] = field(default_factory=dict)
-    illustrative: tuple[str, ...] = ()
-    floor_area_standard_m2_per_100hh: float = 30.0
-    made_on: date = field(default_factory=date.today)
-
-
-def _esc(value: object) -> str:
-    """HTML-escape a value for a popup, tooltip or label (None/NaN → ``—``)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "—"
-    # braces too: folium renders each element's output again as a Jinja template, so "{{ … }}" in a name
-    # would otherwise be evaluated while the map is written
-    return html.escape(str(value), quote=True).replace("{", "&#123;").replace("}", "&#125;")
-
-
-def _number(value: object, digits: int = 0, unit: str = "", *, scale: float = 1.0) -> str:
-    """A number for a popup (``—`` when missing), e.g. ``_number(0.913, 1, "%", scale=100)`` → ``91.3%``."""
-    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(float(value))):
-        return "—"
-    return f"{float(value) * scale:,.{digits}f}{unit}"  # type: ignore[arg-type]
-
-
-def _table(caption: str, rows: list[tuple[str, str]], note: str = "") -> str:
-    """A popup table; `caption` and the row values must already be escaped."""
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    tail = f'<tr><td colspan="2" class="gp-note">{note}</td></tr>' if note else ""
-    return f'<table class="gp-pop"><caption>{caption}</caption>{body}{tail}</table>'
-
-
-def _type_style(type_id: str, order: int) -> tuple[str, str]:
-    if type_id in _TYPE_SYMBOLS:
-        return _TYPE_SYMBOLS[type_id]
-    return _FALLBACK_COLOURS[order % len(_FALLBACK_COLOURS)], "设"
 
 
 # ---------------------------------------------------------------------------------------------- geometry
@@ -225,7 +133,9 @@ def _folium() -> Any:
     return folium
 
 
+@functools.cache
 def _overlay_class() -> type:
+    """The overlay element class (made once: it subclasses folium's, imported late)."""
     fol = _folium()
 
     class Overlay(fol.map.Layer):  # type: ignore[misc,name-defined]
@@ -273,150 +183,6 @@ def _script(code: str, js: tuple[tuple[str, str], ...] = (), css: tuple[tuple[st
     return script
 
 
-# ---------------------------------------------------------------------------------------------- choropleth
-
-
-def _towns(layers: MapLayers) -> gpd.GeoDataFrame:
-    assert layers.townships is not None  # internal invariant: choropleth keys exist only with townships
-    return layers.townships
-
-
-def choropleth_choices(layers: MapLayers) -> dict[str, str]:
-    """The township indicators a map can be coloured by: key → Chinese label.
-
-    Keys are ``coverage:<type>`` (share of residents within the type's threshold), ``floor_area``
-    (community-centre floor area per 100 households) and ``admin:<type>`` (share of a township's
-    villages/communities that have the facility, or whether the township has its own).
-    """
-    out: dict[str, str] = {}
-    towns = layers.townships
-    if towns is None:  # nothing to colour
-        return out
-    for column in towns.columns:
-        if column.startswith("share_"):
-            type_id = column.removeprefix("share_")
-            minutes = layers.type_minutes.get(type_id)
-            span = f"{minutes:g} 分钟" if minutes else "门槛时间"
-            out[f"coverage:{type_id}"] = f"{span}覆盖率（人口）— {layers.type_names.get(type_id, type_id)}"
-    if "floor_area_m2_per_100hh" in towns:
-        out["floor_area"] = "每百户社区综合服务设施面积（m²）"
-    lacks = [c for c in towns.columns if c.startswith("lacks_")]
-    if layers.villages is not None:
-        lacks += [c for c in layers.villages.columns if c.startswith("lacks_")]
-    for column in dict.fromkeys(lacks):
-        type_id = column.removeprefix("lacks_")
-        out[f"admin:{type_id}"] = f"行政覆盖率 — {layers.type_names.get(type_id, type_id)}"
-    return out
-
-
-def _admin_share(layers: MapLayers, type_id: str) -> pd.Series:
-    """Per township: share of its villages with the facility, or 1/0 for a township-level facility."""
-    column = f"lacks_{type_id}"
-    towns = _towns(layers)
-    codes = towns["code12"].astype(str)
-    if layers.villages is not None and column in layers.villages:
-        villages = pd.DataFrame(layers.villages)
-        prefix = villages["code12"].astype(str).str[:9]
-        has = ~villages[column].astype("boolean").fillna(value=False).astype(bool)
-        share = has.groupby(prefix).mean()
-        return pd.Series(codes.str[:9].map(share).to_numpy(dtype=float), index=towns.index)
-    lacking = towns[column].astype("boolean")
-    return pd.Series(np.where(lacking.isna(), np.nan, (~lacking.fillna(value=False)).astype(float)), index=towns.index)
-
-
-def _classes(key: str, layers: MapLayers) -> tuple[pd.Series, list[float], list[str], str]:
-    """Values, class breaks, class labels and a value formatter name for a choropleth key."""
-    towns = _towns(layers)
-    if key == "floor_area":
-        std = layers.floor_area_standard_m2_per_100hh
-        breaks = [std / 3, 2 * std / 3, std, 1.5 * std]
-        labels = [f"< {breaks[0]:g}", f"{breaks[0]:g}–{breaks[1]:g}", f"{breaks[1]:g}–{std:g}",
-                  f"{std:g}–{breaks[3]:g}（达标）", f"≥ {breaks[3]:g}（达标）"]
-        return towns["floor_area_m2_per_100hh"].astype(float), breaks, labels, "m2"
-    kind, _, type_id = key.partition(":")
-    values = (towns[f"share_{type_id}"].astype(float) if kind == "coverage" else _admin_share(layers, type_id))
-    breaks = [0.2, 0.4, 0.6, 0.8]
-    labels = ["< 20%", "20–40%", "40–60%", "60–80%", "≥ 80%"]
-    return values, breaks, labels, "share"
-
-
-# ---------------------------------------------------------------------------------------------- layers
-
-
-def _township_layer(layers: MapLayers, key: str, system: str) -> tuple[str, list[tuple[str, str]], str, int]:
-    towns = _towns(layers)
-    values, breaks, labels, fmt = _classes(key, layers)
-    cls = np.digitize(values.to_numpy(dtype=float), breaks)
-    label = choropleth_choices(layers)[key]
-    props = []
-    for i, (name, value) in enumerate(zip(towns["name"], values, strict=True)):
-        shown = _number(value, 1, "%", scale=100) if fmt == "share" else _number(value, 1, " m²/百户")
-        colour = _NO_DATA if math.isnan(value) else _SEQUENTIAL[int(cls[i])]
-        props.append({"_s": {"fillColor": colour},
-                      "_t": f"{_esc(name)}：{shown}",
-                      "_p": _table(_esc(name), [("代码", _esc(towns["code12"].iloc[i])), (_esc(label), shown)])})
-    geoms = _display_geoms(towns, system=system, simplify_m=_SIMPLIFY_M, coverage=True)
-    legend = [*zip(_SEQUENTIAL, labels, strict=True), (_NO_DATA, "无数据")]
-    return _collection(geoms, props), legend, label, len(towns)
-
-
-def _facility_props(frame: gpd.GeoDataFrame, type_name: str, colour: str, symbol: str,
-                    town_names: Mapping[str, str], layer_illustrative: bool) -> list[dict[str, Any]]:
-    props = []
-    columns = set(frame.columns)
-    for row in frame.drop(columns=frame.geometry.name).itertuples(index=False):
-        code = str(getattr(row, "code12", "") or "")
-        planned = str(getattr(row, "status", "") or "") == "planned"
-        flagged = getattr(row, "illustrative", None)
-        fake = layer_illustrative if flagged is None or pd.isna(flagged) else bool(flagged)
-        rows = [("类型", _esc(type_name)), ("所在镇街", _esc(town_names.get(code[:9] + "000", "—"))),
-                ("区划代码", _esc(code or None))]
-        if "floor_area_m2" in columns:
-            rows.append(("建筑面积", _number(row.floor_area_m2, 0, " m²")))
-        if "beds" in columns:
-            rows.append(("床位", _number(row.beds, 0, " 张")))
-        rows.append(("状态", "规划" if planned else "现状"))
-        rows.append(("示意数据", "是" if fake else "否"))
-        name = _esc(getattr(row, "name", None))
-        extra = ' class="gp-planned"' if planned else ""
-        props.append({"_p": _table(name, rows, "示意数据，非真实设施" if fake else ""), "_t": name,
-                      "_i": f'<div{extra} style="background:{colour}">{symbol}</div>'})
-    return props
-
-
-def _gap_props(gaps: pd.DataFrame, type_name: str) -> list[dict[str, Any]]:
-    return [{"_p": _table(f"覆盖缺口 第 {_esc(r.rank)} 位 — {_esc(type_name)}", [
-                ("镇街", _esc(r.township)), ("村/社区", _esc(r.village)),
-                ("人口", _number(r.population, 0, " 人")), ("户数", _number(r.households, 0, " 户")),
-                ("60岁以上", _number(getattr(r, "pop_60plus", None), 0, " 人")),
-                ("面积", _number(r.area_km2, 2, " km²"))]),
-             "_t": f"缺口 {_esc(r.rank)}：{_number(r.population, 0)} 人"}
-            for r in gaps.itertuples(index=False)]
-
-
-def _site_props(sites: pd.DataFrame, type_name: str) -> list[dict[str, Any]]:
-    props = []
-    for r in sites.itertuples(index=False):
-        rows = [("指标", _esc(getattr(r, "indicator_id", None))), ("设施类型", _esc(type_name)),
-                ("建设年份", _esc(getattr(r, "year", None))), ("镇街", _esc(getattr(r, "township", None))),
-                ("村/社区", _esc(getattr(r, "village", None)))]
-        for column, label in (("population_added", "新增覆盖人口"), ("households_added", "新增覆盖户数"),
-                              ("pop_60plus_added", "新增覆盖60岁以上")):
-            if hasattr(r, column):
-                rows.append((label, _number(getattr(r, column), 0)))
-        if hasattr(r, "covered_share_after"):
-            rows.append(("建成后覆盖率", _number(r.covered_share_after, 1, "%", scale=100)))
-        if hasattr(r, "lon"):
-            rows.append(("WGS84", f"{r.lon:.6f}, {r.lat:.6f}"))
-        if hasattr(r, "lon_gcj02"):
-            rows.append(("GCJ-02", f"{r.lon_gcj02:.6f}, {r.lat_gcj02:.6f}"))
-        rank = _esc(r.rank)
-        props.append({"_p": _table(f"候选站点 第 {rank} 位", rows, "由模型提出的建议位置，需实地核实"),
-                      "_t": f"候选 {rank}（{_esc(getattr(r, 'indicator_id', ''))}）",
-                      "_i": f'<div style="background:#ffd600;color:#111"><span>{rank}</span></div>'})
-    return props
-
-
 # ---------------------------------------------------------------------------------------------- map
 
 
@@ -441,7 +207,7 @@ def check_basemap(basemap: str, tianditu_key: str | None = None) -> tuple[str, .
     return urls
 
 
-def build_map(  # noqa: C901, PLR0912, PLR0915 - one layer after another
+def build_map(
     layers: MapLayers, *, choropleth: str | None = None, basemap: str = "none", tianditu_key: str | None = None,
 ) -> folium.Map:
     """Build the plan map.
@@ -463,107 +229,152 @@ def build_map(  # noqa: C901, PLR0912, PLR0915 - one layer after another
     ConfigError
         An unknown choropleth key or basemap, or 天地图 without a valid key.
     """
-    fol = _folium()
-    overlay_cls = _overlay_class()
     tile_urls = check_basemap(basemap, tianditu_key)
     system = BASEMAPS[basemap][3]
+    choropleth = _choropleth_key(layers, choropleth)
+    fmap = _base_map(layers, basemap, tile_urls)
+    legend, legend_title = _add_boundaries(fmap, layers, choropleth, system)
+    _add_areas(fmap, layers, system)
+    _add_gaps(fmap, layers, system)
+    _add_facilities(fmap, layers, system)
+    _add_proposals(fmap, layers, choropleth, system)
+    _add_furniture(fmap, layers, legend, legend_title, basemap, system)
+    west, south, east, north = _bounds(layers, system)
+    fmap.fit_bounds([[south, west], [north, east]], padding=(12, 12))
+    return fmap
+
+
+def _choropleth_key(layers: MapLayers, choropleth: str | None) -> str | None:
+    """The township indicator to colour by: `choropleth`, checked, or the first the results offer."""
     choices = choropleth_choices(layers)
     if choropleth is None and choices:
-        choropleth = next(iter(choices))
+        return next(iter(choices))
     if choropleth is not None and choropleth not in choices:
         msg = (f"the map cannot be coloured by {choropleth!r}; the results offer: "
                + (", ".join(f"{k} ({v})" for k, v in choices.items()) or "nothing (run coverage first)"))
         raise ConfigError(msg)
+    return choropleth
 
+
+def _base_map(layers: MapLayers, basemap: str, tile_urls: tuple[str, ...]) -> folium.Map:
+    """An empty map with the page title, Leaflet from the embedded assets and the basemap's tiles."""
+    fol = _folium()
     fmap: folium.Map = fol.Map(location=None, tiles=None, control_scale=False, zoom_start=11, prefer_canvas=False,
                                maxZoom=18, minZoom=5, zoomSnap=0.25)
     fmap.default_js = [("leaflet", _ASSET + "leaflet.js")]
     fmap.default_css = [("leaflet_css", _ASSET + "leaflet.css")]
-    fmap.add_child(_block(f"<title>{_esc(layers.title)}</title>", "header"))
+    fmap.add_child(_block(f"<title>{esc(layers.title)}</title>", "header"))
+    label, _, attribution, _ = BASEMAPS[basemap]
+    subdomains = {"tianditu": "01234567", "amap": "1234"}.get(basemap, "abc")
     for i, url in enumerate(tile_urls):
-        label, _, attribution, _ = BASEMAPS[basemap]
         fol.TileLayer(url, attr=attribution, name=label if i == 0 else f"{label}注记", overlay=i > 0,
-                         control=False, subdomains="01234567" if basemap == "tianditu" else "1234"
-                         if basemap == "amap" else "abc", max_zoom=18).add_to(fmap)
+                      control=False, subdomains=subdomains, max_zoom=18).add_to(fmap)
+    return fmap
 
-    def add(collection: str, count: int, *, name: str, key: str, kind: str, show: bool, **options: Any) -> None:
-        """Add an overlay; `name` is HTML (Leaflet's layer control shows it as such), escaped by the caller.
-        Its paths or markers carry the class ``gp-<key>`` (the last class), which the browser test counts."""
-        site = "gp-site" if key.startswith("site") else "gp-fac"
-        symbol = {"polygon": "gp-poly", "cluster": "gp-fac", "marker": site}
-        overlay = overlay_cls(collection, {"className": f"gp-l {symbol[kind]} gp-{key}", **options}, name=name,
-                              show=show,
-                          kind=kind, count=count)
-        overlay.add_to(fmap)
 
+def _add_overlay(fmap: folium.Map, collection: str, count: int, *, name: str, key: str, kind: str, show: bool,
+                 **options: Any) -> None:
+    """Add an overlay; `name` is HTML (Leaflet's layer control shows it as such), escaped by the caller.
+    Its paths or markers carry the class ``gp-<key>`` (the last class), which the browser test counts."""
+    site = "gp-site" if key.startswith("site") else "gp-fac"
+    symbol = {"polygon": "gp-poly", "cluster": "gp-fac", "marker": site}
+    overlay = _overlay_class()(collection, {"className": f"gp-l {symbol[kind]} gp-{key}", **options}, name=name,
+                               show=show, kind=kind, count=count)
+    overlay.add_to(fmap)
+
+
+def _polygons(frame: gpd.GeoDataFrame, props: list[dict[str, Any]], system: str, *, coverage: bool = False) -> str:
+    """A polygon layer's features, simplified for display (`coverage`: as a coverage, keeping shared edges)."""
+    return _collection(_display_geoms(frame, system=system, simplify_m=_SIMPLIFY_M, coverage=coverage), props)
+
+
+def _add_boundaries(fmap: folium.Map, layers: MapLayers, choropleth: str | None, system: str,
+                    ) -> tuple[list[tuple[str, str]], str]:
+    """The townships (coloured by `choropleth`, else outlined) and the district outline; returns the legend
+    (colour, label) and its title (empty without a choropleth)."""
     legend: list[tuple[str, str]] = []
     legend_title = ""
-    if choropleth is not None:  # implies townships
-        collection, legend, legend_title, n = _township_layer(layers, choropleth, system)
-        add(collection, n, name=f"镇街：{_esc(legend_title)}", key="townships", kind="polygon", show=True, sticky=True,
-            style={"color": "#666", "weight": 1, "fillOpacity": 0.55})
-    elif layers.townships is not None:
-        towns = layers.townships
-        props = [{"_t": _esc(n)} for n in towns["name"]]
-        add(_collection(_display_geoms(towns, system=system, simplify_m=_SIMPLIFY_M, coverage=True), props),
-            len(towns), name="镇街界", key="townships", kind="polygon", show=True, sticky=True,
-            style={"color": "#555", "weight": 1, "fillOpacity": 0.05})
+    towns = layers.townships
+    if choropleth is not None and towns is not None:  # a choropleth implies townships
+        props, legend, legend_title = township_classes(layers, choropleth)
+        _add_overlay(fmap, _polygons(towns, props, system, coverage=True), len(towns),
+                     name=f"镇街：{esc(legend_title)}", key="townships", kind="polygon", show=True, sticky=True,
+                     style={"color": "#666", "weight": 1, "fillOpacity": 0.55})
+    elif towns is not None:
+        props = [{"_t": esc(n)} for n in towns["name"]]
+        _add_overlay(fmap, _polygons(towns, props, system, coverage=True), len(towns), name="镇街界",
+                     key="townships", kind="polygon", show=True, sticky=True,
+                     style={"color": "#555", "weight": 1, "fillOpacity": 0.05})
     if layers.district is not None and len(layers.district):
         district = layers.district
-        props = [{"_t": _esc(n)} for n in district.get("name", pd.Series(["区界"] * len(district)))]
-        add(_collection(_display_geoms(district, system=system, simplify_m=_SIMPLIFY_M), props), len(district),
-            name="区界", key="district", kind="polygon", show=True,
-            style={"color": "#111", "weight": 3, "fill": False, "interactive": False})
+        props = [{"_t": esc(n)} for n in district.get("name", pd.Series(["区界"] * len(district)))]
+        _add_overlay(fmap, _polygons(district, props, system), len(district), name="区界", key="district",
+                     kind="polygon", show=True, style={"color": "#111", "weight": 3, "fill": False,
+                                                       "interactive": False})
+    return legend, legend_title
 
-    if layers.areas is not None and len(layers.areas):
-        areas = layers.areas
-        for i, (type_id, part) in enumerate(areas.groupby("facility_type", sort=False)):
-            type_name = layers.type_names.get(str(type_id), str(type_id))
-            minutes = ", ".join(f"{m:g}" for m in part["minutes"])
-            colour = _AREA_COLOURS[i % len(_AREA_COLOURS)]
-            props = [{"_t": f"{_esc(type_name)}：{m:g} 分钟服务范围"} for m in part["minutes"]]
-            add(_collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=_SIMPLIFY_M), props),
-                len(part), name=f"服务范围（{minutes} 分钟）— {_esc(type_name)}", key=f"area-{i}", kind="polygon",
-                show=i == 0,
-                style={"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.25})
 
-    if layers.gaps is not None and len(layers.gaps):
-        for i, (type_id, part) in enumerate(layers.gaps.groupby("facility_type", sort=False)):
-            type_name = layers.type_names.get(str(type_id), str(type_id))
-            add(_collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=_SIMPLIFY_M),
-                            _gap_props(pd.DataFrame(part), type_name)), len(part),
-                name=f"覆盖缺口 — {_esc(type_name)}", key=f"gap-{i}", kind="polygon", show=i == 0,
-                style={"color": "#c62828", "weight": 1.5, "dashArray": "4 3", "fillColor": "#e53935",
-                       "fillOpacity": 0.18})
+def _add_areas(fmap: folium.Map, layers: MapLayers, system: str) -> None:
+    """Service areas, one overlay per facility type (the first shown)."""
+    if layers.areas is None or not len(layers.areas):
+        return
+    for i, (type_id, part) in enumerate(layers.areas.groupby("facility_type", sort=False)):
+        type_name = layers.type_names.get(str(type_id), str(type_id))
+        minutes = ", ".join(f"{m:g}" for m in part["minutes"])
+        colour = AREA_COLOURS[i % len(AREA_COLOURS)]
+        props = [{"_t": f"{esc(type_name)}：{m:g} 分钟服务范围"} for m in part["minutes"]]
+        _add_overlay(fmap, _polygons(gpd.GeoDataFrame(part), props, system), len(part),
+                     name=f"服务范围（{minutes} 分钟）— {esc(type_name)}", key=f"area-{i}", kind="polygon",
+                     show=i == 0, style={"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.25})
 
+
+def _add_gaps(fmap: folium.Map, layers: MapLayers, system: str) -> None:
+    """Coverage gaps, one overlay per facility type (the first shown)."""
+    if layers.gaps is None or not len(layers.gaps):
+        return
+    for i, (type_id, part) in enumerate(layers.gaps.groupby("facility_type", sort=False)):
+        type_name = layers.type_names.get(str(type_id), str(type_id))
+        _add_overlay(fmap, _polygons(gpd.GeoDataFrame(part), gap_props(pd.DataFrame(part), type_name), system),
+                     len(part), name=f"覆盖缺口 — {esc(type_name)}", key=f"gap-{i}", kind="polygon", show=i == 0,
+                     style={"color": "#c62828", "weight": 1.5, "dashArray": "4 3", "fillColor": "#e53935",
+                            "fillOpacity": 0.18})
+
+
+def _add_facilities(fmap: folium.Map, layers: MapLayers, system: str) -> None:
+    """One marker overlay per facility type, in the type's colour and glyph; clustered over CLUSTER_OVER."""
     town_names = ({} if layers.townships is None else
                   dict(zip(layers.townships["code12"].astype(str), layers.townships["name"].astype(str), strict=True)))
     for order, (type_id, frame) in enumerate(layers.facilities.items()):
         if not len(frame):
             continue
-        colour, symbol = _type_style(type_id, order)
+        colour, glyph = type_symbol(layers, type_id, order)
         type_name = layers.type_names.get(type_id, type_id)
         fake = type_name in layers.illustrative or any(type_id in n for n in layers.illustrative)
-        props = _facility_props(frame, type_name, colour, symbol, town_names, fake)
+        props = facility_props(frame, type_name, (colour, glyph), town_names, fake)
         cluster = len(frame) > CLUSTER_OVER
-        add(_collection(_display_geoms(frame, system=system, simplify_m=0), props), len(frame),
-            name=f'<span style="color:{colour}">●</span> {_esc(type_name)}（{len(frame)}）', key=f"fac-{order}",
-            kind="cluster" if cluster else "marker", show=True, cluster=cluster, colour=colour,
-            typeClass=f"gp-fac-{order}", iconSize=[22, 22])
+        _add_overlay(fmap, _collection(_display_geoms(frame, system=system, simplify_m=0), props), len(frame),
+                     name=f'<span style="color:{colour}">●</span> {esc(type_name)}（{len(frame)}）',
+                     key=f"fac-{order}", kind="cluster" if cluster else "marker", show=True, cluster=cluster,
+                     colour=colour, typeClass=f"gp-fac-{order}", iconSize=[22, 22])
 
-    if layers.proposals is not None and len(layers.proposals):
-        for i, (type_id, part) in enumerate(layers.proposals.groupby("facility_type", sort=False)):
-            type_name = layers.type_names.get(str(type_id), str(type_id))
-            add(_collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=0),
-                            _site_props(pd.DataFrame(part), type_name)), len(part),
-                name=f"候选站点 — {_esc(type_name)}（{len(part)}）", key=f"site-{i}", kind="marker",
-                show=choropleth == f"coverage:{type_id}" or (i == 0 and not str(choropleth).startswith("coverage:")),
-                iconSize=[22, 22])
 
-    _add_furniture(fmap, layers, legend, legend_title, basemap, system)
-    bounds = _bounds(layers, system)
-    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(12, 12))
-    return fmap
+def _add_proposals(fmap: folium.Map, layers: MapLayers, choropleth: str | None, system: str) -> None:
+    """Proposed sites, one overlay per facility type: shown for the type the map is coloured by (else the
+    first)."""
+    if layers.proposals is None or not len(layers.proposals):
+        return
+    for i, (type_id, part) in enumerate(layers.proposals.groupby("facility_type", sort=False)):
+        type_name = layers.type_names.get(str(type_id), str(type_id))
+        _add_overlay(fmap, _collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=0),
+                                       site_props(pd.DataFrame(part), type_name)), len(part),
+                     name=f"候选站点 — {esc(type_name)}（{len(part)}）", key=f"site-{i}", kind="marker",
+                     show=_shown_site_layer(i, str(type_id), choropleth), iconSize=[22, 22])
+
+
+def _shown_site_layer(i: int, type_id: str, choropleth: str | None) -> bool:
+    """Whether the `i`-th proposal layer starts shown: the one of the type whose coverage the map shows, else the
+    first."""
+    return choropleth == f"coverage:{type_id}" or (i == 0 and not str(choropleth).startswith("coverage:"))
 
 
 def _bounds(layers: MapLayers, system: str) -> tuple[float, float, float, float]:
@@ -589,17 +400,17 @@ def _add_furniture(fmap: folium.Map, layers: MapLayers, legend: list[tuple[str, 
                "straight_line": "直线服务半径（非路网，仅作粗略参考）"}
     method = methods.get(layers.method, "覆盖未计算（缺少路网或需求数据）")
     crs_note = ("坐标已由 WGS84 偏移为 GCJ-02，以与高德底图对齐" if system == "gcj02" else "坐标系 WGS84")
-    lines = [f"<h1>{_esc(layers.title)}</h1>",
+    lines = [f"<h1>{esc(layers.title)}</h1>",
              f'<div class="gp-meta">制图日期：{layers.made_on.isoformat()}　方法：{method}</div>',
-             f'<div class="gp-meta">底图：{_esc(BASEMAPS[basemap][0])}　{crs_note}</div>']
+             f'<div class="gp-meta">底图：{esc(BASEMAPS[basemap][0])}　{crs_note}</div>']
     if layers.illustrative:
-        names = "、".join(_esc(n) for n in layers.illustrative)
+        names = "、".join(esc(n) for n in layers.illustrative)
         lines.append('<div class="gp-illustrative">示意 ILLUSTRATIVE — 含生成的示意数据，不是真实设施或人口，'
                      f'图上数字不得作为现状引用<div class="gp-ill-list">示意图层：{names}</div></div>')
     fmap.add_child(_block('<div class="gp-title" id="gp-title">' + "".join(lines) + "</div>"))
     if legend:
-        items = "".join(f'<div><i style="background:{c}"></i>{_esc(label)}</div>' for c, label in legend)
-        fmap.add_child(_block(f'<div class="gp-legend" id="gp-legend"><h2>{_esc(legend_title)}</h2>{items}</div>'))
+        items = "".join(f'<div><i style="background:{c}"></i>{esc(label)}</div>' for c, label in legend)
+        fmap.add_child(_block(f'<div class="gp-legend" id="gp-legend"><h2>{esc(legend_title)}</h2>{items}</div>'))
     measure = fol.plugins.MeasureControl(position="topleft", primary_length_unit="meters",
                                          secondary_length_unit="kilometers", primary_area_unit="sqmeters",
                                          secondary_area_unit="hectares")
@@ -694,5 +505,3 @@ def layer_counts(fmap: folium.Map) -> dict[str, tuple[str, str, int]]:
             name = html.unescape(re.sub("<[^>]+>", "", str(getattr(child, "layer_name", "")))).strip()
             out[key] = (name, str(getattr(child, "kind", "")), int(getattr(child, "count", 0)))
     return out
-
-

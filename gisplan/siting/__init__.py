@@ -1,19 +1,9 @@
-"""Tier 4 — site-selection models on cost tables (no geometry) and the proposals built on them."""
+"""Tier 4 — cost tables, the site-selection models on them (no geometry), and the proposals built on them."""
 
 from __future__ import annotations
 
-from gisplan.siting.models import (
-    CostTable,
-    SiteSelection,
-    capacitated_coverage,
-    cost_table,
-    coverage_matrix,
-    lscp,
-    mclp,
-    one_per_unit,
-    p_median,
-    phase_order,
-)
+from gisplan.siting.costs import CostTable, cost_table, coverage_matrix, covered_rows, marginal_gains, phase_order
+from gisplan.siting.models import SiteSelection, capacitated_coverage, lscp, mclp, one_per_unit, p_median
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 
 __all__ = [
@@ -24,8 +14,10 @@ __all__ = [
     "capacitated_coverage",
     "cost_table",
     "coverage_matrix",
+    "covered_rows",
     "generate_candidates",
     "lscp",
+    "marginal_gains",
     "mclp",
     "one_per_unit",
     "p_median",

@@ -16,7 +16,8 @@ Models:
 * :func:`one_per_unit` — one new site in each administrative unit that lacks one, placed where it covers most.
 
 :func:`phase_order` orders the chosen sites by marginal gain (for a 2021–2025 build programme) with the
-cumulative covered weight after each site.
+cumulative covered weight after each site. The cost table itself, its checks and the gains are in
+:mod:`gisplan.siting.costs` (their names stay importable from here).
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gisplan.errors import InfeasibleError, Problem, SchemaError
+from gisplan.errors import InfeasibleError
+from gisplan.siting.costs import (
+    CostTable,
+    cost_table,
+    coverage_matrix,
+    covered_rows,
+    marginal_gains,
+    phase_order,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,7 +54,9 @@ __all__ = [
     "capacitated_coverage",
     "cost_table",
     "coverage_matrix",
+    "covered_rows",
     "lscp",
+    "marginal_gains",
     "mclp",
     "one_per_unit",
     "p_median",
@@ -53,42 +64,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CostTable:
-    """Demand points, candidate sites and the costs between them, as index arrays.
-
-    Attributes
-    ----------
-    demand_ids, candidate_ids : ndarray of object
-    weights : ndarray of float64
-        Weight of each demand point (households, persons 60+ …).
-    capacity : ndarray of float64 or None
-        Capacity of each candidate, in the weight's unit.
-    pair_demand, pair_candidate : ndarray of int64
-        The pairs present in the table.
-    cost : ndarray of float64
-        Cost of each pair (metres or minutes).
-    """
-
-    demand_ids: NDArray[np.object_]
-    candidate_ids: NDArray[np.object_]
-    weights: NDArray[np.float64]
-    capacity: NDArray[np.float64] | None
-    pair_demand: NDArray[np.int64]
-    pair_candidate: NDArray[np.int64]
-    cost: NDArray[np.float64]
-
-    @property
-    def n_demand(self) -> int:
-        """Number of demand points."""
-        return len(self.demand_ids)
-
-    @property
-    def n_candidates(self) -> int:
-        """Number of candidate sites."""
-        return len(self.candidate_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,92 +111,6 @@ class SiteSelection:
             "covered_weight": self.covered_weight, "total_weight": self.total_weight,
             "seconds": round(self.seconds, 3), "gains": list(self.gains),
         }
-
-
-def cost_table(
-    costs: pd.DataFrame,
-    demand: pd.DataFrame,
-    candidates: pd.DataFrame,
-    *,
-    cost_column: str | None = None,
-    source: tuple[str, str, str] = ("costs", "demand", "candidates"),
-) -> CostTable:
-    """Build a :class:`CostTable` from long-form frames, checking every row.
-
-    Parameters
-    ----------
-    costs : pandas.DataFrame
-        ``demand_id, candidate_id, <cost>`` (the third column, or `cost_column`).
-    demand : pandas.DataFrame
-        ``demand_id, weight``.
-    candidates : pandas.DataFrame
-        ``candidate_id`` and optionally ``capacity``.
-    source : tuple of str
-        Names of the three inputs for messages.
-
-    Raises
-    ------
-    SchemaError
-        Listing missing columns, duplicate ids, unknown ids in the costs, and non-numeric or negative
-        costs, weights or capacities, with their rows.
-    """
-    problems: list[Problem] = []
-    for frame, name, needed in ((costs, source[0], ("demand_id", "candidate_id")), (demand, source[1],
-                                ("demand_id", "weight")), (candidates, source[2], ("candidate_id",))):
-        missing = [c for c in needed if c not in frame]
-        if missing:
-            problems.append(Problem(name, None, None, f"missing column(s) {', '.join(missing)}",
-                                    f"give the columns {', '.join(needed)}."))
-    if problems:
-        raise SchemaError(problems)
-    extra = [c for c in costs.columns if c not in {"demand_id", "candidate_id"}]
-    column = cost_column or (extra[0] if extra else None)
-    if column is None or column not in costs:
-        raise SchemaError([Problem(source[0], None, None, "no cost column", "add a third column with the cost.")])
-    d_ids = demand["demand_id"].astype(str)
-    c_ids = candidates["candidate_id"].astype(str)
-    for ids, name, field in ((d_ids, source[1], "demand_id"), (c_ids, source[2], "candidate_id")):
-        for i in np.flatnonzero(ids.duplicated().to_numpy())[:10]:
-            problems.append(Problem(name, int(i) + 2, field, f"duplicate id {ids.iloc[i]!r}",
-                                    "give each row its own id."))
-    weights = _numbers(demand["weight"], source[1], "weight", problems)
-    capacity = (_numbers(candidates["capacity"], source[2], "capacity", problems)
-                if "capacity" in candidates else None)
-    cost = _numbers(costs[column], source[0], column, problems)
-    d_index = pd.Index(d_ids.to_numpy()).drop_duplicates()  # duplicates are reported above
-    c_index = pd.Index(c_ids.to_numpy()).drop_duplicates()
-    pd_idx = d_index.get_indexer(pd.Index(costs["demand_id"].astype(str)))
-    pc_idx = c_index.get_indexer(pd.Index(costs["candidate_id"].astype(str)))
-    for idx, field, name in ((pd_idx, "demand_id", source[1]), (pc_idx, "candidate_id", source[2])):
-        for i in np.flatnonzero(idx < 0)[:10]:
-            problems.append(Problem(source[0], int(i) + 2, field, f"{costs[field].iloc[i]!r} is not in {name}",
-                                    f"add it to {name} or remove the row."))
-    if problems:
-        raise SchemaError(problems)
-    return CostTable(d_index.to_numpy(dtype=object), c_index.to_numpy(dtype=object), weights, capacity,
-                     pd_idx.astype(np.int64), pc_idx.astype(np.int64), cost)
-
-
-def _numbers(values: pd.Series, source: str, field: str, problems: list[Problem]) -> NDArray[np.float64]:
-    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(out) | (out < 0)
-    for i in np.flatnonzero(bad)[:10]:
-        value = values.iloc[i]
-        shown = repr(value) if isinstance(value, str) else str(value)
-        problems.append(Problem(source, int(i) + 2, field, f"{shown} is not a number ≥ 0",
-                                "give a non-negative number."))
-    return out
-
-
-def coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:
-    """Sparse demand × candidate matrix of 1 where the cost is within `cutoff`."""
-    keep = table.cost <= cutoff
-    data = np.ones(int(keep.sum()), dtype=np.float64)
-    matrix = sparse.coo_array((data, (table.pair_demand[keep], table.pair_candidate[keep])),
-                              shape=(table.n_demand, table.n_candidates)).tocsr()
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
 
 
 def _distinct_rows(
@@ -275,34 +164,6 @@ def _solve(
     return res.x, found.group(1) if found else str(res.message), exact, float(res.fun), bound, gap
 
 
-def phase_order(
-    table: CostTable, selected: NDArray[np.bool_], fixed: NDArray[np.bool_], cutoff: float,
-) -> tuple[list[int], list[float]]:
-    """Order the selected new sites by marginal covered weight, greedily, after the fixed ones.
-
-    Returns
-    -------
-    order : list of int
-        Candidate indices, first built first.
-    gains : list of float
-        Weight each adds when built in that order.
-    """
-    cover = coverage_matrix(table, cutoff).tocsc()
-    covered = np.asarray(cover[:, np.flatnonzero(fixed)].sum(axis=1)).ravel() > 0 if fixed.any() else \
-        np.zeros(table.n_demand, dtype=bool)
-    todo = list(np.flatnonzero(selected & ~fixed))
-    order, gains = [], []
-    while todo:
-        open_weight = table.weights * ~covered
-        gain = cover[:, todo].T @ open_weight  # one sparse product per step (p steps, not per pair)
-        k = int(np.argmax(gain))
-        j = todo.pop(k)
-        order.append(int(j))
-        gains.append(float(gain[k]))
-        covered |= np.asarray(cover[:, [j]].toarray()).ravel() > 0
-    return order, gains
-
-
 def _result(
     model: str, table: CostTable, x_sites: NDArray[np.float64], fixed: NDArray[np.bool_], cutoff: float | None,
     solved: tuple[NDArray[np.float64] | None, str, bool, float, float, float], started: float, *, sign: float = 1.0,
@@ -312,8 +173,7 @@ def _result(
     if cutoff is not None:
         order, gains = phase_order(table, chosen, fixed, cutoff)
         cover = coverage_matrix(table, cutoff)
-        covered = np.asarray(cover[:, np.flatnonzero(chosen | fixed)].sum(axis=1)).ravel() > 0
-        covered_weight = float(table.weights[covered].sum())
+        covered_weight = float(table.weights[covered_rows(cover, chosen | fixed)].sum())
     else:
         order, gains, covered_weight = [int(j) for j in np.flatnonzero(chosen & ~fixed)], [], float("nan")
     return SiteSelection(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +24,13 @@ import shapely
 from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.coords import wgs84_to_gcj02
+from gisplan.divisions import division_code_at
 from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
-from gisplan.siting.models import CostTable, coverage_matrix, lscp, mclp, one_per_unit
+from gisplan.siting.costs import CostTable, coverage_matrix, covered_rows, marginal_gains
+from gisplan.siting.models import lscp, mclp, one_per_unit
 from gisplan.vocab import Level, QuestionKind
 
 if TYPE_CHECKING:
@@ -142,32 +144,7 @@ def _masked(path: Path, xy: NDArray[np.float64], crs: object) -> NDArray[np.bool
     return np.array([v is not np.ma.masked and v != 0 for v in values], dtype=bool)
 
 
-def _unit_of(points: gpd.GeoDataFrame, polys: gpd.GeoDataFrame | None) -> NDArray[np.object_]:
-    out = np.full(len(points), None, dtype=object)
-    if polys is None or not len(polys) or not len(points) or points.crs is None:
-        return out
-    geoms = polys.to_crs(points.crs).geometry.to_numpy()
-    p_idx, g_idx = shapely.STRtree(geoms).query(points.geometry.to_numpy(), predicate="within")
-    first = np.unique(p_idx, return_index=True)[1]
-    out[p_idx[first]] = polys["code12"].astype(str).to_numpy(dtype=object)[g_idx[first]]
-    return out
-
-
-def _gains(table: CostTable, order: list[int], fixed: NDArray[np.bool_], cutoff: float,
-           weights: NDArray[np.float64]) -> list[float]:
-    """Weight each site adds when built in `order` (after the fixed sites)."""
-    cover = coverage_matrix(table, cutoff).tocsc()
-    covered = (np.asarray(cover[:, np.flatnonzero(fixed)].sum(axis=1)).ravel() > 0 if fixed.any()
-               else np.zeros(table.n_demand, dtype=bool))
-    gains = []
-    for j in order:
-        reach = np.asarray(cover[:, [j]].toarray()).ravel() > 0
-        gains.append(float(np.nansum(weights[reach & ~covered])))
-        covered |= reach
-    return gains
-
-
-def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
+def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     question: SiteQuestion,
     *,
     network: RoadNetwork,
@@ -209,14 +186,41 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     InfeasibleError
         If the candidates cannot answer the question (the message says what is missing).
     """
-    names = names or {}
-    crs = network.crs
-    ex = existing.to_crs(crs)
-    cand = candidates.to_crs(crs)
-    ex_ids = [f"existing:{i}" for i in (ex["facility_id"].astype(str) if "facility_id" in ex else range(len(ex)))]
-    sites = pd.concat([gpd.GeoDataFrame({"candidate_id": ex_ids}, geometry=ex.geometry.to_numpy(), crs=crs),
-                       cand[["candidate_id", "geometry"]]], ignore_index=True)
-    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=crs)
+    cand = candidates.to_crs(network.crs)
+    sites, n_fixed = _sites(existing.to_crs(network.crs), cand)
+    table = _site_costs(network, profile, sites, demand, threshold_minutes=threshold_minutes, weight=weight,
+                        max_snap_m=max_snap_m)
+    fixed_mask = np.arange(table.n_candidates) < n_fixed
+    cover = coverage_matrix(table, threshold_minutes)
+    polys = townships if unit_level == Level.TOWNSHIP else villages
+    selection = _answer(question, table, n_fixed=n_fixed, candidates=cand, polys=polys,
+                        threshold_minutes=threshold_minutes, time_limit_s=time_limit_s)
+    order = [list(table.candidate_ids).index(s) for s in selection.selected]
+    out = _added(sites.iloc[order], table, order, fixed=fixed_mask, cutoff=threshold_minutes, demand=demand)
+    out = _where(out, townships=townships, villages=villages, names=names or {})
+    after = fixed_mask | np.isin(np.arange(table.n_candidates), order)
+    before = float(table.weights[covered_rows(cover, fixed_mask)].sum())
+    return Proposal(selection, out, before, float(table.weights[covered_rows(cover, after)].sum()),
+                    float(table.weights.sum()))
+
+
+def _sites(existing: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """The existing facilities (``existing:<facility_id>``, kept open) then the candidates, as one layer in
+    the candidates' CRS; and how many existing ones lead it."""
+    crs = candidates.crs
+    ex_ids = [f"existing:{i}" for i in (existing["facility_id"].astype(str) if "facility_id" in existing
+                                        else range(len(existing)))]
+    sites = pd.concat([gpd.GeoDataFrame({"candidate_id": ex_ids}, geometry=existing.geometry.to_numpy(), crs=crs),
+                       candidates[["candidate_id", "geometry"]]], ignore_index=True)
+    return gpd.GeoDataFrame(sites, geometry="geometry", crs=crs), len(ex_ids)
+
+
+def _site_costs(
+    network: RoadNetwork, profile: Profile, sites: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *,
+    threshold_minutes: float, weight: str, max_snap_m: float,
+) -> CostTable:
+    """The cost table of the sites: minutes from every demand point to every site within the threshold, on
+    the roads `profile` may use; each point weighs its `weight` (1 where the demand has no such column)."""
     index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
     sxy = shapely.get_coordinates(shapely.point_on_surface(sites.geometry.to_numpy()))
     dxy = shapely.get_coordinates(demand.geometry.to_numpy())
@@ -224,47 +228,64 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     dsnap = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)
     pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
     w = demand[weight].to_numpy(dtype=float) if weight in demand else np.ones(len(demand))
-    table = CostTable(
+    return CostTable(
         demand_ids=np.arange(len(demand)).astype(str).astype(object),
         candidate_ids=sites["candidate_id"].to_numpy(dtype=object), weights=np.nan_to_num(w), capacity=None,
         pair_demand=pairs["demand"].to_numpy(np.int64), pair_candidate=pairs["source"].to_numpy(np.int64),
         cost=pairs["minutes"].to_numpy(float),
     )
-    fixed = ex_ids
-    n_fixed = len(ex_ids)
-    cover = coverage_matrix(table, threshold_minutes)
-    before = float(table.weights[np.asarray(cover[:, :n_fixed].sum(axis=1)).ravel() > 0].sum()) if n_fixed else 0.0
+
+
+def _answer(
+    question: SiteQuestion, table: CostTable, *, n_fixed: int, candidates: gpd.GeoDataFrame,
+    polys: gpd.GeoDataFrame | None, threshold_minutes: float, time_limit_s: float | None,
+) -> SiteSelection:
+    """The model that answers `question` on the cost table: MCLP for a count, LSCP for a share, one site per
+    lacking division (in `polys`) for units."""
+    fixed = [str(c) for c in table.candidate_ids[:n_fixed]]
     if question.kind is QuestionKind.COUNT:
-        p = min(math.ceil(question.amount - 1e-9), len(cand))
+        p = min(math.ceil(question.amount - 1e-9), len(candidates))
         if p < math.ceil(question.amount - 1e-9):
-            logger.warning("only %d candidates for %g new sites", len(cand), question.amount)
-        selection = mclp(table, p=p, cutoff=threshold_minutes, fixed=fixed, time_limit_s=time_limit_s)
-    elif question.kind is QuestionKind.SHARE:
-        selection = lscp(table, cutoff=threshold_minutes, share=question.amount, fixed=fixed,
-                         time_limit_s=time_limit_s)
-    else:
-        polys = townships if unit_level == Level.TOWNSHIP else villages
-        unit = np.concatenate([np.full(n_fixed, None, dtype=object), _unit_of(cand, polys)])
-        placeable = [u for u in question.lacking if (unit == u).any()]
-        if len(placeable) < question.amount:
-            msg = (f"{len(question.lacking) - len(placeable)} of the lacking divisions have no candidate site "
-                   "(no road node inside them); give candidates there.")
-            if not placeable:
-                raise InfeasibleError(msg)
-            logger.warning(msg)
-        selection = one_per_unit(table, list(unit), placeable, cutoff=threshold_minutes, fixed=fixed,
-                                 count=min(math.ceil(question.amount - 1e-9), len(placeable)),
-                                 time_limit_s=time_limit_s)
-    order = [list(table.candidate_ids).index(s) for s in selection.selected]
-    fixed_mask = np.arange(table.n_candidates) < n_fixed
-    chosen = sites.iloc[order].reset_index(drop=True)
+            logger.warning("only %d candidates for %g new sites", len(candidates), question.amount)
+        return mclp(table, p=p, cutoff=threshold_minutes, fixed=fixed, time_limit_s=time_limit_s)
+    if question.kind is QuestionKind.SHARE:
+        return lscp(table, cutoff=threshold_minutes, share=question.amount, fixed=fixed, time_limit_s=time_limit_s)
+    unit = np.concatenate([np.full(n_fixed, None, dtype=object), division_code_at(candidates.geometry, polys)])
+    placeable = [u for u in question.lacking if (unit == u).any()]
+    if len(placeable) < question.amount:
+        msg = (f"{len(question.lacking) - len(placeable)} of the lacking divisions have no candidate site "
+               "(no road node inside them); give candidates there.")
+        if not placeable:
+            raise InfeasibleError(msg)
+        logger.warning(msg)
+    return one_per_unit(table, list(unit), placeable, cutoff=threshold_minutes, fixed=fixed,
+                        count=min(math.ceil(question.amount - 1e-9), len(placeable)), time_limit_s=time_limit_s)
+
+
+def _added(
+    chosen: gpd.GeoDataFrame, table: CostTable, order: list[int], *, fixed: NDArray[np.bool_], cutoff: float,
+    demand: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """The chosen sites in build order: ``rank``, ``candidate_id`` and the population, households and 60+ each
+    adds within the cutoff (NaN-free: missing weights count as 0)."""
+    chosen = chosen.reset_index(drop=True)
     out = gpd.GeoDataFrame({"rank": np.arange(1, len(order) + 1), "candidate_id": chosen["candidate_id"]},
-                           geometry=chosen.geometry.to_numpy(), crs=crs)
+                           geometry=chosen.geometry.to_numpy(), crs=chosen.crs)
     for wname in WEIGHTS:
         values = demand[wname].to_numpy(dtype=float) if wname in demand else np.full(len(demand), np.nan)
-        out[f"{wname}_added"] = _gains(replace(table, weights=values), order, fixed_mask, threshold_minutes, values)
-    town = _unit_of(out, townships)
-    village = _unit_of(out, villages)
+        out[f"{wname}_added"] = marginal_gains(table, order, fixed=fixed, cutoff=cutoff, weights=values)
+    return out
+
+
+def _where(
+    sites: gpd.GeoDataFrame, *, townships: gpd.GeoDataFrame | None, villages: gpd.GeoDataFrame | None,
+    names: dict[str, str],
+) -> gpd.GeoDataFrame:
+    """`sites` with the township and village each lies in (codes and names) and its WGS84 and GCJ-02
+    longitude/latitude, in EPSG:4326."""
+    out = sites.copy()
+    town = division_code_at(out.geometry, townships)
+    village = division_code_at(out.geometry, villages)
     out["township_code12"] = town
     out["township"] = [names.get(str(c), "") if c else "" for c in town]
     out["village_code12"] = village
@@ -274,6 +295,4 @@ def propose_sites(  # noqa: PLR0913, PLR0915 - one orchestration step
     out["lon"], out["lat"] = np.round(lonlat[:, 0], 7), np.round(lonlat[:, 1], 7)
     glon, glat = wgs84_to_gcj02(lonlat[:, 0], lonlat[:, 1])
     out["lon_gcj02"], out["lat_gcj02"] = np.round(glon, 7), np.round(glat, 7)
-    covered = np.asarray(cover[:, np.flatnonzero(fixed_mask | np.isin(np.arange(table.n_candidates), order))]
-                         .sum(axis=1)).ravel() > 0
-    return Proposal(selection, out, before, float(table.weights[covered].sum()), float(table.weights.sum()))
+    return out

@@ -1,22 +1,24 @@
-"""The workspace store: one GeoPackage holding every layer, a metadata table and a change log.
+"""The GeoPackage workspace: one ``.gpkg`` file holding every layer, a metadata table and a change log.
 
-Writes are all-or-nothing. :func:`write_layers` copies the store to a temporary file beside it,
-writes every layer and record there, flushes it to disk and then atomically renames it over the
-store. An error, or a kill at any moment, leaves the store exactly as it was; a leftover temporary
-file is removed by the next writer. One writer at a time is enforced with a lock file.
+Writes are all-or-nothing. A commit copies the GeoPackage to a temporary file beside it, applies every write
+and drop there, logs them, flushes the file to disk and atomically renames it over the workspace (then flushes
+the folder, so the rename itself is durable). An error, or a kill at any moment, leaves the workspace exactly as
+it was; a leftover temporary file is removed by the next writer. One writer at a time is enforced with a lock
+file. The file stays a plain GeoPackage that QGIS and GDAL open (gisplan's two tables are attribute tables).
 
-Layer names are checked against ``^[a-z][a-z0-9_]{0,62}$`` and are only ever passed to GDAL as layer
-names or bound as SQL parameters, never pasted into SQL text.
+Layer names are checked against ``^[a-z][a-z0-9_]{0,62}$``. They are passed to GDAL as layer names or bound as
+SQL parameters; the one statement that must name a table (``DROP TABLE`` when a layer is dropped) quotes a
+checked name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import sqlite3
@@ -24,7 +26,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -32,28 +33,27 @@ import pandas as pd
 import pyogrio
 
 from gisplan.errors import StoreError
+from gisplan.store.workspace import (
+    LOG_COLUMNS,
+    LOG_TABLE,
+    META_COLUMNS,
+    META_TABLE,
+    Drop,
+    Hook,
+    LayerWrite,
+    Operation,
+    Workspace,
+    check_layer_name,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
+    from pathlib import Path
 
-__all__ = [
-    "LOG_TABLE",
-    "META_TABLE",
-    "LayerWrite",
-    "init_store",
-    "list_layers",
-    "read_changelog",
-    "read_store_layer",
-    "store_layer_names",
-    "write_layers",
-    "writer_lock",
-]
+__all__ = ["GeoPackageWorkspace"]
 
 logger = logging.getLogger(__name__)
 
-META_TABLE = "gisplan_layers"
-LOG_TABLE = "gisplan_changelog"
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TMP_SUFFIX = ".importing.gpkg"
 
 _SCHEMA = f"""
@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
     user TEXT,
     action TEXT NOT NULL,
     layer TEXT,
-    detail TEXT
+    detail TEXT,
+    revision INTEGER
 );
 CREATE TRIGGER IF NOT EXISTS {LOG_TABLE}_no_update BEFORE UPDATE ON {LOG_TABLE}
 BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;
@@ -87,45 +88,116 @@ BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;
 
 
 @dataclass(frozen=True, slots=True)
-class LayerWrite:
-    """One layer to write, with its provenance.
+class GeoPackageWorkspace(Workspace):
+    """A workspace in one GeoPackage file (created by the first write). Open it with
+    :func:`gisplan.store.open_workspace`.
 
     Attributes
     ----------
-    name : str
-        Store layer name (``townships``, ``facilities_public_cemetery`` …).
-    kind : str
-        Layer kind (see :data:`gisplan.validation.schema.KINDS`).
-    data : pandas.DataFrame or geopandas.GeoDataFrame
-        Validated rows; geometry in EPSG:4326.
-    source_path, source_sha256, source_layer, crs_given : str or None
-        Where the rows came from and the CRS the user declared for them.
-    facility_type : str or None
-        Facility type id for facility layers.
-    illustrative : bool
-        Generated (示意) data rather than real data.
-    note : str or None
-        Free text.
+    path : Path
+        The ``.gpkg`` file.
+    hooks : tuple of callables
+        Run inside every transaction before it commits (see :meth:`Workspace.with_hook`).
     """
 
-    name: str
-    kind: str
-    data: pd.DataFrame
-    source_path: str | None = None
-    source_sha256: str | None = None
-    source_layer: str | None = None
-    crs_given: str | None = None
-    facility_type: str | None = None
-    illustrative: bool = False
-    note: str | None = None
+    path: Path
+    hooks: tuple[Hook, ...] = ()
 
+    @property
+    def uri(self) -> str:
+        """``gpkg:`` and the file's path."""
+        return f"gpkg:{self.path}"
 
-def check_layer_name(name: str) -> str:
-    """Return `name` if it is a safe store layer name, else raise StoreError."""
-    if not _NAME_RE.fullmatch(name):
-        msg = f"layer name {name!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a letter."
-        raise StoreError(msg)
-    return name
+    @property
+    def label(self) -> str:
+        """The file's path as given."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        """Whether the GeoPackage file exists."""
+        return self.path.exists()
+
+    def derived_path(self, suffix: str) -> Path:
+        """``<stem><suffix>`` beside the GeoPackage."""
+        return self.path.with_name(f"{self.path.stem}{suffix}")
+
+    def with_hook(self, hook: Hook) -> GeoPackageWorkspace:
+        """The same workspace with `hook` run inside every transaction, after the hooks it has."""
+        return dataclasses.replace(self, hooks=(*self.hooks, hook))
+
+    def metadata(self) -> pd.DataFrame:
+        """The metadata table, sorted by layer name.
+
+        Raises
+        ------
+        StoreError
+            If the file does not exist or is not a GeoPackage. A GeoPackage without gisplan's tables has no
+            layers yet (its own layers are left alone).
+        """
+        return _read_own_table(self.path, META_TABLE, "layer")
+
+    def changelog(self) -> pd.DataFrame:
+        """The change log, oldest first (``revision`` is empty for rows written before revisions existed)."""
+        log = _read_own_table(self.path, LOG_TABLE, "seq")
+        return log.assign(revision=log["revision"].astype("Int64"))
+
+    def _is_spatial(self, name: str) -> bool:
+        return pyogrio.read_info(self.path, layer=name)["geometry_type"] is not None
+
+    def _read_spatial(self, name: str) -> gpd.GeoDataFrame:
+        gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(self.path, layer=name)
+        return gdf
+
+    def _read_attributes(self, name: str) -> pd.DataFrame:
+        return pd.DataFrame(pyogrio.read_dataframe(self.path, layer=name, read_geometry=False))
+
+    def lock(self, *, wait_s: float = 600.0) -> contextlib.AbstractContextManager[None]:
+        """Hold the writer lock (a ``.<name>.lock`` file beside the GeoPackage), waiting up to `wait_s`;
+        leftover temporary files of interrupted writers are removed once it is held.
+
+        Raises
+        ------
+        StoreError
+            If another process still holds the lock after `wait_s` seconds, or the folder is not writable.
+        """
+        return _writer_lock(self.path, wait_s=wait_s)
+
+    def _commit(
+        self, operations: Sequence[Operation], *, action: str, detail: Mapping[str, Any], revision: int,
+    ) -> None:
+        path = self.path
+        tmp = _tmp_path(path)
+        try:
+            if path.exists():
+                shutil.copyfile(path, tmp)
+                new_workspace = not _has_tables(tmp)
+                _ensure_tables(tmp)
+            else:
+                _scaffold(tmp)
+                new_workspace = True
+            last = _last_revision(tmp)
+            if last != revision - 1:
+                msg = (f"{path} changed during the transaction (revision {last}, expected {revision - 1}); "
+                       "hold the writer lock around it. The store is unchanged.")
+                raise StoreError(msg)
+            if new_workspace:
+                _log(tmp, "init", None, {"path": str(path)}, revision)
+            for op in operations:
+                if isinstance(op, Drop):
+                    _drop(tmp, op.name, label=str(path))
+                    _log(tmp, action, op.name, {**detail, "dropped": True}, revision)
+                else:
+                    _write(tmp, op)
+                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path},
+                         revision)
+            _commit_file(tmp, path)
+        except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                NotImplementedError, TypeError, ValueError) as exc:
+            msg = f"writing {path} failed ({exc}); the store is unchanged."
+            raise StoreError(msg) from exc
+        finally:
+            _remove_tmp(tmp)
+        logger.info("commit: %d operation(s) written to %s (revision %d)", len(operations), path, revision)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -139,6 +211,9 @@ def _ensure_tables(path: Path) -> None:
     with contextlib.closing(_connect(path)) as con:
         con.executescript(_SCHEMA)
         con.execute("BEGIN")
+        columns = {row[1] for row in con.execute(f"PRAGMA table_info({LOG_TABLE})")}
+        if "revision" not in columns:  # a workspace written before revisions existed
+            con.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN revision INTEGER")
         has_contents = con.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_contents'"
         ).fetchone()[0]
@@ -156,28 +231,17 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def init_store(path: str | Path) -> Path:
-    """Create an empty workspace GeoPackage (or make sure an existing one has gisplan's tables).
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.gpkg`` file.
-
-    Returns
-    -------
-    Path
-    """
-    path = Path(path)
-    write_layers(path, [], action="init", detail={})  # atomic, like every write; logs "init" once
-    return path
-
-
 def _has_tables(path: Path) -> bool:
     with contextlib.closing(_connect(path)) as con:
         found = con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
                             (META_TABLE,)).fetchone()[0]
     return bool(found)
+
+
+def _last_revision(path: Path) -> int:
+    with contextlib.closing(_connect(path)) as con:
+        found = con.execute(f"SELECT coalesce(max(revision), 0) FROM {LOG_TABLE}").fetchone()[0]  # noqa: S608
+    return int(found)
 
 
 def _scaffold(tmp: Path) -> None:
@@ -197,15 +261,16 @@ def _drop_init_table(path: Path) -> None:
         con.execute("COMMIT")
 
 
-def _log(path: Path, action: str, layer: str | None, detail: dict[str, Any]) -> None:
+def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], revision: int) -> None:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = None
     with contextlib.closing(_connect(path)) as con:
         con.execute(
-            f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
-            (_now(), user, action, layer, json.dumps(detail, ensure_ascii=False, sort_keys=True)),
+            f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail, revision) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (_now(), user, action, layer, json.dumps(dict(detail), ensure_ascii=False, sort_keys=True), revision),
         )
 
 
@@ -243,7 +308,7 @@ else:
 
 
 @contextlib.contextmanager
-def writer_lock(path: str | Path, *, wait_s: float = 600.0) -> Iterator[None]:
+def _writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
     """Hold the store's writer lock (a ``.<name>.lock`` file beside it), waiting up to `wait_s`.
 
     Hold it around reading the workspace for validation *and* writing, so that no other writer
@@ -255,7 +320,6 @@ def writer_lock(path: str | Path, *, wait_s: float = 600.0) -> Iterator[None]:
     StoreError
         If another process still holds the lock after `wait_s` seconds.
     """
-    path = Path(path)
     lock_path = path.with_name(f".{path.name}.lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -314,69 +378,14 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_layers(
-    path: str | Path,
-    writes: Sequence[LayerWrite],
-    *,
-    action: str,
-    detail: dict[str, Any],
-    lock: bool = True,
-    wait_s: float = 600.0,
-) -> None:
-    """Write several layers and their metadata in one all-or-nothing step.
-
-    Parameters
-    ----------
-    path : str or Path
-        The workspace GeoPackage; created if missing.
-    writes : sequence of LayerWrite
-        Layers to create or replace.
-    action : str
-        Change-log action (``import`` …).
-    detail : dict
-        JSON-serialisable detail for the change log.
-    lock : bool
-        Take the writer lock; ``False`` when the caller holds it already (see :func:`writer_lock`).
-    wait_s : float
-        Seconds to wait for another writer to finish.
-
-    Raises
-    ------
-    StoreError
-        If another process holds the store longer than `wait_s`, a layer name is unsafe, or writing
-        fails (the store is then unchanged).
-    """
-    path = Path(path)
-    for w in writes:
-        check_layer_name(w.name)
-    with writer_lock(path, wait_s=wait_s) if lock else contextlib.nullcontext():
-        tmp = _tmp_path(path)
-        try:
-            if path.exists():
-                shutil.copyfile(path, tmp)
-                new_workspace = not _has_tables(tmp)
-                _ensure_tables(tmp)
-            else:
-                _scaffold(tmp)
-                new_workspace = True
-            if new_workspace:
-                _log(tmp, "init", None, {"path": str(path)})
-            for w in writes:
-                data = _prepare(w.data)
-                if isinstance(data, gpd.GeoDataFrame):
-                    pyogrio.write_dataframe(data, tmp, layer=w.name, driver="GPKG", promote_to_multi=False)
-                else:
-                    pyogrio.write_dataframe(pd.DataFrame(data), tmp, layer=w.name, driver="GPKG")
-                _record(tmp, w)
-                _log(tmp, action, w.name, {**detail, "rows": len(w.data), "source": w.source_path})
-            _commit_file(tmp, path)
-        except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-                NotImplementedError, TypeError, ValueError) as exc:
-            msg = f"writing {path} failed ({exc}); the store is unchanged."
-            raise StoreError(msg) from exc
-        finally:
-            _remove_tmp(tmp)
-    logger.info("write_layers: %d layer(s) written to %s", len(writes), path)
+def _write(tmp: Path, w: LayerWrite) -> None:
+    check_layer_name(w.name)
+    data = _prepare(w.data)
+    if isinstance(data, gpd.GeoDataFrame):
+        pyogrio.write_dataframe(data, tmp, layer=w.name, driver="GPKG", promote_to_multi=False)
+    else:
+        pyogrio.write_dataframe(pd.DataFrame(data), tmp, layer=w.name, driver="GPKG")
+    _record(tmp, w)
 
 
 def _record(path: Path, w: LayerWrite) -> None:
@@ -393,40 +402,42 @@ def _record(path: Path, w: LayerWrite) -> None:
         )
 
 
-def list_layers(path: str | Path) -> pd.DataFrame:
-    """Return the metadata table (one row per layer), sorted by layer name.
-
-    Raises
-    ------
-    StoreError
-        If `path` does not exist or is not a GeoPackage. A GeoPackage without gisplan's tables has
-        no layers yet (its own layers are left alone).
-    """
-    return _read_table(path, META_TABLE, "layer")
+# GeoPackage bookkeeping rows that name a table (the feature count, extensions such as the R-tree index, column
+# descriptions, metadata links); each is deleted with the table when present
+_BOOKKEEPING = ("gpkg_ogr_contents", "gpkg_extensions", "gpkg_data_columns", "gpkg_metadata_reference")
 
 
-def store_layer_names(path: str | Path) -> set[str]:
-    """Return the names of the layers recorded in the store (empty if it does not exist)."""
-    if not Path(path).exists():
-        return set()
-    return set(list_layers(path)["layer"])
+def _drop(tmp: Path, name: str, *, label: str) -> None:
+    """Remove layer `name`, its GeoPackage bookkeeping and its metadata row from the temporary copy."""
+    check_layer_name(name)  # the table name below is pasted into SQL: only a checked name ever is
+    with contextlib.closing(_connect(tmp)) as con:
+        con.execute("BEGIN")
+        if not con.execute(f"SELECT count(*) FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()[0]:  # noqa: S608
+            con.execute("ROLLBACK")
+            msg = f"{label} has no layer {name!r} to drop; the store is unchanged."
+            raise StoreError(msg)
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        geometry = (con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,))
+                    .fetchall() if "gpkg_geometry_columns" in tables else [])
+        for (column,) in geometry:
+            rtree = f"rtree_{name}_{column}"
+            if rtree in tables:
+                con.execute(f'DROP TABLE "{rtree}"')
+        for table in ("gpkg_geometry_columns", *_BOOKKEEPING):
+            if table in tables:
+                con.execute(f"DELETE FROM {table} WHERE table_name = ?", (name,))  # noqa: S608
+        con.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (name,))
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        con.execute(f"DELETE FROM {META_TABLE} WHERE layer = ?", (name,))  # noqa: S608
+        con.execute("COMMIT")
 
 
-def read_changelog(path: str | Path) -> pd.DataFrame:
-    """Return the change log, oldest first."""
-    return _read_table(path, LOG_TABLE, "seq")
-
-
-_COLUMNS = {
-    META_TABLE: ["layer", "kind", "facility_type", "source_path", "source_sha256", "source_layer", "imported_at",
-                 "crs_given", "stored_crs", "row_count", "illustrative", "note"],
-    LOG_TABLE: ["seq", "at", "user", "action", "layer", "detail"],
-}
-
-
-def _read_table(path: str | Path, table: str, order: str) -> pd.DataFrame:
+def _read_own_table(path: Path, table: str, order: str) -> pd.DataFrame:
     """Read one of gisplan's own tables; a GeoPackage without them reads as empty (a new workspace)."""
-    path = _existing(path)
+    columns = list(META_COLUMNS if table == META_TABLE else LOG_COLUMNS)
+    if not path.exists():
+        msg = f"workspace {path} does not exist; import a layer first (`gisplan layers import`)."
+        raise StoreError(msg)
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -434,38 +445,13 @@ def _read_table(path: str | Path, table: str, order: str) -> pd.DataFrame:
                 msg = f"{path} is not a GeoPackage; give a .gpkg workspace (a new name creates one)."
                 raise StoreError(msg)
             if table not in tables:
-                return pd.DataFrame(columns=_COLUMNS[table])
+                return pd.DataFrame(columns=columns)
             # table and order are this module's constants, never user input
-            return pd.read_sql_query(f"SELECT * FROM {table} ORDER BY {order}", con)  # noqa: S608
+            frame = pd.read_sql_query(f"SELECT * FROM {table} ORDER BY {order}", con)  # noqa: S608
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:
         msg = f"{path} is not a GeoPackage ({exc}); give a .gpkg workspace (a new name creates one)."
         raise StoreError(msg) from None
-
-
-def _existing(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        msg = f"workspace {path} does not exist; import a layer first (`gisplan layers import`)."
-        raise StoreError(msg)
-    return path
-
-
-def read_store_layer(path: str | Path, name: str) -> pd.DataFrame:
-    """Read one layer of the store: a GeoDataFrame for spatial layers, a DataFrame for tables.
-
-    Raises
-    ------
-    StoreError
-        If the layer is not in the store; the message lists the layers that are.
-    """
-    path = _existing(path)
-    check_layer_name(name)
-    names = store_layer_names(path)
-    if name not in names:
-        msg = f"{path} has no layer {name!r} (layers: {', '.join(sorted(names)) or 'none'})."
-        raise StoreError(msg)
-    info = pyogrio.read_info(path, layer=name)
-    if info["geometry_type"] is None:
-        return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
-    gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
-    return gdf
+    for column in columns:  # a change log written before revisions existed has no `revision`
+        if column not in frame:
+            frame[column] = None
+    return frame

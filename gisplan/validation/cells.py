@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from gisplan.catalogue import Attribute, normalise_header
+from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, LONLAT_HEADERS, WKT_HEADERS
 from gisplan.validation.rules import LayerSchema, _attr, _Collector, _show
 
 if TYPE_CHECKING:
@@ -30,16 +31,17 @@ _DBF_NAME_LEN = 10
 _HALFWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
 
-_LON = _attr("lon", "float", "经度", "lng", "longitude", "x", "x坐标", "经度(e)", "东坐标", "easting")
+# coordinate columns of tables, spelled as gisplan.io.tables has them
+_LON = _attr("lon", "float", *LON_HEADERS)
 
 
-_LAT = _attr("lat", "float", "纬度", "latitude", "y", "y坐标", "纬度(n)", "北坐标", "northing")
+_LAT = _attr("lat", "float", *LAT_HEADERS)
 
 
-_WKT = _attr("wkt", "str", "geometry", "geom", "几何")
+_WKT = _attr("wkt", "str", *WKT_HEADERS)
 
 
-_LONLAT = _attr("lonlat", "str", "经纬度", "经纬度坐标", "坐标", "lnglat", "lng,lat", "经度,纬度")
+_LONLAT = _attr("lonlat", "str", *LONLAT_HEADERS)
 
 
 # 105°55′37.2″E, 105度55分37.2秒, E105°55'37" …

@@ -17,34 +17,32 @@ from gisplan.analysis.indicators import existing_only
 from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.network.graph import build_network
-from gisplan.store.gpkg import list_layers, read_store_layer
 from gisplan.vocab import CoverageKind, CoverageMethod, Spread
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from gisplan.catalogue import Catalogue, Profile
     from gisplan.config import Scenario
     from gisplan.network.graph import RoadNetwork
+    from gisplan.store import Workspace
 
 __all__ = ["coverage_for_scenario", "scenario_demand", "scenario_network"]
 
 logger = logging.getLogger(__name__)
 
 
-def scenario_network(store: Path, scenario: Scenario) -> RoadNetwork | None:
+def scenario_network(workspace: Workspace, scenario: Scenario) -> RoadNetwork | None:
     """Build the road network of a workspace (its ``roads`` layer) in the scenario's CRS; None without roads."""
-    layers = set(list_layers(store)["layer"])
-    if "roads" not in layers:
+    if not workspace.has_layer("roads"):
         return None
-    roads = read_store_layer(store, "roads")
+    roads = workspace.read_layer("roads")
     cov = scenario.coverage
-    return build_network(gpd.GeoDataFrame(roads), crs=scenario.crs, snap_tolerance_m=cov.snap_tolerance_m,
+    return build_network(roads, crs=scenario.crs, snap_tolerance_m=cov.snap_tolerance_m,
                          min_piece_m=cov.min_piece_m)
 
 
-def scenario_demand(store: Path, scenario: Scenario, network: RoadNetwork | None) -> gpd.GeoDataFrame:
+def scenario_demand(workspace: Workspace, scenario: Scenario, network: RoadNetwork | None) -> gpd.GeoDataFrame:
     """Demand points for a scenario: its raster, else the households layer (points, or a table spread
     over village polygons or road length), with township and village codes filled in.
 
@@ -54,14 +52,14 @@ def scenario_demand(store: Path, scenario: Scenario, network: RoadNetwork | None
         If there is no demand source.
     """
     cov = scenario.coverage
-    layers = set(list_layers(store)["layer"])
-    townships = gpd.GeoDataFrame(read_store_layer(store, "townships")) if "townships" in layers else None
-    villages = gpd.GeoDataFrame(read_store_layer(store, "villages")) if "villages" in layers else None
+    layers = workspace.layer_names()
+    townships = workspace.read_layer("townships") if "townships" in layers else None
+    villages = workspace.read_layer("villages") if "villages" in layers else None
     if cov.raster is not None:
-        area = gpd.GeoDataFrame(read_store_layer(store, "district")) if "district" in layers else None
+        area = workspace.read_layer("district") if "district" in layers else None
         demand = demand_from_raster(cov.raster, crs=scenario.crs, area=area)
     elif "households" in layers:
-        households = read_store_layer(store, "households")
+        households = workspace.read("households")
         if isinstance(households, gpd.GeoDataFrame) and (households.geom_type == "Point").all():
             demand = demand_from_points(households, crs=scenario.crs, source="households")
         else:
@@ -81,9 +79,9 @@ def scenario_demand(store: Path, scenario: Scenario, network: RoadNetwork | None
 
 
 def _targets(
-    store: Path, catalogue: Catalogue, profiles: dict[str, Profile], types: Sequence[str] | None,
+    workspace: Workspace, catalogue: Catalogue, profiles: dict[str, Profile], types: Sequence[str] | None,
 ) -> list[TypeTarget]:
-    layers = set(list_layers(store)["layer"])
+    layers = workspace.layer_names()
     chosen = list(types) if types else [t.id for t in catalogue.types.values() if CoverageKind.NETWORK in t.coverage]
     out = []
     for type_id in chosen:
@@ -93,7 +91,7 @@ def _targets(
                 msg = f"the workspace has no `{ftype.layer_name}` layer; import the {ftype.name_zh} ledger first."
                 raise ConfigError(msg)
             continue
-        facilities = gpd.GeoDataFrame(existing_only(read_store_layer(store, ftype.layer_name)))
+        facilities = gpd.GeoDataFrame(existing_only(workspace.read_layer(ftype.layer_name)))
         if ftype.profile not in profiles:
             msg = f"facility type {type_id} uses travel profile {ftype.profile!r}, which no catalogue defines."
             raise ConfigError(msg)
@@ -102,7 +100,7 @@ def _targets(
 
 
 def coverage_for_scenario(
-    store: Path,
+    workspace: Workspace,
     scenario: Scenario,
     catalogue: Catalogue,
     *,
@@ -121,7 +119,7 @@ def coverage_for_scenario(
     cov = scenario.coverage
     profiles = scenario_profiles(scenario, catalogue)
     if network is None and cov.method is CoverageMethod.NETWORK:
-        network = scenario_network(store, scenario)
+        network = scenario_network(workspace, scenario)
     if cov.method is not CoverageMethod.NETWORK:
         network = None
     if cov.method is CoverageMethod.NETWORK and network is None:
@@ -129,9 +127,9 @@ def coverage_for_scenario(
                "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
                "straight-line method with [coverage] method = \"straight_line\".")
         raise NetworkError(msg)
-    demand = scenario_demand(store, scenario, network)
-    targets = _targets(store, catalogue, profiles, types)
-    gaz = read_store_layer(store, "gazetteer") if "gazetteer" in set(list_layers(store)["layer"]) else None
+    demand = scenario_demand(workspace, scenario, network)
+    targets = _targets(workspace, catalogue, profiles, types)
+    gaz = workspace.read_table("gazetteer") if workspace.has_layer("gazetteer") else None
     names = dict(zip(gaz["code12"].astype(str), gaz["name"].astype(str), strict=True)) if gaz is not None else {}
     return measure_coverage(
         demand, targets, network=network, method=cov.method, bands_minutes=cov.bands_minutes,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -19,16 +18,18 @@ import pandas as pd
 from tqdm import tqdm
 
 from gisplan import settings
+from gisplan.catalogue import facility_layer_name
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
 from gisplan.io.osm import fetch_osm_roads, is_osm_file, read_osm_roads
 from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
-from gisplan.io.tables import TABLE_SUFFIXES, RawTable, read_table
-from gisplan.store.gpkg import LayerWrite, list_layers, read_store_layer, write_layers, writer_lock
+from gisplan.io.tables import COORDINATE_HEADERS, TABLE_SUFFIXES, RawTable, read_table
+from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from gisplan.catalogue import Catalogue, FacilityType
     from gisplan.config import Scenario
@@ -93,9 +94,9 @@ class ImportResult:
 
 
 def layer_name_for(spec: ImportSpec) -> str:
-    """Return the store layer name for an import (``facilities_<type>`` for facilities)."""
+    """Return the workspace layer name for an import (``facilities_<type>`` for facilities)."""
     if spec.kind == "facilities":
-        return f"facilities_{spec.facility_type}"
+        return facility_layer_name(str(spec.facility_type))
     return spec.kind
 
 
@@ -105,18 +106,17 @@ def _order(spec: ImportSpec, catalogue: Catalogue) -> tuple[int, int]:
 
 
 def load_context(
-    store: Path | None, *, tolerance_m: float = settings.TOLERANCE_M, planning_crs: str | None = None,
+    workspace: Workspace | None, *, tolerance_m: float = settings.TOLERANCE_M, planning_crs: str | None = None,
 ) -> Context:
     """Read the layers that cross-layer checks need from a workspace (missing ones stay ``None``)."""
-    if store is None or not Path(store).exists():
+    if workspace is None or not workspace.exists():
         return Context(tolerance_m=tolerance_m, planning_crs=planning_crs)
-    names = set(list_layers(store)["layer"])
+    names = workspace.layer_names()
 
     def get(name: str) -> pd.DataFrame | None:
-        return read_store_layer(store, name) if name in names else None
+        return workspace.read(name) if name in names else None
 
-    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n)
-                  for n in sorted(names) if n.startswith("facilities_")}
+    facilities = {type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()}
     return Context(
         gazetteer=get("gazetteer"),
         district=_spatial(get("district")),
@@ -170,7 +170,7 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
         schema = layer_schema(spec.kind, catalogue, ftype)
         known = {al for a in (*schema.required, *schema.optional) for al in a.aliases}
-        known |= {"经度", "纬度", "lon", "lat", "lng", "longitude", "latitude"}
+        known |= COORDINATE_HEADERS
         return read_table(path, known_headers=known, sheet=spec.sheet, encoding=spec.encoding)
     if suffix in SPATIAL_SUFFIXES:
         return read_spatial(path, layer=spec.layer, encoding=spec.encoding)
@@ -182,7 +182,7 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
 def validate_imports(
     specs: Sequence[ImportSpec],
     *,
-    store: Path | None,
+    workspace: Workspace | None,
     catalogue: Catalogue,
     tolerance_m: float = settings.TOLERANCE_M,
     progress: bool = False,
@@ -194,7 +194,7 @@ def validate_imports(
     Returns
     -------
     list of LayerWrite
-        Ready for :func:`gisplan.store.gpkg.write_layers`.
+        Ready for :meth:`gisplan.store.Workspace.write`.
 
     Raises
     ------
@@ -211,7 +211,7 @@ def validate_imports(
         if spec.kind == "facilities":
             catalogue.get_type(str(spec.facility_type))
     declared = {id(s): (parse_crs(s.crs) if s.crs else None) for s in specs}
-    ctx = load_context(store, tolerance_m=tolerance_m, planning_crs=planning_crs)
+    ctx = load_context(workspace, tolerance_m=tolerance_m, planning_crs=planning_crs)
     before = ctx.gazetteer
     problems: list[Problem] = []
     parts: dict[str, list[_Part]] = {}
@@ -241,8 +241,8 @@ def validate_imports(
         ctx = _with(ctx, spec, combined)
     if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
         problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
-    if not problems and store is not None and Path(store).exists():
-        problems = _recheck_dependents(store, set(names), ctx, catalogue)
+    if not problems and workspace is not None and workspace.exists():
+        problems = _recheck_dependents(workspace, set(names), ctx, catalogue)
     if problems:
         raise SchemaError(problems)
     if district_code is not None and ctx.gazetteer is not None:
@@ -344,14 +344,16 @@ def _loaded(ctx: Context, kind: str, facility_type: object) -> pd.DataFrame | No
     return {"district": ctx.district, "townships": ctx.townships}.get(kind)
 
 
-def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue: Catalogue) -> list[Problem]:
+def _recheck_dependents(
+    workspace: Workspace, replaced: set[str], ctx: Context, catalogue: Catalogue,
+) -> list[Problem]:
     """Validate again the workspace layers that depend on a layer this import replaces.
 
     Re-importing the gazetteer, the boundaries or the community service centres must not leave
     facilities with unknown codes, points outside the new outline or volunteer points without host.
     """
     problems: list[Problem] = []
-    meta = list_layers(store)
+    meta = workspace.metadata()
     for row in meta.itertuples(index=False):
         name, kind, facility_type = str(row.layer), str(row.kind), row.facility_type
         ftype = catalogue.types.get(str(facility_type)) if kind == "facilities" else None
@@ -365,7 +367,7 @@ def _recheck_dependents(store: Path, replaced: set[str], ctx: Context, catalogue
         try:
             stored = _loaded(ctx, kind, facility_type)
             if stored is None:
-                stored = read_store_layer(store, name)
+                stored = workspace.read(name)
             data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
                 stored.astype(object), np.arange(1, len(stored) + 1), source)
             validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=ctx, source=source)
@@ -404,7 +406,7 @@ def _file_crs(raw: object) -> str | None:
 
 
 def import_layers(
-    store: Path,
+    workspace: Workspace,
     specs: Sequence[ImportSpec],
     *,
     catalogue: Catalogue,
@@ -417,8 +419,8 @@ def import_layers(
 
     Parameters
     ----------
-    store : Path
-        Workspace GeoPackage (created if missing).
+    workspace : Workspace
+        Created by the first write if missing.
     specs : sequence of ImportSpec
     catalogue : Catalogue
     tolerance_m : float
@@ -437,16 +439,16 @@ def import_layers(
     Raises
     ------
     SchemaError
-        If any file has a problem; the store is then unchanged.
+        If any file has a problem; the workspace is then unchanged.
     """
-    with writer_lock(store):  # nobody changes the workspace between validating against it and writing
-        writes = validate_imports(specs, store=store, catalogue=catalogue, tolerance_m=tolerance_m,
+    with workspace.lock():  # nobody changes the workspace between validating against it and writing
+        writes = validate_imports(specs, workspace=workspace, catalogue=catalogue, tolerance_m=tolerance_m,
                                   progress=progress, district_code=district_code, planning_crs=planning_crs)
-        write_layers(store, writes, action="import", detail={"files": len(writes)}, lock=False)
+        workspace.write(writes, action="import", detail={"files": len(writes)}, lock=False)
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
 
 
-def scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
+def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
     """The import of every layer a scenario names, with its roads: the configured file, else OpenStreetMap
     roads fetched for the district (cached beside the workspace) when the scenario allows it, else none."""
     specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
@@ -461,7 +463,7 @@ def scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
     if not sc.roads.osm_fallback or district is None:
         logger.warning("road layer %s not found; roads not imported (coverage needs them)", where)
         return specs
-    cache = store.with_name(f"{store.stem}_osm_roads.gpkg")
+    cache = workspace.derived_path("_osm_roads.gpkg")
     logger.warning("road layer %s not found; fetching OpenStreetMap roads (cache: %s)", where, cache)
     try:
         area = read_spatial(district.path, layer=district.layer)
@@ -472,16 +474,17 @@ def scenario_specs(sc: Scenario, store: Path) -> list[ImportSpec]:
 
 
 def import_scenario(
-    sc: Scenario, store: Path, cat: Catalogue, *, specs: Sequence[ImportSpec] | None = None, progress: bool = False,
+    sc: Scenario, workspace: Workspace, cat: Catalogue, *, specs: Sequence[ImportSpec] | None = None,
+    progress: bool = False,
 ) -> None:
     """Import every layer of scenario `sc` (and its roads, fetched from OpenStreetMap when the scenario allows)
-    into `store`, all or nothing. `specs` are :func:`scenario_specs`, when the caller has them already.
+    into `workspace`, all or nothing. `specs` are :func:`scenario_specs`, when the caller has them already.
 
     Raises
     ------
     SchemaError
         Listing every problem of every layer; the workspace is then unchanged.
     """
-    chosen = scenario_specs(sc, store) if specs is None else specs
-    import_layers(store, chosen, catalogue=cat, tolerance_m=sc.tolerance_m, progress=progress,
+    chosen = scenario_specs(sc, workspace) if specs is None else specs
+    import_layers(workspace, chosen, catalogue=cat, tolerance_m=sc.tolerance_m, progress=progress,
                   district_code=sc.district_code, planning_crs=sc.crs)

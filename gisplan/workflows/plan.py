@@ -31,7 +31,6 @@ from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, 
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
-from gisplan.store.gpkg import list_layers, read_store_layer
 from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, QuestionKind, Status
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
 
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from gisplan.catalogue import Catalogue
     from gisplan.config import IndicatorSpec, Scenario
     from gisplan.network.graph import RoadNetwork
+    from gisplan.store import Workspace
 
 __all__ = ["RunResult", "apply_reported_values", "run_scenario"]
 
@@ -115,25 +115,23 @@ def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple
 
 
 def run_scenario(
-    store: Path, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
+    workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
 ) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
     specs = scenario.indicators
     if scenario.reported_values is not None:
         specs = apply_reported_values(specs, scenario.reported_values)
-    layers = set(list_layers(store)["layer"])
-    facilities = {n.removeprefix("facilities_"): read_store_layer(store, n) for n in layers
-                  if n.startswith("facilities_")}
+    facilities = {type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()}
     existing = {type_id: existing_only(frame) for type_id, frame in facilities.items()}  # planned ones left out
-    gazetteer = read_store_layer(store, "gazetteer")
-    households = read_store_layer(store, "households") if "households" in layers else None
-    illustrative = bool(list_layers(store)["illustrative"].any())
+    gazetteer = workspace.read_table("gazetteer")
+    households = workspace.read("households") if workspace.has_layer("households") else None
+    illustrative = workspace.illustrative()
     coverage: CoverageResult | None = None
     note = ""
-    network = scenario_network(store, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
+    network = scenario_network(workspace, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
     try:
-        coverage = coverage_for_scenario(store, scenario, catalogue, progress=progress, network=network)
+        coverage = coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network)
     except (NetworkError, ConfigError) as exc:
         note = str(exc)
         logger.warning("coverage not measured: %s", exc)
@@ -163,8 +161,9 @@ def run_scenario(
                                  district_code=scenario.district_code + "000000")
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
-        table, proposals = _propose(table, specs, existing, households, gazetteer, coverage, gaps, network,
-                                    store, scenario, catalogue, names)
+        run = _RunContext(specs, existing, households, gazetteer, coverage, gaps, network, workspace, scenario,
+                          catalogue, names)
+        table, proposals = _propose(table, run)
     return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
 
 
@@ -190,18 +189,51 @@ def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.Data
     return (SiteQuestion(QuestionKind.UNITS, float(need), lacking), ftype.admin_level) if need > 0 and lacking else None
 
 
-def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
-    table: pd.DataFrame, specs: tuple[IndicatorSpec, ...], facilities: dict[str, pd.DataFrame],
-    households: pd.DataFrame | None, gazetteer: pd.DataFrame, coverage: CoverageResult, gaps: gpd.GeoDataFrame,
-    network: RoadNetwork, store: Path, scenario: Scenario, catalogue: Catalogue, names: dict[str, str],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclass(frozen=True, slots=True, eq=False)
+class _RunContext:
+    """What :func:`_propose` needs of a scenario run, passed once.
+
+    Attributes
+    ----------
+    specs : tuple of IndicatorSpec
+        The plan rows, in the order of the indicator table.
+    facilities : dict
+        Facility type id → its existing facilities (planned ones left out).
+    households, gazetteer : pandas.DataFrame
+        As read from the workspace (`households` None without a households layer).
+    coverage : CoverageResult
+    gaps : geopandas.GeoDataFrame
+        Uncovered areas of every measured type (planning CRS).
+    network : RoadNetwork
+    workspace : Workspace
+        Read for the boundary polygons.
+    scenario, catalogue
+    names : dict
+        Division code12 → name.
+    """
+
+    specs: tuple[IndicatorSpec, ...]
+    facilities: dict[str, pd.DataFrame]
+    households: pd.DataFrame | None
+    gazetteer: pd.DataFrame
+    coverage: CoverageResult
+    gaps: gpd.GeoDataFrame
+    network: RoadNetwork
+    workspace: Workspace
+    scenario: Scenario
+    catalogue: Catalogue
+    names: dict[str, str]
+
+
+def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     """New sites for every row that misses a numeric target it can be met by building; indicators after."""
-    layers = set(list_layers(store)["layer"])
-    towns = gpd.GeoDataFrame(read_store_layer(store, "townships")) if "townships" in layers else None
-    villages = gpd.GeoDataFrame(read_store_layer(store, "villages")) if "villages" in layers else None
+    specs, facilities, households, gazetteer = run.specs, run.facilities, run.households, run.gazetteer
+    coverage, gaps, network, scenario, catalogue = run.coverage, run.gaps, run.network, run.scenario, run.catalogue
+    layers = run.workspace.layer_names()
+    towns = run.workspace.read_layer("townships") if "townships" in layers else None
+    villages = run.workspace.read_layer("villages") if "villages" in layers else None
     profiles = scenario_profiles(scenario, catalogue)
-    bounds = towns if towns is not None else (gpd.GeoDataFrame(read_store_layer(store, "district"))
-                                              if "district" in layers else None)
+    bounds = towns if towns is not None else (run.workspace.read_layer("district") if "district" in layers else None)
     outline = shapely.union_all(bounds.to_crs(network.crs).geometry.to_numpy()) if bounds is not None else None
     out = table.copy()
     out["new_sites"] = np.nan
@@ -232,7 +264,7 @@ def _propose(  # noqa: PLR0913, PLR0917 - the run's state, passed once
                 done[key] = propose_sites(
                     question, network=network, profile=profiles[ftype.profile], demand=coverage.demand,
                     existing=existing, candidates=candidates, threshold_minutes=minutes, weight=spec.weight,
-                    townships=towns, villages=villages, unit_level=level, names=names,
+                    townships=towns, villages=villages, unit_level=level, names=run.names,
                     max_snap_m=scenario.coverage.max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
                 )
             proposal = done[key]

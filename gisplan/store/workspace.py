@@ -1,0 +1,479 @@
+"""The Workspace: one object for every layer of a district, its metadata, change log and writer lock.
+
+A backend (the GeoPackage of :mod:`gisplan.store.gpkg` today, PostGIS later) implements a few primitives —
+identity, the metadata table, the change log, reading one layer, the writer lock and one atomic commit — and
+inherits everything else from :class:`Workspace`: layer names, typed reads, facility layers, the illustrative
+flag, :meth:`Workspace.write` and :meth:`Workspace.transaction` with its hooks and revision numbers.
+
+A transaction collects layer writes and drops and commits them in one all-or-nothing step, which the change
+log records under one revision number. Hooks registered with :meth:`Workspace.with_hook` run inside every
+transaction just before it commits and may add writes of their own (history rows, for example); a hook that
+raises aborts the transaction and the workspace is unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from gisplan.catalogue import facility_type_of
+from gisplan.errors import StoreError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
+    import geopandas as gpd
+    import pandas as pd
+
+__all__ = [
+    "LOG_COLUMNS",
+    "LOG_TABLE",
+    "META_COLUMNS",
+    "META_TABLE",
+    "Drop",
+    "Hook",
+    "LayerWrite",
+    "Operation",
+    "Transaction",
+    "Workspace",
+    "check_layer_name",
+]
+
+#: The metadata table (one row per layer) and the append-only change log, in every backend.
+META_TABLE = "gisplan_layers"
+LOG_TABLE = "gisplan_changelog"
+META_COLUMNS = ("layer", "kind", "facility_type", "source_path", "source_sha256", "source_layer", "imported_at",
+                "crs_given", "stored_crs", "row_count", "illustrative", "note")
+LOG_COLUMNS = ("seq", "at", "user", "action", "layer", "detail", "revision")
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def check_layer_name(name: str) -> str:
+    """Return `name` if it is a safe workspace layer name, else raise StoreError.
+
+    Examples
+    --------
+    >>> check_layer_name("facilities_public_cemetery")
+    'facilities_public_cemetery'
+    """
+    if not _NAME_RE.fullmatch(name):
+        msg = f"layer name {name!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a letter."
+        raise StoreError(msg)
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class LayerWrite:
+    """One layer to write (create or replace), with its provenance.
+
+    Attributes
+    ----------
+    name : str
+        Workspace layer name (``townships``, ``facilities_public_cemetery`` …).
+    kind : str
+        Layer kind (see :data:`gisplan.validation.schema.KINDS`), or ``result``.
+    data : pandas.DataFrame or geopandas.GeoDataFrame
+        Validated rows; geometry in EPSG:4326.
+    source_path, source_sha256, source_layer, crs_given : str or None
+        Where the rows came from and the CRS the user declared for them.
+    facility_type : str or None
+        Facility type id for facility layers.
+    illustrative : bool
+        Generated (示意) data rather than real data.
+    note : str or None
+        Free text.
+    """
+
+    name: str
+    kind: str
+    data: pd.DataFrame
+    source_path: str | None = None
+    source_sha256: str | None = None
+    source_layer: str | None = None
+    crs_given: str | None = None
+    facility_type: str | None = None
+    illustrative: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """One layer to remove from the workspace (its metadata row goes with it)."""
+
+    name: str
+
+
+#: One step of a transaction, applied in order.
+Operation = LayerWrite | Drop
+
+#: Runs inside every transaction of a workspace just before it commits; may add writes or drops.
+Hook = Callable[["Transaction"], None]
+
+
+class Transaction:
+    """The writes and drops of one atomic step, collected inside ``with workspace.transaction(...)``.
+
+    Use :meth:`write` and :meth:`drop`; they are applied in order when the ``with`` block ends without an
+    exception, together with whatever the workspace's hooks add, and every change-log row they make carries
+    :attr:`revision`.
+
+    Attributes
+    ----------
+    workspace : Workspace
+        The workspace as committed before this transaction (reads do not see the pending operations).
+    action : str
+        Change-log action of every row this transaction logs.
+    detail : Mapping
+        JSON-serialisable detail logged with every row.
+    revision : int
+        The revision this transaction records when it commits: known from the start, since the writer lock
+        is held, so that a hook can write it into history rows.
+    """
+
+    __slots__ = ("_committed", "_operations", "_over", "action", "detail", "revision", "workspace")
+
+    def __init__(self, workspace: Workspace, *, action: str, detail: Mapping[str, Any], revision: int) -> None:
+        self.workspace = workspace
+        self.action = action
+        self.detail: Mapping[str, Any] = MappingProxyType(dict(detail))
+        self.revision = revision
+        self._operations: list[Operation] = []
+        self._over = False
+        self._committed = False
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        """The writes and drops so far, in order."""
+        return tuple(self._operations)
+
+    @property
+    def writes(self) -> tuple[LayerWrite, ...]:
+        """The layer writes so far, in order."""
+        return tuple(op for op in self._operations if isinstance(op, LayerWrite))
+
+    @property
+    def committed(self) -> bool:
+        """Whether the transaction has committed (False while open, and after an error)."""
+        return self._committed
+
+    def write(self, *writes: LayerWrite) -> None:
+        """Create or replace layers when the transaction commits.
+
+        Raises
+        ------
+        StoreError
+            If a layer name is unsafe or the transaction is already over.
+        """
+        self._check_open()
+        for w in writes:
+            check_layer_name(w.name)
+        self._operations.extend(writes)
+
+    def drop(self, name: str) -> None:
+        """Remove layer `name` when the transaction commits.
+
+        Raises
+        ------
+        StoreError
+            If the name is unsafe, the transaction is already over, or no layer of that name is stored or
+            written earlier in this transaction.
+        """
+        self._check_open()
+        check_layer_name(name)
+        present = self.workspace.has_layer(name)
+        for op in self._operations:
+            present = isinstance(op, LayerWrite) if op.name == name else present
+        if not present:
+            msg = f"{self.workspace.label} has no layer {name!r} to drop."
+            raise StoreError(msg)
+        self._operations.append(Drop(name))
+
+    def _check_open(self) -> None:
+        if self._over:
+            msg = "this transaction is over; open another with `workspace.transaction(...)`."
+            raise StoreError(msg)
+
+    def _end(self, *, committed: bool) -> None:
+        self._over = True
+        self._committed = committed
+
+
+class Workspace(ABC):
+    """Every layer of one district's planning data, behind one object (see :func:`gisplan.store.open_workspace`).
+
+    A backend implements the abstract members; the rest is shared.
+    """
+
+    __slots__ = ()
+
+    # ------------------------------------------------------------------------------------------ identity
+
+    @property
+    @abstractmethod
+    def uri(self) -> str:
+        """The workspace's URI (``gpkg:/path/to/yc.gpkg``)."""
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """How messages name the workspace (the path as given; never a password)."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether the workspace exists yet (the first write creates it)."""
+
+    @abstractmethod
+    def derived_path(self, suffix: str) -> Path:
+        """A local path for files derived from this workspace: ``<name><suffix>`` beside a GeoPackage
+        (``_results`` output folder, ``_osm_roads.gpkg`` download cache)."""
+
+    @property
+    @abstractmethod
+    def hooks(self) -> tuple[Hook, ...]:
+        """The hooks that run inside every transaction, in order."""
+
+    @abstractmethod
+    def with_hook(self, hook: Hook) -> Workspace:
+        """Return the same workspace with `hook` run inside every transaction (after the hooks it has)."""
+
+    # ------------------------------------------------------------------------------ backend primitives
+
+    @abstractmethod
+    def metadata(self) -> pd.DataFrame:
+        """The metadata table, one row per layer (:data:`META_COLUMNS`), sorted by layer name.
+
+        Raises
+        ------
+        StoreError
+            If the workspace does not exist or cannot be read.
+        """
+
+    @abstractmethod
+    def changelog(self) -> pd.DataFrame:
+        """The append-only change log (:data:`LOG_COLUMNS`), oldest first.
+
+        Raises
+        ------
+        StoreError
+            If the workspace does not exist or cannot be read.
+        """
+
+    @abstractmethod
+    def _is_spatial(self, name: str) -> bool:
+        """Whether layer `name`, known to exist, has geometry."""
+
+    @abstractmethod
+    def _read_spatial(self, name: str) -> gpd.GeoDataFrame:
+        """Read spatial layer `name`, known to exist."""
+
+    @abstractmethod
+    def _read_attributes(self, name: str) -> pd.DataFrame:
+        """Read the attributes of layer `name`, known to exist (without geometry)."""
+
+    @abstractmethod
+    def lock(self, *, wait_s: float = 600.0) -> AbstractContextManager[None]:
+        """Hold the workspace's writer lock, waiting up to `wait_s` seconds for another writer.
+
+        Hold it around reading the workspace for validation *and* writing, so that no other writer changes
+        what was validated against; then write with ``lock=False``.
+
+        Raises
+        ------
+        StoreError
+            If another process still holds the lock after `wait_s` seconds.
+        """
+
+    @abstractmethod
+    def _commit(
+        self, operations: Sequence[Operation], *, action: str, detail: Mapping[str, Any], revision: int,
+    ) -> None:
+        """Apply `operations` in one all-or-nothing step (the caller holds the lock) and log them as `revision`,
+        the one after the last; refuse (StoreError, nothing written) if the last revision is no longer the one
+        before."""
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def layer_names(self) -> frozenset[str]:
+        """The names of the layers in the workspace (empty if it does not exist yet)."""
+        if not self.exists():
+            return frozenset()
+        return frozenset(str(n) for n in self.metadata()["layer"])
+
+    def has_layer(self, name: str) -> bool:
+        """Whether the workspace holds layer `name`."""
+        return name in self.layer_names()
+
+    def facility_layers(self) -> dict[str, str]:
+        """Facility type id → layer name of every facility layer, sorted by layer name."""
+        found = {facility_type_of(n): n for n in sorted(self.layer_names())}
+        return {type_id: name for type_id, name in found.items() if type_id is not None}
+
+    def illustrative(self) -> bool:
+        """Whether any layer is flagged as generated (示意) data."""
+        return self.exists() and bool(self.metadata()["illustrative"].astype(bool).any())
+
+    def revision(self) -> int:
+        """The last committed revision (0 for a workspace that has none yet)."""
+        if not self.exists():
+            return 0
+        numbers = self.changelog()["revision"].dropna()
+        return int(numbers.max()) if len(numbers) else 0
+
+    def is_spatial(self, name: str) -> bool:
+        """Whether layer `name` has geometry (False for an attribute table such as the gazetteer).
+
+        Raises
+        ------
+        StoreError
+            If there is no such layer; the message lists the layers.
+        """
+        self._require(name)
+        return self._is_spatial(name)
+
+    def read_layer(self, name: str) -> gpd.GeoDataFrame:
+        """Read spatial layer `name` as a GeoDataFrame (EPSG:4326).
+
+        Raises
+        ------
+        StoreError
+            If there is no such layer (the message lists the layers), or it is an attribute table.
+        """
+        self._require(name)
+        if not self._is_spatial(name):
+            msg = (f"layer {name!r} of {self.label} is an attribute table without geometry; "
+                   "read it with `read_table`, or import it again from a spatial file.")
+            raise StoreError(msg)
+        return self._read_spatial(name)
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """Read the attributes of layer `name` as a DataFrame (a spatial layer's geometry is left out).
+
+        Raises
+        ------
+        StoreError
+            If there is no such layer; the message lists the layers.
+        """
+        self._require(name)
+        return self._read_attributes(name)
+
+    def read(self, name: str) -> pd.DataFrame:
+        """Read layer `name` as stored: a GeoDataFrame for a spatial layer, a DataFrame for a table (for
+        layers that may be either, such as ``households``: a table by village, or points).
+
+        Raises
+        ------
+        StoreError
+            If there is no such layer; the message lists the layers.
+        """
+        self._require(name)
+        return self._read_spatial(name) if self._is_spatial(name) else self._read_attributes(name)
+
+    def _require(self, name: str) -> None:
+        check_layer_name(name)
+        if not self.exists():
+            msg = f"workspace {self.label} does not exist; import a layer first (`gisplan layers import`)."
+            raise StoreError(msg)
+        names = self.layer_names()
+        if name not in names:
+            msg = f"{self.label} has no layer {name!r} (layers: {', '.join(sorted(names)) or 'none'})."
+            raise StoreError(msg)
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def transaction(
+        self, *, action: str, detail: Mapping[str, Any] | None = None, lock: bool = True, wait_s: float = 600.0,
+    ) -> Iterator[Transaction]:
+        """Collect writes and drops, then commit them — with what the hooks add — in one atomic step.
+
+        Parameters
+        ----------
+        action : str
+            Change-log action (``import``, ``coverage`` …).
+        detail : Mapping, optional
+            JSON-serialisable detail for the change log.
+        lock : bool
+            Take the writer lock; ``False`` when the caller holds it already (see :meth:`lock`).
+        wait_s : float
+            Seconds to wait for another writer to finish.
+
+        Yields
+        ------
+        Transaction
+            With the :attr:`~Transaction.revision` it records.
+
+        Raises
+        ------
+        StoreError
+            If another process holds the workspace longer than `wait_s`, or writing fails (the workspace is
+            then unchanged). An exception inside the block, or in a hook, commits nothing.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from gisplan.store import LayerWrite, open_workspace
+        >>> ws = open_workspace(getfixture("tmp_path") / "ws.gpkg")
+        >>> with ws.transaction(action="edit", detail={"by": "doctest"}) as tx:
+        ...     tx.write(LayerWrite("notes", "result", pd.DataFrame({"text": ["一"]})))
+        >>> tx.revision, tx.committed, sorted(ws.layer_names())
+        (1, True, ['notes'])
+        """
+        with self.lock(wait_s=wait_s) if lock else contextlib.nullcontext():
+            tx = Transaction(self, action=action, detail=detail or {}, revision=self.revision() + 1)
+            try:
+                yield tx
+                for hook in self.hooks:
+                    hook(tx)
+                self._commit(tx.operations, action=action, detail=tx.detail, revision=tx.revision)
+            except BaseException:
+                tx._end(committed=False)
+                raise
+            tx._end(committed=True)
+
+    def write(
+        self,
+        writes: Sequence[LayerWrite],
+        *,
+        action: str,
+        detail: Mapping[str, Any] | None = None,
+        lock: bool = True,
+        wait_s: float = 600.0,
+    ) -> int:
+        """Write several layers and their metadata in one all-or-nothing step (a one-step transaction).
+
+        Parameters
+        ----------
+        writes : sequence of LayerWrite
+            Layers to create or replace.
+        action, detail, lock, wait_s
+            As for :meth:`transaction`.
+
+        Returns
+        -------
+        int
+            The workspace's revision afterwards (the same as before when `writes` is empty and the workspace
+            existed: nothing is logged then).
+
+        Raises
+        ------
+        StoreError
+            If another process holds the workspace longer than `wait_s`, a layer name is unsafe, or writing
+            fails (the workspace is then unchanged).
+        """
+        for w in writes:
+            check_layer_name(w.name)
+        with self.transaction(action=action, detail=detail, lock=lock, wait_s=wait_s) as tx:
+            tx.write(*writes)
+        return self.revision()
+
+    def create(self) -> Workspace:
+        """Create the workspace (or give an existing GeoPackage gisplan's tables); logs ``init`` once."""
+        self.write([], action="init")
+        return self
