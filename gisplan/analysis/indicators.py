@@ -32,7 +32,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def administrative_coverage(facilities: pd.DataFrame, units: pd.DataFrame, *, level: str) -> pd.Series:
+def administrative_coverage(facilities: pd.DataFrame, units: pd.DataFrame, *, level: Level) -> pd.Series:
     """Tell, for each division, whether at least one facility belongs to it.
 
     Parameters
@@ -41,7 +41,7 @@ def administrative_coverage(facilities: pd.DataFrame, units: pd.DataFrame, *, le
         With ``code12`` (validated on import against the polygon each point falls in).
     units : pandas.DataFrame
         The divisions of the denominator, with ``code12`` (see :func:`gisplan.divisions.units_in_scope`).
-    level : {"township", "village"}
+    level : Level
         At township level a facility's village code counts for its township.
 
     Returns
@@ -57,7 +57,7 @@ def administrative_coverage(facilities: pd.DataFrame, units: pd.DataFrame, *, le
     [True, False]
     """
     codes = facilities["code12"].dropna().astype(str)
-    if level == "township":
+    if level == Level.TOWNSHIP:
         codes = township_code(codes)
     return units["code12"].isin(set(codes)).rename("has_facility")
 
