@@ -6,8 +6,9 @@ road distances in metres (one scipy Dijkstra per block of candidates, limited to
 only within the cutoff: a sparse long-form table. Both solvers get the identical instance; spopt gets
 it as the dense matrix its ``from_cost_matrix`` needs.
 
-1. ~8,000 demand x 1,000 candidates, p = 50, 1,000 m: spopt and gisplan in the same run; the
-   objectives must be equal (target: gisplan in <= 1/20 of spopt's time).
+1. ~8,000 demand x 1,000 candidates, p = 50, 1,000 m: spopt, the previous solve (before issue 17: the
+   unreduced program with scipy.optimize.milp) and gisplan in the same run; the objectives must be equal
+   (target: gisplan in <= 1/20 of spopt's time).
 2. 100,000 demand x 10,000 candidates, p = 500, 1,000 m: gisplan alone, with a 60 s HiGHS time limit;
    prints status, objective, bound and gap.
 
@@ -84,6 +85,25 @@ def spopt_mclp(table: CostTable, p: int) -> tuple[float, float]:
     return float(table.weights[covered].sum()), seconds
 
 
+def previous_mclp(table: CostTable, p: int) -> tuple[float, float]:
+    """The MCLP as solved before issue 17: every candidate a column, no reductions, no start, scipy's HiGHS."""
+    from scipy import sparse  # noqa: PLC0415
+    from scipy.optimize import Bounds, LinearConstraint, milp  # noqa: PLC0415
+
+    from gisplan.siting.costs import coverage_matrix  # noqa: PLC0415
+    from gisplan.siting.reduce import distinct_rows  # noqa: PLC0415 - the row merging, unchanged
+
+    t0 = time.perf_counter()
+    a, w = distinct_rows(coverage_matrix(table, CUTOFF_M), table.weights)
+    n_c, n_y = table.n_candidates, a.shape[0]
+    link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")
+    count = np.concatenate([np.ones(n_c), np.zeros(n_y)])[None, :]
+    res = milp(np.concatenate([np.zeros(n_c), -w]), integrality=np.concatenate([np.ones(n_c), np.zeros(n_y)]),
+               bounds=Bounds(0, 1), constraints=[LinearConstraint(link, -np.inf, 0), LinearConstraint(count, p, p)],
+               options={"disp": False, "mip_rel_gap": 1e-9})
+    return -float(res.fun), time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-large", action="store_true", help="skip the 100,000 x 10,000 instance")
@@ -108,6 +128,10 @@ def main() -> None:
     ours = mclp(table, p=50, cutoff=CUTOFF_M)
     print(f"gisplan (HiGHS): {ours.status}, objective {ours.objective:,.0f}, bound {ours.bound:,.0f}, "
           f"gap {ours.gap:.2%}, {ours.seconds:.2f} s")
+    before, before_s = previous_mclp(table, 50)
+    print(f"previous solve (unreduced, scipy.optimize.milp, no start): objective {before:,.0f}, {before_s:.2f} s; "
+          f"same objective: {'yes' if abs(before - ours.objective) <= 1e-9 * before else 'NO'}; "
+          f"gisplan / previous time: {ours.seconds / before_s:.3f}")
     if not args.skip_spopt:
         peer, peer_s = spopt_mclp(table, 50)
         print(f"spopt (PuLP/CBC): objective {peer:,.0f}, {peer_s:.2f} s")

@@ -1,10 +1,17 @@
-"""Siting models on a long-form cost table, solved exactly with HiGHS (scipy.optimize.milp).
+"""Siting models on a long-form cost table, solved exactly with HiGHS (``highspy``, :mod:`gisplan.siting.highs`).
 
 The cost table holds only the pairs that matter (demand, candidate, cost); coverage sets are sparse
 matrices built from it, never a dense demand × candidate matrix. Existing facilities are candidates
 that are always open (``fixed``): ``p`` counts the *new* sites. Every model returns a
 :class:`SiteSelection` with HiGHS's status, objective, dual bound and MIP gap; with a time limit the best
 solution found so far is returned with its gap, and is marked not exact.
+
+The coverage models (MCLP, LSCP, one per unit) first apply the exact reductions of
+:mod:`gisplan.siting.reduce` — rows the fixed sites reach leave as a constant, identical rows merge,
+dominated candidates go — and start HiGHS from the greedy solution improved by swaps. On the ten proposals
+of the 永川 run this took the solves from 97 s to 30 s in one measurement under the same load (a busy 2-core
+machine; the old figure quiet was 33 s), with the same objective values (``tests/test_reduce.py`` compares
+them with the unreduced program solved by ``scipy.optimize.milp``).
 
 Models:
 
@@ -23,7 +30,6 @@ cumulative covered weight after each site. The cost table itself, its checks and
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -31,7 +37,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gisplan.errors import InfeasibleError
 from gisplan.siting.costs import (
@@ -42,6 +47,8 @@ from gisplan.siting.costs import (
     marginal_gains,
     phase_order,
 )
+from gisplan.siting.highs import Solved, solve_mip
+from gisplan.siting.reduce import Reduced, greedy_cover, improve_by_swaps, reduce_coverage
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -113,26 +120,6 @@ class SiteSelection:
         }
 
 
-def _distinct_rows(
-    cover: sparse.csr_array, weights: NDArray[np.float64],
-) -> tuple[sparse.csr_array, NDArray[np.float64]]:
-    """Merge demand rows with the same coverage set (summing their weights), and drop rows no site covers.
-
-    Points along one road or in one block usually share a coverage set: the model then has one row per
-    distinct set, which is exact and often many times smaller. Sets are told apart by two random
-    projections and the set size (equal sums of different random subsets are, in practice, impossible).
-    """
-    nnz = np.diff(cover.indptr)
-    rng = np.random.default_rng(0)
-    h = cover @ rng.random((cover.shape[1], 2))
-    keep = np.flatnonzero(nnz > 0)
-    key = pd.DataFrame({"a": h[keep, 0], "b": h[keep, 1], "n": nnz[keep]})
-    group = pd.factorize(pd.MultiIndex.from_frame(key))[0]
-    order = np.unique(group, return_index=True)[1]
-    merged = np.bincount(group, weights[keep], len(order)).astype(np.float64)
-    return cover[keep[order]], merged
-
-
 def _fixed_mask(table: CostTable, fixed: Sequence[str]) -> NDArray[np.bool_]:
     index = pd.Index(table.candidate_ids.astype(str))
     idx = index.get_indexer([str(f) for f in fixed])
@@ -145,55 +132,88 @@ def _fixed_mask(table: CostTable, fixed: Sequence[str]) -> NDArray[np.bool_]:
     return mask
 
 
-def _solve(
-    c: NDArray[np.float64], integrality: NDArray[np.int_], bounds: Bounds, constraints: list[LinearConstraint],
-    time_limit_s: float | None,
-) -> tuple[NDArray[np.float64] | None, str, bool, float, float, float]:
-    """Run HiGHS; return (x, status text, exact, objective, dual bound, gap)."""
-    options: dict[str, object] = {"disp": False, "mip_rel_gap": 1e-9}
-    if time_limit_s is not None:
-        options["time_limit"] = float(time_limit_s)
-    res = milp(c, integrality=integrality, bounds=bounds, constraints=constraints, options=options)
-    if res.x is None:
-        msg = f"the model has no solution: {res.message}"
-        raise InfeasibleError(msg)
-    bound = float(getattr(res, "mip_dual_bound", np.nan))
-    gap = float(getattr(res, "mip_gap", np.nan))
-    exact = res.status == 0
-    found = re.search(r"HiGHS Status \d+: ([^)]*)", str(res.message))
-    return res.x, found.group(1) if found else str(res.message), exact, float(res.fun), bound, gap
+def _milp(
+    c: NDArray[np.float64], integer: NDArray[np.bool_], lb: NDArray[np.float64], ub: NDArray[np.float64],
+    blocks: list[tuple[sparse.csr_array, float | NDArray[np.float64], float | NDArray[np.float64]]],
+    time_limit_s: float | None, start: NDArray[np.float64] | None = None,
+) -> Solved:
+    """Stack the constraint blocks ``(matrix, lower, upper)`` and solve with :func:`solve_mip`."""
+    a = sparse.csr_array(sparse.vstack([m for m, _, _ in blocks], format="csr"))
+    row_lb = np.concatenate([np.broadcast_to(np.asarray(lo, dtype=float), (m.shape[0],)) for m, lo, _ in blocks])
+    row_ub = np.concatenate([np.broadcast_to(np.asarray(hi, dtype=float), (m.shape[0],)) for m, _, hi in blocks])
+    return solve_mip(c, integer, lb, ub, a, row_lb, row_ub, start=start, time_limit_s=time_limit_s)
 
 
-def _result(
+def _result(  # noqa: PLR0913 - one answer's parts
     model: str, table: CostTable, x_sites: NDArray[np.float64], fixed: NDArray[np.bool_], cutoff: float | None,
-    solved: tuple[NDArray[np.float64] | None, str, bool, float, float, float], started: float, *, sign: float = 1.0,
+    solved: Solved, started: float, *, sign: float = 1.0, constant: float = 0.0,
 ) -> SiteSelection:
-    _, status, exact, objective, bound, gap = solved
+    """The answer in the model's own sense: objective and bound are ``constant + sign * (HiGHS's)``, and the
+    gap is measured on them (a maximised covered weight includes what the fixed sites reach)."""
     chosen = x_sites > 0.5
+    objective, bound = constant + sign * solved.objective, constant + sign * solved.bound
+    if constant == 0.0:
+        gap = solved.gap
+    else:
+        gap = abs(bound - objective) / abs(objective) if objective else (0.0 if bound == objective else np.inf)
     if cutoff is not None:
         order, gains = phase_order(table, chosen, fixed, cutoff)
         cover = coverage_matrix(table, cutoff)
         covered_weight = float(table.weights[covered_rows(cover, chosen | fixed)].sum())
     else:
         order, gains, covered_weight = [int(j) for j in np.flatnonzero(chosen & ~fixed)], [], float("nan")
-    return SiteSelection(
-        model=model, status=status, exact=exact, objective=sign * objective, bound=sign * bound, gap=gap,
+    result = SiteSelection(
+        model=model, status=solved.status, exact=solved.exact, objective=objective, bound=bound, gap=gap,
         selected=tuple(str(table.candidate_ids[j]) for j in order),
         fixed=tuple(str(c) for c in table.candidate_ids[fixed]), covered_weight=covered_weight,
         total_weight=float(table.weights.sum()), seconds=time.perf_counter() - started, gains=tuple(gains),
     )
+    logger.info("%s: %d new site(s), %s, objective %.6g, bound %.6g, gap %.2g, %.2f s", model, len(order),
+                solved.status, objective, bound, gap, result.seconds)
+    return result
 
 
-def _p_constraint(n_vars: int, n_sites: int, fixed: NDArray[np.bool_], p: int) -> LinearConstraint:
+def _p_row(n_vars: int, sites: NDArray[np.bool_]) -> sparse.csr_array:
+    """One row summing the site variables marked in `sites` (the first ``len(sites)`` columns)."""
     row = np.zeros(n_vars)
-    row[:n_sites] = (~fixed).astype(float)
-    return LinearConstraint(sparse.csr_array(row[None, :]), p, p)
+    row[: len(sites)] = sites.astype(float)
+    return sparse.csr_array(row[None, :])
 
 
 def _check_p(p: int, fixed: NDArray[np.bool_]) -> None:
     if p < 0 or p > int((~fixed).sum()):
         msg = f"`p` must be between 0 and the {int((~fixed).sum())} candidates that are not fixed (got {p})."
         raise ValueError(msg)
+
+
+def _start(red: Reduced, p: int, *, groups: NDArray[np.int64] | None = None) -> NDArray[np.bool_]:
+    """The warm start: greedy, then improved by single swaps."""
+    return improve_by_swaps(red.cover, red.weights, greedy_cover(red.cover, red.weights, p, groups=groups),
+                            groups=groups)
+
+
+def _covering(
+    red: Reduced, *, fixed: NDArray[np.bool_], extra: list[tuple[sparse.csr_array, float, float]],
+    start_sites: NDArray[np.bool_], time_limit_s: float | None,
+) -> tuple[NDArray[np.float64], Solved]:
+    """Maximise the covered weight of a reduced instance: x (kept candidates, binary), y (rows, in [0, 1]),
+    ``y_i <= sum_j a_ij x_j``, the `extra` rows on x; started from `start_sites`. Returns the site
+    variables over all candidates (fixed ones 1) and HiGHS's answer (objective = − covered weight)."""
+    a, w = red.cover, red.weights
+    n_k, n_y = a.shape[1], a.shape[0]
+    link = sparse.csr_array(sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr"))
+    blocks: list[tuple[sparse.csr_array, float | NDArray[np.float64], float | NDArray[np.float64]]] = [
+        (link, -np.inf, 0.0)]
+    blocks += [(sparse.csr_array(sparse.hstack([m, sparse.csr_array((m.shape[0], n_y))], format="csr")), lo, hi)
+               for m, lo, hi in extra]
+    c = np.concatenate([np.zeros(n_k), -w])
+    integer = np.concatenate([np.ones(n_k, dtype=bool), np.zeros(n_y, dtype=bool)])
+    start = np.concatenate([start_sites.astype(float), np.minimum(1.0, a @ start_sites.astype(float))])
+    solved = _milp(c, integer, np.zeros(n_k + n_y), np.ones(n_k + n_y), blocks, time_limit_s, start)
+    x = fixed.astype(float)
+    x[red.columns] = sites = np.rint(solved.x[:n_k])
+    # the objective of the rounded sites, exactly (HiGHS's is within its feasibility tolerance of it)
+    return x, replace(solved, objective=-float(w @ np.minimum(1.0, a @ sites)))
 
 
 def mclp(
@@ -214,16 +234,14 @@ def mclp(
     started = time.perf_counter()
     fixed_mask = _fixed_mask(table, fixed)
     _check_p(p, fixed_mask)
-    a, w = _distinct_rows(coverage_matrix(table, cutoff), table.weights)  # uncoverable demand: y = 0, dropped
-    n_c, n_y = table.n_candidates, a.shape[0]
-    c = np.concatenate([np.zeros(n_c), -w])
-    link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")  # y_i - sum_j a_ij x_j <= 0
-    constraints = [LinearConstraint(link, -np.inf, 0.0), _p_constraint(n_c + n_y, n_c, fixed_mask, p)]
-    lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_y)])
-    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
-    solved = _solve(c, integrality, Bounds(lb, np.ones(n_c + n_y)), constraints, time_limit_s)
-    assert solved[0] is not None
-    return _result("mclp", table, solved[0][:n_c], fixed_mask, cutoff, solved, started, sign=-1.0)
+    red = reduce_coverage(coverage_matrix(table, cutoff), table.weights, fixed=fixed_mask, at_least=p)
+    n_k = len(red.columns)
+    logger.info("mclp: p = %d; %d candidates, %d demand rows -> %d and %d after the exact reductions", p,
+                table.n_candidates, table.n_demand, n_k, red.cover.shape[0])
+    x, solved = _covering(red, fixed=fixed_mask,
+                          extra=[(_p_row(n_k, np.ones(n_k, dtype=bool)), p, p)],
+                          start_sites=_start(red, p), time_limit_s=time_limit_s)
+    return _result("mclp", table, x, fixed_mask, cutoff, solved, started, sign=-1.0, constant=red.constant)
 
 
 def lscp(
@@ -247,29 +265,33 @@ def lscp(
     fixed_mask = _fixed_mask(table, fixed)
     cover = coverage_matrix(table, cutoff)
     coverable = np.asarray(cover.sum(axis=1)).ravel() > 0
-    n_c = table.n_candidates
-    lb = fixed_mask.astype(float)
-    a, w = _distinct_rows(cover, table.weights)
+    red = reduce_coverage(cover, table.weights, fixed=fixed_mask)
+    a, w = red.cover, red.weights
+    n_k, n_y = a.shape[1], a.shape[0]
+    logger.info("lscp: share %.4g; %d candidates, %d demand rows -> %d and %d after the exact reductions", share,
+                table.n_candidates, table.n_demand, n_k, n_y)
     if share >= 1:
-        c = (~fixed_mask).astype(float)
-        constraints = [LinearConstraint(a, 1.0, np.inf)]
-        solved = _solve(c, np.ones(n_c, dtype=int), Bounds(lb, np.ones(n_c)), constraints, time_limit_s)
+        start = greedy_cover(a, w, n_k, need=float(w.sum()))
+        solved = _milp(np.ones(n_k), np.ones(n_k, dtype=bool), np.zeros(n_k), np.ones(n_k), [(a, 1.0, np.inf)],
+                       time_limit_s, start.astype(float))
     else:
         need = share * float(table.weights.sum())
         if float(table.weights[coverable].sum()) < need - 1e-9:
             msg = (f"no set of candidates covers {share:.1%} of the weight within {cutoff:g}: at most "
                    f"{table.weights[coverable].sum() / table.weights.sum():.1%} is coverable; add candidates.")
             raise InfeasibleError(msg)
-        n_y = a.shape[0]
-        c = np.concatenate([(~fixed_mask).astype(float), np.zeros(n_y)])
-        link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")
-        target = sparse.csr_array(np.concatenate([np.zeros(n_c), w])[None, :])
-        constraints = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(target, need, np.inf)]
-        integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
-        solved = _solve(c, integrality, Bounds(np.concatenate([lb, np.zeros(n_y)]), np.ones(n_c + n_y)),
-                        constraints, time_limit_s)
-    assert solved[0] is not None
-    return _result("lscp", table, solved[0][:n_c], fixed_mask, cutoff, solved, started)
+        need_new = need - red.constant  # what the fixed sites reach counts towards the share
+        start = greedy_cover(a, w, n_k, need=need_new)
+        link = sparse.csr_array(sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr"))
+        target = sparse.csr_array(np.concatenate([np.zeros(n_k), w])[None, :])
+        integer = np.concatenate([np.ones(n_k, dtype=bool), np.zeros(n_y, dtype=bool)])
+        solved = _milp(np.concatenate([np.ones(n_k), np.zeros(n_y)]), integer, np.zeros(n_k + n_y),
+                       np.ones(n_k + n_y), [(link, -np.inf, 0.0), (target, need_new, np.inf)], time_limit_s,
+                       np.concatenate([start.astype(float), np.minimum(1.0, a @ start.astype(float))]))
+    x = fixed_mask.astype(float)
+    x[red.columns] = sites = np.rint(solved.x[:n_k])
+    solved = replace(solved, objective=float(sites.sum()))  # a count, exactly
+    return _result("lscp", table, x, fixed_mask, cutoff, solved, started)
 
 
 def p_median(
@@ -299,13 +321,12 @@ def p_median(
     link = sparse.csr_array((np.concatenate([np.ones(n_z), -np.ones(n_z)]),
                              (np.concatenate([z, z]), np.concatenate([n_c + z, table.pair_candidate]))),
                             shape=(n_z, n_c + n_z))  # z_ij - x_j <= 0
-    constraints = [LinearConstraint(assign, 1.0, 1.0), LinearConstraint(link, -np.inf, 0.0),
-                   _p_constraint(n_c + n_z, n_c, fixed_mask, p)]
+    blocks: list[tuple[sparse.csr_array, float | NDArray[np.float64], float | NDArray[np.float64]]] = [
+        (assign, 1.0, 1.0), (link, -np.inf, 0.0), (_p_row(n_c + n_z, ~fixed_mask), p, p)]
     lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_z)])
-    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_z, dtype=int)])
-    solved = _solve(c, integrality, Bounds(lb, np.ones(n_c + n_z)), constraints, time_limit_s)
-    assert solved[0] is not None
-    return _result("p_median", table, solved[0][:n_c], fixed_mask, None, solved, started)
+    integer = np.concatenate([np.ones(n_c, dtype=bool), np.zeros(n_z, dtype=bool)])
+    solved = _milp(c, integer, lb, np.ones(n_c + n_z), blocks, time_limit_s)
+    return _result("p_median", table, solved.x[:n_c], fixed_mask, None, solved, started)
 
 
 def capacitated_coverage(
@@ -336,15 +357,14 @@ def capacitated_coverage(
     cap = sparse.csr_array((np.concatenate([w, -table.capacity]),
                             (np.concatenate([pc_, np.arange(n_c)]), np.concatenate([n_c + z, np.arange(n_c)]))),
                            shape=(n_c, n_c + n_z))  # sum_i w_i z_ij - cap_j x_j <= 0
-    constraints = [LinearConstraint(once, -np.inf, 1.0), LinearConstraint(cap, -np.inf, 0.0),
-                   _p_constraint(n_c + n_z, n_c, fixed_mask, p)]
+    blocks: list[tuple[sparse.csr_array, float | NDArray[np.float64], float | NDArray[np.float64]]] = [
+        (once, -np.inf, 1.0), (cap, -np.inf, 0.0), (_p_row(n_c + n_z, ~fixed_mask), p, p)]
     lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_z)])
-    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_z, dtype=int)])
-    solved = _solve(c, integrality, Bounds(lb, np.ones(n_c + n_z)), constraints, time_limit_s)
-    assert solved[0] is not None
-    result = _result("capacitated_coverage", table, solved[0][:n_c], fixed_mask, cutoff, solved, started,
+    integer = np.concatenate([np.ones(n_c, dtype=bool), np.zeros(n_z, dtype=bool)])
+    solved = _milp(c, integer, lb, np.ones(n_c + n_z), blocks, time_limit_s)
+    result = _result("capacitated_coverage", table, solved.x[:n_c], fixed_mask, cutoff, solved, started,
                      sign=-1.0)
-    return replace(result, covered_weight=float(w @ solved[0][n_c:]))
+    return replace(result, covered_weight=float(w @ solved.x[n_c:]))
 
 
 def one_per_unit(
@@ -366,24 +386,23 @@ def one_per_unit(
     if empty:
         msg = f"unit(s) {', '.join(map(str, empty[:5]))} lack a facility but have no candidate site; add candidates."
         raise InfeasibleError(msg)
-    a, w = _distinct_rows(coverage_matrix(table, cutoff), table.weights)
-    n_c, n_y = table.n_candidates, a.shape[0]
-    c = np.concatenate([np.zeros(n_c), -w])
-    link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")
     lacking = [str(u) for u in units_lacking]
-    member = sparse.csr_array(np.stack([np.concatenate([(units == u) & ~fixed_mask, np.zeros(n_y, bool)])
-                                        for u in lacking]).astype(float)) if lacking else None
-    constraints = [LinearConstraint(link, -np.inf, 0.0)]
-    if member is not None:
-        if count is None or count >= len(lacking):
-            constraints.append(LinearConstraint(member, 1.0, 1.0))
+    group = pd.Index(lacking).drop_duplicates().get_indexer(pd.Index(units)).astype(np.int64)  # -1: not a lacking unit
+    allowed = group >= 0  # no new site outside the lacking units
+    k = len(set(lacking)) if count is None else min(count, len(set(lacking)))
+    red = reduce_coverage(coverage_matrix(table, cutoff), table.weights, fixed=fixed_mask, allowed=allowed,
+                          groups=group)
+    g = group[red.columns]
+    n_k = len(red.columns)
+    logger.info("one_per_unit: %d of %d lacking units; %d candidates, %d demand rows -> %d and %d after the exact "
+                "reductions", k, len(set(lacking)), table.n_candidates, table.n_demand, n_k, red.cover.shape[0])
+    extra: list[tuple[sparse.csr_array, float, float]] = []
+    if n_k:
+        member = sparse.csr_array((np.ones(n_k), (g, np.arange(n_k))), shape=(int(g.max()) + 1, n_k))
+        if count is None or count >= len(set(lacking)):
+            extra.append((member, 1.0, 1.0))
         else:  # at most one per unit, `count` in all
-            constraints.append(LinearConstraint(member, 0.0, 1.0))
-            constraints.append(_p_constraint(n_c + n_y, n_c, fixed_mask, count))
-    # no new site outside the lacking units
-    ub = np.concatenate([np.where(np.isin(units, lacking) | fixed_mask, 1.0, 0.0), np.ones(n_y)])
-    lb = np.concatenate([fixed_mask.astype(float), np.zeros(n_y)])
-    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
-    solved = _solve(c, integrality, Bounds(lb, ub), constraints, time_limit_s)
-    assert solved[0] is not None
-    return _result("one_per_unit", table, solved[0][:n_c], fixed_mask, cutoff, solved, started, sign=-1.0)
+            extra += [(member, 0.0, 1.0), (_p_row(n_k, np.ones(n_k, dtype=bool)), float(count), float(count))]
+    x, solved = _covering(red, fixed=fixed_mask, extra=extra,
+                          start_sites=_start(red, k, groups=g), time_limit_s=time_limit_s)
+    return _result("one_per_unit", table, x, fixed_mask, cutoff, solved, started, sign=-1.0, constant=red.constant)

@@ -1,0 +1,198 @@
+"""The exact reductions and the warm start of the coverage models (issue 17): the same objective as the
+formulation before them — the unreduced program solved by ``scipy.optimize.milp``, kept here as it was — on
+random instances with fixed sites and dominated candidates, and on the proposals of the real 永川 run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+import gisplan.siting.proposals as proposals_module
+from gisplan import settings
+from gisplan.catalogue import load_catalogue
+from gisplan.config import load_scenario
+from gisplan.siting.costs import CostTable, coverage_matrix
+from gisplan.siting.models import lscp, mclp, one_per_unit
+from gisplan.siting.reduce import drop_dominated, greedy_cover, improve_by_swaps, reduce_coverage
+from gisplan.store import open_workspace
+from gisplan.workflows.plan import run_scenario
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _old_rows(cover: sparse.csr_array, w: np.ndarray) -> tuple[sparse.csr_array, np.ndarray]:
+    """The row merging of the code before issue 17 (demand rows with the same set; uncovered rows dropped)."""
+    nnz = np.diff(cover.indptr)
+    h = cover @ np.random.default_rng(0).random((cover.shape[1], 2))
+    keep = np.flatnonzero(nnz > 0)
+    group = pd.factorize(pd.MultiIndex.from_frame(pd.DataFrame({"a": h[keep, 0], "b": h[keep, 1],
+                                                                "n": nnz[keep]})))[0]
+    order = np.unique(group, return_index=True)[1]
+    return sparse.csr_array(cover[keep[order]]), np.bincount(group, w[keep], len(order))
+
+
+def old_objective(model: str, table: CostTable, *, cutoff: float, fixed: np.ndarray, p: int | None = None,
+                  share: float = 1.0, units: np.ndarray | None = None, lacking: tuple[str, ...] = ()) -> float:
+    """The objective of the formulation before issue 17: every candidate a column (fixed ones at 1), every
+    distinct demand row a row, solved by scipy.optimize.milp (HiGHS, no start, default options)."""
+    a, w = _old_rows(coverage_matrix(table, cutoff), table.weights)
+    n_c, n_y = table.n_candidates, a.shape[0]
+    free = (~fixed).astype(float)
+    link = sparse.hstack([-a, sparse.identity(n_y, format="csr")], format="csr")
+    lb = np.concatenate([fixed.astype(float), np.zeros(n_y)])
+    ub = np.ones(n_c + n_y)
+    integrality = np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)])
+    cons = [LinearConstraint(link, -np.inf, 0.0)]
+    c = np.concatenate([np.zeros(n_c), -w])
+    if model == "mclp":
+        cons.append(LinearConstraint(np.concatenate([free, np.zeros(n_y)])[None, :], p, p))
+    elif model == "lscp":
+        c = np.concatenate([free, np.zeros(n_y)])
+        cons.append(LinearConstraint(np.concatenate([np.zeros(n_c), w])[None, :], share * table.weights.sum(), np.inf))
+    else:
+        assert units is not None
+        member = np.stack([np.concatenate([(units == u) & ~fixed, np.zeros(n_y, bool)]) for u in lacking])
+        if p is None or p >= len(lacking):
+            cons.append(LinearConstraint(member.astype(float), 1.0, 1.0))
+        else:
+            cons += [LinearConstraint(member.astype(float), 0.0, 1.0),
+                     LinearConstraint(np.concatenate([free, np.zeros(n_y)])[None, :], p, p)]
+        ub[:n_c] = np.where(np.isin(units, lacking) | fixed, 1.0, 0.0)
+    res = milp(c, integrality=integrality, bounds=Bounds(lb, ub), constraints=cons,
+               options={"disp": False, "mip_rel_gap": 1e-9})
+    assert res.status == 0, res.message
+    return float(res.fun) if model == "lscp" else -float(res.fun)
+
+
+def clustered_table(seed: int, n_d: int = 300, n_c: int = 60) -> CostTable:
+    """Demand and candidates in a 3 km square, metres as the crow flies within 800 m: many candidates
+    reach subsets of their neighbours' sets, many demand points share a set."""
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 3000, (n_d, 2)).round(-2)  # on a 100 m grid: repeated sets
+    c = np.concatenate([rng.uniform(0, 3000, (n_c - 10, 2)), d[rng.integers(0, n_d, 10)] + 1.0])
+    dist = np.hypot(d[:, None, 0] - c[None, :, 0], d[:, None, 1] - c[None, :, 1])
+    i, j = np.nonzero(dist <= 800)
+    return CostTable(np.array([f"d{k}" for k in range(n_d)], dtype=object),
+                     np.array([f"c{k}" for k in range(n_c)], dtype=object),
+                     rng.integers(1, 60, n_d).astype(float), None, i.astype(np.int64), j.astype(np.int64),
+                     dist[i, j])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_models_equal_the_unreduced_formulation(seed: int) -> None:
+    table = clustered_table(seed)
+    fixed = np.zeros(table.n_candidates, dtype=bool)
+    fixed[:4] = True
+    fixed_ids = list(table.candidate_ids[:4])
+    red = reduce_coverage(coverage_matrix(table, 600), table.weights, fixed=fixed)
+    assert len(red.columns) < table.n_candidates - 4  # the reductions do drop candidates here
+    for p in (1, 3, 8):
+        new = mclp(table, p=p, cutoff=600, fixed=fixed_ids)
+        assert new.exact
+        assert new.objective == pytest.approx(old_objective("mclp", table, cutoff=600, fixed=fixed, p=p), rel=1e-9)
+    for share in (0.6, 0.9, 1.0):
+        new = lscp(table, cutoff=600, share=share, fixed=fixed_ids)
+        need = share * table.weights.sum() if share < 1 else None
+        if need is None:  # share 1: every coverable row, which the old code wrote as a covering constraint
+            a, _ = _old_rows(coverage_matrix(table, 600), table.weights)
+            res = milp(~fixed * 1.0, integrality=np.ones(table.n_candidates), bounds=Bounds(fixed * 1.0, 1),
+                       constraints=[LinearConstraint(a, 1, np.inf)], options={"mip_rel_gap": 1e-9})
+            assert new.objective == pytest.approx(res.fun)
+        else:
+            assert new.objective == pytest.approx(old_objective("lscp", table, cutoff=600, fixed=fixed,
+                                                                share=share))
+    units = np.array([f"u{int(k) % 5}" for k in range(table.n_candidates)], dtype=object)
+    units[fixed] = ""
+    for count in (None, 2):
+        new = one_per_unit(table, list(units), ["u0", "u1", "u3"], cutoff=600, fixed=fixed_ids, count=count)
+        old = old_objective("one_per_unit", table, cutoff=600, fixed=fixed, p=count, units=units,
+                            lacking=("u0", "u1", "u3"))
+        assert new.objective == pytest.approx(old, rel=1e-9)
+
+
+def test_dominated_candidates_are_dropped_but_p_are_kept() -> None:
+    # rows × candidates: c0 ⊂ c1; c2 = c3 (the lower index stays); c4 reaches nothing
+    a = sparse.csr_array(np.array([[1, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0]], dtype=float))
+    assert drop_dominated(a).tolist() == [1, 2]
+    assert drop_dominated(a, at_least=3).tolist() == [0, 1, 2]  # kept back: the largest dropped set first (c0)
+    assert drop_dominated(a, groups=np.array([0, 1, 1, 2, 2])).tolist() == [0, 1, 2, 3]  # c0, c3 alone in group
+    # an exchange argument needs p kept candidates: MCLP with p = 3 on this instance picks 3 sites
+    w = np.array([5.0, 1.0, 2.0])
+    red = reduce_coverage(a, w, fixed=np.zeros(5, dtype=bool), at_least=3)
+    assert len(red.columns) >= 3
+    assert red.constant == 0.0
+
+
+def test_fixed_sites_leave_as_a_constant() -> None:
+    a = sparse.csr_array(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], dtype=float))
+    red = reduce_coverage(a, np.array([5.0, 1.0, 2.0, 3.0]), fixed=np.array([True, False, False]))
+    assert red.constant == 5.0
+    assert red.columns.tolist() == [1, 2]
+    assert sorted(red.weights.tolist()) == [1.0, 5.0]  # rows 2 and 3 share a set: merged
+
+
+def test_greedy_and_swaps_keep_one_per_group() -> None:
+    a = sparse.csr_array(np.array([[1, 1, 0, 0], [0, 0, 1, 1], [0, 1, 0, 1]], dtype=float))
+    w = np.array([3.0, 3.0, 5.0])
+    groups = np.array([0, 0, 1, 1])
+    start = greedy_cover(a, w, 2, groups=groups)
+    assert start.sum() == 2
+    better = improve_by_swaps(a, w, start, groups=groups)
+    assert (np.bincount(groups[better]) == 1).all()
+    assert (a @ better.astype(float)).clip(0, 1) @ w == pytest.approx(11.0)  # {0, 3} or {1, 2}: 11 of 11
+
+
+# The proposals of the 永川 run (`gisplan run scenarios/yongchuan-2025.toml`, real roads, illustrative
+# facilities): model and the objective the code before issue 17 reached (commit 014e68e, scipy.optimize.milp on
+# the unreduced program, each "Optimal"), in the order the run asks them.
+YONGCHUAN_BEFORE = (
+    ("one_per_unit", 76754.88455445503), ("one_per_unit", 76721.55891861618), ("mclp", 39398.8515693122),
+    ("mclp", 82978.10574035042), ("mclp", 379770.4475323204), ("mclp", 648954.5016682075),
+    ("mclp", 27190.69264157058), ("one_per_unit", 69891.49411638091), ("mclp", 257695.18324181956),
+    ("mclp", 857441.7723893858),
+)
+
+
+def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Path, Path, str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario, store, _, _ = yongchuan_run
+    asked: list[tuple[str, tuple[Any, ...], dict[str, Any], Any]] = []
+    for name in ("mclp", "lscp", "one_per_unit"):
+        real = getattr(proposals_module, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            result = _real(*args, **kwargs)
+            asked.append((_name, args, kwargs, result))
+            return result
+
+        monkeypatch.setattr(proposals_module, name, spy)
+    run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
+    assert [(n, r.objective) for n, _, _, r in asked] == [(n, pytest.approx(v, rel=1e-9))
+                                                          for n, v in YONGCHUAN_BEFORE]
+    assert all(r.exact and r.status == "Optimal" for *_, r in asked)
+    # and the old formulation itself, on the three instances it solves in a few seconds
+    for name, args, kwargs, result in (asked[i] for i in (0, 1, 3)):
+        table = args[0]
+        fixed = np.isin(table.candidate_ids.astype(str), list(kwargs["fixed"]))
+        if name == "mclp":
+            old = old_objective("mclp", table, cutoff=kwargs["cutoff"], fixed=fixed, p=kwargs["p"])
+        else:
+            units = np.asarray([u if u is not None else "" for u in args[1]], dtype=object)
+            old = old_objective("one_per_unit", table, cutoff=kwargs["cutoff"], fixed=fixed, p=kwargs["count"],
+                                units=units, lacking=tuple(args[2]))
+        assert result.objective == pytest.approx(old, rel=1e-9)
+
+
+def test_thread_count_can_change_between_solves() -> None:
+    """HiGHS's scheduler is process-wide: a solve with another thread count (a Dask worker's 1) still solves."""
+    table = clustered_table(5, n_d=60, n_c=12)
+    first = mclp(table, p=2, cutoff=600)
+    with settings.threads(1):
+        assert mclp(table, p=2, cutoff=600).objective == first.objective
+    assert mclp(table, p=2, cutoff=600).status == "Optimal"
