@@ -66,32 +66,33 @@ _SAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff.-]+")
 
 @dataclass(frozen=True, slots=True)
 class ExportSource:
-    """Where layers come from: a label for messages, the layer names, a reader, and whether it holds
-    generated (示意) data."""
+    """Where layers come from: a label for messages, the layer names, a reader, and the layers its metadata
+    flags as generated (示意) data (a layer whose ``illustrative`` column holds a true value is one too)."""
 
     label: str
     names: tuple[str, ...]
     read: Callable[[str], pd.DataFrame]
-    illustrative: bool
+    illustrative_layers: frozenset[str] = frozenset()
 
 
 def workspace_source(workspace: Workspace) -> ExportSource:
     """The layers of a workspace (its metadata table says which are illustrative)."""
     meta = workspace.metadata()
-    illustrative = bool(meta["illustrative"].astype(bool).any()) if "illustrative" in meta else False
-    return ExportSource(workspace.label, tuple(sorted(workspace.layer_names())), workspace.read, illustrative)
+    flagged = frozenset(meta.loc[meta["illustrative"].astype(bool), "layer"]) if "illustrative" in meta else frozenset()
+    return ExportSource(workspace.label, tuple(sorted(workspace.layer_names())), workspace.read, flagged)
 
 
 def results_source(path: Path) -> ExportSource:
-    """The layers of a run's ``results.gpkg`` (or another result GeoPackage such as ``coverage.gpkg``)."""
+    """The layers of a run's ``results.gpkg`` (or another result GeoPackage such as ``coverage.gpkg``); their
+    ``illustrative`` column says whether they hold generated data."""
     names = tuple(n for n in list_file_layers(path) if not n.startswith(("gisplan_", "gpkg_", "rtree_")))
-    illustrative = False
-    for name in names:
-        frame = read_file_layer(path, layer=name)
-        if "illustrative" in frame and frame["illustrative"].astype(bool).any():
-            illustrative = True
-            break
-    return ExportSource(str(path), names, lambda name: read_file_layer(path, layer=name), illustrative)
+    return ExportSource(str(path), names, lambda name: read_file_layer(path, layer=name))
+
+
+def _illustrative(source: ExportSource, frames: dict[str, pd.DataFrame]) -> frozenset[str]:
+    """The chosen layers that hold generated (示意) data."""
+    return frozenset(n for n, f in frames.items() if n in source.illustrative_layers
+                     or ("illustrative" in f and bool(f["illustrative"].fillna(False).astype(bool).any())))
 
 
 def _label(name: str, catalogue: Catalogue) -> str:
@@ -229,7 +230,8 @@ def _xlsx_sheet(frame: pd.DataFrame, crs: CRS) -> pd.DataFrame:
     return attributes
 
 
-def _write_shapefiles(frames: dict[str, gpd.GeoDataFrame], tmp: Path, encoding: str, source: str) -> None:
+def _check_shapefiles(frames: dict[str, gpd.GeoDataFrame], encoding: str, source: str) -> None:
+    """Every problem of every layer at once (see :func:`check_shapefile`)."""
     problems: list[Problem] = []
     for name, frame in frames.items():
         try:
@@ -238,6 +240,9 @@ def _write_shapefiles(frames: dict[str, gpd.GeoDataFrame], tmp: Path, encoding: 
             problems += exc.problems
     if problems:
         raise SchemaError(problems)
+
+
+def _write_shapefiles(frames: dict[str, gpd.GeoDataFrame], tmp: Path, encoding: str) -> None:
     for name, frame in frames.items():
         columns = [c for c in frame.columns if c != frame.geometry.name]
         mapping = shapefile_field_names([str(c) for c in columns], encoding=encoding)
@@ -304,25 +309,28 @@ def export_layers(
     projected = {n: _project(f, target_crs, system) if isinstance(f, gpd.GeoDataFrame) else f
                  for n, f in frames.items()}
     files = _file_names(fmt, names, options.basename)
-    title = f"gisplan {source.label}" + (" (示意)" if source.illustrative else "")
+    if fmt is ExportFormat.SHP:  # refuse before anything is created
+        _check_shapefiles(_spatial(projected), options.encoding, source.label)
+    generated = _illustrative(source, frames)
+    title = f"gisplan {source.label}" + (" (示意)" if generated else "")
     with stage_files(out_dir, files, force=options.force) as tmp:
         if fmt is ExportFormat.GPKG:
             with gpkg_versions(options.gpkg_version):
                 for name, frame in projected.items():
                     write_vector_file(frame, tmp / files[0], driver="GPKG", layer=name)
         elif fmt is ExportFormat.SHP:
-            _write_shapefiles(_spatial(projected), tmp, options.encoding, source.label)
+            _write_shapefiles(_spatial(projected), tmp, options.encoding)
         elif fmt is ExportFormat.GEOJSON:
             for name, frame in projected.items():
                 write_vector_file(frame, tmp / f"{_safe(name)}.geojson", driver="GeoJSON")
         elif fmt is ExportFormat.XLSX:
             write_xlsx({_safe(n)[:31]: _xlsx_sheet(f, target_crs) for n, f in projected.items()}, tmp / files[0],
-                       notes=[title, *([ILLUSTRATIVE_NOTE] if source.illustrative else [])])
+                       notes=[title, *([f"{ILLUSTRATIVE_NOTE}: {', '.join(sorted(generated))}"] if generated else [])])
         elif fmt is ExportFormat.KMZ:
-            write_kmz([_kml_layer(n, f, catalogue, source.illustrative) for n, f in _spatial(projected).items()],
+            write_kmz([_kml_layer(n, f, catalogue, n in generated) for n, f in _spatial(projected).items()],
                       tmp / files[0], title=title + (" GCJ-02" if system else ""))
         else:
-            write_dxf([d for n, f in _spatial(projected).items() for d in _dxf_layers(n, f, catalogue)],
+            write_dxf([d for n, f in _spatial(projected).items() for d in _dxf_layers(n, f, catalogue, n in generated)],
                       tmp / files[0], crs_name=target_crs.name)
     written = [out_dir / f for f in files]
     logger.info("export_layers: %d layers of %s as %s (%s)", len(names), source.label, fmt, target_crs.name)
@@ -351,9 +359,9 @@ def _kml_layer(name: str, frame: gpd.GeoDataFrame, catalogue: Catalogue, illustr
                     {k: _colour(k, catalogue) for k in set(keys)})
 
 
-def _dxf_layers(name: str, frame: gpd.GeoDataFrame, catalogue: Catalogue) -> list[DxfLayer]:
+def _dxf_layers(name: str, frame: gpd.GeoDataFrame, catalogue: Catalogue, illustrative: bool) -> list[DxfLayer]:
     """One CAD layer per facility type: a facility layer is one; a layer with a ``facility_type`` column (the
-    proposed sites) is split by it, into "建议新增选址 <type>" layers."""
+    proposed sites) is split by it, into "建议新增选址 <type>" layers; generated data end in " (示意)"."""
     keys = _type_keys(name, frame, catalogue)
     names = pd.Series(_display_names(name, frame, keys, catalogue), index=frame.index)
     by_key = pd.Series(keys, index=frame.index)
@@ -366,6 +374,7 @@ def _dxf_layers(name: str, frame: gpd.GeoDataFrame, catalogue: Catalogue) -> lis
         else:
             cad = _label(name, catalogue)
         block = key if facility_type_of(name) or key == name else f"{name}_{key}"
+        cad += " (示意)" if illustrative else ""
         out.append(DxfLayer(dxf_layer_name(cad), block, part, _colour(key, catalogue), list(names[by_key == key]),
                             _first(frame, _CODE_COLUMNS)))
     return out
