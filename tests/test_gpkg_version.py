@@ -89,3 +89,24 @@ def test_the_crs_hint_names_the_right_zone() -> None:
     assert "4544 for CGCS2000 3° Gauss-Krüger CM 105E" in message
     assert CRS.from_epsg(4544).name.endswith("CM 105E")
     assert CRS.from_epsg(4523).name.endswith("zone 35")
+
+
+def test_the_import_hint_for_a_projected_file_names_the_right_zone(store: Path, tmp_path: Path,
+                                                                    centre_point: dict[str, object]) -> None:
+    """The message the issue quotes: a projected file without .prj imported as degrees suggests 4544 (CM 105E)
+    or 4523 (zone 35 with its prefix), never 4545 (CM 108E, a 3° error)."""
+    from click.testing import CliRunner
+    from pyproj import Transformer
+
+    from gisplan.cli.main import cli
+
+    x, y = Transformer.from_crs(4326, 4544, always_xy=True).transform(centre_point["lon"], centre_point["lat"])
+    path = tmp_path / "centre.shp"
+    gpd.GeoDataFrame({"fid_text": ["A"], "name": ["甲"], "code12": [centre_point["code12"]]},
+                     geometry=[shapely.Point(x, y)], crs="EPSG:4544").to_file(path, engine="pyogrio")
+    path.with_suffix(".prj").unlink()
+    result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "facilities", "--type",
+                                      "township_elderly_centre", "--crs", "EPSG:4326", "-w", str(store)])
+    assert result.exit_code == 1, result.output
+    assert "EPSG:4544 for CGCS2000 3° Gauss-Krüger CM 105E, or EPSG:4523" in result.output
+    assert "4545" not in result.output
