@@ -127,10 +127,10 @@ def _colour(key: str, catalogue: Catalogue) -> str:
     return catalogue.types[key].map_colour if key in catalogue.types else _OTHER_COLOUR
 
 
-def export_crs(text: str | None, fmt: ExportFormat, lon: float) -> tuple[CRS, str | None]:
+def export_crs(text: str | None, fmt: ExportFormat, lon: Callable[[], float]) -> tuple[CRS, str | None]:
     """The CRS of an export and, for ``gcj02``, the Chinese offset system: `text` (``--crs``) if given, else
-    WGS84, or for DXF the CGCS2000 3° Gauss-Krüger zone (CM) of longitude `lon`. ``gk3`` and ``gk3-zone`` name
-    that zone without and with the zone prefix.
+    WGS84, or for DXF the CGCS2000 3° Gauss-Krüger zone (CM) of the longitude `lon()` gives (the layers'
+    centre, computed only when needed). ``gk3`` and ``gk3-zone`` name that zone without and with the zone prefix.
 
     Raises
     ------
@@ -139,10 +139,10 @@ def export_crs(text: str | None, fmt: ExportFormat, lon: float) -> tuple[CRS, st
         GCJ-02 is for KMZ only.
     """
     if text is None:
-        return (gauss_kruger_3deg(lon) if fmt is ExportFormat.DXF else CRS.from_user_input(STORAGE_CRS)), None
+        return (gauss_kruger_3deg(lon()) if fmt is ExportFormat.DXF else CRS.from_user_input(STORAGE_CRS)), None
     key = text.strip().lower()
     if key in {"gk3", "gk3-zone"}:
-        crs, system = gauss_kruger_3deg(lon, zone_prefix=key == "gk3-zone"), None
+        crs, system = gauss_kruger_3deg(lon(), zone_prefix=key == "gk3-zone"), None
     else:
         declared = parse_crs(text)
         crs, system = declared.crs, declared.chinese_system
@@ -305,7 +305,7 @@ def export_layers(
     if not names:
         msg = f"{source.label} has no layer that `--format {fmt}` can hold; choose `--format gpkg` or `xlsx`."
         raise ConfigError(msg)
-    target_crs, system = export_crs(crs, fmt, _centre_lon(frames) if fmt is ExportFormat.DXF or crs else 105.0)
+    target_crs, system = export_crs(crs, fmt, lambda: _centre_lon(frames))
     projected = {n: _project(f, target_crs, system) if isinstance(f, gpd.GeoDataFrame) else f
                  for n, f in frames.items()}
     files = _file_names(fmt, names, options.basename)
