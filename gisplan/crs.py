@@ -14,7 +14,14 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gisplan import coords
 from gisplan.errors import CRSError
 
-__all__ = ["STORAGE_CRS", "DeclaredCRS", "parse_crs", "to_planning_crs", "to_storage_crs"]
+__all__ = [
+    "STORAGE_CRS",
+    "DeclaredCRS",
+    "gauss_kruger_3deg",
+    "parse_crs",
+    "to_planning_crs",
+    "to_storage_crs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +76,8 @@ def parse_crs(text: str) -> DeclaredCRS:
     except ProjCRSError:
         msg = (
             f"`--crs` value {text!r} is not a known coordinate system; give an EPSG code "
-            "(4326 for GPS/WGS84, 4490 for CGCS2000/天地图, 4545 for a CGCS2000 3° zone …), "
+            "(4326 for GPS/WGS84, 4490 for CGCS2000/天地图, 4544 for CGCS2000 3° Gauss-Krüger CM 105E, "
+            "4523 for the same zone 35 with the zone prefix …), "
             "`gcj02` for 高德/腾讯 coordinates or `bd09` for 百度 coordinates."
         )
         raise CRSError(msg) from None
@@ -148,3 +156,34 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
         msg = f"the planning CRS must be projected in metres (got {target.to_string()}); use a UTM zone."
         raise CRSError(msg)
     return gdf.to_crs(target)
+
+
+GK3_ZONES = range(25, 46)
+"""The CGCS2000 3° Gauss-Krüger zones with EPSG codes (CM 75E … 135E: all of China)."""
+
+
+def gauss_kruger_3deg(lon: float, *, zone_prefix: bool = False) -> CRS:
+    """The CGCS2000 3° Gauss-Krüger CRS of the zone holding longitude `lon` (degrees east).
+
+    The zone is ``round(lon / 3)`` and its central meridian ``3 * zone``; with `zone_prefix` the false
+    easting carries the zone number (EPSG:4513 + zone − 25, "zone 35", eastings like 35 500 000 m), else it
+    is 500 000 m (EPSG:4534 + zone − 25, "CM 105E"), as most CAD drawings of a district are kept.
+
+    Raises
+    ------
+    CRSError
+        If `lon` lies outside China's zones 25–45 (73.5°E–136.5°E).
+
+    Examples
+    --------
+    >>> gauss_kruger_3deg(105.9).to_epsg()  # 永川, zone 35, CM 105E
+    4544
+    >>> gauss_kruger_3deg(117.2, zone_prefix=True).to_epsg()  # 珠山, zone 39
+    4527
+    """
+    zone = round(lon / 3)
+    if zone not in GK3_ZONES:
+        msg = (f"longitude {lon:.4f}° lies outside the CGCS2000 3° Gauss-Krüger zones 25–45 (73.5°E–136.5°E); "
+               "give a projected CRS with `--crs EPSG:…`.")
+        raise CRSError(msg)
+    return CRS.from_epsg((4513 if zone_prefix else 4534) + zone - 25)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
+    "GPKG_VERSIONS",
+    "GPKG_VERSION_ENV",
     "MAX_SNAP_M",
     "MIN_PIECE_M",
     "RADIUS_M",
@@ -37,6 +39,9 @@ __all__ = [
     "THREADS_ENV",
     "TOLERANCE_M",
     "TRIM_M",
+    "gpkg_dataset_options",
+    "gpkg_version",
+    "gpkg_versions",
     "thread_count",
     "threads",
 ]
@@ -98,3 +103,65 @@ def threads(n: int) -> Iterator[None]:
         yield
     finally:
         _threads.reset(token)
+
+
+GPKG_VERSIONS = ("1.2", "1.4")
+"""GeoPackage versions gisplan writes. 1.2 is the default: QGIS 3.22 (Debian 12, the LTR many bureaus still run)
+warns that a 1.4 file "may only be partially supported"; 1.4 is what the GDAL in the pyogrio wheel writes by itself."""
+GPKG_VERSION_ENV = "GISPLAN_GPKG_VERSION"
+_gpkg_version: ContextVar[str | None] = ContextVar("gisplan_gpkg_version", default=None)
+
+
+def _check_gpkg_version(value: str, where: str) -> str:
+    if value not in GPKG_VERSIONS:
+        msg = f"{where} must be one of {', '.join(GPKG_VERSIONS)} (got {value!r}); 1.2 opens in every QGIS since 3.x."
+        raise ConfigError(msg)
+    return value
+
+
+def gpkg_version() -> str:
+    """The GeoPackage version of every new GeoPackage gisplan writes: :func:`gpkg_versions` if set, else
+    ``GISPLAN_GPKG_VERSION``, else ``"1.2"``.
+
+    Raises
+    ------
+    ConfigError
+        If ``GISPLAN_GPKG_VERSION`` is not one of :data:`GPKG_VERSIONS`.
+
+    Examples
+    --------
+    >>> with gpkg_versions("1.4"):
+    ...     gpkg_version()
+    '1.4'
+    """
+    chosen = _gpkg_version.get()
+    if chosen is not None:
+        return chosen
+    text = os.environ.get(GPKG_VERSION_ENV, "").strip()
+    return _check_gpkg_version(text, GPKG_VERSION_ENV) if text else GPKG_VERSIONS[0]
+
+
+def gpkg_dataset_options() -> dict[str, str]:
+    """GDAL dataset creation options of a new GeoPackage (``{"VERSION": "1.2"}``): pass them to every write
+    that creates one.
+
+    >>> gpkg_dataset_options()
+    {'VERSION': '1.2'}
+    """
+    return {"VERSION": gpkg_version()}
+
+
+@contextmanager
+def gpkg_versions(version: str) -> Iterator[None]:
+    """Write GeoPackages of `version` (``"1.2"`` or ``"1.4"``) in the calls made inside the ``with`` block.
+
+    Raises
+    ------
+    ConfigError
+        If `version` is not one of :data:`GPKG_VERSIONS`.
+    """
+    token = _gpkg_version.set(_check_gpkg_version(version, "`gpkg_version`"))
+    try:
+        yield
+    finally:
+        _gpkg_version.reset(token)

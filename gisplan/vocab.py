@@ -22,6 +22,7 @@ __all__ = [
     "Comparator",
     "CoverageKind",
     "CoverageMethod",
+    "ExportFormat",
     "Level",
     "Method",
     "Metric",
@@ -129,6 +130,17 @@ class CoverageMethod(StrEnum):
 
     NETWORK = "network"
     STRAIGHT_LINE = "straight_line"
+
+
+class ExportFormat(StrEnum):
+    """The file formats of `gisplan export`."""
+
+    GPKG = "gpkg"
+    SHP = "shp"
+    GEOJSON = "geojson"
+    KMZ = "kmz"
+    DXF = "dxf"
+    XLSX = "xlsx"
 
 
 class Spread(StrEnum):

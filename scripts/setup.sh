@@ -24,6 +24,13 @@ if [ "${1:-}" = "--test" ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
   fi
+  # the export tests open every exported file in QGIS (Debian's python3-qgis, run by /usr/bin/python3, headless)
+  if ! /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1; then
+    echo "setup: installing python3-qgis and qgis-providers with apt-get (QGIS reads the exports back in the tests)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      python3-qgis qgis-providers >/dev/null
+  fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .

@@ -37,7 +37,7 @@ Examples:
   gisplan layers import 养老机构.csv --kind facilities --type elderly_institution \\
       --crs EPSG:4490 -w yc.gpkg
 \b
---crs: an EPSG code (4326 GPS/WGS84, 4490 CGCS2000/天地图, 4545 …), gcj02 (高德/腾讯 points,
+--crs: an EPSG code (4326 GPS/WGS84, 4490 CGCS2000/天地图, 4544 CGCS2000 3° CM 105E …), gcj02 (高德/腾讯 points,
 even when a file says EPSG:4326) or bd09 (百度). Tables with coordinates need it.
 """
 

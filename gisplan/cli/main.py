@@ -14,6 +14,7 @@ import click
 
 from gisplan import __version__
 from gisplan.cli.coverage import coverage_command
+from gisplan.cli.export import export_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
@@ -49,6 +50,7 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan propose --costs od.csv --demand d.csv --candidates c.csv --model mclp --p 4 --cutoff 1000
       gisplan layers import 台账.xlsx --kind facilities --type elderly_institution --crs gcj02 -w yc.gpkg
       gisplan layers list -w yc.gpkg
+      gisplan export -w out/yongchuan --layers proposed_sites --format dxf --out to_cad/
       gisplan types list
     """
     level = max(10, 30 - 10 * (verbose - quiet))
@@ -57,7 +59,7 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command):
     cli.add_command(_command)
 
 

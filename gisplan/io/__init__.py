@@ -5,6 +5,7 @@ rows), vector files, OpenStreetMap roads, and atomic writers for every output fi
 from __future__ import annotations
 
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
+from gisplan.io.export import stage_files, write_vector_file, write_xlsx
 from gisplan.io.osm import OSM_SUFFIXES, fetch_osm_roads, is_osm_file, read_osm_roads
 from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, list_file_layers, read_file_layer, read_spatial
 from gisplan.io.tables import (
@@ -36,7 +37,10 @@ __all__ = [
     "read_osm_roads",
     "read_spatial",
     "read_table",
+    "stage_files",
     "write_atomic_csv",
     "write_atomic_gpkg",
     "write_atomic_text",
+    "write_vector_file",
+    "write_xlsx",
 ]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import pyogrio
 
+from gisplan.settings import gpkg_dataset_options
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -62,14 +64,15 @@ def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
     """Write layers (GeoDataFrames, or DataFrames as attribute tables) to a new GeoPackage at `path`
-    (replacing it) through a temporary file and a rename."""
+    (replacing it) through a temporary file and a rename, as GeoPackage 1.2 unless
+    :func:`gisplan.settings.gpkg_versions` says otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gpkg")
     os.close(fd)
     Path(tmp).unlink()
     try:
         for name, gdf in layers.items():
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
+            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", dataset_options=gpkg_dataset_options())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -22,6 +22,7 @@ import shapely
 
 from gisplan.crs import STORAGE_CRS
 from gisplan.errors import NetworkError, Problem, SchemaError
+from gisplan.settings import gpkg_dataset_options
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -199,6 +200,7 @@ def fetch_osm_roads(
             out[column] = out[column].map(lambda v: ";".join(map(str, v)) if isinstance(v, list) else v)
     out["source"] = "© OpenStreetMap contributors (ODbL), via osmnx"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    pyogrio.write_dataframe(out.to_crs(STORAGE_CRS), cache, layer="roads", driver="GPKG")
+    pyogrio.write_dataframe(out.to_crs(STORAGE_CRS), cache, layer="roads", driver="GPKG",
+                            dataset_options=gpkg_dataset_options())
     logger.info("fetch_osm_roads: %d edges cached in %s", len(out), cache)
     return cache

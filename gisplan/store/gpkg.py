@@ -33,6 +33,7 @@ import pandas as pd
 import pyogrio
 
 from gisplan.errors import StoreError
+from gisplan.settings import gpkg_dataset_options
 from gisplan.store.workspace import (
     LOG_COLUMNS,
     LOG_TABLE,
@@ -248,7 +249,7 @@ def _scaffold(tmp: Path) -> None:
     """Write an empty GeoPackage with gisplan's tables to `tmp`."""
     # GDAL writes the GeoPackage scaffolding (gpkg_contents, spatial_ref_sys …)
     empty = pd.DataFrame({"seq": pd.Series([], dtype="int64")})
-    pyogrio.write_dataframe(empty, tmp, layer="gisplan_init", driver="GPKG")
+    pyogrio.write_dataframe(empty, tmp, layer="gisplan_init", driver="GPKG", dataset_options=gpkg_dataset_options())
     _drop_init_table(tmp)
     _ensure_tables(tmp)
 

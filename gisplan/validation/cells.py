@@ -304,7 +304,7 @@ def _points(
         both,
         lambda i: f"({lo[i]:g}, {la[i]:g}) is not a longitude/latitude in degrees.",
         "give decimal degrees (e.g. 105.927, 29.356); for projected x/y in metres declare their CRS with "
-        "--crs (e.g. EPSG:4545).",
+        "--crs (e.g. EPSG:4544, CGCS2000 3° Gauss-Krüger CM 105E).",
     )
     ok = ~np.isnan(lo) & ~np.isnan(la) & ~swapped & ~out
     geoms = np.full(len(frame), None, dtype=object)
@@ -338,7 +338,8 @@ def _check_lonlat(gdf: gpd.GeoDataFrame, usable: np.ndarray, field: str, col: _C
         beyond = usable & ~swapped & ((np.abs(x) > 180).any(axis=1) | (np.abs(y) > 90).any(axis=1))
     col.at(beyond, field, lambda i: f"coordinates such as ({bounds[i, 0]:,.6g}, {bounds[i, 1]:,.6g}) are not "
            "longitude/latitude degrees after conversion: the coordinate system is wrong.",
-           "declare the real CRS with --crs (a projected file without .prj: e.g. EPSG:4545 for CGCS2000 3° zone 35).")
+           "declare the real CRS with --crs (a projected file without .prj: e.g. EPSG:4544 for CGCS2000 3° "
+           "Gauss-Krüger CM 105E, or EPSG:4523 when the eastings carry the zone number 35).")
     col.at(swapped, field, lambda i: f"coordinates ({bounds[i, 0]:.6g}, {bounds[i, 1]:.6g}) look like latitude, "
            "longitude (swapped).", "write longitude first (x = 经度), latitude second.")
     return usable & ~beyond & ~swapped

@@ -1,0 +1,125 @@
+"""Writers behind `gisplan export`: GDAL vector files (GeoPackage, Shapefile, GeoJSON), an XLSX workbook whose
+text cells stay text, and a staging folder that puts a whole export in place only when every file is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyogrio
+
+from gisplan.errors import ConfigError
+from gisplan.settings import gpkg_dataset_options
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+__all__ = ["FORMULA_PREFIXES", "stage_files", "write_vector_file", "write_xlsx"]
+
+logger = logging.getLogger(__name__)
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula (or a DDE payload) to Excel/WPS if written as typed; the
+XLSX writer stores such cells as text (OWASP "CSV injection")."""
+
+
+def write_vector_file(frame: pd.DataFrame, path: Path, *, driver: str, layer: str | None = None,
+                      encoding: str | None = None) -> None:
+    """Write `frame` (a GeoDataFrame) with GDAL's `driver` (``GPKG``, ``ESRI Shapefile``, ``GeoJSON``) to `path`.
+
+    A GeoPackage is created as version 1.2 (see :func:`gisplan.settings.gpkg_dataset_options`); further layers
+    are added to it. A Shapefile gets `encoding` (``GBK`` or ``UTF-8``) in its ``.dbf`` and a matching ``.cpg``.
+    """
+    options: dict[str, Any] = {}
+    if driver == "GPKG":
+        options["dataset_options"] = gpkg_dataset_options()
+        options["append"] = False
+    if encoding is not None:
+        options["encoding"] = encoding
+    pyogrio.write_dataframe(frame, path, layer=layer, driver=driver, promote_to_multi=False, **options)
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return value.item()
+    return value
+
+
+def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path, *, notes: Sequence[str] = ()) -> None:
+    """Write one sheet per frame to a new XLSX at `path`; every text cell is stored as text, never as a formula
+    (a name like ``=HYPERLINK(…)`` or ``-1`` typed as text shows as typed), and `notes` (e.g. the 示意 label)
+    go to a last sheet ``说明``."""
+    from openpyxl import Workbook  # noqa: PLC0415 - only needed for XLSX output
+    from openpyxl.styles import Alignment, Font  # noqa: PLC0415
+
+    book = Workbook()
+    for default in list(book.worksheets):
+        book.remove(default)
+    for title, frame in sheets.items():
+        sheet = book.create_sheet(title=title[:31])
+        sheet.append([str(c) for c in frame.columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in frame.itertuples(index=False):
+            sheet.append([None] * len(frame.columns))
+            for j, raw in enumerate(row, start=1):
+                cell = sheet.cell(row=sheet.max_row, column=j)
+                value = _cell(raw)
+                if isinstance(value, str):
+                    cell.value = value
+                    cell.data_type = "s"  # text, whatever it starts with
+                    if value.startswith(FORMULA_PREFIXES):
+                        cell.alignment = Alignment(horizontal="left")
+                        cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
+                else:
+                    cell.value = value
+        sheet.freeze_panes = "A2"
+    if notes:
+        sheet = book.create_sheet(title="说明")
+        for note in notes:
+            sheet.append([note])
+            sheet.cell(row=sheet.max_row, column=1).data_type = "s"
+    book.save(path)
+
+
+@contextmanager
+def stage_files(out_dir: Path, names: Sequence[str], *, force: bool) -> Iterator[Path]:
+    """A temporary folder inside `out_dir` to write the files `names` into; when the block succeeds each is
+    renamed into `out_dir` (a rename within one folder is atomic), else nothing in `out_dir` changes.
+
+    Raises
+    ------
+    ConfigError
+        Before anything is written, if any of `names` exists in `out_dir` and `force` is false.
+    """
+    existing = [n for n in names if (out_dir / n).exists()]
+    if existing and not force:
+        shown = ", ".join(existing[:8]) + (" …" if len(existing) > 8 else "")
+        msg = (f"{out_dir} already holds {shown}; nothing was written. Give another `--out` folder, or `--force` "
+               "to replace them.")
+        raise ConfigError(msg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".gisplan-export-"))
+    try:
+        yield tmp
+        made = sorted(p.name for p in tmp.iterdir())
+        missing = set(names) - set(made)
+        if missing:  # a writer failed to produce a file it promised: an internal error, not user input
+            msg = f"export did not produce {sorted(missing)}"
+            raise RuntimeError(msg)
+        for name in made:
+            with open(tmp / name, "rb") as fh:
+                os.fsync(fh.fileno())
+            (tmp / name).replace(out_dir / name)
+        logger.info("export: %d files in %s", len(made), out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
