@@ -11,7 +11,7 @@ import shapely
 from gisplan.errors import SchemaError
 from gisplan.io.osm import read_osm_roads
 from gisplan.network.graph import build_network
-from tests.conftest import shared_data
+from tests.conftest import peer, shared_data
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,7 +56,7 @@ def test_pbf_and_xml_twins_read_the_same() -> None:
 
 
 def test_road_length_agrees_with_osmnx() -> None:
-    ox = pytest.importorskip("osmnx")
+    ox = peer("osmnx")
     path = shared_data("fallback", "osmnx_test_osm", "aguascalientes.osm.bz2")
     roads = read_osm_roads(path)
     net = build_network(roads, min_piece_m=0)
