@@ -7,6 +7,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
 from shapely import LineString, MultiLineString
 
 from gisplan.catalogue import Profile, load_catalogue
@@ -15,6 +17,7 @@ from gisplan.io.osm import read_osm_roads
 from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, travel_arcs, travel_graph
 from gisplan.network.routing import reach_from_facilities
 from gisplan.network.snapping import EdgeSnap
+from tests import roadref
 from tests.conftest import shared_data
 
 PROFILES = load_catalogue().profiles
@@ -148,23 +151,39 @@ def _at_nodes(net: RoadNetwork, profile: Profile, nodes: np.ndarray) -> EdgeSnap
     return EdgeSnap(edge=edge, offset_m=zeros, access_m=zeros, snapped_xy=net.node_xy[nodes])
 
 
-def _compare_with_networkx(net: RoadNetwork, profile_id: str, cutoff: float, seed: int) -> int:
-    """Node minutes to 12 facilities on nodes equal networkx's multi-source Dijkstra on the same graph."""
+def _reference_graph(net: RoadNetwork, profile_id: str) -> nx.DiGraph:
+    """networkx graph built straight from the 永川 road file (tests/roadref.py), its nodes named by gisplan's
+    node at the same place; nodes of the pieces gisplan dropped keep a name of their own."""
+    links = roadref.yongchuan_links()
+    name: dict[int, object] = {int(r): int(i) for i, r in enumerate(roadref.node_ids(links, net.node_xy))}
+    g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))
+    for t, h, w, _ in zip(*roadref.arcs(links, profile_id), strict=True):
+        a, b = name.get(int(t), ("dropped", int(t))), name.get(int(h), ("dropped", int(h)))
+        if not g.has_edge(a, b) or g[a][b]["weight"] > w:
+            g.add_edge(a, b, weight=float(w))
+    return g
+
+
+def _compare_with_networkx(net: RoadNetwork, profile_id: str, cutoff: float, seed: int,
+                           reference: nx.DiGraph | None = None) -> int:
+    """Node minutes to 12 facilities on nodes equal networkx's multi-source Dijkstra on the reference graph
+    (by default the same arcs as gisplan's)."""
     profile = PROFILES[profile_id]
+    g = _nx_graph(net, profile) if reference is None else reference
     rng = np.random.default_rng(seed)
     candidates = np.unique(net.edge_u[_enterable(net, profile)])
     sources = rng.choice(candidates, size=12, replace=False)
     (reach,) = reach_from_facilities(net, profile, _at_nodes(net, profile, sources), [np.arange(len(sources))],
                                      cutoff_minutes=cutoff)
     # minutes *to* the facilities: Dijkstra on the reversed graph
-    expected = nx.multi_source_dijkstra_path_length(_nx_graph(net, profile).reverse(copy=False),
+    expected = nx.multi_source_dijkstra_path_length(g.reverse(copy=False),
                                                     set(sources.tolist()), cutoff=cutoff)
     ours = {int(i): float(m) for i, m in enumerate(reach.node_minutes) if np.isfinite(m)}
     assert set(ours) == set(expected)
     assert max(abs(ours[k] - expected[k]) for k in expected) <= 1e-6
     # the nearest facility named for each node is one at that node's distance
     nearest = sources[reach.node_facility[list(ours)]]
-    g = _nx_graph(net, profile)
     sample = list(ours)[:: max(1, len(ours) // 50)]
     for node, fac in zip(sample, nearest[:: max(1, len(ours) // 50)], strict=False):
         assert nx.dijkstra_path_length(g, node, int(fac)) == pytest.approx(ours[node], abs=1e-6)
@@ -178,15 +197,24 @@ def test_yongchuan_network_is_built_from_end_points() -> None:
     # SOURCES.md: by end-point coordinates 16 components, 9,139 nodes; 1,553 + 1,182 one-way links
     assert (r.links_in, r.pieces, r.pieces_dropped) == (10_830, 16, 1)
     assert r.one_way_edges == 1553 + 1182
-    assert (net.n_edges, net.n_nodes) == (10_829, 9_137)
-    assert r.kept_length_m / 1000 == pytest.approx(2946.3, abs=0.1)
+    # nodes, edges and length of the kept pieces (≥ 1 km of road) derived from the file itself (tests/roadref.py)
+    links = roadref.yongchuan_links()
+    n_ref = len(links.node_xy)
+    pieces = connected_components(coo_array((np.ones(len(links.start)), (links.start, links.end)),
+                                            shape=(n_ref, n_ref)), directed=False)[1]
+    piece_m = np.bincount(pieces[links.start], weights=links.length_m)
+    kept = piece_m[pieces[links.start]] >= 1000.0
+    assert (r.pieces, r.pieces_dropped) == (len(piece_m), (piece_m < 1000.0).sum())
+    assert (net.n_edges, net.n_nodes) == (kept.sum(), np.isin(pieces, np.flatnonzero(piece_m >= 1000.0)).sum())
+    assert r.kept_length_m == pytest.approx(links.length_m[kept].sum(), abs=1e-6)
+    assert r.kept_length_m / 1000 == pytest.approx(2946.3, abs=0.1)  # the README's figure
 
 
 @pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 15.0), ("drive", 4.0)])
 def test_yongchuan_shortest_paths_equal_networkx(profile_id: str, cutoff: float) -> None:
     gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
     net = build_network(gdf, crs=UTM)
-    reached = _compare_with_networkx(net, profile_id, cutoff, seed=5)
+    reached = _compare_with_networkx(net, profile_id, cutoff, seed=5, reference=_reference_graph(net, profile_id))
     assert reached > 500
 
 
