@@ -111,6 +111,7 @@ def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: P
     assert result.exit_code == 0
     assert open_workspace(store).metadata().set_index("layer").loc["townships", "row_count"] == 23
     log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])
+    assert log.exit_code == 0, log.output
     assert log.output.count("import") >= 28
 
 
