@@ -7,7 +7,9 @@ class (they bind)."""
 from __future__ import annotations
 
 import functools
+import tomllib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyogrio
@@ -17,7 +19,10 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from tests.conftest import shared_data
+from tests.conftest import ROOT, peer, shared_data
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 UTM = "EPSG:32648"
 M_PER_MIN = {"walk": 66.667, "drive": 30_000 / 60}  # walk: 4.0 km/h as the catalogue writes it, 66.667 m/min
@@ -73,3 +78,35 @@ def node_ids(links: Links, node_xy: np.ndarray) -> np.ndarray:
     assert dist.max() <= 1.0, dist.max()
     assert len(np.unique(ref)) == len(ref), "two nodes at one reference node"
     return np.asarray(ref)
+
+
+# --------------------------------------------------------------------------- OpenStreetMap extracts
+
+NOT_ROADS = {"proposed", "construction", "abandoned", "platform", "raceway", "bus_stop", "elevator", "rest_area",
+             "services", "planned", "razed", "disused", "no", "corridor", "emergency_bay"}
+
+
+def osm_arcs(path: Path, crs: object, profile_id: str) -> tuple[list[object], list[object], list[float], dict]:
+    """(tail, head, minutes) of every arc of an OSM XML file as osmnx reads it (its own parser and one-way
+    rules, `simplify=False`: one arc per segment), with lengths measured in `crs` from the node coordinates and
+    the speeds and exclusions of the catalogue's TOML read here; and each osmnx node's projected position."""
+    ox = peer("osmnx")
+    profile = tomllib.loads((ROOT / "gisplan" / "data" / "facility_types.toml").read_text(encoding="utf-8"))[
+        "profiles"][profile_id]
+    excluded = set(profile.get("excluded_classes", ()))
+    class_m_per_min = {k: v * 1000 / 60 for k, v in profile.get("class_speed_km_per_h", {}).items()}
+    graph = ox.graph_from_xml(path, simplify=False, retain_all=True, bidirectional=not profile.get("oneway", False))
+    to_crs = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    ids = list(graph.nodes)
+    x, y = to_crs.transform([graph.nodes[n]["x"] for n in ids], [graph.nodes[n]["y"] for n in ids])
+    xy = {n: np.array([a, b]) for n, a, b in zip(ids, x, y, strict=True)}
+    tails, heads, minutes = [], [], []
+    for u, v, data in graph.edges(data=True):
+        highway = data.get("highway")
+        if not isinstance(highway, str) or highway in NOT_ROADS or highway in excluded or data.get("area") == "yes":
+            continue
+        speed = class_m_per_min.get(highway, profile["speed_m_per_min"])
+        tails.append(u)
+        heads.append(v)
+        minutes.append(float(np.hypot(*(xy[v] - xy[u]))) / speed)
+    return tails, heads, minutes, xy
