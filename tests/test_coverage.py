@@ -1,5 +1,6 @@
 """Coverage: hand-computed access legs and partial edges, one-way rules, and a brute-force check on the
-real 永川 network with every demand and facility point inserted into a networkx graph."""
+real 永川 network with every demand and facility point inserted into a networkx graph built straight from the
+road file (tests/roadref.py), not from gisplan's arcs."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from shapely import LineString
 from gisplan.analysis.coverage import TypeTarget, measure_coverage, unit_totals
 from gisplan.catalogue import load_catalogue
 from gisplan.errors import CRSError
-from gisplan.network.graph import RoadNetwork, build_network, travel_arcs
+from gisplan.network.graph import RoadNetwork, build_network
 from gisplan.network.routing import (
     demand_minutes,
     reach_from_facilities,
@@ -26,6 +27,7 @@ from gisplan.network.routing import (
     straight_line_nearest,
 )
 from gisplan.network.snapping import EdgeSnap, snap_index, snap_points
+from tests import roadref
 from tests.conftest import shared_data
 
 PROFILES = load_catalogue().profiles
@@ -168,34 +170,37 @@ def test_unit_totals_are_hand_computed() -> None:
     assert set(out["threshold_unit"]) == {"min"}
 
 
-def _brute_force(net: RoadNetwork, profile: object, fac: EdgeSnap, dem: EdgeSnap, cutoff: float) -> np.ndarray:
-    """Insert every snapped point into its edge of a networkx graph and run Dijkstra from a sink."""
-    arcs = travel_arcs(net, profile)  # type: ignore[arg-type]
-    on_edge: dict[int, list[tuple[float, object]]] = {}
+def _brute_force(net: RoadNetwork, profile_id: str, fac: EdgeSnap, dem: EdgeSnap, cutoff: float) -> np.ndarray:
+    """Insert every snapped point into its link of a networkx graph built straight from the road file
+    (tests/roadref.py: own lengths, own `Direction` reading, own speeds) and run Dijkstra from a sink."""
+    links = roadref.yongchuan_links()
+    ref_of = roadref.node_ids(links, net.node_xy)  # gisplan's node -> the reference node at its place
+    link_of = net.source_row  # gisplan's edge -> the link (row of the file) it was built from
+    assert np.array_equal(ref_of[net.edge_u], links.start[link_of])  # offsets run from the link's start
+    assert np.array_equal(ref_of[net.edge_v], links.end[link_of])
+    on_link: dict[int, list[tuple[float, object]]] = {}
     for kind, s in (("f", fac), ("d", dem)):
         for i in np.flatnonzero(s.snapped):
-            on_edge.setdefault(int(s.edge[i]), []).append((float(s.offset_m[i]), (kind, int(i))))
+            on_link.setdefault(int(link_of[s.edge[i]]), []).append((float(s.offset_m[i]), (kind, int(i))))
     g = nx.DiGraph()
 
     def add(a: object, b: object, w: float) -> None:
         if not g.has_edge(a, b) or g[a][b]["weight"] > w:
             g.add_edge(a, b, weight=w)
 
-    for t, h, w, e in zip(arcs.tail.tolist(), arcs.head.tolist(), arcs.minutes.tolist(), arcs.edge.tolist(),
-                          strict=True):
-        if e not in on_edge:
+    for t, h, w, e in zip(*(a.tolist() for a in roadref.arcs(links, profile_id)), strict=True):
+        if e not in on_link:
             add(t, h, w)
             continue
-        length = net.length_m[e]
-        chain = [(0.0, t if t == net.edge_u[e] else h), *sorted(on_edge[e], key=lambda p: p[0]),
-                 (length, h if t == net.edge_u[e] else t)]
-        if t != net.edge_u[e]:  # travelling v -> u: walk the chain backwards
+        length = links.length_m[e]
+        chain = [(0.0, int(links.start[e])), *sorted(on_link[e], key=lambda p: p[0]), (length, int(links.end[e]))]
+        if t != links.start[e]:  # travelling end -> start: walk the chain backwards
             chain = [(length - o, p) for o, p in reversed(chain)]
         for (o1, a), (o2, b) in itertools.pairwise(chain):
             add(a, b, (o2 - o1) / length * w)
             if o2 == o1:  # two points at one spot (at a node, say) reach each other whatever the direction
                 add(b, a, 0.0)
-    speed = profile.access_speed_m_per_min  # type: ignore[attr-defined]
+    speed = roadref.M_PER_MIN["walk"]  # access legs are walked, whatever the profile
     for i in np.flatnonzero(fac.snapped):
         add(("f", int(i)), "sink", fac.access_m[i] / speed)
     dist = nx.single_source_dijkstra_path_length(g.reverse(copy=False), "sink", cutoff=cutoff)
@@ -227,7 +232,7 @@ def test_yongchuan_minutes_equal_brute_force(profile_id: str, cutoff: float) -> 
     net, fac, dem = _yongchuan_points(seed=3, n_facilities=40, n_demand=2000, sigma_m=200)
     profile = PROFILES[profile_id]
     ours = minutes(net, profile, fac, dem, cutoff=cutoff)
-    expected = _brute_force(net, profile, fac, dem, cutoff)
+    expected = _brute_force(net, profile_id, fac, dem, cutoff)
     assert np.array_equal(np.isnan(ours), np.isnan(expected))
     assert (~np.isnan(ours)).sum() > 200
     assert np.nanmax(np.abs(ours - expected)) <= 1e-6
@@ -252,7 +257,7 @@ def test_crowded_edges_minutes_and_nearest_facility_equal_brute_force() -> None:
     for profile in (WALK, DRIVE):
         (reach,) = reach_from_facilities(net, profile, fac, [np.arange(30)], cutoff_minutes=10.0)
         near = demand_minutes(net, profile, reach, dem, fac)
-        expected = _brute_force(net, profile, fac, dem, 10.0)
+        expected = _brute_force(net, profile.id, fac, dem, 10.0)
         assert sorted(near.points.tolist()) == np.flatnonzero(~np.isnan(expected)).tolist()
         assert np.abs(near.point_minutes - expected[near.points]).max() <= 1e-6
         own = pairwise_minutes(net, profile, fac, dem, cutoff_minutes=10.0).set_index(["demand", "source"])

@@ -65,6 +65,14 @@ def test_illustrative_baseline_reproduces_plan_2020_column(yongchuan: tuple[Path
         "15": (1041, 3000),  # 34.7 % government-operated beds
         "16": (15, 23),    # 65 % of townships have a comprehensive elderly centre
     }
+    # True by construction: the generator picks these numerators from the plan's 2020 column (its constants),
+    # so this checks the counting of the shipped layers, not the data (the README says so).
+    from scripts import build_demo_layers as gen
+
+    assert {row: num for row, (num, _) in expected.items()} == {
+        "6": gen.N_URBAN_CSC_OK, "7": gen.N_RURAL_CSC_OK, "10": gen.N_VOLUNTEER, "12": gen.N_CEMETERY,
+        "13": gen.INSTITUTION_NURSING_BEDS, "14": gen.N_QUALITY_OK, "15": gen.INSTITUTION_GOV_BEDS,
+        "16": gen.N_TOWNSHIP_ELDERLY}
     for row, (num, den) in expected.items():
         assert (table.loc[row, "numerator"], table.loc[row, "denominator"]) == (num, den), row
         plan = float(table.loc[row, "baseline_2020"])
@@ -111,6 +119,7 @@ def test_rerun_replaces_layers_and_logs(yongchuan: tuple[Path, str], tmp_path: P
     assert result.exit_code == 0
     assert open_workspace(store).metadata().set_index("layer").loc["townships", "row_count"] == 23
     log = CliRunner().invoke(cli, ["layers", "log", "-w", str(store)])
+    assert log.exit_code == 0, log.output
     assert log.output.count("import") >= 28
 
 

@@ -4,7 +4,6 @@ the measure tool works in Chinese, and a facility named like an HTML tag shows a
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from gisplan.config import load_scenario
 from gisplan.outputs.results import map_layers
 from gisplan.outputs.webmap import build_map, layer_counts, render_map_html
 from gisplan.store import open_workspace
+from tests.conftest import missing
 from tests.test_webmap import XSS, sample_layers
 
 if TYPE_CHECKING:
@@ -26,10 +26,7 @@ if TYPE_CHECKING:
 def _chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        reason = "Debian's chromium is not installed (scripts/setup.sh --test installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing("Debian's chromium is not installed (scripts/setup.sh --test installs it)")
     return path
 
 

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 from shapely import LineString, MultiLineString
 
 from gisplan.catalogue import Profile, load_catalogue
 from gisplan.errors import CRSError, NetworkError
 from gisplan.io.osm import read_osm_roads
-from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, travel_arcs, travel_graph
+from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, travel_graph
 from gisplan.network.routing import reach_from_facilities
 from gisplan.network.snapping import EdgeSnap
+from tests import roadref
 from tests.conftest import shared_data
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PROFILES = load_catalogue().profiles
 UTM = "EPSG:32648"
@@ -124,16 +133,6 @@ def test_parallel_links_keep_the_shortest() -> None:
     assert g.toarray()[0, 1] == pytest.approx(100 / 66.667)
 
 
-def _nx_graph(net: RoadNetwork, profile: Profile) -> nx.DiGraph:
-    arcs = travel_arcs(net, profile)
-    g = nx.DiGraph()
-    g.add_nodes_from(range(net.n_nodes))
-    for t, h, w in zip(arcs.tail.tolist(), arcs.head.tolist(), arcs.minutes.tolist(), strict=True):
-        if not g.has_edge(t, h) or g[t][h]["weight"] > w:
-            g.add_edge(t, h, weight=w)
-    return g
-
-
 def _enterable(net: RoadNetwork, profile: Profile) -> np.ndarray:
     """Edges the profile may use, travelled u→v, that are not loops (snapping only ever uses usable edges)."""
     return ~np.isnan(edge_minutes(net, profile)) & net.forward & (net.edge_u != net.edge_v)
@@ -148,8 +147,40 @@ def _at_nodes(net: RoadNetwork, profile: Profile, nodes: np.ndarray) -> EdgeSnap
     return EdgeSnap(edge=edge, offset_m=zeros, access_m=zeros, snapped_xy=net.node_xy[nodes])
 
 
-def _compare_with_networkx(net: RoadNetwork, profile_id: str, cutoff: float, seed: int) -> int:
-    """Node minutes to 12 facilities on nodes equal networkx's multi-source Dijkstra on the same graph."""
+def _reference_graph(net: RoadNetwork, profile_id: str) -> nx.DiGraph:
+    """networkx graph built straight from the 永川 road file (tests/roadref.py), its nodes named by gisplan's
+    node at the same place; nodes of the pieces gisplan dropped keep a name of their own."""
+    links = roadref.yongchuan_links()
+    name: dict[int, object] = {int(r): int(i) for i, r in enumerate(roadref.node_ids(links, net.node_xy))}
+    g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))
+    for t, h, w, _ in zip(*roadref.arcs(links, profile_id), strict=True):
+        a, b = name.get(int(t), ("dropped", int(t))), name.get(int(h), ("dropped", int(h)))
+        if not g.has_edge(a, b) or g[a][b]["weight"] > w:
+            g.add_edge(a, b, weight=float(w))
+    return g
+
+
+def _osm_reference_graph(net: RoadNetwork, path: Path, profile_id: str) -> nx.DiGraph:
+    """networkx graph of an OSM extract as osmnx reads it (tests/roadref.py), its nodes named by gisplan's node
+    at the same place; the nodes along a way keep osmnx's ids."""
+    tails, heads, minutes, xy = roadref.osm_arcs(path, net.crs, profile_id)
+    osm_ids = list(xy)
+    dist, at = cKDTree(np.array([xy[n] for n in osm_ids])).query(net.node_xy)
+    assert dist.max() <= 1e-3, dist.max()
+    name: dict[object, object] = {osm_ids[j]: int(i) for i, j in enumerate(at)}
+    g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))
+    for t, h, w in zip(tails, heads, minutes, strict=True):
+        a, b = name.get(t, ("osm", t)), name.get(h, ("osm", h))
+        if not g.has_edge(a, b) or g[a][b]["weight"] > w:
+            g.add_edge(a, b, weight=w)
+    return g
+
+
+def _compare_with_networkx(net: RoadNetwork, profile_id: str, cutoff: float, seed: int, g: nx.DiGraph) -> int:
+    """Node minutes to 12 facilities on nodes equal networkx's multi-source Dijkstra on the reference graph `g`,
+    built from the road file without gisplan."""
     profile = PROFILES[profile_id]
     rng = np.random.default_rng(seed)
     candidates = np.unique(net.edge_u[_enterable(net, profile)])
@@ -157,14 +188,14 @@ def _compare_with_networkx(net: RoadNetwork, profile_id: str, cutoff: float, see
     (reach,) = reach_from_facilities(net, profile, _at_nodes(net, profile, sources), [np.arange(len(sources))],
                                      cutoff_minutes=cutoff)
     # minutes *to* the facilities: Dijkstra on the reversed graph
-    expected = nx.multi_source_dijkstra_path_length(_nx_graph(net, profile).reverse(copy=False),
+    expected = nx.multi_source_dijkstra_path_length(g.reverse(copy=False),
                                                     set(sources.tolist()), cutoff=cutoff)
+    expected = {k: v for k, v in expected.items() if not isinstance(k, tuple)}  # gisplan's nodes only
     ours = {int(i): float(m) for i, m in enumerate(reach.node_minutes) if np.isfinite(m)}
     assert set(ours) == set(expected)
     assert max(abs(ours[k] - expected[k]) for k in expected) <= 1e-6
     # the nearest facility named for each node is one at that node's distance
     nearest = sources[reach.node_facility[list(ours)]]
-    g = _nx_graph(net, profile)
     sample = list(ours)[:: max(1, len(ours) // 50)]
     for node, fac in zip(sample, nearest[:: max(1, len(ours) // 50)], strict=False):
         assert nx.dijkstra_path_length(g, node, int(fac)) == pytest.approx(ours[node], abs=1e-6)
@@ -178,15 +209,24 @@ def test_yongchuan_network_is_built_from_end_points() -> None:
     # SOURCES.md: by end-point coordinates 16 components, 9,139 nodes; 1,553 + 1,182 one-way links
     assert (r.links_in, r.pieces, r.pieces_dropped) == (10_830, 16, 1)
     assert r.one_way_edges == 1553 + 1182
-    assert (net.n_edges, net.n_nodes) == (10_829, 9_137)
-    assert r.kept_length_m / 1000 == pytest.approx(2946.3, abs=0.1)
+    # nodes, edges and length of the kept pieces (≥ 1 km of road) derived from the file itself (tests/roadref.py)
+    links = roadref.yongchuan_links()
+    n_ref = len(links.node_xy)
+    pieces = connected_components(coo_array((np.ones(len(links.start)), (links.start, links.end)),
+                                            shape=(n_ref, n_ref)), directed=False)[1]
+    piece_m = np.bincount(pieces[links.start], weights=links.length_m)
+    kept = piece_m[pieces[links.start]] >= 1000.0
+    assert (r.pieces, r.pieces_dropped) == (len(piece_m), (piece_m < 1000.0).sum())
+    assert (net.n_edges, net.n_nodes) == (kept.sum(), np.isin(pieces, np.flatnonzero(piece_m >= 1000.0)).sum())
+    assert r.kept_length_m == pytest.approx(links.length_m[kept].sum(), abs=1e-6)
+    assert r.kept_length_m / 1000 == pytest.approx(2946.3, abs=0.1)  # the README's figure
 
 
 @pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 15.0), ("drive", 4.0)])
 def test_yongchuan_shortest_paths_equal_networkx(profile_id: str, cutoff: float) -> None:
     gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
     net = build_network(gdf, crs=UTM)
-    reached = _compare_with_networkx(net, profile_id, cutoff, seed=5)
+    reached = _compare_with_networkx(net, profile_id, cutoff, seed=5, g=_reference_graph(net, profile_id))
     assert reached > 500
 
 
@@ -195,4 +235,6 @@ def test_yongchuan_shortest_paths_equal_networkx(profile_id: str, cutoff: float)
 def test_osm_shortest_paths_equal_networkx(name: str, profile_id: str, cutoff: float) -> None:
     roads = read_osm_roads(shared_data("fallback", "osmnx_test_osm", name))
     net = build_network(roads, min_piece_m=0)
-    assert _compare_with_networkx(net, profile_id, cutoff, seed=11) >= 12
+    xml = shared_data("fallback", "osmnx_test_osm", name.replace(".osm.pbf", ".osm.bz2"))  # osmnx reads XML
+    reference = _osm_reference_graph(net, xml, profile_id)
+    assert _compare_with_networkx(net, profile_id, cutoff, seed=11, g=reference) >= 12

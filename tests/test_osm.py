@@ -11,7 +11,7 @@ import shapely
 from gisplan.errors import SchemaError
 from gisplan.io.osm import read_osm_roads
 from gisplan.network.graph import build_network
-from tests.conftest import shared_data
+from tests.conftest import peer, shared_data
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -50,13 +50,13 @@ def test_ways_are_cut_at_shared_nodes(tmp_path: Path) -> None:
 def test_pbf_and_xml_twins_read_the_same() -> None:
     pbf = read_osm_roads(shared_data("fallback", "osmnx_test_osm", "aguascalientes.osm.pbf"))
     xml = read_osm_roads(shared_data("fallback", "osmnx_test_osm", "aguascalientes.osm.bz2"))
-    assert len(pbf) == len(xml) == 1486
+    assert len(pbf) == len(xml) == 1486  # regression pin (gisplan's own count of cut ways, not derived)
     assert pbf["osm_way_id"].tolist() == xml["osm_way_id"].tolist()
     assert shapely.equals_exact(pbf.geometry.to_numpy(), xml.geometry.to_numpy(), tolerance=1e-7).all()
 
 
 def test_road_length_agrees_with_osmnx() -> None:
-    ox = pytest.importorskip("osmnx")
+    ox = peer("osmnx")
     path = shared_data("fallback", "osmnx_test_osm", "aguascalientes.osm.bz2")
     roads = read_osm_roads(path)
     net = build_network(roads, min_piece_m=0)
@@ -64,7 +64,7 @@ def test_road_length_agrees_with_osmnx() -> None:
     # osmnx keeps every way of the file; compare the highway ways (osmnx lengths are great-circle metres)
     lengths = [d["length"] for *_, d in graph.edges(data=True) if d.get("highway") not in (None, "proposed")]
     assert net.length_m.sum() == pytest.approx(sum(lengths), rel=2e-3)
-    assert np.isclose(net.length_m.sum(), 96_982, atol=5)
+    assert np.isclose(net.length_m.sum(), 96_982, atol=5)  # regression pin; osmnx above is the reference
 
 
 def test_unreadable_or_empty_osm_files(tmp_path: Path) -> None:

@@ -154,6 +154,12 @@ def test_run_writes_every_output(yongchuan_run: tuple[Path, Path, Path, str]) ->
     ind = table.set_index("indicator_id")
     assert ind.loc["YC-11-COMMUNITY-STATIONS", "value"] == 30
     assert ind.loc["YC-11-COMMUNITY-STATIONS", "status"] == "未达标"
+    units = pd.read_csv(out / "units.csv")
+    district = units[(units["level"] == "district") & (units["threshold"] == 15)].set_index("facility_type")
+    # the row is 100 × the district's 15-minute population share of the community centres in coverage_units
+    assert ind.loc["YC-15MIN-CSC", "value"] == pytest.approx(
+        100 * district.loc["community_service_centre", "population_covered"]
+        / district.loc["community_service_centre", "population"], rel=1e-9)
     assert 0 < ind.loc["YC-15MIN-CSC", "value"] < 100
     assert ind.loc["YC-15MIN-CSC", "method"] == "computed-spatial"
     assert table["illustrative"].all()
@@ -175,7 +181,15 @@ def test_run_writes_every_output(yongchuan_run: tuple[Path, Path, Path, str]) ->
     sites = pd.read_csv(out / "proposed_sites.csv")
     stations = sites[sites["indicator_id"] == "YC-11-COMMUNITY-STATIONS"]
     assert stations["rank"].tolist() == list(range(1, 26))
-    assert stations["population_added"].is_monotonic_decreasing or stations["population_added"].iloc[0] > 0
+    gains = stations["population_added"].to_numpy()
+    assert (gains > 0).all()
+    assert (np.diff(gains) <= 1e-9).all()  # in build order, a site never adds more than the one before it
+    # and together they add what the coverage of the type gained: from the 15-minute population of the existing
+    # stations in units.csv to the share after the last site
+    before, total = district.loc["elderly_day_care", ["population_covered", "population"]]
+    after = stations["covered_share_after"].iloc[-1] * total
+    assert gains.sum() == pytest.approx(after - before, rel=1e-9)
+    assert stations["covered_share_after"].iloc[0] * total == pytest.approx(before + gains[0], rel=1e-9)
     assert {"lon", "lat", "lon_gcj02", "lat_gcj02", "township", "village"} <= set(sites.columns)
     assert sites["township"].notna().all()
     assert "proposed_sites" in layers

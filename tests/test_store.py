@@ -497,13 +497,23 @@ def test_second_writer_is_refused_while_the_lock_is_held(store: Path) -> None:
 
 
 def test_concurrent_imports_wait_for_each_other(store: Path, tmp_path: Path) -> None:
-    """Two imports started together both land: the second waits for the first's lock."""
+    """Two imports started while the test holds the writer lock both wait (nothing written, both still running
+    seconds later), and both land once it is released: each waits for the lock instead of failing."""
     gisplan = Path(sys.executable).with_name("gisplan")
     hh = ["layers", "import", str(HOUSEHOLDS), "--kind", "households", "-w", str(store)]
     inst = ["layers", "import", str(FACILITIES), "--kind", "facilities", "--type", "elderly_institution",
             "--layer", "elderly_institution", "-w", str(store)]
-    procs = [subprocess.Popen([str(gisplan), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for args in (hh, inst)]
+    before = sha256(store)
+    with store.with_name(f".{store.name}.lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            procs = [subprocess.Popen([str(gisplan), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for args in (hh, inst)]
+            time.sleep(8.0)  # long enough for both to validate (about 3 s each here) and reach the lock
+            assert [p.poll() for p in procs] == [None, None], "an import finished while the lock was held"
+            assert sha256(store) == before
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert {"households", "facilities_elderly_institution"} <= open_workspace(store).layer_names()
