@@ -17,6 +17,7 @@ from gisplan.cli.coverage import coverage_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
+from gisplan.cli.roads import roads
 from gisplan.cli.run import run
 from gisplan.cli.types import types
 from gisplan.errors import GisplanError
@@ -49,6 +50,7 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan propose --costs od.csv --demand d.csv --candidates c.csv --model mclp --p 4 --cutoff 1000
       gisplan layers import 台账.xlsx --kind facilities --type elderly_institution --crs gcj02 -w yc.gpkg
       gisplan layers list -w yc.gpkg
+      gisplan roads fetch scenarios/zhushan-2025.toml   # OpenStreetMap roads, cached for offline use
       gisplan types list
     """
     level = max(10, 30 - 10 * (verbose - quiet))
@@ -57,7 +59,7 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, roads):
     cli.add_command(_command)
 
 
