@@ -33,6 +33,11 @@ __all__ = [
     "GPKG_VERSION_ENV",
     "MAX_SNAP_M",
     "MIN_PIECE_M",
+    "OFFLINE_ENV",
+    "OSM_BUFFER_M",
+    "OSM_CACHE_MAX_AGE_DAYS",
+    "OSM_NETWORK_TYPES",
+    "OSM_TIMEOUT_S",
     "RADIUS_M",
     "SNAP_TOLERANCE_M",
     "SPREAD_SPACING_M",
@@ -60,6 +65,19 @@ RADIUS_M = 1000.0
 """The straight-line (城市体检) service radius."""
 SPREAD_SPACING_M = 100.0
 """A households table by village is spread as one demand point per this many metres of road."""
+
+OSM_BUFFER_M = 2000.0
+"""OpenStreetMap roads are fetched for the district outline widened by this many metres (roads residents near
+the boundary use)."""
+OSM_NETWORK_TYPES = ("walk", "drive")
+"""The osmnx network types fetched and merged into one road layer (flags ``walk`` and ``drive`` per piece)."""
+OSM_CACHE_MAX_AGE_DAYS = 365
+"""A cached OpenStreetMap download older than this is stale: refetched when online, reused (with a warning)
+offline."""
+OSM_TIMEOUT_S = 180
+"""Seconds one Overpass request may take."""
+OFFLINE_ENV = "GISPLAN_OFFLINE"
+"""Set to 1 to never try the internet (intranets, tests): cached roads are used, else the straight-line estimate."""
 
 THREADS_ENV = "GISPLAN_THREADS"
 _threads: ContextVar[int | None] = ContextVar("gisplan_threads", default=None)

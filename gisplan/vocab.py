@@ -27,6 +27,7 @@ __all__ = [
     "Method",
     "Metric",
     "MetricInput",
+    "OsmCacheState",
     "QuestionKind",
     "Scope",
     "Spread",
@@ -123,6 +124,7 @@ class Method(StrEnum):
     COMPUTED_ATTRIBUTE = "computed-attribute"
     COUNT = "count"
     REPORTED = "reported"
+    STRAIGHT_LINE = "straight-line"  # a network row estimated by the service radius (no roads): status 参考
 
 
 class CoverageMethod(StrEnum):
@@ -176,6 +178,17 @@ class Status(StrEnum):
     NOT_MET = "未达标"
     NO_DATA = "无数据"  # no value
     NO_TARGET = "无目标"  # a value, but the target is not a number
+    REFERENCE = "参考"  # a straight-line estimate of a network-defined row: never judged against its target
+
+
+class OsmCacheState(StrEnum):
+    """What a cached OpenStreetMap download is worth: ``fresh`` (use it), ``missing``, ``partial`` (cut short or
+    changed: never used) or ``stale`` (too old, or for another area: refetched when online, else reused)."""
+
+    FRESH = "fresh"
+    MISSING = "missing"
+    PARTIAL = "partial"
+    STALE = "stale"
 
 
 class QuestionKind(StrEnum):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled demo: set up, then run both plan scenarios end to end — import and validate
-# every layer, measure 15-minute network coverage (永川: the real road links in ../shared/data when present,
-# else OpenStreetMap when online, else the 15-minute rows say why they are missing), print the indicator
-# tables and the largest uncovered areas, and write indicators.csv, units.csv, gaps.csv and results.gpkg.
+# every layer, measure 15-minute network coverage (永川: the real road links in ../shared/data when present;
+# else, for both scenarios, OpenStreetMap roads fetched when online and cached beside the workspace; else the
+# 15-minute rows are straight-line estimates labelled 直线/参考), print the indicator tables and the largest
+# uncovered areas, and write indicators.csv, units.csv, gaps.csv, results.gpkg and map.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -86,6 +86,13 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.fixture(autouse=True)
+def _offline(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never download OpenStreetMap roads (GISPLAN_OFFLINE=1), except those marked `network`."""
+    if request.node.get_closest_marker("network") is None:
+        monkeypatch.setenv("GISPLAN_OFFLINE", "1")
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()

@@ -120,17 +120,24 @@ def test_a_metric_no_type_feeds_is_not_computed(tmp_path: Path) -> None:
     assert table["status"].tolist() == ["无数据", "无数据"]
 
 
-@pytest.mark.parametrize(("method", "value"), [("network", 25.0), ("straight_line", None)])
-def test_only_network_coverage_answers_a_minutes_row(method: str, value: float | None) -> None:
-    coverage = pd.DataFrame({"level": ["district"], "code12": ["500118000000"], "facility_type": ["elderly_day_care"],
-                             "threshold": [15.0], "method": [method], "population": [1000.0],
-                             "population_covered": [250.0]})
-    table = evaluate_indicators([spec("network_coverage", facility_type="elderly_day_care")], facilities={},
-                                households=None, gazetteer=GAZ, standard=Standard(), catalogue=load_catalogue(),
-                                illustrative=False, coverage=coverage)
-    if value is None:
-        assert table["basis"].iloc[0].startswith("not computed: no road network")
-        assert table["status"].iloc[0] == "无数据"
+@pytest.mark.parametrize("method", ["network", "straight_line", "both"])
+def test_only_network_coverage_answers_a_minutes_row(method: str) -> None:
+    """A minutes row takes network coverage; with straight-line tables only (no roads) it shows their estimate,
+    labelled straight-line and 参考, never 达标/未达标; the two are never mixed."""
+    methods = ["network", "straight_line"] if method == "both" else [method]
+    coverage = pd.DataFrame({"level": "district", "code12": "500118000000", "facility_type": "elderly_day_care",
+                             "threshold": [15.0 if m == "network" else 1000.0 for m in methods], "method": methods,
+                             "population": 1000.0,
+                             "population_covered": [250.0 if m == "network" else 900.0 for m in methods]})
+    table = evaluate_indicators([spec("network_coverage", facility_type="elderly_day_care", target="≥20")],
+                                facilities={}, households=None, gazetteer=GAZ, standard=Standard(),
+                                catalogue=load_catalogue(), illustrative=False, coverage=coverage)
+    row = table.iloc[0]
+    if method == "straight_line":
+        assert row["value"] == 90.0
+        assert (row["status"], row["method"]) == ("参考", "straight-line")
+        assert row["basis"].startswith("直线估算 straight-line estimate: share within 1000 m")
+        assert row["meets_target"] is None
     else:
-        assert table["value"].iloc[0] == value
-        assert table["status"].iloc[0] == "未达标"
+        assert row["value"] == 25.0
+        assert (row["status"], row["method"]) == ("达标", "computed-spatial")

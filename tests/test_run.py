@@ -197,15 +197,17 @@ def test_run_writes_every_output(yongchuan_run: tuple[Path, Path, Path, str]) ->
     assert (out / "map.html").stat().st_size > 1_000_000
 
 
-def test_run_without_roads_says_why_for_the_15_minute_rows(tmp_path: Path) -> None:
+def test_run_without_roads_shows_labelled_straight_line_estimates(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", str(yongchuan_scenario(tmp_path, roads=False)), "-w", str(tmp_path / "w.gpkg"),
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "out" / "indicators.csv").set_index("indicator_id")
-    for row in ("YC-15MIN-CSC", "YC-15MIN-ELDERLY", "YC-15MIN-ELDERLY-HH"):
-        assert np.isnan(table.loc[row, "value"])
-        assert table.loc[row, "status"] == "无数据"
-        assert "no road layer, so network coverage cannot be measured" in table.loc[row, "source"]
+    for row in ("YC-15MIN-CSC", "YC-15MIN-ELDERLY", "YC-15MIN-ELDERLY-HH"):  # the labelled straight-line estimate
+        assert 0 < table.loc[row, "value"] < 100
+        assert (table.loc[row, "status"], table.loc[row, "method"]) == ("参考", "straight-line")
+        assert table.loc[row, "source"].startswith("直线估算 straight-line estimate")
+    assert "直线 straight-line: 15分钟指标为直线估算（参考）" in result.output
+    assert "gisplan roads fetch SCENARIO" in result.output
     assert table.loc["YC-1-06", "value"] == pytest.approx(63.3, abs=0.05)  # the rest is still computed
 
 

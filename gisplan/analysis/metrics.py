@@ -30,7 +30,7 @@ from gisplan.analysis.indicators import (
 )
 from gisplan.catalogue import facility_layer_name
 from gisplan.divisions import township_code, units_in_scope
-from gisplan.vocab import CoverageMethod, Level, Method, Metric, QuestionKind, Scope
+from gisplan.vocab import CoverageMethod, Level, Method, Metric, QuestionKind, Scope, Status
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -197,6 +197,29 @@ def _network_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[st
     return _ratio(covered, total), covered, total
 
 
+def _straight_line_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, ...]) -> Value:
+    """District share of the weight within the straight-line radius of the type: the estimate shown for a
+    network row when there are no roads (its radius is the only threshold of the straight-line tables)."""
+    coverage = inputs.coverage
+    ftype = inputs.catalogue.get_type(types[0])
+    rows = (coverage[(coverage["level"] == "district") & (coverage["facility_type"] == ftype.id)]
+            if coverage is not None else pd.DataFrame())
+    if rows.empty:
+        msg = f"no straight-line coverage of {ftype.id} (no facilities of this type in the workspace?)"
+        raise _NotComputed(msg)
+    row = rows.iloc[0]
+    total, covered = float(row[spec.weight]), float(row[f"{spec.weight}_covered"])
+    if np.isnan(total):
+        msg = f"the demand layer has no `{spec.weight}` values"
+        raise _NotComputed(msg)
+    return _ratio(covered, total), covered, total
+
+
+def _straight_line_radius(coverage: pd.DataFrame) -> float:
+    """The radius (m) of straight-line coverage tables."""
+    return float(coverage["threshold"].iloc[0]) if len(coverage) else float("nan")
+
+
 def _floor_area_compliance(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, ...]) -> Value:
     """Share of the villages/communities in scope whose centres reach the floor-area standard."""
     centres, hh = inputs.layer(types[0]), inputs.households_layer()
@@ -334,7 +357,9 @@ def evaluate_indicators(
     coverage : pandas.DataFrame, optional
         Per-unit coverage tables of :func:`gisplan.analysis.coverage.unit_totals` (network coverage rows).
         Only rows measured with the ``network`` method (by their ``method`` column, when there is one) answer
-        a minutes row: a straight-line radius never does.
+        a minutes row. When there are none but there are ``straight_line`` rows (no roads), a minutes row shows
+        the straight-line estimate instead: method ``straight-line``, status 参考, basis 直线; it is never
+        judged against the network-defined target.
 
     Returns
     -------
@@ -344,8 +369,8 @@ def evaluate_indicators(
         (computed-spatial / computed-attribute / count / reported), ``value`` (percent, m² per 100
         households or a count; NaN when not computed), ``numerator``, ``denominator``,
         ``meets_target``, ``status`` (达标 / 未达标 against the target; 无数据 when there is no value;
-        无目标 for a value whose target is not a number, e.g. "——") and ``basis`` (computed / reported
-        with its source / "not computed: " and the reason).
+        无目标 for a value whose target is not a number, e.g. "——"; 参考 for a straight-line estimate) and
+        ``basis`` (computed / reported with its source / "not computed: " and the reason).
     """
     existing: dict[str, pd.DataFrame] = {}
     planned: dict[str, int] = {}
@@ -353,12 +378,19 @@ def evaluate_indicators(
         existing[type_id] = existing_only(frame)
         if len(existing[type_id]) < len(frame):
             planned[type_id] = len(frame) - len(existing[type_id])
+    straight = None
     if coverage is not None and "method" in coverage:
+        straight = coverage[coverage["method"] == CoverageMethod.STRAIGHT_LINE]
         coverage = coverage[coverage["method"] == CoverageMethod.NETWORK]
     inputs = MetricInputs(existing, households, gazetteer, standard, catalogue, coverage)
     computed = "computed (示意 illustrative layers)" if illustrative else "computed"
+    estimate = (straight is not None and not straight.empty) and (coverage is None or coverage.empty)
     out = []
     for spec in specs:
+        if estimate and spec.metric is Metric.NETWORK_COVERAGE:
+            out.append(_estimate_row(spec, MetricInputs(existing, households, gazetteer, standard, catalogue,
+                                                        straight), illustrative=illustrative))
+            continue
         value = num = den = float("nan")
         try:
             (value, num, den), types = _value(spec, inputs)
@@ -380,3 +412,26 @@ def evaluate_indicators(
             "status": target_status(value, spec.target_2025, spec.comparator).value, "basis": basis,
         })
     return pd.DataFrame(out)
+
+
+def _estimate_row(spec: IndicatorSpec, inputs: MetricInputs, *, illustrative: bool) -> dict[str, object]:
+    """A network-coverage row estimated by the straight-line radius: labelled 直线, status 参考 (never 达标/未达标)."""
+    value = num = den = float("nan")
+    radius = _straight_line_radius(inputs.coverage if inputs.coverage is not None else pd.DataFrame())
+    try:
+        value, num, den = _straight_line_coverage(spec, inputs, _row_type(spec, inputs.catalogue))
+        basis = (f"直线估算 straight-line estimate: share within {radius:g} m of a facility as the crow flies, "
+                 "not along roads (参考 only; network coverage needs roads: gisplan roads fetch)")
+        if illustrative:
+            basis += "; 示意 illustrative layers"
+    except _NotComputed as exc:
+        basis = f"not computed: {exc}"
+    comparator, target = parse_target(spec.target_2025)
+    return {
+        "indicator_id": spec.indicator_id, "row": spec.row, "section": spec.section, "name_zh": spec.name_zh,
+        "unit": spec.unit, "baseline_2020": spec.baseline_2020, "target_2025": spec.target_2025,
+        "comparator": (spec.comparator or comparator).value, "target": target, "nature": spec.nature,
+        "method": Method.STRAIGHT_LINE.value, "value": value, "numerator": num, "denominator": den,
+        "meets_target": None, "status": (Status.NO_DATA if np.isnan(value) else Status.REFERENCE).value,
+        "basis": basis,
+    }

@@ -18,6 +18,7 @@ from gisplan.cli.export import export_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
+from gisplan.cli.roads import roads
 from gisplan.cli.run import run
 from gisplan.cli.types import types
 from gisplan.errors import GisplanError
@@ -51,6 +52,7 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan layers import 台账.xlsx --kind facilities --type elderly_institution --crs gcj02 -w yc.gpkg
       gisplan layers list -w yc.gpkg
       gisplan export -w out/yongchuan --layers proposed_sites --format dxf --out to_cad/
+      gisplan roads fetch scenarios/zhushan-2025.toml   # OpenStreetMap roads, cached for offline use
       gisplan types list
     """
     level = max(10, 30 - 10 * (verbose - quiet))
@@ -59,7 +61,7 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads):
     cli.add_command(_command)
 
 

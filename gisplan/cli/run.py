@@ -61,6 +61,8 @@ def run(
     result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
     if result.coverage is not None and result.coverage.network is not None:
         click.echo(f"\nroads: {result.coverage.network.summary()}")
+    elif result.coverage is not None and result.coverage_note:
+        click.echo(f"\n直线 straight-line: {result.coverage_note}")
     elif result.coverage_note:
         click.echo(f"\ncoverage not measured: {result.coverage_note}")
     table = result.indicators.copy()

@@ -91,6 +91,9 @@ class MapLayers:
     floor_area_standard_m2_per_100hh : float
         The standard the floor-area choropleth is classed around.
     made_on : datetime.date
+    notes : tuple of str
+        Lines under the title (HTML-escaped): the roads' source and licence (© OpenStreetMap contributors,
+        ODbL), or how to get network coverage when the 15-minute values are straight-line estimates.
 
     Raises
     ------
@@ -114,6 +117,7 @@ class MapLayers:
     illustrative: tuple[str, ...] = ()
     floor_area_standard_m2_per_100hh: float = 30.0
     made_on: date = field(default_factory=date.today)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # a colour goes into a style attribute: anything but #rrggbb could fetch an image from the network

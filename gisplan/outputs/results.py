@@ -16,6 +16,7 @@ from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.coverage import demand_table
 from gisplan.outputs.webmap import MapLayers, build_map, render_map_html
+from gisplan.vocab import CoverageMethod, Method
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -105,6 +106,9 @@ def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, ill
     return written
 
 
+_STRAIGHT_LINE_MAP_NOTE = ("15分钟指标为直线估算（参考），非路网覆盖；获取路网覆盖：联网时运行 gisplan roads fetch，"
+                           "或在情景 [roads] path 中给出 OpenStreetMap 数据（.osm.pbf）或自有道路图层。")
+
 _LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）界", "townships": "镇街界", "district": "区界",
                  "gazetteer": "区划名录", "roads": "道路", "place_names": "地名"}
 
@@ -144,8 +148,14 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
 
     illustrative = tuple(
         label(n) for n in stored.loc[stored["illustrative"].astype(bool) & (stored["kind"] != "result"), "layer"])
+    method = str(scenario.coverage.method) if "demand" in done else "none"
+    notes = [str(n) for n in stored.loc[stored["layer"] == "roads", "note"].dropna() if str(n)]
+    indicators = result_layer("indicators")
+    if indicators is not None and (indicators["method"] == Method.STRAIGHT_LINE).any():
+        method = str(CoverageMethod.STRAIGHT_LINE)  # no roads: the 15-minute values are straight-line estimates
+        notes.append(_STRAIGHT_LINE_MAP_NOTE)
     return MapLayers(
-        title=scenario.name, method=scenario.coverage.method if "demand" in done else "none", townships=townships,
+        title=scenario.name, method=method, townships=townships, notes=tuple(notes),
         district=workspace.read_layer("district") if "district" in names else None,
         villages=result_layer("villages"), facilities=facilities, areas=areas, gaps=result_layer("gaps"),
         proposals=result_layer("proposed_sites"), type_names=type_names, type_minutes=minutes,

@@ -403,6 +403,7 @@ def _add_furniture(fmap: folium.Map, layers: MapLayers, legend: list[tuple[str, 
     lines = [f"<h1>{esc(layers.title)}</h1>",
              f'<div class="gp-meta">制图日期：{layers.made_on.isoformat()}　方法：{method}</div>',
              f'<div class="gp-meta">底图：{esc(BASEMAPS[basemap][0])}　{crs_note}</div>']
+    lines += [f'<div class="gp-meta gp-note">{esc(note)}</div>' for note in layers.notes]
     if layers.illustrative:
         names = "、".join(esc(n) for n in layers.illustrative)
         lines.append('<div class="gp-illustrative">示意 ILLUSTRATIVE — 含生成的示意数据，不是真实设施或人口，'

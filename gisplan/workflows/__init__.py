@@ -14,18 +14,23 @@ from gisplan.workflows.importing import (
     validate_imports,
 )
 from gisplan.workflows.plan import RunResult, apply_reported_values, run_scenario
+from gisplan.workflows.roads import RoadsFetched, district_outline, fetch_roads, scenario_outline
 
 __all__ = [
     "ImportResult",
     "ImportSpec",
+    "RoadsFetched",
     "RunResult",
     "apply_reported_values",
     "coverage_for_scenario",
+    "district_outline",
+    "fetch_roads",
     "import_layers",
     "layer_name_for",
     "load_context",
     "run_scenario",
     "scenario_demand",
     "scenario_network",
+    "scenario_outline",
     "validate_imports",
 ]

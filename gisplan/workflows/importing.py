@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from gisplan.catalogue import Catalogue, FacilityType
     from gisplan.config import Scenario
+    from gisplan.io.osm import OsmRoads
 
 __all__ = [
     "ImportResult",
@@ -41,11 +42,15 @@ __all__ = [
     "import_scenario",
     "layer_name_for",
     "load_context",
+    "osm_import_spec",
     "scenario_specs",
     "validate_imports",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: the OpenStreetMap download cache beside a workspace (``<workspace>_osm_roads.gpkg``, and its ``.json`` manifest)
+OSM_CACHE_SUFFIX = "_osm_roads.gpkg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,9 @@ class ImportSpec:
         flagged whatever this says.
     make_ids : bool
         Number facilities ``<type>-<row>`` when the file has no id column.
+    note : str, optional
+        Provenance for the layer metadata's ``note`` (the source, date and ODbL attribution of fetched
+        OpenStreetMap roads).
     """
 
     path: Path
@@ -80,6 +88,7 @@ class ImportSpec:
     encoding: str | None = None
     illustrative: bool = False
     make_ids: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +315,8 @@ def _layer_write(name: str, group: list[_Part]) -> LayerWrite:
         crs_given="; ".join(dict.fromkeys(str(p.crs_given) for p in group if p.crs_given)) or None,
         facility_type=first.facility_type,
         illustrative=flagged,
-        note="示意 illustrative (generated data)" if flagged else None,
+        note="; ".join(filter(None, ("示意 illustrative (generated data)" if flagged else None,
+                                     *dict.fromkeys(p.spec.note for p in group)))) or None,
     )
 
 
@@ -448,6 +458,11 @@ def import_layers(
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
 
 
+def osm_import_spec(roads: OsmRoads) -> ImportSpec:
+    """The import of a fetched OpenStreetMap road cache, its source, date and ODbL attribution as the note."""
+    return ImportSpec(roads.path, "roads", crs="EPSG:4326", layer="roads", note=roads.note)
+
+
 def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
     """The import of every layer a scenario names, with its roads: the configured file, else OpenStreetMap
     roads fetched for the district (cached beside the workspace) when the scenario allows it, else none."""
@@ -463,13 +478,14 @@ def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
     if not sc.roads.osm_fallback or district is None:
         logger.warning("road layer %s not found; roads not imported (coverage needs them)", where)
         return specs
-    cache = workspace.derived_path("_osm_roads.gpkg")
-    logger.warning("road layer %s not found; fetching OpenStreetMap roads (cache: %s)", where, cache)
+    cache = workspace.derived_path(OSM_CACHE_SUFFIX)
+    logger.warning("road layer %s not found; using OpenStreetMap roads (cache: %s)", where, cache)
     try:
         area = read_spatial(district.path, layer=district.layer)
-        specs.append(ImportSpec(fetch_osm_roads(area, cache), "roads", crs="EPSG:4326", layer="roads"))
+        got = fetch_osm_roads(area, cache)
+        specs.append(osm_import_spec(got))
     except (NetworkError, ImportError) as exc:
-        logger.warning("%s Roads not imported; coverage needs them.", exc)
+        logger.warning("%s Roads not imported: the 15-minute rows will be straight-line estimates.", exc)
     return specs
 
 

@@ -43,9 +43,16 @@ if TYPE_CHECKING:
     from gisplan.network.graph import RoadNetwork
     from gisplan.store import Workspace
 
-__all__ = ["RunResult", "apply_reported_values", "run_scenario"]
+__all__ = ["STRAIGHT_LINE_NOTE", "RunResult", "apply_reported_values", "run_scenario"]
 
 logger = logging.getLogger(__name__)
+
+#: what a run without roads says once, beside its straight-line 15-minute estimates
+STRAIGHT_LINE_NOTE = (
+    "15分钟指标为直线估算（参考），不是路网覆盖 — 15-minute rows are straight-line estimates (status 参考), not "
+    "network coverage, because the workspace has no roads. For network coverage: `gisplan roads fetch SCENARIO` "
+    "when online, or an OpenStreetMap extract (.osm.pbf) downloaded elsewhere, or your own road layer, as the "
+    "scenario's [roads] path.")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,8 +64,10 @@ class RunResult:
     indicators : pandas.DataFrame
         The plan's indicator table (:func:`gisplan.analysis.indicators.evaluate_indicators`).
     coverage : CoverageResult or None
-        None when coverage could not be measured; ``coverage_note`` says why.
+        None when coverage could not be measured; ``coverage_note`` says why. Without roads it is the
+        straight-line estimate (``coverage.method`` ``straight_line``; no gaps or proposals come from it).
     coverage_note : str
+        Why coverage is missing, or :data:`STRAIGHT_LINE_NOTE` beside a straight-line estimate.
     gaps : geopandas.GeoDataFrame
         Uncovered areas of every measured type, ranked within each type (planning CRS).
     admin_gaps : pandas.DataFrame
@@ -130,8 +139,15 @@ def run_scenario(
     coverage: CoverageResult | None = None
     note = ""
     network = scenario_network(workspace, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
+    estimate = scenario.coverage.method is CoverageMethod.NETWORK and network is None
     try:
-        coverage = coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network)
+        if estimate:  # no roads: the labelled straight-line estimate, never mixed with network results
+            straight = replace(scenario, coverage=replace(scenario.coverage, method=CoverageMethod.STRAIGHT_LINE))
+            coverage = coverage_for_scenario(workspace, straight, catalogue, progress=progress)
+            note = STRAIGHT_LINE_NOTE
+            logger.info("no road network: the 15-minute rows are straight-line estimates")
+        else:
+            coverage = coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network)
     except (NetworkError, ConfigError) as exc:
         note = str(exc)
         logger.warning("coverage not measured: %s", exc)
@@ -145,7 +161,7 @@ def run_scenario(
         spatial = table["basis"].str.startswith("not computed: no road network")
         table.loc[spatial, "basis"] = "not computed: " + note
     gap_frames = []
-    if coverage is not None:
+    if coverage is not None and not estimate:  # uncovered areas are a network result
         link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
         for column in [c for c in coverage.demand.columns if c.startswith("covered_")]:
             gap_frames.append(coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link,
