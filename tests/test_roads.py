@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import osmnx as ox
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-ox = pytest.importorskip("osmnx")  # a core dependency (pyproject); importorskip only names it
 SAMPLE = ("fallback", "osmnx_test_osm", "West-Oakland.osm.bz2")
 _NOT_DRIVE = {"footway", "path", "pedestrian", "steps", "cycleway", "track", "bridleway", "corridor"}
 
