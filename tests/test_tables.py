@@ -16,6 +16,7 @@ import pytest
 from gisplan.errors import SchemaError
 from gisplan.io import tables
 from gisplan.io.tables import read_table
+from gisplan.validation import cells
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,3 +138,25 @@ def test_a_million_cells_are_read_column_wise(tmp_path: Path, monkeypatch: pytes
     assert raw.rows[[0, -1]].tolist() == [2, n + 1]
     assert raw.frame.iloc[-1].tolist() == [str(n - 1), "106.0", "29.3"]
     assert calls < 1_000
+
+
+def test_column_wise_cells_equal_the_per_cell_rules() -> None:
+    """`_cells` (blanks, and a conversion once per distinct text) and `_number_text` (full-width digits,
+    thousands separators, a unit word after the number) give what the per-cell rules give."""
+    values = pd.Series(["  ", None, np.nan, pd.NA, "甲", " 乙 ", "甲", 1.0, True, 0, "１２０．５平方米", "1,200 m2",
+                        "350床", "床", "  ", "12张", "７", 3.5], index=np.arange(100, 118), dtype=object)
+    expected = [None if cells._blank(v) else str(v).strip() for v in values]
+    assert cells._cells(values, lambda v: str(v).strip()).tolist() == expected
+    assert cells._cells(values).tolist() == [None if cells._blank(v) else v for v in values]
+    text = values[values.map(lambda v: isinstance(v, str))]
+    assert cells._cells(text, str.upper).index.tolist() == text.index.tolist()
+    suffixes = ("平方米", "m2", "床", "张")
+    per_cell = [v if not isinstance(v, str) else cells._strip_suffix(
+        str(cells._halfwidth(v)).replace(",", ""), suffixes) for v in values]
+    got = cells._number_text(values, suffixes)
+    assert got.index.tolist() == values.index.tolist()
+    assert [None if pd.isna(v) else v for v in got] == [None if pd.isna(v) else v for v in per_cell]
+    assert got.loc[[110, 111, 112, 113, 116]].tolist() == ["120.5", "1200", "350", "床", "7"]
+    numbers = pd.Series([1.5, np.nan, None], dtype=object)  # a layer's number column: no text at all
+    assert cells._cells(numbers).tolist() == [1.5, None, None]
+    assert cells._number_text(numbers, suffixes).tolist()[:1] == [1.5]
