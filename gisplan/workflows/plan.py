@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -68,6 +69,8 @@ class RunResult:
         without centres or households).
     proposals : pandas.DataFrame
         New sites proposed per indicator row (:func:`gisplan.siting.proposals.propose_sites`), empty when none.
+    seconds : dict of str to float
+        Wall seconds of each stage of the run, in order; they add up to the run's time.
     """
 
     indicators: pd.DataFrame
@@ -77,6 +80,20 @@ class RunResult:
     admin_gaps: pd.DataFrame
     floor_area: pd.DataFrame
     proposals: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Laps:
+    """Consecutive stage timings: each :meth:`lap` ends a stage where the previous one ended."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
@@ -119,6 +136,7 @@ def run_scenario(
 ) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
+    laps = _Laps()
     specs = scenario.indicators
     if scenario.reported_values is not None:
         specs = apply_reported_values(specs, scenario.reported_values)
@@ -127,14 +145,17 @@ def run_scenario(
     gazetteer = workspace.read_table("gazetteer")
     households = workspace.read("households") if workspace.has_layer("households") else None
     illustrative = workspace.illustrative()
+    laps.lap("read layers")
     coverage: CoverageResult | None = None
     note = ""
     network = scenario_network(workspace, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
+    laps.lap("road network")
     try:
         coverage = coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network)
     except (NetworkError, ConfigError) as exc:
         note = str(exc)
         logger.warning("coverage not measured: %s", exc)
+    laps.lap("coverage")
     names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
     table = evaluate_indicators(
         specs, facilities=facilities, households=households, gazetteer=gazetteer,
@@ -144,6 +165,7 @@ def run_scenario(
     if coverage is None and note:
         spatial = table["basis"].str.startswith("not computed: no road network")
         table.loc[spatial, "basis"] = "not computed: " + note
+    laps.lap("indicators")
     gap_frames = []
     if coverage is not None:
         link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
@@ -153,18 +175,23 @@ def run_scenario(
     crs = coverage.demand.crs if coverage is not None else scenario.crs
     gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
             if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
+    laps.lap("gaps")
     floor = pd.DataFrame()
     centres = catalogue.metric_type(Metric.FLOOR_AREA_PER_100HH)  # the type whose floor area the plans count
     if centres is not None and centres.id in facilities and households is not None:
         floor = floor_area_table(existing[centres.id], households, gazetteer,
                                  standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
                                  district_code=scenario.district_code + "000000")
+    laps.lap("floor area")
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
         run = _RunContext(specs, existing, households, gazetteer, coverage, gaps, network, workspace, scenario,
                           catalogue, names)
         table, proposals = _propose(table, run)
-    return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
+    laps.lap("proposals")
+    lacking = admin_gaps(existing, gazetteer, catalogue)
+    laps.lap("administrative gaps")
+    return RunResult(table, coverage, note, gaps, lacking, floor, proposals, laps.seconds)
 
 
 def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.DataFrame],
