@@ -263,8 +263,8 @@ def _fast_csv(text: str, dialect: Any, source: str, known: set[str], encoding: s
     Rows are text lines: blank lines are kept as empty records, and a quoted cell that spans lines
     moves the following rows down by its line breaks.
     """
-    if dialect.skipinitialspace or dialect.lineterminator not in {"\r\n", "\n"}:
-        return None
+    if dialect.skipinitialspace or dialect.lineterminator not in {"\r\n", "\n"} or "\n" not in text:
+        return None  # (old Mac files end their lines with \r alone)
     reader = csv.reader(_stdio.StringIO(text), dialect)
     head: list[list[Any]] = []
     head_lines: list[int] = []
