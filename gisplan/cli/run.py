@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -11,11 +12,14 @@ import pandas as pd
 
 from gisplan.cli.map import map_options
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
+from gisplan.cli.timing import Stopwatch
 from gisplan.config import load_scenario
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
 from gisplan.store import Workspace, open_workspace
 from gisplan.workflows.plan import RunResult, run_scenario
+
+logger = logging.getLogger("gisplan")
 
 
 @click.command("run")
@@ -48,17 +52,20 @@ def run(
       gisplan run scenarios/zhushan-2025.toml -w /tmp/zhushan.gpkg --out /tmp/zhushan
       gisplan run scenarios/yongchuan-2025.toml --choropleth floor_area --basemap osm
     """
+    clock = Stopwatch()
     check_basemap(basemap, tianditu_key)  # before the long run, not after it
     sc = load_scenario(scenario)
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
     import_scenario(sc, ws, cat)
+    clock.lap("import layers")
     meta = ws.metadata()
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(ws.label)}\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
     result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+    clock.lap("run", _stages(result))
     if result.coverage is not None and result.coverage.network is not None:
         click.echo(f"\nroads: {result.coverage.network.summary()}")
     elif result.coverage is not None and result.coverage_note:
@@ -79,15 +86,31 @@ def run(
                    "only, and township-level indicators use the declared division codes.")
     target = out or ws.derived_path("_results")
     files = write_results(result, out_dir=target, workspace=ws, illustrative=illustrative)
+    clock.lap("write results")
     if draw_map:
         files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat), target / "map.html",
                                choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
+        clock.lap("map")
     click.echo("\nwritten:")
     for path in files:
         click.echo(os.path.normpath(path))
     if illustrative:
         click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
                    "measured values show how the tool works, not the district's real state.")
+    logger.info(clock.summary())
+
+
+def _stages(result: RunResult) -> dict[str, float]:
+    """The run's stages, the coverage stage split into the stages coverage measured."""
+    parts = dict(result.seconds)
+    if result.coverage is not None and "coverage" in parts:
+        inner = {f"coverage: {k}": v for k, v in result.coverage.seconds.items()}
+        rest = parts.pop("coverage") - sum(inner.values())
+        stages = list(result.seconds)
+        at = stages.index("coverage")
+        before, after = stages[:at], stages[at + 1:]
+        parts = {**{k: parts[k] for k in before}, **inner, "coverage: other": rest, **{k: parts[k] for k in after}}
+    return parts
 
 
 def _print_proposals(result: RunResult) -> None:

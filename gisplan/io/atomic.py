@@ -18,10 +18,11 @@ from gisplan.settings import gpkg_dataset_options
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import geopandas as gpd
     import pandas as pd
 
 
-__all__ = ["write_atomic_csv", "write_atomic_gpkg", "write_atomic_text"]
+__all__ = ["write_atomic_csv", "write_atomic_gpkg", "write_atomic_parquet", "write_atomic_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None
 
 def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename."""
-    with _atomic(path, "utf-8-sig") as fh:
+    with _atomic(path, "utf-8") as fh:  # the BOM once: the utf-8-sig codec encodes row by row in Python
+        fh.write("\ufeff")
         frame.to_csv(fh, index=False, lineterminator="\n")
 
 
@@ -72,7 +74,29 @@ def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
     Path(tmp).unlink()
     try:
         for name, gdf in layers.items():
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", dataset_options=gpkg_dataset_options())
+            _write_layer(gdf, tmp, name)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_layer(frame: pd.DataFrame, target: str, name: str) -> None:
+    """One layer through GDAL's Arrow stream, not feature by feature (pyogrio turns object columns Arrow cannot
+    type into text first)."""
+    pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG", use_arrow=True,
+                            dataset_options=gpkg_dataset_options())
+
+
+def write_atomic_parquet(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a GeoParquet file (WKB geometry, the CRS in its metadata) through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".parquet")
+    os.close(fd)
+    try:
+        gdf.to_parquet(tmp, index=False)
+        with Path(tmp).open("rb") as fh:
+            os.fsync(fh.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from gisplan.catalogue import normalise_header
 from gisplan.errors import Problem, SchemaError
@@ -119,6 +122,7 @@ def _pick_header(grid: list[list[Any]], known: set[str]) -> int:
 
 
 def _cell_text(value: Any) -> str | None:
+    """One cell as text, the rule the column-wise path (:func:`_column_text`) follows for text cells."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -131,6 +135,37 @@ def _cell_text(value: Any) -> str | None:
 
 _TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "total", "sum"})
 
+# every character Python's str.split() and str.strip() treat as white space (all below U+3001), so that the
+# column-wise (Arrow) path removes exactly what the per-cell rules remove
+_SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in _SPACES) + "]"
+# the first characters a 合计/total cell can start with (after its leading white space): the per-cell rule
+# lower-cases, so T and S too; every other cell is no total row, without the regular expression
+_TOTAL_FIRST = sorted({chr(c) for c in range(0x10000) if chr(c).lower()[:1] in {w[0] for w in _TOTAL_WORDS}})
+
+
+def _column_text(values: np.ndarray | pa.Array) -> pa.Array:
+    """A column of cells as Arrow text (stripped, null where empty), column-wise when every cell is text or None."""
+    if isinstance(values, np.ndarray) and pd.api.types.infer_dtype(values, skipna=True) not in {"string", "empty"}:
+        return pa.array([_cell_text(v) for v in values], type=pa.string())  # XLSX numbers, dates and yes/no cells
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string(), from_pandas=True)
+    text = pc.utf8_trim(arr, characters=_SPACES)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _total_cells(arr: pa.Array) -> np.ndarray:
+    """Which (stripped) cells hold only 合计/小计/total … (spaces and a trailing colon aside)."""
+    hit = np.zeros(len(arr), dtype=bool)
+    maybe = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(arr, 0, 1), value_set=pa.array(_TOTAL_FIRST)), False)
+    where = np.flatnonzero(np.asarray(maybe.to_numpy(zero_copy_only=False), dtype=bool))
+    if len(where):
+        some = arr.take(pa.array(where))
+        norm = pc.utf8_rtrim(pc.utf8_lower(pc.replace_substring_regex(some, f"{_SPACE_CLASS}+", "")),
+                             characters=":：")
+        found = pc.fill_null(pc.is_in(norm, value_set=pa.array(sorted(_TOTAL_WORDS))), False)
+        hit[where] = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return hit
+
 
 def _is_total_row(cells: list[str | None]) -> bool:
     """A ledger's 合计/小计 line: its first non-empty cells (up to two) hold only such a word."""
@@ -138,11 +173,24 @@ def _is_total_row(cells: list[str | None]) -> bool:
     return any("".join(c.split()).lower().rstrip(":：") in _TOTAL_WORDS for c in first)
 
 
-def _grid_to_table(
-    grid: list[list[Any]], source: str, known: set[str], encoding: str | None, *, lines: list[int] | None = None
-) -> RawTable:
-    """Find the header, drop blank and 合计 rows, and keep each row's number as the user sees it."""
-    line = lines if lines is not None else list(range(1, len(grid) + 1))
+def _total_rows(columns: list[pa.Array]) -> np.ndarray:
+    """:func:`_is_total_row` for every row at once: a total word among each row's first two non-empty cells."""
+    n = len(columns[0]) if columns else 0
+    seen = np.zeros(n, dtype=np.int64)
+    total = np.zeros(n, dtype=bool)
+    for column in columns:
+        filled = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        first_two = filled & (seen < 2)
+        if first_two.any():
+            total |= first_two & _total_cells(column)
+        seen += filled
+        if (seen >= 2).all():  # every row has its first two cells
+            break
+    return total
+
+
+def _header_row(grid: list[list[Any]], source: str, known: set[str], lines: list[int]) -> tuple[int, list[str]]:
+    """The header row's index and its cells, named ``column_<j>`` where empty; duplicate names are an error."""
     if not any(any(_cell_text(c) for c in row) for row in grid):
         msg = "the file has no data rows."
         fix = "check that the right file (and sheet) was given and that it was saved with its rows."
@@ -155,26 +203,116 @@ def _grid_to_table(
         seen[name] = seen.get(name, 0) + 1
     for name, count in seen.items():
         if count > 1:
-            msg = f"the header row (row {line[h]}) has {count} columns named {name!r}."
-            problems.append(Problem(source, line[h], name, msg, "rename or delete the duplicate column."))
+            msg = f"the header row (row {lines[h]}) has {count} columns named {name!r}."
+            problems.append(Problem(source, lines[h], name, msg, "rename or delete the duplicate column."))
     if problems:
         raise SchemaError(problems)
-    width = len(header)
-    body = [
-        (line[i], [_cell_text(c) for c in (row + [None] * width)[:width]])
-        for i, row in enumerate(grid)
-        if i > h and any(_cell_text(c) for c in row)
-    ]
-    totals = [n for n, cells in body if _is_total_row(cells)]
-    if totals:
-        logger.info("%s: skipped summary row(s) %s (合计/小计)", source, ", ".join(map(str, totals)))
-        body = [(n, cells) for n, cells in body if n not in set(totals)]
-    frame = pd.DataFrame([cells for _, cells in body], columns=header, dtype=object)
-    rows = np.array([n for n, _ in body], dtype=np.int64)
+    return h, header
+
+
+def _columns_to_table(
+    columns: list[np.ndarray] | list[pa.Array], lines: np.ndarray, header: list[str], header_line: int,
+    source: str, encoding: str | None,
+) -> RawTable:
+    """The body below the header, column-wise: cells as text, blank and 合计 rows dropped, row numbers kept."""
+    text = [_column_text(c) for c in columns]
+    keep = np.zeros(len(lines), dtype=bool)
+    for column in text:
+        keep |= np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    totals = _total_rows(text) & keep
+    if totals.any():
+        logger.info("%s: skipped summary row(s) %s (合计/小计)", source, ", ".join(map(str, lines[totals])))
+        keep &= ~totals
+    mask = pa.array(keep)
+    frame = pd.DataFrame({j: pc.filter(column, mask).to_numpy(zero_copy_only=False) for j, column in enumerate(text)},
+                         dtype=object)
+    frame.columns = pd.Index(header, dtype=object)
+    rows = np.asarray(lines, dtype=np.int64)[keep]
     if frame.empty:
-        msg = f"the table has a header (row {line[h]}) but no data rows."
+        msg = f"the table has a header (row {header_line}) but no data rows."
         raise SchemaError([Problem(source, None, None, msg, "fill in the rows, or choose the right sheet.")])
     return RawTable(frame, rows, source, encoding)
+
+
+def _grid_to_table(
+    grid: list[list[Any]], source: str, known: set[str], encoding: str | None, *, lines: list[int] | None = None
+) -> RawTable:
+    """Find the header, drop blank and 合计 rows, and keep each row's number as the user sees it."""
+    line = lines if lines is not None else list(range(1, len(grid) + 1))
+    h, header = _header_row(grid, source, known, line)
+    width = len(header)
+    body = [(row + [None] * width)[:width] for row in grid[h + 1:]]
+    columns = [np.array([r[j] for r in body], dtype=object) for j in range(width)]
+    return _columns_to_table(columns, np.asarray(line[h + 1:], dtype=np.int64), header, line[h], source, encoding)
+
+
+def _line_offset(text: str, line: int) -> int:
+    """The index in `text` where (1-based) `line` starts."""
+    at = 0
+    for _ in range(line - 1):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return len(text)
+    return at
+
+
+def _fast_csv(text: str, dialect: Any, source: str, known: set[str], encoding: str) -> RawTable | None:
+    """The body below the header parsed by Arrow's CSV reader, every cell as text; None (read record by
+    record) when a body row has more or fewer cells than the header, or the dialect is one Arrow does not speak.
+
+    Rows are text lines: blank lines are kept as empty records, and a quoted cell that spans lines
+    moves the following rows down by its line breaks.
+    """
+    if dialect.skipinitialspace or dialect.lineterminator not in {"\r\n", "\n"} or "\n" not in text:
+        return None  # (old Mac files end their lines with \r alone)
+    reader = csv.reader(_stdio.StringIO(text), dialect)
+    head: list[list[Any]] = []
+    head_lines: list[int] = []
+    ends: list[int] = []
+    start = 1
+    for record in reader:  # the header scan, as the record-by-record path reads it
+        head.append(list(record))
+        head_lines.append(start)
+        ends.append(reader.line_num)
+        start = reader.line_num + 1
+        if len(head) > _HEADER_SCAN_ROWS:
+            break
+    if not any(any(_cell_text(c) for c in row) for row in head):
+        return None
+    h, header = _header_row(head, source, known, head_lines)
+    first = ends[h] + 1  # the line the body starts on
+    names = [f"c{j}" for j in range(len(header))]
+    invalid: list[int] = []
+
+    def _count(_row: Any) -> str:
+        invalid.append(1)
+        return "skip"
+
+    quoting = dialect.quoting != csv.QUOTE_NONE
+    try:
+        table = pacsv.read_csv(
+            _stdio.BytesIO(text[_line_offset(text, first):].encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(
+                delimiter=dialect.delimiter, quote_char=(dialect.quotechar or '"') if quoting else False,
+                double_quote=dialect.doublequote, escape_char=dialect.escapechar or False, newlines_in_values=True,
+                ignore_empty_lines=False, invalid_row_handler=_count,
+            ),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" not in str(exc):
+            return None
+        table = pa.table({n: pa.array([], pa.string()) for n in names})
+    if invalid:
+        return None
+    columns = [table.column(n).combine_chunks() for n in names]
+    spans = np.zeros(table.num_rows, dtype=np.int64)
+    for column in columns:
+        spans += np.asarray(pc.count_substring(column, "\n").to_numpy(zero_copy_only=False), dtype=np.int64)
+    lines = first + np.arange(table.num_rows, dtype=np.int64) + np.concatenate([[0], np.cumsum(spans)[:-1]])
+    return _columns_to_table(columns, lines.astype(np.int64), header, head_lines[h], source, encoding)
 
 
 def read_table(
@@ -216,7 +354,10 @@ def read_table(
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel_tab if suffix == ".tsv" else csv.excel
-    reader = csv.reader(_stdio.StringIO(text), dialect)
+    fast = _fast_csv(text, dialect, path.name, known, used)
+    if fast is not None:
+        return fast
+    reader = csv.reader(_stdio.StringIO(text), dialect)  # ragged rows: record by record
     grid: list[list[Any]] = []
     lines: list[int] = []  # the text line each record starts on (a quoted cell may span lines)
     start = 1

@@ -383,9 +383,9 @@ def _write(tmp: Path, w: LayerWrite) -> None:
     check_layer_name(w.name)
     data = _prepare(w.data)
     if isinstance(data, gpd.GeoDataFrame):
-        pyogrio.write_dataframe(data, tmp, layer=w.name, driver="GPKG", promote_to_multi=False)
+        pyogrio.write_dataframe(data, tmp, layer=w.name, driver="GPKG", promote_to_multi=False, use_arrow=True)
     else:
-        pyogrio.write_dataframe(pd.DataFrame(data), tmp, layer=w.name, driver="GPKG")
+        pyogrio.write_dataframe(pd.DataFrame(data), tmp, layer=w.name, driver="GPKG", use_arrow=True)
     _record(tmp, w)
 
 

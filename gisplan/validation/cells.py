@@ -98,13 +98,46 @@ def _blank(value: object) -> bool:
     return value is pd.NA or value is pd.NaT
 
 
+def _blank_cells(values: np.ndarray) -> np.ndarray:
+    """:func:`_blank` for a whole object column at once."""
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    text = pd.Series(values, dtype=object)
+    if not _text_cells(text).any():
+        return missing
+    return missing | text.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+
+
+def _text_cells(values: pd.Series) -> np.ndarray:
+    """Which cells of an object Series are text (pandas' ``.str`` refuses a column without any)."""
+    try:
+        return values.str.len().notna().to_numpy(dtype=bool)
+    except AttributeError:
+        return np.zeros(len(values), dtype=bool)
+
+
 def _cells(values: pd.Series, convert: Any = None) -> pd.Series:
     """An object Series with None for every blank cell, `convert` applied to the others.
 
-    (pandas 3 turns a None returned by ``Series.map`` into NaN, whose ``str`` is 'nan'.)
+    Column-wise: blanks are found at once, and on text columns (every table, most layers) `convert` runs once
+    per distinct value, not per cell. (pandas 3 turns a None returned by ``Series.map`` into NaN, whose ``str``
+    is 'nan'.)
     """
-    return pd.Series([None if _blank(v) else (v if convert is None else convert(v)) for v in values],
-                     index=values.index, dtype=object)
+    out = values.to_numpy(dtype=object).copy()
+    blank = _blank_cells(out)
+    out[blank] = None
+    filled = np.flatnonzero(~blank)
+    if convert is not None and len(filled):
+        cells = out[filled]
+        converted = np.empty(len(filled), dtype=object)
+        if pd.api.types.infer_dtype(cells, skipna=False) == "string":
+            codes, uniques = pd.factorize(cells)
+            once = np.empty(len(uniques), dtype=object)
+            once[:] = [convert(v) for v in uniques]
+            converted[:] = once[codes]
+        else:  # mixed Python types: 1, 1.0 and True are one key to a hash table, not to `convert`
+            converted[:] = [convert(v) for v in cells]
+        out[filled] = converted
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _parse_column(values: pd.Series, attr: Attribute, column: str, required: bool, col: _Collector) -> pd.Series:
@@ -182,9 +215,25 @@ def _strip_suffix(text: str, suffixes: tuple[str, ...]) -> str:
     return text
 
 
+def _number_text(text: pd.Series, suffixes: tuple[str, ...]) -> pd.Series:
+    """:func:`_strip_suffix` of the half-width text without thousands separators, column-wise; cells that
+    are not text (a shapefile's numbers) as they are."""
+    values = pd.Series(text.to_numpy(dtype=object), index=text.index, dtype=object)
+    is_text = _text_cells(values)
+    if not is_text.any():
+        return values
+    words = values[is_text].str.translate(_HALFWIDTH).str.strip().str.replace(",", "", regex=False)
+    done = np.zeros(len(words), dtype=bool)
+    for suffix in suffixes:  # the first unit word that ends the cell, as _strip_suffix takes it
+        hit = ~done & (words.str.endswith(suffix) & (words.str.len() > len(suffix))).to_numpy(dtype=bool)
+        words[hit] = words[hit].str.slice(0, -len(suffix)).str.strip()
+        done |= hit
+    values[is_text] = words
+    return values
+
+
 def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
-    cleaned = text.map(lambda v: v if not isinstance(v, str) else _strip_suffix(
-        str(_halfwidth(v)).replace(",", ""), attr.suffixes))
+    cleaned = _number_text(text, attr.suffixes)
     num = pd.to_numeric(cleaned, errors="coerce")
     bad = (~text.isna() & num.isna()).to_numpy()
     unit = f" in {attr.unit}" if attr.unit else ""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -77,6 +78,8 @@ class RunResult:
         without centres or households).
     proposals : pandas.DataFrame
         New sites proposed per indicator row (:func:`gisplan.siting.proposals.propose_sites`), empty when none.
+    seconds : dict of str to float
+        Wall seconds of each stage of the run, in order; they add up to the run's time.
     """
 
     indicators: pd.DataFrame
@@ -86,6 +89,20 @@ class RunResult:
     admin_gaps: pd.DataFrame
     floor_area: pd.DataFrame
     proposals: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Laps:
+    """Consecutive stage timings: each :meth:`lap` ends a stage where the previous one ended."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
@@ -128,6 +145,7 @@ def run_scenario(
 ) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
+    laps = _Laps()
     specs = scenario.indicators
     if scenario.reported_values is not None:
         specs = apply_reported_values(specs, scenario.reported_values)
@@ -136,21 +154,12 @@ def run_scenario(
     gazetteer = workspace.read_table("gazetteer")
     households = workspace.read("households") if workspace.has_layer("households") else None
     illustrative = workspace.illustrative()
-    coverage: CoverageResult | None = None
-    note = ""
+    laps.lap("read layers")
     network = scenario_network(workspace, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
     estimate = scenario.coverage.method is CoverageMethod.NETWORK and network is None
-    try:
-        if estimate:  # no roads: the labelled straight-line estimate, never mixed with network results
-            straight = replace(scenario, coverage=replace(scenario.coverage, method=CoverageMethod.STRAIGHT_LINE))
-            coverage = coverage_for_scenario(workspace, straight, catalogue, progress=progress)
-            note = STRAIGHT_LINE_NOTE
-            logger.info("no road network: the 15-minute rows are straight-line estimates")
-        else:
-            coverage = coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network)
-    except (NetworkError, ConfigError) as exc:
-        note = str(exc)
-        logger.warning("coverage not measured: %s", exc)
+    laps.lap("road network")
+    coverage, note = _coverage(workspace, scenario, catalogue, network, estimate=estimate, progress=progress)
+    laps.lap("coverage")
     names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
     table = evaluate_indicators(
         specs, facilities=facilities, households=households, gazetteer=gazetteer,
@@ -160,27 +169,56 @@ def run_scenario(
     if coverage is None and note:
         spatial = table["basis"].str.startswith("not computed: no road network")
         table.loc[spatial, "basis"] = "not computed: " + note
-    gap_frames = []
-    if coverage is not None and not estimate:  # uncovered areas are a network result
-        link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
-        for column in [c for c in coverage.demand.columns if c.startswith("covered_")]:
-            gap_frames.append(coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link,
-                                            names=names))
-    crs = coverage.demand.crs if coverage is not None else scenario.crs
-    gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
-            if gap_frames else gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs))
+    laps.lap("indicators")
+    gaps = _gaps(coverage if not estimate else None, scenario, names)  # uncovered areas are a network result
+    laps.lap("gaps")
     floor = pd.DataFrame()
     centres = catalogue.metric_type(Metric.FLOOR_AREA_PER_100HH)  # the type whose floor area the plans count
     if centres is not None and centres.id in facilities and households is not None:
         floor = floor_area_table(existing[centres.id], households, gazetteer,
                                  standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
                                  district_code=scenario.district_code + "000000")
+    laps.lap("floor area")
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
         run = _RunContext(specs, existing, households, gazetteer, coverage, gaps, network, workspace, scenario,
                           catalogue, names)
         table, proposals = _propose(table, run)
-    return RunResult(table, coverage, note, gaps, admin_gaps(existing, gazetteer, catalogue), floor, proposals)
+    laps.lap("proposals")
+    lacking = admin_gaps(existing, gazetteer, catalogue)
+    laps.lap("administrative gaps")
+    return RunResult(table, coverage, note, gaps, lacking, floor, proposals, laps.seconds)
+
+
+
+def _coverage(
+    workspace: Workspace, scenario: Scenario, catalogue: Catalogue, network: RoadNetwork | None, *,
+    estimate: bool, progress: bool,
+) -> tuple[CoverageResult | None, str]:
+    """Coverage by the scenario's method, or (`estimate`: no roads) the labelled straight-line estimate, never
+    mixed with network results; with a note saying why when it is an estimate or was not measured."""
+    try:
+        if estimate:
+            straight = replace(scenario, coverage=replace(scenario.coverage, method=CoverageMethod.STRAIGHT_LINE))
+            logger.info("no road network: the 15-minute rows are straight-line estimates")
+            return coverage_for_scenario(workspace, straight, catalogue, progress=progress), STRAIGHT_LINE_NOTE
+        return coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network), ""
+    except (NetworkError, ConfigError) as exc:
+        logger.warning("coverage not measured: %s", exc)
+        return None, str(exc)
+
+
+def _gaps(coverage: CoverageResult | None, scenario: Scenario, names: dict[str, str]) -> gpd.GeoDataFrame:
+    """The uncovered areas of every measured type, ranked within each type (none without network coverage)."""
+    crs = coverage.demand.crs if coverage is not None else scenario.crs
+    if coverage is None:
+        return gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs)
+    link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
+    frames = [coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link, names=names)
+              for column in coverage.demand.columns if column.startswith("covered_")]
+    if not frames:
+        return gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
 
 
 def _question(spec: IndicatorSpec, row: pd.Series, facilities: dict[str, pd.DataFrame],

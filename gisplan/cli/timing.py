@@ -1,0 +1,67 @@
+"""Honest timing for ``-v``: every stage of a command, start-up (Python and imports) and reading and writing
+included, so that the stages add up to the wall time of the process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Stopwatch", "process_age_s"]
+
+logger = logging.getLogger("gisplan")
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux ``/proc``), or None where that is not known."""
+    try:
+        stat = Path("/proc/self/stat").read_text(encoding="ascii")
+        uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (name) "; field 22 of stat(5) is the 20th here
+    return max(0.0, uptime - int(fields[19]) / ticks)
+
+
+class Stopwatch:
+    """Consecutive laps from the start of the process: their sum is the wall time by construction.
+
+    Each lap is logged at INFO (shown with ``-v``) as it ends; :meth:`summary` is the one line that adds up.
+    """
+
+    def __init__(self) -> None:
+        age = process_age_s()
+        self._last = time.perf_counter()
+        self._start = self._last - (age or 0.0)
+        self.stages: dict[str, float] = {}
+        if age is not None:
+            self.stages["start-up (Python, imports)"] = age
+
+    def lap(self, name: str, parts: Mapping[str, float] | None = None) -> None:
+        """End the stage `name` now; `parts` (seconds the library measured inside it) are listed in its place,
+        and what they leave over as ``<name>: other``."""
+        now = time.perf_counter()
+        seconds, self._last = now - self._last, now
+        inner = {f"{name}: {k}": v for k, v in (parts or {}).items()}
+        rest = seconds - sum(inner.values())
+        for key, value in (*inner.items(), (f"{name}: other" if inner else name, rest)):
+            self.stages[key] = self.stages.get(key, 0.0) + value
+        logger.info("%s: %.2f s", name, seconds)
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds from the start of the process to the end of the last lap."""
+        return self._last - self._start
+
+    def summary(self) -> str:
+        """``wall 12.3 s = start-up 1.1 s + read 0.4 s + …``."""
+        stages = " + ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
+        since = "" if "start-up (Python, imports)" in self.stages else " (from the command's start: this system does "
+        "not tell the process start)"
+        return f"timing: wall {self.wall_s:.2f} s{since} = {stages}"
