@@ -189,12 +189,7 @@ def _network_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[st
     if rows.empty:
         msg = f"no coverage of {ftype.id} at {minutes:g} min (no facilities of this type in the workspace?)"
         raise _NotComputed(msg)
-    row = rows.iloc[0]
-    total, covered = float(row[spec.weight]), float(row[f"{spec.weight}_covered"])
-    if np.isnan(total):
-        msg = f"the demand layer has no `{spec.weight}` values"
-        raise _NotComputed(msg)
-    return _ratio(covered, total), covered, total
+    return _district_share(rows, spec)
 
 
 def _straight_line_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, ...]) -> Value:
@@ -207,6 +202,12 @@ def _straight_line_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tu
     if rows.empty:
         msg = f"no straight-line coverage of {ftype.id} (no facilities of this type in the workspace?)"
         raise _NotComputed(msg)
+    return _district_share(rows, spec)
+
+
+
+def _district_share(rows: pd.DataFrame, spec: IndicatorSpec) -> Value:
+    """The row's weight within reach over its total, from the district row of a coverage table."""
     row = rows.iloc[0]
     total, covered = float(row[spec.weight]), float(row[f"{spec.weight}_covered"])
     if np.isnan(total):
