@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -27,6 +28,7 @@ from pyproj import Transformer
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
 from gisplan.io.atomic import write_atomic_gpkg
+from gisplan.io.export import STAGE_PREFIX
 from tests.conftest import missing, sha256
 from tests.test_gpkg_version import user_version
 
@@ -346,6 +348,20 @@ def test_never_overwrites_without_force(results: Path, tmp_path: Path) -> None:
     assert sha256(path) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
 
+
+
+def test_a_killed_exports_staging_folder_is_removed_by_the_next(results: Path, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = tmp_path / f"{STAGE_PREFIX}{done.stdout.strip()}-abc123"  # a writer that was killed mid-write
+    dead.mkdir()
+    (dead / "proposed_sites.geojson").write_text("{", encoding="utf-8")
+    running = tmp_path / f"{STAGE_PREFIX}{os.getpid()}-def456"  # a writer still at work: left alone
+    running.mkdir()
+    args = ["-w", str(results), "--layers", "proposed_sites", "--format", "geojson", "--out", str(tmp_path)]
+    assert export(*args)[0] == 0
+    assert not dead.exists()
+    assert running.is_dir()
 
 def test_workspace_and_run_folder_sources(base_store: Path, results: Path, tmp_path: Path) -> None:
     code, out = export("-w", str(base_store), "--layers", "townships", "--format", "geojson", "--out",

@@ -21,7 +21,7 @@ from gisplan.settings import gpkg_dataset_options
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-__all__ = ["FORMULA_PREFIXES", "stage_files", "write_vector_file", "write_xlsx"]
+__all__ = ["FORMULA_PREFIXES", "STAGE_PREFIX", "stage_files", "write_vector_file", "write_xlsx"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,31 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path, *, notes: Sequenc
     book.save(path)
 
 
+STAGE_PREFIX = ".gisplan-export-"
+
+
+def _remove_stale_stages(out_dir: Path) -> None:
+    """Remove the staging folders of exports whose process has ended (killed mid-write): their names carry the
+    writer's pid. On Windows, where a signal cannot probe a pid, they are left alone."""
+    if os.name != "posix":
+        return
+    for stage in out_dir.glob(f"{STAGE_PREFIX}*"):
+        pid = stage.name.removeprefix(STAGE_PREFIX).split("-", 1)[0]
+        if stage.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            logger.info("removing %s, left by an interrupted export", stage)
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 @contextmanager
 def stage_files(out_dir: Path, names: Sequence[str], *, force: bool) -> Iterator[Path]:
     """A temporary folder inside `out_dir` to write the files `names` into; when the block succeeds each is
@@ -108,7 +133,8 @@ def stage_files(out_dir: Path, names: Sequence[str], *, force: bool) -> Iterator
                "to replace them.")
         raise ConfigError(msg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".gisplan-export-"))
+    _remove_stale_stages(out_dir)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f"{STAGE_PREFIX}{os.getpid()}-"))
     try:
         yield tmp
         made = sorted(p.name for p in tmp.iterdir())
