@@ -175,6 +175,10 @@ def test_fetch_roads_imports_with_attribution(tmp_path: Path, sample: Path, area
     roads = ws.read_layer("roads")
     assert len(roads) == done.roads.rows
     assert build_network(roads, crs="EPSG:32610", min_piece_m=0).n_edges > 100
+    listing = CliRunner().invoke(cli, ["layers", "list", "-w", str(tmp_path / "oak.gpkg")])
+    assert listing.exit_code == 0, listing.output
+    assert "note" in listing.output.splitlines()[0]
+    assert OSM_ATTRIBUTION in listing.output  # the attribution is shown where layers are listed
 
 
 def test_district_outline_by_code(tmp_path: Path) -> None:

@@ -183,6 +183,8 @@ def layers_list(workspace: Workspace) -> None:
     meta = workspace.metadata()
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
     cols = ["layer", "kind", "row_count", "illustrative", "crs_given", "imported_at", "source_path"]
+    # the note carries a layer's attribution (OpenStreetMap roads: source, date, ODbL); shown when any layer has one
+    cols += ["note"] if meta["note"].fillna("").astype(str).str.strip().ne("").any() else []
     click.echo(format_table(meta[cols]))
 
 
