@@ -65,7 +65,7 @@ def run(
     click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(ws.label)}\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
     result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
-    clock.lap("run", _stages(result))
+    clock.lap("run", result.seconds)
     if result.coverage is not None and result.coverage.network is not None:
         click.echo(f"\nroads: {result.coverage.network.summary()}")
     elif result.coverage is not None and result.coverage_note:
@@ -98,19 +98,6 @@ def run(
         click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
                    "measured values show how the tool works, not the district's real state.")
     logger.info(clock.summary())
-
-
-def _stages(result: RunResult) -> dict[str, float]:
-    """The run's stages, the coverage stage split into the stages coverage measured."""
-    parts = dict(result.seconds)
-    if result.coverage is not None and "coverage" in parts:
-        inner = {f"coverage: {k}": v for k, v in result.coverage.seconds.items()}
-        rest = parts.pop("coverage") - sum(inner.values())
-        stages = list(result.seconds)
-        at = stages.index("coverage")
-        before, after = stages[:at], stages[at + 1:]
-        parts = {**{k: parts[k] for k in before}, **inner, "coverage: other": rest, **{k: parts[k] for k in after}}
-    return parts
 
 
 def _print_proposals(result: RunResult) -> None:

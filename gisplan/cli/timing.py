@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from gisplan.laps import Laps
 
 __all__ = ["Stopwatch", "process_age_s"]
 
@@ -29,29 +26,20 @@ def process_age_s() -> float | None:
     return max(0.0, uptime - int(fields[19]) / ticks)
 
 
-class Stopwatch:
+class Stopwatch(Laps):
     """Consecutive laps from the start of the process: their sum is the wall time by construction.
 
     Each lap is logged at INFO (shown with ``-v``) as it ends; :meth:`summary` is the one line that adds up.
     """
 
     def __init__(self) -> None:
+        super().__init__()
         age = process_age_s()
-        self._last = time.perf_counter()
         self._start = self._last - (age or 0.0)
-        self.stages: dict[str, float] = {}
         if age is not None:
             self.stages["start-up (Python, imports)"] = age
 
-    def lap(self, name: str, parts: Mapping[str, float] | None = None) -> None:
-        """End the stage `name` now; `parts` (seconds the library measured inside it) are listed in its place,
-        and what they leave over as ``<name>: other``."""
-        now = time.perf_counter()
-        seconds, self._last = now - self._last, now
-        inner = {f"{name}: {k}": v for k, v in (parts or {}).items()}
-        rest = seconds - sum(inner.values())
-        for key, value in (*inner.items(), (f"{name}: other" if inner else name, rest)):
-            self.stages[key] = self.stages.get(key, 0.0) + value
+    def _ended(self, name: str, seconds: float) -> None:
         logger.info("%s: %.2f s", name, seconds)
 
     @property

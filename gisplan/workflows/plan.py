@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -31,6 +30,7 @@ from gisplan.divisions import units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
+from gisplan.laps import Laps
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, QuestionKind, Status
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
@@ -79,7 +79,8 @@ class RunResult:
     proposals : pandas.DataFrame
         New sites proposed per indicator row (:func:`gisplan.siting.proposals.propose_sites`), empty when none.
     seconds : dict of str to float
-        Wall seconds of each stage of the run, in order; they add up to the run's time.
+        Wall seconds of each stage of the run, in order (coverage as ``coverage: <its stage>``); they add up to
+        the run's time.
     """
 
     indicators: pd.DataFrame
@@ -90,19 +91,6 @@ class RunResult:
     floor_area: pd.DataFrame
     proposals: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-class _Laps:
-    """Consecutive stage timings: each :meth:`lap` ends a stage where the previous one ended."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
-        self._last = now
 
 
 def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
@@ -145,7 +133,7 @@ def run_scenario(
 ) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
-    laps = _Laps()
+    laps = Laps()
     specs = scenario.indicators
     if scenario.reported_values is not None:
         specs = apply_reported_values(specs, scenario.reported_values)
@@ -159,7 +147,7 @@ def run_scenario(
     estimate = scenario.coverage.method is CoverageMethod.NETWORK and network is None
     laps.lap("road network")
     coverage, note = _coverage(workspace, scenario, catalogue, network, estimate=estimate, progress=progress)
-    laps.lap("coverage")
+    laps.lap("coverage", coverage.seconds if coverage is not None else None)
     names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
     table = evaluate_indicators(
         specs, facilities=facilities, households=households, gazetteer=gazetteer,
@@ -187,7 +175,7 @@ def run_scenario(
     laps.lap("proposals")
     lacking = admin_gaps(existing, gazetteer, catalogue)
     laps.lap("administrative gaps")
-    return RunResult(table, coverage, note, gaps, lacking, floor, proposals, laps.seconds)
+    return RunResult(table, coverage, note, gaps, lacking, floor, proposals, laps.stages)
 
 
 
