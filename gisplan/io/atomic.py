@@ -4,6 +4,7 @@ killed write never leaves a half-written output.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import tempfile
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import pandas as pd
 import pyogrio
 
 from gisplan.settings import gpkg_dataset_options
@@ -19,10 +21,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import geopandas as gpd
-    import pandas as pd
 
 
-__all__ = ["write_atomic_csv", "write_atomic_gpkg", "write_atomic_parquet", "write_atomic_text"]
+__all__ = [
+    "FORMULA_PREFIXES", "defuse_text_cells", "write_atomic_csv", "write_atomic_gpkg", "write_atomic_parquet",
+    "write_atomic_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +61,53 @@ def write_atomic_text(text: str, path: Path, *, encoding: str = "utf-8") -> None
         fh.write(text)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula (or a DDE payload) to Excel/WPS if written as typed
+(OWASP "CSV injection"); the CSV and XLSX writers store such cells as text."""
+
+
+def defuse_text_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell that starts with one of :data:`FORMULA_PREFIXES` prefixed by an apostrophe
+    (Excel's and WPS's mark for "this cell is text"), column by column; numbers are left as numbers, and a
+    frame with nothing to defuse is returned as it is. Column headers are defused too."""
+    changed: dict[str, pd.Series] = {}
+    for name in _text_columns(frame):
+        column = frame[name]
+        risky = column.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)  # non-text cells: False
+        if risky.any():
+            fixed = column.astype(object)
+            fixed[risky] = "'" + column[risky].astype(str)
+            changed[str(name)] = fixed
+    headers = [_defuse_header(c) for c in frame.columns]
+    if not changed and headers == list(frame.columns):
+        return frame
+    out = frame.assign(**changed) if changed else frame.copy()
+    out.columns = headers
+    return out
+
+
+def _text_columns(frame: pd.DataFrame) -> list[object]:
+    """The columns that may hold text: string dtypes, and object columns with at least one str in them."""
+    return [name for name in frame.columns
+            if isinstance(frame[name].dtype, pd.StringDtype)
+            or (frame[name].dtype == object
+                and pd.api.types.infer_dtype(frame[name], skipna=True) in {"string", "mixed", "mixed-integer"})]
+
+
+def _defuse_header(name: object) -> object:
+    return "'" + name if isinstance(name, str) and name.startswith(FORMULA_PREFIXES) else name
+
+
 def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename."""
+    """Write a UTF-8 CSV (with BOM, so Excel/WPS show Chinese) through a temporary file and a rename; a text
+    cell that Excel/WPS would run as a formula is written as text (:func:`defuse_text_cells`)."""
+    safe = defuse_text_cells(frame)
+    # the csv module quotes a cell holding the line terminator ("\n") but not a bare CR, which readers take
+    # for a line end: quote every cell when some text holds one
+    bare_cr = any(safe[c].str.contains("\r", regex=False, na=False).any() for c in _text_columns(safe))
     with _atomic(path, "utf-8") as fh:  # the BOM once: the utf-8-sig codec encodes row by row in Python
         fh.write("\ufeff")
-        frame.to_csv(fh, index=False, lineterminator="\n")
+        safe.to_csv(fh, index=False, lineterminator="\n", quoting=csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL)
 
 
 def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 import pyogrio
 
 from gisplan.errors import ConfigError
+from gisplan.io.atomic import FORMULA_PREFIXES
 from gisplan.settings import gpkg_dataset_options
 
 if TYPE_CHECKING:
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["FORMULA_PREFIXES", "STAGE_PREFIX", "stage_files", "write_vector_file", "write_xlsx"]
 
 logger = logging.getLogger(__name__)
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-"""A text cell starting with one of these is a formula (or a DDE payload) to Excel/WPS if written as typed; the
-XLSX writer stores such cells as text (OWASP "CSV injection")."""
 
 
 def write_vector_file(frame: pd.DataFrame, path: Path, *, driver: str, layer: str | None = None,
