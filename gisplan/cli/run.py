@@ -68,6 +68,9 @@ def run(
     clock.lap("run", result.seconds)
     if result.coverage is not None and result.coverage.network is not None:
         click.echo(f"\nroads: {result.coverage.network.summary()}")
+        roads = meta[meta["kind"].eq("roads") & meta["note"].fillna("").astype(str).str.strip().ne("")]
+        for layer, note in zip(roads["layer"], roads["note"], strict=True):  # OSM roads: source, date, ODbL
+            click.echo(f"{layer}: {note}")
     elif result.coverage is not None and result.coverage_note:
         click.echo(f"\n直线 straight-line: {result.coverage_note}")
     elif result.coverage_note:
