@@ -26,6 +26,7 @@ from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
 from gisplan.io.tables import COORDINATE_HEADERS, TABLE_SUFFIXES, RawTable, read_table
 from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
+from gisplan.workflows.divisions import CROSSWALK_LAYER, replay_crosswalk
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -454,6 +455,8 @@ def import_layers(
     with workspace.lock():  # nobody changes the workspace between validating against it and writing
         writes = validate_imports(specs, workspace=workspace, catalogue=catalogue, tolerance_m=tolerance_m,
                                   progress=progress, district_code=district_code, planning_crs=planning_crs)
+        if workspace.has_layer(CROSSWALK_LAYER):  # files that still use codes retired by a division change
+            writes = replay_crosswalk(writes, workspace.read_table(CROSSWALK_LAYER))
         workspace.write(writes, action="import", detail={"files": len(writes)}, lock=False)
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
 
