@@ -4,6 +4,7 @@ adjustment — validated, committed in one transaction, with a crosswalk of old 
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,8 @@ def _basis_options(func: Any) -> Any:
 
 def _dates(*values: str) -> None:
     for value in values:
-        if value and pd.isna(pd.to_datetime(value, format="%Y-%m-%d", errors="coerce")):
+        if value and (not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
+                      or pd.isna(pd.to_datetime(value, format="%Y-%m-%d", errors="coerce"))):
             msg = f"date {value!r} is not YYYY-MM-DD; write e.g. 2024-06-30."
             raise ConfigError(msg)
 

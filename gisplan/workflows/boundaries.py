@@ -280,7 +280,8 @@ def record_inspection(ws: Workspace, records: Sequence[Inspection]) -> int:
             parse_choice(MarkerState, state, "`state`")
         except ValueError as exc:
             problems.append(Problem("inspection", i + 1, "state", str(exc), "use one of 完好, 损坏, 倾斜, 丢失, 移位."))
-    bad_date = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce").isna()
+    bad_date = ~frame["date"].astype(str).str.fullmatch(r"\d{4}-\d{2}-\d{2}") | pd.to_datetime(
+        frame["date"], format="%Y-%m-%d", errors="coerce").isna()
     problems += [Problem("inspection", i + 1, "date", f"日期 {d!r} 不是 YYYY-MM-DD", "write e.g. 2024-05-20.")
                  for i, d in enumerate(frame["date"]) if bad_date.iloc[i]]
     if problems:
