@@ -339,7 +339,8 @@ def _split(change: Change, frame: pd.DataFrame, kind: str, parts: gpd.GeoDataFra
     level = divisions.division_level(pd.Series([old])).iloc[0]
     if isinstance(frame, gpd.GeoDataFrame) and kind in {"townships", "villages"} and level == kind[:-1]:
         new = parts.to_crs(frame.crs or "EPSG:4326")[["code12", "name", parts.geometry.name]]
-        new = new.rename_geometry(frame.geometry.name)
+        if new.geometry.name != frame.geometry.name:
+            new = new.rename_geometry(frame.geometry.name)
         joined = pd.concat([frame[codes != old], new], ignore_index=True)
         return gpd.GeoDataFrame(joined, geometry=frame.geometry.name, crs=frame.crs), len(parts), 0
     if isinstance(frame, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
