@@ -143,7 +143,7 @@ def crosswalk_rows(change: Change, gazetteer: pd.DataFrame, *, revision: int = 0
     >>> rows, problems = crosswalk_rows(Change(DivisionChange.MERGE, ("500118001001", "500118001002"),
     ...                                        new_code="500118001001", new_name="一二村民委员会"), g)
     >>> rows[["old_code", "new_code", "new_name"]].to_numpy().tolist(), problems
-    [['500118001001', '500118001001', '一二村民委员会'], ['500118001002', '500118001001', '一二村民委员会']]
+    ([['500118001001', '500118001001', '一二村民委员会'], ['500118001002', '500118001001', '一二村民委员会']], [])
     """
     gaz = gazetteer.assign(code12=gazetteer["code12"].astype(str))
     names = dict(zip(gaz["code12"], gaz["name"].astype(str), strict=True))

@@ -115,7 +115,9 @@ def boundary_lines(
                      "length_km": round(float(shapely.length(merged)) / 1000, 2),
                      "parts": int(shapely.get_num_geometries(merged)), "geometry": merged})
     lines = gpd.GeoDataFrame(rows, geometry="geometry", crs=outline.crs)
-    lines = lines.sort_values(["level", "length_km"], ascending=[False, False], key=_level_key).reset_index(drop=True)
+    lines["matched"] = lines["side_b_code"] != ""
+    lines = lines.sort_values(["matched", "level", "length_km"], ascending=False, key=_level_key)
+    lines = lines.drop(columns="matched").reset_index(drop=True)
     lines.insert(0, "line_id", [f"{code[:6]}-{c[:6] if c else 'XXXXXX'}" for c in lines["side_b_code"]])
     logger.info("boundary_lines: %s, %d lines, %.1f km", name, len(lines), lines["length_km"].sum())
     return lines
