@@ -23,7 +23,7 @@ from gisplan.vocab import DivisionChange
 from gisplan.workflows.divisions import change_divisions
 from gisplan.workflows.importing import import_scenario
 from gisplan.workflows.plan import run_scenario
-from tests.conftest import yongchuan_scenario
+from tests.conftest import ROOT, yongchuan_scenario
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -264,3 +264,20 @@ def test_change_without_polygons_is_refused() -> None:
     assert "需要新界线文件" in result.problems[0]
     with pytest.raises(DivisionChangeError, match="nothing was written"):
         raise DivisionChangeError(list(result.problems))
+
+
+def test_a_ledger_imported_alone_after_a_merge_is_recoded_not_refused(full: tuple[Path, Path]) -> None:
+    _, store = full
+    ws = open_workspace(store)
+    change_divisions(ws, Change(DivisionChange.MERGE, (LUJIAYAN, WAYAO), new_code=LUJIAYAN, basis="永川府〔2024〕12号"))
+    ledger = ROOT / "layers" / "yongchuan_facilities_illustrative.gpkg"
+    result = CliRunner().invoke(cli, ["layers", "import", str(ledger), "--kind", "facilities", "--type",
+                                      "community_service_centre", "--layer", "community_service_centre",
+                                      "-w", str(store)])
+    assert result.exit_code == 0, result.output
+    centres = ws.read_layer("facilities_community_service_centre")
+    assert (centres["code12"] == WAYAO).sum() == 0
+    assert (centres["code12"] == LUJIAYAN).sum() == 2
+    assert "re-coded through division_crosswalk" in ws.metadata().set_index("layer").loc[
+        "facilities_community_service_centre", "note"]
+    assert WAYAO not in set(ws.read_table("gazetteer")["code12"])  # the retired code is not stored back

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -21,10 +20,8 @@ from gisplan.errors import DivisionChangeError
 from gisplan.store import LayerWrite, Workspace
 from gisplan.vocab import DivisionChange
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-__all__ = ["CROSSWALK_LAYER", "DivisionOutcome", "change_divisions", "replay_crosswalk", "rewrite_layer"]
+__all__ = ["CROSSWALK_LAYER", "DivisionOutcome", "change_divisions", "replay_crosswalk", "rewrite_layer",
+           "with_retired"]
 
 logger = logging.getLogger(__name__)
 
@@ -156,54 +153,72 @@ def change_divisions(
         return DivisionOutcome(replace(result), tx.revision)
 
 
-def replay_crosswalk(writes: Sequence[LayerWrite], crosswalk: pd.DataFrame | None) -> list[LayerWrite]:
-    """Re-code layers imported from files that still use retired codes, through the workspace's crosswalk,
+def with_retired(gazetteer: pd.DataFrame | None, crosswalk: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The gazetteer with a row for every code a division change retired (its old name, the level and parent of
+    the unit it went to), so that a file still using old codes validates before :func:`replay_crosswalk`
+    re-codes it."""
+    if gazetteer is None or crosswalk is None or not len(crosswalk):
+        return gazetteer
+    codes = gazetteer["code12"].astype(str)
+    retired = crosswalk[~crosswalk["old_code"].astype(str).isin(codes)].drop_duplicates("old_code")
+    successor = gazetteer.set_index(codes)
+    retired = retired[retired["new_code"].astype(str).isin(successor.index)]
+    if not len(retired):
+        return gazetteer
+    added = successor.reindex(retired["new_code"].astype(str).to_numpy()).reset_index(drop=True)
+    added["code12"] = retired["old_code"].astype(str).to_numpy()
+    added["name"] = retired["old_name"].astype(str).to_numpy()
+    if "parent_code12" in added:  # a retired village's parent is its own old township
+        village = added["code12"].str.slice(9) != "000"
+        added.loc[village, "parent_code12"] = added.loc[village, "code12"].str.slice(0, 9) + "000"
+    return pd.concat([gazetteer, added], ignore_index=True)
+
+
+def replay_crosswalk(data: pd.DataFrame, crosswalk: pd.DataFrame | None, *, kind: str, source: str = "",
+                     ) -> tuple[pd.DataFrame, int]:
+    """Re-code one layer imported from a file that still uses retired codes, through the workspace's crosswalk,
     change by change in revision order; rows coded to a unit that was split are logged as warnings.
 
     Parameters
     ----------
-    writes : sequence of LayerWrite
-        Validated imports.
+    data : pandas.DataFrame
+        A validated layer.
     crosswalk : pandas.DataFrame or None
         The workspace's ``division_crosswalk``.
+    kind : str
+        The layer kind (gazetteer, townships, villages, households, facilities; others are returned as given).
+    source : str
+        The file, for the log.
 
     Returns
     -------
-    list of LayerWrite
-        The writes, re-coded where the crosswalk applies (the others unchanged).
+    data : pandas.DataFrame
+        Re-coded where the crosswalk applies.
+    recoded : int
+        Rows re-coded.
     """
-    if crosswalk is None or not len(crosswalk):
-        return list(writes)
+    if crosswalk is None or not len(crosswalk) or kind not in {*_DIVISION_LAYERS, "facilities"}:
+        return data, 0
     simple = crosswalk[~crosswalk["kind"].isin([DivisionChange.SPLIT.value, DivisionChange.ADJUST.value])]
     split = crosswalk[crosswalk["kind"] == DivisionChange.SPLIT.value]
-    out = []
-    for w in writes:
-        kind = w.kind if w.kind in _DIVISION_LAYERS else "facilities"
-        if w.kind not in {*_DIVISION_LAYERS, "facilities"}:
-            out.append(w)
-            continue
-        data, total = w.data, 0
-        for _, rows in simple.groupby("revision", sort=True):
-            data, n, _left = apply_crosswalk(data, rows[list(CROSSWALK_COLUMNS)], kind=kind)
-            total += n
-        if "code12" in data and len(split):
-            retired = data["code12"].astype(str).isin(set(split["old_code"].astype(str)))
-            if kind == "gazetteer" and retired.any():
-                old = data[retired].set_index(data.loc[retired, "code12"].astype(str))
-                parts = split[split["old_code"].astype(str).isin(old.index)]
-                added = old.reindex(parts["old_code"].astype(str).to_numpy()).reset_index(drop=True)
-                added["code12"] = parts["new_code"].astype(str).to_numpy()
-                added["name"] = parts["new_name"].astype(str).to_numpy()
-                data = pd.concat([data[~retired], added], ignore_index=True).drop_duplicates("code12")
-                total += int(retired.sum())
-            elif retired.any():
-                logger.warning("%s: %d rows are coded to a unit that was split (%s); re-code them by hand",
-                               w.name, int(retired.sum()), ", ".join(sorted(set(data.loc[retired, "code12"]))))
-        if total:
-            logger.warning("%s: %d rows re-coded through the division crosswalk (retired codes in the file)",
-                           w.name, total)
-            out.append(replace(w, data=data, note="; ".join(filter(None, [w.note, f"{total} rows re-coded "
-                                                                                  "through division_crosswalk"]))))
-        else:
-            out.append(replace(w, data=data))
-    return out
+    total = 0
+    for _, rows in simple.groupby("revision", sort=True):
+        data, n, _left = apply_crosswalk(data, rows[list(CROSSWALK_COLUMNS)], kind=kind)
+        total += n
+    if "code12" in data and len(split):
+        retired = data["code12"].astype(str).isin(set(split["old_code"].astype(str)))
+        if kind == "gazetteer" and retired.any():
+            old = data[retired].set_index(data.loc[retired, "code12"].astype(str))
+            parts = split[split["old_code"].astype(str).isin(old.index)]
+            added = old.reindex(parts["old_code"].astype(str).to_numpy()).reset_index(drop=True)
+            added["code12"] = parts["new_code"].astype(str).to_numpy()
+            added["name"] = parts["new_name"].astype(str).to_numpy()
+            data = pd.concat([data[~retired], added], ignore_index=True).drop_duplicates("code12")
+            total += int(retired.sum())
+        elif retired.any():
+            logger.warning("%s: %d rows are coded to a unit that was split (%s); re-code them by hand",
+                           source, int(retired.sum()), ", ".join(sorted(set(data.loc[retired, "code12"]))))
+    if total:
+        logger.warning("%s: %d rows re-coded through the division crosswalk (retired codes in the file)",
+                       source, total)
+    return data, total
