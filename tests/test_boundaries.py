@@ -160,6 +160,9 @@ def test_check_command_on_the_workspace_then_repair_and_apply(store: Path) -> No
     problems = ws.read_layer("boundary_problems")
     assert problems.crs.to_epsg() == 4326
     assert {"overlap", "sliver", "outline_gap", "outside_outline", "edge_mismatch"} <= set(problems["check"])
+    worst = problems[problems["check"] == "overlap"].sort_values("area_km2").iloc[-1]
+    assert (worst["names"], round(worst["area_km2"], 2)) == ("南大街街道；卫星湖街道", 1.51)
+    assert shapely.Point(worst["lon"], worst["lat"]).within(worst.geometry)  # where it is, readable in a table
     assert (store.parent / "problems.csv").read_text(encoding="utf-8-sig").startswith("check,severity,codes")
     before = ws.read_layer("townships")
 

@@ -281,3 +281,18 @@ def test_a_ledger_imported_alone_after_a_merge_is_recoded_not_refused(full: tupl
     assert "re-coded through division_crosswalk" in ws.metadata().set_index("layer").loc[
         "facilities_community_service_centre", "note"]
     assert WAYAO not in set(ws.read_table("gazetteer")["code12"])  # the retired code is not stored back
+
+
+def test_a_baseline_table_is_recoded_through_the_crosswalk(full: tuple[Path, Path]) -> None:
+    _, store = full
+    ws = open_workspace(store)
+    change_divisions(ws, Change(DivisionChange.MERGE, (LUJIAYAN, WAYAO), new_code=LUJIAYAN, basis="永川府〔2024〕12号"))
+    baseline = store.parent / "units2020.csv"
+    pd.DataFrame({"code12": [WAYAO, YUHEWAN], "households_2020": [300, 400]}).to_csv(baseline, index=False)
+    out = store.parent / "recoded.csv"
+    result = CliRunner().invoke(cli, ["divisions", "crosswalk", "-w", str(store), "--recode", str(baseline),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 rows re-coded" in result.output
+    table = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
+    assert table[["code12", "code12_before"]].to_numpy().tolist() == [[LUJIAYAN, WAYAO], [YUHEWAN, YUHEWAN]]

@@ -132,7 +132,7 @@ def check_command(
     click.echo(_summary(report.problems, dict(report.totals)))
     click.echo(f"\nproblems layer: `boundary_problems` ({len(report.problems)} rows; open it in QGIS)")
     if out is not None:
-        frame = report.problems.to_crs("EPSG:4326")
+        frame = workspace.read_layer("boundary_problems")  # as stored: EPSG:4326, with lon/lat of each problem
         if out.suffix.lower() == ".csv":
             flat = pd.DataFrame(frame.drop(columns="geometry"))
             flat["wkt"] = frame.geometry.to_wkt()

@@ -16,9 +16,10 @@ from gisplan.boundaries import Change
 from gisplan.cli.options import format_table, workspace_option
 from gisplan.crs import parse_crs, to_storage_crs
 from gisplan.errors import ConfigError
+from gisplan.io.atomic import write_atomic_csv
 from gisplan.io.spatial import read_spatial
 from gisplan.vocab import DivisionChange, parse_choice
-from gisplan.workflows.divisions import CROSSWALK_LAYER, change_divisions
+from gisplan.workflows.divisions import CROSSWALK_LAYER, change_divisions, recode_table
 
 if TYPE_CHECKING:
     from gisplan.store import Workspace
@@ -254,15 +255,38 @@ def apply_command(change_file: Path, dry_run: bool, crs: str | None, workspace: 
 
 
 @divisions.command("crosswalk")
+@click.option("--recode", "recode_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A table keyed by division code (a baseline run's units.csv, a ledger) to re-code.")
+@click.option("--column", default="code12", show_default=True, help="The code column of --recode.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the re-coded CSV.")
 @workspace_option
-def crosswalk_command(workspace: Workspace) -> None:
-    """对照表：show the crosswalk of every division change (old code → new code, date, kind, basis).
+def crosswalk_command(recode_file: Path | None, column: str, out: Path | None, workspace: Workspace) -> None:
+    """对照表：show the crosswalk of every division change (old code → new code, date, kind, basis), or re-code a
+    baseline table through it so that it compares with a run after the change.
 
     \b
-    Example:
+    Examples:
       gisplan divisions crosswalk -w yc.gpkg
+      gisplan divisions crosswalk -w yc.gpkg --recode out2020/units.csv --out units2020_recoded.csv
     """
     if not workspace.has_layer(CROSSWALK_LAYER):
         click.echo("no division changes recorded yet.")
         return
-    click.echo(format_table(workspace.read_table(CROSSWALK_LAYER)))
+    crosswalk = workspace.read_table(CROSSWALK_LAYER)
+    if recode_file is None:
+        click.echo(format_table(crosswalk))
+        return
+    if out is None:
+        msg = "--recode needs --out FILE.csv."
+        raise click.UsageError(msg)
+    frame = pd.read_csv(recode_file, dtype={column: str}, encoding="utf-8-sig")
+    if column not in frame:
+        have = ", ".join(map(str, frame.columns))
+        msg = f"{recode_file.name}: no column `{column}` (columns: {have}); give --column."
+        raise ConfigError(msg)
+    table, unresolved = recode_table(frame, crosswalk, column=column)
+    write_atomic_csv(table, out)
+    changed = int((table[column] != table[f"{column}_before"]).sum())
+    click.echo(f"{changed} rows re-coded, written: {out}")
+    if unresolved:
+        click.echo(f"注意: {unresolved} 行的单元已拆分，无法按代码改码，请人工处理。", err=True)

@@ -109,6 +109,8 @@ def check_workspace(
     )
     if write:
         stored = report.problems.to_crs(STORAGE_CRS).assign(layer=layer)
+        where = stored.geometry.representative_point()  # a location to read in a table: lon/lat WGS84
+        stored["lon"], stored["lat"] = where.x.round(6), where.y.round(6)
         note = (f"gisplan boundaries check --layer {layer}: {len(stored)} problems; "
                 + ", ".join(f"{k} {v:.2f}" for k, v in report.totals.items()))
         ws.write([LayerWrite(PROBLEMS_LAYER, "result", stored, note=note)], action="boundaries-check",

@@ -20,8 +20,15 @@ from gisplan.errors import DivisionChangeError
 from gisplan.store import LayerWrite, Workspace
 from gisplan.vocab import DivisionChange
 
-__all__ = ["CROSSWALK_LAYER", "DivisionOutcome", "change_divisions", "replay_crosswalk", "rewrite_layer",
-           "with_retired"]
+__all__ = [
+    "CROSSWALK_LAYER",
+    "DivisionOutcome",
+    "change_divisions",
+    "recode_table",
+    "replay_crosswalk",
+    "rewrite_layer",
+    "with_retired",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -222,3 +229,43 @@ def replay_crosswalk(data: pd.DataFrame, crosswalk: pd.DataFrame | None, *, kind
         logger.warning("%s: %d rows re-coded through the division crosswalk (retired codes in the file)",
                        source, total)
     return data, total
+
+
+def recode_table(frame: pd.DataFrame, crosswalk: pd.DataFrame, *, column: str = "code12") -> tuple[pd.DataFrame, int]:
+    """Re-code a table keyed by division code (a 2020 baseline's units, a ledger) through the crosswalk, so that
+    it can be compared with a run after the change; the old code is kept in ``<column>_before``.
+
+    Rows coded to a unit that was split keep their code (one old unit became several) and are counted.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Any table with the code `column`.
+    crosswalk : pandas.DataFrame
+        The workspace's ``division_crosswalk``.
+    column : str
+        The code column.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        A copy with `column` re-coded and ``<column>_before``.
+    unresolved : int
+        Rows coded to a split unit.
+
+    Examples
+    --------
+    >>> cw = pd.DataFrame({"old_code": ["500118001002"], "old_name": ["二村"], "new_code": ["500118001001"],
+    ...                    "new_name": ["一村"], "new_level_name": [""], "kind": ["merge"], "revision": [2]})
+    >>> out, left = recode_table(pd.DataFrame({"code12": ["500118001002", "500118001003"], "v": [1, 2]}), cw)
+    >>> out["code12"].tolist(), out["code12_before"].tolist(), left
+    (['500118001001', '500118001003'], ['500118001002', '500118001003'], 0)
+    """
+    codes = pd.DataFrame({"code12": frame[column].astype(str).to_numpy()})
+    recoded, _ = replay_crosswalk(codes, crosswalk.reindex(columns=list(CROSSWALK_COLUMNS)).fillna(
+        {"kind": DivisionChange.MERGE.value, "revision": 0}), kind="facilities", source=column)
+    out = frame.copy()
+    out[f"{column}_before"] = frame[column]
+    out[column] = recoded["code12"].to_numpy()
+    split = crosswalk.loc[crosswalk["kind"] == DivisionChange.SPLIT.value, "old_code"].astype(str)
+    return out, int(out[column].astype(str).isin(set(split)).sum())
