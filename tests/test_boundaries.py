@@ -68,6 +68,14 @@ def test_hole_between_units_sliver_and_invalid_ring() -> None:
     row = invalid[invalid["check"] == "invalid_ring"].iloc[0]
     assert "Self-intersection" in row["message"]
     assert (row.geometry.x, row.geometry.y) == (50, 50)  # the point the reason names
+    # a ring with a spike: make_valid gives a polygon and a stray line; only the polygon takes part
+    spike = shapely.Polygon([(0, 0), (1000, 0), (1000, 1000), (2000, 2000), (1000, 1000), (0, 1000), (0, 0)])
+    assert shapely.make_valid(spike).geom_type == "GeometryCollection"
+    pair = gpd.GeoDataFrame({"code12": ["500118001000", "500118002000"], "name": ["甲", "乙"]},
+                            geometry=[spike, shapely.box(900, 0, 1900, 1000)], crs=UTM)
+    report = check_topology(pair)
+    assert report.totals["overlap_km2"] == pytest.approx(0.1)
+    assert report.totals["units_km2"] == pytest.approx(2.0)
 
 
 def test_codes_and_parent_hierarchy() -> None:

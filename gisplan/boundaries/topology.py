@@ -269,6 +269,17 @@ def _markers(markers: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, *, max_m: float
                  distance_m=np.where(np.isinf(dist[bad]), np.nan, dist[bad]))
 
 
+def _polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """The polygons of each geometry: make_valid may return a collection with stray lines or points."""
+    out = np.asarray(geoms, dtype=object).copy()
+    mixed = np.flatnonzero(shapely.get_type_id(out) == shapely.GeometryType.GEOMETRYCOLLECTION)
+    if len(mixed):  # only the few units make_valid had to repair
+        parts, owner = shapely.get_parts(out[mixed], return_index=True)
+        polygonal = shapely.get_type_id(parts) >= shapely.GeometryType.POLYGON
+        out[mixed] = [shapely.union_all(parts[polygonal & (owner == k)]) for k in range(len(mixed))]
+    return out
+
+
 def check_topology(  # noqa: PLR0913 - every input is an optional layer or threshold the checks use
     units: gpd.GeoDataFrame,
     *,
@@ -340,9 +351,7 @@ def check_topology(  # noqa: PLR0913 - every input is an optional layer or thres
     codes = units["code12"].astype(str).to_numpy(dtype=object)
     names = units["name"].astype(str).to_numpy(dtype=object)
     frames = [_invalid(units, codes, names)]
-    geoms = shapely.make_valid(units.geometry.to_numpy())
-    geoms = np.array([shapely.union_all(shapely.get_parts(g)[shapely.get_type_id(shapely.get_parts(g)) >= 3])
-                      if shapely.get_type_id(g) == 7 else g for g in geoms], dtype=object)
+    geoms = _polygonal(shapely.make_valid(units.geometry.to_numpy()))
     overlaps, overlap_km2 = _overlaps(geoms, codes, names, min_area_m2=min_area_m2, sliver_width_m=sliver_width_m)
     union = shapely.union_all(geoms)
     gaps, gap_km2 = _gaps(union, geoms, codes, names, min_area_m2=min_area_m2, sliver_width_m=sliver_width_m)
