@@ -89,5 +89,14 @@ class ConfigFileError(ConfigError):
         super().__init__("\n".join(lines))
 
 
+class DivisionChangeError(GisplanError, ValueError):
+    """A division change (区划调整) failed validation; carries every reason, and nothing was written."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        head = "区划调整未通过校验，未写入任何内容 (nothing was written):"
+        super().__init__("\n  - ".join([head, *self.problems]))
+
+
 class GisplanWarning(UserWarning):
     """A recoverable data issue."""

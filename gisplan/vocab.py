@@ -22,8 +22,11 @@ __all__ = [
     "Comparator",
     "CoverageKind",
     "CoverageMethod",
+    "DivisionChange",
     "ExportFormat",
     "Level",
+    "LineLevel",
+    "MarkerState",
     "Method",
     "Metric",
     "MetricInput",
@@ -32,6 +35,7 @@ __all__ = [
     "Scope",
     "Spread",
     "Status",
+    "TopologyCheck",
     "Weight",
     "allowed",
     "parse_choice",
@@ -233,3 +237,50 @@ def parse_choice(enum: type[E], value: object, what: str) -> E:
         return enum(value)
     msg = f"{what} must be one of {allowed(enum)} (got {value!r})."
     raise ValueError(msg)
+
+
+class TopologyCheck(StrEnum):
+    """The problems `gisplan boundaries check` reports (the ``check`` column of the problems layer)."""
+
+    INVALID_RING = "invalid_ring"  # 边界无效 (self-intersection, bad ring)
+    OVERLAP = "overlap"  # 重叠 between sibling units
+    GAP = "gap"  # 缝隙 between sibling units, inside their union
+    SLIVER = "sliver"  # 狭长碎片: a gap or overlap thinner than the sliver width
+    OUTLINE_GAP = "outline_gap"  # outline area in no unit
+    OUTSIDE_OUTLINE = "outside_outline"  # unit area outside the outline
+    EDGE_MISMATCH = "edge_mismatch"  # shared edges not identical (coverage_invalid_edges)
+    MALFORMED_CODE = "malformed_code"
+    DUPLICATE_CODE = "duplicate_code"
+    UNKNOWN_CODE = "unknown_code"
+    NAME_MISMATCH = "name_mismatch"
+    PARENT_MISMATCH = "parent_mismatch"  # the code's parent is not the polygon that holds the unit
+    MARKER_OFF_LINE = "marker_off_line"  # 界桩 too far from its line
+
+
+class LineLevel(StrEnum):
+    """The level of an administrative boundary line (行政区域界线)."""
+
+    PROVINCIAL = "省级"
+    COUNTY = "县级"
+    TOWNSHIP = "乡级"
+
+
+class DivisionChange(StrEnum):
+    """The kinds of division change (区划调整) `gisplan divisions` records in the crosswalk."""
+
+    MERGE = "merge"  # 合并 / 撤并
+    SPLIT = "split"  # 拆分
+    RENAME = "rename"  # 更名
+    RECODE = "recode"  # 代码变更
+    CHANGE_LEVEL = "change-level"  # 村改社区 / 撤镇设街 (type change; may re-code)
+    ADJUST = "adjust"  # 边界调整 between two units
+
+
+class MarkerState(StrEnum):
+    """What a joint inspection (联检) found at a boundary marker (界桩)."""
+
+    GOOD = "完好"
+    DAMAGED = "损坏"
+    TILTED = "倾斜"
+    MISSING = "丢失"
+    MOVED = "移位"

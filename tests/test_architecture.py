@@ -16,7 +16,7 @@ TIERS = {
     "errors": 0, "vocab": 0, "tomllines": 0, "settings": 0, "catalogue": 0, "config": 0, "crs": 0, "coords": 0,
     "divisions": 0, "offsets": 0, "laps": 0, "progress": 0,
     "io": 1, "validation": 1, "store": 1,
-    "network": 2,
+    "network": 2, "boundaries": 2,
     "analysis": 3,
     "siting": 4,
     "workflows": 5, "outputs": 5,

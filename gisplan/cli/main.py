@@ -13,7 +13,9 @@ from typing import Any
 import click
 
 from gisplan import __version__
+from gisplan.cli.boundaries import boundaries
 from gisplan.cli.coverage import coverage_command
+from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
@@ -54,6 +56,8 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan export -w out/yongchuan --layers proposed_sites --format dxf --out to_cad/
       gisplan roads fetch scenarios/zhushan-2025.toml   # OpenStreetMap roads, cached for offline use
       gisplan types list
+      gisplan boundaries check -w yc.gpkg             # topology of the township polygons (km²)
+      gisplan divisions merge -w yc.gpkg 500118006201 500118006209 --basis "永川府〔2024〕12号" --dry-run
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -61,7 +65,8 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
+                 boundaries, divisions):
     cli.add_command(_command)
 
 

@@ -4,7 +4,17 @@ workers can run them: no click, no printing, no sys.exit.
 
 from __future__ import annotations
 
+from gisplan.workflows.boundaries import (
+    apply_repair,
+    check_workspace,
+    derive_lines,
+    inspection_sheet,
+    propose_repair,
+    record_inspection,
+    write_markers,
+)
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_demand, scenario_network
+from gisplan.workflows.divisions import DivisionOutcome, change_divisions, recode_table
 from gisplan.workflows.importing import (
     ImportResult,
     ImportSpec,
@@ -17,20 +27,30 @@ from gisplan.workflows.plan import RunResult, apply_reported_values, run_scenari
 from gisplan.workflows.roads import RoadsFetched, district_outline, fetch_roads, scenario_outline
 
 __all__ = [
+    "DivisionOutcome",
     "ImportResult",
     "ImportSpec",
     "RoadsFetched",
     "RunResult",
+    "apply_repair",
     "apply_reported_values",
+    "change_divisions",
+    "check_workspace",
     "coverage_for_scenario",
+    "derive_lines",
     "district_outline",
     "fetch_roads",
     "import_layers",
+    "inspection_sheet",
     "layer_name_for",
     "load_context",
+    "propose_repair",
+    "recode_table",
+    "record_inspection",
     "run_scenario",
     "scenario_demand",
     "scenario_network",
     "scenario_outline",
     "validate_imports",
+    "write_markers",
 ]

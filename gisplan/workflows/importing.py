@@ -26,6 +26,7 @@ from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
 from gisplan.io.tables import COORDINATE_HEADERS, TABLE_SUFFIXES, RawTable, read_table
 from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
+from gisplan.workflows.divisions import CROSSWALK_LAYER, replay_crosswalk, with_retired
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -143,12 +144,13 @@ def _spatial(frame: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
     raise StoreError(msg)
 
 
-def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame) -> Context:
-    """Return the context with a layer validated earlier in the same import."""
+def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame, crosswalk: pd.DataFrame | None = None) -> Context:
+    """Return the context with a layer validated earlier in the same import (a gazetteer with the codes the
+    `crosswalk` retired, so that files still using them validate)."""
     if spec.kind == "facilities":
         return replace(ctx, facilities=MappingProxyType({**ctx.facilities, str(spec.facility_type): data}))
     if spec.kind == "gazetteer":
-        return replace(ctx, gazetteer=data)
+        return replace(ctx, gazetteer=with_retired(data, crosswalk))
     if spec.kind == "district":
         return replace(ctx, district=_spatial(data))
     if spec.kind == "townships":
@@ -222,6 +224,10 @@ def validate_imports(
     declared = {id(s): (parse_crs(s.crs) if s.crs else None) for s in specs}
     ctx = load_context(workspace, tolerance_m=tolerance_m, planning_crs=planning_crs)
     before = ctx.gazetteer
+    # a division change retired some codes: files that still use them validate, then are re-coded
+    crosswalk = workspace.read_table(CROSSWALK_LAYER) if workspace is not None and workspace.has_layer(
+        CROSSWALK_LAYER) else None
+    ctx = replace(ctx, gazetteer=with_retired(ctx.gazetteer, crosswalk))
     problems: list[Problem] = []
     parts: dict[str, list[_Part]] = {}
     names: dict[str, str] = {}
@@ -247,7 +253,9 @@ def validate_imports(
         parts.setdefault(name, []).append(_Part(spec, source, data, spec.crs or _file_crs(raw)))
         combined = _combine(parts[name])
         problems.extend(_cross_file_duplicates(parts[name], spec.kind))
-        ctx = _with(ctx, spec, combined)
+        ctx = _with(ctx, spec, combined, crosswalk)
+    if not problems and crosswalk is not None:
+        parts, ctx = _replay(parts, ctx, crosswalk)
     if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
         problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
     if not problems and workspace is not None and workspace.exists():
@@ -261,6 +269,23 @@ def validate_imports(
                    "import the gazetteer of that district (or use another workspace). Nothing was written.")
             raise ConfigError(msg)
     return [_layer_write(name, group) for name, group in parts.items()]
+
+
+def _replay(parts: dict[str, list[_Part]], ctx: Context, crosswalk: pd.DataFrame,
+            ) -> tuple[dict[str, list[_Part]], Context]:
+    """Re-code the validated files through the division crosswalk, and the context the workspace's other layers
+    are checked against again with them."""
+    out: dict[str, list[_Part]] = {}
+    for name, group in parts.items():
+        for part in group:
+            data, n = replay_crosswalk(part.data, crosswalk, kind=part.spec.kind, source=part.source)
+            spec = part.spec
+            if n:
+                spec = replace(spec, note="; ".join(filter(None, [spec.note,
+                                                                  f"{n} rows re-coded through division_crosswalk"])))
+            out.setdefault(name, []).append(replace(part, spec=spec, data=data))
+        ctx = _with(ctx, out[name][0].spec, _combine(out[name]), crosswalk)
+    return out, ctx
 
 
 # per-township ledgers, households or road tiles of one layer may come in several files
