@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli.options import catalogue_option, format_table, report_problems, workspace_option
+from gisplan.cli.progressbar import close, progress_sink
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, CRSError, SchemaError
 from gisplan.workflows.importing import ImportSpec, import_layers, validate_imports
@@ -139,11 +139,13 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
     """
     cat = load_catalogue(*catalogue_files)
     specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    show = progress_sink()
     try:
-        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
-                                progress=sys.stderr.isatty())
+        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m, progress=show)
     except SchemaError as exc:
+        close(show)
         report_problems(exc)
+    close(show)
     for r in results:
         flag = " (示意 illustrative)" if r.illustrative else ""
         click.echo(f"imported {r.rows} row{'s' if r.rows != 1 else ''} into layer `{r.layer}` of "
