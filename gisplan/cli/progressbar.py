@@ -16,8 +16,10 @@ coverage 4/4 (100%)
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
+import unicodedata
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -41,6 +43,24 @@ STAGES = {
 QUIET_FOR_S = 2.0
 #: seconds between two plain lines of one stage in a log
 LOG_EVERY_S = 10.0
+
+
+def _columns(text: str) -> int:
+    """Terminal columns of `text` (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fit(text: str, columns: int) -> str:
+    """`text` cut to `columns` terminal columns."""
+    if _columns(text) <= columns:
+        return text
+    out, used = [], 0
+    for ch in text:
+        used += _columns(ch)
+        if used > columns - 1:
+            break
+        out.append(ch)
+    return "".join(out) + "…"
 
 
 def _duration(seconds: float) -> str:
@@ -115,9 +135,10 @@ class ProgressDisplay:
         started = self._started.setdefault(tick.stage, now)
         line = format_tick(tick, remaining_s=self._remaining(tick, now))
         if self.live:
-            pad = max(0, self._width - len(line))
-            self.stream.write("\r" + line + " " * pad)
-            self._width = len(line)
+            line = _fit(line, shutil.get_terminal_size().columns - 1)  # a wrapped line could not be rewritten
+            width = _columns(line)
+            self.stream.write("\r" + line + " " * max(0, self._width - width))
+            self._width = width
             self.stream.flush()
             return
         self._close_stage(tick.stage, now)
