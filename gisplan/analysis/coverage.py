@@ -371,6 +371,7 @@ def _profile_coverage(
     """Snap the demand and the facilities of every type in `group` (one profile) onto the roads that profile
     may use, run one multi-source search per type, and read every point's minutes from it."""
     profile = group[0].profile
+    progress(Tick("coverage", done, total, profile.id))  # snapping and the searches come before the first type
     t0 = time.perf_counter()
     usable = ~np.isnan(edge_minutes(network, profile))
     index = snap_index(network, usable=usable)

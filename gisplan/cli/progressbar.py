@@ -34,9 +34,9 @@ __all__ = ["STAGES", "ProgressDisplay", "close", "format_tick", "progress_sink"]
 
 #: the stages the workflows report, as the display names them (catalogue keys)
 STAGES = {
-    "import": N_("import"), "roads": N_("road network"), "coverage": N_("coverage"),
-    "service areas": N_("service areas"), "proposals": N_("proposals"), "solver": N_("solver"),
-    "map": N_("map"), "write": N_("writing files"),
+    "import": N_("import"), "roads": N_("road network"), "demand": N_("building demand points"),
+    "coverage": N_("coverage"), "service areas": N_("service areas"), "proposals": N_("proposals"),
+    "solver": N_("solver"), "map": N_("map"), "write": N_("writing files"),
 }
 
 #: a step shorter than this shows nothing in a log (on a terminal the live line shows at once)

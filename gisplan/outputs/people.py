@@ -132,13 +132,25 @@ def _label(column: str, type_names: Mapping[str, str]) -> tuple[str, str]:
     return column, "text"
 
 
+def _half_up(values: pd.Series, decimals: int) -> pd.Series:
+    """`values` rounded half away from zero (四舍五入: 0.5 → 1, 2.5 → 3), not numpy's half to even.
+
+    >>> _half_up(pd.Series([0.5, 2.5, -2.5, 1200.5, 0.0435 * 100]), 0).tolist()
+    [1.0, 3.0, -3.0, 1201.0, 4.0]
+    """
+    scale = 10.0**decimals
+    # the 1e-9 keeps a value printed as …5 (e.g. 4.35 stored as 4.3499999…) rounding up, as a planner expects
+    number = values.to_numpy(dtype=float)
+    return pd.Series(np.sign(number) * np.floor(np.abs(number) * scale + 0.5 + 1e-9) / scale, index=values.index)
+
+
 def _shown(values: pd.Series, kind: str, type_names: Mapping[str, str]) -> pd.Series:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and kind in {"share", "count", *_ROUND}:
         number = values.astype(float)
         if kind == "count":
-            return number.round(0).astype("Int64")
-        return (number * 100.0).round(1) if kind == "share" else number.round(_ROUND[kind])
+            return _half_up(number, 0).astype("Int64")
+        return _half_up(number * 100.0, 1) if kind == "share" else _half_up(number, _ROUND[kind])
     if kind == "bool" and (pd.api.types.is_bool_dtype(values) or numeric):
         yes, no = _("yes"), _("no")
         return pd.Series(np.where(values.isna(), "", np.where(values.fillna(False).astype(bool), yes, no)),

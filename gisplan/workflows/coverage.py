@@ -129,6 +129,7 @@ def coverage_for_scenario(
                "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
                "straight-line method with [coverage] method = \"straight_line\".")
         raise NetworkError(msg)
+    progress(Tick("demand"))
     demand = scenario_demand(workspace, scenario, network)
     targets = _targets(workspace, catalogue, profiles, types)
     gaz = workspace.read_table("gazetteer") if workspace.has_layer("gazetteer") else None
