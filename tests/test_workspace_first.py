@@ -153,3 +153,11 @@ def test_for_people_rounds_and_names() -> None:
     assert out["社区养老服务站：分钟"].iloc[0] == 12.3
     assert out["是否覆盖"].tolist() == ["是", "否"]
     assert frame["population"].iloc[0] == 1148895.9999  # the input is not changed
+    # `lang` chooses the labels whatever is spoken; flags in an object column; name_zh beside the named type dropped
+    mixed = pd.DataFrame({"facility_type": ["public_cemetery"], "name_zh": ["城乡公益性安葬（放）设施"],
+                          "meets_target": pd.Series([None], dtype=object),
+                          "meets_standard": pd.Series([True], dtype=object),
+                          "kind": ["rural"], "population_added": [2.5]})
+    shown = for_people(mixed, type_names={"public_cemetery": "城乡公益性安葬（放）设施"}, lang="zh")
+    assert shown.to_dict("records") == [{"设施类型": "城乡公益性安葬（放）设施", "是否达标": None, "是否达到配建标准": "是",
+                                         "城乡类型": "农村", "新增覆盖人口（人）": 3}]  # 四舍五入: 2.5 → 3

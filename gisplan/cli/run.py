@@ -15,6 +15,7 @@ from gisplan.cli.progressbar import close, progress_sink
 from gisplan.cli.timing import Stopwatch
 from gisplan.config import load_scenario
 from gisplan.i18n import _
+from gisplan.outputs.people import for_people
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
 from gisplan.progress import Tick
@@ -83,7 +84,7 @@ def run(
                    "value": "测算 measured", "target_2025": "2025年目标", "status": "状态 status",
                    "method": "方法 method", "basis": "依据 basis"}
         click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
-    _print_gaps(result)
+    _print_gaps(result, {t.id: t.name_zh for t in cat.types.values()})
     _print_proposals(result)
     if "townships" not in set(meta["layer"]):
         click.echo("\n" + _("No township polygons in this workspace: points were checked against the district "
@@ -122,14 +123,14 @@ def _print_proposals(result: RunResult) -> None:
     click.echo(format_table(shown))
 
 
-def _print_gaps(result: RunResult) -> None:
+def _print_gaps(result: RunResult, names: dict[str, str]) -> None:
     gaps = result.gaps
     if len(gaps):
         top = gaps[gaps["rank"] <= 3][["facility_type", "rank", "population", "households", "township", "village"]]
         top = top.assign(population=top["population"].round(0), households=top["households"].round(0))
         click.echo("\n" + _("最大的未覆盖片区 largest uncovered areas (top 3 per type; all in gaps.csv):"))
-        click.echo(format_table(top))
+        click.echo(format_table(for_people(top, type_names=names)))
     if len(result.admin_gaps):
         counts = result.admin_gaps.groupby(["facility_type", "level"]).size().rename("lacking").reset_index()
         click.echo("\n" + _("缺少设施的行政单元 divisions lacking a required facility (all in admin_gaps.csv):"))
-        click.echo(format_table(counts))
+        click.echo(format_table(for_people(counts, type_names=names)))

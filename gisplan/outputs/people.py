@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from gisplan.i18n import N_, _, language
+from gisplan.i18n import N_, _, language, use_language
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,7 +64,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "facility_type": (N_("facility type"), "type"),
     "level": (N_("level"), "level"),
     "code12": (N_("division code"), "text"),
-    "kind": (N_("urban or rural"), "text"),
+    "kind": (N_("urban or rural"), "urban"),
+    "lacking": (N_("divisions lacking"), "count"),
     "households": (N_("households"), "count"),
     "floor_area_m2": (N_("floor area (m²)"), "d1"),
     "floor_area_m2_per_100hh": (N_("floor area per 100 households (m²)"), "d1"),
@@ -117,6 +118,7 @@ _PER_TYPE = {
     "covered": (N_("{type}: covered"), "bool"),
 }
 _LEVELS = {"district": N_("district"), "township": N_("township"), "village": N_("village (community)")}
+_URBAN = {"urban": N_("urban"), "rural": N_("rural")}
 _PER_TYPE_RE = re.compile(r"^(minutes|facility|covered)_(?P<type>.+)$")
 _ROUND = {"d0": 0, "d1": 1, "d2": 2}
 
@@ -151,14 +153,17 @@ def _shown(values: pd.Series, kind: str, type_names: Mapping[str, str]) -> pd.Se
         if kind == "count":
             return _half_up(number, 0).astype("Int64")
         return _half_up(number * 100.0, 1) if kind == "share" else _half_up(number, _ROUND[kind])
-    if kind == "bool" and (pd.api.types.is_bool_dtype(values) or numeric):
+    flags = values.dropna()
+    if kind == "bool" and (pd.api.types.is_bool_dtype(values) or numeric
+                           or (len(flags) and flags.map(lambda v: isinstance(v, bool | np.bool_)).all())):
         yes, no = _("yes"), _("no")
         return pd.Series(np.where(values.isna(), "", np.where(values.fillna(False).astype(bool), yes, no)),
                          index=values.index, dtype=object)
     if kind == "type":
         return values.map(lambda v: type_names.get(str(v), v) if pd.notna(v) else v)
-    if kind == "level":
-        return values.map(lambda v: _(_LEVELS[v]) if v in _LEVELS else v)
+    if kind in {"level", "urban"}:
+        words = _LEVELS if kind == "level" else _URBAN
+        return values.map(lambda v: _(words[v]) if v in words else v)
     return values
 
 
@@ -169,10 +174,20 @@ def for_people(frame: pd.DataFrame, *, type_names: Mapping[str, str], lang: str 
     with one decimal, whole persons and households, minutes with one decimal, 是/否 for flags, and facility-type
     names (`type_names`: id → name) instead of ids. Columns it does not know keep their name and values.
     """
-    if (lang or language()) == "en":
+    chosen = lang or language()
+    if chosen == "en":
         return frame
+    if chosen != language():  # the labels in `lang`, whatever is spoken now
+        before = use_language(chosen)
+        try:
+            return for_people(frame, type_names=type_names)
+        finally:
+            use_language(before)
     out = {}
+    named = "facility_type" in frame.columns  # the type's name replaces its id: a name_zh beside it would repeat it
     for column in frame.columns:
+        if named and column == "name_zh":
+            continue
         label, kind = _label(str(column), type_names)
         while label in out:  # two machine columns with one label (snapped, reached_road): keep both
             label += "*"
