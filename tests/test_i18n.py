@@ -145,3 +145,20 @@ def test_language_is_restored_after_a_command_and_bad_values_are_usage_errors() 
     code, _, err = _run(["--lang", "fr", "types", "list"])
     assert code == 2
     assert "'fr' is not one of 'en', 'zh'" in err
+
+
+def test_usage_errors_in_chinese() -> None:
+    code, _, err = _run(["--lang", "zh", "propose"])
+    assert code == 2
+    assert "运行 'cli propose --help' 查看帮助。" in err
+    assert err.rstrip().endswith("错误：请给出 -w 工作库及 --type、--p，或成本表：--costs、--demand、--candidates 和 --model。")
+    code, _, err = _run(["--lang", "zh", "coverage", "--minutes", "-3"])
+    assert code == 2
+    assert "错误：Invalid value for '--minutes'" in err  # click's own message stays click's
+    code, _, err = _run(["--lang", "zh", "--bogus"])
+    assert code == 2
+    assert "错误：No such option '--bogus'" in err
+    code, _, err = _run(["propose"])
+    assert code == 2
+    assert "Try 'cli propose --help' for help." in err
+    assert "Error: give -w WORKSPACE with --type and --p" in err

@@ -16,7 +16,7 @@ import click
 from gisplan import __version__
 from gisplan.cli.coverage import coverage_command
 from gisplan.cli.export import export_command
-from gisplan.cli.helptext import use_help_context
+from gisplan.cli.helptext import translate_usage_error, use_help_context
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
@@ -55,9 +55,19 @@ class _Group(click.Group):
         finally:
             use_language(before)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """Parse the group's own options; a usage error is shown in the interface language."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            raise translate_usage_error(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # a subcommand's usage error
+            raise translate_usage_error(exc) from None
         except GisplanError as exc:
             click.echo(_("error: {message}").format(message=exc), err=True)
             sys.exit(1)
