@@ -15,12 +15,14 @@ from gisplan.workflows.importing import (
 )
 from gisplan.workflows.plan import RunResult, apply_reported_values, run_scenario
 from gisplan.workflows.roads import RoadsFetched, district_outline, fetch_roads, scenario_outline
+from gisplan.workflows.workspace import WorkspaceProposal, propose_for_type, with_minutes, workspace_scenario
 
 __all__ = [
     "ImportResult",
     "ImportSpec",
     "RoadsFetched",
     "RunResult",
+    "WorkspaceProposal",
     "apply_reported_values",
     "coverage_for_scenario",
     "district_outline",
@@ -28,9 +30,12 @@ __all__ = [
     "import_layers",
     "layer_name_for",
     "load_context",
+    "propose_for_type",
     "run_scenario",
     "scenario_demand",
     "scenario_network",
     "scenario_outline",
     "validate_imports",
+    "with_minutes",
+    "workspace_scenario",
 ]
