@@ -111,7 +111,7 @@ def extract() -> None:
         cat.update(tmpl, no_fuzzy_matching=True)
         cat.obsolete.clear()
         with path.open("wb") as fh:
-            write_po(fh, cat, width=0, omit_header=False, sort_output=False)
+            write_po(fh, cat, width=0, no_location=True, sort_output=True)  # stable under merges
         missing = [m.id for m in cat if m.id and not m.string]
         print(f"{path.relative_to(ROOT)}: {len(cat)} messages, {len(missing)} untranslated")
 
