@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gisplan.i18n import _, ngettext
+
 
 class GisplanError(Exception):
     """Root of every gisplan error."""
@@ -57,10 +59,11 @@ class Problem:
     def __str__(self) -> str:
         where = self.source
         if self.row is not None:
-            where += f", row {self.row}"
+            where += _(", row {row}").format(row=self.row)
         if self.field is not None:
-            where += f", field `{self.field}`"
-        return f"{where}: {self.message} Fix: {self.fix}"
+            where += _(", field `{field}`").format(field=self.field)
+        fix = _("Fix:")
+        return f"{where}: {_(self.message)} {fix} {_(self.fix)}"
 
 
 class SchemaError(GisplanError, ValueError):
@@ -69,7 +72,8 @@ class SchemaError(GisplanError, ValueError):
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
         self.problems = tuple(problems)
         n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} found; nothing was written:"
+        head = ngettext("{n} problem found; nothing was written:", "{n} problems found; nothing was written:",
+                        n).format(n=n)
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
 
 
@@ -82,10 +86,12 @@ class ConfigFileError(ConfigError):
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
         self.problems = tuple(problems)
         n = len(self.problems)
-        lines = [f"{n} problem{'s' if n != 1 else ''} found in the configuration file; nothing was done:"]
+        lines = [ngettext("{n} problem found in the configuration file; nothing was done:",
+                          "{n} problems found in the configuration file; nothing was done:", n).format(n=n)]
+        fix = _("Fix:")
         for p in self.problems:
-            where = p.source + (f", line {p.row}" if p.row is not None else "")
-            lines.append(f"  - {where}: {p.message} Fix: {p.fix}")
+            where = p.source + (_(", line {row}").format(row=p.row) if p.row is not None else "")
+            lines.append(f"  - {where}: {_(p.message)} {fix} {_(p.fix)}")
         super().__init__("\n".join(lines))
 
 

@@ -93,6 +93,13 @@ def _offline(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("GISPLAN_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests speak English whatever the developer's locale (LANG=zh_CN.UTF-8 would switch the CLI to Chinese);
+    tests of the Chinese interface set --lang zh or the locale themselves."""
+    monkeypatch.setenv("GISPLAN_LANG", "en")
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()

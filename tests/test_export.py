@@ -330,6 +330,22 @@ def test_xlsx_keeps_text_as_text_and_gives_coordinates_in_the_chosen_crs(results
     assert "示意 ILLUSTRATIVE" in book["说明"]["A2"].value
 
 
+def test_xlsx_for_people_in_chinese(results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the Chinese interface the sheets carry Chinese headers, whole persons and type names; text stays text."""
+    monkeypatch.setenv("GISPLAN_LANG", "zh")
+    code, out = export("-w", str(results), "--layers", "proposed_sites", "--format", "xlsx", "--out", str(tmp_path))
+    assert code == 0, out
+    sheet = openpyxl.load_workbook(tmp_path / "export.xlsx")["proposed_sites"]
+    header = [c.value for c in sheet[1]]
+    assert header[:6] == ["排名", "候选点编号", "设施类型", "镇街", "村（社区）", "村（社区）代码"]
+    rows = [dict(zip(header, [c.value for c in r], strict=True)) for r in sheet.iter_rows(min_row=2)]
+    assert [r["设施类型"] for r in rows] == ["社区养老服务站"] * 3 + ["城乡公益性安葬（放）设施"]
+    assert [r["新增覆盖人口（人）"] for r in rows] == [1201, 800, 640, 0]  # 四舍五入: 1200.5 → 1201
+    assert [r["村（社区）"] for r in rows] == [FORMULA, XSS, "-1+2", "@SUM(A1)"]
+    assert [r["示意数据"] for r in rows] == ["是"] * 4
+    assert "经度 lon" in header  # the export's own coordinate columns keep their names
+
+
 # ---------------------------------------------------------------------------------------------- rules
 
 

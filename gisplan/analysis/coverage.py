@@ -18,7 +18,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from tqdm import tqdm
 
 from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
@@ -36,6 +35,7 @@ from gisplan.network.routing import (
     straight_line_nearest,
 )
 from gisplan.network.snapping import snap_index, snap_points
+from gisplan.progress import ProgressSink, Tick, silent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -366,11 +366,12 @@ class _ProfileRun:
 
 def _profile_coverage(
     network: RoadNetwork, group: list[TypeTarget], dxy: NDArray[np.float64], *,
-    bands_minutes: tuple[float, ...], max_snap_m: float, progress: bool,
+    bands_minutes: tuple[float, ...], max_snap_m: float, progress: ProgressSink, done: int, total: int,
 ) -> _ProfileRun:
     """Snap the demand and the facilities of every type in `group` (one profile) onto the roads that profile
     may use, run one multi-source search per type, and read every point's minutes from it."""
     profile = group[0].profile
+    progress(Tick("coverage", done, total, profile.id))  # snapping and the searches come before the first type
     t0 = time.perf_counter()
     usable = ~np.isnan(edge_minutes(network, profile))
     index = snap_index(network, usable=usable)
@@ -389,8 +390,8 @@ def _profile_coverage(
     reaches = reach_from_facilities(network, profile, fsnap, members, cutoff_minutes=cutoff)
     found: list[_Found] = []
     steps = zip(group, reaches, members, strict=True)
-    for tgt, reach, mem in tqdm(steps, total=len(group), desc=f"coverage ({profile.id})", unit="type",
-                                disable=not progress):
+    for k, (tgt, reach, mem) in enumerate(steps):
+        progress(Tick("coverage", done + k, total, tgt.type_id))
         near = demand_minutes(network, profile, reach, dsnap, fsnap, placed=placed)
         found.append((tgt, near, mem, thresholds[tgt.type_id]))
     return _ProfileRun(profile, dsnap, fsnap, found, reaches, snap_s, time.perf_counter() - t0)
@@ -398,7 +399,7 @@ def _profile_coverage(
 
 def _network_coverage(
     demand: gpd.GeoDataFrame, targets: list[TypeTarget], network: RoadNetwork, *,
-    bands_minutes: tuple[float, ...], max_snap_m: float, trim_m: float, polygons: bool, progress: bool,
+    bands_minutes: tuple[float, ...], max_snap_m: float, trim_m: float, polygons: bool, progress: ProgressSink,
 ) -> _Measured:
     """The network method: each travel profile's types measured together, then the display polygons, then
     each type's columns on the demand."""
@@ -415,7 +416,7 @@ def _network_coverage(
     jobs: list[tuple[Profile, Reach, EdgeSnap, float]] = []
     for n, group in enumerate(by_profile.values()):
         run = _profile_coverage(network, group, dxy, bands_minutes=bands_minutes, max_snap_m=max_snap_m,
-                                progress=progress)
+                                progress=progress, done=len(found), total=len(targets))
         seconds["snap"] += run.snap_s
         seconds["coverage"] += run.coverage_s
         if n == 0:  # the first profile's snap is the one reported per point
@@ -431,10 +432,13 @@ def _network_coverage(
                 jobs.append((run.profile, reach, run.fsnap, tgt.threshold_minutes))
                 area_rows.append({"facility_type": tgt.type_id, "name_zh": tgt.name_zh,
                                   "minutes": tgt.threshold_minutes, "profile": run.profile.id})
+    progress(Tick("coverage", len(found), len(targets)))
     t0 = time.perf_counter()
     if jobs:
+        progress(Tick("service areas", 0, len(jobs)))
         for row, geom in zip(area_rows, _service_areas(network, jobs, trim_m=trim_m), strict=True):
             row["geometry"] = geom
+        progress(Tick("service areas", len(jobs), len(jobs)))
     seconds["polygons"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     covered = _demand_columns(out, found)
@@ -455,7 +459,7 @@ def measure_coverage(  # noqa: PLR0913 - keyword-only layers and options
     polygons: bool = True,
     names: Mapping[str, str] | None = None,
     district_code: str = "",
-    progress: bool = False,
+    progress: ProgressSink = silent,
 ) -> CoverageResult:
     """Nearest-facility minutes for every demand point and type, and the per-unit totals.
 
@@ -482,8 +486,8 @@ def measure_coverage(  # noqa: PLR0913 - keyword-only layers and options
         Unit names for the tables.
     district_code : str
         12-digit code of the district row of the tables.
-    progress : bool
-        Show a progress bar over the facility types (stderr).
+    progress : ProgressSink
+        Told of every facility type measured (stage ``coverage``) and of the service areas drawn.
 
     Returns
     -------

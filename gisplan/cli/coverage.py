@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,22 +26,27 @@ from gisplan.cli.options import (
     import_scenario,
     report_problems,
 )
+from gisplan.cli.progressbar import close, progress_sink
 from gisplan.cli.timing import Stopwatch
 from gisplan.config import load_scenario
 from gisplan.crs import STORAGE_CRS, parse_crs, to_storage_crs
 from gisplan.errors import ConfigError, Problem, SchemaError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_parquet
 from gisplan.io.osm import is_osm_file, read_osm_roads
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_table
 from gisplan.network.graph import build_network
 from gisplan.outputs.coverage import write_coverage
+from gisplan.outputs.people import for_people
 from gisplan.store import open_workspace
 from gisplan.vocab import CoverageMethod
 from gisplan.workflows.coverage import coverage_for_scenario
+from gisplan.workflows.workspace import with_minutes, workspace_scenario
 
 if TYPE_CHECKING:
     from gisplan.analysis.coverage import CoverageResult
+    from gisplan.config import Scenario
     from gisplan.crs import DeclaredCRS
     from gisplan.store import Workspace
 
@@ -59,6 +64,9 @@ _EPILOG = """\b
 Examples:
   # a scenario: imports its layers, then writes per-demand minutes and per-unit tables
   gisplan coverage scenarios/yongchuan-2025.toml --out out/yongchuan
+\b
+  # a workspace whose layers were imported with `gisplan layers import`, no scenario file:
+  gisplan coverage -w yc.gpkg --type elderly_day_care --minutes 10 --out out/yc
 \b
   # an ad-hoc service-area question (like ArcGIS Service Area), no scenario:
   gisplan coverage --roads roads.gpkg --facilities 养老站.csv --demand 小区.csv \\
@@ -176,7 +184,8 @@ def _adhoc(
     declared = parse_crs(crs) if crs else None
     cat = catalogue_for(None, catalogue_files)
     if profile_id not in cat.profiles:
-        msg = f"`--profile` must be one of {', '.join(sorted(cat.profiles))} (got {profile_id!r})."
+        msg = _("`--profile` must be one of {choices} (got {value!r}).").format(
+            choices=", ".join(sorted(cat.profiles)), value=profile_id)
         raise ConfigError(msg)
     profile = cat.profiles[profile_id]
     try:
@@ -190,7 +199,7 @@ def _adhoc(
         report_problems(exc)
     planning = dem.estimate_utm_crs()
     network = build_network(road_layer, crs=planning)
-    click.echo(f"roads: {network.report.summary()}", err=True)
+    click.echo(_("roads: {summary}").format(summary=network.report.summary()), err=True)
     clock.lap("build network")
     demand_pts = demand_from_points(dem.assign(demand_id=dem["id"]), crs=planning, source=demand.name)
     target = TypeTarget("facilities", facilities.stem, fac.assign(facility_id=fac["id"]), profile, minutes)
@@ -207,7 +216,7 @@ def _adhoc(
         "covered": d["covered_facilities"].to_numpy(dtype=bool),
     })
     written = [out / "demand_minutes.csv"]
-    write_atomic_csv(table, written[0])
+    write_atomic_csv(for_people(table, type_names={}), written[0])
     clock.lap("write csv")
     if geo_format == "auto":
         geo_format = "gpkg" if n <= AUTO_GPKG_MAX_POINTS else "parquet"
@@ -226,9 +235,11 @@ def _adhoc(
         clock.lap(f"write {geo_format}")
     covered = int(table["covered"].sum())
     off = int((~d["snapped"]).sum())
-    click.echo(f"{n:,} demand points: {covered:,} ({covered / n:.1%}) reach a facility within {minutes:g} min "
-               f"({profile.name_zh} {profile.id}, {profile.speed_m_per_min:g} m/min); {off:,} are farther than "
-               f"{max_snap_m:g} m from any usable road (unreachable). {clock.wall_s:.1f} s")
+    click.echo(_("{n:,} demand points: {covered:,} ({share:.1%}) reach a facility within {minutes:g} min "
+                 "({profile_zh} {profile}, {speed:g} m/min); {off:,} are farther than {snap:g} m from any usable "
+                 "road (unreachable). {seconds:.1f} s").format(
+        n=n, covered=covered, share=covered / n, minutes=minutes, profile_zh=profile.name_zh, profile=profile.id,
+        speed=profile.speed_m_per_min, off=off, snap=max_snap_m, seconds=clock.wall_s))
     for path in written:
         click.echo(os.path.normpath(path))
     logger.info(clock.summary())
@@ -237,11 +248,11 @@ def _adhoc(
 def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str, str]) -> None:
     units = result.units
     if result.network is not None:
-        click.echo(f"roads: {result.network.summary()}")
-    click.echo(f"method: {METHOD_LABELS[result.method]}")
+        click.echo(_("roads: {summary}").format(summary=result.network.summary()))
+    click.echo(_("method: {method}").format(method=METHOD_LABELS[result.method]))
     rows = units[units["level"] == "district"]
     if rows.empty:
-        click.echo("no facility type with network coverage has facilities in this workspace.")
+        click.echo(_("no facility type with network coverage has facilities in this workspace."))
         return
     shown = pd.DataFrame({
         "设施类型 type": rows["facility_type"],
@@ -255,15 +266,17 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
     unreachable = float(rows["population_unreachable"].iloc[0]) if len(rows) else 0.0
     total = float(rows["population"].iloc[0]) if len(rows) else 0.0
     if unreachable > 0:
-        click.echo(f"\n{unreachable:,.0f} of {total:,.0f} residents live farther from any road than the snapping "
-                   "distance: they count as not covered (never dropped).")
+        click.echo("\n" + _("{unreachable:,.0f} of {total:,.0f} residents live farther from any road than the "
+                            "snapping distance: they count as not covered (never dropped).").format(
+                                unreachable=unreachable, total=total))
     off = result.facilities[result.facilities["unsnapped"] > 0]
     for row in off.itertuples():
-        click.echo(f"{row.facility_type}: {row.unsnapped} of {row.given} facilities are farther from any road than "
-                   "the snapping distance and serve no one in this measure.")
+        click.echo(_("{type}: {unsnapped} of {given} facilities are farther from any road than the snapping "
+                     "distance and serve no one in this measure.").format(
+                         type=row.facility_type, unsnapped=row.unsnapped, given=row.given))
     if illustrative:
-        click.echo("\n示意 — computed from illustrative (generated) layers: the figures show how the tool works, "
-                   "not the district's real coverage.")
+        click.echo("\n" + _("示意 — computed from illustrative (generated) layers: the figures show how the tool "
+                            "works, not the district's real coverage."))
 
 
 @click.command("coverage", epilog=_EPILOG)
@@ -281,8 +294,9 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 @click.option("--demand", type=click.Path(dir_okay=False, path_type=Path), help="Ad hoc: demand points.")
 @click.option("--crs", help="Ad hoc: CRS of inputs that do not say, or gcj02/bd09.")
 @click.option("--profile", "profile_id", default="walk", show_default=True, help="Ad hoc: travel profile.")
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True, max=600), default=15.0, show_default=True,
-              help="Ad hoc: the time threshold.")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True, max=240),
+              help="The time threshold in minutes: with a scenario or -w, of the --type types (default: each type's "
+                   "own in the catalogue); ad hoc: of the question (default: 15).")
 @click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True, max=100_000), default=settings.MAX_SNAP_M,
               show_default=True, help="Ad hoc: demand farther than this from a road is unreachable.")
 @click.option("--geo-format", type=click.Choice(["auto", "gpkg", "parquet", "none"]), default="auto",
@@ -299,39 +313,57 @@ def coverage_command(
 
     With SCENARIO: import its layers, then write per-demand minutes and per-district/township/village
     tables (at each type's threshold and 5/10/15/20 min) to CSV and GeoPackage, and into the workspace.
-    Without: answer one service-area question from --roads, --facilities and --demand.
+    With only -w WORKSPACE: the same on the layers already imported there (no scenario file; defaults from
+    the catalogue, --type and --minutes to choose). Otherwise: answer one service-area question from
+    --roads, --facilities and --demand.
     """
     adhoc = [roads, facilities, demand]
+    if scenario is None and workspace is not None and all(a is None for a in adhoc):
+        sc = workspace_scenario(workspace, catalogue_for(None, catalogue_files))
+        _scenario_coverage(sc, workspace, out, types, method, no_polygons, minutes, catalogue_files)
+        return
     if scenario is None:
         if any(a is None for a in adhoc) or out is None:
-            msg = "give a SCENARIO, or all of --roads, --facilities, --demand and --out for an ad-hoc question."
+            msg = _("give a SCENARIO, or -w WORKSPACE, or all of --roads, --facilities, --demand and --out for an "
+                    "ad-hoc question.")
             raise click.UsageError(msg)
-        _adhoc(roads, facilities, demand, crs, profile_id, minutes, max_snap_m, out,  # type: ignore[arg-type]
+        _adhoc(roads, facilities, demand, crs, profile_id, minutes or 15.0, max_snap_m, out,  # type: ignore[arg-type]
                catalogue_files, geo_format)
         return
     if any(a is not None for a in adhoc):
-        msg = "--roads/--facilities/--demand are for the ad-hoc mode; with a SCENARIO, its layers are used."
+        msg = _("--roads/--facilities/--demand are for the ad-hoc mode; with a SCENARIO, its layers are used.")
         raise click.UsageError(msg)
-    clock = Stopwatch()
     sc = load_scenario(scenario)
-    if method is not None:
-        from dataclasses import replace  # noqa: PLC0415
+    _scenario_coverage(sc, workspace, out, types, method, no_polygons, minutes, catalogue_files, imported=False)
 
+
+def _scenario_coverage(
+    sc: Scenario, workspace: Workspace | None, out: Path | None, types: tuple[str, ...], method: str | None,
+    no_polygons: bool, minutes: float | None, catalogue_files: tuple[Path, ...], *, imported: bool = True,
+) -> None:
+    """Coverage of a scenario's workspace (its layers imported first unless `imported`), written and printed."""
+    clock = Stopwatch()
+    if method is not None:
         sc = replace(sc, coverage=replace(sc.coverage, method=CoverageMethod(method)))
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
-    import_scenario(sc, ws, cat)
+    if not imported:
+        import_scenario(sc, ws, cat)
+    cat = with_minutes(cat, types or [t.id for t in cat.types.values()], minutes)
     clock.lap("import layers")
-    result = coverage_for_scenario(ws, sc, cat, types=types or None, polygons=not no_polygons,
-                                   progress=sys.stderr.isatty())
+    show = progress_sink()
+    result = coverage_for_scenario(ws, sc, cat, types=types or None, polygons=not no_polygons, progress=show)
+    close(show)
     clock.lap("coverage (reading the workspace included)", result.seconds)
     illustrative = ws.illustrative()
     target = out or ws.derived_path("_coverage")
-    files = write_coverage(result, out_dir=target, workspace=ws, illustrative=illustrative)
+    files = write_coverage(result, out_dir=target, workspace=ws, illustrative=illustrative,
+                           type_names={t.id: t.name_zh for t in cat.types.values()})
     clock.lap("write outputs and workspace")
     _print_result(result, illustrative=illustrative, names={t.id: t.name_zh for t in cat.types.values()})
-    click.echo(f"\n{clock.wall_s:.1f} s; written:", err=True)
+    click.echo("\n" + _("{seconds:.1f} s; written:").format(seconds=clock.wall_s), err=True)
     for path in files:
         click.echo(os.path.normpath(path))
-    click.echo(f"{os.path.normpath(ws.label)} (layers coverage_demand, coverage_units, coverage_areas)")
+    click.echo(_("{workspace} (layers coverage_demand, coverage_units, coverage_areas)").format(
+        workspace=os.path.normpath(ws.label)))
     logger.info(clock.summary())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +15,10 @@ import pandas as pd
 from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS, Catalogue, load_catalogue
 from gisplan.cli.options import catalogue_option, format_table, report_problems, workspace_option
+from gisplan.cli.progressbar import close, progress_sink
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, CRSError, SchemaError
+from gisplan.i18n import _, ngettext
 from gisplan.workflows.importing import ImportSpec, import_layers, validate_imports
 
 if TYPE_CHECKING:
@@ -139,15 +140,18 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
     """
     cat = load_catalogue(*catalogue_files)
     specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    show = progress_sink()
     try:
-        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
-                                progress=sys.stderr.isatty())
+        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m, progress=show)
     except SchemaError as exc:
+        close(show)
         report_problems(exc)
+    close(show)
     for r in results:
-        flag = " (示意 illustrative)" if r.illustrative else ""
-        click.echo(f"imported {r.rows} row{'s' if r.rows != 1 else ''} into layer `{r.layer}` of "
-                   f"{workspace.label}{flag}")
+        flag = _(" (示意 illustrative)") if r.illustrative else ""
+        click.echo(ngettext("imported {n} row into layer `{layer}` of {workspace}{flag}",
+                            "imported {n} rows into layer `{layer}` of {workspace}{flag}", r.rows).format(
+            n=r.rows, layer=r.layer, workspace=workspace.label, flag=flag))
 
 
 @layers.command("validate", epilog=_EPILOG_IMPORT.replace("layers import", "layers validate"))
@@ -168,7 +172,7 @@ def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | Non
     except SchemaError as exc:
         report_problems(exc)
     for w in writes:
-        click.echo(f"OK: {w.source_path} → `{w.name}`, {len(w.data)} rows")
+        click.echo(_("OK: {path} → `{layer}`, {n} rows").format(path=w.source_path, layer=w.name, n=len(w.data)))
 
 
 @layers.command("list")
@@ -213,7 +217,7 @@ def layers_show(name: str, limit: int, workspace: Workspace) -> None:
     shown = frame if limit == 0 else frame.head(limit)
     click.echo(format_table(shown))
     if len(shown) < len(frame):
-        click.echo(f"… {len(frame) - len(shown)} more rows (--limit 0 shows all)")
+        click.echo(_("… {n} more rows (--limit 0 shows all)").format(n=len(frame) - len(shown)))
 
 
 @layers.command("log")

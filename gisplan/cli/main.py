@@ -7,8 +7,9 @@ Exit codes: 0 success, 1 data or configuration error (message on stderr, no trac
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +18,7 @@ from gisplan.cli.boundaries import boundaries
 from gisplan.cli.coverage import coverage_command
 from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
+from gisplan.cli.helptext import translate_usage_error, use_help_context
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
@@ -24,24 +26,63 @@ from gisplan.cli.roads import roads
 from gisplan.cli.run import run
 from gisplan.cli.types import types
 from gisplan.errors import GisplanError
+from gisplan.i18n import LANGUAGES, _, use_language
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def _lang_in(args: Sequence[str]) -> str | None:
+    """The value of a `--lang` given before the subcommand (``--lang zh`` or ``--lang=zh``), if any."""
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+        if not arg.startswith("-") and (i == 0 or args[i - 1] != "--lang"):
+            return None  # the subcommand: its own options follow
+    return None
 
 
 class _Group(click.Group):
-    """Turn gisplan errors into a one-paragraph message and exit code 1."""
+    """Speak the chosen language for the whole command (help and usage errors included, which click handles
+    before any callback runs); turn gisplan errors into a one-paragraph message and exit code 1."""
+
+    def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
+        """Run the command in the language of `--lang`, else the locale's, then restore the one spoken before."""
+        given = _lang_in(list(sys.argv[1:] if args is None else args)) or os.environ.get("GISPLAN_LANG")
+        before = use_language(given if given in LANGUAGES else None)  # a bad value: click says so, in the locale's
+        try:
+            return super().main(args, *a, **kw)
+        finally:
+            use_language(before)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """Parse the group's own options; a usage error is shown in the interface language."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            raise translate_usage_error(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # a subcommand's usage error
+            raise translate_usage_error(exc) from None
         except GisplanError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(_("error: {message}").format(message=exc), err=True)
             sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gisplan")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
-@click.option("-q", "--quiet", count=True, help="Less log output.")
-def cli(verbose: int, quiet: int) -> None:
+@click.option("-q", "--quiet", count=True, help="Less log output (and no progress display).")
+@click.option("--lang", type=click.Choice(list(LANGUAGES)), envvar="GISPLAN_LANG",
+              help="Interface language: messages, --help and the tables and CSV headers written for people (zh: "
+                   "中文). Default: the locale's (LANG=zh_CN.UTF-8 → zh), English in a C/POSIX locale.")
+def cli(verbose: int, quiet: int, lang: str | None) -> None:
     """gisplan: facility coverage and plan indicators for district civil-affairs bureaus (民政局).
 
     \b
@@ -68,6 +109,7 @@ def cli(verbose: int, quiet: int) -> None:
 for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
                  boundaries, divisions):
     cli.add_command(_command)
+use_help_context(cli)
 
 
 def main() -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, import_scenario
+from gisplan.cli.progressbar import close, progress_sink
 from gisplan.config import load_scenario
+from gisplan.i18n import _
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import BASEMAPS, check_basemap, choropleth_choices
 from gisplan.store import open_workspace
 from gisplan.workflows.plan import run_scenario
+from gisplan.workflows.workspace import workspace_scenario
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,6 +27,7 @@ __all__ = ["map_command", "map_options"]
 
 _EPILOG = """\b
 Examples:
+  gisplan map -w yc.gpkg --out out/yc     # a workspace without a scenario file
   gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan
   gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan --list
   gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan --choropleth floor_area
@@ -49,7 +52,7 @@ def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command("map", epilog=_EPILOG)
-@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of a `gisplan run` (default: beside the workspace, <workspace>_results).")
@@ -61,25 +64,33 @@ def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @map_options
 @catalogue_option
 def map_command(
-    scenario: Path, workspace: Workspace | None, out: Path | None, output: Path | None, list_only: bool, propose: bool,
-    choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+    scenario: Path | None, workspace: Workspace | None, out: Path | None, output: Path | None, list_only: bool,
+    propose: bool, choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
 ) -> None:
     """Draw SCENARIO's coverage map from the results of `gisplan run` in --out (which writes map.html
     itself): townships coloured by an indicator, facilities by type, service areas, coverage gaps and
     candidate sites, one toggleable layer each; a single HTML file that opens offline. When --out has no
-    results yet, the scenario is run first and its results are written there too.
+    results yet, the scenario is run first and its results are written there too. With only -w WORKSPACE
+    (no SCENARIO): the map of the layers imported there, with the catalogue's defaults.
     """
     check_basemap(basemap, tianditu_key)
-    sc = load_scenario(scenario)
+    if scenario is None and workspace is None:
+        raise click.UsageError(_("give a SCENARIO, or -w WORKSPACE."))
+    sc = (load_scenario(scenario) if scenario is not None
+          else workspace_scenario(workspace, catalogue_for(None, catalogue_files)))  # type: ignore[arg-type]
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
     target = out or ws.derived_path("_results")
     if not (target / "results.gpkg").is_file():
-        click.echo(f"{os.path.normpath(target)} has no results yet: running the scenario first "
-                   "(`gisplan run` prints the tables)", err=True)
-        import_scenario(sc, ws, cat)
-        result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
-        write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative())
+        click.echo(_("{folder} has no results yet: running the scenario first (`gisplan run` prints the "
+                     "tables)").format(folder=os.path.normpath(target)), err=True)
+        if scenario is not None:  # -w alone: the layers are in the workspace already
+            import_scenario(sc, ws, cat)
+        show = progress_sink()
+        result = run_scenario(ws, sc, cat, progress=show, propose=propose)
+        write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative(),
+                      type_names={t.id: t.name_zh for t in cat.types.values()})
+        close(show)
     layers = map_layers(target / "results.gpkg", ws, sc, cat)
     if list_only:
         for key, label in choropleth_choices(layers).items():

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gisplan.catalogue import Catalogue, load_catalogue
+from gisplan.cli.progressbar import close, progress_sink
 from gisplan.config import check_scenario_types
 from gisplan.errors import SchemaError, StoreError
+from gisplan.i18n import _
 from gisplan.store import Workspace, open_workspace
 from gisplan.workflows.importing import import_scenario as _import_scenario
 from gisplan.workflows.importing import scenario_specs
@@ -75,7 +77,7 @@ def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, float):
         return f"{value:,.6f}".rstrip("0").rstrip(".")
     return str(value)
@@ -94,7 +96,7 @@ def format_table(frame: pd.DataFrame) -> str:
 
 
 def report_problems(exc: SchemaError) -> None:
-    click.echo(f"error: {exc}", err=True)
+    click.echo(_("error: {message}").format(message=exc), err=True)
     sys.exit(1)
 
 
@@ -111,8 +113,12 @@ def catalogue_for(sc: Scenario | None, extra: Sequence[Path]) -> Catalogue:
 def import_scenario(sc: Scenario, workspace: Workspace, cat: Catalogue) -> None:
     """Import a scenario's layers, saying so on stderr; a data error ends the command with exit code 1."""
     specs = scenario_specs(sc, workspace)
-    click.echo(f"{sc.name}: importing {len(specs)} layers into {workspace.label} …", err=True)
+    click.echo(_("{name}: importing {n} layers into {workspace} …").format(name=sc.name, n=len(specs),
+                                                                            workspace=workspace.label), err=True)
+    show = progress_sink()
     try:
-        _import_scenario(sc, workspace, cat, specs=specs, progress=sys.stderr.isatty())
+        _import_scenario(sc, workspace, cat, specs=specs, progress=show)
     except SchemaError as exc:
+        close(show)
         report_problems(exc)
+    close(show)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -12,10 +11,14 @@ import pandas as pd
 
 from gisplan.cli.map import map_options
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
+from gisplan.cli.progressbar import close, progress_sink
 from gisplan.cli.timing import Stopwatch
 from gisplan.config import load_scenario
+from gisplan.i18n import _
+from gisplan.outputs.people import for_people
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
+from gisplan.progress import Tick
 from gisplan.store import Workspace, open_workspace
 from gisplan.workflows.plan import RunResult, run_scenario
 
@@ -62,19 +65,21 @@ def run(
     meta = ws.metadata()
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
-    click.echo(f"\n{sc.name}\nworkspace: {os.path.normpath(ws.label)}\n")
+    click.echo(f"\n{sc.name}\n" + _("workspace: {path}").format(path=os.path.normpath(ws.label)) + "\n")
     click.echo(format_table(meta[["layer", "kind", "row_count", "illustrative", "crs_given"]]))
-    result = run_scenario(ws, sc, cat, progress=sys.stderr.isatty(), propose=propose)
+    show = progress_sink()
+    result = run_scenario(ws, sc, cat, progress=show, propose=propose)
+    close(show)
     clock.lap("run", result.seconds)
     if result.coverage is not None and result.coverage.network is not None:
-        click.echo(f"\nroads: {result.coverage.network.summary()}")
+        click.echo("\n" + _("roads: {summary}").format(summary=result.coverage.network.summary()))
         roads = meta[meta["kind"].eq("roads") & meta["note"].fillna("").astype(str).str.strip().ne("")]
         for layer, note in zip(roads["layer"], roads["note"], strict=True):  # OSM roads: source, date, ODbL
             click.echo(f"{layer}: {note}")
     elif result.coverage is not None and result.coverage_note:
-        click.echo(f"\n直线 straight-line: {result.coverage_note}")
+        click.echo("\n" + _("直线 straight-line: {note}").format(note=result.coverage_note))
     elif result.coverage_note:
-        click.echo(f"\ncoverage not measured: {result.coverage_note}")
+        click.echo("\n" + _("coverage not measured: {note}").format(note=result.coverage_note))
     table = result.indicators.copy()
     if len(table):
         table["value"] = table["value"].round(1)
@@ -82,24 +87,29 @@ def run(
                    "value": "测算 measured", "target_2025": "2025年目标", "status": "状态 status",
                    "method": "方法 method", "basis": "依据 basis"}
         click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
-    _print_gaps(result)
+    _print_gaps(result, {t.id: t.name_zh for t in cat.types.values()})
     _print_proposals(result)
     if "townships" not in set(meta["layer"]):
-        click.echo("\nNo township polygons in this workspace: points were checked against the district outline "
-                   "only, and township-level indicators use the declared division codes.")
+        click.echo("\n" + _("No township polygons in this workspace: points were checked against the district "
+                            "outline only, and township-level indicators use the declared division codes."))
     target = out or ws.derived_path("_results")
-    files = write_results(result, out_dir=target, workspace=ws, illustrative=illustrative)
+    show(Tick("write"))
+    files = write_results(result, out_dir=target, workspace=ws, illustrative=illustrative,
+                          type_names={t.id: t.name_zh for t in cat.types.values()})
     clock.lap("write results")
     if draw_map:
+        show(Tick("map", 0, 1))
         files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat), target / "map.html",
                                choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
+        show(Tick("map", 1, 1))
         clock.lap("map")
-    click.echo("\nwritten:")
+    close(show)
+    click.echo("\n" + _("written:"))
     for path in files:
         click.echo(os.path.normpath(path))
     if illustrative:
-        click.echo("\n示意 — facility and household layers are generated illustrative data, not real facilities; "
-                   "measured values show how the tool works, not the district's real state.")
+        click.echo("\n" + _("示意 — facility and household layers are generated illustrative data, not real "
+                            "facilities; measured values show how the tool works, not the district's real state."))
     logger.info(clock.summary())
 
 
@@ -111,18 +121,19 @@ def _print_proposals(result: RunResult) -> None:
     shown = pd.DataFrame({"编号 id": rows["indicator_id"], "现状 now": rows["value"].round(1),
                           "目标 target": rows["target_2025"], "新增 new sites": rows["new_sites"].astype(int),
                           "建成后 after": rows["value_after"].round(1), "状态 after": rows["status_after"]})
-    click.echo("\n选址建议 proposed sites to reach each target (phased order and locations in proposed_sites.csv):")
+    click.echo("\n" + _("选址建议 proposed sites to reach each target (phased order and locations in "
+                        "proposed_sites.csv):"))
     click.echo(format_table(shown))
 
 
-def _print_gaps(result: RunResult) -> None:
+def _print_gaps(result: RunResult, names: dict[str, str]) -> None:
     gaps = result.gaps
     if len(gaps):
         top = gaps[gaps["rank"] <= 3][["facility_type", "rank", "population", "households", "township", "village"]]
         top = top.assign(population=top["population"].round(0), households=top["households"].round(0))
-        click.echo("\n最大的未覆盖片区 largest uncovered areas (top 3 per type; all in gaps.csv):")
-        click.echo(format_table(top))
+        click.echo("\n" + _("最大的未覆盖片区 largest uncovered areas (top 3 per type; all in gaps.csv):"))
+        click.echo(format_table(for_people(top, type_names=names)))
     if len(result.admin_gaps):
         counts = result.admin_gaps.groupby(["facility_type", "level"]).size().rename("lacking").reset_index()
-        click.echo("\n缺少设施的行政单元 divisions lacking a required facility (all in admin_gaps.csv):")
-        click.echo(format_table(counts))
+        click.echo("\n" + _("缺少设施的行政单元 divisions lacking a required facility (all in admin_gaps.csv):"))
+        click.echo(format_table(for_people(counts, type_names=names)))

@@ -13,9 +13,11 @@ import shapely
 from gisplan.analysis.coverage import METHOD_LABELS, CoverageResult
 from gisplan.crs import STORAGE_CRS
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg
+from gisplan.outputs.people import for_people
 from gisplan.store import LayerWrite
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     import geopandas as gpd
@@ -43,12 +45,15 @@ def write_coverage(
     out_dir: Path,
     workspace: Workspace | None = None,
     illustrative: bool = False,
+    type_names: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write coverage results: CSVs and a GeoPackage in `out_dir`, and layers in `workspace` (when given).
 
     Files: ``coverage_demand.csv`` (per demand point and type: minutes, nearest facility, covered),
     ``coverage_units.csv`` (per district/township/village, type and threshold),
     ``coverage_facilities.csv`` and ``coverage.gpkg`` (layers ``demand``, ``units`` … in EPSG:4326).
+    The CSVs are written for people in the language spoken (:func:`gisplan.outputs.people.for_people`, with
+    `type_names`: facility type id → name); the GeoPackage and the workspace layers stay machine-readable.
     Workspace layers: ``coverage_demand``, ``coverage_units``, ``coverage_areas``.
 
     Returns
@@ -65,7 +70,7 @@ def write_coverage(
     written = []
     for name, frame in (("coverage_demand.csv", pd.DataFrame(demand.drop(columns="geometry"))),
                         ("coverage_units.csv", units), ("coverage_facilities.csv", result.facilities)):
-        write_atomic_csv(frame, out_dir / name)
+        write_atomic_csv(for_people(frame, type_names=type_names or {}), out_dir / name)
         written.append(out_dir / name)
     gpkg_layers = {"demand": demand, "areas": areas}
     write_atomic_gpkg({k: v for k, v in gpkg_layers.items() if len(v)}, out_dir / "coverage.gpkg")

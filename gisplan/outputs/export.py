@@ -28,6 +28,7 @@ from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.export_dxf import DxfLayer, dxf_layer_name, write_dxf
 from gisplan.outputs.export_kml import KmlLayer, write_kmz
 from gisplan.outputs.export_shp import check_shapefile, shapefile_field_names
+from gisplan.outputs.people import for_people
 from gisplan.settings import gpkg_versions
 from gisplan.vocab import ExportFormat
 
@@ -324,7 +325,9 @@ def export_layers(
             for name, frame in projected.items():
                 write_vector_file(frame, tmp / f"{_safe(name)}.geojson", driver="GeoJSON")
         elif fmt is ExportFormat.XLSX:
-            write_xlsx({_safe(n)[:31]: _xlsx_sheet(f, target_crs) for n, f in projected.items()}, tmp / files[0],
+            type_names = {t.id: t.name_zh for t in catalogue.types.values()}  # for people: in the language spoken
+            write_xlsx({_safe(n)[:31]: for_people(_xlsx_sheet(f, target_crs), type_names=type_names)
+                        for n, f in projected.items()}, tmp / files[0],
                        notes=[title, *([f"{ILLUSTRATIVE_NOTE}: {', '.join(sorted(generated))}"] if generated else [])])
         elif fmt is ExportFormat.KMZ:
             write_kmz([_kml_layer(n, f, catalogue, n in generated) for n, f in _spatial(projected).items()],

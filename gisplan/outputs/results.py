@@ -15,10 +15,12 @@ from gisplan.errors import ConfigError
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.coverage import demand_table
+from gisplan.outputs.people import for_people
 from gisplan.outputs.webmap import MapLayers, build_map, render_map_html
 from gisplan.vocab import CoverageMethod, Method
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from gisplan.analysis.coverage import CoverageResult
@@ -55,35 +57,43 @@ def _unit_layer(
     return out
 
 
-def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, illustrative: bool) -> list[Path]:
+def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, illustrative: bool,
+                  type_names: Mapping[str, str] | None = None) -> list[Path]:
     """Write `gisplan run` results: ``indicators.csv``, per-unit tables, ``gaps.csv``, ``admin_gaps.csv``
-    and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas)."""
+    and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas).
+
+    The CSVs are written for people in the language spoken (:func:`gisplan.outputs.people.for_people`, with
+    `type_names`: facility type id → name); ``results.gpkg`` keeps the machine-readable columns."""
+    names = type_names or {}
+
+    def csv(frame: pd.DataFrame, path: Path) -> None:
+        write_atomic_csv(for_people(frame, type_names=names), path)
+
     table = result.indicators.rename(columns={"name_zh": "name", "basis": "source"})
     first = ["indicator_id", "name", "unit", "value", "target", "comparator", "status", "method", "source"]
     table = table[first + [c for c in table.columns if c not in first]]
     table["illustrative"] = illustrative
     written = []
-    write_atomic_csv(table, out_dir / "indicators.csv")
+    csv(table, out_dir / "indicators.csv")
     written.append(out_dir / "indicators.csv")
     gaps = result.gaps.to_crs(STORAGE_CRS)
-    write_atomic_csv(pd.DataFrame(gaps.drop(columns="geometry")), out_dir / "gaps.csv")
-    write_atomic_csv(result.admin_gaps, out_dir / "admin_gaps.csv")
+    csv(pd.DataFrame(gaps.drop(columns="geometry")), out_dir / "gaps.csv")
+    csv(result.admin_gaps, out_dir / "admin_gaps.csv")
     written += [out_dir / "gaps.csv", out_dir / "admin_gaps.csv"]
     if len(result.floor_area):
-        write_atomic_csv(result.floor_area.assign(illustrative=illustrative), out_dir / "floor_area.csv")
+        csv(result.floor_area.assign(illustrative=illustrative), out_dir / "floor_area.csv")
         written.append(out_dir / "floor_area.csv")
     if len(result.proposals):
         frame = pd.DataFrame(result.proposals.drop(columns="geometry")).assign(illustrative=illustrative)
         first_cols = ["indicator_id", "facility_type", "rank", "candidate_id", "township", "village"]
-        write_atomic_csv(frame[first_cols + [c for c in frame.columns if c not in first_cols]],
-                         out_dir / "proposed_sites.csv")
+        csv(frame[first_cols + [c for c in frame.columns if c not in first_cols]], out_dir / "proposed_sites.csv")
         written.append(out_dir / "proposed_sites.csv")
     layers: dict[str, pd.DataFrame] = {"indicators": table.astype({"meets_target": "boolean"}),
                                        "admin_gaps": result.admin_gaps}
     if result.coverage is not None:
         units = result.coverage.units.copy()
         units["illustrative"] = illustrative
-        write_atomic_csv(units, out_dir / "units.csv")
+        csv(units, out_dir / "units.csv")
         written.append(out_dir / "units.csv")
         layers["demand"] = demand_table(result.coverage)
         if len(result.coverage.areas):

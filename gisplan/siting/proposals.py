@@ -29,6 +29,7 @@ from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
+from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.siting.costs import CostTable, coverage_matrix, covered_rows, marginal_gains
 from gisplan.siting.models import lscp, mclp, one_per_unit
 from gisplan.vocab import Level, QuestionKind
@@ -160,6 +161,7 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     names: dict[str, str] | None = None,
     max_snap_m: float = settings.MAX_SNAP_M,
     time_limit_s: float | None = None,
+    progress: ProgressSink = silent,
 ) -> Proposal:
     """Choose the new sites that answer `question` for one facility type.
 
@@ -180,12 +182,15 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
         Division level of a ``units`` question.
     time_limit_s : float, optional
         HiGHS time limit; the best solution found and its gap are returned when it runs out.
+    progress : ProgressSink
+        Told of the solver's progress (stage ``solver``: elapsed time, incumbent, gap).
 
     Raises
     ------
     InfeasibleError
         If the candidates cannot answer the question (the message says what is missing).
     """
+    progress(Tick("solver", message=str(question.kind)))
     cand = candidates.to_crs(network.crs)
     sites, n_fixed = _sites(existing.to_crs(network.crs), cand)
     table = _site_costs(network, profile, sites, demand, threshold_minutes=threshold_minutes, weight=weight,

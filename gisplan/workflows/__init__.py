@@ -25,6 +25,7 @@ from gisplan.workflows.importing import (
 )
 from gisplan.workflows.plan import RunResult, apply_reported_values, run_scenario
 from gisplan.workflows.roads import RoadsFetched, district_outline, fetch_roads, scenario_outline
+from gisplan.workflows.workspace import WorkspaceProposal, propose_for_type, with_minutes, workspace_scenario
 
 __all__ = [
     "DivisionOutcome",
@@ -32,6 +33,7 @@ __all__ = [
     "ImportSpec",
     "RoadsFetched",
     "RunResult",
+    "WorkspaceProposal",
     "apply_repair",
     "apply_reported_values",
     "change_divisions",
@@ -44,6 +46,7 @@ __all__ = [
     "inspection_sheet",
     "layer_name_for",
     "load_context",
+    "propose_for_type",
     "propose_repair",
     "recode_table",
     "record_inspection",
@@ -52,5 +55,7 @@ __all__ = [
     "scenario_network",
     "scenario_outline",
     "validate_imports",
+    "with_minutes",
+    "workspace_scenario",
     "write_markers",
 ]

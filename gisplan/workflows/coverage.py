@@ -17,6 +17,7 @@ from gisplan.analysis.indicators import existing_only
 from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.network.graph import build_network
+from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.vocab import CoverageKind, CoverageMethod, Spread
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def coverage_for_scenario(
     *,
     types: Sequence[str] | None = None,
     polygons: bool = True,
-    progress: bool = False,
+    progress: ProgressSink = silent,
     network: RoadNetwork | None = None,
 ) -> CoverageResult:
     """Measure coverage of every network-covered facility type in a workspace (`network`: already built).
@@ -119,6 +120,7 @@ def coverage_for_scenario(
     cov = scenario.coverage
     profiles = scenario_profiles(scenario, catalogue)
     if network is None and cov.method is CoverageMethod.NETWORK:
+        progress(Tick("roads"))
         network = scenario_network(workspace, scenario)
     if cov.method is not CoverageMethod.NETWORK:
         network = None
@@ -127,6 +129,7 @@ def coverage_for_scenario(
                "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
                "straight-line method with [coverage] method = \"straight_line\".")
         raise NetworkError(msg)
+    progress(Tick("demand"))
     demand = scenario_demand(workspace, scenario, network)
     targets = _targets(workspace, catalogue, profiles, types)
     gaz = workspace.read_table("gazetteer") if workspace.has_layer("gazetteer") else None

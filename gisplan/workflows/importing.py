@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from gisplan import settings
 from gisplan.catalogue import facility_layer_name
@@ -24,6 +23,7 @@ from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, Stor
 from gisplan.io.osm import fetch_osm_roads, is_osm_file, read_osm_roads
 from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
 from gisplan.io.tables import COORDINATE_HEADERS, TABLE_SUFFIXES, RawTable, read_table
+from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
 from gisplan.workflows.divisions import CROSSWALK_LAYER, replay_crosswalk, with_retired
@@ -196,7 +196,7 @@ def validate_imports(
     workspace: Workspace | None,
     catalogue: Catalogue,
     tolerance_m: float = settings.TOLERANCE_M,
-    progress: bool = False,
+    progress: ProgressSink = silent,
     district_code: str | None = None,
     planning_crs: str | None = None,
 ) -> list[LayerWrite]:
@@ -232,7 +232,8 @@ def validate_imports(
     parts: dict[str, list[_Part]] = {}
     names: dict[str, str] = {}
     ordered = sorted(specs, key=lambda s: _order(s, catalogue))
-    for spec in tqdm(ordered, desc="validating", unit="layer", disable=not progress, leave=False):
+    for i, spec in enumerate(ordered):
+        progress(Tick("import", i, len(ordered), getattr(spec.path, "name", str(spec.path))))
         _warn_crs_hints(spec)
         name = layer_name_for(spec)
         if name in names and spec.kind not in _COMBINABLE:
@@ -446,7 +447,7 @@ def import_layers(
     *,
     catalogue: Catalogue,
     tolerance_m: float = settings.TOLERANCE_M,
-    progress: bool = False,
+    progress: ProgressSink = silent,
     district_code: str | None = None,
     planning_crs: str | None = None,
 ) -> list[ImportResult]:
@@ -460,8 +461,8 @@ def import_layers(
     catalogue : Catalogue
     tolerance_m : float
         Metres a point may lie outside its declared polygon before it is reported.
-    progress : bool
-        Show a progress bar (stderr) while validating.
+    progress : ProgressSink
+        Told of every file validated (stage ``import``) and of the write.
     district_code : str, optional
         The 6-digit district the workspace is for; a gazetteer of another district is refused.
     planning_crs : str, optional
@@ -479,6 +480,7 @@ def import_layers(
     with workspace.lock():  # nobody changes the workspace between validating against it and writing
         writes = validate_imports(specs, workspace=workspace, catalogue=catalogue, tolerance_m=tolerance_m,
                                   progress=progress, district_code=district_code, planning_crs=planning_crs)
+        progress(Tick("import", len(specs), len(specs), workspace.label))
         workspace.write(writes, action="import", detail={"files": len(writes)}, lock=False)
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
 
@@ -516,7 +518,7 @@ def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
 
 def import_scenario(
     sc: Scenario, workspace: Workspace, cat: Catalogue, *, specs: Sequence[ImportSpec] | None = None,
-    progress: bool = False,
+    progress: ProgressSink = silent,
 ) -> None:
     """Import every layer of scenario `sc` (and its roads, fetched from OpenStreetMap when the scenario allows)
     into `workspace`, all or nothing. `specs` are :func:`scenario_specs`, when the caller has them already.

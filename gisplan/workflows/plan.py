@@ -31,11 +31,13 @@ from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, 
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.laps import Laps
+from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, QuestionKind, Status
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from gisplan.analysis.coverage import CoverageResult
@@ -129,7 +131,8 @@ def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple
 
 
 def run_scenario(
-    workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *, progress: bool = False, propose: bool = True,
+    workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *, progress: ProgressSink = silent,
+    propose: bool = True,
 ) -> RunResult:
     """Measure everything the workspace allows: coverage (when roads and demand exist), the indicator
     table, coverage gaps and administrative gaps."""
@@ -143,6 +146,7 @@ def run_scenario(
     households = workspace.read("households") if workspace.has_layer("households") else None
     illustrative = workspace.illustrative()
     laps.lap("read layers")
+    progress(Tick("roads"))
     network = scenario_network(workspace, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
     estimate = scenario.coverage.method is CoverageMethod.NETWORK and network is None
     laps.lap("road network")
@@ -170,8 +174,9 @@ def run_scenario(
     proposals = pd.DataFrame()
     if propose and coverage is not None and network is not None:
         run = _RunContext(specs, existing, households, gazetteer, coverage, gaps, network, workspace, scenario,
-                          catalogue, names)
+                          catalogue, names, progress)
         table, proposals = _propose(table, run)
+        progress(Tick("proposals", len(specs), len(specs)))
     laps.lap("proposals")
     lacking = admin_gaps(existing, gazetteer, catalogue)
     laps.lap("administrative gaps")
@@ -181,7 +186,7 @@ def run_scenario(
 
 def _coverage(
     workspace: Workspace, scenario: Scenario, catalogue: Catalogue, network: RoadNetwork | None, *,
-    estimate: bool, progress: bool,
+    estimate: bool, progress: ProgressSink,
 ) -> tuple[CoverageResult | None, str]:
     """Coverage by the scenario's method, or (`estimate`: no roads) the labelled straight-line estimate, never
     mixed with network results; with a note saying why when it is an estimate or was not measured."""
@@ -252,6 +257,8 @@ class _RunContext:
     scenario, catalogue
     names : dict
         Division code12 → name.
+    progress : ProgressSink
+        Told of every row proposed for (stage ``proposals``) and, through the solver, of its progress.
     """
 
     specs: tuple[IndicatorSpec, ...]
@@ -265,6 +272,14 @@ class _RunContext:
     scenario: Scenario
     catalogue: Catalogue
     names: dict[str, str]
+    progress: ProgressSink = silent
+
+
+def _ticking(specs: tuple[IndicatorSpec, ...], progress: ProgressSink) -> Iterator[tuple[int, IndicatorSpec]]:
+    """``enumerate(specs)``, telling `progress` of each row (stage ``proposals``)."""
+    for i, spec in enumerate(specs):
+        progress(Tick("proposals", i, len(specs), spec.indicator_id))
+        yield i, spec
 
 
 def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -283,7 +298,7 @@ def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.Da
     out["status_after"] = ""
     frames = []
     done: dict[tuple[object, ...], Proposal] = {}  # rows asking the same question share the answer
-    for i, spec in enumerate(specs):
+    for i, spec in _ticking(specs, run.progress):
         row = out.iloc[i]
         if (row["status"] != Status.NOT_MET or REGISTRY[spec.metric].question is None
                 or row["comparator"] not in {Comparator.GE, Comparator.GT}):
@@ -308,6 +323,7 @@ def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.Da
                     existing=existing, candidates=candidates, threshold_minutes=minutes, weight=spec.weight,
                     townships=towns, villages=villages, unit_level=level, names=run.names,
                     max_snap_m=scenario.coverage.max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
+                    progress=run.progress,
                 )
             proposal = done[key]
         except InfeasibleError as exc:
