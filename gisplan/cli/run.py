@@ -110,6 +110,8 @@ def _print_proposals(result: RunResult) -> None:
                           "建成后 after": rows["value_after"].round(1), "状态 after": rows["status_after"]})
     click.echo("\n选址建议 proposed sites to reach each target (phased order and locations in proposed_sites.csv):")
     click.echo(format_table(shown))
+    if result.period is not None:
+        click.echo(result.period.note)
 
 
 def _print_gaps(result: RunResult) -> None:
