@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from gisplan.catalogue import Profile
     from gisplan.network.graph import RoadNetwork
+    from gisplan.network.snapping import EdgeSnap, SnapIndex
     from gisplan.progress import ProgressSink
 
 __all__ = ["AREA_RULE_STATUS", "Proposal", "SiteQuestion", "generate_candidates", "propose_by_area", "propose_sites"]
@@ -248,11 +249,9 @@ def _site_costs(
 ) -> CostTable:
     """The cost table of the sites: minutes from every demand point to every site within the threshold, on
     the roads `profile` may use; each point weighs its `weight` (1 where the demand has no such column)."""
-    index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
+    index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
     sxy = shapely.get_coordinates(shapely.point_on_surface(sites.geometry.to_numpy()))
-    dxy = shapely.get_coordinates(demand.geometry.to_numpy())
     ssnap = snap_points(index, sxy[:, 0], sxy[:, 1], max_snap_m=max_snap_m)
-    dsnap = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)
     pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
     w = demand[weight].to_numpy(dtype=float) if weight in demand else np.ones(len(demand))
     return CostTable(
@@ -261,6 +260,26 @@ def _site_costs(
         pair_demand=pairs["demand"].to_numpy(np.int64), pair_candidate=pairs["source"].to_numpy(np.int64),
         cost=pairs["minutes"].to_numpy(float),
     )
+
+
+#: the snap index and snapped demand of the last few (network, profile, demand) triples: the rows of one run
+#: share them (the objects are kept with the entry, so their ids cannot be reused while it lives)
+_SNAPPED: dict[tuple[int, int, int, float], tuple[tuple[object, ...], tuple[SnapIndex, EdgeSnap]]] = {}
+
+
+def _demand_snap(
+    network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, max_snap_m: float,
+) -> tuple[SnapIndex, EdgeSnap]:
+    """The profile's snap index of `network` and `demand` snapped to it, computed once per run."""
+    key = (id(network), id(profile), id(demand), float(max_snap_m))
+    if key not in _SNAPPED:
+        index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
+        dxy = shapely.get_coordinates(demand.geometry.to_numpy())
+        while len(_SNAPPED) >= 4:  # a few profiles per run
+            _SNAPPED.pop(next(iter(_SNAPPED)))
+        _SNAPPED[key] = ((network, profile, demand),
+                         (index, snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)))
+    return _SNAPPED[key][1]
 
 
 def _answer(  # noqa: PLR0913 - the question, its table and keyword-only options
@@ -376,7 +395,8 @@ def propose_by_area(  # noqa: PLR0913 - keyword-only layers and options
     w = np.nan_to_num(w)
     dxy = shapely.get_coordinates(dem.geometry.to_numpy())
     distance, near_w = _homes_near(cxy, dxy, w, min_distance_m)
-    dunit = division_code_at(dem.geometry, polys)
+    column = "township_code12" if unit_level == Level.TOWNSHIP else "code12"
+    dunit = dem[column].astype(object).to_numpy() if column in dem else division_code_at(dem.geometry, polys)
     d = pd.DataFrame({"unit": dunit, "w": w, "x": dxy[:, 0] * w, "y": dxy[:, 1] * w}).dropna(subset=["unit"])
     sums = d.groupby("unit")[["w", "x", "y"]].sum()
     centre = sums[["x", "y"]].div(sums["w"].where(sums["w"] > 0), axis=0)

@@ -413,8 +413,9 @@ def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.Da
     """
     specs, scenario, catalogue, network = run.specs, run.scenario, run.catalogue, run.network
     layers = run.workspace.layer_names()
-    towns = run.workspace.read_layer("townships") if "townships" in layers else None
-    villages = run.workspace.read_layer("villages") if "villages" in layers else None
+    # in the network's CRS once: every site lookup below then skips reprojecting the polygons
+    towns = run.workspace.read_layer("townships").to_crs(network.crs) if "townships" in layers else None
+    villages = run.workspace.read_layer("villages").to_crs(network.crs) if "villages" in layers else None
     profiles = scenario_profiles(scenario, catalogue)
     bounds = towns if towns is not None else (run.workspace.read_layer("district") if "district" in layers else None)
     outline = shapely.union_all(bounds.to_crs(network.crs).geometry.to_numpy()) if bounds is not None else None
