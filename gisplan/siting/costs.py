@@ -3,7 +3,7 @@
 :func:`cost_table` builds a :class:`CostTable` from long-form frames (an OD matrix from ArcGIS, r5py …) and
 checks every row, naming the rows the user sees; :func:`coverage_matrix` turns it into sparse coverage sets;
 :func:`marginal_gains` gives the weight each site of a build order adds, and :func:`phase_order` orders the
-chosen sites greedily by it (for a 2021–2025 build programme). Like the models, this imports only ``errors``.
+chosen sites greedily by it (for a build programme over the plan period). Like the models, this imports only ``errors``.
 """
 
 from __future__ import annotations

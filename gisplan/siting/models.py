@@ -25,7 +25,7 @@ Models:
   each unit's site covers the most of that unit's demand; the units do not interact, so the best site of each
   is found exactly by enumeration, without a MIP.
 
-:func:`phase_order` orders the chosen sites by marginal gain (for a 2021–2025 build programme) with the
+:func:`phase_order` orders the chosen sites by marginal gain (for a build programme over the plan period) with the
 cumulative covered weight after each site. The cost table itself, its checks and the gains are in
 :mod:`gisplan.siting.costs` (their names stay importable from here).
 """

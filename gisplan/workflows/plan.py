@@ -461,7 +461,7 @@ def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.Da
     if not frames:
         return out, pd.DataFrame()
     proposals = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
-    proposals = proposals.drop(columns="attrs")
+    proposals = proposals.drop(columns="attrs").astype({"year": "int64", "rank": "int64", "rule_met": bool})
     first = [c for c in SITE_COLUMNS if c in proposals]
     return out, proposals[first + [c for c in proposals.columns if c not in first]]
 
