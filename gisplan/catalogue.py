@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gisplan.errors import ConfigError
-from gisplan.vocab import CoverageKind, Level, Metric, MetricInput, Scope, allowed, parse_choice
+from gisplan.vocab import CoverageKind, Level, Metric, MetricInput, Scope, SitingRule, allowed, parse_choice
 
 __all__ = [
     "LAYER_KINDS",
@@ -191,6 +191,9 @@ class FacilityType:
     metrics: tuple[Metric, ...] = ()
     colour: str | None = None
     glyph: str | None = None
+    siting: SitingRule = SitingRule.COVERAGE
+    min_distance_m: float = 0.0
+    min_distance_source: str = ""
 
     @property
     def layer_name(self) -> str:
@@ -379,6 +382,20 @@ def _map_symbol(raw: dict[str, Any], here: str) -> tuple[str | None, str | None]
     return (colour.lower() if colour is not None else None), glyph
 
 
+def _siting(raw: dict[str, Any], here: str) -> tuple[SitingRule, float, str]:
+    """The optional ``siting``, ``min_distance_m`` and ``min_distance_source`` of a type."""
+    siting = _choice(SitingRule, raw.get("siting", SitingRule.COVERAGE), f"{here}: `siting`")
+    min_distance = raw.get("min_distance_m", 0.0)
+    if not isinstance(min_distance, int | float) or isinstance(min_distance, bool) or not 0 <= min_distance <= 1e5:
+        msg = f"{here}: `min_distance_m` must be a number of metres between 0 and 100000 (got {min_distance!r})."
+        raise ConfigError(msg)
+    source = raw.get("min_distance_source", "")
+    if not isinstance(source, str):
+        msg = f"{here}: `min_distance_source` must be text saying where the distance comes from (got {source!r})."
+        raise ConfigError(msg)
+    return siting, float(min_distance), source
+
+
 def _parse_type(
     raw: Any, where: str, attributes: dict[str, Attribute], profiles: dict[str, Profile]
 ) -> FacilityType:
@@ -424,6 +441,7 @@ def _parse_type(
         msg = f"{here}: `min_population` must be a non-negative integer (got {min_population!r})."
         raise ConfigError(msg)
     colour, glyph = _map_symbol(raw, here)
+    siting, min_distance, source = _siting(raw, here)
     return FacilityType(
         id=type_id,
         name_zh=raw["name_zh"].strip(),
@@ -442,6 +460,9 @@ def _parse_type(
         metrics=_metrics(raw.get("metrics", []), here, (*required, *optional), raw.get("host")),
         colour=colour,
         glyph=glyph,
+        siting=siting,
+        min_distance_m=min_distance,
+        min_distance_source=source,
     )
 
 

@@ -23,17 +23,23 @@ from gisplan.catalogue import LAYER_KINDS as KINDS
 from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigError, ConfigFileError
 from gisplan.tomllines import OneOf, TomlProblems
-from gisplan.vocab import Comparator, CoverageMethod, Metric, MetricInput, Scope, Spread, Weight
+from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, MetricInput, PeriodPhase, Scope, Spread, Weight
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import date
 
     from gisplan.catalogue import Catalogue, Profile
 
 __all__ = [
-    "CoverageSettings", "IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard",
-    "check_scenario_types", "load_scenario", "scenario_profiles",
+    "PLAN_YEARS", "CoverageSettings", "IndicatorSpec", "LayerSource", "PeriodStatus", "RoadSource", "Scenario",
+    "Standard", "check_scenario_types", "current_period", "load_scenario", "period_status", "scenario_profiles",
 ]
+
+#: length of a Five-Year Plan period (十四五 2021–2025, 十五五 2026–2030 …)
+PLAN_YEARS = 5
+#: the first year of the 三五 plan (1966); every later Five-Year Plan starts a multiple of PLAN_YEARS after it
+_PLAN_ANCHOR_YEAR = 1966
 
 # A field check returns None when the value is fine, else what is wrong: "must be … (got …)."
 
@@ -67,8 +73,20 @@ def _bands(value: object) -> str | None:
 
 
 def _years(value: object) -> str | None:
-    ok = isinstance(value, list | tuple) and bool(value) and all(isinstance(y, int) for y in value)
-    return None if ok else f"must be a list of years, e.g. [2021, 2022, 2023] (got {value!r})."
+    ok = isinstance(value, list | tuple) and all(isinstance(y, int) and 1949 <= y <= 2200 for y in value)
+    return None if ok else f"must be a list of years, e.g. [2026, 2027, 2028] (got {value!r})."
+
+
+def _period(value: object) -> str | None:
+    ok = (isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(y, int) and not isinstance(y, bool)
+                                                                      and 1949 <= y <= 2200 for y in value)
+          and value[0] <= value[1])
+    return None if ok else f"must be [first year, last year] of the plan, e.g. [2021, 2025] (got {value!r})."
+
+
+def _year(value: object) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1949 <= value <= 2200
+    return None if ok else f"must be a year, e.g. 2020 (got {value!r})."
 
 
 def _path(value: object) -> str | None:
@@ -173,7 +191,8 @@ class CoverageSettings:
     candidate_mask : Path or None
         A raster; generated candidates on a non-zero cell are left out.
     years : tuple of int
-        Build years the proposed sites are spread over, in phased order.
+        Build years the proposed sites are spread over, in phased order; empty (the default): the proposal
+        years of :func:`period_status` (the rest of the plan period, or the next period once it has ended).
     """
 
     method: CoverageMethod = CoverageMethod.NETWORK
@@ -191,7 +210,7 @@ class CoverageSettings:
     candidates: Path | None = None
     exclusions: Path | None = None
     candidate_mask: Path | None = None
-    years: tuple[int, ...] = (2021, 2022, 2023, 2024, 2025)
+    years: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _first_problem(self, "coverage", _COVERAGE_CHECKS)
@@ -212,6 +231,14 @@ class IndicatorSpec:
 
     ``metric``, ``scope`` and ``weight`` are parsed into :mod:`gisplan.vocab` members (a bad value raises
     ConfigError); the registry of :mod:`gisplan.analysis.metrics` says how each metric is computed.
+
+    ``baseline_2020`` and ``target_2025`` hold the row's baseline and target whatever the plan's years (the
+    TOML keys ``baseline`` and ``target`` fill them; the field names are kept for the code that reads them).
+    Siting options (see README "Siting per row"): ``per_unit`` — true: the row's count is met by one new site
+    in each division that lacks one (``siting_unit``: township or village; by default the row's scope, its
+    ``where.level`` or the type's level), false: MCLP; unset: per unit when the row names divisions (a scope
+    or a level) or its type is counted by division only. ``min_distance_m`` overrides the type's distance
+    from residential demand for area siting.
     """
 
     row: str
@@ -232,6 +259,9 @@ class IndicatorSpec:
     value: str | None = None
     where: tuple[tuple[str, str], ...] = ()
     comparator: Comparator | None = None
+    siting_unit: Level | None = None
+    per_unit: bool | None = None
+    min_distance_m: float | None = None
 
     def __post_init__(self) -> None:
         _first_problem(self, "indicator", _SPEC_CHECKS)
@@ -264,7 +294,12 @@ _SCENARIO_CHECKS = {"district_code": _district_code, "crs": _crs, "tolerance_m":
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A planning scenario: the district, its CRS, its layers, standards and plan indicators."""
+    """A planning scenario: the district, its CRS, its layers, standards and plan indicators.
+
+    ``period`` is the plan's (first year, last year), e.g. (2021, 2025) for 十四五, and ``baseline_year`` the
+    year of its baseline column (e.g. 2020); without them (None), :func:`period_status` takes the Five-Year
+    Plan period that holds the run's year and the year before it.
+    """
 
     name: str
     district_code: str
@@ -281,6 +316,8 @@ class Scenario:
     reported_values: Path | None = None
     profiles: MappingProxyType[str, MappingProxyType[str, Any]] = field(
         default_factory=lambda: MappingProxyType({}))
+    period: tuple[int, int] | None = None
+    baseline_year: int | None = None
 
     def __post_init__(self) -> None:
         _first_problem(self, "scenario", _SCENARIO_CHECKS)
@@ -289,10 +326,11 @@ class Scenario:
 _INDICATOR_KEYS = frozenset({
     "row", "name_zh", "unit", "baseline_2020", "target_2025", "nature", "metric", "type", "scope", "source", "id",
     "section", "minutes", "weight", "min_population", "value", "where", "comparator",
+    "baseline", "target", "per_unit", "siting_unit", "min_distance_m",
 })
 _LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative"})
 _SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
-                            "reported_values"})
+                            "reported_values", "period", "baseline_year"})
 _ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
 _TABLES = frozenset({"scenario", "layer", "roads", "standard", "coverage", "profiles", "indicator"})
 
@@ -312,6 +350,8 @@ _ENTRY_CHECKS: dict[str, Any] = {
     "min_population": _count, "where": _where_table,
     "comparator": OneOf.of(Comparator),
     "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
+    "siting_unit": OneOf.of(Level), "min_distance_m": _metres_or_zero,
+    "per_unit": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
 }
 
 
@@ -330,11 +370,16 @@ def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None
         col.add("indicator", i, "metric", f"metric {metric!r} needs `type` (a facility type id).",
                 'add e.g. type = "public_cemetery" to the table.')
         ok = False
+    for new, old in (("baseline", "baseline_2020"), ("target", "target_2025")):
+        if new in entry and old in entry:
+            col.add("indicator", i, new, f"both `{new}` and `{old}` are given.", f"keep `{new}` only.")
+            ok = False
     if not ok or row is None or name_zh is None or metric is None:
         return None
     return IndicatorSpec(
         row=row, name_zh=name_zh, unit=str(entry.get("unit", "%")),
-        baseline_2020=str(entry.get("baseline_2020", "——")), target_2025=str(entry.get("target_2025", "——")),
+        baseline_2020=str(entry.get("baseline", entry.get("baseline_2020", "——"))),
+        target_2025=str(entry.get("target", entry.get("target_2025", "——"))),
         nature=str(entry.get("nature", "")), metric=Metric(metric), facility_type=entry.get("type"),
         scope=Scope(entry["scope"]) if "scope" in entry else None, source=entry.get("source"),
         indicator_id=str(entry.get("id", f"#{entry.get('row')}")), section=str(entry.get("section", "")),
@@ -343,6 +388,9 @@ def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None
         value=str(entry["value"]) if "value" in entry else None,
         where=tuple((str(k), str(v)) for k, v in entry.get("where", {}).items()),
         comparator=Comparator(entry["comparator"]) if "comparator" in entry else None,
+        siting_unit=Level(entry["siting_unit"]) if "siting_unit" in entry else None,
+        per_unit=entry.get("per_unit"),
+        min_distance_m=float(entry["min_distance_m"]) if "min_distance_m" in entry else None,
     )
 
 
@@ -472,6 +520,11 @@ def load_scenario(path: str | Path) -> Scenario:
         value = {"district_code": code, "crs": crs}.get(key, sc.get(key, settings.TOLERANCE_M))
         if value is not None:
             col.check("scenario", 0, key, value, check)
+    period_ok = "period" not in sc or col.check("scenario", 0, "period", sc["period"], _period)
+    base_ok = "baseline_year" not in sc or col.check("scenario", 0, "baseline_year", sc["baseline_year"], _year)
+    if period_ok and base_ok and "period" in sc and "baseline_year" in sc and sc["baseline_year"] >= sc["period"][0]:
+        col.add("scenario", 0, "baseline_year", f"the baseline year {sc['baseline_year']} is not before the plan "
+                f"period {sc['period'][0]}–{sc['period'][1]}.", f"use the year before it, {sc['period'][0] - 1}.")
     roads_raw = _table(raw, "roads", col) if "roads" in raw else None
     if roads_raw is not None:
         col.unknown_keys(roads_raw, "roads", 0, _ROADS_KEYS)
@@ -491,6 +544,8 @@ def load_scenario(path: str | Path) -> Scenario:
         standard=standard, indicators=indicators, catalogue=base / sc["catalogue"] if "catalogue" in sc else None,
         tolerance_m=float(sc.get("tolerance_m", settings.TOLERANCE_M)), path=path, coverage=coverage,
         reported_values=base / sc["reported_values"] if "reported_values" in sc else None, profiles=profiles,
+        period=(int(sc["period"][0]), int(sc["period"][1])) if "period" in sc else None,
+        baseline_year=int(sc["baseline_year"]) if "baseline_year" in sc else None,
     )
 
 
@@ -538,3 +593,99 @@ def scenario_profiles(scenario: Scenario, catalogue: Catalogue) -> dict[str, Pro
     for pid, table in scenario.profiles.items():
         profiles[pid] = parse_profile(pid, dict(table), f"{where}.{pid}]", profiles.get(pid))
     return profiles
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodStatus:
+    """Where a run stands against its scenario's plan period (:func:`period_status`).
+
+    Attributes
+    ----------
+    period : tuple of int
+        The scenario's plan period (first year, last year).
+    baseline_year : int
+    phase : PeriodPhase
+        ``规划期内`` (the period runs) or ``终期评估`` (it has ended: its targets are evaluated).
+    proposal_period : tuple of int
+        The period the proposed sites are phased over: the scenario's, or the next one once it has ended.
+    years : tuple of int
+        The build years, in order: from the run's year (never before it) to the end of `proposal_period`.
+    today : datetime.date
+    """
+
+    period: tuple[int, int]
+    baseline_year: int
+    phase: PeriodPhase
+    proposal_period: tuple[int, int]
+    years: tuple[int, ...]
+    today: date
+
+    @property
+    def ended(self) -> bool:
+        """True when the scenario's period has ended (终期评估)."""
+        return self.phase is PeriodPhase.ENDED
+
+    @property
+    def note(self) -> str:
+        """One line for the outputs: 终期评估 (and the next period the proposals are phased over) or 规划期内."""
+        (a, b), (c, d) = self.period, self.proposal_period
+        if self.ended:
+            return (f"终期评估：规划期 {a}–{b} 已结束（{self.today.isoformat()}），"
+                    f"新增选址按下一规划期 {c}–{d} 分年安排 — "
+                    f"the plan period {a}–{b} has ended: its targets are evaluated (终期评估) and the proposed sites "
+                    f"are phased over the next period, {self.years[0]}–{self.years[-1]}.")
+        return (f"规划期内：新增选址按 {self.years[0]}–{self.years[-1]} 分年安排 — within the plan period {a}–{b}: "
+                f"the proposed sites are phased over {self.years[0]}–{self.years[-1]}.")
+
+
+def current_period(year: int) -> tuple[int, int]:
+    """The Five-Year Plan period that holds `year`.
+
+    Examples
+    --------
+    >>> current_period(2026), current_period(2025)
+    ((2026, 2030), (2021, 2025))
+    """
+    start = _PLAN_ANCHOR_YEAR + (year - _PLAN_ANCHOR_YEAR) // PLAN_YEARS * PLAN_YEARS
+    return start, start + PLAN_YEARS - 1
+
+
+def period_status(scenario: Scenario, today: date | None = None) -> PeriodStatus:
+    """Whether the scenario's plan period has ended on `today`, and the years new sites are built in.
+
+    While the period runs, the proposals are phased from the run's year (or the period's first year, if later)
+    to its last year. Once it has ended (a 十四五 scenario run in 2026 is a 终期评估), they are phased over the
+    next period of the same length that has not ended — never over years already past. A scenario's own
+    ``[coverage] years`` replaces the phasing (years before `today` are dropped from it).
+
+    Parameters
+    ----------
+    today : datetime.date, optional
+        The run's date (default: :func:`gisplan.settings.today`, which ``GISPLAN_TODAY`` can set).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> s = Scenario("x", "500118", "EPSG:32648", Path("w.gpkg"), (), None, Standard(), (), period=(2021, 2025),
+    ...              baseline_year=2020)
+    >>> st = period_status(s, date(2026, 3, 1))
+    >>> str(st.phase), st.proposal_period, st.years
+    ('终期评估', (2026, 2030), (2026, 2027, 2028, 2029, 2030))
+    >>> period_status(s, date(2023, 6, 1)).years
+    (2023, 2024, 2025)
+    """
+    today = today or settings.today()
+    period = scenario.period or current_period(today.year)
+    baseline = scenario.baseline_year if scenario.baseline_year is not None else period[0] - 1
+    length = period[1] - period[0] + 1
+    ended = today.year > period[1]
+    proposal = period
+    while proposal[1] < today.year:
+        proposal = (proposal[1] + 1, proposal[1] + length)
+    years = tuple(range(max(proposal[0], today.year), proposal[1] + 1))
+    if scenario.coverage.years:
+        given = tuple(y for y in scenario.coverage.years if y >= today.year)
+        years = given or years
+    phase = PeriodPhase.ENDED if ended else PeriodPhase.CURRENT
+    return PeriodStatus(period=period, baseline_year=baseline, phase=phase, proposal_period=proposal, years=years,
+                        today=today)

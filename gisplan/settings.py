@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from typing import TYPE_CHECKING
 
 from gisplan.errors import ConfigError
@@ -42,6 +43,7 @@ __all__ = [
     "SNAP_TOLERANCE_M",
     "SPREAD_SPACING_M",
     "THREADS_ENV",
+    "TODAY_ENV",
     "TOLERANCE_M",
     "TRIM_M",
     "gpkg_dataset_options",
@@ -49,6 +51,7 @@ __all__ = [
     "gpkg_versions",
     "thread_count",
     "threads",
+    "today",
 ]
 
 TOLERANCE_M = 50.0
@@ -81,6 +84,28 @@ OFFLINE_ENV = "GISPLAN_OFFLINE"
 
 THREADS_ENV = "GISPLAN_THREADS"
 _threads: ContextVar[int | None] = ContextVar("gisplan_threads", default=None)
+
+TODAY_ENV = "GISPLAN_TODAY"
+"""Environment variable holding the run's date (YYYY-MM-DD) instead of the clock's: tests, and re-running an
+evaluation as of a given day."""
+
+
+def today() -> date:
+    """The run's date: ``GISPLAN_TODAY`` (YYYY-MM-DD) when set, else the clock's.
+
+    Raises
+    ------
+    ConfigError
+        If ``GISPLAN_TODAY`` is not a date.
+    """
+    raw = os.environ.get(TODAY_ENV, "").strip()
+    if not raw:
+        return date.today()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        msg = f"{TODAY_ENV}={raw!r} is not a date; write it YYYY-MM-DD (e.g. 2026-03-01), or unset it."
+        raise ConfigError(msg) from None
 
 
 def thread_count() -> int:

@@ -31,8 +31,10 @@ __all__ = [
     "Metric",
     "MetricInput",
     "OsmCacheState",
+    "PeriodPhase",
     "QuestionKind",
     "Scope",
+    "SitingRule",
     "Spread",
     "Status",
     "TopologyCheck",
@@ -201,6 +203,24 @@ class QuestionKind(StrEnum):
     COUNT = "count"
     UNITS = "units"
     SHARE = "share"
+
+
+class SitingRule(StrEnum):
+    """How a facility type's new sites are placed (the catalogue's ``siting``): ``coverage`` — where they reach
+    the most residents within the type's minutes; ``area`` — the type serves a whole division rather than a
+    walking catchment (cemeteries, funeral stations): one per eligible division, at least ``min_distance_m``
+    from residential demand, outside the scenario's exclusion polygons."""
+
+    COVERAGE = "coverage"
+    AREA = "area"
+
+
+class PeriodPhase(StrEnum):
+    """Where a run stands against its scenario's plan period: inside it (proposals up to its end), or after
+    it (终期评估: the period is evaluated and proposals are phased over the next period)."""
+
+    CURRENT = "规划期内"
+    ENDED = "终期评估"
 
 
 def allowed(enum: type[StrEnum]) -> str:

@@ -72,6 +72,7 @@ STREAMS = {
     "rural_mutual_aid_elderly": 8,
     "social_work_station": 9,
     "funeral_service_station": 10,
+    "minor_protection_station": 11,
 }
 
 # Facility-id prefixes, in the order the layers are written to the GeoPackage.
@@ -85,6 +86,7 @@ PREFIXES = {
     "rural_mutual_aid_elderly": "RMA",
     "social_work_station": "SWS",
     "funeral_service_station": "FSS",
+    "minor_protection_station": "MPS",
 }
 
 # 2020 baselines of the 永川 plan (专栏1) that the illustrative layers reproduce.
@@ -105,6 +107,7 @@ N_DAY_CARE = 30
 N_MUTUAL_AID = 120
 N_SOCIAL_WORK = 10
 N_FUNERAL = 3
+N_MINOR_PROTECTION = 6  # of 23 townships (plan #11: 2020 "——", target 100 %)
 
 
 def note_text(seed: int) -> str:
@@ -527,6 +530,15 @@ def build_facilities(
     )
     layers[t] = finish_layer(fss, t, seed, rng, sampler)
 
+    # 未成年人保护工作站: 6 townships (plan #11 has no 2020 value, "——"; target 100 %).
+    t = "minor_protection_station"
+    rng = rng_for(seed, t)
+    chosen = [tw_codes[i] for i in pick(rng, len(tw_codes), N_MINOR_PROTECTION)]
+    mps = pd.DataFrame(
+        {"code12": chosen, "name": [tw_names[c] + "未成年人保护工作站（示意）" for c in chosen]}
+    )
+    layers[t] = finish_layer(mps, t, seed, rng, sampler)
+
     return layers
 
 
@@ -648,6 +660,11 @@ def check_outputs(
         fss.code12.is_unique and fss.code12.isin(inp.towns).all(),
         "funeral_service_station: not in distinct 镇",
     )
+    mps = lay["minor_protection_station"]
+    require(
+        mps.code12.is_unique and mps.code12.isin(inp.townships.code12).all(),
+        "minor_protection_station: not in distinct townships",
+    )
 
     plan_rows = [
         # (plan row, indicator, plan 2020, numerator, denominator)
@@ -741,7 +758,7 @@ def print_report(out: Path, plan_rows, loc_rows, household_total: int, hh_path: 
         value = pct(num, den)
         ok = "yes" if within_plan(value, plan) else "NO"
         print(f"{row:<5}{plan + ' %':>10}{value:>10.1f} %{f'{num}/{den}':>14}  {ok:<3} {label}")
-    print("#11  未成年人保护工作站覆盖率: plan 2020 is '——'; no layer generated")
+    print(f"#11  未成年人保护工作站覆盖率: plan 2020 is '——'; {N_MINOR_PROTECTION} townships generated")
     print("\nHousehold table (yongchuan_households_illustrative.csv)")
     for kind in ("urban", "rural"):
         part = hh[hh.kind == kind]

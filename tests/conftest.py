@@ -134,6 +134,10 @@ def centre_point() -> dict[str, object]:
     return {"lon": round(row.geometry.x, 6), "lat": round(row.geometry.y, 6), "code12": row["code12"]}
 
 
+#: the date the `yongchuan_run` fixture runs on (GISPLAN_TODAY)
+YONGCHUAN_RUN_DATE = "2026-03-01"
+
+
 def yongchuan_scenario(tmp_path: Path, *, roads: bool) -> Path:
     """The 永川 demo scenario with absolute paths, written to `tmp_path`; without roads (and without an
     OpenStreetMap download: tests run offline) when `roads` is false."""
@@ -157,6 +161,8 @@ def yongchuan_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
     tmp = tmp_path_factory.mktemp("yongchuan_run")
     scenario = yongchuan_scenario(tmp, roads=True)
     store, out = tmp / "w.gpkg", tmp / "out"
-    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(store), "--out", str(out)])
+    # the run's date is fixed: a 十四五 scenario evaluated in March 2026 (终期评估, proposals over 2026–2030)
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(store), "--out", str(out)],
+                                env={"GISPLAN_TODAY": YONGCHUAN_RUN_DATE})
     assert result.exit_code == 0, result.output
     return scenario, store, out, result.output

@@ -79,7 +79,10 @@ def test_illustrative_baseline_reproduces_plan_2020_column(yongchuan: tuple[Path
         assert abs(table.loc[row, "value"] - plan) <= 0.5, row
         assert table.loc[row, "meets_target"] == (row == "15")
         assert "示意" in table.loc[row, "basis"]
-    assert table.loc["11", "basis"].startswith("not computed")
+    # row 11 has no 2020 value ("——"); the 示意 未成年人保护工作站 layer makes it computed like the others
+    assert (table.loc["11", "numerator"], table.loc["11", "denominator"]) == (gen.N_MINOR_PROTECTION, 23)
+    assert table.loc["11", "value"] == pytest.approx(26.1, abs=0.05)
+    assert "示意" in table.loc["11", "basis"]
     assert table.loc["8", "basis"] == "reported: 永川 专栏1; no value supplied"
     assert pd.isna(table.loc["8", "value"])
 

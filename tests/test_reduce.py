@@ -17,7 +17,7 @@ from gisplan import settings
 from gisplan.catalogue import load_catalogue
 from gisplan.config import load_scenario
 from gisplan.siting.costs import CostTable, coverage_matrix
-from gisplan.siting.models import lscp, mclp, one_per_unit
+from gisplan.siting.models import best_in_each_unit, lscp, mclp, one_per_unit
 from gisplan.siting.reduce import drop_dominated, greedy_cover, improve_by_swaps, reduce_coverage
 from gisplan.store import open_workspace
 from gisplan.workflows.plan import run_scenario
@@ -149,21 +149,70 @@ def test_greedy_and_swaps_keep_one_per_group() -> None:
 
 
 # The proposals of the 永川 run (`gisplan run scenarios/yongchuan-2025.toml`, real roads, illustrative
-# facilities): model and the objective the code before issue 17 reached (commit 014e68e, scipy.optimize.milp on
-# the unreduced program, each "Optimal"), in the order the run asks them.
-YONGCHUAN_BEFORE = (
-    ("one_per_unit", 76754.88455445503), ("one_per_unit", 76721.55891861618), ("mclp", 39398.8515693122),
-    ("mclp", 82978.10574035042), ("mclp", 379770.4475323204), ("mclp", 648954.5016682075),
-    ("mclp", 27190.69264157058), ("one_per_unit", 69891.49411638091), ("mclp", 257695.18324181956),
-    ("mclp", 857441.7723893858),
+# facilities), in the order the run asks them. Since issue 13 the run asks per plan row: the per-unit rows of
+# types counted by division solve `best_in_each_unit` (exact by enumeration), the cemeteries and funeral
+# stations take the area rule (no model), and the sites of one type are shared between its rows. Two of the
+# instances are those the code before issue 17 solved (commit 014e68e, scipy.optimize.milp on the unreduced
+# program, "Optimal"): YC-1-16 (one_per_unit, 6 of 8 townships, 76721.5589…) and YC-11-COMMUNITY-STATIONS
+# (mclp, p = 25, 379770.4475…); their objectives are the ones recorded then. The other instances are new and
+# are compared with their unreduced formulations (scipy.optimize.milp) in the test.
+YONGCHUAN_MODELS = (
+    ("best_in_each_unit", 113547.41451597388),   # YC-1-11 未成年人保护工作站, 17 townships
+    ("one_per_unit", 76721.55891861618),         # YC-1-16, as recorded before issue 17
+    ("one_per_unit", 79939.5914758963),          # YC-11-TOWN-CENTRES, the 2 towns YC-1-16 left
+    ("mclp", 379770.4475323204),                 # YC-11-COMMUNITY-STATIONS p = 25, as recorded before issue 17
+    ("best_in_each_unit", 60493.84169504271),    # YC-11-VILLAGE-MUTUAL-AID, 87 villages
+    ("best_in_each_unit", 70949.50531683229),    # YC-6-SOCIAL-WORK-STATIONS, 13 townships
+    ("best_in_each_unit", 538046.3159209606),    # YC-6-SOCIAL-WORK-ROOMS, 263 villages
 )
+
+
+def own_unit_objective(table: CostTable, units: np.ndarray, lacking: tuple[str, ...], demand_units: np.ndarray, *,
+                       cutoff: float, fixed: np.ndarray) -> float:
+    """best_in_each_unit's objective as a MIP solved by scipy.optimize.milp: one site per lacking unit, each demand
+    row counted when a chosen site of its own unit reaches it (and no fixed site does)."""
+    cover = coverage_matrix(table, cutoff).tocoo()
+    reached = np.zeros(table.n_demand, dtype=bool)
+    reached[cover.row[fixed[cover.col]]] = True
+    keep = (demand_units[cover.row] == units[cover.col]) & ~reached[cover.row] & np.isin(units[cover.col], lacking)
+    a = sparse.csr_array((np.ones(keep.sum()), (cover.row[keep], cover.col[keep])),
+                         shape=(table.n_demand, table.n_candidates))
+    a, w = _old_rows(a, table.weights)
+    n_c, n_y = table.n_candidates, a.shape[0]
+    member = np.stack([np.concatenate([(units == u) & ~fixed, np.zeros(n_y, bool)]) for u in lacking])
+    ub = np.concatenate([np.isin(units, lacking) & ~fixed, np.ones(n_y)]).astype(float)
+    res = milp(np.concatenate([np.zeros(n_c), -w]),
+               integrality=np.concatenate([np.ones(n_c, dtype=int), np.zeros(n_y, dtype=int)]),
+               bounds=Bounds(np.zeros(n_c + n_y), ub),
+               constraints=[LinearConstraint(sparse.hstack([-a, sparse.identity(n_y)], format="csr"), -np.inf, 0.0),
+                            LinearConstraint(member.astype(float), 1.0, 1.0)],
+               options={"disp": False, "mip_rel_gap": 1e-9})
+    assert res.status == 0, res.message
+    return -float(res.fun)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_best_in_each_unit_equals_its_mip(seed: int) -> None:
+    table = clustered_table(seed)
+    fixed = np.zeros(table.n_candidates, dtype=bool)
+    fixed[:3] = True
+    units = np.array([f"u{int(k) % 4}" for k in range(table.n_candidates)], dtype=object)
+    demand_units = np.array([f"u{int(k) % 4}" for k in range(table.n_demand)], dtype=object)
+    new = best_in_each_unit(table, list(units), ["u0", "u2", "u3"], list(demand_units), cutoff=600,
+                            fixed=list(table.candidate_ids[:3]))
+    assert new.exact
+    assert new.gap == 0.0
+    assert new.bound == new.objective
+    assert len(new.selected) == 3
+    assert new.objective == pytest.approx(own_unit_objective(table, units, ("u0", "u2", "u3"), demand_units,
+                                                             cutoff=600, fixed=fixed), rel=1e-9)
 
 
 def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Path, Path, str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     scenario, store, _, _ = yongchuan_run
     asked: list[tuple[str, tuple[Any, ...], dict[str, Any], Any]] = []
-    for name in ("mclp", "lscp", "one_per_unit"):
+    for name in ("mclp", "lscp", "one_per_unit", "best_in_each_unit"):
         real = getattr(proposals_module, name)
 
         def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
@@ -174,18 +223,19 @@ def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Pa
         monkeypatch.setattr(proposals_module, name, spy)
     run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
     assert [(n, r.objective) for n, _, _, r in asked] == [(n, pytest.approx(v, rel=1e-9))
-                                                          for n, v in YONGCHUAN_BEFORE]
+                                                          for n, v in YONGCHUAN_MODELS]
     assert all(r.exact and r.status == "Optimal" for *_, r in asked)
-    # and the old formulation itself, on the three instances it solves in a few seconds
-    for name, args, kwargs, result in (asked[i] for i in (0, 1, 3)):
+    # the new instances against their unreduced formulations
+    for name, args, kwargs, result in (asked[i] for i in (0, 2, 5)):
         table = args[0]
         fixed = np.isin(table.candidate_ids.astype(str), list(kwargs["fixed"]))
-        if name == "mclp":
-            old = old_objective("mclp", table, cutoff=kwargs["cutoff"], fixed=fixed, p=kwargs["p"])
-        else:
-            units = np.asarray([u if u is not None else "" for u in args[1]], dtype=object)
+        units = np.asarray([u if u is not None else "" for u in args[1]], dtype=object)
+        if name == "one_per_unit":
             old = old_objective("one_per_unit", table, cutoff=kwargs["cutoff"], fixed=fixed, p=kwargs["count"],
                                 units=units, lacking=tuple(args[2]))
+        else:
+            demand_units = np.asarray([u if u is not None else "" for u in args[3]], dtype=object)
+            old = own_unit_objective(table, units, tuple(args[2]), demand_units, cutoff=kwargs["cutoff"], fixed=fixed)
         assert result.objective == pytest.approx(old, rel=1e-9)
 
 

@@ -277,16 +277,18 @@ def test_user_candidates_and_years(tmp_path: Path) -> None:
                              crs=4326)
     cands.to_file(tmp_path / "cands.gpkg", layer="cands", driver="GPKG")
     text = yongchuan_scenario(tmp_path, roads=True).read_text(encoding="utf-8")
-    text = text.replace("[coverage]\n", f'[coverage]\ncandidates = "{tmp_path / "cands.gpkg"}"\nyears = [2024, 2025]\n')
+    # the given years, less those before the run's date (2025 is past in March 2026)
+    text = text.replace("[coverage]\n", f'[coverage]\ncandidates = "{tmp_path / "cands.gpkg"}"\nyears = [2025, 2027, 2028]\n')
     scenario = tmp_path / "yc2.toml"
     scenario.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "w.gpkg"), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(cli, ["run", str(scenario), "-w", str(tmp_path / "w.gpkg"), "--out", str(tmp_path / "o")],
+                                env={"GISPLAN_TODAY": "2026-03-01"})
     assert result.exit_code == 0, result.output
     sites = pd.read_csv(tmp_path / "o" / "proposed_sites.csv")
     centres = sites[sites["indicator_id"] == "YC-1-16"]
     assert len(centres) == 6
     assert centres["candidate_id"].str.startswith("空置校舍").all()
-    assert set(centres["year"]) == {2024, 2025}
+    assert set(centres["year"]) == {2027, 2028}
     assert centres["year"].is_monotonic_increasing
 
 

@@ -50,6 +50,11 @@ def run(
     areas, proposed sites) and map.html (the coverage map; opens offline; see `gisplan map --help`).
 
     \b
+    Proposed sites follow each plan row (one per lacking division for per-unit rows, shared between rows of
+    one type) and are phased over the scenario's `period` from the run's year; once the period has ended
+    (终期评估) over the next one. GISPLAN_TODAY=2026-03-01 sets the run's date.
+
+    \b
     Example:
       gisplan run scenarios/yongchuan-2025.toml
       gisplan run scenarios/zhushan-2025.toml -w /tmp/zhushan.gpkg --out /tmp/zhushan
@@ -83,8 +88,10 @@ def run(
     table = result.indicators.copy()
     if len(table):
         table["value"] = table["value"].round(1)
-        columns = {"indicator_id": "编号 id", "name_zh": "指标", "unit": "单位", "baseline_2020": "2020年(规划)",
-                   "value": "测算 measured", "target_2025": "2025年目标", "status": "状态 status",
+        base, end = ((result.period.baseline_year, result.period.period[1]) if result.period is not None
+                     else ("基期", "规划期末"))
+        columns = {"indicator_id": "编号 id", "name_zh": "指标", "unit": "单位", "baseline_2020": f"{base}年(规划)",
+                   "value": "测算 measured", "target_2025": f"{end}年目标", "status": "状态 status",
                    "method": "方法 method", "basis": "依据 basis"}
         click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
     _print_gaps(result, {t.id: t.name_zh for t in cat.types.values()})
@@ -124,6 +131,8 @@ def _print_proposals(result: RunResult) -> None:
     click.echo("\n" + _("选址建议 proposed sites to reach each target (phased order and locations in "
                         "proposed_sites.csv):"))
     click.echo(format_table(shown))
+    if result.period is not None:
+        click.echo(result.period.note)
 
 
 def _print_gaps(result: RunResult, names: dict[str, str]) -> None:

@@ -85,7 +85,9 @@ def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, ill
         written.append(out_dir / "floor_area.csv")
     if len(result.proposals):
         frame = pd.DataFrame(result.proposals.drop(columns="geometry")).assign(illustrative=illustrative)
-        first_cols = ["indicator_id", "facility_type", "rank", "candidate_id", "township", "village"]
+        # one row per site per type (the proposed-sites contract): its id and rows first
+        first_cols = [c for c in ("site_id", "facility_type", "indicator_id", "indicator_ids", "rank", "year",
+                                  "candidate_id", "township", "village") if c in frame]
         csv(frame[first_cols + [c for c in frame.columns if c not in first_cols]], out_dir / "proposed_sites.csv")
         written.append(out_dir / "proposed_sites.csv")
     layers: dict[str, pd.DataFrame] = {"indicators": table.astype({"meets_target": "boolean"}),

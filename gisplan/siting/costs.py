@@ -3,7 +3,7 @@
 :func:`cost_table` builds a :class:`CostTable` from long-form frames (an OD matrix from ArcGIS, r5py …) and
 checks every row, naming the rows the user sees; :func:`coverage_matrix` turns it into sparse coverage sets;
 :func:`marginal_gains` gives the weight each site of a build order adds, and :func:`phase_order` orders the
-chosen sites greedily by it (for a 2021–2025 build programme). Like the models, this imports only ``errors``.
+chosen sites greedily by it (for a build programme over the plan period). Like the models, this imports only ``errors``.
 """
 
 from __future__ import annotations
@@ -202,14 +202,15 @@ def covered_rows(cover: sparse.csr_array | sparse.csc_array, open_sites: NDArray
 def _gains_in_order(
     cover: sparse.csc_array, order: Sequence[int], covered: NDArray[np.bool_], weights: NDArray[np.float64],
 ) -> list[float]:
-    """Weight each site of `order` adds to what `covered` already reaches, built one after the other."""
-    covered = covered.copy()
-    gains = []
-    for j in order:
-        reach = np.asarray(cover[:, [j]].toarray()).ravel() > 0
-        gains.append(float(np.nansum(weights[reach & ~covered])))
-        covered |= reach
-    return gains
+    """Weight each site of `order` adds to what `covered` already reaches, built one after the other: each demand
+    point counts for the first site of `order` that reaches it (NaN weights count 0)."""
+    if not len(order):
+        return []
+    sub = sparse.coo_array(sparse.csc_array(cover[:, list(order)]))
+    first = np.full(cover.shape[0], len(order), dtype=np.int64)
+    np.minimum.at(first, sub.row[sub.data > 0], sub.col[sub.data > 0])
+    take = (first < len(order)) & ~covered
+    return [float(g) for g in np.bincount(first[take], weights=np.nan_to_num(weights[take]), minlength=len(order))]
 
 
 def marginal_gains(
@@ -266,12 +267,16 @@ def phase_order(
     cover = coverage_matrix(table, cutoff).tocsc()
     before = covered_rows(cover, fixed)
     covered = before.copy()
-    todo = list(np.flatnonzero(selected & ~fixed))
+    chosen = np.flatnonzero(selected & ~fixed)
+    sub = sparse.csc_array(cover[:, chosen])
+    by_site = sparse.csr_array(sub.T)
+    done = np.zeros(len(chosen), dtype=bool)
     order = []
-    while todo:
-        open_weight = table.weights * ~covered
-        gain = cover[:, todo].T @ open_weight  # one sparse product per step (p steps, not per pair)
-        j = todo.pop(int(np.argmax(gain)))
-        order.append(int(j))
-        covered |= np.asarray(cover[:, [j]].toarray()).ravel() > 0
+    for _ in range(len(chosen)):
+        gain = by_site @ (table.weights * ~covered)  # one sparse product per step (p steps, not per pair)
+        gain[done] = -np.inf
+        k = int(np.argmax(gain))  # ties: the lowest candidate index
+        done[k] = True
+        order.append(int(chosen[k]))
+        covered[sub.indices[sub.indptr[k]:sub.indptr[k + 1]]] = True
     return order, _gains_in_order(cover, order, before, table.weights)

@@ -12,6 +12,7 @@ The options and why are in :data:`OPTIONS`.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,12 @@ from scipy import sparse
 
 from gisplan import settings
 from gisplan.errors import InfeasibleError
+from gisplan.progress import SolverState, Tick, silent
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from gisplan.progress import ProgressSink
 
 __all__ = ["Solved", "solve_mip"]
 
@@ -74,6 +78,8 @@ def solve_mip(  # noqa: PLR0913 - the parts of one program, keyword-only options
     *,
     start: NDArray[np.float64] | None = None,
     time_limit_s: float | None = None,
+    progress: ProgressSink = silent,
+    stage: str = "solve",
 ) -> Solved:
     """Minimise ``c @ x`` subject to ``row_lb <= a @ x <= row_ub``, ``lb <= x <= ub``, `integer` columns integral.
 
@@ -83,6 +89,10 @@ def solve_mip(  # noqa: PLR0913 - the parts of one program, keyword-only options
         A feasible solution to start from (a greedy one): HiGHS keeps it as its incumbent.
     time_limit_s : float, optional
         Seconds; when they run out, the best solution found and its gap are returned (``exact`` False).
+    progress : ProgressSink
+        Receives a :class:`~gisplan.progress.Tick` of `stage` with HiGHS's :class:`~gisplan.progress.SolverState`
+        (elapsed seconds, incumbent, bound, gap; in HiGHS's minimisation sense) at each improving solution and
+        at most every half second while it searches, and one when it ends.
 
     Raises
     ------
@@ -114,6 +124,8 @@ def solve_mip(  # noqa: PLR0913 - the parts of one program, keyword-only options
     lp.a_matrix_.value_ = csc.data.astype(np.float64)
     lp.integrality_ = [_core.HighsVarType.kInteger if i else _core.HighsVarType.kContinuous for i in integer]
     h.passModel(lp)
+    if progress is not silent:
+        _report_to(h, progress, stage)
     if start is not None:
         given = _core.HighsSolution()
         given.col_value = list(np.asarray(start, dtype=np.float64))
@@ -127,6 +139,31 @@ def solve_mip(  # noqa: PLR0913 - the parts of one program, keyword-only options
         msg = f"the model has no solution: {status}"
         raise InfeasibleError(msg)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    progress(Tick(stage, 1, 1, status, SolverState(float(h.getRunTime()), float(info.objective_function_value),
+                                                   float(info.mip_dual_bound), float(info.mip_gap))))
     return Solved(x=x, status=status, exact=model_status == _core.HighsModelStatus.kOptimal,
                   objective=float(info.objective_function_value), bound=float(info.mip_dual_bound),
                   gap=float(info.mip_gap))
+
+
+def _report_to(h: _core._Highs, progress: ProgressSink, stage: str) -> None:
+    """Send HiGHS's MIP state to `progress`: at every improving solution, and from its interrupt check at most
+    every half second (the callbacks run on HiGHS's own thread, between its steps)."""
+    last = [0.0]
+    kinds = _core.cb.HighsCallbackType
+
+    def callback(kind: _core.cb.HighsCallbackType, _message: str, out: _core.cb.HighsCallbackOutput,
+                 _inp: _core.cb.HighsCallbackInput, _user: object) -> None:
+        now = time.perf_counter()
+        improving = kind == kinds.kCallbackMipImprovingSolution
+        if not improving and now - last[0] < 0.5:  # half a second between ticks
+            return
+        last[0] = now
+        incumbent = float(out.objective_function_value)
+        progress(Tick(stage, None, None, "improving solution" if improving else "searching",
+                      SolverState(float(out.running_time), incumbent if abs(incumbent) < _INF else None,
+                                  float(out.mip_dual_bound), float(out.mip_gap))))
+
+    h.setCallback(callback, None)
+    h.startCallback(kinds.kCallbackMipImprovingSolution)
+    h.startCallback(kinds.kCallbackMipInterrupt)

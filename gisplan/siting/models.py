@@ -20,9 +20,12 @@ Models:
   share of the weight ("fewest new stations to reach 85 %");
 * :func:`p_median` — p new sites minimising the weighted cost of every demand point to its nearest open site;
 * :func:`capacitated_coverage` — MCLP where each site serves at most its capacity (households, 60+ …);
-* :func:`one_per_unit` — one new site in each administrative unit that lacks one, placed where it covers most.
+* :func:`one_per_unit` — one new site in each administrative unit that lacks one, placed where it covers most;
+* :func:`best_in_each_unit` — the same for a facility that serves its own unit only (a village's 社会工作室):
+  each unit's site covers the most of that unit's demand; the units do not interact, so the best site of each
+  is found exactly by enumeration, without a MIP.
 
-:func:`phase_order` orders the chosen sites by marginal gain (for a 2021–2025 build programme) with the
+:func:`phase_order` orders the chosen sites by marginal gain (for a build programme over the plan period) with the
 cumulative covered weight after each site. The cost table itself, its checks and the gains are in
 :mod:`gisplan.siting.costs` (their names stay importable from here).
 """
@@ -39,6 +42,7 @@ import pandas as pd
 from scipy import sparse
 
 from gisplan.errors import InfeasibleError
+from gisplan.progress import silent
 from gisplan.siting.costs import (
     CostTable,
     cost_table,
@@ -55,9 +59,12 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from gisplan.progress import ProgressSink
+
 __all__ = [
     "CostTable",
     "SiteSelection",
+    "best_in_each_unit",
     "capacitated_coverage",
     "cost_table",
     "coverage_matrix",
@@ -132,16 +139,18 @@ def _fixed_mask(table: CostTable, fixed: Sequence[str]) -> NDArray[np.bool_]:
     return mask
 
 
-def _milp(
+def _milp(  # noqa: PLR0913, PLR0917 - the parts of one program, then how to solve it
     c: NDArray[np.float64], integer: NDArray[np.bool_], lb: NDArray[np.float64], ub: NDArray[np.float64],
     blocks: list[tuple[sparse.csr_array, float | NDArray[np.float64], float | NDArray[np.float64]]],
-    time_limit_s: float | None, start: NDArray[np.float64] | None = None,
+    time_limit_s: float | None, start: NDArray[np.float64] | None = None, progress: ProgressSink = silent,
+    stage: str = "solve",
 ) -> Solved:
     """Stack the constraint blocks ``(matrix, lower, upper)`` and solve with :func:`solve_mip`."""
     a = sparse.csr_array(sparse.vstack([m for m, _, _ in blocks], format="csr"))
     row_lb = np.concatenate([np.broadcast_to(np.asarray(lo, dtype=float), (m.shape[0],)) for m, lo, _ in blocks])
     row_ub = np.concatenate([np.broadcast_to(np.asarray(hi, dtype=float), (m.shape[0],)) for m, _, hi in blocks])
-    return solve_mip(c, integer, lb, ub, a, row_lb, row_ub, start=start, time_limit_s=time_limit_s)
+    return solve_mip(c, integer, lb, ub, a, row_lb, row_ub, start=start, time_limit_s=time_limit_s,
+                     progress=progress, stage=stage)
 
 
 def _result(  # noqa: PLR0913 - one answer's parts
@@ -194,7 +203,7 @@ def _start(red: Reduced, p: int, *, groups: NDArray[np.int64] | None = None) -> 
 
 def _covering(
     red: Reduced, *, fixed: NDArray[np.bool_], extra: list[tuple[sparse.csr_array, float, float]],
-    start_sites: NDArray[np.bool_], time_limit_s: float | None,
+    start_sites: NDArray[np.bool_], time_limit_s: float | None, progress: ProgressSink = silent, stage: str = "solve",
 ) -> tuple[NDArray[np.float64], Solved]:
     """Maximise the covered weight of a reduced instance: x (kept candidates, binary), y (rows, in [0, 1]),
     ``y_i <= sum_j a_ij x_j``, the `extra` rows on x; started from `start_sites`. Returns the site
@@ -209,7 +218,7 @@ def _covering(
     c = np.concatenate([np.zeros(n_k), -w])
     integer = np.concatenate([np.ones(n_k, dtype=bool), np.zeros(n_y, dtype=bool)])
     start = np.concatenate([start_sites.astype(float), np.minimum(1.0, a @ start_sites.astype(float))])
-    solved = _milp(c, integer, np.zeros(n_k + n_y), np.ones(n_k + n_y), blocks, time_limit_s, start)
+    solved = _milp(c, integer, np.zeros(n_k + n_y), np.ones(n_k + n_y), blocks, time_limit_s, start, progress, stage)
     x = fixed.astype(float)
     x[red.columns] = sites = np.rint(solved.x[:n_k])
     # the objective of the rounded sites, exactly (HiGHS's is within its feasibility tolerance of it)
@@ -218,6 +227,7 @@ def _covering(
 
 def mclp(
     table: CostTable, *, p: int, cutoff: float, fixed: Sequence[str] = (), time_limit_s: float | None = None,
+    progress: ProgressSink = silent,
 ) -> SiteSelection:
     """Maximal covering location: `p` new sites maximising the demand weight within `cutoff`.
 
@@ -240,13 +250,13 @@ def mclp(
                 table.n_candidates, table.n_demand, n_k, red.cover.shape[0])
     x, solved = _covering(red, fixed=fixed_mask,
                           extra=[(_p_row(n_k, np.ones(n_k, dtype=bool)), p, p)],
-                          start_sites=_start(red, p), time_limit_s=time_limit_s)
+                          start_sites=_start(red, p), time_limit_s=time_limit_s, progress=progress, stage="mclp")
     return _result("mclp", table, x, fixed_mask, cutoff, solved, started, sign=-1.0, constant=red.constant)
 
 
 def lscp(
     table: CostTable, *, cutoff: float, share: float = 1.0, fixed: Sequence[str] = (),
-    time_limit_s: float | None = None,
+    time_limit_s: float | None = None, progress: ProgressSink = silent,
 ) -> SiteSelection:
     """Set covering: the fewest new sites so that `share` of the demand weight is within `cutoff`.
 
@@ -273,7 +283,7 @@ def lscp(
     if share >= 1:
         start = greedy_cover(a, w, n_k, need=float(w.sum()))
         solved = _milp(np.ones(n_k), np.ones(n_k, dtype=bool), np.zeros(n_k), np.ones(n_k), [(a, 1.0, np.inf)],
-                       time_limit_s, start.astype(float))
+                       time_limit_s, start.astype(float), progress, "lscp")
     else:
         need = share * float(table.weights.sum())
         if float(table.weights[coverable].sum()) < need - 1e-9:
@@ -287,7 +297,8 @@ def lscp(
         integer = np.concatenate([np.ones(n_k, dtype=bool), np.zeros(n_y, dtype=bool)])
         solved = _milp(np.concatenate([np.ones(n_k), np.zeros(n_y)]), integer, np.zeros(n_k + n_y),
                        np.ones(n_k + n_y), [(link, -np.inf, 0.0), (target, need_new, np.inf)], time_limit_s,
-                       np.concatenate([start.astype(float), np.minimum(1.0, a @ start.astype(float))]))
+                       np.concatenate([start.astype(float), np.minimum(1.0, a @ start.astype(float))]), progress,
+                       "lscp")
     x = fixed_mask.astype(float)
     x[red.columns] = sites = np.rint(solved.x[:n_k])
     solved = replace(solved, objective=float(sites.sum()))  # a count, exactly
@@ -370,6 +381,7 @@ def capacitated_coverage(
 def one_per_unit(
     table: CostTable, unit_of_candidate: Sequence[str | None], units_lacking: Sequence[str], *, cutoff: float,
     fixed: Sequence[str] = (), count: int | None = None, time_limit_s: float | None = None,
+    progress: ProgressSink = silent,
 ) -> SiteSelection:
     """One new site in every unit that lacks one (or in `count` of them), chosen jointly to cover the most
     demand weight.
@@ -404,5 +416,59 @@ def one_per_unit(
         else:  # at most one per unit, `count` in all
             extra += [(member, 0.0, 1.0), (_p_row(n_k, np.ones(n_k, dtype=bool)), float(count), float(count))]
     x, solved = _covering(red, fixed=fixed_mask, extra=extra,
-                          start_sites=_start(red, k, groups=g), time_limit_s=time_limit_s)
+                          start_sites=_start(red, k, groups=g), time_limit_s=time_limit_s, progress=progress,
+                          stage="one_per_unit")
     return _result("one_per_unit", table, x, fixed_mask, cutoff, solved, started, sign=-1.0, constant=red.constant)
+
+
+def best_in_each_unit(
+    table: CostTable, unit_of_candidate: Sequence[str | None], units_lacking: Sequence[str],
+    unit_of_demand: Sequence[str | None], *, cutoff: float, fixed: Sequence[str] = (), count: int | None = None,
+) -> SiteSelection:
+    """One new site in every unit that lacks one (or in the `count` units where it reaches most), each chosen to
+    reach the most of its own unit's demand weight within `cutoff` not already reached by a fixed site.
+
+    The objective is a sum over units of terms that depend only on that unit's site (each demand row belongs to
+    one unit), so the best site of each unit, found by enumerating its candidates, is the exact optimum: the
+    answer is reported ``Optimal`` with bound = objective and gap 0.
+
+    Examples
+    --------
+    >>> t = cost_table(pd.DataFrame({"demand_id": ["a", "b", "c"], "candidate_id": ["X", "Y", "Y"],
+    ...                              "m": [5, 5, 5]}),
+    ...                pd.DataFrame({"demand_id": ["a", "b", "c"], "weight": [5, 1, 1]}),
+    ...                pd.DataFrame({"candidate_id": ["X", "Y"]}))
+    >>> r = best_in_each_unit(t, ["u", "u"], ["u"], ["u", "u", "v"], cutoff=10)
+    >>> r.selected, r.objective
+    (('X',), 5.0)
+    """
+    started = time.perf_counter()
+    fixed_mask = _fixed_mask(table, fixed)
+    cunit = np.asarray([str(u) if u is not None else "" for u in unit_of_candidate], dtype=object)
+    dunit = np.asarray([str(u) if u is not None else "" for u in unit_of_demand], dtype=object)
+    lacking = pd.Index([str(u) for u in units_lacking]).drop_duplicates()
+    empty = [u for u in lacking if not ((cunit == u) & ~fixed_mask).any()]
+    if empty:
+        msg = f"unit(s) {', '.join(map(str, empty[:5]))} lack a facility but have no candidate site; add candidates."
+        raise InfeasibleError(msg)
+    cover = coverage_matrix(table, cutoff)
+    reached = covered_rows(cover, fixed_mask)
+    # own[i, j]: row i is in candidate j's unit and not reached by a fixed site
+    coo = sparse.coo_array(cover)
+    same = (dunit[coo.row] == cunit[coo.col]) & ~reached[coo.row]
+    gain = np.bincount(coo.col[same], weights=table.weights[coo.row[same]], minlength=table.n_candidates)
+    group = lacking.get_indexer(pd.Index(cunit))
+    ok = (group >= 0) & ~fixed_mask
+    frame = pd.DataFrame({"j": np.flatnonzero(ok), "g": group[ok], "gain": gain[ok]})
+    best = frame.sort_values(["g", "gain", "j"], ascending=[True, False, True]).groupby("g").head(1)
+    k = len(best) if count is None else min(count, len(best))
+    best = best.sort_values(["gain", "g"], ascending=[False, True]).head(k)
+    chosen = np.zeros(table.n_candidates, dtype=bool)
+    chosen[best["j"].to_numpy()] = True
+    objective = float(best["gain"].sum())
+    solved = Solved(x=chosen.astype(float), status="Optimal", exact=True, objective=objective, bound=objective,
+                    gap=0.0)
+    logger.info("best_in_each_unit: %d of %d lacking units; %d candidates, %d demand rows", k, len(lacking),
+                table.n_candidates, table.n_demand)
+    return _result("best_in_each_unit", table, chosen.astype(float) + fixed_mask, fixed_mask, cutoff, solved,
+                   started)

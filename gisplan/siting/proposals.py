@@ -3,15 +3,20 @@
 For one facility type: candidates (a user layer, or network nodes thinned to a spacing inside the
 areas that need them, minus exclusions), the existing facilities kept open (fixed), the minutes from
 every demand point to every site within the type's threshold (:func:`gisplan.network.routing.pairwise_minutes`),
-then an exact model (:mod:`gisplan.optimise`) chosen by what the target counts: a number of facilities
+then an exact model (:mod:`gisplan.siting.models`) chosen by what the target counts: a number of facilities
 (MCLP with p = the shortfall), a share of divisions (one site per lacking division, as many as the
 target needs), or a share of residents within reach (LSCP with that share).
+
+Types that serve a whole division rather than a walking catchment (the catalogue's ``siting = "area"``:
+cemeteries, funeral stations) are placed by :func:`propose_by_area` instead: one site in each lacking division,
+at least a minimum distance from residential demand, no solver.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,9 +34,9 @@ from gisplan.errors import InfeasibleError
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
-from gisplan.progress import ProgressSink, Tick, silent
+from gisplan.progress import silent
 from gisplan.siting.costs import CostTable, coverage_matrix, covered_rows, marginal_gains
-from gisplan.siting.models import lscp, mclp, one_per_unit
+from gisplan.siting.models import SiteSelection, best_in_each_unit, lscp, mclp, one_per_unit
 from gisplan.vocab import Level, QuestionKind
 
 if TYPE_CHECKING:
@@ -39,9 +44,16 @@ if TYPE_CHECKING:
 
     from gisplan.catalogue import Profile
     from gisplan.network.graph import RoadNetwork
-    from gisplan.siting.models import SiteSelection
+    from gisplan.network.snapping import EdgeSnap, SnapIndex
+    from gisplan.progress import ProgressSink
 
-__all__ = ["Proposal", "SiteQuestion", "generate_candidates", "propose_sites"]
+__all__ = ["AREA_RULE_STATUS", "Proposal", "SiteQuestion", "generate_candidates", "propose_by_area", "propose_sites"]
+
+#: the status of a proposal placed by the area rule (no solver runs)
+AREA_RULE_STATUS = "规则选址 rule (no solver)"
+#: the area rule's "away from homes": at most this share of the division's residents within the minimum
+#: distance of the site (demand spread along rural roads puts a few scattered houses near every road node)
+AREA_RULE_RESIDENT_SHARE = 0.01
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +174,7 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     max_snap_m: float = settings.MAX_SNAP_M,
     time_limit_s: float | None = None,
     progress: ProgressSink = silent,
+    own_unit: bool = False,
 ) -> Proposal:
     """Choose the new sites that answer `question` for one facility type.
 
@@ -183,14 +196,18 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     time_limit_s : float, optional
         HiGHS time limit; the best solution found and its gap are returned when it runs out.
     progress : ProgressSink
-        Told of the solver's progress (stage ``solver``: elapsed time, incumbent, gap).
+        Receives the solver's ticks (:func:`gisplan.siting.highs.solve_mip`).
+    own_unit : bool
+        For a ``units`` question: each new site serves its own division only (a type counted by division, such
+        as a village's 社会工作室), so it is placed where it reaches most of that division's demand
+        (:func:`~gisplan.siting.models.best_in_each_unit`); otherwise the sites are chosen jointly
+        (:func:`~gisplan.siting.models.one_per_unit`).
 
     Raises
     ------
     InfeasibleError
         If the candidates cannot answer the question (the message says what is missing).
     """
-    progress(Tick("solver", message=str(question.kind)))
     cand = candidates.to_crs(network.crs)
     sites, n_fixed = _sites(existing.to_crs(network.crs), cand)
     table = _site_costs(network, profile, sites, demand, threshold_minutes=threshold_minutes, weight=weight,
@@ -198,8 +215,14 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     fixed_mask = np.arange(table.n_candidates) < n_fixed
     cover = coverage_matrix(table, threshold_minutes)
     polys = townships if unit_level == Level.TOWNSHIP else villages
+    demand_unit = None
+    if own_unit:
+        column = "township_code12" if unit_level == Level.TOWNSHIP else "code12"
+        demand_unit = (demand[column].astype(object).to_numpy() if column in demand
+                       else division_code_at(demand.geometry, polys))
     selection = _answer(question, table, n_fixed=n_fixed, candidates=cand, polys=polys,
-                        threshold_minutes=threshold_minutes, time_limit_s=time_limit_s)
+                        threshold_minutes=threshold_minutes, time_limit_s=time_limit_s, progress=progress,
+                        demand_unit=demand_unit)
     order = [list(table.candidate_ids).index(s) for s in selection.selected]
     out = _added(sites.iloc[order], table, order, fixed=fixed_mask, cutoff=threshold_minutes, demand=demand)
     out = _where(out, townships=townships, villages=villages, names=names or {})
@@ -226,11 +249,9 @@ def _site_costs(
 ) -> CostTable:
     """The cost table of the sites: minutes from every demand point to every site within the threshold, on
     the roads `profile` may use; each point weighs its `weight` (1 where the demand has no such column)."""
-    index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
+    index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
     sxy = shapely.get_coordinates(shapely.point_on_surface(sites.geometry.to_numpy()))
-    dxy = shapely.get_coordinates(demand.geometry.to_numpy())
     ssnap = snap_points(index, sxy[:, 0], sxy[:, 1], max_snap_m=max_snap_m)
-    dsnap = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)
     pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
     w = demand[weight].to_numpy(dtype=float) if weight in demand else np.ones(len(demand))
     return CostTable(
@@ -241,9 +262,30 @@ def _site_costs(
     )
 
 
-def _answer(
+#: the snap index and snapped demand of the last few (network, profile, demand) triples: the rows of one run
+#: share them (the objects are kept with the entry, so their ids cannot be reused while it lives)
+_SNAPPED: dict[tuple[int, int, int, float], tuple[tuple[object, ...], tuple[SnapIndex, EdgeSnap]]] = {}
+
+
+def _demand_snap(
+    network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, max_snap_m: float,
+) -> tuple[SnapIndex, EdgeSnap]:
+    """The profile's snap index of `network` and `demand` snapped to it, computed once per run."""
+    key = (id(network), id(profile), id(demand), float(max_snap_m))
+    if key not in _SNAPPED:
+        index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
+        dxy = shapely.get_coordinates(demand.geometry.to_numpy())
+        while len(_SNAPPED) >= 4:  # a few profiles per run
+            _SNAPPED.pop(next(iter(_SNAPPED)))
+        _SNAPPED[key] = ((network, profile, demand),
+                         (index, snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)))
+    return _SNAPPED[key][1]
+
+
+def _answer(  # noqa: PLR0913 - the question, its table and keyword-only options
     question: SiteQuestion, table: CostTable, *, n_fixed: int, candidates: gpd.GeoDataFrame,
-    polys: gpd.GeoDataFrame | None, threshold_minutes: float, time_limit_s: float | None,
+    polys: gpd.GeoDataFrame | None, threshold_minutes: float, time_limit_s: float | None, progress: ProgressSink,
+    demand_unit: NDArray[np.object_] | None = None,
 ) -> SiteSelection:
     """The model that answers `question` on the cost table: MCLP for a count, LSCP for a share, one site per
     lacking division (in `polys`) for units."""
@@ -252,9 +294,10 @@ def _answer(
         p = min(math.ceil(question.amount - 1e-9), len(candidates))
         if p < math.ceil(question.amount - 1e-9):
             logger.warning("only %d candidates for %g new sites", len(candidates), question.amount)
-        return mclp(table, p=p, cutoff=threshold_minutes, fixed=fixed, time_limit_s=time_limit_s)
+        return mclp(table, p=p, cutoff=threshold_minutes, fixed=fixed, time_limit_s=time_limit_s, progress=progress)
     if question.kind is QuestionKind.SHARE:
-        return lscp(table, cutoff=threshold_minutes, share=question.amount, fixed=fixed, time_limit_s=time_limit_s)
+        return lscp(table, cutoff=threshold_minutes, share=question.amount, fixed=fixed, time_limit_s=time_limit_s,
+                    progress=progress)
     unit = np.concatenate([np.full(n_fixed, None, dtype=object), division_code_at(candidates.geometry, polys)])
     placeable = [u for u in question.lacking if (unit == u).any()]
     if len(placeable) < question.amount:
@@ -263,8 +306,12 @@ def _answer(
         if not placeable:
             raise InfeasibleError(msg)
         logger.warning(msg)
+    if demand_unit is not None:
+        return best_in_each_unit(table, list(unit), placeable, list(demand_unit), cutoff=threshold_minutes,
+                                 fixed=fixed, count=min(math.ceil(question.amount - 1e-9), len(placeable)))
     return one_per_unit(table, list(unit), placeable, cutoff=threshold_minutes, fixed=fixed,
-                        count=min(math.ceil(question.amount - 1e-9), len(placeable)), time_limit_s=time_limit_s)
+                        count=min(math.ceil(question.amount - 1e-9), len(placeable)), time_limit_s=time_limit_s,
+                        progress=progress)
 
 
 def _added(
@@ -301,3 +348,109 @@ def _where(
     glon, glat = wgs84_to_gcj02(lonlat[:, 0], lonlat[:, 1])
     out["lon_gcj02"], out["lat_gcj02"] = np.round(glon, 7), np.round(glat, 7)
     return out
+
+
+def propose_by_area(  # noqa: PLR0913 - keyword-only layers and options
+    question: SiteQuestion,
+    *,
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    min_distance_m: float,
+    unit_level: Level = Level.TOWNSHIP,
+    weight: str = "population",
+    townships: gpd.GeoDataFrame | None = None,
+    villages: gpd.GeoDataFrame | None = None,
+    names: dict[str, str] | None = None,
+) -> Proposal:
+    """New sites for a type that serves a whole division (cemetery, funeral station): one in each division of
+    ``question.lacking`` (the most populous first when the question asks for fewer), no solver.
+
+    A candidate keeps the distance from residential demand when at most :data:`AREA_RULE_RESIDENT_SHARE` (1 %)
+    of its division's residents (demand weight) live within `min_distance_m` of it — none, where the demand is
+    concentrated; a few scattered houses where it is spread along rural roads. In each division the site is
+    the candidate nearest the division's demand-weighted centre among those that keep the distance. Where none
+    does, the one with the fewest residents within the distance is taken and ``rule_met`` says False (the
+    row's status says so). Candidates must already be outside the scenario's exclusion polygons.
+
+    Returns
+    -------
+    Proposal
+        ``sites`` as in :func:`propose_sites` plus ``distance_to_homes_m`` (to the nearest demand point),
+        ``residents_within_min_distance`` and ``rule_met``; the ``*_added``
+        columns are NaN (the rule does not measure walking reach). The selection's model is ``area_rule`` and its
+        status :data:`AREA_RULE_STATUS`.
+
+    Raises
+    ------
+    InfeasibleError
+        If no lacking division holds a candidate.
+    """
+    started = time.perf_counter()
+    crs = candidates.crs
+    polys = townships if unit_level == Level.TOWNSHIP else villages
+    unit = division_code_at(candidates.geometry, polys)
+    cxy = shapely.get_coordinates(candidates.geometry.to_numpy())
+    dem = demand.to_crs(candidates.crs) if candidates.crs is not None else demand
+    w = dem[weight].to_numpy(dtype=float) if weight in dem else np.ones(len(dem))
+    w = np.nan_to_num(w)
+    dxy = shapely.get_coordinates(dem.geometry.to_numpy())
+    distance, near_w = _homes_near(cxy, dxy, w, min_distance_m)
+    column = "township_code12" if unit_level == Level.TOWNSHIP else "code12"
+    dunit = dem[column].astype(object).to_numpy() if column in dem else division_code_at(dem.geometry, polys)
+    d = pd.DataFrame({"unit": dunit, "w": w, "x": dxy[:, 0] * w, "y": dxy[:, 1] * w}).dropna(subset=["unit"])
+    sums = d.groupby("unit")[["w", "x", "y"]].sum()
+    centre = sums[["x", "y"]].div(sums["w"].where(sums["w"] > 0), axis=0)
+    frame = pd.DataFrame({"i": np.arange(len(cxy)), "unit": unit, "distance": distance, "near_w": near_w})
+    frame = frame[frame["unit"].isin(set(question.lacking))]
+    if frame.empty:
+        msg = "none of the lacking divisions holds a candidate site (no road node inside them); give candidates there."
+        raise InfeasibleError(msg)
+    cx = frame["unit"].map(centre["x"]).to_numpy(dtype=float)
+    cy = frame["unit"].map(centre["y"]).to_numpy(dtype=float)
+    own = cxy[frame["i"].to_numpy()]
+    near = np.hypot(own[:, 0] - np.where(np.isnan(cx), own[:, 0], cx),
+                    own[:, 1] - np.where(np.isnan(cy), own[:, 1], cy))
+    allowed_w = AREA_RULE_RESIDENT_SHARE * frame["unit"].map(sums["w"]).fillna(0.0).to_numpy(dtype=float)
+    frame = frame.assign(met=frame["near_w"].to_numpy() <= allowed_w, near=near)
+    # eligible first, nearest the centre; else the fewest residents within the distance
+    frame["key"] = np.where(frame["met"], frame["near"], frame["near_w"])
+    best = frame.sort_values(["unit", "met", "key"], ascending=[True, False, True]).groupby("unit").head(1)
+    missing = [u for u in question.lacking if u not in set(best["unit"])]
+    if missing:
+        logger.warning("%d of the lacking divisions have no candidate site (no road node inside them); give "
+                       "candidates there.", len(missing))
+    best = best.assign(pop=best["unit"].map(sums["w"]).fillna(0.0).to_numpy())
+    best = best.sort_values(["pop", "unit"], ascending=[False, True]).head(max(0, math.ceil(question.amount - 1e-9)))
+    chosen = candidates.iloc[best["i"].to_numpy()].reset_index(drop=True)
+    out = gpd.GeoDataFrame({"rank": np.arange(1, len(best) + 1), "candidate_id": chosen["candidate_id"].astype(str)},
+                           geometry=chosen.geometry.to_numpy(), crs=crs)
+    for wname in WEIGHTS:
+        out[f"{wname}_added"] = np.nan
+    out["distance_to_homes_m"] = np.round(best["distance"].to_numpy(dtype=float), 1)
+    out["residents_within_min_distance"] = np.round(best["near_w"].to_numpy(dtype=float), 0)
+    out["rule_met"] = best["met"].to_numpy(dtype=bool)
+    out = _where(out, townships=townships, villages=villages, names=names or {})
+    n = float(len(out))
+    selection = SiteSelection(model="area_rule", status=AREA_RULE_STATUS, exact=True, objective=n, bound=n, gap=0.0,
+                              selected=tuple(out["candidate_id"]), fixed=(), covered_weight=float("nan"),
+                              total_weight=float(w.sum()), seconds=time.perf_counter() - started)
+    logger.info("area_rule: %d new site(s) in %d lacking division(s), %d keep %g m from homes, %.2f s", len(out),
+                len(question.lacking), int(out["rule_met"].sum()), min_distance_m, selection.seconds)
+    return Proposal(selection, out, float("nan"), float("nan"), float(w.sum()))
+
+
+def _homes_near(
+    cxy: NDArray[np.float64], dxy: NDArray[np.float64], w: NDArray[np.float64], min_distance_m: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """For each candidate: metres to the nearest demand point with weight, and the weight within `min_distance_m`."""
+    homes = w > 0
+    if not homes.any():
+        return np.full(len(cxy), np.inf), np.zeros(len(cxy))
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - only for area siting
+
+    tree = cKDTree(dxy[homes])
+    distance = np.asarray(tree.query(cxy)[0], dtype=np.float64)
+    if min_distance_m <= 0:
+        return distance, np.zeros(len(cxy))
+    pairs = cKDTree(cxy).sparse_distance_matrix(tree, min_distance_m, output_type="coo_matrix")
+    return distance, np.bincount(pairs.row, weights=w[homes][pairs.col], minlength=len(cxy)).astype(np.float64)
