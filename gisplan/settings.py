@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
+    "BASEMAP_MAX_PX",
     "GPKG_VERSIONS",
     "GPKG_VERSION_ENV",
     "MAX_SNAP_M",
@@ -63,6 +64,8 @@ TRIM_M = 100.0
 """Service areas are the reached roads buffered by this many metres."""
 RADIUS_M = 1000.0
 """The straight-line (城市体检) service radius."""
+BASEMAP_MAX_PX = 2048
+"""The longest side, in pixels, of a local GeoTIFF basemap embedded in a map (about 1.5 MB as JPEG)."""
 SPREAD_SPACING_M = 100.0
 """A households table by village is spread as one demand point per this many metres of road."""
 

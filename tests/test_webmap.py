@@ -104,16 +104,25 @@ def test_layers_names_counts_and_bounds() -> None:
         "gp-townships": ("镇街：15 分钟覆盖率（人口）— 城乡社区综合服务设施", "polygon", 2),
         "gp-district": ("区界", "polygon", 1),
         "gp-area-0": ("服务范围（15 分钟）— 城乡社区综合服务设施", "polygon", 1),
-        "gp-gap-0": ("覆盖缺口 — 城乡社区综合服务设施", "polygon", 2),
+        "gp-gap-0": ("覆盖缺口 — 城乡社区综合服务设施（2 处，1,500 人）", "polygon", 2),
         "gp-fac-0": ("● 城乡社区综合服务设施（3）", "marker", 3),
         "gp-fac-1": ("● 社区养老服务站（60）", "cluster", 60),  # more than 40 points: clustered
-        "gp-site-0": ("候选站点 — 城乡社区综合服务设施（2）", "marker", 2),
+        "gp-site-0": ("候选站点 — YC-15MIN-CSC 城乡社区综合服务设施（2 处，2024–2025 年）", "marker", 2),
+        "gp-label-town": ("镇街名称", "label", 2),
+        "gp-label-village": ("村（社区）名称（放大后显示）", "label", 3),
     }
-    fit = next(c for c in fmap._children.values() if type(c).__name__ == "FitBounds")
-    assert np.allclose(fit.bounds, [[29.30, 105.90], [29.35, 106.00]], atol=1e-9)
     page = render_map_html(fmap)
-    for name in ("区界", "覆盖缺口 — 城乡社区综合服务设施", "候选站点 — 城乡社区综合服务设施（2）"):
-        assert json.dumps(name) in page
+    assert np.allclose(setup_of(page)["bounds"], [[29.30, 105.90], [29.35, 106.00]], atol=1e-9)
+    names = setup_of(page)["names"]
+    assert names["district"] == "区界"  # type: ignore[index]
+    assert names["gap-0"] == "覆盖缺口 — 城乡社区综合服务设施（2 处，1,500 人）"  # type: ignore[index]
+
+
+def setup_of(page: str) -> dict[str, object]:
+    """The configuration the page's script sets the map up with (bounds, layer names, groups, notice)."""
+    found = re.search(r"gisplanSetup\(map_\w+, (\{.*\})\);", page)
+    assert found is not None
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
 
 
 def test_user_names_are_escaped_never_evaluated() -> None:
@@ -215,7 +224,7 @@ def test_title_block_says_method_date_and_illustrative() -> None:
     assert "制图日期：2026-11-28" in page
     assert "方法：路网最短路径" in page
     assert "示意 ILLUSTRATIVE — 含生成的示意数据" in page
-    assert "示意图层：城乡社区综合服务设施</div>" in page
+    assert "（候选站点随之为示意）：城乡社区综合服务设施</div>" in page  # the legend lists the 示意 layers
     real = render_map_html(build_map(sample_layers(illustrative=(), method="straight_line")))
     assert "ILLUSTRATIVE" not in real
     assert "直线服务半径（非路网" in real
@@ -279,7 +288,8 @@ def test_a_district_without_townships_still_gets_a_map() -> None:
     assert choropleth_choices(sample_layers(townships=None, villages=None)) == {}
     assert set(layer_counts(fmap)) == {"gp-district", "gp-area-0", "gp-gap-0", "gp-fac-0", "gp-fac-1", "gp-site-0"}
     page = render_map_html(fmap)
-    assert 'id="gp-legend"' not in page
+    assert "覆盖率（人口）" not in page  # no choropleth section in the legend
+    assert "镇街名称" not in page
     with pytest.raises(ConfigError, match="nothing to draw"):
         build_map(sample_layers(townships=None, villages=None, district=None, facilities={}))
 
@@ -312,7 +322,7 @@ def test_facility_markers_take_the_catalogues_colour_and_glyph() -> None:
     assert day_care == f'<div style="background:{MAP_PALETTE[1]}">设</div>'  # 2nd facility layer, no style given
     control = {c.class_name.split()[-1]: c.layer_name for c in fmap._children.values() if hasattr(c, "class_name")}
     assert control["gp-fac-0"] == '<span style="color:#1565c0">●</span> 城乡社区综合服务设施（3）'  # layer control entry
-    assert '\\u003cspan style=\\"color:#1565c0\\"\\u003e\\u25cf' in render_map_html(fmap)
+    assert '\\u003cspan style=\\"color:#1565c0\\"\\u003e●' in render_map_html(fmap)  # in the panel's names
     with pytest.raises(ConfigError, match=r"`type_colours` must map type ids to colours written #rrggbb"):
         sample_layers(type_colours={"elderly_day_care": "red;background:url(http://x)"})
 
@@ -346,5 +356,4 @@ def test_every_name_from_the_data_is_escaped() -> None:
         escaped = html.escape(raw)
         assert raw not in page, k
         assert _json_form(raw) not in page, k
-        if k not in {3, 4, 5}:  # village polygons are not drawn (their names reach the map through gaps, sites)
-            assert escaped in page or _json_form(escaped) in page, f"field {k} is not drawn"
+        assert escaped in page or _json_form(escaped) in page, f"field {k} is not drawn"  # villages: as labels
