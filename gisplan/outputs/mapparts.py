@@ -38,8 +38,8 @@ logger = logging.getLogger(__name__)
 _LABEL_TOLERANCE_M = 25.0  # precision of the inscribed-circle search: labels need no better
 _NEIGHBOUR_TOUCH_M = 300.0  # real neighbouring polygons do not share exact edges: this near counts as shared
 _NEIGHBOUR_MIN_SHARED_M = 1000.0  # a neighbour that shares less outline than this gets no label
-_NEIGHBOUR_OFFSET_M = 2500.0
-_PAGE_RGB = (0xF4, 0xF3, 0xEF)  # the map's background (gisplan-map.css), under a basemap's empty corners  # how far outside the outline a neighbour's name is written
+_NEIGHBOUR_OFFSET_M = 2500.0  # how far outside the outline a neighbour's name is written
+_PAGE_RGB = (0xF4, 0xF3, 0xEF)  # the map's background (gisplan-map.css), under a basemap's empty corners
 
 
 def _metric(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
