@@ -149,11 +149,14 @@ def _overlay_class() -> type:
     fol = _folium()
 
     class Overlay(fol.map.Layer):  # type: ignore[misc,name-defined]
-        """One toggleable layer drawn by ``gisplanLayer`` (gisplan/data/map/gisplan-map.js)."""
+        """One toggleable layer drawn by ``gisplanLayer`` (gisplan/data/map/gisplan-map.js); its GeoJSON waits
+        in a ``<script type="application/json">`` element (HTML-safe, see :func:`_html_safe_json`) until shown."""
 
         _template = fol.template.Template(
+            '{% macro html(this, kwargs) %}<script type="application/json" id="{{ this.get_name() }}_data">'
+            "{{ this.data_json }}</script>\n{% endmacro %}"
             "{% macro script(this, kwargs) %}\n"
-            "var {{ this.get_name() }} = gisplanLayer({{ this.data_json }}, {{ this.options_json }});\n"
+            "var {{ this.get_name() }} = gisplanLayer('{{ this.get_name() }}_data', {{ this.options_json }});\n"
             "{% endmacro %}"
         )
 

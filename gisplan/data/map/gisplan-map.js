@@ -4,19 +4,30 @@
    clustered when o.cluster is set; kind "label" makes name labels, kind "image" a basemap image.
    gisplanSetup: panes, the grouped layer panel, the legend that follows it, label decluttering, the view that
    leaves the panel free, print and PNG export. Every text it inserts is escaped in Python or set as text. */
-var gisplanLayers = {};
+var gisplanLayers = {};  // layer key -> {o, dataId, layer}: a layer is built the first time it is shown
 
-function gisplanLayer(data, o) {
-  var layer;
-  if (o.kind === 'image') {
-    layer = L.imageOverlay(o.url, o.bounds, {pane: 'gp-basemap', className: o.className, interactive: false});
-  } else if (o.kind === 'label') {
-    layer = gisplanLabelLayer(data, o);
-  } else {
-    layer = gisplanFeatures(data, o);
+/* Register an overlay whose GeoJSON waits, unparsed, in the <script type="application/json"> `dataId`: most
+   layers start off, and parsing and building them only when first shown halves the time to the first view. */
+function gisplanLayer(dataId, o) {
+  var holder = {o: o, dataId: dataId, layer: null};
+  gisplanLayers[o.key] = holder;
+  return holder;
+}
+
+function gisplanGet(key) {
+  var h = gisplanLayers[key];
+  if (!h) { return null; }
+  if (!h.layer) {
+    var o = h.o, el = document.getElementById(h.dataId), data = el ? JSON.parse(el.textContent) : null;
+    if (o.kind === 'image') {
+      h.layer = L.imageOverlay(o.url, o.bounds, {pane: 'gp-basemap', className: o.className, interactive: false});
+    } else if (o.kind === 'label') {
+      h.layer = gisplanLabelLayer(data, o);
+    } else {
+      h.layer = gisplanFeatures(data, o);
+    }
   }
-  gisplanLayers[o.key] = layer;
-  return layer;
+  return h.layer;
 }
 
 function gisplanFeatures(data, o) {
@@ -79,10 +90,17 @@ function gisplanLabelLayer(data, o) {
    its point and rings around it (joined to its point by a leader line), or is hidden. */
 function gisplanDeclutter(map) {
   var size = map.getSize();
-  var placed = [];
   var zoom = map.getZoom();
-  var layers = Object.keys(gisplanLayers).map(function (k) { return gisplanLayers[k]; })
-    .filter(function (l) { return l.gpLabel && map.hasLayer(l); })
+  /* the title block and the side panel are obstacles: no label goes under them */
+  var mapBox = map.getContainer().getBoundingClientRect();
+  var placed = ['gp-title', 'gp-side'].map(function (id) { return document.getElementById(id); })
+    .filter(function (e) { return e && e.offsetParent !== null; })
+    .map(function (e) {
+      var r = e.getBoundingClientRect();
+      return [r.left - mapBox.left, r.top - mapBox.top, r.right - mapBox.left, r.bottom - mapBox.top];
+    });
+  var layers = Object.keys(gisplanLayers).map(function (k) { return gisplanLayers[k].layer; })
+    .filter(function (l) { return l && l.gpLabel && map.hasLayer(l); })
     .sort(function (a, b) { return b.gpLabel.priority - a.gpLabel.priority; });
   function free(box) {
     if (box[0] < 2 || box[1] < 2 || box[2] > size.x - 2 || box[3] > size.y - 2) { return false; }
@@ -149,9 +167,12 @@ function gisplanSetup(map, cfg) {
   var wanted = {};  // layer key -> switched on (a label layer joins the map only from its zoom level on)
   function on(key) { return !!wanted[key]; }
   function apply(key) {
-    var layer = gisplanLayers[key];
+    var h = gisplanLayers[key];
+    if (!h || (!wanted[key] && !h.layer)) { return; }
+    var tooFar = h.o.kind === 'label' && map.getZoom() < (h.o.minZoom || 0);
+    var visible = wanted[key] && !tooFar;
+    var layer = visible ? gisplanGet(key) : h.layer;
     if (!layer) { return; }
-    var visible = wanted[key] && !(layer.gpLabel && map.getZoom() < layer.gpLabel.minZoom);
     if (visible && !map.hasLayer(layer)) { layer.addTo(map); } else if (!visible && map.hasLayer(layer)) { map.removeLayer(layer); }
   }
   function syncLegend() {
@@ -239,6 +260,7 @@ function gisplanSetup(map, cfg) {
     map.fitBounds(cfg.bounds, {paddingTopLeft: [12, top], paddingBottomRight: [right, 30], animate: false});
   }
   window.gisplanFit = fit;
+  window.gisplanBounds = cfg.bounds;
   fit();  /* sets the first view: the layers switched on join the map now, drawn once */
   Object.keys(wanted).forEach(apply);
   map.on('zoomend', function () { Object.keys(wanted).forEach(apply); });
