@@ -368,24 +368,32 @@ function gisplanPngMarkers(ctx, container, cb) {
 function gisplanPngFurniture(ctx, size, cfg) {
   ctx.textAlign = 'left'; ctx.textBaseline = 'top';
   var font = '"Noto Sans CJK SC", "Microsoft YaHei", sans-serif';
-  var lines = [cfg.title, '制图日期：' + cfg.date + '　' + cfg.notice + '　界线不作为权属争议依据'];
+  var lines = [[cfg.title, '#222'], ['制图日期：' + cfg.date + '　' + document.getElementById('gp-notice').textContent, '#222']];
   var ill = document.querySelector('.gp-illustrative');
-  if (ill) { lines.push(ill.textContent); }
-  ctx.fillStyle = 'rgba(255,255,255,0.92)'; ctx.fillRect(8, 8, Math.min(size.x - 16, 560), 24 + 18 * lines.length);
-  lines.forEach(function (t, i) {
-    gisplanText(ctx, t, 16, 14 + (i ? 22 + 18 * (i - 1) : 0), (i ? '12px ' : 'bold 16px ') + font,
-                i === 2 ? '#c62828' : '#222', false);
+  if (ill) { lines.push([ill.textContent, '#c62828']); }
+  document.querySelectorAll('#gp-title .gp-note').forEach(function (n) { lines.push([n.textContent, '#222']); });
+  ctx.fillStyle = 'rgba(255,255,255,0.92)'; ctx.fillRect(8, 8, Math.min(size.x - 16, 760), 24 + 18 * lines.length);
+  lines.forEach(function (line, i) {
+    var t = line[0].length > 70 ? line[0].slice(0, 69) + '…' : line[0];
+    gisplanText(ctx, t, 16, 14 + (i ? 22 + 18 * (i - 1) : 0), (i ? '12px ' : 'bold 16px ') + font, line[1], false);
   });
   var items = [];
-  document.querySelectorAll('#gp-legend .gp-li:not(.gp-off)').forEach(function (li) {
-    var sym = li.querySelector('i, b'), colour = sym ? getComputedStyle(sym).backgroundColor : '';
-    var text = li.textContent.slice(sym ? sym.textContent.length : 0);
-    items.push([colour, text]);
+  document.querySelectorAll('#gp-legend .gp-ls:not(.gp-off)').forEach(function (section) {
+    var head = section.querySelector('h3');
+    if (head) { items.push([null, head.textContent]); }
+    section.querySelectorAll('.gp-li:not(.gp-off)').forEach(function (li) {
+      var sym = li.querySelector('i, b'), colour = sym ? getComputedStyle(sym).backgroundColor : '';
+      items.push([colour, li.textContent.slice(sym ? sym.textContent.length : 0)]);
+    });
   });
   var h = 22 + 16 * items.length, w = 380, x0 = size.x - w - 8, y0 = size.y - h - 8;
   ctx.fillStyle = 'rgba(255,255,255,0.92)'; ctx.fillRect(x0, y0, w, h);
   gisplanText(ctx, '图例', x0 + 8, y0 + 4, 'bold 12px ' + font, '#222', false);
   items.forEach(function (it, i) {
+    if (it[0] === null) {
+      gisplanText(ctx, it[1].slice(0, 36), x0 + 8, y0 + 20 + 16 * i, 'bold 11px ' + font, '#444', false);
+      return;
+    }
     if (it[0] && it[0] !== 'rgba(0, 0, 0, 0)') {
       ctx.fillStyle = it[0]; ctx.fillRect(x0 + 8, y0 + 22 + 16 * i, 16, 11);
       ctx.strokeStyle = '#777'; ctx.strokeRect(x0 + 8, y0 + 22 + 16 * i, 16, 11);
@@ -399,7 +407,7 @@ function gisplanPngFurniture(ctx, size, cfg) {
     ctx.moveTo(12, by - 6); ctx.lineTo(12, by); ctx.lineTo(12 + bw, by); ctx.lineTo(12 + bw, by - 6); ctx.stroke();
     gisplanText(ctx, bar.textContent, 16, by - 18, '11px ' + font, '#222', true);
   }
-  var nx = 28, ny = 130;
+  var nx = 28, ny = 54 + 18 * lines.length;
   ctx.beginPath(); ctx.moveTo(nx, ny); ctx.lineTo(nx + 8, ny + 26); ctx.lineTo(nx, ny + 20); ctx.lineTo(nx - 8, ny + 26);
   ctx.closePath(); ctx.fillStyle = '#222'; ctx.fill();
   gisplanText(ctx, 'N', nx - 4, ny - 16, 'bold 13px sans-serif', '#222', true);
