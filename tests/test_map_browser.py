@@ -22,7 +22,6 @@ import pytest
 from gisplan.cli.options import catalogue_for
 from gisplan.config import load_scenario
 from gisplan.io.spatial import read_file_layer
-from gisplan.outputs.mapparts import read_basemap
 from gisplan.outputs.mapstyle import proposal_sites
 from gisplan.outputs.results import map_layers
 from gisplan.outputs.webmap import build_map, layer_counts, render_map_html
@@ -134,6 +133,80 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])  # type: ignore[return-value]
 
 
+def _check_default_view(page: Page, layers: Any, setup: dict[str, Any], expected: dict[str, Any]) -> None:
+    """In the rendered DOM of the default view: labels, neighbours, panel and title clear of the district, the
+    layers on are exactly the headline rows' and the base ones, the legend, the notice."""
+    p = page.page
+    # all 23 township names are labels on screen, inside the view, none over another nor under the panel
+    towns = set(layers.townships["name"])
+    labels = p.evaluate("""() => [...document.querySelectorAll('.gp-label-town:not(.gp-hidden) .gp-lt')]
+      .filter(e => e.offsetParent !== null).map(e => { const r = e.getBoundingClientRect();
+        return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+    assert {t for t, *_ in labels} == towns
+    assert len(labels) == 23
+    boxes = [tuple(b) for _, *b in labels]
+    assert all(b[0] >= 0 and b[2] <= 1400 and b[1] >= 0 and b[3] <= 900 for b in boxes)
+    assert not any(_overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    side = page.rect("#gp-side")
+    assert not any(_overlaps(b, side) for b in boxes)
+    assert p.locator(".gp-label-neighbour:not(.gp-hidden)").count() == 7  # 永川's 7 neighbours at the edge
+    # the panel and the title leave the district free
+    district = page.district_box()
+    assert not _overlaps(district, side)
+    assert not _overlaps(district, page.rect("#gp-title"))
+    # the default view: the base layers and the headline rows' groups, nothing else
+    headline = [g for g in setup["groups"] if g["headline"]]
+    assert [g["title"].split()[0] for g in headline] == [
+        "YC-1-12", "YC-1-16", "YC-9-TOWN-CEMETERIES", "YC-9-FUNERAL-STATIONS", "YC-15MIN-ELDERLY",
+        "YC-15MIN-ELDERLY-HH"]  # spatial rows, less YC-15MIN-CSC (headline = false)
+    wanted = set(setup["base"]) | {k for g in headline for k in g["layers"]}
+    assert set(p.evaluate("window.gisplanOn()")) == wanted
+    for key in expected:
+        if key.removeprefix("gp-") not in wanted:
+            assert page.drawn(key) == 0, key
+    legend = p.locator("#gp-legend").inner_text()
+    assert "覆盖缺口 — 社区养老服务站" in legend
+    assert "服务范围（15 分钟）— 社区养老服务站" in legend
+    assert "城乡社区综合服务设施（" not in legend  # its layers are off: not in the legend
+    assert "内部用图" in p.locator("#gp-notice").inner_text()
+    assert "界线不作为权属争议依据" in p.locator("#gp-notice").inner_text()
+
+
+def _check_print(page: Page, tmp_path: Path) -> None:
+    """The print layout, with the default layers back on."""
+    p = page.page
+    # print layout: title, legend, scale, north arrow, notice and 示意; no layer list, buttons or zoom
+    p.evaluate("() => { document.querySelectorAll('#gp-layers input[data-k]').forEach(c => { "
+               "c.checked = false; c.dispatchEvent(new Event('change')); }); }")
+    p.evaluate("() => document.querySelectorAll('.gp-group').forEach((g, i) => { if (i === 0 || "
+               "g.classList.contains('gp-headline')) { const c = g.querySelector('.gp-gcheck'); c.checked = true; "
+               "c.dispatchEvent(new Event('change')); } })")
+    p.emulate_media(media="print")
+    p.evaluate("() => { window.dispatchEvent(new Event('beforeprint')); window.gisplanFit(); }")
+    for selector in ("#gp-legend", "#gp-title", "#gp-north", ".leaflet-control-scale-line", "#gp-notice"):
+        assert p.locator(selector).is_visible(), selector
+    for selector in ("#gp-layers", "#gp-png", ".leaflet-control-zoom"):
+        assert not p.locator(selector).is_visible(), selector
+    assert "制图日期" in p.locator("#gp-title").inner_text()
+    page.shot("yongchuan_print.png", tmp_path)
+    p.emulate_media(media="screen")
+    assert page.errors == []
+    assert page.external() == []
+
+
+def _check_small_screen(browser: Any, html_path: Path, tmp_path: Path) -> None:
+    # a small screen: the panel starts collapsed and leaves the district free
+    small = Page(browser, html_path.as_uri(), viewport=(600, 800))
+    assert "gp-collapsed" in (small.page.locator("#gp-side").get_attribute("class") or "")
+    assert not _overlaps(small.district_box(), small.rect("#gp-side"))
+    assert not small.page.locator("#gp-legend").is_visible()
+    small.page.click("#gp-toggle")
+    assert small.page.locator("#gp-legend").is_visible()
+    small.shot("yongchuan_small.png", tmp_path)
+    assert small.errors == []
+    small.context.close()
+
+
 def test_yongchuan_map_in_chromium(yongchuan_run: tuple[Path, Path, Path, str], browser: Any, tmp_path: Path,
                                    ) -> None:
     scenario, store, out, _ = yongchuan_run
@@ -160,40 +233,8 @@ def test_yongchuan_map_in_chromium(yongchuan_run: tuple[Path, Path, Path, str], 
     assert page.errors == []
     assert page.external() == []
 
-    # all 23 township names are labels on screen, inside the view, none over another nor under the panel
-    towns = set(layers.townships["name"])
-    labels = p.evaluate("""() => [...document.querySelectorAll('.gp-label-town:not(.gp-hidden) .gp-lt')]
-      .filter(e => e.offsetParent !== null).map(e => { const r = e.getBoundingClientRect();
-        return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
-    assert {t for t, *_ in labels} == towns
-    assert len(labels) == 23
-    boxes = [tuple(b) for _, *b in labels]
-    assert all(0 <= b[0] and b[2] <= 1400 and 0 <= b[1] and b[3] <= 900 for b in boxes)
-    assert not any(_overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
-    side = page.rect("#gp-side")
-    assert not any(_overlaps(b, side) for b in boxes)
-    assert p.locator(".gp-label-neighbour:not(.gp-hidden)").count() == 7  # 永川's 7 neighbours at the edge
-    # the panel and the title leave the district free
-    district = page.district_box()
-    assert not _overlaps(district, side)
-    assert not _overlaps(district, page.rect("#gp-title"))
-    # the default view: the base layers and the headline rows' groups, nothing else
-    headline = [g for g in setup["groups"] if g["headline"]]
-    assert [g["title"].split()[0] for g in headline] == [
-        "YC-1-12", "YC-1-16", "YC-9-TOWN-CEMETERIES", "YC-9-FUNERAL-STATIONS", "YC-15MIN-ELDERLY",
-        "YC-15MIN-ELDERLY-HH"]  # spatial rows, less YC-15MIN-CSC (headline = false)
-    wanted = set(setup["base"]) | {k for g in headline for k in g["layers"]}
-    assert set(p.evaluate("window.gisplanOn()")) == wanted
-    for key in expected:
-        if key.removeprefix("gp-") not in wanted:
-            assert page.drawn(key) == 0, key
-    legend = p.locator("#gp-legend").inner_text()
-    assert "覆盖缺口 — 社区养老服务站" in legend
-    assert "服务范围（15 分钟）— 社区养老服务站" in legend
-    assert "城乡社区综合服务设施（" not in legend  # its layers are off: not in the legend
-    assert "内部用图" in p.locator("#gp-notice").inner_text()
-    assert "界线不作为权属争议依据" in p.locator("#gp-notice").inner_text()
-    assert page.shot("yongchuan_default.png", tmp_path).stat().st_size > 50_000
+    _check_default_view(page, layers, setup, expected)
+    page.shot("yongchuan_default.png", tmp_path)
 
     # zoomed in on the city: village names appear, still without overlaps
     p.evaluate(f"() => {{ {_MAP}.setView([29.36, 105.90], 13.25, {{animate: false}}); }}")
@@ -225,35 +266,10 @@ def test_yongchuan_map_in_chromium(yongchuan_run: tuple[Path, Path, Path, str], 
     if os.environ.get("GISPLAN_MAP_SHOTS"):
         shutil.copy(png, Path(os.environ["GISPLAN_MAP_SHOTS"]) / "yongchuan_export.png")
 
-    # print layout: title, legend, scale, north arrow, notice and 示意; no layer list, buttons or zoom
-    p.evaluate("() => { document.querySelectorAll('#gp-layers input[data-k]').forEach(c => { "
-               "c.checked = false; c.dispatchEvent(new Event('change')); }); }")
-    p.evaluate("() => document.querySelectorAll('.gp-group').forEach((g, i) => { if (i === 0 || "
-               "g.classList.contains('gp-headline')) { const c = g.querySelector('.gp-gcheck'); c.checked = true; "
-               "c.dispatchEvent(new Event('change')); } })")
-    p.emulate_media(media="print")
-    p.evaluate("() => { window.dispatchEvent(new Event('beforeprint')); window.gisplanFit(); }")
-    for selector in ("#gp-legend", "#gp-title", "#gp-north", ".leaflet-control-scale-line", "#gp-notice"):
-        assert p.locator(selector).is_visible(), selector
-    for selector in ("#gp-layers", "#gp-png", ".leaflet-control-zoom"):
-        assert not p.locator(selector).is_visible(), selector
-    assert "制图日期" in p.locator("#gp-title").inner_text()
-    page.shot("yongchuan_print.png", tmp_path)
-    p.emulate_media(media="screen")
-    assert page.errors == []
-    assert page.external() == []
+    _check_print(page, tmp_path)
     page.context.close()
 
-    # a small screen: the panel starts collapsed and leaves the district free
-    small = Page(browser, html_path.as_uri(), viewport=(600, 800))
-    assert "gp-collapsed" in (small.page.locator("#gp-side").get_attribute("class") or "")
-    assert not _overlaps(small.district_box(), small.rect("#gp-side"))
-    assert not small.page.locator("#gp-legend").is_visible()
-    small.page.click("#gp-toggle")
-    assert small.page.locator("#gp-legend").is_visible()
-    small.shot("yongchuan_small.png", tmp_path)
-    assert small.errors == []
-    small.context.close()
+    _check_small_screen(browser, html_path, tmp_path)
 
 
 def test_geotiff_basemap_opens_within_3_s(yongchuan_run: tuple[Path, Path, Path, str], browser: Any,

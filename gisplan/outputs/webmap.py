@@ -89,7 +89,10 @@ BASEMAPS: Mapping[str, tuple[str, tuple[str, ...], str, str]] = MappingProxyType
 })
 _TIANDITU_KEY = re.compile(r"[0-9A-Za-z]{16,64}")
 CLUSTER_OVER = 40  # a facility type with more points than this is clustered
-_SIMPLIFY_M = 5.0  # display simplification of polygons, metres
+_SIMPLIFY_M = 5.0  # display simplification of boundary polygons, metres
+# gaps and service areas are reached roads buffered by 100 m (settings.TRIM_M): 15 m hides nothing of them and
+# halves the 永川 gap layers (643 → ~330 KB each), the largest part of the page and of its drawing time
+_SIMPLIFY_RESULT_M = 15.0
 _DECIMALS = 5  # 1e-5 degree ≈ 1.1 m north-south, 1.0 m east-west at 30°N
 
 
@@ -312,9 +315,10 @@ def _add_overlay(fmap: folium.Map, collection: str, count: int, *, name: str, ke
     overlay.add_to(fmap)
 
 
-def _polygons(frame: gpd.GeoDataFrame, props: list[dict[str, Any]], system: str, *, coverage: bool = False) -> str:
+def _polygons(frame: gpd.GeoDataFrame, props: list[dict[str, Any]], system: str, *, coverage: bool = False,
+              simplify_m: float = _SIMPLIFY_M) -> str:
     """A polygon layer's features, simplified for display (`coverage`: as a coverage, keeping shared edges)."""
-    return _collection(_display_geoms(frame, system=system, simplify_m=_SIMPLIFY_M, coverage=coverage), props)
+    return _collection(_display_geoms(frame, system=system, simplify_m=simplify_m, coverage=coverage), props)
 
 
 def _add_basemap_image(fmap: folium.Map, layers: MapLayers, panel: Panel) -> None:
@@ -423,8 +427,9 @@ def _add_gaps(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) ->
         key = f"gap-{i}"
         people = fmt_number(part["population"].sum(), 0, " 人")
         name = f"覆盖缺口 — {esc(type_name)}（{len(part)} 处，{people}）"
-        _add_overlay(fmap, _polygons(gpd.GeoDataFrame(part), gap_props(pd.DataFrame(part), type_name), system),
-                     len(part), name=name, key=key, kind="polygon", pane="gp-gaps",
+        data = _polygons(gpd.GeoDataFrame(part), gap_props(pd.DataFrame(part), type_name), system,
+                         simplify_m=_SIMPLIFY_RESULT_M)
+        _add_overlay(fmap, data, len(part), name=name, key=key, kind="polygon", pane="gp-gaps",
                      style={"color": _GAP_COLOUR, "weight": 0.5, "opacity": 0.6, "fillColor": _GAP_COLOUR,
                             "fillOpacity": 0.3})
         panel.add(key, name)
@@ -447,8 +452,8 @@ def _add_areas(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) -
         props = [{"_t": f"{esc(type_name)}：{m:g} 分钟服务范围"} for m in part["minutes"]]
         key = f"area-{i}"
         name = f"服务范围（{minutes} 分钟）— {esc(type_name)}"
-        _add_overlay(fmap, _polygons(gpd.GeoDataFrame(part), props, system), len(part), name=name, key=key,
-                     kind="polygon", pane="gp-areas",
+        data = _polygons(gpd.GeoDataFrame(part), props, system, simplify_m=_SIMPLIFY_RESULT_M)
+        _add_overlay(fmap, data, len(part), name=name, key=key, kind="polygon", pane="gp-areas",
                      style={"color": colour, "weight": 1.2, "fillColor": colour, "fillOpacity": 0.18})
         panel.add(key, name)
         panel.by_type.setdefault(str(type_id), {})["area"] = key
