@@ -102,13 +102,22 @@ function gisplanDeclutter(map) {
   var layers = Object.keys(gisplanLayers).map(function (k) { return gisplanLayers[k].layer; })
     .filter(function (l) { return l && l.gpLabel && map.hasLayer(l); })
     .sort(function (a, b) { return b.gpLabel.priority - a.gpLabel.priority; });
-  function free(box) {
-    if (box[0] < 2 || box[1] < 2 || box[2] > size.x - 2 || box[3] > size.y - 2) { return false; }
-    for (var i = 0; i < placed.length; i++) {
-      var p = placed[i];
-      if (box[0] < p[2] && box[2] > p[0] && box[1] < p[3] && box[3] > p[1]) { return false; }
+  /* facility and site markers: a label moves off them when it can (else it may lie under one) */
+  var markers = [];
+  map.getContainer().querySelectorAll('.leaflet-marker-pane .leaflet-marker-icon:not(.gp-label)').forEach(function (e) {
+    var r = e.getBoundingClientRect();
+    markers.push([r.left - mapBox.left, r.top - mapBox.top, r.right - mapBox.left, r.bottom - mapBox.top]);
+  });
+  function hits(box, boxes) {
+    for (var i = 0; i < boxes.length; i++) {
+      var p = boxes[i];
+      if (box[0] < p[2] && box[2] > p[0] && box[1] < p[3] && box[3] > p[1]) { return true; }
     }
-    return true;
+    return false;
+  }
+  function free(box, avoidMarkers) {
+    if (box[0] < 2 || box[1] < 2 || box[2] > size.x - 2 || box[3] > size.y - 2) { return false; }
+    return !hits(box, placed) && !(avoidMarkers && hits(box, markers));
   }
   layers.forEach(function (layer) {
     var visible = zoom >= layer.gpLabel.minZoom;
@@ -128,16 +137,17 @@ function gisplanDeclutter(map) {
         var dy = r * (h + 1), dx = r * (w / 2 + 6);
         spots.push([0, -dy], [0, dy], [dx, 0], [-dx, 0], [dx, -dy], [-dx, -dy], [dx, dy], [-dx, dy]);
       }
-      for (var i = 0; i < spots.length; i++) {
-        var x = pt.x + spots[i][0], y = pt.y + spots[i][1];
+      var tries = spots.map(function (sp) { return [sp, true]; }).concat(spots.map(function (sp) { return [sp, false]; }));
+      for (var i = 0; i < tries.length; i++) {
+        var sp = tries[i][0], x = pt.x + sp[0], y = pt.y + sp[1];
         var box = [x - w / 2, y - h / 2, x + w / 2, y + h / 2];
-        if (free(box)) {
+        if (free(box, tries[i][1])) {
           placed.push(box);
-          span.style.left = spots[i][0] + 'px'; span.style.top = spots[i][1] + 'px';
-          var len = Math.sqrt(spots[i][0] * spots[i][0] + spots[i][1] * spots[i][1]);
+          span.style.left = sp[0] + 'px'; span.style.top = sp[1] + 'px';
+          var len = Math.sqrt(sp[0] * sp[0] + sp[1] * sp[1]);
           leader.style.display = len > 0 ? 'block' : 'none';
           leader.style.width = Math.max(0, len - h / 2) + 'px';
-          leader.style.transform = 'rotate(' + Math.atan2(spots[i][1], spots[i][0]) + 'rad)';
+          leader.style.transform = 'rotate(' + Math.atan2(sp[1], sp[0]) + 'rad)';
           el.classList.toggle('gp-moved', len > 0);
           return;
         }
