@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from gisplan.catalogue import Catalogue, Profile
 
 __all__ = [
-    "PLAN_YEARS", "CoverageSettings", "IndicatorSpec", "LayerSource", "PeriodStatus", "RoadSource", "Scenario",
-    "Standard", "check_scenario_types", "current_period", "load_scenario", "period_status", "scenario_profiles",
+    "PLAN_YEARS", "CoverageSettings", "IndicatorSpec", "LayerSource", "MapSettings", "PeriodStatus", "RoadSource",
+    "Scenario", "Standard", "check_scenario_types", "current_period", "load_scenario", "period_status",
+    "scenario_profiles",
 ]
 
 #: length of a Five-Year Plan period (十四五 2021–2025, 十五五 2026–2030 …)
@@ -262,6 +263,7 @@ class IndicatorSpec:
     siting_unit: Level | None = None
     per_unit: bool | None = None
     min_distance_m: float | None = None
+    headline: bool | None = None  # on in the map's default view; None: decided by the metric (a spatial one is)
 
     def __post_init__(self) -> None:
         _first_problem(self, "indicator", _SPEC_CHECKS)
@@ -292,6 +294,68 @@ def _tolerance(value: object) -> str | None:
 _SCENARIO_CHECKS = {"district_code": _district_code, "crs": _crs, "tolerance_m": _tolerance}
 
 
+def _text(value: object) -> str | None:
+    ok = isinstance(value, str) and 0 < len(value.strip()) <= 80
+    return None if ok else f"must be a text of 1–80 characters (got {value!r})."
+
+
+def _paths(value: object) -> str | None:
+    ok = isinstance(value, list | tuple) and all(_path(v) is None and v is not None for v in value)
+    return None if ok else f"must be a list of file paths (got {value!r})."
+
+
+def _pixels(value: object) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 256 <= value <= 8192
+    return None if ok else f"must be a whole number of pixels between 256 and 8192 (got {value!r})."
+
+
+_MAP_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "basemap": _path, "basemap_max_px": _pixels, "notice": _text,
+    "review_number": lambda v: None if v is None else _text(v), "neighbours": _paths,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MapSettings:
+    """How the plan map is drawn (the scenario's ``[map]`` table).
+
+    Attributes
+    ----------
+    basemap : Path or None
+        A local GeoTIFF (orthophoto, a 天地图 export, a scanned plan) embedded under the layers as an image,
+        so an intranet map has imagery without a tile server (``gisplan map --basemap-file`` overrides it).
+    basemap_max_px : int
+        The embedded image's longest side in pixels (the GeoTIFF is resampled down to it; the map states the
+        size).
+    notice : str
+        The map notice on every map: 内部用图 (internal use) unless a published map's 审图号 is given.
+    review_number : str or None
+        The 审图号 (map review number) of a published map; when given, the notice reads 审图号：….
+    neighbours : tuple of Path
+        Polygon files of the neighbouring districts (``name`` column); their names are written at the edge.
+    """
+
+    basemap: Path | None = None
+    basemap_max_px: int = settings.BASEMAP_MAX_PX
+    notice: str = "内部用图"
+    review_number: str | None = None
+    neighbours: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        _first_problem(self, "map", _MAP_CHECKS)
+
+    @property
+    def notice_text(self) -> str:
+        """The notice printed on every map: the 审图号 when given, else `notice`.
+
+        Examples
+        --------
+        >>> MapSettings().notice_text, MapSettings(review_number="渝S(2024)001号").notice_text
+        ('内部用图', '审图号：渝S(2024)001号')
+        """
+        return f"审图号：{self.review_number}" if self.review_number else self.notice
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A planning scenario: the district, its CRS, its layers, standards and plan indicators.
@@ -318,6 +382,7 @@ class Scenario:
         default_factory=lambda: MappingProxyType({}))
     period: tuple[int, int] | None = None
     baseline_year: int | None = None
+    map: MapSettings = field(default_factory=MapSettings)
 
     def __post_init__(self) -> None:
         _first_problem(self, "scenario", _SCENARIO_CHECKS)
@@ -325,14 +390,15 @@ class Scenario:
 
 _INDICATOR_KEYS = frozenset({
     "row", "name_zh", "unit", "baseline_2020", "target_2025", "nature", "metric", "type", "scope", "source", "id",
-    "section", "minutes", "weight", "min_population", "value", "where", "comparator",
+    "section", "minutes", "weight", "min_population", "value", "where", "comparator", "headline",
     "baseline", "target", "per_unit", "siting_unit", "min_distance_m",
 })
 _LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative"})
 _SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
                             "reported_values", "period", "baseline_year"})
 _ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
-_TABLES = frozenset({"scenario", "layer", "roads", "standard", "coverage", "profiles", "indicator"})
+_MAP_KEYS = frozenset(_MAP_CHECKS)
+_TABLES = frozenset({"scenario", "layer", "roads", "standard", "coverage", "profiles", "indicator", "map"})
 
 
 def _where_table(value: object) -> str | None:
@@ -349,6 +415,7 @@ _ENTRY_CHECKS: dict[str, Any] = {
     "metric": OneOf.of(Metric), "scope": OneOf.of(Scope), "weight": OneOf.of(Weight), "minutes": _minutes,
     "min_population": _count, "where": _where_table,
     "comparator": OneOf.of(Comparator),
+    "headline": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
     "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
     "siting_unit": OneOf.of(Level), "min_distance_m": _metres_or_zero,
     "per_unit": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
@@ -391,6 +458,7 @@ def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None
         siting_unit=Level(entry["siting_unit"]) if "siting_unit" in entry else None,
         per_unit=entry.get("per_unit"),
         min_distance_m=float(entry["min_distance_m"]) if "min_distance_m" in entry else None,
+        headline=entry.get("headline"),
     )
 
 
@@ -466,6 +534,20 @@ def _coverage(raw: dict[str, Any], base: Path, col: TomlProblems) -> CoverageSet
     return CoverageSettings(**values) if ok else None
 
 
+def _map(raw: dict[str, Any], base: Path, col: TomlProblems) -> MapSettings | None:
+    table = _table(raw, "map", col)
+    col.unknown_keys(table, "map", 0, _MAP_KEYS)
+    ok = all([col.check("map", 0, k, v, _MAP_CHECKS[k]) for k, v in table.items() if k in _MAP_CHECKS])
+    if not ok or not set(table) <= _MAP_KEYS:
+        return None
+    values = dict(table)
+    if "basemap" in values:
+        values["basemap"] = base / values["basemap"]
+    if "neighbours" in values:
+        values["neighbours"] = tuple(base / v for v in values["neighbours"])
+    return MapSettings(**values)
+
+
 def _profiles(raw: dict[str, Any], col: TomlProblems) -> MappingProxyType[str, MappingProxyType[str, Any]]:
     table = _table(raw, "profiles", col)
     for pid, value in table.items():
@@ -534,7 +616,8 @@ def load_scenario(path: str | Path) -> Scenario:
         col.check(table, 0, key, value, _path)
     layers, indicators = _layers(raw, base, col), _indicators(raw, col)
     standard, coverage, profiles = _standard(raw, col), _coverage(raw, base, col), _profiles(raw, col)
-    if col.problems or standard is None or coverage is None:
+    map_settings = _map(raw, base, col)
+    if col.problems or standard is None or coverage is None or map_settings is None:
         raise ConfigFileError(sorted(col.problems, key=lambda p: p.row or 0))  # in file order
     return Scenario(
         name=name, district_code=code, crs=crs, workspace=base / workspace, layers=layers,
@@ -546,6 +629,7 @@ def load_scenario(path: str | Path) -> Scenario:
         reported_values=base / sc["reported_values"] if "reported_values" in sc else None, profiles=profiles,
         period=(int(sc["period"][0]), int(sc["period"][1])) if "period" in sc else None,
         baseline_year=int(sc["baseline_year"]) if "baseline_year" in sc else None,
+        map=map_settings,
     )
 
 

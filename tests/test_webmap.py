@@ -7,6 +7,7 @@ import html
 import json
 import re
 from datetime import date
+from pathlib import Path  # noqa: TC003 - tests build paths at run time
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -16,13 +17,16 @@ import shapely
 from click.testing import CliRunner
 from shapely.geometry import Point, box
 
-from gisplan.catalogue import MAP_PALETTE
+from gisplan.catalogue import MAP_PALETTE, load_catalogue
 from gisplan.cli.main import cli
+from gisplan.config import load_scenario
 from gisplan.coords import wgs84_to_gcj02
-from gisplan.errors import ConfigError
-from gisplan.outputs.mapstyle import _NO_DATA, _SEQUENTIAL
+from gisplan.errors import ConfigError, ConfigFileError
+from gisplan.outputs.mapparts import label_points, map_rows, neighbour_labels, read_basemap
+from gisplan.outputs.mapstyle import _NO_DATA, _SEQUENTIAL, MapRow, proposal_sites
 from gisplan.outputs.webmap import (
     MapLayers,
+    _short_village,
     build_map,
     choropleth_choices,
     layer_counts,
@@ -31,8 +35,6 @@ from gisplan.outputs.webmap import (
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import folium
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -104,16 +106,25 @@ def test_layers_names_counts_and_bounds() -> None:
         "gp-townships": ("镇街：15 分钟覆盖率（人口）— 城乡社区综合服务设施", "polygon", 2),
         "gp-district": ("区界", "polygon", 1),
         "gp-area-0": ("服务范围（15 分钟）— 城乡社区综合服务设施", "polygon", 1),
-        "gp-gap-0": ("覆盖缺口 — 城乡社区综合服务设施", "polygon", 2),
+        "gp-gap-0": ("覆盖缺口 — 城乡社区综合服务设施（2 处，1,500 人）", "polygon", 2),
         "gp-fac-0": ("● 城乡社区综合服务设施（3）", "marker", 3),
         "gp-fac-1": ("● 社区养老服务站（60）", "cluster", 60),  # more than 40 points: clustered
-        "gp-site-0": ("候选站点 — 城乡社区综合服务设施（2）", "marker", 2),
+        "gp-site-0": ("候选站点 — YC-15MIN-CSC 城乡社区综合服务设施（2 处，2024–2025 年）", "marker", 2),
+        "gp-label-town": ("镇街名称", "label", 2),
+        "gp-label-village": ("村（社区）名称（放大后显示）", "label", 3),
     }
-    fit = next(c for c in fmap._children.values() if type(c).__name__ == "FitBounds")
-    assert np.allclose(fit.bounds, [[29.30, 105.90], [29.35, 106.00]], atol=1e-9)
     page = render_map_html(fmap)
-    for name in ("区界", "覆盖缺口 — 城乡社区综合服务设施", "候选站点 — 城乡社区综合服务设施（2）"):
-        assert json.dumps(name) in page
+    assert np.allclose(setup_of(page)["bounds"], [[29.30, 105.90], [29.35, 106.00]], atol=1e-9)
+    names = setup_of(page)["names"]
+    assert names["district"] == "区界"  # type: ignore[index]
+    assert names["gap-0"] == "覆盖缺口 — 城乡社区综合服务设施（2 处，1,500 人）"  # type: ignore[index]
+
+
+def setup_of(page: str) -> dict[str, object]:
+    """The configuration the page's script sets the map up with (bounds, layer names, groups, notice)."""
+    found = re.search(r"gisplanSetup\(map_\w+, (\{.*\})\);", page)
+    assert found is not None
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
 
 
 def test_user_names_are_escaped_never_evaluated() -> None:
@@ -215,7 +226,7 @@ def test_title_block_says_method_date_and_illustrative() -> None:
     assert "制图日期：2026-11-28" in page
     assert "方法：路网最短路径" in page
     assert "示意 ILLUSTRATIVE — 含生成的示意数据" in page
-    assert "示意图层：城乡社区综合服务设施</div>" in page
+    assert "（候选站点随之为示意）：城乡社区综合服务设施</div>" in page  # the legend lists the 示意 layers
     real = render_map_html(build_map(sample_layers(illustrative=(), method="straight_line")))
     assert "ILLUSTRATIVE" not in real
     assert "直线服务半径（非路网" in real
@@ -279,7 +290,8 @@ def test_a_district_without_townships_still_gets_a_map() -> None:
     assert choropleth_choices(sample_layers(townships=None, villages=None)) == {}
     assert set(layer_counts(fmap)) == {"gp-district", "gp-area-0", "gp-gap-0", "gp-fac-0", "gp-fac-1", "gp-site-0"}
     page = render_map_html(fmap)
-    assert 'id="gp-legend"' not in page
+    assert "覆盖率（人口）" not in page  # no choropleth section in the legend
+    assert "镇街名称" not in page
     with pytest.raises(ConfigError, match="nothing to draw"):
         build_map(sample_layers(townships=None, villages=None, district=None, facilities={}))
 
@@ -312,7 +324,7 @@ def test_facility_markers_take_the_catalogues_colour_and_glyph() -> None:
     assert day_care == f'<div style="background:{MAP_PALETTE[1]}">设</div>'  # 2nd facility layer, no style given
     control = {c.class_name.split()[-1]: c.layer_name for c in fmap._children.values() if hasattr(c, "class_name")}
     assert control["gp-fac-0"] == '<span style="color:#1565c0">●</span> 城乡社区综合服务设施（3）'  # layer control entry
-    assert '\\u003cspan style=\\"color:#1565c0\\"\\u003e\\u25cf' in render_map_html(fmap)
+    assert '\\u003cspan style=\\"color:#1565c0\\"\\u003e●' in render_map_html(fmap)  # in the panel's names
     with pytest.raises(ConfigError, match=r"`type_colours` must map type ids to colours written #rrggbb"):
         sample_layers(type_colours={"elderly_day_care": "red;background:url(http://x)"})
 
@@ -346,5 +358,202 @@ def test_every_name_from_the_data_is_escaped() -> None:
         escaped = html.escape(raw)
         assert raw not in page, k
         assert _json_form(raw) not in page, k
-        if k not in {3, 4, 5}:  # village polygons are not drawn (their names reach the map through gaps, sites)
-            assert escaped in page or _json_form(escaped) in page, f"field {k} is not drawn"
+        assert escaped in page or _json_form(escaped) in page, f"field {k} is not drawn"  # villages: as labels
+
+
+# ---------------------------------------------------------------------------------------------- issue 19
+
+
+def illustrative_geotiff(path: Path, *, size_m: float = 5000.0, pixel_m: float = 2.0, lon: float = 105.925,
+                         lat: float = 29.355, seed: int = 19) -> Path:
+    """A 示意 GeoTIFF basemap (seeded smooth pattern, not imagery): `size_m` square in UTM 48N at `pixel_m`."""
+    import rasterio
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    x0, y0 = Transformer.from_crs(4326, 32648, always_xy=True).transform(lon, lat)
+    n = int(size_m / pixel_m)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:n, 0:n] / n
+    base = 0.5 + 0.25 * np.sin(xx * 9) * np.cos(yy * 7) + 0.04 * rng.standard_normal((n, n))
+    rgb = np.stack([base * 180 + 40, base * 200 + 30, base * 140 + 50]).clip(0, 255).astype("uint8")
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=3, dtype="uint8", crs="EPSG:32648",
+                       transform=from_origin(x0 - size_m / 2, y0 + size_m / 2, pixel_m, pixel_m),
+                       compress="deflate") as dst:
+        dst.write(rgb)
+        dst.update_tags(DESCRIPTION="示意 illustrative: generated by gisplan's tests, not imagery")
+    return path
+
+
+def _rows_layers(**changes: object) -> MapLayers:
+    rows = (MapRow("YC-15MIN-CSC", "15分钟覆盖率", ("community_service_centre",), coverage=True, headline=True),
+            MapRow("YC-11-COMMUNITY-STATIONS", "社区养老服务站", ("elderly_day_care",), headline=False),
+            MapRow("YC-1-06", "达标率", ("community_service_centre",), headline=False))
+    return sample_layers(rows=rows, **changes)
+
+
+def test_layers_are_grouped_by_indicator_row_headline_rows_on() -> None:
+    setup = setup_of(render_map_html(build_map(_rows_layers())))
+    assert setup["base"] == ["townships", "district", "label-town", "label-village"]
+    assert setup["groups"] == [
+        {"title": "YC-15MIN-CSC 15分钟覆盖率", "headline": True,
+         "layers": ["fac-0", "area-0", "gap-0", "site-0"]},  # its type, service area, gaps and its sites
+        {"title": "YC-11-COMMUNITY-STATIONS 社区养老服务站", "headline": False, "layers": ["fac-1"]},
+        {"title": "YC-1-06 达标率", "headline": False, "layers": ["fac-0"]},  # not a coverage row: no areas
+    ]
+    # without rows: one group per facility type, the first on
+    plain = setup_of(render_map_html(build_map(sample_layers())))["groups"]
+    assert [(g["title"], g["headline"]) for g in plain] == [("城乡社区综合服务设施", True), ("社区养老服务站", False),
+                                                            ("其他图层", False)]  # the sites of a row not given
+
+
+def test_choropleth_follows_the_first_headline_coverage_row() -> None:
+    towns = sample_layers().townships.assign(share_elderly_day_care=[0.5, 0.5])
+    rows = (MapRow("A", "a", ("community_service_centre",), coverage=True, headline=False),
+            MapRow("B", "b", ("elderly_day_care",), coverage=True, headline=True))
+    fmap = build_map(sample_layers(townships=towns, rows=rows))
+    assert layer_counts(fmap)["gp-townships"][0].endswith("社区养老服务站")
+
+
+def _old_format_sites() -> gpd.GeoDataFrame:
+    """Proposals as main wrote them before the siting contract: one row per (row, site); two rows share 2 sites."""
+    return gpd.GeoDataFrame({
+        "indicator_id": ["YC-1-12", "YC-1-12", "YC-1-12", "YC-9-TOWN-CEMETERIES", "YC-9-TOWN-CEMETERIES",
+                         "YC-9-URBAN-CEMETERY"],
+        "facility_type": "public_cemetery", "rank": [1, 2, 3, 1, 2, 1],
+        "candidate_id": ["N1", "N2", "N3", "N2", "N1", "N9"], "year": [2021, 2022, 2023, 2021, 2022, 2024],
+        "township": "乙镇", "village": "二村",
+    }, geometry=[Point(105.96, 29.31), Point(105.97, 29.32), Point(105.98, 29.33), Point(105.97, 29.32),
+                 Point(105.96, 29.31), Point(105.99, 29.34)], crs=4326)
+
+
+def test_proposal_sites_one_per_site_naming_every_row() -> None:
+    sites = proposal_sites(_old_format_sites())
+    assert sites["candidate_id"].tolist() == ["N1", "N2", "N3", "N9"]
+    assert sites["indicator_id"].tolist() == ["YC-1-12", "YC-1-12", "YC-1-12", "YC-9-URBAN-CEMETERY"]
+    assert sites["indicator_ids"].tolist() == ["YC-1-12；YC-9-TOWN-CEMETERIES", "YC-1-12；YC-9-TOWN-CEMETERIES",
+                                               "YC-1-12", "YC-9-URBAN-CEMETERY"]
+    assert sites["row_ranks"].tolist()[:2] == ["YC-1-12 第1位；YC-9-TOWN-CEMETERIES 第2位",
+                                               "YC-1-12 第2位；YC-9-TOWN-CEMETERIES 第1位"]
+    assert not sites.groupby("indicator_id")["rank"].apply(lambda r: r.duplicated().any()).any()
+    # the contract's format (branch siting) passes through, the rows it serves named
+    new = sites.drop(columns=["row_ranks"]).assign(site_id=["S1", "S2", "S3", "S9"])
+    again = proposal_sites(new)
+    assert again["indicator_ids"].tolist() == sites["indicator_ids"].tolist()
+    assert again["row_ranks"].iloc[0] == "YC-1-12 第1位；亦服务 YC-9-TOWN-CEMETERIES"
+
+
+def test_a_shared_site_is_drawn_once_in_both_rows_groups() -> None:
+    rows = (MapRow("YC-1-12", "覆盖率", ("public_cemetery",), headline=True),
+            MapRow("YC-9-TOWN-CEMETERIES", "镇公墓", ("public_cemetery",), headline=False),
+            MapRow("YC-9-URBAN-CEMETERY", "城区公墓", ("public_cemetery",), headline=False))
+    cemeteries = gpd.GeoDataFrame({"name": ["墓1"], "code12": ["500118101001"]}, geometry=[Point(105.95, 29.33)],
+                                  crs=4326)
+    fmap = build_map(sample_layers(proposals=_old_format_sites(), rows=rows,
+                                   facilities={"public_cemetery": cemeteries}))
+    counts = layer_counts(fmap)
+    assert counts["gp-site-0"] == ("候选站点 — YC-1-12 城乡公益性安葬（放）设施（3 处，2021–2023 年）", "marker", 3)
+    assert counts["gp-site-1"][2] == 1  # YC-9-URBAN-CEMETERY's own site
+    markers = _overlay(fmap, "site-0")["features"]
+    assert markers[0]["properties"]["_t"] == "候选 1（YC-1-12；YC-9-TOWN-CEMETERIES），2021 年建"
+    assert '<b class="gp-year">2021</b>' in markers[0]["properties"]["_i"]
+    groups = {g["title"].split()[0]: g["layers"] for g in setup_of(render_map_html(fmap))["groups"]}
+    assert groups == {"YC-1-12": ["fac-0", "site-0"], "YC-9-TOWN-CEMETERIES": ["fac-0", "site-0"],
+                      "YC-9-URBAN-CEMETERY": ["fac-0", "site-1"], "其他图层": ["gap-0", "area-0"]}
+
+
+def test_legend_lists_every_symbol_and_the_notice() -> None:
+    page = render_map_html(build_map(_rows_layers(notice="审图号：渝S(2024)001号")))
+    legend = page[page.index('id="gp-legend"'):]
+    legend = legend[: legend.index("</div></div></div>")]
+    for text in ("&lt; 20%", "无数据", "区界", "镇街名称", "服务范围（15 分钟）— 城乡社区综合服务设施",
+                 "覆盖缺口 — 城乡社区综合服务设施：2 处，未覆盖 1,500 人", "城乡社区综合服务设施（3 处，示意）",
+                 "YC-15MIN-CSC 城乡社区综合服务设施：2 处，2024–2025 年", "<b>示意</b>"):
+        assert text in legend, text
+    assert '<div class="gp-notice" id="gp-notice"><b>审图号：渝S(2024)001号</b>　界线不作为权属争议依据</div>' in page
+    plain = render_map_html(build_map(sample_layers(townships=None, villages=None, district=None)))
+    assert "<b>内部用图</b></div>" in plain  # no boundary drawn: no boundary disclaimer
+
+
+def test_label_points_lie_inside_their_polygons() -> None:
+    ring = shapely.Point(105.9, 29.3).buffer(0.1).difference(shapely.Point(105.9, 29.3).buffer(0.08))
+    crescent = ring.difference(box(105.93, 29.0, 106.1, 29.6))  # a C open to the east, like a town around a hill
+    frame = gpd.GeoDataFrame({"name": ["弯"]}, geometry=[crescent], crs=4326)
+    lon, lat, radius = label_points(frame)
+    assert frame.geometry.iloc[0].contains(shapely.Point(lon[0], lat[0]))
+    assert not frame.geometry.iloc[0].contains(frame.geometry.iloc[0].centroid)  # where a centroid label would fail
+    assert 900 < radius[0] < 1200  # half the ring's 0.02° width (1.1 km east-west at 29°N)
+
+
+def test_neighbours_are_named_outside_the_shared_stretch() -> None:
+    district = gpd.GeoDataFrame({"name": ["区"]}, geometry=[box(105.9, 29.3, 106.0, 29.4)], crs=4326)
+    neighbours = gpd.GeoDataFrame({"name": ["东区", "西区", "远区", "区"]}, geometry=[
+        box(106.0, 29.3, 106.1, 29.4), box(105.8, 29.35, 105.9, 29.5), box(107, 29, 107.1, 29.1),
+        box(105.9, 29.3, 106.0, 29.4)], crs=4326)
+    found = neighbour_labels(neighbours, district)
+    assert found["name"].tolist() == ["东区", "西区"]  # longest shared outline first; the far one and itself left out
+    assert found["shared_km"].iloc[0] == pytest.approx(11.1 + 0.6, abs=0.2)  # 0.1° of latitude, ± 300 m tolerance
+    assert found["lon"].iloc[0] > 106.0
+    assert found["lon"].iloc[1] < 105.9
+    assert 29.35 < found["lat"].iloc[1] < 29.4
+
+
+def test_short_village_names() -> None:
+    assert _short_village("金龙场社区居民委员会") == "金龙场社区"
+    assert _short_village("大南村村民委员会") == "大南村"
+    assert _short_village("三村") == "三村"
+
+
+def test_read_basemap_resamples_caps_and_states_the_size(tmp_path: Path) -> None:
+    tif = illustrative_geotiff(tmp_path / "ortho.tif")
+    image = read_basemap(tif, max_px=1024)
+    assert max(image.width_px, image.height_px) == 1024
+    assert image.data_uri.startswith("data:image/jpeg;base64,")
+    assert image.size_bytes <= 3_000_000
+    assert image.metres_per_px == pytest.approx(5000 / 1024, rel=0.05)
+    assert (image.west, image.south) == pytest.approx((105.899, 29.332), abs=2e-3)
+    assert image.east - image.west == pytest.approx(5000 / (111_320 * np.cos(np.radians(29.355))), rel=0.02)
+    assert image.caption.startswith("本地影像 ortho.tif（1019×1024 像素，0.1 MB，约 4.9 m/像素")
+    tiny = read_basemap(tif, max_px=1024, max_bytes=50_000)  # a byte cap shrinks the image until it fits
+    assert tiny.size_bytes <= 50_000
+    assert tiny.width_px < 1024
+    fmap = build_map(sample_layers(basemap_image=image))
+    assert layer_counts(fmap)["gp-basemap"] == ("底图影像：ortho.tif", "image", 1)
+    assert image.caption in render_map_html(fmap)
+    with pytest.raises(ConfigError, match="cannot be combined with --basemap amap"):
+        build_map(sample_layers(basemap_image=image), basemap="amap")
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_basemap(tmp_path / "nowhere.tif")
+    (tmp_path / "bad.tif").write_text("not a raster", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a raster rasterio can read"):
+        read_basemap(tmp_path / "bad.tif")
+
+
+def test_map_settings_and_headline_in_the_scenario(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "yongchuan-2025.toml").read_text(encoding="utf-8")
+    sc = load_scenario(ROOT / "scenarios" / "yongchuan-2025.toml")
+    assert sc.map.notice_text == "内部用图"
+    assert [p.name for p in sc.map.neighbours] == ["chongqing_districts_wgs84.geojson",
+                                                   "yongchuan_sichuan_neighbours_wgs84.geojson"]
+    rows = {r.indicator_id: r for r in map_rows(sc, load_catalogue())}
+    assert rows["YC-15MIN-CSC"].headline is False  # headline = false in the scenario
+    assert rows["YC-15MIN-ELDERLY"].headline  # spatial metric: on by default
+    assert rows["YC-15MIN-ELDERLY"].coverage
+    assert rows["YC-1-16"].headline  # admin_share is spatial too
+    assert not rows["YC-1-16"].coverage
+    assert not rows["YC-11-COMMUNITY-STATIONS"].headline  # a count is not
+    assert "YC-1-01" not in rows  # a reported row draws nothing
+    bad = text.replace('notice = "内部用图"', 'notice = ""\nbasemap_max_px = 10\nbasemap = "ortho.tif"\nreview = 1')
+    bad = bad.replace('headline = false', 'headline = "no"')
+    (tmp_path / "bad.toml").write_text(bad, encoding="utf-8")
+    with pytest.raises(ConfigFileError) as err:
+        load_scenario(tmp_path / "bad.toml")
+    message = str(err.value)
+    for part in ("`notice` must be a text of 1–80 characters", "`basemap_max_px` must be a whole number of pixels",
+                 "unknown key", "review", "`headline` must be true or false"):
+        assert part in message, part
+    good = text.replace('notice = "内部用图"', 'review_number = "渝S(2024)001号"\nbasemap = "ortho.tif"')
+    (tmp_path / "good.toml").write_text(good, encoding="utf-8")
+    sc = load_scenario(tmp_path / "good.toml")
+    assert sc.map.notice_text == "审图号：渝S(2024)001号"
+    assert sc.map.basemap == tmp_path / "ortho.tif"

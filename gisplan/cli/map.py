@@ -33,6 +33,13 @@ Examples:
   gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan --choropleth floor_area
   gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan \\
       --choropleth coverage:elderly_day_care --basemap tianditu --tianditu-key YOUR_KEY
+  gisplan map scenarios/yongchuan-2025.toml --out out/yongchuan --basemap-file ortho_2m.tif
+\b
+Scenario [map] table: basemap = "ortho.tif" (a local GeoTIFF, resampled to at most basemap_max_px
+= 2048 pixels a side and embedded; the map states its size), notice = "内部用图" (default) or
+review_number = "渝S(2024)001号" (printed as 审图号), neighbours = ["districts.geojson"] (names
+written at the district's edge). [[indicator]] headline = true/false: which rows' layers are on
+(default: the rows with a spatial metric).
 \b
 Basemaps: none (default: boundaries only, works offline), osm (OpenStreetMap), tianditu (天地图,
 needs your key; also read from GISPLAN_TIANDITU_KEY), amap (高德, GCJ-02: every layer is shifted to
@@ -41,7 +48,11 @@ GCJ-02 to line up with it). Tiles load only when the viewer is online; the layer
 
 
 def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The map's --choropleth, --basemap and --tianditu-key options (shared by `run` and `map`)."""
+    """The map's --choropleth, --basemap, --tianditu-key and --basemap-file options (shared by `run` and `map`)."""
+    func = click.option("--basemap-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        metavar="GEOTIFF",
+                        help="Local GeoTIFF embedded under the layers (orthophoto, 天地图 export, scanned plan); "
+                             "overrides the scenario's [map] basemap.")(func)
     func = click.option("--tianditu-key", envvar="GISPLAN_TIANDITU_KEY", metavar="KEY",
                         help="天地图 key for --basemap tianditu (or env GISPLAN_TIANDITU_KEY).")(func)
     func = click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
@@ -65,13 +76,16 @@ def map_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @catalogue_option
 def map_command(
     scenario: Path | None, workspace: Workspace | None, out: Path | None, output: Path | None, list_only: bool,
-    propose: bool, choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+    propose: bool, choropleth: str | None, basemap: str, tianditu_key: str | None, basemap_file: Path | None,
+    catalogue_files: tuple[Path, ...],
 ) -> None:
-    """Draw SCENARIO's coverage map from the results of `gisplan run` in --out (which writes map.html
-    itself): townships coloured by an indicator, facilities by type, service areas, coverage gaps and
-    candidate sites, one toggleable layer each; a single HTML file that opens offline. When --out has no
-    results yet, the scenario is run first and its results are written there too. With only -w WORKSPACE
-    (no SCENARIO): the map of the layers imported there, with the catalogue's defaults.
+    """绘制情景的覆盖地图。Draw SCENARIO's coverage map from the results of `gisplan run` in --out (which
+    writes map.html itself): townships coloured by an indicator, facilities by type, service areas, coverage gaps and
+    candidate sites, grouped by indicator row (the headline rows on); township and village names as
+    labels; a legend, the map notice (内部用图 or the 审图号 of [map]) and a print layout and PNG export; a
+    single HTML file that opens offline. When --out has no results yet, the scenario is run first and its
+    results are written there too. With only -w WORKSPACE (no SCENARIO): the map of the layers imported there,
+    with the catalogue's defaults.
     """
     check_basemap(basemap, tianditu_key)
     if scenario is None and workspace is None:
@@ -91,7 +105,7 @@ def map_command(
         write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative(),
                       type_names={t.id: t.name_zh for t in cat.types.values()})
         close(show)
-    layers = map_layers(target / "results.gpkg", ws, sc, cat)
+    layers = map_layers(target / "results.gpkg", ws, sc, cat, basemap_file=basemap_file)
     if list_only:
         for key, label in choropleth_choices(layers).items():
             click.echo(f"{key:40} {label}")

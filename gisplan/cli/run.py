@@ -38,7 +38,8 @@ logger = logging.getLogger("gisplan")
 @catalogue_option
 def run(
     scenario: Path, workspace: Workspace | None, out: Path | None, propose: bool, draw_map: bool,
-    choropleth: str | None, basemap: str, tianditu_key: str | None, catalogue_files: tuple[Path, ...],
+    choropleth: str | None, basemap: str, tianditu_key: str | None, basemap_file: Path | None,
+    catalogue_files: tuple[Path, ...],
 ) -> None:
     """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
     and demand), and print and write the plan's indicator table, with the uncovered areas ranked.
@@ -106,7 +107,8 @@ def run(
     clock.lap("write results")
     if draw_map:
         show(Tick("map", 0, 1))
-        files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat), target / "map.html",
+        files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat, basemap_file=basemap_file),
+                               target / "map.html",
                                choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
         show(Tick("map", 1, 1))
         clock.lap("map")

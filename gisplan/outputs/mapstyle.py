@@ -26,15 +26,20 @@ if TYPE_CHECKING:
 
     import geopandas as gpd
 
+    from gisplan.outputs.mapparts import BasemapImage
+
 __all__ = [
     "AREA_COLOURS",
+    "BOUNDARY_DISCLAIMER",
     "MapLayers",
+    "MapRow",
     "choropleth_choices",
     "esc",
     "facility_props",
     "fmt_number",
     "gap_props",
     "popup_table",
+    "proposal_sites",
     "site_props",
     "township_classes",
     "type_symbol",
@@ -45,6 +50,32 @@ _SEQUENTIAL = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")  # ColorBr
 _NO_DATA = "#d9d9d9"
 _UNKNOWN_GLYPH = "设"  # on the markers of a type the map has no glyph for (设施)
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+BOUNDARY_DISCLAIMER = "界线不作为权属争议依据"  # on every map that draws administrative boundaries
+
+
+@dataclass(frozen=True, slots=True)
+class MapRow:
+    """One indicator row as the map groups its layers: the row's facility types, their service areas and gaps
+    (for a coverage row) and the sites proposed for it, toggled together.
+
+    Attributes
+    ----------
+    indicator_id : str
+    name : str
+        The row's Chinese name.
+    types : tuple of str
+        Facility type ids the row is computed from.
+    coverage : bool
+        A coverage (minutes) row: its group holds the types' service areas and gaps too.
+    headline : bool
+        On in the map's default view (the scenario's ``headline``; by default the rows with a spatial metric).
+    """
+
+    indicator_id: str
+    name: str
+    types: tuple[str, ...]
+    coverage: bool = False
+    headline: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,7 +105,8 @@ class MapLayers:
         ``township``, ``village``, ``area_km2``.
     proposals : geopandas.GeoDataFrame or None
         Candidate sites: ``facility_type``, ``indicator_id``, ``rank``, ``year``, ``*_added``, ``township``,
-        ``village``, ``lon``/``lat``, ``lon_gcj02``/``lat_gcj02``.
+        ``village``, ``lon``/``lat``, ``lon_gcj02``/``lat_gcj02``; ``indicator_ids`` (all rows a site serves,
+        joined with ；) when one row per site (see :func:`proposal_sites`).
     type_names : mapping of str to str
         Facility type id → Chinese name.
     type_minutes : mapping of str to float
@@ -94,6 +126,14 @@ class MapLayers:
     notes : tuple of str
         Lines under the title (HTML-escaped): the roads' source and licence (© OpenStreetMap contributors,
         ODbL), or how to get network coverage when the 15-minute values are straight-line estimates.
+    rows : tuple of MapRow
+        The indicator rows the layer panel groups by; without any, one group per facility type (the first on).
+    notice : str
+        The map notice (内部用图, or 审图号：…) shown on screen and in print.
+    neighbours : geopandas.GeoDataFrame or None
+        Polygons of neighbouring units with a ``name``; those sharing the district outline are named at its edge.
+    basemap_image : BasemapImage or None
+        A local GeoTIFF basemap (:func:`gisplan.outputs.mapparts.read_basemap`), drawn under the layers.
 
     Raises
     ------
@@ -118,6 +158,10 @@ class MapLayers:
     floor_area_standard_m2_per_100hh: float = 30.0
     made_on: date = field(default_factory=date.today)
     notes: tuple[str, ...] = ()
+    rows: tuple[MapRow, ...] = ()
+    notice: str = "内部用图"
+    neighbours: gpd.GeoDataFrame | None = None
+    basemap_image: BasemapImage | None = None
 
     def __post_init__(self) -> None:
         # a colour goes into a style attribute: anything but #rrggbb could fetch an image from the network
@@ -299,11 +343,45 @@ def gap_props(gaps: pd.DataFrame, type_name: str) -> list[dict[str, Any]]:
             for r in gaps.itertuples(index=False)]
 
 
-def site_props(sites: pd.DataFrame, type_name: str) -> list[dict[str, Any]]:
-    """Per proposed site: popup (row, year, what it adds, coordinates), tooltip and a numbered marker."""
+def proposal_sites(proposals: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per physical site per facility type, as the siting contract writes them: ``indicator_id`` the
+    first row that asked for the site, ``rank`` its rank there (unique within that row), ``indicator_ids``
+    every row it serves joined with ``；`` and ``row_ranks`` the ranks it had in each (``YC-1-12 第3位；…``).
+
+    Proposals written one row per (indicator row, site) — the format before the contract — are merged by
+    ``site_id``, else ``candidate_id``, else position: a site two rows ask for appears once, naming both.
+    """
+    frame = proposals.copy()
+    ranked = frame["indicator_id"].astype(str) + " 第" + frame["rank"].astype(str) + "位"
+    if "indicator_ids" in frame:
+        frame["indicator_ids"] = frame["indicator_ids"].fillna(frame["indicator_id"]).astype(str)
+        frame["row_ranks"] = ranked.where(~frame["indicator_ids"].str.contains("；"),
+                                          ranked + "；亦服务 " + frame["indicator_ids"].str.partition("；")[2])
+        return frame
+    if "site_id" in frame:
+        site = frame["site_id"].astype(str)
+    elif "candidate_id" in frame:
+        site = frame["candidate_id"].astype(str)
+    else:
+        site = frame.geometry.x.round(6).astype(str) + "," + frame.geometry.y.round(6).astype(str)
+    key = frame["facility_type"].astype(str) + "|" + site
+    joined = pd.DataFrame({"key": key, "id": frame["indicator_id"].astype(str), "ranked": ranked})
+    agg = joined.groupby("key", sort=False).agg(indicator_ids=("id", "；".join), row_ranks=("ranked", "；".join))
+    first = frame.loc[~key.duplicated()].copy()
+    first_key = key[~key.duplicated()]
+    first["indicator_ids"] = first_key.map(agg["indicator_ids"]).to_numpy()
+    first["row_ranks"] = first_key.map(agg["row_ranks"]).to_numpy()
+    return first
+
+
+def site_props(sites: pd.DataFrame, type_name: str, colour: str = "#111111") -> list[dict[str, Any]]:
+    """Per proposed site (one row per site, :func:`proposal_sites`): popup (the rows it serves with its rank
+    in each, build year, what it adds, coordinates), tooltip and a marker numbered with its rank in its
+    first row and labelled with its build year, its outline in the type's `colour` (escaped)."""
     props = []
     for r in sites.itertuples(index=False):
-        rows = [("指标", esc(getattr(r, "indicator_id", None))), ("设施类型", esc(type_name)),
+        rows = [("指标", esc(getattr(r, "row_ranks", None) or getattr(r, "indicator_id", None))),
+                ("设施类型", esc(type_name)),
                 ("建设年份", esc(getattr(r, "year", None))), ("镇街", esc(getattr(r, "township", None))),
                 ("村/社区", esc(getattr(r, "village", None)))]
         for column, label in (("population_added", "新增覆盖人口"), ("households_added", "新增覆盖户数"),
@@ -317,7 +395,12 @@ def site_props(sites: pd.DataFrame, type_name: str) -> list[dict[str, Any]]:
         if hasattr(r, "lon_gcj02"):
             rows.append(("GCJ-02", f"{r.lon_gcj02:.6f}, {r.lat_gcj02:.6f}"))
         rank = esc(r.rank)
+        year = getattr(r, "year", None)
+        year_text = "" if year is None or pd.isna(year) else f"{int(year)}"
+        served = esc(getattr(r, "indicator_ids", None) or getattr(r, "indicator_id", ""))
         props.append({"_p": popup_table(f"候选站点 第 {rank} 位", rows, "由模型提出的建议位置，需实地核实"),
-                      "_t": f"候选 {rank}（{esc(getattr(r, 'indicator_id', ''))}）",
-                      "_i": f'<div style="background:#ffd600;color:#111"><span>{rank}</span></div>'})
+                      "_t": f"候选 {rank}（{served}）{year_text and f'，{year_text} 年建'}",
+                      "_i": (f'<div class="gp-ring" style="background:#ffd600;color:#111;border-color:{colour}">'
+                             f"<span>{rank}</span></div>"
+                             + (f'<b class="gp-year">{year_text}</b>' if year_text else ""))})
     return props

@@ -15,6 +15,7 @@ from gisplan.errors import ConfigError
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.coverage import demand_table
+from gisplan.outputs.mapparts import map_rows, read_basemap, read_neighbours
 from gisplan.outputs.people import for_people
 from gisplan.outputs.webmap import MapLayers, build_map, render_map_html
 from gisplan.vocab import CoverageMethod, Method
@@ -125,14 +126,17 @@ _LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）�
                  "gazetteer": "区划名录", "roads": "道路", "place_names": "地名"}
 
 
-def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogue: Catalogue) -> MapLayers:
+def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *,
+               basemap_file: Path | None = None) -> MapLayers:
     """The layers of a scenario's map: boundaries and facilities from the workspace, indicators, service
-    areas, gaps and proposed sites from the ``results.gpkg`` that :func:`write_results` wrote.
+    areas, gaps and proposed sites from the ``results.gpkg`` that :func:`write_results` wrote; the indicator
+    rows that group them, the map notice, the neighbours and the local basemap of the scenario's ``[map]``
+    (`basemap_file` instead of its ``basemap``).
 
     Raises
     ------
     ConfigError
-        If `results` does not exist (run the scenario first).
+        If `results` does not exist (run the scenario first), or the basemap or a neighbours file is unreadable.
     """
     if not results.is_file():
         msg = f"{results} does not exist: run `gisplan run SCENARIO --out {results.parent}` first"
@@ -166,6 +170,7 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
     if indicators is not None and (indicators["method"] == Method.STRAIGHT_LINE).any():
         method = str(CoverageMethod.STRAIGHT_LINE)  # no roads: the 15-minute values are straight-line estimates
         notes.append(_STRAIGHT_LINE_MAP_NOTE)
+    basemap = basemap_file or scenario.map.basemap
     return MapLayers(
         title=scenario.name, method=method, townships=townships, notes=tuple(notes),
         district=workspace.read_layer("district") if "district" in names else None,
@@ -174,6 +179,9 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
         type_colours={t.id: t.map_colour for t in catalogue.types.values()},
         type_glyphs={t.id: t.map_glyph for t in catalogue.types.values()},
         illustrative=illustrative, floor_area_standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
+        rows=map_rows(scenario, catalogue), notice=scenario.map.notice_text,
+        neighbours=read_neighbours(scenario.map.neighbours),
+        basemap_image=None if basemap is None else read_basemap(basemap, max_px=scenario.map.basemap_max_px),
     )
 
 

@@ -15,12 +15,9 @@ metres, in a local UTM zone) and coordinates are rounded to 1e-5° (about 1 m).
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
 import json
 import re
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +28,28 @@ import shapely
 
 from gisplan.coords import transform_geometries
 from gisplan.errors import ConfigError
+from gisplan.outputs.mappage import (
+    _ASSET,
+    Panel,
+    groups,
+    layer_counts,
+    legend_block,
+    render_map_html,
+    swatch,
+    title_block,
+    type_label,
+)
+from gisplan.outputs.mapparts import label_points, neighbour_labels
 from gisplan.outputs.mapstyle import (
     AREA_COLOURS,
     MapLayers,
+    MapRow,
     choropleth_choices,
     esc,
     facility_props,
+    fmt_number,
     gap_props,
+    proposal_sites,
     site_props,
     township_classes,
     type_symbol,
@@ -51,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BASEMAPS",
     "MapLayers",
+    "MapRow",
     "build_map",
     "check_basemap",
     "choropleth_choices",
@@ -58,9 +71,6 @@ __all__ = [
     "render_map_html",
 ]
 
-WEB_DIR = Path(__file__).resolve().parents[1] / "data" / "web"
-MAP_DIR = Path(__file__).resolve().parents[1] / "data" / "map"
-_ASSET = "gisplan-asset:"  # placeholder scheme, replaced by the file's contents in render_map_html
 
 # basemap id -> (label, tile URLs, attribution, coordinate system the tiles are drawn in)
 BASEMAPS: Mapping[str, tuple[str, tuple[str, ...], str, str]] = MappingProxyType({
@@ -79,7 +89,10 @@ BASEMAPS: Mapping[str, tuple[str, tuple[str, ...], str, str]] = MappingProxyType
 })
 _TIANDITU_KEY = re.compile(r"[0-9A-Za-z]{16,64}")
 CLUSTER_OVER = 40  # a facility type with more points than this is clustered
-_SIMPLIFY_M = 5.0  # display simplification of polygons, metres
+_SIMPLIFY_M = 5.0  # display simplification of boundary polygons, metres
+# gaps and service areas are reached roads buffered by 100 m (settings.TRIM_M): 15 m hides nothing of them and
+# halves the 永川 gap layers (643 → ~330 KB each), the largest part of the page and of its drawing time
+_SIMPLIFY_RESULT_M = 15.0
 _DECIMALS = 5  # 1e-5 degree ≈ 1.1 m north-south, 1.0 m east-west at 30°N
 
 
@@ -139,11 +152,14 @@ def _overlay_class() -> type:
     fol = _folium()
 
     class Overlay(fol.map.Layer):  # type: ignore[misc,name-defined]
-        """One toggleable layer drawn by ``gisplanLayer`` (gisplan/data/map/gisplan-map.js)."""
+        """One toggleable layer drawn by ``gisplanLayer`` (gisplan/data/map/gisplan-map.js); its GeoJSON waits
+        in a ``<script type="application/json">`` element (HTML-safe, see :func:`_html_safe_json`) until shown."""
 
         _template = fol.template.Template(
+            '{% macro html(this, kwargs) %}<script type="application/json" id="{{ this.get_name() }}_data">'
+            "{{ this.data_json }}</script>\n{% endmacro %}"
             "{% macro script(this, kwargs) %}\n"
-            "var {{ this.get_name() }} = gisplanLayer({{ this.data_json }}, {{ this.options_json }});\n"
+            "var {{ this.get_name() }} = gisplanLayer('{{ this.get_name() }}_data', {{ this.options_json }});\n"
             "{% endmacro %}"
         )
 
@@ -212,12 +228,17 @@ def build_map(
 ) -> folium.Map:
     """Build the plan map.
 
+    The layer panel groups the layers by indicator row (:attr:`MapLayers.rows`): a row's facility types,
+    for a coverage row their service areas and gaps, and the sites proposed for it. The headline rows'
+    groups start on, the others off. Township names (and, zoomed in, village names) are labels that move
+    aside or hide rather than overlap; neighbouring districts are named at the edge.
+
     Parameters
     ----------
     layers : MapLayers
     choropleth : str, optional
-        A key of :func:`choropleth_choices`; default the first coverage share, else floor area, else the
-        first administrative coverage.
+        A key of :func:`choropleth_choices`; default the coverage share of the first headline coverage row,
+        else the first coverage share, else floor area, else the first administrative coverage.
     basemap : {"none", "osm", "tianditu", "amap"}
         ``none`` (default) draws no tiles. ``amap`` tiles are GCJ-02: every layer is then shifted to GCJ-02
         to match them, and the title says so.
@@ -227,27 +248,37 @@ def build_map(
     Raises
     ------
     ConfigError
-        An unknown choropleth key or basemap, or 天地图 without a valid key.
+        An unknown choropleth key or basemap, 天地图 without a valid key, or a local GeoTIFF basemap with the
+        GCJ-02 (amap) tiles.
     """
     tile_urls = check_basemap(basemap, tianditu_key)
     system = BASEMAPS[basemap][3]
+    if layers.basemap_image is not None and system != "wgs84":
+        msg = "a local GeoTIFF basemap is drawn in WGS84/CGCS2000 and cannot be combined with --basemap amap (GCJ-02)"
+        raise ConfigError(msg)
     choropleth = _choropleth_key(layers, choropleth)
     fmap = _base_map(layers, basemap, tile_urls)
-    legend, legend_title = _add_boundaries(fmap, layers, choropleth, system)
-    _add_areas(fmap, layers, system)
-    _add_gaps(fmap, layers, system)
-    _add_facilities(fmap, layers, system)
-    _add_proposals(fmap, layers, choropleth, system)
-    _add_furniture(fmap, layers, legend, legend_title, basemap, system)
-    west, south, east, north = _bounds(layers, system)
-    fmap.fit_bounds([[south, west], [north, east]], padding=(12, 12))
+    panel = Panel()
+    _add_basemap_image(fmap, layers, panel)
+    legend_title = _add_boundaries(fmap, layers, choropleth, system, panel)
+    _add_labels(fmap, layers, system, panel)
+    _add_gaps(fmap, layers, system, panel)
+    _add_areas(fmap, layers, system, panel)
+    _add_facilities(fmap, layers, system, panel)
+    _add_proposals(fmap, layers, system, panel)
+    _add_furniture(fmap, layers, panel, legend_title, basemap, system)
     return fmap
 
 
 def _choropleth_key(layers: MapLayers, choropleth: str | None) -> str | None:
-    """The township indicator to colour by: `choropleth`, checked, or the first the results offer."""
+    """The township indicator to colour by: `choropleth`, checked, or the first headline coverage row's, or
+    the first the results offer."""
     choices = choropleth_choices(layers)
     if choropleth is None and choices:
+        for row in layers.rows:
+            keys = [f"coverage:{t}" for t in row.types if row.headline and row.coverage]
+            if keys and keys[0] in choices:
+                return keys[0]
         return next(iter(choices))
     if choropleth is not None and choropleth not in choices:
         msg = (f"the map cannot be coloured by {choropleth!r}; the results offer: "
@@ -260,7 +291,7 @@ def _base_map(layers: MapLayers, basemap: str, tile_urls: tuple[str, ...]) -> fo
     """An empty map with the page title, Leaflet from the embedded assets and the basemap's tiles."""
     fol = _folium()
     fmap: folium.Map = fol.Map(location=None, tiles=None, control_scale=False, zoom_start=11, prefer_canvas=False,
-                               maxZoom=18, minZoom=5, zoomSnap=0.25)
+                               maxZoom=18, minZoom=5, zoomSnap=0.25, zoomControl=True)
     fmap.default_js = [("leaflet", _ASSET + "leaflet.js")]
     fmap.default_css = [("leaflet_css", _ASSET + "leaflet.css")]
     fmap.add_child(_block(f"<title>{esc(layers.title)}</title>", "header"))
@@ -272,75 +303,164 @@ def _base_map(layers: MapLayers, basemap: str, tile_urls: tuple[str, ...]) -> fo
     return fmap
 
 
-def _add_overlay(fmap: folium.Map, collection: str, count: int, *, name: str, key: str, kind: str, show: bool,
+def _add_overlay(fmap: folium.Map, collection: str, count: int, *, name: str, key: str, kind: str,
                  **options: Any) -> None:
-    """Add an overlay; `name` is HTML (Leaflet's layer control shows it as such), escaped by the caller.
-    Its paths or markers carry the class ``gp-<key>`` (the last class), which the browser test counts."""
+    """Add an overlay (off: the panel's script turns on the default ones); `name` is HTML, escaped by the
+    caller. Its paths or markers carry the class ``gp-<key>`` (the last class), which the browser test counts."""
     site = "gp-site" if key.startswith("site") else "gp-fac"
-    symbol = {"polygon": "gp-poly", "cluster": "gp-fac", "marker": site}
-    overlay = _overlay_class()(collection, {"className": f"gp-l {symbol[kind]} gp-{key}", **options}, name=name,
-                               show=show, kind=kind, count=count)
+    symbol = {"polygon": "gp-poly", "cluster": "gp-fac", "marker": site, "label": "gp-label", "image": "gp-img"}
+    overlay = _overlay_class()(collection, {"className": f"gp-l {symbol[kind]} gp-{key}", "key": key,
+                                            "kind": kind, **options},
+                               name=name, show=False, kind=kind, count=count)
     overlay.add_to(fmap)
 
 
-def _polygons(frame: gpd.GeoDataFrame, props: list[dict[str, Any]], system: str, *, coverage: bool = False) -> str:
+def _polygons(frame: gpd.GeoDataFrame, props: list[dict[str, Any]], system: str, *, coverage: bool = False,
+              simplify_m: float = _SIMPLIFY_M) -> str:
     """A polygon layer's features, simplified for display (`coverage`: as a coverage, keeping shared edges)."""
-    return _collection(_display_geoms(frame, system=system, simplify_m=_SIMPLIFY_M, coverage=coverage), props)
+    return _collection(_display_geoms(frame, system=system, simplify_m=simplify_m, coverage=coverage), props)
 
 
-def _add_boundaries(fmap: folium.Map, layers: MapLayers, choropleth: str | None, system: str,
-                    ) -> tuple[list[tuple[str, str]], str]:
-    """The townships (coloured by `choropleth`, else outlined) and the district outline; returns the legend
-    (colour, label) and its title (empty without a choropleth)."""
-    legend: list[tuple[str, str]] = []
+def _add_basemap_image(fmap: folium.Map, layers: MapLayers, panel: Panel) -> None:
+    """A local GeoTIFF basemap as an image overlay, under everything."""
+    image = layers.basemap_image
+    if image is None:
+        return
+    options = {"url": image.data_uri, "bounds": [[image.south, image.west], [image.north, image.east]]}
+    name = f"底图影像：{esc(image.source)}"
+    _add_overlay(fmap, "null", 1, name=name, key="basemap", kind="image", **options)
+    panel.add("basemap", name, base=True)
+
+
+def _add_boundaries(fmap: folium.Map, layers: MapLayers, choropleth: str | None, system: str, panel: Panel) -> str:
+    """The townships (coloured by `choropleth`, else outlined) and the district outline; returns the legend's
+    title (empty without a choropleth)."""
     legend_title = ""
     towns = layers.townships
     if choropleth is not None and towns is not None:  # a choropleth implies townships
         props, legend, legend_title = township_classes(layers, choropleth)
-        _add_overlay(fmap, _polygons(towns, props, system, coverage=True), len(towns),
-                     name=f"镇街：{esc(legend_title)}", key="townships", kind="polygon", show=True, sticky=True,
-                     style={"color": "#666", "weight": 1, "fillOpacity": 0.55})
+        name = f"镇街：{esc(legend_title)}"
+        opacity = 0.35 if layers.basemap_image is not None else 0.55
+        _add_overlay(fmap, _polygons(towns, props, system, coverage=True), len(towns), name=name,
+                     key="townships", kind="polygon", sticky=True, pane="gp-towns",
+                     style={"color": "#666", "weight": 1, "fillOpacity": opacity})
+        for colour, label in legend:
+            panel.entry(esc(legend_title), swatch(colour, "#777"), esc(label), "townships")
     elif towns is not None:
         props = [{"_t": esc(n)} for n in towns["name"]]
-        _add_overlay(fmap, _polygons(towns, props, system, coverage=True), len(towns), name="镇街界",
-                     key="townships", kind="polygon", show=True, sticky=True,
+        name = "镇街界"
+        _add_overlay(fmap, _polygons(towns, props, system, coverage=True), len(towns), name=name,
+                     key="townships", kind="polygon", sticky=True, pane="gp-towns",
                      style={"color": "#555", "weight": 1, "fillOpacity": 0.05})
+        panel.entry("边界与地名", swatch("transparent", "#555"), "镇街界", "townships")
+    if towns is not None:
+        panel.add("townships", name, base=True)
     if layers.district is not None and len(layers.district):
         district = layers.district
         props = [{"_t": esc(n)} for n in district.get("name", pd.Series(["区界"] * len(district)))]
         _add_overlay(fmap, _polygons(district, props, system), len(district), name="区界", key="district",
-                     kind="polygon", show=True, style={"color": "#111", "weight": 3, "fill": False,
-                                                       "interactive": False})
-    return legend, legend_title
+                     kind="polygon", pane="gp-lines",
+                     style={"color": "#111", "weight": 3, "fill": False, "interactive": False})
+        panel.add("district", "区界", base=True)
+        panel.entry("边界与地名", '<i class="gp-sym-line"></i>', "区界", "district")
+    return legend_title
 
 
-def _add_areas(fmap: folium.Map, layers: MapLayers, system: str) -> None:
-    """Service areas, one overlay per facility type (the first shown)."""
-    if layers.areas is None or not len(layers.areas):
-        return
-    for i, (type_id, part) in enumerate(layers.areas.groupby("facility_type", sort=False)):
-        type_name = layers.type_names.get(str(type_id), str(type_id))
-        minutes = ", ".join(f"{m:g}" for m in part["minutes"])
-        colour = AREA_COLOURS[i % len(AREA_COLOURS)]
-        props = [{"_t": f"{esc(type_name)}：{m:g} 分钟服务范围"} for m in part["minutes"]]
-        _add_overlay(fmap, _polygons(gpd.GeoDataFrame(part), props, system), len(part),
-                     name=f"服务范围（{minutes} 分钟）— {esc(type_name)}", key=f"area-{i}", kind="polygon",
-                     show=i == 0, style={"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.25})
+def _label_collection(lon: np.ndarray, lat: np.ndarray, names: pd.Series, system: str,
+                      extra: dict[str, list[Any]] | None = None) -> str:
+    points = np.asarray(shapely.points(np.round(lon, _DECIMALS), np.round(lat, _DECIMALS)), dtype=object)
+    if system != "wgs84":
+        points = transform_geometries(points, source="wgs84", target=system)
+    props = [{"_n": esc(n), **{k: v[i] for k, v in (extra or {}).items()}} for i, n in enumerate(names)]
+    return _collection(points, props)
 
 
-def _add_gaps(fmap: folium.Map, layers: MapLayers, system: str) -> None:
-    """Coverage gaps, one overlay per facility type (the first shown)."""
+def _add_labels(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) -> None:
+    """Name labels: townships (always), villages (zoomed in) and the neighbours at the district's edge."""
+    towns = layers.townships
+    if towns is not None and len(towns):
+        lon, lat, radius = label_points(towns)
+        data = _label_collection(lon, lat, towns["name"].astype(str), system,
+                                 {"_r": [round(float(r)) for r in radius]})
+        _add_overlay(fmap, data, len(towns), name="镇街名称", key="label-town", kind="label", pane="gp-labels",
+                     minZoom=0, priority=2)
+        panel.add("label-town", "镇街名称", base=True)
+        panel.entry("边界与地名", '<b class="gp-sym-text">乙镇</b>', "镇街名称", "label-town")
+    villages = layers.villages
+    if villages is not None and len(villages) and "name" in villages:
+        lon, lat, radius = label_points(villages)
+        data = _label_collection(lon, lat, villages["name"].astype(str).map(_short_village), system,
+                                 {"_r": [round(float(r)) for r in radius]})
+        _add_overlay(fmap, data, len(villages), name="村（社区）名称（放大后显示）", key="label-village",
+                     kind="label", pane="gp-labels", minZoom=_VILLAGE_LABEL_ZOOM, priority=1)
+        panel.add("label-village", "村（社区）名称（放大后显示）", base=True)
+        panel.entry("边界与地名", '<b class="gp-sym-text gp-sym-small">二村</b>', "村（社区）名称", "label-village")
+    if layers.neighbours is not None and layers.district is not None and len(layers.district):
+        near = neighbour_labels(layers.neighbours, layers.district)
+        if len(near):
+            data = _label_collection(near["lon"].to_numpy(), near["lat"].to_numpy(), near["name"], system)
+            _add_overlay(fmap, data, len(near), name="相邻区县名称", key="label-neighbour", kind="label",
+                         pane="gp-labels", minZoom=0, priority=0)
+            panel.add("label-neighbour", "相邻区县名称", base=True)
+            panel.entry("边界与地名", '<b class="gp-sym-text gp-sym-nb">邻区</b>', "相邻区县", "label-neighbour")
+
+
+_VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "社区居委会", "居委会", "村委会")
+_VILLAGE_LABEL_ZOOM = 12.5
+
+
+def _short_village(name: str) -> str:
+    """A village's label: its name without the committee suffix (金龙场社区居民委员会 → 金龙场社区)."""
+    for suffix in _VILLAGE_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            short = name.removesuffix(suffix)
+            return short if short.endswith(("村", "社区")) else short + ("村" if "村" in suffix else "社区")
+    return name
+
+
+def _add_gaps(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) -> None:
+    """Coverage gaps per facility type: light fills under the service areas."""
     if layers.gaps is None or not len(layers.gaps):
         return
     for i, (type_id, part) in enumerate(layers.gaps.groupby("facility_type", sort=False)):
-        type_name = layers.type_names.get(str(type_id), str(type_id))
-        _add_overlay(fmap, _polygons(gpd.GeoDataFrame(part), gap_props(pd.DataFrame(part), type_name), system),
-                     len(part), name=f"覆盖缺口 — {esc(type_name)}", key=f"gap-{i}", kind="polygon", show=i == 0,
-                     style={"color": "#c62828", "weight": 1.5, "dashArray": "4 3", "fillColor": "#e53935",
-                            "fillOpacity": 0.18})
+        type_name = type_label(layers, type_id)
+        key = f"gap-{i}"
+        people = fmt_number(part["population"].sum(), 0, " 人")
+        name = f"覆盖缺口 — {esc(type_name)}（{len(part)} 处，{people}）"
+        data = _polygons(gpd.GeoDataFrame(part), gap_props(pd.DataFrame(part), type_name), system,
+                         simplify_m=_SIMPLIFY_RESULT_M)
+        _add_overlay(fmap, data, len(part), name=name, key=key, kind="polygon", pane="gp-gaps",
+                     style={"color": _GAP_COLOUR, "weight": 0.5, "opacity": 0.6, "fillColor": _GAP_COLOUR,
+                            "fillOpacity": 0.3})
+        panel.add(key, name)
+        panel.by_type.setdefault(str(type_id), {})["gap"] = key
+        panel.entry("服务范围与缺口", swatch(_GAP_COLOUR, _GAP_COLOUR, opacity=0.5),
+                    f"覆盖缺口 — {esc(type_name)}：{len(part)} 处，未覆盖 {people}", key)
 
 
-def _add_facilities(fmap: folium.Map, layers: MapLayers, system: str) -> None:
+_GAP_COLOUR = "#f4a582"  # light salmon: uncovered, under the blue service areas
+
+
+def _add_areas(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) -> None:
+    """Service areas, one overlay per facility type."""
+    if layers.areas is None or not len(layers.areas):
+        return
+    for i, (type_id, part) in enumerate(layers.areas.groupby("facility_type", sort=False)):
+        type_name = type_label(layers, type_id)
+        minutes = ", ".join(f"{m:g}" for m in part["minutes"])
+        colour = AREA_COLOURS[i % len(AREA_COLOURS)]
+        props = [{"_t": f"{esc(type_name)}：{m:g} 分钟服务范围"} for m in part["minutes"]]
+        key = f"area-{i}"
+        name = f"服务范围（{minutes} 分钟）— {esc(type_name)}"
+        data = _polygons(gpd.GeoDataFrame(part), props, system, simplify_m=_SIMPLIFY_RESULT_M)
+        _add_overlay(fmap, data, len(part), name=name, key=key, kind="polygon", pane="gp-areas",
+                     style={"color": colour, "weight": 1.2, "fillColor": colour, "fillOpacity": 0.18})
+        panel.add(key, name)
+        panel.by_type.setdefault(str(type_id), {})["area"] = key
+        panel.entry("服务范围与缺口", swatch(colour, colour, opacity=0.45), name, key)
+
+
+def _add_facilities(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) -> None:
     """One marker overlay per facility type, in the type's colour and glyph; clustered over CLUSTER_OVER."""
     town_names = ({} if layers.townships is None else
                   dict(zip(layers.townships["code12"].astype(str), layers.townships["name"].astype(str), strict=True)))
@@ -348,33 +468,47 @@ def _add_facilities(fmap: folium.Map, layers: MapLayers, system: str) -> None:
         if not len(frame):
             continue
         colour, glyph = type_symbol(layers, type_id, order)
-        type_name = layers.type_names.get(type_id, type_id)
+        type_name = type_label(layers, type_id)
         fake = type_name in layers.illustrative or any(type_id in n for n in layers.illustrative)
         props = facility_props(frame, type_name, (colour, glyph), town_names, fake)
         cluster = len(frame) > CLUSTER_OVER
+        key = f"fac-{order}"
+        name = f'<span style="color:{colour}">●</span> {esc(type_name)}（{len(frame)}）'
         _add_overlay(fmap, _collection(_display_geoms(frame, system=system, simplify_m=0), props), len(frame),
-                     name=f'<span style="color:{colour}">●</span> {esc(type_name)}（{len(frame)}）',
-                     key=f"fac-{order}", kind="cluster" if cluster else "marker", show=True, cluster=cluster,
+                     name=name, key=key, kind="cluster" if cluster else "marker", cluster=cluster,
                      colour=colour, typeClass=f"gp-fac-{order}", iconSize=[22, 22])
+        panel.add(key, name)
+        panel.by_type.setdefault(type_id, {})["fac"] = key
+        symbol = f'<i class="gp-sym-fac" style="background:{colour}">{glyph}</i>'
+        panel.entry("设施（现状）", symbol, f"{esc(type_name)}（{len(frame)} 处{'，示意' if fake else ''}）", key)
 
 
-def _add_proposals(fmap: folium.Map, layers: MapLayers, choropleth: str | None, system: str) -> None:
-    """Proposed sites, one overlay per facility type: shown for the type the map is coloured by (else the
-    first)."""
+def _add_proposals(fmap: folium.Map, layers: MapLayers, system: str, panel: Panel) -> None:
+    """Proposed sites, one overlay per indicator row that first asked for them (ranks are unique within it);
+    a site that several rows ask for is drawn once, in its first row's overlay, naming every row."""
     if layers.proposals is None or not len(layers.proposals):
         return
-    for i, (type_id, part) in enumerate(layers.proposals.groupby("facility_type", sort=False)):
-        type_name = layers.type_names.get(str(type_id), str(type_id))
+    sites = proposal_sites(layers.proposals)
+    order = {t: i for i, t in enumerate(layers.facilities)}
+    for i, (row_id, part) in enumerate(sites.groupby("indicator_id", sort=False)):
+        type_id = str(part["facility_type"].iloc[0])
+        type_name = "、".join(type_label(layers, t) for t in pd.unique(part["facility_type"]))
+        colour, _ = type_symbol(layers, type_id, order.get(type_id, len(order)))
+        key = f"site-{i}"
+        years = pd.to_numeric(part.get("year", pd.Series(dtype=float)), errors="coerce").dropna()
+        span = f"，{int(years.min())}–{int(years.max())} 年" if len(years) else ""
+        name = f"候选站点 — {esc(row_id)} {esc(type_name)}（{len(part)} 处{span}）"
         _add_overlay(fmap, _collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=0),
-                                       site_props(pd.DataFrame(part), type_name)), len(part),
-                     name=f"候选站点 — {esc(type_name)}（{len(part)}）", key=f"site-{i}", kind="marker",
-                     show=_shown_site_layer(i, str(type_id), choropleth), iconSize=[22, 22])
-
-
-def _shown_site_layer(i: int, type_id: str, choropleth: str | None) -> bool:
-    """Whether the `i`-th proposal layer starts shown: the one of the type whose coverage the map shows, else the
-    first."""
-    return choropleth == f"coverage:{type_id}" or (i == 0 and not str(choropleth).startswith("coverage:"))
+                                       site_props(pd.DataFrame(part), type_name, colour)), len(part),
+                     name=name, key=key, kind="marker", iconSize=[22, 22])
+        panel.add(key, name)
+        served = {r for ids in part["indicator_ids"] for r in str(ids).split("；") if r}
+        panel.sites[key] = (str(row_id), served | {str(row_id)})
+        shared = sorted(served - {str(row_id)})
+        also = f"；亦服务 {esc('、'.join(shared))}" if shared else ""
+        panel.entry("候选站点（编号：该指标内的优先次序；旁注建设年份）",
+                    f'<i class="gp-sym-site" style="border-color:{colour}"><span>{len(part)}</span></i>',
+                    f"{esc(row_id)} {esc(type_name)}：{len(part)} 处{span}{also}", key)
 
 
 def _bounds(layers: MapLayers, system: str) -> tuple[float, float, float, float]:
@@ -390,119 +524,40 @@ def _bounds(layers: MapLayers, system: str) -> tuple[float, float, float, float]
     return float(west), float(south), float(east), float(north)
 
 
-def _add_furniture(fmap: folium.Map, layers: MapLayers, legend: list[tuple[str, str]], legend_title: str,
-                   basemap: str, system: str) -> None:
-    """Title block, legend, measure tool, layer control, styles and the ready flag."""
-    fol = _folium()
+_SIDE_HEAD = (
+    '<div class="gp-side" id="gp-side"><div class="gp-side-head">'
+    '<button type="button" class="gp-toggle" id="gp-toggle" aria-expanded="true">图层与图例</button>'
+    '<button type="button" class="gp-btn" id="gp-print" title="打印（A4 横向，含图例、比例尺、指北针）">打印</button>'
+    '<button type="button" class="gp-btn" id="gp-png" title="导出当前视图为 PNG 图片">导出PNG</button>'
+    '</div><div class="gp-side-body"><div class="gp-layers" id="gp-layers"></div>'
+)
 
+
+def _add_furniture(fmap: folium.Map, layers: MapLayers, panel: Panel, legend_title: str, basemap: str,
+                   system: str) -> None:
+    """Title block, side panel (layer groups and legend), north arrow, measure tool, print/PNG buttons, scale,
+    styles and the script that sets it all up (and the ready flag)."""
+    fol = _folium()
+    del legend_title
     fmap.add_child(_block(f'<link rel="stylesheet" href="{_ASSET}gisplan-map.css"/>', "header"))
-    methods = {"network": "路网最短路径（按道路计算步行/车行时间）",
-               "straight_line": "直线服务半径（非路网，仅作粗略参考）"}
-    method = methods.get(layers.method, "覆盖未计算（缺少路网或需求数据）")
-    crs_note = ("坐标已由 WGS84 偏移为 GCJ-02，以与高德底图对齐" if system == "gcj02" else "坐标系 WGS84")
-    lines = [f"<h1>{esc(layers.title)}</h1>",
-             f'<div class="gp-meta">制图日期：{layers.made_on.isoformat()}　方法：{method}</div>',
-             f'<div class="gp-meta">底图：{esc(BASEMAPS[basemap][0])}　{crs_note}</div>']
-    lines += [f'<div class="gp-meta gp-note">{esc(note)}</div>' for note in layers.notes]
-    if layers.illustrative:
-        names = "、".join(esc(n) for n in layers.illustrative)
-        lines.append('<div class="gp-illustrative">示意 ILLUSTRATIVE — 含生成的示意数据，不是真实设施或人口，'
-                     f'图上数字不得作为现状引用<div class="gp-ill-list">示意图层：{names}</div></div>')
-    fmap.add_child(_block('<div class="gp-title" id="gp-title">' + "".join(lines) + "</div>"))
-    if legend:
-        items = "".join(f'<div><i style="background:{c}"></i>{esc(label)}</div>' for c, label in legend)
-        fmap.add_child(_block(f'<div class="gp-legend" id="gp-legend"><h2>{esc(legend_title)}</h2>{items}</div>'))
+    fmap.add_child(_block(title_block(layers, BASEMAPS[basemap][0], system)))
+    fmap.add_child(_block(_SIDE_HEAD + legend_block(panel, layers) + "</div></div>"))
+    fmap.add_child(_block('<div class="gp-north" id="gp-north" title="指北针"><svg viewBox="0 0 24 36" width="24" '
+                          'height="36"><path d="M12 2 L20 30 L12 24 L4 30 Z" fill="#222"/><path d="M12 2 L12 24 '
+                          'L4 30 Z" fill="#fff" stroke="#222" stroke-width="1"/></svg><b>N</b></div>'))
     measure = fol.plugins.MeasureControl(position="topleft", primary_length_unit="meters",
                                          secondary_length_unit="kilometers", primary_area_unit="sqmeters",
                                          secondary_area_unit="hectares")
     measure.default_js = [("leaflet_measure_js", _ASSET + "leaflet-measure.cn.js")]
     measure.default_css = [("leaflet_measure_css", _ASSET + "leaflet-measure.css")]
     fmap.add_child(measure)
-    fol.LayerControl(collapsed=False, position="topright").add_to(fmap)
     fmap.add_child(_script("", js=(("markerclusterjs", _ASSET + "leaflet.markercluster.js"),
                                      ("gisplan_map_js", _ASSET + "gisplan-map.js")),
                            css=(("markerclustercss", _ASSET + "MarkerCluster.css"),
                                 ("markerclusterdefaultcss", _ASSET + "MarkerCluster.Default.css"))))
-    fmap.add_child(_script(f"L.control.scale({{imperial: false, maxWidth: 160}}).addTo({fmap.get_name()});\n"
-                           "window.gisplanReady = true;"))
-
-
-# ---------------------------------------------------------------------------------------------- output
-
-
-def _asset(name: str) -> Path:
-    path = (MAP_DIR if name.startswith("gisplan-") else WEB_DIR) / name
-    if not path.is_file():  # pragma: no cover - a broken install
-        msg = f"gisplan's embedded web library {path} is missing; reinstall gisplan"
-        raise FileNotFoundError(msg)
-    return path
-
-
-# Leaflet's default marker icon (which the measure tool creates) finds its image from a stylesheet path;
-# embedded, it takes the images as data: URIs instead of asking for marker-icon.png beside the page.
-_DEFAULT_ICON_PATCH = """
-L.Icon.Default.mergeOptions({{iconUrl: "{marker_icon}", iconRetinaUrl: "{marker_icon_2x}",
-                              shadowUrl: "{marker_shadow}"}});
-L.Icon.Default.prototype._getIconUrl = function (name) {{ return L.Icon.prototype._getIconUrl.call(this, name); }};
-"""
-
-
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def _css_with_images(name: str) -> str:
-    """A stylesheet with the images it refers to inlined as data: URIs."""
-    path = _asset(name)
-    text = path.read_text(encoding="utf-8")
-
-    def inline(match: re.Match[str]) -> str:
-        ref = match.group(2)
-        if ref.startswith(("data:", "#")):
-            return match.group(0)
-        image = (path.parent / ref).resolve()
-        if not image.is_file():
-            return "url(data:,)"  # an image the package does not ship (e.g. a retina variant): nothing to fetch
-        return f"url({_data_uri(image)})"
-
-    return re.sub(r"url\((['\"]?)([^)'\"]+)\1\)", inline, text)
-
-
-def render_map_html(fmap: folium.Map) -> str:
-    """The map as one self-contained HTML page: every script and stylesheet inlined, nothing to fetch.
-
-    Raises
-    ------
-    RuntimeError
-        If an element still refers to an external script or stylesheet (a plugin gisplan does not embed).
-    """
-    page = fmap.get_root().render()
-
-    def script(match: re.Match[str]) -> str:
-        code = _asset(match.group(1)).read_text(encoding="utf-8")
-        if match.group(1) == "leaflet.js":
-            code += _DEFAULT_ICON_PATCH.format(**{k: _data_uri(WEB_DIR / "images" / f"{k.replace('_', '-')}.png")
-                                                  for k in ("marker_icon", "marker_icon_2x", "marker_shadow")})
-        return "<script>\n" + code + "\n</script>"
-
-    def style(match: re.Match[str]) -> str:
-        return "<style>\n" + _css_with_images(match.group(1)) + "\n</style>"
-
-    page = re.sub(r'<script src="' + _ASSET + r'([\w.\-]+)"></script>', script, page)
-    page = re.sub(r'<link rel="stylesheet" href="' + _ASSET + r'([\w.\-]+)"\s*/>', style, page)
-    external = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', page)
-    if external:
-        msg = f"the map refers to files it does not embed: {external}"
-        raise RuntimeError(msg)
-    return page
-
-
-def layer_counts(fmap: folium.Map) -> dict[str, tuple[str, str, int]]:
-    """Overlay class → (name, kind, feature count) for every gisplan overlay of a built map (for checks)."""
-    out = {}
-    for child in fmap._children.values():
-        if getattr(child, "_name", "") == "GisplanOverlay":
-            key = str(getattr(child, "class_name", "")).split()[-1]
-            name = html.unescape(re.sub("<[^>]+>", "", str(getattr(child, "layer_name", "")))).strip()
-            out[key] = (name, str(getattr(child, "kind", "")), int(getattr(child, "count", 0)))
-    return out
+    west, south, east, north = _bounds(layers, system)
+    setup = {"bounds": [[south, west], [north, east]], "names": panel.names, "base": panel.base,
+             "groups": groups(layers, panel), "title": layers.title, "notice": layers.notice,
+             "date": layers.made_on.isoformat()}
+    setup_json = _html_safe_json(json.dumps(setup, ensure_ascii=False))
+    fmap.add_child(_script(f"gisplanSetup({fmap.get_name()}, {setup_json});\nwindow.gisplanReady = true;"))
