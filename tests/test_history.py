@@ -37,6 +37,7 @@ def _villages() -> gpd.GeoDataFrame:
         "share": [0.5, np.nan, 0.25, 1.0],
         "urban": [True, False, False, False],
         "founded": pd.to_datetime(["1990-01-01", "2001-06-30", None, "2015-03-03"]).astype("datetime64[ms]"),
+        "remark": pd.Series([None] * 4, dtype=object),  # all empty: reads back as object, not str
     }, geometry=[shapely.box(105.9 + i / 10, 29.3, 106.0 + i / 10, 29.4) for i in range(4)], crs="EPSG:4326")
 
 
@@ -75,13 +76,16 @@ def _edit_kinds() -> dict[str, object]:
     merged.loc[1, "households"] = 750
     merged.loc[1, "geometry"] = shapely.union(v.geometry[1], v.geometry[2])
     added = pd.concat([v, v.iloc[[0]].assign(code12="500118003001", name="新华社区居民委员会")], ignore_index=True)
+    filled = v.copy()
+    filled.loc[2, "remark"] = "撤并待定"
     return {
+        "fill an empty text column": filled,
         "rename": renamed,
         "move geometry": moved,
         "merge two rows": merged,
         "insert a row": gpd.GeoDataFrame(added, crs=v.crs),
         "reorder rows": v.iloc[::-1].reset_index(drop=True),
-        "add a column": v.assign(remark="备注"),
+        "add a column": v.assign(remarks2="备注"),
         "change a dtype": v.assign(households=v["households"].astype("float64")),
         "recode": v.assign(code12=v["code12"].str.replace("500118002", "500118009")),
         "empty the layer": v.iloc[:0],
@@ -268,3 +272,12 @@ def test_kills_at_random_moments_never_lose_a_commit(tmp_path: Path) -> None:
         assert earlier is not None
         assert (earlier["households"] - _villages()["households"]).eq(rev - 2).all()
         assert int(ws.revisions()["revision"].max()) == rev
+
+
+def test_filling_an_empty_text_column_records_one_row_not_all(ws: Workspace) -> None:
+    assert str(ws.read("villages")["remark"].dtype) == "object"
+    rev = ws.write([LayerWrite("villages", "villages", _edit_kinds()["fill an empty text column"])], action="edit")
+    assert str(ws.read("villages")["remark"].dtype) == "str"
+    (change,) = [c for _, c in ws.layer_changes(revision=rev)]
+    assert change.counts == {"insert": 0, "update": 1, "delete": 0}
+    assert change.rows[0].key == "500118002001"

@@ -15,8 +15,10 @@ import click
 from gisplan import __version__
 from gisplan.cli.coverage import coverage_command
 from gisplan.cli.export import export_command
+from gisplan.cli.history import history_command, revert_command, undo_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
+from gisplan.cli.places import places
 from gisplan.cli.propose import propose_command
 from gisplan.cli.roads import roads
 from gisplan.cli.run import run
@@ -54,6 +56,9 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan export -w out/yongchuan --layers proposed_sites --format dxf --out to_cad/
       gisplan roads fetch scenarios/zhushan-2025.toml   # OpenStreetMap roads, cached for offline use
       gisplan types list
+      gisplan history -w yc.gpkg --unit 500118102003     # who changed this unit, when and why
+      gisplan undo -w yc.gpkg                              # take the last change back exactly
+      gisplan places search 朱龙花村 -w yc.gpkg            # the place-name register (地名信息库)
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -61,7 +66,8 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
+                 history_command, undo_command, revert_command, places):
     cli.add_command(_command)
 
 

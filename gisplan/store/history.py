@@ -143,9 +143,29 @@ def _schema(frame: pd.DataFrame) -> dict[str, Any]:
             "geometry": geom, "crs": crs}
 
 
-def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """One uint64 per row over every attribute and the geometry (vectorised)."""
+def _text_as_object(attrs: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as object with None for missing: an all-empty text column reads back as ``object`` and the
+    same column with a value as ``str``; the rows are the same."""
+    out = attrs.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) == "str":
+            values = out[column].astype(object)
+            out[column] = values.where(values.notna(), None)
+    return out
+
+
+def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    return {**schema, "dtypes": ["object" if d == "str" else d for d in schema["dtypes"]]}
+
+
+def _row_hashes(frame: pd.DataFrame, *, comparable: bool = False) -> np.ndarray:
+    """One uint64 per row over every attribute and the geometry (vectorised); `comparable` hashes text
+    columns by value whatever their dtype (for matching rows across revisions)."""
     attrs = _attributes(frame).reset_index(drop=True)
+    if comparable:
+        attrs = _text_as_object(attrs)
     attrs.columns = [str(c) for c in attrs.columns]
     attrs = attrs.assign(**{"\x00geometry": pd.Series(_wkb(frame), dtype=object).map(
         lambda b: b.hex() if b is not None else None)})
@@ -237,7 +257,7 @@ def _frame_from(records: list[str | None], geoms: list[bytes | None], schema: di
 def _keys(frame: pd.DataFrame, key_column: str) -> pd.Series:
     if key_column != _CONTENT_KEY:
         return frame[key_column].astype(str).reset_index(drop=True)
-    hashes = pd.Series(_row_hashes(frame)).map("{:016x}".format)
+    hashes = pd.Series(_row_hashes(frame, comparable=True)).map("{:016x}".format)
     return (hashes + "#" + hashes.groupby(hashes).cumcount().astype(str)).reset_index(drop=True)
 
 
@@ -313,10 +333,10 @@ def diff_layer(
     pos_b = pd.Series(np.arange(len(kb)), index=kb.to_numpy())
     pos_a = pd.Series(np.arange(len(ka)), index=ka.to_numpy())
     common = kb[kb.isin(ka)]
-    same_schema = schema_before == schema_after
+    same_schema = _comparable_schema(schema_before) == _comparable_schema(schema_after)
     if before is not None and after is not None and same_schema:
-        hb = pd.Series(_row_hashes(before), index=kb.to_numpy())
-        ha = pd.Series(_row_hashes(after), index=ka.to_numpy())
+        hb = pd.Series(_row_hashes(before, comparable=True), index=kb.to_numpy())
+        ha = pd.Series(_row_hashes(after, comparable=True), index=ka.to_numpy())
         changed = common[(hb[common].to_numpy() != ha[common].to_numpy())]
     else:
         changed = common
@@ -378,7 +398,8 @@ def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame
     stored = sorted((r for r in change.rows if r.op != "insert"), key=lambda r: r.pos_before or 0)
     restored = _frame_from([r.before for r in stored], [r.before_geom for r in stored], schema)
     restored_keys = [r.key for r in stored]
-    if after is not None and change.schema_after == change.schema_before:
+    if after is not None and _comparable_schema(json.loads(change.schema_after or "null")) == \
+            _comparable_schema(schema):
         ka = _keys(after, change.key_column)
         touched = {r.key for r in change.rows}
         keep = ~ka.isin(touched).to_numpy()
