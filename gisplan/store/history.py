@@ -18,7 +18,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,12 +159,13 @@ def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**schema, "dtypes": ["object" if d == "str" else d for d in schema["dtypes"]]}
 
 
-def _row_hashes(frame: pd.DataFrame, *, comparable: bool = False) -> np.ndarray:
-    """One uint64 per row over every attribute and the geometry (vectorised); `comparable` hashes text
-    columns by value whatever their dtype (for matching rows across revisions)."""
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row over every attribute and the geometry (vectorised); text columns hash by value
+    whatever their dtype (str or object), so rows match across revisions."""
     attrs = _attributes(frame).reset_index(drop=True)
-    if comparable:
-        attrs = _text_as_object(attrs)
+    # text as object either way: hashing pandas' arrow strings is several times slower (the schema, which
+    # layer_hash adds, still tells str from object)
+    attrs = _text_as_object(attrs)
     attrs.columns = [str(c) for c in attrs.columns]
     attrs = attrs.assign(**{"\x00geometry": pd.Series(_wkb(frame), dtype=object).map(
         lambda b: b.hex() if b is not None else None)})
@@ -187,38 +187,42 @@ def layer_hash(frame: pd.DataFrame | None) -> str | None:
     """
     if frame is None:
         return None
+    return _layer_hash(frame, _row_hashes(frame))
+
+
+def _layer_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
     digest = hashlib.sha256(json.dumps(_schema(frame), sort_keys=True).encode())
-    digest.update(_row_hashes(frame).tobytes())
+    digest.update(row_hashes.tobytes())
     return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------- row values
 
 
-def _jsonable(value: Any) -> Any:  # noqa: PLR0911 - one branch per stored type
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return None if math.isnan(number) else number
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
+def _json_default(value: Any) -> Any:
     if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
         return pd.Timestamp(value).isoformat()
     if isinstance(value, bytes):
         return {"$b64": base64.b64encode(value).decode()}
+    if isinstance(value, np.generic):
+        return value.item()
     return str(value)
 
 
 def _records(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
-    """The attributes of `rows` (positions) as JSON objects."""
+    """The attributes of `rows` (positions) as JSON objects (missing values as null)."""
     attrs = _attributes(frame).iloc[rows]
     columns = [str(c) for c in attrs.columns]
-    return [json.dumps(dict(zip(columns, map(_jsonable, values), strict=True)), ensure_ascii=False,
-                       allow_nan=True)
-            for values in attrs.itertuples(index=False, name=None)]
+    values = []
+    for column in attrs.columns:  # one vectorised conversion per column, not per cell
+        series = attrs[column]
+        if series.dtype.kind in "iub":
+            values.append(series.tolist())
+        else:
+            plain = series.astype(object)
+            values.append(plain.where(plain.notna(), None).tolist())
+    return [json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, default=_json_default)
+            for row in zip(*values, strict=True)] if columns else ["{}"] * len(rows)
 
 
 def _restore_column(values: list[Any], dtype_name: str) -> pd.Series:
@@ -254,11 +258,13 @@ def _frame_from(records: list[str | None], geoms: list[bytes | None], schema: di
 # ------------------------------------------------------------------------------------------------ diff
 
 
-def _keys(frame: pd.DataFrame, key_column: str) -> pd.Series:
+def _keys(frame: pd.DataFrame, key_column: str, row_hashes: np.ndarray | None = None) -> pd.Series:
+    """Row keys as an object Series (``isin`` on pandas' arrow strings is a Python loop: 5 s for 12k rows)."""
     if key_column != _CONTENT_KEY:
-        return frame[key_column].astype(str).reset_index(drop=True)
-    hashes = pd.Series(_row_hashes(frame, comparable=True)).map("{:016x}".format)
-    return (hashes + "#" + hashes.groupby(hashes).cumcount().astype(str)).reset_index(drop=True)
+        return pd.Series(frame[key_column].astype(str).to_numpy(dtype=object), dtype=object)
+    hashes = pd.Series(_row_hashes(frame) if row_hashes is None else row_hashes).map("{:016x}".format)
+    keys = hashes + "#" + hashes.groupby(hashes).cumcount().astype(str)
+    return pd.Series(keys.to_numpy(dtype=object), dtype=object)
 
 
 def _usable_key(frame: pd.DataFrame | None, column: str) -> bool:
@@ -328,15 +334,17 @@ def diff_layer(
     schema_after = _schema(after) if after is not None else None
     rows: list[RowChange] = []
     order_before = None
-    kb = _keys(before, key_column) if before is not None else pd.Series([], dtype=object)
-    ka = _keys(after, key_column) if after is not None else pd.Series([], dtype=object)
+    rh_b = _row_hashes(before) if before is not None else None
+    rh_a = _row_hashes(after) if after is not None else None
+    kb = _keys(before, key_column, rh_b) if before is not None else pd.Series([], dtype=object)
+    ka = _keys(after, key_column, rh_a) if after is not None else pd.Series([], dtype=object)
     pos_b = pd.Series(np.arange(len(kb)), index=kb.to_numpy())
     pos_a = pd.Series(np.arange(len(ka)), index=ka.to_numpy())
     common = kb[kb.isin(ka)]
     same_schema = _comparable_schema(schema_before) == _comparable_schema(schema_after)
     if before is not None and after is not None and same_schema:
-        hb = pd.Series(_row_hashes(before, comparable=True), index=kb.to_numpy())
-        ha = pd.Series(_row_hashes(after, comparable=True), index=ka.to_numpy())
+        hb = pd.Series(rh_b, index=kb.to_numpy())
+        ha = pd.Series(rh_a, index=ka.to_numpy())
         changed = common[(hb[common].to_numpy() != ha[common].to_numpy())]
     else:
         changed = common
@@ -349,34 +357,36 @@ def diff_layer(
         stored = np.sort(pos_b[pd.concat([changed, deleted])].to_numpy())
         before_json = _records(before, stored)
         before_wkb = _wkb(before)[stored]
-        labels_b = _labels(before)
+    kb_arr, ka_arr = kb.to_numpy(dtype=object), ka.to_numpy(dtype=object)
     if after is not None:
-        labels_a = _labels(after)
+        labels_a = _labels(after).tolist()
         wkb_a = _wkb(after)
     if before is not None:
+        labels_b = _labels(before).tolist()
         stored_keys = kb.iloc[stored]
         is_update = stored_keys.isin(ka).to_numpy()
         q_upd = pos_a[stored_keys[is_update]].to_numpy() if after is not None else np.empty(0, dtype=np.int64)
         after_upd = iter(_records(after, q_upd) if after is not None else [])
         q_iter = iter(q_upd)
-        for i, p in enumerate(stored):
-            key = str(kb.iloc[p])
+        for i, p in enumerate(stored.tolist()):
+            key = str(kb_arr[p])
             if is_update[i]:
                 q = int(next(q_iter))
-                rows.append(RowChange("update", key, labels_a.iloc[q], int(p), before_json[i], next(after_upd),
+                rows.append(RowChange("update", key, labels_a[q], p, before_json[i], next(after_upd),
                                       before_wkb[i], wkb_a[q]))
             else:
-                rows.append(RowChange("delete", key, labels_b.iloc[p], int(p), before_json[i], None,
-                                      before_wkb[i], None))
+                rows.append(RowChange("delete", key, labels_b[p], p, before_json[i], None, before_wkb[i], None))
     if after is not None and len(inserted):
         q_ins = pos_a[inserted].to_numpy()
         after_json = _records(after, q_ins)
-        rows.extend(RowChange("insert", str(ka.iloc[q]), labels_a.iloc[q], None, None, after_json[i], None, wkb_a[q])
-                    for i, q in enumerate(q_ins))
+        rows.extend(RowChange("insert", str(ka_arr[q]), labels_a[q], None, None, after_json[i], None, wkb_a[q])
+                    for i, q in enumerate(q_ins.tolist()))
     return LayerChange(
         layer=name, key_column=key_column, schema_before=_dumps(schema_before), schema_after=_dumps(schema_after),
-        meta_before=_dumps(meta_before), meta_after=_dumps(meta_after), hash_before=layer_hash(before),
-        hash_after=layer_hash(after), order_before=order_before, rows=tuple(rows),
+        meta_before=_dumps(meta_before), meta_after=_dumps(meta_after),
+        hash_before=_layer_hash(before, rh_b) if before is not None and rh_b is not None else None,
+        hash_after=_layer_hash(after, rh_a) if after is not None and rh_a is not None else None,
+        order_before=order_before, rows=tuple(rows),
     )
 
 
