@@ -125,6 +125,7 @@ def test_checks_catch_a_wrong_generic_part(register: pd.DataFrame, name: str, ca
 
 def test_fitting_generic_parts_pass(register: pd.DataFrame) -> None:
     for name, category in (("凤凰大道", "街路巷"), ("景山后街", "街路巷"), ("凤凰社区", "群众自治组织"),
+                           ("桂花园新村社区", "群众自治组织"),
                            ("王家庄", "居民点"), ("凤凰湖", "自然地理实体")):
         problems = check_names(_candidate(name, category, "500118001000"), register)
         assert not problems["severity"].eq("error").any(), (name, problems)

@@ -72,7 +72,7 @@ def _generic_problem(name: str, category: str) -> str | None:
         return f"类别 {category!r} 不是地名分类之一（{'、'.join(c.value for c in PlaceCategory)}）"
     if cat == PlaceCategory.SELF_GOVERNING and generic in _COMMUNITY_GENERICS:
         stem = normalise_name(name).removesuffix("社区")
-        if stem.endswith("村"):
+        if stem.endswith("村") and not stem.endswith("新村"):  # 新村 is a residential-area name, not a village
             return (f"“{name}”是社区（居民委员会），专名却以“村”结尾：社区不以村命名，"
                     f"请改用社区名（如“{stem[:-1]}社区”），或按村民委员会申报")
     allowed = ALLOWED_GENERICS.get(cat)
