@@ -14,12 +14,11 @@ raises aborts the transaction and the workspace is unchanged.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ import pandas as pd
 
 from gisplan.catalogue import facility_type_of
 from gisplan.errors import StoreError
-from gisplan.store.history import LayerChange, diff_layer, layer_hash, undo_change
+from gisplan.store.history import LayerChange, diff_layer
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -68,7 +67,6 @@ HISTORY_COLUMNS = ("revision", "at", "user", "action", "note", "layer", "op", "k
 #: China Standard Time; a time without a zone is China Standard Time too).
 AsOf = int | str | date | datetime
 
-_CST = timezone(timedelta(hours=8))
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -580,13 +578,13 @@ class Workspace(ABC):
     # ------------------------------------------------------------------------------- history and undo
 
     def revision_as_of(self, as_of: AsOf) -> int:
-        """The last revision committed at `as_of` (a revision number is returned as it is, if it exists).
+        """The last revision committed at `as_of` (a revision number is returned as it is, if it exists;
+        a date means the end of that day, China Standard Time).
 
         Raises
         ------
         StoreError
-            If `as_of` is not a revision number, an ISO date (``2024-12-31``) or time, or lies in the future
-            of the last revision as a number.
+            If `as_of` is not a revision number, an ISO date (``2024-12-31``) or time.
 
         Examples
         --------
@@ -594,20 +592,9 @@ class Workspace(ABC):
         >>> open_workspace(getfixture("tmp_path") / "new.gpkg").revision_as_of("2024-12-31")
         0
         """
-        last = self.revision()
-        if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.strip().isdigit()):
-            number = int(as_of)
-            if not 0 <= number <= last:
-                msg = f"{self.label} has revisions 0 to {last}; there is no revision {number}."
-                raise StoreError(msg)
-            return number
-        moment = _moment(as_of)
-        revs = self.revisions() if self.exists() else pd.DataFrame(columns=list(REVISION_COLUMNS))
-        if revs.empty:
-            return 0
-        at = pd.to_datetime(revs["at"], utc=True, format="ISO8601")
-        done = revs.loc[(at <= moment).to_numpy(), "revision"]
-        return int(done.max()) if len(done) else 0
+        from gisplan.store.revisions import revision_as_of  # noqa: PLC0415 - revisions imports this module
+
+        return revision_as_of(self, as_of)
 
     def history_start(self) -> int:
         """The first revision with recorded history (earlier states cannot be rebuilt); 0 if none."""
@@ -615,43 +602,23 @@ class Workspace(ABC):
         return int(revs["revision"].min()) if len(revs) else self.revision() + 1
 
     def layer_at(self, name: str, revision: int) -> pd.DataFrame | None:
-        """Layer `name` exactly as it was right after `revision` (None if it did not exist then).
-
-        Rebuilt from the layer as stored now by taking back, newest first, every recorded change after
-        `revision` (:func:`~gisplan.store.history.undo_change`).
+        """Layer `name` exactly as it was right after `revision` (None if it did not exist then), rebuilt by
+        taking back, newest first, every recorded change after `revision`.
 
         Raises
         ------
         StoreError
             If `revision` is before the workspace's recorded history.
         """
-        check_layer_name(name)
-        start = self.history_start()
-        if revision < start - 1:
-            msg = (f"{self.label} has history from revision {start} on; the state at revision {revision} "
-                   f"cannot be rebuilt (read as of revision {max(start - 1, 0)} or later).")
-            raise StoreError(msg)
-        frame = self.read(name) if self.has_layer(name) else None
-        for rev, change in reversed(self.layer_changes(layer=name, after=revision)):
-            try:
-                frame = undo_change(frame, change)
-            except ValueError as exc:
-                msg = f"cannot rebuild layer {name!r} as of revision {revision} (at revision {rev}): {exc}"
-                raise StoreError(msg) from None
-        return frame
+        from gisplan.store.revisions import layer_at  # noqa: PLC0415 - revisions imports this module
+
+        return layer_at(self, name, revision)
 
     def layer_names_at(self, revision: int) -> frozenset[str]:
         """The layers the workspace held right after `revision`."""
-        names = set(self.layer_names())
-        first: dict[str, LayerChange] = {}
-        for _, change in self.layer_changes(after=revision):
-            first.setdefault(change.layer, change)
-        for layer, change in first.items():
-            if change.schema_before is None:
-                names.discard(layer)
-            else:
-                names.add(layer)
-        return frozenset(names)
+        from gisplan.store.revisions import layer_names_at  # noqa: PLC0415 - revisions imports this module
+
+        return layer_names_at(self, revision)
 
     def _read_as_of(self, name: str, as_of: AsOf) -> pd.DataFrame:
         revision = self.revision_as_of(as_of)
@@ -718,61 +685,6 @@ class Workspace(ABC):
             return self._revert(revision, user=user, note=note, action="revert")
 
     def _revert(self, revision: int, *, user: str | None, note: str | None, action: str) -> int:
-        changes = [c for _, c in self.layer_changes(revision=revision)]
-        if not changes:
-            msg = f"revision {revision} of {self.label} changed no layer; there is nothing to revert."
-            raise StoreError(msg)
-        ops: list[Operation] = []
-        conflicts = []
-        for change in changes:
-            current = self.read(change.layer) if self.has_layer(change.layer) else None
-            if layer_hash(current) != change.hash_after:
-                later = sorted({r for r, _ in self.layer_changes(layer=change.layer, after=revision)})
-                conflicts.append(f"`{change.layer}` (changed again in revision {', '.join(map(str, later))})")
-                continue
-            before = undo_change(current, change)
-            if before is None:
-                ops.append(Drop(change.layer))
-            else:
-                ops.append(_restoring_write(change, before))
-        if conflicts:
-            msg = (f"cannot revert revision {revision}: {'; '.join(conflicts)}. Revert the later revisions "
-                   "first (`gisplan history` lists them); nothing was changed.")
-            raise StoreError(msg)
-        detail = {"reverts": revision}
-        with self.transaction(action=action, detail=detail, lock=False, user=user,
-                              note=note or f"{action} revision {revision}", undoes=revision) as tx:
-            for op in ops:
-                if isinstance(op, Drop):
-                    tx.drop(op.name)
-                else:
-                    tx.write(op)
-        return tx.revision
+        from gisplan.store.revisions import revert_revision  # noqa: PLC0415 - revisions imports this module
 
-
-def _restoring_write(change: LayerChange, data: pd.DataFrame) -> LayerWrite:
-    meta = json.loads(change.meta_before) if change.meta_before else {}
-    return LayerWrite(
-        change.layer, meta.get("kind") or "result", data, source_path=meta.get("source_path"),
-        source_sha256=meta.get("source_sha256"), source_layer=meta.get("source_layer"),
-        crs_given=meta.get("crs_given"), facility_type=meta.get("facility_type"),
-        illustrative=bool(meta.get("illustrative") or False), note=meta.get("note"),
-        imported_at=meta.get("imported_at"),
-    )
-
-
-def _moment(as_of: str | date | datetime) -> pd.Timestamp:
-    """`as_of` as a UTC time: a date means the end of that day in China Standard Time."""
-    if isinstance(as_of, str):
-        text = as_of.strip()
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            msg = f"as-of {as_of!r} is not a revision number, a date (2024-12-31) or a time (2024-12-31T18:00)."
-            raise StoreError(msg) from None
-        as_of = parsed.date() if len(text) <= len("2024-12-31") else parsed
-    if not isinstance(as_of, datetime):
-        as_of = datetime.combine(as_of, time.max)
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=_CST)
-    return pd.Timestamp(as_of.astimezone(UTC))
+        return revert_revision(self, revision, user=user, note=note, action=action)
