@@ -104,5 +104,10 @@ class DivisionChangeError(GisplanError, ValueError):
         super().__init__("\n  - ".join([head, *self.problems]))
 
 
+class PlaceNameError(GisplanError, ValueError):
+    """A place-name register step that cannot be done: an unknown name or application, a step out of order,
+    a name that fails its checks (the message names the name, the rule and the fix)."""
+
+
 class GisplanWarning(UserWarning):
     """A recoverable data issue."""

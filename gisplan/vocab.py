@@ -30,10 +30,15 @@ __all__ = [
     "Method",
     "Metric",
     "MetricInput",
+    "NameStage",
     "OsmCacheState",
     "PeriodPhase",
+    "PlaceCategory",
+    "PlaceStatus",
     "QuestionKind",
     "Scope",
+    "SignState",
+    "SignType",
     "SitingRule",
     "Spread",
     "Status",
@@ -221,6 +226,58 @@ class PeriodPhase(StrEnum):
 
     CURRENT = "规划期内"
     ENDED = "终期评估"
+class PlaceCategory(StrEnum):
+    """The national place-name classification (GB/T 18521 地名分类与类别代码编制规则, top classes, and the kinds
+    of the 2022 《地名管理条例》); the value is written in the 标准地名录."""
+
+    ADMINISTRATIVE = "行政区域"
+    SELF_GOVERNING = "群众自治组织"
+    SETTLEMENT = "居民点"
+    STREET = "街路巷"
+    TRANSPORT = "交通运输设施"
+    WATER_POWER = "水利电力通信设施"
+    MEMORIAL = "纪念地和名胜古迹"
+    NATURAL = "自然地理实体"
+    PARK = "城市公园和自然保护地"
+    LANDMARK_BUILDING = "具有重要地理方位意义的住宅区和楼宇"
+    OTHER = "其他"
+
+
+class PlaceStatus(StrEnum):
+    """Whether a name is in use (标准地名) or retired (历史地名, kept on the protected list)."""
+
+    CURRENT = "现行"
+    HISTORICAL = "历史"
+
+
+class NameStage(StrEnum):
+    """The naming workflow: 申报 → 审核 → 批准 → 公告, or 驳回 with a reason at any stage before 批准."""
+
+    SUBMITTED = "申报"
+    REVIEWED = "审核"
+    APPROVED = "批准"
+    ANNOUNCED = "公告"
+    REJECTED = "驳回"
+
+
+class SignType(StrEnum):
+    """Kinds of place-name signs (地名标志, GB 17733)."""
+
+    STREET = "街路巷标志"
+    VILLAGE = "村(社区)标志"
+    DOOR = "门(楼)牌"
+    POINTER = "指向标志"
+    FEATURE = "地物标志"
+
+
+class SignState(StrEnum):
+    """A sign's state as last inspected."""
+
+    PLANNED = "待设置"
+    GOOD = "完好"
+    DAMAGED = "损坏"
+    MISSING = "缺失"
+    REMOVED = "已拆除"
 
 
 def allowed(enum: type[StrEnum]) -> str:

@@ -27,7 +27,7 @@ import pyogrio
 import pytest
 
 from gisplan.errors import SchemaError, StoreError
-from gisplan.store import LOG_TABLE, META_TABLE, LayerWrite, check_layer_name, open_workspace
+from gisplan.store import HISTORY_TABLES, LOG_TABLE, META_TABLE, LayerWrite, check_layer_name, open_workspace
 from gisplan.workflows.importing import ImportSpec, import_layers, validate_imports
 from tests.conftest import FACILITIES, LAYERS, sha256, shared_data
 
@@ -205,7 +205,7 @@ def test_store_is_a_valid_geopackage_for_gdal_and_qgis(full_store: FullStore) ->
     names = open_workspace(path).layer_names()
 
     gdal = _gdal_layers(path)
-    assert names | {META_TABLE, LOG_TABLE} == gdal
+    assert names | {META_TABLE, LOG_TABLE, *HISTORY_TABLES} == gdal
 
     contents = dict(_sql(path, "SELECT table_name, data_type FROM gpkg_contents"))
     assert set(contents) == gdal

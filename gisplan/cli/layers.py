@@ -196,16 +196,18 @@ def layers_list(workspace: Workspace) -> None:
 @click.argument("name")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
               help="Rows to print (0: all).")
+@click.option("--as-of", "as_of", help="Show the layer as it was at a revision number or date (2024-12-31).")
 @workspace_option
-def layers_show(name: str, limit: int, workspace: Workspace) -> None:
+def layers_show(name: str, limit: int, as_of: str | None, workspace: Workspace) -> None:
     """Print the rows of layer NAME (points as lon/lat; other geometries by type).
 
     \b
     Examples:
       gisplan layers show gazetteer --limit 0 -w work/yongchuan.gpkg
       gisplan layers show facilities_public_cemetery -w work/yongchuan.gpkg
+      gisplan layers show villages --as-of 2024-12-31 -w work/yongchuan.gpkg
     """
-    frame = workspace.read(name)
+    frame = workspace.read(name, as_of=as_of)
     if isinstance(frame, gpd.GeoDataFrame):
         geom = frame.geometry
         is_point = (geom.geom_type == "Point").to_numpy()
@@ -226,3 +228,35 @@ def layers_log(workspace: Workspace) -> None:
     """Show the workspace's append-only change log, oldest first."""
     log = workspace.changelog()
     click.echo(format_table(log[["seq", "at", "user", "action", "layer", "detail"]]))
+
+
+@layers.command("diff")
+@click.argument("name")
+@click.option("--since", required=True, help="From this revision number or date (2023-12-31).")
+@click.option("--until", help="To this revision number or date (default: now).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0), help="Rows (0: all).")
+@workspace_option
+def layers_diff(name: str, since: str, until: str | None, limit: int, workspace: Workspace) -> None:
+    """比较图层两个时点 (compare layer NAME at two points in time, row by row).
+
+    Rows are matched by their id (facility_id, code12, place_id …): two years' 台账 compare facility by
+    facility.
+
+    \b
+    Examples:
+      gisplan layers diff facilities_elderly_day_care --since 2023-12-31 -w work/yongchuan.gpkg
+      gisplan layers diff villages --since 3 --until 7 -w work/yongchuan.gpkg
+    """
+    from gisplan.cli.history import describe_change  # noqa: PLC0415 - sibling command module
+
+    change = workspace.diff(name, since=since, until=until)
+    c = change.counts
+    click.echo(f"{name}: {c['insert']} added, {c['update']} changed, {c['delete']} removed "
+               f"(rows matched by {change.key_column})")
+    rows = pd.DataFrame({
+        "op": [r.op for r in change.rows], "key": [r.key for r in change.rows], "label": [r.label for r in change.rows],
+        "change": [describe_change(r.op, r.before, r.after, geometry_changed=r.before_geom != r.after_geom
+                                   and r.op == "update") for r in change.rows],
+    })
+    if len(rows):
+        click.echo(format_table(rows if limit == 0 else rows.head(limit)))

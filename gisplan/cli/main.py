@@ -19,8 +19,10 @@ from gisplan.cli.coverage import coverage_command
 from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
 from gisplan.cli.helptext import translate_usage_error, use_help_context
+from gisplan.cli.history import history_command, revert_command, undo_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
+from gisplan.cli.places import places
 from gisplan.cli.propose import propose_command
 from gisplan.cli.roads import roads
 from gisplan.cli.run import run
@@ -99,6 +101,9 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
       gisplan types list
       gisplan boundaries check -w yc.gpkg             # topology of the township polygons (km²)
       gisplan divisions merge -w yc.gpkg 500118006201 500118006209 --basis "永川府〔2024〕12号" --dry-run
+      gisplan history -w yc.gpkg --unit 500118102003     # who changed this unit, when and why
+      gisplan undo -w yc.gpkg                              # take the last change back exactly
+      gisplan places search 朱龙花村 -w yc.gpkg            # the place-name register (地名信息库)
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -107,7 +112,7 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
 
 
 for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
-                 boundaries, divisions):
+                 boundaries, divisions, history_command, undo_command, revert_command, places):
     cli.add_command(_command)
 use_help_context(cli)
 

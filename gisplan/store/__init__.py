@@ -1,19 +1,25 @@
 """Tier 1 — the Workspace: every layer, its metadata and the change log, behind one object.
 
 Open one with :func:`open_workspace` (a GeoPackage path today; PostGIS later), read with
-:meth:`Workspace.read_layer` / :meth:`Workspace.read_table`, and write several layers in one all-or-nothing
-step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
+:meth:`Workspace.read_layer` / :meth:`Workspace.read_table` (now, or ``as_of`` a revision or date), and write
+several layers in one all-or-nothing step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
+Every commit records who, when, why and each changed row before and after (:mod:`gisplan.store.history`);
+:meth:`Workspace.undo` and :meth:`Workspace.revert` take changes back exactly.
 """
 
 from __future__ import annotations
 
-from gisplan.store.gpkg import GeoPackageWorkspace
+from gisplan.store.gpkg import HISTORY_TABLES, GeoPackageWorkspace
+from gisplan.store.history import LayerChange, RowChange, diff_layer, layer_hash, undo_change
 from gisplan.store.uri import open_workspace
 from gisplan.store.workspace import (
+    HISTORY_COLUMNS,
     LOG_COLUMNS,
     LOG_TABLE,
     META_COLUMNS,
     META_TABLE,
+    REVISION_COLUMNS,
+    AsOf,
     Drop,
     Hook,
     LayerWrite,
@@ -24,17 +30,26 @@ from gisplan.store.workspace import (
 )
 
 __all__ = [
+    "HISTORY_COLUMNS",
+    "HISTORY_TABLES",
     "LOG_COLUMNS",
     "LOG_TABLE",
     "META_COLUMNS",
     "META_TABLE",
+    "REVISION_COLUMNS",
+    "AsOf",
     "Drop",
     "GeoPackageWorkspace",
     "Hook",
+    "LayerChange",
     "LayerWrite",
     "Operation",
+    "RowChange",
     "Transaction",
     "Workspace",
     "check_layer_name",
+    "diff_layer",
+    "layer_hash",
     "open_workspace",
+    "undo_change",
 ]

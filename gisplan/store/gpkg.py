@@ -34,11 +34,14 @@ import pyogrio
 
 from gisplan.errors import StoreError
 from gisplan.settings import gpkg_dataset_options
+from gisplan.store.history import LayerChange, RowChange, diff_layer
 from gisplan.store.workspace import (
+    HISTORY_COLUMNS,
     LOG_COLUMNS,
     LOG_TABLE,
     META_COLUMNS,
     META_TABLE,
+    REVISION_COLUMNS,
     Drop,
     Hook,
     LayerWrite,
@@ -51,11 +54,17 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
-__all__ = ["GeoPackageWorkspace"]
+__all__ = ["HISTORY_TABLES", "GeoPackageWorkspace"]
 
 logger = logging.getLogger(__name__)
 
 _TMP_SUFFIX = ".importing.gpkg"
+
+# the history (see gisplan.store.history): one row per revision, per (revision, layer) and per changed row
+REV_TABLE = "gisplan_revisions"
+LAYER_HISTORY_TABLE = "gisplan_layer_history"
+ROW_HISTORY_TABLE = "gisplan_row_history"
+HISTORY_TABLES = (REV_TABLE, LAYER_HISTORY_TABLE, ROW_HISTORY_TABLE)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {META_TABLE} (
@@ -85,7 +94,54 @@ CREATE TRIGGER IF NOT EXISTS {LOG_TABLE}_no_update BEFORE UPDATE ON {LOG_TABLE}
 BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS {LOG_TABLE}_no_delete BEFORE DELETE ON {LOG_TABLE}
 BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;
+CREATE TABLE IF NOT EXISTS {REV_TABLE} (
+    revision INTEGER PRIMARY KEY NOT NULL,
+    at TEXT NOT NULL,
+    user TEXT,
+    action TEXT NOT NULL,
+    note TEXT,
+    undoes INTEGER,
+    layers TEXT,
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS {LAYER_HISTORY_TABLE} (
+    revision INTEGER NOT NULL,
+    layer TEXT NOT NULL,
+    key_column TEXT NOT NULL,
+    schema_before TEXT,
+    schema_after TEXT,
+    meta_before TEXT,
+    meta_after TEXT,
+    hash_before TEXT,
+    hash_after TEXT,
+    order_before TEXT,
+    inserted INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (revision, layer)
+);
+CREATE TABLE IF NOT EXISTS {ROW_HISTORY_TABLE} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    revision INTEGER NOT NULL,
+    layer TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    key TEXT NOT NULL,
+    label TEXT,
+    pos_before INTEGER,
+    before TEXT,
+    after TEXT,
+    before_geom BLOB,
+    after_geom BLOB
+);
+CREATE INDEX IF NOT EXISTS {ROW_HISTORY_TABLE}_layer ON {ROW_HISTORY_TABLE} (layer, revision);
+CREATE INDEX IF NOT EXISTS {ROW_HISTORY_TABLE}_key ON {ROW_HISTORY_TABLE} (key);
 """
+_APPEND_ONLY = "".join(
+    f"""CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
+BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
+BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END;
+""" for t in (REV_TABLE, LAYER_HISTORY_TABLE, ROW_HISTORY_TABLE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +198,59 @@ class GeoPackageWorkspace(Workspace):
         log = _read_own_table(self.path, LOG_TABLE, "seq")
         return log.assign(revision=log["revision"].astype("Int64"))
 
+    def revisions(self) -> pd.DataFrame:
+        """Every recorded revision, oldest first (who, when, why, what it undid, the layers it touched)."""
+        rows = _history_query(self.path, f"SELECT * FROM {REV_TABLE} ORDER BY revision", ())  # noqa: S608
+        frame = pd.DataFrame([dict(r) for r in rows], columns=list(REVISION_COLUMNS))
+        return frame.assign(revision=frame["revision"].astype("int64"), undoes=frame["undoes"].astype("Int64"))
+
+    def layer_changes(
+        self, *, layer: str | None = None, revision: int | None = None, after: int | None = None,
+    ) -> list[tuple[int, LayerChange]]:
+        """The recorded layer changes as (revision, change), oldest first (see :meth:`Workspace.layer_changes`)."""
+        where, params = _filters(layer=layer, revision=revision, after=after)
+        heads = _history_query(self.path, f"SELECT * FROM {LAYER_HISTORY_TABLE}{where} "  # noqa: S608
+                               "ORDER BY revision, layer", params)
+        if not heads:
+            return []
+        rows = _history_query(self.path, f"SELECT * FROM {ROW_HISTORY_TABLE}{where} ORDER BY seq", params)  # noqa: S608
+        by_layer: dict[tuple[int, str], list[RowChange]] = {}
+        for r in rows:
+            by_layer.setdefault((r["revision"], r["layer"]), []).append(RowChange(
+                r["op"], r["key"], r["label"], r["pos_before"], r["before"], r["after"], r["before_geom"],
+                r["after_geom"]))
+        return [(int(h["revision"]), LayerChange(
+            layer=h["layer"], key_column=h["key_column"], schema_before=h["schema_before"],
+            schema_after=h["schema_after"], meta_before=h["meta_before"], meta_after=h["meta_after"],
+            hash_before=h["hash_before"], hash_after=h["hash_after"], order_before=h["order_before"],
+            rows=tuple(by_layer.get((h["revision"], h["layer"]), ())))) for h in heads]
+
+    def history(
+        self, *, layer: str | None = None, unit: str | None = None, name: str | None = None,
+    ) -> pd.DataFrame:
+        """Row-level history, oldest first (see :meth:`Workspace.history`)."""
+        clauses, params = [], []
+        if layer is not None:
+            clauses.append("h.layer = ?")
+            params.append(layer)
+        if unit is not None:
+            clauses.append("(h.key = ? OR instr(coalesce(h.before, ''), ?) > 0 "
+                           "OR instr(coalesce(h.after, ''), ?) > 0)")
+            params += [unit, f'"{unit}"', f'"{unit}"']
+        if name is not None:
+            clauses.append("(instr(coalesce(h.label, ''), ?) > 0 OR instr(coalesce(h.before, ''), ?) > 0 "
+                           "OR instr(coalesce(h.after, ''), ?) > 0)")
+            params += [name, name, name]
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = _history_query(
+            self.path,
+            "SELECT h.revision, r.at, r.user, r.action, r.note, h.layer, h.op, h.key, h.label, h.before, h.after, "  # noqa: S608
+            "coalesce(h.before_geom, x'') != coalesce(h.after_geom, x'') AS geometry_changed "
+            f"FROM {ROW_HISTORY_TABLE} h JOIN {REV_TABLE} r ON r.revision = h.revision{where} ORDER BY h.seq",
+            params)
+        frame = pd.DataFrame([dict(r) for r in rows], columns=list(HISTORY_COLUMNS))
+        return frame.assign(geometry_changed=frame["geometry_changed"].astype(bool))
+
     def _is_spatial(self, name: str) -> bool:
         return pyogrio.read_info(self.path, layer=name)["geometry_type"] is not None
 
@@ -165,9 +274,11 @@ class GeoPackageWorkspace(Workspace):
 
     def _commit(
         self, operations: Sequence[Operation], *, action: str, detail: Mapping[str, Any], revision: int,
+        user: str | None = None, note: str | None = None, undoes: int | None = None,
     ) -> None:
         path = self.path
         tmp = _tmp_path(path)
+        user = user or _os_user()
         try:
             if path.exists():
                 shutil.copyfile(path, tmp)
@@ -181,16 +292,23 @@ class GeoPackageWorkspace(Workspace):
                 msg = (f"{path} changed during the transaction (revision {last}, expected {revision - 1}); "
                        "hold the writer lock around it. The store is unchanged.")
                 raise StoreError(msg)
+            touched = list(dict.fromkeys(op.name for op in operations))
+            before = {name: (_read_stored(tmp, name), _meta_row(tmp, name)) for name in touched}
             if new_workspace:
-                _log(tmp, "init", None, {"path": str(path)}, revision)
+                _log(tmp, "init", None, {"path": str(path)}, revision, user)
             for op in operations:
                 if isinstance(op, Drop):
                     _drop(tmp, op.name, label=str(path))
-                    _log(tmp, action, op.name, {**detail, "dropped": True}, revision)
+                    _log(tmp, action, op.name, {**detail, "dropped": True}, revision, user)
                 else:
                     _write(tmp, op)
                     _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path},
-                         revision)
+                         revision, user)
+            changes = [diff_layer(name, before[name][0], _read_stored(tmp, name), meta_before=before[name][1],
+                                  meta_after=_meta_row(tmp, name)) for name in touched]
+            if operations or new_workspace:
+                _record_history(tmp, revision, changes, action=action, user=user, note=note, undoes=undoes,
+                                detail=detail)
             _commit_file(tmp, path)
         except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 NotImplementedError, TypeError, ValueError) as exc:
@@ -199,6 +317,75 @@ class GeoPackageWorkspace(Workspace):
         finally:
             _remove_tmp(tmp)
         logger.info("commit: %d operation(s) written to %s (revision %d)", len(operations), path, revision)
+
+
+def _read_stored(path: Path, name: str) -> pd.DataFrame | None:
+    """Layer `name` as stored in `path` (None when gisplan holds no such layer there)."""
+    if _meta_row(path, name) is None:
+        return None
+    if pyogrio.read_info(path, layer=name)["geometry_type"] is not None:
+        gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
+        return gdf
+    return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
+
+
+def _meta_row(path: Path, name: str) -> dict[str, Any] | None:
+    with contextlib.closing(_connect(path)) as con:
+        con.row_factory = sqlite3.Row
+        row = con.execute(f"SELECT * FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()  # noqa: S608
+    return dict(row) if row is not None else None
+
+
+def _record_history(
+    path: Path, revision: int, changes: Sequence[LayerChange], *, action: str, user: str | None,
+    note: str | None, undoes: int | None, detail: Mapping[str, Any],
+) -> None:
+    """Append the revision, its layer changes and their row changes (one SQLite transaction)."""
+    with contextlib.closing(_connect(path)) as con:
+        con.execute("BEGIN")
+        con.execute(
+            f"INSERT INTO {REV_TABLE} (revision, at, user, action, note, undoes, layers, detail) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (revision, _now(), user, action, note, undoes, ",".join(c.layer for c in changes) or None,
+             json.dumps(dict(detail), ensure_ascii=False, sort_keys=True, default=str)),
+        )
+        for c in changes:
+            counts = c.counts
+            con.execute(
+                f"INSERT INTO {LAYER_HISTORY_TABLE} (revision, layer, key_column, schema_before, "  # noqa: S608
+                "schema_after, meta_before, meta_after, hash_before, hash_after, order_before, inserted, updated, "
+                "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (revision, c.layer, c.key_column, c.schema_before, c.schema_after, c.meta_before, c.meta_after,
+                 c.hash_before, c.hash_after, c.order_before, counts["insert"], counts["update"], counts["delete"]),
+            )
+            con.executemany(
+                f"INSERT INTO {ROW_HISTORY_TABLE} (revision, layer, op, key, label, pos_before, before, after, "  # noqa: S608
+                "before_geom, after_geom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(revision, c.layer, r.op, r.key, r.label, r.pos_before, r.before, r.after, r.before_geom,
+                  r.after_geom) for r in c.rows],
+            )
+        con.execute("COMMIT")
+
+
+def _history_query(path: Path, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    """Run a read-only query on the history tables (empty where a workspace has none yet)."""
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        con.row_factory = sqlite3.Row
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if REV_TABLE not in tables:
+            return []
+        return con.execute(sql, tuple(params)).fetchall()
+
+
+def _filters(*, layer: str | None, revision: int | None, after: int | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for clause, value in (("layer = ?", layer), ("revision = ?", revision), ("revision > ?", after)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -210,7 +397,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _ensure_tables(path: Path) -> None:
     now = _now()
     with contextlib.closing(_connect(path)) as con:
-        con.executescript(_SCHEMA)
+        con.executescript(_SCHEMA + _APPEND_ONLY)
         con.execute("BEGIN")
         columns = {row[1] for row in con.execute(f"PRAGMA table_info({LOG_TABLE})")}
         if "revision" not in columns:  # a workspace written before revisions existed
@@ -219,7 +406,10 @@ def _ensure_tables(path: Path) -> None:
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_contents'"
         ).fetchone()[0]
         if has_contents:
-            for table, text in ((META_TABLE, "gisplan layer metadata"), (LOG_TABLE, "gisplan change log")):
+            for table, text in ((META_TABLE, "gisplan layer metadata"), (LOG_TABLE, "gisplan change log"),
+                                (REV_TABLE, "gisplan revisions: who, when, why"),
+                                (LAYER_HISTORY_TABLE, "gisplan layer history"),
+                                (ROW_HISTORY_TABLE, "gisplan row history: before and after")):
                 con.execute(
                     "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, "
                     "last_change) VALUES (?, 'attributes', ?, ?, ?)",
@@ -262,11 +452,16 @@ def _drop_init_table(path: Path) -> None:
         con.execute("COMMIT")
 
 
-def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], revision: int) -> None:
+def _os_user() -> str | None:
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):
-        user = None
+        return None
+
+
+def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], revision: int,
+         user: str | None = None) -> None:
+    user = user or _os_user()
     with contextlib.closing(_connect(path)) as con:
         con.execute(
             f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail, revision) "  # noqa: S608
@@ -398,7 +593,7 @@ def _record(path: Path, w: LayerWrite) -> None:
             f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
             "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, _now(),
+            (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
              w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note),
         )
 

@@ -18,24 +18,30 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+import pandas as pd
+
 from gisplan.catalogue import facility_type_of
 from gisplan.errors import StoreError
+from gisplan.store.history import LayerChange, diff_layer
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from pathlib import Path
 
-    import geopandas as gpd
-    import pandas as pd
 
 __all__ = [
+    "HISTORY_COLUMNS",
     "LOG_COLUMNS",
     "LOG_TABLE",
     "META_COLUMNS",
     "META_TABLE",
+    "REVISION_COLUMNS",
+    "AsOf",
     "Drop",
     "Hook",
     "LayerWrite",
@@ -51,6 +57,16 @@ LOG_TABLE = "gisplan_changelog"
 META_COLUMNS = ("layer", "kind", "facility_type", "source_path", "source_sha256", "source_layer", "imported_at",
                 "crs_given", "stored_crs", "row_count", "illustrative", "note")
 LOG_COLUMNS = ("seq", "at", "user", "action", "layer", "detail", "revision")
+
+#: One row per revision (who, when, why; what it took back) and one per row a revision changed.
+REVISION_COLUMNS = ("revision", "at", "user", "action", "note", "undoes", "layers", "detail")
+HISTORY_COLUMNS = ("revision", "at", "user", "action", "note", "layer", "op", "key", "label", "before", "after",
+                   "geometry_changed")
+
+#: A point in a workspace's past: a revision number, or a date / time (a date means the end of that day,
+#: China Standard Time; a time without a zone is China Standard Time too).
+AsOf = int | str | date | datetime
+
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -89,6 +105,8 @@ class LayerWrite:
         Generated (示意) data rather than real data.
     note : str or None
         Free text.
+    imported_at : str or None
+        When the rows were imported; None stamps the commit time (undo passes the original time).
     """
 
     name: str
@@ -101,6 +119,7 @@ class LayerWrite:
     facility_type: str | None = None
     illustrative: bool = False
     note: str | None = None
+    imported_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +154,26 @@ class Transaction:
     revision : int
         The revision this transaction records when it commits: known from the start, since the writer lock
         is held, so that a hook can write it into history rows.
+    user : str or None
+        Who makes the change (None: the operating-system user).
+    note : str or None
+        Why (the history's reason column; defaults to the detail's ``note``, ``reason`` or ``basis``).
+    undoes : int or None
+        The revision this one takes back (undo and revert).
     """
 
-    __slots__ = ("_committed", "_operations", "_over", "action", "detail", "revision", "workspace")
+    __slots__ = ("_committed", "_operations", "_over", "action", "detail", "note", "revision", "undoes", "user",
+                 "workspace")
 
-    def __init__(self, workspace: Workspace, *, action: str, detail: Mapping[str, Any], revision: int) -> None:
+    def __init__(self, workspace: Workspace, *, action: str, detail: Mapping[str, Any], revision: int,
+                 user: str | None = None, note: str | None = None, undoes: int | None = None) -> None:
         self.workspace = workspace
         self.action = action
         self.detail: Mapping[str, Any] = MappingProxyType(dict(detail))
         self.revision = revision
+        self.user = user
+        self.note = note
+        self.undoes = undoes
         self._operations: list[Operation] = []
         self._over = False
         self._committed = False
@@ -293,10 +323,41 @@ class Workspace(ABC):
     @abstractmethod
     def _commit(
         self, operations: Sequence[Operation], *, action: str, detail: Mapping[str, Any], revision: int,
+        user: str | None = None, note: str | None = None, undoes: int | None = None,
     ) -> None:
         """Apply `operations` in one all-or-nothing step (the caller holds the lock) and log them as `revision`,
         the one after the last; refuse (StoreError, nothing written) if the last revision is no longer the one
-        before."""
+        before. In the same step, record the revision (who, when, why) and, for every layer the operations
+        touch, its :class:`~gisplan.store.history.LayerChange` (see :func:`~gisplan.store.history.diff_layer`)."""
+
+    @abstractmethod
+    def revisions(self) -> pd.DataFrame:
+        """Every recorded revision, oldest first: :data:`REVISION_COLUMNS` (who, when, why, what it undid,
+        the layers it touched). Empty for a workspace that does not exist yet."""
+
+    @abstractmethod
+    def layer_changes(
+        self, *, layer: str | None = None, revision: int | None = None, after: int | None = None,
+    ) -> list[tuple[int, LayerChange]]:
+        """The recorded layer changes as (revision, change), oldest first, filtered to one `layer`, one
+        `revision`, or the revisions after `after`."""
+
+    @abstractmethod
+    def history(
+        self, *, layer: str | None = None, unit: str | None = None, name: str | None = None,
+    ) -> pd.DataFrame:
+        """Row-level history, oldest first (:data:`HISTORY_COLUMNS`): every insert, update and delete with who,
+        when and why, and the row's attributes before and after (JSON) and whether its geometry changed.
+
+        Parameters
+        ----------
+        layer : str, optional
+            Only this layer.
+        unit : str, optional
+            Only rows whose key is this code, or whose attributes before or after mention it.
+        name : str, optional
+            Only rows whose name contains this text.
+        """
 
     # ------------------------------------------------------------------------------------------ reading
 
@@ -337,14 +398,26 @@ class Workspace(ABC):
         self._require(name)
         return self._is_spatial(name)
 
-    def read_layer(self, name: str) -> gpd.GeoDataFrame:
+    def read_layer(self, name: str, *, as_of: AsOf | None = None) -> gpd.GeoDataFrame:
         """Read spatial layer `name` as a GeoDataFrame (EPSG:4326).
+
+        Parameters
+        ----------
+        name : str
+        as_of : int, str, date or datetime, optional
+            Read the layer as it was at this revision or date (see :data:`AsOf` and :meth:`layer_at`).
 
         Raises
         ------
         StoreError
             If there is no such layer (the message lists the layers), or it is an attribute table.
         """
+        if as_of is not None:
+            frame = self._read_as_of(name, as_of)
+            if not isinstance(frame, gpd.GeoDataFrame):
+                msg = f"layer {name!r} of {self.label} was an attribute table then; read it with `read_table`."
+                raise StoreError(msg)
+            return frame
         self._require(name)
         if not self._is_spatial(name):
             msg = (f"layer {name!r} of {self.label} is an attribute table without geometry; "
@@ -352,26 +425,35 @@ class Workspace(ABC):
             raise StoreError(msg)
         return self._read_spatial(name)
 
-    def read_table(self, name: str) -> pd.DataFrame:
-        """Read the attributes of layer `name` as a DataFrame (a spatial layer's geometry is left out).
+    def read_table(self, name: str, *, as_of: AsOf | None = None) -> pd.DataFrame:
+        """Read the attributes of layer `name` as a DataFrame (a spatial layer's geometry is left out);
+        `as_of` as for :meth:`read_layer`.
 
         Raises
         ------
         StoreError
             If there is no such layer; the message lists the layers.
         """
+        if as_of is not None:
+            frame = self._read_as_of(name, as_of)
+            if isinstance(frame, gpd.GeoDataFrame):
+                return pd.DataFrame(frame.drop(columns=[frame.geometry.name]))
+            return frame
         self._require(name)
         return self._read_attributes(name)
 
-    def read(self, name: str) -> pd.DataFrame:
+    def read(self, name: str, *, as_of: AsOf | None = None) -> pd.DataFrame:
         """Read layer `name` as stored: a GeoDataFrame for a spatial layer, a DataFrame for a table (for
-        layers that may be either, such as ``households``: a table by village, or points).
+        layers that may be either, such as ``households``: a table by village, or points); `as_of` as for
+        :meth:`read_layer`.
 
         Raises
         ------
         StoreError
             If there is no such layer; the message lists the layers.
         """
+        if as_of is not None:
+            return self._read_as_of(name, as_of)
         self._require(name)
         return self._read_spatial(name) if self._is_spatial(name) else self._read_attributes(name)
 
@@ -390,6 +472,7 @@ class Workspace(ABC):
     @contextlib.contextmanager
     def transaction(
         self, *, action: str, detail: Mapping[str, Any] | None = None, lock: bool = True, wait_s: float = 600.0,
+        user: str | None = None, note: str | None = None, undoes: int | None = None,
     ) -> Iterator[Transaction]:
         """Collect writes and drops, then commit them — with what the hooks add — in one atomic step.
 
@@ -403,6 +486,12 @@ class Workspace(ABC):
             Take the writer lock; ``False`` when the caller holds it already (see :meth:`lock`).
         wait_s : float
             Seconds to wait for another writer to finish.
+        user : str, optional
+            Who makes the change (default: the operating-system user).
+        note : str, optional
+            Why: recorded with the revision (default: the detail's ``note``, ``reason`` or ``basis``).
+        undoes : int, optional
+            The revision this one takes back (set by :meth:`revert`).
 
         Yields
         ------
@@ -425,13 +514,19 @@ class Workspace(ABC):
         >>> tx.revision, tx.committed, sorted(ws.layer_names())
         (1, True, ['notes'])
         """
+        detail = detail or {}
+        if note is None:
+            found = next((detail[k] for k in ("note", "reason", "basis") if detail.get(k)), None)
+            note = str(found) if found is not None else None
         with self.lock(wait_s=wait_s) if lock else contextlib.nullcontext():
-            tx = Transaction(self, action=action, detail=detail or {}, revision=self.revision() + 1)
+            tx = Transaction(self, action=action, detail=detail, revision=self.revision() + 1, user=user,
+                             note=note, undoes=undoes)
             try:
                 yield tx
                 for hook in self.hooks:
                     hook(tx)
-                self._commit(tx.operations, action=action, detail=tx.detail, revision=tx.revision)
+                self._commit(tx.operations, action=action, detail=tx.detail, revision=tx.revision, user=tx.user,
+                             note=tx.note, undoes=tx.undoes)
             except BaseException:
                 tx._end(committed=False)
                 raise
@@ -445,6 +540,8 @@ class Workspace(ABC):
         detail: Mapping[str, Any] | None = None,
         lock: bool = True,
         wait_s: float = 600.0,
+        user: str | None = None,
+        note: str | None = None,
     ) -> int:
         """Write several layers and their metadata in one all-or-nothing step (a one-step transaction).
 
@@ -452,7 +549,7 @@ class Workspace(ABC):
         ----------
         writes : sequence of LayerWrite
             Layers to create or replace.
-        action, detail, lock, wait_s
+        action, detail, lock, wait_s, user, note
             As for :meth:`transaction`.
 
         Returns
@@ -469,7 +566,7 @@ class Workspace(ABC):
         """
         for w in writes:
             check_layer_name(w.name)
-        with self.transaction(action=action, detail=detail, lock=lock, wait_s=wait_s) as tx:
+        with self.transaction(action=action, detail=detail, lock=lock, wait_s=wait_s, user=user, note=note) as tx:
             tx.write(*writes)
         return self.revision()
 
@@ -477,3 +574,117 @@ class Workspace(ABC):
         """Create the workspace (or give an existing GeoPackage gisplan's tables); logs ``init`` once."""
         self.write([], action="init")
         return self
+
+    # ------------------------------------------------------------------------------- history and undo
+
+    def revision_as_of(self, as_of: AsOf) -> int:
+        """The last revision committed at `as_of` (a revision number is returned as it is, if it exists;
+        a date means the end of that day, China Standard Time).
+
+        Raises
+        ------
+        StoreError
+            If `as_of` is not a revision number, an ISO date (``2024-12-31``) or time.
+
+        Examples
+        --------
+        >>> from gisplan.store import open_workspace
+        >>> open_workspace(getfixture("tmp_path") / "new.gpkg").revision_as_of("2024-12-31")
+        0
+        """
+        from gisplan.store.revisions import revision_as_of  # noqa: PLC0415 - revisions imports this module
+
+        return revision_as_of(self, as_of)
+
+    def history_start(self) -> int:
+        """The first revision with recorded history (earlier states cannot be rebuilt); 0 if none."""
+        revs = self.revisions() if self.exists() else pd.DataFrame(columns=list(REVISION_COLUMNS))
+        return int(revs["revision"].min()) if len(revs) else self.revision() + 1
+
+    def layer_at(self, name: str, revision: int) -> pd.DataFrame | None:
+        """Layer `name` exactly as it was right after `revision` (None if it did not exist then), rebuilt by
+        taking back, newest first, every recorded change after `revision`.
+
+        Raises
+        ------
+        StoreError
+            If `revision` is before the workspace's recorded history.
+        """
+        from gisplan.store.revisions import layer_at  # noqa: PLC0415 - revisions imports this module
+
+        return layer_at(self, name, revision)
+
+    def layer_names_at(self, revision: int) -> frozenset[str]:
+        """The layers the workspace held right after `revision`."""
+        from gisplan.store.revisions import layer_names_at  # noqa: PLC0415 - revisions imports this module
+
+        return layer_names_at(self, revision)
+
+    def _read_as_of(self, name: str, as_of: AsOf) -> pd.DataFrame:
+        revision = self.revision_as_of(as_of)
+        frame = self.layer_at(name, revision)
+        if frame is None:
+            held = ", ".join(sorted(self.layer_names_at(revision))) or "none"
+            msg = f"{self.label} had no layer {name!r} at revision {revision} ({as_of}; layers then: {held})."
+            raise StoreError(msg)
+        return frame
+
+    def diff(self, name: str, *, since: AsOf, until: AsOf | None = None) -> LayerChange:
+        """What changed in layer `name` between two points in time (rows matched by their key).
+
+        Returns
+        -------
+        LayerChange
+            Rows inserted, updated and deleted from `since` to `until` (default: now).
+        """
+        a = self.layer_at(name, self.revision_as_of(since))
+        b = self.layer_at(name, self.revision_as_of(until)) if until is not None else (
+            self.read(name) if self.has_layer(name) else None)
+        if a is None and b is None:
+            msg = f"{self.label} has no layer {name!r} at either point in time."
+            raise StoreError(msg)
+        return diff_layer(name, a, b)
+
+    def undoable(self) -> int | None:
+        """The revision :meth:`undo` would take back: the last one that changed layers and is neither an undo
+        nor already taken back; None if there is none."""
+        revs = self.revisions() if self.exists() else pd.DataFrame(columns=list(REVISION_COLUMNS))
+        undone = set(revs["undoes"].dropna().astype(int))
+        candidates = revs[revs["undoes"].isna() & ~revs["revision"].isin(undone) & revs["layers"].notna()
+                          & revs["layers"].astype(str).ne("")]
+        return int(candidates["revision"].max()) if len(candidates) else None
+
+    def undo(self, *, user: str | None = None, note: str | None = None, wait_s: float = 600.0) -> int:
+        """Take back the last change (see :meth:`undoable`) as a new revision; return its number.
+
+        Raises
+        ------
+        StoreError
+            If there is nothing to undo, or the layers changed since (see :meth:`revert`).
+        """
+        with self.lock(wait_s=wait_s):
+            target = self.undoable()
+            if target is None:
+                msg = f"{self.label} has no change to undo."
+                raise StoreError(msg)
+            return self._revert(target, user=user, note=note, action="undo")
+
+    def revert(self, revision: int, *, user: str | None = None, note: str | None = None,
+               wait_s: float = 600.0) -> int:
+        """Take back what `revision` did, as a new revision; return its number. Every layer it touched is
+        restored exactly (rows, values, geometries, order and metadata) to its state before `revision`.
+        Reverting an undo redoes the change it undid.
+
+        Raises
+        ------
+        StoreError
+            If `revision` changed no layer, or a layer it touched was changed again later (revert those later
+            revisions first: the message names them).
+        """
+        with self.lock(wait_s=wait_s):
+            return self._revert(revision, user=user, note=note, action="revert")
+
+    def _revert(self, revision: int, *, user: str | None, note: str | None, action: str) -> int:
+        from gisplan.store.revisions import revert_revision  # noqa: PLC0415 - revisions imports this module
+
+        return revert_revision(self, revision, user=user, note=note, action=action)

@@ -1,0 +1,441 @@
+"""Row-level history of workspace layers: what one revision changed in one layer, and how to take it back.
+
+Every commit compares each layer it touches before and after (as stored, read back) and records a
+:class:`LayerChange`: the layer's schema and metadata row on both sides, a hash of its full contents on both
+sides, and one :class:`RowChange` per inserted, updated or deleted row, with the row's attributes (JSON) and
+geometry (WKB) before and after. Rows are matched by a stable key: the first of :data:`KEY_COLUMNS` that is
+unique and filled on both sides (``code12`` for divisions, ``facility_id`` for ledgers, ``place_id`` for
+place names …), else by content (an edit of a keyless row is then a delete plus an insert).
+
+:func:`undo_change` turns the layer as it was after a revision back into the layer before it, exactly:
+the same columns, dtypes, values, geometries and row order. It is pure (no workspace access) so that every
+backend shares it; the backends store and fetch the records.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = [
+    "KEY_COLUMNS",
+    "LABEL_COLUMNS",
+    "LayerChange",
+    "RowChange",
+    "diff_layer",
+    "layer_hash",
+    "undo_change",
+]
+
+#: Columns that identify a row across edits, in order of preference.
+KEY_COLUMNS = ("place_id", "application_id", "sign_id", "marker_id", "site_id", "facility_id", "code12", "id",
+               "code")
+#: Columns whose value names a row in the history (``--name``).
+LABEL_COLUMNS = ("name", "standard_name", "proposed_name", "village", "township")
+
+_CONTENT_KEY = "#content"
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    """One row inserted, updated or deleted by a revision.
+
+    Attributes
+    ----------
+    op : str
+        ``insert``, ``update`` or ``delete``.
+    key : str
+        The row's key (the key column's value, or a content hash).
+    label : str or None
+        The row's name (first of :data:`LABEL_COLUMNS`), after the change where there is one.
+    pos_before : int or None
+        0-based position of the row before the change (None for an insert).
+    before, after : str or None
+        The row's attributes as JSON, before and after (None for an insert / a delete).
+    before_geom, after_geom : bytes or None
+        The row's geometry as WKB, before and after (None where empty or the layer has none).
+    """
+
+    op: str
+    key: str
+    label: str | None
+    pos_before: int | None
+    before: str | None
+    after: str | None
+    before_geom: bytes | None
+    after_geom: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerChange:
+    """What one revision did to one layer (see the module docstring).
+
+    Attributes
+    ----------
+    layer : str
+    key_column : str
+        The column rows are matched by, or ``#content``.
+    schema_before, schema_after : str or None
+        JSON: ``columns``, ``dtypes``, ``geometry`` (column name or None) and ``crs``; None where the layer
+        did not exist (before a create, after a drop).
+    meta_before, meta_after : str or None
+        The layer's metadata row as JSON (see :data:`gisplan.store.META_COLUMNS`).
+    hash_before, hash_after : str or None
+        :func:`layer_hash` of the layer's contents.
+    order_before : str or None
+        JSON list of every key in the order before, stored only when the edit reordered unchanged rows.
+    rows : tuple of RowChange
+    """
+
+    layer: str
+    key_column: str
+    schema_before: str | None
+    schema_after: str | None
+    meta_before: str | None
+    meta_after: str | None
+    hash_before: str | None
+    hash_after: str | None
+    order_before: str | None
+    rows: tuple[RowChange, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows inserted, updated and deleted."""
+        ops = [r.op for r in self.rows]
+        return {op: ops.count(op) for op in ("insert", "update", "delete")}
+
+
+# ------------------------------------------------------------------------------------------------ hashing
+
+
+def _geometry_name(frame: pd.DataFrame) -> str | None:
+    return frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name else None
+
+
+def _attributes(frame: pd.DataFrame) -> pd.DataFrame:
+    geom = _geometry_name(frame)
+    return pd.DataFrame(frame.drop(columns=[geom])) if geom else pd.DataFrame(frame)
+
+
+def _wkb(frame: pd.DataFrame) -> np.ndarray:
+    """The geometry of each row as WKB bytes (None where missing), or all None without geometry."""
+    geom = _geometry_name(frame)
+    if geom is None:
+        return np.full(len(frame), None, dtype=object)
+    values = frame.geometry.to_numpy()
+    return np.asarray(shapely.to_wkb(values, include_srid=False), dtype=object)
+
+
+def _schema(frame: pd.DataFrame) -> dict[str, Any]:
+    geom = _geometry_name(frame)
+    crs = frame.crs.to_wkt() if geom and frame.crs is not None else None
+    return {"columns": [str(c) for c in frame.columns], "dtypes": [str(d) for d in frame.dtypes],
+            "geometry": geom, "crs": crs}
+
+
+def _text_as_object(attrs: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as object with None for missing: an all-empty text column reads back as ``object`` and the
+    same column with a value as ``str``; the rows are the same."""
+    out = attrs.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) == "str":
+            values = out[column].astype(object)
+            out[column] = values.where(values.notna(), None)
+    return out
+
+
+def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    return {**schema, "dtypes": ["object" if d == "str" else d for d in schema["dtypes"]]}
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row over every attribute and the geometry (vectorised); text columns hash by value
+    whatever their dtype (str or object), so rows match across revisions."""
+    attrs = _attributes(frame).reset_index(drop=True)
+    # text as object either way: hashing pandas' arrow strings is several times slower (the schema, which
+    # layer_hash adds, still tells str from object)
+    attrs = _text_as_object(attrs)
+    attrs.columns = [str(c) for c in attrs.columns]
+    attrs = attrs.assign(**{"\x00geometry": pd.Series(_wkb(frame), dtype=object).map(
+        lambda b: b.hex() if b is not None else None)})
+    if attrs.shape[1] == 0:
+        return np.zeros(len(frame), dtype=np.uint64)
+    return pd.util.hash_pandas_object(attrs, index=False).to_numpy(dtype=np.uint64)
+
+
+def layer_hash(frame: pd.DataFrame | None) -> str | None:
+    """A SHA-256 of a layer's schema and every row in order (None for an absent layer).
+
+    Two layers with the same hash have the same columns, dtypes, CRS, values, geometries and row order.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"code12": ["1", "2"], "n": [1, 2]})
+    >>> layer_hash(a) == layer_hash(a.copy()), layer_hash(a) == layer_hash(a.iloc[::-1])
+    (True, False)
+    """
+    if frame is None:
+        return None
+    return _layer_hash(frame, _row_hashes(frame))
+
+
+def _layer_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
+    digest = hashlib.sha256(json.dumps(_schema(frame), sort_keys=True).encode())
+    digest.update(row_hashes.tobytes())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- row values
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, bytes):
+        return {"$b64": base64.b64encode(value).decode()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _records(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """The attributes of `rows` (positions) as JSON objects (missing values as null)."""
+    attrs = _attributes(frame).iloc[rows]
+    columns = [str(c) for c in attrs.columns]
+    values = []
+    for column in attrs.columns:  # one vectorised conversion per column, not per cell
+        series = attrs[column]
+        if series.dtype.kind in "iub":
+            values.append(series.tolist())
+        else:
+            plain = series.astype(object)
+            values.append(plain.where(plain.notna(), None).tolist())
+    return [json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, default=_json_default)
+            for row in zip(*values, strict=True)] if columns else ["{}"] * len(rows)
+
+
+def _restore_column(values: list[Any], dtype_name: str) -> pd.Series:
+    dtype: Any = pd.api.types.pandas_dtype(dtype_name) if dtype_name != "str" else "str"
+    if dtype_name.startswith("datetime64"):
+        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601")).astype(dtype)
+    if dtype_name == "object":
+        decoded = [base64.b64decode(v["$b64"]) if isinstance(v, dict) and "$b64" in v else v for v in values]
+        return pd.Series(decoded, dtype=object)
+    if dtype_name in {"int64", "int32", "int16", "int8", "bool"}:
+        exact: pd.Series = pd.Series(values, dtype=dtype)
+        return exact
+    return pd.Series(pd.Series(values, dtype=object).astype(dtype))
+
+
+def _frame_from(records: list[str | None], geoms: list[bytes | None], schema: dict[str, Any]) -> pd.DataFrame:
+    """Rows stored by :func:`_records` (plus geometry) as a frame of `schema`."""
+    geom_name = schema["geometry"]
+    attrs = [(c, d) for c, d in zip(schema["columns"], schema["dtypes"], strict=True) if c != geom_name]
+    parsed = [json.loads(r) if r is not None else {} for r in records]
+    data = {c: _restore_column([p.get(c) for p in parsed], d) for c, d in attrs}
+    frame = pd.DataFrame(data, columns=[c for c, _ in attrs])
+    if geom_name is None:
+        return frame
+    geometry = shapely.from_wkb(np.asarray(geoms, dtype=object))
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=schema["crs"]), crs=schema["crs"])
+    if geom_name != "geometry":
+        gdf = gdf.rename_geometry(geom_name)
+    out: pd.DataFrame = gdf[schema["columns"]]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ diff
+
+
+def _keys(frame: pd.DataFrame, key_column: str, row_hashes: np.ndarray | None = None) -> pd.Series:
+    """Row keys as an object Series (``isin`` on pandas' arrow strings is a Python loop: 5 s for 12k rows)."""
+    if key_column != _CONTENT_KEY:
+        return pd.Series(frame[key_column].astype(str).to_numpy(dtype=object), dtype=object)
+    hashes = pd.Series(_row_hashes(frame) if row_hashes is None else row_hashes).map("{:016x}".format)
+    keys = hashes + "#" + hashes.groupby(hashes).cumcount().astype(str)
+    return pd.Series(keys.to_numpy(dtype=object), dtype=object)
+
+
+def _usable_key(frame: pd.DataFrame | None, column: str) -> bool:
+    if frame is None:
+        return True
+    if column not in frame.columns:
+        return False
+    values = frame[column]
+    return bool(values.notna().all() and values.astype(str).is_unique)
+
+
+def _key_column(before: pd.DataFrame | None, after: pd.DataFrame | None) -> str:
+    for column in KEY_COLUMNS:
+        present = [f for f in (before, after) if f is not None]
+        if present and all(column in f.columns for f in present) and all(_usable_key(f, column) for f in present):
+            return column
+    return _CONTENT_KEY
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    for column in LABEL_COLUMNS:
+        if column in frame.columns:
+            return frame[column].astype(object).where(frame[column].notna(), None).reset_index(drop=True)
+    return pd.Series([None] * len(frame), dtype=object)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def diff_layer(
+    name: str,
+    before: pd.DataFrame | None,
+    after: pd.DataFrame | None,
+    *,
+    meta_before: dict[str, Any] | None = None,
+    meta_after: dict[str, Any] | None = None,
+) -> LayerChange:
+    """Compare a layer before and after a revision (each as read back from the store; None = absent).
+
+    Parameters
+    ----------
+    name : str
+        The layer's name.
+    before, after : pandas.DataFrame or geopandas.GeoDataFrame or None
+        The layer as stored before and after.
+    meta_before, meta_after : dict, optional
+        The layer's metadata row on each side.
+
+    Returns
+    -------
+    LayerChange
+        Enough to show what changed and to take it back with :func:`undo_change`.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"code12": ["1", "2"], "name": ["甲", "乙"]})
+    >>> b = pd.DataFrame({"code12": ["1", "3"], "name": ["甲村", "丙"]})
+    >>> ch = diff_layer("x", a, b)
+    >>> ch.key_column, ch.counts
+    ('code12', {'insert': 1, 'update': 1, 'delete': 1})
+    >>> undo_change(b, ch).equals(a)
+    True
+    """
+    key_column = _key_column(before, after)
+    schema_before = _schema(before) if before is not None else None
+    schema_after = _schema(after) if after is not None else None
+    rows: list[RowChange] = []
+    order_before = None
+    rh_b = _row_hashes(before) if before is not None else None
+    rh_a = _row_hashes(after) if after is not None else None
+    kb = _keys(before, key_column, rh_b) if before is not None else pd.Series([], dtype=object)
+    ka = _keys(after, key_column, rh_a) if after is not None else pd.Series([], dtype=object)
+    pos_b = pd.Series(np.arange(len(kb)), index=kb.to_numpy())
+    pos_a = pd.Series(np.arange(len(ka)), index=ka.to_numpy())
+    common = kb[kb.isin(ka)]
+    same_schema = _comparable_schema(schema_before) == _comparable_schema(schema_after)
+    if before is not None and after is not None and same_schema:
+        hb = pd.Series(rh_b, index=kb.to_numpy())
+        ha = pd.Series(rh_a, index=ka.to_numpy())
+        changed = common[(hb[common].to_numpy() != ha[common].to_numpy())]
+    else:
+        changed = common
+    unchanged = common[~common.isin(changed)]
+    if not unchanged.reset_index(drop=True).equals(ka[ka.isin(unchanged)].reset_index(drop=True)):
+        order_before = json.dumps(kb.tolist(), ensure_ascii=False)
+    deleted = kb[~kb.isin(ka)]
+    inserted = ka[~ka.isin(kb)]
+    if before is not None:
+        stored = np.sort(pos_b[pd.concat([changed, deleted])].to_numpy())
+        before_json = _records(before, stored)
+        before_wkb = _wkb(before)[stored]
+    kb_arr, ka_arr = kb.to_numpy(dtype=object), ka.to_numpy(dtype=object)
+    if after is not None:
+        labels_a = _labels(after).tolist()
+        wkb_a = _wkb(after)
+    if before is not None:
+        labels_b = _labels(before).tolist()
+        stored_keys = kb.iloc[stored]
+        is_update = stored_keys.isin(ka).to_numpy()
+        q_upd = pos_a[stored_keys[is_update]].to_numpy() if after is not None else np.empty(0, dtype=np.int64)
+        after_upd = iter(_records(after, q_upd) if after is not None else [])
+        q_iter = iter(q_upd)
+        for i, p in enumerate(stored.tolist()):
+            key = str(kb_arr[p])
+            if is_update[i]:
+                q = int(next(q_iter))
+                rows.append(RowChange("update", key, labels_a[q], p, before_json[i], next(after_upd),
+                                      before_wkb[i], wkb_a[q]))
+            else:
+                rows.append(RowChange("delete", key, labels_b[p], p, before_json[i], None, before_wkb[i], None))
+    if after is not None and len(inserted):
+        q_ins = pos_a[inserted].to_numpy()
+        after_json = _records(after, q_ins)
+        rows.extend(RowChange("insert", str(ka_arr[q]), labels_a[q], None, None, after_json[i], None, wkb_a[q])
+                    for i, q in enumerate(q_ins.tolist()))
+    return LayerChange(
+        layer=name, key_column=key_column, schema_before=_dumps(schema_before), schema_after=_dumps(schema_after),
+        meta_before=_dumps(meta_before), meta_after=_dumps(meta_after),
+        hash_before=_layer_hash(before, rh_b) if before is not None and rh_b is not None else None,
+        hash_after=_layer_hash(after, rh_a) if after is not None and rh_a is not None else None,
+        order_before=order_before, rows=tuple(rows),
+    )
+
+
+def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame | None:
+    """Return the layer as it was before `change`, given the layer as it was right after it.
+
+    Raises
+    ------
+    ValueError
+        If `after` is not the layer as `change` left it (its hash differs).
+    """
+    if layer_hash(after) != change.hash_after:
+        msg = (f"layer {change.layer!r} is not as revision left it (hash {str(layer_hash(after))[:12]}, "
+               f"expected {str(change.hash_after)[:12]}); it cannot be taken back exactly.")
+        raise ValueError(msg)
+    if change.schema_before is None:
+        return None
+    schema = json.loads(change.schema_before)
+    stored = sorted((r for r in change.rows if r.op != "insert"), key=lambda r: r.pos_before or 0)
+    restored = _frame_from([r.before for r in stored], [r.before_geom for r in stored], schema)
+    restored_keys = [r.key for r in stored]
+    if after is not None and _comparable_schema(json.loads(change.schema_after or "null")) == \
+            _comparable_schema(schema):
+        ka = _keys(after, change.key_column)
+        touched = {r.key for r in change.rows}
+        keep = ~ka.isin(touched).to_numpy()
+        unchanged = after.iloc[np.flatnonzero(keep)]
+        unchanged_keys = ka[keep].tolist()
+    else:
+        unchanged = restored.iloc[:0]
+        unchanged_keys = []
+    n = len(stored) + len(unchanged)
+    positions = np.empty(n, dtype=np.int64)
+    slot = np.zeros(n, dtype=bool)
+    if change.order_before is not None:
+        order = pd.Series(np.arange(n), index=json.loads(change.order_before))
+        positions[: len(stored)] = order[restored_keys].to_numpy()
+        positions[len(stored):] = order[unchanged_keys].to_numpy()
+    else:
+        taken = np.array([r.pos_before for r in stored], dtype=np.int64)
+        slot[taken] = True
+        positions[: len(stored)] = taken
+        positions[len(stored):] = np.flatnonzero(~slot)
+    parts = [p for p in (restored, unchanged) if len(p)] or [restored]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    frame = frame.iloc[np.argsort(positions, kind="stable")].reset_index(drop=True)
+    dtypes = {c: d for c, d in zip(schema["columns"], schema["dtypes"], strict=True) if c != schema["geometry"]}
+    if any(str(frame[c].dtype) != d for c, d in dtypes.items()):
+        frame = frame.astype(dtypes)
+    if isinstance(frame, gpd.GeoDataFrame) and schema["crs"] is not None and frame.crs is None:
+        frame = frame.set_crs(schema["crs"])
+    return frame

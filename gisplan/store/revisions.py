@@ -1,0 +1,159 @@
+"""As-of reads, undo and revert on any workspace, from the history its backend records (see
+:mod:`gisplan.store.history`). :class:`~gisplan.store.workspace.Workspace` exposes these as methods; they live
+here so that the Workspace module stays at its natural size."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from gisplan.errors import StoreError
+from gisplan.store.history import LayerChange, layer_hash, undo_change
+from gisplan.store.workspace import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
+
+if TYPE_CHECKING:
+    from gisplan.store.workspace import Workspace
+
+__all__ = ["layer_at", "layer_names_at", "revert_revision", "revision_as_of"]
+
+_CST = timezone(timedelta(hours=8))
+
+
+def revision_as_of(ws: Workspace, as_of: AsOf) -> int:
+    """The last revision committed at `as_of` (a revision number is returned as it is, if it exists).
+
+    Raises
+    ------
+    StoreError
+        If `as_of` is not a revision number, an ISO date (``2024-12-31``) or time, or lies in the future
+        of the last revision as a number.
+
+    Examples
+    --------
+    >>> from gisplan.store import open_workspace
+    >>> open_workspace(getfixture("tmp_path") / "new.gpkg").revision_as_of("2024-12-31")
+    0
+    """
+    last = ws.revision()
+    if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.strip().isdigit()):
+        number = int(as_of)
+        if not 0 <= number <= last:
+            msg = f"{ws.label} has revisions 0 to {last}; there is no revision {number}."
+            raise StoreError(msg)
+        return number
+    moment = _moment(as_of)
+    revs = ws.revisions() if ws.exists() else pd.DataFrame(columns=list(REVISION_COLUMNS))
+    if revs.empty:
+        return 0
+    at = pd.to_datetime(revs["at"], utc=True, format="ISO8601")
+    done = revs.loc[(at <= moment).to_numpy(), "revision"]
+    return int(done.max()) if len(done) else 0
+
+
+
+def layer_at(ws: Workspace, name: str, revision: int) -> pd.DataFrame | None:
+    """Layer `name` exactly as it was right after `revision` (None if it did not exist then).
+
+    Rebuilt from the layer as stored now by taking back, newest first, every recorded change after
+    `revision` (:func:`~gisplan.store.history.undo_change`).
+
+    Raises
+    ------
+    StoreError
+        If `revision` is before the workspace's recorded history.
+    """
+    check_layer_name(name)
+    start = ws.history_start()
+    if revision < start - 1:
+        msg = (f"{ws.label} has history from revision {start} on; the state at revision {revision} "
+               f"cannot be rebuilt (read as of revision {max(start - 1, 0)} or later).")
+        raise StoreError(msg)
+    frame = ws.read(name) if ws.has_layer(name) else None
+    for rev, change in reversed(ws.layer_changes(layer=name, after=revision)):
+        try:
+            frame = undo_change(frame, change)
+        except ValueError as exc:
+            msg = f"cannot rebuild layer {name!r} as of revision {revision} (at revision {rev}): {exc}"
+            raise StoreError(msg) from None
+    return frame
+
+
+
+def layer_names_at(ws: Workspace, revision: int) -> frozenset[str]:
+    """The layers the workspace held right after `revision`."""
+    names = set(ws.layer_names())
+    first: dict[str, LayerChange] = {}
+    for _, change in ws.layer_changes(after=revision):
+        first.setdefault(change.layer, change)
+    for layer, change in first.items():
+        if change.schema_before is None:
+            names.discard(layer)
+        else:
+            names.add(layer)
+    return frozenset(names)
+
+
+
+def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str | None, action: str) -> int:
+    changes = [c for _, c in ws.layer_changes(revision=revision)]
+    if not changes:
+        msg = f"revision {revision} of {ws.label} changed no layer; there is nothing to revert."
+        raise StoreError(msg)
+    ops: list[Operation] = []
+    conflicts = []
+    for change in changes:
+        current = ws.read(change.layer) if ws.has_layer(change.layer) else None
+        if layer_hash(current) != change.hash_after:
+            later = sorted({r for r, _ in ws.layer_changes(layer=change.layer, after=revision)})
+            conflicts.append(f"`{change.layer}` (changed again in revision {', '.join(map(str, later))})")
+            continue
+        before = undo_change(current, change)
+        if before is None:
+            ops.append(Drop(change.layer))
+        else:
+            ops.append(_restoring_write(change, before))
+    if conflicts:
+        msg = (f"cannot revert revision {revision}: {'; '.join(conflicts)}. Revert the later revisions "
+               "first (`gisplan history` lists them); nothing was changed.")
+        raise StoreError(msg)
+    detail = {"reverts": revision}
+    with ws.transaction(action=action, detail=detail, lock=False, user=user,
+                          note=note or f"{action} revision {revision}", undoes=revision) as tx:
+        for op in ops:
+            if isinstance(op, Drop):
+                tx.drop(op.name)
+            else:
+                tx.write(op)
+    return tx.revision
+
+
+
+def _restoring_write(change: LayerChange, data: pd.DataFrame) -> LayerWrite:
+    meta = json.loads(change.meta_before) if change.meta_before else {}
+    return LayerWrite(
+        change.layer, meta.get("kind") or "result", data, source_path=meta.get("source_path"),
+        source_sha256=meta.get("source_sha256"), source_layer=meta.get("source_layer"),
+        crs_given=meta.get("crs_given"), facility_type=meta.get("facility_type"),
+        illustrative=bool(meta.get("illustrative") or False), note=meta.get("note"),
+        imported_at=meta.get("imported_at"),
+    )
+
+
+def _moment(as_of: str | date | datetime) -> pd.Timestamp:
+    """`as_of` as a UTC time: a date means the end of that day in China Standard Time."""
+    if isinstance(as_of, str):
+        text = as_of.strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            msg = f"as-of {as_of!r} is not a revision number, a date (2024-12-31) or a time (2024-12-31T18:00)."
+            raise StoreError(msg) from None
+        as_of = parsed.date() if len(text) <= len("2024-12-31") else parsed
+    if not isinstance(as_of, datetime):
+        as_of = datetime.combine(as_of, time.max)
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=_CST)
+    return pd.Timestamp(as_of.astimezone(UTC))

@@ -1,0 +1,283 @@
+"""History, as-of reads, undo and revert of workspace layers (issue 15 items 5 and 8).
+
+Every edit kind is undone and the layer compared with what it was, row by row as GDAL reads it (`layer_hash`:
+columns, dtypes, values, geometries, order) and byte for byte in the GeoPackage table (every stored cell,
+geometry blobs included), with its metadata row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gisplan.errors import StoreError
+from gisplan.store import LayerWrite, Workspace, diff_layer, layer_hash, open_workspace, undo_change
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _villages() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({
+        "code12": ["500118001001", "500118001002", "500118002001", "500118002002"],
+        "name": ["中山路社区居民委员会", "兴隆村村民委员会", "兴隆村村民委员会", "朱龙花村村民委员会"],
+        "households": np.array([1200, 340, 410, 280], dtype="int64"),
+        "share": [0.5, np.nan, 0.25, 1.0],
+        "urban": [True, False, False, False],
+        "founded": pd.to_datetime(["1990-01-01", "2001-06-30", None, "2015-03-03"]).astype("datetime64[ms]"),
+        "remark": pd.Series([None] * 4, dtype=object),  # all empty: reads back as object, not str
+    }, geometry=[shapely.box(105.9 + i / 10, 29.3, 106.0 + i / 10, 29.4) for i in range(4)], crs="EPSG:4326")
+
+
+def _ledger() -> pd.DataFrame:
+    return pd.DataFrame({"facility_id": ["F1", "F2", "F3"], "name": ["甲站", "乙站", "丙站"],
+                         "beds": np.array([10, 0, 25], dtype="int64")})
+
+
+def _table_bytes(path: Path, name: str) -> list[tuple[object, ...]]:
+    """Every stored row of a GeoPackage table, geometry blobs included, in fid order."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return con.execute(f'SELECT * FROM "{name}" ORDER BY fid').fetchall()
+
+
+def _meta(ws: Workspace, name: str) -> dict[str, object]:
+    row = ws.metadata().set_index("layer").loc[name]
+    return {k: (None if pd.isna(v) else v) for k, v in row.items()}
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    w = open_workspace(tmp_path / "h.gpkg")
+    w.write([LayerWrite("villages", "villages", _villages(), source_path="/data/村.geojson"),
+             LayerWrite("facilities_elderly_day_care", "facilities", _ledger(), facility_type="elderly_day_care")],
+            action="import", user="张三", note="首次导入")
+    return w
+
+
+def _edit_kinds() -> dict[str, object]:
+    v = _villages()
+    moved = v.copy()
+    moved.loc[1, "geometry"] = shapely.box(106.0, 29.3, 106.05, 29.35)
+    renamed = v.copy()
+    renamed.loc[3, "name"] = "朱龙村村民委员会"
+    merged = v.drop(index=[2]).reset_index(drop=True)
+    merged.loc[1, "households"] = 750
+    merged.loc[1, "geometry"] = shapely.union(v.geometry[1], v.geometry[2])
+    added = pd.concat([v, v.iloc[[0]].assign(code12="500118003001", name="新华社区居民委员会")], ignore_index=True)
+    filled = v.copy()
+    filled.loc[2, "remark"] = "撤并待定"
+    return {
+        "fill an empty text column": filled,
+        "rename": renamed,
+        "move geometry": moved,
+        "merge two rows": merged,
+        "insert a row": gpd.GeoDataFrame(added, crs=v.crs),
+        "reorder rows": v.iloc[::-1].reset_index(drop=True),
+        "add a column": v.assign(remarks2="备注"),
+        "change a dtype": v.assign(households=v["households"].astype("float64")),
+        "recode": v.assign(code12=v["code12"].str.replace("500118002", "500118009")),
+        "empty the layer": v.iloc[:0],
+    }
+
+
+@pytest.mark.parametrize("kind", list(_edit_kinds()))
+def test_every_edit_kind_round_trips_through_undo(ws: Workspace, kind: str) -> None:
+    path = Path(ws.label)
+    before_rows = _table_bytes(path, "villages")
+    before_hash = layer_hash(ws.read("villages"))
+    before_meta = _meta(ws, "villages")
+    edited = _edit_kinds()[kind]
+    rev = ws.write([LayerWrite("villages", "villages", edited, note="edited")], action="edit", note=kind)
+    assert layer_hash(ws.read("villages")) != before_hash
+    undo_rev = ws.undo(user="李四")
+    assert undo_rev == rev + 1
+    assert layer_hash(ws.read("villages")) == before_hash
+    assert _table_bytes(path, "villages") == before_rows
+    assert _meta(ws, "villages") == before_meta
+    revs = ws.revisions().set_index("revision")
+    assert revs.loc[undo_rev, "undoes"] == rev
+    assert revs.loc[undo_rev, "user"] == "李四"
+    assert revs.loc[rev, "note"] == kind
+
+
+def test_create_and_drop_round_trip(ws: Workspace) -> None:
+    path = Path(ws.label)
+    rows = _table_bytes(path, "facilities_elderly_day_care")
+    with ws.transaction(action="tidy") as tx:
+        tx.drop("facilities_elderly_day_care")
+        tx.write(LayerWrite("scratch", "result", pd.DataFrame({"code12": ["1"]})))
+    ws.undo()
+    assert "scratch" not in ws.layer_names()
+    assert _table_bytes(path, "facilities_elderly_day_care") == rows
+
+
+def test_repeated_undo_walks_back_and_revert_of_an_undo_redoes(ws: Workspace) -> None:
+    v0 = layer_hash(ws.read("villages"))
+    kinds = _edit_kinds()
+    r1 = ws.write([LayerWrite("villages", "villages", kinds["rename"])], action="edit")
+    v1 = layer_hash(ws.read("villages"))
+    ws.write([LayerWrite("villages", "villages", kinds["add a column"])], action="edit")
+    ws.undo()
+    assert layer_hash(ws.read("villages")) == v1
+    ws.undo()
+    assert layer_hash(ws.read("villages")) == v0
+    undo_of_r1 = ws.revision()
+    ws.revert(undo_of_r1)  # redo r1
+    assert layer_hash(ws.read("villages")) == v1
+    assert ws.revisions().set_index("revision").loc[ws.revision(), "undoes"] == undo_of_r1
+    assert r1 == 2
+
+
+def test_revert_refuses_a_revision_whose_layer_changed_later(ws: Workspace) -> None:
+    kinds = _edit_kinds()
+    r1 = ws.write([LayerWrite("villages", "villages", kinds["rename"])], action="edit")
+    r2 = ws.write([LayerWrite("villages", "villages", kinds["move geometry"])], action="edit")
+    before = ws.revision()
+    with pytest.raises(StoreError, match=rf"cannot revert revision {r1}: `villages` \(changed again in revision {r2}\)"):
+        ws.revert(r1)
+    assert ws.revision() == before
+
+
+def test_as_of_reads_rebuild_every_revision(ws: Workspace) -> None:
+    hashes = {1: layer_hash(ws.read("villages"))}
+    for kind, frame in list(_edit_kinds().items())[:5]:
+        rev = ws.write([LayerWrite("villages", "villages", frame)], action="edit", note=kind)
+        hashes[rev] = layer_hash(ws.read("villages"))
+    for rev, expected in hashes.items():
+        assert layer_hash(ws.read_layer("villages", as_of=rev)) == expected
+    # a date: everything committed today (China Standard Time) is in; yesterday nothing was
+    today = pd.Timestamp.now(tz="Asia/Shanghai").date()
+    assert layer_hash(ws.read_layer("villages", as_of=today.isoformat())) == hashes[max(hashes)]
+    with pytest.raises(StoreError, match="had no layer 'villages' at revision 0"):
+        ws.read_layer("villages", as_of=str(today - pd.Timedelta(days=1)))
+    assert ws.read_table("facilities_elderly_day_care", as_of=1)["beds"].tolist() == [10, 0, 25]
+
+
+def test_history_per_unit_and_name_says_who_when_why(ws: Workspace) -> None:
+    ws.write([LayerWrite("villages", "villages", _edit_kinds()["rename"])], action="edit", user="王五",
+             note="民政复〔2024〕12号 更名")
+    h = ws.history(unit="500118002002")
+    assert h["op"].tolist() == ["insert", "update"]
+    last = h.iloc[-1]
+    assert (last["user"], last["note"], last["layer"]) == ("王五", "民政复〔2024〕12号 更名", "villages")
+    assert json.loads(last["before"])["name"] == "朱龙花村村民委员会"
+    assert json.loads(last["after"])["name"] == "朱龙村村民委员会"
+    assert not last["geometry_changed"]
+    assert set(ws.history(name="朱龙")["key"]) == {"500118002002"}
+    assert ws.history(layer="facilities_elderly_day_care")["key"].tolist() == ["F1", "F2", "F3"]
+
+
+def test_two_years_of_a_ledger_compare_by_facility(ws: Workspace) -> None:
+    first = ws.revision()
+    ledger = _ledger()
+    ledger.loc[1, "beds"] = 12
+    ledger = pd.concat([ledger.drop(index=[0]), pd.DataFrame({"facility_id": ["F4"], "name": ["丁站"],
+                                                             "beds": [30]})], ignore_index=True)
+    ws.write([LayerWrite("facilities_elderly_day_care", "facilities", ledger, facility_type="elderly_day_care")],
+             action="import", note="2024 台账")
+    change = ws.diff("facilities_elderly_day_care", since=first)
+    assert change.counts == {"insert": 1, "update": 1, "delete": 1}
+    assert {r.op: r.key for r in change.rows} == {"update": "F2", "delete": "F1", "insert": "F4"}
+
+
+def test_keyless_rows_are_matched_by_content() -> None:
+    a = pd.DataFrame({"text": ["甲", "乙", "乙"]})
+    b = pd.DataFrame({"text": ["乙", "丙", "乙"]})
+    change = diff_layer("notes", a, b)
+    assert change.key_column == "#content"
+    restored = undo_change(b, change)
+    assert restored is not None
+    assert layer_hash(restored) == layer_hash(a)
+
+
+_KILLED_WRITER = """
+import sys, time
+import gisplan.store.gpkg as g
+from gisplan.store import LayerWrite, open_workspace
+import geopandas as gpd, shapely
+real = g._commit_file
+def slow(tmp, path):
+    print("WRITTEN", flush=True)   # the temporary copy is complete, the rename not done
+    time.sleep(60)
+    real(tmp, path)
+g._commit_file = slow
+ws = open_workspace(sys.argv[1])
+v = ws.read("villages")
+v.loc[0, "name"] = "被杀死的编辑"
+ws.write([LayerWrite("villages", "villages", v)], action="edit", note="killed")
+"""
+
+
+def test_a_kill_in_the_middle_of_an_edit_keeps_the_last_committed_state(ws: Workspace, tmp_path: Path) -> None:
+    path = Path(ws.label)
+    ws.write([LayerWrite("villages", "villages", _edit_kinds()["rename"])], action="edit", note="committed")
+    committed = (layer_hash(ws.read("villages")), ws.revision(), len(ws.history()))
+    script = tmp_path / "writer.py"
+    script.write_text(textwrap.dedent(_KILLED_WRITER), encoding="utf-8")
+    with subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True,
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "WRITTEN"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert list(tmp_path.glob(".h.gpkg.*.importing.gpkg"))  # killed with its complete temporary copy
+    assert (layer_hash(ws.read("villages")), ws.revision(), len(ws.history())) == committed
+    ws.undo()  # the history is whole: the committed edit still undoes exactly
+    assert ws.read("villages")["name"].tolist() == _villages()["name"].tolist()
+    assert not list(tmp_path.glob(".h.gpkg.*.importing.gpkg"))  # the next writer removed the leftover
+
+
+def test_kills_at_random_moments_never_lose_a_commit(tmp_path: Path) -> None:
+    """Kill a loop of edits at several moments; the workspace always reads as its last committed revision."""
+    path = tmp_path / "loop.gpkg"
+    ws = open_workspace(path)
+    ws.write([LayerWrite("villages", "villages", _villages())], action="import")
+    script = tmp_path / "loop.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from gisplan.store import LayerWrite, open_workspace
+        ws = open_workspace(sys.argv[1])
+        for i in range(1000):
+            v = ws.read("villages")
+            v["households"] = v["households"] + 1
+            ws.write([LayerWrite("villages", "villages", v)], action="edit", note=str(i))
+            print("COMMITTED", flush=True)
+    """), encoding="utf-8")
+    rng = np.random.default_rng(15)
+    for delay in rng.uniform(0.0, 1.5, size=3):
+        with subprocess.Popen([sys.executable, str(script), str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}) as proc:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "COMMITTED"
+            time.sleep(float(delay))  # somewhere in a later edit
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        rev = ws.revision()
+        hh = ws.read("villages")["households"]
+        # every committed edit added 1 and is in the history; the killed one left no trace
+        assert (hh - _villages()["households"]).eq(rev - 1).all()
+        earlier = ws.layer_at("villages", rev - 1)  # and the history rebuilds the one before
+        assert earlier is not None
+        assert (earlier["households"] - _villages()["households"]).eq(rev - 2).all()
+        assert int(ws.revisions()["revision"].max()) == rev
+
+
+def test_filling_an_empty_text_column_records_one_row_not_all(ws: Workspace) -> None:
+    assert str(ws.read("villages")["remark"].dtype) == "object"
+    rev = ws.write([LayerWrite("villages", "villages", _edit_kinds()["fill an empty text column"])], action="edit")
+    assert str(ws.read("villages")["remark"].dtype) == "str"
+    (change,) = [c for _, c in ws.layer_changes(revision=rev)]
+    assert change.counts == {"insert": 0, "update": 1, "delete": 0}
+    assert change.rows[0].key == "500118002001"
