@@ -134,8 +134,8 @@ CASES = [
          ("row 2, field `code12`", "the point falls in", "that its code {other_code} declares")),
     Case("point outside district", csv(HEAD + "\nA,甲,{code12},106.55,29.56,1,0\n"), TEC,
          ("row 2, field `lon/lat`", "outside 永川区", "gcj02")),
-    Case("township name unknown", csv("facility_id,name,所属镇街,lon,lat\nA,甲,胜利路街道办事处,{lon},{lat}\n"), TEC,
-         ("row 2, field `所属镇街`", "'胜利路街道办事处' matches no township", "Did you mean 胜利路街道")),
+    Case("township name unknown", csv("facility_id,name,所属镇街,lon,lat\nA,甲,胜利街道办事处,{lon},{lat}\n"), TEC,
+         ("row 2, field `所属镇街`", "'胜利街道办事处' matches no township", "Did you mean 胜利路街道")),
     Case("village name unknown",
          csv("facility_id,name,所属村社区,lon,lat,建筑面积\nA,甲,火星社区,{lon},{lat},100\n"), CSC,
          ("row 2, field `所属村社区`", "'火星社区' matches no village/community")),
@@ -255,16 +255,17 @@ def test_townships_by_name_only(store: Path, tmp_path: Path, base_store: Path) -
     """A township layer with only XZQMC names gets its codes from the gazetteer; bad names are listed."""
     towns = open_workspace(base_store).read_layer("townships")[["name", "geometry"]]
     good = towns.rename(columns={"name": "XZQMC"})
-    good.loc[0, "XZQMC"] = good.loc[0, "XZQMC"] + "办事处"
+    wrong = "某" + towns.loc[0, "name"][1:]
+    good.loc[0, "XZQMC"] = wrong
     path = tmp_path / "towns.gpkg"
     good.to_file(path, engine="pyogrio")
     before = sha256(store)
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "townships", "-w", str(store)])
     assert result.exit_code == 1
-    assert f"row 1, field `XZQMC`: '{towns.loc[0, 'name']}办事处' matches no township" in result.output
+    assert f"row 1, field `XZQMC`: '{wrong}' matches no township" in result.output
     assert f"Did you mean {towns.loc[0, 'name']}" in result.output
     assert sha256(store) == before
-    good.loc[0, "XZQMC"] = towns.loc[0, "name"]
+    good.loc[0, "XZQMC"] = towns.loc[0, "name"] + "办事处"  # the office's name is the township's
     good.to_file(path, engine="pyogrio")
     result = CliRunner().invoke(cli, ["layers", "import", str(path), "--kind", "townships", "-w", str(store)])
     assert result.exit_code == 0, result.output

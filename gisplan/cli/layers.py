@@ -47,9 +47,9 @@ def layers() -> None:
     """Import, validate and list the layers of a workspace GeoPackage."""
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """Refuse NaN (click's FloatRange lets it through, and NaN would switch every distance check off)."""
-    if not math.isfinite(value):
+    if value is not None and not math.isfinite(value):
         msg = f"{value} is not a number of metres."
         raise click.BadParameter(msg, ctx=ctx, param=param)
     return value
@@ -67,9 +67,11 @@ def _import_options(func: Any) -> Any:
         click.option("--illustrative", is_flag=True, help="Flag the layer as generated (示意) data."),
         click.option("--make-ids", is_flag=True,
                      help="Facilities without an id column get <type>-<row> ids (row as in the file)."),
-        click.option("--tolerance-m", default=settings.TOLERANCE_M, show_default=True,
-                     type=click.FloatRange(min=0, max=100_000), callback=_finite,
-                     help="Metres a point may lie outside its polygon before it is reported."),
+        click.option("--tolerance-m", default=None, type=click.FloatRange(min=0, max=100_000), callback=_finite,
+                     help=f"Metres a point may lie outside its polygon before it is reported (default "
+                          f"{settings.TOLERANCE_M:g}); kept with the layer and used when it is checked again."),
+        click.option("--accept-large", is_flag=True,
+                     help="Accept populations, floor areas or beds beyond the plausible (kept with the layer)."),
         workspace_option,
         catalogue_option,
     ]
@@ -118,11 +120,12 @@ def _check_combinations(files: Sequence[Path], kind: str, facility_type: str | N
 
 def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
            sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool,
-           catalogue: Catalogue) -> list[ImportSpec]:
+           catalogue: Catalogue, *, tolerance_m: float | None = None, accept_large: bool = False) -> list[ImportSpec]:
     """Check the options (usage errors, exit 2) and build the import specs."""
     _check_combinations(files, kind, facility_type, crs, layer, sheet, encoding, make_ids)
     _check_values(facility_type, crs, encoding, catalogue)
-    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
+    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids,
+                       tolerance_m=tolerance_m, accept_large=accept_large)
             for f in files]
 
 
@@ -130,7 +133,7 @@ def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str
 @_import_options
 def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                   layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                  make_ids: bool, tolerance_m: float, workspace: Workspace,
+                  make_ids: bool, tolerance_m: float | None, accept_large: bool, workspace: Workspace,
                   catalogue_files: tuple[Path, ...]) -> None:
     """Validate FILES and import them into the workspace, all or nothing.
 
@@ -138,10 +141,10 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
     written and the exit code is 1.
     """
     cat = load_catalogue(*catalogue_files)
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat,
+                   tolerance_m=tolerance_m, accept_large=accept_large)
     try:
-        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m,
-                                progress=sys.stderr.isatty())
+        results = import_layers(workspace, specs, catalogue=cat, progress=sys.stderr.isatty())
     except SchemaError as exc:
         report_problems(exc)
     for r in results:
@@ -154,17 +157,17 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
 @_import_options
 def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                     layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                    make_ids: bool, tolerance_m: float, workspace: Workspace,
+                    make_ids: bool, tolerance_m: float | None, accept_large: bool, workspace: Workspace,
                     catalogue_files: tuple[Path, ...]) -> None:
     """Check FILES as `layers import` would, against the workspace, without writing anything."""
     cat = load_catalogue(*catalogue_files)
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat,
+                   tolerance_m=tolerance_m, accept_large=accept_large)
     if not workspace.exists():
         logger.warning("workspace %s does not exist: checking against an empty workspace (no gazetteer, no "
                        "boundaries); give -w to check against yours", workspace.label)
     try:
-        writes = validate_imports(specs, workspace=workspace if workspace.exists() else None, catalogue=cat,
-                                  tolerance_m=tolerance_m)
+        writes = validate_imports(specs, workspace=workspace if workspace.exists() else None, catalogue=cat)
     except SchemaError as exc:
         report_problems(exc)
     for w in writes:

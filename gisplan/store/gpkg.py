@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS {META_TABLE} (
     stored_crs TEXT,
     row_count INTEGER NOT NULL,
     illustrative INTEGER NOT NULL CHECK (illustrative IN (0, 1)),
-    note TEXT
+    note TEXT,
+    options TEXT
 );
 CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -189,8 +190,9 @@ class GeoPackageWorkspace(Workspace):
                     _log(tmp, action, op.name, {**detail, "dropped": True}, revision)
                 else:
                     _write(tmp, op)
-                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path},
-                         revision)
+                    options = {"options": json.loads(op.options)} if op.options else {}
+                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
+                                                **options}, revision)
             _commit_file(tmp, path)
         except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 NotImplementedError, TypeError, ValueError) as exc:
@@ -215,6 +217,9 @@ def _ensure_tables(path: Path) -> None:
         columns = {row[1] for row in con.execute(f"PRAGMA table_info({LOG_TABLE})")}
         if "revision" not in columns:  # a workspace written before revisions existed
             con.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN revision INTEGER")
+        meta_columns = {row[1] for row in con.execute(f"PRAGMA table_info({META_TABLE})")}
+        if "options" not in meta_columns:  # a workspace written before per-layer options were kept
+            con.execute(f"ALTER TABLE {META_TABLE} ADD COLUMN options TEXT")
         has_contents = con.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_contents'"
         ).fetchone()[0]
@@ -396,10 +401,10 @@ def _record(path: Path, w: LayerWrite) -> None:
     with contextlib.closing(_connect(path)) as con:
         con.execute(
             f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
-            "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note, options) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, _now(),
-             w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note),
+             w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note, w.options),
         )
 
 

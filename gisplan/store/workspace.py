@@ -49,7 +49,7 @@ __all__ = [
 META_TABLE = "gisplan_layers"
 LOG_TABLE = "gisplan_changelog"
 META_COLUMNS = ("layer", "kind", "facility_type", "source_path", "source_sha256", "source_layer", "imported_at",
-                "crs_given", "stored_crs", "row_count", "illustrative", "note")
+                "crs_given", "stored_crs", "row_count", "illustrative", "note", "options")
 LOG_COLUMNS = ("seq", "at", "user", "action", "layer", "detail", "revision")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -89,6 +89,9 @@ class LayerWrite:
         Generated (示意) data rather than real data.
     note : str or None
         Free text.
+    options : str or None
+        The import options that checked the layer (JSON text, e.g. ``{"tolerance_m": 1000}``), which later
+        checks of the layer reuse.
     """
 
     name: str
@@ -101,6 +104,7 @@ class LayerWrite:
     facility_type: str | None = None
     illustrative: bool = False
     note: str | None = None
+    options: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,10 @@ _FALSE = frozenset({"0", "false", "f", "no", "n", "否", "不达标", "不合格
 _DBF_NAME_LEN = 10
 
 
+#: the largest whole number a float64 (and so every numeric column) holds exactly: 2**53 - 1
+_LARGEST_EXACT = 2**53 - 1
+
+
 _HALFWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
 
@@ -244,6 +248,15 @@ def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector
         "write a plain number, e.g. 350 or 350.5"
         + (f" (a unit word {'/'.join(attr.suffixes)} may follow)." if attr.suffixes else "."),
     )
+    values = num.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    col.at(infinite, column, lambda i: f"{_show(text.iloc[i])} is not a finite number (expected `{attr.name}`{unit}).",
+           "write the real value; 'inf', '∞' or an overflowing formula result cannot be counted.")
+    too_big = ~infinite & (np.abs(np.nan_to_num(values)) > _LARGEST_EXACT)
+    col.at(too_big, column, lambda i: f"{_show(text.iloc[i])} is too large for the `{attr.name}` column (at most "
+           f"{_LARGEST_EXACT:,} can be stored exactly).", "check the value: a unit or a column mix-up, or digits "
+           "typed twice?")
+    num = num.where(~pd.Series(infinite | too_big, index=num.index))
     if attr.dtype == "int":
         frac = (~num.isna() & (num % 1 != 0)).to_numpy()
         col.at(frac, column, lambda i: f"{_show(text.iloc[i])} is not a whole number.", "write a whole number.")

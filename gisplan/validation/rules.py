@@ -34,6 +34,16 @@ _POINTS = frozenset({"Point"})
 
 _MAX_PROBLEMS_PER_RULE = 200
 
+#: The largest value of an attribute on one row that is plausible in a Chinese district (one facility, or one
+#: village/township row of households). Values 10⁶× too large (a unit mix-up, digits pasted twice) are refused
+#: unless the import says `--accept-large`. Orders of magnitude: the largest 街道 of 重庆 has about 200,000
+#: residents and a whole district at most about 1.7 million (7th census); a 社区 service centre has hundreds to a few
+#: thousand m², the largest 养老 institutions about 2,000 beds.
+PLAUSIBLE_MAX = MappingProxyType({
+    "population": 2_000_000, "pop_60plus": 1_000_000, "households": 800_000,
+    "floor_area_m2": 200_000.0, "beds": 10_000, "nursing_beds": 10_000,
+})
+
 
 def _show(value: object) -> str:
     """A cell value for a message: text quoted, numbers plain (no ``np.int64(-1)``)."""
@@ -91,6 +101,8 @@ class Context:
         layers disagree with each other by tens of metres.
     planning_crs : str, optional
         Projected CRS to measure in (the scenario's); default the data's UTM zone.
+    accept_large : bool
+        Accept values above :data:`PLAUSIBLE_MAX` (the user's override, ``--accept-large``).
     """
 
     gazetteer: pd.DataFrame | None = None
@@ -99,6 +111,7 @@ class Context:
     facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     tolerance_m: float = settings.TOLERANCE_M
     planning_crs: str | None = None
+    accept_large: bool = False
 
 
 class _Collector:

@@ -128,7 +128,8 @@ def validate_layer(
     declared_crs : DeclaredCRS, optional
         The user's ``--crs``; required for coordinates in a table.
     context : Context, optional
-        For cross-layer checks; checks whose layer is missing are skipped (and logged).
+        For cross-layer checks (checks whose layer is missing are skipped, and logged) and the layer's
+        overrides (``tolerance_m``, ``accept_large``).
     source : str, optional
         Name used in messages (default: the file name).
     make_ids : bool
@@ -175,6 +176,7 @@ def validate_layer(
 
     host = catalogue.types.get(ftype.host) if ftype is not None and ftype.host is not None else None
     _kind_checks(result, kind, mapping, ftype, context, usable, col, host)
+    result = result.drop(columns=["_code_from"], errors="ignore")
     if col.problems:
         raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
     logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))

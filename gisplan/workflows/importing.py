@@ -6,6 +6,7 @@ reported together, and then nothing is written at all.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ __all__ = [
     "load_context",
     "osm_import_spec",
     "scenario_specs",
+    "stored_options",
     "validate_imports",
 ]
 
@@ -77,6 +79,12 @@ class ImportSpec:
     note : str, optional
         Provenance for the layer metadata's ``note`` (the source, date and ODbL attribution of fetched
         OpenStreetMap roads).
+    tolerance_m : float, optional
+        Metres a point of this layer may lie outside its polygons (default: the import's). Kept in the layer's
+        metadata and used again whenever the layer is checked again.
+    accept_large : bool
+        Accept magnitudes beyond the plausible (a population or floor area far above any real one); kept in
+        the metadata like `tolerance_m`.
     """
 
     path: Path
@@ -89,6 +97,15 @@ class ImportSpec:
     illustrative: bool = False
     make_ids: bool = False
     note: str | None = None
+    tolerance_m: float | None = None
+    accept_large: bool = False
+
+    def options(self) -> dict[str, object]:
+        """The options given for this file that differ from the defaults (for the metadata and the change log)."""
+        given = {"crs": self.crs, "layer": self.layer, "sheet": self.sheet, "encoding": self.encoding,
+                 "make_ids": self.make_ids or None, "tolerance_m": self.tolerance_m,
+                 "accept_large": self.accept_large or None, "illustrative": self.illustrative or None}
+        return {k: v for k, v in given.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +252,13 @@ def validate_imports(
             continue
         names.setdefault(name, str(spec.path))
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
+        own = replace(ctx, tolerance_m=ctx.tolerance_m if spec.tolerance_m is None else spec.tolerance_m,
+                      accept_large=spec.accept_large)
         try:
             raw = _read(spec, catalogue)
             source = _source_name(spec, raw)
             data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
-                                  declared_crs=declared[id(spec)], context=ctx, source=source,
+                                  declared_crs=declared[id(spec)], context=own, source=source,
                                   make_ids=spec.make_ids)
         except SchemaError as exc:
             problems.extend(exc.problems)
@@ -317,7 +336,29 @@ def _layer_write(name: str, group: list[_Part]) -> LayerWrite:
         illustrative=flagged,
         note="; ".join(filter(None, ("示意 illustrative (generated data)" if flagged else None,
                                      *dict.fromkeys(p.spec.note for p in group)))) or None,
+        options=_options_text(group),
     )
+
+
+def _options_text(group: list[_Part]) -> str | None:
+    """The options of a layer's files as JSON (those of the first file that has any; files of one layer share
+    them when imported in one command)."""
+    options: dict[str, object] = {}
+    for part in group:
+        for key, value in part.spec.options().items():
+            options.setdefault(key, value)
+    return json.dumps(options, ensure_ascii=False, sort_keys=True) if options else None
+
+
+def stored_options(text: object) -> dict[str, object]:
+    """The options kept in a layer's metadata (``{}`` when none, or unreadable)."""
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _districts(gazetteer: pd.DataFrame) -> list[str]:
@@ -373,14 +414,20 @@ def _recheck_dependents(
             continue
         if kind == "facilities" and ftype is None:
             continue  # a type from a catalogue not given this time: it cannot be checked
-        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))})"
+        options = stored_options(row.options)
+        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))}"
+        if options.get("tolerance_m") is not None:
+            source += f"; with its own --tolerance-m {float(options['tolerance_m']):g}"  # type: ignore[arg-type]
+        source += ")"
+        own = replace(ctx, accept_large=bool(options.get("accept_large", False)), tolerance_m=ctx.tolerance_m
+                      if options.get("tolerance_m") is None else float(options["tolerance_m"]))  # type: ignore[arg-type]
         try:
             stored = _loaded(ctx, kind, facility_type)
             if stored is None:
                 stored = workspace.read(name)
             data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
                 stored.astype(object), np.arange(1, len(stored) + 1), source)
-            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=ctx, source=source)
+            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=own, source=source)
         except SchemaError as exc:
             problems.extend(exc.problems)
     return problems
