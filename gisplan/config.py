@@ -7,6 +7,7 @@ refuses the file with one :class:`~gisplan.errors.ConfigFileError` (like layer v
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 import tomllib
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CoverageSettings", "IndicatorSpec", "LayerSource", "RoadSource", "Scenario", "Standard",
-    "check_scenario_types", "load_scenario", "scenario_profiles",
+    "check_scenario_types", "load_scenario", "require_indicators", "scenario_profiles",
 ]
 
 # A field check returns None when the value is fine, else what is wrong: "must be … (got …)."
@@ -114,6 +115,10 @@ class LayerSource:
     sheet: str | None = None
     crs: str | None = None
     illustrative: bool = False
+    encoding: str | None = None
+    make_ids: bool = False
+    tolerance_m: float | None = None
+    accept_large: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +295,33 @@ _INDICATOR_KEYS = frozenset({
     "row", "name_zh", "unit", "baseline_2020", "target_2025", "nature", "metric", "type", "scope", "source", "id",
     "section", "minutes", "weight", "min_population", "value", "where", "comparator",
 })
-_LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative"})
+_LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative", "encoding", "make_ids",
+                         "tolerance_m", "accept_large"})
+
+
+def _text(value: object) -> str | None:
+    return None if isinstance(value, str) and value else f"must be a text (got {value!r})."
+
+
+def _flag(value: object) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false (got {value!r})."
+
+
+def _encoding(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"must be a text encoding such as utf-8, gbk or big5 (got {value!r})."
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        return f"{value!r} is not a text encoding; use e.g. utf-8, gbk, gb18030 or big5."
+    return None
+
+
+# the options of a [[layer]] besides kind, path and type: those of `gisplan layers import`
+_LAYER_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "layer": _text, "sheet": _text, "crs": _text, "encoding": _encoding, "illustrative": _flag, "make_ids": _flag,
+    "accept_large": _flag, "tolerance_m": _tolerance,
+}
 _SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
                             "reported_values"})
 _ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
@@ -380,10 +411,17 @@ def _layers(raw: dict[str, Any], base: Path, col: TomlProblems) -> tuple[LayerSo
         if kind == "facilities" and not entry.get("type"):
             col.add("layer", i, "kind", "a facilities layer needs `type` (a facility type id).",
                     'add e.g. type = "elderly_institution" to the table.')
-        elif kind is not None and path is not None:
+        elif kind != "facilities" and entry.get("make_ids"):
+            col.add("layer", i, "make_ids", "`make_ids` numbers facilities only.", "remove it from this [[layer]].")
+        options_ok = all([col.check("layer", i, key, entry[key], check) for key, check in _LAYER_CHECKS.items()
+                          if key in entry])
+        if kind is not None and path is not None and options_ok:
             layers.append(LayerSource(
                 kind=kind, path=base / path, facility_type=entry.get("type"), layer=entry.get("layer"),
                 sheet=entry.get("sheet"), crs=entry.get("crs"), illustrative=bool(entry.get("illustrative", False)),
+                encoding=entry.get("encoding"), make_ids=bool(entry.get("make_ids", False)),
+                tolerance_m=float(entry["tolerance_m"]) if "tolerance_m" in entry else None,
+                accept_large=bool(entry.get("accept_large", False)),
             ))
     return tuple(layers)
 
@@ -492,6 +530,23 @@ def load_scenario(path: str | Path) -> Scenario:
         tolerance_m=float(sc.get("tolerance_m", settings.TOLERANCE_M)), path=path, coverage=coverage,
         reported_values=base / sc["reported_values"] if "reported_values" in sc else None, profiles=profiles,
     )
+
+
+def require_indicators(scenario: Scenario) -> None:
+    """Refuse a scenario without any ``[[indicator]]`` for a whole run, before anything is imported.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and how to add an indicator row.
+    """
+    if scenario.indicators:
+        return
+    where = scenario.path or "the scenario"
+    msg = (f"{where} has no [[indicator]] table, so `gisplan run` has nothing to compute; nothing was imported. "
+           "Fix: add the plan's indicator rows as [[indicator]] tables (see scenarios/yongchuan-2025.toml), or "
+           "use `gisplan coverage` for coverage alone.")
+    raise ConfigError(msg)
 
 
 def check_scenario_types(scenario: Scenario, catalogue: Catalogue) -> None:

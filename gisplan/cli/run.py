@@ -13,7 +13,7 @@ import pandas as pd
 from gisplan.cli.map import map_options
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
 from gisplan.cli.timing import Stopwatch
-from gisplan.config import load_scenario
+from gisplan.config import load_scenario, require_indicators
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
 from gisplan.store import Workspace, open_workspace
@@ -57,6 +57,7 @@ def run(
     sc = load_scenario(scenario)
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
+    require_indicators(sc)  # before anything is imported
     import_scenario(sc, ws, cat)
     clock.lap("import layers")
     meta = ws.metadata()

@@ -136,6 +136,7 @@ class GeoPackageWorkspace(Workspace):
             If the file does not exist or is not a GeoPackage. A GeoPackage without gisplan's tables has no
             layers yet (its own layers are left alone).
         """
+        sweep_stale(self.path)
         return _read_own_table(self.path, META_TABLE, "layer")
 
     def changelog(self) -> pd.DataFrame:
@@ -327,10 +328,13 @@ def _writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
         If another process still holds the lock after `wait_s` seconds.
     """
     lock_path = path.with_name(f".{path.name}.lock")
+    existed = path.exists()
+    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # deepest first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = lock_path.open("a+")
     except OSError as exc:
+        _tidy_new(path, lock_path, created, existed=existed)
         msg = f"cannot write a workspace at {path} ({exc.strerror or exc}); choose a folder you can write to."
         raise StoreError(msg) from None
     deadline = time.monotonic() + wait_s
@@ -350,6 +354,40 @@ def _writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
                 logger.info("removing %s, left by an interrupted write", stale)
                 stale.unlink(missing_ok=True)
             yield
+        finally:
+            if not existed and not path.exists():  # a failed first write leaves no lock file and no folders
+                _tidy_new(path, lock_path, created, existed=existed)
+            _unlock(fh)
+
+
+def _tidy_new(path: Path, lock_path: Path, created: list[Path], *, existed: bool) -> None:
+    """Remove the lock file and the folders a failed first write created for a workspace that never came to be."""
+    if existed or path.exists():
+        return
+    lock_path.unlink(missing_ok=True)
+    for folder in created:
+        with contextlib.suppress(OSError):  # not empty: someone else wrote there meanwhile
+            folder.rmdir()
+
+
+def sweep_stale(path: Path) -> None:
+    """Remove the temporary files of an interrupted (killed) write when no writer holds the workspace: any command
+    that reads the workspace tidies up, not only the next import."""
+    stale = list(path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*")) if path.exists() else []
+    if not stale:
+        return
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        fh = lock_path.open("a+")
+    except OSError:
+        return
+    with fh:
+        if not _try_lock(fh):
+            return  # a live writer: its temporary file is in use
+        try:
+            for tmp in stale:
+                logger.info("removing %s, left by an interrupted write", tmp)
+                tmp.unlink(missing_ok=True)
         finally:
             _unlock(fh)
 

@@ -61,10 +61,20 @@ def _kind_checks(
         _plausibility_checks(df, mapping, col)
     if kind == "facilities" and ftype is not None and host is not None:
         _host_checks(df, mapping, ftype, host, ctx, col)
-    if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
-        _location_checks(df, mapping, ctx, usable, col)
-    elif kind in {"townships", "villages"} and ctx.district is not None and isinstance(df, gpd.GeoDataFrame):
-        _location_checks(df, mapping, ctx, usable, col, in_townships=False)
+    if isinstance(df, gpd.GeoDataFrame):
+        _geometry_checks(df, kind, mapping, ctx, usable, col)
+
+
+def _geometry_checks(
+    gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], ctx: Context, usable: np.ndarray, col: _Collector,
+) -> None:
+    """Where features lie: in the district (and their township); division polygons not drawn twice."""
+    if kind in {"facilities", "households"}:
+        _location_checks(gdf, mapping, ctx, usable, col)
+    elif kind in {"townships", "villages"}:
+        if ctx.district is not None:
+            _location_checks(gdf, mapping, ctx, usable, col, in_townships=False)
+        _overlap_checks(gdf, ctx, usable, col)
 
 
 def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
@@ -108,6 +118,40 @@ def _value_checks(df: pd.DataFrame, kind: str, mapping: dict[str, str], col: _Co
         if "pop_60plus" in df:
             big = (df["pop_60plus"] > df["population"]).fillna(False).to_numpy()
             col.at(big, field("pop_60plus"), "persons aged 60+ exceed the population.", "correct one of them.")
+
+
+#: two sibling polygons sharing more than this share of the smaller one are one unit drawn twice (a real gap or
+#: overlap between neighbours is a sliver: 永川's largest, 南大街/卫星湖, is 1.51 km² of townships of 20–100 km²)
+_OVERLAP_SHARE = 0.5
+
+
+def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col: _Collector) -> None:
+    """A division polygon that (nearly) covers another of the same layer is refused, naming both."""
+    ok = np.flatnonzero(usable & shapely.is_valid(gdf.geometry.to_numpy()))
+    if len(ok) < 2:
+        return
+    metric = to_planning_crs(gpd.GeoDataFrame(geometry=gdf.geometry.to_numpy()[ok], crs=gdf.crs), ctx.planning_crs)
+    geoms = metric.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pairs = left < right
+    left, right = left[pairs], right[pairs]
+    if not len(left):
+        return
+    shared = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(smaller > 0, shared / smaller, 0.0)
+    hit = share > _OVERLAP_SHARE
+    names = gdf["name"].astype(str).to_numpy() if "name" in gdf else np.full(len(gdf), "")
+    mask = np.zeros(len(gdf), dtype=bool)
+    other: dict[int, tuple[int, float, float]] = {}
+    for a, b, km2, frac in zip(ok[left[hit]], ok[right[hit]], shared[hit] / 1e6, share[hit], strict=True):
+        mask[b] = True
+        other.setdefault(int(b), (int(a), float(km2), float(frac)))
+    col.at(mask, "geometry", lambda i: f"the polygon of {names[i]} overlaps that of {names[other[i][0]]} (row "
+           f"{col.rows[other[i][0]]}) by {other[i][1]:,.2f} km², {other[i][2]:.0%} of the smaller one: one unit "
+           "is drawn twice or in the wrong place.", "check both polygons (QGIS: Vector › Geometry Tools › Check "
+           "Validity / the Topology Checker) and keep each unit's own outline.")
 
 
 def _plausibility_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector) -> None:
@@ -331,21 +375,19 @@ def _location_checks(
             text += f" and {town_m[i]:,.0f} m from township {towns['name'].iloc[town_at[i]]}"
         return text + "."
 
-    col.at(beyond & ~rescued, _geometry_field(mapping), outside_message,
+    refused = beyond & ~rescued
+    far = refused & (outside_m > _FAR_M)
+    widen = "; if the boundary layers are wrong there, `--tolerance-m` widens the check for this layer."
+    col.at(refused & ~far, _geometry_field(mapping), outside_message,
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
-           "(a wrong CRS shifts points 300–500 m)" + _far_hint(outside_m, beyond & ~rescued)
-           + "; if the boundary layers are wrong there, `--tolerance-m` widens the check for this layer.")
+           "(a wrong CRS shifts points 300–500 m)" + widen)
+    col.at(far, _geometry_field(mapping), outside_message,
+           "the point is far beyond what a coordinate-system offset (300–500 m) explains: check that the row "
+           "belongs to this district and that longitude and latitude are typed right (and, for projected x/y, "
+           "the --crs).")
     if towns is None or "code12" not in gdf:
         return
     _own_township_checks(gdf, mapping, towns, probes, ok & ~(beyond & ~rescued), what, ctx, col)
-
-
-def _far_hint(outside_m: np.ndarray, mask: np.ndarray) -> str:
-    """Say so when points lie farther than any CRS offset could move them (GCJ-02/BD-09 shift 300–500 m)."""
-    if mask.any() and (outside_m[mask] > _FAR_M).all():
-        return ("; the points lie far beyond what a CRS offset explains (300–500 m): they belong elsewhere, or "
-                "longitude and latitude are mistyped")
-    return ""
 
 
 #: beyond this many metres a point is not shifted by a GCJ-02/BD-09 mix-up (≤ ~0.6 km) but elsewhere

@@ -115,10 +115,15 @@ class Context:
 
 
 class _Collector:
-    def __init__(self, source: str, rows: np.ndarray) -> None:
+    def __init__(self, source: str, rows: np.ndarray, blanks: Mapping[tuple[int, str], str] | None = None) -> None:
         self.source = source
         self.rows = rows
         self.problems: list[Problem] = []
+        self.blanks = blanks or {}
+
+    def blank_note(self, i: int, fld: str) -> str | None:
+        """Why cell (row position `i`, column `fld`) is empty, when the file says more than that (merged cells)."""
+        return self.blanks.get((int(self.rows[i]), fld))
 
     def table(self, fld: str | None, message: str, fix: str) -> None:
         self.problems.append(Problem(self.source, None, fld, message, fix))

@@ -150,7 +150,7 @@ def validate_layer(
     schema = layer_schema(kind, catalogue, ftype)
     is_table = isinstance(data, RawTable)
     frame, rows, src = _unpack(data, source)
-    col = _Collector(src, rows)
+    col = _Collector(src, rows, data.blanks if isinstance(data, RawTable) else None)
     if len(frame) == 0:
         col.table(None, "the layer has no rows.", "check the file, sheet or layer given.")
         raise SchemaError(col.problems)

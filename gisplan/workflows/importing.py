@@ -513,7 +513,8 @@ def osm_import_spec(roads: OsmRoads) -> ImportSpec:
 def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
     """The import of every layer a scenario names, with its roads: the configured file, else OpenStreetMap
     roads fetched for the district (cached beside the workspace) when the scenario allows it, else none."""
-    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
+    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, s.encoding, s.illustrative,
+                        s.make_ids, tolerance_m=s.tolerance_m, accept_large=s.accept_large)
              for s in sc.layers]
     if sc.roads is None:
         return specs
