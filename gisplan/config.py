@@ -119,6 +119,7 @@ class LayerSource:
     make_ids: bool = False
     tolerance_m: float | None = None
     accept_large: bool = False
+    locate_by_name: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +297,7 @@ _INDICATOR_KEYS = frozenset({
     "section", "minutes", "weight", "min_population", "value", "where", "comparator",
 })
 _LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative", "encoding", "make_ids",
-                         "tolerance_m", "accept_large"})
+                         "tolerance_m", "accept_large", "locate_by_name"})
 
 
 def _text(value: object) -> str | None:
@@ -320,7 +321,7 @@ def _encoding(value: object) -> str | None:
 # the options of a [[layer]] besides kind, path and type: those of `gisplan layers import`
 _LAYER_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "layer": _text, "sheet": _text, "crs": _text, "encoding": _encoding, "illustrative": _flag, "make_ids": _flag,
-    "accept_large": _flag, "tolerance_m": _tolerance,
+    "accept_large": _flag, "locate_by_name": _flag, "tolerance_m": _tolerance,
 }
 _SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
                             "reported_values"})
@@ -422,6 +423,7 @@ def _layers(raw: dict[str, Any], base: Path, col: TomlProblems) -> tuple[LayerSo
                 encoding=entry.get("encoding"), make_ids=bool(entry.get("make_ids", False)),
                 tolerance_m=float(entry["tolerance_m"]) if "tolerance_m" in entry else None,
                 accept_large=bool(entry.get("accept_large", False)),
+                locate_by_name=bool(entry.get("locate_by_name", False)),
             ))
     return tuple(layers)
 

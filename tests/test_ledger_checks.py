@@ -179,3 +179,53 @@ def test_match_units_decides_within_the_township() -> None:
     assert codes.tolist() == ["500118006200", None, "500118111202", None]
     assert amb.tolist() == [False, True, False, False]
     assert split_name("来苏") == ("来苏", "")
+
+
+def test_ledger_without_coordinates_is_located_by_name(store: Path, tmp_path: Path, base_store: Path) -> None:
+    """Only 地址 and 所属村社区: rows go to their unit's representative point, never silently (item 8)."""
+    path = tmp_path / "stations.csv"
+    path.write_text("站点名称,所属镇街,地址\n"
+                    "甲站,来苏镇,\n"
+                    "乙站,,重庆市永川区陈食街道朱龙花村3组\n"
+                    "丙站,,永川区来苏镇人民政府旁\n", encoding="gbk")
+    refused = CliRunner().invoke(cli, ["layers", "import", str(path), *MPS, "--make-ids", "-w", str(store)])
+    assert refused.exit_code == 1
+    assert "--locate-by-name" in refused.output
+    code, output = _import(store, path, *MPS, "--make-ids", "--locate-by-name")
+    assert code == 0, output
+    assert "located by name (no coordinates): 3 at their township's representative point" in output
+    stored = open_workspace(store).read_layer("facilities_minor_protection_station")
+    # the base workspace has no village polygons: every row is placed at its township's point
+    assert stored["location_precision"].tolist() == ["township"] * 3
+    assert stored["code12"].tolist() == ["500118111000", "500118006200", "500118111000"]  # 朱龙花村 from the address
+    towns = open_workspace(base_store).read_layer("townships").set_index("code12")
+    for point, code12 in zip(stored.geometry, stored["code12"], strict=True):
+        assert towns.geometry.loc[code12[:9] + "000"].contains(point)
+    meta = open_workspace(store).metadata().set_index("layer")
+    assert json.loads(meta.loc["facilities_minor_protection_station", "options"])["locate_by_name"] is True
+
+
+def test_located_rows_use_village_polygons_when_there_are_some(store: Path, tmp_path: Path) -> None:
+    code, output = _import(store, LAYERS / "yongchuan_villages_illustrative.gpkg", "--kind", "villages",
+                           "--layer", "villages")
+    assert code == 0, output
+    path = tmp_path / "csc.csv"
+    path.write_text("facility_id,name,所属镇街,所属村社区,建筑面积\nC1,甲,陈食街道,朱龙花村,300\n", encoding="utf-8")
+    code, output = _import(store, path, "--kind", "facilities", "--type", "community_service_centre",
+                           "--locate-by-name")
+    assert code == 0, output
+    stored = open_workspace(store).read_layer("facilities_community_service_centre")
+    row = stored[stored["facility_id"] == "C1"].iloc[0]
+    assert row["location_precision"] == "village"
+    villages = open_workspace(store).read_layer("villages").set_index("code12")
+    assert villages.geometry.loc["500118006200"].contains(row.geometry)
+
+
+def test_address_that_names_no_unit_is_reported(store: Path, tmp_path: Path) -> None:
+    path = tmp_path / "stations.csv"
+    path.write_text("facility_id,站点名称,地址\nA,甲站,火星基地1号\n", encoding="utf-8")
+    before = sha256(store)
+    code, output = _import(store, path, *MPS, "--locate-by-name")
+    assert code == 1
+    assert "row 2, field `地址`: the row has no coordinates, and no division code" in output
+    assert sha256(store) == before

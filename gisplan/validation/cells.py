@@ -299,7 +299,8 @@ def _table_geometry(
             col.table(
                 "lon/lat",
                 "the table has no coordinate columns (looked for 经度/纬度, lon/lat, lng/lat, x/y).",
-                "add longitude and latitude columns in decimal degrees, or import a GeoJSON/GPKG/SHP.",
+                "add longitude and latitude columns in decimal degrees, or import a GeoJSON/GPKG/SHP; a ledger "
+                "with only 地址 / 所属村社区 can be placed at its villages' points with `--locate-by-name`.",
             )
         return None
     if len(have) == 1:

@@ -92,7 +92,7 @@ class Context:
     ----------
     gazetteer : pandas.DataFrame, optional
         Columns ``code12``, ``name``, ``level``, ``parent_code12``.
-    district, townships : geopandas.GeoDataFrame, optional
+    district, townships, villages : geopandas.GeoDataFrame, optional
         Polygons with ``code12`` and ``name``.
     facilities : Mapping[str, geopandas.GeoDataFrame]
         Facility layers by type id.
@@ -103,15 +103,20 @@ class Context:
         Projected CRS to measure in (the scenario's); default the data's UTM zone.
     accept_large : bool
         Accept values above :data:`PLAUSIBLE_MAX` (the user's override, ``--accept-large``).
+    locate_by_name : bool
+        Place the rows of a facility table without coordinate columns at the representative point of their
+        village or township (``--locate-by-name``).
     """
 
     gazetteer: pd.DataFrame | None = None
     district: gpd.GeoDataFrame | None = None
     townships: gpd.GeoDataFrame | None = None
+    villages: gpd.GeoDataFrame | None = None
     facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     tolerance_m: float = settings.TOLERANCE_M
     planning_crs: str | None = None
     accept_large: bool = False
+    locate_by_name: bool = False
 
 
 class _Collector:

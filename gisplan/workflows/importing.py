@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from gisplan.catalogue import Catalogue, FacilityType
@@ -85,6 +85,9 @@ class ImportSpec:
     accept_large : bool
         Accept magnitudes beyond the plausible (a population or floor area far above any real one); kept in
         the metadata like `tolerance_m`.
+    locate_by_name : bool
+        A facility table without coordinates is placed at its villages'/townships' representative points
+        (column ``location_precision``).
     """
 
     path: Path
@@ -99,24 +102,28 @@ class ImportSpec:
     note: str | None = None
     tolerance_m: float | None = None
     accept_large: bool = False
+    locate_by_name: bool = False
 
     def options(self) -> dict[str, object]:
         """The options given for this file that differ from the defaults (for the metadata and the change log)."""
         given = {"crs": self.crs, "layer": self.layer, "sheet": self.sheet, "encoding": self.encoding,
                  "make_ids": self.make_ids or None, "tolerance_m": self.tolerance_m,
-                 "accept_large": self.accept_large or None, "illustrative": self.illustrative or None}
+                 "accept_large": self.accept_large or None, "illustrative": self.illustrative or None,
+                 "locate_by_name": self.locate_by_name or None}
         return {k: v for k, v in given.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
-    """What one import wrote: store layer name, row count, illustrative flag, source file."""
+    """What one import wrote: store layer name, row count, illustrative flag, source file, and for a ledger located
+    by name the number of rows per ``location_precision`` (``{"village": 12, "township": 5}``)."""
 
     layer: str
     kind: str
     rows: int
     illustrative: bool
     source: str
+    precision: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def layer_name_for(spec: ImportSpec) -> str:
@@ -147,6 +154,7 @@ def load_context(
         gazetteer=get("gazetteer"),
         district=_spatial(get("district")),
         townships=_spatial(get("townships")),
+        villages=_spatial(get("villages")),
         facilities=MappingProxyType(facilities),
         tolerance_m=tolerance_m,
         planning_crs=planning_crs,
@@ -170,6 +178,8 @@ def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame) -> Context:
         return replace(ctx, district=_spatial(data))
     if spec.kind == "townships":
         return replace(ctx, townships=_spatial(data))
+    if spec.kind == "villages":
+        return replace(ctx, villages=_spatial(data))
     return ctx
 
 
@@ -253,7 +263,7 @@ def validate_imports(
         names.setdefault(name, str(spec.path))
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
         own = replace(ctx, tolerance_m=ctx.tolerance_m if spec.tolerance_m is None else spec.tolerance_m,
-                      accept_large=spec.accept_large)
+                      accept_large=spec.accept_large, locate_by_name=spec.locate_by_name)
         try:
             raw = _read(spec, catalogue)
             source = _source_name(spec, raw)
@@ -419,7 +429,8 @@ def _recheck_dependents(
         if options.get("tolerance_m") is not None:
             source += f"; with its own --tolerance-m {float(options['tolerance_m']):g}"  # type: ignore[arg-type]
         source += ")"
-        own = replace(ctx, accept_large=bool(options.get("accept_large", False)), tolerance_m=ctx.tolerance_m
+        own = replace(ctx, accept_large=bool(options.get("accept_large", False)), locate_by_name=False,
+                      tolerance_m=ctx.tolerance_m
                       if options.get("tolerance_m") is None else float(options["tolerance_m"]))  # type: ignore[arg-type]
         try:
             stored = _loaded(ctx, kind, facility_type)
@@ -502,7 +513,9 @@ def import_layers(
         writes = validate_imports(specs, workspace=workspace, catalogue=catalogue, tolerance_m=tolerance_m,
                                   progress=progress, district_code=district_code, planning_crs=planning_crs)
         workspace.write(writes, action="import", detail={"files": len(writes)}, lock=False)
-    return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
+    return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path), MappingProxyType(
+        {str(k): int(v) for k, v in w.data["location_precision"].value_counts().items()}
+        if "location_precision" in w.data else {})) for w in writes]
 
 
 def osm_import_spec(roads: OsmRoads) -> ImportSpec:
@@ -514,7 +527,8 @@ def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
     """The import of every layer a scenario names, with its roads: the configured file, else OpenStreetMap
     roads fetched for the district (cached beside the workspace) when the scenario allows it, else none."""
     specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, s.encoding, s.illustrative,
-                        s.make_ids, tolerance_m=s.tolerance_m, accept_large=s.accept_large)
+                        s.make_ids, tolerance_m=s.tolerance_m, accept_large=s.accept_large,
+                        locate_by_name=s.locate_by_name)
              for s in sc.layers]
     if sc.roads is None:
         return specs
