@@ -7,6 +7,7 @@ and the workspace is byte-for-byte unchanged.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -722,3 +723,13 @@ def test_duplicate_pairs_in_a_cost_table(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "od.csv, row 4, field `candidate_id`: the pair ('d1', 'c1') is given already on row 2" in result.output
     assert "Traceback" not in result.output
+
+
+def test_library_warnings_are_one_line_without_paths(caplog: pytest.LogCaptureFixture) -> None:
+    """A library's warning reaches the terminal as one log line, without its internal file path (-vv adds it)."""
+    from gisplan.cli.main import _show_warning
+
+    with caplog.at_level(logging.WARNING, logger="gisplan"):
+        _show_warning(RuntimeWarning("invalid value encountered in from_wkb"), RuntimeWarning,
+                      "/venv/lib/python3.11/site-packages/shapely/io.py", 358)
+    assert caplog.messages == ["invalid value encountered in from_wkb"]
