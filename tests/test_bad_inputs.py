@@ -284,6 +284,8 @@ CASES_13 = [
          TEC, ("row 2, field `name`", "part of the merged cells A2:B2")),
     Case("wrong sheet lists the sheets", workbook([["facility_id", "name", "code12"]]), (*TEC, "--sheet", "2024"),
          ("ledger.xlsx [sheet 2024]", "no data rows", "sheets: 2023, 2024")),
+    Case("unknown GeoPackage layer lists the layers", two_layer_gpkg, (*TEC, "--layer", "c"),
+         ("two.gpkg [layer c]", "has no layer 'c' (layers: a, b)")),
     Case("far point gets no GCJ-02 hint", csv(HEAD + "\nA,甲,{code12},116.39,39.91,1,0\n"), TEC,
          ("row 2, field `lon/lat`", "far beyond what a coordinate-system offset"), ("gcj02",)),
 ]

@@ -87,15 +87,28 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
     except SchemaError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, LookupError) as exc:
-        msg = f"cannot read the file as a spatial layer: {str(exc).rstrip('.')}."
-        fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
-        raise SchemaError([Problem(source, None, None, msg, fix)]) from None
+        raise SchemaError([_unreadable(path, source, layer, exc)]) from None
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf)
     rows = gdf.index.to_numpy() if path.suffix.lower() == ".gpkg" else np.arange(1, len(gdf) + 1)
     gdf = gdf.reset_index(drop=True)
     gdf["_row"] = rows
     return gdf
+
+
+def _unreadable(path: Path, source: str, layer: str | None, exc: Exception) -> Problem:
+    """Why a vector file could not be read; for a GeoPackage layer that is not there, the layers that are."""
+    msg = f"cannot read the file as a spatial layer: {str(exc).rstrip('.')}."
+    fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
+    if path.suffix.lower() == ".gpkg" and layer is not None:
+        try:
+            names = list_file_layers(path)
+        except (pyogrio.errors.DataSourceError, OSError):
+            names = ()
+        if names and layer not in names:
+            msg = f"the GeoPackage has no layer {layer!r} (layers: {', '.join(names)})."
+            fix = "give one of those with `--layer`."
+    return Problem(source, None, None, msg, fix)
 
 
 def _read_checked(path: Path, source: str, **kwargs: Any) -> gpd.GeoDataFrame:
