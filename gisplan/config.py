@@ -7,6 +7,7 @@ refuses the file with one :class:`~gisplan.errors.ConfigFileError` (like layer v
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 import tomllib
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PLAN_YEARS", "CoverageSettings", "IndicatorSpec", "LayerSource", "MapSettings", "PeriodStatus", "RoadSource",
     "Scenario", "Standard", "check_scenario_types", "current_period", "load_scenario", "period_status",
-    "scenario_profiles",
+    "require_indicators", "scenario_profiles",
 ]
 
 #: length of a Five-Year Plan period (十四五 2021–2025, 十五五 2026–2030 …)
@@ -133,6 +134,11 @@ class LayerSource:
     sheet: str | None = None
     crs: str | None = None
     illustrative: bool = False
+    encoding: str | None = None
+    make_ids: bool = False
+    tolerance_m: float | None = None
+    accept_large: bool = False
+    locate_by_name: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +300,7 @@ def _tolerance(value: object) -> str | None:
 _SCENARIO_CHECKS = {"district_code": _district_code, "crs": _crs, "tolerance_m": _tolerance}
 
 
-def _text(value: object) -> str | None:
+def _short_text(value: object) -> str | None:
     ok = isinstance(value, str) and 0 < len(value.strip()) <= 80
     return None if ok else f"must be a text of 1–80 characters (got {value!r})."
 
@@ -310,8 +316,8 @@ def _pixels(value: object) -> str | None:
 
 
 _MAP_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "basemap": _path, "basemap_max_px": _pixels, "notice": _text,
-    "review_number": lambda v: None if v is None else _text(v), "neighbours": _paths,
+    "basemap": _path, "basemap_max_px": _pixels, "notice": _short_text,
+    "review_number": lambda v: None if v is None else _short_text(v), "neighbours": _paths,
 }
 
 
@@ -393,7 +399,33 @@ _INDICATOR_KEYS = frozenset({
     "section", "minutes", "weight", "min_population", "value", "where", "comparator", "headline",
     "baseline", "target", "per_unit", "siting_unit", "min_distance_m",
 })
-_LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative"})
+_LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illustrative", "encoding", "make_ids",
+                         "tolerance_m", "accept_large", "locate_by_name"})
+
+
+def _text(value: object) -> str | None:
+    return None if isinstance(value, str) and value else f"must be a text (got {value!r})."
+
+
+def _flag(value: object) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false (got {value!r})."
+
+
+def _encoding(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"must be a text encoding such as utf-8, gbk or big5 (got {value!r})."
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        return f"{value!r} is not a text encoding; use e.g. utf-8, gbk, gb18030 or big5."
+    return None
+
+
+# the options of a [[layer]] besides kind, path and type: those of `gisplan layers import`
+_LAYER_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "layer": _text, "sheet": _text, "crs": _text, "encoding": _encoding, "illustrative": _flag, "make_ids": _flag,
+    "accept_large": _flag, "locate_by_name": _flag, "tolerance_m": _tolerance,
+}
 _SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
                             "reported_values", "period", "baseline_year"})
 _ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
@@ -496,10 +528,18 @@ def _layers(raw: dict[str, Any], base: Path, col: TomlProblems) -> tuple[LayerSo
         if kind == "facilities" and not entry.get("type"):
             col.add("layer", i, "kind", "a facilities layer needs `type` (a facility type id).",
                     'add e.g. type = "elderly_institution" to the table.')
-        elif kind is not None and path is not None:
+        elif kind != "facilities" and entry.get("make_ids"):
+            col.add("layer", i, "make_ids", "`make_ids` numbers facilities only.", "remove it from this [[layer]].")
+        options_ok = all([col.check("layer", i, key, entry[key], check) for key, check in _LAYER_CHECKS.items()
+                          if key in entry])
+        if kind is not None and path is not None and options_ok:
             layers.append(LayerSource(
                 kind=kind, path=base / path, facility_type=entry.get("type"), layer=entry.get("layer"),
                 sheet=entry.get("sheet"), crs=entry.get("crs"), illustrative=bool(entry.get("illustrative", False)),
+                encoding=entry.get("encoding"), make_ids=bool(entry.get("make_ids", False)),
+                tolerance_m=float(entry["tolerance_m"]) if "tolerance_m" in entry else None,
+                accept_large=bool(entry.get("accept_large", False)),
+                locate_by_name=bool(entry.get("locate_by_name", False)),
             ))
     return tuple(layers)
 
@@ -631,6 +671,23 @@ def load_scenario(path: str | Path) -> Scenario:
         baseline_year=int(sc["baseline_year"]) if "baseline_year" in sc else None,
         map=map_settings,
     )
+
+
+def require_indicators(scenario: Scenario) -> None:
+    """Refuse a scenario without any ``[[indicator]]`` for a whole run, before anything is imported.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and how to add an indicator row.
+    """
+    if scenario.indicators:
+        return
+    where = scenario.path or "the scenario"
+    msg = (f"{where} has no [[indicator]] table, so `gisplan run` has nothing to compute; nothing was imported. "
+           "Fix: add the plan's indicator rows as [[indicator]] tables (see scenarios/yongchuan-2025.toml), or "
+           "use `gisplan coverage` for coverage alone.")
+    raise ConfigError(msg)
 
 
 def check_scenario_types(scenario: Scenario, catalogue: Catalogue) -> None:

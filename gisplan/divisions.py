@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import CRSError
+from gisplan.namematch import match_units
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -207,20 +208,7 @@ def match_names(
     >>> codes.fillna("-").tolist(), amb.tolist()
     (['500118001001', '500118002001', '-'], [False, False, False])
     """
-    cand = divisions[["code12", "name"]].astype(str)
-    keys = pd.concat([cand.assign(key=cand["name"]), cand.assign(key=cand["name"].map(short_name))])
-    keys = keys.drop_duplicates(["key", "code12"]).assign(scope="")
-    if within is not None:
-        keys = pd.concat([keys, keys.assign(scope=keys["code12"].str.slice(0, 9))])
-    grouped = keys.groupby(["scope", "key"])["code12"]
-    table = pd.DataFrame({"code12": grouped.first(), "n": grouped.nunique()})
-    scope = within.fillna("").astype(str) if within is not None else pd.Series("", index=names.index)
-    found = table.reindex(pd.MultiIndex.from_arrays([scope.to_numpy(), names.astype(str).str.strip().to_numpy()]))
-    n = found["n"].fillna(0).to_numpy()
-    given = names.notna().to_numpy()
-    matched = found["code12"].to_numpy(dtype=object)
-    matched[~(given & (n == 1))] = None
-    return pd.Series(matched, index=names.index), pd.Series(given & (n > 1), index=names.index)
+    return match_units(names, divisions, within=within)
 
 
 def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:

@@ -26,6 +26,7 @@ __all__ = [
     "ExportFormat",
     "Level",
     "LineLevel",
+    "LocationPrecision",
     "MarkerState",
     "Method",
     "Metric",
@@ -67,6 +68,15 @@ class Level(StrEnum):
 
     TOWNSHIP = "township"
     VILLAGE = "village"
+
+
+class LocationPrecision(StrEnum):
+    """How precisely a facility's point is known: its own coordinates, or the representative point of its
+    village/community or township (a ledger without coordinates, located by name or address)."""
+
+    POINT = "point"
+    VILLAGE = "village"
+    TOWNSHIP = "township"
 
 
 class Weight(StrEnum):

@@ -141,3 +141,20 @@ def test_only_network_coverage_answers_a_minutes_row(method: str) -> None:
     else:
         assert row["value"] == 25.0
         assert (row["status"], row["method"]) == ("达标", "computed-spatial")
+
+
+def test_coverage_from_approximate_locations_says_so() -> None:
+    """Facilities placed at their village/township's point (a ledger without coordinates) are counted, and the
+    15-minute row says its coverage is approximate (issue 13 item 8)."""
+    coverage = pd.DataFrame({"level": "district", "code12": "500118000000", "facility_type": "elderly_day_care",
+                             "threshold": [15.0], "method": ["network"], "population": 1000.0,
+                             "population_covered": [250.0]})
+    stations = pd.DataFrame({"facility_id": ["S1", "S2", "S3"], "code12": ["500118001001"] * 3,
+                             "location_precision": ["point", "village", "township"]})
+    table = evaluate_indicators([spec("network_coverage", facility_type="elderly_day_care", target="≥20")],
+                                facilities={"elderly_day_care": stations}, households=None, gazetteer=GAZ,
+                                standard=Standard(), catalogue=load_catalogue(), illustrative=False,
+                                coverage=coverage)
+    assert table["value"].tolist() == [25.0]
+    assert "2 facilities located only at their village/township's representative point" in table["basis"].iloc[0]
+    assert "approximate, not metre-precise" in table["basis"].iloc[0]

@@ -138,10 +138,20 @@ def test_admin_gaps_list_divisions_lacking_a_facility() -> None:
     out = admin_gaps({"township_elderly_centre": tec}, GAZ, CAT)
     tec_rows = out[out["facility_type"] == "township_elderly_centre"]
     assert tec_rows["name"].tolist() == ["乙镇"]
+    assert tec_rows["status"].tolist() == ["lacking"]
+    cemeteries = pd.DataFrame({"facility_id": ["C1"], "code12": ["500118001000"]})
+    out = admin_gaps({"township_elderly_centre": tec, "public_cemetery": cemeteries}, GAZ, CAT)
     cemetery = out[out["facility_type"] == "public_cemetery"]
     assert cemetery["name"].tolist() == ["乙镇"]  # towns only: 街道 are the central city
+
+
+def test_admin_gaps_of_a_type_without_a_layer_are_not_computed() -> None:
+    """No 台账 of a type is not "lacking in every division": one row says the type was not computed."""
+    out = admin_gaps({}, GAZ, CAT)
     mutual = out[out["facility_type"] == "rural_mutual_aid_elderly"]
-    assert mutual["name"].tolist() == ["丙村民委员会"]
+    assert mutual["status"].tolist() == ["not_computed"]
+    assert mutual["code12"].isna().all()
+    assert (out["status"] == "not_computed").all()
 
 
 def test_run_writes_every_output(yongchuan_run: tuple[Path, Path, Path, str]) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from gisplan.catalogue import Catalogue
 
-__all__ = ["GAP_COLUMNS", "admin_gaps", "coverage_gaps"]
+__all__ = ["GAP_COLUMNS", "GAP_LACKING", "GAP_NOT_COMPUTED", "admin_gaps", "coverage_gaps"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,23 +141,33 @@ def admin_gaps(
     Returns
     -------
     pandas.DataFrame
-        ``facility_type, name_zh, level, code12, name`` for each division in the type's scope
-        (townships, towns, urban communities or rural villages) with no facility of that type.
-        Types with no layer in `facilities` are listed for every division, since none is recorded.
+        ``facility_type, name_zh, level, code12, name, status`` for each division in the type's scope
+        (townships, towns, urban communities or rural villages) with no facility of that type (status
+        ``lacking``). A type with no layer in `facilities` cannot be computed: it gets one row with status
+        ``not_computed`` and no division, never a row for every division (no 台账 is not "lacking everywhere").
     """
     rows = []
     for ftype in catalogue.types.values():
         if CoverageKind.ADMINISTRATIVE not in ftype.coverage:
             continue
-        units = units_in_scope(gazetteer, level=ftype.admin_level, scope=ftype.admin_scope)
         layer = facilities.get(ftype.id)
         if layer is None:
-            has = pd.Series(data=False, index=units.index)
-        else:
-            has = administrative_coverage(existing_only(layer), units, level=ftype.admin_level)
+            rows.append(pd.DataFrame({"facility_type": [ftype.id], "name_zh": [ftype.name_zh],
+                                      "level": [ftype.admin_level], "code12": [None], "name": [None],
+                                      "status": [GAP_NOT_COMPUTED]}))
+            continue
+        units = units_in_scope(gazetteer, level=ftype.admin_level, scope=ftype.admin_scope)
+        has = administrative_coverage(existing_only(layer), units, level=ftype.admin_level)
         missing = units[~has.to_numpy(dtype=bool)]
         rows.append(pd.DataFrame({"facility_type": ftype.id, "name_zh": ftype.name_zh, "level": ftype.admin_level,
-                                  "code12": missing["code12"].to_numpy(), "name": missing["name"].to_numpy()}))
+                                  "code12": missing["code12"].to_numpy(), "name": missing["name"].to_numpy(),
+                                  "status": GAP_LACKING}))
     if not rows:
-        return pd.DataFrame(columns=["facility_type", "name_zh", "level", "code12", "name"])
+        return pd.DataFrame(columns=["facility_type", "name_zh", "level", "code12", "name", "status"])
     return pd.concat(rows, ignore_index=True)
+
+
+#: `admin_gaps` status of a division without a facility of the type
+GAP_LACKING = "lacking"
+#: `admin_gaps` status of a type without any layer: not computed (say so, never "lacking everywhere")
+GAP_NOT_COMPUTED = "not_computed"

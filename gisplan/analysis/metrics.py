@@ -375,10 +375,15 @@ def evaluate_indicators(
     """
     existing: dict[str, pd.DataFrame] = {}
     planned: dict[str, int] = {}
+    approximate: dict[str, int] = {}  # facilities placed at a village/township point (a ledger without coordinates)
     for type_id, frame in facilities.items():
         existing[type_id] = existing_only(frame)
         if len(existing[type_id]) < len(frame):
             planned[type_id] = len(frame) - len(existing[type_id])
+        if "location_precision" in existing[type_id]:
+            placed = existing[type_id]["location_precision"].isin(["village", "township"])
+            if placed.any():
+                approximate[type_id] = int(placed.sum())
     straight = None
     if coverage is not None and "method" in coverage:
         straight = coverage[coverage["method"] == CoverageMethod.STRAIGHT_LINE]
@@ -397,6 +402,10 @@ def evaluate_indicators(
             (value, num, den), types = _value(spec, inputs)
             left_out = sum(planned.get(t, 0) for t in types)
             basis = computed + (f"; {left_out} planned facilities left out" if left_out else "")
+            rough = sum(approximate.get(t, 0) for t in types)
+            if rough and spec.metric is Metric.NETWORK_COVERAGE:
+                basis += (f"; {rough} facilities located only at their village/township's representative point "
+                          "(location_precision): approximate, not metre-precise")
         except _NotComputed as exc:
             basis = f"not computed: {exc}"
         if REGISTRY[spec.metric].method is Method.REPORTED:

@@ -37,6 +37,10 @@ Examples:
       --type community_service_centre --crs gcj02 --sheet 2023 -w yc.gpkg
   gisplan layers import 养老机构.csv --kind facilities --type elderly_institution \\
       --crs EPSG:4490 -w yc.gpkg
+  gisplan layers import 来苏镇站点.csv --kind facilities --type elderly_day_care \\
+      --crs gcj02 --tolerance-m 1000 -w yc.gpkg      # kept with the layer for later re-checks
+  gisplan layers import 台账无坐标.xlsx --kind facilities --type minor_protection_station \\
+      --make-ids --locate-by-name -w yc.gpkg         # placed at village/township points
 \b
 --crs: an EPSG code (4326 GPS/WGS84, 4490 CGCS2000/天地图, 4544 CGCS2000 3° CM 105E …), gcj02 (高德/腾讯 points,
 even when a file says EPSG:4326) or bd09 (百度). Tables with coordinates need it.
@@ -48,9 +52,9 @@ def layers() -> None:
     """Import, validate and list the layers of a workspace GeoPackage."""
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """Refuse NaN (click's FloatRange lets it through, and NaN would switch every distance check off)."""
-    if not math.isfinite(value):
+    if value is not None and not math.isfinite(value):
         msg = f"{value} is not a number of metres."
         raise click.BadParameter(msg, ctx=ctx, param=param)
     return value
@@ -68,9 +72,14 @@ def _import_options(func: Any) -> Any:
         click.option("--illustrative", is_flag=True, help="Flag the layer as generated (示意) data."),
         click.option("--make-ids", is_flag=True,
                      help="Facilities without an id column get <type>-<row> ids (row as in the file)."),
-        click.option("--tolerance-m", default=settings.TOLERANCE_M, show_default=True,
-                     type=click.FloatRange(min=0, max=100_000), callback=_finite,
-                     help="Metres a point may lie outside its polygon before it is reported."),
+        click.option("--tolerance-m", default=None, type=click.FloatRange(min=0, max=100_000), callback=_finite,
+                     help=f"Metres a point may lie outside its polygon before it is reported (default "
+                          f"{settings.TOLERANCE_M:g}); kept with the layer and used when it is checked again."),
+        click.option("--accept-large", is_flag=True,
+                     help="Accept populations, floor areas or beds beyond the plausible (kept with the layer)."),
+        click.option("--locate-by-name", is_flag=True,
+                     help="A facility ledger without coordinates (only 地址 / 所属村社区 / 所属镇街): place each "
+                          "row at its village's (else township's) representative point; column location_precision."),
         workspace_option,
         catalogue_option,
     ]
@@ -119,11 +128,13 @@ def _check_combinations(files: Sequence[Path], kind: str, facility_type: str | N
 
 def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
            sheet: str | None, encoding: str | None, illustrative: bool, make_ids: bool,
-           catalogue: Catalogue) -> list[ImportSpec]:
+           catalogue: Catalogue, *, tolerance_m: float | None = None, accept_large: bool = False,
+           locate_by_name: bool = False) -> list[ImportSpec]:
     """Check the options (usage errors, exit 2) and build the import specs."""
     _check_combinations(files, kind, facility_type, crs, layer, sheet, encoding, make_ids)
     _check_values(facility_type, crs, encoding, catalogue)
-    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids)
+    return [ImportSpec(Path(f), kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids,
+                       tolerance_m=tolerance_m, accept_large=accept_large, locate_by_name=locate_by_name)
             for f in files]
 
 
@@ -131,18 +142,19 @@ def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str
 @_import_options
 def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                   layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                  make_ids: bool, tolerance_m: float, workspace: Workspace,
-                  catalogue_files: tuple[Path, ...]) -> None:
+                  make_ids: bool, tolerance_m: float | None, accept_large: bool, locate_by_name: bool,
+                  workspace: Workspace, catalogue_files: tuple[Path, ...]) -> None:
     """Validate FILES and import them into the workspace, all or nothing.
 
     Every problem in every file is listed (file, row, field, what is wrong, the fix); then nothing is
     written and the exit code is 1.
     """
     cat = load_catalogue(*catalogue_files)
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat,
+                   tolerance_m=tolerance_m, accept_large=accept_large, locate_by_name=locate_by_name)
     show = progress_sink()
     try:
-        results = import_layers(workspace, specs, catalogue=cat, tolerance_m=tolerance_m, progress=show)
+        results = import_layers(workspace, specs, catalogue=cat, progress=show)
     except SchemaError as exc:
         close(show)
         report_problems(exc)
@@ -152,23 +164,28 @@ def layers_import(files: tuple[Path, ...], kind: str, facility_type: str | None,
         click.echo(ngettext("imported {n} row into layer `{layer}` of {workspace}{flag}",
                             "imported {n} rows into layer `{layer}` of {workspace}{flag}", r.rows).format(
             n=r.rows, layer=r.layer, workspace=workspace.label, flag=flag))
+        if r.precision:
+            placed = ", ".join(_("{n} at their {kind}'s representative point").format(n=n, kind=kind)
+                               for kind, n in sorted(r.precision.items()))
+            click.echo(_("  located by name (no coordinates): {placed}; column location_precision — coverage from "
+                         "these points is approximate, not metre-precise").format(placed=placed))
 
 
 @layers.command("validate", epilog=_EPILOG_IMPORT.replace("layers import", "layers validate"))
 @_import_options
 def layers_validate(files: tuple[Path, ...], kind: str, facility_type: str | None, crs: str | None,
                     layer: str | None, sheet: str | None, encoding: str | None, illustrative: bool,
-                    make_ids: bool, tolerance_m: float, workspace: Workspace,
-                    catalogue_files: tuple[Path, ...]) -> None:
+                    make_ids: bool, tolerance_m: float | None, accept_large: bool, locate_by_name: bool,
+                    workspace: Workspace, catalogue_files: tuple[Path, ...]) -> None:
     """Check FILES as `layers import` would, against the workspace, without writing anything."""
     cat = load_catalogue(*catalogue_files)
-    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat)
+    specs = _specs(files, kind, facility_type, crs, layer, sheet, encoding, illustrative, make_ids, cat,
+                   tolerance_m=tolerance_m, accept_large=accept_large, locate_by_name=locate_by_name)
     if not workspace.exists():
         logger.warning("workspace %s does not exist: checking against an empty workspace (no gazetteer, no "
                        "boundaries); give -w to check against yours", workspace.label)
     try:
-        writes = validate_imports(specs, workspace=workspace if workspace.exists() else None, catalogue=cat,
-                                  tolerance_m=tolerance_m)
+        writes = validate_imports(specs, workspace=workspace if workspace.exists() else None, catalogue=cat)
     except SchemaError as exc:
         report_problems(exc)
     for w in writes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -109,6 +110,18 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A library's warning as one log line, without the library's file path and source line (-vv adds them)."""
+    del file, line
+    logger = logging.getLogger("gisplan")
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.warning("%s (%s, %s:%d)", message, category.__name__, filename, lineno)
+    else:
+        logger.warning("%s", message)
 
 
 for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,

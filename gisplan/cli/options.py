@@ -73,6 +73,11 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# C0 and C1 control characters (CR rewrites the terminal line, ESC starts colour/cursor sequences), shown escaped
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
+    0x0D: "\\r", 0x0A: "\\n", 0x09: "\\t", 0x00: "\\0"}
+
+
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -80,7 +85,7 @@ def _fmt(value: Any) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, float):
         return f"{value:,.6f}".rstrip("0").rstrip(".")
-    return str(value)
+    return str(value).translate(_CONTROL)
 
 
 def format_table(frame: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ from gisplan.cli.map import map_options
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
 from gisplan.cli.progressbar import close, progress_sink
 from gisplan.cli.timing import Stopwatch
-from gisplan.config import load_scenario
+from gisplan.config import load_scenario, require_indicators
 from gisplan.i18n import _
 from gisplan.outputs.people import for_people
 from gisplan.outputs.results import map_layers, write_map, write_results
@@ -66,6 +66,7 @@ def run(
     sc = load_scenario(scenario)
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
+    require_indicators(sc)  # before anything is imported
     import_scenario(sc, ws, cat)
     clock.lap("import layers")
     meta = ws.metadata()
@@ -77,24 +78,8 @@ def run(
     result = run_scenario(ws, sc, cat, progress=show, propose=propose)
     close(show)
     clock.lap("run", result.seconds)
-    if result.coverage is not None and result.coverage.network is not None:
-        click.echo("\n" + _("roads: {summary}").format(summary=result.coverage.network.summary()))
-        roads = meta[meta["kind"].eq("roads") & meta["note"].fillna("").astype(str).str.strip().ne("")]
-        for layer, note in zip(roads["layer"], roads["note"], strict=True):  # OSM roads: source, date, ODbL
-            click.echo(f"{layer}: {note}")
-    elif result.coverage is not None and result.coverage_note:
-        click.echo("\n" + _("直线 straight-line: {note}").format(note=result.coverage_note))
-    elif result.coverage_note:
-        click.echo("\n" + _("coverage not measured: {note}").format(note=result.coverage_note))
-    table = result.indicators.copy()
-    if len(table):
-        table["value"] = table["value"].round(1)
-        base, end = ((result.period.baseline_year, result.period.period[1]) if result.period is not None
-                     else ("基期", "规划期末"))
-        columns = {"indicator_id": "编号 id", "name_zh": "指标", "unit": "单位", "baseline_2020": f"{base}年(规划)",
-                   "value": "测算 measured", "target_2025": f"{end}年目标", "status": "状态 status",
-                   "method": "方法 method", "basis": "依据 basis"}
-        click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
+    _print_coverage(result, meta)
+    _print_indicators(result)
     _print_gaps(result, {t.id: t.name_zh for t in cat.types.values()})
     _print_proposals(result)
     if "townships" not in set(meta["layer"]):
@@ -120,6 +105,32 @@ def run(
         click.echo("\n" + _("示意 — facility and household layers are generated illustrative data, not real "
                             "facilities; measured values show how the tool works, not the district's real state."))
     logger.info(clock.summary())
+
+
+def _print_coverage(result: RunResult, meta: pd.DataFrame) -> None:
+    """How coverage was measured: the road network (and the roads' source note: OSM's ODbL), the straight-line
+    estimate, or why not at all."""
+    if result.coverage is not None and result.coverage.network is not None:
+        click.echo("\n" + _("roads: {summary}").format(summary=result.coverage.network.summary()))
+        roads = meta[meta["kind"].eq("roads") & meta["note"].fillna("").astype(str).str.strip().ne("")]
+        for layer, note in zip(roads["layer"], roads["note"], strict=True):  # OSM roads: source, date, ODbL
+            click.echo(f"{layer}: {note}")
+    elif result.coverage is not None and result.coverage_note:
+        click.echo("\n" + _("直线 straight-line: {note}").format(note=result.coverage_note))
+    elif result.coverage_note:
+        click.echo("\n" + _("coverage not measured: {note}").format(note=result.coverage_note))
+
+
+def _print_indicators(result: RunResult) -> None:
+    table = result.indicators.copy()
+    if len(table):
+        table["value"] = table["value"].round(1)
+        base, end = ((result.period.baseline_year, result.period.period[1]) if result.period is not None
+                     else ("基期", "规划期末"))
+        columns = {"indicator_id": "编号 id", "name_zh": "指标", "unit": "单位", "baseline_2020": f"{base}年(规划)",
+                   "value": "测算 measured", "target_2025": f"{end}年目标", "status": "状态 status",
+                   "method": "方法 method", "basis": "依据 basis"}
+        click.echo("\n" + format_table(table.rename(columns=columns)[list(columns.values())]))
 
 
 def _print_proposals(result: RunResult) -> None:

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
+import pyogrio.raw
+import shapely
 
 from gisplan.errors import Problem, SchemaError
 
@@ -76,20 +80,63 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
                 kwargs["encoding"] = encoding
             elif path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
                 kwargs["encoding"] = _guess_dbf_encoding(path)
+            elif path.suffix.lower() == ".shp":
+                _check_cpg(path)
             # a GeoPackage's rows are named by fid, as QGIS shows them
-            gdf = pyogrio.read_dataframe(path, fid_as_index=path.suffix.lower() == ".gpkg", **kwargs)
+            gdf = _read_checked(path, source, fid_as_index=path.suffix.lower() == ".gpkg", **kwargs)
     except SchemaError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, LookupError) as exc:
-        msg = f"cannot read the file as a spatial layer: {str(exc).rstrip('.')}."
-        fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
-        raise SchemaError([Problem(source, None, None, msg, fix)]) from None
+        raise SchemaError([_unreadable(path, source, layer, exc)]) from None
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf)
     rows = gdf.index.to_numpy() if path.suffix.lower() == ".gpkg" else np.arange(1, len(gdf) + 1)
     gdf = gdf.reset_index(drop=True)
     gdf["_row"] = rows
     return gdf
+
+
+def _unreadable(path: Path, source: str, layer: str | None, exc: Exception) -> Problem:
+    """Why a vector file could not be read; for a GeoPackage layer that is not there, the layers that are."""
+    msg = f"cannot read the file as a spatial layer: {str(exc).rstrip('.')}."
+    fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
+    if path.suffix.lower() == ".gpkg" and layer is not None:
+        try:
+            names = list_file_layers(path)
+        except (pyogrio.errors.DataSourceError, OSError):
+            names = ()
+        if names and layer not in names:
+            msg = f"the GeoPackage has no layer {layer!r} (layers: {', '.join(names)})."
+            fix = "give one of those with `--layer`."
+    return Problem(source, None, None, msg, fix)
+
+
+def _read_checked(path: Path, source: str, **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read with pyogrio; geometries GEOS cannot build (a polygon ring that is not closed …) are reported by row,
+    and the library's own warnings (NaN coordinates …) do not reach the user's terminal raw."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, **kwargs)
+        except shapely.errors.GEOSException as exc:
+            broken = pyogrio.read_dataframe(path, on_invalid="ignore", **kwargs)
+            raw = pyogrio.raw.read(path, layer=kwargs.get("layer"), encoding=kwargs.get("encoding"))[2]
+            bad = np.flatnonzero(broken.geometry.isna().to_numpy() & np.asarray(pd.notna(raw), dtype=bool))
+            rows = broken.index.to_numpy()[bad] if kwargs.get("fid_as_index") else bad + 1
+            reason = _geos_reason(str(exc))
+            raise SchemaError([Problem(source, int(r), "geometry", f"the geometry cannot be read: {reason}.",
+                                       "repair it (QGIS: Processing › Fix geometries) and import again.")
+                               for r in rows[:50]]) from None
+    return gdf
+
+
+def _geos_reason(text: str) -> str:
+    """GEOS's reason in words a user knows."""
+    if "closed linestring" in text:
+        return "a polygon ring is not closed (its first and last points differ)"
+    if "at least 4" in text or "must have" in text:
+        return "a polygon ring has fewer than 4 points"
+    return text.split(": ", 1)[-1].rstrip(".")
 
 
 def list_file_layers(path: Path) -> tuple[str, ...]:
@@ -104,17 +151,55 @@ def read_file_layer(path: Path, *, layer: str) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _guess_dbf_encoding(path: Path) -> str:
+def _dbf_text(path: Path) -> bytes:
+    """The text bytes of a shapefile's .dbf: its field names (11 bytes in each 32-byte descriptor) and its
+    records; the rest of the header is binary and never valid text."""
     dbf = path.with_suffix(".dbf")
     if not dbf.exists():
-        return "utf-8"
+        return b""
     data = dbf.read_bytes()
     header_len = int.from_bytes(data[8:10], "little") if len(data) >= 10 else 0
-    # the text of a .dbf is its field names (11 bytes in each 32-byte descriptor) and its records;
-    # the rest of the header is binary and never valid UTF-8
     names = b"".join(data[32 + 32 * i : 43 + 32 * i].rstrip(b"\0") for i in range(max(0, (header_len - 33) // 32)))
+    return names + data[header_len:]
+
+
+def _guess_dbf_encoding(path: Path) -> str:
     try:
-        (names + data[header_len:]).decode("utf-8")
+        _dbf_text(path).decode("utf-8")
     except UnicodeDecodeError:
         return "gb18030"
     return "utf-8"
+
+
+# how .cpg files name their code page (ArcGIS writes 65001 / UTF-8, 936 for GBK)
+_CPG_CODECS = {"65001": "utf-8", "utf8": "utf-8", "936": "gbk", "cp936": "gbk", "950": "big5", "ansi 936": "gbk",
+               "1252": "cp1252", "ansi 1252": "cp1252", "utf-8": "utf-8"}
+
+
+def _check_cpg(path: Path) -> None:
+    """A .cpg that names another encoding than the .dbf's text is in would garble every name: refuse it."""
+    cpg = path.with_suffix(".cpg")
+    said = cpg.read_bytes().decode("ascii", errors="replace").strip()
+    codec = _CPG_CODECS.get(said.lower(), said.lower())
+    text = _dbf_text(path)
+    try:
+        text.decode(codec)
+    except LookupError:
+        return  # a code page Python does not know: GDAL decides
+    except UnicodeDecodeError:
+        actual = _guess_dbf_encoding(path)
+        msg = (f"the .cpg file says the attribute text is {said}, but the .dbf is not {said} text"
+               + (" (it reads as GBK/GB18030)." if actual == "gb18030" else "."))
+        fix = (f"correct or delete {cpg.name} (its content should be {'GBK' if actual == 'gb18030' else 'UTF-8'}), "
+               "or give `--encoding gbk`.")
+        raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
+    if codec == "utf-8":
+        return
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    if any(b >= 0x80 for b in text):  # valid UTF-8 with non-ASCII text, yet the .cpg names a legacy code page
+        msg = f"the .cpg file says the attribute text is {said}, but the .dbf holds UTF-8 text."
+        raise SchemaError([Problem(path.name, None, None, msg, f"write UTF-8 into {cpg.name} (or delete it), or "
+                                   "give `--encoding utf-8`.")])

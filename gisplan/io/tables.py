@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import io as _stdio
 import logging
+import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from gisplan.catalogue import normalise_header
 from gisplan.errors import Problem, SchemaError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from pathlib import Path
 
 __all__ = [
@@ -73,12 +74,16 @@ class RawTable:
         File name (and sheet) for messages.
     encoding : str | None
         The text encoding detected for CSV files.
+    blanks : Mapping[tuple[int, str], str]
+        Why a cell is empty where the file says more than "empty" ((row, column) → note): part of cells merged
+        across columns.
     """
 
     frame: pd.DataFrame
     rows: np.ndarray
     source: str
     encoding: str | None = None
+    blanks: Mapping[tuple[int, str], str] = field(default_factory=dict)
 
 
 def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
@@ -96,15 +101,108 @@ def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         utf8_error = exc
     try:
-        return data.decode("gb18030"), "gb18030"
+        text = data.decode("gb18030")
     except UnicodeDecodeError:
-        line = data[: utf8_error.start].count(b"\n") + 1
-        msg = (
-            f"the file is neither UTF-8 nor GBK/GB18030 text (undecodable bytes on line {line}, "
-            f"byte {utf8_error.start})."
-        )
-        fix = "save it from Excel as 'CSV UTF-8' (or 'CSV' in GBK), or give `--encoding`."
-        raise SchemaError([Problem(source, line, None, msg, fix)]) from None
+        text = None
+    if text is not None:
+        _refuse_big5(data, text, source)
+        return text, "gb18030"
+    line = data[: utf8_error.start].count(b"\n") + 1
+    msg = (
+        f"the file is neither UTF-8 nor GBK/GB18030 text (undecodable bytes on line {line}, "
+        f"byte {utf8_error.start})."
+    )
+    fix = "save it from Excel as 'CSV UTF-8' (or 'CSV' in GBK), or give `--encoding`."
+    raise SchemaError([Problem(source, line, None, msg, fix)])
+
+
+def _odd_share(text: str) -> tuple[float, int]:
+    """The share of the distinct non-ASCII characters of `text` that a simplified-Chinese ledger hardly uses (kana,
+    bopomofo, symbols, Han characters outside GB2312's 6,763), and how many non-ASCII characters it has. Real GBK
+    text stays near 0; Big5 bytes read as GBK give kana and rare characters (永川區 → ッ跋ㄓ)."""
+    chars = _NON_ASCII.findall(text)
+    if not chars:
+        return 0.0, 0
+    distinct = set(chars)
+    odd = sum(1 for c in distinct if not _PUNCTUATION.match(c) and not _in_gb2312_han(c))
+    return odd / len(distinct), len(chars)
+
+
+def _in_gb2312_han(char: str) -> bool:
+    if not _HAN.match(char):
+        return False
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_HAN = re.compile("[\u4e00-\u9fff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+# CJK and general punctuation, full-width forms, the 〇 and ㎡ of ledgers
+_PUNCTUATION = re.compile("[\u2000-\u206f\u3000-\u303f\uff00-\uffef\u00b0-\u00b7\u2103\u33a1\u3007]")
+_ODD_LIMIT = 0.3  # share of odd characters above which GBK text is suspect
+
+
+def _refuse_big5(data: bytes, text: str, source: str) -> None:
+    """Big5 (Traditional Chinese, 台湾/香港) bytes decode as GBK without an error, into nonsense characters:
+    refuse them and say how to read the file."""
+    share, count = _odd_share(text)
+    if count < 2 or share <= _ODD_LIMIT:
+        return
+    try:
+        big5 = data.decode("big5")
+    except UnicodeDecodeError:
+        return
+    chars = set(_NON_ASCII.findall(big5))
+    if not chars or sum(1 for c in chars if _HAN.match(c) or _PUNCTUATION.match(c)) / len(chars) < 1 - _ODD_LIMIT:
+        return
+    sample = "".join(_HAN.findall(big5)[:12])
+    msg = (f"the file looks like Big5 (Traditional Chinese) text, which reads as nonsense characters in GBK "
+           f"(read as Big5 it says {sample!r}).")
+    fix = "import it with `--encoding big5`, or save it from Excel as 'CSV UTF-8'."
+    raise SchemaError([Problem(source, None, None, msg, fix)])
+
+
+_BARE_CR = re.compile("\r(?!\n)")
+
+
+def _line_of(text: str, at: int) -> int:
+    return text.count("\n", 0, at) + 1
+
+
+def _clean_text(text: str, source: str) -> str:
+    """Line endings made ``\n``; NUL bytes and bare carriage returns inside unquoted cells refused by row.
+
+    Old Mac files end their lines with CR alone: they are read as lines. A CR inside a quoted cell is a line
+    break in the cell; outside quotes it would split a row in two, and is reported.
+    """
+    if "\r" in text and "\n" not in text:
+        logger.info("%s: lines end with CR only (old Mac format); read as lines", source)
+        text = text.replace("\r", "\n")
+    problems = []
+    if "\x00" in text:
+        lines = sorted({_line_of(text, m.start()) for m in re.finditer("\x00", text)})
+        problems += [Problem(source, line, None, "the row holds a NUL byte (\\0), which cuts the text short.",
+                             "remove it (often a UTF-16 file without its byte-order mark, or a broken export): "
+                             "save the file again from Excel/WPS as 'CSV UTF-8'.") for line in lines[:20]]
+    if "\r" in text:
+        quoted = []
+        for m in _BARE_CR.finditer(text):
+            start = text.rfind("\n", 0, m.start()) + 1
+            if text.count('"', start, m.start()) % 2:
+                quoted.append(m.start())
+            else:
+                line = _line_of(text, m.start())
+                problems.append(Problem(source, line, None, "a bare carriage return (CR) inside a cell splits the "
+                                        "row.", "remove the line break from the cell (in Excel: find CHAR(13) / "
+                                        "Ctrl+J and replace it), or put the cell in double quotes."))
+        for at in quoted:
+            text = text[:at] + "\n" + text[at + 1:]
+    if problems:
+        raise SchemaError(problems[:50])
+    return text
 
 
 def _pick_header(grid: list[list[Any]], known: set[str]) -> int:
@@ -349,6 +447,7 @@ def read_table(
         return _read_xlsx(path, known, sheet)
     data = path.read_bytes()
     text, used = _decode(data, path.name, encoding)
+    text = _clean_text(text, path.name)
     sample = text[:8192]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
@@ -379,17 +478,105 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
         fix = "open and re-save it in Excel/WPS as .xlsx (old .xls files must be saved as .xlsx)."
         raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
     try:
+        states = {ws.title: getattr(ws, "sheet_state", "visible") for ws in book.worksheets}
+        visible = [name for name, state in states.items() if state == "visible"]
+        listed = ", ".join(f"{n}{'' if states[n] == 'visible' else ' (hidden)'}" for n in book.sheetnames)
         if sheet is None:
-            ws = book.worksheets[0]
+            if not visible:
+                msg = f"every sheet of the workbook is hidden ({listed})."
+                raise SchemaError([Problem(path.name, None, None, msg, "choose one with `--sheet`.")])
+            ws = book[visible[0]]
+            if len(book.sheetnames) > 1:
+                logger.info("%s: reading sheet %r, the first visible one (sheets: %s); choose another with --sheet",
+                            path.name, ws.title, listed)
         elif sheet in book.sheetnames:
             ws = book[sheet]
         else:
-            msg = f"the workbook has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})."
+            msg = f"the workbook has no sheet {sheet!r} (sheets: {listed})."
             raise SchemaError([Problem(path.name, None, None, msg, "give one of those with `--sheet`.")])
         if hasattr(ws, "reset_dimensions"):  # exporters often write a stale <dimension ref="A1"/>
             ws.reset_dimensions()
         grid = [list(r) for r in ws.iter_rows(values_only=True)]
+        xml = _sheet_xml(path, getattr(ws, "_worksheet_path", None))
         source = f"{path.name} [sheet {ws.title}]"
     finally:
         book.close()
-    return _grid_to_table(grid, source, known, None)
+    blanks = _merged_cells(grid, xml, source)
+    try:
+        table = _grid_to_table(grid, source, known, None)
+    except SchemaError as exc:
+        if len(book.sheetnames) < 2:
+            raise
+        raise SchemaError([Problem(p.source, p.row, p.field, p.message, f"{p.fix} (sheets: {listed}; choose one "
+                                   "with `--sheet`)") for p in exc.problems]) from None
+    _refuse_formulas(table, xml, source)
+    if blanks:
+        header = list(table.frame.columns)
+        notes = {(r, header[c]): text for (r, c), text in blanks.items() if c < len(header)}
+        table = RawTable(table.frame, table.rows, table.source, table.encoding, notes)
+    return table
+
+
+def _sheet_xml(path: Path, member: str | None) -> bytes:
+    """The XML of one worksheet of an .xlsx (empty when it cannot be found)."""
+    if not member:
+        return b""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(member.lstrip("/"))
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return b""
+
+
+_MERGE_RE = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+# a formula cell whose value was never saved: <f>…</f> (or a shared <f …/>) followed by no or an empty <v>
+_FORMULA_RE = re.compile(
+    rb'<c r="([A-Z]+)(\d+)"[^>]*>\s*(?:<f[^>]*>([^<]*)</f>|<f[^>]*/>)\s*(?:<v\s*/>|<v></v>)?\s*</c>')
+
+
+def _merged_cells(grid: list[list[Any]], xml: bytes, source: str) -> dict[tuple[int, int], str]:
+    """Fill cells merged down one column with their value (a 所属镇街 written once for five rows means all five);
+    return, for cells merged across columns, why they are empty ((row, column index) → note)."""
+    from openpyxl.utils import column_index_from_string  # noqa: PLC0415
+
+    notes: dict[tuple[int, int], str] = {}
+    for c1, r1, c2, r2 in _MERGE_RE.findall(xml):
+        first_col, last_col = column_index_from_string(c1.decode()) - 1, column_index_from_string(c2.decode()) - 1
+        top, bottom = int(r1), int(r2)
+        ref = f"{c1.decode()}{top}:{c2.decode()}{bottom}"
+        if top > len(grid):
+            continue
+        value = grid[top - 1][first_col] if first_col < len(grid[top - 1]) else None
+        if first_col == last_col:
+            for r in range(top + 1, min(bottom, len(grid)) + 1):
+                row = grid[r - 1]
+                if first_col < len(row):
+                    row[first_col] = value
+            logger.info("%s: merged cells %s read as %r on each of their rows", source, ref, value)
+            continue
+        for r in range(top, min(bottom, len(grid)) + 1):
+            for c in range(first_col, last_col + 1):
+                if (r, c) != (top, first_col):
+                    notes[(r, c)] = (f"the cell is part of the merged cells {ref} (merged across columns, its value "
+                                     f"is in {c1.decode()}{top})")
+    return notes
+
+
+def _refuse_formulas(table: RawTable, xml: bytes, source: str) -> None:
+    """Formula cells of the table whose value was never saved read as empty: refuse them by row and column."""
+    if b"<f" not in xml:
+        return
+    from openpyxl.utils import column_index_from_string  # noqa: PLC0415
+
+    rows = set(table.rows.tolist())
+    header = list(table.frame.columns)
+    problems = []
+    for col_letters, row, formula in _FORMULA_RE.findall(xml):
+        r, c = int(row), column_index_from_string(col_letters.decode()) - 1
+        if r in rows and c < len(header):
+            text = f" (={formula.decode(errors='replace')})" if formula else ""
+            problems.append(Problem(source, r, str(header[c]), f"the cell holds a formula{text} whose value was "
+                                    "never saved, so it would read as empty.", "open the workbook in Excel/WPS and "
+                                    "save it (that stores the values), or paste the values instead of formulas."))
+    if problems:
+        raise SchemaError(problems[:200])

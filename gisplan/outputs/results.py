@@ -54,7 +54,9 @@ def _unit_layer(
         out["floor_area_m2_per_100hh"] = out["code12"].astype(str).map(per)
     lacking = admin[admin["level"] == level]
     for type_id, part in lacking.groupby("facility_type"):
-        out[f"lacks_{type_id}"] = out["code12"].astype(str).isin(set(part["code12"].astype(str)))
+        out[f"lacks_{type_id}"] = out["code12"].astype(str).isin(set(part["code12"].dropna().astype(str)))
+        if "status" in part and (part["status"] == "not_computed").any():  # no layer: unknown, not "no gap"
+            out[f"lacks_{type_id}"] = pd.Series(pd.NA, index=out.index, dtype="boolean")
     return out
 
 

@@ -132,6 +132,14 @@ def cost_table(
         for i in np.flatnonzero(idx < 0)[:10]:
             problems.append(Problem(source[0], int(c_rows[i]), field, f"{costs[field].iloc[i]!r} is not in {name}",
                                     f"add it to {name} or remove the row."))
+    pair = pd.Series(pd_idx.astype(np.int64) * (len(c_index) + 1) + pc_idx.astype(np.int64))
+    twice = np.flatnonzero(pair.duplicated().to_numpy() & (pd_idx >= 0) & (pc_idx >= 0))
+    first = pd.Series(np.arange(len(pair))).groupby(pair.to_numpy()).transform("min").to_numpy()
+    for i in twice[:10]:
+        problems.append(Problem(source[0], int(c_rows[i]), "candidate_id", f"the pair ({costs['demand_id'].iloc[i]!r}, "
+                                f"{costs['candidate_id'].iloc[i]!r}) is given already on row {int(c_rows[first[i]])}"
+                                f" (costs {cost[first[i]]:g} and {cost[i]:g}).",
+                                "keep one row per demand–candidate pair (the shortest route)."))
     if problems:
         raise SchemaError(problems)
     return CostTable(d_index.to_numpy(dtype=object), c_index.to_numpy(dtype=object), weights, capacity,

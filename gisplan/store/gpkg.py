@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS {META_TABLE} (
     stored_crs TEXT,
     row_count INTEGER NOT NULL,
     illustrative INTEGER NOT NULL CHECK (illustrative IN (0, 1)),
-    note TEXT
+    note TEXT,
+    options TEXT
 );
 CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -191,6 +192,7 @@ class GeoPackageWorkspace(Workspace):
             If the file does not exist or is not a GeoPackage. A GeoPackage without gisplan's tables has no
             layers yet (its own layers are left alone).
         """
+        sweep_stale(self.path)
         return _read_own_table(self.path, META_TABLE, "layer")
 
     def changelog(self) -> pd.DataFrame:
@@ -302,8 +304,9 @@ class GeoPackageWorkspace(Workspace):
                     _log(tmp, action, op.name, {**detail, "dropped": True}, revision, user)
                 else:
                     _write(tmp, op)
-                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path},
-                         revision, user)
+                    options = {"options": json.loads(op.options)} if op.options else {}
+                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
+                                                **options}, revision, user)
             changes = [diff_layer(name, before[name][0], _read_stored(tmp, name), meta_before=before[name][1],
                                   meta_after=_meta_row(tmp, name)) for name in touched]
             if operations or new_workspace:
@@ -402,6 +405,9 @@ def _ensure_tables(path: Path) -> None:
         columns = {row[1] for row in con.execute(f"PRAGMA table_info({LOG_TABLE})")}
         if "revision" not in columns:  # a workspace written before revisions existed
             con.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN revision INTEGER")
+        meta_columns = {row[1] for row in con.execute(f"PRAGMA table_info({META_TABLE})")}
+        if "options" not in meta_columns:  # a workspace written before per-layer options were kept
+            con.execute(f"ALTER TABLE {META_TABLE} ADD COLUMN options TEXT")
         has_contents = con.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_contents'"
         ).fetchone()[0]
@@ -517,10 +523,13 @@ def _writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
         If another process still holds the lock after `wait_s` seconds.
     """
     lock_path = path.with_name(f".{path.name}.lock")
+    existed = path.exists()
+    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # deepest first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = lock_path.open("a+")
     except OSError as exc:
+        _tidy_new(path, lock_path, created, existed=existed)
         msg = f"cannot write a workspace at {path} ({exc.strerror or exc}); choose a folder you can write to."
         raise StoreError(msg) from None
     deadline = time.monotonic() + wait_s
@@ -540,6 +549,40 @@ def _writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
                 logger.info("removing %s, left by an interrupted write", stale)
                 stale.unlink(missing_ok=True)
             yield
+        finally:
+            if not existed and not path.exists():  # a failed first write leaves no lock file and no folders
+                _tidy_new(path, lock_path, created, existed=existed)
+            _unlock(fh)
+
+
+def _tidy_new(path: Path, lock_path: Path, created: list[Path], *, existed: bool) -> None:
+    """Remove the lock file and the folders a failed first write created for a workspace that never came to be."""
+    if existed or path.exists():
+        return
+    lock_path.unlink(missing_ok=True)
+    for folder in created:
+        with contextlib.suppress(OSError):  # not empty: someone else wrote there meanwhile
+            folder.rmdir()
+
+
+def sweep_stale(path: Path) -> None:
+    """Remove the temporary files of an interrupted (killed) write when no writer holds the workspace: any command
+    that reads the workspace tidies up, not only the next import."""
+    stale = list(path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*")) if path.exists() else []
+    if not stale:
+        return
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        fh = lock_path.open("a+")
+    except OSError:
+        return
+    with fh:
+        if not _try_lock(fh):
+            return  # a live writer: its temporary file is in use
+        try:
+            for tmp in stale:
+                logger.info("removing %s, left by an interrupted write", tmp)
+                tmp.unlink(missing_ok=True)
         finally:
             _unlock(fh)
 
@@ -591,10 +634,10 @@ def _record(path: Path, w: LayerWrite) -> None:
     with contextlib.closing(_connect(path)) as con:
         con.execute(
             f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
-            "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note, options) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
-             w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note),
+             w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note, w.options),
         )
 
 

@@ -138,7 +138,7 @@ def _restoring_write(change: LayerChange, data: pd.DataFrame) -> LayerWrite:
         source_sha256=meta.get("source_sha256"), source_layer=meta.get("source_layer"),
         crs_given=meta.get("crs_given"), facility_type=meta.get("facility_type"),
         illustrative=bool(meta.get("illustrative") or False), note=meta.get("note"),
-        imported_at=meta.get("imported_at"),
+        imported_at=meta.get("imported_at"), options=meta.get("options"),
     )
 
 

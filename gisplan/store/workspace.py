@@ -55,7 +55,7 @@ __all__ = [
 META_TABLE = "gisplan_layers"
 LOG_TABLE = "gisplan_changelog"
 META_COLUMNS = ("layer", "kind", "facility_type", "source_path", "source_sha256", "source_layer", "imported_at",
-                "crs_given", "stored_crs", "row_count", "illustrative", "note")
+                "crs_given", "stored_crs", "row_count", "illustrative", "note", "options")
 LOG_COLUMNS = ("seq", "at", "user", "action", "layer", "detail", "revision")
 
 #: One row per revision (who, when, why; what it took back) and one per row a revision changed.
@@ -107,6 +107,9 @@ class LayerWrite:
         Free text.
     imported_at : str or None
         When the rows were imported; None stamps the commit time (undo passes the original time).
+    options : str or None
+        The import options that checked the layer (JSON text, e.g. ``{"tolerance_m": 1000}``), which later
+        checks of the layer reuse.
     """
 
     name: str
@@ -120,6 +123,7 @@ class LayerWrite:
     illustrative: bool = False
     note: str | None = None
     imported_at: str | None = None
+    options: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

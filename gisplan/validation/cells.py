@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -26,6 +27,10 @@ _FALSE = frozenset({"0", "false", "f", "no", "n", "否", "不达标", "不合格
 
 
 _DBF_NAME_LEN = 10
+
+
+#: the largest whole number a float64 (and so every numeric column) holds exactly: 2**53 - 1
+_LARGEST_EXACT = 2**53 - 1
 
 
 _HALFWIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
@@ -144,7 +149,8 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     text = _cells(values)
     empty = text.isna().to_numpy()
     if required:
-        col.at(empty, column, f"`{attr.name}` is empty.", "fill it in; every row needs it.")
+        col.at(empty, column, lambda i: f"`{attr.name}` is empty" + (f": {note}." if (note := col.blank_note(
+            i, column)) else "."), "fill it in; every row needs it (unmerge merged cells and fill each one).")
     if attr.dtype == "str":
         return _cells(text, lambda v: str(v).strip())
     if attr.dtype == "code12":
@@ -244,6 +250,15 @@ def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector
         "write a plain number, e.g. 350 or 350.5"
         + (f" (a unit word {'/'.join(attr.suffixes)} may follow)." if attr.suffixes else "."),
     )
+    values = num.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    col.at(infinite, column, lambda i: f"{_show(text.iloc[i])} is not a finite number (expected `{attr.name}`{unit}).",
+           "write the real value; 'inf', '∞' or an overflowing formula result cannot be counted.")
+    too_big = ~infinite & (np.abs(np.nan_to_num(values)) > _LARGEST_EXACT)
+    col.at(too_big, column, lambda i: f"{_show(text.iloc[i])} is too large for the `{attr.name}` column (at most "
+           f"{_LARGEST_EXACT:,} can be stored exactly).", "check the value: a unit or a column mix-up, or digits "
+           "typed twice?")
+    num = num.where(~pd.Series(infinite | too_big, index=num.index))
     if attr.dtype == "int":
         frac = (~num.isna() & (num % 1 != 0)).to_numpy()
         col.at(frac, column, lambda i: f"{_show(text.iloc[i])} is not a whole number.", "write a whole number.")
@@ -266,9 +281,14 @@ def _table_geometry(
     frame = raw.frame
     if "wkt" in mapping:
         wkt = frame[mapping["wkt"]]
-        geoms = shapely.from_wkt(wkt.to_numpy(dtype=object), on_invalid="ignore")
+        with warnings.catch_warnings():  # GEOS warns about NaN coordinates; they are reported by row below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            geoms = shapely.from_wkt(wkt.to_numpy(dtype=object), on_invalid="ignore")
         bad = (wkt.notna().to_numpy() & pd.isna(geoms))
-        col.at(bad, mapping["wkt"], "is not valid WKT.", "write e.g. POINT (105.92 29.35).")
+        col.at(bad, mapping["wkt"],
+               lambda i: f"{_show(wkt.iloc[i])[:60]} is not valid WKT ({_wkt_reason(wkt.iloc[i])}).",
+               "write e.g. POINT (105.92 29.35) or POLYGON ((105.9 29.3, 105.95 29.3, 105.95 29.35, 105.9 29.3)); "
+               "a polygon's ring ends on its first point.")
         return gpd.GeoSeries(geoms, index=frame.index)
     have = [k for k in ("lon", "lat") if k in mapping]
     if not have and "lonlat" in mapping:
@@ -279,7 +299,8 @@ def _table_geometry(
             col.table(
                 "lon/lat",
                 "the table has no coordinate columns (looked for 经度/纬度, lon/lat, lng/lat, x/y).",
-                "add longitude and latitude columns in decimal degrees, or import a GeoJSON/GPKG/SHP.",
+                "add longitude and latitude columns in decimal degrees, or import a GeoJSON/GPKG/SHP; a ledger "
+                "with only 地址 / 所属村社区 can be placed at its villages' points with `--locate-by-name`.",
             )
         return None
     if len(have) == 1:
@@ -287,6 +308,18 @@ def _table_geometry(
         return None
     return _points((frame[mapping["lon"]], mapping["lon"]), (frame[mapping["lat"]], mapping["lat"]),
                    frame, schema, col, projected=projected)
+
+
+def _wkt_reason(text: object) -> str:
+    """Why GEOS refuses one WKT text (called for refused cells only)."""
+    try:
+        shapely.from_wkt(str(text))
+    except shapely.errors.GEOSException as exc:
+        reason = str(exc)
+        if "closed linestring" in reason:
+            return "a polygon ring is not closed: its last point must repeat its first"
+        return reason.split(": ", 1)[-1].rstrip(".")
+    return "unreadable"
 
 
 def _split_lonlat(
@@ -309,12 +342,16 @@ def _parse_degrees(text: pd.Series, attr: Attribute, column: str, col: _Collecto
     as_text = text.map(_halfwidth).astype("string")
     num = pd.to_numeric(as_text.str.replace(",", "", regex=False), errors="coerce").astype("float64")
     dms = as_text.where(num.isna()).str.extract(_DMS_RE)
-    value = (dms["d"].astype("float64") + dms["m"].astype("float64").fillna(0) / 60
-             + dms["s"].astype("float64").fillna(0) / 3600)
+    minutes, seconds = dms["m"].astype("float64"), dms["s"].astype("float64")
+    sixty = ((minutes >= 60) | (seconds >= 60)).fillna(False).to_numpy(dtype=bool)
+    col.at(sixty, column, lambda i: f"{_show(text.iloc[i])} has minutes or seconds of 60 or more (expected "
+           f"`{attr.name}` in degrees-minutes-seconds, each below 60).",
+           "check the digits (e.g. 105°55′37″): minutes and seconds run from 0 to 59.99.")
+    value = dms["d"].astype("float64") + minutes.fillna(0) / 60 + seconds.fillna(0) / 3600
     hemi = dms["h1"].fillna(dms["h2"]).fillna("")
     value = value.where(~hemi.isin(["S", "s", "W", "w", "南", "西"]), -value)
-    num = num.fillna(value)
-    bad = (text.notna() & num.isna()).to_numpy()
+    num = num.fillna(value.where(~pd.Series(sixty, index=value.index)))
+    bad = (text.notna() & num.isna()).to_numpy() & ~sixty
     col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not a number (expected `{attr.name}` in degrees).",
            "write decimal degrees (105.927) or degrees-minutes-seconds (105°55′37″).")
     return num
@@ -418,13 +455,24 @@ def _check_geometry(
         lambda i: f"the geometry is a {type_names[i]}; a {schema.kind} layer needs {expected}.",
         "convert the features (QGIS: Vector › Geometry Tools) or import them as the right kind.",
     )
+    nan = ~missing & np.isnan(_coordinate_sums(arr))
     valid = shapely.is_valid(arr)
-    invalid = ~missing & ~wrong & ~valid
+    invalid = ~missing & ~wrong & ~valid & ~nan
     reasons = shapely.is_valid_reason(arr)
+    col.at(nan & ~wrong, "geometry", "a coordinate of the geometry is not a number (NaN).",
+           "fill in or delete the point without coordinates (QGIS: Vector › Geometry Tools › Check Validity).")
     col.at(
         invalid,
         "geometry",
         lambda i: f"the geometry is invalid ({reasons[i]}).",
         "repair it (QGIS: Processing › Fix geometries, or shapely.make_valid) and import again.",
     )
-    return ~missing & ~wrong & ~invalid
+    return np.asarray(~missing & ~wrong & ~invalid & ~nan, dtype=bool)
+
+
+def _coordinate_sums(arr: np.ndarray) -> np.ndarray:
+    """Per geometry, the sum of its x and y coordinates (NaN when any coordinate is NaN), column-wise."""
+    coords, index = shapely.get_coordinates(arr, return_index=True)
+    sums = np.zeros(len(arr))
+    np.add.at(sums, index, coords.sum(axis=1))
+    return sums

@@ -12,7 +12,8 @@ import shapely
 
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
-from gisplan.validation.rules import Context, _check_unique, _Collector, _geometry_field, _show
+from gisplan.namematch import name_key
+from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
 from gisplan.vocab import Level
 
 if TYPE_CHECKING:
@@ -56,12 +57,24 @@ def _kind_checks(
         col.table(None, "the workspace has no gazetteer, so the households' division codes cannot be checked.",
                   "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
     _value_checks(df, kind, mapping, col)
+    if not ctx.accept_large:
+        _plausibility_checks(df, mapping, col)
     if kind == "facilities" and ftype is not None and host is not None:
         _host_checks(df, mapping, ftype, host, ctx, col)
-    if isinstance(df, gpd.GeoDataFrame) and kind in {"facilities", "households"}:
-        _location_checks(df, mapping, ctx, usable, col)
-    elif kind in {"townships", "villages"} and ctx.district is not None and isinstance(df, gpd.GeoDataFrame):
-        _location_checks(df, mapping, ctx, usable, col, in_townships=False)
+    if isinstance(df, gpd.GeoDataFrame):
+        _geometry_checks(df, kind, mapping, ctx, usable, col)
+
+
+def _geometry_checks(
+    gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], ctx: Context, usable: np.ndarray, col: _Collector,
+) -> None:
+    """Where features lie: in the district (and their township); division polygons not drawn twice."""
+    if kind in {"facilities", "households"}:
+        _location_checks(gdf, mapping, ctx, usable, col)
+    elif kind in {"townships", "villages"}:
+        if ctx.district is not None:
+            _location_checks(gdf, mapping, ctx, usable, col, in_townships=False)
+        _overlap_checks(gdf, ctx, usable, col)
 
 
 def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
@@ -86,7 +99,8 @@ def _match(
            "add the 12-digit code (区划代码), or the township, to tell them apart.")
     unknown = (names.notna() & codes.isna() & ~ambiguous).to_numpy()
     col.at(unknown, field, _no_match(names, pool, what),
-           f"write the standard {what} name (标准地名, as in the gazetteer), e.g. 胜利路街道, not 胜利路街道办事处.")
+           f"write the standard {what} name (标准地名, as in the gazetteer) or its short form "
+           "(朱龙花村 for 朱龙花村村民委员会, 中山路社区 for 中山路社区居民委员会).")
     return codes
 
 
@@ -104,6 +118,53 @@ def _value_checks(df: pd.DataFrame, kind: str, mapping: dict[str, str], col: _Co
         if "pop_60plus" in df:
             big = (df["pop_60plus"] > df["population"]).fillna(False).to_numpy()
             col.at(big, field("pop_60plus"), "persons aged 60+ exceed the population.", "correct one of them.")
+
+
+#: two sibling polygons sharing more than this share of the smaller one are one unit drawn twice (a real gap or
+#: overlap between neighbours is a sliver: 永川's largest, 南大街/卫星湖, is 1.51 km² of townships of 20–100 km²)
+_OVERLAP_SHARE = 0.5
+
+
+def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col: _Collector) -> None:
+    """A division polygon that (nearly) covers another of the same layer is refused, naming both."""
+    ok = np.flatnonzero(usable & shapely.is_valid(gdf.geometry.to_numpy()))
+    if len(ok) < 2:
+        return
+    metric = to_planning_crs(gpd.GeoDataFrame(geometry=gdf.geometry.to_numpy()[ok], crs=gdf.crs), ctx.planning_crs)
+    geoms = metric.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pairs = left < right
+    left, right = left[pairs], right[pairs]
+    if not len(left):
+        return
+    shared = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(smaller > 0, shared / smaller, 0.0)
+    hit = share > _OVERLAP_SHARE
+    names = gdf["name"].astype(str).to_numpy() if "name" in gdf else np.full(len(gdf), "")
+    mask = np.zeros(len(gdf), dtype=bool)
+    other: dict[int, tuple[int, float, float]] = {}
+    for a, b, km2, frac in zip(ok[left[hit]], ok[right[hit]], shared[hit] / 1e6, share[hit], strict=True):
+        mask[b] = True
+        other.setdefault(int(b), (int(a), float(km2), float(frac)))
+    col.at(mask, "geometry", lambda i: f"the polygon of {names[i]} overlaps that of {names[other[i][0]]} (row "
+           f"{col.rows[other[i][0]]}) by {other[i][1]:,.2f} km², {other[i][2]:.0%} of the smaller one: one unit "
+           "is drawn twice or in the wrong place.", "check both polygons (QGIS: Vector › Geometry Tools › Check "
+           "Validity / the Topology Checker) and keep each unit's own outline.")
+
+
+def _plausibility_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector) -> None:
+    """Magnitudes far beyond any real one (a population or floor area 10⁶× too large) are refused."""
+    for name, limit in PLAUSIBLE_MAX.items():
+        if name not in df or not pd.api.types.is_numeric_dtype(df[name]):
+            continue
+        values = df[name].astype("float64").to_numpy(na_value=np.nan)
+        high = np.nan_to_num(values) > limit
+        col.at(high, mapping.get(name, name), lambda i, n=name, lim=limit, v=values: (
+            f"{v[i]:,.0f} is implausibly large for `{n}` (at most {lim:,} is plausible on one row)."),
+            "check the unit and the digits; if the value is right, import with `--accept-large` "
+            "(scenario: accept_large = true in the [[layer]]).")
 
 
 def _codes_from_names(df: pd.DataFrame, mapping: dict[str, str], kind: str, ctx: Context, col: _Collector) -> None:
@@ -149,16 +210,18 @@ def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector
 
 def _codes_in_gazetteer(
     df: pd.DataFrame, mapping: dict[str, str], gaz: pd.DataFrame, col: _Collector, levels: tuple[str, ...],
-    *, field: str | None = None,
+    *, field: str | None = None, check_names: bool = True, typed: np.ndarray | None = None,
 ) -> None:
     """Codes exist in the gazetteer and are at one of `levels`; a division's own name agrees with it.
 
-    `field` names the column in messages (default the code column); the name check applies to
-    division layers only (a facility's `name` is its own).
+    `field` names the column in messages (default the code column). The name check applies to division
+    layers only (`check_names`): a facility's `name` is its own, never a division's. `typed` marks the rows
+    whose code the user wrote (the others were filled in from names and were checked as names).
     """
     field = field or mapping.get("code12", "code12")
+    typed_rows = np.ones(len(df), dtype=bool) if typed is None else typed
     known = df["code12"].isin(gaz["code12"])
-    unknown = (df["code12"].notna() & ~known).to_numpy()
+    unknown = (df["code12"].notna() & ~known).to_numpy() & typed_rows
     district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
     col.at(unknown, field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer"
            + (f" (the gazetteer covers district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
@@ -166,14 +229,17 @@ def _codes_in_gazetteer(
     lvl = divisions.division_level(df["code12"].fillna("000000000000"))
     wrong = (df["code12"].notna() & known & ~lvl.isin(levels)).to_numpy()
     expected = " or ".join(levels)
-    col.at(wrong, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
+    col.at(wrong & typed_rows, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
            f"a {expected} code is expected here.", f"give the {expected}'s 12-digit code.")
-    if "name" in df and "facility_id" not in df:
+    if not typed_rows.all():
+        col.at(wrong & ~typed_rows, field, lambda i: f"the row names only a {lvl.iloc[i]}; this layer is counted "
+               f"per {expected}.", f"fill in the {expected} (所属村社区 name or its 12-digit code).")
+    if check_names and "name" in df:
         names = gaz.set_index("code12")["name"]
         declared = df["code12"].map(names)
-        differ = (known & df["name"].notna() & (df["name"] != declared)
-                  & (df["name"].map(lambda s: divisions.short_name(str(s))) != declared.map(
-                      lambda s: divisions.short_name(str(s))))).to_numpy()
+        same = df["name"].astype(object).where(df["name"].notna(), "").map(name_key) == declared.astype(
+            object).where(declared.notna(), "").map(name_key)
+        differ = (known & df["name"].notna() & (df["name"] != declared) & ~same).to_numpy()
         col.at(differ, mapping.get("name", "name"), lambda i: f"name {_show(df['name'].iloc[i])} differs from the "
                f"gazetteer's {_show(declared.iloc[i])} for code {df['code12'].iloc[i]}.",
                "use the standard name (标准地名) or correct the code.")
@@ -182,7 +248,11 @@ def _codes_in_gazetteer(
 def _resolve_names(
     df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType, ctx: Context, col: _Collector
 ) -> None:
-    """Check codes and division names; fill ``code12`` from names where only names are given."""
+    """Check codes and division names; fill ``code12`` from names where only names are given.
+
+    A code filled in from a name is marked in the private column ``_code_from`` (the name's column), so that
+    later messages speak of the name the user wrote, not of a code they never typed.
+    """
     gaz = ctx.gazetteer
     has_code = "code12" in df
     if "code12" not in df:
@@ -197,11 +267,17 @@ def _resolve_names(
         return
     level = divisions.division_level(gaz["code12"])
     townships, villages = gaz[level == "township"], gaz[level == "village"]
+    typed = df["code12"].notna().to_numpy()
     resolved = df["code12"].copy()
+    origin = pd.Series(None, index=df.index, dtype=object)
+    reported = np.zeros(len(df), dtype=bool)  # rows whose names were reported already
     if "township" in df:
         field = mapping["township"]
         t_codes = _match(df["township"], townships, "township", field, col)
-        resolved = resolved.where(resolved.notna() | t_codes.isna(), t_codes)
+        reported |= (df["township"].notna() & t_codes.isna()).to_numpy()
+        fill = (resolved.isna() & t_codes.notna()).to_numpy()
+        resolved = resolved.where(~fill, t_codes)
+        origin[fill] = field
         both = (df["code12"].notna() & t_codes.notna()
                 & (divisions.township_code(df["code12"].fillna("0" * 12)) != t_codes)).to_numpy()
         col.at(both, field, lambda i: f"township {_show(df['township'].iloc[i])} ({t_codes.iloc[i]}) disagrees with "
@@ -210,12 +286,15 @@ def _resolve_names(
         field = mapping["village"]
         within = resolved.str.slice(0, 9).where(resolved.notna(), None)
         v_codes = _match(df["village"], villages, "village/community", field, col, within=within)
+        reported |= (df["village"].notna() & v_codes.isna()).to_numpy()
         clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
         col.at(clash, field, lambda i: f"village {_show(df['village'].iloc[i])} ({v_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
-        take = v_codes.notna() & (resolved.isna() | (ftype.admin_level is Level.VILLAGE))
+        take = (v_codes.notna() & (resolved.isna() | ((ftype.admin_level is Level.VILLAGE) & ~typed))).to_numpy()
         resolved = resolved.where(~take, v_codes)
+        origin[take] = field
     df["code12"] = resolved
+    df["_code_from"] = origin
     code_field = mapping.get("code12", mapping.get("township", mapping.get("village", "code12")))
     if "township" in df or "village" in df:
         no_link = (df["code12"].isna() & df.get("township", pd.Series(None, index=df.index)).isna()
@@ -223,7 +302,13 @@ def _resolve_names(
         col.at(no_link, code_field, "the row gives no division code and no township/village name.",
                "fill in the 12-digit code or the township/village name.")
     levels = ("village",) if ftype.admin_level is Level.VILLAGE else ("township", "village")
-    _codes_in_gazetteer(df, mapping, gaz, col, levels, field=code_field)
+    filled_field = mapping.get("village", code_field) if not has_code else code_field
+    # rows whose name was reported already get no second message about the code filled in from another name
+    quiet = ~typed & reported
+    keep = df["code12"].where(~quiet, None)
+    probe = df.assign(code12=keep)
+    _codes_in_gazetteer(probe, mapping, gaz, col, levels, field=code_field if has_code else filled_field,
+                        check_names=False, typed=typed)
 
 
 def _host_checks(
@@ -254,7 +339,9 @@ def _location_checks(
 
     Distances are measured in the planning CRS (the scenario's, else the data's UTM zone); a feature
     counts as inside when it is within ``ctx.tolerance_m`` metres, since boundary layers disagree by
-    tens of metres. Polygons are represented by a point on their surface.
+    tens of metres. Polygons are represented by a point on their surface. A point outside the district
+    outline but inside its own township's polygon (the shipped 来苏镇 polygon pokes 3.5 km² beyond the 永川区
+    outline) is accepted with a warning that the two boundary layers disagree there.
     """
     if ctx.district is None:
         col.table(None, "the workspace has no district outline, so locations cannot be checked.",
@@ -272,29 +359,124 @@ def _location_checks(
     outside_m = np.zeros(len(gdf))
     outside_m[ok] = shapely.distance(outline, probes[ok])
     name = str(district["name"].iloc[0]) if "name" in district else "the district"
-    outside = ok & (outside_m > ctx.tolerance_m)
     what = "point" if (gdf.geom_type == "Point").all() else "feature"
-    col.at(outside, _geometry_field(mapping), lambda i: f"the {what} lies {outside_m[i]:,.0f} m outside {name}.",
+    beyond = ok & (outside_m > ctx.tolerance_m)
+    towns = None
+    if in_townships and ctx.townships is not None and len(ctx.townships):
+        towns = to_planning_crs(ctx.townships, metric.crs).reset_index(drop=True)
+    town_m, town_at = _township_distance(gdf, towns, probes, beyond)
+    rescued = beyond & (town_m <= ctx.tolerance_m)
+    if rescued.any() and towns is not None:
+        _warn_boundaries_disagree(rescued, outside_m, town_at, towns, name, what, col)
+
+    def outside_message(i: int) -> str:
+        text = f"the {what} lies {outside_m[i]:,.0f} m outside {name}"
+        if towns is not None and town_at[i] >= 0:
+            text += f" and {town_m[i]:,.0f} m from township {towns['name'].iloc[town_at[i]]}"
+        return text + "."
+
+    refused = beyond & ~rescued
+    far = refused & (outside_m > _FAR_M)
+    widen = "; if the boundary layers are wrong there, `--tolerance-m` widens the check for this layer."
+    col.at(refused & ~far, _geometry_field(mapping), outside_message,
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
-           "(a wrong CRS shifts points 300–500 m).")
-    if not in_townships or ctx.townships is None or "code12" not in gdf:
+           "(a wrong CRS shifts points 300–500 m)" + widen)
+    col.at(far, _geometry_field(mapping), outside_message,
+           "the point is far beyond what a coordinate-system offset (300–500 m) explains: check that the row "
+           "belongs to this district and that longitude and latitude are typed right (and, for projected x/y, "
+           "the --crs).")
+    if towns is None or "code12" not in gdf:
         return
-    towns = to_planning_crs(ctx.townships, metric.crs).reset_index(drop=True)
+    _own_township_checks(gdf, mapping, towns, probes, ok & ~(beyond & ~rescued), what, ctx, col)
+
+
+#: beyond this many metres a point is not shifted by a GCJ-02/BD-09 mix-up (≤ ~0.6 km) but elsewhere
+_FAR_M = 5_000.0
+
+
+def _township_distance(
+    gdf: gpd.GeoDataFrame, towns: gpd.GeoDataFrame | None, probes: np.ndarray, rows: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For `rows`: metres to the township the row's code declares (else to the nearest township), and that
+    township's position in `towns` (-1 where none)."""
+    dist = np.full(len(gdf), np.inf)
+    at = np.full(len(gdf), -1, dtype=np.int64)
+    if towns is None or not rows.any():
+        return dist, at
+    idx = np.flatnonzero(rows)
+    position = pd.Series(np.arange(len(towns)), index=towns["code12"].astype(str))
+    position = position[~position.index.duplicated()]
+    if "code12" in gdf:
+        declared = divisions.township_code(gdf["code12"].fillna("0" * 12).astype(str)).iloc[idx]
+        own = declared.map(position).to_numpy(dtype=float)
+    else:
+        own = np.full(len(idx), np.nan)
+    known = ~np.isnan(own)
+    if known.any():
+        k = own[known].astype(np.int64)
+        at[idx[known]] = k
+        dist[idx[known]] = shapely.distance(towns.geometry.to_numpy()[k], probes[idx[known]])
+    if (~known).any():
+        near_probe, near_town = shapely.STRtree(towns.geometry.to_numpy()).query_nearest(
+            probes[idx[~known]], all_matches=False)
+        rows_ = idx[~known][near_probe]
+        at[rows_] = near_town
+        dist[rows_] = shapely.distance(towns.geometry.to_numpy()[near_town], probes[rows_])
+    return dist, at
+
+
+def _warn_boundaries_disagree(
+    rescued: np.ndarray, outside_m: np.ndarray, town_at: np.ndarray, towns: gpd.GeoDataFrame, name: str, what: str,
+    col: _Collector,
+) -> None:
+    """Log, per accepted row, that the point is in its township's polygon but outside the district outline."""
+    idx = np.flatnonzero(rescued)
+    for i in idx[:_MAX_WARNINGS]:
+        t = town_at[i]
+        logger.warning("%s, row %s: the %s lies %s m outside the %s outline but inside township %s (%s): the two "
+                       "boundary layers disagree there; accepted as inside %s.", col.source, col.rows[i], what,
+                       f"{outside_m[i]:,.0f}", name, towns["name"].iloc[t], towns["code12"].iloc[t],
+                       towns["name"].iloc[t])
+    if len(idx) > _MAX_WARNINGS:
+        logger.warning("%s: … and %d more rows inside their township but outside the %s outline.", col.source,
+                       len(idx) - _MAX_WARNINGS, name)
+
+
+_MAX_WARNINGS = 20
+
+
+def _own_township_checks(
+    gdf: gpd.GeoDataFrame, mapping: dict[str, str], towns: gpd.GeoDataFrame, probes: np.ndarray, ok: np.ndarray,
+    what: str, ctx: Context, col: _Collector,
+) -> None:
+    """A coded row lies in (or within the tolerance of) the township its code declares."""
     declared = divisions.township_code(gdf["code12"].fillna("0" * 12))
-    check = ok & ~outside & gdf["code12"].notna().to_numpy() & declared.isin(towns["code12"]).to_numpy()
+    check = ok & gdf["code12"].notna().to_numpy() & declared.isin(towns["code12"]).to_numpy()
     if not check.any():
         return
     idx = np.flatnonzero(check)
-    own = np.asarray(towns.set_index("code12").geometry.loc[declared.iloc[idx]], dtype=object)
+    own = np.asarray(towns.drop_duplicates("code12").set_index("code12").geometry.loc[declared.iloc[idx]],
+                     dtype=object)
     from_own_m = shapely.distance(own, probes[idx])
     away = idx[from_own_m > ctx.tolerance_m]
-    found = {int(r): "no township polygon" for r in away}
+    found = {int(r): "no township polygon (a gap between the township polygons, which the district outline "
+             "covers: the boundary layers disagree here)" for r in away}
     hit_probe, hit_town = shapely.STRtree(towns.geometry.to_numpy()).query(probes[away], predicate="intersects")
     for p, t in zip(hit_probe, hit_town, strict=True):
         found[int(away[p])] = f"{towns['name'].iloc[t]} ({towns['code12'].iloc[t]})"
     distance_m = dict(zip(idx.tolist(), from_own_m.tolist(), strict=True))
     mask = np.zeros(len(gdf), dtype=bool)
     mask[away] = True
-    col.at(mask, mapping.get("code12", "code12"), lambda i: f"the {what} falls in {found[i]}, {distance_m[i]:,.0f} m "
-           f"from township {declared.iloc[i]} that its code {gdf['code12'].iloc[i]} declares.",
-           "correct the code, or the coordinates (and their CRS) if the point is misplaced.")
+    source = gdf["_code_from"] if "_code_from" in gdf else pd.Series(None, index=gdf.index, dtype=object)
+    town_names = towns.drop_duplicates("code12").set_index("code12")["name"]
+
+    def message(i: int) -> str:
+        where = f"the {what} falls in {found[i]}, {distance_m[i]:,.0f} m from township"
+        given = source.iloc[i]
+        if isinstance(given, str):  # the code was filled in from a name column, not typed
+            return f"{where} {town_names.get(declared.iloc[i], declared.iloc[i])} that its `{given}` names."
+        return f"{where} {declared.iloc[i]} that its code {gdf['code12'].iloc[i]} declares."
+
+    field = mapping.get("code12") or next((mapping[k] for k in ("village", "township") if k in mapping), "code12")
+    col.at(mask, field, message, "correct the code or the division names, or the coordinates (and their CRS) "
+           "if the point is misplaced.")

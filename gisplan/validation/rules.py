@@ -34,6 +34,16 @@ _POINTS = frozenset({"Point"})
 
 _MAX_PROBLEMS_PER_RULE = 200
 
+#: The largest value of an attribute on one row that is plausible in a Chinese district (one facility, or one
+#: village/township row of households). Values 10⁶× too large (a unit mix-up, digits pasted twice) are refused
+#: unless the import says `--accept-large`. Orders of magnitude: the largest 街道 of 重庆 has about 200,000
+#: residents and a whole district at most about 1.7 million (7th census); a 社区 service centre has hundreds to a few
+#: thousand m², the largest 养老 institutions about 2,000 beds.
+PLAUSIBLE_MAX = MappingProxyType({
+    "population": 2_000_000, "pop_60plus": 1_000_000, "households": 800_000,
+    "floor_area_m2": 200_000.0, "beds": 10_000, "nursing_beds": 10_000,
+})
+
 
 def _show(value: object) -> str:
     """A cell value for a message: text quoted, numbers plain (no ``np.int64(-1)``)."""
@@ -82,7 +92,7 @@ class Context:
     ----------
     gazetteer : pandas.DataFrame, optional
         Columns ``code12``, ``name``, ``level``, ``parent_code12``.
-    district, townships : geopandas.GeoDataFrame, optional
+    district, townships, villages : geopandas.GeoDataFrame, optional
         Polygons with ``code12`` and ``name``.
     facilities : Mapping[str, geopandas.GeoDataFrame]
         Facility layers by type id.
@@ -91,21 +101,34 @@ class Context:
         layers disagree with each other by tens of metres.
     planning_crs : str, optional
         Projected CRS to measure in (the scenario's); default the data's UTM zone.
+    accept_large : bool
+        Accept values above :data:`PLAUSIBLE_MAX` (the user's override, ``--accept-large``).
+    locate_by_name : bool
+        Place the rows of a facility table without coordinate columns at the representative point of their
+        village or township (``--locate-by-name``).
     """
 
     gazetteer: pd.DataFrame | None = None
     district: gpd.GeoDataFrame | None = None
     townships: gpd.GeoDataFrame | None = None
+    villages: gpd.GeoDataFrame | None = None
     facilities: Mapping[str, pd.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     tolerance_m: float = settings.TOLERANCE_M
     planning_crs: str | None = None
+    accept_large: bool = False
+    locate_by_name: bool = False
 
 
 class _Collector:
-    def __init__(self, source: str, rows: np.ndarray) -> None:
+    def __init__(self, source: str, rows: np.ndarray, blanks: Mapping[tuple[int, str], str] | None = None) -> None:
         self.source = source
         self.rows = rows
         self.problems: list[Problem] = []
+        self.blanks = blanks or {}
+
+    def blank_note(self, i: int, fld: str) -> str | None:
+        """Why cell (row position `i`, column `fld`) is empty, when the file says more than that (merged cells)."""
+        return self.blanks.get((int(self.rows[i]), fld))
 
     def table(self, fld: str | None, message: str, fix: str) -> None:
         self.problems.append(Problem(self.source, None, fld, message, fix))

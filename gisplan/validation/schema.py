@@ -29,6 +29,7 @@ from gisplan.validation.cells import (
     _table_geometry,
 )
 from gisplan.validation.crosschecks import _kind_checks
+from gisplan.validation.locate import address_codes, unit_points
 from gisplan.validation.rules import (
     _LINES,
     _POINTS,
@@ -39,6 +40,7 @@ from gisplan.validation.rules import (
     _Collector,
     _geometry_field,
 )
+from gisplan.vocab import LocationPrecision
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +130,8 @@ def validate_layer(
     declared_crs : DeclaredCRS, optional
         The user's ``--crs``; required for coordinates in a table.
     context : Context, optional
-        For cross-layer checks; checks whose layer is missing are skipped (and logged).
+        For cross-layer checks (checks whose layer is missing are skipped, and logged) and the layer's
+        overrides (``tolerance_m``, ``accept_large``).
     source : str, optional
         Name used in messages (default: the file name).
     make_ids : bool
@@ -149,7 +152,7 @@ def validate_layer(
     schema = layer_schema(kind, catalogue, ftype)
     is_table = isinstance(data, RawTable)
     frame, rows, src = _unpack(data, source)
-    col = _Collector(src, rows)
+    col = _Collector(src, rows, data.blanks if isinstance(data, RawTable) else None)
     if len(frame) == 0:
         col.table(None, "the layer has no rows.", "check the file, sheet or layer given.")
         raise SchemaError(col.problems)
@@ -159,6 +162,8 @@ def validate_layer(
         frame["facility_id"] = [f"{ftype.id}-{n}" for n in rows]
     mapping = _map_columns(frame, schema, extra, col)
     out = _attributes(frame, mapping, schema, kind, col)
+    if is_table and kind == "facilities" and ftype is not None and context.locate_by_name and _locatable(mapping):
+        return _located_layer(out, mapping, ftype, context, col, catalogue)
     geom = _source_geometry(data, frame, mapping, schema, declared_crs, col)
     usable = np.zeros(len(frame), dtype=bool)
     result: pd.DataFrame = out
@@ -175,9 +180,60 @@ def validate_layer(
 
     host = catalogue.types.get(ftype.host) if ftype is not None and ftype.host is not None else None
     _kind_checks(result, kind, mapping, ftype, context, usable, col, host)
+    result = result.drop(columns=["_code_from"], errors="ignore")
     if col.problems:
         raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
     logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))
+    first = [c for c in ("facility_id", "code12", "name") if c in result.columns]
+    return result[first + [c for c in result.columns if c not in first]].reset_index(drop=True)
+
+
+_COORDINATES = ("lon", "lat", "lonlat", "wkt")
+
+
+def _locatable(mapping: dict[str, str]) -> bool:
+    """A ledger without coordinate columns that names its divisions (code, village, township or address)."""
+    return not any(k in mapping for k in _COORDINATES) and any(
+        k in mapping for k in ("code12", "village", "township", "address"))
+
+
+def _located_layer(
+    out: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType, context: Context, col: _Collector,
+    catalogue: Catalogue,
+) -> gpd.GeoDataFrame:
+    """A ledger without coordinates: each row placed at the representative point of its village/community (or
+    township) found from its code, names or address, with ``location_precision`` saying which."""
+    if "address" in mapping and context.gazetteer is not None:
+        named = [out[c] for c in ("code12", "village", "township") if c in out]
+        bare = np.logical_and.reduce([c.isna().to_numpy() for c in named]) if named else np.ones(len(out), bool)
+        from_address = address_codes(out["address"].where(pd.Series(bare, index=out.index)), context.gazetteer)
+        if "code12" not in out:
+            out["code12"] = None
+            mapping = {**mapping, "code12": mapping["address"]}
+        out["code12"] = out["code12"].where(out["code12"].notna(), from_address)
+    host = catalogue.types.get(ftype.host) if ftype.host is not None else None
+    _kind_checks(out, "facilities", mapping, ftype, context, np.zeros(len(out), dtype=bool), col, host)
+    out = out.drop(columns=["_code_from"], errors="ignore")
+    points, precision = unit_points(out["code12"], context) if "code12" in out else (
+        gpd.GeoSeries(np.full(len(out), None, dtype=object), index=out.index, crs=STORAGE_CRS),
+        pd.Series(None, index=out.index, dtype=object))
+    lost = precision.isna().to_numpy() & out.get("code12", pd.Series(None, index=out.index)).notna().to_numpy()
+    col.at(lost, mapping.get("village", mapping.get("township", mapping.get("code12", mapping.get("address")))),
+           "the row has no coordinates, and the workspace has no polygon of its village or township to place it in.",
+           "add 经度/纬度 columns, or import the township (and village) polygons first.")
+    unplaced = precision.isna().to_numpy() & ~lost & out.get("code12", pd.Series(None, index=out.index)).isna(
+    ).to_numpy()
+    col.at(unplaced, mapping.get("address", mapping.get("village", mapping.get("township"))),
+           "the row has no coordinates, and no division code, village/township name or address that names a unit.",
+           "add 经度/纬度 columns, or fill in 所属村社区 / 所属镇街 (or an address naming them).")
+    if col.problems:
+        raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
+    counts = precision.value_counts()
+    logger.warning("%s: no coordinate columns; %d rows placed at their village/community's representative point "
+                   "and %d at their township's (column location_precision): coverage from these points is "
+                   "approximate, not metre-precise.", col.source, int(counts.get(LocationPrecision.VILLAGE, 0)),
+                   int(counts.get(LocationPrecision.TOWNSHIP, 0)))
+    result = gpd.GeoDataFrame(out.assign(location_precision=precision), geometry=points, crs=STORAGE_CRS)
     first = [c for c in ("facility_id", "code12", "name") if c in result.columns]
     return result[first + [c for c in result.columns if c not in first]].reset_index(drop=True)
 

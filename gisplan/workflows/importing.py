@@ -6,9 +6,10 @@ reported together, and then nothing is written at all.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from gisplan.validation.schema import KINDS, Context, layer_schema, validate_lay
 from gisplan.workflows.divisions import CROSSWALK_LAYER, replay_crosswalk, with_retired
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from gisplan.catalogue import Catalogue, FacilityType
@@ -45,6 +46,7 @@ __all__ = [
     "load_context",
     "osm_import_spec",
     "scenario_specs",
+    "stored_options",
     "validate_imports",
 ]
 
@@ -78,6 +80,15 @@ class ImportSpec:
     note : str, optional
         Provenance for the layer metadata's ``note`` (the source, date and ODbL attribution of fetched
         OpenStreetMap roads).
+    tolerance_m : float, optional
+        Metres a point of this layer may lie outside its polygons (default: the import's). Kept in the layer's
+        metadata and used again whenever the layer is checked again.
+    accept_large : bool
+        Accept magnitudes beyond the plausible (a population or floor area far above any real one); kept in
+        the metadata like `tolerance_m`.
+    locate_by_name : bool
+        A facility table without coordinates is placed at its villages'/townships' representative points
+        (column ``location_precision``).
     """
 
     path: Path
@@ -90,17 +101,30 @@ class ImportSpec:
     illustrative: bool = False
     make_ids: bool = False
     note: str | None = None
+    tolerance_m: float | None = None
+    accept_large: bool = False
+    locate_by_name: bool = False
+
+    def options(self) -> dict[str, object]:
+        """The options given for this file that differ from the defaults (for the metadata and the change log)."""
+        given = {"crs": self.crs, "layer": self.layer, "sheet": self.sheet, "encoding": self.encoding,
+                 "make_ids": self.make_ids or None, "tolerance_m": self.tolerance_m,
+                 "accept_large": self.accept_large or None, "illustrative": self.illustrative or None,
+                 "locate_by_name": self.locate_by_name or None}
+        return {k: v for k, v in given.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
-    """What one import wrote: store layer name, row count, illustrative flag, source file."""
+    """What one import wrote: store layer name, row count, illustrative flag, source file, and for a ledger located
+    by name the number of rows per ``location_precision`` (``{"village": 12, "township": 5}``)."""
 
     layer: str
     kind: str
     rows: int
     illustrative: bool
     source: str
+    precision: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def layer_name_for(spec: ImportSpec) -> str:
@@ -131,6 +155,7 @@ def load_context(
         gazetteer=get("gazetteer"),
         district=_spatial(get("district")),
         townships=_spatial(get("townships")),
+        villages=_spatial(get("villages")),
         facilities=MappingProxyType(facilities),
         tolerance_m=tolerance_m,
         planning_crs=planning_crs,
@@ -155,6 +180,8 @@ def _with(ctx: Context, spec: ImportSpec, data: pd.DataFrame, crosswalk: pd.Data
         return replace(ctx, district=_spatial(data))
     if spec.kind == "townships":
         return replace(ctx, townships=_spatial(data))
+    if spec.kind == "villages":
+        return replace(ctx, villages=_spatial(data))
     return ctx
 
 
@@ -242,11 +269,13 @@ def validate_imports(
             continue
         names.setdefault(name, str(spec.path))
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
+        own = replace(ctx, tolerance_m=ctx.tolerance_m if spec.tolerance_m is None else spec.tolerance_m,
+                      accept_large=spec.accept_large, locate_by_name=spec.locate_by_name)
         try:
             raw = _read(spec, catalogue)
             source = _source_name(spec, raw)
             data = validate_layer(raw, kind=spec.kind, catalogue=catalogue, ftype=ftype,  # type: ignore[arg-type]
-                                  declared_crs=declared[id(spec)], context=ctx, source=source,
+                                  declared_crs=declared[id(spec)], context=own, source=source,
                                   make_ids=spec.make_ids)
         except SchemaError as exc:
             problems.extend(exc.problems)
@@ -343,7 +372,29 @@ def _layer_write(name: str, group: list[_Part]) -> LayerWrite:
         illustrative=flagged,
         note="; ".join(filter(None, ("示意 illustrative (generated data)" if flagged else None,
                                      *dict.fromkeys(p.spec.note for p in group)))) or None,
+        options=_options_text(group),
     )
+
+
+def _options_text(group: list[_Part]) -> str | None:
+    """The options of a layer's files as JSON (those of the first file that has any; files of one layer share
+    them when imported in one command)."""
+    options: dict[str, object] = {}
+    for part in group:
+        for key, value in part.spec.options().items():
+            options.setdefault(key, value)
+    return json.dumps(options, ensure_ascii=False, sort_keys=True) if options else None
+
+
+def stored_options(text: object) -> dict[str, object]:
+    """The options kept in a layer's metadata (``{}`` when none, or unreadable)."""
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _districts(gazetteer: pd.DataFrame) -> list[str]:
@@ -399,14 +450,21 @@ def _recheck_dependents(
             continue
         if kind == "facilities" and ftype is None:
             continue  # a type from a catalogue not given this time: it cannot be checked
-        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))})"
+        options = stored_options(row.options)
+        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))}"
+        if options.get("tolerance_m") is not None:
+            source += f"; with its own --tolerance-m {float(options['tolerance_m']):g}"  # type: ignore[arg-type]
+        source += ")"
+        own = replace(ctx, accept_large=bool(options.get("accept_large", False)), locate_by_name=False,
+                      tolerance_m=ctx.tolerance_m
+                      if options.get("tolerance_m") is None else float(options["tolerance_m"]))  # type: ignore[arg-type]
         try:
             stored = _loaded(ctx, kind, facility_type)
             if stored is None:
                 stored = workspace.read(name)
             data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
                 stored.astype(object), np.arange(1, len(stored) + 1), source)
-            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=ctx, source=source)
+            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=own, source=source)
         except SchemaError as exc:
             problems.extend(exc.problems)
     return problems
@@ -482,7 +540,9 @@ def import_layers(
                                   progress=progress, district_code=district_code, planning_crs=planning_crs)
         progress(Tick("import", len(specs), len(specs), workspace.label))
         workspace.write(writes, action="import", detail={"files": len(writes)}, lock=False)
-    return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path)) for w in writes]
+    return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path), MappingProxyType(
+        {str(k): int(v) for k, v in w.data["location_precision"].value_counts().items()}
+        if "location_precision" in w.data else {})) for w in writes]
 
 
 def osm_import_spec(roads: OsmRoads) -> ImportSpec:
@@ -493,7 +553,9 @@ def osm_import_spec(roads: OsmRoads) -> ImportSpec:
 def scenario_specs(sc: Scenario, workspace: Workspace) -> list[ImportSpec]:
     """The import of every layer a scenario names, with its roads: the configured file, else OpenStreetMap
     roads fetched for the district (cached beside the workspace) when the scenario allows it, else none."""
-    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, None, s.illustrative)
+    specs = [ImportSpec(s.path, s.kind, s.facility_type, s.crs, s.layer, s.sheet, s.encoding, s.illustrative,
+                        s.make_ids, tolerance_m=s.tolerance_m, accept_large=s.accept_large,
+                        locate_by_name=s.locate_by_name)
              for s in sc.layers]
     if sc.roads is None:
         return specs
