@@ -13,8 +13,10 @@ from typing import Any
 import click
 
 from gisplan import __version__
+from gisplan.cli.batch import batch_command
 from gisplan.cli.coverage import coverage_command
 from gisplan.cli.export import export_command
+from gisplan.cli.init import init_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
@@ -54,6 +56,8 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan export -w out/yongchuan --layers proposed_sites --format dxf --out to_cad/
       gisplan roads fetch scenarios/zhushan-2025.toml   # OpenStreetMap roads, cached for offline use
       gisplan types list
+      gisplan init 500118 --illustrative                # a scenario for any of Chongqing's 38 districts
+      gisplan batch scenarios/chongqing-districts.toml --out out/cq --workers 2
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -61,7 +65,8 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
+                 init_command, batch_command):
     cli.add_command(_command)
 
 
