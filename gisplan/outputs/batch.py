@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisplan.crs import STORAGE_CRS
+from gisplan.crs import STORAGE_CRS, utm_crs
 from gisplan.io.atomic import write_atomic_csv, write_atomic_text
 from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import WEB_DIR
@@ -134,7 +134,7 @@ def municipal_map_html(outcomes: Sequence[DistrictOutcome], indicators: pd.DataF
     indicator chosen in its menu (`indicator` first), each with a popup linking to ``<code>/results/map.html``."""
     shapes = _outlines(outcomes)
     if len(shapes):
-        metric = shapes.to_crs(shapes.estimate_utm_crs())
+        metric = shapes.to_crs(utm_crs(shapes))
         simple = gpd.GeoSeries(shapely.simplify(metric.geometry.to_numpy(), 100.0, preserve_topology=True),
                                crs=metric.crs).to_crs(STORAGE_CRS).to_numpy()
         simple = shapely.transform(simple, lambda xy: np.round(xy, 5))
