@@ -171,3 +171,17 @@ def test_region_and_engine_errors(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert jobs_for_scenarios([], tmp_path) == []
+
+
+def test_municipal_files_escape_names_and_report_failures(tmp_path: Path) -> None:
+    from gisplan.workflows.batch import BatchResult, DistrictOutcome  # noqa: PLC0415
+
+    outcomes = (DistrictOutcome("500118", "永川区", "failed", tmp_path / "500118", error='=HYPERLINK("http://x","y")'),)
+    files = write_municipal(BatchResult(outcomes, "in-process", 1.0), tmp_path, title="<script>alert(1)</script>")
+    assert [f.name for f in files] == ["indicators_by_district.csv", "coverage_by_district.csv",
+                                       "proposed_sites.csv", "batch_status.csv", "municipal_map.html"]
+    page = (tmp_path / "municipal_map.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page
+    status = (tmp_path / "batch_status.csv").read_text(encoding="utf-8-sig")
+    assert "500118,永川区,failed,\"'=HYPERLINK(" in status  # an error text is never a live formula in Excel/WPS

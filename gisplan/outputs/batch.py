@@ -119,7 +119,7 @@ def _outlines(outcomes: Sequence[DistrictOutcome]) -> gpd.GeoDataFrame:
 
 
 def _safe_json(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = json.dumps(value, ensure_ascii=False)  # keys in insertion order: the menu keeps the template order
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -245,6 +245,8 @@ function restyle() {
 }
 pick.addEventListener("change", function () { chosen = pick.value; restyle(); });
 restyle();
-if (districts.features.length) { map.fitBounds(layer.getBounds()); } else { map.setView([30, 107], 7); }
+if (districts.features.length) {  // keep the districts clear of the panel on the right
+  map.fitBounds(layer.getBounds(), {paddingTopLeft: [20, 20], paddingBottomRight: [370, 20]});
+} else { map.setView([30, 107], 7); }
 </script></body></html>
 """
