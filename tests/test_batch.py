@@ -174,7 +174,7 @@ def test_region_and_engine_errors(tmp_path: Path) -> None:
 
 
 def test_municipal_files_escape_names_and_report_failures(tmp_path: Path) -> None:
-    from gisplan.workflows.batch import BatchResult, DistrictOutcome  # noqa: PLC0415
+    from gisplan.workflows.batch import BatchResult, DistrictOutcome
 
     outcomes = (DistrictOutcome("500118", "永川区", "failed", tmp_path / "500118", error='=HYPERLINK("http://x","y")'),)
     files = write_municipal(BatchResult(outcomes, "in-process", 1.0), tmp_path, title="<script>alert(1)</script>")
