@@ -43,8 +43,7 @@ def _same_outputs(a: Path, b: Path) -> list[str]:
     compared = []
     for path in sorted(a.rglob("*")):
         rel = path.relative_to(a)
-        if not path.is_file() or rel.parts[1:2] in {("work",), ("scenario",)} or rel.name in {"batch.json",
-                                                                                             "batch_status.csv"}:
+        if not path.is_file() or rel.parts[1:2] == ("work",) or rel.name in {"batch.json", "batch_status.csv"}:
             continue
         twin = b / rel
         assert twin.is_file(), f"{rel} is missing from the cluster run"
@@ -96,6 +95,9 @@ def test_local_cluster_equals_in_process(tmp_path: Path, region_roads: object,
     for code in CODES:
         for name in ("indicators.csv", "units.csv", "gaps.csv", "admin_gaps.csv", "results.gpkg", "map.html"):
             assert f"{code}/results/{name}" in compared
+    for name in ("scenario.toml", "layers/illustrative.gpkg", "layers/households_illustrative.csv",
+                 "layers/roads.parquet"):  # the generated inputs too
+        assert f"500229/scenario/{name}" in compared
     assert {"indicators_by_district.csv", "coverage_by_district.csv", "proposed_sites.csv",
             "municipal_map.html"} <= set(compared)
     table = pd.read_csv(tmp_path / "in" / "indicators_by_district.csv", dtype=str, encoding="utf-8-sig")
@@ -185,3 +187,19 @@ def test_municipal_files_escape_names_and_report_failures(tmp_path: Path) -> Non
     assert "<script>alert(1)" not in page
     status = (tmp_path / "batch_status.csv").read_text(encoding="utf-8-sig")
     assert "500118,永川区,failed,\"'=HYPERLINK(" in status  # an error text is never a live formula in Excel/WPS
+
+
+def test_an_existing_scheduler_runs_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import LocalCluster
+
+    from gisplan.outputs.batch import write_district_tables
+
+    monkeypatch.setenv("GISPLAN_OFFLINE", "1")
+    assert CliRunner().invoke(cli, ["init", "500229", "--out", str(tmp_path / "ck")]).exit_code == 0
+    jobs = jobs_for_scenarios([tmp_path / "ck" / "scenario.toml"], tmp_path / "out")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster:
+        result = run_batch(jobs, write=write_district_tables, scheduler=cluster.scheduler_address)
+    assert result.engine == f"dask scheduler {cluster.scheduler_address} (1 workers)"
+    assert [o.status for o in result.outcomes] == ["done"]
+    assert (tmp_path / "out" / "500229" / "results" / "indicators.csv").is_file()

@@ -85,12 +85,14 @@ def planning_utm(outline: gpd.GeoDataFrame) -> str:
 
 
 def _polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
-    """Each geometry's polygonal part (a clipped Voronoi cell can carry stray lines or points)."""
-    out = np.empty(len(geoms), dtype=object)
-    for i, geom in enumerate(geoms):  # one per division, not per vertex
-        parts = shapely.get_parts(geom)
-        polys = parts[np.isin(shapely.get_type_id(parts), [3, 6])]
-        out[i] = shapely.union_all(polys) if len(polys) else shapely.Polygon()
+    """Each geometry's polygonal part as a MultiPolygon (a clipped Voronoi cell can carry stray lines or points)."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    parts, inner = shapely.get_parts(parts, return_index=True)  # a collection may nest a MultiPolygon
+    index = index[inner]
+    keep = shapely.get_type_id(parts) == 3
+    out = np.full(len(geoms), None, dtype=object)
+    shapely.multipolygons(parts[keep], indices=index[keep], out=out)
+    out[shapely.is_missing(out)] = shapely.Polygon()  # a cell with no polygon left
     return out
 
 
@@ -145,12 +147,24 @@ def _pick(rng: np.random.Generator, n: int, share: float) -> NDArray[np.int64]:
 
 
 def _points_in(rng: np.random.Generator, polys: NDArray[np.object_]) -> NDArray[np.object_]:
-    """One random point inside each polygon, kept :data:`_EDGE_M` from its edge where there is room."""
-    out = np.empty(len(polys), dtype=object)
-    for i, poly in enumerate(polys):  # one per facility of a small layer
-        xy = _sample(rng, _inside(poly, _EDGE_M), 1)
-        out[i] = shapely.Point(xy[0])
-    return out
+    """One random point inside each polygon, kept :data:`_EDGE_M` from its edge where there is room: 64
+    candidates per polygon drawn in its bounds at once, the first inside kept (its point on surface if none is)."""
+    polys = np.asarray(polys, dtype=object)
+    if len(polys) == 0:
+        return np.empty(0, dtype=object)
+    inner = shapely.buffer(polys, -_EDGE_M)
+    small = shapely.is_empty(inner) | (shapely.area(inner) < 0.05 * shapely.area(polys))
+    inner[small] = polys[small]
+    bounds = shapely.bounds(inner)
+    u = rng.random((len(polys), 64, 2))
+    x = bounds[:, 0, None] + u[..., 0] * (bounds[:, 2] - bounds[:, 0])[:, None]
+    y = bounds[:, 1, None] + u[..., 1] * (bounds[:, 3] - bounds[:, 1])[:, None]
+    ok = shapely.contains_xy(inner[:, None], x, y)
+    rows, first = np.arange(len(polys)), ok.argmax(axis=1)
+    out = shapely.points(x[rows, first], y[rows, first])
+    none = ~ok.any(axis=1)
+    out[none] = shapely.point_on_surface(inner[none])
+    return np.asarray(out, dtype=object)
 
 
 def illustrative_layers(
