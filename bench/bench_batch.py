@@ -92,6 +92,8 @@ def main() -> None:
     peak: dict[str, float] = defaultdict(float)
     for o in cluster.outcomes:
         peak[o.worker] = max(peak[o.worker], o.peak_rss_mb)
+    print(f"CPU seconds inside the district tasks: in-process {sum(o.cpu_s for o in inproc.outcomes):.1f} s, "
+          f"cluster {sum(o.cpu_s for o in cluster.outcomes):.1f} s (wall/CPU shows the machine's load)")
     print("peak resident memory per worker: " + ", ".join(f"{w} {mb:.0f} MB" for w, mb in sorted(peak.items())))
     inproc_peak = max((o.peak_rss_mb for o in inproc.outcomes), default=float("nan"))
     print(f"peak resident memory of the in-process run: {inproc_peak:.0f} MB")

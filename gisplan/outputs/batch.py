@@ -100,6 +100,7 @@ def municipal_tables(outcomes: Sequence[DistrictOutcome]) -> dict[str, pd.DataFr
         "status": [o.status for o in outcomes], "error": [o.error for o in outcomes],
         "seconds": [round(sum(o.seconds.values()), 2) for o in outcomes],
         "worker": [o.worker for o in outcomes],
+        "cpu_s": [round(o.cpu_s, 2) for o in outcomes],
         "peak_rss_mb": [round(o.peak_rss_mb, 1) for o in outcomes],
     }).sort_values("district_code", kind="stable").reset_index(drop=True)
     return tables

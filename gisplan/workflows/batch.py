@@ -216,7 +216,8 @@ class DistrictJob:
 @dataclass(frozen=True, slots=True)
 class DistrictOutcome:
     """How one district went: ``done``, ``skipped`` (inputs unchanged since it completed) or ``failed`` (with
-    its error), the wall seconds of each stage, the worker process and its peak resident memory."""
+    its error), the wall seconds of each stage, the worker process, its peak resident memory and the CPU seconds
+    the task's process used meanwhile (all its threads)."""
 
     code: str
     name: str
@@ -227,6 +228,7 @@ class DistrictOutcome:
     worker: str = ""
     peak_rss_mb: float = float("nan")
     files: tuple[str, ...] = ()
+    cpu_s: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +386,7 @@ def run_district(
     catalogue_files : tuple of Path
         Extra facility-type catalogues.
     """
-    laps = Laps()
+    laps, cpu = Laps(), time.process_time()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     (job.folder / MARKER).unlink(missing_ok=True)
     try:
@@ -412,14 +414,14 @@ def run_district(
         job.folder.mkdir(parents=True, exist_ok=True)
         (job.folder / MARKER).write_text(json.dumps(failed, ensure_ascii=False, indent=1), encoding="utf-8")
         return DistrictOutcome(job.code, job.name, "failed", job.folder, error=detail, seconds=laps.stages,
-                               worker=worker, peak_rss_mb=_peak_rss_mb())
+                               worker=worker, peak_rss_mb=_peak_rss_mb(), cpu_s=time.process_time() - cpu)
     rel = tuple(os.path.relpath(f, job.folder) for f in files)
     marker = {"status": "done", "inputs_hash": job.inputs_hash, "seconds": laps.stages, "files": list(rel)}
     tmp = job.folder / f".{MARKER}.tmp"
     tmp.write_text(json.dumps(marker, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(job.folder / MARKER)  # last: a crash before here leaves the district to be run again
     return DistrictOutcome(job.code, job.name, "done", job.folder, seconds=laps.stages, worker=worker,
-                           peak_rss_mb=_peak_rss_mb(), files=rel)
+                           peak_rss_mb=_peak_rss_mb(), files=rel, cpu_s=time.process_time() - cpu)
 
 
 def _generate(job: DistrictJob, roads: gpd.GeoDataFrame | None) -> Path:
@@ -553,8 +555,12 @@ def _run_dask(  # noqa: PLR0913
         engine = f"dask scheduler {scheduler} ({len(client.nthreads())} workers)"
     else:
         n = int(workers or 1)
-        cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1")
+        import dask  # noqa: PLC0415  (installed with distributed)
+
+        # the workers' statistical profiler samples every task's stack 100 times a second: off for CPU-bound tasks
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      host="127.0.0.1")
         client = dd.Client(cluster)
         slots, threads = n, max(1, cores // n)
         engine = f"dask LocalCluster ({n} workers × {threads} threads, {cores} cores)"
