@@ -4,7 +4,9 @@ metric planning CRS every measurement uses.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -21,6 +23,7 @@ __all__ = [
     "parse_crs",
     "to_planning_crs",
     "to_storage_crs",
+    "utm_crs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -156,6 +159,37 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
         msg = f"the planning CRS must be projected in metres (got {target.to_string()}); use a UTM zone."
         raise CRSError(msg)
     return gdf.to_crs(target)
+
+
+@functools.cache
+def _utm_zone(zone: int, north: bool) -> CRS:
+    return CRS.from_epsg((32600 if north else 32700) + zone)
+
+
+def utm_crs(geoms: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """The WGS84 UTM zone of the centre of `geoms`' bounds (what ``estimate_utm_crs`` gives away from zone edges,
+    without its PROJ database query: 0.5 s a call on a loaded machine, eight calls a map).
+
+    Raises
+    ------
+    CRSError
+        If `geoms` has no CRS or no finite bounds.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> utm_crs(gpd.GeoSeries([Point(105.93, 29.36)], crs="EPSG:4326")).to_epsg()
+    32648
+    """
+    if geoms.crs is None:
+        msg = "`geoms` has no CRS; set it before asking for its UTM zone."
+        raise CRSError(msg)
+    west, south, east, north = (geoms.to_crs(STORAGE_CRS) if not geoms.crs.is_geographic else geoms).total_bounds
+    if not all(map(math.isfinite, (west, south, east, north))):
+        msg = "`geoms` has no finite bounds (empty or all-missing geometry); no UTM zone can be chosen."
+        raise CRSError(msg)
+    lon, lat = (west + east) / 2.0, (south + north) / 2.0
+    return _utm_zone(int((lon + 180.0) // 6.0) % 60 + 1, lat >= 0)
 
 
 GK3_ZONES = range(25, 46)

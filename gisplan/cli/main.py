@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gisplan import __version__
+from gisplan.cli.batch import batch_command
 from gisplan.cli.boundaries import boundaries
 from gisplan.cli.coverage import coverage_command
 from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
 from gisplan.cli.helptext import translate_usage_error, use_help_context
 from gisplan.cli.history import history_command, revert_command, undo_command
+from gisplan.cli.init import init_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.places import places
@@ -105,6 +107,8 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
       gisplan history -w yc.gpkg --unit 500118102003     # who changed this unit, when and why
       gisplan undo -w yc.gpkg                              # take the last change back exactly
       gisplan places search 朱龙花村 -w yc.gpkg            # the place-name register (地名信息库)
+      gisplan init 500118 --illustrative                # a scenario for any of Chongqing's 38 districts
+      gisplan batch scenarios/chongqing-districts.toml --out out/cq --workers 2
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -125,7 +129,8 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 
 for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
-                 boundaries, divisions, history_command, undo_command, revert_command, places):
+                 boundaries, divisions, history_command, undo_command, revert_command, places,
+                 init_command, batch_command):
     cli.add_command(_command)
 use_help_context(cli)
 
