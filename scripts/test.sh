@@ -13,7 +13,8 @@ import pathlib, sys, zipfile
 wheel = next(pathlib.Path("build/wheel").glob("gisplan-*.whl"))
 names = set(zipfile.ZipFile(wheel).namelist())
 missing = {"gisplan/data/facility_types.toml", "gisplan/py.typed", "gisplan/cli/__init__.py", "gisplan/data/web/leaflet.js",
-           "gisplan/data/web/assets/rulers.png", "gisplan/data/map/gisplan-map.js"} - names
+           "gisplan/data/web/assets/rulers.png", "gisplan/data/map/gisplan-map.js",
+           "gisplan/data/report/report.html.j2", "gisplan/data/report/report.css"} - names
 missing |= set() if any(n.endswith(".dist-info/licenses/LICENSE") for n in names) else {"LICENSE"}
 sys.exit(f"{wheel.name} lacks {sorted(missing)}" if missing else 0)
 PY

@@ -18,6 +18,7 @@ from gisplan.cli.export import export_command
 from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
+from gisplan.cli.report import report_command
 from gisplan.cli.roads import roads
 from gisplan.cli.run import run
 from gisplan.cli.types import types
@@ -46,6 +47,7 @@ def cli(verbose: int, quiet: int) -> None:
     Examples:
       gisplan run scenarios/yongchuan-2025.toml     # indicators, 15-min coverage, gaps, proposed sites, map.html
       gisplan map scenarios/yongchuan-2025.toml --choropleth floor_area --basemap osm
+      gisplan report scenarios/yongchuan-2025.toml  # report.pdf, report.docx, tables.xlsx, report.html
       gisplan coverage scenarios/yongchuan-2025.toml --out out/coverage
       gisplan coverage --roads roads.gpkg --facilities 站点.csv --demand 小区.csv --crs gcj02 --out out/adhoc
       gisplan propose --costs od.csv --demand d.csv --candidates c.csv --model mclp --p 4 --cutoff 1000
@@ -61,7 +63,8 @@ def cli(verbose: int, quiet: int) -> None:
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads):
+for _command in (layers, types, run, coverage_command, propose_command, map_command, report_command, export_command,
+                 roads):
     cli.add_command(_command)
 
 

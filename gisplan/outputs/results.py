@@ -57,7 +57,8 @@ def _unit_layer(
 
 def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, illustrative: bool) -> list[Path]:
     """Write `gisplan run` results: ``indicators.csv``, per-unit tables, ``gaps.csv``, ``admin_gaps.csv``
-    and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas)."""
+    and ``results.gpkg`` (layers demand, units, floor_area, townships/villages with their indicators, gaps,
+    areas, proposed_sites), which :mod:`gisplan.outputs.report` reads back."""
     table = result.indicators.rename(columns={"name_zh": "name", "basis": "source"})
     first = ["indicator_id", "name", "unit", "value", "target", "comparator", "status", "method", "source"]
     table = table[first + [c for c in table.columns if c not in first]]
@@ -85,9 +86,12 @@ def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, ill
         units["illustrative"] = illustrative
         write_atomic_csv(units, out_dir / "units.csv")
         written.append(out_dir / "units.csv")
+        layers["units"] = units  # the report reads the coverage per unit and threshold back from here
         layers["demand"] = demand_table(result.coverage)
         if len(result.coverage.areas):
             layers["areas"] = result.coverage.areas.to_crs(STORAGE_CRS)
+    if len(result.floor_area):
+        layers["floor_area"] = result.floor_area.copy()
     stored = workspace.layer_names()
     for layer in ("townships", "villages"):
         if layer in stored:
