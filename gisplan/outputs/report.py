@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 
     from gisplan.outputs.report_data import ReportData
 
-__all__ = ["REPORT_FILES", "SITE_PAGES_PER_ROW", "ReportContent", "build_report", "report_limits", "write_report"]
+__all__ = ["PDF_SITES_PER_ROW", "REPORT_FILES", "SITE_PAGES_PER_ROW", "ReportContent", "build_report", "report_limits",
+           "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ REPORT_FILES = {ReportFormat.PDF: "report.pdf", ReportFormat.DOCX: "report.docx"
                 ReportFormat.HTML: "report.html"}
 #: how many of each row's first sites get a page of their own (with a small map); the rest are in the table
 SITE_PAGES_PER_ROW = 2
+#: how many sites of each row the PDF's table lists; Word and Excel list them all. A row like 永川's 263 social-work
+#: rooms (one per village lacking one) filled 20 pages and most of the PDF's time (bench/bench_report.py)
+PDF_SITES_PER_ROW = 20
 ILLUSTRATIVE_NOTE = "示意 ILLUSTRATIVE：本报告含生成的示意数据，不是真实设施和住户；数值只说明方法，不反映实际情况。"
 _SECTIONS = (("summary", "1", "摘要"), ("indicators", "2", "指标评估"), ("coverage", "3", "覆盖分析"),
              ("maps", "4", "专题地图"), ("sites", "5", "选址方案"), ("method", "6", "方法与参数"),
@@ -208,6 +212,22 @@ def build_report(data: ReportData) -> ReportContent:
     )
 
 
+def _pdf_sites(sites: Table) -> Table:
+    """The sites table of the PDF: the first :data:`PDF_SITES_PER_ROW` of each row, and a note on the rest."""
+    compact = site_table_compact(sites)
+    frame = sites.frame
+    if len(frame) == 0:
+        return compact
+    keep = (frame.groupby("指标", sort=False).cumcount() < PDF_SITES_PER_ROW).to_numpy()
+    if keep.all():
+        return compact
+    left = frame[~keep].groupby("指标", sort=False).size()
+    rest = "，".join(f"{k} {v} 处" for k, v in left.items())
+    note = (f"本表每项指标列出前 {PDF_SITES_PER_ROW} 处；其余 {int(left.sum())} 处（{rest}）见 report.docx 与 "
+            "tables.xlsx 的“建议选址”表。")
+    return Table(compact.key, compact.title, compact.frame[keep].reset_index(drop=True), compact.formats, note)
+
+
 def _template_table(table: Table) -> dict[str, Any]:
     frame = table.frame
     numeric = [table.formats.get(c, "@") != "@" and pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
@@ -246,7 +266,7 @@ def render_html(content: ReportContent) -> str:
         gaps=_template_table(content.gaps), maps=[{"uri": m.uri, "caption": m.caption} for m in content.maps],
         site_pages=[{"heading": p.heading, "fields": p.fields, "rationale": p.rationale, "uri": p.map.uri}
                     for p in content.site_pages],
-        pages_per_row=SITE_PAGES_PER_ROW, sites=_template_table(site_table_compact(content.sites)),
+        pages_per_row=SITE_PAGES_PER_ROW, sites=_template_table(_pdf_sites(content.sites)),
         no_sites="本次运行没有新增选址：" + ("需要路网覆盖才能选址。" if data.method != "network"
                                        else "各项指标不需要或无法通过新建设施达到目标。"),
         method=_template_table(content.method), layers=_template_table(content.layers),

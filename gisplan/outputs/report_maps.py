@@ -271,7 +271,9 @@ def site_map(geo: ProjectedLayers, site: pd.Series, *, radius_m: float = 2500.0)
         for frame, colour, width in ((geo.district, "#333333", 1.0), (geo.townships, "#777777", 0.4)):
             if frame is not None:  # only the boundary inside the box: the whole district's costs 0.2 s a map
                 lines = shapely.clip_by_rect(frame.boundary.to_numpy(), *box)
-                gpd.GeoSeries(lines[~shapely.is_empty(lines)], crs=data.crs).plot(ax=ax, color=colour, linewidth=width)
+                lines = lines[~shapely.is_empty(lines)]
+                if len(lines):
+                    gpd.GeoSeries(lines, crs=data.crs).plot(ax=ax, color=colour, linewidth=width)
         pts = geo.facilities.get(type_id)
         if pts is not None:
             pts = pts.cx[box[0]:box[2], box[1]:box[3]]
