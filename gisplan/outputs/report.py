@@ -238,10 +238,10 @@ def _template_table(table: Table) -> dict[str, Any]:
 
 def _widths(columns: list[str], rows: list[list[str]]) -> list[float]:
     """Column widths in % for a fixed table layout: each column's longest cell (a header counts up to 9
-    characters, as it wraps), between 4 and 36 characters. WeasyPrint's automatic layout measures every cell's narrowest
+    characters, as it wraps), between 5 and 36 characters. WeasyPrint's automatic layout measures every cell's narrowest
     wrapping, which for Chinese text (a break after every character) took most of the PDF's time."""
     sample = rows[:200]
-    need = [min(36.0, max(4.0, min(len(name), 9) * 0.8, *(float(len(r[j])) for r in sample)))
+    need = [min(36.0, max(5.0, min(len(name), 9) * 0.8, *(float(len(r[j])) for r in sample)))
             for j, name in enumerate(columns)]
     total = sum(need) or 1.0
     return [round(100.0 * n / total, 2) for n in need]
