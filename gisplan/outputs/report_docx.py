@@ -70,6 +70,9 @@ def _table(doc: DocumentType, table: Table, *, illustrative: bool, size: float =
         for paragraph in cell.paragraphs:
             for run in paragraph.runs:
                 run.font.size = Pt(size)
+    if not rows:
+        merged = out.add_row().cells
+        merged[0].merge(merged[-1]).text = "无数据"
     _repeat_header(out)
     if table.note:
         doc.add_paragraph(table.note)
