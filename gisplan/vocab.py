@@ -166,6 +166,15 @@ class ExportFormat(StrEnum):
     XLSX = "xlsx"
 
 
+class ReportFormat(StrEnum):
+    """The files of `gisplan report`: report.pdf, report.docx, tables.xlsx and report.html."""
+
+    PDF = "pdf"
+    DOCX = "docx"
+    XLSX = "xlsx"
+    HTML = "html"
+
+
 class Spread(StrEnum):
     """How a household table by village code is spread over the village: along its roads or over its area."""
 

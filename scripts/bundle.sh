@@ -42,9 +42,14 @@ cat > "$OUT/debian-packages.txt" <<'LIST'
 # Debian 12 packages for gisplan (apt-get install -y ...). Required:
 python3
 python3-venv
-# Only for the test suite's browser test of the maps:
-chromium
+# the report's PDF (WeasyPrint) and its Chinese text, maps included:
+libpango-1.0-0
+libpangoft2-1.0-0
+libharfbuzz-subset0
 fonts-noto-cjk
+# Only for the test suite (browser test of the maps; the report's pages rendered to PNG):
+chromium
+poppler-utils
 LIST
 
 # 4. the data: bundled layers and scenarios, and OpenStreetMap road caches fetched on this machine (ODbL)

@@ -3,7 +3,8 @@
 # every layer, measure 15-minute network coverage (永川: the real road links in ../shared/data when present;
 # else, for both scenarios, OpenStreetMap roads fetched when online and cached beside the workspace; else the
 # 15-minute rows are straight-line estimates labelled 直线/参考), print the indicator tables and the largest
-# uncovered areas, and write indicators.csv, units.csv, gaps.csv, results.gpkg and map.html.
+# uncovered areas, and write indicators.csv, units.csv, gaps.csv, results.gpkg, map.html and the report
+# (report.pdf, report.docx, tables.xlsx, report.html; the 珠山 one says plainly what it cannot compute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

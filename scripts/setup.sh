@@ -17,12 +17,27 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1"
-if [ "${1:-}" = "--test" ]; then
-  # the map test opens map.html in a real headless Chromium; the screenshot needs CJK fonts
-  if ! command -v chromium >/dev/null 2>&1 || [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
-    echo "setup: installing chromium and fonts-noto-cjk with apt-get (for the browser test of the maps)" >&2
+# the report (gisplan report / gisplan run): WeasyPrint needs Pango and HarfBuzz's subsetter, the maps and the PDF a
+# CJK font. Without libharfbuzz-subset0 `import weasyprint` only warns (an error in the test suite), so all are installed.
+REPORT_DEBS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk"
+if command -v dpkg-query >/dev/null 2>&1; then
+  # shellcheck disable=SC2086
+  if ! dpkg-query -W -f='${Status}\n' $REPORT_DEBS 2>/dev/null | grep -c "install ok installed" | grep -qx 4; then
+    echo "setup: installing $REPORT_DEBS with apt-get (PDF report with Chinese text)" >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    # shellcheck disable=SC2086
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $REPORT_DEBS >/dev/null
+  fi
+fi
+if [ "${1:-}" = "--test" ]; then
+  # the map test opens map.html in a real headless Chromium; the screenshot needs CJK fonts. The report tests
+  # render the PDF's pages with poppler-utils (pdftoppm, pdftotext)
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 \
+      || [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
+    echo "setup: installing chromium, poppler-utils and fonts-noto-cjk with apt-get (browser test of the maps, report pages)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium poppler-utils \
+      fonts-noto-cjk >/dev/null
   fi
   # the export tests open every exported file in QGIS (Debian's python3-qgis, run by /usr/bin/python3, headless)
   if ! /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1; then

@@ -15,7 +15,8 @@ names = set(zipfile.ZipFile(wheel).namelist())
 missing = {"gisplan/data/facility_types.toml", "gisplan/py.typed", "gisplan/cli/__init__.py", "gisplan/data/web/leaflet.js",
            "gisplan/data/web/assets/rulers.png", "gisplan/data/map/gisplan-map.js",
            "gisplan/locale/zh_CN/LC_MESSAGES/gisplan.mo", "gisplan/i18n.py",
-           "gisplan/data/regions/chongqing_districts_wgs84.geojson", "gisplan/data/regions/district_template.toml"} - names
+           "gisplan/data/regions/chongqing_districts_wgs84.geojson", "gisplan/data/regions/district_template.toml",
+           "gisplan/data/report/report.html.j2", "gisplan/data/report/report.css"} - names
 missing |= set() if any(n.endswith(".dist-info/licenses/LICENSE") for n in names) else {"LICENSE"}
 sys.exit(f"{wheel.name} lacks {sorted(missing)}" if missing else 0)
 PY

@@ -27,6 +27,7 @@ from gisplan.cli.layers import layers
 from gisplan.cli.map import map_command
 from gisplan.cli.places import places
 from gisplan.cli.propose import propose_command
+from gisplan.cli.report import report_command
 from gisplan.cli.roads import roads
 from gisplan.cli.run import run
 from gisplan.cli.types import types
@@ -94,6 +95,7 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
     Examples:
       gisplan run scenarios/yongchuan-2025.toml     # indicators, 15-min coverage, gaps, proposed sites, map.html
       gisplan map scenarios/yongchuan-2025.toml --choropleth floor_area --basemap osm
+      gisplan report scenarios/yongchuan-2025.toml  # report.pdf, report.docx, tables.xlsx, report.html
       gisplan coverage scenarios/yongchuan-2025.toml --out out/coverage
       gisplan coverage --roads roads.gpkg --facilities 站点.csv --demand 小区.csv --crs gcj02 --out out/adhoc
       gisplan propose --costs od.csv --demand d.csv --candidates c.csv --model mclp --p 4 --cutoff 1000
@@ -128,7 +130,8 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
         logger.warning("%s", message)
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
+for _command in (layers, types, run, coverage_command, propose_command, map_command, report_command, export_command,
+                 roads,
                  boundaries, divisions, history_command, undo_command, revert_command, places,
                  init_command, batch_command):
     cli.add_command(_command)

@@ -12,6 +12,7 @@ import pandas as pd
 from gisplan.cli.map import map_options
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
 from gisplan.cli.progressbar import close, progress_sink
+from gisplan.cli.report import parse_formats, write_run_report
 from gisplan.cli.timing import Stopwatch
 from gisplan.config import load_scenario, require_indicators
 from gisplan.i18n import _
@@ -20,6 +21,7 @@ from gisplan.outputs.results import map_layers, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
 from gisplan.progress import Tick
 from gisplan.store import Workspace, open_workspace
+from gisplan.vocab import ReportFormat
 from gisplan.workflows.plan import RunResult, run_scenario
 
 logger = logging.getLogger("gisplan")
@@ -34,11 +36,16 @@ logger = logging.getLogger("gisplan")
               help="Propose the new sites that close the gap to each target the layers miss.")
 @click.option("--map/--no-map", "draw_map", default=True, show_default=True,
               help="Write map.html (redraw it later with `gisplan map`).")
+@click.option("--report/--no-report", "write_report", default=True, show_default=True,
+              help="Write the report: report.pdf, report.docx, tables.xlsx, report.html (see `gisplan report`).")
+@click.option("--report-format", "report_formats", default=",".join(ReportFormat), show_default=True,
+              metavar="LIST", help="Comma-separated report formats.")
 @map_options
 @catalogue_option
 def run(
     scenario: Path, workspace: Workspace | None, out: Path | None, propose: bool, draw_map: bool,
-    choropleth: str | None, basemap: str, tianditu_key: str | None, basemap_file: Path | None,
+    write_report: bool, report_formats: str, choropleth: str | None, basemap: str, tianditu_key: str | None,
+    basemap_file: Path | None,
     catalogue_files: tuple[Path, ...],
 ) -> None:
     """Import and validate every layer of SCENARIO, measure network coverage (when the workspace has roads
@@ -48,7 +55,8 @@ def run(
     Writes to --out: indicators.csv (indicator_id, name, unit, value, target, comparator, status,
     method, source …), units.csv (coverage per district/township/village), gaps.csv, admin_gaps.csv,
     proposed_sites.csv, results.gpkg (demand, townships/villages with their indicators, gaps, service
-    areas, proposed sites) and map.html (the coverage map; opens offline; see `gisplan map --help`).
+    areas, proposed sites), map.html (the coverage map; opens offline; see `gisplan map --help`) and the
+    report: report.pdf, report.docx, tables.xlsx, report.html (see `gisplan report --help`).
 
     \b
     Proposed sites follow each plan row (one per lacking division for per-unit rows, shared between rows of
@@ -63,6 +71,7 @@ def run(
     """
     clock = Stopwatch()
     check_basemap(basemap, tianditu_key)  # before the long run, not after it
+    formats = parse_formats(report_formats) if write_report else ()
     sc = load_scenario(scenario)
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
@@ -97,6 +106,10 @@ def run(
                                choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
         show(Tick("map", 1, 1))
         clock.lap("map")
+    if formats:
+        summary = result.coverage.network.summary() if result.coverage and result.coverage.network else None
+        files += write_run_report(target, ws, sc, cat, formats=formats, network_summary=summary)
+        clock.lap("report")
     close(show)
     click.echo("\n" + _("written:"))
     for path in files:

@@ -51,35 +51,77 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path, *, notes: Sequence[str] = ()) -> None:
+def _text(value: Any) -> str:
+    """A code written as text: ``500118001000`` (an integer read as float loses its ``.0``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _put(cell: Any, value: Any, number_format: str | None) -> None:
+    """Set one cell: text as text (never a formula, whatever it starts with), numbers with `number_format`."""
+    from openpyxl.styles import Alignment  # noqa: PLC0415 - only needed for XLSX output
+
+    if isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"  # text, whatever it starts with
+        if value.startswith(FORMULA_PREFIXES):
+            cell.alignment = Alignment(horizontal="left")
+            cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
+    else:
+        cell.value = value
+        if number_format is not None and isinstance(value, int | float):
+            cell.number_format = number_format
+
+
+def write_xlsx(
+    sheets: Mapping[str, pd.DataFrame], path: Path, *, notes: Sequence[str] = (),
+    number_formats: Mapping[str, Mapping[str, str]] | None = None,
+    text_columns: Mapping[str, Sequence[str]] | None = None, filters: bool = False,
+) -> None:
     """Write one sheet per frame to a new XLSX at `path`; every text cell is stored as text, never as a formula
     (a name like ``=HYPERLINK(…)`` or ``-1`` typed as text shows as typed), and `notes` (e.g. the 示意 label)
-    go to a last sheet ``说明``."""
+    go to a last sheet ``说明``.
+
+    Parameters
+    ----------
+    number_formats : mapping, optional
+        Sheet → column → Excel number format (``"0.0"``, ``"0"``) of its numeric cells.
+    text_columns : mapping, optional
+        Sheet → columns written as text whatever their type (12-digit division codes keep every digit).
+    filters : bool
+        Turn the filter buttons on in every sheet's header row.
+
+    The header row is frozen and bold in every sheet, and columns are widened to their header.
+    """
     from openpyxl import Workbook  # noqa: PLC0415 - only needed for XLSX output
-    from openpyxl.styles import Alignment, Font  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
     book = Workbook()
     for default in list(book.worksheets):
         book.remove(default)
     for title, frame in sheets.items():
         sheet = book.create_sheet(title=title[:31])
+        formats = (number_formats or {}).get(title, {})
+        as_text = set((text_columns or {}).get(title, ()))
         sheet.append([str(c) for c in frame.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in frame.itertuples(index=False):
-            sheet.append([None] * len(frame.columns))
+        column_formats = [formats.get(str(c)) for c in frame.columns]
+        column_text = [c in as_text for c in frame.columns]
+        for i, row in enumerate(frame.itertuples(index=False), start=2):  # not sheet.max_row: it scans every cell
             for j, raw in enumerate(row, start=1):
-                cell = sheet.cell(row=sheet.max_row, column=j)
+                cell = sheet.cell(row=i, column=j)
                 value = _cell(raw)
-                if isinstance(value, str):
-                    cell.value = value
-                    cell.data_type = "s"  # text, whatever it starts with
-                    if value.startswith(FORMULA_PREFIXES):
-                        cell.alignment = Alignment(horizontal="left")
-                        cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
-                else:
-                    cell.value = value
+                if value is not None and column_text[j - 1] and not isinstance(value, str):
+                    value = _text(value)
+                _put(cell, value, column_formats[j - 1])
         sheet.freeze_panes = "A2"
+        if filters and len(frame.columns):
+            sheet.auto_filter.ref = sheet.dimensions
+        for j, name in enumerate(frame.columns, start=1):
+            sheet.column_dimensions[get_column_letter(j)].width = min(40, max(8, 2 * len(str(name)) + 2))
     if notes:
         sheet = book.create_sheet(title="说明")
         for note in notes:

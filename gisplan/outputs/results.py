@@ -63,7 +63,8 @@ def _unit_layer(
 def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, illustrative: bool,
                   type_names: Mapping[str, str] | None = None) -> list[Path]:
     """Write `gisplan run` results: ``indicators.csv``, per-unit tables, ``gaps.csv``, ``admin_gaps.csv``
-    and ``results.gpkg`` (layers demand, townships/villages with their indicators, gaps, areas).
+    and ``results.gpkg`` (layers demand, units, floor_area, townships/villages with their indicators, gaps,
+    areas, proposed_sites), which :mod:`gisplan.outputs.report` reads back.
 
     The CSVs are written for people in the language spoken (:func:`gisplan.outputs.people.for_people`, with
     `type_names`: facility type id → name); ``results.gpkg`` keeps the machine-readable columns."""
@@ -100,9 +101,12 @@ def write_results(result: RunResult, *, out_dir: Path, workspace: Workspace, ill
         units["illustrative"] = illustrative
         csv(units, out_dir / "units.csv")
         written.append(out_dir / "units.csv")
+        layers["units"] = units  # the report reads the coverage per unit and threshold back from here
         layers["demand"] = demand_table(result.coverage)
         if len(result.coverage.areas):
             layers["areas"] = result.coverage.areas.to_crs(STORAGE_CRS)
+    if len(result.floor_area):
+        layers["floor_area"] = result.floor_area.copy()
     stored = workspace.layer_names()
     for layer in ("townships", "villages"):
         if layer in stored:

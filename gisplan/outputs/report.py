@@ -1,0 +1,328 @@
+"""The site-selection and coverage report of a run, in Chinese: ``report.pdf`` (HTML from the Jinja2 templates in
+``gisplan/data/report``, rendered by WeasyPrint), ``report.docx`` (python-docx, real headings and tables),
+``tables.xlsx`` (one sheet per table) and ``report.html``.
+
+Sections: 1 摘要, 2 指标评估 (the 终期评估 form once the plan period has ended), 3 覆盖分析, 4 专题地图, 5 选址方案,
+6 方法与参数, 7 数据来源. Everything comes from :class:`~gisplan.outputs.report_data.ReportData`; names from the
+user's data are escaped in HTML/PDF and stay text in Word and Excel.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+
+from gisplan import __version__
+from gisplan.errors import ConfigError
+from gisplan.io.atomic import write_atomic_text
+from gisplan.io.export import stage_files, write_xlsx
+from gisplan.outputs.report_maps import (
+    ProjectedLayers,
+    cjk_font,
+    coverage_chart_svg,
+    coverage_map,
+    gap_map,
+    overview_map,
+    project_layers,
+    site_map,
+)
+from gisplan.outputs.report_tables import (
+    Table,
+    admin_summary,
+    admin_table,
+    coverage_curve,
+    display,
+    findings,
+    floor_area_table,
+    gap_table,
+    indicator_table,
+    layer_table,
+    method_table,
+    site_table,
+    site_table_compact,
+    township_coverage,
+)
+from gisplan.vocab import ReportFormat
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from gisplan.outputs.report_data import ReportData
+
+__all__ = ["PDF_SITES_PER_ROW", "REPORT_FILES", "SITE_PAGES_PER_ROW", "ReportContent", "build_report", "report_limits",
+           "write_report"]
+
+logger = logging.getLogger(__name__)
+
+#: the file each format writes
+REPORT_FILES = {ReportFormat.PDF: "report.pdf", ReportFormat.DOCX: "report.docx", ReportFormat.XLSX: "tables.xlsx",
+                ReportFormat.HTML: "report.html"}
+#: how many of each row's first sites get a page of their own (with a small map); the rest are in the table
+SITE_PAGES_PER_ROW = 2
+#: how many sites of each row the PDF's table lists; Word and Excel list them all. A row like 永川's 263 social-work
+#: rooms (one per village lacking one) filled 20 pages and most of the PDF's time (bench/bench_report.py)
+PDF_SITES_PER_ROW = 20
+ILLUSTRATIVE_NOTE = "示意 ILLUSTRATIVE：本报告含生成的示意数据，不是真实设施和住户；数值只说明方法，不反映实际情况。"
+_SECTIONS = (("summary", "1", "摘要"), ("indicators", "2", "指标评估"), ("coverage", "3", "覆盖分析"),
+             ("maps", "4", "专题地图"), ("sites", "5", "选址方案"), ("method", "6", "方法与参数"),
+             ("sources", "7", "数据来源"))
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A map as PNG bytes with its caption."""
+
+    caption: str
+    png: bytes
+
+    @property
+    def uri(self) -> str:
+        """The PNG as a ``data:`` URI (the HTML and PDF are self-contained)."""
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class SitePage:
+    """One featured proposed site: heading, its fields, the rationale and a small map."""
+
+    heading: str
+    fields: tuple[tuple[str, str], ...]
+    rationale: str
+    map: Figure
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReportContent:
+    """The report's parts, shared by the PDF/HTML, Word and Excel writers."""
+
+    data: ReportData
+    findings: tuple[str, ...]
+    limits: tuple[str, ...]
+    indicators: Table
+    coverage: tuple[Table, ...]
+    curve_svg: str
+    floor_area: Table
+    admin_summary: Table
+    admin: Table
+    gaps: Table
+    maps: tuple[Figure, ...]
+    sites: Table
+    site_pages: tuple[SitePage, ...]
+    method: Table
+    layers: Table
+    attributions: tuple[str, ...]
+
+
+def report_limits(data: ReportData) -> list[str]:
+    """What the report cannot compute with this workspace, in plain sentences."""
+    out = []
+    names = set(data.layers["layer"].astype(str))
+    if data.townships is None:
+        out.append("工作空间没有镇街边界面：无法按位置统计各镇街的覆盖率，也无法画出镇街分区图；设施位置只按区界核对，"
+                   "镇街级指标按台账填写的区划代码统计。")
+    if data.method == "none":
+        out.append("没有道路网（或没有住户人口数据）：15分钟路网覆盖率、覆盖曲线、未覆盖片区和新增选址均未测算。"
+                   "获取路网：联网时运行 gisplan roads fetch，或在情景 [roads] path 中给出道路图层。")
+    elif data.method == "straight_line":
+        out.append("没有道路网：15分钟指标为直线距离估算（参考），不评判是否达标，也不据此给出新增选址。"
+                   "获取路网覆盖：联网时运行 gisplan roads fetch，或在情景 [roads] path 中给出道路图层。")
+    if "households" not in names and data.demand is None:
+        out.append("没有住户人口图层：覆盖率（常住人口、户、60岁以上）和每百户建筑面积无法计算。")
+    if not data.facilities:
+        out.append("没有导入设施台账：设施类指标显示“无数据”，直到用 gisplan layers import 导入。")
+    missing = int((data.indicators["status"] == "无数据").sum())
+    if missing:
+        out.append(f"{missing} 项指标无数据（原因见指标表“说明/依据”列）。")
+    return out
+
+
+def _coords(row: pd.Series, system: str) -> str:
+    return f"{display(row[f'经度（{system}）'], '0.000000')}, {display(row[f'纬度（{system}）'], '0.000000')}"
+
+
+def _site_pages(geo: ProjectedLayers, sites: Table) -> tuple[SitePage, ...]:
+    """The first :data:`SITE_PAGES_PER_ROW` sites of each indicator row, each with a small map."""
+    data = geo.data
+    if data.proposals is None or len(data.proposals) == 0:
+        return ()
+    frame = sites.frame
+    first = frame[frame.groupby("指标", sort=False).cumcount() < SITE_PAGES_PER_ROW]
+    props = data.proposals.set_index(data.proposals["site_id"].astype(str))
+    pages = []
+    for _, row in first.iterrows():
+        site = props.loc[str(row["站点编号"])]
+        site = site.iloc[0] if isinstance(site, pd.DataFrame) else site
+        fields = (
+            ("指标", row["指标"] + (f"（同时服务：{row['同时服务的指标']}）" if row["同时服务的指标"] else "")),
+            ("序号 / 建设年份", f"{row['序号']} / {row['建设年份']}"), ("设施类型", str(row["设施类型"])),
+            ("镇街", str(row["镇街"])), ("村（社区）", str(row["村（社区）"])),
+            ("坐标 WGS84", _coords(row, "WGS84")), ("坐标 GCJ-02", _coords(row, "GCJ-02")),
+            ("新增覆盖（常住人口 / 户 / 60岁以上）", " / ".join(display(row[c], "0") for c in
+                                                  ("新增覆盖常住人口", "新增覆盖户数", "新增覆盖60岁以上人口"))),
+        )
+        heading = f"{row['指标']} 第 {row['序号']} 处：{row['镇街']} {row['村（社区）']}"
+        pages.append(SitePage(heading, fields, str(row["选址理由"]), Figure(heading, site_map(geo, site))))
+    return tuple(pages)
+
+
+def _maps(geo: ProjectedLayers) -> tuple[Figure, ...]:
+    data = geo.data
+    mark = "（示意）" if data.illustrative else ""
+    figures = [Figure(f"图 4-1 区域概况与现有设施{mark}", overview_map(geo))]
+    types = list(dict.fromkeys(data.units["facility_type"].astype(str))) if len(data.units) else []
+    for i, type_id in enumerate(types, start=2):
+        figures.append(Figure(f"图 4-{i} {data.type_name(type_id)}覆盖率{mark}", coverage_map(geo, type_id)))
+    if (data.gaps is not None and len(data.gaps)) or (data.proposals is not None and len(data.proposals)):
+        figures.append(Figure(f"图 4-{len(figures) + 1} 覆盖缺口与建议选址{mark}", gap_map(geo)))
+    return tuple(figures)
+
+
+def build_report(data: ReportData) -> ReportContent:
+    """Compute every table, map and sentence of the report once.
+
+    Raises
+    ------
+    ConfigError
+        If no CJK font is installed (the maps and the PDF need one).
+    """
+    cjk_font()
+    coverage = township_coverage(data)
+    split = tuple(Table(coverage.key, f"{coverage.title}：{name}", part.reset_index(drop=True), coverage.formats)
+                  for name, part in coverage.frame.groupby("设施类型", sort=False)) if len(coverage.frame) else ()
+    curve = coverage_curve(data)
+    names = {t: data.type_name(t) for t in curve["facility_type"].unique()} if len(curve) else {}
+    svg = coverage_chart_svg(curve, names, title="全区覆盖曲线") if len(curve) and data.method == "network" else ""
+    sites = site_table(data)
+    geo = project_layers(data)
+    attributions = tuple(n for n in data.notes if n)
+    return ReportContent(
+        data=data, findings=tuple(findings(data)), limits=tuple(report_limits(data)),
+        indicators=indicator_table(data), coverage=split, curve_svg=svg, floor_area=floor_area_table(data),
+        admin_summary=Table("缺设施汇总", "缺少应配设施的区划数", admin_summary(data), {"缺少的区划数": "0"}),
+        admin=admin_table(data), gaps=gap_table(data), maps=_maps(geo), sites=sites,
+        site_pages=_site_pages(geo, sites), method=method_table(data), layers=layer_table(data),
+        attributions=attributions,
+    )
+
+
+def _pdf_sites(sites: Table) -> Table:
+    """The sites table of the PDF: the first :data:`PDF_SITES_PER_ROW` of each row, and a note on the rest."""
+    compact = site_table_compact(sites)
+    frame = sites.frame
+    if len(frame) == 0:
+        return compact
+    keep = (frame.groupby("指标", sort=False).cumcount() < PDF_SITES_PER_ROW).to_numpy()
+    if keep.all():
+        return compact
+    left = frame[~keep].groupby("指标", sort=False).size()
+    rest = "，".join(f"{k} {v} 处" for k, v in left.items())
+    note = (f"本表每项指标列出前 {PDF_SITES_PER_ROW} 处；其余 {int(left.sum())} 处（{rest}）见 report.docx 与 "
+            "tables.xlsx 的“建议选址”表。")
+    return Table(compact.key, compact.title, compact.frame[keep].reset_index(drop=True), compact.formats, note)
+
+
+def _template_table(table: Table) -> dict[str, Any]:
+    frame = table.frame
+    numeric = [table.formats.get(c, "@") != "@" and pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    rows = table.shown()
+    return {"title": table.title, "columns": [str(c) for c in frame.columns], "rows": rows,
+            "numeric": numeric, "note": table.note, "widths": _widths([str(c) for c in frame.columns], rows)}
+
+
+def _widths(columns: list[str], rows: list[list[str]]) -> list[float]:
+    """Column widths in % for a fixed table layout: each column's longest cell (a header counts up to 9
+    characters, as it wraps), between 5 and 36 characters. WeasyPrint's automatic layout measures every cell's narrowest
+    wrapping, which for Chinese text (a break after every character) took most of the PDF's time."""
+    sample = rows[:200]
+    need = [min(36.0, max(5.0, min(len(name), 9) * 0.8, *(float(len(r[j])) for r in sample)))
+            for j, name in enumerate(columns)]
+    total = sum(need) or 1.0
+    return [round(100.0 * n / total, 2) for n in need]
+
+
+def render_html(content: ReportContent) -> str:
+    """The report as one self-contained HTML page (the PDF's source); user strings are escaped."""
+    folder = resources.files("gisplan") / "data" / "report"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    data = content.data
+    return env.get_template("report.html.j2").render(
+        title=data.title, district_code=data.district_code, period=data.period.label, ended=data.period.ended,
+        generated=data.generated.isoformat(), version=__version__, illustrative=data.illustrative,
+        illustrative_layers=data.illustrative_layers, limits=content.limits, findings=content.findings,
+        css=(folder / "report.css").read_text(encoding="utf-8"),
+        sections=[{"id": i, "number": n, "title": t} for i, n, t in _SECTIONS],
+        indicators=_template_table(content.indicators), curve_svg=content.curve_svg,
+        coverage_note="无道路网或住户数据" if data.method == "none" else "直线估算（参考），无覆盖曲线",
+        coverage_tables=[_template_table(t) for t in content.coverage],
+        floor_area=_template_table(content.floor_area), admin_summary=_template_table(content.admin_summary),
+        gaps=_template_table(content.gaps), maps=[{"uri": m.uri, "caption": m.caption} for m in content.maps],
+        site_pages=[{"heading": p.heading, "fields": p.fields, "rationale": p.rationale, "uri": p.map.uri}
+                    for p in content.site_pages],
+        pages_per_row=SITE_PAGES_PER_ROW, sites=_template_table(_pdf_sites(content.sites)),
+        no_sites="本次运行没有新增选址：" + ("需要路网覆盖才能选址。" if data.method != "network"
+                                       else "各项指标不需要或无法通过新建设施达到目标。"),
+        method=_template_table(content.method), layers=_template_table(content.layers),
+        attributions=content.attributions,
+    )
+
+
+def _write_pdf(html: str, path: Path) -> None:
+    try:
+        import weasyprint  # noqa: PLC0415 - heavy (1 s): only for the PDF
+    except (ImportError, OSError) as exc:
+        msg = (f"report.pdf needs WeasyPrint and Debian's libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 "
+               f"({exc}); run scripts/setup.sh, or give --format docx,xlsx,html.")
+        raise ConfigError(msg) from None
+    weasyprint.HTML(string=html).write_pdf(path)
+
+
+def write_report(
+    content: ReportContent, out_dir: Path, *, formats: Sequence[ReportFormat] = tuple(ReportFormat),
+) -> list[Path]:
+    """Write the report's files into `out_dir`, all or none (a staging folder, then renames); existing report
+    files there are replaced.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of `formats`.
+    """
+    from gisplan.outputs.report_docx import write_docx  # noqa: PLC0415 - python-docx only when asked for
+
+    names = [REPORT_FILES[f] for f in formats]
+    html = render_html(content) if {ReportFormat.PDF, ReportFormat.HTML} & set(formats) else ""
+    with stage_files(out_dir, names, force=True) as tmp:
+        for fmt in formats:
+            target = tmp / REPORT_FILES[fmt]
+            if fmt is ReportFormat.PDF:
+                _write_pdf(html, target)
+            elif fmt is ReportFormat.HTML:
+                write_atomic_text(html, target)
+            elif fmt is ReportFormat.DOCX:
+                write_docx(content, target)
+            else:
+                _write_tables(content, target)
+            logger.info("report: %s written", target.name)
+    return [out_dir / n for n in names]
+
+
+def _write_tables(content: ReportContent, path: Path) -> None:
+    """``tables.xlsx``: one sheet per table, Chinese headers, number formats, codes as text, filters on."""
+    data = content.data
+    tables = [content.indicators, township_coverage(data), floor_area_table(data, levels=("district", "township",
+                                                                                               "village")),
+              gap_table(data, top=None), content.admin, content.sites, content.layers]
+    sheets = {t.key: t.frame for t in tables}
+    formats = {t.key: {c: f for c, f in t.formats.items() if f not in {"@", "G"}} for t in tables}
+    text = {t.key: [c for c, f in t.formats.items() if f == "@"] for t in tables}
+    notes = [ILLUSTRATIVE_NOTE] if data.illustrative else []
+    notes += [f"{data.title}；规划期 {data.period.label}；报告日期 {data.generated.isoformat()}", *content.attributions]
+    write_xlsx(sheets, path, notes=notes, number_formats=formats, text_columns=text, filters=True)
