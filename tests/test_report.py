@@ -157,6 +157,8 @@ def test_illustrative_label_on_the_cover_and_every_page(run_out: tuple[Path, Pat
     assert len(pages) > 10
     assert "示意 ILLUSTRATIVE" in pages[0]
     assert all("示意" in page for page in pages)
+    # the map notice (内部用图 unless the scenario gives a 审图号) and the boundary disclaimer on every page
+    assert all("内部用图" in page and "界线不作为权属争议依据" in page for page in pages)
     text, _ = _docx(run_out[2] / "report.docx")
     assert "示意 ILLUSTRATIVE" in text
 

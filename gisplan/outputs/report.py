@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from gisplan import __version__
 from gisplan.errors import ConfigError
@@ -247,6 +248,21 @@ def _widths(columns: list[str], rows: list[list[str]]) -> list[float]:
     return [round(100.0 * n / total, 2) for n in need]
 
 
+def _css_string(text: str) -> Markup:
+    """`text` as a quoted CSS string for a page-margin box: every character outside plain CJK/ASCII letters,
+    digits and spaces is written as a CSS escape, so a user's notice can neither close the string nor the
+    ``<style>`` element.
+
+    Examples
+    --------
+    >>> quoted = str(_css_string('内部用图 "x"</style>'))
+    >>> quoted.startswith('"内部用图 '), '"' in quoted[1:-1], '<' in quoted
+    (True, False, False)
+    """
+    safe = "".join(c if c.isalnum() or c in " 　：:（）()〔〕-" else f"\\{ord(c):x} " for c in text)
+    return Markup(f'"{safe}"')  # noqa: S704 - every character but letters, digits and spaces is escaped above
+
+
 def render_html(content: ReportContent) -> str:
     """The report as one self-contained HTML page (the PDF's source); user strings are escaped."""
     folder = resources.files("gisplan") / "data" / "report"
@@ -256,6 +272,7 @@ def render_html(content: ReportContent) -> str:
     return env.get_template("report.html.j2").render(
         title=data.title, district_code=data.district_code, period=data.period.label, ended=data.period.ended,
         generated=data.generated.isoformat(), version=__version__, illustrative=data.illustrative,
+        notice_css=_css_string(f"{data.scenario.map.notice_text}　界线不作为权属争议依据"),
         illustrative_layers=data.illustrative_layers, limits=content.limits, findings=content.findings,
         css=(folder / "report.css").read_text(encoding="utf-8"),
         sections=[{"id": i, "number": n, "title": t} for i, n, t in _SECTIONS],
