@@ -1,6 +1,6 @@
 """Tier 1 — the Workspace: every layer, its metadata and the change log, behind one object.
 
-Open one with :func:`open_workspace` (a GeoPackage path today; PostGIS later), read with
+Open one with :func:`open_workspace` (a GeoPackage path, or ``postgresql://…?schema=…`` for PostGIS), read with
 :meth:`Workspace.read_layer` / :meth:`Workspace.read_table`, and write several layers in one all-or-nothing
 step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
 """
@@ -8,6 +8,7 @@ step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
 from __future__ import annotations
 
 from gisplan.store.gpkg import GeoPackageWorkspace
+from gisplan.store.postgis import PostGISWorkspace, RowVersion
 from gisplan.store.uri import open_workspace
 from gisplan.store.workspace import (
     LOG_COLUMNS,
@@ -33,6 +34,8 @@ __all__ = [
     "Hook",
     "LayerWrite",
     "Operation",
+    "PostGISWorkspace",
+    "RowVersion",
     "Transaction",
     "Workspace",
     "check_layer_name",

@@ -398,7 +398,7 @@ def _record(path: Path, w: LayerWrite) -> None:
             f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
             "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, _now(),
+            (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
              w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note),
         )
 

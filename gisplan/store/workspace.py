@@ -89,6 +89,9 @@ class LayerWrite:
         Generated (示意) data rather than real data.
     note : str or None
         Free text.
+    imported_at : str or None
+        When the rows were imported (ISO 8601, UTC); None stamps the time of the write. Kept when a layer is
+        copied from one workspace to another (``gisplan db copy``).
     """
 
     name: str
@@ -101,6 +104,7 @@ class LayerWrite:
     facility_type: str | None = None
     illustrative: bool = False
     note: str | None = None
+    imported_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
