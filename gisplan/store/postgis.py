@@ -682,7 +682,7 @@ def _pg_type(series: pd.Series, column: str) -> tuple[str, str]:  # noqa: PLR091
 
 def _python_values(series: pd.Series) -> list[Any]:
     """The column's values as Python objects, missing values as None."""
-    values = series.astype(object).to_numpy()
+    values = series.astype(object).to_numpy(copy=True)
     values[pd.isna(series).to_numpy()] = None
     out: list[Any] = values.tolist()
     kind = getattr(series.dtype, "kind", "O")
