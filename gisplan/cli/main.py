@@ -15,6 +15,7 @@ import click
 from gisplan import __version__
 from gisplan.cli.boundaries import boundaries
 from gisplan.cli.coverage import coverage_command
+from gisplan.cli.db import db
 from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
 from gisplan.cli.layers import layers
@@ -58,6 +59,7 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan types list
       gisplan boundaries check -w yc.gpkg             # topology of the township polygons (km²)
       gisplan divisions merge -w yc.gpkg 500118006201 500118006209 --basis "永川府〔2024〕12号" --dry-run
+      gisplan db copy yc.gpkg "postgresql://planner@db:5432/civil?schema=yongchuan"   # to a shared PostGIS
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -66,7 +68,7 @@ def cli(verbose: int, quiet: int) -> None:
 
 
 for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
-                 boundaries, divisions):
+                 boundaries, divisions, db):
     cli.add_command(_command)
 
 

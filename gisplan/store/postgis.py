@@ -72,6 +72,7 @@ _OWN_TABLES = frozenset({META_TABLE, LOG_TABLE, COLUMNS_TABLE, HISTORY_TABLE})
 _SCHEMA_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DEFAULT_SCHEMA = "gisplan"
 _PASSWORD = re.compile(r"(//[^/:@]*):[^/@]*@")
+_TEXT_DTYPE = str(pd.Series(["文本"]).dtype)  # "str" with pandas 3, "object" before
 _IDENTIFIER_BYTES = 63  # PostgreSQL truncates longer names silently: refuse them instead
 
 
@@ -667,8 +668,8 @@ def _pg_type(series: pd.Series, column: str) -> tuple[str, str]:  # noqa: PLR091
         return ("timestamptz" if getattr(dtype, "tz", None) is not None else "timestamp"), str(dtype)
     if kind in {"O", "U", "S"} or isinstance(dtype, pd.StringDtype):
         kinds = {type(v) for v in series.dropna()}
-        if kinds <= {str}:
-            return "text", str(dtype)
+        if kinds <= {str}:  # read back as a GeoPackage reads text: pandas' default string dtype
+            return "text", _TEXT_DTYPE
         if kinds == {bool}:
             return "boolean", "boolean"
         if kinds == {bytes}:
