@@ -76,13 +76,18 @@ _TEXT_DTYPE = str(pd.Series(["文本"]).dtype)  # "str" with pandas 3, "object" 
 _IDENTIFIER_BYTES = 63  # PostgreSQL truncates longer names silently: refuse them instead
 
 
-def _sql() -> Any:
+def _driver() -> Any:
+    """psycopg 3, imported when a PostGIS workspace is first used (the optional `postgis` extra)."""
     try:
-        from psycopg import sql  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - psycopg is a core dependency
-        msg = "PostGIS workspaces need psycopg 3: pip install 'psycopg[binary]'"
+        import psycopg  # noqa: PLC0415
+    except ImportError:
+        msg = "PostGIS workspaces need psycopg 3: pip install 'gisplan[postgis]' (or pip install 'psycopg[binary]')"
         raise ImportError(msg) from None
-    return sql
+    return psycopg
+
+
+def _sql() -> Any:
+    return _driver().sql
 
 
 def parse_postgres_uri(uri: str) -> tuple[str, str]:
@@ -330,8 +335,7 @@ class PostGISWorkspace(Workspace):
     def _commit(
         self, operations: Sequence[Operation], *, action: str, detail: Mapping[str, Any], revision: int,
     ) -> None:
-        import psycopg  # noqa: PLC0415
-
+        psycopg = _driver()
         try:
             with self._connect() as con, con.transaction():
                 new_workspace = not _has_table(con, self.schema, META_TABLE)
@@ -496,9 +500,8 @@ class PostGISWorkspace(Workspace):
         StoreError
             If there is no such layer, row or column.
         """
-        import psycopg  # noqa: PLC0415
-
-        sql = _sql()
+        psycopg = _driver()
+        sql = psycopg.sql
         self._require(name)
         with self.lock(wait_s=wait_s):
             try:
@@ -565,27 +568,15 @@ class PostGISWorkspace(Workspace):
         return table
 
     def _connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+        psycopg = _driver()
         try:
-            import psycopg  # noqa: PLC0415
-        except ImportError:  # pragma: no cover - psycopg is a core dependency
-            msg = "PostGIS workspaces need psycopg 3: pip install 'psycopg[binary]'"
-            raise ImportError(msg) from None
-        try:
-            return psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=10,
-                                   application_name="gisplan")
+            connection = psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=10,
+                                         application_name="gisplan")
         except psycopg.Error as exc:
             msg = (f"cannot connect to workspace {self.label} ({_first_line(exc)}); check the host, port, user and "
                    "database, and that the server is running (password: PGPASSWORD or ~/.pgpass).")
             raise StoreError(msg) from None
-
-
-def create_database_objects(ws: PostGISWorkspace) -> bool:
-    """Create `ws`'s schema and gisplan's tables (and the postgis extension if the database lacks it), logging
-    ``init``; return False if they were there already (nothing is changed then)."""
-    if ws.exists():
-        return False
-    ws.create()
-    return True
+        return connection  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------ helpers
