@@ -23,6 +23,7 @@ from gisplan.cli.map import map_command
 from gisplan.cli.propose import propose_command
 from gisplan.cli.roads import roads
 from gisplan.cli.run import run
+from gisplan.cli.serve import serve_command
 from gisplan.cli.types import types
 from gisplan.errors import GisplanError
 
@@ -60,6 +61,7 @@ def cli(verbose: int, quiet: int) -> None:
       gisplan boundaries check -w yc.gpkg             # topology of the township polygons (km²)
       gisplan divisions merge -w yc.gpkg 500118006201 500118006209 --basis "永川府〔2024〕12号" --dry-run
       gisplan db copy yc.gpkg "postgresql://planner@db:5432/civil?schema=yongchuan"   # to a shared PostGIS
+      gisplan serve -w yc.gpkg --port 8000           # OGC API – Features for QGIS (read-only)
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -68,7 +70,7 @@ def cli(verbose: int, quiet: int) -> None:
 
 
 for _command in (layers, types, run, coverage_command, propose_command, map_command, export_command, roads,
-                 boundaries, divisions, db):
+                 boundaries, divisions, db, serve_command):
     cli.add_command(_command)
 
 
