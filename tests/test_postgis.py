@@ -61,7 +61,7 @@ def _points() -> gpd.GeoDataFrame:
 
 
 def _layer_hashes(ws: object, name: str) -> list[int]:
-    return row_hashes(ws.read(name)).tolist()  # type: ignore[attr-defined]
+    return row_hashes(ws.read(name)).tolist()
 
 
 def test_real_layers_imported_through_the_workflow_equal_the_geopackage_row_by_row(
@@ -220,7 +220,7 @@ def test_hostile_column_names_and_values_are_stored_as_data(postgis_uri: str, ho
     fid = int(ws.row_versions("hostile")["fid"].iloc[1])
     ws.edit_row("hostile", fid, {hostile: hostile + "'"}, base_version=1, user=hostile)
     assert ws.read_table("hostile")[hostile].tolist() == [hostile, hostile + "'"]
-    assert {"gisplan_layers", "gisplan_changelog"} <= set(dump_schema(postgis_uri))  # type: ignore[arg-type]
+    assert {"gisplan_layers", "gisplan_changelog"} <= set(dump_schema(postgis_uri))
 
 
 def test_edits_to_unknown_rows_or_columns_are_refused(postgis_uri: str) -> None:

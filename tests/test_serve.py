@@ -153,3 +153,22 @@ def test_boundary_layers_are_not_served_by_default(tmp_path: Path, base_store: P
     assert app is not None
     with _serving(ws.with_hook(lambda tx: None)) as url:  # same data, default again: still hidden
         assert _get(f"{url}/collections/boundary_lines")[0] == 404
+
+
+def test_qgis_reads_every_collection(served: str) -> None:
+    """QGIS itself (Debian's python3-qgis, the OAPIF provider, headless) reads every collection whole."""
+    from tests.test_export import qgis_open
+
+    expected = {TOWNSHIPS: 23, CENTRES: 267, "district": 1}
+    specs = [(f"url='{served}' typename='{name}'", "OAPIF") for name in expected]
+    seen, _ = qgis_open(specs)
+    for (uri, _provider), (name, count) in zip(specs, expected.items(), strict=True):
+        layer = seen[uri]
+        assert layer["valid"], (name, layer)
+        assert layer["count"] == count, name
+        rows = layer["rows"]
+        assert len(rows) == count, name
+        assert all(r["wkt"] for r in rows), name
+    towns = {r["attrs"]["code12"] for r in seen[specs[0][0]]["rows"]}
+    _, page = _get(f"{served}/collections/{TOWNSHIPS}/items?limit=100")
+    assert towns == {f["properties"]["code12"] for f in page["features"]}
