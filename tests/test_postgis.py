@@ -241,3 +241,38 @@ def test_a_layer_write_refuses_reserved_column_names(postgis_uri: str) -> None:
     with pytest.raises(StoreError, match="reserved for gisplan"):
         ws.write([LayerWrite("bad", "result", pd.DataFrame({"gisplan_fid": [1]}))], action="import")
     assert dump_schema(postgis_uri) is None
+
+
+def test_undo_is_a_new_revision_and_refused_when_the_row_has_moved_on(postgis_uri: str) -> None:
+    ws = _pg(postgis_uri)
+    ws.write([LayerWrite("centres", "facilities", _points())], action="import")
+    fid = 1
+    moved = shapely.Point(105.95, 29.33)
+    ws.edit_row("centres", fid, {"beds": 12, "name": "新名称"}, base_version=1, user="张三", geometry=moved)
+    ws.edit_row("centres", fid, {"beds": 13}, base_version=2, user="李四")
+    # 张三 wants to undo his edit (version 2), but 李四 has changed the row since: refused, nothing written
+    before = dump_schema(postgis_uri)
+    with pytest.raises(ConflictError, match=r"已被 李四 于 .* 修改（当前版本 3，你的修改基于版本 2）"):
+        ws.undo_row("centres", fid, base_version=2, user="张三")
+    assert dump_schema(postgis_uri) == before
+    # 李四 undoes his own edit: a new version 4 with version 2's values
+    undone = ws.undo_row("centres", fid, base_version=3, user="李四")
+    assert undone.version == 4
+    layer = ws.read_layer("centres")
+    assert (layer.loc[0, "beds"], layer.loc[0, "name"]) == (12, "新名称")
+    assert layer.geometry.iloc[0].equals(moved)
+    # undo again (of the undo): back to 13; every version stays in the history
+    ws.undo_row("centres", fid, base_version=4, user="李四")
+    assert ws.read_layer("centres").loc[0, "beds"] == 13
+    assert ws.row_history("centres", fid)["version"].tolist() == [1, 2, 3, 4]
+    log = ws.changelog()
+    assert log["action"].tolist()[-4:] == ["edit", "edit", "undo", "undo"]
+    assert log["revision"].is_monotonic_increasing
+    # a geometry edit is undone too, and the original row is restored exactly
+    fresh = ws.row_versions("centres").set_index("fid").loc[2, "version"]
+    ws.edit_row("centres", 2, {"beds": 0}, base_version=int(fresh), user="王五", geometry=moved)
+    ws.undo_row("centres", 2, base_version=int(fresh) + 1, user="王五")
+    assert_geodataframe_equal(ws.read_layer("centres").iloc[[1]], _points().iloc[[1]], check_crs=True)
+    ws.write([LayerWrite("other", "result", _points())], action="import")
+    with pytest.raises(StoreError, match="no earlier version"):
+        ws.undo_row("other", 1, base_version=1, user="x")

@@ -291,7 +291,8 @@ class PostGISWorkspace(Workspace):
 
     def row_history(self, name: str, fid: int) -> pd.DataFrame:
         """Every earlier version of row `fid` of layer `name`, oldest first: ``version``, ``changed_by``,
-        ``changed_at``, ``revision`` (the revision that replaced it) and ``row`` (its values as JSON text)."""
+        ``changed_at``, ``revision`` (the revision that replaced it) and ``row`` (its attributes as JSON text; the
+        geometry is kept as EWKB in the table)."""
         sql = _sql()
         self._require(name)
         query = sql.SQL("SELECT version, changed_by, changed_at, revision, row::text FROM {} "
@@ -512,22 +513,10 @@ class PostGISWorkspace(Workspace):
                         msg = (f"layer {name!r} of {self.label} has no column(s) {', '.join(unknown) or GEOMETRY}; "
                                f"its columns are {', '.join(c for c in known if c != GEOMETRY)}.")
                         raise StoreError(msg)
-                    current = self._current(con, name, fid)
-                    if current.version != base_version:
-                        msg = (f"第 {fid} 行（图层 {name}）已被 {current.changed_by or '未知用户'} 于 "
-                               f"{current.changed_at} 修改（当前版本 {current.version}，你的修改基于版本 "
-                               f"{base_version}）；请重新读取后再改。row {fid} of {name} was changed by "
-                               f"{current.changed_by} at {current.changed_at}; nothing was written.")
-                        raise ConflictError(msg)
+                    self._check_version(con, name, fid, base_version)
                     revision = self._last_revision(con) + 1
                     table = self._table(name)
-                    con.execute(
-                        sql.SQL("INSERT INTO {} (layer, fid, version, changed_by, changed_at, revision, row) "
-                                "SELECT %s, {}, {}, {}, {}, %s, to_jsonb(t) - %s::text[] FROM {} AS t "
-                                "WHERE {} = %s").format(
-                            self._table(HISTORY_TABLE), sql.Identifier(FID), sql.Identifier(VERSION),
-                            sql.Identifier(CHANGED_BY), sql.Identifier(CHANGED_AT), table, sql.Identifier(FID)),
-                        (name, revision, sorted(_RESERVED), int(fid)))
+                    self._archive(con, name, fid, revision, spatial=known.get(GEOMETRY) == "geometry")
                     now = _now()
                     assignments = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values]
                     params: list[Any] = [_python_scalar(v) for v in values.values()]
@@ -547,6 +536,78 @@ class PostGISWorkspace(Workspace):
                     self._log(con, "edit", name, detail, revision)
             except psycopg.Error as exc:
                 msg = f"editing row {fid} of {name} in {self.label} failed ({_first_line(exc)}); nothing was written."
+                raise StoreError(msg) from exc
+        return RowVersion(int(fid), base_version + 1, user, now)
+
+    def _check_version(self, con: psycopg.Connection[Any], name: str, fid: int, base_version: int) -> None:
+        current = self._current(con, name, fid)
+        if current.version != base_version:
+            msg = (f"第 {fid} 行（图层 {name}）已被 {current.changed_by or '未知用户'} 于 {current.changed_at} 修改"
+                   f"（当前版本 {current.version}，你的修改基于版本 {base_version}）；请重新读取后再改。row {fid} of "
+                   f"{name} was changed by {current.changed_by} at {current.changed_at}; nothing was written.")
+            raise ConflictError(msg)
+
+    def _archive(self, con: psycopg.Connection[Any], name: str, fid: int, revision: int, *, spatial: bool) -> None:
+        """Append the row's current version to the row history (attributes as JSON, geometry as EWKB)."""
+        sql = _sql()
+        geometry = (sql.SQL("ST_AsEWKB(t.{})").format(sql.Identifier(GEOMETRY)) if spatial
+                    else sql.SQL("NULL::bytea"))
+        con.execute(
+            sql.SQL("INSERT INTO {} (layer, fid, version, changed_by, changed_at, revision, row, geometry) "
+                    "SELECT %s, {}, {}, {}, {}, %s, to_jsonb(t) - %s::text[], {} FROM {} AS t WHERE {} = %s").format(
+                self._table(HISTORY_TABLE), sql.Identifier(FID), sql.Identifier(VERSION), sql.Identifier(CHANGED_BY),
+                sql.Identifier(CHANGED_AT), geometry, self._table(name), sql.Identifier(FID)),
+            (name, revision, sorted(_RESERVED | {GEOMETRY}), int(fid)))
+
+    def undo_row(self, name: str, fid: int, *, base_version: int, user: str, wait_s: float = 30.0) -> RowVersion:
+        """Undo the last change of row `fid`: a new version with the values it had before (history is never
+        rewritten; the undone version stays in the row history). Undoing twice restores the undone change.
+
+        Raises
+        ------
+        ConflictError
+            If the row has changed since `base_version` (someone edited it after the change you meant to undo).
+        StoreError
+            If there is no such layer or row, or the row has no earlier version.
+        """
+        psycopg = _driver()
+        sql = psycopg.sql
+        self._require(name)
+        with self.lock(wait_s=wait_s):
+            try:
+                with self._connect() as con, con.transaction():
+                    columns = self._columns(con, name)
+                    spatial = any(c == GEOMETRY and d == "geometry" for c, d in columns)
+                    attributes = [c for c, d in columns if d != "geometry"]
+                    self._check_version(con, name, fid, base_version)
+                    before = con.execute(
+                        sql.SQL("SELECT version, row, geometry FROM {} WHERE layer = %s AND fid = %s "
+                                "ORDER BY seq DESC LIMIT 1").format(self._table(HISTORY_TABLE)),
+                        (name, int(fid))).fetchone()
+                    if before is None:
+                        msg = f"row {fid} of {name} in {self.label} has no earlier version to go back to."
+                        raise StoreError(msg)
+                    revision = self._last_revision(con) + 1
+                    self._archive(con, name, fid, revision, spatial=spatial)
+                    table = self._table(name)
+                    targets = [sql.Identifier(c) for c in attributes]
+                    assignments = [sql.SQL("({}) = (SELECT {} FROM jsonb_populate_record(NULL::{}, %s::jsonb))").format(
+                        sql.SQL(", ").join(targets), sql.SQL(", ").join(targets), table)] if attributes else []
+                    params: list[Any] = [json.dumps(before[1])] if attributes else []
+                    if spatial:
+                        assignments.append(sql.SQL("{} = ST_GeomFromEWKB(%s)").format(sql.Identifier(GEOMETRY)))
+                        params.append(before[2])
+                    now = _now()
+                    assignments += [sql.SQL("{} = {} + 1").format(sql.Identifier(VERSION), sql.Identifier(VERSION)),
+                                    sql.SQL("{} = %s").format(sql.Identifier(CHANGED_BY)),
+                                    sql.SQL("{} = %s").format(sql.Identifier(CHANGED_AT))]
+                    params += [user, now, int(fid)]
+                    con.execute(sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
+                        table, sql.SQL(", ").join(assignments), sql.Identifier(FID)), params)
+                    self._log(con, "undo", name, {"fid": int(fid), "restored_version": int(before[0]),
+                                                  "to_version": base_version + 1, "by": user}, revision)
+            except psycopg.Error as exc:
+                msg = f"undoing row {fid} of {name} in {self.label} failed ({_first_line(exc)}); nothing was written."
                 raise StoreError(msg) from exc
         return RowVersion(int(fid), base_version + 1, user, now)
 
@@ -606,7 +667,7 @@ def _scaffold(con: psycopg.Connection[Any], schema: str) -> None:
            dtype text NOT NULL, PRIMARY KEY (layer, position))""",
         """CREATE TABLE {history} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, layer text NOT NULL,
            fid bigint NOT NULL, version integer NOT NULL, changed_by text, changed_at text NOT NULL,
-           revision integer NOT NULL, row jsonb NOT NULL)""",
+           revision integer NOT NULL, row jsonb NOT NULL, geometry bytea)""",
         """CREATE FUNCTION {refuse}() RETURNS trigger LANGUAGE plpgsql AS
            $$ BEGIN RAISE EXCEPTION 'the change log is append-only'; END $$""",
     ]
