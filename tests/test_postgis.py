@@ -276,3 +276,15 @@ def test_undo_is_a_new_revision_and_refused_when_the_row_has_moved_on(postgis_ur
     ws.write([LayerWrite("other", "result", _points())], action="import")
     with pytest.raises(StoreError, match="no earlier version"):
         ws.undo_row("other", 1, base_version=1, user="x")
+
+
+def test_layers_commands_take_a_postgis_uri(postgis_uri: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["layers", "import", str(LAYERS / "yongchuan_gazetteer.csv"), "--kind", "gazetteer",
+                                 "-w", postgis_uri])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["layers", "list", "-w", postgis_uri])
+    assert result.exit_code == 0, result.output
+    assert "gazetteer" in result.output
+    assert "291" in result.output
+    assert len(_pg(postgis_uri).read_table("gazetteer")) == 291
