@@ -41,6 +41,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import ConflictError, StoreError
+from gisplan.store.pgframes import check_columns, pg_type, python_scalar, python_values, restore, split_geometry
 from gisplan.store.workspace import (
     LOG_COLUMNS,
     LOG_TABLE,
@@ -75,7 +76,6 @@ _OWN_TABLES = frozenset({META_TABLE, LOG_TABLE, COLUMNS_TABLE, HISTORY_TABLE})
 _SCHEMA_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DEFAULT_SCHEMA = "gisplan"
 _PASSWORD = re.compile(r"(//[^/:@]*):[^/@]*@")
-_TEXT_DTYPE = str(pd.Series(["文本"]).dtype)  # "str" with pandas 3, "object" before
 _IDENTIFIER_BYTES = 63
 _IDLE: dict[tuple[int, str], list[Any]] = {}  # (pid, conninfo) -> idle connections, shared by the threads
 _IDLE_LOCK = threading.Lock()
@@ -284,7 +284,7 @@ class PostGISWorkspace(Workspace):
         table = pd.DataFrame(rows, columns=[*names, GEOMETRY] if spatial else (names or None))
         if not names and not spatial:
             table = pd.DataFrame(index=pd.RangeIndex(len(rows)))
-        frame = pd.DataFrame({c: _restore(table[c], dtype) for c, dtype in attributes}, index=table.index)
+        frame = pd.DataFrame({c: restore(table[c], dtype) for c, dtype in attributes}, index=table.index)
         if not spatial:
             return frame, None, None
         wkb = table[GEOMETRY].to_numpy(dtype=object)
@@ -397,9 +397,9 @@ class PostGISWorkspace(Workspace):
         if w.name in _OWN_TABLES:
             msg = f"layer name {w.name!r} is one of gisplan's own tables; choose another name."
             raise ValueError(msg)
-        frame, geometry, srid = _split(w.data)
-        columns = [(str(c), _pg_type(frame[c], str(c))) for c in frame.columns]
-        _check_columns([c for c, _ in columns], spatial=geometry is not None)
+        frame, geometry, srid = split_geometry(w.data)
+        columns = [(str(c), pg_type(frame[c], str(c))) for c in frame.columns]
+        check_columns([c for c, _ in columns], spatial=geometry is not None)
         table = self._table(w.name)
         con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
         definitions = [sql.SQL("{} bigint PRIMARY KEY").format(sql.Identifier(FID)),
@@ -428,7 +428,7 @@ class PostGISWorkspace(Workspace):
         n = len(frame)
         user, now = _user(), _now()
         values: list[list[Any]] = [list(range(1, n + 1)), [user] * n, [now] * n]
-        values += [_python_values(frame[c]) for c in frame.columns]
+        values += [python_values(frame[c]) for c in frame.columns]
         names = [FID, CHANGED_BY, CHANGED_AT, *map(str, frame.columns)]
         if geometry is not None:
             geoms = shapely.set_srid(geometry.to_numpy(), srid)
@@ -548,7 +548,7 @@ class PostGISWorkspace(Workspace):
                     self._archive(con, name, fid, revision, spatial=known.get(GEOMETRY) == "geometry")
                     now = _now()
                     assignments = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values]
-                    params: list[Any] = [_python_scalar(v) for v in values.values()]
+                    params: list[Any] = [python_scalar(v) for v in values.values()]
                     if geometry is not None:
                         srid = con.execute(sql.SQL("SELECT ST_SRID({}) FROM {} WHERE {} = %s").format(
                             sql.Identifier(GEOMETRY), table, sql.Identifier(FID)), (int(fid),)).fetchone()
@@ -731,89 +731,6 @@ def _scaffold(con: psycopg.Connection[Any], schema: str) -> None:
         con.execute(sql.SQL("CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
                             "FOR EACH STATEMENT EXECUTE FUNCTION {}()").format(
             sql.Identifier(f"{table}_append_only"), sql.Identifier(schema, table), names["refuse"]))
-
-
-def _split(data: pd.DataFrame) -> tuple[pd.DataFrame, gpd.GeoSeries | None, int]:
-    """Attributes, geometry (or None) and its SRID (0 when the CRS has no EPSG code)."""
-    if isinstance(data, gpd.GeoDataFrame) and data._geometry_column_name in data:
-        geometry = data.geometry
-        epsg = data.crs.to_epsg() if data.crs is not None else None
-        return pd.DataFrame(data.drop(columns=data._geometry_column_name)), geometry, int(epsg or 0)
-    return pd.DataFrame(data), None, 0
-
-
-def _check_columns(columns: Sequence[str], *, spatial: bool) -> None:
-    for column in columns:
-        if column in _RESERVED or (spatial and column == GEOMETRY):
-            msg = f"column {column!r} is reserved for gisplan's own bookkeeping; rename it."
-            raise ValueError(msg)
-        if len(column.encode()) > _IDENTIFIER_BYTES:
-            msg = f"column {column!r} is longer than PostgreSQL's {_IDENTIFIER_BYTES} bytes; shorten it."
-            raise ValueError(msg)
-        if "\x00" in column:
-            msg = f"column {column!r} holds a NUL character; rename it."
-            raise ValueError(msg)
-
-
-def _pg_type(series: pd.Series, column: str) -> tuple[str, str]:  # noqa: PLR0911
-    """The PostgreSQL type a column is stored as, and the pandas dtype it reads back as."""
-    dtype = series.dtype
-    kind = getattr(dtype, "kind", "O")
-    if isinstance(dtype, pd.CategoricalDtype):
-        return _pg_type(series.astype(object), column)
-    if kind == "b":
-        return "boolean", str(dtype)
-    if kind in {"i", "u"}:
-        return ("numeric(20, 0)" if str(dtype).lower() in {"uint64", "uint"} else "bigint"), str(dtype)
-    if kind == "f":
-        return "double precision", str(dtype)
-    if kind == "M":
-        return ("timestamptz" if getattr(dtype, "tz", None) is not None else "timestamp"), str(dtype)
-    if kind in {"O", "U", "S"} or isinstance(dtype, pd.StringDtype):
-        kinds = {type(v) for v in series.dropna()}
-        if kinds <= {str}:  # read back as a GeoPackage reads text: pandas' default string dtype
-            return "text", _TEXT_DTYPE
-        if kinds == {bool}:
-            return "boolean", "boolean"
-        if kinds == {bytes}:
-            return "bytea", str(dtype)
-        msg = f"column {column!r} holds values of type {', '.join(sorted(k.__name__ for k in kinds))}; " \
-              "give text, numbers, booleans or dates."
-        raise TypeError(msg)
-    msg = f"column {column!r} has dtype {dtype}, which a PostGIS workspace cannot store; convert it first."
-    raise TypeError(msg)
-
-
-def _python_values(series: pd.Series) -> list[Any]:
-    """The column's values as Python objects, missing values as None."""
-    values = series.astype(object).to_numpy(copy=True)
-    values[pd.isna(series).to_numpy()] = None
-    out: list[Any] = values.tolist()
-    kind = getattr(series.dtype, "kind", "O")
-    if kind == "M":
-        return [None if v is None else pd.Timestamp(v).to_pydatetime() for v in out]
-    if kind == "u":
-        return [None if v is None else int(v) for v in out]
-    return out
-
-
-def _python_scalar(value: Any) -> Any:
-    if value is None or (np.ndim(value) == 0 and not isinstance(value, str) and pd.isna(value)):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _restore(column: pd.Series, dtype: str) -> pd.Series:
-    """A column read from the database, as the dtype it was written with."""
-    if dtype == "object":
-        return column.astype(object).where(column.notna(), None)
-    target = pd.api.types.pandas_dtype(dtype)
-    source = pd.to_datetime(column) if dtype.startswith("datetime64") else column
-    try:
-        restored: pd.Series = source.astype(target)
-    except (TypeError, ValueError):  # e.g. an int column that gained a NULL through an edit
-        return column
-    return restored
 
 
 def _user() -> str | None:
