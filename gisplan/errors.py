@@ -31,6 +31,10 @@ class StoreError(GisplanError, RuntimeError):
     """The workspace store cannot be opened, locked or written."""
 
 
+class ConflictError(StoreError):
+    """An edit was based on a row version that someone else has changed since (optimistic concurrency)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One problem found in an input file.

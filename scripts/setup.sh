@@ -46,6 +46,12 @@ if [ "${1:-}" = "--test" ]; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
       python3-qgis qgis-providers >/dev/null
   fi
+  # the PostGIS workspace tests start a throwaway PostgreSQL 15 cluster with PostGIS (tests/pg.py)
+  if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
+    echo "setup: installing postgresql-15-postgis-3 with apt-get (the PostGIS workspace tests run a throwaway cluster)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
+  fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .

@@ -19,6 +19,7 @@ from gisplan.catalogue import Catalogue, load_catalogue
 from gisplan.cli.main import cli
 from gisplan.store import open_workspace
 from gisplan.workflows.importing import ImportSpec, import_layers
+from tests import pg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -98,6 +99,26 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests speak English whatever the developer's locale (LANG=zh_CN.UTF-8 would switch the CLI to Chinese);
     tests of the Chinese interface set --lang zh or the locale themselves."""
     monkeypatch.setenv("GISPLAN_LANG", "en")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 + PostGIS cluster on a loopback port for the whole session (tests/pg.py): the URI
+    of its database. Fails under CI=true when it cannot start, else skips the tests that need it."""
+    try:
+        with pg.cluster() as uri:
+            yield uri
+    except pg.ClusterUnavailableError as exc:
+        missing(f"no PostgreSQL + PostGIS for the tests: {exc}")
+
+
+_schemas = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgis_uri(postgres_cluster: str) -> str:
+    """The URI of a new, empty workspace schema in the session's cluster (not created yet)."""
+    return f"{postgres_cluster}?schema=t{os.getpid()}_{next(_schemas)}"
 
 
 @pytest.fixture(scope="session")

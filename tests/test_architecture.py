@@ -19,7 +19,7 @@ TIERS = {
     "network": 2, "boundaries": 2, "placenames": 2,
     "analysis": 3,
     "siting": 4,
-    "workflows": 5, "outputs": 5,
+    "workflows": 5, "outputs": 5, "service": 5,
     "cli": 6,
 }
 # base modules may import the ones listed before them, never after (no cycles among them)

@@ -2,7 +2,8 @@
 writes (errors and SIGKILL), the writer lock and layer-name checks.
 
 Every test works on its own copy of a store; nothing is mocked. The kill tests run the real `gisplan`
-command in a subprocess and SIGKILL it while it writes.
+command in a subprocess and SIGKILL it while it writes. The tests of the import contract (`any_store`: change log,
+all-or-nothing imports, re-checks, unknown layers) run on a GeoPackage and on a PostGIS workspace.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from gisplan.workflows.importing import ImportSpec, import_layers, validate_impo
 from tests.conftest import FACILITIES, LAYERS, sha256, shared_data
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gisplan.catalogue import Catalogue
+    from gisplan.store import Workspace
 
 GAZETTEER = LAYERS / "yongchuan_gazetteer.csv"
 BOUNDARIES = LAYERS / "yongchuan_boundaries.gpkg"
@@ -43,6 +47,35 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class StoreCase:
+    """The base workspace (gazetteer, district, townships, 267 centres) in one backend, and a snapshot of all it
+    stores (equal snapshots: unchanged)."""
+
+    workspace: Workspace
+    snapshot: Callable[[], object]
+
+
+def _base_specs() -> list[ImportSpec]:
+    return [ImportSpec(GAZETTEER, "gazetteer"), ImportSpec(BOUNDARIES, "district", layer="district"),
+            ImportSpec(BOUNDARIES, "townships", layer="townships"),
+            ImportSpec(FACILITIES, "facilities", "community_service_centre", layer="community_service_centre")]
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def any_store(request: pytest.FixtureRequest, store: Path, catalogue: Catalogue) -> StoreCase:
+    """The contract tests of this module run on a GeoPackage copy of the base store and on a PostGIS workspace
+    built by the same import."""
+    if request.param == "gpkg":
+        return StoreCase(open_workspace(store), lambda: sha256(store))
+    from tests.test_postgis import dump_schema
+
+    uri = request.getfixturevalue("postgis_uri")
+    ws = open_workspace(uri)
+    import_layers(ws, _base_specs(), catalogue=catalogue)
+    return StoreCase(ws, lambda: dump_schema(uri))
 
 
 def _temps(store: Path) -> list[Path]:
@@ -241,8 +274,8 @@ def test_store_is_a_valid_geopackage_for_gdal_and_qgis(full_store: FullStore) ->
 # ------------------------------------------------------------------------------------- 3. change log
 
 
-def test_changelog_grows_by_one_row_per_layer(store: Path, catalogue: Catalogue) -> None:
-    ws = open_workspace(store)
+def test_changelog_grows_by_one_row_per_layer(any_store: StoreCase, catalogue: Catalogue) -> None:
+    ws = any_store.workspace
     before = ws.changelog()
     assert list(before["action"]) == ["init", "import", "import", "import", "import"]
     assert list(before["revision"]) == [1, 1, 1, 1, 1]  # created by one import: one revision
@@ -317,26 +350,29 @@ def _institutions_csv(tmp: Path, *, bad: bool) -> Path:
     return path
 
 
-def test_import_with_a_bad_row_leaves_the_store_unchanged(store: Path, catalogue: Catalogue) -> None:
-    bad = _bad_households(store.parent)
-    before = sha256(store)
+def test_import_with_a_bad_row_leaves_the_store_unchanged(any_store: StoreCase, store: Path, tmp_path: Path,
+                                                          catalogue: Catalogue) -> None:
+    bad = _bad_households(tmp_path)
+    ws = any_store.workspace
+    before = any_store.snapshot()
     with pytest.raises(SchemaError) as info:
-        import_layers(open_workspace(store), [ImportSpec(bad, "households")], catalogue=catalogue)
+        import_layers(ws, [ImportSpec(bad, "households")], catalogue=catalogue)
     assert any(p.row is not None and p.field == "households" for p in info.value.problems), info.value
-    assert sha256(store) == before
+    assert any_store.snapshot() == before
     assert _temps(store) == []
-    assert not open_workspace(store).has_layer("households")
+    assert not ws.has_layer("households")
 
 
-def test_multi_file_import_with_a_bad_second_file_writes_nothing(store: Path, catalogue: Catalogue) -> None:
-    good = _institutions_csv(store.parent, bad=False)
-    bad = _institutions_csv(store.parent, bad=True)
-    ws = open_workspace(store)
+def test_multi_file_import_with_a_bad_second_file_writes_nothing(any_store: StoreCase, store: Path, tmp_path: Path,
+                                                                 catalogue: Catalogue) -> None:
+    good = _institutions_csv(tmp_path, bad=False)
+    bad = _institutions_csv(tmp_path, bad=True)
+    ws = any_store.workspace
     # control: the same file without the bad row passes, so the failure below is that row's
     assert len(validate_imports([ImportSpec(good, "facilities", "elderly_institution", crs="EPSG:4326")],
                                 workspace=ws, catalogue=catalogue)) == 1
 
-    before = sha256(store)
+    before = any_store.snapshot()
     layers_before = ws.metadata()
     specs = [ImportSpec(HOUSEHOLDS, "households"), ImportSpec(bad, "facilities", "elderly_institution", crs="EPSG:4326")]
     with pytest.raises(SchemaError) as info:
@@ -345,7 +381,7 @@ def test_multi_file_import_with_a_bad_second_file_writes_nothing(store: Path, ca
     assert problems
     assert all(p.source == bad.name for p in problems), problems
     assert any(p.row is not None and p.field == "beds" for p in problems), problems
-    assert sha256(store) == before
+    assert any_store.snapshot() == before
     assert _temps(store) == []
     pd.testing.assert_frame_equal(ws.metadata(), layers_before)
 
@@ -552,8 +588,8 @@ def test_safe_layer_names_pass(name: str) -> None:
     assert check_layer_name(name) == name
 
 
-def test_reading_an_unknown_layer_lists_the_layers(store: Path) -> None:
-    ws = open_workspace(store)
+def test_reading_an_unknown_layer_lists_the_layers(any_store: StoreCase) -> None:
+    ws = any_store.workspace
     with pytest.raises(StoreError, match="no layer 'roads'") as info:
         ws.read_layer("roads")
     message = str(info.value)
@@ -612,11 +648,11 @@ def test_not_a_geopackage(tmp_path: Path) -> None:
         ws.layer_names()
 
 
-def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(store: Path, tmp_path: Path,
+def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(any_store: StoreCase, tmp_path: Path,
                                                                  catalogue) -> None:
     """Renumbered centres would orphan the volunteer points; another district's gazetteer would orphan
     every facility code: both are refused, naming the workspace layer and row, and nothing is written."""
-    ws = open_workspace(store)
+    ws = any_store.workspace
     import_layers(ws, [ImportSpec(FACILITIES, "facilities", "volunteer_service_point",
                                   layer="volunteer_service_point")], catalogue=catalogue)
     centres = pyogrio.read_dataframe(FACILITIES, layer="community_service_centre")
@@ -625,7 +661,7 @@ def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(store: Path, tm
     import_layers(ws, [ImportSpec(same, "facilities", "community_service_centre")], catalogue=catalogue)
     renumbered = tmp_path / "renumbered.gpkg"
     pyogrio.write_dataframe(centres.assign(facility_id="N" + centres["facility_id"]), renumbered, layer="c")
-    before = sha256(store)
+    before = any_store.snapshot()
     with pytest.raises(SchemaError) as err:
         import_layers(ws, [ImportSpec(renumbered, "facilities", "community_service_centre")], catalogue=catalogue)
     text = str(err.value)
@@ -635,7 +671,7 @@ def test_replacing_a_layer_rechecks_the_layers_that_depend_on_it(store: Path, tm
     with pytest.raises(SchemaError, match=r"(?s)1 problem found.*zhushan_gazetteer.csv: this gazetteer covers district "
                                           r"360203, but the workspace holds district 500118"):
         import_layers(ws, [ImportSpec(LAYERS / "zhushan_gazetteer.csv", "gazetteer")], catalogue=catalogue)
-    assert sha256(store) == before
+    assert any_store.snapshot() == before
 
 
 def test_replacing_the_district_rechecks_township_polygons(tmp_path: Path, catalogue) -> None:

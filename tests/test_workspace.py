@@ -1,8 +1,9 @@
 """The Workspace contract: what every backend must do, run against each through one fixture.
 
-Only the GeoPackage backend exists today; the PostGIS issue adds ``"postgis"`` to BACKENDS with its own
-`snapshot` (a dump of its tables) and every test here runs against it unchanged. What only a GeoPackage can
-show (QGIS compatibility, SIGKILL during a write, the SQLite triggers) is in ``test_store.py``.
+Both backends run every test: the GeoPackage (its snapshot is the file's hash) and PostGIS in the session's
+throwaway cluster (its snapshot is a dump of every table of the workspace's schema). What only a GeoPackage can
+show (QGIS compatibility, SIGKILL during a write, the SQLite triggers) is in ``test_store.py``; what only PostGIS
+does (row versions and conflicts, `db copy`) is in ``test_postgis.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gisplan.store import (
     Drop,
     GeoPackageWorkspace,
     LayerWrite,
+    PostGISWorkspace,
     Transaction,
     Workspace,
     open_workspace,
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-BACKENDS = ["gpkg"]
+BACKENDS = ["gpkg", "postgis"]
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,18 @@ def _gpkg(tmp_path: Path) -> Backend:
     return Backend(open_workspace(f"gpkg:{path}"), lambda: sha256(path) if path.exists() else None)
 
 
+def _postgis(uri: str) -> Backend:
+    from tests.test_postgis import dump_schema
+
+    return Backend(open_workspace(uri), lambda: dump_schema(uri))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """A new, empty workspace of each backend (not created yet)."""
-    makers = {"gpkg": _gpkg}
-    return makers[request.param](tmp_path)
+    if request.param == "postgis":
+        return _postgis(request.getfixturevalue("postgis_uri"))
+    return _gpkg(tmp_path)
 
 
 @pytest.fixture
@@ -432,10 +441,23 @@ def test_paths_and_gpkg_uris_open_a_geopackage(tmp_path: Path) -> None:
     assert ws.derived_path("_results") == tmp_path / "yc_results"
 
 
-@pytest.mark.parametrize("uri", ["postgresql://planner:s3cret@db.example/yongchuan",
-                                 "postgres://planner:s3cret@db/yc", "postgis://planner:s3cret@db/yc"])
-def test_postgis_uris_are_not_available_yet(uri: str) -> None:
-    with pytest.raises(StoreError, match="PostGIS workspaces are not available yet") as info:
+@pytest.mark.parametrize("uri", ["postgresql://planner:s3cret@db.example/yongchuan?schema=yc",
+                                 "postgres://planner:s3cret@db/yc?schema=yc", "postgis://planner:s3cret@db/yc?schema=yc"])
+def test_postgis_uris_open_a_postgis_workspace_without_showing_the_password(uri: str) -> None:
+    ws = open_workspace(uri)
+    assert isinstance(ws, PostGISWorkspace)
+    assert ws.schema == "yc"
+    assert "s3cret" not in ws.label
+    assert ws.label.startswith(uri.split(":", 1)[0] + "://planner:…@")
+    assert ws.uri == uri  # reopens the same workspace
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("postgresql://planner:s3cret@db/yc?schema=Bad;DROP", "schema 'Bad;DROP' must be lower_snake_case"),
+    ("postgresql://planner:s3cret@db?schema=yc", "name the database"),
+])
+def test_bad_postgis_uris_are_refused_without_showing_the_password(uri: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message) as info:
         open_workspace(uri)
     assert "s3cret" not in str(info.value)  # never echo a password
 

@@ -18,6 +18,7 @@ from gisplan import __version__
 from gisplan.cli.batch import batch_command
 from gisplan.cli.boundaries import boundaries
 from gisplan.cli.coverage import coverage_command
+from gisplan.cli.db import db
 from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
 from gisplan.cli.helptext import translate_usage_error, use_help_context
@@ -30,6 +31,7 @@ from gisplan.cli.propose import propose_command
 from gisplan.cli.report import report_command
 from gisplan.cli.roads import roads
 from gisplan.cli.run import run
+from gisplan.cli.serve import serve_command
 from gisplan.cli.types import types
 from gisplan.errors import GisplanError
 from gisplan.i18n import LANGUAGES, _, use_language
@@ -111,6 +113,8 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
       gisplan places search 朱龙花村 -w yc.gpkg            # the place-name register (地名信息库)
       gisplan init 500118 --illustrative                # a scenario for any of Chongqing's 38 districts
       gisplan batch scenarios/chongqing-districts.toml --out out/cq --workers 2
+      gisplan db copy yc.gpkg "postgresql://planner@db:5432/civil?schema=yongchuan"   # to a shared PostGIS
+      gisplan serve -w yc.gpkg --port 8000           # OGC API – Features for QGIS (read-only)
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"
@@ -133,7 +137,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 for _command in (layers, types, run, coverage_command, propose_command, map_command, report_command, export_command,
                  roads,
                  boundaries, divisions, history_command, undo_command, revert_command, places,
-                 init_command, batch_command):
+                 init_command, batch_command, db, serve_command):
     cli.add_command(_command)
 use_help_context(cli)
 

@@ -44,7 +44,7 @@ WORKSPACE = WorkspaceParam()
 
 workspace_option = click.option(
     "-w", "--workspace", type=WORKSPACE, envvar="GISPLAN_WORKSPACE", default="workspace.gpkg", show_default=True,
-    help="Workspace: a GeoPackage path (env GISPLAN_WORKSPACE).",
+    help="Workspace: a GeoPackage path or postgresql://user@host:port/db?schema=NAME (env GISPLAN_WORKSPACE).",
 )
 
 

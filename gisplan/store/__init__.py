@@ -1,16 +1,17 @@
 """Tier 1 — the Workspace: every layer, its metadata and the change log, behind one object.
 
-Open one with :func:`open_workspace` (a GeoPackage path today; PostGIS later), read with
-:meth:`Workspace.read_layer` / :meth:`Workspace.read_table` (now, or ``as_of`` a revision or date), and write
-several layers in one all-or-nothing step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
-Every commit records who, when, why and each changed row before and after (:mod:`gisplan.store.history`);
-:meth:`Workspace.undo` and :meth:`Workspace.revert` take changes back exactly.
+Open one with :func:`open_workspace` (a GeoPackage path, or ``postgresql://…?schema=…`` for PostGIS), read with
+:meth:`Workspace.read_layer` / :meth:`Workspace.read_table` (now, or ``as_of`` a revision or date on a GeoPackage), and
+write several layers in one all-or-nothing step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
+Every commit to a GeoPackage records who, when, why and each changed row before and after
+(:mod:`gisplan.store.history`); :meth:`Workspace.undo` and :meth:`Workspace.revert` take changes back exactly.
 """
 
 from __future__ import annotations
 
 from gisplan.store.gpkg import HISTORY_TABLES, GeoPackageWorkspace
 from gisplan.store.history import LayerChange, RowChange, diff_layer, layer_hash, undo_change
+from gisplan.store.postgis import PostGISWorkspace, RowVersion
 from gisplan.store.uri import open_workspace
 from gisplan.store.workspace import (
     HISTORY_COLUMNS,
@@ -44,7 +45,9 @@ __all__ = [
     "LayerChange",
     "LayerWrite",
     "Operation",
+    "PostGISWorkspace",
     "RowChange",
+    "RowVersion",
     "Transaction",
     "Workspace",
     "check_layer_name",

@@ -1,5 +1,5 @@
-"""Opening a workspace by URI: a plain path or ``gpkg:path`` is a GeoPackage; ``postgresql://…`` is reserved for
-the PostGIS backend, which is not available yet.
+"""Opening a workspace by URI: a plain path or ``gpkg:path`` is a GeoPackage; ``postgresql://…?schema=NAME`` (also
+``postgres://`` and ``postgis://``) is a schema of a PostgreSQL database with PostGIS.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gisplan.errors import StoreError
 from gisplan.store.gpkg import GeoPackageWorkspace
+from gisplan.store.postgis import PostGISWorkspace
 from gisplan.store.workspace import Workspace
 
 __all__ = ["open_workspace"]
@@ -17,7 +18,6 @@ __all__ = ["open_workspace"]
 # a scheme is two or more characters, so that a Windows drive (C:\work\yc.gpkg) stays a path
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):(?P<rest>.*)$", re.DOTALL)
 _POSTGRES = frozenset({"postgresql", "postgres", "postgis"})
-_CREDENTIALS = re.compile(r"//[^/@]*@")
 
 
 def open_workspace(uri: str | os.PathLike[str] | Workspace) -> Workspace:
@@ -26,8 +26,9 @@ def open_workspace(uri: str | os.PathLike[str] | Workspace) -> Workspace:
     Parameters
     ----------
     uri : str, path-like or Workspace
-        A GeoPackage path (``work/yc.gpkg``; ``gpkg:work/yc.gpkg`` says so explicitly). A Workspace is
-        returned as it is.
+        A GeoPackage path (``work/yc.gpkg``; ``gpkg:work/yc.gpkg`` says so explicitly), or a PostGIS schema
+        (``postgresql://planner@db:5432/civil?schema=yongchuan``; the password from PGPASSWORD or ~/.pgpass).
+        A Workspace is returned as it is.
 
     Returns
     -------
@@ -36,8 +37,8 @@ def open_workspace(uri: str | os.PathLike[str] | Workspace) -> Workspace:
     Raises
     ------
     StoreError
-        For an empty URI, a ``postgresql://`` URI (the PostGIS backend is not available yet) or an unknown
-        scheme.
+        For an empty URI, a ``postgresql://`` URI without a database or with a bad schema name, or an
+        unknown scheme.
 
     Examples
     --------
@@ -56,13 +57,11 @@ def open_workspace(uri: str | os.PathLike[str] | Workspace) -> Workspace:
     if scheme == "gpkg":
         text = found["rest"] if found else text
     elif scheme in _POSTGRES:
-        shown = _CREDENTIALS.sub("//…@", text)
-        msg = (f"workspace {shown}: PostGIS workspaces are not available yet; use a GeoPackage workspace "
-               "(`-w work/district.gpkg`).")
-        raise StoreError(msg)
+        return PostGISWorkspace(text)
     elif scheme is not None:
         msg = (f"workspace {text}: unknown kind of workspace `{scheme}:`; give a GeoPackage path "
-               "(`work/district.gpkg` or `gpkg:work/district.gpkg`).")
+               "(`work/district.gpkg` or `gpkg:work/district.gpkg`) or a PostGIS URI "
+               "(`postgresql://user@host:5432/db?schema=district`).")
         raise StoreError(msg)
     if not text:
         msg = "the workspace is empty; give a GeoPackage path (`-w work/district.gpkg`)."

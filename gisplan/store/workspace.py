@@ -106,7 +106,8 @@ class LayerWrite:
     note : str or None
         Free text.
     imported_at : str or None
-        When the rows were imported; None stamps the commit time (undo passes the original time).
+        When the rows were imported (ISO 8601, UTC); None stamps the time of the write. Kept when a layer is
+        copied from one workspace to another (``gisplan db copy``).
     options : str or None
         The import options that checked the layer (JSON text, e.g. ``{"tolerance_m": 1000}``), which later
         checks of the layer reuse.

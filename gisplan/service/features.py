@@ -1,0 +1,304 @@
+"""OGC API – Features (Part 1: Core, GeoJSON, OpenAPI) over a workspace, read-only, with FastAPI.
+
+Every spatial layer of the workspace is a collection, except the sensitive boundary layers (boundary lines, markers
+and their inspections), which a bureau opts into with ``include_sensitive=True``. Items are served in the layer's
+stored row order, so ``limit``/``offset`` pages of the same query never overlap or skip (QGIS pages a bbox this way);
+the feature id is the row's position (1-based, stable while the layer is not replaced). ``bbox`` uses the layer's
+spatial index; any other query parameter named like a column is an equality filter on it.
+
+Layers are read through the Workspace (never SQL here) and cached per layer until the workspace's revision moves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import shapely
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gisplan.errors import GisplanError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import geopandas as gpd
+
+    from gisplan.store import Workspace
+
+__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: Boundary data is sensitive: not served unless the bureau opts in.
+SENSITIVE_LAYERS = frozenset({"boundary_lines", "boundary_markers", "marker_inspections"})
+CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+)
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+_GEOJSON = "application/geo+json"
+_OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+_RESERVED_PARAMS = frozenset({"f", "bbox", "limit", "offset", "bbox-crs", "datetime", "crs"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    revision: int
+    frame: gpd.GeoDataFrame
+    title: str
+    extent: tuple[float, float, float, float] | None
+
+
+class _Catalogue:
+    """The workspace's collections, each read once per revision."""
+
+    def __init__(self, workspace: Workspace, *, include_sensitive: bool) -> None:
+        self.workspace = workspace
+        self.include_sensitive = include_sensitive
+        self._cache: dict[str, _Layer] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        if not self.workspace.exists():
+            return []
+        meta = self.workspace.metadata()
+        names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
+        return [n for n in names if self.workspace.is_spatial(n)]
+
+    def layer(self, name: str) -> _Layer | None:
+        if name not in self.names():
+            return None
+        revision = self.workspace.revision()
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached is not None and cached.revision == revision:
+                return cached
+            frame = self.workspace.read_layer(name)
+            if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+                frame = frame.to_crs("EPSG:4326")
+            frame = frame.reset_index(drop=True)
+            frame.sindex  # noqa: B018 - build the spatial index once, outside the requests
+            meta = self.workspace.metadata().set_index("layer")
+            note = meta["note"].get(name)
+            title = f"{name} — {note}" if isinstance(note, str) and note else name
+            bounds = frame.total_bounds
+            extent = None if frame.empty or not np.isfinite(bounds).all() else tuple(float(b) for b in bounds)
+            layer = _Layer(revision, frame, title, extent)  # type: ignore[arg-type]
+            self._cache[name] = layer
+            return layer
+
+
+class _RequestError(GisplanError):
+    def __init__(self, status: int, code: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.code, self.description = status, code, description
+
+
+def _int_param(value: str | None, name: str, default: int, *, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        msg = f"参数 {name} 应为整数 (`{name}` must be an integer, got {value!r})"
+        raise _RequestError(400, "InvalidParameterValue", msg) from None
+    if not low <= number <= high:
+        msg = f"参数 {name} 应在 {low}–{high} 之间 (`{name}` must be within {low}..{high}, got {number})"
+        raise _RequestError(400, "InvalidParameterValue", msg)
+    return number
+
+
+def _bbox_param(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or not all(math.isfinite(v) for v in numbers) or numbers[0] > numbers[2] \
+            or numbers[1] > numbers[3]:
+        msg = f"参数 bbox 应为 minx,miny,maxx,maxy（经纬度）(`bbox` must be minx,miny,maxx,maxy, got {value!r})"
+        raise _RequestError(400, "InvalidParameterValue", msg)
+    return numbers[0], numbers[1], numbers[2], numbers[3]
+
+
+def _positions(layer: _Layer, bbox: tuple[float, float, float, float] | None,
+               filters: dict[str, str]) -> np.ndarray:
+    """Row positions matching the query, in stored order."""
+    frame = layer.frame
+    if bbox is None:
+        positions = np.arange(len(frame))
+    else:
+        positions = np.sort(frame.sindex.query(shapely.box(*bbox), predicate="intersects"))
+    for column, wanted in filters.items():
+        values = frame[column].to_numpy()[positions]
+        series = pd.Series(values, dtype=object)
+        text = series.astype(str).where(series.notna(), "")
+        positions = positions[(text == wanted).to_numpy()]
+    return positions
+
+
+def _features(frame: gpd.GeoDataFrame, positions: np.ndarray) -> list[dict[str, Any]]:
+    page = frame.iloc[positions]
+    collection = json.loads(page.to_json(na="null", drop_id=True, to_wgs84=False))
+    features: list[dict[str, Any]] = collection["features"]
+    for feature, position in zip(features, positions.tolist(), strict=True):
+        feature["id"] = position + 1
+    return features
+
+
+def _collection_doc(root: str, name: str, layer: _Layer) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": name, "title": layer.title, "itemType": "feature",
+        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "links": [
+            {"href": f"{root}/collections/{name}", "rel": "self", "type": "application/json"},
+            {"href": f"{root}/collections/{name}/items", "rel": "items", "type": _GEOJSON},
+        ],
+    }
+    if layer.extent is not None:
+        doc["extent"] = {"spatial": {"bbox": [list(layer.extent)], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
+    return doc
+
+
+def _landing(root: str, title: str, label: str) -> dict[str, Any]:
+    return {"title": title, "description": f"OGC API – Features: {label}", "links": [
+        {"href": f"{root}/", "rel": "self", "type": "application/json", "title": "this document"},
+        {"href": f"{root}/openapi.json", "rel": "service-desc", "type": _OPENAPI, "title": "OpenAPI"},
+        {"href": f"{root}/api.html", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
+        {"href": f"{root}/conformance", "rel": "conformance", "type": "application/json"},
+        {"href": f"{root}/collections", "rel": "data", "type": "application/json"},
+    ]}
+
+
+def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """One page of a collection's items as a GeoJSON FeatureCollection with numberMatched and paging links."""
+    count = _int_param(params.get("limit"), "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    start = _int_param(params.get("offset"), "offset", 0, low=0, high=2**62)
+    box = _bbox_param(params.get("bbox"))
+    filters = {k: v for k, v in params.items() if k not in _RESERVED_PARAMS}
+    unknown = sorted(set(filters) - {str(c) for c in layer.frame.columns if c != "geometry"})
+    if unknown:
+        msg = (f"未知的查询参数 {', '.join(unknown)} (unknown query parameter(s) {', '.join(unknown)}; "
+               f"filter on a property of {name})")
+        raise _RequestError(400, "InvalidParameterValue", msg)
+    matched = _positions(layer, box, filters)
+    page = matched[start:start + count]
+    here = f"{root}/collections/{name}/items"
+    query = {k: v for k, v in params.items() if k not in {"limit", "offset"}}
+
+    def link(rel: str, offset: int) -> dict[str, str]:
+        return {"href": f"{here}?{urlencode({**query, 'limit': count, 'offset': offset})}", "rel": rel,
+                "type": _GEOJSON}
+
+    links = [link("self", start)]
+    if start + count < len(matched):
+        links.append(link("next", start + count))
+    if start > 0:
+        links.append(link("prev", max(0, start - count)))
+    return {"type": "FeatureCollection", "features": _features(layer.frame, page), "numberMatched": len(matched),
+            "numberReturned": len(page), "links": links}
+
+
+def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any]:
+    position = int(feature_id) - 1 if feature_id.isdigit() and len(feature_id) < 19 else -1
+    if not 0 <= position < len(layer.frame):
+        msg = f"集合 {name} 没有要素 {feature_id!r} (no feature {feature_id!r} in {name})"
+        raise _RequestError(404, "NotFound", msg)
+    feature = _features(layer.frame, np.array([position]))[0]
+    feature["links"] = [{"href": f"{root}/collections/{name}/items/{position + 1}", "rel": "self", "type": _GEOJSON},
+                        {"href": f"{root}/collections/{name}", "rel": "collection", "type": "application/json"}]
+    return feature
+
+
+def create_app(workspace: Workspace, *, include_sensitive: bool = False, title: str = "gisplan") -> FastAPI:
+    """A read-only OGC API – Features service over `workspace`.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        Any backend (GeoPackage or PostGIS).
+    include_sensitive : bool
+        Serve the boundary lines, markers and inspections too (boundary data is sensitive; off by default).
+    title : str
+        The service's title on the landing page.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        Serve it with uvicorn (``gisplan serve``).
+    """
+    catalogue = _Catalogue(workspace, include_sensitive=include_sensitive)
+    app = FastAPI(title=title, description=f"OGC API – Features over {workspace.label} (只读 read-only)",
+                  version="1.0.0", openapi_url="/openapi.json", docs_url="/api.html", redoc_url=None)
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def require(name: str) -> _Layer:
+        layer = catalogue.layer(name)
+        if layer is None:
+            msg = f"没有集合 {name!r} (no collection {name!r}; see /collections)"
+            raise _RequestError(404, "NotFound", msg)
+        return layer
+
+    @app.exception_handler(_RequestError)
+    async def request_error(_: Request, exc: _RequestError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "description": exc.description}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NotFound", 405: "MethodNotAllowed"}
+        text = {404: "没有这个资源 (no such resource; see /collections)", 405: "只读服务 (read-only service)"}
+        return JSONResponse({"code": codes.get(exc.status_code, "Error"),
+                             "description": text.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
+
+    @app.exception_handler(GisplanError)
+    async def store_error(_: Request, exc: GisplanError) -> JSONResponse:
+        logger.warning("serve: %s", exc)
+        return JSONResponse({"code": "ServerError", "description": "工作区读取失败 (the workspace could not be read)"},
+                            status_code=503)
+
+    @app.get("/", summary="Landing page")
+    def landing(request: Request) -> dict[str, Any]:
+        return _landing(base(request), title, workspace.label)
+
+    @app.get("/conformance", summary="Conformance classes")
+    def conformance() -> dict[str, Any]:
+        return {"conformsTo": list(CONFORMANCE)}
+
+    @app.get("/collections", summary="Collections")
+    def collections(request: Request) -> dict[str, Any]:
+        layers = [(name, catalogue.layer(name)) for name in catalogue.names()]
+        return {"links": [{"href": f"{base(request)}/collections", "rel": "self", "type": "application/json"}],
+                "collections": [_collection_doc(base(request), n, layer) for n, layer in layers if layer is not None]}
+
+    @app.get("/collections/{collection_id}", summary="One collection")
+    def collection(request: Request, collection_id: str) -> dict[str, Any]:
+        return _collection_doc(base(request), collection_id, require(collection_id))
+
+    @app.get("/collections/{collection_id}/items", summary="Features of a collection", response_class=JSONResponse)
+    def items(request: Request, collection_id: str, limit: str | None = None, offset: str | None = None,
+              bbox: str | None = None) -> JSONResponse:
+        del limit, offset, bbox  # declared for the OpenAPI document; read with the property filters below
+        page = _items(require(collection_id), collection_id, base(request), dict(request.query_params))
+        return JSONResponse(page, media_type=_GEOJSON)
+
+    @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", response_class=JSONResponse)
+    def item(request: Request, collection_id: str, feature_id: str) -> JSONResponse:
+        return JSONResponse(_item(require(collection_id), collection_id, base(request), feature_id),
+                            media_type=_GEOJSON)
+
+    return app
