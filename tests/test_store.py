@@ -166,7 +166,7 @@ def test_metadata_has_one_row_per_layer_with_provenance(full_store: FullStore) -
         "gazetteer", "district", "townships", "households",
         *(f"facilities_{name}" for name in _facility_layers()),
     }
-    assert len(_facility_layers()) == 9
+    assert len(_facility_layers()) == 10  # the demo's ten 示意 facility layers, minor-protection stations included
     assert list(meta["layer"]) == sorted(expected)  # one row each, sorted, no duplicates
     rows = meta.set_index("layer")
 
