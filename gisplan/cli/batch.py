@@ -14,6 +14,7 @@ import pandas as pd
 
 from gisplan.cli.options import format_table
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.outputs.batch import write_district, write_district_tables, write_municipal
 from gisplan.workflows.batch import (
     cpu_note,
@@ -90,15 +91,16 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
         region = load_region(sources[0])
         jobs = jobs_for_region(region, out, only=codes)
         title = f"{region.name}"
-        click.echo(f"{region.name}: {len(jobs)} districts from {sources[0]}", err=True)
+        click.echo(_("{region}: {n} districts from {path}").format(region=region.name, n=len(jobs), path=sources[0]),
+                   err=True)
         roads = read_roads(region)
     else:
         if any(_is_region(s) for s in sources):
-            msg = "give a region file alone, or scenario files / folders (not both)."
+            msg = _("give a region file alone, or scenario files / folders (not both).")
             raise ConfigError(msg)
         jobs = jobs_for_scenarios(list(sources), out, only=codes)
     if not jobs:
-        msg = "no district to run: check the sources and --only."
+        msg = _("no district to run: check the sources and --only.")
         raise ConfigError(msg)
     cpu_note(workers, lambda text: click.echo(text, err=True))
     result = run_batch(jobs, write=write_district if draw_map else write_district_tables, roads=roads,
@@ -109,13 +111,15 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
                           "秒 s": [round(sum(o.seconds.values()), 1) for o in result.outcomes],
                           "错误 error": [o.error[:80] for o in result.outcomes]})
     click.echo(format_table(table))
-    click.echo(f"\n{result.engine}: {result.count('done')} done, {result.count('skipped')} skipped (inputs "
-               f"unchanged), {result.count('failed')} failed in {result.seconds:.1f} s")
-    click.echo("written:")
+    click.echo("\n" + _("{engine}: {done} done, {skipped} skipped (inputs unchanged), {failed} failed in "
+                         "{seconds:.1f} s")
+               .format(engine=result.engine, done=result.count("done"), skipped=result.count("skipped"),
+                       failed=result.count("failed"), seconds=result.seconds))
+    click.echo(_("written:"))
     for path in files:
         click.echo(os.path.normpath(path))
-    click.echo("\n示意 — generated township/village polygons, households and facilities: the values show how gisplan "
-               "works, not the districts' real state.")
+    click.echo("\n" + _("示意 — generated township/village polygons, households and facilities: the values show how "
+                      "gisplan works, not the districts' real state."))
     if result.count("failed"):
-        click.echo(f"error: {result.count('failed')} district(s) failed; see batch_status.csv.", err=True)
+        click.echo(_("error: {n} district(s) failed; see batch_status.csv.").format(n=result.count("failed")), err=True)
         sys.exit(1)

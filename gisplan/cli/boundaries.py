@@ -13,6 +13,7 @@ import pandas as pd
 from gisplan.cli.options import format_table, workspace_option
 from gisplan.crs import parse_crs, to_storage_crs
 from gisplan.errors import Problem, SchemaError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv
 from gisplan.io.export import write_xlsx
 from gisplan.io.tables import read_table
@@ -125,12 +126,15 @@ def check_command(
     """
     if apply_:
         revision = apply_repair(workspace, layer=layer, note=note)
-        click.echo(f"`{layer}` replaced by its reviewed repair (revision {revision}).")
+        click.echo(_("`{layer}` replaced by its reviewed repair (revision {revision}).").format(
+            layer=layer, revision=revision))
     report = check_workspace(workspace, layer=layer, crs=crs, min_area_m2=min_area_m2, sliver_width_m=sliver_width_m,
                              outline_tolerance_m2=outline_tolerance_m2)
-    click.echo(f"拓扑检查 topology of `{layer}` in {workspace.label}:\n")
+    click.echo(_("拓扑检查 topology of `{layer}` in {workspace}:").format(
+        layer=layer, workspace=workspace.label) + "\n")
     click.echo(_summary(report.problems, dict(report.totals)))
-    click.echo(f"\nproblems layer: `boundary_problems` ({len(report.problems)} rows; open it in QGIS)")
+    click.echo("\n" + _("problems layer: `boundary_problems` ({n} rows; open it in QGIS)").format(
+        n=len(report.problems)))
     if out is not None:
         frame = workspace.read_layer("boundary_problems")  # as stored: EPSG:4326, with lon/lat of each problem
         if out.suffix.lower() == ".csv":
@@ -139,15 +143,17 @@ def check_command(
             write_atomic_csv(flat, out)
         else:
             frame.to_file(out)
-        click.echo(f"written: {out}")
+        click.echo(_("written: {path}").format(path=out))
     if repair:
         name, fixed = propose_repair(workspace, layer=layer, crs=crs, gap_width_m=gap_width_m)
         changed = fixed.assign(change=fixed["area_km2_after"] - fixed["area_km2_before"])
         changed = changed[changed["change"].abs() > 0.001].sort_values("change")
-        click.echo(f"\n修复草案 repair draft written as `{name}`; units whose area changes by more than 0.001 km²:")
+        click.echo("\n" + _("修复草案 repair draft written as `{name}`; units whose area changes by more than "
+                             "0.001 km²:").format(name=name))
         shown = pd.DataFrame(changed[["code12", "name", "area_km2_before", "area_km2_after"]]).round(3)
         click.echo(format_table(shown))
-        click.echo(f"\nReview `{name}`, then: gisplan boundaries check -w {workspace.label} --layer {layer} --apply")
+        click.echo("\n" + _("Review `{name}`, then: {command}").format(
+            name=name, command=f"gisplan boundaries check -w {workspace.label} --layer {layer} --apply"))
 
 
 @boundaries.command("lines")
@@ -229,7 +235,8 @@ def markers_command(import_file: Path | None, crs: str, workspace: Workspace) ->
         flagged = bool(gdf["illustrative"].any())
         label = "; 示意 illustrative (generated positions)" if flagged else ""
         write_markers(workspace, gdf, illustrative=flagged, note=f"from {import_file.name}{label}")
-        click.echo(f"{len(gdf)} markers imported into `{MARKERS_LAYER}`" + ("（示意 illustrative）" if flagged else ""))
+        click.echo(_("{n} markers imported into `{layer}`").format(n=len(gdf), layer=MARKERS_LAYER)
+                   + (_(" (示意 illustrative)") if flagged else ""))
     sheet = inspection_sheet(workspace)
     click.echo(format_table(sheet.iloc[:, :11]))
 
@@ -255,16 +262,17 @@ def inspect_command(marker_no: str | None, date: str | None, inspectors: str, st
     """
     if marker_no is not None:
         if not date or not state:
-            msg = "recording an inspection needs --date and --state."
+            msg = _("recording an inspection needs --date and --state.")
             raise click.UsageError(msg)
         revision = record_inspection(workspace, [Inspection(marker_no, date, inspectors, state, remarks,
                                                             "；".join(photos))])
-        click.echo(f"inspection of {marker_no} recorded (revision {revision}).")
+        click.echo(_("inspection of {marker} recorded (revision {revision}).").format(
+            marker=marker_no, revision=revision))
     if sheet is not None:
         table = inspection_sheet(workspace)
         notes = ["界桩位置为示意（generated, not surveyed）。"] if (table["说明 note"] != "").any() else []
         write_xlsx({"联检表": table}, sheet, notes=notes)
-        click.echo(f"written: {sheet}")
+        click.echo(_("written: {path}").format(path=sheet))
     elif marker_no is None:
-        msg = "give a MARKER_NO to record an inspection, or --sheet FILE.xlsx to export the 联检表."
+        msg = _("give a MARKER_NO to record an inspection, or --sheet FILE.xlsx to export the 联检表.")
         raise click.UsageError(msg)

@@ -16,6 +16,7 @@ from gisplan.boundaries import Change
 from gisplan.cli.options import format_table, workspace_option
 from gisplan.crs import parse_crs, to_storage_crs
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv
 from gisplan.io.spatial import read_spatial
 from gisplan.vocab import DivisionChange, parse_choice
@@ -64,28 +65,29 @@ def _dates(*values: str) -> None:
     for value in values:
         if value and (not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
                       or pd.isna(pd.to_datetime(value, format="%Y-%m-%d", errors="coerce"))):
-            msg = f"date {value!r} is not YYYY-MM-DD; write e.g. 2024-06-30."
+            msg = _("date {value} is not YYYY-MM-DD; write e.g. 2024-06-30.").format(value=repr(value))
             raise ConfigError(msg)
 
 
 def _run(change: Change, workspace: Workspace, *, dry_run: bool, crs: str | None) -> None:
     _dates(change.date, change.basis_date)
     if not change.basis and not dry_run:
-        logger.warning("no --basis given: the crosswalk records the change without its 批文")
+        logger.warning(_("no --basis given: the crosswalk records the change without its 批文"))
     outcome = change_divisions(workspace, change, dry_run=dry_run, crs=crs)
     result = outcome.result
-    click.echo("对照表 crosswalk:")
+    click.echo(_("对照表 crosswalk:"))
     click.echo(format_table(result.crosswalk[["old_code", "old_name", "new_code", "new_name", "kind", "note"]]))
     touched = result.recoded[(result.recoded["recoded"] > 0) | (result.recoded["reported"] > 0)]
-    click.echo("\n改码 re-coded rows per layer:")
-    click.echo(format_table(touched) if len(touched) else "(none)")
+    click.echo("\n" + _("改码 re-coded rows per layer:"))
+    click.echo(format_table(touched) if len(touched) else _("(none)"))
     left = int(result.recoded["reported"].sum())
     if left:
         click.echo(f"\n注意: {left} 行仍为被撤销的代码（无位置，无法自动改码），请人工改码后重新导入。", err=True)
     if outcome.revision is None:
-        click.echo("\n--dry-run: nothing was written.")
+        click.echo("\n" + _("--dry-run: nothing was written."))
     else:
-        click.echo(f"\ncommitted as revision {outcome.revision} (`gisplan layers log` shows it).")
+        click.echo("\n" + _("committed as revision {revision} (`gisplan layers log` shows it).").format(
+            revision=outcome.revision))
 
 
 def _parts(path: Path | None, crs: str | None) -> Any:
@@ -229,13 +231,14 @@ def apply_command(change_file: Path, dry_run: bool, crs: str | None, workspace: 
     try:
         spec = tomllib.loads(change_file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        msg = f"{change_file.name}: not valid TOML ({exc})."
+        msg = _("{file}: not valid TOML ({error}).").format(file=change_file.name, error=exc)
         raise ConfigError(msg) from None
     known = {"kind", "codes", "new_code", "new_name", "new_level_name", "date", "basis", "basis_date", "parts",
              "parts_crs"}
     unknown = sorted(set(spec) - known)
     if unknown:
-        msg = f"{change_file.name}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}."
+        msg = _("{file}: unknown key(s) {keys}; expected {known}.").format(
+            file=change_file.name, keys=", ".join(unknown), known=", ".join(sorted(known)))
         raise ConfigError(msg)
     try:
         kind = parse_choice(DivisionChange, spec.get("kind", ""), f"{change_file.name}: `kind`")
@@ -243,7 +246,7 @@ def apply_command(change_file: Path, dry_run: bool, crs: str | None, workspace: 
         raise ConfigError(str(exc)) from None
     codes = spec.get("codes", [])
     if not isinstance(codes, list) or not codes:
-        msg = f"{change_file.name}: `codes` must be a list of 12-digit codes."
+        msg = _("{file}: `codes` must be a list of 12-digit codes.").format(file=change_file.name)
         raise ConfigError(msg)
     parts = spec.get("parts")
     change = Change(kind, tuple(str(c) for c in codes), new_code=spec.get("new_code"), new_name=spec.get("new_name"),
@@ -270,23 +273,24 @@ def crosswalk_command(recode_file: Path | None, column: str, out: Path | None, w
       gisplan divisions crosswalk -w yc.gpkg --recode out2020/units.csv --out units2020_recoded.csv
     """
     if not workspace.has_layer(CROSSWALK_LAYER):
-        click.echo("no division changes recorded yet.")
+        click.echo(_("no division changes recorded yet."))
         return
     crosswalk = workspace.read_table(CROSSWALK_LAYER)
     if recode_file is None:
         click.echo(format_table(crosswalk))
         return
     if out is None:
-        msg = "--recode needs --out FILE.csv."
+        msg = _("--recode needs --out FILE.csv.")
         raise click.UsageError(msg)
     frame = pd.read_csv(recode_file, dtype={column: str}, encoding="utf-8-sig")
     if column not in frame:
         have = ", ".join(map(str, frame.columns))
-        msg = f"{recode_file.name}: no column `{column}` (columns: {have}); give --column."
+        msg = _("{file}: no column `{column}` (columns: {have}); give --column.").format(
+            file=recode_file.name, column=column, have=have)
         raise ConfigError(msg)
     table, unresolved = recode_table(frame, crosswalk, column=column)
     write_atomic_csv(table, out)
     changed = int((table[column] != table[f"{column}_before"]).sum())
-    click.echo(f"{changed} rows re-coded, written: {out}")
+    click.echo(_("{n} rows re-coded, written: {path}").format(n=changed, path=out))
     if unresolved:
         click.echo(f"注意: {unresolved} 行的单元已拆分，无法按代码改码，请人工处理。", err=True)

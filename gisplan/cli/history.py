@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from gisplan.cli.options import format_table, workspace_option
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from gisplan.store import LayerChange, Workspace
@@ -83,7 +84,7 @@ def history_command(layer: str | None, unit: str | None, name: str | None, limit
     if layer is None and unit is None and name is None:
         revs = workspace.revisions()
         if revs.empty:
-            click.echo(f"{workspace.label} has no recorded history yet.")
+            click.echo(_("{workspace} has no recorded history yet.").format(workspace=workspace.label))
             return
         undoes = revs["undoes"].astype(object).where(revs["undoes"].notna(), None)
         table = revs.assign(at=_local(revs["at"]), undoes=undoes)
@@ -91,7 +92,7 @@ def history_command(layer: str | None, unit: str | None, name: str | None, limit
     else:
         rows = workspace.history(layer=layer, unit=unit, name=name)
         if rows.empty:
-            click.echo("no recorded change matches.")
+            click.echo(_("no recorded change matches."))
             return
         change = [describe_change(str(op), before, after, geometry_changed=bool(geom))
                   for op, before, after, geom in zip(rows["op"], rows["before"], rows["after"],
@@ -99,7 +100,7 @@ def history_command(layer: str | None, unit: str | None, name: str | None, limit
         shown = rows.assign(at=_local(rows["at"]), change=change)[
             ["revision", "at", "user", "action", "note", "layer", "key", "label", "op", "change"]]
     if limit and len(shown) > limit:
-        click.echo(f"… {len(shown) - limit} earlier lines (--limit 0 shows all)")
+        click.echo(_("… {n} earlier lines (--limit 0 shows all)").format(n=len(shown) - limit))
         shown = shown.tail(limit)
     click.echo(format_table(shown))
 
@@ -115,7 +116,7 @@ def undo_command(user: str | None, note: str | None, workspace: Workspace) -> No
     """
     target = workspace.undoable()
     rev = workspace.undo(user=user, note=note)
-    _report(workspace, rev, f"undid revision {target}")
+    _report(workspace, rev, _("undid revision {revision}").format(revision=target))
 
 
 @click.command("revert", epilog=_EPILOG)
@@ -129,12 +130,13 @@ def revert_command(revision: int, user: str | None, note: str | None, workspace:
     the later revisions to revert first.
     """
     rev = workspace.revert(revision, user=user, note=note)
-    _report(workspace, rev, f"reverted revision {revision}")
+    _report(workspace, rev, _("reverted revision {revision}").format(revision=revision))
 
 
 def _report(workspace: Workspace, rev: int, what: str) -> None:
-    changes = [c for _, c in workspace.layer_changes(revision=rev)]
-    click.echo(f"{what} of {workspace.label} as revision {rev}:")
+    changes = [c for _rev, c in workspace.layer_changes(revision=rev)]
+    click.echo(_("{what} of {workspace} as revision {revision}:").format(what=what, workspace=workspace.label,
+                                                                        revision=rev))
     for change in changes:
         click.echo(f"  {change.layer}: {_counts(change)}")
 
@@ -142,7 +144,8 @@ def _report(workspace: Workspace, rev: int, what: str) -> None:
 def _counts(change: LayerChange) -> str:
     c = change.counts
     if change.schema_after is None:
-        return "layer removed 图层已删除"
+        return _("layer removed 图层已删除")
     if change.schema_before is None:
-        return f"layer created with {c['insert']} rows"
-    return f"{c['insert']} added, {c['update']} changed, {c['delete']} removed"
+        return _("layer created with {n} rows").format(n=c["insert"])
+    return _("{added} added, {changed} changed, {removed} removed").format(
+        added=c["insert"], changed=c["update"], removed=c["delete"])

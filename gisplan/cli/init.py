@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gisplan.i18n import _
 from gisplan.workflows.batch import read_roads_file
 from gisplan.workflows.districts import (
     TEMPLATE,
@@ -64,5 +65,5 @@ def init_command(district_code: str, folder: Path | None, illustrative: bool, se
                                    roads=clipped, roads_crs=roads_crs)
     click.echo(f"{data.name} ({data.code}): {os.path.normpath(path)}")
     if illustrative:
-        click.echo("示意 — township/village polygons, households and facilities are generated illustrative data.")
-    click.echo(f"next: gisplan run {os.path.normpath(path)}")
+        click.echo(_("示意 — township/village polygons, households and facilities are generated illustrative data."))
+    click.echo(_("next: {command}").format(command=f"gisplan run {os.path.normpath(path)}"))

@@ -12,6 +12,7 @@ import pandas as pd
 from gisplan.cli.history import user_options
 from gisplan.cli.options import format_table, workspace_option
 from gisplan.errors import PlaceNameError
+from gisplan.i18n import _
 from gisplan.io.tables import read_table
 from gisplan.placenames.register import Application
 from gisplan.placenames.search import search
@@ -49,7 +50,8 @@ def _personal(path: Path | None) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read the personal-name list {path} ({exc}); give a UTF-8 text file, one name a line."
+        msg = _("cannot read the personal-name list {path} ({error}); give a UTF-8 text file, one name a line.").format(
+            path=path, error=exc)
         raise PlaceNameError(msg) from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -62,7 +64,7 @@ _date_option = click.option("--date", "on", help="Date of the step (YYYY-MM-DD; 
 
 def _show_problems(problems: pd.DataFrame) -> None:
     if problems.empty:
-        click.echo("name checks: no problem found 检查通过")
+        click.echo(_("name checks: no problem found 检查通过"))
         return
     click.echo(format_table(problems[["rule", "severity", "message"]]))
 
@@ -80,7 +82,7 @@ def import_gazetteer(gazetteer: Path | None, user: str | None, note: str | None,
         frame = read_table(gazetteer, known_headers=("code12", "name", "level")).frame
         source = str(gazetteer)
     added = wf.start_register(workspace, gazetteer=frame, source=source, user=user, note=note)
-    click.echo(f"added {added} names to the register of {workspace.label}")
+    click.echo(_("added {n} names to the register of {workspace}").format(n=added, workspace=workspace.label))
 
 
 @places.command("add", epilog=_EPILOG)
@@ -103,12 +105,12 @@ def add(name: str, category: str, parent: str | None, applicant: str, rename: st
         user: str | None, note: str | None, workspace: Workspace) -> None:
     """申报：提交新地名或更名申请并检查 (submit a name; only approved names become standard)."""
     if (lon is None) != (lat is None):
-        raise click.UsageError("give both --lon and --lat, or neither.")
+        raise click.UsageError(_("give both --lon and --lat, or neither."))
     app = Application(name.strip(), PlaceCategory(category), parent, applicant, place_id=rename, origin=origin,
                       remarks=remarks, lon=lon, lat=lat)
     app_id, problems = wf.submit_application(workspace, app, user=user, note=note, on=on,
                                              personal_names=_personal(personal_names))
-    click.echo(f"application {app_id}: {name} — 申报 recorded")
+    click.echo(_("application {id}: {name} — 申报 recorded").format(id=app_id, name=name))
     _show_problems(problems)
 
 
@@ -124,7 +126,7 @@ def review(application: str, reviewer: str, personal_names: Path | None, on: str
     """审核：重新检查名称，无错误方可进入批准 (review: pass only when no check fails)."""
     problems = wf.review_application(workspace, application, reviewer=reviewer, user=user, note=note, on=on,
                                      personal_names=_personal(personal_names))
-    click.echo(f"application {application}: 审核 passed")
+    click.echo(_("application {id}: 审核 passed").format(id=application))
     _show_problems(problems)
 
 
@@ -136,7 +138,7 @@ def review(application: str, reviewer: str, personal_names: Path | None, on: str
 def approve(application: str, on: str | None, user: str | None, note: str | None, workspace: Workspace) -> None:
     """批准：名称成为标准地名 (approve: the name becomes a standard name)."""
     place_id = wf.approve_application(workspace, application, user=user, note=note, on=on)
-    click.echo(f"application {application}: 批准 — standard name {place_id}")
+    click.echo(_("application {id}: 批准 — standard name {place}").format(id=application, place=place_id))
 
 
 @places.command("announce", epilog=_EPILOG)
@@ -147,7 +149,7 @@ def approve(application: str, on: str | None, user: str | None, note: str | None
 def announce(application: str, on: str | None, user: str | None, note: str | None, workspace: Workspace) -> None:
     """公告：记录公告日期 (announce)."""
     wf.announce_application(workspace, application, user=user, note=note, on=on)
-    click.echo(f"application {application}: 公告 recorded")
+    click.echo(_("application {id}: 公告 recorded").format(id=application))
 
 
 @places.command("reject", epilog=_EPILOG)
@@ -161,7 +163,7 @@ def reject(application: str, reason: str, on: str | None, user: str | None, note
     """驳回：说明理由 (reject with a reason)."""
     del note
     wf.reject_application(workspace, application, reason=reason, user=user, on=on)
-    click.echo(f"application {application}: 驳回 — {reason}")
+    click.echo(_("application {id}: 驳回 — {reason}").format(id=application, reason=reason))
 
 
 @places.command("applications")
@@ -171,7 +173,7 @@ def applications(workspace: Workspace) -> None:
     apps = wf.read_applications(workspace)
     cols = ["application_id", "kind", "proposed_name", "category", "parent_id", "stage", "submitted_date",
             "approved_date", "rejection_reason"]
-    click.echo(format_table(apps[cols]) if len(apps) else "no applications yet.")
+    click.echo(format_table(apps[cols]) if len(apps) else _("no applications yet."))
 
 
 @places.command("edit", epilog=_EPILOG)
@@ -188,12 +190,12 @@ def edit(place_id: str, origin: str | None, remarks: str | None, category: str |
     """修改地名的含义、备注、类别或位置 (a name itself changes only through `add --rename`)."""
     fields = {k: v for k, v in (("origin", origin), ("remarks", remarks), ("category", category)) if v is not None}
     if (lon is None) != (lat is None):
-        raise click.UsageError("give both --lon and --lat, or neither.")
+        raise click.UsageError(_("give both --lon and --lat, or neither."))
     location = (lon, lat) if lon is not None and lat is not None else None
     if not fields and location is None:
-        raise click.UsageError("nothing to change: give --origin, --remarks, --category or --lon/--lat.")
+        raise click.UsageError(_("nothing to change: give --origin, --remarks, --category or --lon/--lat."))
     wf.edit_register_place(workspace, place_id, fields=fields, location=location, user=user, note=note)
-    click.echo(f"{place_id}: updated")
+    click.echo(_("{place}: updated").format(place=place_id))
 
 
 @places.command("retire", epilog=_EPILOG)
@@ -207,7 +209,7 @@ def retire(place_id: str, reason: str, on: str | None, user: str | None, note: s
     """注销：标准地名转入历史地名 (retire a name to the historical list)."""
     del note
     wf.retire_place(workspace, place_id, reason=reason, user=user, on=on)
-    click.echo(f"{place_id}: moved to the historical list 历史地名")
+    click.echo(_("{place}: moved to the historical list 历史地名").format(place=place_id))
 
 
 @places.command("show")
@@ -218,7 +220,8 @@ def show(place_id: str, workspace: Workspace) -> None:
     register = wf.read_register(workspace)
     hit = register[(register["place_id"] == place_id) | (register["code12"] == place_id)]
     if hit.empty:
-        msg = f"no place {place_id!r} in the register of {workspace.label}; `gisplan places search` finds it."
+        msg = _("no place {place} in the register of {workspace}; `gisplan places search` finds it.").format(
+            place=repr(place_id), workspace=workspace.label)
         raise PlaceNameError(msg)
     row = hit.iloc[0]
     for column, value in row.drop(labels="geometry").items():
@@ -241,8 +244,8 @@ def search_command(query: str, limit: int, historical: bool, workspace: Workspac
     if not historical:
         found = found[found["status"] != PlaceStatus.HISTORICAL.value].head(limit)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    click.echo(format_table(found) if len(found) else "nothing found 未找到")
-    click.echo(f"({len(index)} names searched in {elapsed_ms:.1f} ms)", err=True)
+    click.echo(format_table(found) if len(found) else _("nothing found 未找到"))
+    click.echo(_("({n} names searched in {ms:.1f} ms)").format(n=len(index), ms=elapsed_ms), err=True)
 
 
 @places.command("check", epilog=_EPILOG)
@@ -253,14 +256,14 @@ def check(personal_names: Path | None, limit: int, workspace: Workspace) -> None
     """检查全部标准地名：重名、同音、通名不符、生僻字、人名、多音字 (check every current name)."""
     problems = wf.check_register(workspace, personal_names=_personal(personal_names))
     if problems.empty:
-        click.echo("no problem found 检查通过")
+        click.echo(_("no problem found 检查通过"))
         return
     summary = problems.groupby(["rule", "severity"]).size().rename("names").reset_index()
     click.echo(format_table(summary))
     shown = problems if limit == 0 else problems.head(limit)
     click.echo(format_table(shown[["place_id", "name", "rule", "severity", "message"]]))
     if len(shown) < len(problems):
-        click.echo(f"… {len(problems) - len(shown)} more (--limit 0 shows all)")
+        click.echo(_("… {n} more (--limit 0 shows all)").format(n=len(problems) - len(shown)))
 
 
 @places.command("export", epilog=_EPILOG)
@@ -299,11 +302,11 @@ def signs_add(place_id: str, sign_type: str, state: str, installed: str | None, 
       gisplan places signs add P000001 --type 街路巷标志 --installed 2025-06-01 --lon 105.93 --lat 29.36 -w yc.gpkg
     """
     if (lon is None) != (lat is None):
-        raise click.UsageError("give both --lon and --lat, or neither.")
+        raise click.UsageError(_("give both --lon and --lat, or neither."))
     location = (lon, lat) if lon is not None and lat is not None else None
     sign_id = wf.add_sign(workspace, place_id, sign_type=SignType(sign_type), state=SignState(state),
                           installed=installed, location=location, remarks=remarks, user=user, note=note)
-    click.echo(f"sign {sign_id} recorded for {place_id}")
+    click.echo(_("sign {sign} recorded for {place}").format(sign=sign_id, place=place_id))
 
 
 @signs.command("qr")
@@ -319,4 +322,4 @@ def signs_qr(out_dir: Path, base_url: str, kind: str, workspace: Workspace) -> N
       gisplan places signs qr --out out/二维码 --base-url "http://dm.yc.gov.cn/places/{id}" -w yc.gpkg
     """
     table = wf.export_sign_codes(workspace, out_dir, base_url=base_url, kind=kind)
-    click.echo(f"{len(table)} QR images and signs.csv written to {out_dir}")
+    click.echo(_("{n} QR images and signs.csv written to {path}").format(n=len(table), path=out_dir))

@@ -53,12 +53,13 @@ def parse_formats(text: str) -> tuple[ReportFormat, ...]:
     out: list[ReportFormat] = []
     for part in (p.strip().lower() for p in text.split(",") if p.strip()):
         if part not in set(ReportFormat):
-            msg = f"unknown report format {part!r}; use any of {_FORMATS}, comma-separated."
+            msg = _("unknown report format {format}; use any of {formats}, comma-separated.").format(
+                format=repr(part), formats=_FORMATS)
             raise click.BadParameter(msg, param_hint="--format")
         if ReportFormat(part) not in out:
             out.append(ReportFormat(part))
     if not out:
-        msg = f"no report format given; use any of {_FORMATS}."
+        msg = _("no report format given; use any of {formats}.").format(formats=_FORMATS)
         raise click.BadParameter(msg, param_hint="--format")
     return tuple(out)
 
