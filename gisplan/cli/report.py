@@ -3,13 +3,13 @@ report.html, in Chinese."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from gisplan import settings
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, import_scenario
 from gisplan.cli.progressbar import close, progress_sink
 from gisplan.config import load_scenario
@@ -69,7 +69,7 @@ def write_run_report(
     network_summary: str | None = None,
 ) -> list[Path]:
     """Build the report from the run's results in `results` (its folder) and write its files there."""
-    data = read_report_data(results / "results.gpkg", ws, sc, cat, today=dt.datetime.now(tz=dt.UTC).date(),
+    data = read_report_data(results / "results.gpkg", ws, sc, cat, today=settings.today(),
                             network_summary=network_summary)
     return write_report(build_report(data), results, formats=formats)
 

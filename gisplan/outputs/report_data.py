@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gisplan.catalogue import facility_type_of
-from gisplan.config import scenario_profiles
+from gisplan.config import period_status, scenario_profiles
 from gisplan.errors import ConfigError
 from gisplan.io.spatial import list_file_layers, read_file_layer
 
@@ -62,20 +62,13 @@ class PlanPeriod:
 
 
 def plan_period(scenario: Scenario, today: date) -> PlanPeriod:
-    """The scenario's plan period: ``Scenario.period`` and ``Scenario.baseline_year`` where the scenario has them
-    (branch ``siting``), else the build years of ``[coverage] years`` and the baseline column's year (2020).
-
-    This is the only place the report reads the period.
+    """The scenario's plan period as :func:`gisplan.config.period_status` places it on `today` (the scenario's
+    ``period`` and ``baseline_year``, else the Five-Year Plan period that holds the run's year and the year
+    before it). This is the only place the report reads the period.
     """
-    period = getattr(scenario, "period", None)
-    baseline = getattr(scenario, "baseline_year", None)
-    if period is not None:
-        start, end = int(period[0]), int(period[1])
-    else:
-        years = scenario.coverage.years
-        start, end = int(min(years)), int(max(years))
-    base = int(baseline) if baseline is not None else start - 1
-    return PlanPeriod(start, end, base, ended=today.year > end)
+    status = period_status(scenario, today)
+    start, end = status.period
+    return PlanPeriod(start, end, status.baseline_year, ended=status.ended)
 
 
 def shared_sites(proposals: pd.DataFrame) -> pd.DataFrame:
