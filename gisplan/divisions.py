@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import CRSError
-from gisplan.namematch import match_units
+from gisplan.toponym import match_units, short_name
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -31,16 +31,11 @@ __all__ = [
     "match_names",
     "name_suggestions",
     "points_within",
-    "short_name",
     "township_code",
     "units_in_scope",
 ]
 
 CODE12_RE = re.compile(r"^\d{12}$")
-
-# Suffixes that name an office or committee rather than the division itself; stripped to suggest.
-_OFFICE_SUFFIXES = ("办事处", "人民政府", "政府", "管委会", "党工委")
-_COMMITTEE_SUFFIXES = (("村民委员会", "村"), ("居民委员会", ""), ("居委会", ""), ("村委会", "村"))
 
 
 def is_code12(code: object) -> bool:
@@ -152,32 +147,6 @@ def division_code_at(points: gpd.GeoSeries, divisions: gpd.GeoDataFrame | None) 
     return out
 
 
-def short_name(name: str) -> str:
-    """Return the short form of a standard division name.
-
-    ``中山路社区居民委员会`` → ``中山路社区``, ``黄瓜山村民委员会`` → ``黄瓜山村``; other names are returned
-    trimmed.
-
-    Examples
-    --------
-    >>> short_name("中山路社区居民委员会"), short_name("三教村民委员会"), short_name("三教镇")
-    ('中山路社区', '三教村', '三教镇')
-    """
-    text = name.strip()
-    for suffix, replacement in _COMMITTEE_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)] + replacement
-    return text
-
-
-def _stripped(name: str) -> str:
-    text = re.sub(r"\s+", "", name)
-    for suffix in _OFFICE_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            text = text[: -len(suffix)]
-    return short_name(text)
-
-
 def match_names(
     names: pd.Series, divisions: pd.DataFrame, *, within: pd.Series | None = None
 ) -> tuple[pd.Series, pd.Series]:
@@ -224,8 +193,8 @@ def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:
     '胜利路街道'
     """
     standard = names.astype(str).tolist()
-    target = _stripped(name)
-    exact = [s for s in standard if _stripped(s) == target]
+    target = short_name(name)
+    exact = [s for s in standard if short_name(s) == target]
     by_short = {short_name(s): s for s in standard}
     close = difflib.get_close_matches(target, list(by_short), n=n, cutoff=0.5)
     ranked = exact + [by_short[c] for c in close]
