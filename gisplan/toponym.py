@@ -22,6 +22,7 @@ Pure functions on strings and Series, no I/O: usable from every tier.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "match_units",
     "name_key",
     "name_keys",
+    "name_suggestions",
     "register_names",
     "short_name",
     "short_names",
@@ -385,3 +387,24 @@ def register_names(units: pd.DataFrame, places: pd.DataFrame | None) -> pd.DataF
     out = out.sort_values("former", kind="stable", ascending=False).drop_duplicates(["code12", "name"])
     out = out.reset_index(drop=True)
     return out[["code12", "name", "former", "current"]]
+
+
+def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:
+    """Return up to `n` standard names closest to `name`, best first.
+
+    A name that differs only by an office suffix (``胜利路街道办事处``) or by ``居民委员会`` suggests its
+    division first; the rest are ranked by string similarity of short forms.
+
+    Examples
+    --------
+    >>> s = pd.Series(["中山路街道", "胜利路街道", "南大街街道"])
+    >>> name_suggestions("胜利路街道办事处", s)[0]
+    '胜利路街道'
+    """
+    standard = names.astype(str).tolist()
+    target = short_name(name)
+    exact = [s for s in standard if short_name(s) == target]
+    by_short = {short_name(s): s for s in standard}
+    close = difflib.get_close_matches(target, list(by_short), n=n, cutoff=0.5)
+    ranked = exact + [by_short[c] for c in close]
+    return list(dict.fromkeys(ranked))[:n]

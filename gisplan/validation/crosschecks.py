@@ -12,7 +12,7 @@ import shapely
 
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
-from gisplan.toponym import match_names, name_keys, register_names
+from gisplan.toponym import match_names, name_keys, name_suggestions, register_names
 from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
 from gisplan.vocab import Level
 
@@ -82,7 +82,7 @@ def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
 
     def message(i: int) -> str:
         name = str(names.iloc[i])
-        sug = divisions.name_suggestions(name, pool["name"])
+        sug = name_suggestions(name, pool["name"])
         hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
         return f"{name!r} matches no {what} in the gazetteer.{hint}"
 
