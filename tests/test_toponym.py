@@ -13,6 +13,7 @@ from gisplan.cli.main import cli
 from gisplan.store import open_workspace
 from gisplan.toponym import match_names, name_key, register_names, short_name, short_names, split_name
 from gisplan.validation.locate import address_matches
+from tests.conftest import LAYERS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -117,3 +118,7 @@ def test_ledger_located_through_the_workspace_register(store: Path, tmp_path: Pa
     assert notes[0] is None or pd.isna(notes[0])
     assert "朱龙花村 为历史地名，今 朱龙村" in notes[1]
     assert "今 朱龙村" in notes[2]
+    # a later boundary import checks the layer again: its township codes agree with the villages named
+    code, output = _cli("layers", "import", str(LAYERS / "yongchuan_boundaries.gpkg"), "--kind", "townships",
+                        "--layer", "townships", *w)
+    assert code == 0, output

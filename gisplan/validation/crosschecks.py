@@ -252,6 +252,14 @@ def _codes_in_gazetteer(
                "use the standard name (标准地名) or correct the code.")
 
 
+def _own_township(codes: pd.Series, village_codes: pd.Series) -> pd.Series:
+    """Where a code is the township code of the village found by name (a township-level ledger stores its
+    township's code: it agrees with the villages inside)."""
+    given = codes.astype(object).where(codes.notna(), "0" * 12).astype(str)
+    town = divisions.township_code(village_codes.astype(object).where(village_codes.notna(), "0" * 12).astype(str))
+    return (divisions.division_level(given) == "township") & (town == given)
+
+
 def _resolve_names(
     df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType, ctx: Context, col: _Collector
 ) -> None:
@@ -296,7 +304,8 @@ def _resolve_names(
         within = resolved.str.slice(0, 9).where(resolved.notna(), None)
         v_codes = _match(df["village"], villages, "village/community", field, col, within=within, notes=notes)
         reported |= (df["village"].notna() & v_codes.isna()).to_numpy()
-        clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
+        clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)
+                 & ~_own_township(df["code12"], v_codes)).to_numpy()
         col.at(clash, field, lambda i: f"village {_show(df['village'].iloc[i])} ({v_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
         take = (v_codes.notna() & (resolved.isna() | ((ftype.admin_level is Level.VILLAGE) & ~typed))).to_numpy()
