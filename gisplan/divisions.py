@@ -6,7 +6,6 @@ A code is district (6 digits) + township (3) + village (3): ``500118 001 000`` i
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,6 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import CRSError
-from gisplan.namematch import match_units
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -28,19 +26,12 @@ __all__ = [
     "division_code_at",
     "division_level",
     "is_code12",
-    "match_names",
-    "name_suggestions",
     "points_within",
-    "short_name",
     "township_code",
     "units_in_scope",
 ]
 
 CODE12_RE = re.compile(r"^\d{12}$")
-
-# Suffixes that name an office or committee rather than the division itself; stripped to suggest.
-_OFFICE_SUFFIXES = ("办事处", "人民政府", "政府", "管委会", "党工委")
-_COMMITTEE_SUFFIXES = (("村民委员会", "村"), ("居民委员会", ""), ("居委会", ""), ("村委会", "村"))
 
 
 def is_code12(code: object) -> bool:
@@ -150,86 +141,6 @@ def division_code_at(points: gpd.GeoSeries, divisions: gpd.GeoDataFrame | None) 
     first = np.unique(point, return_index=True)[1]
     out[point[first]] = divisions["code12"].astype(str).to_numpy(dtype=object)[polygon[first]]
     return out
-
-
-def short_name(name: str) -> str:
-    """Return the short form of a standard division name.
-
-    ``中山路社区居民委员会`` → ``中山路社区``, ``黄瓜山村民委员会`` → ``黄瓜山村``; other names are returned
-    trimmed.
-
-    Examples
-    --------
-    >>> short_name("中山路社区居民委员会"), short_name("三教村民委员会"), short_name("三教镇")
-    ('中山路社区', '三教村', '三教镇')
-    """
-    text = name.strip()
-    for suffix, replacement in _COMMITTEE_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)] + replacement
-    return text
-
-
-def _stripped(name: str) -> str:
-    text = re.sub(r"\s+", "", name)
-    for suffix in _OFFICE_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            text = text[: -len(suffix)]
-    return short_name(text)
-
-
-def match_names(
-    names: pd.Series, divisions: pd.DataFrame, *, within: pd.Series | None = None
-) -> tuple[pd.Series, pd.Series]:
-    """Look division names up: the standard name or its short form (``中山路社区`` for ``中山路社区居民委员会``).
-
-    Parameters
-    ----------
-    names : pandas.Series
-        Names as written (``None`` where missing).
-    divisions : pandas.DataFrame
-        Candidate divisions with ``code12`` and ``name`` (for example all villages of a district).
-    within : pandas.Series, optional
-        Per name, a 9-digit township prefix to search in (``None`` to search everywhere): the same
-        village name often recurs in different townships.
-
-    Returns
-    -------
-    code12 : pandas.Series
-        The matched code; missing (NA) where the name matches nothing or more than one division.
-    ambiguous : pandas.Series
-        True where the name matches more than one division.
-
-    Examples
-    --------
-    >>> d = pd.DataFrame({"code12": ["500118001001", "500118002001", "500118002002"],
-    ...                   "name": ["中山路社区居民委员会", "新华村民委员会", "红旗村民委员会"]})
-    >>> codes, amb = match_names(pd.Series(["中山路社区", "新华村", "火星村"]), d)
-    >>> codes.fillna("-").tolist(), amb.tolist()
-    (['500118001001', '500118002001', '-'], [False, False, False])
-    """
-    return match_units(names, divisions, within=within)
-
-
-def name_suggestions(name: str, names: pd.Series, *, n: int = 3) -> list[str]:
-    """Return up to `n` standard names closest to `name`, best first.
-
-    A name that differs only by an office suffix (``胜利路街道办事处``) or by ``居民委员会`` suggests its
-    division first; the rest are ranked by string similarity of short forms.
-
-    Examples
-    --------
-    >>> s = pd.Series(["中山路街道", "胜利路街道", "南大街街道"])
-    >>> name_suggestions("胜利路街道办事处", s)[0]
-    '胜利路街道'
-    """
-    standard = names.astype(str).tolist()
-    target = _stripped(name)
-    exact = [s for s in standard if _stripped(s) == target]
-    by_short = {short_name(s): s for s in standard}
-    close = difflib.get_close_matches(target, list(by_short), n=n, cutoff=0.5)
-    ranked = exact + [by_short[c] for c in close]
-    return list(dict.fromkeys(ranked))[:n]
 
 
 # the name endings that put a division in a scope (Scope.ALL keeps every one)

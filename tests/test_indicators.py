@@ -15,7 +15,8 @@ from gisplan.analysis.indicators import (
 from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.config import IndicatorSpec, Standard
-from gisplan.divisions import match_names, name_suggestions, units_in_scope
+from gisplan.divisions import units_in_scope
+from gisplan.toponym import match_units, name_suggestions
 from gisplan.vocab import Level, Scope
 
 GAZ = pd.DataFrame({
@@ -80,7 +81,7 @@ def test_match_names_scoped_and_ambiguous() -> None:
                         "name": ["新华村民委员会", "新华村民委员会", "红旗社区居民委员会"]})
     names = pd.Series(["新华村", "新华村", "红旗社区", "红旗社区居民委员会", None, "火星村"])
     within = pd.Series([None, "500118101", None, "500118101", None, None])
-    codes, ambiguous = match_names(names, gaz, within=within)
+    codes, ambiguous = match_units(names, gaz, within=within)
     assert [c if isinstance(c, str) else None for c in codes] == [
         None, "500118101001", "500118101002", "500118101002", None, None]
     assert ambiguous.tolist() == [True, False, False, False, False, False]

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from gisplan.cli.main import cli
-from gisplan.namematch import match_units, name_key, split_name
 from gisplan.store import open_workspace
+from gisplan.toponym import division_parts, match_units, name_key
 from tests.conftest import LAYERS, sha256
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def test_match_units_decides_within_the_township() -> None:
     codes, amb = match_units(names, units, within=pd.Series(["500118006", None, "500118111", None]))
     assert codes.tolist() == ["500118006200", None, "500118111202", None]
     assert amb.tolist() == [False, True, False, False]
-    assert split_name("来苏") == ("来苏", "")
+    assert division_parts("来苏") == ("来苏", "")
 
 
 def test_ledger_without_coordinates_is_located_by_name(store: Path, tmp_path: Path, base_store: Path) -> None:

@@ -158,3 +158,16 @@ def test_coverage_from_approximate_locations_says_so() -> None:
     assert table["value"].tolist() == [25.0]
     assert "2 facilities located only at their village/township's representative point" in table["basis"].iloc[0]
     assert "approximate, not metre-precise" in table["basis"].iloc[0]
+
+
+def test_admin_coverage_counts_facilities_located_by_name_by_their_unit() -> None:
+    """A station placed at its community's point covers that community; one known only by its township (its code is
+    the township's) covers no community, and the basis says how they were counted (issue 13 item 8)."""
+    stations = pd.DataFrame({"facility_id": ["S1", "S2"], "code12": ["500118001001", "500118001000"],
+                             "location_precision": ["village", "township"]})
+    table = evaluate_indicators([spec("admin_share", facility_type="elderly_day_care", target="≥50")],
+                                facilities={"elderly_day_care": stations}, households=None, gazetteer=GAZ,
+                                standard=Standard(), catalogue=load_catalogue(), illustrative=False)
+    row = table.iloc[0]
+    assert (row["numerator"], row["denominator"], row["value"]) == (1.0, 2.0, 50.0)
+    assert "2 facilities located by name counted by their division code" in row["basis"]

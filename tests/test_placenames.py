@@ -20,7 +20,7 @@ from gisplan.placenames import (
     standard_characters,
 )
 from gisplan.placenames.register import name_fields
-from gisplan.toponym import normalise_name, split_name
+from gisplan.toponym import short_name, split_name
 from tests.conftest import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,9 +61,9 @@ def test_polyphonic_characters_are_flagged_for_review() -> None:
 
 
 def test_the_shared_normalisation_matches_short_names() -> None:
-    assert normalise_name("朱龙花村村民委员会") == normalise_name("朱龙花村") == "朱龙花村"
-    assert normalise_name("中山路社区居民委员会") == normalise_name("中山路社区") == "中山路社区"
-    assert normalise_name("三教村民委员会") == "三教村"
+    assert short_name("朱龙花村村民委员会") == short_name("朱龙花村") == "朱龙花村"
+    assert short_name("中山路社区居民委员会") == short_name("中山路社区") == "中山路社区"
+    assert short_name("三教村民委员会") == "三教村"
     assert split_name("凤凰大道") == ("凤凰", "大道")
 
 

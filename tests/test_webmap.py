@@ -557,3 +557,28 @@ def test_map_settings_and_headline_in_the_scenario(tmp_path: Path) -> None:
     sc = load_scenario(tmp_path / "good.toml")
     assert sc.map.notice_text == "审图号：渝S(2024)001号"
     assert sc.map.basemap == tmp_path / "ortho.tif"
+
+
+def test_facilities_located_by_name_show_their_precision() -> None:
+    """Ledgers without coordinates (issue 13 item 8): a marker at a village/township representative point is dotted,
+    its popup gives the precision and the former-name note, and the legend says how many are approximate."""
+    layers = sample_layers()
+    centres = layers.facilities["community_service_centre"].assign(
+        location_precision=["point", "village", "township"],
+        location_note=[None, "朱龙花村 为历史地名，今 朱龙村 (former name)", None])
+    fmap = build_map(sample_layers(facilities={"community_service_centre": centres,
+                                               "elderly_day_care": layers.facilities["elderly_day_care"]}))
+    props = [f["properties"] for f in _overlay(fmap, "fac-0")["features"]]
+    assert [("gp-approx" in p["_i"]) for p in props] == [False, True, True]
+    assert "坐标点 (point)" in props[0]["_p"]
+    assert "近似" not in props[0]["_p"]
+    assert "村（社区）代表点 (village point, approximate)" in props[1]["_p"]
+    assert "朱龙花村 为历史地名，今 朱龙村" in props[1]["_p"]
+    assert "镇街代表点 (township point, approximate)" in props[2]["_p"]
+    assert "服务覆盖为近似" in props[2]["_p"]
+    assert 'class="gp-planned gp-approx"' in props[2]["_i"]  # c3 is planned too
+    page = render_map_html(fmap)
+    legend = page[page.index('id="gp-legend"'):]
+    assert "城乡社区综合服务设施：其中 2 处按村（社区）/镇街代表点定位，位置与覆盖为近似" in legend
+    plain = render_map_html(build_map(sample_layers()))
+    assert "代表点定位" not in plain[plain.index('id="gp-legend"'):]

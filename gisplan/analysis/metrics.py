@@ -406,6 +406,9 @@ def evaluate_indicators(
             if rough and spec.metric is Metric.NETWORK_COVERAGE:
                 basis += (f"; {rough} facilities located only at their village/township's representative point "
                           "(location_precision): approximate, not metre-precise")
+            elif rough and spec.metric is Metric.ADMIN_SHARE:
+                basis += (f"; {rough} facilities located by name counted by their division code (a township-level "
+                          "location counts for no village)")
         except _NotComputed as exc:
             basis = f"not computed: {exc}"
         if REGISTRY[spec.metric].method is Method.REPORTED:

@@ -29,10 +29,13 @@ if TYPE_CHECKING:
     from gisplan.outputs.mapparts import BasemapImage
 
 __all__ = [
+    "APPROXIMATE_NOTE",
     "AREA_COLOURS",
     "BOUNDARY_DISCLAIMER",
+    "PRECISION_LABELS",
     "MapLayers",
     "MapRow",
+    "approximate_count",
     "choropleth_choices",
     "esc",
     "facility_props",
@@ -305,10 +308,31 @@ def township_classes(layers: MapLayers, key: str) -> tuple[list[dict[str, Any]],
 # ---------------------------------------------------------------------------------------------- popups
 
 
+#: How a facility's location was found (column ``location_precision`` of a ledger located by name) as the popup
+#: shows it; village and township points are approximate.
+PRECISION_LABELS = {"point": "坐标点 (point)", "village": "村（社区）代表点 (village point, approximate)",
+                    "township": "镇街代表点 (township point, approximate)"}
+APPROXIMATE_NOTE = "台账无坐标：按所在村（社区）或镇街的代表点定位，非实际位置；服务覆盖为近似"
+
+
+def approximate_count(frame: pd.DataFrame) -> int:
+    """How many facilities sit at a village/township representative point rather than their own coordinates.
+
+    Examples
+    --------
+    >>> approximate_count(pd.DataFrame({"location_precision": ["point", "village", "township", None]}))
+    2
+    """
+    if "location_precision" not in frame:
+        return 0
+    return int(frame["location_precision"].isin(["village", "township"]).sum())
+
+
 def facility_props(frame: gpd.GeoDataFrame, type_name: str, symbol: tuple[str, str],
                    town_names: Mapping[str, str], layer_illustrative: bool) -> list[dict[str, Any]]:
     """Per facility: popup, tooltip and marker icon (`symbol`: the escaped colour and glyph of
-    :func:`type_symbol`); planned ones dashed, illustrative ones noted."""
+    :func:`type_symbol`); planned ones dashed, illustrative ones noted, ones placed at a village/township
+    representative point (``location_precision``) dotted, with the precision and any ``location_note``."""
     colour, glyph = symbol
     props = []
     columns = set(frame.columns)
@@ -325,9 +349,18 @@ def facility_props(frame: gpd.GeoDataFrame, type_name: str, symbol: tuple[str, s
             rows.append(("床位", fmt_number(row.beds, 0, " 张")))
         rows.append(("状态", "规划" if planned else "现状"))
         rows.append(("示意数据", "是" if fake else "否"))
+        precision = getattr(row, "location_precision", None)
+        approximate = precision in ("village", "township")
+        if isinstance(precision, str):
+            rows.append(("位置精度", esc(PRECISION_LABELS.get(precision, precision))))
+        note = getattr(row, "location_note", None)
+        if isinstance(note, str) and note:
+            rows.append(("地名备注", esc(note)))
         name = esc(getattr(row, "name", None))
-        extra = ' class="gp-planned"' if planned else ""
-        props.append({"_p": popup_table(name, rows, "示意数据，非真实设施" if fake else ""), "_t": name,
+        classes = " ".join(c for c, on in (("gp-planned", planned), ("gp-approx", approximate)) if on)
+        extra = f' class="{classes}"' if classes else ""
+        notes = "；".join(n for n, on in (("示意数据，非真实设施", fake), (APPROXIMATE_NOTE, approximate)) if on)
+        props.append({"_p": popup_table(name, rows, notes), "_t": name,
                       "_i": f'<div{extra} style="background:{colour}">{glyph}</div>'})
     return props
 

@@ -3,7 +3,7 @@
 Each rule returns rows of one problem table (:data:`PROBLEM_COLUMNS`) with a message that names the name,
 the rule and the fix:
 
-- ``重名`` (error): the same name (compared by :func:`gisplan.toponym.normalise_name`) as another current
+- ``重名`` (error): the same name (compared by :func:`gisplan.toponym.short_name`) as another current
   name with the same parent — villages and communities within one township, townships within one county,
   streets within one town. The same name under two parents (兴隆村村民委员会 in two townships) is allowed.
 - ``同音`` (warning): the same pronunciation (toneless pinyin) as a sibling written differently.
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from gisplan.placenames.pinyin import is_han
-from gisplan.toponym import normalise_name, split_name
+from gisplan.toponym import short_name, split_name
 from gisplan.vocab import PlaceCategory, PlaceStatus
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def _generic_problem(name: str, category: str) -> str | None:
     except ValueError:
         return f"类别 {category!r} 不是地名分类之一（{'、'.join(c.value for c in PlaceCategory)}）"
     if cat == PlaceCategory.SELF_GOVERNING and generic in _COMMUNITY_GENERICS:
-        stem = normalise_name(name).removesuffix("社区")
+        stem = short_name(name).removesuffix("社区")
         if stem.endswith("村") and not stem.endswith("新村"):  # 新村 is a residential-area name, not a village
             return (f"“{name}”是社区（居民委员会），专名却以“村”结尾：社区不以村命名，"
                     f"请改用社区名（如“{stem[:-1]}社区”），或按村民委员会申报")

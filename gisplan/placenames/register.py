@@ -21,7 +21,7 @@ import shapely
 
 from gisplan.errors import PlaceNameError
 from gisplan.placenames.pinyin import romanise
-from gisplan.toponym import normalise_name, split_name
+from gisplan.toponym import short_name, split_name
 from gisplan.vocab import NameStage, PlaceCategory, PlaceStatus
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def name_fields(name: str, category: PlaceCategory | str) -> dict[str, str | Non
     ('景山', '后街', 'Jingshan Houjie', '景山后街')
     """
     specific, generic = split_name(name)
-    short = normalise_name(name)
+    short = short_name(name)
     rom = romanise(name, category=category)
     key = romanise(short, category=category).toneless if short != name else rom.toneless
     return {"standard_name": name, "specific": specific, "generic": generic, "pinyin": rom.text,

@@ -24,7 +24,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from gisplan.placenames.pinyin import romanise, strip_tones
-from gisplan.toponym import normalise_name
+from gisplan.toponym import short_name
 
 __all__ = ["RESULT_COLUMNS", "SearchIndex", "build_index", "search", "strip_tones_words"]
 
@@ -90,7 +90,7 @@ def build_index(frame: pd.DataFrame, *, name_column: str = "standard_name", id_c
         key = frame["pinyin_key"].astype(str).tolist()
         initials = [_initials(t, len(s)) for t, s in zip(frame["pinyin_tones"].astype(str), short, strict=True)]
     else:
-        short = [normalise_name(n) for n in names]
+        short = [short_name(n) for n in names]
         spelled = [romanise(s) for s in short]
         key = [r.toneless for r in spelled]
         initials = [r.initials for r in spelled]
@@ -167,7 +167,7 @@ def search(index: SearchIndex, query: str, *, limit: int = 10, score_cutoff: flo
         hits.append((np.array([i for _, _, i in near], dtype=np.int64), np.array([s * 0.8 for _, s, _ in near]),
                      "pinyin near miss"))
     else:
-        short = normalise_name(q)
+        short = short_name(q)
         names = index.name
         hits.append((np.flatnonzero((names == q) | (index.short == short)), 100.0, "name"))
         hits.append((np.flatnonzero(np.char.find(names, short) >= 0), 90.0, "part of name"))

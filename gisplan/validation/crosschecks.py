@@ -12,7 +12,7 @@ import shapely
 
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
-from gisplan.namematch import name_key
+from gisplan.toponym import match_names, name_keys, name_suggestions, register_names
 from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
 from gisplan.vocab import Level
 
@@ -82,7 +82,7 @@ def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
 
     def message(i: int) -> str:
         name = str(names.iloc[i])
-        sug = divisions.name_suggestions(name, pool["name"])
+        sug = name_suggestions(name, pool["name"])
         hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
         return f"{name!r} matches no {what} in the gazetteer.{hint}"
 
@@ -90,10 +90,14 @@ def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
 
 
 def _match(
-    names: pd.Series, pool: pd.DataFrame, what: str, field: str, col: _Collector, *, within: pd.Series | None = None
+    names: pd.Series, pool: pd.DataFrame, what: str, field: str, col: _Collector, *, within: pd.Series | None = None,
+    notes: pd.Series | None = None,
 ) -> pd.Series:
-    """Codes for division names; unknown and ambiguous names are recorded as problems."""
-    codes, ambiguous = divisions.match_names(names, pool, within=within)
+    """Codes for division names; unknown and ambiguous names are recorded as problems. A name that is a unit's
+    former name (the register's 历史地名, in a `pool` from :func:`gisplan.toponym.register_names`) is matched,
+    and `notes` gets "XX 为历史地名，今 YY" on its row."""
+    found = match_names(names, pool, within=within)
+    codes, ambiguous = found.code12, found.ambiguous
     col.at(ambiguous.to_numpy(), field,
            lambda i: f"{_show(names.iloc[i])} names more than one {what} in the gazetteer.",
            "add the 12-digit code (区划代码), or the township, to tell them apart.")
@@ -101,6 +105,10 @@ def _match(
     col.at(unknown, field, _no_match(names, pool, what),
            f"write the standard {what} name (标准地名, as in the gazetteer) or its short form "
            "(朱龙花村 for 朱龙花村村民委员会, 中山路社区 for 中山路社区居民委员会).")
+    old = found.former.notna()
+    if notes is not None and old.any():
+        notes[old] = [f"{w} 为历史地名，今 {c} (former name)" for w, c in zip(names[old], found.former[old],
+                                                                          strict=True)]
     return codes
 
 
@@ -237,12 +245,19 @@ def _codes_in_gazetteer(
     if check_names and "name" in df:
         names = gaz.set_index("code12")["name"]
         declared = df["code12"].map(names)
-        same = df["name"].astype(object).where(df["name"].notna(), "").map(name_key) == declared.astype(
-            object).where(declared.notna(), "").map(name_key)
+        same = (name_keys(df["name"]) == name_keys(declared)).to_numpy(dtype=bool)
         differ = (known & df["name"].notna() & (df["name"] != declared) & ~same).to_numpy()
         col.at(differ, mapping.get("name", "name"), lambda i: f"name {_show(df['name'].iloc[i])} differs from the "
                f"gazetteer's {_show(declared.iloc[i])} for code {df['code12'].iloc[i]}.",
                "use the standard name (标准地名) or correct the code.")
+
+
+def _own_township(codes: pd.Series, village_codes: pd.Series) -> pd.Series:
+    """Where a code is the township code of the village found by name (a township-level ledger stores its
+    township's code: it agrees with the villages inside)."""
+    given = codes.astype(object).where(codes.notna(), "0" * 12).astype(str)
+    town = divisions.township_code(village_codes.astype(object).where(village_codes.notna(), "0" * 12).astype(str))
+    return (divisions.division_level(given) == "township") & (town == given)
 
 
 def _resolve_names(
@@ -265,15 +280,17 @@ def _resolve_names(
         col.table(None, "the workspace has no gazetteer, so division codes and names cannot be checked.",
                   "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
         return
-    level = divisions.division_level(gaz["code12"])
-    townships, villages = gaz[level == "township"], gaz[level == "village"]
+    names = register_names(gaz, ctx.places)  # the gazetteer's names, and the register's current and former ones
+    level = divisions.division_level(names["code12"])
+    townships, villages = names[level == "township"], names[level == "village"]
     typed = df["code12"].notna().to_numpy()
     resolved = df["code12"].copy()
     origin = pd.Series(None, index=df.index, dtype=object)
+    notes = pd.Series(None, index=df.index, dtype=object)
     reported = np.zeros(len(df), dtype=bool)  # rows whose names were reported already
     if "township" in df:
         field = mapping["township"]
-        t_codes = _match(df["township"], townships, "township", field, col)
+        t_codes = _match(df["township"], townships, "township", field, col, notes=notes)
         reported |= (df["township"].notna() & t_codes.isna()).to_numpy()
         fill = (resolved.isna() & t_codes.notna()).to_numpy()
         resolved = resolved.where(~fill, t_codes)
@@ -285,9 +302,10 @@ def _resolve_names(
     if "village" in df:
         field = mapping["village"]
         within = resolved.str.slice(0, 9).where(resolved.notna(), None)
-        v_codes = _match(df["village"], villages, "village/community", field, col, within=within)
+        v_codes = _match(df["village"], villages, "village/community", field, col, within=within, notes=notes)
         reported |= (df["village"].notna() & v_codes.isna()).to_numpy()
-        clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)).to_numpy()
+        clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)
+                 & ~_own_township(df["code12"], v_codes)).to_numpy()
         col.at(clash, field, lambda i: f"village {_show(df['village'].iloc[i])} ({v_codes.iloc[i]}) disagrees with "
                f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
         take = (v_codes.notna() & (resolved.isna() | ((ftype.admin_level is Level.VILLAGE) & ~typed))).to_numpy()
@@ -295,6 +313,7 @@ def _resolve_names(
         origin[take] = field
     df["code12"] = resolved
     df["_code_from"] = origin
+    df["_former"] = notes
     code_field = mapping.get("code12", mapping.get("township", mapping.get("village", "code12")))
     if "township" in df or "village" in df:
         no_link = (df["code12"].isna() & df.get("township", pd.Series(None, index=df.index)).isna()

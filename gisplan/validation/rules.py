@@ -106,6 +106,9 @@ class Context:
     locate_by_name : bool
         Place the rows of a facility table without coordinate columns at the representative point of their
         village or township (``--locate-by-name``).
+    places : pandas.DataFrame, optional
+        The workspace's place-name register (layer ``places``): its current and historical names are matched
+        too (a ledger that still writes a unit's former name is placed, with a note).
     """
 
     gazetteer: pd.DataFrame | None = None
@@ -117,6 +120,7 @@ class Context:
     planning_crs: str | None = None
     accept_large: bool = False
     locate_by_name: bool = False
+    places: pd.DataFrame | None = None
 
 
 class _Collector:

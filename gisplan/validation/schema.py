@@ -29,7 +29,7 @@ from gisplan.validation.cells import (
     _table_geometry,
 )
 from gisplan.validation.crosschecks import _kind_checks
-from gisplan.validation.locate import address_codes, unit_points
+from gisplan.validation.locate import address_matches, unit_points
 from gisplan.validation.rules import (
     _LINES,
     _POINTS,
@@ -180,7 +180,8 @@ def validate_layer(
 
     host = catalogue.types.get(ftype.host) if ftype is not None and ftype.host is not None else None
     _kind_checks(result, kind, mapping, ftype, context, usable, col, host)
-    result = result.drop(columns=["_code_from"], errors="ignore")
+    _note_former_names(result.get("_former"), col.source)
+    result = result.drop(columns=["_code_from", "_former"], errors="ignore")
     if col.problems:
         raise SchemaError(sorted(col.problems, key=lambda p: -1 if p.row is None else p.row))
     logger.info("validate_layer: %s (%s) — %d rows OK", src, kind, len(result))
@@ -206,14 +207,23 @@ def _located_layer(
     if "address" in mapping and context.gazetteer is not None:
         named = [out[c] for c in ("code12", "village", "township") if c in out]
         bare = np.logical_and.reduce([c.isna().to_numpy() for c in named]) if named else np.ones(len(out), bool)
-        from_address = address_codes(out["address"].where(pd.Series(bare, index=out.index)), context.gazetteer)
+        found = address_matches(out["address"].where(pd.Series(bare, index=out.index)), context.gazetteer,
+                                context.places)
         if "code12" not in out:
             out["code12"] = None
             mapping = {**mapping, "code12": mapping["address"]}
-        out["code12"] = out["code12"].where(out["code12"].notna(), from_address)
+        from_address = out["code12"].isna() & found.code12.notna()
+        out["code12"] = out["code12"].where(out["code12"].notna(), found.code12)
+        address_note = found.former.where(from_address & found.former.notna(), None)
+        address_note = address_note.map(lambda now: f"地址用历史地名，今 {now} (former name)" if isinstance(now, str)
+                                        else None)
     host = catalogue.types.get(ftype.host) if ftype.host is not None else None
     _kind_checks(out, "facilities", mapping, ftype, context, np.zeros(len(out), dtype=bool), col, host)
-    out = out.drop(columns=["_code_from"], errors="ignore")
+    note = out["_former"] if "_former" in out else pd.Series(None, index=out.index, dtype=object)
+    if "address" in mapping and context.gazetteer is not None:
+        note = note.where(note.notna(), address_note)
+    _note_former_names(note, col.source)
+    out = out.drop(columns=["_code_from", "_former"], errors="ignore")
     points, precision = unit_points(out["code12"], context) if "code12" in out else (
         gpd.GeoSeries(np.full(len(out), None, dtype=object), index=out.index, crs=STORAGE_CRS),
         pd.Series(None, index=out.index, dtype=object))
@@ -233,9 +243,19 @@ def _located_layer(
                    "and %d at their township's (column location_precision): coverage from these points is "
                    "approximate, not metre-precise.", col.source, int(counts.get(LocationPrecision.VILLAGE, 0)),
                    int(counts.get(LocationPrecision.TOWNSHIP, 0)))
-    result = gpd.GeoDataFrame(out.assign(location_precision=precision), geometry=points, crs=STORAGE_CRS)
+    result = gpd.GeoDataFrame(out.assign(location_precision=precision, location_note=note.astype(object)),
+                              geometry=points, crs=STORAGE_CRS)
     first = [c for c in ("facility_id", "code12", "name") if c in result.columns]
     return result[first + [c for c in result.columns if c not in first]].reset_index(drop=True)
+
+
+def _note_former_names(note: pd.Series | None, source: str) -> None:
+    """Say (warning) how many rows name a unit by a former name (历史地名) of the place-name register."""
+    if note is None or not note.notna().any():
+        return
+    shown = note.dropna()
+    logger.warning("%s: %d rows name their village/township by a former name (历史地名), matched through the "
+                   "place-name register: %s", source, len(shown), "；".join(dict.fromkeys(shown.astype(str)))[:300])
 
 
 _RESERVED = frozenset({"fid", "ogc_fid", "geom", "geometry"})

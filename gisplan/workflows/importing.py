@@ -156,6 +156,7 @@ def load_context(
         district=_spatial(get("district")),
         townships=_spatial(get("townships")),
         villages=_spatial(get("villages")),
+        places=get("places"),
         facilities=MappingProxyType(facilities),
         tolerance_m=tolerance_m,
         planning_crs=planning_crs,
