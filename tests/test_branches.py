@@ -27,8 +27,9 @@ def _big_table(seed: int = 4, n_d: int = 4000, n_c: int = 600, per: int = 25) ->
     rng = np.random.default_rng(seed)
     d = np.repeat(np.arange(n_d), per)
     c = rng.integers(0, n_c, len(d))
+    pairs = pd.DataFrame({"demand_id": d.astype(str), "candidate_id": c.astype(str), "m": rng.uniform(0, 2000, len(d))})
     return cost_table(
-        pd.DataFrame({"demand_id": d.astype(str), "candidate_id": c.astype(str), "m": rng.uniform(0, 2000, len(d))}),
+        pairs.drop_duplicates(["demand_id", "candidate_id"]),  # one cost per pair, as cost tables must give
         pd.DataFrame({"demand_id": np.arange(n_d).astype(str), "weight": rng.integers(1, 100, n_d)}),
         pd.DataFrame({"candidate_id": np.arange(n_c).astype(str)}),
     )

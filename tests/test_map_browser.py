@@ -157,7 +157,7 @@ def _check_default_view(page: Page, layers: Any, setup: dict[str, Any], expected
     # the default view: the base layers and the headline rows' groups, nothing else
     headline = [g for g in setup["groups"] if g["headline"]]
     assert [g["title"].split()[0] for g in headline] == [
-        "YC-1-12", "YC-1-16", "YC-9-TOWN-CEMETERIES", "YC-9-FUNERAL-STATIONS", "YC-15MIN-ELDERLY",
+        "YC-1-11", "YC-1-12", "YC-1-16", "YC-9-TOWN-CEMETERIES", "YC-9-FUNERAL-STATIONS", "YC-15MIN-ELDERLY",
         "YC-15MIN-ELDERLY-HH"]  # spatial rows, less YC-15MIN-CSC (headline = false)
     wanted = set(setup["base"]) | {k for g in headline for k in g["layers"]}
     assert set(p.evaluate("window.gisplanOn()")) == wanted

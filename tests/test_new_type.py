@@ -154,9 +154,11 @@ def _overlays(page: str) -> dict[str, tuple[str, dict[str, Any], list[dict[str, 
     names = {var: json.loads(f'"{name}"')
              for name, var in re.findall(r'"((?:[^"\\]|\\.)*)" : (gisplan_overlay_\w+)', page)}
     out = {}
-    for match in re.finditer(r"var (gisplan_overlay_\w+) = gisplanLayer\(", page):
-        data, end = decoder.raw_decode(page, match.end())
-        options, _ = decoder.raw_decode(page, end + len(", "))
+    for match in re.finditer(r"var (gisplan_overlay_\w+) = gisplanLayer\('(\w+)', ", page):
+        options, _ = decoder.raw_decode(page, match.end())
+        # the layer's GeoJSON waits in <script type="application/json" id="…_data"> until the layer is shown
+        start = page.index(f'<script type="application/json" id="{match.group(2)}">')
+        data, _ = decoder.raw_decode(page, page.index(">", start) + 1)
         out[options["className"].split()[-1]] = (names[match.group(1)], options, data["features"])
     return out
 
