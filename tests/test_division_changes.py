@@ -18,7 +18,7 @@ from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
 from gisplan.config import load_scenario
 from gisplan.errors import DivisionChangeError
-from gisplan.store import open_workspace
+from gisplan.store import layer_hash, open_workspace
 from gisplan.vocab import DivisionChange
 from gisplan.workflows.divisions import change_divisions
 from gisplan.workflows.importing import import_scenario
@@ -296,3 +296,27 @@ def test_a_baseline_table_is_recoded_through_the_crosswalk(full: tuple[Path, Pat
     assert "1 rows re-coded" in result.output
     table = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
     assert table[["code12", "code12_before"]].to_numpy().tolist() == [[LUJIAYAN, WAYAO], [YUHEWAN, YUHEWAN]]
+
+
+@pytest.mark.parametrize("change", [
+    ["merge", LUJIAYAN, WAYAO, "--into", LUJIAYAN],
+    ["rename", WAYAO, "--name", "瓦窑新村村民委员会"],
+    ["recode", WAYAO, "--new-code", "500118006299"],
+])
+def test_every_division_change_is_undone_exactly(full: tuple[Path, Path], change: list[str]) -> None:
+    """A division change is one revision of the workspace's history: `gisplan undo` gives back every layer it
+    touched (row hashes of the layers equal to those before the change), and the revision names its 批文."""
+    _, store = full
+    ws = open_workspace(store)
+    names = [n for n in ws.metadata()["layer"]]
+    before = {n: layer_hash(ws.read(n)) for n in names}
+    result = CliRunner().invoke(cli, ["divisions", change[0], "-w", str(store), *change[1:], *BASIS])
+    assert result.exit_code == 0, result.output
+    changed = {n for n in [*names, "division_crosswalk"]
+               if not ws.has_layer(n) or n not in before or layer_hash(ws.read(n)) != before[n]}
+    assert changed  # the change did change layers
+    assert "永川府〔2024〕12号" in str(ws.revisions()["note"].iloc[-1])
+    undone = CliRunner().invoke(cli, ["undo", "-w", str(store)])
+    assert undone.exit_code == 0, undone.output
+    assert {n: layer_hash(ws.read(n)) for n in names} == before
+    assert not ws.has_layer("division_crosswalk")
