@@ -161,8 +161,10 @@ def demand_from_points(points: gpd.GeoDataFrame, *, crs: str | CRS, source: str 
         raise ValueError(msg)
     gdf = points
     xy = _projected_xy(points, crs)
-    ids = next((gdf[c].astype(str).to_numpy(dtype=object) for c in ("demand_id", "household_id", "id")
-                if c in gdf), np.arange(1, len(gdf) + 1).astype(str).astype(object))
+    column = next((c for c in ("demand_id", "household_id", "id") if c in gdf), None)
+    # the row numbers only when there is no id column (as text: ~1 s for a million rows)
+    ids = (gdf[column].astype(str).to_numpy(dtype=object) if column is not None
+           else np.arange(1, len(gdf) + 1).astype(str).astype(object))
     weights = {w: pd.to_numeric(gdf[w], errors="coerce").to_numpy(dtype=float) for w in WEIGHTS if w in gdf}
     if not weights:
         weights = {"households": np.ones(len(gdf))}
@@ -177,7 +179,7 @@ def _projected_xy(points: gpd.GeoDataFrame, crs: str | CRS) -> NDArray[np.float6
     geoms = points.geometry.to_numpy()
     target = _CRS.from_user_input(crs)
     plain = len(geoms) and not (shapely.is_missing(geoms) | shapely.is_empty(geoms) | shapely.has_z(geoms)).any()
-    if not plain or points.crs.is_exact_same(target):
+    if not plain or target.is_exact_same(points.crs):
         return shapely.get_coordinates(points.to_crs(target).geometry.to_numpy())
     coords = shapely.get_coordinates(geoms)
     x, y = Transformer.from_crs(points.crs, target, always_xy=True).transform(coords[:, 0], coords[:, 1])

@@ -164,7 +164,10 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
 def _id_text(values: pd.Series) -> pd.Series:
     """Ids as text: numpy converts a column without gaps at once (pandas would go cell by cell through Arrow)."""
     if values.notna().all():
-        return pd.Series(values.to_numpy(dtype=object).astype(str).astype(object), index=values.index, dtype=object)
+        text = values.to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(text, skipna=False) != "string":  # already all text (a CSV's ids): as they are
+            text = text.astype(str).astype(object)
+        return pd.Series(text, index=values.index, dtype=object)
     return values.astype(str)
 
 
