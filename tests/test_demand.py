@@ -136,3 +136,17 @@ def test_units_are_assigned_by_location() -> None:
     demand = assign_units(demand_from_points(pts, crs=UTM), townships=towns, villages=villages)
     assert _codes(demand["township_code12"]) == ["500118001000", "500118002000", None]
     assert _codes(demand["code12"]) == ["500118001001", None, None]
+
+
+def test_household_points_are_projected_exactly_as_to_crs() -> None:
+    """demand_from_points projects the coordinates directly (no second geometry array): the same numbers,
+    bit for bit, as GeoDataFrame.to_crs, which it used before (issue 17)."""
+    rng = np.random.default_rng(17)
+    lon, lat = rng.uniform(105.2, 106.4, 5000), rng.uniform(28.8, 30.2, 5000)
+    pts = gpd.GeoDataFrame({"households": np.ones(5000)}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    got = shapely.get_coordinates(demand_from_points(pts, crs=UTM).geometry.to_numpy())
+    want = shapely.get_coordinates(pts.to_crs(UTM).geometry.to_numpy())
+    assert np.array_equal(got, want)
+    # already in the planning CRS: to_crs itself
+    same = demand_from_points(pts.to_crs(UTM), crs=UTM)
+    assert np.array_equal(shapely.get_coordinates(same.geometry.to_numpy()), want)

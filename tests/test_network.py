@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -220,6 +221,24 @@ def test_yongchuan_network_is_built_from_end_points() -> None:
     assert (net.n_edges, net.n_nodes) == (kept.sum(), np.isin(pieces, np.flatnonzero(piece_m >= 1000.0)).sum())
     assert r.kept_length_m == pytest.approx(links.length_m[kept].sum(), abs=1e-6)
     assert r.kept_length_m / 1000 == pytest.approx(2946.3, abs=0.1)  # the README's figure
+
+
+def test_lines_are_projected_exactly_as_to_crs() -> None:
+    """build_network projects plain 2-D lines from their coordinates (issue 17): the same numbers, bit for bit,
+    as GeoDataFrame.to_crs, which it used before, and so the same network."""
+    gdf = gpd.read_file(shared_data("roads", "yongchuan_roadlinks_wgs84.geojson"))
+    fast = build_network(gdf, crs=UTM)
+    slow = build_network(gdf.to_crs(UTM))  # the layer projected by to_crs: used as it is
+    assert fast.crs == slow.crs
+    assert np.array_equal(fast.node_xy, slow.node_xy)
+    assert np.array_equal(fast.length_m, slow.length_m)
+    assert (fast.n_edges, fast.n_nodes) == (slow.n_edges, slow.n_nodes)
+    assert np.array_equal(np.column_stack([fast.edge_u, fast.edge_v]), np.column_stack([slow.edge_u, slow.edge_v]))
+    assert all(shapely.equals_exact(fast.geometry, slow.geometry, tolerance=0))
+    # a multi-part layer takes to_crs itself; the result is the same network
+    multi = gdf.copy()
+    multi.loc[0, "geometry"] = MultiLineString([multi.geometry.iloc[0]])
+    assert np.array_equal(build_network(multi, crs=UTM).node_xy, slow.node_xy)
 
 
 @pytest.mark.parametrize(("profile_id", "cutoff"), [("walk", 15.0), ("drive", 4.0)])

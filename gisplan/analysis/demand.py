@@ -23,6 +23,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS as _CRS
+from pyproj import Transformer
 
 from gisplan import settings
 from gisplan.divisions import points_within
@@ -157,16 +159,31 @@ def demand_from_points(points: gpd.GeoDataFrame, *, crs: str | CRS, source: str 
     if len(points) and not (points.geom_type == "Point").all():
         msg = "`points` must hold Point geometries (use demand_from_table for polygons)."
         raise ValueError(msg)
-    gdf = points.to_crs(crs)
-    ids = next((gdf[c].astype(str).to_numpy(dtype=object) for c in ("demand_id", "household_id", "id")
-                if c in gdf), np.arange(1, len(gdf) + 1).astype(str).astype(object))
+    gdf = points
+    xy = _projected_xy(points, crs)
+    column = next((c for c in ("demand_id", "household_id", "id") if c in gdf), None)
+    # the row numbers only when there is no id column (as text: ~1 s for a million rows)
+    ids = (gdf[column].astype(str).to_numpy(dtype=object) if column is not None
+           else np.arange(1, len(gdf) + 1).astype(str).astype(object))
     weights = {w: pd.to_numeric(gdf[w], errors="coerce").to_numpy(dtype=float) for w in WEIGHTS if w in gdf}
     if not weights:
         weights = {"households": np.ones(len(gdf))}
     code = gdf["code12"].astype(object).to_numpy() if "code12" in gdf else None
     town = _township(code) if code is not None else None
-    xy = shapely.get_coordinates(gdf.geometry.to_numpy())
     return _frame(ids, xy, crs, weights, code12=code, township_code12=town, spread_over="point", source=source)
+
+
+def _projected_xy(points: gpd.GeoDataFrame, crs: str | CRS) -> NDArray[np.float64]:
+    """The points' coordinates in `crs`: the numbers ``points.to_crs(crs)`` gives (same transformer, always_xy),
+    without building a second set of a million point geometries and copying every column."""
+    geoms = points.geometry.to_numpy()
+    target = _CRS.from_user_input(crs)
+    plain = len(geoms) and not (shapely.is_missing(geoms) | shapely.is_empty(geoms) | shapely.has_z(geoms)).any()
+    if not plain or target.is_exact_same(points.crs):
+        return shapely.get_coordinates(points.to_crs(target).geometry.to_numpy())
+    coords = shapely.get_coordinates(geoms)
+    x, y = Transformer.from_crs(points.crs, target, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    return np.column_stack([x, y])
 
 
 def _township(codes: NDArray[np.object_]) -> NDArray[np.object_]:

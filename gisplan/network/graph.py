@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
@@ -243,7 +243,24 @@ def _planning(lines: gpd.GeoDataFrame, crs: str | CRS | None) -> gpd.GeoDataFram
         raise CRSError(msg)
     if crs is None and lines.crs.is_projected:
         return lines
-    return to_planning_crs(lines, crs)
+    if crs is None:
+        return to_planning_crs(lines, crs)  # its UTM zone
+    target = CRS.from_user_input(crs)
+    geoms = lines.geometry.to_numpy()
+    plain = (target.is_projected and not target.is_exact_same(lines.crs) and len(geoms) > 0
+             and bool((shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING).all())
+             and not bool(shapely.has_z(geoms).any()) and bool((shapely.get_num_coordinates(geoms) >= 2).all()))
+    if not plain:
+        return to_planning_crs(lines, crs)
+    # plain 2-D lines (a road file's usual shape): the numbers to_crs gives (the same always_xy transformer) as new
+    # lines built from the coordinates, ~3x faster than to_crs's copy-and-set of every geometry
+    xy, owner = shapely.get_coordinates(geoms, return_index=True)
+    x, y = Transformer.from_crs(lines.crs, target, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    projected: NDArray[np.object_] = np.asarray(shapely.linestrings(np.column_stack([x, y]), indices=owner))
+    out = lines.copy()
+    out.geometry = projected  # same index, same geometry column
+    out.set_crs(target, allow_override=True, inplace=True)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from pypinyin import Style, lazy_pinyin, pinyin
-
 from gisplan.toponym import split_name
 from gisplan.vocab import PlaceCategory
 
@@ -118,11 +116,15 @@ def _readings(ch: str) -> tuple[str, ...]:
     table = _table_readings().get(ch)
     if table is not None:
         return table
+    from pypinyin import Style, pinyin  # noqa: PLC0415 - its phrase dictionary costs ~1 s of every CLI start-up
+
     found = pinyin(ch, style=Style.NORMAL, heteronym=True, v_to_u=True)[0]
     return tuple(dict.fromkeys(found))
 
 
 def _syllables(text: str) -> list[str]:
+    from pypinyin import Style, lazy_pinyin  # noqa: PLC0415 - loaded on first use, not at CLI start-up
+
     return [s for s in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="default") if s.strip()]
 
 
@@ -170,6 +172,8 @@ def romanise(name: str, *, category: PlaceCategory | str | None = None) -> Roman
                 words.append(_word(gen_syl[start:start + len(part)]))
                 start += len(part)
     romanised = " ".join(w[:1].upper() + w[1:] for w in words if w)
+    from pypinyin import Style, lazy_pinyin  # noqa: PLC0415 - loaded on first use, not at CLI start-up
+
     tones = lazy_pinyin(text, style=Style.TONE, v_to_u=True)
     toneless = "".join(strip_tones(s) for s in all_syllables)
     initials = "".join(s[:1].lower() for s in all_syllables if s[:1].isalpha())
