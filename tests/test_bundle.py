@@ -31,7 +31,9 @@ def _closed_port() -> int:
 def _no_network_env(tmp_path: Path) -> dict[str, str]:
     port = _closed_port()
     proxy = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("PIP_", "HTTP", "ALL_PROXY", "NO_PROXY"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.upper().startswith(("PIP_", "HTTP", "ALL_PROXY", "NO_PROXY", "PYTHONPATH"))}  # a source tree on
+    # PYTHONPATH (with the gisplan.egg-info a wheel build leaves) would make pip take gisplan as installed already
     return {**env, "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy,
             "ALL_PROXY": proxy, "PIP_CONFIG_FILE": os.devnull, "HOME": str(tmp_path)}
 
