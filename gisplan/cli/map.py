@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, import_scenario
-from gisplan.cli.progressbar import close, progress_sink
+from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, run_if_no_results
 from gisplan.config import load_scenario
 from gisplan.i18n import _
-from gisplan.outputs.results import map_layers, write_map, write_results
+from gisplan.outputs.results import map_layers, write_map
 from gisplan.outputs.webmap import BASEMAPS, check_basemap, choropleth_choices
 from gisplan.store import open_workspace
-from gisplan.workflows.plan import run_scenario
 from gisplan.workflows.workspace import workspace_scenario
 
 if TYPE_CHECKING:
@@ -95,16 +93,7 @@ def map_command(
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
     target = out or ws.derived_path("_results")
-    if not (target / "results.gpkg").is_file():
-        click.echo(_("{folder} has no results yet: running the scenario first (`gisplan run` prints the "
-                     "tables)").format(folder=os.path.normpath(target)), err=True)
-        if scenario is not None:  # -w alone: the layers are in the workspace already
-            import_scenario(sc, ws, cat)
-        show = progress_sink()
-        result = run_scenario(ws, sc, cat, progress=show, propose=propose)
-        write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative(),
-                      type_names={t.id: t.name_zh for t in cat.types.values()})
-        close(show)
+    run_if_no_results(sc, ws, cat, target, propose=propose, import_layers=scenario is not None)
     layers = map_layers(target / "results.gpkg", ws, sc, cat, basemap_file=basemap_file)
     if list_only:
         for key, label in choropleth_choices(layers).items():

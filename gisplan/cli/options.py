@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import unicodedata
 from pathlib import Path
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gisplan.config import Scenario
+    from gisplan.workflows.plan import RunResult
 
 __all__ = [
     "WORKSPACE",
@@ -63,6 +65,7 @@ __all__ = [
     "format_table",
     "import_scenario",
     "report_problems",
+    "run_if_no_results",
     "workspace_option",
 ]
 
@@ -127,3 +130,25 @@ def import_scenario(sc: Scenario, workspace: Workspace, cat: Catalogue) -> None:
         close(show)
         report_problems(exc)
     close(show)
+
+
+def run_if_no_results(sc: Scenario, ws: Workspace, cat: Catalogue, target: Path, *, propose: bool,
+                      import_layers: bool = True) -> RunResult | None:
+    """Run the scenario and write its results into `target` when `target` has no ``results.gpkg`` yet (what
+    `gisplan map` and `gisplan report` read), saying so on stderr; return the run, or None when results were
+    there. `import_layers` False: the layers are in the workspace already (``-w`` without a scenario file)."""
+    from gisplan.outputs.results import write_results  # noqa: PLC0415 - only when a run is needed
+    from gisplan.workflows.plan import run_scenario  # noqa: PLC0415
+
+    if (target / "results.gpkg").is_file():
+        return None
+    click.echo(_("{folder} has no results yet: running the scenario first (`gisplan run` prints the "
+                 "tables)").format(folder=os.path.normpath(target)), err=True)
+    if import_layers:
+        import_scenario(sc, ws, cat)
+    show = progress_sink()
+    result = run_scenario(ws, sc, cat, progress=show, propose=propose)
+    write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative(),
+                  type_names={t.id: t.name_zh for t in cat.types.values()})
+    close(show)
+    return result

@@ -10,16 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from gisplan import settings
-from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, import_scenario
-from gisplan.cli.progressbar import close, progress_sink
+from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, run_if_no_results
 from gisplan.config import load_scenario
 from gisplan.i18n import _
 from gisplan.outputs.report import build_report, write_report
 from gisplan.outputs.report_data import read_report_data
-from gisplan.outputs.results import write_results
 from gisplan.store import open_workspace
 from gisplan.vocab import ReportFormat
-from gisplan.workflows.plan import run_scenario
 
 if TYPE_CHECKING:
     from gisplan.catalogue import Catalogue
@@ -100,16 +97,8 @@ def report_command(
     cat = catalogue_for(sc, catalogue_files)
     target = out or ws.derived_path("_results")
     summary = None
-    if not (target / "results.gpkg").is_file():
-        click.echo(_("{folder} has no results yet: running the scenario first (`gisplan run` prints the "
-                     "tables)").format(folder=os.path.normpath(target)), err=True)
-        import_scenario(sc, ws, cat)
-        show = progress_sink()
-        result = run_scenario(ws, sc, cat, progress=show, propose=propose)
-        write_results(result, out_dir=target, workspace=ws, illustrative=ws.illustrative(),
-                      type_names={t.id: t.name_zh for t in cat.types.values()})
-        close(show)
-        if result.coverage is not None and result.coverage.network is not None:
-            summary = result.coverage.network.summary()
+    result = run_if_no_results(sc, ws, cat, target, propose=propose)
+    if result is not None and result.coverage is not None and result.coverage.network is not None:
+        summary = result.coverage.network.summary()
     for path in write_run_report(target, ws, sc, cat, formats=chosen, network_summary=summary):
         click.echo(os.path.normpath(path))
