@@ -114,15 +114,14 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
 
 
 def test_workspace_uris_are_opened_once_by_the_option(tmp_path: Path, store: Path) -> None:
-    """`-w gpkg:PATH` is the same workspace as PATH; a PostGIS URI is a usage error (exit 2) that names what
-    to give instead, without echoing the password."""
+    """`-w gpkg:PATH` is the same workspace as PATH; a PostGIS URI whose server cannot be reached is a clear
+    error (exit 1) naming the host and what to check, without echoing the password."""
     same = CliRunner().invoke(cli, ["layers", "list", "-w", f"gpkg:{store}"])
     assert same.exit_code == 0, same.output
     assert "facilities_community_service_centre  facilities  267" in same.output
-    scenario = tmp_path / "yc.toml"  # never read: the option fails first
-    scenario.write_text("", encoding="utf-8")
-    for command in (["layers", "list"], ["run", str(scenario)], ["coverage", str(scenario)]):
-        pg = CliRunner().invoke(cli, [*command, "-w", "postgresql://planner:s3cret@db/yongchuan"])
-        assert pg.exit_code == 2, pg.output
-        assert "PostGIS workspaces are not available yet" in pg.output
+    for command in (["layers", "list"], ["history"]):
+        pg = CliRunner().invoke(cli, [*command, "-w", "postgresql://planner:s3cret@db.invalid/yongchuan"])
+        assert pg.exit_code == 1, pg.output
+        assert "cannot connect to workspace postgresql://planner:…@db.invalid/yongchuan" in pg.output
         assert "s3cret" not in pg.output
+        assert "Traceback" not in pg.output

@@ -151,15 +151,16 @@ def _overlays(page: str) -> dict[str, tuple[str, dict[str, Any], list[dict[str, 
     """The overlays of a written map page, by their last class (``gp-fac-0`` …): (name in the layer control,
     options, features), decoded from the page's own JSON."""
     decoder = json.JSONDecoder()
-    names = {var: json.loads(f'"{name}"')
-             for name, var in re.findall(r'"((?:[^"\\]|\\.)*)" : (gisplan_overlay_\w+)', page)}
+    setup = list(re.finditer(r"gisplanSetup\((map_\w+), ", page))[-1]  # the call, not the library's definition
+    names = decoder.raw_decode(page, setup.end())[0]["names"]  # layer key → its name in the layer panel
     out = {}
     for match in re.finditer(r"var (gisplan_overlay_\w+) = gisplanLayer\('(\w+)', ", page):
         options, _ = decoder.raw_decode(page, match.end())
         # the layer's GeoJSON waits in <script type="application/json" id="…_data"> until the layer is shown
         start = page.index(f'<script type="application/json" id="{match.group(2)}">')
         data, _ = decoder.raw_decode(page, page.index(">", start) + 1)
-        out[options["className"].split()[-1]] = (names[match.group(1)], options, data["features"])
+        key = options["className"].split()[-1]  # gp-fac-0 …; the panel names it by fac-0 …
+        out[key] = (names[key.removeprefix("gp-")], options, data["features"])
     return out
 
 
@@ -260,7 +261,7 @@ def test_map_draws_the_new_type_in_its_colour_and_glyph(reading_rooms: dict[str,
     assert "类型</th><td>农家书屋" in first["_p"]
     assert overlays["gp-townships"][0] == "镇街：20 分钟覆盖率（人口）— 农家书屋"
     assert overlays["gp-area-0"][0] == "服务范围（20 分钟）— 农家书屋"
-    assert overlays["gp-gap-0"][0] == "覆盖缺口 — 农家书屋"
+    assert overlays["gp-gap-0"][0].startswith("覆盖缺口 — 农家书屋（")  # with the gaps and the people in them
     sites_name, _, sites = overlays["gp-site-0"]
-    assert sites_name == "候选站点 — 农家书屋（5）"
+    assert re.fullmatch(r"候选站点 — RR-ADMIN 农家书屋（5 处，20\d\d–20\d\d 年）", sites_name)  # per row, build years
     assert len(sites) == 5
