@@ -7,106 +7,34 @@ refuses the file with one :class:`~gisplan.errors.ConfigFileError` (like layer v
 
 from __future__ import annotations
 
-import codecs
 import difflib
-import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from pyproj import CRS
-from pyproj.exceptions import CRSError as ProjCRSError
-
+from gisplan import fieldchecks as fc
 from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS as KINDS
 from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigError, ConfigFileError
 from gisplan.tomllines import OneOf, TomlProblems
-from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, MetricInput, PeriodPhase, Scope, Spread, Weight
+from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, MetricInput, Scope, Spread, Weight
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from datetime import date
+    from collections.abc import Callable
 
     from gisplan.catalogue import Catalogue, Profile
 
 __all__ = [
-    "PLAN_YEARS", "CoverageSettings", "IndicatorSpec", "LayerSource", "MapSettings", "PeriodStatus", "RoadSource",
-    "Scenario", "Standard", "check_scenario_types", "current_period", "load_scenario", "period_status",
-    "require_indicators", "scenario_profiles",
+    "CoverageSettings", "IndicatorSpec", "LayerSource", "MapSettings", "RoadSource", "Scenario", "Standard",
+    "check_scenario_types", "load_scenario", "require_indicators", "scenario_profiles",
 ]
-
-#: length of a Five-Year Plan period (十四五 2021–2025, 十五五 2026–2030 …)
-PLAN_YEARS = 5
-#: the first year of the 三五 plan (1966); every later Five-Year Plan starts a multiple of PLAN_YEARS after it
-_PLAN_ANCHOR_YEAR = 1966
-
-# A field check returns None when the value is fine, else what is wrong: "must be … (got …)."
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _positive(value: object) -> str | None:
-    return None if _number(value) and value > 0 else f"must be a positive number (got {value!r})."  # type: ignore[operator]
-
-
-def _metres(value: object) -> str | None:
-    ok = _number(value) and 0 < value <= 1e6  # type: ignore[operator]
-    return None if ok else f"must be a positive number of metres (got {value!r})."
-
-
-def _metres_or_zero(value: object) -> str | None:
-    ok = _number(value) and 0 <= value <= 1e6  # type: ignore[operator]
-    return None if ok else f"must be a number of metres ≥ 0 (got {value!r})."
-
-
-def _minutes(value: object) -> str | None:
-    ok = _number(value) and 0 < value <= 600  # type: ignore[operator]
-    return None if ok else f"must be a number of minutes between 0 and 600 (got {value!r})."
-
-
-def _bands(value: object) -> str | None:
-    ok = isinstance(value, list | tuple) and bool(value) and all(_minutes(b) is None for b in value)
-    return None if ok else f"must be a list of minutes between 0 and 600 (got {value!r})."
-
-
-def _years(value: object) -> str | None:
-    ok = isinstance(value, list | tuple) and all(isinstance(y, int) and 1949 <= y <= 2200 for y in value)
-    return None if ok else f"must be a list of years, e.g. [2026, 2027, 2028] (got {value!r})."
-
-
-def _period(value: object) -> str | None:
-    ok = (isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(y, int) and not isinstance(y, bool)
-                                                                      and 1949 <= y <= 2200 for y in value)
-          and value[0] <= value[1])
-    return None if ok else f"must be [first year, last year] of the plan, e.g. [2021, 2025] (got {value!r})."
-
-
-def _year(value: object) -> str | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 1949 <= value <= 2200
-    return None if ok else f"must be a year, e.g. 2020 (got {value!r})."
-
-
-def _path(value: object) -> str | None:
-    ok = value is None or isinstance(value, Path) or (isinstance(value, str) and value != "")
-    return None if ok else f"must be a file path (got {value!r})."
-
-
-def _first_problem(obj: object, table: str, checks: Mapping[str, Callable[[Any], str | None]]) -> None:
-    """Raise ConfigError for the first field of `obj` that fails its check."""
-    for name, check in checks.items():
-        problem = check(getattr(obj, name))
-        if problem is not None:
-            msg = f"[{table}] `{name}` {problem}"
-            raise ConfigError(msg)
 
 
 _STANDARD_CHECKS = dict.fromkeys(("max_minutes", "walk_speed_m_per_min", "elderly_walk_speed_m_per_min",
-                                  "floor_area_m2_per_100hh", "new_area_centre_min_m2"), _positive)
+                                  "floor_area_m2_per_100hh", "new_area_centre_min_m2"), fc.positive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +48,7 @@ class Standard:
     new_area_centre_min_m2: float = 2700.0
 
     def __post_init__(self) -> None:
-        _first_problem(self, "standard", _STANDARD_CHECKS)
+        fc.first_problem(self, "standard", _STANDARD_CHECKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +79,11 @@ class RoadSource:
 
 
 _COVERAGE_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "method": OneOf.of(CoverageMethod), "spread": OneOf.of(Spread), "bands_minutes": _bands, "years": _years,
+    "method": OneOf.of(CoverageMethod), "spread": OneOf.of(Spread), "bands_minutes": fc.bands, "years": fc.years,
     **dict.fromkeys(("radius_m", "max_snap_m", "trim_m", "spread_spacing_m", "candidate_spacing_m",
-                     "solver_time_limit_s"), _metres),
-    **dict.fromkeys(("snap_tolerance_m", "min_piece_m"), _metres_or_zero),
-    **dict.fromkeys(("raster", "candidates", "exclusions", "candidate_mask"), _path),
+                     "solver_time_limit_s"), fc.metres),
+    **dict.fromkeys(("snap_tolerance_m", "min_piece_m"), fc.metres_or_zero),
+    **dict.fromkeys(("raster", "candidates", "exclusions", "candidate_mask"), fc.path),
 }
 
 
@@ -220,7 +148,7 @@ class CoverageSettings:
     years: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        _first_problem(self, "coverage", _COVERAGE_CHECKS)
+        fc.first_problem(self, "coverage", _COVERAGE_CHECKS)
         object.__setattr__(self, "method", CoverageMethod(self.method))
         object.__setattr__(self, "spread", Spread(self.spread))
 
@@ -272,52 +200,19 @@ class IndicatorSpec:
     headline: bool | None = None  # on in the map's default view; None: decided by the metric (a spatial one is)
 
     def __post_init__(self) -> None:
-        _first_problem(self, "indicator", _SPEC_CHECKS)
+        fc.first_problem(self, "indicator", _SPEC_CHECKS)
         object.__setattr__(self, "metric", Metric(self.metric))
         object.__setattr__(self, "weight", Weight(self.weight))
         object.__setattr__(self, "scope", None if self.scope is None else Scope(self.scope))
         object.__setattr__(self, "comparator", None if self.comparator is None else Comparator(self.comparator))
 
 
-def _district_code(value: object) -> str | None:
-    ok = isinstance(value, str) and re.fullmatch(r"\d{6}", value)
-    return None if ok else f"must be 6 digits (got {value!r})."
-
-
-def _crs(value: object) -> str | None:
-    try:
-        crs = CRS.from_user_input(value)
-    except ProjCRSError:
-        return f"{value!r} is not a known CRS; use e.g. EPSG:32648."
-    return None if crs.is_projected else f"must be projected in metres (got {value}); use a UTM zone."
-
-
-def _tolerance(value: object) -> str | None:
-    ok = _number(value) and 0 <= value <= 100_000  # type: ignore[operator]  # also refuses NaN
-    return None if ok else f"must be a number of metres between 0 and 100000 (got {value!r})."
-
-
-_SCENARIO_CHECKS = {"district_code": _district_code, "crs": _crs, "tolerance_m": _tolerance}
-
-
-def _short_text(value: object) -> str | None:
-    ok = isinstance(value, str) and 0 < len(value.strip()) <= 80
-    return None if ok else f"must be a text of 1–80 characters (got {value!r})."
-
-
-def _paths(value: object) -> str | None:
-    ok = isinstance(value, list | tuple) and all(_path(v) is None and v is not None for v in value)
-    return None if ok else f"must be a list of file paths (got {value!r})."
-
-
-def _pixels(value: object) -> str | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 256 <= value <= 8192
-    return None if ok else f"must be a whole number of pixels between 256 and 8192 (got {value!r})."
+_SCENARIO_CHECKS = {"district_code": fc.district_code, "crs": fc.crs, "tolerance_m": fc.tolerance}
 
 
 _MAP_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "basemap": _path, "basemap_max_px": _pixels, "notice": _short_text,
-    "review_number": lambda v: None if v is None else _short_text(v), "neighbours": _paths,
+    "basemap": fc.path, "basemap_max_px": fc.pixels, "notice": fc.short_text,
+    "review_number": lambda v: None if v is None else fc.short_text(v), "neighbours": fc.paths,
 }
 
 
@@ -348,7 +243,7 @@ class MapSettings:
     neighbours: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
-        _first_problem(self, "map", _MAP_CHECKS)
+        fc.first_problem(self, "map", _MAP_CHECKS)
 
     @property
     def notice_text(self) -> str:
@@ -391,7 +286,7 @@ class Scenario:
     map: MapSettings = field(default_factory=MapSettings)
 
     def __post_init__(self) -> None:
-        _first_problem(self, "scenario", _SCENARIO_CHECKS)
+        fc.first_problem(self, "scenario", _SCENARIO_CHECKS)
 
 
 _INDICATOR_KEYS = frozenset({
@@ -403,28 +298,10 @@ _LAYER_KEYS = frozenset({"kind", "path", "type", "layer", "sheet", "crs", "illus
                          "tolerance_m", "accept_large", "locate_by_name"})
 
 
-def _text(value: object) -> str | None:
-    return None if isinstance(value, str) and value else f"must be a text (got {value!r})."
-
-
-def _flag(value: object) -> str | None:
-    return None if isinstance(value, bool) else f"must be true or false (got {value!r})."
-
-
-def _encoding(value: object) -> str | None:
-    if not isinstance(value, str) or not value:
-        return f"must be a text encoding such as utf-8, gbk or big5 (got {value!r})."
-    try:
-        codecs.lookup(value)
-    except LookupError:
-        return f"{value!r} is not a text encoding; use e.g. utf-8, gbk, gb18030 or big5."
-    return None
-
-
 # the options of a [[layer]] besides kind, path and type: those of `gisplan layers import`
 _LAYER_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "layer": _text, "sheet": _text, "crs": _text, "encoding": _encoding, "illustrative": _flag, "make_ids": _flag,
-    "accept_large": _flag, "locate_by_name": _flag, "tolerance_m": _tolerance,
+    "layer": fc.text, "sheet": fc.text, "crs": fc.text, "encoding": fc.encoding, "illustrative": fc.flag,
+    "make_ids": fc.flag, "accept_large": fc.flag, "locate_by_name": fc.flag, "tolerance_m": fc.tolerance,
 }
 _SCENARIO_KEYS = frozenset({"name", "district_code", "crs", "workspace", "catalogue", "tolerance_m",
                             "reported_values", "period", "baseline_year"})
@@ -433,23 +310,13 @@ _MAP_KEYS = frozenset(_MAP_CHECKS)
 _TABLES = frozenset({"scenario", "layer", "roads", "standard", "coverage", "profiles", "indicator", "map"})
 
 
-def _where_table(value: object) -> str | None:
-    ok = isinstance(value, dict) and all(isinstance(v, str | int | bool) for v in value.values())
-    return None if ok else 'must be a table of attribute = value (e.g. where = { kind = "urban" }).'
-
-
-def _count(value: object) -> str | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return None if ok else f"must be a whole number of residents ≥ 0 (got {value!r})."
-
-
 _ENTRY_CHECKS: dict[str, Any] = {
-    "metric": OneOf.of(Metric), "scope": OneOf.of(Scope), "weight": OneOf.of(Weight), "minutes": _minutes,
-    "min_population": _count, "where": _where_table,
+    "metric": OneOf.of(Metric), "scope": OneOf.of(Scope), "weight": OneOf.of(Weight), "minutes": fc.minutes,
+    "min_population": fc.count, "where": fc.where_table,
     "comparator": OneOf.of(Comparator),
     "headline": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
     "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
-    "siting_unit": OneOf.of(Level), "min_distance_m": _metres_or_zero,
+    "siting_unit": OneOf.of(Level), "min_distance_m": fc.metres_or_zero,
     "per_unit": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
 }
 
@@ -570,7 +437,7 @@ def _coverage(raw: dict[str, Any], base: Path, col: TomlProblems) -> CoverageSet
         elif isinstance(value, list):
             values[key] = tuple(value)
         else:
-            values[key] = base / value if _COVERAGE_CHECKS[key] is _path else value
+            values[key] = base / value if _COVERAGE_CHECKS[key] is fc.path else value
     return CoverageSettings(**values) if ok else None
 
 
@@ -642,8 +509,8 @@ def load_scenario(path: str | Path) -> Scenario:
         value = {"district_code": code, "crs": crs}.get(key, sc.get(key, settings.TOLERANCE_M))
         if value is not None:
             col.check("scenario", 0, key, value, check)
-    period_ok = "period" not in sc or col.check("scenario", 0, "period", sc["period"], _period)
-    base_ok = "baseline_year" not in sc or col.check("scenario", 0, "baseline_year", sc["baseline_year"], _year)
+    period_ok = "period" not in sc or col.check("scenario", 0, "period", sc["period"], fc.period)
+    base_ok = "baseline_year" not in sc or col.check("scenario", 0, "baseline_year", sc["baseline_year"], fc.year)
     if period_ok and base_ok and "period" in sc and "baseline_year" in sc and sc["baseline_year"] >= sc["period"][0]:
         col.add("scenario", 0, "baseline_year", f"the baseline year {sc['baseline_year']} is not before the plan "
                 f"period {sc['period'][0]}–{sc['period'][1]}.", f"use the year before it, {sc['period'][0] - 1}.")
@@ -653,7 +520,7 @@ def load_scenario(path: str | Path) -> Scenario:
     for table, key, value in (("scenario", "catalogue", sc.get("catalogue")),
                               ("scenario", "reported_values", sc.get("reported_values")),
                               ("roads", "path", (roads_raw or {}).get("path"))):
-        col.check(table, 0, key, value, _path)
+        col.check(table, 0, key, value, fc.path)
     layers, indicators = _layers(raw, base, col), _indicators(raw, col)
     standard, coverage, profiles = _standard(raw, col), _coverage(raw, base, col), _profiles(raw, col)
     map_settings = _map(raw, base, col)
@@ -734,99 +601,3 @@ def scenario_profiles(scenario: Scenario, catalogue: Catalogue) -> dict[str, Pro
     for pid, table in scenario.profiles.items():
         profiles[pid] = parse_profile(pid, dict(table), f"{where}.{pid}]", profiles.get(pid))
     return profiles
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodStatus:
-    """Where a run stands against its scenario's plan period (:func:`period_status`).
-
-    Attributes
-    ----------
-    period : tuple of int
-        The scenario's plan period (first year, last year).
-    baseline_year : int
-    phase : PeriodPhase
-        ``规划期内`` (the period runs) or ``终期评估`` (it has ended: its targets are evaluated).
-    proposal_period : tuple of int
-        The period the proposed sites are phased over: the scenario's, or the next one once it has ended.
-    years : tuple of int
-        The build years, in order: from the run's year (never before it) to the end of `proposal_period`.
-    today : datetime.date
-    """
-
-    period: tuple[int, int]
-    baseline_year: int
-    phase: PeriodPhase
-    proposal_period: tuple[int, int]
-    years: tuple[int, ...]
-    today: date
-
-    @property
-    def ended(self) -> bool:
-        """True when the scenario's period has ended (终期评估)."""
-        return self.phase is PeriodPhase.ENDED
-
-    @property
-    def note(self) -> str:
-        """One line for the outputs: 终期评估 (and the next period the proposals are phased over) or 规划期内."""
-        (a, b), (c, d) = self.period, self.proposal_period
-        if self.ended:
-            return (f"终期评估：规划期 {a}–{b} 已结束（{self.today.isoformat()}），"
-                    f"新增选址按下一规划期 {c}–{d} 分年安排 — "
-                    f"the plan period {a}–{b} has ended: its targets are evaluated (终期评估) and the proposed sites "
-                    f"are phased over the next period, {self.years[0]}–{self.years[-1]}.")
-        return (f"规划期内：新增选址按 {self.years[0]}–{self.years[-1]} 分年安排 — within the plan period {a}–{b}: "
-                f"the proposed sites are phased over {self.years[0]}–{self.years[-1]}.")
-
-
-def current_period(year: int) -> tuple[int, int]:
-    """The Five-Year Plan period that holds `year`.
-
-    Examples
-    --------
-    >>> current_period(2026), current_period(2025)
-    ((2026, 2030), (2021, 2025))
-    """
-    start = _PLAN_ANCHOR_YEAR + (year - _PLAN_ANCHOR_YEAR) // PLAN_YEARS * PLAN_YEARS
-    return start, start + PLAN_YEARS - 1
-
-
-def period_status(scenario: Scenario, today: date | None = None) -> PeriodStatus:
-    """Whether the scenario's plan period has ended on `today`, and the years new sites are built in.
-
-    While the period runs, the proposals are phased from the run's year (or the period's first year, if later)
-    to its last year. Once it has ended (a 十四五 scenario run in 2026 is a 终期评估), they are phased over the
-    next period of the same length that has not ended — never over years already past. A scenario's own
-    ``[coverage] years`` replaces the phasing (years before `today` are dropped from it).
-
-    Parameters
-    ----------
-    today : datetime.date, optional
-        The run's date (default: :func:`gisplan.settings.today`, which ``GISPLAN_TODAY`` can set).
-
-    Examples
-    --------
-    >>> from datetime import date
-    >>> s = Scenario("x", "500118", "EPSG:32648", Path("w.gpkg"), (), None, Standard(), (), period=(2021, 2025),
-    ...              baseline_year=2020)
-    >>> st = period_status(s, date(2026, 3, 1))
-    >>> str(st.phase), st.proposal_period, st.years
-    ('终期评估', (2026, 2030), (2026, 2027, 2028, 2029, 2030))
-    >>> period_status(s, date(2023, 6, 1)).years
-    (2023, 2024, 2025)
-    """
-    today = today or settings.today()
-    period = scenario.period or current_period(today.year)
-    baseline = scenario.baseline_year if scenario.baseline_year is not None else period[0] - 1
-    length = period[1] - period[0] + 1
-    ended = today.year > period[1]
-    proposal = period
-    while proposal[1] < today.year:
-        proposal = (proposal[1] + 1, proposal[1] + length)
-    years = tuple(range(max(proposal[0], today.year), proposal[1] + 1))
-    if scenario.coverage.years:
-        given = tuple(y for y in scenario.coverage.years if y >= today.year)
-        years = given or years
-    phase = PeriodPhase.ENDED if ended else PeriodPhase.CURRENT
-    return PeriodStatus(period=period, baseline_year=baseline, phase=phase, proposal_period=proposal, years=years,
-                        today=today)

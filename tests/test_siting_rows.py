@@ -21,11 +21,10 @@ from gisplan.config import (
     IndicatorSpec,
     Scenario,
     Standard,
-    current_period,
     load_scenario,
-    period_status,
 )
 from gisplan.errors import ConfigError, ConfigFileError
+from gisplan.periods import current_period, period_status
 from gisplan.siting.models import mclp
 from gisplan.siting.proposals import AREA_RULE_STATUS, SiteQuestion, propose_by_area
 from gisplan.vocab import Level, PeriodPhase, QuestionKind

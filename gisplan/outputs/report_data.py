@@ -16,9 +16,10 @@ import geopandas as gpd
 import pandas as pd
 
 from gisplan.catalogue import facility_type_of
-from gisplan.config import period_status, scenario_profiles
+from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError
 from gisplan.io.spatial import list_file_layers, read_file_layer
+from gisplan.periods import period_status
 
 if TYPE_CHECKING:
     from datetime import date
@@ -62,7 +63,7 @@ class PlanPeriod:
 
 
 def plan_period(scenario: Scenario, today: date) -> PlanPeriod:
-    """The scenario's plan period as :func:`gisplan.config.period_status` places it on `today` (the scenario's
+    """The scenario's plan period as :func:`gisplan.periods.period_status` places it on `today` (the scenario's
     ``period`` and ``baseline_year``, else the Five-Year Plan period that holds the run's year and the year
     before it). This is the only place the report reads the period.
     """

@@ -25,12 +25,13 @@ from gisplan.analysis.indicators import (
     target_status,
 )
 from gisplan.analysis.metrics import REGISTRY, evaluate_indicators
-from gisplan.config import period_status, scenario_profiles
+from gisplan.config import scenario_profiles
 from gisplan.divisions import division_code_at, units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.laps import Laps
+from gisplan.periods import period_status
 from gisplan.progress import Tick, silent
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_by_area, propose_sites
 from gisplan.vocab import (
@@ -55,8 +56,9 @@ if TYPE_CHECKING:
 
     from gisplan.analysis.coverage import CoverageResult
     from gisplan.catalogue import Catalogue, FacilityType, Profile
-    from gisplan.config import IndicatorSpec, PeriodStatus, Scenario
+    from gisplan.config import IndicatorSpec, Scenario
     from gisplan.network.graph import RoadNetwork
+    from gisplan.periods import PeriodStatus
     from gisplan.progress import ProgressSink
     from gisplan.store import Workspace
 
