@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +42,23 @@ import shapely
 
 from gisplan.errors import ConflictError, StoreError
 from gisplan.store.pgframes import check_columns, pg_type, python_scalar, python_values, restore, split_geometry
+from gisplan.store.pgschema import (
+    CHANGED_AT,
+    CHANGED_BY,
+    COLUMNS_TABLE,
+    FID,
+    GEOMETRY,
+    HISTORY_TABLE,
+    OWN_TABLES,
+    PASSWORD_IN_URI,
+    RESERVED_COLUMNS,
+    VERSION,
+    parse_postgres_uri,
+)
+from gisplan.store.pgschema import driver as _driver
+from gisplan.store.pgschema import has_table as _has_table
+from gisplan.store.pgschema import scaffold as _scaffold
+from gisplan.store.pgschema import sql_composition as _sql
 from gisplan.store.workspace import (
     LOG_COLUMNS,
     LOG_TABLE,
@@ -72,17 +89,6 @@ _NO_HISTORY = ("{label}: row-level history, undo, revert and as-of reads of whol
                "workspaces only for now; copy the workspace to a GeoPackage (gisplan db copy) to use them. "
                "Row edits on PostGIS keep every version (gisplan_row_history).")
 
-#: Per-layer column dtypes, and the append-only history of edited rows.
-COLUMNS_TABLE = "gisplan_columns"
-HISTORY_TABLE = "gisplan_row_history"
-#: The bookkeeping columns in front of every layer table.
-FID, VERSION, CHANGED_BY, CHANGED_AT = "gisplan_fid", "gisplan_version", "gisplan_changed_by", "gisplan_changed_at"
-_RESERVED = frozenset({FID, VERSION, CHANGED_BY, CHANGED_AT})
-GEOMETRY = "geometry"
-_OWN_TABLES = frozenset({META_TABLE, LOG_TABLE, COLUMNS_TABLE, HISTORY_TABLE})
-_SCHEMA_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_DEFAULT_SCHEMA = "gisplan"
-_PASSWORD = re.compile(r"(//[^/:@]*):[^/@]*@")
 _IDENTIFIER_BYTES = 63
 _IDLE: dict[tuple[int, str], list[Any]] = {}  # (pid, conninfo) -> idle connections, shared by the threads
 _IDLE_LOCK = threading.Lock()
@@ -98,58 +104,6 @@ def _close_idle() -> None:
         _IDLE.clear()  # PostgreSQL truncates longer names silently: refuse them instead
 
 
-def _driver() -> Any:
-    """psycopg 3, imported when a PostGIS workspace is first used (the optional `postgis` extra)."""
-    try:
-        import psycopg  # noqa: PLC0415
-    except ImportError:
-        msg = "PostGIS workspaces need psycopg 3: pip install 'gisplan[postgis]' (or pip install 'psycopg[binary]')"
-        raise ImportError(msg) from None
-    return psycopg
-
-
-def _sql() -> Any:
-    return _driver().sql
-
-
-def parse_postgres_uri(uri: str) -> tuple[str, str]:
-    """Split a ``postgresql://…?schema=NAME`` URI into (libpq connection URI, schema name).
-
-    Parameters
-    ----------
-    uri : str
-        ``postgresql://user[:password]@host[:port]/database[?schema=name&…]``; ``postgres://`` and ``postgis://``
-        are accepted too. Without ``schema`` the workspace is the schema ``gisplan``.
-
-    Returns
-    -------
-    tuple of str
-        The URI libpq understands (``postgresql://``, other query options kept) and the schema.
-
-    Raises
-    ------
-    StoreError
-        If the schema name is not lower_snake_case ASCII or there is no database.
-
-    Examples
-    --------
-    >>> parse_postgres_uri("postgis://planner@db.example:5433/civil?schema=yongchuan")
-    ('postgresql://planner@db.example:5433/civil', 'yongchuan')
-    """
-    parts = urlsplit(uri.strip())
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schemas = [value for key, value in query if key == "schema"]
-    schema = schemas[-1] if schemas else _DEFAULT_SCHEMA
-    shown = _PASSWORD.sub(r"\1:…@", uri.strip())
-    if not _SCHEMA_RE.fullmatch(schema):
-        msg = (f"workspace {shown}: schema {schema!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a "
-               "letter (`?schema=yongchuan`).")
-        raise StoreError(msg)
-    if not parts.path.strip("/"):
-        msg = f"workspace {shown}: name the database (`postgresql://user@host:5432/DATABASE?schema={schema}`)."
-        raise StoreError(msg)
-    rest = urlencode([(key, value) for key, value in query if key != "schema"])
-    return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +149,7 @@ class PostGISWorkspace(Workspace):
     @property
     def label(self) -> str:
         """The URI without its password."""
-        return _PASSWORD.sub(r"\1:…@", self.given.strip())
+        return PASSWORD_IN_URI.sub(r"\1:…@", self.given.strip())
 
     def exists(self) -> bool:
         """Whether the schema holds gisplan's metadata table (looking creates nothing)."""
@@ -406,7 +360,7 @@ class PostGISWorkspace(Workspace):
     def _write(self, con: psycopg.Connection[Any], w: LayerWrite) -> None:
         sql = _sql()
         check_layer_name(w.name)
-        if w.name in _OWN_TABLES:
+        if w.name in OWN_TABLES:
             msg = f"layer name {w.name!r} is one of gisplan's own tables; choose another name."
             raise ValueError(msg)
         frame, geometry, srid = split_geometry(w.data)
@@ -633,7 +587,7 @@ class PostGISWorkspace(Workspace):
                     "SELECT %s, {}, {}, {}, {}, %s, to_jsonb(t) - %s::text[], {} FROM {} AS t WHERE {} = %s").format(
                 self._table(HISTORY_TABLE), sql.Identifier(FID), sql.Identifier(VERSION), sql.Identifier(CHANGED_BY),
                 sql.Identifier(CHANGED_AT), geometry, self._table(name), sql.Identifier(FID)),
-            (name, revision, sorted(_RESERVED | {GEOMETRY}), int(fid)))
+            (name, revision, sorted(RESERVED_COLUMNS | {GEOMETRY}), int(fid)))
 
     def undo_row(self, name: str, fid: int, *, base_version: int, user: str, wait_s: float = 30.0) -> RowVersion:
         """Undo the last change of row `fid`: a new version with the values it had before (history is never
@@ -741,44 +695,6 @@ class PostGISWorkspace(Workspace):
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _has_table(con: psycopg.Connection[Any], schema: str, table: str) -> bool:
-    found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                        (schema, table)).fetchone()
-    return bool(found and found[0])
-
-
-def _scaffold(con: psycopg.Connection[Any], schema: str) -> None:
-    """Create the schema, gisplan's tables and their append-only triggers (inside the commit's transaction)."""
-    sql = _sql()
-    has_postgis = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
-    if not has_postgis or not has_postgis[0]:
-        con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    s = sql.Identifier(schema)
-    con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
-    statements = [
-        """CREATE TABLE {meta} (layer text PRIMARY KEY, kind text NOT NULL, facility_type text, source_path text,
-           source_sha256 text, source_layer text, imported_at text NOT NULL, crs_given text, stored_crs text,
-           row_count bigint NOT NULL, illustrative integer NOT NULL CHECK (illustrative IN (0, 1)), note text,
-           options text)""",
-        """CREATE TABLE {log} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at text NOT NULL, "user" text,
-           action text NOT NULL, layer text, detail text, revision integer)""",
-        """CREATE TABLE {columns} (layer text NOT NULL, position integer NOT NULL, name text NOT NULL,
-           dtype text NOT NULL, PRIMARY KEY (layer, position))""",
-        """CREATE TABLE {history} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, layer text NOT NULL,
-           fid bigint NOT NULL, version integer NOT NULL, changed_by text, changed_at text NOT NULL,
-           revision integer NOT NULL, row jsonb NOT NULL, geometry bytea)""",
-        """CREATE FUNCTION {refuse}() RETURNS trigger LANGUAGE plpgsql AS
-           $$ BEGIN RAISE EXCEPTION 'the change log is append-only'; END $$""",
-    ]
-    names = {"meta": sql.Identifier(schema, META_TABLE), "log": sql.Identifier(schema, LOG_TABLE),
-             "columns": sql.Identifier(schema, COLUMNS_TABLE), "history": sql.Identifier(schema, HISTORY_TABLE),
-             "refuse": sql.Identifier(schema, "gisplan_append_only")}
-    for statement in statements:
-        con.execute(sql.SQL(statement).format(**names))
-    for table in (LOG_TABLE, HISTORY_TABLE):
-        con.execute(sql.SQL("CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
-                            "FOR EACH STATEMENT EXECUTE FUNCTION {}()").format(
-            sql.Identifier(f"{table}_append_only"), sql.Identifier(schema, table), names["refuse"]))
 
 
 def _user() -> str | None:
