@@ -52,7 +52,7 @@ from gisplan.siting.costs import (
     phase_order,
 )
 from gisplan.siting.highs import Solved, solve_mip
-from gisplan.siting.reduce import Reduced, greedy_cover, improve_by_swaps, reduce_coverage
+from gisplan.siting.reduce import Reduced, greedy_cover, improve_by_swaps, lagrangian_fixing, reduce_coverage
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -245,12 +245,16 @@ def mclp(
     fixed_mask = _fixed_mask(table, fixed)
     _check_p(p, fixed_mask)
     red = reduce_coverage(coverage_matrix(table, cutoff), table.weights, fixed=fixed_mask, at_least=p)
+    n_before = len(red.columns), red.cover.shape[0]
+    fixing = lagrangian_fixing(red, p, _start(red, p))
+    red = fixing.reduced
     n_k = len(red.columns)
-    logger.info("mclp: p = %d; %d candidates, %d demand rows -> %d and %d after the exact reductions", p,
-                table.n_candidates, table.n_demand, n_k, red.cover.shape[0])
+    logger.info("mclp: p = %d; %d candidates, %d demand rows -> %d and %d after the exact reductions, %d and %d "
+                "after Lagrangian fixing (bound %.6g, start %.6g)", p, table.n_candidates, table.n_demand,
+                *n_before, n_k, red.cover.shape[0], fixing.bound + red.constant, fixing.incumbent + red.constant)
     x, solved = _covering(red, fixed=fixed_mask,
                           extra=[(_p_row(n_k, np.ones(n_k, dtype=bool)), p, p)],
-                          start_sites=_start(red, p), time_limit_s=time_limit_s, progress=progress, stage="mclp")
+                          start_sites=fixing.start, time_limit_s=time_limit_s, progress=progress, stage="mclp")
     return _result("mclp", table, x, fixed_mask, cutoff, solved, started, sign=-1.0, constant=red.constant)
 
 
