@@ -13,7 +13,6 @@ from gisplan import settings
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, run_if_no_results
 from gisplan.config import load_scenario
 from gisplan.i18n import _
-from gisplan.outputs.report import build_report, write_report
 from gisplan.outputs.report_data import read_report_data
 from gisplan.store import open_workspace
 from gisplan.vocab import ReportFormat
@@ -66,6 +65,10 @@ def write_run_report(
     network_summary: str | None = None,
 ) -> list[Path]:
     """Build the report from the run's results in `results` (its folder) and write its files there."""
+    # matplotlib and jinja come with the report only: every other command (`run --no-report` included)
+    # starts about a second of CPU sooner without them
+    from gisplan.outputs.report import build_report, write_report  # noqa: PLC0415
+
     data = read_report_data(results / "results.gpkg", ws, sc, cat, today=settings.today(),
                             network_summary=network_summary)
     return write_report(build_report(data), results, formats=formats)
