@@ -156,8 +156,9 @@ def test_coverage_from_approximate_locations_says_so() -> None:
                                 standard=Standard(), catalogue=load_catalogue(), illustrative=False,
                                 coverage=coverage)
     assert table["value"].tolist() == [25.0]
-    assert "2 facilities located only at their village/township's representative point" in table["basis"].iloc[0]
-    assert "approximate, not metre-precise" in table["basis"].iloc[0]
+    basis = table["basis"].iloc[0]
+    assert "1 facilities located only at their village's representative point counted" in basis
+    assert "1 facilities located only to their township left out of network coverage" in basis
 
 
 def test_admin_coverage_counts_facilities_located_by_name_by_their_unit() -> None:

@@ -28,6 +28,7 @@ from gisplan.analysis.indicators import (
     populous_units,
     target_status,
 )
+from gisplan.analysis.precision import precision_counts
 from gisplan.catalogue import facility_layer_name
 from gisplan.divisions import township_code, units_in_scope
 from gisplan.vocab import CoverageMethod, Level, Method, Metric, QuestionKind, Scope, Status
@@ -375,15 +376,13 @@ def evaluate_indicators(
     """
     existing: dict[str, pd.DataFrame] = {}
     planned: dict[str, int] = {}
-    approximate: dict[str, int] = {}  # facilities placed at a village/township point (a ledger without coordinates)
+    # facilities placed at a village/township point (a ledger without coordinates; gisplan.analysis.precision)
+    approximate: dict[str, dict[str, int]] = {}
     for type_id, frame in facilities.items():
         existing[type_id] = existing_only(frame)
         if len(existing[type_id]) < len(frame):
             planned[type_id] = len(frame) - len(existing[type_id])
-        if "location_precision" in existing[type_id]:
-            placed = existing[type_id]["location_precision"].isin(["village", "township"])
-            if placed.any():
-                approximate[type_id] = int(placed.sum())
+        approximate[type_id] = precision_counts(existing[type_id])
     straight = None
     if coverage is not None and "method" in coverage:
         straight = coverage[coverage["method"] == CoverageMethod.STRAIGHT_LINE]
@@ -402,13 +401,7 @@ def evaluate_indicators(
             (value, num, den), types = _value(spec, inputs)
             left_out = sum(planned.get(t, 0) for t in types)
             basis = computed + (f"; {left_out} planned facilities left out" if left_out else "")
-            rough = sum(approximate.get(t, 0) for t in types)
-            if rough and spec.metric is Metric.NETWORK_COVERAGE:
-                basis += (f"; {rough} facilities located only at their village/township's representative point "
-                          "(location_precision): approximate, not metre-precise")
-            elif rough and spec.metric is Metric.ADMIN_SHARE:
-                basis += (f"; {rough} facilities located by name counted by their division code (a township-level "
-                          "location counts for no village)")
+            basis += _precision_basis(spec.metric, [approximate.get(t, {}) for t in types])
         except _NotComputed as exc:
             basis = f"not computed: {exc}"
         if REGISTRY[spec.metric].method is Method.REPORTED:
@@ -448,3 +441,23 @@ def _estimate_row(spec: IndicatorSpec, inputs: MetricInputs, *, illustrative: bo
         "meets_target": None, "status": (Status.NO_DATA if np.isnan(value) else Status.REFERENCE).value,
         "basis": basis,
     }
+
+
+def _precision_basis(metric: Metric, counts: list[dict[str, int]]) -> str:
+    """What the facilities located by name (``location_precision``) change in a row's basis, under the rule of
+    :mod:`gisplan.analysis.precision`; empty where there are none."""
+    village = sum(c.get("village", 0) for c in counts)
+    township = sum(c.get("township", 0) for c in counts)
+    if metric is Metric.NETWORK_COVERAGE:
+        parts = []
+        if village:
+            parts.append(f"{village} facilities located only at their village's representative point counted "
+                         "(location_precision village): approximate, the points they reach are approx_<type>")
+        if township:
+            parts.append(f"{township} facilities located only to their township left out of network coverage "
+                         "(location_precision township): they count for their township's administrative share only")
+        return "".join(f"; {p}" for p in parts)
+    if metric is Metric.ADMIN_SHARE and village + township:
+        return (f"; {village + township} facilities located by name counted by their division code (a township-level "
+                "location counts for no village)")
+    return ""

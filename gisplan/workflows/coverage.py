@@ -6,6 +6,7 @@ Callable without the CLI (no click, no sys.exit), so Dask workers can run it.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -14,6 +15,7 @@ import pandas as pd
 from gisplan.analysis.coverage import CoverageResult, TypeTarget, assign_units, measure_coverage
 from gisplan.analysis.demand import demand_from_points, demand_from_raster, demand_from_table
 from gisplan.analysis.indicators import existing_only
+from gisplan.analysis.precision import mark_approximate, network_facilities
 from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.network.graph import build_network
@@ -92,7 +94,12 @@ def _targets(
                 msg = f"the workspace has no `{ftype.layer_name}` layer; import the {ftype.name_zh} ledger first."
                 raise ConfigError(msg)
             continue
-        facilities = gpd.GeoDataFrame(existing_only(workspace.read_layer(ftype.layer_name)))
+        every = gpd.GeoDataFrame(existing_only(workspace.read_layer(ftype.layer_name)))
+        facilities = network_facilities(every)  # one located only to its township walks to no one in particular
+        if len(facilities) < len(every):
+            logger.warning("%s: %d facilities located only to their township (location_precision) left out of "
+                           "network coverage; they count for their township's administrative share only",
+                           ftype.name_zh, len(every) - len(facilities))
         if ftype.profile not in profiles:
             msg = f"facility type {type_id} uses travel profile {ftype.profile!r}, which no catalogue defines."
             raise ConfigError(msg)
@@ -134,8 +141,11 @@ def coverage_for_scenario(
     targets = _targets(workspace, catalogue, profiles, types)
     gaz = workspace.read_table("gazetteer") if workspace.has_layer("gazetteer") else None
     names = dict(zip(gaz["code12"].astype(str), gaz["name"].astype(str), strict=True)) if gaz is not None else {}
-    return measure_coverage(
+    result = measure_coverage(
         demand, targets, network=network, method=cov.method, bands_minutes=cov.bands_minutes,
         max_snap_m=cov.max_snap_m, radius_m=cov.radius_m, trim_m=cov.trim_m, polygons=polygons, names=names,
         district_code=scenario.district_code + "000000", progress=progress,
     )
+    # the points reached through a facility located only at its village's point: counted, and said so
+    marked = mark_approximate(result.demand, {t.type_id: t.facilities for t in targets})
+    return result if marked is result.demand else replace(result, demand=marked)

@@ -25,6 +25,7 @@ from gisplan.analysis.indicators import (
     target_status,
 )
 from gisplan.analysis.metrics import REGISTRY, evaluate_indicators
+from gisplan.analysis.precision import approximate_reach, network_facilities, with_imprecise_gaps, with_imprecise_sites
 from gisplan.config import scenario_profiles
 from gisplan.divisions import division_code_at, units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
@@ -190,7 +191,10 @@ def run_scenario(
         spatial = table["basis"].str.startswith("not computed: no road network")
         table.loc[spatial, "basis"] = "not computed: " + note
     laps.lap("indicators")
+    if coverage is not None:
+        table = _approximate_basis(table, specs, coverage.demand)
     gaps = _gaps(coverage if not estimate else None, scenario, names)  # uncovered areas are a network result
+    gaps = with_imprecise_gaps(gaps, existing)  # facilities located by name in a gap's township or village
     laps.lap("gaps")
     floor = pd.DataFrame()
     centres = catalogue.metric_type(Metric.FLOOR_AREA_PER_100HH)  # the type whose floor area the plans count
@@ -226,6 +230,21 @@ def _coverage(
     except (NetworkError, ConfigError) as exc:
         logger.warning("coverage not measured: %s", exc)
         return None, str(exc)
+
+
+def _approximate_basis(table: pd.DataFrame, specs: tuple[IndicatorSpec, ...], demand: pd.DataFrame) -> pd.DataFrame:
+    """The 15-minute rows' basis with the share of their weight reached only through facilities located at a
+    village's point (``approx_<type>``, :mod:`gisplan.analysis.precision`), where there is any."""
+    out = table
+    for i, spec in enumerate(specs):
+        if spec.metric is not Metric.NETWORK_COVERAGE or spec.facility_type is None:
+            continue
+        part, share = approximate_reach(demand, str(spec.facility_type), spec.weight)
+        if part > 0:
+            out = out.copy() if out is table else out
+            out.loc[out.index[i], "basis"] = (f"{out['basis'].iloc[i]}; of it {share:.1%} ({part:,.0f} {spec.weight}) "
+                                              "through facilities at a village's point: uncertain")
+    return out
 
 
 def _gaps(coverage: CoverageResult | None, scenario: Scenario, names: dict[str, str]) -> gpd.GeoDataFrame:
@@ -444,6 +463,7 @@ def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.Da
                 out.loc[out.index[i], "status_after"] = f"not proposed: {exc}"
                 continue
             new = _annotate(proposal, spec, ftype.id, run.period)
+            new = with_imprecise_sites(new, run.facilities.get(ftype.id, pd.DataFrame()))
         if len(before) and ask.shared.any():
             before.loc[ask.shared, "indicator_ids"] += ROW_JOIN + spec.indicator_id
         k = len(new)
@@ -456,6 +476,10 @@ def _propose(table: pd.DataFrame, run: _RunContext) -> tuple[pd.DataFrame, pd.Da
         out.loc[out.index[i], "status_after"] = status if not len(new) or new["rule_met"].all() else (
             f"{status}; {int((~new['rule_met'].astype(bool)).sum())} site(s) with more than 1% of their "
             f"division's residents within {_min_distance(spec, ftype):g} m: no candidate keeps the distance there")
+        if "imprecise_in_unit" in new and (new["imprecise_in_unit"] > 0).any():
+            out.loc[out.index[i], "status_after"] += (
+                f"; {int((new['imprecise_in_unit'] > 0).sum())} site(s) in a unit holding a facility of the type "
+                "located by name only (siting_note): check its real place before building")
         if len(new):
             planned[ftype.id] = gpd.GeoDataFrame(pd.concat([before, new], ignore_index=True), geometry="geometry",
                                                  crs="EPSG:4326")
@@ -500,7 +524,9 @@ def _solve(  # noqa: PLR0913 - the row, its question and the layers, keyword-onl
         return propose_by_area(question, demand=run.coverage.demand, candidates=candidates,
                                min_distance_m=_min_distance(spec, ftype), unit_level=level, weight=spec.weight,
                                townships=towns, villages=villages, names=run.names)
-    existing = gpd.GeoDataFrame(run.facilities.get(ftype.id, gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")))
+    # kept open as the models' fixed sites: not those located only to their township (they walk to no one)
+    existing = network_facilities(gpd.GeoDataFrame(run.facilities.get(ftype.id,
+                                                                      gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))))
     if len(before):  # the sites earlier rows proposed are built too
         kept = gpd.GeoDataFrame({"facility_id": "planned:" + before["site_id"].astype(str)},
                                 geometry=before.geometry.to_numpy(), crs=before.crs)
