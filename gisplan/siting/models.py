@@ -10,7 +10,7 @@ The coverage models (MCLP, LSCP, one per unit) first apply the exact reductions 
 :mod:`gisplan.siting.reduce` — rows the fixed sites reach leave as a constant, identical rows merge,
 dominated candidates go — and start HiGHS from the greedy solution improved by swaps; an MCLP is then cut down
 by Lagrangian fixing (:func:`gisplan.siting.reduce.lagrangian_fixing`: candidates whose Lagrangian bound is below
-the best solution found go; the 永川 p = 25 MCLP fell from 2,705 candidates to 165, its solve from 4.1 s to
+the best solution found go; the 永川 p = 25 MCLP fell from 2,705 candidates to 165, its solve from 3.5–4.4 s to
 1.1 s of CPU, same objective). On the ten proposals
 of the 永川 run this took the solves from 97 s to 30 s in one measurement under the same load (a busy 2-core
 machine; the old figure quiet was 33 s), with the same objective values (``tests/test_reduce.py`` compares
