@@ -441,7 +441,9 @@ def rest_sites_brief(sites: Table) -> Table:
                                      + f["年份"].astype(str) + "年）" + f["设施类型"],
         "镇街 村（社区）": f["镇街"] + " " + f["村（社区）"],
         "坐标 WGS84 / GCJ-02（经度, 纬度）": f["WGS84 经度, 纬度"] + " / " + f["GCJ-02 经度, 纬度"],
-        "新增覆盖 人口/户/60岁以上；选址理由": f["新增覆盖 人口/户/60岁以上"] + "；" + f["选址理由"],
+        # the rationale without its opening "新增覆盖…人（60岁以上…）；", which the numbers before it already say
+        "新增覆盖 人口/户/60岁以上；选址理由": f["新增覆盖 人口/户/60岁以上"] + "；"
+        + f["选址理由"].str.replace(r"^新增覆盖[^；]*；", "", regex=True),
     })
     return Table(rest.key, rest.title, frame, {})
 
