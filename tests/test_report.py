@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from gisplan.cli.main import cli
 from gisplan.cli.options import catalogue_for
 from gisplan.config import load_scenario
-from gisplan.outputs.report import PDF_SITES_PER_ROW, build_report, write_report
+from gisplan.outputs.report import SITE_PAGES_PER_ROW, ReportContent, build_report, write_report
 from gisplan.outputs.report_data import PlanPeriod, plan_period, read_report_data, shared_sites
 from gisplan.outputs.report_tables import STATUS_ENDED, completion_rate, display
 from gisplan.store import open_workspace
@@ -125,31 +125,78 @@ def test_docx_indicator_table_equals_indicators_csv(run_out: tuple[Path, Path, P
     assert by_id["YC-1-06"]["完成率（%）"] == "63.3"
 
 
-def test_every_proposed_site_is_in_the_report(run_out: tuple[Path, Path, Path], data: ReportData) -> None:
-    out = run_out[2]
+@pytest.fixture(scope="module")
+def content(data: ReportData) -> ReportContent:
+    return build_report(data)
+
+
+def _site_order(out: Path) -> pd.DataFrame:
+    """proposed_sites.csv as the report orders it (build year, row, rank), with the featured flag."""
     sites = shared_sites(pd.read_csv(out / "proposed_sites.csv", dtype=str))
-    assert data.proposals is not None
-    assert len(data.proposals) == len(sites) > 0
-    _, tables = _docx(out / "report.docx")
-    rows = next(t for t in tables if t[0][0] == "年份")
-    header = rows[0]
-    shown = pd.DataFrame(rows[1:], columns=header)
-    assert len(shown) == len(sites)
-    key = sites["indicator_id"] + "|" + sites["rank"].astype(str)
-    expected = dict(zip(key, zip(sites["township"], sites["village"], strict=True), strict=True))
-    for _, row in shown.iterrows():
-        indicator = row["指标（同时服务）"].split("（")[0]
-        assert (row["镇街"], row["村（社区）"]) == expected[f"{indicator}|{row['序号']}"]
-    pdf = _flat("".join(_pdf_pages(out / "report.pdf")))
     order = sites.assign(year=sites["year"].astype(int), rank=sites["rank"].astype(int))
     order = order.sort_values(["year", "indicator_id", "rank"], kind="stable")
-    listed = order[order.groupby("indicator_id", sort=False).cumcount() < PDF_SITES_PER_ROW]
-    assert len(listed) < len(sites)  # 永川's 263 social-work rooms: the PDF lists 20, Word and Excel all
-    for town, village in zip(listed["township"], listed["village"], strict=True):
-        assert _flat(town) in pdf
-        assert _flat(village) in pdf
-    rest = len(sites) - len(listed)
-    assert _flat(f"其余 {rest} 处") in pdf
+    return order.assign(featured=order.groupby("indicator_id", sort=False).cumcount() < SITE_PAGES_PER_ROW)
+
+
+def test_every_proposed_site_is_in_the_report(run_out: tuple[Path, Path, Path], data: ReportData) -> None:
+    """Each row's first sites have a page; every other site is a row of the table after them, in Word and PDF."""
+    out = run_out[2]
+    order = _site_order(out)
+    assert data.proposals is not None
+    assert len(data.proposals) == len(order) > 400  # 永川's 263 social-work rooms among them
+    text, tables = _docx(out / "report.docx")
+    rows = next(t for t in tables if t[0][0] == "年份")
+    shown = pd.DataFrame(rows[1:], columns=rows[0])
+    rest = order[~order["featured"]]
+    assert len(shown) == len(rest)
+    for (_, row), (_, site) in zip(shown.iterrows(), rest.iterrows(), strict=True):
+        assert row["指标（同时服务）"].split("（")[0] == site["indicator_id"]
+        assert (row["序号"], row["镇街"], row["村（社区）"]) == (str(site["rank"]), site["township"], site["village"])
+    for _, site in order[order["featured"]].iterrows():
+        page = f"{site['indicator_id']} 第 {site['rank']} 处：{site['township']} {site['village']}"
+        assert page in text
+        assert f"镇街：{site['township']}" in text
+        assert f"村（社区）：{site['village']}" in text
+    pdf = _flat("".join(_pdf_pages(out / "report.pdf")))
+    for _, site in order[order["featured"]].iterrows():
+        assert _flat(f"{site['indicator_id']} 第 {site['rank']} 处：{site['township']} {site['village']}") in pdf
+    # every site of the table: its township and village as a pair of cells; a village holding n sites appears
+    # at least n times
+    for (town, village), n in rest.groupby(["township", "village"]).size().items():
+        assert pdf.count(_flat(town) + _flat(village)) >= n, (town, village)
+    assert "其余建议选址" in pdf
+    assert "前20处" not in pdf
+
+
+def test_site_pages_show_the_service_area(content: ReportContent, data: ReportData) -> None:
+    """The data behind each site page's map: the road-network service area of the new site within its type's
+    threshold holds the site, has an area, and holds the demand points the site reaches (up to their access leg)."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    assert data.network is not None
+    pages = content.site_pages
+    assert len(pages) >= 10
+    props = data.proposals.set_index(data.proposals["site_id"].astype(str))
+    demand = data.demand.to_crs(data.crs)
+    trim = data.scenario.coverage.trim_m
+    reached_any = 0
+    for page in pages:
+        area = page.area
+        assert area is not None, page.heading
+        site = props.loc[page.site_id]
+        here = gpd.GeoSeries(gpd.points_from_xy([float(site["lon"])], [float(site["lat"])]), crs="EPSG:4326")
+        point = here.to_crs(data.crs).iloc[0]
+        assert area.minutes == data.type_thresholds[str(site["facility_type"])]
+        assert 0.01 < area.area_km2 < 100, page.heading
+        assert shapely.distance(area.polygon, point) < 1.0 or area.polygon.contains(point), page.heading
+        pts = demand.geometry.iloc[area.reached].to_numpy()
+        gap = shapely.distance(area.polygon, pts)
+        assert np.all(gap <= np.maximum(0.0, area.reached_access_m - 0.75 * trim) + 1.0), page.heading
+        reached_any += len(area.reached) > 0
+        assert any(k == "服务范围" and f"{area.minutes:g} 分钟" in v for k, v in page.fields)
+    assert reached_any >= len(pages) - 1
 
 
 def test_illustrative_label_on_the_cover_and_every_page(run_out: tuple[Path, Path, Path]) -> None:

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import jinja2
 import pandas as pd
+import shapely
 from markupsafe import Markup
 
 from gisplan import __version__
 from gisplan.errors import ConfigError
 from gisplan.io.atomic import write_atomic_text
 from gisplan.io.export import stage_files, write_xlsx
+from gisplan.outputs.report_areas import site_service_areas
 from gisplan.outputs.report_maps import (
     ProjectedLayers,
     cjk_font,
@@ -34,20 +37,23 @@ from gisplan.outputs.report_maps import (
     site_map,
 )
 from gisplan.outputs.report_tables import (
+    SITE_PAGES_PER_ROW,
     Table,
     admin_summary,
     admin_table,
     coverage_curve,
     display,
+    featured_sites,
     findings,
     floor_area_table,
     gap_table,
     indicator_table,
     layer_table,
     method_table,
+    rest_sites_brief,
     site_table,
-    site_table_compact,
     township_coverage,
+    township_coverage_wide,
 )
 from gisplan.vocab import ReportFormat
 
@@ -55,21 +61,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from gisplan.outputs.report_areas import SiteArea
     from gisplan.outputs.report_data import ReportData
 
-__all__ = ["PDF_SITES_PER_ROW", "REPORT_FILES", "SITE_PAGES_PER_ROW", "ReportContent", "build_report", "report_limits",
-           "write_report"]
+__all__ = ["REPORT_FILES", "SITE_PAGES_PER_ROW", "ReportContent", "SitePage", "build_report", "featured_sites",
+           "render_html", "report_limits", "write_report"]
 
 logger = logging.getLogger(__name__)
 
 #: the file each format writes
 REPORT_FILES = {ReportFormat.PDF: "report.pdf", ReportFormat.DOCX: "report.docx", ReportFormat.XLSX: "tables.xlsx",
                 ReportFormat.HTML: "report.html"}
-#: how many of each row's first sites get a page of their own (with a small map); the rest are in the table
-SITE_PAGES_PER_ROW = 2
-#: how many sites of each row the PDF's table lists; Word and Excel list them all. A row like 永川's 263 social-work
-#: rooms (one per village lacking one) filled 20 pages and most of the PDF's time (bench/bench_report.py)
-PDF_SITES_PER_ROW = 20
 ILLUSTRATIVE_NOTE = "示意 ILLUSTRATIVE：本报告含生成的示意数据，不是真实设施和住户；数值只说明方法，不反映实际情况。"
 _SECTIONS = (("summary", "1", "摘要"), ("indicators", "2", "指标评估"), ("coverage", "3", "覆盖分析"),
              ("maps", "4", "专题地图"), ("sites", "5", "选址方案"), ("method", "6", "方法与参数"),
@@ -91,12 +93,15 @@ class Figure:
 
 @dataclass(frozen=True, slots=True)
 class SitePage:
-    """One featured proposed site: heading, its fields, the rationale and a small map."""
+    """One featured proposed site: heading, its fields, the rationale, a small map and the service area drawn on
+    it (None without a road network)."""
 
     heading: str
     fields: tuple[tuple[str, str], ...]
     rationale: str
     map: Figure
+    site_id: str
+    area: SiteArea | None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -148,19 +153,42 @@ def _coords(row: pd.Series, system: str) -> str:
     return f"{display(row[f'经度（{system}）'], '0.000000')}, {display(row[f'纬度（{system}）'], '0.000000')}"
 
 
+def _areas(geo: ProjectedLayers, chosen: pd.DataFrame) -> list[SiteArea | None]:
+    """The service area of each chosen site (rows of the proposals layer), None without a network or profile."""
+    data = geo.data
+    net = data.network
+    if net is None or data.method != "network" or len(chosen) == 0:
+        return [None] * len(chosen)
+    profiles, minutes = [], []
+    for type_id in chosen["facility_type"].astype(str):
+        ftype = data.catalogue.types.get(type_id)
+        profile = data.profiles.get(ftype.profile) if ftype is not None else None
+        if profile is None:
+            return [None] * len(chosen)
+        profiles.append(profile)
+        minutes.append(data.type_thresholds.get(type_id, 15.0))
+    here = gpd.GeoSeries(gpd.points_from_xy(chosen["lon"].astype(float), chosen["lat"].astype(float)),
+                         crs="EPSG:4326").to_crs(data.crs)
+    demand = shapely.get_coordinates(geo.demand.geometry.to_numpy()) if geo.demand is not None else None
+    cov = data.scenario.coverage
+    return list(site_service_areas(net, shapely.get_coordinates(here.to_numpy()), profiles=profiles,
+                                   minutes=minutes, demand_xy=demand, max_snap_m=cov.max_snap_m, trim_m=cov.trim_m))
+
+
 def _site_pages(geo: ProjectedLayers, sites: Table) -> tuple[SitePage, ...]:
-    """The first :data:`SITE_PAGES_PER_ROW` sites of each indicator row, each with a small map."""
+    """The first :data:`SITE_PAGES_PER_ROW` sites of each indicator row, each with a small map of its service area."""
     data = geo.data
     if data.proposals is None or len(data.proposals) == 0:
         return ()
     frame = sites.frame
-    first = frame[frame.groupby("指标", sort=False).cumcount() < SITE_PAGES_PER_ROW]
-    props = data.proposals.set_index(data.proposals["site_id"].astype(str))
+    first = frame[featured_sites(sites)]
+    props = data.proposals.drop_duplicates("site_id")
+    props = props.set_index(props["site_id"].astype(str).to_numpy())
+    chosen = props.loc[first["站点编号"].astype(str).tolist()]
+    areas = _areas(geo, chosen)
     pages = []
-    for _, row in first.iterrows():
-        site = props.loc[str(row["站点编号"])]
-        site = site.iloc[0] if isinstance(site, pd.DataFrame) else site
-        fields = (
+    for (_, row), (_, site), area in zip(first.iterrows(), chosen.iterrows(), areas, strict=True):
+        fields: tuple[tuple[str, str], ...] = (
             ("指标", row["指标"] + (f"（同时服务：{row['同时服务的指标']}）" if row["同时服务的指标"] else "")),
             ("序号 / 建设年份", f"{row['序号']} / {row['建设年份']}"), ("设施类型", str(row["设施类型"])),
             ("镇街", str(row["镇街"])), ("村（社区）", str(row["村（社区）"])),
@@ -168,9 +196,18 @@ def _site_pages(geo: ProjectedLayers, sites: Table) -> tuple[SitePage, ...]:
             ("新增覆盖（常住人口 / 户 / 60岁以上）", " / ".join(display(row[c], "0") for c in
                                                   ("新增覆盖常住人口", "新增覆盖户数", "新增覆盖60岁以上人口"))),
         )
+        if area is not None:
+            fields += (("服务范围", f"{area.minutes:g} 分钟（{_profile_name(data, area.profile)}），"
+                                     f"约 {area.area_km2:.1f} km²，范围内需求点 {len(area.reached)} 个"),)
         heading = f"{row['指标']} 第 {row['序号']} 处：{row['镇街']} {row['村（社区）']}"
-        pages.append(SitePage(heading, fields, str(row["选址理由"]), Figure(heading, site_map(geo, site))))
+        pages.append(SitePage(heading, fields, str(row["选址理由"]), Figure(heading, site_map(geo, site, area)),
+                              str(row["站点编号"]), area))
     return tuple(pages)
+
+
+def _profile_name(data: ReportData, profile_id: str) -> str:
+    found = data.profiles.get(profile_id)
+    return found.name_zh if found is not None else profile_id
 
 
 def _maps(geo: ProjectedLayers) -> tuple[Figure, ...]:
@@ -213,22 +250,6 @@ def build_report(data: ReportData) -> ReportContent:
     )
 
 
-def _pdf_sites(sites: Table) -> Table:
-    """The sites table of the PDF: the first :data:`PDF_SITES_PER_ROW` of each row, and a note on the rest."""
-    compact = site_table_compact(sites)
-    frame = sites.frame
-    if len(frame) == 0:
-        return compact
-    keep = (frame.groupby("指标", sort=False).cumcount() < PDF_SITES_PER_ROW).to_numpy()
-    if keep.all():
-        return compact
-    left = frame[~keep].groupby("指标", sort=False).size()
-    rest = "，".join(f"{k} {v} 处" for k, v in left.items())
-    note = (f"本表每项指标列出前 {PDF_SITES_PER_ROW} 处；其余 {int(left.sum())} 处（{rest}）见 report.docx 与 "
-            "tables.xlsx 的“建议选址”表。")
-    return Table(compact.key, compact.title, compact.frame[keep].reset_index(drop=True), compact.formats, note)
-
-
 def _template_table(table: Table) -> dict[str, Any]:
     frame = table.frame
     numeric = [table.formats.get(c, "@") != "@" and pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
@@ -263,8 +284,22 @@ def _css_string(text: str) -> Markup:
     return Markup(f'"{safe}"')  # noqa: S704 - every character but letters, digits and spaces is escaped above
 
 
-def render_html(content: ReportContent) -> str:
-    """The report as one self-contained HTML page (the PDF's source); user strings are escaped."""
+#: the URL scheme of the maps in the HTML the PDF is rendered from: WeasyPrint fetches their PNG bytes from the
+#: report (:func:`_write_pdf`) instead of parsing 2 MB of base64 ``data:`` URIs through its HTML parser
+MAP_SCHEME = "gisplan-map"
+
+
+def _map_uris(content: ReportContent, *, inline: bool) -> list[str]:
+    """The maps' URIs in order (overview maps, then the site maps): ``data:`` URIs, or ``gisplan-map:`` ones."""
+    figures = [*content.maps, *(p.map for p in content.site_pages)]
+    return [f.uri if inline else f"{MAP_SCHEME}:{i}" for i, f in enumerate(figures)]
+
+
+def render_html(content: ReportContent, *, inline_maps: bool = True) -> str:
+    """The report as one HTML page (the PDF's source); user strings are escaped. With `inline_maps` (report.html)
+    the maps are ``data:`` URIs, so the page is self-contained; without, ``gisplan-map:N`` URIs for the PDF."""
+    uris = _map_uris(content, inline=inline_maps)
+    n_maps = len(content.maps)
     folder = resources.files("gisplan") / "data" / "report"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
@@ -278,12 +313,13 @@ def render_html(content: ReportContent) -> str:
         sections=[{"id": i, "number": n, "title": t} for i, n, t in _SECTIONS],
         indicators=_template_table(content.indicators), curve_svg=content.curve_svg,
         coverage_note="无道路网或住户数据" if data.method == "none" else "直线估算（参考），无覆盖曲线",
-        coverage_tables=[_template_table(t) for t in content.coverage],
+        coverage_tables=[_template_table(township_coverage_wide(township_coverage(data)))] if content.coverage else [],
         floor_area=_template_table(content.floor_area), admin_summary=_template_table(content.admin_summary),
-        gaps=_template_table(content.gaps), maps=[{"uri": m.uri, "caption": m.caption} for m in content.maps],
-        site_pages=[{"heading": p.heading, "fields": p.fields, "rationale": p.rationale, "uri": p.map.uri}
-                    for p in content.site_pages],
-        pages_per_row=SITE_PAGES_PER_ROW, sites=_template_table(_pdf_sites(content.sites)),
+        gaps=_template_table(content.gaps),
+        maps=[{"uri": uris[i], "caption": m.caption} for i, m in enumerate(content.maps)],
+        site_pages=[{"heading": p.heading, "fields": p.fields, "rationale": p.rationale, "uri": uris[n_maps + i]}
+                    for i, p in enumerate(content.site_pages)],
+        pages_per_row=SITE_PAGES_PER_ROW, sites=_template_table(rest_sites_brief(content.sites)),
         no_sites="本次运行没有新增选址：" + ("需要路网覆盖才能选址。" if data.method != "network"
                                        else "各项指标不需要或无法通过新建设施达到目标。"),
         method=_template_table(content.method), layers=_template_table(content.layers),
@@ -291,14 +327,27 @@ def render_html(content: ReportContent) -> str:
     )
 
 
-def _write_pdf(html: str, path: Path) -> None:
+def _write_pdf(content: ReportContent, path: Path) -> None:
     try:
         import weasyprint  # noqa: PLC0415 - heavy (1 s): only for the PDF
+        from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: PLC0415
     except (ImportError, OSError) as exc:
         msg = (f"report.pdf needs WeasyPrint and Debian's libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 "
                f"({exc}); run scripts/setup.sh, or give --format docx,xlsx,html.")
         raise ConfigError(msg) from None
-    weasyprint.HTML(string=html).write_pdf(path)
+    pngs = [f.png for f in (*content.maps, *(p.map for p in content.site_pages))]
+
+    class _Maps(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no types
+        """Serves the report's maps; nothing else is fetched (the HTML has no other URL)."""
+
+        def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+            scheme, _, number = url.partition(":")
+            if scheme != MAP_SCHEME or not number.isdigit() or int(number) >= len(pngs):
+                msg = f"the report's PDF fetches only its own maps, not {url[:80]}"
+                raise ValueError(msg)
+            return URLFetcherResponse(url, pngs[int(number)], {"Content-Type": "image/png"})
+
+    weasyprint.HTML(string=render_html(content, inline_maps=False), url_fetcher=_Maps()).write_pdf(path)
 
 
 def write_report(
@@ -315,14 +364,13 @@ def write_report(
     from gisplan.outputs.report_docx import write_docx  # noqa: PLC0415 - python-docx only when asked for
 
     names = [REPORT_FILES[f] for f in formats]
-    html = render_html(content) if {ReportFormat.PDF, ReportFormat.HTML} & set(formats) else ""
     with stage_files(out_dir, names, force=True) as tmp:
         for fmt in formats:
             target = tmp / REPORT_FILES[fmt]
             if fmt is ReportFormat.PDF:
-                _write_pdf(html, target)
+                _write_pdf(content, target)
             elif fmt is ReportFormat.HTML:
-                write_atomic_text(html, target)
+                write_atomic_text(render_html(content), target)
             elif fmt is ReportFormat.DOCX:
                 write_docx(content, target)
             else:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from gisplan.catalogue import Catalogue, Profile
     from gisplan.config import Scenario
+    from gisplan.network.graph import RoadNetwork
     from gisplan.store import Workspace
 
 __all__ = ["PlanPeriod", "ReportData", "plan_period", "read_report_data", "shared_sites"]
@@ -126,6 +127,8 @@ class ReportData:
     notes: tuple[str, ...] = ()
     network_summary: str | None = None
     type_thresholds: dict[str, float] = field(default_factory=dict)
+    villages: gpd.GeoDataFrame | None = None
+    network: RoadNetwork | None = None
 
     def type_name(self, type_id: str) -> str:
         """The type's Chinese name (the id when the catalogue lacks it)."""
@@ -142,9 +145,12 @@ def _layer_label(layer: str, catalogue: Catalogue) -> str:
 
 def read_report_data(
     results: Path, workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *, today: date,
-    network_summary: str | None = None,
+    network_summary: str | None = None, network: RoadNetwork | None = None,
 ) -> ReportData:
     """Read what the report needs from a run's ``results.gpkg`` (`results`) and the workspace.
+
+    The road network (`network`, the run's when it has just run) is built from the workspace's roads when
+    the run measured network coverage and proposed sites: the site pages draw each featured site's service area.
 
     Raises
     ------
@@ -177,6 +183,11 @@ def read_report_data(
     thresholds = {t.id: float(t.max_minutes) for t in catalogue.types.values()}
     if units is not None and len(units):
         units = pd.DataFrame(units).astype({"code12": str})
+    villages = result("villages")
+    if network is None and method == "network" and proposals is not None and len(proposals):
+        from gisplan.workflows.coverage import scenario_network  # noqa: PLC0415 - only for the site pages
+
+        network = scenario_network(workspace, scenario)
     return ReportData(
         title=scenario.name, district_code=scenario.district_code, crs=scenario.crs,
         period=plan_period(scenario, today), generated=today,
@@ -193,4 +204,5 @@ def read_report_data(
         layers=meta, gazetteer=workspace.read_table("gazetteer") if "gazetteer" in names else pd.DataFrame(),
         scenario=scenario, catalogue=catalogue, profiles=scenario_profiles(scenario, catalogue),
         notes=notes, network_summary=network_summary, type_thresholds=thresholds,
+        villages=gpd.GeoDataFrame(villages) if villages is not None else None, network=network,
     )

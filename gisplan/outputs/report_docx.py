@@ -14,7 +14,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
-from gisplan.outputs.report_tables import site_table_compact
+from gisplan.outputs.report_tables import rest_sites
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -130,12 +130,12 @@ def write_docx(content: ReportContent, path: Path) -> None:
     doc.add_heading("5　选址方案", level=1)
     for page in content.site_pages:
         doc.add_heading(page.heading, level=2)
-        _picture(doc, page.map.png, f"站点周边{mark}", width_cm=8.5)
+        _picture(doc, page.map.png, f"站点与其服务范围（蓝色面：新址沿道路在阈值内可达的范围）{mark}", width_cm=9.0)
         for key, value in page.fields:
             doc.add_paragraph(f"{key}：{value}")
         doc.add_paragraph(page.rationale)
     if len(content.sites.frame):
-        _table(doc, site_table_compact(content.sites), illustrative=data.illustrative, size=6.5)
+        _table(doc, rest_sites(content.sites), illustrative=data.illustrative, size=6.5)
     else:
         doc.add_paragraph("本次运行没有新增选址。")
     doc.add_heading("6　方法与参数", level=1)

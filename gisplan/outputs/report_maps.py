@@ -23,6 +23,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from PIL import Image
 from pyproj import CRS
 
 from gisplan.errors import ConfigError
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
+    from gisplan.outputs.report_areas import SiteArea
     from gisplan.outputs.report_data import ReportData
 
 __all__ = ["ProjectedLayers", "cjk_font", "coverage_chart_svg", "coverage_map", "gap_map", "overview_map",
@@ -81,8 +83,11 @@ def _nice_length(width_m: float) -> float:
     return float(next(m * power for m in (5, 2, 1) if m * power <= raw))
 
 
-def _decorate(ax: Axes, crs: str, handles: list[Patch | Line2D], *, legend_title: str = "图例") -> None:
-    """North arrow, scale bar, legend and the CRS on a map in metres."""
+def _decorate(
+    ax: Axes, crs: str, handles: list[Patch | Line2D], *, legend_title: str = "图例", below: Figure | None = None,
+) -> None:
+    """North arrow, scale bar, legend (under the map, in the figure `below`, when given) and the CRS on a map in
+    metres."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = _nice_length(x1 - x0)
@@ -98,7 +103,10 @@ def _decorate(ax: Axes, crs: str, handles: list[Patch | Line2D], *, legend_title
                 fontsize=9, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2})
     ax.text(0.99, 0.01, _crs_label(crs), transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
-    if handles:
+    if handles and below is not None:
+        below.legend(handles=handles, title=legend_title, loc="lower center", ncol=2, fontsize=6,
+                               title_fontsize=7, frameon=False)
+    elif handles:
         ax.legend(handles=handles, title=legend_title, loc="upper left", fontsize=6, title_fontsize=7, framealpha=0.9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -108,9 +116,14 @@ def _decorate(ax: Axes, crs: str, handles: list[Patch | Line2D], *, legend_title
 
 
 def _png(fig: Figure) -> bytes:
+    """The figure as an RGB PNG: without the alpha channel WeasyPrint embeds one image stream, not two."""
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(_DPI)
+    canvas.draw()  # type: ignore[no-untyped-call]
+    rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), rgba).convert("RGB")
     buf = io.BytesIO()
-    FigureCanvasAgg(fig)
-    fig.savefig(buf, format="png", dpi=_DPI)
+    image.save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
 
 
@@ -125,6 +138,7 @@ class ProjectedLayers:
     facilities: dict[str, gpd.GeoSeries]
     gaps: gpd.GeoDataFrame | None
     proposals: gpd.GeoDataFrame | None
+    villages: gpd.GeoDataFrame | None = None
 
 
 def project_layers(data: ReportData) -> ProjectedLayers:
@@ -136,7 +150,7 @@ def project_layers(data: ReportData) -> ProjectedLayers:
     return ProjectedLayers(
         data, proj(data.district), proj(data.townships), proj(data.demand),
         {t: f.to_crs(data.crs).geometry.representative_point() for t, f in data.facilities.items() if len(f)},
-        proj(data.gaps), proj(data.proposals))
+        proj(data.gaps), proj(data.proposals), proj(data.villages))
 
 
 def _base(ax: Axes, geo: ProjectedLayers) -> None:
@@ -160,9 +174,10 @@ def _mark(data: ReportData) -> str:
     return "（示意数据）" if data.illustrative else ""
 
 
-def _figure(width_in: float, height_in: float) -> tuple[Figure, Axes]:
+def _figure(width_in: float, height_in: float, *, bottom: float = 0.02) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width_in, height_in))
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.93)  # fixed: tight_layout costs 0.2 s a map
+    # fixed: tight_layout costs 0.2 s a map
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=bottom, top=0.98 if bottom > 0.02 else 0.93)
     return fig, fig.add_subplot()
 
 
@@ -245,46 +260,113 @@ def gap_map(geo: ProjectedLayers) -> bytes:
         return _png(fig)
 
 
-def site_map(geo: ProjectedLayers, site: pd.Series, *, radius_m: float = 2500.0) -> bytes:
-    """A small map around one proposed site: the demand points nearby (covered or not by existing facilities of
-    its type), the existing facilities, the boundaries, and the site."""
+def _site_box(cx: float, cy: float, area: SiteArea | None, *, radius_m: float) -> tuple[float, float, float, float]:
+    """A square around the site holding its whole service area (at least `radius_m` each side), with a margin."""
+    x0, y0, x1, y1 = cx - radius_m, cy - radius_m, cx + radius_m, cy + radius_m
+    if area is not None and not shapely.is_empty(area.polygon):
+        ax0, ay0, ax1, ay1 = shapely.bounds(area.polygon)
+        x0, y0, x1, y1 = min(x0, ax0), min(y0, ay0), max(x1, ax1), max(y1, ay1)
+    half = max(x1 - x0, y1 - y0) * 0.54
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    return mx - half, my - half, mx + half, my + half
+
+
+def _outline(ax: Axes, frame: gpd.GeoDataFrame | None, box: tuple[float, float, float, float], **style: Any) -> None:
+    """The boundary lines of `frame` inside `box` only (the whole district's cost 0.2 s a map)."""
+    if frame is None:
+        return
+    lines = shapely.clip_by_rect(frame.boundary.to_numpy(), *box)
+    lines = lines[~shapely.is_empty(lines)]
+    if len(lines):
+        gpd.GeoSeries(lines).plot(ax=ax, **style)
+
+
+def site_map(geo: ProjectedLayers, site: pd.Series, area: SiteArea | None, *, radius_m: float = 1500.0) -> bytes:
+    """A small map of one proposed site: its service area (`area`, the road reached within the type's threshold),
+    the demand points nearby (covered today, newly reached by the site, still uncovered), the existing facilities
+    of its type with the nearest one marked, the village (community) the site is in and the township boundaries."""
     data = geo.data
     type_id = str(site["facility_type"])
     here = gpd.GeoSeries(gpd.points_from_xy([float(site["lon"])], [float(site["lat"])]), crs="EPSG:4326")
     cx, cy = shapely.get_coordinates(here.to_crs(data.crs).to_numpy())[0]
-    box = (cx - radius_m, cy - radius_m, cx + radius_m, cy + radius_m)
+    pts = geo.facilities.get(type_id)
+    box = _site_box(cx, cy, area, radius_m=radius_m)
     with mpl.rc_context(_rc()):
-        fig, ax = _figure(3.6, 3.6)
+        fig, ax = _figure(4.2, 4.9, bottom=0.17)
         handles: list[Patch | Line2D] = []
-        column = f"covered_{type_id}"
+        if area is not None and not shapely.is_empty(area.polygon):
+            gpd.GeoSeries([area.polygon]).plot(ax=ax, color="#90caf9", alpha=0.55, edgecolor="#1565c0",
+                                               linewidth=0.6, zorder=2)
+            profile = data.profiles.get(area.profile)
+            how = profile.name_zh if profile is not None else area.profile
+            handles.append(Patch(facecolor="#90caf9", edgecolor="#1565c0", alpha=0.55,
+                                 label=f"新址{area.minutes:g}分钟服务范围（{how}）"))
         if geo.demand is not None:
-            d = geo.demand.cx[box[0]:box[2], box[1]:box[3]]
-            if column in d:
-                cov = d[column].astype(bool).to_numpy()
-                ax.scatter(d.geometry.x[cov], d.geometry.y[cov], s=2, color="#2e7d32", linewidths=0)
-                ax.scatter(d.geometry.x[~cov], d.geometry.y[~cov], s=2, color="#c62828", linewidths=0)
-                handles += [Line2D([], [], marker="o", color="#2e7d32", lw=0, markersize=3, label="现已覆盖"),
-                            Line2D([], [], marker="o", color="#c62828", lw=0, markersize=3, label="现未覆盖")]
-            else:
-                ax.scatter(d.geometry.x, d.geometry.y, s=2, color="#9e9e9e", linewidths=0)
-                handles.append(Line2D([], [], marker="o", color="#9e9e9e", lw=0, markersize=3, label="需求点"))
-        for frame, colour, width in ((geo.district, "#333333", 1.0), (geo.townships, "#777777", 0.4)):
-            if frame is not None:  # only the boundary inside the box: the whole district's costs 0.2 s a map
-                lines = shapely.clip_by_rect(frame.boundary.to_numpy(), *box)
-                lines = lines[~shapely.is_empty(lines)]
-                if len(lines):
-                    gpd.GeoSeries(lines, crs=data.crs).plot(ax=ax, color=colour, linewidth=width)
-        pts = geo.facilities.get(type_id)
-        if pts is not None:
-            pts = pts.cx[box[0]:box[2], box[1]:box[3]]
-            ax.scatter(pts.x, pts.y, s=16, color="#1565c0", marker="^", zorder=6, linewidths=0)
-            handles.append(Line2D([], [], marker="^", color="#1565c0", lw=0, markersize=4, label="现有设施"))
-        ax.scatter([cx], [cy], s=60, marker="*", color="#d50000", zorder=8, linewidths=0)
+            d = geo.demand
+            xy = shapely.get_coordinates(d.geometry.to_numpy())
+            inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
+            column = f"covered_{type_id}"
+            now = d[column].astype(bool).to_numpy() if column in d else np.zeros(len(d), dtype=bool)
+            new = np.zeros(len(d), dtype=bool)
+            if area is not None:
+                new[area.reached] = True
+            for mask, colour, label in ((inside & now, "#2e7d32", "现已覆盖的需求点"),
+                                        (inside & new & ~now, "#0d47a1", "新址新增覆盖的需求点"),
+                                        (inside & ~new & ~now, "#c62828", "仍未覆盖的需求点")):
+                ax.scatter(xy[mask, 0], xy[mask, 1], s=2.5, color=colour, linewidths=0, zorder=3)
+                handles.append(Line2D([], [], marker="o", color=colour, lw=0, markersize=3, label=label))
+        _outline(ax, geo.district, box, color="#333333", linewidth=1.0, zorder=4)
+        _outline(ax, geo.townships, box, color="#555555", linewidth=0.6, linestyle="--", zorder=4)
+        handles.append(Line2D([], [], color="#555555", lw=0.6, ls="--", label="镇街界"))
+        village = _village_of(geo, cx, cy)
+        if village is not None:
+            gpd.GeoSeries([village[0]]).boundary.plot(ax=ax, color="#6a1b9a", linewidth=1.2, zorder=4)
+            handles.append(Line2D([], [], color="#6a1b9a", lw=1.2, label=f"所在村（社区）：{village[1]}"))
+        if pts is not None and len(pts):
+            _nearest_facility(ax, pts, (cx, cy), box)
+            handles.append(Line2D([], [], marker="^", color="#1565c0", lw=0, markersize=4,
+                                  label=f"现有{data.type_name(type_id)}"))
+        ax.scatter([cx], [cy], s=70, marker="*", color="#d50000", zorder=8, linewidths=0)
         handles.append(Line2D([], [], marker="*", color="#d50000", lw=0, markersize=7, label="建议选址"))
         ax.set_xlim(box[0], box[2])
         ax.set_ylim(box[1], box[3])
-        _decorate(ax, data.crs, handles)
+        _decorate(ax, data.crs, handles, below=fig)
         return _png(fig)
+
+
+def _nearest_facility(ax: Axes, pts: gpd.GeoSeries, at: tuple[float, float],
+                      box: tuple[float, float, float, float]) -> None:
+    """The existing facilities inside `box`, and the nearest one to `at` labelled with its straight-line distance
+    (an arrow on the map's edge toward it when it lies beyond the map)."""
+    cx, cy = at
+    fxy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+    show = (fxy[:, 0] >= box[0]) & (fxy[:, 0] <= box[2]) & (fxy[:, 1] >= box[1]) & (fxy[:, 1] <= box[3])
+    ax.scatter(fxy[show, 0], fxy[show, 1], s=22, color="#1565c0", marker="^", zorder=6, linewidths=0)
+    dist = np.hypot(fxy[:, 0] - cx, fxy[:, 1] - cy)
+    k = int(np.argmin(dist))
+    style: dict[str, Any] = {"fontsize": 6, "color": "#0d47a1", "zorder": 7,
+                             "bbox": {"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5}}
+    if show[k]:
+        ax.annotate(f"最近现有 {dist[k] / 1000:.1f} km", (fxy[k, 0], fxy[k, 1]), xytext=(4, 4),
+                    textcoords="offset points", **style)
+        return
+    ux, uy = (fxy[k, 0] - cx) / dist[k], (fxy[k, 1] - cy) / dist[k]
+    reach = 0.42 * (box[2] - box[0]) / max(abs(ux), abs(uy))
+    ax.annotate(f"最近现有 {dist[k] / 1000:.1f} km", xy=(cx + ux * reach, cy + uy * reach),
+                xytext=(cx + ux * reach * 0.6, cy + uy * reach * 0.6), ha="center",
+                arrowprops={"arrowstyle": "->", "color": "#0d47a1", "lw": 0.8}, **style)
+
+
+def _village_of(geo: ProjectedLayers, x: float, y: float) -> tuple[shapely.Geometry, str] | None:
+    """The village (community) polygon holding the point, with its name."""
+    villages = geo.villages
+    if villages is None:
+        return None
+    hit = villages.sindex.query(shapely.Point(x, y), predicate="intersects")
+    if not len(hit):
+        return None
+    row = villages.iloc[int(hit[0])]
+    return row.geometry, str(row.get("name", ""))
 
 
 def coverage_chart_svg(curve: pd.DataFrame, names: dict[str, str], *, title: str) -> str:

@@ -19,26 +19,35 @@ if TYPE_CHECKING:
     from gisplan.outputs.report_data import ReportData
 
 __all__ = [
+    "SITE_PAGES_PER_ROW",
     "STATUS_ENDED",
     "Table",
     "admin_table",
     "completion_rate",
     "coverage_curve",
     "display",
+    "featured_sites",
     "findings",
     "floor_area_table",
     "gap_table",
     "indicator_table",
     "layer_table",
     "method_table",
+    "rest_sites",
+    "rest_sites_brief",
     "site_table",
     "site_table_compact",
     "township_coverage",
+    "township_coverage_wide",
 ]
 
 #: Excel number formats of the report's columns: "G" a value as the plan writes it (whole when whole, else one
 #: decimal), "0.0" one decimal, "0" whole, "0.000000" coordinates, "@" text
 FORMATS = ("G", "0.0", "0", "0.000000", "@")
+
+#: how many of each row's first sites (in build order) get a page of their own with a small map of the site's
+#: service area, in the PDF and in Word; the rest of the sites follow in one table
+SITE_PAGES_PER_ROW = 2
 
 #: what a row's status means in the 终期评估 form
 STATUS_ENDED = {Status.MET: "完成", Status.NOT_MET: "未完成", Status.REFERENCE: "参考（直线估算，不评判）",
@@ -186,6 +195,27 @@ def township_coverage(data: ReportData) -> Table:
                "60岁以上人口覆盖率（%）": "0.0", "镇街代码": "@"}
     label = "直线估算（参考）" if data.method == "straight_line" else "路网"
     return Table("镇街覆盖", f"各镇街覆盖率（{label}）", frame.reset_index(drop=True), formats)
+
+
+def township_coverage_wide(table: Table) -> Table:
+    """The per-township coverage of every type in one table for the PDF: one row per township, one cell per type
+    holding the three shares (residents / households / 60+, %). The same numbers as :func:`township_coverage`,
+    in a sixth of the cells (WeasyPrint's time follows the number of cells)."""
+    f = table.frame
+    if len(f) == 0 or "设施类型" not in f or "常住人口覆盖率（%）" not in f:
+        return table
+    shares = (f["常住人口覆盖率（%）"].map(lambda v: display(v, "0.0")) + " / "
+              + f["户覆盖率（%）"].map(lambda v: display(v, "0.0")) + " / "
+              + f["60岁以上人口覆盖率（%）"].map(lambda v: display(v, "0.0")))
+    limit = next(c for c in f.columns if str(c).startswith("阈值"))
+    header = f["设施类型"] + "（" + f[limit].map(lambda v: display(v, "0")) + str(limit)[3:-1] + "）"
+    wide = f.assign(_shares=shares, _type=header).pivot_table(
+        index=["镇街代码", "镇街"], columns="_type", values="_shares", aggfunc="first", sort=False)
+    population = f.groupby(["镇街代码", "镇街"], sort=False)["常住人口"].first()
+    frame = pd.concat([population, wide], axis=1).reset_index()
+    frame.columns = [str(c) for c in frame.columns]
+    return Table(table.key, table.title + "：常住人口 / 户 / 60岁以上覆盖率（%）", frame.fillna("—"),
+                 {"镇街代码": "@", "常住人口": "0"})
 
 
 def coverage_curve(data: ReportData) -> pd.DataFrame:
@@ -375,6 +405,47 @@ def site_table_compact(full: Table) -> Table:
         "新增覆盖 人口/户/60岁以上": reached, "选址理由": f["选址理由"],
     })
     return Table(full.key, full.title, frame, {"年份": "0", "序号": "0"})
+
+
+def featured_sites(sites: Table) -> pd.Series:
+    """True for the sites that get a page of their own: the first :data:`SITE_PAGES_PER_ROW` of each indicator row
+    in build order (index-aligned with ``sites.frame``)."""
+    frame = sites.frame
+    if len(frame) == 0:
+        return pd.Series(False, index=frame.index, name="featured")
+    return (frame.groupby("指标", sort=False).cumcount() < SITE_PAGES_PER_ROW).rename("featured")
+
+
+def rest_sites(sites: Table) -> Table:
+    """The sites table after the site pages (Word): every proposed site without a page of its own, with the
+    coordinates and the people reached in one cell each."""
+    compact = site_table_compact(sites)
+    if len(sites.frame) == 0:
+        return compact
+    keep = ~featured_sites(sites).to_numpy()
+    title = f"其余建议选址（各项指标前 {SITE_PAGES_PER_ROW} 处见上文各页；共 {int(keep.sum())} 处，按建设顺序）"
+    return Table(compact.key, title, compact.frame[keep].reset_index(drop=True), compact.formats)
+
+
+def rest_sites_brief(sites: Table) -> Table:
+    """The same rows as :func:`rest_sites` in four cells each, for the PDF: which row and rank (year, type),
+    where (township and village), the coordinates in both systems, and the people reached with the rationale.
+    WeasyPrint's time follows the number of cells: 4 cells a row instead of 10 lay 400 sites out in a
+    third of the time (bench/bench_report.py)."""
+    rest = rest_sites(sites)
+    f = rest.frame
+    if len(f) == 0 or "指标（同时服务）" not in f:
+        return rest
+    frame = pd.DataFrame({
+        "指标 · 序号（年份）· 设施类型": f["指标（同时服务）"] + " 第" + f["序号"].astype(str) + "处（"
+                                     + f["年份"].astype(str) + "年）" + f["设施类型"],
+        "镇街 村（社区）": f["镇街"] + " " + f["村（社区）"],
+        "坐标 WGS84 / GCJ-02（经度, 纬度）": f["WGS84 经度, 纬度"] + " / " + f["GCJ-02 经度, 纬度"],
+        # the rationale without its opening "新增覆盖…人（60岁以上…）；", which the numbers before it already say
+        "新增覆盖 人口/户/60岁以上；选址理由": f["新增覆盖 人口/户/60岁以上"] + "；"
+        + f["选址理由"].str.replace(r"^新增覆盖[^；]*；", "", regex=True),
+    })
+    return Table(rest.key, rest.title, frame, {})
 
 
 def method_table(data: ReportData) -> Table:
