@@ -39,6 +39,7 @@ from gisplan.store import (
     open_workspace,
     undo_change,
 )
+from gisplan.store.history import row_edit_change
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -420,3 +421,23 @@ def test_history_undo_revert_and_as_of_commands(request: pytest.FixtureRequest, 
     assert ", 5 by 赵六 at" in refused.output
     assert "Traceback" not in refused.output
     assert ws.revision() == 5
+
+
+def test_a_row_edit_is_recorded_as_the_whole_layer_diff_would() -> None:
+    before = _villages()
+    after = before.copy()
+    after.loc[2, ["name", "households"]] = ["兴隆社区", 420]
+    expected = diff_layer("villages", before, after, meta_before={"layer": "villages"},
+                          meta_after={"layer": "villages"})
+    quick = row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), after, 2, key_column="code12",
+                            hash_before=layer_hash(before), meta={"layer": "villages"})
+    assert quick == expected
+    assert undo_change(after, quick) is not None
+    assert layer_hash(undo_change(after, quick)) == layer_hash(before)
+    # a layer that is not as last recorded, or a changed key: None (the caller compares whole layers)
+    assert row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), after, 2, key_column="code12",
+                           hash_before="0" * 64, meta=None) is None
+    recoded = after.copy()
+    recoded.loc[2, "code12"] = "500118009001"
+    assert row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), recoded, 2, key_column="code12",
+                           hash_before=layer_hash(before), meta=None) is None

@@ -15,14 +15,16 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import shapely
 
 from gisplan.errors import ConflictError, StoreError
+from gisplan.store.history import diff_layer, row_edit_change
 from gisplan.store.pgframes import python_scalar
-from gisplan.store.pghistory import record_revision, snapshot
+from gisplan.store.pghistory import last_change, record_revision
 from gisplan.store.pgschema import CHANGED_AT, CHANGED_BY, FID, GEOMETRY, HISTORY_TABLE, RESERVED_COLUMNS, VERSION
 from gisplan.store.pgschema import driver as _driver
-from gisplan.store.pgtables import columns, first_line, last_revision, log, now, table
+from gisplan.store.pgtables import columns, first_line, last_revision, log, meta_row, now, read_stored, table
 from gisplan.store.workspace import check_layer_name
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
     import psycopg
 
+    from gisplan.store.history import LayerChange
     from gisplan.store.postgis import PostGISWorkspace
 
 __all__ = ["RowVersion", "edit_row", "undo_row"]
@@ -74,15 +77,37 @@ def _row_edit(ws: PostGISWorkspace, name: str, fid: int, *, action: str, user: s
                 if not known:
                     ws.is_spatial(name)  # raises: no such layer (the message lists the layers)
                 edit = _Edit(con, last_revision(con, ws.schema) + 1, known)
-                before = snapshot(con, ws.schema, [name])
+                before_row, meta = read_stored(con, ws.schema, name, fid=fid), meta_row(con, ws.schema, name)
+                previous = last_change(con, ws.schema, name)
                 yield edit
                 log(con, ws.schema, action, name, edit.detail, edit.revision, user)
-                record_revision(con, ws.schema, edit.revision, before, action=action, user=user, note=note,
+                change = _change(ws, con, name, fid, before_row, meta, previous)
+                record_revision(con, ws.schema, edit.revision, [change], action=action, user=user, note=note,
                                 undoes=None, detail=edit.detail)
         except psycopg.Error as exc:
             verb = "undoing" if action == "undo" else "editing"
             msg = f"{verb} row {fid} of {name} in {ws.label} failed ({first_line(exc)}); nothing was written."
             raise StoreError(msg) from exc
+
+
+def _change(ws: PostGISWorkspace, con: psycopg.Connection[Any], name: str, fid: int, before_row: pd.DataFrame | None,
+            meta: dict[str, Any] | None, previous: tuple[str, str | None] | None) -> LayerChange:
+    """What the edit did to the layer, for the history: from the layer after it and the row before it (one read
+    of the layer, not two), or, where that does not apply, by comparing the layer before and after whole."""
+    sql = _driver().sql
+    after = read_stored(con, ws.schema, name)
+    if after is None or before_row is None or len(before_row) != 1:
+        msg = f"row {fid} of {name} in {ws.label} was not found while recording the edit; nothing was written."
+        raise StoreError(msg)
+    found = con.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(
+        table(ws.schema, name), sql.Identifier(FID)), (int(fid),)).fetchone()
+    position = int(found[0]) if found else 0
+    change = row_edit_change(name, before_row, after, position, key_column=previous[0], hash_before=previous[1],
+                             meta=meta) if previous is not None else None
+    if change is None:
+        before = pd.concat([after.iloc[:position], before_row, after.iloc[position + 1:]], ignore_index=True)
+        change = diff_layer(name, before, after, meta_before=meta, meta_after=meta)
+    return change
 
 
 def edit_row(  # noqa: PLR0913 - the method's parameters, keyword-only options

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     import psycopg
 
-__all__ = ["Before", "history", "layer_changes", "record_revision", "revisions", "snapshot"]
+__all__ = ["Before", "changes_since", "history", "last_change", "layer_changes", "record_revision", "revisions",
+           "snapshot"]
 
 #: Each touched layer as stored before a revision, with its metadata row (None where absent).
 Before = dict[str, tuple[pd.DataFrame | None, dict[str, Any] | None]]
@@ -41,15 +42,29 @@ def snapshot(con: psycopg.Connection[Any], schema: str, names: Sequence[str]) ->
     return {name: (read_stored(con, schema, name), meta_row(con, schema, name)) for name in dict.fromkeys(names)}
 
 
-def record_revision(  # noqa: PLR0913 - the revision's who, why and detail, keyword-only
-    con: psycopg.Connection[Any], schema: str, revision: int, before: Before, *, action: str, user: str | None,
-    note: str | None, undoes: int | None, detail: Mapping[str, Any],
-) -> list[LayerChange]:
-    """Compare every layer in `before` with the layer as stored now (inside the same transaction) and append the
-    revision, its layer changes and their row changes. Returns the layer changes."""
+def changes_since(con: psycopg.Connection[Any], schema: str, before: Before) -> list[LayerChange]:
+    """Every layer in `before` compared with the layer as stored now (inside the same transaction)."""
+    return [diff_layer(name, frame, read_stored(con, schema, name), meta_before=meta,
+                       meta_after=meta_row(con, schema, name)) for name, (frame, meta) in before.items()]
+
+
+def last_change(con: psycopg.Connection[Any], schema: str, layer: str) -> tuple[str, str | None] | None:
+    """The key column and the layer hash after the last recorded change of `layer` (None if none, or the layer
+    was dropped then)."""
     sql = _sql()
-    changes = [diff_layer(name, frame, read_stored(con, schema, name), meta_before=meta,
-                          meta_after=meta_row(con, schema, name)) for name, (frame, meta) in before.items()]
+    if not has_table(con, schema, LAYER_CHANGES_TABLE):
+        return None
+    found = con.execute(sql.SQL("SELECT key_column, hash_after FROM {} WHERE layer = %s ORDER BY revision DESC "
+                                "LIMIT 1").format(table(schema, LAYER_CHANGES_TABLE)), (layer,)).fetchone()
+    return (str(found[0]), found[1]) if found is not None and found[1] is not None else None
+
+
+def record_revision(  # noqa: PLR0913 - the revision's who, why and detail, keyword-only
+    con: psycopg.Connection[Any], schema: str, revision: int, changes: Sequence[LayerChange], *, action: str,
+    user: str | None, note: str | None, undoes: int | None, detail: Mapping[str, Any],
+) -> None:
+    """Append the revision (who, when, why), its layer changes and their row changes."""
+    sql = _sql()
     con.execute(
         sql.SQL('INSERT INTO {} (revision, at, "user", action, note, undoes, layers, detail) '
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(table(schema, REVISIONS_TABLE)),
@@ -71,7 +86,6 @@ def record_revision(  # noqa: PLR0913 - the revision's who, why and detail, keyw
                         sql.SQL(", ").join(sql.Placeholder() * len(_ROW_FIELDS))),
                     [(revision, c.layer, r.op, r.key, r.label, r.pos_before, r.before, r.after, r.before_geom,
                       r.after_geom) for r in c.rows])
-    return changes
 
 
 def revisions(con: psycopg.Connection[Any], schema: str) -> pd.DataFrame:

@@ -46,9 +46,10 @@ def columns(con: psycopg.Connection[Any], schema: str, name: str) -> list[tuple[
     return [(str(n), str(d)) for n, d in con.execute(query, (name,)).fetchall()]
 
 
-def read_frame(con: psycopg.Connection[Any], schema: str, name: str, *,
-               geometry: bool) -> tuple[pd.DataFrame, gpd.GeoSeries | None, str | None]:
-    """The attributes of layer `name` in row order, its geometry (None without, or if not asked for) and CRS."""
+def read_frame(con: psycopg.Connection[Any], schema: str, name: str, *, geometry: bool,
+               fid: int | None = None) -> tuple[pd.DataFrame, gpd.GeoSeries | None, str | None]:
+    """The attributes of layer `name` in row order, its geometry (None without, or if not asked for) and CRS; only
+    row `fid` when given."""
     sql = _sql()
     check_layer_name(name)
     described = columns(con, schema, name)
@@ -57,9 +58,11 @@ def read_frame(con: psycopg.Connection[Any], schema: str, name: str, *,
     selected = [sql.Identifier(c) for c, _ in attributes]
     if spatial:
         selected.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(GEOMETRY)))
-    query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
-        sql.SQL(", ").join(selected) if selected else sql.SQL("NULL"), table(schema, name), sql.Identifier(FID))
-    rows = con.execute(query).fetchall()
+    where = sql.SQL(" WHERE {} = %s").format(sql.Identifier(FID)) if fid is not None else sql.SQL("")
+    query = sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(
+        sql.SQL(", ").join(selected) if selected else sql.SQL("NULL"), table(schema, name), where,
+        sql.Identifier(FID))
+    rows = con.execute(query, (int(fid),) if fid is not None else None).fetchall()
     crs = con.execute(sql.SQL("SELECT stored_crs FROM {} WHERE layer = %s").format(table(schema, META_TABLE)),
                       (name,)).fetchone()
     names = [c for c, _ in attributes]
@@ -75,12 +78,12 @@ def read_frame(con: psycopg.Connection[Any], schema: str, name: str, *,
     return frame, geoms, (crs[0] if crs else None)
 
 
-def read_stored(con: psycopg.Connection[Any], schema: str, name: str) -> pd.DataFrame | None:
+def read_stored(con: psycopg.Connection[Any], schema: str, name: str, *, fid: int | None = None) -> pd.DataFrame | None:
     """Layer `name` as stored, seen from `con` (inside its transaction): a GeoDataFrame for a spatial layer, a
-    DataFrame for a table, None when the workspace holds no such layer."""
+    DataFrame for a table, None when the workspace holds no such layer; only row `fid` when given."""
     if meta_row(con, schema, name) is None:
         return None
-    frame, geoms, crs = read_frame(con, schema, name, geometry=True)
+    frame, geoms, crs = read_frame(con, schema, name, geometry=True, fid=fid)
     return frame if geoms is None else gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
 
 

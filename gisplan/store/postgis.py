@@ -311,8 +311,8 @@ class PostGISWorkspace(Workspace):
                         log(con, self.schema, action, op.name, {**logged, "rows": len(op.data),
                                                                 "source": op.source_path, **options}, revision, user)
                 if operations or new_workspace:
-                    pghistory.record_revision(con, self.schema, revision, before, action=action, user=user,
-                                              note=note, undoes=undoes, detail=detail)
+                    pghistory.record_revision(con, self.schema, revision, pghistory.changes_since(
+                        con, self.schema, before), action=action, user=user, note=note, undoes=undoes, detail=detail)
         except (psycopg.Error, TypeError, ValueError, OverflowError) as exc:
             msg = f"writing {self.label} failed ({_first_line(exc)}); the store is unchanged."
             raise StoreError(msg) from exc
