@@ -1,8 +1,11 @@
-"""History, as-of reads, undo and revert of workspace layers (issue 15 items 5 and 8).
+"""History, as-of reads, undo and revert of workspace layers (issue 15 items 5 and 8; issue 16 item 1-2), on both
+backends: a GeoPackage and PostGIS in the session's throwaway cluster (tests/pg.py; it fails under CI=true when the
+cluster cannot start).
 
-Every edit kind is undone and the layer compared with what it was, row by row as GDAL reads it (`layer_hash`:
-columns, dtypes, values, geometries, order) and byte for byte in the GeoPackage table (every stored cell,
-geometry blobs included), with its metadata row.
+Every edit kind is undone and the layer compared with what it was, row by row as read back (`layer_hash`: columns,
+dtypes, values, geometries, order) and cell for cell in the stored table (a GeoPackage's every stored cell with its
+geometry blobs; a PostGIS table's every column but the row-version stamps, geometry as EWKB), with its metadata row.
+In PostGIS an undo is a new revision too, and it is refused naming who changed the layer since and when.
 """
 
 from __future__ import annotations
@@ -22,9 +25,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from click.testing import CliRunner
 
-from gisplan.errors import StoreError
-from gisplan.store import LayerWrite, Workspace, diff_layer, layer_hash, open_workspace, undo_change
+from gisplan.cli.main import cli
+from gisplan.errors import ConflictError, StoreError
+from gisplan.store import (
+    GeoPackageWorkspace,
+    LayerWrite,
+    PostGISWorkspace,
+    Workspace,
+    diff_layer,
+    layer_hash,
+    open_workspace,
+    undo_change,
+)
+from gisplan.store.history import row_edit_change
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,18 +67,48 @@ def _table_bytes(path: Path, name: str) -> list[tuple[object, ...]]:
         return con.execute(f'SELECT * FROM "{name}" ORDER BY fid').fetchall()
 
 
+def _stored_rows(ws: Workspace, name: str) -> list[tuple[object, ...]]:
+    """Every stored cell of layer `name` in row order: a GeoPackage table as stored; a PostGIS table without the
+    row-version stamps (a write gives every row a new version), geometry as EWKB."""
+    if isinstance(ws, GeoPackageWorkspace):
+        return _table_bytes(ws.path, name)
+    assert isinstance(ws, PostGISWorkspace)
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(ws.conninfo) as con:
+        columns = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "AND column_name NOT IN ('gisplan_version', 'gisplan_changed_by', 'gisplan_changed_at') "
+            "ORDER BY ordinal_position", (ws.schema, name)).fetchall()]
+        selected = [sql.SQL("ST_AsEWKB({})").format(sql.Identifier(c)) if c == "geometry" else sql.Identifier(c)
+                    for c in columns]
+        return con.execute(sql.SQL("SELECT {} FROM {} ORDER BY gisplan_fid").format(
+            sql.SQL(", ").join(selected), sql.Identifier(ws.schema, name))).fetchall()
+
+
 def _meta(ws: Workspace, name: str) -> dict[str, object]:
     row = ws.metadata().set_index("layer").loc[name]
     return {k: (None if pd.isna(v) else v) for k, v in row.items()}
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    w = open_workspace(tmp_path / "h.gpkg")
+def _imported(uri: str | Path) -> Workspace:
+    w = open_workspace(uri)
     w.write([LayerWrite("villages", "villages", _villages(), source_path="/data/村.geojson"),
              LayerWrite("facilities_elderly_day_care", "facilities", _ledger(), facility_type="elderly_day_care")],
             action="import", user="张三", note="首次导入")
     return w
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
+    """Villages and a ledger imported as revision 1 by 张三, in a GeoPackage and in PostGIS."""
+    return _imported(request.getfixturevalue("postgis_uri") if request.param == "postgis" else tmp_path / "h.gpkg")
+
+
+@pytest.fixture
+def gpkg_ws(tmp_path: Path) -> Workspace:
+    return _imported(tmp_path / "h.gpkg")
 
 
 def _edit_kinds() -> dict[str, object]:
@@ -94,8 +139,7 @@ def _edit_kinds() -> dict[str, object]:
 
 @pytest.mark.parametrize("kind", list(_edit_kinds()))
 def test_every_edit_kind_round_trips_through_undo(ws: Workspace, kind: str) -> None:
-    path = Path(ws.label)
-    before_rows = _table_bytes(path, "villages")
+    before_rows = _stored_rows(ws, "villages")
     before_hash = layer_hash(ws.read("villages"))
     before_meta = _meta(ws, "villages")
     edited = _edit_kinds()[kind]
@@ -104,7 +148,7 @@ def test_every_edit_kind_round_trips_through_undo(ws: Workspace, kind: str) -> N
     undo_rev = ws.undo(user="李四")
     assert undo_rev == rev + 1
     assert layer_hash(ws.read("villages")) == before_hash
-    assert _table_bytes(path, "villages") == before_rows
+    assert _stored_rows(ws, "villages") == before_rows
     assert _meta(ws, "villages") == before_meta
     revs = ws.revisions().set_index("revision")
     assert revs.loc[undo_rev, "undoes"] == rev
@@ -113,14 +157,13 @@ def test_every_edit_kind_round_trips_through_undo(ws: Workspace, kind: str) -> N
 
 
 def test_create_and_drop_round_trip(ws: Workspace) -> None:
-    path = Path(ws.label)
-    rows = _table_bytes(path, "facilities_elderly_day_care")
+    rows = _stored_rows(ws, "facilities_elderly_day_care")
     with ws.transaction(action="tidy") as tx:
         tx.drop("facilities_elderly_day_care")
         tx.write(LayerWrite("scratch", "result", pd.DataFrame({"code12": ["1"]})))
     ws.undo()
     assert "scratch" not in ws.layer_names()
-    assert _table_bytes(path, "facilities_elderly_day_care") == rows
+    assert _stored_rows(ws, "facilities_elderly_day_care") == rows
 
 
 def test_repeated_undo_walks_back_and_revert_of_an_undo_redoes(ws: Workspace) -> None:
@@ -143,9 +186,10 @@ def test_repeated_undo_walks_back_and_revert_of_an_undo_redoes(ws: Workspace) ->
 def test_revert_refuses_a_revision_whose_layer_changed_later(ws: Workspace) -> None:
     kinds = _edit_kinds()
     r1 = ws.write([LayerWrite("villages", "villages", kinds["rename"])], action="edit")
-    r2 = ws.write([LayerWrite("villages", "villages", kinds["move geometry"])], action="edit")
+    r2 = ws.write([LayerWrite("villages", "villages", kinds["move geometry"])], action="edit", user="王五")
     before = ws.revision()
-    with pytest.raises(StoreError, match=rf"cannot revert revision {r1}: `villages` \(changed again in revision {r2}\)"):
+    with pytest.raises(ConflictError, match=rf"cannot revert revision {r1}: `villages` \(changed again in revision "
+                                            rf"{r2} by 王五 at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d CST\)"):
         ws.revert(r1)
     assert ws.revision() == before
 
@@ -220,7 +264,8 @@ ws.write([LayerWrite("villages", "villages", v)], action="edit", note="killed")
 """
 
 
-def test_a_kill_in_the_middle_of_an_edit_keeps_the_last_committed_state(ws: Workspace, tmp_path: Path) -> None:
+def test_a_kill_in_the_middle_of_an_edit_keeps_the_last_committed_state(gpkg_ws: Workspace, tmp_path: Path) -> None:
+    ws = gpkg_ws
     path = Path(ws.label)
     ws.write([LayerWrite("villages", "villages", _edit_kinds()["rename"])], action="edit", note="committed")
     committed = (layer_hash(ws.read("villages")), ws.revision(), len(ws.history()))
@@ -239,9 +284,11 @@ def test_a_kill_in_the_middle_of_an_edit_keeps_the_last_committed_state(ws: Work
     assert not list(tmp_path.glob(".h.gpkg.*.importing.gpkg"))  # the next writer removed the leftover
 
 
-def test_kills_at_random_moments_never_lose_a_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["gpkg", "postgis"])
+def test_kills_at_random_moments_never_lose_a_commit(request: pytest.FixtureRequest, tmp_path: Path,
+                                                     backend: str) -> None:
     """Kill a loop of edits at several moments; the workspace always reads as its last committed revision."""
-    path = tmp_path / "loop.gpkg"
+    path = request.getfixturevalue("postgis_uri") if backend == "postgis" else str(tmp_path / "loop.gpkg")
     ws = open_workspace(path)
     ws.write([LayerWrite("villages", "villages", _villages())], action="import")
     script = tmp_path / "loop.py"
@@ -275,9 +322,122 @@ def test_kills_at_random_moments_never_lose_a_commit(tmp_path: Path) -> None:
 
 
 def test_filling_an_empty_text_column_records_one_row_not_all(ws: Workspace) -> None:
-    assert str(ws.read("villages")["remark"].dtype) == "object"
+    # GDAL reads an all-empty text column as object; PostGIS keeps the text type it was written with
+    assert str(ws.read("villages")["remark"].dtype) == ("object" if isinstance(ws, GeoPackageWorkspace) else "str")
     rev = ws.write([LayerWrite("villages", "villages", _edit_kinds()["fill an empty text column"])], action="edit")
     assert str(ws.read("villages")["remark"].dtype) == "str"
     (change,) = [c for _, c in ws.layer_changes(revision=rev)]
     assert change.counts == {"insert": 0, "update": 1, "delete": 0}
     assert change.rows[0].key == "500118002001"
+
+
+# ------------------------------------------------------------------------------- a shared store (PostGIS)
+
+
+@pytest.fixture
+def pg(postgis_uri: str) -> PostGISWorkspace:
+    w = _imported(postgis_uri)
+    assert isinstance(w, PostGISWorkspace)
+    return w
+
+
+def test_row_edits_are_in_the_history_and_undo_as_new_revisions(pg: PostGISWorkspace) -> None:
+    original = layer_hash(pg.read("villages"))
+    fid = 4  # 朱龙花村村民委员会, 500118002002
+    edited = pg.edit_row("villages", fid, {"name": "朱龙村村民委员会"}, base_version=1, user="王五",
+                         note="民政复〔2024〕12号 更名")
+    h = pg.history(unit="500118002002")
+    assert h["op"].tolist() == ["insert", "update"]
+    last = h.iloc[-1]
+    assert (last["user"], last["action"], last["note"]) == ("王五", "edit", "民政复〔2024〕12号 更名")
+    assert json.loads(last["after"])["name"] == "朱龙村村民委员会"
+    assert pg.read_layer("villages", as_of=1)["name"].iloc[3] == "朱龙花村村民委员会"
+    assert pg.undoable() == edited.version  # revision 2 is the edit
+    undo_rev = pg.undo(user="李四")
+    assert layer_hash(pg.read("villages")) == original
+    revs = pg.revisions().set_index("revision")
+    assert (revs.loc[undo_rev, "undoes"], revs.loc[undo_rev, "user"]) == (2, "李四")
+    # nothing recorded was rewritten: three revisions, the edit's history rows still there
+    assert revs.index.tolist() == [1, 2, 3]
+    assert pg.history(unit="500118002002")["op"].tolist() == ["insert", "update", "update"]
+    # the undo rewrote the layer: every row has a version above the old ones, so an edit based on them is refused
+    versions = pg.row_versions("villages")
+    assert versions["version"].tolist() == [3, 3, 3, 3]
+    with pytest.raises(ConflictError, match=r"已被 李四 于 .* 修改（当前版本 3，你的修改基于版本 2）"):
+        pg.edit_row("villages", fid, {"name": "迟到的修改"}, base_version=2, user="王五")
+
+
+def test_undo_is_refused_naming_who_changed_a_row_since(pg: PostGISWorkspace) -> None:
+    kinds = _edit_kinds()
+    pg.write([LayerWrite("villages", "villages", kinds["move geometry"])], action="edit", user="张三")
+    pg.edit_row("villages", 1, {"households": 1250}, base_version=2, user="李四")
+    with pytest.raises(ConflictError, match=r"cannot revert revision 2: `villages` \(changed again in revision 3 "
+                                            r"by 李四 at .* CST\)"):
+        pg.revert(2)
+    # the last change (李四's row edit) undoes; then 张三's whole-layer edit can be taken back too
+    pg.undo(user="李四")
+    pg.undo(user="张三")
+    assert layer_hash(pg.read("villages")) == layer_hash(_imported_frame(pg))
+    assert pg.revisions()["action"].tolist() == ["import", "edit", "edit", "undo", "undo"]
+
+
+def _imported_frame(ws: Workspace) -> pd.DataFrame:
+    frame = ws.layer_at("villages", 1)
+    assert frame is not None
+    return frame
+
+
+@pytest.mark.parametrize("backend", ["gpkg", "postgis"])
+def test_history_undo_revert_and_as_of_commands(request: pytest.FixtureRequest, tmp_path: Path,
+                                                backend: str) -> None:
+    uri = str(request.getfixturevalue("postgis_uri") if backend == "postgis" else tmp_path / "cli.gpkg")
+    ws = _imported(uri)
+    ws.write([LayerWrite("villages", "villages", _edit_kinds()["rename"])], action="edit", user="王五",
+             note="民政复〔2024〕12号")
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["history", "-w", uri])
+    assert listed.exit_code == 0, listed.output
+    assert "王五" in listed.output
+    assert "民政复〔2024〕12号" in listed.output
+    unit = runner.invoke(cli, ["history", "-w", uri, "--unit", "500118002002"])
+    assert unit.exit_code == 0, unit.output
+    assert "name: 朱龙花村村民委员会 → 朱龙村村民委员会" in unit.output
+    shown = runner.invoke(cli, ["layers", "show", "villages", "--as-of", "1", "-w", uri])
+    assert shown.exit_code == 0, shown.output
+    assert "朱龙花村村民委员会" in shown.output
+    undone = runner.invoke(cli, ["undo", "-w", uri, "--user", "李四"])
+    assert undone.exit_code == 0, undone.output
+    assert "undid revision 2" in undone.output
+    assert "villages: 0 added, 1 changed, 0 removed" in undone.output
+    assert ws.read("villages")["name"].tolist() == _villages()["name"].tolist()
+    redone = runner.invoke(cli, ["revert", "3", "-w", uri])
+    assert redone.exit_code == 0, redone.output
+    assert ws.read("villages")["name"].iloc[3] == "朱龙村村民委员会"
+    ws.write([LayerWrite("villages", "villages", _edit_kinds()["reorder rows"])], action="edit", user="赵六")
+    # revision 2's layer was changed again since (undo, redo, 赵六's edit): refused, exit 1, nothing written
+    refused = runner.invoke(cli, ["revert", "2", "-w", uri])
+    assert refused.exit_code == 1
+    assert "changed again in revision 3 by 李四 at" in refused.output
+    assert ", 5 by 赵六 at" in refused.output
+    assert "Traceback" not in refused.output
+    assert ws.revision() == 5
+
+
+def test_a_row_edit_is_recorded_as_the_whole_layer_diff_would() -> None:
+    before = _villages()
+    after = before.copy()
+    after.loc[2, ["name", "households"]] = ["兴隆社区", 420]
+    expected = diff_layer("villages", before, after, meta_before={"layer": "villages"},
+                          meta_after={"layer": "villages"})
+    quick = row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), after, 2, key_column="code12",
+                            hash_before=layer_hash(before), meta={"layer": "villages"})
+    assert quick == expected
+    assert undo_change(after, quick) is not None
+    assert layer_hash(undo_change(after, quick)) == layer_hash(before)
+    # a layer that is not as last recorded, or a changed key: None (the caller compares whole layers)
+    assert row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), after, 2, key_column="code12",
+                           hash_before="0" * 64, meta=None) is None
+    recoded = after.copy()
+    recoded.loc[2, "code12"] = "500118009001"
+    assert row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), recoded, 2, key_column="code12",
+                           hash_before=layer_hash(before), meta=None) is None

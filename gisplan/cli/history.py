@@ -127,7 +127,8 @@ def revert_command(revision: int, user: str | None, note: str | None, workspace:
     """撤回指定版本的修改 (take back what REVISION did; reverting an undo redoes it).
 
     Refused, with nothing changed, if a layer REVISION touched was changed again later: the message names
-    the later revisions to revert first.
+    the later revisions to revert first, who made them and when. On PostGIS (a shared store) undo and revert
+    are new revisions too, and a row edit made since counts as a change.
     """
     rev = workspace.revert(revision, user=user, note=note)
     _report(workspace, rev, _("reverted revision {revision}").format(revision=revision))

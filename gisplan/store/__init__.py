@@ -1,9 +1,9 @@
 """Tier 1 — the Workspace: every layer, its metadata and the change log, behind one object.
 
 Open one with :func:`open_workspace` (a GeoPackage path, or ``postgresql://…?schema=…`` for PostGIS), read with
-:meth:`Workspace.read_layer` / :meth:`Workspace.read_table` (now, or ``as_of`` a revision or date on a GeoPackage), and
+:meth:`Workspace.read_layer` / :meth:`Workspace.read_table` (now, or ``as_of`` a revision or date), and
 write several layers in one all-or-nothing step with :meth:`Workspace.write` or :meth:`Workspace.transaction`.
-Every commit to a GeoPackage records who, when, why and each changed row before and after
+Every commit (GeoPackage or PostGIS) records who, when, why and each changed row before and after
 (:mod:`gisplan.store.history`); :meth:`Workspace.undo` and :meth:`Workspace.revert` take changes back exactly.
 """
 

@@ -4,7 +4,8 @@ Writes are all-or-nothing. A commit copies the GeoPackage to a temporary file be
 and drop there, logs them, flushes the file to disk and atomically renames it over the workspace (then flushes
 the folder, so the rename itself is durable). An error, or a kill at any moment, leaves the workspace exactly as
 it was; a leftover temporary file is removed by the next writer. One writer at a time is enforced with a lock
-file. The file stays a plain GeoPackage that QGIS and GDAL open (gisplan's two tables are attribute tables).
+file (the lock, the temporary copy and the durable rename are in :mod:`gisplan.store.gpkgfile`). The file stays
+a plain GeoPackage that QGIS and GDAL open (gisplan's own tables are attribute tables).
 
 Layer names are checked against ``^[a-z][a-z0-9_]{0,62}$``. They are passed to GDAL as layer names or bound as
 SQL parameters; the one statement that must name a table (``DROP TABLE`` when a layer is dropped) quotes a
@@ -18,15 +19,11 @@ import dataclasses
 import getpass
 import json
 import logging
-import os
-import secrets
 import shutil
 import sqlite3
-import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -34,6 +31,11 @@ import pyogrio
 
 from gisplan.errors import StoreError
 from gisplan.settings import gpkg_dataset_options
+from gisplan.store.gpkgfile import commit_file as _commit_file
+from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
+from gisplan.store.gpkgfile import sweep_stale
+from gisplan.store.gpkgfile import tmp_path as _tmp_path
+from gisplan.store.gpkgfile import writer_lock as _writer_lock
 from gisplan.store.history import LayerChange, RowChange, diff_layer
 from gisplan.store.workspace import (
     HISTORY_COLUMNS,
@@ -51,14 +53,12 @@ from gisplan.store.workspace import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
 __all__ = ["HISTORY_TABLES", "GeoPackageWorkspace"]
 
 logger = logging.getLogger(__name__)
-
-_TMP_SUFFIX = ".importing.gpkg"
 
 # the history (see gisplan.store.history): one row per revision, per (revision, layer) and per changed row
 REV_TABLE = "gisplan_revisions"
@@ -475,133 +475,6 @@ def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], 
             (_now(), user, action, layer, json.dumps(dict(detail), ensure_ascii=False, sort_keys=True), revision),
         )
 
-
-def _tmp_path(path: Path) -> Path:
-    # pid plus a random token: a reused pid can never meet a stale file (or its journal) of another run
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
-if sys.platform == "win32":  # planners' desktops: the same lock through msvcrt
-    import msvcrt
-
-    def _try_lock(fh: IO[str]) -> bool:
-        try:
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(fh: IO[str]) -> None:
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fh: IO[str]) -> bool:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(fh: IO[str]) -> None:
-        fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
-    """Hold the store's writer lock (a ``.<name>.lock`` file beside it), waiting up to `wait_s`.
-
-    Hold it around reading the workspace for validation *and* writing, so that no other writer
-    changes what was validated against. Leftover temporary files of interrupted writers are removed
-    once the lock is held.
-
-    Raises
-    ------
-    StoreError
-        If another process still holds the lock after `wait_s` seconds.
-    """
-    lock_path = path.with_name(f".{path.name}.lock")
-    existed = path.exists()
-    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # deepest first
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = lock_path.open("a+")
-    except OSError as exc:
-        _tidy_new(path, lock_path, created, existed=existed)
-        msg = f"cannot write a workspace at {path} ({exc.strerror or exc}); choose a folder you can write to."
-        raise StoreError(msg) from None
-    deadline = time.monotonic() + wait_s
-    waited = False
-    with fh:
-        while not _try_lock(fh):
-            if time.monotonic() >= deadline:
-                msg = (f"{path} is being written by another gisplan process (waited {wait_s:g} s); "
-                       "wait for it to finish and retry.")
-                raise StoreError(msg)
-            if not waited:
-                logger.warning("%s is being written by another gisplan process; waiting …", path)
-                waited = True
-            time.sleep(0.05)
-        try:
-            for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*"):  # with -journal/-wal/-shm
-                logger.info("removing %s, left by an interrupted write", stale)
-                stale.unlink(missing_ok=True)
-            yield
-        finally:
-            if not existed and not path.exists():  # a failed first write leaves no lock file and no folders
-                _tidy_new(path, lock_path, created, existed=existed)
-            _unlock(fh)
-
-
-def _tidy_new(path: Path, lock_path: Path, created: list[Path], *, existed: bool) -> None:
-    """Remove the lock file and the folders a failed first write created for a workspace that never came to be."""
-    if existed or path.exists():
-        return
-    lock_path.unlink(missing_ok=True)
-    for folder in created:
-        with contextlib.suppress(OSError):  # not empty: someone else wrote there meanwhile
-            folder.rmdir()
-
-
-def sweep_stale(path: Path) -> None:
-    """Remove the temporary files of an interrupted (killed) write when no writer holds the workspace: any command
-    that reads the workspace tidies up, not only the next import."""
-    stale = list(path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}*")) if path.exists() else []
-    if not stale:
-        return
-    lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        fh = lock_path.open("a+")
-    except OSError:
-        return
-    with fh:
-        if not _try_lock(fh):
-            return  # a live writer: its temporary file is in use
-        try:
-            for tmp in stale:
-                logger.info("removing %s, left by an interrupted write", tmp)
-                tmp.unlink(missing_ok=True)
-        finally:
-            _unlock(fh)
-
-
-def _remove_tmp(tmp: Path) -> None:
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
-
-
-def _commit_file(tmp: Path, path: Path) -> None:
-    with tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    if os.name == "posix":  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:

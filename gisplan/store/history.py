@@ -33,6 +33,7 @@ __all__ = [
     "RowChange",
     "diff_layer",
     "layer_hash",
+    "row_edit_change",
     "undo_change",
 ]
 
@@ -388,6 +389,60 @@ def diff_layer(
         hash_after=_layer_hash(after, rh_a) if after is not None and rh_a is not None else None,
         order_before=order_before, rows=tuple(rows),
     )
+
+
+def row_edit_change(
+    name: str, before_row: pd.DataFrame, after: pd.DataFrame, position: int, *, key_column: str,
+    hash_before: str | None, meta: dict[str, Any] | None,
+) -> LayerChange | None:
+    """What an edit of one row in place did, from the layer after it and that row before it (without reading the
+    whole layer before: a shared store's row edit).
+
+    Parameters
+    ----------
+    name : str
+        The layer's name.
+    before_row : pandas.DataFrame
+        The edited row as it was (one row, the layer's columns and dtypes).
+    after : pandas.DataFrame
+        The whole layer after the edit.
+    position : int
+        The row's 0-based position in `after` (unchanged by the edit).
+    key_column : str
+        The column rows are matched by (the key of the layer's last recorded change).
+    hash_before : str or None
+        The layer's hash as last recorded (:func:`layer_hash` before the edit).
+    meta : dict or None
+        The layer's metadata row (an edit leaves it as it is).
+
+    Returns
+    -------
+    LayerChange or None
+        The same record :func:`diff_layer` makes of the two whole layers; None when this edit cannot be recorded so
+        (the key changed or is not unique, the dtypes differ, or the rebuilt layer before does not have
+        `hash_before`): then compare whole layers.
+    """
+    if key_column not in after.columns or not _usable_key(after, key_column) or \
+            list(before_row.columns) != list(after.columns) or \
+            [str(d) for d in before_row.dtypes] != [str(d) for d in after.dtypes]:
+        return None
+    if str(before_row[key_column].iloc[0]) != str(after[key_column].iloc[position]):
+        return None
+    rh_after = _row_hashes(after)
+    rh_before = rh_after.copy()
+    rh_before[position] = _row_hashes(before_row)[0]
+    if _layer_hash(after, rh_before) != hash_before:
+        return None
+    key = str(after[key_column].iloc[position])
+    rows: tuple[RowChange, ...] = ()
+    if rh_before[position] != rh_after[position]:
+        rows = (RowChange("update", key, _labels(after).iloc[position], position,
+                          _records(before_row, np.array([0]))[0], _records(after, np.array([position]))[0],
+                          _wkb(before_row)[0], _wkb(after)[position]),)
+    schema, meta_json = _dumps(_schema(after)), _dumps(meta)
+    return LayerChange(layer=name, key_column=key_column, schema_before=schema, schema_after=schema,
+                       meta_before=meta_json, meta_after=meta_json, hash_before=hash_before,
+                       hash_after=_layer_hash(after, rh_after), order_before=None, rows=rows)
 
 
 def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame | None:

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
-    "CHANGED_AT", "CHANGED_BY", "COLUMNS_TABLE", "FID", "GEOMETRY", "HISTORY_TABLE", "OWN_TABLES", "PASSWORD_IN_URI",
-    "RESERVED_COLUMNS", "VERSION", "driver", "has_table", "parse_postgres_uri", "scaffold", "sql_composition",
+    "CHANGED_AT", "CHANGED_BY", "COLUMNS_TABLE", "FID", "GEOMETRY", "HISTORY_TABLE", "LAYER_CHANGES_TABLE",
+    "OWN_TABLES", "PASSWORD_IN_URI", "RESERVED_COLUMNS", "REVISIONS_TABLE", "ROW_CHANGES_TABLE", "VERSION", "driver",
+    "ensure_history", "has_table", "parse_postgres_uri", "scaffold", "sql_composition",
 ]
 
 #: Per-layer column dtypes, and the append-only history of edited rows.
@@ -26,7 +27,12 @@ HISTORY_TABLE = "gisplan_row_history"
 FID, VERSION, CHANGED_BY, CHANGED_AT = "gisplan_fid", "gisplan_version", "gisplan_changed_by", "gisplan_changed_at"
 RESERVED_COLUMNS = frozenset({FID, VERSION, CHANGED_BY, CHANGED_AT})
 GEOMETRY = "geometry"
-OWN_TABLES = frozenset({META_TABLE, LOG_TABLE, COLUMNS_TABLE, HISTORY_TABLE})
+#: The history of every revision (see gisplan.store.history): who, when, why; each layer it changed; each row.
+REVISIONS_TABLE = "gisplan_revisions"
+LAYER_CHANGES_TABLE = "gisplan_layer_history"
+ROW_CHANGES_TABLE = "gisplan_row_changes"
+OWN_TABLES = frozenset({META_TABLE, LOG_TABLE, COLUMNS_TABLE, HISTORY_TABLE, REVISIONS_TABLE, LAYER_CHANGES_TABLE,
+                        ROW_CHANGES_TABLE})
 _SCHEMA_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DEFAULT_SCHEMA = "gisplan"
 PASSWORD_IN_URI = re.compile(r"(//[^/:@]*):[^/@]*@")
@@ -43,6 +49,7 @@ def driver() -> Any:
 
 
 def sql_composition() -> Any:
+    """psycopg's ``sql`` module (identifier composition)."""
     return driver().sql
 
 
@@ -121,6 +128,45 @@ def scaffold(con: psycopg.Connection[Any], schema: str) -> None:
     for statement in statements:
         con.execute(sql.SQL(statement).format(**names))
     for table in (LOG_TABLE, HISTORY_TABLE):
-        con.execute(sql.SQL("CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
-                            "FOR EACH STATEMENT EXECUTE FUNCTION {}()").format(
-            sql.Identifier(f"{table}_append_only"), sql.Identifier(schema, table), names["refuse"]))
+        _append_only(con, schema, table)
+    ensure_history(con, schema)
+
+
+_HISTORY_DDL = (
+    """CREATE TABLE IF NOT EXISTS {revisions} (revision integer PRIMARY KEY, at text NOT NULL, "user" text,
+       action text NOT NULL, note text, undoes integer, layers text, detail text)""",
+    """CREATE TABLE IF NOT EXISTS {layers} (revision integer NOT NULL, layer text NOT NULL, key_column text NOT NULL,
+       schema_before text, schema_after text, meta_before text, meta_after text, hash_before text, hash_after text,
+       order_before text, inserted integer NOT NULL, updated integer NOT NULL, deleted integer NOT NULL,
+       PRIMARY KEY (revision, layer))""",
+    """CREATE TABLE IF NOT EXISTS {rows} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+       revision integer NOT NULL, layer text NOT NULL, op text NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+       key text NOT NULL, label text, pos_before integer, before text, after text, before_geom bytea,
+       after_geom bytea)""",
+    "CREATE INDEX IF NOT EXISTS {rows_layer} ON {rows} (layer, revision)",
+    "CREATE INDEX IF NOT EXISTS {rows_key} ON {rows} (key)",
+)
+
+
+def ensure_history(con: psycopg.Connection[Any], schema: str) -> None:
+    """Create the append-only history tables if the schema lacks them (a workspace made before they existed
+    starts its history with its next commit)."""
+    sql = sql_composition()
+    if has_table(con, schema, ROW_CHANGES_TABLE):
+        return
+    names = {"revisions": sql.Identifier(schema, REVISIONS_TABLE),
+             "layers": sql.Identifier(schema, LAYER_CHANGES_TABLE), "rows": sql.Identifier(schema, ROW_CHANGES_TABLE),
+             "rows_layer": sql.Identifier(f"{ROW_CHANGES_TABLE}_layer"),
+             "rows_key": sql.Identifier(f"{ROW_CHANGES_TABLE}_key")}
+    for statement in _HISTORY_DDL:
+        con.execute(sql.SQL(statement).format(**names))
+    for table in (REVISIONS_TABLE, LAYER_CHANGES_TABLE, ROW_CHANGES_TABLE):
+        _append_only(con, schema, table)
+
+
+def _append_only(con: psycopg.Connection[Any], schema: str, table: str) -> None:
+    sql = sql_composition()
+    con.execute(sql.SQL("CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
+                        "FOR EACH STATEMENT EXECUTE FUNCTION {}()").format(
+        sql.Identifier(f"{table}_append_only"), sql.Identifier(schema, table),
+        sql.Identifier(schema, "gisplan_append_only")))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from gisplan.errors import StoreError
+from gisplan.errors import ConflictError, StoreError
 from gisplan.store.history import LayerChange, layer_hash, undo_change
 from gisplan.store.workspace import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
 
@@ -108,7 +108,7 @@ def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str
         current = ws.read(change.layer) if ws.has_layer(change.layer) else None
         if layer_hash(current) != change.hash_after:
             later = sorted({r for r, _ in ws.layer_changes(layer=change.layer, after=revision)})
-            conflicts.append(f"`{change.layer}` (changed again in revision {', '.join(map(str, later))})")
+            conflicts.append(f"`{change.layer}` (changed again in revision {_who_when(ws, later)})")
             continue
         before = undo_change(current, change)
         if before is None:
@@ -118,7 +118,7 @@ def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str
     if conflicts:
         msg = (f"cannot revert revision {revision}: {'; '.join(conflicts)}. Revert the later revisions "
                "first (`gisplan history` lists them); nothing was changed.")
-        raise StoreError(msg)
+        raise ConflictError(msg)
     detail = {"reverts": revision}
     with ws.transaction(action=action, detail=detail, lock=False, user=user,
                           note=note or f"{action} revision {revision}", undoes=revision) as tx:
@@ -129,6 +129,17 @@ def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str
                 tx.write(op)
     return tx.revision
 
+
+
+def _who_when(ws: Workspace, revisions: list[int]) -> str:
+    """``3 by 王五 at 2024-05-01 10:00:00 CST, 4 by …``: the later revisions that block a revert, who made them
+    and when (China Standard Time)."""
+    revs = ws.revisions()
+    revs = revs[revs["revision"].isin(revisions)]
+    at = pd.to_datetime(revs["at"], utc=True, format="ISO8601").dt.tz_convert(_CST).dt.strftime("%Y-%m-%d %H:%M:%S")
+    known = {int(r): f"{r} by {u or 'unknown'} at {a} CST"
+             for r, u, a in zip(revs["revision"], revs["user"], at, strict=True)}
+    return ", ".join(known.get(r, str(r)) for r in revisions)
 
 
 def _restoring_write(change: LayerChange, data: pd.DataFrame) -> LayerWrite:
