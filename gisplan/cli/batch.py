@@ -21,7 +21,6 @@ from gisplan.workflows.batch import (
     jobs_for_region,
     jobs_for_scenarios,
     load_region,
-    read_roads,
     run_batch,
 )
 
@@ -85,7 +84,6 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
     municipal_map.html. A district that fails is reported and the others complete (exit code 1 then).
     """
     codes = [c.strip() for c in only.split(",") if c.strip()] if only else None
-    roads = None
     title = "多区县批量评估"
     if len(sources) == 1 and _is_region(sources[0]):
         region = load_region(sources[0])
@@ -93,7 +91,6 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
         title = f"{region.name}"
         click.echo(_("{region}: {n} districts from {path}").format(region=region.name, n=len(jobs), path=sources[0]),
                    err=True)
-        roads = read_roads(region)
     else:
         if any(_is_region(s) for s in sources):
             msg = _("give a region file alone, or scenario files / folders (not both).")
@@ -103,7 +100,7 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
         msg = _("no district to run: check the sources and --only.")
         raise ConfigError(msg)
     cpu_note(workers, lambda text: click.echo(text, err=True))
-    result = run_batch(jobs, write=write_district if draw_map else write_district_tables, roads=roads,
+    result = run_batch(jobs, write=write_district if draw_map else write_district_tables,
                        workers=workers, scheduler=scheduler, force=force, progress=_echo_tick)
     files = write_municipal(result, out, title=title, indicator=indicator, draw_map=draw_map)
     table = pd.DataFrame({"代码 code": [o.code for o in result.outcomes], "区县": [o.name for o in result.outcomes],
