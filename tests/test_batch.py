@@ -96,6 +96,7 @@ def test_local_cluster_equals_in_process(tmp_path: Path, region_roads: Region,
     readers = [o.worker for o in runs["dask"].outcomes if ROADS_STAGE in o.seconds]
     assert 1 <= len(readers) == len(set(readers)) <= 2
     assert sum(ROADS_STAGE in o.seconds for o in runs["in"].outcomes) <= 1
+    assert all(50 < o.peak_rss_mb < 4000 for o in runs["dask"].outcomes[:3])  # each worker's own peak (VmHWM)
     compared = _same_outputs(tmp_path / "in", tmp_path / "dask")
     for code in CODES:
         for name in ("indicators.csv", "units.csv", "gaps.csv", "admin_gaps.csv", "results.gpkg", "map.html"):

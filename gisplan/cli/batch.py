@@ -69,9 +69,11 @@ def _is_region(path: Path) -> bool:
 @click.option("--only", "only", default=None, metavar="CODES",
               help="Comma-separated 6-digit district codes to run (default: all).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Run on a dask.distributed LocalCluster of N worker processes.")
+              help="Run on a dask.distributed LocalCluster of N worker processes (each reads the road file once; "
+                   "cores ÷ N kernel threads each).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on an existing Dask cluster (tcp://host:8786).")
+              help="Run on an existing, already running Dask cluster (tcp://host:8786); its workers read the "
+                   "same paths. gisplan joins it and does not start one.")
 @click.option("--map/--no-map", "draw_map", default=True, show_default=True,
               help="Write each district's map.html and the municipal map.")
 @click.option("--indicator", default=None, help="Indicator id the municipal map shows first.")

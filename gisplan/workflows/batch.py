@@ -32,6 +32,7 @@ import time
 import tomllib
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
@@ -59,7 +60,6 @@ from gisplan.workflows.plan import RunResult, run_scenario
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-    from pathlib import Path
 
     from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
@@ -173,7 +173,7 @@ def load_region(path: Path) -> Region:
         raise ConfigError(msg)
 
     def file(table: dict[str, Any], key: str, default: Path | None) -> Path | None:
-        return base / str(table[key]) if table.get(key) else default
+        return Path(os.path.normpath(base / str(table[key]))) if table.get(key) else default
 
     return Region(
         path=path, name=str(region.get("name", path.stem)), code=str(region.get("code", "")),
@@ -424,7 +424,15 @@ def _unchanged(job: DistrictJob) -> DistrictOutcome | None:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+    """This process's peak resident memory (MB): Linux's VmHWM, which starts afresh in a new program, where
+    ``ru_maxrss`` carries over the peak of the process that started it (a Dask worker would report its parent's)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux, bytes on macOS
 
 
 def run_district(
@@ -659,9 +667,9 @@ def _run_dask(
             if future.status == "finished":
                 outcome = future.result()
             else:  # the worker died (memory, a crash): the district is reported, the others go on
-                exc = future.exception()
+                err = future.exception()
                 outcome = DistrictOutcome(job.code, job.name, "failed", job.folder,
-                                          error=f"{type(exc).__name__}: {exc}")
+                                          error=f"{type(err).__name__}: {err}")
             ran[job.code] = outcome
             board.record(outcome)
     finally:
