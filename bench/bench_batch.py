@@ -4,7 +4,8 @@ run, with per-stage timings, the speed-up and the peak memory of each worker.
     PYTHONPATH=. .venv/bin/python bench/bench_batch.py                       # all 38 districts, 2 workers
     PYTHONPATH=. .venv/bin/python bench/bench_batch.py --only 500118,500153,500229 --workers 2
 
-The road network is ../shared/data/roads/chongqing_roadlinks_gcj02.parquet (read once, scattered once). Goals
+The road network is ../shared/data/roads/chongqing_roadlinks_gcj02.parquet: each process (this one for the
+in-process run, each worker for the cluster run) reads it once, on its first district (stage "read roads"). Goals
 (issue 18): speed-up ≥ 1.6× with 2 workers on a 2-core machine; the whole municipality ≤ 5 minutes on 2 workers.
 The peer of the cluster run is the in-process run of the same districts in the same process, so a loaded machine
 slows both; the CPU seconds of this process and its children are printed beside the wall seconds.
@@ -26,7 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gisplan.outputs.batch import write_district, write_municipal  # noqa: E402
-from gisplan.workflows.batch import BatchResult, jobs_for_region, load_region, read_roads, run_batch  # noqa: E402
+from gisplan.workflows.batch import (  # noqa: E402
+    ROADS_STAGE,
+    BatchResult,
+    clear_shared_roads,
+    jobs_for_region,
+    load_region,
+    run_batch,
+)
 
 if TYPE_CHECKING:
     from gisplan.progress import Tick
@@ -39,6 +47,10 @@ def _cpu() -> float:
 
 def _tick(tick: Tick) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {tick.message}", file=sys.stderr, flush=True)
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _stages(result: BatchResult) -> dict[str, float]:
@@ -62,25 +74,23 @@ def main() -> None:
     if region.roads is None or not region.roads.exists():
         sys.exit(f"the region's road file is missing ({region.roads}); the benchmark needs ../shared/data")
     only = args.only.split(",") if args.only else None
-    t0 = time.perf_counter()
-    roads = read_roads(region)
-    read_s = time.perf_counter() - t0
-    print(f"region {region.name}; roads: {len(roads):,} links read in {read_s:.1f} s; out: {out}; "
-          f"{os.cpu_count()} cores", flush=True)
+    print(f"region {region.name}; roads: {region.roads} ({region.roads.stat().st_size / 1e6:.0f} MB); out: {out}; "
+          f"{os.cpu_count()} cores; load average {_load()}", flush=True)
     runs: dict[str, BatchResult] = {}
     cpu: dict[str, float] = {}
     for label, workers in (("in-process", None), (f"LocalCluster({args.workers})", args.workers)):
         jobs = jobs_for_region(region, out / label.split("(")[0], only=only)
         print(f"\n{label}: {len(jobs)} districts …", flush=True)
         c0 = _cpu()
-        result = run_batch(jobs, write=write_district, roads=roads, workers=workers, force=True, progress=_tick)
+        result = run_batch(jobs, write=write_district, workers=workers, force=True, progress=_tick)
+        clear_shared_roads()  # the in-process copy of the network: not held during the cluster run
         t1 = time.perf_counter()
         write_municipal(result, out / label.split("(")[0], title=region.name)
         cpu[label] = _cpu() - c0
         runs[label] = result
         print(f"{label}: wall {result.seconds:.1f} s (+ municipal tables and map {time.perf_counter() - t1:.1f} s), "
               f"CPU of this process and its children {cpu[label]:.1f} s; {result.count('done')} done, "
-              f"{result.count('failed')} failed", flush=True)
+              f"{result.count('failed')} failed; load average {_load()}", flush=True)
         for o in result.outcomes:
             if o.status == "failed":
                 print(f"  failed {o.code} {o.name}: {o.error.splitlines()[0]}")
@@ -89,6 +99,9 @@ def main() -> None:
     a, b = _stages(inproc), _stages(cluster)
     for stage in dict.fromkeys([*a, *b]):
         print(f"  {stage:<40} {a.get(stage, 0.0):8.1f} | {b.get(stage, 0.0):8.1f}")
+    for label, result in runs.items():
+        readers = [o.worker for o in result.outcomes if ROADS_STAGE in o.seconds]
+        print(f"road file read by {label}: {len(readers)} time(s), in {', '.join(readers) or '—'}")
     peak: dict[str, float] = defaultdict(float)
     for o in cluster.outcomes:
         peak[o.worker] = max(peak[o.worker], o.peak_rss_mb)

@@ -19,12 +19,14 @@ from gisplan.errors import ConfigError
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.batch import write_district, write_municipal
 from gisplan.workflows.batch import (
+    ROADS_STAGE,
     DistrictJob,
+    Region,
     jobs_for_region,
     jobs_for_scenarios,
     load_region,
-    read_roads,
     run_batch,
+    shared_roads,
 )
 from tests.conftest import shared_data
 
@@ -65,23 +67,22 @@ def _same_outputs(a: Path, b: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def region_roads() -> object:
-    shared_data("roads", "chongqing_roadlinks_gcj02.parquet")
-    region = load_region(REGION)
-    return region, read_roads(region)
+def region_roads() -> Region:
+    shared_data("roads", "chongqing_roadlinks_gcj02.parquet")  # each process reads it once (shared_roads)
+    return load_region(REGION)
 
 
-def test_local_cluster_equals_in_process(tmp_path: Path, region_roads: object,
+def test_local_cluster_equals_in_process(tmp_path: Path, region_roads: Region,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GISPLAN_OFFLINE", "1")
-    region, roads = region_roads  # type: ignore[misc]
+    region = region_roads
     ticks: dict[str, list[Tick]] = {"in": [], "dask": []}
     runs = {}
     for name, workers in (("in", None), ("dask", 2)):
         jobs = jobs_for_region(region, tmp_path / name, only=CODES)
         bad = DistrictJob("500101", "万州区", tmp_path / name / "500101", "x",
                           scenario=tmp_path / "missing.toml")  # fails at once: the others must complete
-        result = run_batch([*jobs, bad], write=write_district, roads=roads, workers=workers,
+        result = run_batch([*jobs, bad], write=write_district, workers=workers,
                            progress=ticks[name].append)
         write_municipal(result, tmp_path / name, title=region.name)
         runs[name] = result
@@ -91,6 +92,11 @@ def test_local_cluster_equals_in_process(tmp_path: Path, region_roads: object,
     assert runs["in"].engine == "in-process"
     assert runs["dask"].engine.startswith("dask LocalCluster (2 workers")
     assert len({o.worker for o in runs["dask"].outcomes[:3]}) == 2  # both workers ran districts
+    # each worker read the municipal road file at most once (nothing sent from the client, nothing per task)
+    readers = [o.worker for o in runs["dask"].outcomes if ROADS_STAGE in o.seconds]
+    assert 1 <= len(readers) == len(set(readers)) <= 2
+    assert sum(ROADS_STAGE in o.seconds for o in runs["in"].outcomes) <= 1
+    assert all(50 < o.peak_rss_mb < 4000 for o in runs["dask"].outcomes[:3])  # each worker's own peak (VmHWM)
     compared = _same_outputs(tmp_path / "in", tmp_path / "dask")
     for code in CODES:
         for name in ("indicators.csv", "units.csv", "gaps.csv", "admin_gaps.csv", "results.gpkg", "map.html"):
@@ -119,22 +125,22 @@ def test_local_cluster_equals_in_process(tmp_path: Path, region_roads: object,
         assert "失败 failed 1" in seen[-1].message
 
 
-def test_rerun_skips_unchanged_districts_and_resumes(tmp_path: Path, region_roads: object,
+def test_rerun_skips_unchanged_districts_and_resumes(tmp_path: Path, region_roads: Region,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GISPLAN_OFFLINE", "1")
-    region, roads = region_roads  # type: ignore[misc]
+    region = region_roads
     jobs = jobs_for_region(region, tmp_path, only=["500229"])
-    first = run_batch(jobs, write=write_district, roads=roads)
+    first = run_batch(jobs, write=write_district)
     assert [o.status for o in first.outcomes] == ["done"]
-    again = run_batch(jobs_for_region(region, tmp_path, only=["500229"]), write=write_district, roads=roads)
+    again = run_batch(jobs_for_region(region, tmp_path, only=["500229"]), write=write_district)
     assert [o.status for o in again.outcomes] == ["skipped"]
     assert again.outcomes[0].seconds == first.outcomes[0].seconds
     # a crash after the outputs but before the marker: the district runs again
     (tmp_path / "500229" / "batch.json").unlink()
-    assert [o.status for o in run_batch(jobs, write=write_district, roads=roads).outcomes] == ["done"]
+    assert [o.status for o in run_batch(jobs, write=write_district).outcomes] == ["done"]
     # changed inputs (another seed): runs again
     changed = region.__class__(**{**{f: getattr(region, f) for f in region.__dataclass_fields__}, "seed": 1})
-    rerun = run_batch(jobs_for_region(changed, tmp_path, only=["500229"]), write=write_district, roads=roads)
+    rerun = run_batch(jobs_for_region(changed, tmp_path, only=["500229"]), write=write_district)
     assert [o.status for o in rerun.outcomes] == ["done"]
 
 
@@ -203,3 +209,33 @@ def test_an_existing_scheduler_runs_the_batch(tmp_path: Path, monkeypatch: pytes
     assert result.engine == f"dask scheduler {cluster.scheduler_address} (1 workers)"
     assert [o.status for o in result.outcomes] == ["done"]
     assert (tmp_path / "out" / "500229" / "results" / "indicators.csv").is_file()
+
+
+def test_shared_roads_are_read_once_per_process_and_checked(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from gisplan.io.spatial import file_sha256
+    from gisplan.workflows.batch import clear_shared_roads
+
+    path = tmp_path / "roads.parquet"
+    gpd.GeoDataFrame({"link_id": [1, 2]}, geometry=[shapely.LineString([(106, 29), (106.1, 29)]),
+                                                    shapely.LineString([(106, 29.1), (106.1, 29.1)])],
+                     crs="EPSG:4326").to_parquet(path)
+    sha = file_sha256(path)
+    first = shared_roads(path, sha)
+    assert shared_roads(path, sha) is first  # the same copy for every later task of the process
+    assert list(first["link_id"]) == [1, 2]
+    with pytest.raises(ConfigError, match="not the one the batch was planned with"):
+        shared_roads(path, "0" * 64)  # a worker that sees another file says so
+    clear_shared_roads()
+    assert shared_roads(path, sha) is not first
+    clear_shared_roads()
+
+
+def test_a_scheduler_that_is_not_there_is_a_clear_error(tmp_path: Path) -> None:
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(ConfigError, match=r"no Dask scheduler answers there .* does not start one"):
+        run_batch([], write=write_district, scheduler="tcp://127.0.0.1:9")

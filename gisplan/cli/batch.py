@@ -21,7 +21,6 @@ from gisplan.workflows.batch import (
     jobs_for_region,
     jobs_for_scenarios,
     load_region,
-    read_roads,
     run_batch,
 )
 
@@ -70,9 +69,11 @@ def _is_region(path: Path) -> bool:
 @click.option("--only", "only", default=None, metavar="CODES",
               help="Comma-separated 6-digit district codes to run (default: all).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Run on a dask.distributed LocalCluster of N worker processes.")
+              help="Run on a dask.distributed LocalCluster of N worker processes (each reads the road file once; "
+                   "cores ÷ N kernel threads each).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on an existing Dask cluster (tcp://host:8786).")
+              help="Run on an existing, already running Dask cluster (tcp://host:8786); its workers read the "
+                   "same paths. gisplan joins it and does not start one.")
 @click.option("--map/--no-map", "draw_map", default=True, show_default=True,
               help="Write each district's map.html and the municipal map.")
 @click.option("--indicator", default=None, help="Indicator id the municipal map shows first.")
@@ -85,7 +86,6 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
     municipal_map.html. A district that fails is reported and the others complete (exit code 1 then).
     """
     codes = [c.strip() for c in only.split(",") if c.strip()] if only else None
-    roads = None
     title = "多区县批量评估"
     if len(sources) == 1 and _is_region(sources[0]):
         region = load_region(sources[0])
@@ -93,7 +93,6 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
         title = f"{region.name}"
         click.echo(_("{region}: {n} districts from {path}").format(region=region.name, n=len(jobs), path=sources[0]),
                    err=True)
-        roads = read_roads(region)
     else:
         if any(_is_region(s) for s in sources):
             msg = _("give a region file alone, or scenario files / folders (not both).")
@@ -103,7 +102,7 @@ def batch_command(sources: tuple[Path, ...], out: Path, only: str | None, worker
         msg = _("no district to run: check the sources and --only.")
         raise ConfigError(msg)
     cpu_note(workers, lambda text: click.echo(text, err=True))
-    result = run_batch(jobs, write=write_district if draw_map else write_district_tables, roads=roads,
+    result = run_batch(jobs, write=write_district if draw_map else write_district_tables,
                        workers=workers, scheduler=scheduler, force=force, progress=_echo_tick)
     files = write_municipal(result, out, title=title, indicator=indicator, draw_map=draw_map)
     table = pd.DataFrame({"代码 code": [o.code for o in result.outcomes], "区县": [o.name for o in result.outcomes],

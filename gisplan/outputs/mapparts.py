@@ -21,6 +21,7 @@ from pyproj import Transformer
 
 from gisplan import settings
 from gisplan.analysis.metrics import REGISTRY, types_used
+from gisplan.crs import utm_crs
 from gisplan.errors import ConfigError
 from gisplan.outputs.mapstyle import MapRow
 from gisplan.vocab import Method, Metric
@@ -48,7 +49,7 @@ def _metric(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
         msg = "a map layer has no CRS; layers must carry one (the workspace stores EPSG:4326)"
         raise ConfigError(msg)
     geo = frame.geometry
-    return geo.to_crs(geo.estimate_utm_crs()) if frame.crs.is_geographic else geo
+    return geo.to_crs(utm_crs(geo)) if frame.crs.is_geographic else geo  # no PROJ database query per call
 
 
 def label_points(frame: gpd.GeoDataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:

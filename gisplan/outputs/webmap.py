@@ -178,25 +178,39 @@ def _overlay_class() -> type:
     return Overlay
 
 
-def _block(markup: str, where: str = "html") -> Any:
-    """An element whose markup (escaped with :func:`_esc`) goes into the page body or header."""
+@functools.cache
+def _block_class(where: str) -> type:
+    """The element class of :func:`_block` for `where` (made once: compiling its Jinja template costs more than
+    rendering it, and a map has dozens of blocks)."""
     fol = _folium()
 
     class Block(fol.elements.MacroElement):  # type: ignore[misc,name-defined]
         _template = fol.template.Template(f"{{% macro {where}(this, kwargs) %}}{{{{ this.markup }}}}{{% endmacro %}}")
 
-    block = Block()
+    return Block
+
+
+def _block(markup: str, where: str = "html") -> Any:
+    """An element whose markup (escaped with :func:`_esc`) goes into the page body or header."""
+    block = _block_class(where)()
     block.markup = markup
     return block
 
 
-def _script(code: str, js: tuple[tuple[str, str], ...] = (), css: tuple[tuple[str, str], ...] = ()) -> Any:
-    """A script element (``code`` is ours, never user data), registering the libraries it needs."""
+@functools.lru_cache(maxsize=256)
+def _script_class(code: str) -> type:
+    """The element class of :func:`_script` for `code` (made once per code: its template compiled once)."""
     fol = _folium()
 
     class Script(fol.elements.JSCSSMixin):  # type: ignore[misc,name-defined]
         _template = fol.template.Template("{% macro script(this, kwargs) %}" + code + "{% endmacro %}")
-    script = Script()
+
+    return Script
+
+
+def _script(code: str, js: tuple[tuple[str, str], ...] = (), css: tuple[tuple[str, str], ...] = ()) -> Any:
+    """A script element (``code`` is ours, never user data), registering the libraries it needs."""
+    script = _script_class(code)()
     script.default_js, script.default_css = list(js), list(css)
     return script
 

@@ -5,11 +5,15 @@ region file (``scenarios/chongqing-districts.toml``), each generated from the re
 :func:`gisplan.workflows.districts.write_district_scenario` with its roads clipped from the municipal road file.
 
 Engines: in this process (default), a ``distributed.LocalCluster`` of `workers` processes, or an existing Dask
-cluster at `scheduler`. The municipal road network is read once and scattered to every worker once (never pickled
-into each task); each task narrows the numerical kernels to its share of the cores (:func:`gisplan.settings.threads`)
-so that workers × threads never exceeds them. A district that fails is reported with its error and the others
-complete. A district whose inputs (content hashes) have not changed since it last completed is skipped, so a
-crashed batch resumes where it stopped. Progress of the whole batch goes to a :class:`~gisplan.progress.ProgressSink`.
+cluster at `scheduler`. The municipal road network is never pickled into a task or sent from the client: each
+worker process reads the road file once, keyed by its SHA-256 (:func:`shared_roads`), builds its spatial index once
+and clips every district it runs from that copy. Each task narrows the numerical kernels to its share of the cores
+(:func:`gisplan.settings.threads`; a LocalCluster's workers also get ``OMP_NUM_THREADS`` and the like) so that
+workers × threads never exceeds them; HiGHS, coverage and snapping ask the same setting. Workers write each
+district's outputs themselves and return only a small :class:`DistrictOutcome`; the largest districts start
+first. A district that fails is reported with its error and the others complete. A district whose inputs
+(content hashes) have not changed since it last completed is skipped, so a crashed batch resumes where it stopped.
+Progress of the whole batch goes to a :class:`~gisplan.progress.ProgressSink`.
 
 Task functions are module-level, so Dask workers (fresh processes) import them.
 """
@@ -23,10 +27,12 @@ import os
 import resource
 import shutil
 import socket
+import threading
 import time
 import tomllib
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
@@ -54,18 +60,19 @@ from gisplan.workflows.plan import RunResult, run_scenario
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-    from pathlib import Path
 
     from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
     from gisplan.store import Workspace
 
 __all__ = [
+    "ROADS_STAGE",
     "BatchResult",
     "DistrictJob",
     "DistrictOutcome",
     "DistrictWriter",
     "Region",
+    "clear_shared_roads",
     "jobs_for_region",
     "jobs_for_scenarios",
     "load_region",
@@ -73,11 +80,13 @@ __all__ = [
     "read_roads_file",
     "run_batch",
     "run_district",
+    "shared_roads",
 ]
 
 logger = logging.getLogger(__name__)
 
 MARKER = "batch.json"  # written into a district's folder last, when all its outputs are written
+ROADS_STAGE = "read roads (once per process)"  # the stage of the one task per process that reads the road file
 _REGION_KEYS = frozenset({"name", "code", "boundaries", "gazetteer", "template", "seed", "illustrative",
                           "road_buffer_m"})
 _ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
@@ -154,7 +163,7 @@ def load_region(path: Path) -> Region:
         msg = (f"region file {path}: unknown key(s) {', '.join(unknown)}; [region] takes "
                f"{', '.join(sorted(_REGION_KEYS))} and [roads] {', '.join(sorted(_ROADS_KEYS))}.")
         raise ConfigError(msg)
-    base = path.parent
+    base = path.resolve().parent  # absolute: the workers of an existing cluster have another working folder
     seed, buffer_m = region.get("seed", 20231231), region.get("road_buffer_m", settings.OSM_BUFFER_M)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         msg = f"region file {path}: [region] `seed` must be a whole number ≥ 0 (got {seed!r})."
@@ -164,7 +173,7 @@ def load_region(path: Path) -> Region:
         raise ConfigError(msg)
 
     def file(table: dict[str, Any], key: str, default: Path | None) -> Path | None:
-        return base / str(table[key]) if table.get(key) else default
+        return Path(os.path.normpath(base / str(table[key]))) if table.get(key) else default
 
     return Region(
         path=path, name=str(region.get("name", path.stem)), code=str(region.get("code", "")),
@@ -196,6 +205,8 @@ class DistrictJob:
     region : Region or None
     size : int
         Work estimate (villages, or layer bytes) so that the largest districts start first.
+    roads_sha256 : str
+        SHA-256 of the region's road file (region jobs with one): the key of each worker's copy.
     """
 
     code: str
@@ -206,6 +217,7 @@ class DistrictJob:
     data: DistrictData | None = None
     region: Region | None = None
     size: int = 0
+    roads_sha256: str = ""
 
     @property
     def results(self) -> Path:
@@ -266,6 +278,7 @@ def jobs_for_region(region: Region, out: Path, *, only: Sequence[str] | None = N
     ConfigError
         If a code of `only` is not a district of the region.
     """
+    out = out.resolve()  # the workers of an existing cluster have another working folder
     outlines, gazetteer = read_region_data(region.boundaries, region.gazetteer)
     codes = sorted(outlines["code12"].str.slice(0, 6))
     chosen = list(dict.fromkeys(c.strip()[:6] for c in only)) if only else codes
@@ -274,15 +287,17 @@ def jobs_for_region(region: Region, out: Path, *, only: Sequence[str] | None = N
         msg = (f"--only: {', '.join(wrong)} not in the region ({region.path.name}); its districts are "
                f"{', '.join(codes)}.")
         raise ConfigError(msg)
+    roads_sha = file_sha256(region.roads) if region.roads is not None and region.roads.exists() else ""
+    if region.roads is not None and not roads_sha:
+        logger.warning("region roads %s not found: districts use OpenStreetMap roads when online", region.roads)
     common = [_version(), file_sha256(region.template), str(region.seed), str(region.illustrative),
-              str(region.road_buffer_m), str(region.roads_crs), str(region.osm_fallback),
-              file_sha256(region.roads) if region.roads is not None and region.roads.exists() else "no roads"]
+              str(region.road_buffer_m), str(region.roads_crs), str(region.osm_fallback), roads_sha or "no roads"]
     jobs = []
     for code in chosen:
         data = district_data(code, outlines, gazetteer)
         own = [data.outline.geometry.iloc[0].wkb_hex, data.gazetteer.to_csv(index=False)]
         jobs.append(DistrictJob(code, data.name, out / code, _hash(common + own), data=data, region=region,
-                                size=int((data.gazetteer["level"] == "5").sum())))
+                                size=int((data.gazetteer["level"] == "5").sum()), roads_sha256=roads_sha))
     return sorted(jobs, key=lambda j: (-j.size, j.code))
 
 
@@ -294,8 +309,9 @@ def jobs_for_scenarios(paths: Sequence[Path], out: Path, *, only: Sequence[str] 
     ConfigError, ConfigFileError
         If a file is not a scenario, or two scenarios are for the same district.
     """
+    out = out.resolve()  # the workers of an existing cluster have another working folder
     files: list[Path] = []
-    for path in paths:
+    for path in (p.resolve() for p in paths):
         files += [p for p in sorted(path.glob("*.toml")) if not _is_region_file(p)] if path.is_dir() else [path]
     jobs: list[DistrictJob] = []
     seen: dict[str, Path] = {}
@@ -334,12 +350,57 @@ def read_roads_file(path: Path) -> gpd.GeoDataFrame:
 
 
 def read_roads(region: Region) -> gpd.GeoDataFrame | None:
-    """The region's municipal road links, or None when it has none."""
+    """The region's municipal road links (this process's shared copy, :func:`shared_roads`), or None when it
+    has none."""
     if region.roads is None or not region.roads.exists():
         if region.roads is not None:
             logger.warning("region roads %s not found: districts use OpenStreetMap roads when online", region.roads)
         return None
-    return read_roads_file(region.roads)
+    return shared_roads(region.roads, file_sha256(region.roads))
+
+
+_ROADS: dict[tuple[str, str], gpd.GeoDataFrame] = {}
+_ROADS_LOCK = threading.Lock()
+
+
+def shared_roads(path: Path, sha256: str) -> gpd.GeoDataFrame:
+    """The road links of `path`, read once per process and kept for every later task (a Dask worker reads the
+    municipal network on its first district, not once per district, and nothing is sent from the client); its
+    spatial index is built once too. The copy is keyed by the file's SHA-256, so a changed file is read again.
+
+    Raises
+    ------
+    ConfigError
+        If the file this process sees is not the one the batch was planned with (`sha256`): on an existing
+        cluster the workers must read the client's paths (a shared file system).
+    """
+    return _shared_roads(path, sha256)[0]
+
+
+def _shared_roads(path: Path, sha256: str) -> tuple[gpd.GeoDataFrame, bool]:
+    """:func:`shared_roads` and whether this call read the file."""
+    key = (str(path.resolve()), sha256)
+    with _ROADS_LOCK:  # a worker with several threads reads the file once
+        found = _ROADS.get(key)
+        fresh = found is None
+        if found is None:
+            seen = file_sha256(path) if path.exists() else "missing"
+            if seen != sha256:
+                msg = (f"road file {path} on {socket.gethostname()} is not the one the batch was planned with "
+                       f"(SHA-256 {seen[:12]} ≠ {sha256[:12]}); every worker must read the same file (a shared "
+                       "file system), and the file must not change during a batch.")
+                raise ConfigError(msg)
+            found = read_roads_file(path)
+            _ = found.sindex  # built once, then every district's clip is a tree query
+            _ROADS.clear()  # one network per process: a new file replaces the old copy
+            _ROADS[key] = found
+        return found, fresh
+
+
+def clear_shared_roads() -> None:
+    """Drop this process's copy of the road network (:func:`shared_roads`), giving its memory back."""
+    with _ROADS_LOCK:
+        _ROADS.clear()
 
 
 def _marker(job: DistrictJob) -> dict[str, Any] | None:
@@ -363,11 +424,19 @@ def _unchanged(job: DistrictJob) -> DistrictOutcome | None:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+    """This process's peak resident memory (MB): Linux's VmHWM, which starts afresh in a new program, where
+    ``ru_maxrss`` carries over the peak of the process that started it (a Dask worker would report its parent's)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux, bytes on macOS
 
 
 def run_district(
-    job: DistrictJob, roads: gpd.GeoDataFrame | None, *, write: DistrictWriter, threads: int,
+    job: DistrictJob, *, write: DistrictWriter, threads: int | None = None,
     catalogue_files: tuple[Path, ...] = (),
 ) -> DistrictOutcome:
     """Run one district: generate its scenario (region jobs), import its layers into a fresh workspace, run the
@@ -377,12 +446,12 @@ def run_district(
     Parameters
     ----------
     job : DistrictJob
-    roads : geopandas.GeoDataFrame or None
-        The municipal road links (region jobs with a road file), scattered once to every worker.
+        A region job with a road file clips its roads from this process's copy of it (:func:`shared_roads`).
     write : DistrictWriter
         Writes the district's outputs.
-    threads : int
-        Worker threads the numerical kernels of this task may use.
+    threads : int, optional
+        Worker threads the numerical kernels of this task may use; default ``GISPLAN_THREADS`` of the process
+        that runs it, else 1 (a worker of an existing cluster shares its machine with other workers).
     catalogue_files : tuple of Path
         Extra facility-type catalogues.
     """
@@ -390,7 +459,13 @@ def run_district(
     worker = f"{socket.gethostname()}:{os.getpid()}"
     (job.folder / MARKER).unlink(missing_ok=True)
     try:
-        with settings.threads(threads):
+        n_threads = threads if threads is not None else (
+            settings.thread_count() if os.environ.get(settings.THREADS_ENV, "").strip() else 1)
+        with settings.threads(n_threads):
+            roads, fresh = _shared_roads(job.region.roads, job.roads_sha256) \
+                if job.region is not None and job.region.roads is not None and job.roads_sha256 else (None, False)
+            if fresh:
+                laps.lap(ROADS_STAGE)
             scenario_path = job.scenario if job.scenario is not None else _generate(job, roads)
             laps.lap("generate")
             sc = load_scenario(scenario_path)
@@ -471,7 +546,6 @@ def run_batch(
     jobs: Sequence[DistrictJob],
     *,
     write: DistrictWriter,
-    roads: gpd.GeoDataFrame | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     force: bool = False,
@@ -485,15 +559,14 @@ def run_batch(
     ----------
     jobs : sequence of DistrictJob
     write : DistrictWriter
-        Writes each district's outputs (module-level, so Dask can ship it).
-    roads : geopandas.GeoDataFrame, optional
-        The municipal road links of a region batch: scattered once to every worker.
+        Writes each district's outputs (module-level, so Dask can ship it). The workers write them; only a small
+        :class:`DistrictOutcome` comes back.
     workers : int, optional
-        Start a ``distributed.LocalCluster`` with this many single-threaded worker processes; each task's kernels
-        use cores ÷ workers threads.
+        Start a ``distributed.LocalCluster`` with this many worker processes of one task each; each task's
+        kernels use cores ÷ workers threads (at least 1), and the workers' OpenMP/BLAS pools as many.
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:8786``); its workers must import gisplan and reach
-        the same paths. Tasks use 1 kernel thread unless ``GISPLAN_THREADS`` says otherwise.
+        the same paths. Tasks use 1 kernel thread unless the workers' ``GISPLAN_THREADS`` says otherwise.
     force : bool
         Run districts whose inputs are unchanged too.
     catalogue_files : tuple of Path
@@ -522,11 +595,11 @@ def run_batch(
         board = _Board(len(jobs), 1, len(kept), progress)
         ran = {}
         for job in todo:
-            ran[job.code] = run_district(job, roads, write=write, threads=settings.thread_count(),
+            ran[job.code] = run_district(job, write=write, threads=settings.thread_count(),
                                          catalogue_files=catalogue_files)
             board.record(ran[job.code])
     else:
-        engine, ran = _run_dask(todo, write=write, roads=roads, workers=workers, scheduler=scheduler,
+        engine, ran = _run_dask(todo, write=write, workers=workers, scheduler=scheduler,
                                 catalogue_files=catalogue_files, progress=progress, skipped=len(kept),
                                 total=len(jobs))
     outcomes = tuple(kept.get(j.code) or ran[j.code] for j in jobs)
@@ -542,43 +615,61 @@ def _distributed() -> Any:
     return distributed
 
 
-def _run_dask(  # noqa: PLR0913
-    todo: Sequence[DistrictJob], *, write: DistrictWriter, roads: gpd.GeoDataFrame | None, workers: int | None,
+def _worker_env(threads: int) -> dict[str, str]:
+    """The environment of a LocalCluster's worker processes: their OpenMP/BLAS/numba pools and gisplan's own
+    kernels get `threads` each, so that workers × threads stays within the cores."""
+    n = str(threads)
+    return {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n, "NUMBA_NUM_THREADS": n,
+            "VECLIB_MAXIMUM_THREADS": n, settings.THREADS_ENV: n}
+
+
+def _run_dask(
+    todo: Sequence[DistrictJob], *, write: DistrictWriter, workers: int | None,
     scheduler: str | None, catalogue_files: tuple[Path, ...], progress: ProgressSink, skipped: int, total: int,
 ) -> tuple[str, dict[str, DistrictOutcome]]:
     dd = _distributed()
     cores = os.cpu_count() or 1
     if scheduler is not None:
-        cluster, client = None, dd.Client(scheduler)
+        try:
+            cluster, client = None, dd.Client(scheduler)
+        except (OSError, TimeoutError, ValueError) as exc:  # nothing listening, a wrong address
+            msg = (f"--scheduler {scheduler}: no Dask scheduler answers there ({exc}). gisplan joins a running "
+                   "cluster and does not start one: start it first (`dask scheduler`, then `dask worker ADDRESS` "
+                   "on each node; see the README), or use --workers N for a cluster on this machine.")
+            raise ConfigError(msg) from None
         slots = sum(client.nthreads().values()) or 1
-        threads = settings.thread_count() if os.environ.get(settings.THREADS_ENV) else 1
+        threads: int | None = None  # each worker's GISPLAN_THREADS, else 1 (see run_district)
         engine = f"dask scheduler {scheduler} ({len(client.nthreads())} workers)"
     else:
         n = int(workers or 1)
+        threads = max(1, cores // n)
         import dask  # noqa: PLC0415  (installed with distributed)
 
-        # the workers' statistical profiler samples every task's stack 100 times a second: off for CPU-bound tasks
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # the workers' statistical profiler samples every task's stack 100 times a second: off for CPU-bound
+        # tasks; the nanny's own thread settings (1 each) give way to the batch's share of the cores
+        with dask.config.set({"distributed.worker.profile.enabled": False,
+                              "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536,
+                                                                      **_worker_env(threads)}}):
             cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                       host="127.0.0.1")
         client = dd.Client(cluster)
-        slots, threads = n, max(1, cores // n)
+        slots = n
         engine = f"dask LocalCluster ({n} workers × {threads} threads, {cores} cores)"
     ran: dict[str, DistrictOutcome] = {}
     try:
         board = _Board(total, slots, skipped, progress)
-        shared = client.scatter(roads, broadcast=True, hash=False) if roads is not None else None
-        futures = {client.submit(run_district, job, shared, write=write, threads=threads,
-                                 catalogue_files=catalogue_files, key=f"district-{job.code}", pure=False): job
-                   for job in todo}
+        # largest first (the jobs come sorted): a higher priority runs earlier, so no big district starts last
+        futures = {client.submit(run_district, job, write=write, threads=threads, catalogue_files=catalogue_files,
+                                 key=f"district-{job.code}", pure=False, priority=len(todo) - i): job
+                   for i, job in enumerate(todo)}
         for future in dd.as_completed(list(futures)):
             job = futures[future]
             if future.status == "finished":
                 outcome = future.result()
             else:  # the worker died (memory, a crash): the district is reported, the others go on
-                exc = future.exception()
+                err = future.exception()
                 outcome = DistrictOutcome(job.code, job.name, "failed", job.folder,
-                                          error=f"{type(exc).__name__}: {exc}")
+                                          error=f"{type(err).__name__}: {err}")
             ran[job.code] = outcome
             board.record(outcome)
     finally:
