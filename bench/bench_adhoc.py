@@ -9,8 +9,9 @@ Timed, in the same run, alternating:
 
 * ``gisplan``: the whole CLI process, ``gisplan -v coverage --roads … --facilities fac.csv --demand dem.csv
   --crs EPSG:4326 --profile walk --minutes 15 --out OUT`` (Python start-up, imports, validation of both
-  tables, network build, snapping, coverage and the default outputs: ``demand_minutes.csv`` and, at a million
-  points, ``demand_minutes.parquet`` (``--geo-format auto``)); its ``-v`` stage line is printed too;
+  tables, network build, snapping, coverage and the default outputs: at a million points only
+  ``demand_minutes.parquet``, GeoParquet with the CSV's columns and the points (``--geo-format auto``, no
+  ``--csv``; up to 250,000 points ``demand_minutes.csv`` and ``.gpkg``)); its ``-v`` stage line is printed too;
 * ``peer``: the plain in-memory scipy pipeline of issue 17, in this process after its imports: pandas reads the
   two CSVs, geopandas reads the road file, projects to UTM 48N, the graph is built from end-point coordinates,
   every point snaps to its nearest node with a k-d tree, one multi-source Dijkstra with the 15-minute cutoff,

@@ -78,6 +78,35 @@ def test_adhoc_service_area_minutes(adhoc: dict[str, Path], tmp_path: Path) -> N
     assert np.isnan(table["minutes"].iloc[2])  # 3 km from any road: unreachable
 
 
+def test_adhoc_large_runs_write_geoparquet_only_unless_asked(adhoc: dict[str, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above AUTO_GPKG_MAX_POINTS demand points (here lowered to 2) the default output is the GeoParquet file
+    alone, with the CSV's columns and the points; --csv adds the CSV, --geo-format none writes only the CSV."""
+    import gisplan.cli.coverage as adhoc_cli
+
+    monkeypatch.setattr(adhoc_cli, "AUTO_GPKG_MAX_POINTS", 2)
+    base = ["--roads", str(adhoc["roads"]), "--facilities", str(adhoc["facilities"]), "--demand",
+            str(adhoc["demand"]), "--crs", "EPSG:4326", "--minutes", "25"]
+    out = tmp_path / "big"
+    result = _invoke(*base, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["demand_minutes.parquet"]
+    geo = gpd.read_parquet(out / "demand_minutes.parquet")
+    assert geo.crs.to_epsg() == 4326
+    assert geo["demand_id"].tolist() == ["H1", "H2", "H3"]
+    assert geo["covered"].tolist() == [True, True, False]
+    assert geo["minutes"].iloc[:2].tolist() == pytest.approx([1260 / 66.667, 1520 / 66.667], abs=0.02)
+    assert geo["nearest_facility_id"].iloc[:2].tolist() == ["F1", "F1"]
+    both = tmp_path / "both"
+    assert _invoke(*base, "--csv", "--out", str(both)).exit_code == 0
+    assert sorted(p.name for p in both.iterdir()) == ["demand_minutes.csv", "demand_minutes.parquet"]
+    table = pd.read_csv(both / "demand_minutes.csv")
+    assert table["minutes"].tolist() == pytest.approx(geo["minutes"].tolist(), nan_ok=True)
+    plain = tmp_path / "plain"
+    assert _invoke(*base, "--geo-format", "none", "--out", str(plain)).exit_code == 0
+    assert sorted(p.name for p in plain.iterdir()) == ["demand_minutes.csv"]
+
+
 def test_adhoc_gcj02_inputs_are_converted(adhoc: dict[str, Path], tmp_path: Path) -> None:
     """The same points given in GCJ-02 (as 高德 exports them) give the same minutes with --crs gcj02."""
     for name in ("facilities", "demand"):

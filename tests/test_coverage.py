@@ -63,6 +63,37 @@ def test_points_snap_to_the_projected_point_on_the_edge() -> None:
     assert np.isnan(s.offset_m[2])
 
 
+def test_a_point_at_the_end_of_a_one_way_edge_is_at_that_node() -> None:
+    """A point snapped exactly onto an end node of a one-way edge (offset 0 or the edge's length) is at that
+    node, whichever edge the tie between the edges meeting there named: reached from the node and reaching it
+    at no cost, against the one-way rule or not."""
+    # edge 0 two-way (0,0)-(1000,0); edge 1 one-way end→start, i.e. from (1000,800) down to (1000,0)
+    net = network([(0, 0), (1000, 0)], [(1000, 0), (1000, 800)], direction=[1, 3])
+    assert net.forward.tolist() == [True, False]
+    fac = EdgeSnap(np.array([0]), np.array([0.0]), np.array([0.0]), np.array([[0.0, 0.0]]))
+    at_corner = np.array([[1000.0, 0.0]])
+    on_one_way = EdgeSnap(np.array([1]), np.array([0.0]), np.array([0.0]), at_corner)  # at its u end
+    on_two_way = EdgeSnap(np.array([0]), np.array([1000.0]), np.array([0.0]), at_corner)  # at its v end
+    expected = 1000 / 500  # 1 km of road at the drive profile's 500 m/min
+    assert minutes(net, DRIVE, fac, on_one_way)[0] == pytest.approx(expected, abs=1e-9)
+    assert minutes(net, DRIVE, fac, on_two_way)[0] == pytest.approx(expected, abs=1e-9)
+    # and the other way round: a facility at the corner named on the one-way edge serves the far end
+    home = EdgeSnap(np.array([0]), np.array([0.0]), np.array([0.0]), np.array([[0.0, 0.0]]))
+    assert minutes(net, DRIVE, on_one_way, home)[0] == pytest.approx(expected, abs=1e-9)
+    # a home on the one-way edge's own end node, the facility there too: no time at all
+    assert minutes(net, DRIVE, on_one_way, on_one_way)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_snapping_to_a_vertex_names_its_edge_end_exactly() -> None:
+    """A point projected onto an edge's last vertex gets the edge's own length as offset, not a sum of segment
+    lengths an ulp short of it; its first vertex gives 0."""
+    net = network([(0, 0), (0.1, 0.3), (0.7, 0.2), (1000.3, 0.1)], [(1000.3, 0.1), (1000.3, 800)])
+    s = snap(net, (1010.0, -30.0), (-5.0, -5.0))
+    assert s.edge.tolist() == [0, 0]
+    assert s.offset_m[0] == net.length_m[0]
+    assert s.offset_m[1] == 0.0
+
+
 def test_partial_edges_and_access_legs_are_hand_computed() -> None:
     net = network([(0, 0), (1000, 0)], [(1000, 0), (1000, 800)])
     fac = snap(net, (1020, 500))  # 20 m off the second road, 500 m along it

@@ -156,21 +156,30 @@ def demand_from_points(points: gpd.GeoDataFrame, *, crs: str | CRS, source: str 
     if points.crs is None:
         msg = "`points` has no CRS; set it or import the layer through `gisplan layers import`."
         raise CRSError(msg)
-    if len(points) and not (points.geom_type == "Point").all():
+    # type ids, not geom_type: that builds a million Arrow strings
+    if len(points) and not (shapely.get_type_id(points.geometry.to_numpy()) == shapely.GeometryType.POINT).all():
         msg = "`points` must hold Point geometries (use demand_from_table for polygons)."
         raise ValueError(msg)
     gdf = points
     xy = _projected_xy(points, crs)
     column = next((c for c in ("demand_id", "household_id", "id") if c in gdf), None)
     # the row numbers only when there is no id column (as text: ~1 s for a million rows)
-    ids = (gdf[column].astype(str).to_numpy(dtype=object) if column is not None
-           else np.arange(1, len(gdf) + 1).astype(str).astype(object))
+    ids = (_as_text(gdf[column]) if column is not None else np.arange(1, len(gdf) + 1).astype(str).astype(object))
     weights = {w: pd.to_numeric(gdf[w], errors="coerce").to_numpy(dtype=float) for w in WEIGHTS if w in gdf}
     if not weights:
         weights = {"households": np.ones(len(gdf))}
     code = gdf["code12"].astype(object).to_numpy() if "code12" in gdf else None
     town = _township(code) if code is not None else None
     return _frame(ids, xy, crs, weights, code12=code, township_code12=town, spread_over="point", source=source)
+
+
+def _as_text(values: pd.Series) -> NDArray[np.object_]:
+    """A column as Python strings; one already all text is taken as it is (``astype(str)`` would make a million
+    Arrow strings and convert them back)."""
+    plain = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(plain, skipna=False) == "string":
+        return plain
+    return values.astype(str).to_numpy(dtype=object)
 
 
 def _projected_xy(points: gpd.GeoDataFrame, crs: str | CRS) -> NDArray[np.float64]:

@@ -12,6 +12,8 @@ import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from gisplan import settings
@@ -57,7 +59,9 @@ __all__ = ["coverage_command", "read_points"]
 logger = logging.getLogger("gisplan")
 
 #: above this many demand points `--geo-format auto` writes GeoParquet, not a GeoPackage: at a million points the
-#: GeoPackage (its R-tree above all) took 10 s of CPU, the GeoParquet file 1.6 s
+#: GeoPackage (its R-tree above all) took 10 s of CPU, the GeoParquet file 1.6 s; and demand_minutes.csv is
+#: written only when asked (--csv): the GeoParquet file holds the same columns, and a 1M-row CSV (2 s of CPU)
+#: is more than a spreadsheet opens
 AUTO_GPKG_MAX_POINTS = 250_000
 
 _IDS = ("demand_id", "facility_id", "id", "编号", "name", "名称")
@@ -78,14 +82,20 @@ Ad-hoc inputs: CSV/XLSX with lon/lat (经度/纬度) columns, or any vector file
 .parquet); roads may also be an OSM file (.osm/.osm.bz2/.osm.pbf). --crs tells the coordinate
 system of all three when their files do not (or, for 高德 data labelled EPSG:4326, say gcj02).
 Output: OUT/demand_minutes.csv (demand_id, nearest_facility_id, minutes, covered; minutes empty
-when no facility is reached within the cutoff) and, with the points, OUT/demand_minutes.gpkg (up to
-250,000 demand points) or OUT/demand_minutes.parquet (GeoParquet, above; --geo-format chooses).
+when no facility is reached within the cutoff) and, with the points, OUT/demand_minutes.gpkg, up to
+250,000 demand points. Above that, by default, only OUT/demand_minutes.parquet (GeoParquet: the same
+columns, the points, access_m and reached_road); --csv adds the CSV, --geo-format chooses the file
+with the points (gpkg, parquet, or none, which always writes the CSV).
 With -v (gisplan -v coverage …) every stage is timed, start-up, reading and writing included, and
 the stages add up to the wall time.
 \b
-  # a million demand points, a GeoPackage all the same, and the timing of every stage
+  # a million demand points: GeoParquet only (the default at this size), and the timing of every stage
   gisplan -v coverage --roads roads.parquet --facilities fac.csv --demand dem.csv --crs gcj02 \\
-      --geo-format gpkg --out out/adhoc
+      --out out/adhoc
+\b
+  # the same with the CSV as well, and a GeoPackage instead of GeoParquet
+  gisplan coverage --roads roads.parquet --facilities fac.csv --demand dem.csv --crs gcj02 \\
+      --csv --geo-format gpkg --out out/adhoc
 """
 
 
@@ -120,8 +130,7 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
             msg = f"no longitude/latitude columns (found: {', '.join(map(str, frame.columns))})."
             fix = "name them lon and lat (or 经度 and 纬度)."
             raise SchemaError([Problem(raw.source, None, None, msg, fix)])
-        x = pd.to_numeric(frame[lon], errors="coerce")
-        y = pd.to_numeric(frame[lat], errors="coerce")
+        x, y = _numbers(frame[lon]), _numbers(frame[lat])
         bad = (x.isna() | y.isna()).to_numpy()
         if bad.any():
             problems = [Problem(raw.source, int(raw.rows[i]), lon if pd.isna(x.iloc[i]) else lat,
@@ -163,6 +172,16 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
     return gdf.drop(columns=["_row"], errors="ignore")
 
 
+def _numbers(values: pd.Series) -> pd.Series:
+    """A column of number text as floats, NaN where a cell is no number: Arrow's cast when every cell parses
+    (10x faster than pandas on a million cells), else ``pd.to_numeric``, which tolerates what Arrow does not."""
+    try:
+        text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        return pd.Series(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False), index=values.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(values, errors="coerce")
+
+
 def _id_text(values: pd.Series) -> pd.Series:
     """Ids as text: numpy converts a column without gaps at once (pandas would go cell by cell through Arrow)."""
     if values.notna().all():
@@ -192,7 +211,7 @@ def _read_roads(path: Path, declared: DeclaredCRS | None) -> gpd.GeoDataFrame:
 
 def _adhoc(
     roads: Path, facilities: Path, demand: Path, crs: str | None, profile_id: str, minutes: float,
-    max_snap_m: float, out: Path, catalogue_files: tuple[Path, ...], geo_format: str,
+    max_snap_m: float, out: Path, catalogue_files: tuple[Path, ...], geo_format: str, csv: bool | None,
 ) -> None:
     clock = Stopwatch()
     declared = parse_crs(crs) if crs else None
@@ -229,11 +248,32 @@ def _adhoc(
         "minutes": np.round(d["minutes_facilities"].to_numpy(dtype=float), 6),
         "covered": d["covered_facilities"].to_numpy(dtype=bool),
     })
-    written = [out / "demand_minutes.csv"]
-    write_atomic_csv(for_people(table, type_names={}), written[0])
-    clock.lap("write csv")
+    written = _write_adhoc(table, d, dem, out, geo_format=geo_format, csv=csv, clock=clock)
+    covered = int(table["covered"].sum())
+    off = int((~d["snapped"]).sum())
+    click.echo(_("{n:,} demand points: {covered:,} ({share:.1%}) reach a facility within {minutes:g} min "
+                 "({profile_zh} {profile}, {speed:g} m/min); {off:,} are farther than {snap:g} m from any usable "
+                 "road (unreachable). {seconds:.1f} s").format(
+        n=n, covered=covered, share=covered / n, minutes=minutes, profile_zh=profile.name_zh, profile=profile.id,
+        speed=profile.speed_m_per_min, off=off, snap=max_snap_m, seconds=clock.wall_s))
+    for path in written:
+        click.echo(os.path.normpath(path))
+    logger.info(clock.summary())
+
+
+def _write_adhoc(
+    table: pd.DataFrame, d: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, out: Path, *, geo_format: str,
+    csv: bool | None, clock: Stopwatch,
+) -> list[Path]:
+    """Write the ad-hoc per-point results (see AUTO_GPKG_MAX_POINTS for what is written by default)."""
+    n = len(table)
+    written: list[Path] = []
     if geo_format == "auto":
         geo_format = "gpkg" if n <= AUTO_GPKG_MAX_POINTS else "parquet"
+    if csv or (csv is None and n <= AUTO_GPKG_MAX_POINTS) or geo_format == "none":
+        written.append(out / "demand_minutes.csv")
+        write_atomic_csv(for_people(table, type_names={}), written[-1])
+        clock.lap("write csv")
     if geo_format != "none":
         same = len(dem) == n and np.array_equal(dem["id"].to_numpy(dtype=object), table["demand_id"].to_numpy())
         points = dem.geometry.to_numpy() if same else d.geometry.to_crs(STORAGE_CRS).to_numpy()  # as they were read
@@ -247,16 +287,7 @@ def _adhoc(
             written.append(out / "demand_minutes.gpkg")
             write_atomic_gpkg({"demand_minutes": geo}, written[-1])
         clock.lap(f"write {geo_format}")
-    covered = int(table["covered"].sum())
-    off = int((~d["snapped"]).sum())
-    click.echo(_("{n:,} demand points: {covered:,} ({share:.1%}) reach a facility within {minutes:g} min "
-                 "({profile_zh} {profile}, {speed:g} m/min); {off:,} are farther than {snap:g} m from any usable "
-                 "road (unreachable). {seconds:.1f} s").format(
-        n=n, covered=covered, share=covered / n, minutes=minutes, profile_zh=profile.name_zh, profile=profile.id,
-        speed=profile.speed_m_per_min, off=off, snap=max_snap_m, seconds=clock.wall_s))
-    for path in written:
-        click.echo(os.path.normpath(path))
-    logger.info(clock.summary())
+    return written
 
 
 def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str, str]) -> None:
@@ -317,11 +348,15 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
               show_default=True, help="Ad hoc: the per-point file beside demand_minutes.csv: a GeoPackage, GeoParquet "
               f"(smaller and faster for millions of points; QGIS 3.32+ opens it) or none; auto: a GeoPackage up to "
               f"{AUTO_GPKG_MAX_POINTS:,} demand points, GeoParquet above.")
+@click.option("--csv/--no-csv", "csv", default=None, help="Ad hoc: write demand_minutes.csv (default: up to "
+              f"{AUTO_GPKG_MAX_POINTS:,} demand points; above, the GeoParquet file holds the same columns; with "
+              "--geo-format none always).")
 @catalogue_option
 def coverage_command(
     scenario: Path | None, workspace: Workspace | None, out: Path | None, types: tuple[str, ...], method: str | None,
     no_polygons: bool, roads: Path | None, facilities: Path | None, demand: Path | None, crs: str | None,
-    profile_id: str, minutes: float, max_snap_m: float, geo_format: str, catalogue_files: tuple[Path, ...],
+    profile_id: str, minutes: float, max_snap_m: float, geo_format: str, csv: bool | None,
+    catalogue_files: tuple[Path, ...],
 ) -> None:
     """Measure network coverage: minutes from every resident to the nearest facility of each type.
 
@@ -342,7 +377,7 @@ def coverage_command(
                     "ad-hoc question.")
             raise click.UsageError(msg)
         _adhoc(roads, facilities, demand, crs, profile_id, minutes or 15.0, max_snap_m, out,  # type: ignore[arg-type]
-               catalogue_files, geo_format)
+               catalogue_files, geo_format, csv)
         return
     if any(a is not None for a in adhoc):
         msg = _("--roads/--facilities/--demand are for the ad-hoc mode; with a SCENARIO, its layers are used.")

@@ -153,6 +153,8 @@ def _facility_graph(network: RoadNetwork, profile: Profile, facilities: EdgeSnap
     frac = facilities.offset_m[snapped] / np.where(network.length_m[e] > 0, network.length_m[e], 1.0)
     access = facilities.access_m[snapped] / profile.access_speed_m_per_min
     up, down = _edge_dirs(network, profile, e)
+    # a facility exactly at an end node is reached from that node, whatever the one-way rule
+    up, down = up | (facilities.offset_m[snapped] == 0), down | (facilities.offset_m[snapped] == network.length_m[e])
     # reversed graph: facility -> node means "node reaches the facility"; u reaches it going u→v
     tail = np.concatenate([snapped[up], snapped[down]])
     head = np.concatenate([network.edge_u[e[up]], network.edge_v[e[down]]])
@@ -298,6 +300,8 @@ def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> Pl
     offset = demand.offset_m[point]
     frac = offset / np.where(length > 0, length, 1.0)
     up, down = _edge_dirs(network, profile, e)
+    # a point exactly at an end node reaches that node, whatever the one-way rule
+    up, down = up | (offset == length), down | (offset == 0)
     access = demand.access_m[point] / profile.access_speed_m_per_min
     # to u the demand travels v→u (down); to v it travels u→v (up)
     return PlacedDemand(
@@ -325,7 +329,8 @@ def _along_edge_minutes(
     length = network.length_m[ge]
     span = (facilities.offset_m[f] - p.offset_m[slots]) / np.where(length > 0, length, 1.0)
     up, down = _edge_dirs(network, profile, ge)
-    return np.where(np.where(span >= 0, up, down),
+    # two points at one spot reach each other whatever the one-way rule
+    return np.where(np.where(span > 0, up, np.where(span < 0, down, True)),
                     np.abs(span) * p.whole_edge_minutes[ge] + facilities.access_m[f] / profile.access_speed_m_per_min,
                     np.inf)
 

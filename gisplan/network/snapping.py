@@ -1,11 +1,16 @@
 """Snap points onto the nearest road *edge* (the projected point), not the nearest node.
 
-The search is exact and vectorised. Every edge is cut into its straight segments, and sample points
-are laid along each segment no more than ``spacing_m`` apart. A k-d tree over the samples gives each
-query point a few candidate segments; the exact point-to-segment distance picks the nearest. The
-answer is certified: the true nearest segment has a sample within ``sqrt(d² + (spacing/2)²)`` of the
-query, so once the k-th sample is farther than that, no segment was missed. The few points that fail
-the check (dense junctions) are searched again with a ball query of that radius.
+The search is exact and vectorised. The samples are every vertex of the usable edges and, on segments
+longer than ``spacing_m``, points laid along them no more than ``spacing_m`` apart. A k-d tree over the
+samples gives each query point a few candidate segments (a vertex stands for the segments that start and
+end at it); the exact point-to-segment distance picks the nearest. The answer is certified: the true
+nearest segment has a sample within ``sqrt(d² + (spacing/2)²)`` of the query, so once the k-th sample is
+farther than that, no segment was missed. The few points that fail the check (dense junctions) are
+searched again with a ball query of that radius.
+
+A segment is named by the index of its first vertex, so the index holds only the vertices (as
+``shapely.get_coordinates`` gives them), never a table per segment: on a city network (4.3 million
+segments) that table and its samples cost more than the k-d tree itself.
 """
 
 from __future__ import annotations
@@ -63,14 +68,19 @@ class EdgeSnap:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class SnapIndex:
-    """Straight segments of the usable edges and a k-d tree over samples along them."""
+    """The vertices of the usable edges, samples along their long segments, and a k-d tree over both.
 
-    seg: NDArray[np.float64]  # (n_segments, 5): start x, start y, dx, dy, 1 / length²
-    seg_edge: NDArray[np.int64]
-    seg_chain_m: NDArray[np.float64]
-    seg_edge_length_m: NDArray[np.float64]
-    extra_seg: NDArray[np.int64]  # segment of each sample after the first n_segments (those are the starts)
-    has_prev: NDArray[np.bool_]  # segment i starts where segment i - 1 (same edge) ends
+    A segment is named by its first vertex ``i`` (it runs from ``xy[i]`` to ``xy[i + 1]``; ``last[i]`` is
+    false). The tree's first ``len(xy)`` points are the vertices themselves, the rest the extra samples.
+    """
+
+    xy: NDArray[np.float64]  # (n_vertices, 2): every vertex of every usable edge, edge after edge
+    vertex_edge: NDArray[np.int64]  # the network edge of each vertex
+    chain_m: NDArray[np.float64]  # distance along the edge from its u end to each segment's first vertex
+    first: NDArray[np.bool_]  # the vertex begins its edge
+    last: NDArray[np.bool_]  # the vertex ends its edge (no segment starts there)
+    extra_start: NDArray[np.int64]  # the segment (first vertex) each extra sample lies on
+    edge_length_m: NDArray[np.float64]  # the network's edge lengths, by network edge
     tree: cKDTree
     spacing_m: float
 
@@ -91,70 +101,70 @@ def snap_index(network: RoadNetwork, *, usable: NDArray[np.bool_] | None = None,
         msg = f"`spacing_m` must be positive metres (got {spacing_m})."
         raise ValueError(msg)
     edges = np.arange(network.n_edges) if usable is None else np.flatnonzero(usable)
-    coords, owner = shapely.get_coordinates(network.geometry[edges], return_index=True)
-    i0 = np.flatnonzero(owner[1:] == owner[:-1])
-    n_seg = len(i0)
-    # one table per segment, filled in place (few large temporaries: fresh memory is slow to touch)
-    table = np.empty((n_seg, 5))
-    table[:, :2] = coords[i0]
-    table[:, 2:4] = coords[i0 + 1]
-    table[:, 2:4] -= table[:, :2]
-    seg_edge = edges[owner[i0]].astype(np.int64)
-    del coords, owner, i0
-    seg_len = np.hypot(table[:, 2], table[:, 3])
-    len2 = seg_len * seg_len
-    np.divide(1.0, len2, out=table[:, 4], where=len2 > 0)
-    table[len2 <= 0, 4] = 0.0
-    del len2
-    # chainage from the edge's u end: cumulative length within each edge
-    cum = np.cumsum(seg_len)
-    start_of_edge = np.ones(n_seg, dtype=bool)
-    start_of_edge[1:] = seg_edge[1:] != seg_edge[:-1]
-    chain = cum - seg_len
-    chain -= np.maximum.accumulate(np.where(start_of_edge, chain, 0.0))
-    del cum
-    # samples: each segment's start, interior points of the longer segments, and each edge's last point
-    n_per = np.maximum(1, np.ceil(seg_len / spacing_m).astype(np.int64))
+    xy, owner = shapely.get_coordinates(network.geometry[edges], return_index=True)
+    n = len(xy)
+    first = np.ones(n, dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    step = np.diff(xy, axis=0)  # the segment starting at each vertex (across an edge's end: not a segment)
+    seg_len = np.zeros(n)
+    seg_len[:-1] = np.hypot(step[:, 0], step[:, 1])
+    seg_len[last] = 0.0
+    # chainage from the edge's u end: cumulative length within each edge (adding the zeros changes no sum)
+    chain = np.cumsum(seg_len)
+    chain -= seg_len
+    chain -= np.maximum.accumulate(np.where(first, chain, 0.0))
+    # extra samples inside the segments longer than the spacing
+    n_per = np.ceil(seg_len / spacing_m).astype(np.int64)
     long = np.flatnonzero(n_per > 1)
     n_extra = n_per[long] - 1
     seg_x = np.repeat(long, n_extra)
     k = 1 + np.arange(len(seg_x)) - np.repeat(np.cumsum(n_extra) - n_extra, n_extra)
     frac = (k / n_per[seg_x])[:, None]
-    del n_per, long, n_extra, k
-    end_of_edge = np.ones(n_seg, dtype=bool)
-    end_of_edge[:-1] = seg_edge[:-1] != seg_edge[1:]
-    last = np.flatnonzero(end_of_edge)
-    pts = np.empty((n_seg + len(seg_x) + len(last), 2))
-    pts[:n_seg] = table[:, :2]
-    pts[n_seg:n_seg + len(seg_x)] = table[seg_x, :2] + frac * table[seg_x, 2:4]
-    pts[n_seg + len(seg_x):] = table[last, :2] + table[last, 2:4]  # a segment's start is the previous one's end
-    extra_seg = np.concatenate([seg_x, last]).astype(np.int64)
+    del n_per, long, n_extra, k, seg_len
+    pts = np.empty((n + len(seg_x), 2))
+    pts[:n] = xy
+    pts[n:] = xy[seg_x] + frac * step[seg_x]
+    del step, frac
     # an unbalanced tree builds twice as fast here and queries as fast
     tree = cKDTree(pts, leafsize=32, balanced_tree=False, compact_nodes=False)
-    return SnapIndex(table, seg_edge, chain, network.length_m[seg_edge], extra_seg, ~start_of_edge, tree,
-                     float(spacing_m))
+    return SnapIndex(xy, edges[owner].astype(np.int64), chain, first, last, seg_x.astype(np.int64),
+                     network.length_m, tree, float(spacing_m))
 
 
 def _tags(index: SnapIndex, sample: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The segment a sample lies on and, for a segment's first sample, the previous segment of the same edge
-    (whose end it also is); otherwise the same segment twice."""
-    n_seg = len(index.seg_edge)
-    start = sample < n_seg
-    seg = np.where(start, sample, index.extra_seg[np.where(start, 0, sample - n_seg)])
-    prev = np.where(start & index.has_prev[np.where(start, sample, 0)], seg - 1, seg)
-    return seg, prev
+    """The segment a sample lies on and, for a vertex, also the segment ending there (the segment starting
+    there first; an edge's last vertex has only the one ending there, its first only the one starting)."""
+    n_v = len(index.xy)
+    vertex = sample < n_v
+    v = np.where(vertex, sample, 0)
+    own = np.where(index.last[v], v - 1, v)
+    before = np.where(index.first[v], own, v - 1)
+    if len(index.extra_start) == 0:
+        return own, before
+    extra = index.extra_start[np.where(vertex, 0, sample - n_v)]
+    return np.where(vertex, own, extra), np.where(vertex, before, extra)
 
 
 def _nearest_of(
     index: SnapIndex, px: NDArray[np.float64], py: NDArray[np.float64], cand: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """Nearest of the candidate segments (n × m, -1 = none): segment, parameter t, distance."""
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Nearest of the candidate segments (n × m, -1 = none): segment and distance."""
     valid = cand >= 0
-    rows = index.seg[np.where(valid, cand, 0)]  # one gather of (n, m, 5)
-    dx, dy = rows[..., 2], rows[..., 3]
-    qx = px[:, None] - rows[..., 0]
-    qy = py[:, None] - rows[..., 1]
-    t = (qx * dx + qy * dy) * rows[..., 4]
+    c = np.where(valid, cand, 0)
+    xy = index.xy
+    # row i of this view is (x_i, y_i, x_i+1, y_i+1): one gather of both ends of every candidate
+    ends = np.lib.stride_tricks.as_strided(xy, shape=(len(xy) - 1, 4), strides=(xy.strides[0], xy.strides[1]),
+                                           writeable=False)[c]  # (n, m, 4)
+    dx = ends[..., 2] - ends[..., 0]
+    dy = ends[..., 3] - ends[..., 1]
+    qx = px[:, None] - ends[..., 0]
+    qy = py[:, None] - ends[..., 1]
+    len2 = dx * dx + dy * dy
+    t = qx * dx + qy * dy
+    np.divide(t, len2, out=t, where=len2 > 0)
+    t[len2 <= 0] = 0.0
     np.clip(t, 0.0, 1.0, out=t)
     qx -= t * dx
     qy -= t * dy
@@ -162,7 +172,7 @@ def _nearest_of(
     d2[~valid] = np.inf
     j = np.argmin(d2, axis=1)
     r = np.arange(len(px))
-    return cand[r, j], t[r, j], np.sqrt(d2[r, j])
+    return cand[r, j], np.sqrt(d2[r, j])
 
 
 def snap_points(
@@ -221,7 +231,6 @@ def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, m
     half = index.spacing_m / 2.0
     bound = float(np.hypot(max_snap_m, half)) * (1 + 1e-9) + 1e-9
     seg = np.full(n, -1, dtype=np.int64)
-    t = np.full(n, np.nan)
     dist = np.full(n, np.inf)
     k = min(_K, index.tree.n)
 
@@ -233,8 +242,8 @@ def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, m
         found = i_s < index.tree.n
         seg_c, prev_c = _tags(index, np.where(found, i_s, 0))
         cand = np.concatenate([np.where(found, seg_c, -1), np.where(found, prev_c, -1)], axis=1)
-        s, tt, dd = _nearest_of(index, px, py, cand)
-        seg[sl], t[sl], dist[sl] = s, tt, dd
+        s, dd = _nearest_of(index, px, py, cand)
+        seg[sl], dist[sl] = s, dd
         radius = np.hypot(np.minimum(dd, max_snap_m), half)
         return np.flatnonzero(found[:, -1] & (d_s[:, -1] <= radius)) + lo
 
@@ -251,20 +260,35 @@ def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, m
             seg_h, prev_h = _tags(index, np.asarray(h, dtype=np.int64))
             cand[r, :len(h)] = seg_h
             cand[r, width:width + len(h)] = prev_h
-        seg[again], t[again], dist[again] = _nearest_of(index, x[again], y[again], cand)
+        seg[again], dist[again] = _nearest_of(index, x[again], y[again], cand)
     ok = (seg >= 0) & (dist <= max_snap_m)
     s = np.where(ok, seg, 0)
-    tt = np.where(ok, t, np.nan)
-    row = index.seg[s]
-    dx, dy = row[:, 2], row[:, 3]
-    snapped = np.column_stack([row[:, 0] + tt * dx, row[:, 1] + tt * dy])
+    # the chosen segment's projection once more, in one fixed order of operations (the search's own
+    # arithmetic is free to differ by an ulp)
+    a = index.xy[s]
+    dx = index.xy[s + 1, 0] - a[:, 0]
+    dy = index.xy[s + 1, 1] - a[:, 1]
+    seg_len = np.hypot(dx, dy)
+    len2 = seg_len * seg_len
+    inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
+    qx, qy = x - a[:, 0], y - a[:, 1]
+    tt = np.clip((qx * dx + qy * dy) * inv, 0.0, 1.0)
+    qx -= tt * dx
+    qy -= tt * dy
+    access = np.sqrt(qx * qx + qy * qy)
+    tt[~ok] = np.nan
+    snapped = np.column_stack([a[:, 0] + tt * dx, a[:, 1] + tt * dy])
+    edge = index.vertex_edge[s]
     # clipped to the edge's own length (the sum of segment lengths may differ from it by ~1e-9 m)
-    offset = np.clip(index.seg_chain_m[s] + tt * np.hypot(dx, dy), 0.0, index.seg_edge_length_m[s])
+    # and a point projected onto the edge's v end is exactly there (as one on its u end is at 0)
+    offset = np.clip(index.chain_m[s] + tt * seg_len, 0.0, index.edge_length_m[edge])
+    at_v = (tt == 1.0) & index.last[s + 1]
+    offset[at_v] = index.edge_length_m[edge[at_v]]
     logger.debug("snap_points: %d points, %d re-searched, %d beyond %g m", n, len(again), int((~ok).sum()),
                  max_snap_m)
     return EdgeSnap(
-        edge=np.where(ok, index.seg_edge[s], -1),
+        edge=np.where(ok, edge, -1),
         offset_m=np.where(ok, offset, np.nan),
-        access_m=np.where(ok, dist, np.nan),
+        access_m=np.where(ok, access, np.nan),
         snapped_xy=snapped,
     )
