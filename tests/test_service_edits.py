@@ -4,8 +4,8 @@ real PostGIS (tests/pg.py), through the ASGI app in-process (FastAPI's TestClien
 from __future__ import annotations
 
 import shutil
-from urllib.parse import quote
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -296,7 +296,7 @@ def test_cors_is_closed_by_default_and_open_to_named_origins(ws: Workspace) -> N
 
 
 def test_token_cli_add_list_revoke_stores_only_a_salted_hash(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gisplan.service.auth as auth
+    from gisplan.service import auth
 
     monkeypatch.setattr(auth, "REFRESH_S", 0.0)  # the service re-reads the tokens at once (else within 5 s)
     runner = CliRunner()
@@ -307,14 +307,17 @@ def test_token_cli_add_list_revoke_stores_only_a_salted_hash(ws: Workspace, monk
     rows = read_tokens(ws)
     assert len(rows) == 1
     assert token not in rows.to_string()
-    assert rows["salt"].iloc[0] != "" and len(rows["hash"].iloc[0]) == 64
+    assert len(rows["salt"].iloc[0]) == 32
+    assert len(rows["hash"].iloc[0]) == 64
     token_id = str(rows["token_id"].iloc[0])
     with client_for(ws) as c:
         path = f"/collections/{TOWNSHIPS}/items/1"
         assert c.patch(path, json={"version": 1, "properties": {"name": "甲"}}, headers=bearer(token)).status_code == 200
         listed = runner.invoke(cli, ["serve", "token", "list", "-w", ws.uri])
         assert listed.exit_code == 0
-        assert "张三" in listed.output and token_id in listed.output and token not in listed.output
+        assert "张三" in listed.output
+        assert token_id in listed.output
+        assert token not in listed.output
         revoked = runner.invoke(cli, ["serve", "token", "revoke", "-w", ws.uri, token_id])
         assert revoked.exit_code == 0, revoked.output
         assert c.patch(path, json={"version": 2, "properties": {"name": "乙"}}, headers=bearer(token)).status_code == 401
@@ -328,7 +331,7 @@ def test_token_cli_add_list_revoke_stores_only_a_salted_hash(ws: Workspace, monk
 def test_serve_help_is_chinese_first_and_documents_writes() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
-    usage, _, rest = result.output.partition("\n\n")
+    _, _, rest = result.output.partition("\n\n")
     first = rest.strip().splitlines()[0]
     assert first.startswith("发布 OGC API")
     assert "Read-only: no edits" not in result.output
