@@ -201,5 +201,15 @@ def create_app(
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["ETag", "X-Request-Id"])
+    document = app.openapi
+
+    def openapi_with_bearer() -> dict[str, Any]:
+        schema = document()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http", "scheme": "bearer",
+            "description": "A token from `gisplan serve token add` (roles: applicant, reviewer, admin)"}
+        return schema
+
+    app.openapi = openapi_with_bearer  # type: ignore[method-assign]
     app.add_middleware(_Guard, max_body_bytes=max_body_bytes, workspace=workspace, audit=writable)
     return app

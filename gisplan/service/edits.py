@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gisplan.errors import GisplanError
 from gisplan.service.auth import authorise
-from gisplan.service.common import ERROR_SCHEMA, RequestError
+from gisplan.service.common import BEARER, ERROR_SCHEMA, RequestError
 from gisplan.service.rows import RowState, edit_feature, row_states
 from gisplan.store.servicetables import read_audit
 from gisplan.vocab import ServiceRole
@@ -143,11 +143,13 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
     """Add ``PATCH /collections/{collectionId}/items/{featureId}`` and ``GET /audit`` to `app`."""
 
     @app.patch("/collections/{collection_id}/items/{feature_id}", summary="Edit one feature (reviewer, admin)",
-               response_model=EditResult, responses=error_docs(401, 403, 404, 405, 409), tags=["edits"])
+               response_model=EditResult, responses=error_docs(401, 403, 404, 405, 409),
+               tags=["edits"], openapi_extra=BEARER)
     def edit_item(request: Request, collection_id: str, feature_id: str, body: FeatureEdit) -> EditResult:
         refuse_read_only(writable, request)
         caller = authorise(request, tokens, _EDITORS, what="修改要素")
-        if catalogue.layer(collection_id) is None:
+        layer = catalogue.layer(collection_id)
+        if layer is None:
             msg = f"没有集合 {collection_id[:80]!r} (no collection {collection_id[:80]!r}; see /collections)"
             raise RequestError(404, "NotFound", msg)
         position = int(feature_id) if feature_id.isdigit() and len(feature_id) < 10 else -1
@@ -160,13 +162,13 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
             msg = "没有要修改的内容 (nothing to change: give `properties` and/or `geometry`)"
             raise RequestError(400, "InvalidParameterValue", msg)
         new = edit_feature(workspace, collection_id, position, base_version=body.version, values=body.properties,
-                           geometry=geometry, user=str(caller.user))
+                           geometry=geometry, user=str(caller.user), current=layer.frame)
         request.state.summary = (f"edit {collection_id}/{position} v{body.version}→v{new.version} "
                                  f"({', '.join(sorted(body.properties))[:120]}{' geometry' if geometry else ''})")
         return EditResult(id=position, version=new.version, revision=new.revision)
 
     @app.get("/audit", summary="The audit log of writes, newest first (admin)", response_model=AuditPage,
-             responses=error_docs(401, 403), tags=["edits"])
+             responses=error_docs(401, 403), tags=["edits"], openapi_extra=BEARER)
     def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
               offset: int = Query(0, ge=0, le=2**53)) -> AuditPage:
         authorise(request, tokens, _ADMINS, what="查看审计日志")
