@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gisplan.errors import PlaceNameError
 from gisplan.placenames.register import Application
@@ -45,10 +45,23 @@ _ANYONE = frozenset(ServiceRole)
 _ID = Path(..., min_length=1, max_length=32, description="Application id (A0001 …)")
 
 
-class ApplicationIn(BaseModel):
-    """A naming application (申报)."""
+class _Text(BaseModel):
+    """Text fields without NUL characters (no database stores them as text)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> _Text:
+        bad = [name for name, value in self if isinstance(value, str) and "\x00" in value]
+        if bad:
+            msg = f"NUL character in {', '.join(bad)}"
+            raise ValueError(msg)
+        return self
+
+
+class ApplicationIn(_Text):
+    """A naming application (申报)."""
+
     proposed_name: str = Field(min_length=1, max_length=50, description="拟用名称")
     category: PlaceCategory = Field(description="地名类别")
     parent_id: str | None = Field(None, max_length=64, description="上级（乡镇或区）的编号或区划代码")
@@ -60,10 +73,9 @@ class ApplicationIn(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
 
 
-class Rejection(BaseModel):
+class Rejection(_Text):
     """Why an application is rejected (驳回)."""
 
-    model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
 
 
