@@ -38,7 +38,7 @@ def register_store(tmp_path_factory: pytest.TempPathFactory, base_store: Path) -
     return store
 
 
-def _workspace(kind: str, register_store: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Workspace:
+def workspace_of(kind: str, register_store: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Workspace:
     store = tmp_path / "yc.gpkg"
     shutil.copyfile(register_store, store)
     if kind == "gpkg":
@@ -51,7 +51,7 @@ def _workspace(kind: str, register_store: Path, tmp_path: Path, request: pytest.
 
 @pytest.fixture(params=["gpkg", "postgis"])
 def ws(request: pytest.FixtureRequest, register_store: Path, tmp_path: Path) -> Workspace:
-    return _workspace(request.param, register_store, tmp_path, request)
+    return workspace_of(request.param, register_store, tmp_path, request)
 
 
 @pytest.fixture
