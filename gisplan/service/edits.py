@@ -20,7 +20,7 @@ from gisplan.errors import GisplanError
 from gisplan.service.auth import authorise
 from gisplan.service.common import BEARER, ERROR_SCHEMA, RequestError
 from gisplan.service.rows import RowState, edit_feature, row_states
-from gisplan.store.servicetables import read_audit
+from gisplan.store.servicetables import layer_revisions, read_audit
 from gisplan.vocab import ServiceRole
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ class VersionBook:
 
     def state(self, layer: str, position: int) -> RowState | None:
         """The version of feature `position` (1-based) of `layer`, or None when there is no such row."""
-        revision = self.workspace.revision()
+        last, by_layer = layer_revisions(self.workspace)
+        revision = by_layer.get(layer, last)
         with self._lock:
             cached = self._cache.get(layer)
             if cached is None or cached[0] != revision:

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from gisplan.service.common import ERROR_SCHEMA
 from gisplan.service.common import RequestError as _RequestError
+from gisplan.store.servicetables import layer_revisions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,25 +65,36 @@ class _Layer:
 
 
 class Catalogue:
-    """The workspace's collections, each read once per revision."""
+    """The workspace's collections: the list read once per workspace revision, each layer once per revision that
+    changed it (an edit of one layer leaves the others' cached frames alone)."""
 
     def __init__(self, workspace: Workspace, *, include_sensitive: bool) -> None:
         self.workspace = workspace
         self.include_sensitive = include_sensitive
         self._cache: dict[str, _Layer] = {}
+        self._names: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
 
-    def names(self) -> list[str]:
+    def names(self, revisions: tuple[int, Mapping[str, int]] | None = None) -> list[str]:
+        """The served collections (`revisions`: :func:`layer_revisions` if the caller has it already)."""
+        last, _ = revisions if revisions is not None else layer_revisions(self.workspace)
+        cached = self._names
+        if cached is not None and cached[0] == last:
+            return cached[1]
         if not self.workspace.exists():
             return []
         meta = self.workspace.metadata()
         names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
-        return [n for n in names if self.workspace.is_spatial(n)]
+        names = [n for n in names if self.workspace.is_spatial(n)]
+        self._names = (last, names)
+        return names
 
     def layer(self, name: str) -> _Layer | None:
-        if name not in self.names():
+        """Layer `name` as served (EPSG:4326, spatial index built), or None when it is not a collection."""
+        revisions = layer_revisions(self.workspace)
+        if name not in self.names(revisions):
             return None
-        revision = self.workspace.revision()
+        revision = revisions[1].get(name, revisions[0])
         with self._lock:
             cached = self._cache.get(name)
             if cached is not None and cached.revision == revision:

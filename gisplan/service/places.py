@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from gisplan.placenames.search import SearchIndex, build_index, search
 from gisplan.service.edits import error_docs
+from gisplan.store.servicetables import layer_revisions
 from gisplan.vocab import PlaceStatus
-from gisplan.workflows.places import read_register
+from gisplan.workflows.places import PLACES, read_register
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -68,7 +69,8 @@ class _Register:
         self._cached: tuple[int, pd.DataFrame, SearchIndex] | None = None
 
     def get(self) -> tuple[pd.DataFrame, SearchIndex]:
-        revision = self.workspace.revision() if self.workspace.exists() else 0
+        last, by_layer = layer_revisions(self.workspace)
+        revision = by_layer.get(PLACES, last)
         with self._lock:
             if self._cached is None or self._cached[0] != revision:
                 frame = pd.DataFrame(read_register(self.workspace).drop(columns="geometry")).reset_index(drop=True)
