@@ -38,6 +38,12 @@ _ADMINS = frozenset({ServiceRole.ADMIN})
 
 Scalar = str | bool | int | float | None
 
+#: Columns of the register that only the naming workflow changes (a name, its romanisation, id, status and dates);
+#: a row edit may change the rest (origin, remarks, location …).
+WORKFLOW_COLUMNS = {"places": frozenset({
+    "place_id", "standard_name", "specific", "generic", "pinyin", "pinyin_tones", "pinyin_key", "short_name", "status",
+    "code12", "former_of", "approved_date", "announced_date", "retired_date"})}
+
 
 def error_docs(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error answers `codes` (every one has the same JSON body)."""
@@ -158,6 +164,12 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
             shown = feature_id[:40]
             msg = f"集合 {collection_id} 没有要素 {shown!r} (no feature {shown!r} in {collection_id})"
             raise RequestError(404, "NotFound", msg)
+        guarded = sorted(set(body.properties) & WORKFLOW_COLUMNS.get(collection_id, frozenset()))
+        if guarded:
+            shown = ", ".join(guarded)
+            msg = (f"{shown} 只能通过地名申报流程修改 ({shown} change only through the naming workflow: "
+                   "POST /naming/applications)")
+            raise RequestError(400, "InvalidParameterValue", msg)
         geometry = _geometry(body.geometry)
         if not body.properties and geometry is None:
             msg = "没有要修改的内容 (nothing to change: give `properties` and/or `geometry`)"
