@@ -6,7 +6,7 @@ stored row order, so ``limit``/``offset`` pages of the same query never overlap 
 the feature id is the row's position (1-based, stable while the layer is not replaced). ``bbox`` uses the layer's
 spatial index; any other query parameter named like a column is an equality filter on it.
 
-Layers are read through the Workspace (never SQL here) and cached per layer until the workspace's revision moves.
+Layers are read through the Workspace (never SQL here) and cached per layer until a revision changes that layer.
 """
 
 from __future__ import annotations
