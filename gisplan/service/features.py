@@ -1,4 +1,4 @@
-"""OGC API – Features (Part 1: Core, GeoJSON, OpenAPI) over a workspace, read-only, with FastAPI.
+"""OGC API – Features (Part 1: Core, GeoJSON, OpenAPI) over a workspace: the read side, with FastAPI.
 
 Every spatial layer of the workspace is a collection, except the sensitive boundary layers (boundary lines, markers
 and their inspections), which a bureau opts into with ``include_sensitive=True``. Items are served in the layer's
@@ -6,7 +6,7 @@ stored row order, so ``limit``/``offset`` pages of the same query never overlap 
 the feature id is the row's position (1-based, stable while the layer is not replaced). ``bbox`` uses the layer's
 spatial index; any other query parameter named like a column is an equality filter on it.
 
-Layers are read through the Workspace (never SQL here) and cached per layer until the workspace's revision moves.
+Layers are read through the Workspace (never SQL here) and cached per layer until a revision changes that layer.
 """
 
 from __future__ import annotations
@@ -22,20 +22,23 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 import shapely
-from fastapi import FastAPI, Request
+from fastapi import Request  # noqa: TC002 - FastAPI reads the annotations at run time
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gisplan.errors import GisplanError
+from gisplan.service.common import ERROR_SCHEMA
+from gisplan.service.common import RequestError as _RequestError
+from gisplan.store.servicetables import layer_revisions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import geopandas as gpd
+    from fastapi import FastAPI
 
+    from gisplan.service.edits import VersionBook
     from gisplan.store import Workspace
 
-__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "create_app"]
+__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "Catalogue", "add_feature_routes"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,26 +64,37 @@ class _Layer:
     extent: tuple[float, float, float, float] | None
 
 
-class _Catalogue:
-    """The workspace's collections, each read once per revision."""
+class Catalogue:
+    """The workspace's collections: the list read once per workspace revision, each layer once per revision that
+    changed it (an edit of one layer leaves the others' cached frames alone)."""
 
     def __init__(self, workspace: Workspace, *, include_sensitive: bool) -> None:
         self.workspace = workspace
         self.include_sensitive = include_sensitive
         self._cache: dict[str, _Layer] = {}
+        self._names: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
 
-    def names(self) -> list[str]:
+    def names(self, revisions: tuple[int, Mapping[str, int]] | None = None) -> list[str]:
+        """The served collections (`revisions`: :func:`layer_revisions` if the caller has it already)."""
+        last, _ = revisions if revisions is not None else layer_revisions(self.workspace)
+        cached = self._names
+        if cached is not None and cached[0] == last:
+            return cached[1]
         if not self.workspace.exists():
             return []
         meta = self.workspace.metadata()
         names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
-        return [n for n in names if self.workspace.is_spatial(n)]
+        names = [n for n in names if self.workspace.is_spatial(n)]
+        self._names = (last, names)
+        return names
 
     def layer(self, name: str) -> _Layer | None:
-        if name not in self.names():
+        """Layer `name` as served (EPSG:4326, spatial index built), or None when it is not a collection."""
+        revisions = layer_revisions(self.workspace)
+        if name not in self.names(revisions):
             return None
-        revision = self.workspace.revision()
+        revision = revisions[1].get(name, revisions[0])
         with self._lock:
             cached = self._cache.get(name)
             if cached is not None and cached.revision == revision:
@@ -98,12 +112,6 @@ class _Catalogue:
             layer = _Layer(revision, frame, title, extent)  # type: ignore[arg-type]
             self._cache[name] = layer
             return layer
-
-
-class _RequestError(GisplanError):
-    def __init__(self, status: int, code: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.code, self.description = status, code, description
 
 
 def _int_param(value: str | None, name: str, default: int, *, low: int, high: int) -> int:
@@ -223,26 +231,48 @@ def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any
     return feature
 
 
-def create_app(workspace: Workspace, *, include_sensitive: bool = False, title: str = "gisplan") -> FastAPI:
-    """A read-only OGC API – Features service over `workspace`.
+_OBJECT = {"type": "object"}
+_LINKS = {"type": "array", "items": {"type": "object", "required": ["href", "rel"],
+                                     "properties": {"href": {"type": "string"}, "rel": {"type": "string"}}}}
+_FEATURE = {"type": "object", "required": ["type", "geometry", "properties"],
+            "properties": {"type": {"enum": ["Feature"]}, "id": {"type": "integer"},
+                           "geometry": {"type": ["object", "null"]}, "properties": {"type": ["object", "null"]},
+                           "version": {"type": "integer"}, "links": _LINKS}}
+_COLLECTION = {"type": "object", "required": ["id", "links"], "properties": {
+    "id": {"type": "string"}, "title": {"type": "string"}, "itemType": {"type": "string"}, "links": _LINKS,
+    "crs": {"type": "array", "items": {"type": "string"}}, "extent": _OBJECT}}
+
+
+def _docs(schema: dict[str, Any], media: str = "application/json", *, errors: tuple[int, ...] = ()) -> dict[
+        int | str, dict[str, Any]]:
+    docs: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {media: {"schema": schema}}}}
+    docs |= {code: {"description": "Error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+             for code in (*errors, 503)}
+    return docs
+
+
+def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive: bool = False,
+                       title: str = "gisplan", versions: VersionBook | None = None) -> Catalogue:
+    """Add the OGC API – Features reads over `workspace` to `app`; return the catalogue of served collections.
 
     Parameters
     ----------
+    app : fastapi.FastAPI
+        The service (see :func:`gisplan.service.create_app`).
     workspace : Workspace
         Any backend (GeoPackage or PostGIS).
     include_sensitive : bool
         Serve the boundary lines, markers and inspections too (boundary data is sensitive; off by default).
     title : str
         The service's title on the landing page.
+    versions : VersionBook, optional
+        Row versions: a single feature then carries its ``version`` and an ``ETag``.
 
     Returns
     -------
-    fastapi.FastAPI
-        Serve it with uvicorn (``gisplan serve``).
+    Catalogue
     """
-    catalogue = _Catalogue(workspace, include_sensitive=include_sensitive)
-    app = FastAPI(title=title, description=f"OGC API – Features over {workspace.label} (只读 read-only)",
-                  version="1.0.0", openapi_url="/openapi.json", docs_url="/api.html", redoc_url=None)
+    catalogue = Catalogue(workspace, include_sensitive=include_sensitive)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -250,55 +280,53 @@ def create_app(workspace: Workspace, *, include_sensitive: bool = False, title: 
     def require(name: str) -> _Layer:
         layer = catalogue.layer(name)
         if layer is None:
-            msg = f"没有集合 {name!r} (no collection {name!r}; see /collections)"
+            msg = f"没有集合 {name[:80]!r} (no collection {name[:80]!r}; see /collections)"
             raise _RequestError(404, "NotFound", msg)
         return layer
 
-    @app.exception_handler(_RequestError)
-    async def request_error(_: Request, exc: _RequestError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "description": exc.description}, status_code=exc.status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "NotFound", 405: "MethodNotAllowed"}
-        text = {404: "没有这个资源 (no such resource; see /collections)", 405: "只读服务 (read-only service)"}
-        return JSONResponse({"code": codes.get(exc.status_code, "Error"),
-                             "description": text.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
-
-    @app.exception_handler(GisplanError)
-    async def store_error(_: Request, exc: GisplanError) -> JSONResponse:
-        logger.warning("serve: %s", exc)
-        return JSONResponse({"code": "ServerError", "description": "工作区读取失败 (the workspace could not be read)"},
-                            status_code=503)
-
-    @app.get("/", summary="Landing page")
+    @app.get("/", summary="Landing page", responses=_docs({**_OBJECT, "required": ["links"],
+                                                          "properties": {"links": _LINKS}}))
     def landing(request: Request) -> dict[str, Any]:
         return _landing(base(request), title, workspace.label)
 
-    @app.get("/conformance", summary="Conformance classes")
+    @app.get("/conformance", summary="Conformance classes", responses=_docs(
+        {"type": "object", "required": ["conformsTo"],
+         "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}}))
     def conformance() -> dict[str, Any]:
         return {"conformsTo": list(CONFORMANCE)}
 
-    @app.get("/collections", summary="Collections")
+    @app.get("/collections", summary="Collections", responses=_docs(
+        {"type": "object", "required": ["collections", "links"],
+         "properties": {"links": _LINKS, "collections": {"type": "array", "items": _COLLECTION}}}))
     def collections(request: Request) -> dict[str, Any]:
         layers = [(name, catalogue.layer(name)) for name in catalogue.names()]
         return {"links": [{"href": f"{base(request)}/collections", "rel": "self", "type": "application/json"}],
                 "collections": [_collection_doc(base(request), n, layer) for n, layer in layers if layer is not None]}
 
-    @app.get("/collections/{collection_id}", summary="One collection")
+    @app.get("/collections/{collection_id}", summary="One collection", responses=_docs(_COLLECTION, errors=(404,)))
     def collection(request: Request, collection_id: str) -> dict[str, Any]:
         return _collection_doc(base(request), collection_id, require(collection_id))
 
-    @app.get("/collections/{collection_id}/items", summary="Features of a collection", response_class=JSONResponse)
+    @app.get("/collections/{collection_id}/items", summary="Features of a collection", response_class=JSONResponse,
+             responses=_docs({"type": "object", "required": ["type", "features"], "properties": {
+                 "type": {"enum": ["FeatureCollection"]}, "features": {"type": "array", "items": _FEATURE},
+                 "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"}, "links": _LINKS}},
+                 _GEOJSON, errors=(400, 404)))
     def items(request: Request, collection_id: str, limit: str | None = None, offset: str | None = None,
               bbox: str | None = None) -> JSONResponse:
         del limit, offset, bbox  # declared for the OpenAPI document; read with the property filters below
         page = _items(require(collection_id), collection_id, base(request), dict(request.query_params))
         return JSONResponse(page, media_type=_GEOJSON)
 
-    @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", response_class=JSONResponse)
+    @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (with its version and ETag)",
+             response_class=JSONResponse, responses=_docs(_FEATURE, _GEOJSON, errors=(404,)))
     def item(request: Request, collection_id: str, feature_id: str) -> JSONResponse:
-        return JSONResponse(_item(require(collection_id), collection_id, base(request), feature_id),
-                            media_type=_GEOJSON)
+        feature = _item(require(collection_id), collection_id, base(request), feature_id)
+        state = versions.state(collection_id, int(feature["id"])) if versions is not None else None
+        headers = {}
+        if state is not None:
+            feature["version"] = state.version
+            headers["ETag"] = f'"{state.version}"'
+        return JSONResponse(feature, media_type=_GEOJSON, headers=headers)
 
-    return app
+    return catalogue
