@@ -400,7 +400,8 @@ class EditCheck:
 
 
 def check_edits(uri: str, edits: Sequence[Edit], fids: set[int], *, exact: bool = True) -> EditCheck:
-    """Count the row-history rows of the edited rows and find every acknowledged version with its value.
+    """Count the row-history rows of the edited rows and find every acknowledged version with its value (in the
+    table if it is the row's current version, else in the row history) and its revision in the change log.
 
     With `exact`, the history must hold exactly one row per acknowledged edit (no edit committed unseen); after a
     kill -9 an edit may commit without its answer reaching the client, so only ``≥`` holds.
@@ -412,7 +413,12 @@ def check_edits(uri: str, edits: Sequence[Edit], fids: set[int], *, exact: bool 
     current = ws.read_layer(EDIT_LAYER).reset_index(drop=True)
     versions = ws.row_versions(EDIT_LAYER).set_index("fid")
     history = {fid: ws.row_history(EDIT_LAYER, fid) for fid in sorted(fids | {e.fid for e in edits})}
-    missing = []
+    log = ws.changelog()
+    log = log[(log["action"] == "edit") & (log["layer"] == EDIT_LAYER)]
+    details = [json.loads(d) for d in log["detail"]]
+    logged = {(int(d["fid"]), int(d["to_version"])) for d in details}
+    missing = [f"row {e.fid} version {e.version}: no edit in the change log" for e in edits
+               if (e.fid, e.version) not in logged]
     for edit in edits:
         position = versions.index.get_loc(edit.fid)
         if int(versions["version"].iloc[position]) == edit.version:
@@ -463,12 +469,21 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def bench(*, seconds: float, clients: int, peer: bool, edits: bool = True) -> dict[str, Any]:
-    """Run the phases; return every summary and the edit check (also printed)."""
+def bench(*, seconds: float, clients: int, peer: bool = True, edits: bool = True,
+          cluster_uri: str | None = None) -> dict[str, Any]:
+    """Run the phases; return every summary and the edit check (also printed). A throwaway PostgreSQL cluster is
+    started unless `cluster_uri` names a database with PostGIS (the tests pass theirs)."""
+    with contextlib.ExitStack() as stack:
+        uri = cluster_uri or stack.enter_context(pg.cluster())
+        return _bench(uri, seconds=seconds, clients=clients, peer=peer, edits=edits)
+    raise AssertionError  # unreachable (for mypy: ExitStack may swallow exceptions)
+
+
+def _bench(cluster_uri: str, *, seconds: float, clients: int, peer: bool, edits: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    with pg.cluster() as cluster_uri, tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp_name:
         tmp = Path(tmp_name)
-        data = prepare(tmp, cluster_uri)
+        data = prepare(tmp, cluster_uri, schema=f"bench_serve_{os.getpid()}_{time.monotonic_ns()}")
         print(f"data: {data.rows[TOWNSHIPS]} townships, {len(data.rows) - 1} facility layers (示意) with "
               f"{sum(data.rows.values()) - data.rows[TOWNSHIPS]} rows, register on PostGIS; "
               f"{clients} clients × {seconds:g} s per phase")
