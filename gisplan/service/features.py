@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -59,31 +59,66 @@ class _Layer:
     frame: gpd.GeoDataFrame
     title: str
     extent: tuple[float, float, float, float] | None
+    features: tuple[str, ...]  # each row as GeoJSON text with its id, encoded once when the layer is read
+    texts: dict[str, np.ndarray] = field(default_factory=dict)  # filterable columns as text, made on first use
 
 
 class _Catalogue:
-    """The workspace's collections, each read once per revision."""
+    """The workspace's collections, each read once and kept until the workspace changes.
+
+    A request costs one look at the workspace's revision. When it has moved, the layers the service itself edited
+    in those revisions (:meth:`note_edit`) are read again; any other change (an import, a run, another program's
+    edit) drops every layer and the list of collections.
+    """
 
     def __init__(self, workspace: Workspace, *, include_sensitive: bool) -> None:
         self.workspace = workspace
         self.include_sensitive = include_sensitive
         self._cache: dict[str, _Layer] = {}
+        self._names: list[str] | None = None
+        self._seen = -1  # the revision the cache reflects
+        self._edits: dict[int, str] = {}  # revision → layer, for edits made through this service
         self._lock = threading.Lock()
 
+    def note_edit(self, revision: int, layer: str) -> None:
+        """Revision `revision` changed only `layer` (a row edit made through this service)."""
+        with self._lock:
+            if revision > self._seen:
+                self._edits[revision] = layer
+
+    def _refresh(self) -> int:
+        """Bring the cache to the workspace's current revision (the caller holds the lock); return it."""
+        revision = self.workspace.revision()
+        if revision != self._seen:
+            touched = {self._edits.get(r) for r in range(self._seen + 1, revision + 1)}
+            if self._seen < 0 or revision < self._seen or None in touched:
+                self._cache.clear()
+                self._names = None
+            else:
+                for name in touched:
+                    self._cache.pop(str(name), None)
+            self._edits = {r: n for r, n in self._edits.items() if r > revision}
+            self._seen = revision
+        if self._names is None:
+            if not self.workspace.exists():
+                return revision
+            meta = self.workspace.metadata()
+            names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
+            self._names = [n for n in names if self.workspace.is_spatial(n)]
+        return revision
+
     def names(self) -> list[str]:
-        if not self.workspace.exists():
-            return []
-        meta = self.workspace.metadata()
-        names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
-        return [n for n in names if self.workspace.is_spatial(n)]
+        with self._lock:
+            self._refresh()
+            return list(self._names or [])
 
     def layer(self, name: str) -> _Layer | None:
-        if name not in self.names():
-            return None
-        revision = self.workspace.revision()
         with self._lock:
+            revision = self._refresh()
+            if name not in (self._names or []):
+                return None
             cached = self._cache.get(name)
-            if cached is not None and cached.revision == revision:
+            if cached is not None:
                 return cached
             frame = self.workspace.read_layer(name)
             if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
@@ -95,9 +130,18 @@ class _Catalogue:
             title = f"{name} — {note}" if isinstance(note, str) and note else name
             bounds = frame.total_bounds
             extent = None if frame.empty or not np.isfinite(bounds).all() else tuple(float(b) for b in bounds)
-            layer = _Layer(revision, frame, title, extent)  # type: ignore[arg-type]
+            features = tuple(json.dumps(f, ensure_ascii=False, separators=(",", ":"))
+                             for f in _features(frame, np.arange(len(frame))))
+            layer = _Layer(revision, frame, title, extent, features)  # type: ignore[arg-type]
             self._cache[name] = layer
             return layer
+
+
+class _EncodedJSON(JSONResponse):
+    """A JSON response whose body is already JSON text (a page joined from encoded features)."""
+
+    def render(self, content: Any) -> bytes:
+        return content.encode("utf-8") if isinstance(content, str) else super().render(content)
 
 
 class _RequestError(GisplanError):
@@ -143,10 +187,12 @@ def _positions(layer: _Layer, bbox: tuple[float, float, float, float] | None,
     else:
         positions = np.sort(frame.sindex.query(shapely.box(*bbox), predicate="intersects"))
     for column, wanted in filters.items():
-        values = frame[column].to_numpy()[positions]
-        series = pd.Series(values, dtype=object)
-        text = series.astype(str).where(series.notna(), "")
-        positions = positions[(text == wanted).to_numpy()]
+        text = layer.texts.get(column)
+        if text is None:  # each column's values as text once per layer ("" for a missing value)
+            series = pd.Series(frame[column].to_numpy(), dtype=object)
+            text = series.astype(str).where(series.notna(), "").to_numpy(dtype=object)
+            layer.texts[column] = text
+        positions = positions[text[positions] == wanted]
     return positions
 
 
@@ -183,8 +229,9 @@ def _landing(root: str, title: str, label: str) -> dict[str, Any]:
     ]}
 
 
-def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> dict[str, Any]:
-    """One page of a collection's items as a GeoJSON FeatureCollection with numberMatched and paging links."""
+def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> str:
+    """One page of a collection's items as a GeoJSON FeatureCollection with numberMatched and paging links (JSON
+    text, joined from the features encoded when the layer was read)."""
     count = _int_param(params.get("limit"), "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     start = _int_param(params.get("offset"), "offset", 0, low=0, high=2**62)
     box = _bbox_param(params.get("bbox"))
@@ -208,8 +255,11 @@ def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> di
         links.append(link("next", start + count))
     if start > 0:
         links.append(link("prev", max(0, start - count)))
-    return {"type": "FeatureCollection", "features": _features(layer.frame, page), "numberMatched": len(matched),
-            "numberReturned": len(page), "links": links}
+    rest = json.dumps({"numberMatched": len(matched), "numberReturned": len(page), "links": links},
+                      ensure_ascii=False, separators=(",", ":"))
+    features = ",".join(layer.features[p] for p in page.tolist())
+    return f'{{"type":"FeatureCollection","features":[{features}],{rest[1:]}'
+
 
 
 def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any]:
@@ -217,7 +267,7 @@ def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any
     if not 0 <= position < len(layer.frame):
         msg = f"集合 {name} 没有要素 {feature_id!r} (no feature {feature_id!r} in {name})"
         raise _RequestError(404, "NotFound", msg)
-    feature = _features(layer.frame, np.array([position]))[0]
+    feature: dict[str, Any] = json.loads(layer.features[position])
     feature["links"] = [{"href": f"{root}/collections/{name}/items/{position + 1}", "rel": "self", "type": _GEOJSON},
                         {"href": f"{root}/collections/{name}", "rel": "collection", "type": "application/json"}]
     return feature
@@ -294,7 +344,7 @@ def create_app(workspace: Workspace, *, include_sensitive: bool = False, title: 
               bbox: str | None = None) -> JSONResponse:
         del limit, offset, bbox  # declared for the OpenAPI document; read with the property filters below
         page = _items(require(collection_id), collection_id, base(request), dict(request.query_params))
-        return JSONResponse(page, media_type=_GEOJSON)
+        return _EncodedJSON(page, media_type=_GEOJSON)
 
     @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", response_class=JSONResponse)
     def item(request: Request, collection_id: str, feature_id: str) -> JSONResponse:
