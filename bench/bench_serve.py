@@ -140,7 +140,7 @@ def gisplan(*args: str, timeout: float = 120) -> str:
 def add_token(uri: str, user: str, role: str = "reviewer") -> str:
     """A new API token (`gisplan serve token add`, printed once)."""
     out = gisplan("serve", "token", "add", "-w", uri, "--user", user, "--role", role)
-    return out.strip().splitlines()[-1].split()[-1]
+    return out.strip().splitlines()[0]
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -268,7 +268,8 @@ def serving_pygeoapi(data: Data, tmp: Path, *, workers: int = 2) -> Iterator[str
 
 @dataclass
 class Edit:
-    """One acknowledged edit (a 200 answer): the row, the version the server gave it, the value sent."""
+    """One acknowledged edit (a 200 answer): the feature id (the row's position), the version the server gave it,
+    the value sent."""
 
     fid: int
     version: int
@@ -411,16 +412,17 @@ def check_edits(uri: str, edits: Sequence[Edit], fids: set[int], *, exact: bool 
         msg = f"{uri} is not a PostGIS workspace"
         raise TypeError(msg)
     current = ws.read_layer(EDIT_LAYER).reset_index(drop=True)
-    versions = ws.row_versions(EDIT_LAYER).set_index("fid")
-    history = {fid: ws.row_history(EDIT_LAYER, fid) for fid in sorted(fids | {e.fid for e in edits})}
+    versions = ws.row_versions(EDIT_LAYER)  # in stored order: a feature id is a position in it
+    fid_of = versions["fid"].tolist()
+    history = {p: ws.row_history(EDIT_LAYER, fid_of[p - 1]) for p in sorted(fids | {e.fid for e in edits})}
     log = ws.changelog()
     log = log[(log["action"] == "edit") & (log["layer"] == EDIT_LAYER)]
     details = [json.loads(d) for d in log["detail"]]
-    logged = {(int(d["fid"]), int(d["to_version"])) for d in details}
+    logged = {(fid_of.index(int(d["fid"])) + 1, int(d["to_version"])) for d in details}
     missing = [f"row {e.fid} version {e.version}: no edit in the change log" for e in edits
                if (e.fid, e.version) not in logged]
     for edit in edits:
-        position = versions.index.get_loc(edit.fid)
+        position = edit.fid - 1
         if int(versions["version"].iloc[position]) == edit.version:
             found = current[EDIT_COLUMN].iloc[position]
         else:

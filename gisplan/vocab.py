@@ -38,6 +38,7 @@ __all__ = [
     "PlaceStatus",
     "QuestionKind",
     "Scope",
+    "ServiceRole",
     "SignState",
     "SignType",
     "SitingRule",
@@ -380,3 +381,11 @@ class MarkerState(StrEnum):
     TILTED = "倾斜"
     MISSING = "丢失"
     MOVED = "移位"
+
+
+class ServiceRole(StrEnum):
+    """The roles of `gisplan serve`'s API tokens (the public reads without a token)."""
+
+    APPLICANT = "applicant"  # 申报人: submits naming applications
+    REVIEWER = "reviewer"  # 审核人: reviews, rejects, approves and announces; edits rows
+    ADMIN = "admin"  # 管理员: everything, the audit included

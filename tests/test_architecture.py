@@ -29,6 +29,7 @@ BASE_ORDER = ("i18n", "errors", "laps", "progress", "vocab", "toponym", "tomllin
 SIBLINGS = {
     ("validation", "io"),  # checks read what the readers return (RawTable) and convert CRSs with them
     ("outputs", "workflows"),  # results files are written from a workflow's RunResult
+    ("service", "workflows"),  # the naming workflow and the register are served as they run in the CLI
 }
 TOP = "__init__"  # gisplan/__init__.py re-exports the public verbs of every tier but the CLI
 

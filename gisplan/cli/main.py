@@ -114,7 +114,7 @@ def cli(verbose: int, quiet: int, lang: str | None) -> None:
       gisplan init 500118 --illustrative                # a scenario for any of Chongqing's 38 districts
       gisplan batch scenarios/chongqing-districts.toml --out out/cq --workers 2
       gisplan db copy yc.gpkg "postgresql://planner@db:5432/civil?schema=yongchuan"   # to a shared PostGIS
-      gisplan serve -w yc.gpkg --port 8000           # OGC API – Features for QGIS (read-only)
+      gisplan serve -w yc.gpkg --port 8000           # OGC API – Features for QGIS, place-name query
     """
     level = max(10, 30 - 10 * (verbose - quiet))
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > quiet else "%(levelname)s: %(message)s"

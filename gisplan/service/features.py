@@ -1,4 +1,4 @@
-"""OGC API – Features (Part 1: Core, GeoJSON, OpenAPI) over a workspace, read-only, with FastAPI.
+"""OGC API – Features (Part 1: Core, GeoJSON, OpenAPI) over a workspace: the read side, with FastAPI.
 
 Every spatial layer of the workspace is a collection, except the sensitive boundary layers (boundary lines, markers
 and their inspections), which a bureau opts into with ``include_sensitive=True``. Items are served in the layer's
@@ -22,20 +22,22 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 import shapely
-from fastapi import FastAPI, Request
+from fastapi import Request  # noqa: TC002 - FastAPI reads the annotations at run time
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gisplan.errors import GisplanError
+from gisplan.service.common import ERROR_SCHEMA
+from gisplan.service.common import RequestError as _RequestError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import geopandas as gpd
+    from fastapi import FastAPI
 
+    from gisplan.service.edits import VersionBook
     from gisplan.store import Workspace
 
-__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "create_app"]
+__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "Catalogue", "add_feature_routes"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class _Layer:
     texts: dict[str, np.ndarray] = field(default_factory=dict)  # filterable columns as text, made on first use
 
 
-class _Catalogue:
+class Catalogue:
     """The workspace's collections, each read once and kept until the workspace changes.
 
     A request costs one look at the workspace's revision. When it has moved, the layers the service itself edited
@@ -142,12 +144,6 @@ class _EncodedJSON(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return content.encode("utf-8") if isinstance(content, str) else super().render(content)
-
-
-class _RequestError(GisplanError):
-    def __init__(self, status: int, code: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.code, self.description = status, code, description
 
 
 def _int_param(value: str | None, name: str, default: int, *, low: int, high: int) -> int:
@@ -273,26 +269,48 @@ def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any
     return feature
 
 
-def create_app(workspace: Workspace, *, include_sensitive: bool = False, title: str = "gisplan") -> FastAPI:
-    """A read-only OGC API – Features service over `workspace`.
+_OBJECT = {"type": "object"}
+_LINKS = {"type": "array", "items": {"type": "object", "required": ["href", "rel"],
+                                     "properties": {"href": {"type": "string"}, "rel": {"type": "string"}}}}
+_FEATURE = {"type": "object", "required": ["type", "geometry", "properties"],
+            "properties": {"type": {"enum": ["Feature"]}, "id": {"type": "integer"},
+                           "geometry": {"type": ["object", "null"]}, "properties": {"type": ["object", "null"]},
+                           "version": {"type": "integer"}, "links": _LINKS}}
+_COLLECTION = {"type": "object", "required": ["id", "links"], "properties": {
+    "id": {"type": "string"}, "title": {"type": "string"}, "itemType": {"type": "string"}, "links": _LINKS,
+    "crs": {"type": "array", "items": {"type": "string"}}, "extent": _OBJECT}}
+
+
+def _docs(schema: dict[str, Any], media: str = "application/json", *, errors: tuple[int, ...] = ()) -> dict[
+        int | str, dict[str, Any]]:
+    docs: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {media: {"schema": schema}}}}
+    docs |= {code: {"description": "Error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+             for code in (*errors, 503)}
+    return docs
+
+
+def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive: bool = False,
+                       title: str = "gisplan", versions: VersionBook | None = None) -> Catalogue:
+    """Add the OGC API – Features reads over `workspace` to `app`; return the catalogue of served collections.
 
     Parameters
     ----------
+    app : fastapi.FastAPI
+        The service (see :func:`gisplan.service.create_app`).
     workspace : Workspace
         Any backend (GeoPackage or PostGIS).
     include_sensitive : bool
         Serve the boundary lines, markers and inspections too (boundary data is sensitive; off by default).
     title : str
         The service's title on the landing page.
+    versions : VersionBook, optional
+        Row versions: a single feature then carries its ``version`` and an ``ETag``.
 
     Returns
     -------
-    fastapi.FastAPI
-        Serve it with uvicorn (``gisplan serve``).
+    Catalogue
     """
-    catalogue = _Catalogue(workspace, include_sensitive=include_sensitive)
-    app = FastAPI(title=title, description=f"OGC API – Features over {workspace.label} (只读 read-only)",
-                  version="1.0.0", openapi_url="/openapi.json", docs_url="/api.html", redoc_url=None)
+    catalogue = Catalogue(workspace, include_sensitive=include_sensitive)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -300,55 +318,53 @@ def create_app(workspace: Workspace, *, include_sensitive: bool = False, title: 
     def require(name: str) -> _Layer:
         layer = catalogue.layer(name)
         if layer is None:
-            msg = f"没有集合 {name!r} (no collection {name!r}; see /collections)"
+            msg = f"没有集合 {name[:80]!r} (no collection {name[:80]!r}; see /collections)"
             raise _RequestError(404, "NotFound", msg)
         return layer
 
-    @app.exception_handler(_RequestError)
-    async def request_error(_: Request, exc: _RequestError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "description": exc.description}, status_code=exc.status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "NotFound", 405: "MethodNotAllowed"}
-        text = {404: "没有这个资源 (no such resource; see /collections)", 405: "只读服务 (read-only service)"}
-        return JSONResponse({"code": codes.get(exc.status_code, "Error"),
-                             "description": text.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
-
-    @app.exception_handler(GisplanError)
-    async def store_error(_: Request, exc: GisplanError) -> JSONResponse:
-        logger.warning("serve: %s", exc)
-        return JSONResponse({"code": "ServerError", "description": "工作区读取失败 (the workspace could not be read)"},
-                            status_code=503)
-
-    @app.get("/", summary="Landing page")
+    @app.get("/", summary="Landing page", responses=_docs({**_OBJECT, "required": ["links"],
+                                                          "properties": {"links": _LINKS}}))
     def landing(request: Request) -> dict[str, Any]:
         return _landing(base(request), title, workspace.label)
 
-    @app.get("/conformance", summary="Conformance classes")
+    @app.get("/conformance", summary="Conformance classes", responses=_docs(
+        {"type": "object", "required": ["conformsTo"],
+         "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}}))
     def conformance() -> dict[str, Any]:
         return {"conformsTo": list(CONFORMANCE)}
 
-    @app.get("/collections", summary="Collections")
+    @app.get("/collections", summary="Collections", responses=_docs(
+        {"type": "object", "required": ["collections", "links"],
+         "properties": {"links": _LINKS, "collections": {"type": "array", "items": _COLLECTION}}}))
     def collections(request: Request) -> dict[str, Any]:
         layers = [(name, catalogue.layer(name)) for name in catalogue.names()]
         return {"links": [{"href": f"{base(request)}/collections", "rel": "self", "type": "application/json"}],
                 "collections": [_collection_doc(base(request), n, layer) for n, layer in layers if layer is not None]}
 
-    @app.get("/collections/{collection_id}", summary="One collection")
+    @app.get("/collections/{collection_id}", summary="One collection", responses=_docs(_COLLECTION, errors=(404,)))
     def collection(request: Request, collection_id: str) -> dict[str, Any]:
         return _collection_doc(base(request), collection_id, require(collection_id))
 
-    @app.get("/collections/{collection_id}/items", summary="Features of a collection", response_class=JSONResponse)
+    @app.get("/collections/{collection_id}/items", summary="Features of a collection", response_class=JSONResponse,
+             responses=_docs({"type": "object", "required": ["type", "features"], "properties": {
+                 "type": {"enum": ["FeatureCollection"]}, "features": {"type": "array", "items": _FEATURE},
+                 "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"}, "links": _LINKS}},
+                 _GEOJSON, errors=(400, 404)))
     def items(request: Request, collection_id: str, limit: str | None = None, offset: str | None = None,
               bbox: str | None = None) -> JSONResponse:
         del limit, offset, bbox  # declared for the OpenAPI document; read with the property filters below
         page = _items(require(collection_id), collection_id, base(request), dict(request.query_params))
         return _EncodedJSON(page, media_type=_GEOJSON)
 
-    @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", response_class=JSONResponse)
+    @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (with its version and ETag)",
+             response_class=JSONResponse, responses=_docs(_FEATURE, _GEOJSON, errors=(404,)))
     def item(request: Request, collection_id: str, feature_id: str) -> JSONResponse:
-        return JSONResponse(_item(require(collection_id), collection_id, base(request), feature_id),
-                            media_type=_GEOJSON)
+        feature = _item(require(collection_id), collection_id, base(request), feature_id)
+        state = versions.state(collection_id, int(feature["id"])) if versions is not None else None
+        headers = {}
+        if state is not None:
+            feature["version"] = state.version
+            headers["ETag"] = f'"{state.version}"'
+        return JSONResponse(feature, media_type=_GEOJSON, headers=headers)
 
-    return app
+    return catalogue

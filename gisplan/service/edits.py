@@ -1,0 +1,179 @@
+"""Row edits through the service (``PATCH /collections/{collectionId}/items/{featureId}``) and the audit log
+(``GET /audit``).
+
+An edit sends the version it was based on (the feature's ``version`` member, or its ``ETag``); a stale version
+answers 409 naming who changed the row and when. Editing needs a reviewer's or an admin's token.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import shapely
+from fastapi import Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from gisplan.errors import GisplanError
+from gisplan.service.auth import authorise
+from gisplan.service.common import ERROR_SCHEMA, RequestError
+from gisplan.service.rows import RowState, edit_feature, row_states
+from gisplan.store.servicetables import read_audit
+from gisplan.vocab import ServiceRole
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from gisplan.service.auth import TokenBook
+    from gisplan.service.features import Catalogue
+    from gisplan.store import Workspace
+
+__all__ = ["AuditPage", "EditResult", "FeatureEdit", "VersionBook", "add_edit_routes", "error_docs",
+           "refuse_read_only"]
+
+_EDITORS = frozenset({ServiceRole.REVIEWER})
+_ADMINS = frozenset({ServiceRole.ADMIN})
+
+Scalar = str | bool | int | float | None
+
+
+def error_docs(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the error answers `codes` (every one has the same JSON body)."""
+    text = {400: "Bad request", 401: "No valid token", 403: "Role not allowed", 404: "Not found",
+            405: "Read-only service", 409: "Conflict", 413: "Body too large", 503: "Workspace unavailable"}
+    return {code: {"description": text.get(code, "Error"), "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+            for code in (*codes, 400, 413, 503)}
+
+
+class FeatureEdit(BaseModel):
+    """The body of a row edit."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1, le=2**31 - 1, description="The version the edit is based on (feature `version`).")
+    properties: dict[str, Scalar] = Field(default_factory=dict, max_length=200,
+                                          description="Changed properties only, by name.")
+    geometry: dict[str, Any] | None = Field(None, description="A new GeoJSON geometry (lon/lat, EPSG:4326).")
+
+
+class EditResult(BaseModel):
+    """The answer to an accepted edit."""
+
+    id: int
+    version: int
+    revision: int | None
+
+
+class AuditRow(BaseModel):
+    """One audited write."""
+
+    seq: int
+    at: str
+    user: str | None
+    role: str | None
+    method: str
+    path: str
+    client: str | None
+    status: int
+    summary: str | None
+    request_id: str | None
+
+
+class AuditPage(BaseModel):
+    """A page of the audit log, newest first."""
+
+    items: list[AuditRow]
+    numberReturned: int  # noqa: N815 - the OGC API spelling
+
+
+class VersionBook:
+    """Row versions per layer, read again when the workspace's revision moves (thread-safe)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._cache: dict[str, tuple[int, pd.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    def state(self, layer: str, position: int) -> RowState | None:
+        """The version of feature `position` (1-based) of `layer`, or None when there is no such row."""
+        revision = self.workspace.revision()
+        with self._lock:
+            cached = self._cache.get(layer)
+            if cached is None or cached[0] != revision:
+                cached = (revision, row_states(self.workspace, layer))
+                self._cache[layer] = cached
+        states = cached[1]
+        if not 1 <= position <= len(states):
+            return None
+        row = states.iloc[position - 1]
+        return RowState(position, int(row["version"]), row["changed_by"], row["changed_at"])
+
+
+def refuse_read_only(writable: bool, request: Request) -> None:
+    """405 when the service is read-only (a GeoPackage served without ``--allow-writes``)."""
+    if not writable:
+        request.state.summary = "refused: read-only service"
+        msg = ("只读服务：GeoPackage 工作区一次只能有一个写入者，需以 --allow-writes 启动 (read-only service: a "
+               "GeoPackage "
+               "workspace has one writer at a time; start `gisplan serve --allow-writes` to accept writes)")
+        raise RequestError(405, "MethodNotAllowed", msg, headers={"Allow": "GET, HEAD"})
+
+
+def _geometry(doc: dict[str, Any] | None) -> shapely.Geometry | None:
+    if doc is None:
+        return None
+    try:
+        geometry = shapely.geometry.shape(doc)
+    except (GisplanError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+            shapely.errors.ShapelyError) as exc:
+        msg = f"geometry 不是有效的 GeoJSON 几何 (`geometry` is not a GeoJSON geometry: {str(exc)[:120]})"
+        raise RequestError(400, "InvalidParameterValue", msg) from None
+    minx, miny, maxx, maxy = geometry.bounds if not geometry.is_empty else (math.nan,) * 4
+    inside = -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+    if geometry.is_empty or not geometry.is_valid or not inside:
+        msg = ("geometry 须为经纬度（EPSG:4326）中的有效非空几何 (`geometry` must be a valid, non-empty geometry in "
+               "lon/lat, EPSG:4326)")
+        raise RequestError(400, "InvalidParameterValue", msg)
+    return geometry
+
+
+def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue, tokens: TokenBook,
+                    versions: VersionBook, writable: bool) -> None:
+    """Add ``PATCH /collections/{collectionId}/items/{featureId}`` and ``GET /audit`` to `app`."""
+
+    @app.patch("/collections/{collection_id}/items/{feature_id}", summary="Edit one feature (reviewer, admin)",
+               response_model=EditResult, responses=error_docs(401, 403, 404, 405, 409), tags=["edits"])
+    def edit_item(request: Request, collection_id: str, feature_id: str, body: FeatureEdit) -> EditResult:
+        refuse_read_only(writable, request)
+        caller = authorise(request, tokens, _EDITORS, what="修改要素")
+        if catalogue.layer(collection_id) is None:
+            msg = f"没有集合 {collection_id[:80]!r} (no collection {collection_id[:80]!r}; see /collections)"
+            raise RequestError(404, "NotFound", msg)
+        position = int(feature_id) if feature_id.isdigit() and len(feature_id) < 10 else -1
+        if position < 1:
+            shown = feature_id[:40]
+            msg = f"集合 {collection_id} 没有要素 {shown!r} (no feature {shown!r} in {collection_id})"
+            raise RequestError(404, "NotFound", msg)
+        geometry = _geometry(body.geometry)
+        if not body.properties and geometry is None:
+            msg = "没有要修改的内容 (nothing to change: give `properties` and/or `geometry`)"
+            raise RequestError(400, "InvalidParameterValue", msg)
+        new = edit_feature(workspace, collection_id, position, base_version=body.version, values=body.properties,
+                           geometry=geometry, user=str(caller.user))
+        if new.revision is not None:
+            catalogue.note_edit(new.revision, collection_id)  # only this layer is read again
+        request.state.summary = (f"edit {collection_id}/{position} v{body.version}→v{new.version} "
+                                 f"({', '.join(sorted(body.properties))[:120]}{' geometry' if geometry else ''})")
+        return EditResult(id=position, version=new.version, revision=new.revision)
+
+    @app.get("/audit", summary="The audit log of writes, newest first (admin)", response_model=AuditPage,
+             responses=error_docs(401, 403), tags=["edits"])
+    def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
+              offset: int = Query(0, ge=0, le=2**53)) -> AuditPage:
+        authorise(request, tokens, _ADMINS, what="查看审计日志")
+        frame = read_audit(workspace, limit=limit, offset=offset) if workspace.exists() else pd.DataFrame()
+        rows = [AuditRow.model_validate({str(k): (None if v is None or (isinstance(v, float) and math.isnan(v))
+                                                  else v) for k, v in record.items()})
+                for record in frame.to_dict("records")]
+        return AuditPage(items=rows, numberReturned=len(rows))

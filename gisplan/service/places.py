@@ -1,0 +1,133 @@
+"""Public place-name query (地名查询): search, the standard-name list (标准地名录) and announcements (公告).
+
+The register and its search index are read once per workspace revision and shared by the requests. Answers are
+Chinese JSON (UTF-8, not escaped).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from fastapi import Query, Request
+from pydantic import BaseModel
+
+from gisplan.placenames.search import SearchIndex, build_index, search
+from gisplan.service.edits import error_docs
+from gisplan.vocab import PlaceStatus
+from gisplan.workflows.places import read_register
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from gisplan.store import Workspace
+
+__all__ = ["add_place_routes"]
+
+_NAME_COLUMNS = ("place_id", "standard_name", "pinyin", "category", "code12", "parent_id", "approved_date",
+                 "announced_date", "origin")
+
+
+class SearchHit(BaseModel):
+    """One name found."""
+
+    place_id: str
+    name: str
+    code12: str
+    parent_id: str
+    status: str
+    score: float
+    matched_by: str
+
+
+class SearchAnswer(BaseModel):
+    """Names matching a query, best first."""
+
+    query: str
+    results: list[SearchHit]
+    numberReturned: int  # noqa: N815 - the OGC API spelling
+
+
+class NamePage(BaseModel):
+    """A page of names."""
+
+    items: list[dict[str, str | None]]
+    numberMatched: int  # noqa: N815
+    numberReturned: int  # noqa: N815
+    links: list[dict[str, str]]
+
+
+class _Register:
+    """The register and its search index, per revision (thread-safe)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._lock = threading.Lock()
+        self._cached: tuple[int, pd.DataFrame, SearchIndex] | None = None
+
+    def get(self) -> tuple[pd.DataFrame, SearchIndex]:
+        revision = self.workspace.revision() if self.workspace.exists() else 0
+        with self._lock:
+            if self._cached is None or self._cached[0] != revision:
+                frame = pd.DataFrame(read_register(self.workspace).drop(columns="geometry")).reset_index(drop=True)
+                self._cached = (revision, frame, build_index(frame))
+            return self._cached[1], self._cached[2]
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _page(frame: pd.DataFrame, *, here: str, limit: int, offset: int) -> dict[str, Any]:
+    page = frame.iloc[offset:offset + limit]
+    items = [{c: _text(v) for c, v in zip(_NAME_COLUMNS, row, strict=True)}
+             for row in page[list(_NAME_COLUMNS)].itertuples(index=False)]
+    links = [{"href": f"{here}?limit={limit}&offset={offset}", "rel": "self", "type": "application/json"}]
+    if offset + limit < len(frame):
+        links.append({"href": f"{here}?limit={limit}&offset={offset + limit}", "rel": "next",
+                      "type": "application/json"})
+    return {"items": items, "numberMatched": len(frame), "numberReturned": len(items), "links": links}
+
+
+def add_place_routes(app: FastAPI, workspace: Workspace) -> None:
+    """Add ``/places/search``, ``/places/standard-names`` and ``/places/announcements`` to `app`."""
+    register = _Register(workspace)
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    @app.get("/places/search", summary="Search place names by characters, pinyin, initials or code",
+             response_model=SearchAnswer, responses=error_docs(), tags=["places"])
+    def search_places(q: str = Query(..., min_length=1, max_length=100,
+                                     description="朱龙花村 / zhulonghua / zlhc / 500118"),
+                      limit: int = Query(10, ge=1, le=100)) -> SearchAnswer:
+        _, index = register.get()
+        found = search(index, q, limit=limit)
+        hits = [SearchHit(place_id=str(p), name=str(n), code12=str(c), parent_id=str(pa), status=str(st),
+                          score=float(sc), matched_by=str(m))
+                for p, n, c, pa, st, sc, m in zip(found["place_id"], found["name"], found["code12"],
+                                                  found["parent_id"], found["status"],
+                                                  found["score"].to_numpy(dtype=float), found["matched_by"],
+                                                  strict=True)]
+        return SearchAnswer(query=q, results=hits, numberReturned=len(hits))
+
+    @app.get("/places/standard-names", summary="The standard-name list 标准地名录 (current names), paged",
+             response_model=NamePage, responses=error_docs(), tags=["places"])
+    def standard_names(request: Request, limit: int = Query(100, ge=1, le=10_000),
+                       offset: int = Query(0, ge=0, le=2**53)) -> dict[str, Any]:
+        frame, _ = register.get()
+        current = frame[frame["status"] == PlaceStatus.CURRENT.value]
+        return _page(current, here=f"{base(request)}/places/standard-names", limit=limit, offset=offset)
+
+    @app.get("/places/announcements", summary="Announced standard names 公告, newest first",
+             response_model=NamePage, responses=error_docs(), tags=["places"])
+    def announcements(request: Request, limit: int = Query(100, ge=1, le=10_000),
+                      offset: int = Query(0, ge=0, le=2**53)) -> dict[str, Any]:
+        frame, _ = register.get()
+        announced = frame[frame["announced_date"].notna() & (frame["announced_date"].astype(str) != "")]
+        announced = announced.sort_values(["announced_date", "place_id"], ascending=[False, True], kind="stable")
+        return _page(announced, here=f"{base(request)}/places/announcements", limit=limit, offset=offset)
