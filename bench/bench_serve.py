@@ -47,8 +47,10 @@ import numpy as np
 import pyogrio
 
 from gisplan.catalogue import load_catalogue
+from gisplan.service.auth import make_token
 from gisplan.store import PostGISWorkspace, open_workspace
 from gisplan.store.copy import copy_workspace
+from gisplan.vocab import ServiceRole
 from gisplan.workflows.importing import ImportSpec, import_layers
 from gisplan.workflows.places import start_register
 from tests import pg
@@ -138,9 +140,10 @@ def gisplan(*args: str, timeout: float = 120) -> str:
 
 
 def add_token(uri: str, user: str, role: str = "reviewer") -> str:
-    """A new API token (`gisplan serve token add`, printed once)."""
-    out = gisplan("serve", "token", "add", "-w", uri, "--user", user, "--role", role)
-    return out.strip().splitlines()[0]
+    """A new API token for `user` (what `gisplan serve token add` prints once), made in this process."""
+    token_id, token = make_token(open_workspace(uri), user=user, role=ServiceRole(role))
+    del token_id
+    return token
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
