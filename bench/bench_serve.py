@@ -161,9 +161,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60
     raise RuntimeError(msg)
 
 
-def warm(base: str) -> None:
-    """One unmeasured request to the collections (the server reads its layers on the first)."""
+def warm(base: str, *, search: bool = False) -> None:
+    """Unmeasured requests to the collections (the server reads its layers on the first) and, for gisplan, one
+    search (it builds the register's search index on the first)."""
     httpx.get(f"{base}/collections?f=json", timeout=300).raise_for_status()
+    if search:
+        httpx.get(f"{base}/places/search?q=%E6%B0%B8%E5%B7%9D", timeout=300).raise_for_status()
 
 
 def start_gisplan(uri: str, port: int) -> subprocess.Popen[bytes]:
@@ -173,7 +176,7 @@ def start_gisplan(uri: str, port: int) -> subprocess.Popen[bytes]:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"http://127.0.0.1:{port}/", process)
-        warm(f"http://127.0.0.1:{port}")
+        warm(f"http://127.0.0.1:{port}", search=True)
     except BaseException:
         stop(process)
         raise

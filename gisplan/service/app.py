@@ -195,9 +195,10 @@ def create_app(
     _handlers(app)
     versions = VersionBook(workspace)
     catalogue = add_feature_routes(app, workspace, include_sensitive=include_sensitive, title=title, versions=versions)
+    versions.bind(catalogue)
     add_edit_routes(app, workspace, catalogue=catalogue, tokens=tokens, versions=versions, writable=writable)
     add_naming_routes(app, workspace, tokens=tokens, writable=writable)
-    add_place_routes(app, workspace)
+    add_place_routes(app, workspace, catalogue=catalogue)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["ETag", "X-Request-Id"])

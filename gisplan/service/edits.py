@@ -20,6 +20,7 @@ from gisplan.errors import GisplanError
 from gisplan.service.auth import authorise
 from gisplan.service.common import ERROR_SCHEMA, RequestError
 from gisplan.service.rows import RowState, edit_feature, row_states
+from gisplan.store import PostGISWorkspace
 from gisplan.store.servicetables import read_audit
 from gisplan.vocab import ServiceRole
 
@@ -88,16 +89,22 @@ class AuditPage(BaseModel):
 
 
 class VersionBook:
-    """Row versions per layer, read again when the workspace's revision moves (thread-safe)."""
+    """Row versions per layer, read again when the layer may have changed (thread-safe): when the catalogue it is
+    bound to says so (:meth:`bind`), else whenever the workspace's revision moves."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self._cache: dict[str, tuple[int, pd.DataFrame]] = {}
+        self._cache: dict[str, tuple[object, pd.DataFrame]] = {}
         self._lock = threading.Lock()
+        self._catalogue: Catalogue | None = None
+
+    def bind(self, catalogue: Catalogue) -> None:
+        """Follow `catalogue`'s record of which layers changed."""
+        self._catalogue = catalogue
 
     def state(self, layer: str, position: int) -> RowState | None:
         """The version of feature `position` (1-based) of `layer`, or None when there is no such row."""
-        revision = self.workspace.revision()
+        revision = self.workspace.revision() if self._catalogue is None else self._catalogue.stamp(layer)
         with self._lock:
             cached = self._cache.get(layer)
             if cached is None or cached[0] != revision:
@@ -147,7 +154,8 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
     def edit_item(request: Request, collection_id: str, feature_id: str, body: FeatureEdit) -> EditResult:
         refuse_read_only(writable, request)
         caller = authorise(request, tokens, _EDITORS, what="修改要素")
-        if catalogue.layer(collection_id) is None:
+        served = catalogue.layer(collection_id)
+        if served is None:
             msg = f"没有集合 {collection_id[:80]!r} (no collection {collection_id[:80]!r}; see /collections)"
             raise RequestError(404, "NotFound", msg)
         position = int(feature_id) if feature_id.isdigit() and len(feature_id) < 10 else -1
@@ -160,7 +168,8 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
             msg = "没有要修改的内容 (nothing to change: give `properties` and/or `geometry`)"
             raise RequestError(400, "InvalidParameterValue", msg)
         new = edit_feature(workspace, collection_id, position, base_version=body.version, values=body.properties,
-                           geometry=geometry, user=str(caller.user))
+                           geometry=geometry, user=str(caller.user),
+                           like=served.frame if isinstance(workspace, PostGISWorkspace) else None)
         if new.revision is not None:
             catalogue.note_edit(new.revision, collection_id)  # only this layer is read again
         request.state.summary = (f"edit {collection_id}/{position} v{body.version}→v{new.version} "

@@ -80,6 +80,8 @@ class Catalogue:
         self._names: list[str] | None = None
         self._seen = -1  # the revision the cache reflects
         self._edits: dict[int, str] = {}  # revision → layer, for edits made through this service
+        self._generation = 0  # goes up whenever everything is dropped
+        self._layer_generation: dict[str, int] = {}  # goes up whenever one layer is dropped alone
         self._lock = threading.Lock()
 
     def note_edit(self, revision: int, layer: str) -> None:
@@ -96,9 +98,11 @@ class Catalogue:
             if self._seen < 0 or revision < self._seen or None in touched:
                 self._cache.clear()
                 self._names = None
+                self._generation += 1
             else:
                 for name in touched:
                     self._cache.pop(str(name), None)
+                    self._layer_generation[str(name)] = self._layer_generation.get(str(name), 0) + 1
             self._edits = {r: n for r, n in self._edits.items() if r > revision}
             self._seen = revision
         if self._names is None:
@@ -108,6 +112,13 @@ class Catalogue:
             names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
             self._names = [n for n in names if self.workspace.is_spatial(n)]
         return revision
+
+    def stamp(self, name: str) -> tuple[int, int]:
+        """A value that changes whenever layer `name` may have changed (for caches built on it elsewhere: the
+        register's search index, the row versions); one look at the workspace's revision."""
+        with self._lock:
+            self._refresh()
+            return self._generation, self._layer_generation.get(name, 0)
 
     def names(self) -> list[str]:
         with self._lock:

@@ -121,8 +121,10 @@ def check_values(frame: pd.DataFrame, values: Mapping[str, object]) -> dict[str,
 
 
 def edit_feature(ws: Workspace, layer: str, position: int, *, base_version: int, values: Mapping[str, object],
-                 geometry: shapely.Geometry | None, user: str) -> RowState:
+                 geometry: shapely.Geometry | None, user: str, like: pd.DataFrame | None = None) -> RowState:
     """Change feature `position` (1-based) of `layer` if it is still at `base_version`; return its new state.
+    `like` is the layer as the service holds it (its columns, types and row count check the values; read from the
+    workspace when not given).
 
     Raises
     ------
@@ -131,7 +133,7 @@ def edit_feature(ws: Workspace, layer: str, position: int, *, base_version: int,
     RequestError
         404 for no such feature, 400 for an unknown column or a value of the wrong type.
     """
-    frame = ws.read_layer(layer).reset_index(drop=True)
+    frame = ws.read_layer(layer).reset_index(drop=True) if like is None else like
     if not 1 <= position <= len(frame):
         msg = f"集合 {layer} 没有要素 {position} (no feature {position} in {layer})"
         raise RequestError(404, "NotFound", msg)
