@@ -129,16 +129,6 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}".rstrip(os.pathsep)}
 
 
-def gisplan(*args: str, timeout: float = 120) -> str:
-    """Run the gisplan CLI of this tree; its stdout (raises with its stderr on a non-zero exit)."""
-    done = subprocess.run([sys.executable, "-c", "from gisplan.cli import main; main()", *args], env=_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        msg = f"gisplan {' '.join(args[:3])} failed (exit {done.returncode}): {done.stderr.strip()[-800:]}"
-        raise RuntimeError(msg)
-    return done.stdout
-
-
 def add_token(uri: str, user: str, role: str = "reviewer") -> str:
     """A new API token for `user` (what `gisplan serve token add` prints once), made in this process."""
     token_id, token = make_token(open_workspace(uri), user=user, role=ServiceRole(role))
@@ -477,17 +467,17 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def bench(*, seconds: float, clients: int, peer: bool = True, edits: bool = True,
+def bench(*, seconds: float, clients: int, peer: bool = True, edits: bool = True, read: bool = True,
           cluster_uri: str | None = None) -> dict[str, Any]:
     """Run the phases; return every summary and the edit check (also printed). A throwaway PostgreSQL cluster is
     started unless `cluster_uri` names a database with PostGIS (the tests pass theirs)."""
     with contextlib.ExitStack() as stack:
         uri = cluster_uri or stack.enter_context(pg.cluster())
-        return _bench(uri, seconds=seconds, clients=clients, peer=peer, edits=edits)
+        return _bench(uri, seconds=seconds, clients=clients, peer=peer and read, edits=edits, read=read)
     raise AssertionError  # unreachable (for mypy: ExitStack may swallow exceptions)
 
 
-def _bench(cluster_uri: str, *, seconds: float, clients: int, peer: bool, edits: bool) -> dict[str, Any]:
+def _bench(cluster_uri: str, *, seconds: float, clients: int, peer: bool, edits: bool, read: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp_name:
         tmp = Path(tmp_name)
@@ -496,10 +486,11 @@ def _bench(cluster_uri: str, *, seconds: float, clients: int, peer: bool, edits:
               f"{sum(data.rows.values()) - data.rows[TOWNSHIPS]} rows, register on PostGIS; "
               f"{clients} clients × {seconds:g} s per phase")
         print(f"before: {load_average()}")
-        with serving_gisplan(data.uri) as base:
-            out["gisplan read"] = summary(run_load(base, data, READ_MIX, seconds=seconds, clients=clients))
-        _print("gisplan read", out["gisplan read"])
-        print(f"        {load_average()}")
+        if read:
+            with serving_gisplan(data.uri) as base:
+                out["gisplan read"] = summary(run_load(base, data, READ_MIX, seconds=seconds, clients=clients))
+            _print("gisplan read", out["gisplan read"])
+            print(f"        {load_average()}")
         if peer:
             with serving_pygeoapi(data, tmp) as base:
                 out["pygeoapi read"] = summary(run_load(base, data, READ_MIX, seconds=seconds, clients=clients))
@@ -535,8 +526,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     parser.add_argument("--no-peer", action="store_true", help="skip pygeoapi")
     parser.add_argument("--no-edits", action="store_true", help="skip the mixed phase with search and edits")
+    parser.add_argument("--no-read", action="store_true", help="skip the read-only phases (gisplan and pygeoapi)")
     args = parser.parse_args()
-    bench(seconds=args.seconds, clients=args.clients, peer=not args.no_peer, edits=not args.no_edits)
+    bench(seconds=args.seconds, clients=args.clients, peer=not args.no_peer, edits=not args.no_edits,
+          read=not args.no_read)
 
 
 if __name__ == "__main__":

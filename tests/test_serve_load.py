@@ -59,8 +59,10 @@ def _patch(client: httpx.Client, token: str, fid: int, version: object, value: s
 
 
 def test_short_bench_has_no_errors_and_one_history_row_per_edit(postgres_cluster: str) -> None:
-    out = bench_serve.bench(seconds=5, clients=4, peer=True, cluster_uri=postgres_cluster)
-    for phase in ("gisplan read", "pygeoapi read", "gisplan mixed"):
+    # the short mode (--seconds 5 --clients 4), its mixed phase only (every kind of request, edits included): the
+    # read-only phases start two more servers, pygeoapi alone ~30 s on the shared machine
+    out = bench_serve.bench(seconds=5, clients=4, read=False, cluster_uri=postgres_cluster)
+    for phase in ("gisplan mixed",):
         summary = out[phase]
         assert summary["requests"] > 0, phase
         assert (summary["errors"], summary["other_4xx"], summary["problems"]) == (0, 0, []), phase
@@ -70,7 +72,7 @@ def test_short_bench_has_no_errors_and_one_history_row_per_edit(postgres_cluster
     assert check.acknowledged == mixed["acknowledged"] > 0
     assert check.history_rows == check.acknowledged
     assert check.missing == []
-    assert out["ratios"]["throughput"] == out["gisplan read"]["rps"] / out["pygeoapi read"]["rps"]
+    assert set(out) == {"gisplan mixed", "edit check"}
 
 
 def test_two_editors_on_one_row_one_wins_the_other_gets_a_conflict_naming_the_winner(shared_store: str) -> None:
