@@ -38,7 +38,7 @@ def register_store(tmp_path_factory: pytest.TempPathFactory, base_store: Path) -
     return store
 
 
-def _workspace(kind: str, register_store: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Workspace:
+def workspace_of(kind: str, register_store: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Workspace:
     store = tmp_path / "yc.gpkg"
     shutil.copyfile(register_store, store)
     if kind == "gpkg":
@@ -51,7 +51,7 @@ def _workspace(kind: str, register_store: Path, tmp_path: Path, request: pytest.
 
 @pytest.fixture(params=["gpkg", "postgis"])
 def ws(request: pytest.FixtureRequest, register_store: Path, tmp_path: Path) -> Workspace:
-    return _workspace(request.param, register_store, tmp_path, request)
+    return workspace_of(request.param, register_store, tmp_path, request)
 
 
 @pytest.fixture
@@ -215,6 +215,9 @@ def test_injection_and_traversal_strings_change_nothing_and_never_5xx(ws: Worksp
         for answer in answers:
             assert answer.status_code < 500, (bad[:40], answer.request.url, answer.text[:300])
             assert "Traceback" not in answer.text
+    nul = client.post("/naming/applications", json={"proposed_name": "新\x00路", "category": "街路巷",
+                                                     "parent_id": "500118001000"}, headers=bearer(tokens["applicant"]))
+    assert nul.status_code == 400
     assert hashes(ws) == before
     assert {200, 400, 401, 403, 404} >= set(statuses) - {405}
 

@@ -116,3 +116,18 @@ def test_a_bad_parent_is_400_and_writes_nothing(ws: Workspace, client: TestClien
     assert ws.revision() == revision
     assert client.post("/naming/applications", json={"proposed_name": "新路", "category": "不是类别"},
                        headers=bearer(token)).status_code == 400
+
+
+def test_a_row_edit_of_the_register_leaves_names_to_the_workflow(ws: Workspace, client: TestClient,
+                                                                 tokens: dict[str, str]) -> None:
+    register = client.get("/collections/places/items", params={"code12": "500118006200"}).json()["features"][0]
+    path = f"/collections/places/items/{register['id']}"
+    renamed = client.patch(path, json={"version": 1, "properties": {"standard_name": "朱龙村"}},
+                           headers=bearer(tokens["reviewer"]))
+    assert renamed.status_code == 400
+    assert "naming workflow" in renamed.json()["description"]
+    noted = client.patch(path, json={"version": 1, "properties": {"origin": "因朱龙花得名"}},
+                         headers=bearer(tokens["reviewer"]))
+    assert noted.status_code == 200, noted.text
+    row = ws.read_table("places").set_index("place_id").loc["500118006200"]
+    assert (row["standard_name"], row["origin"]) == ("朱龙花村村民委员会", "因朱龙花得名")

@@ -5,16 +5,14 @@ a minute; with an admin's token, so that the write paths are reached too."""
 # ruff: noqa: F811 - the fixtures shared with test_service_edits are imported by name
 from __future__ import annotations
 
-import shutil
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from gisplan.service import create_app, make_token
-from gisplan.store import open_workspace
 from gisplan.vocab import ServiceRole
 from tests.conftest import missing
-from tests.test_service_edits import register_store  # noqa: F401 - fixture
+from tests.test_service_edits import register_store, workspace_of  # noqa: F401 - fixture
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,16 +30,14 @@ except ImportError:  # pragma: no cover - the test below says so (and fails unde
     schemathesis = None
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, register_store: Path) -> tuple[Any, str]:
-    store = tmp_path_factory.mktemp("fuzz") / "yc.gpkg"
-    shutil.copyfile(register_store, store)
-    ws = open_workspace(store)
+@pytest.fixture(params=["gpkg", "postgis"])
+def served(request: pytest.FixtureRequest, register_store: Path, tmp_path: Path) -> tuple[Any, str]:
+    ws = workspace_of(request.param, register_store, tmp_path, request)
     token = make_token(ws, user="fuzz", role=ServiceRole.ADMIN)[1]
     return create_app(ws, allow_writes=True), token
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def api_schema(served: tuple[Any, str]) -> Any:
     if schemathesis is None:
         missing("peer library schemathesis is not installed (`bash scripts/setup.sh --test` installs it)")

@@ -63,12 +63,16 @@ class _Guard:
         request_id = secrets.token_hex(8)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        sent = {"started": False, "status": 500}
+        sent = {"started": False, "status": 500, "audited": False}
+        audit = self.audit and scope.get("method") in _WRITE_METHODS
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 sent["started"], sent["status"] = True, int(message["status"])
                 MutableHeaders(scope=message).append("X-Request-Id", request_id)
+                if audit:  # before the answer leaves: an acknowledged write always has its audit row
+                    sent["audited"] = True
+                    await self._record(scope, state, int(message["status"]))
             await send(message)
 
         too_large = error_response(413, "PayloadTooLarge", f"请求体超过 {self.max_body_bytes // 1024} KB 上限 "
@@ -99,8 +103,8 @@ class _Guard:
                                            f"request id {request_id})", request_id=request_id)
                     await crash(scope, receive, send_with_id)
         finally:
-            if self.audit and scope.get("method") in _WRITE_METHODS:
-                await self._record(scope, state, sent["status"])
+            if audit and not sent["audited"]:  # no answer was sent (the client went away)
+                await self._record(scope, state, int(sent["status"]))
 
     async def _record(self, scope: Scope, state: dict[str, Any], status: int) -> None:
         caller = state.get("caller")
@@ -111,10 +115,11 @@ class _Guard:
                "client": client[0] if client else None, "status": status,
                "summary": state.get("summary") or ("refused" if status >= 400 else None),
                "request_id": state.get("request_id")}
+        row = {k: v.replace("\x00", "\\x00") if isinstance(v, str) else v for k, v in row.items()}  # NUL: not text
         try:
             await anyio.to_thread.run_sync(append_audit, self.workspace, row)
-        except (GisplanError, OSError) as exc:
-            logger.error("audit row for request %s not written: %s", state.get("request_id"), exc)
+        except Exception:  # the answer must still go out; the log keeps what the audit could not
+            logger.exception("audit row for request %s not written: %r", state.get("request_id"), row)
 
 
 def _handlers(app: FastAPI) -> None:
@@ -195,12 +200,21 @@ def create_app(
     _handlers(app)
     versions = VersionBook(workspace)
     catalogue = add_feature_routes(app, workspace, include_sensitive=include_sensitive, title=title, versions=versions)
-    versions.bind(catalogue)
     add_edit_routes(app, workspace, catalogue=catalogue, tokens=tokens, versions=versions, writable=writable)
     add_naming_routes(app, workspace, tokens=tokens, writable=writable)
-    add_place_routes(app, workspace, catalogue=catalogue)
+    add_place_routes(app, workspace)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["ETag", "X-Request-Id"])
+    document = app.openapi
+
+    def openapi_with_bearer() -> dict[str, Any]:
+        schema = document()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http", "scheme": "bearer",
+            "description": "A token from `gisplan serve token add` (roles: applicant, reviewer, admin)"}
+        return schema
+
+    app.openapi = openapi_with_bearer  # type: ignore[method-assign]
     app.add_middleware(_Guard, max_body_bytes=max_body_bytes, workspace=workspace, audit=writable)
     return app

@@ -47,6 +47,7 @@ __all__ = [
 ITERATIONS = 10_000
 REFRESH_S = 5.0
 _USER_MAX = 64
+_REFUSED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class TokenBook:
         self._rows: dict[str, tuple[str, str, bytes, str, bool]] = {}  # id -> user, role, salt, hash, live
         self._read_at = -1e9
         self._known: dict[bytes, str] = {}  # sha256(token) -> token id, for tokens already verified
+        self._refused: set[bytes] = set()  # sha256 of tokens that matched no live token (until the table changes)
 
     def _refresh(self) -> None:
         if time.monotonic() - self._read_at < REFRESH_S:
@@ -134,8 +136,23 @@ class TokenBook:
                     frame["token_id"], frame["user"], frame["role"], frame["salt"], frame["hash"],
                     frame["revoked_at"], strict=True):
                 rows[str(token_id)] = (str(user), str(role), bytes.fromhex(str(salt)), str(digest), revoked is None)
+        if rows != self._rows:
+            self._refused.clear()
         self._rows = rows
         self._read_at = time.monotonic()
+
+    def _token_id(self, token: str) -> str | None:
+        """The id of the live token `token` (hold the lock)."""
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        token_id = self._known.get(key)
+        if token_id is None and key not in self._refused:
+            token_id = next((i for i, (_, _, salt, digest, live) in self._rows.items()
+                             if live and hmac.compare_digest(hash_token(token, salt), digest)), None)
+            if token_id is not None:
+                self._known[key] = token_id
+            elif len(self._refused) < _REFUSED_MAX:
+                self._refused.add(key)
+        return token_id
 
     def caller(self, token: str | None) -> Caller | None:
         """The caller holding `token`: :data:`PUBLIC` for no token, None for a token that is unknown or revoked."""
@@ -143,24 +160,13 @@ class TokenBook:
             return PUBLIC
         if not token or len(token) > 256:
             return None
-        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         with self._lock:
             self._refresh()
-            token_id = self._known.get(key)
-            if token_id is None:
-                token_id = next((i for i, (_, _, salt, digest, live) in self._rows.items()
-                                 if live and hmac.compare_digest(hash_token(token, salt), digest)), None)
-                if token_id is None:
-                    return None
-                self._known[key] = token_id
-            row = self._rows.get(token_id)
-        if row is None or not row[4]:
+            token_id = self._token_id(token)
+            row = None if token_id is None else self._rows.get(token_id)
+        if row is None or not row[4] or row[1] not in {r.value for r in ServiceRole}:
             return None
-        try:
-            role = ServiceRole(row[1])
-        except ValueError:
-            return None
-        return Caller(row[0], role, token_id)
+        return Caller(row[0], ServiceRole(row[1]), token_id)
 
 
 def authorise(request: Request, tokens: TokenBook, roles: frozenset[ServiceRole], *, what: str) -> Caller:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from gisplan.errors import GisplanError
 
-__all__ = ["ERROR_SCHEMA", "RequestError", "error_response"]
+__all__ = ["BEARER", "ERROR_SCHEMA", "RequestError", "error_response"]
 
 #: The JSON body of every error (OGC API's exception: code and description), plus the request id.
 ERROR_SCHEMA: dict[str, Any] = {
@@ -16,6 +16,9 @@ ERROR_SCHEMA: dict[str, Any] = {
     "properties": {"code": {"type": "string"}, "description": {"type": "string"},
                    "requestId": {"type": "string"}},
 }
+
+#: OpenAPI: the operation needs ``Authorization: Bearer TOKEN`` (the scheme ``bearerAuth`` of the document).
+BEARER: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 
 
 class RequestError(GisplanError):

@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gisplan.errors import GisplanError
 from gisplan.service.auth import authorise
-from gisplan.service.common import ERROR_SCHEMA, RequestError
+from gisplan.service.common import BEARER, ERROR_SCHEMA, RequestError
 from gisplan.service.rows import RowState, edit_feature, row_states
-from gisplan.store import PostGISWorkspace
-from gisplan.store.servicetables import read_audit
+from gisplan.store.servicetables import layer_revisions, read_audit
 from gisplan.vocab import ServiceRole
 
 if TYPE_CHECKING:
@@ -38,6 +37,12 @@ _EDITORS = frozenset({ServiceRole.REVIEWER})
 _ADMINS = frozenset({ServiceRole.ADMIN})
 
 Scalar = str | bool | int | float | None
+
+#: Columns of the register that only the naming workflow changes (a name, its romanisation, id, status and dates);
+#: a row edit may change the rest (origin, remarks, location …).
+WORKFLOW_COLUMNS = {"places": frozenset({
+    "place_id", "standard_name", "specific", "generic", "pinyin", "pinyin_tones", "pinyin_key", "short_name", "status",
+    "code12", "former_of", "approved_date", "announced_date", "retired_date"})}
 
 
 def error_docs(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -89,22 +94,17 @@ class AuditPage(BaseModel):
 
 
 class VersionBook:
-    """Row versions per layer, read again when the layer may have changed (thread-safe): when the catalogue it is
-    bound to says so (:meth:`bind`), else whenever the workspace's revision moves."""
+    """Row versions per layer, read again when the workspace's revision moves (thread-safe)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self._cache: dict[str, tuple[object, pd.DataFrame]] = {}
+        self._cache: dict[str, tuple[int, pd.DataFrame]] = {}
         self._lock = threading.Lock()
-        self._catalogue: Catalogue | None = None
-
-    def bind(self, catalogue: Catalogue) -> None:
-        """Follow `catalogue`'s record of which layers changed."""
-        self._catalogue = catalogue
 
     def state(self, layer: str, position: int) -> RowState | None:
         """The version of feature `position` (1-based) of `layer`, or None when there is no such row."""
-        revision = self.workspace.revision() if self._catalogue is None else self._catalogue.stamp(layer)
+        last, by_layer = layer_revisions(self.workspace)
+        revision = by_layer.get(layer, last)
         with self._lock:
             cached = self._cache.get(layer)
             if cached is None or cached[0] != revision:
@@ -150,12 +150,13 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
     """Add ``PATCH /collections/{collectionId}/items/{featureId}`` and ``GET /audit`` to `app`."""
 
     @app.patch("/collections/{collection_id}/items/{feature_id}", summary="Edit one feature (reviewer, admin)",
-               response_model=EditResult, responses=error_docs(401, 403, 404, 405, 409), tags=["edits"])
+               response_model=EditResult, responses=error_docs(401, 403, 404, 405, 409),
+               tags=["edits"], openapi_extra=BEARER)
     def edit_item(request: Request, collection_id: str, feature_id: str, body: FeatureEdit) -> EditResult:
         refuse_read_only(writable, request)
         caller = authorise(request, tokens, _EDITORS, what="修改要素")
-        served = catalogue.layer(collection_id)
-        if served is None:
+        layer = catalogue.layer(collection_id)
+        if layer is None:
             msg = f"没有集合 {collection_id[:80]!r} (no collection {collection_id[:80]!r}; see /collections)"
             raise RequestError(404, "NotFound", msg)
         position = int(feature_id) if feature_id.isdigit() and len(feature_id) < 10 else -1
@@ -163,21 +164,24 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
             shown = feature_id[:40]
             msg = f"集合 {collection_id} 没有要素 {shown!r} (no feature {shown!r} in {collection_id})"
             raise RequestError(404, "NotFound", msg)
+        guarded = sorted(set(body.properties) & WORKFLOW_COLUMNS.get(collection_id, frozenset()))
+        if guarded:
+            shown = ", ".join(guarded)
+            msg = (f"{shown} 只能通过地名申报流程修改 ({shown} change only through the naming workflow: "
+                   "POST /naming/applications)")
+            raise RequestError(400, "InvalidParameterValue", msg)
         geometry = _geometry(body.geometry)
         if not body.properties and geometry is None:
             msg = "没有要修改的内容 (nothing to change: give `properties` and/or `geometry`)"
             raise RequestError(400, "InvalidParameterValue", msg)
         new = edit_feature(workspace, collection_id, position, base_version=body.version, values=body.properties,
-                           geometry=geometry, user=str(caller.user),
-                           like=served.frame if isinstance(workspace, PostGISWorkspace) else None)
-        if new.revision is not None:
-            catalogue.note_edit(new.revision, collection_id)  # only this layer is read again
+                           geometry=geometry, user=str(caller.user), current=layer.frame)
         request.state.summary = (f"edit {collection_id}/{position} v{body.version}→v{new.version} "
                                  f"({', '.join(sorted(body.properties))[:120]}{' geometry' if geometry else ''})")
         return EditResult(id=position, version=new.version, revision=new.revision)
 
     @app.get("/audit", summary="The audit log of writes, newest first (admin)", response_model=AuditPage,
-             responses=error_docs(401, 403), tags=["edits"])
+             responses=error_docs(401, 403), tags=["edits"], openapi_extra=BEARER)
     def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
               offset: int = Query(0, ge=0, le=2**53)) -> AuditPage:
         authorise(request, tokens, _ADMINS, what="查看审计日志")

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from gisplan.service.common import ERROR_SCHEMA
 from gisplan.service.common import RequestError as _RequestError
+from gisplan.store.servicetables import layer_revisions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -66,72 +67,39 @@ class _Layer:
 
 
 class Catalogue:
-    """The workspace's collections, each read once and kept until the workspace changes.
-
-    A request costs one look at the workspace's revision. When it has moved, the layers the service itself edited
-    in those revisions (:meth:`note_edit`) are read again; any other change (an import, a run, another program's
-    edit) drops every layer and the list of collections.
-    """
+    """The workspace's collections: the list read once per workspace revision, each layer once per revision that
+    changed it (an edit of one layer leaves the others' cached frames alone)."""
 
     def __init__(self, workspace: Workspace, *, include_sensitive: bool) -> None:
         self.workspace = workspace
         self.include_sensitive = include_sensitive
         self._cache: dict[str, _Layer] = {}
-        self._names: list[str] | None = None
-        self._seen = -1  # the revision the cache reflects
-        self._edits: dict[int, str] = {}  # revision → layer, for edits made through this service
-        self._generation = 0  # goes up whenever everything is dropped
-        self._layer_generation: dict[str, int] = {}  # goes up whenever one layer is dropped alone
+        self._names: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
 
-    def note_edit(self, revision: int, layer: str) -> None:
-        """Revision `revision` changed only `layer` (a row edit made through this service)."""
-        with self._lock:
-            if revision > self._seen:
-                self._edits[revision] = layer
-
-    def _refresh(self) -> int:
-        """Bring the cache to the workspace's current revision (the caller holds the lock); return it."""
-        revision = self.workspace.revision()
-        if revision != self._seen:
-            touched = {self._edits.get(r) for r in range(self._seen + 1, revision + 1)}
-            if self._seen < 0 or revision < self._seen or None in touched:
-                self._cache.clear()
-                self._names = None
-                self._generation += 1
-            else:
-                for name in touched:
-                    self._cache.pop(str(name), None)
-                    self._layer_generation[str(name)] = self._layer_generation.get(str(name), 0) + 1
-            self._edits = {r: n for r, n in self._edits.items() if r > revision}
-            self._seen = revision
-        if self._names is None:
-            if not self.workspace.exists():
-                return revision
-            meta = self.workspace.metadata()
-            names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
-            self._names = [n for n in names if self.workspace.is_spatial(n)]
-        return revision
-
-    def stamp(self, name: str) -> tuple[int, int]:
-        """A value that changes whenever layer `name` may have changed (for caches built on it elsewhere: the
-        register's search index, the row versions); one look at the workspace's revision."""
-        with self._lock:
-            self._refresh()
-            return self._generation, self._layer_generation.get(name, 0)
-
-    def names(self) -> list[str]:
-        with self._lock:
-            self._refresh()
-            return list(self._names or [])
+    def names(self, revisions: tuple[int, Mapping[str, int]] | None = None) -> list[str]:
+        """The served collections (`revisions`: :func:`layer_revisions` if the caller has it already)."""
+        last, _ = revisions if revisions is not None else layer_revisions(self.workspace)
+        cached = self._names
+        if cached is not None and cached[0] == last:
+            return cached[1]
+        if not self.workspace.exists():
+            return []
+        meta = self.workspace.metadata()
+        names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
+        names = [n for n in names if self.workspace.is_spatial(n)]
+        self._names = (last, names)
+        return names
 
     def layer(self, name: str) -> _Layer | None:
+        """Layer `name` as served (EPSG:4326, spatial index built), or None when it is not a collection."""
+        revisions = layer_revisions(self.workspace)
+        if name not in self.names(revisions):
+            return None
+        revision = revisions[1].get(name, revisions[0])
         with self._lock:
-            revision = self._refresh()
-            if name not in (self._names or []):
-                return None
             cached = self._cache.get(name)
-            if cached is not None:
+            if cached is not None and cached.revision == revision:
                 return cached
             frame = self.workspace.read_layer(name)
             if frame.crs is not None and not frame.crs.equals("EPSG:4326"):

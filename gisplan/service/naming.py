@@ -13,12 +13,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gisplan.errors import PlaceNameError
 from gisplan.placenames.register import Application
 from gisplan.service.auth import authorise
-from gisplan.service.common import RequestError
+from gisplan.service.common import BEARER, RequestError
 from gisplan.service.edits import error_docs, refuse_read_only
 from gisplan.vocab import PlaceCategory, ServiceRole
 from gisplan.workflows.places import (
@@ -45,10 +45,23 @@ _ANYONE = frozenset(ServiceRole)
 _ID = Path(..., min_length=1, max_length=32, description="Application id (A0001 …)")
 
 
-class ApplicationIn(BaseModel):
-    """A naming application (申报)."""
+class _Text(BaseModel):
+    """Text fields without NUL characters (no database stores them as text)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> _Text:
+        bad = [name for name, value in self if isinstance(value, str) and "\x00" in value]
+        if bad:
+            msg = f"NUL character in {', '.join(bad)}"
+            raise ValueError(msg)
+        return self
+
+
+class ApplicationIn(_Text):
+    """A naming application (申报)."""
+
     proposed_name: str = Field(min_length=1, max_length=50, description="拟用名称")
     category: PlaceCategory = Field(description="地名类别")
     parent_id: str | None = Field(None, max_length=64, description="上级（乡镇或区）的编号或区划代码")
@@ -60,10 +73,9 @@ class ApplicationIn(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
 
 
-class Rejection(BaseModel):
+class Rejection(_Text):
     """Why an application is rejected (驳回)."""
 
-    model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -128,7 +140,8 @@ def add_naming_routes(app: FastAPI, workspace: Workspace, *, tokens: TokenBook, 
         return known(app_id)
 
     @app.post("/naming/applications", summary="Submit a naming application 申报 (applicant, admin)", status_code=201,
-              response_model=StepResult, responses=error_docs(401, 403, 405, 409), tags=["naming"])
+              response_model=StepResult, responses=error_docs(401, 403, 405, 409),
+              tags=["naming"], openapi_extra=BEARER)
     def submit(request: Request, body: ApplicationIn) -> StepResult:
         refuse_read_only(writable, request)
         caller = authorise(request, tokens, _APPLICANTS, what="提交地名申报")
@@ -144,28 +157,32 @@ def add_naming_routes(app: FastAPI, workspace: Workspace, *, tokens: TokenBook, 
         return StepResult(application_id=app_id, stage=str(stage(app_id)["stage"]), problems=_problems(problems))
 
     @app.post("/naming/applications/{app_id}/review", summary="Review 审核 (reviewer, admin)",
-              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409), tags=["naming"])
+              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409),
+              tags=["naming"], openapi_extra=BEARER)
     def review(request: Request, app_id: str = _ID) -> StepResult:
         user = step(request, app_id, "review")
         problems = review_application(workspace, app_id, reviewer=user, user=user)
         return StepResult(application_id=app_id, stage=str(stage(app_id)["stage"]), problems=_problems(problems))
 
     @app.post("/naming/applications/{app_id}/reject", summary="Reject 驳回 with a reason (reviewer, admin)",
-              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409), tags=["naming"])
+              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409),
+              tags=["naming"], openapi_extra=BEARER)
     def reject(request: Request, body: Rejection, app_id: str = _ID) -> StepResult:
         user = step(request, app_id, "reject")
         reject_application(workspace, app_id, reason=body.reason, user=user)
         return StepResult(application_id=app_id, stage=str(stage(app_id)["stage"]))
 
     @app.post("/naming/applications/{app_id}/approve", summary="Approve 批准 (reviewer, admin)",
-              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409), tags=["naming"])
+              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409),
+              tags=["naming"], openapi_extra=BEARER)
     def approve(request: Request, app_id: str = _ID) -> StepResult:
         user = step(request, app_id, "approve")
         place_id = approve_application(workspace, app_id, user=user)
         return StepResult(application_id=app_id, stage=str(stage(app_id)["stage"]), place_id=place_id)
 
     @app.post("/naming/applications/{app_id}/announce", summary="Announce 公告 (reviewer, admin)",
-              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409), tags=["naming"])
+              response_model=StepResult, responses=error_docs(401, 403, 404, 405, 409),
+              tags=["naming"], openapi_extra=BEARER)
     def announce(request: Request, app_id: str = _ID) -> StepResult:
         user = step(request, app_id, "announce")
         announce_application(workspace, app_id, user=user)
@@ -173,14 +190,14 @@ def add_naming_routes(app: FastAPI, workspace: Workspace, *, tokens: TokenBook, 
         return StepResult(application_id=app_id, stage=str(row["stage"]), place_id=_clean(row["place_id"]))  # type: ignore[arg-type]
 
     @app.get("/naming/applications", summary="Naming applications (any token)", response_model=ApplicationList,
-             responses=error_docs(401, 403), tags=["naming"])
+             responses=error_docs(401, 403), tags=["naming"], openapi_extra=BEARER)
     def applications(request: Request) -> ApplicationList:
         authorise(request, tokens, _ANYONE, what="查看地名申报")
         items = _records(read_applications(workspace))
         return ApplicationList(items=items, numberReturned=len(items))
 
     @app.get("/naming/applications/{app_id}", summary="One naming application (any token)",
-             response_model=dict[str, Any], responses=error_docs(401, 403, 404), tags=["naming"])
+             response_model=dict[str, Any], responses=error_docs(401, 403, 404), tags=["naming"], openapi_extra=BEARER)
     def application(request: Request, app_id: str = _ID) -> dict[str, Any]:
         authorise(request, tokens, _ANYONE, what="查看地名申报")
         return {str(k): _clean(v) for k, v in known(app_id).items()}

@@ -16,13 +16,13 @@ from pydantic import BaseModel
 
 from gisplan.placenames.search import SearchIndex, build_index, search
 from gisplan.service.edits import error_docs
+from gisplan.store.servicetables import layer_revisions
 from gisplan.vocab import PlaceStatus
 from gisplan.workflows.places import PLACES, read_register
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from gisplan.service.features import Catalogue
     from gisplan.store import Workspace
 
 __all__ = ["add_place_routes"]
@@ -61,16 +61,16 @@ class NamePage(BaseModel):
 
 
 class _Register:
-    """The register and its search index, built again only when the register may have changed (thread-safe)."""
+    """The register and its search index, per revision (thread-safe)."""
 
-    def __init__(self, workspace: Workspace, catalogue: Catalogue) -> None:
+    def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.catalogue = catalogue
         self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, int], pd.DataFrame, SearchIndex] | None = None
+        self._cached: tuple[int, pd.DataFrame, SearchIndex] | None = None
 
     def get(self) -> tuple[pd.DataFrame, SearchIndex]:
-        revision = self.catalogue.stamp(PLACES)
+        last, by_layer = layer_revisions(self.workspace)
+        revision = by_layer.get(PLACES, last)
         with self._lock:
             if self._cached is None or self._cached[0] != revision:
                 frame = pd.DataFrame(read_register(self.workspace).drop(columns="geometry")).reset_index(drop=True)
@@ -95,9 +95,9 @@ def _page(frame: pd.DataFrame, *, here: str, limit: int, offset: int) -> dict[st
     return {"items": items, "numberMatched": len(frame), "numberReturned": len(items), "links": links}
 
 
-def add_place_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue) -> None:
+def add_place_routes(app: FastAPI, workspace: Workspace) -> None:
     """Add ``/places/search``, ``/places/standard-names`` and ``/places/announcements`` to `app`."""
-    register = _Register(workspace, catalogue)
+    register = _Register(workspace)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")

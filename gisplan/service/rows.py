@@ -121,10 +121,11 @@ def check_values(frame: pd.DataFrame, values: Mapping[str, object]) -> dict[str,
 
 
 def edit_feature(ws: Workspace, layer: str, position: int, *, base_version: int, values: Mapping[str, object],
-                 geometry: shapely.Geometry | None, user: str, like: pd.DataFrame | None = None) -> RowState:
+                 geometry: shapely.Geometry | None, user: str, current: pd.DataFrame | None = None) -> RowState:
     """Change feature `position` (1-based) of `layer` if it is still at `base_version`; return its new state.
-    `like` is the layer as the service holds it (its columns, types and row count check the values; read from the
-    workspace when not given).
+
+    `current` is the layer as the caller last read it (its columns and row count are checked against; default:
+    read now).
 
     Raises
     ------
@@ -133,11 +134,11 @@ def edit_feature(ws: Workspace, layer: str, position: int, *, base_version: int,
     RequestError
         404 for no such feature, 400 for an unknown column or a value of the wrong type.
     """
-    frame = ws.read_layer(layer).reset_index(drop=True) if like is None else like
+    frame = ws.read_layer(layer) if current is None else current
     if not 1 <= position <= len(frame):
         msg = f"集合 {layer} 没有要素 {position} (no feature {position} in {layer})"
         raise RequestError(404, "NotFound", msg)
-    checked = check_values(pd.DataFrame(frame.drop(columns="geometry")), values)
+    checked = check_values(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")), values)
     if isinstance(ws, PostGISWorkspace):
         fid = int(ws.row_versions(layer)["fid"].iloc[position - 1])
         edited = ws.edit_row(layer, fid, checked, base_version=base_version, user=user, geometry=geometry)
@@ -146,10 +147,10 @@ def edit_feature(ws: Workspace, layer: str, position: int, *, base_version: int,
         return RowState(position, edited.version, edited.changed_by, edited.changed_at,
                         int(ours.iloc[-1]) if len(ours) else None)
     with ws.lock(wait_s=30.0):
-        current = _state(row_states(ws, layer), position)
-        if current.version != base_version:
-            who, when = current.changed_by or "未知用户", current.changed_at or "?"
-            msg = (f"第 {position} 行（图层 {layer}）已被 {who} 于 {when} 修改（当前版本 {current.version}，"
+        now = _state(row_states(ws, layer), position)
+        if now.version != base_version:
+            who, when = now.changed_by or "未知用户", now.changed_at or "?"
+            msg = (f"第 {position} 行（图层 {layer}）已被 {who} 于 {when} 修改（当前版本 {now.version}，"
                    f"你的修改基于版本 {base_version}）；请重新读取后再改。row {position} of {layer} was changed by "
                    f"{who} at {when}; nothing was written.")
             raise ConflictError(msg)

@@ -22,6 +22,7 @@ from gisplan.errors import StoreError
 from gisplan.store.gpkg import GeoPackageWorkspace
 from gisplan.store.pgschema import has_table, sql_composition
 from gisplan.store.postgis import PostGISWorkspace
+from gisplan.store.workspace import LOG_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "TOKEN_TABLE",
     "add_token_row",
     "append_audit",
+    "layer_revisions",
     "read_audit",
     "read_tokens",
     "revoke_token_row",
@@ -213,3 +215,28 @@ def read_audit(ws: Workspace, *, limit: int | None = None, offset: int = 0) -> p
     """Audit rows, newest first (:data:`AUDIT_COLUMNS`)."""
     frame = _select(ws, AUDIT_TABLE, AUDIT_COLUMNS, order="seq", descending=True, limit=limit, offset=offset)
     return frame.astype({"seq": "int64", "status": "int64"}) if len(frame) else frame
+
+
+def layer_revisions(ws: Workspace) -> tuple[int, dict[str, int]]:
+    """The workspace's last revision and, per layer, the last revision that wrote or dropped it — in one query on the
+    change log (a service asks this per request, to keep what it read of the other layers; ``(0, {})`` for a
+    workspace that does not exist yet)."""
+    if isinstance(ws, GeoPackageWorkspace):
+        if not ws.path.exists():
+            return 0, {}
+        with _sqlite(ws, write=False) as con:
+            if not _sqlite_has(con, LOG_TABLE):
+                return 0, {}
+            rows = con.execute(f"SELECT layer, max(revision) FROM {LOG_TABLE} GROUP BY layer").fetchall()  # noqa: S608
+    elif isinstance(ws, PostGISWorkspace):
+        sql = sql_composition()
+        with _pg(ws, write=False) as con:
+            if not has_table(con, ws.schema, LOG_TABLE):
+                return 0, {}
+            rows = con.execute(sql.SQL("SELECT layer, max(revision) FROM {} GROUP BY layer").format(
+                _pg_table(ws, LOG_TABLE))).fetchall()
+    else:
+        return ws.revision(), {}
+    by_layer = {str(layer): int(rev) for layer, rev in rows if layer is not None and rev is not None}
+    last = max((int(rev) for _, rev in rows if rev is not None), default=0)
+    return last, by_layer
