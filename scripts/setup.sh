@@ -52,7 +52,13 @@ if [ "${1:-}" = "--test" ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
   fi
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[all]" --group test --group lint
+  # bench/bench_serve.py runs pygeoapi's OGR provider with Debian's GDAL bindings
+  if ! /usr/bin/python3 -c "from osgeo import ogr" >/dev/null 2>&1; then
+    echo "setup: installing python3-gdal with apt-get (the peer server of bench/bench_serve.py)" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-gdal >/dev/null
+  fi
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[all,bench]" --group test --group lint
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 fi

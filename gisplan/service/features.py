@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -62,6 +62,8 @@ class _Layer:
     frame: gpd.GeoDataFrame
     title: str
     extent: tuple[float, float, float, float] | None
+    features: tuple[str, ...]  # each row as GeoJSON text with its id, encoded once when the layer is read
+    texts: dict[str, np.ndarray] = field(default_factory=dict)  # filterable columns as text, made on first use
 
 
 class Catalogue:
@@ -109,9 +111,18 @@ class Catalogue:
             title = f"{name} — {note}" if isinstance(note, str) and note else name
             bounds = frame.total_bounds
             extent = None if frame.empty or not np.isfinite(bounds).all() else tuple(float(b) for b in bounds)
-            layer = _Layer(revision, frame, title, extent)  # type: ignore[arg-type]
+            features = tuple(json.dumps(f, ensure_ascii=False, separators=(",", ":"))
+                             for f in _features(frame, np.arange(len(frame))))
+            layer = _Layer(revision, frame, title, extent, features)  # type: ignore[arg-type]
             self._cache[name] = layer
             return layer
+
+
+class _EncodedJSON(JSONResponse):
+    """A JSON response whose body is already JSON text (a page joined from encoded features)."""
+
+    def render(self, content: Any) -> bytes:
+        return content.encode("utf-8") if isinstance(content, str) else super().render(content)
 
 
 def _int_param(value: str | None, name: str, default: int, *, low: int, high: int) -> int:
@@ -151,10 +162,12 @@ def _positions(layer: _Layer, bbox: tuple[float, float, float, float] | None,
     else:
         positions = np.sort(frame.sindex.query(shapely.box(*bbox), predicate="intersects"))
     for column, wanted in filters.items():
-        values = frame[column].to_numpy()[positions]
-        series = pd.Series(values, dtype=object)
-        text = series.astype(str).where(series.notna(), "")
-        positions = positions[(text == wanted).to_numpy()]
+        text = layer.texts.get(column)
+        if text is None:  # each column's values as text once per layer ("" for a missing value)
+            series = pd.Series(frame[column].to_numpy(), dtype=object)
+            text = series.astype(str).where(series.notna(), "").to_numpy(dtype=object)
+            layer.texts[column] = text
+        positions = positions[text[positions] == wanted]
     return positions
 
 
@@ -191,8 +204,9 @@ def _landing(root: str, title: str, label: str) -> dict[str, Any]:
     ]}
 
 
-def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> dict[str, Any]:
-    """One page of a collection's items as a GeoJSON FeatureCollection with numberMatched and paging links."""
+def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> str:
+    """One page of a collection's items as a GeoJSON FeatureCollection with numberMatched and paging links (JSON
+    text, joined from the features encoded when the layer was read)."""
     count = _int_param(params.get("limit"), "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     start = _int_param(params.get("offset"), "offset", 0, low=0, high=2**62)
     box = _bbox_param(params.get("bbox"))
@@ -216,8 +230,11 @@ def _items(layer: _Layer, name: str, root: str, params: Mapping[str, str]) -> di
         links.append(link("next", start + count))
     if start > 0:
         links.append(link("prev", max(0, start - count)))
-    return {"type": "FeatureCollection", "features": _features(layer.frame, page), "numberMatched": len(matched),
-            "numberReturned": len(page), "links": links}
+    rest = json.dumps({"numberMatched": len(matched), "numberReturned": len(page), "links": links},
+                      ensure_ascii=False, separators=(",", ":"))
+    features = ",".join(layer.features[p] for p in page.tolist())
+    return f'{{"type":"FeatureCollection","features":[{features}],{rest[1:]}'
+
 
 
 def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any]:
@@ -225,7 +242,7 @@ def _item(layer: _Layer, name: str, root: str, feature_id: str) -> dict[str, Any
     if not 0 <= position < len(layer.frame):
         msg = f"集合 {name} 没有要素 {feature_id!r} (no feature {feature_id!r} in {name})"
         raise _RequestError(404, "NotFound", msg)
-    feature = _features(layer.frame, np.array([position]))[0]
+    feature: dict[str, Any] = json.loads(layer.features[position])
     feature["links"] = [{"href": f"{root}/collections/{name}/items/{position + 1}", "rel": "self", "type": _GEOJSON},
                         {"href": f"{root}/collections/{name}", "rel": "collection", "type": "application/json"}]
     return feature
@@ -316,7 +333,7 @@ def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive:
               bbox: str | None = None) -> JSONResponse:
         del limit, offset, bbox  # declared for the OpenAPI document; read with the property filters below
         page = _items(require(collection_id), collection_id, base(request), dict(request.query_params))
-        return JSONResponse(page, media_type=_GEOJSON)
+        return _EncodedJSON(page, media_type=_GEOJSON)
 
     @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (with its version and ETag)",
              response_class=JSONResponse, responses=_docs(_FEATURE, _GEOJSON, errors=(404,)))

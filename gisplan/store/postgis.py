@@ -144,6 +144,19 @@ class PostGISWorkspace(Workspace):
         with self._connect() as con:
             return _has_table(con, self.schema, META_TABLE)
 
+    def revision(self) -> int:
+        """The last committed revision (0 for a workspace that has none yet): one ``max()`` over the change log,
+        not the whole log (`gisplan serve` asks on every request)."""
+        psycopg = _driver()
+        sql = psycopg.sql
+        with self._connect() as con:
+            try:
+                found = con.execute(sql.SQL("SELECT coalesce(max(revision), 0) FROM {}").format(
+                    self._table(LOG_TABLE))).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return 0
+        return int(found[0]) if found else 0
+
     def derived_path(self, suffix: str) -> Path:
         """``<database>_<schema><suffix>`` in the current folder (a database has no folder of its own)."""
         database = urlsplit(self.conninfo).path.strip("/") or "postgres"
