@@ -148,14 +148,11 @@ class PostGISWorkspace(Workspace):
         """The last committed revision (0 for a workspace that has none yet): one ``max()`` over the change log,
         not the whole log (`gisplan serve` asks on every request)."""
         psycopg = _driver()
-        sql = psycopg.sql
         with self._connect() as con:
             try:
-                found = con.execute(sql.SQL("SELECT coalesce(max(revision), 0) FROM {}").format(
-                    self._table(LOG_TABLE))).fetchone()
+                return last_revision(con, self.schema)
             except psycopg.errors.UndefinedTable:
                 return 0
-        return int(found[0]) if found else 0
 
     def derived_path(self, suffix: str) -> Path:
         """``<database>_<schema><suffix>`` in the current folder (a database has no folder of its own)."""
