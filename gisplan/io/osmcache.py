@@ -19,6 +19,7 @@ import pyogrio
 import shapely
 
 from gisplan import settings
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_gpkg, write_atomic_text
 from gisplan.io.spatial import file_sha256
 from gisplan.vocab import OsmCacheState
@@ -148,5 +149,6 @@ def check_osm_cache(
         problem = f"{cache.name} was fetched {age.days} days ago (more than {max_age_days:g})"
     if problem:
         return OsmCacheCheck(OsmCacheState.STALE, problem, manifest)
-    reason = f"{cache.name}: {manifest['rows']} roads fetched {manifest['fetched_at']}"
+    reason = _("{name}: {rows} roads fetched {fetched_at}").format(
+            name=cache.name, rows=manifest['rows'], fetched_at=manifest['fetched_at'])
     return OsmCacheCheck(OsmCacheState.FRESH, reason, manifest)
