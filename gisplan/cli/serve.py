@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gisplan.cli.options import workspace_option
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from gisplan.store import Workspace
@@ -38,9 +39,10 @@ def serve_command(workspace: Workspace, host: str, port: int, include_boundaries
 
         from gisplan.service import create_app  # noqa: PLC0415 - FastAPI only when serving
     except ImportError:
-        msg = "gisplan serve needs FastAPI and uvicorn: pip install 'gisplan[serve]'"
+        msg = _("gisplan serve needs FastAPI and uvicorn: pip install 'gisplan[serve]'")
         raise click.UsageError(msg) from None
     app = create_app(workspace, include_sensitive=include_boundaries)
-    click.echo(f"serving {workspace.label} on http://{host}:{port}/ (Ctrl+C stops)", err=True)
+    click.echo(_("serving {label} on http://{host}:{port}/ (Ctrl+C stops)").format(
+            label=workspace.label, host=host, port=port), err=True)
     # one worker: uvicorn with several workers stops setting TCP_NODELAY (≈ 40 ms added per kept-alive request)
     uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", server_header=False)

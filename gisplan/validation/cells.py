@@ -152,8 +152,9 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     text = _cells(values)
     empty = text.isna().to_numpy()
     if required:
-        col.at(empty, column, lambda i: f"`{attr.name}` is empty" + (f": {note}." if (note := col.blank_note(
-            i, column)) else "."), "fill it in; every row needs it (unmerge merged cells and fill each one).")
+        col.at(empty, column, lambda i: _("`{name}` is empty: {note}.").format(name=attr.name, note=note)
+               if (note := col.blank_note(i, column)) else _("`{name}` is empty.").format(name=attr.name),
+               "fill it in; every row needs it (unmerge merged cells and fill each one).")
     if attr.dtype == "str":
         return _cells(text, lambda v: str(v).strip())
     if attr.dtype == "code12":

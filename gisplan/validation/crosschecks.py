@@ -12,7 +12,7 @@ import shapely
 
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
-from gisplan.i18n import _
+from gisplan.i18n import N_, _
 from gisplan.toponym import match_names, name_keys, name_suggestions, register_names
 from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
 from gisplan.vocab import Level
@@ -78,6 +78,16 @@ def _geometry_checks(
         _overlap_checks(gdf, ctx, usable, col)
 
 
+#: the words of the division levels and geometries, as they appear inside messages (translated where shown)
+_WORDS = {"district": N_("district"), "township": N_("township"), "village": N_("village"), "point": N_("point"),
+          "feature": N_("feature")}
+
+
+def _word(word: str) -> str:
+    """A level or geometry word (``"township"`` …) in the interface language; `` or ``-joined words too."""
+    return _(" or ").join(_(_WORDS.get(w, w)) for w in word.split(" or "))
+
+
 def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
     """Per-row message for a name that matches no division, with the nearest standard names."""
 
@@ -85,7 +95,7 @@ def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
         name = str(names.iloc[i])
         sug = name_suggestions(name, pool["name"])
         hint = _(" Did you mean {sug}?").format(sug=' / '.join(sug)) if sug else ""
-        return f"{name!r} matches no {what} in the gazetteer.{hint}"
+        return _("{name!r} matches no {what} in the gazetteer.").format(name=name, what=_word(what)) + hint
 
     return message
 
@@ -101,12 +111,12 @@ def _match(
     codes, ambiguous = found.code12, found.ambiguous
     col.at(ambiguous.to_numpy(), field,
            lambda i: _("{names} names more than one {what} in the gazetteer.").format(
-                   names=_show(names.iloc[i]), what=what),
+                   names=_show(names.iloc[i]), what=_word(what)),
            "add the 12-digit code (区划代码), or the township, to tell them apart.")
     unknown = (names.notna() & codes.isna() & ~ambiguous).to_numpy()
     col.at(unknown, field, _no_match(names, pool, what),
            _("write the standard {what} name (标准地名, as in the gazetteer) or its short form "
-             "(朱龙花村 for 朱龙花村村民委员会, 中山路社区 for 中山路社区居民委员会).").format(what=what))
+             "(朱龙花村 for 朱龙花村村民委员会, 中山路社区 for 中山路社区居民委员会).").format(what=_word(what)))
     old = found.former.notna()
     if notes is not None and old.any():
         notes[old] = [f"{w} 为历史地名，今 {c} (former name)" for w, c in zip(names[old], found.former[old],
@@ -243,23 +253,23 @@ def _codes_in_gazetteer(
     known = df["code12"].isin(gaz["code12"])
     unknown = (df["code12"].notna() & ~known).to_numpy() & typed_rows
     district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
-    col.at(unknown, field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer"
-           + (f" (the gazetteer covers district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
-              else "."), "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
+    col.at(unknown, field, lambda i: _("code {code12} is not in the gazetteer (the gazetteer covers district "
+                                       "{district}).").format(code12=df["code12"].iloc[i], district=district6)
+           if not str(df["code12"].iloc[i]).startswith(district6)
+           else _("code {code12} is not in the gazetteer.").format(code12=df["code12"].iloc[i]),
+           "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
     lvl = divisions.division_level(df["code12"].fillna("000000000000"))
     wrong = (df["code12"].notna() & known & ~lvl.isin(levels)).to_numpy()
     expected = " or ".join(levels)
     col.at(wrong & typed_rows, field, lambda i: _("code {code12} is a {lvl} code; a {expected} code is expected "
                                                   "here.").format(
-            code12=df['code12'].iloc[i], lvl=lvl.iloc[i], expected=expected), _("give the {expected}'s 12-digit "
-                                                                                "code.").format(
-                   expected=expected))
+            code12=df['code12'].iloc[i], lvl=_word(lvl.iloc[i]), expected=_word(expected)),
+           _("give the {expected}'s 12-digit code.").format(expected=_word(expected)))
     if not typed_rows.all():
         col.at(wrong & ~typed_rows, field, lambda i: _("the row names only a {lvl}; this layer is counted per "
                                                        "{expected}.").format(
-                lvl=lvl.iloc[i], expected=expected), _("fill in the {expected} (所属村社区 name or its 12-digit "
-                                                       "code).").format(
-                       expected=expected))
+                lvl=_word(lvl.iloc[i]), expected=_word(expected)),
+               _("fill in the {expected} (所属村社区 name or its 12-digit code).").format(expected=_word(expected)))
     if check_names and "name" in df:
         names = gaz.set_index("code12")["name"]
         declared = df["code12"].map(names)
@@ -413,17 +423,19 @@ def _location_checks(
         _warn_boundaries_disagree(rescued, outside_m, town_at, towns, name, what, col)
 
     def outside_message(i: int) -> str:
-        text = f"the {what} lies {outside_m[i]:,.0f} m outside {name}"
         if towns is not None and town_at[i] >= 0:
-            text += f" and {town_m[i]:,.0f} m from township {towns['name'].iloc[town_at[i]]}"
-        return text + "."
+            return _("the {what} lies {outside_m:,.0f} m outside {name} and {town_m:,.0f} m from township "
+                     "{township}.").format(what=_word(what), outside_m=outside_m[i], name=name, town_m=town_m[i],
+                                           township=towns["name"].iloc[town_at[i]])
+        return _("the {what} lies {outside_m:,.0f} m outside {name}.").format(
+            what=_word(what), outside_m=outside_m[i], name=name)
 
     refused = beyond & ~rescued
     far = refused & (outside_m > _FAR_M)
-    widen = "; if the boundary layers are wrong there, `--tolerance-m` widens the check for this layer."
     col.at(refused & ~far, _geometry_field(mapping), outside_message,
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
-           "(a wrong CRS shifts points 300–500 m)" + widen)
+           "(a wrong CRS shifts points 300–500 m); if the boundary layers are wrong there, `--tolerance-m` widens "
+           "the check for this layer.")
     col.at(far, _geometry_field(mapping), outside_message,
            "the point is far beyond what a coordinate-system offset (300–500 m) explains: check that the row "
            "belongs to this district and that longitude and latitude are typed right (and, for projected x/y, "
@@ -476,13 +488,14 @@ def _warn_boundaries_disagree(
     idx = np.flatnonzero(rescued)
     for i in idx[:_MAX_WARNINGS]:
         t = town_at[i]
-        logger.warning("%s, row %s: the %s lies %s m outside the %s outline but inside township %s (%s): the two "
-                       "boundary layers disagree there; accepted as inside %s.", col.source, col.rows[i], what,
-                       f"{outside_m[i]:,.0f}", name, towns["name"].iloc[t], towns["code12"].iloc[t],
-                       towns["name"].iloc[t])
+        logger.warning(_("{source}, row {row}: the {what} lies {outside_m:,.0f} m outside the {name} outline but "
+                         "inside township {township} ({code12}): the two boundary layers disagree there; accepted "
+                         "as inside {township}.").format(
+            source=col.source, row=col.rows[i], what=_word(what), outside_m=outside_m[i], name=name,
+            township=towns["name"].iloc[t], code12=towns["code12"].iloc[t]))
     if len(idx) > _MAX_WARNINGS:
-        logger.warning("%s: … and %d more rows inside their township but outside the %s outline.", col.source,
-                       len(idx) - _MAX_WARNINGS, name)
+        logger.warning(_("{source}: … and {n} more rows inside their township but outside the {name} outline.").format(
+            source=col.source, n=len(idx) - _MAX_WARNINGS, name=name))
 
 
 _MAX_WARNINGS = 20
@@ -502,8 +515,9 @@ def _own_township_checks(
                      dtype=object)
     from_own_m = shapely.distance(own, probes[idx])
     away = idx[from_own_m > ctx.tolerance_m]
-    found = {int(r): "no township polygon (a gap between the township polygons, which the district outline "
-             "covers: the boundary layers disagree here)" for r in away}
+    gap = _("no township polygon (a gap between the township polygons, which the district outline covers: the "
+            "boundary layers disagree here)")
+    found = dict.fromkeys((int(r) for r in away), gap)
     hit_probe, hit_town = shapely.STRtree(towns.geometry.to_numpy()).query(probes[away], predicate="intersects")
     for p, t in zip(hit_probe, hit_town, strict=True):
         found[int(away[p])] = f"{towns['name'].iloc[t]} ({towns['code12'].iloc[t]})"
@@ -514,11 +528,14 @@ def _own_township_checks(
     town_names = towns.drop_duplicates("code12").set_index("code12")["name"]
 
     def message(i: int) -> str:
-        where = f"the {what} falls in {found[i]}, {distance_m[i]:,.0f} m from township"
         given = source.iloc[i]
         if isinstance(given, str):  # the code was filled in from a name column, not typed
-            return f"{where} {town_names.get(declared.iloc[i], declared.iloc[i])} that its `{given}` names."
-        return f"{where} {declared.iloc[i]} that its code {gdf['code12'].iloc[i]} declares."
+            return _("the {what} falls in {found}, {distance_m:,.0f} m from township {township} that its `{given}` "
+                     "names.").format(what=_word(what), found=found[i], distance_m=distance_m[i],
+                                      township=town_names.get(declared.iloc[i], declared.iloc[i]), given=given)
+        return _("the {what} falls in {found}, {distance_m:,.0f} m from township {township} that its code {code12} "
+                 "declares.").format(what=_word(what), found=found[i], distance_m=distance_m[i],
+                                     township=declared.iloc[i], code12=gdf["code12"].iloc[i])
 
     field = mapping.get("code12") or next((mapping[k] for k in ("village", "township") if k in mapping), "code12")
     col.at(mask, field, message, "correct the code or the division names, or the coordinates (and their CRS) "
