@@ -4,6 +4,7 @@ the English text."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -122,3 +123,17 @@ def test_unknown_facility_type_in_a_scenario_in_chinese(tmp_path: Path) -> None:
     code, out = _run(["--lang", "en", "run", str(path), "--out", str(tmp_path / "out")])
     assert code == 1
     assert "`type` 'elderly_daycare' is not a facility type of the catalogue." in out
+
+
+def test_point_outside_the_district_in_chinese(store: Path, tmp_path: Path) -> None:
+    """A point in 渝中 (about 45 km away) imported into 永川: where it lies, in metres, and the fix, in Chinese."""
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("facility_id,name,lon,lat\nF1,养老站甲,106.55,29.56\n", encoding="utf-8")
+    code, out = _run(["--lang", "zh", "layers", "import", str(ledger), *DAY_CARE, "-w", str(store)])
+    assert code == 1
+    found = re.search(r"台账.csv，第 2 行，字段 `lon/lat`: 该点在永川区以外 ([\d,]+) 米，距镇街 \S+ [\d,]+ 米。 修改方法： "
+                      r"该点偏离的距离远超坐标系偏移（300–500 米）所能解释的范围", out)
+    assert found is not None, out
+    assert 40_000 < int(found[1].replace(",", "")) < 50_000
+    code, out = _run(["layers", "import", str(ledger), *DAY_CARE, "-w", str(store)])
+    assert f"row 2, field `lon/lat`: the point lies {found[1]} m outside 永川区 and " in out
