@@ -191,8 +191,10 @@ def _check_cpg(path: Path) -> None:
         return  # a code page Python does not know: GDAL decides
     except UnicodeDecodeError:
         actual = _guess_dbf_encoding(path)
-        msg = (f"the .cpg file says the attribute text is {said}, but the .dbf is not {said} text"
-               + (" (it reads as GBK/GB18030)." if actual == "gb18030" else "."))
+        msg = (_("the .cpg file says the attribute text is {said}, but the .dbf is not {said} text (it reads as "
+                 "GBK/GB18030).") if actual == "gb18030"
+               else _("the .cpg file says the attribute text is {said}, but the .dbf is not {said} text.")).format(
+            said=said)
         fix = (_("correct or delete {name} (its content should be {value}), or give `--encoding gbk`.").format(
                 name=cpg.name, value='GBK' if actual == 'gb18030' else 'UTF-8'))
         raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
