@@ -316,7 +316,7 @@ _ENTRY_CHECKS: dict[str, Any] = {
     "min_population": fc.count, "where": fc.where_table,
     "comparator": OneOf.of(Comparator),
     "headline": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
-    "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
+    "type": lambda v: None if isinstance(v, str) and v else _("must be a facility type id (got {v!r}).").format(v=v),
     "siting_unit": OneOf.of(Level), "min_distance_m": fc.metres_or_zero,
     "per_unit": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
 }

@@ -560,8 +560,8 @@ def _merged_cells(grid: list[list[Any]], xml: bytes, source: str) -> dict[tuple[
         for r in range(top, min(bottom, len(grid)) + 1):
             for c in range(first_col, last_col + 1):
                 if (r, c) != (top, first_col):
-                    notes[(r, c)] = (f"the cell is part of the merged cells {ref} (merged across columns, its value "
-                                     f"is in {c1.decode()}{top})")
+                    notes[(r, c)] = (_("the cell is part of the merged cells {ref} (merged across columns, its "
+                                       "value is in {column}{top})").format(ref=ref, column=c1.decode(), top=top))
     return notes
 
 

@@ -456,9 +456,11 @@ def _recheck_dependents(
         if kind == "facilities" and ftype is None:
             continue  # a type from a catalogue not given this time: it cannot be checked
         options = stored_options(row.options)
-        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))}"
+        source = _("workspace layer `{name}` (checked again: this import replaces {changed}").format(
+                name=name, changed=', '.join(sorted(changed)))
         if options.get("tolerance_m") is not None:
-            source += f"; with its own --tolerance-m {float(options['tolerance_m']):g}"  # type: ignore[arg-type]
+            source += _("; with its own --tolerance-m {tolerance_m:g}").format(
+                    tolerance_m=float(options['tolerance_m']))  # type: ignore[arg-type]
         source += ")"
         own = replace(ctx, accept_large=bool(options.get("accept_large", False)), locate_by_name=False,
                       tolerance_m=ctx.tolerance_m

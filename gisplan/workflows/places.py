@@ -129,7 +129,7 @@ def start_register(ws: Workspace, *, gazetteer: pd.DataFrame | None = None, sour
                          "gazetteer`) or give `--gazetteer FILE`.").format(label=ws.label))
                 raise PlaceNameError(msg)
             gazetteer = ws.read_table("gazetteer")
-            source = f"gazetteer layer of {ws.label}"
+            source = _("gazetteer layer of {label}").format(label=ws.label)
         register = read_register(ws)
         new = places_from_gazetteer(gazetteer, source=source)
         new = new[~new["place_id"].isin(register["place_id"])]

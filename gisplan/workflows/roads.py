@@ -81,7 +81,7 @@ def district_outline(
         frame = workspace.read_layer("district")
         column = _code_column(frame)
         found = frame if column is None else frame[frame[column].astype(str).str.slice(0, 6) == six]
-        where = f"the workspace's district layer ({workspace.label})"
+        where = _("the workspace's district layer ({label})").format(label=workspace.label)
     else:
         msg = (_("no outline for district {six}: import the district outline first (gisplan layers import FILE "
                  "--kind district -w WORKSPACE), or give --boundaries FILE, or fetch for a scenario instead.").format(
