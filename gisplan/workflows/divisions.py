@@ -262,7 +262,7 @@ def recode_table(frame: pd.DataFrame, crosswalk: pd.DataFrame, *, column: str = 
     (['500118001001', '500118001003'], ['500118001002', '500118001003'], 0)
     """
     codes = pd.DataFrame({"code12": frame[column].astype(str).to_numpy()})
-    recoded, _unused = replay_crosswalk(codes, crosswalk.reindex(columns=list(CROSSWALK_COLUMNS)).fillna(
+    recoded, _ = replay_crosswalk(codes, crosswalk.reindex(columns=list(CROSSWALK_COLUMNS)).fillna(
         {"kind": DivisionChange.MERGE.value, "revision": 0}), kind="facilities", source=column)
     out = frame.copy()
     out[f"{column}_before"] = frame[column]
