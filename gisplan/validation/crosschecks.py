@@ -12,7 +12,7 @@ import shapely
 
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
-from gisplan.i18n import N_, _
+from gisplan.i18n import N_, _, language
 from gisplan.toponym import match_names, name_keys, name_suggestions, register_names
 from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
 from gisplan.vocab import Level
@@ -86,6 +86,11 @@ _WORDS = {"district": N_("district"), "township": N_("township"), "village": N_(
 def _word(word: str) -> str:
     """A level or geometry word (``"township"`` …) in the interface language; `` or ``-joined words too."""
     return _(" or ").join(_(_WORDS.get(w, w)) for w in word.split(" or "))
+
+
+def _type_name(ftype: FacilityType) -> str:
+    """A facility type's name inside a message: its Chinese name in Chinese, its English name in lower case else."""
+    return ftype.name_zh if language() == "zh" else ftype.name_en.lower()
 
 
 def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
@@ -373,7 +378,7 @@ def _host_checks(
     field = mapping["host_facility_id"]
     missing = (df["host_facility_id"].notna() & ~df["host_facility_id"].isin(host_code.index)).to_numpy()
     col.at(missing, field, lambda i: _("host {host} is not a {host_type} in this workspace.").format(
-            host=_show(df['host_facility_id'].iloc[i]), host_type=host.name_en.lower()),
+            host=_show(df['host_facility_id'].iloc[i]), host_type=_type_name(host)),
            _("give the facility_id of the hosting {name_zh}.").format(name_zh=host.name_zh))
     declared = df["host_facility_id"].map(host_code)
     differ = (declared.notna() & df["code12"].notna() & (declared != df["code12"])).to_numpy()
@@ -381,7 +386,7 @@ def _host_checks(
                                                              "{declared}.").format(
             code12=df['code12'].iloc[i], declared=declared.iloc[i]),
            _("a {facility_type} sits in its host {host_type}: use the host's code.").format(
-               facility_type=ftype.name_en.lower(), host_type=host.name_en.lower()))
+               facility_type=_type_name(ftype), host_type=_type_name(host)))
 
 
 def _location_checks(
