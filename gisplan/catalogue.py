@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.profiles import Profile, parse_profile
 from gisplan.vocab import CoverageKind, Level, Metric, MetricInput, Scope, SitingRule, allowed, parse_choice
 
@@ -216,8 +217,8 @@ class Catalogue:
         except KeyError:
             known = ", ".join(sorted(self.types))
             msg = (
-                f"unknown facility type `{type_id}`; known types: {known}. "
-                "Add a [[type]] table to a catalogue file to define a new one."
+                _("unknown facility type `{type_id}`; known types: {known}. Add a [[type]] table to a catalogue "
+                  "file to define a new one.").format(type_id=type_id, known=known)
             )
             raise ConfigError(msg) from None
 
@@ -256,33 +257,36 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        msg = f"catalogue file {path} does not exist; check the path."
+        msg = _("catalogue file {path} does not exist; check the path.").format(path=path)
         raise ConfigError(msg) from None
     except tomllib.TOMLDecodeError as exc:
-        msg = f"catalogue file {path} is not valid TOML: {exc}. Fix the syntax at that line."
+        msg = _("catalogue file {path} is not valid TOML: {exc}. Fix the syntax at that line.").format(
+                path=path, exc=exc)
         raise ConfigError(msg) from None
 
 
 def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        msg = f"{where} must be a list of strings (got {value!r})."
+        msg = _("{where} must be a list of strings (got {value!r}).").format(where=where, value=value)
         raise ConfigError(msg)
     return tuple(value)
 
 
 def _parse_attribute(name: str, raw: Any, where: str) -> Attribute:
     if not isinstance(raw, dict):
-        msg = f"{where}: [attributes.{name}] must be a table."
+        msg = _("{where}: [attributes.{name}] must be a table.").format(where=where, name=name)
         raise ConfigError(msg)
     dtype = raw.get("dtype")
     if dtype not in _DTYPES:
-        msg = f"{where}: attributes.{name}.dtype must be one of {sorted(_DTYPES)} (got {dtype!r})."
+        msg = _("{where}: attributes.{name}.dtype must be one of {dtypes} (got {dtype!r}).").format(
+                where=where, name=name, dtypes=sorted(_DTYPES), dtype=dtype)
         raise ConfigError(msg)
     values: dict[str, str] = {}
     if dtype == "enum":
         raw_values = raw.get("values")
         if not isinstance(raw_values, dict) or not raw_values:
-            msg = f"{where}: enum attribute `{name}` needs a [attributes.{name}.values] table."
+            msg = _("{where}: enum attribute `{name}` needs a [attributes.{name}.values] table.").format(
+                    where=where, name=name)
             raise ConfigError(msg)
         for canonical, spellings in raw_values.items():
             for spelling in (canonical, *_str_tuple(spellings, f"{where}: {name}.values")):
@@ -290,7 +294,8 @@ def _parse_attribute(name: str, raw: Any, where: str) -> Attribute:
     aliases = (name, *_str_tuple(raw.get("aliases", []), f"{where}: attributes.{name}.aliases"))
     min_value = raw.get("min")
     if min_value is not None and not isinstance(min_value, int | float):
-        msg = f"{where}: attributes.{name}.min must be a number (got {min_value!r})."
+        msg = _("{where}: attributes.{name}.min must be a number (got {min_value!r}).").format(
+                where=where, name=name, min_value=min_value)
         raise ConfigError(msg)
     return Attribute(
         name=name,
@@ -314,17 +319,21 @@ def _metrics(raw: Any, here: str, attributes: tuple[str, ...], host: str | None)
     names = _str_tuple(raw, f"{here}: `metrics`")
     wrong = [n for n in names if n not in _FED_METRICS]
     if wrong:
-        msg = (f"{here}: `metrics` names {', '.join(map(repr, wrong))}; a type may feed "
-               f"{', '.join(_FED_METRICS)} (the other metrics take the indicator row's `type`).")
+        msg = (_("{here}: `metrics` names {map}; a type may feed {fed_metrics} (the other metrics take the "
+                 "indicator row's `type`).").format(
+                here=here, map=', '.join(map(repr, wrong)), fed_metrics=', '.join(_FED_METRICS)))
         raise ConfigError(msg)
     for metric in map(Metric, names):
         lacking = [a for a in _METRIC_ATTRIBUTES[metric] if a not in attributes]
         if lacking:
-            msg = (f"{here}: metric {metric.value!r} reads {', '.join(_METRIC_ATTRIBUTES[metric])}; add "
-                   f"{', '.join(lacking)} to `required` or `optional`.")
+            msg = (_("{here}: metric {value!r} reads {metric_attributes}; add {lacking} to `required` or "
+                     "`optional`.").format(
+                    here=here, value=metric.value, metric_attributes=', '.join(_METRIC_ATTRIBUTES[metric]),
+                    lacking=', '.join(lacking)))
             raise ConfigError(msg)
         if metric is Metric.HOST_SHARE and host is None:
-            msg = f"{here}: metric 'host_share' counts the hosts of this type's facilities; give the type a `host`."
+            msg = _("{here}: metric 'host_share' counts the hosts of this type's facilities; give the type a "
+                    "`host`.").format(here=here)
             raise ConfigError(msg)
     return tuple(Metric(n) for n in names)
 
@@ -333,11 +342,11 @@ def _host(raw: Any, here: str, type_id: str, attributes: tuple[str, ...]) -> str
     if raw is None:
         return None
     if not isinstance(raw, str) or not _ID_RE.match(raw) or raw == type_id:
-        msg = f"{here}: `host` must be the id of another facility type (got {raw!r})."
+        msg = _("{here}: `host` must be the id of another facility type (got {raw!r}).").format(here=here, raw=raw)
         raise ConfigError(msg)
     if "host_facility_id" not in attributes:
-        msg = (f"{here}: a type with a `host` must list `host_facility_id` in `required` or `optional` "
-               "(the column naming each row's host facility).")
+        msg = (_("{here}: a type with a `host` must list `host_facility_id` in `required` or `optional` (the "
+                 "column naming each row's host facility).").format(here=here))
         raise ConfigError(msg)
     return raw
 
@@ -346,11 +355,13 @@ def _map_symbol(raw: dict[str, Any], here: str) -> tuple[str | None, str | None]
     """The optional ``colour`` (``#rrggbb``, returned in lower case) and ``glyph`` (one or two characters)."""
     colour, glyph = raw.get("colour"), raw.get("glyph")
     if colour is not None and (not isinstance(colour, str) or not _COLOUR_RE.match(colour)):
-        msg = f"{here}: `colour` must be a colour written #rrggbb, e.g. \"#1565c0\" (got {colour!r})."
+        msg = _("{here}: `colour` must be a colour written #rrggbb, e.g. \"#1565c0\" (got {colour!r}).").format(
+                here=here, colour=colour)
         raise ConfigError(msg)
     if glyph is not None and (not isinstance(glyph, str) or not 1 <= len(glyph) <= 2 or not glyph.isprintable()
                               or any(ch.isspace() for ch in glyph)):
-        msg = f"{here}: `glyph` must be one or two characters without spaces, e.g. \"社\" (got {glyph!r})."
+        msg = _("{here}: `glyph` must be one or two characters without spaces, e.g. \"社\" (got {glyph!r}).").format(
+                here=here, glyph=glyph)
         raise ConfigError(msg)
     return (colour.lower() if colour is not None else None), glyph
 
@@ -360,11 +371,15 @@ def _siting(raw: dict[str, Any], here: str) -> tuple[SitingRule, float, str]:
     siting = _choice(SitingRule, raw.get("siting", SitingRule.COVERAGE), f"{here}: `siting`")
     min_distance = raw.get("min_distance_m", 0.0)
     if not isinstance(min_distance, int | float) or isinstance(min_distance, bool) or not 0 <= min_distance <= 1e5:
-        msg = f"{here}: `min_distance_m` must be a number of metres between 0 and 100000 (got {min_distance!r})."
+        msg = _("{here}: `min_distance_m` must be a number of metres between 0 and 100000 (got "
+                "{min_distance!r}).").format(
+                here=here, min_distance=min_distance)
         raise ConfigError(msg)
     source = raw.get("min_distance_source", "")
     if not isinstance(source, str):
-        msg = f"{here}: `min_distance_source` must be text saying where the distance comes from (got {source!r})."
+        msg = _("{here}: `min_distance_source` must be text saying where the distance comes from (got "
+                "{source!r}).").format(
+                here=here, source=source)
         raise ConfigError(msg)
     return siting, float(min_distance), source
 
@@ -373,45 +388,50 @@ def _parse_type(
     raw: Any, where: str, attributes: dict[str, Attribute], profiles: dict[str, Profile]
 ) -> FacilityType:
     if not isinstance(raw, dict):
-        msg = f"{where}: every [[type]] entry must be a table."
+        msg = _("{where}: every [[type]] entry must be a table.").format(where=where)
         raise ConfigError(msg)
     type_id = raw.get("id")
     if not isinstance(type_id, str) or not _ID_RE.match(type_id):
         msg = (
-            f"{where}: type id must be lower_snake_case ASCII starting with a letter "
-            f"(got {type_id!r}); it becomes a layer name."
+            _("{where}: type id must be lower_snake_case ASCII starting with a letter (got {type_id!r}); it "
+              "becomes a layer name.").format(where=where, type_id=type_id)
         )
         raise ConfigError(msg)
     here = f"{where}: type `{type_id}`"
     for key in ("name_zh", "name_en"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
-            msg = f"{here}: `{key}` is required (a non-empty string)."
+            msg = _("{here}: `{key}` is required (a non-empty string).").format(here=here, key=key)
             raise ConfigError(msg)
     coverage = _str_tuple(raw.get("coverage", []), f"{here}: `coverage`")
     if not coverage or not set(coverage) <= {k.value for k in CoverageKind}:
-        msg = f"{here}: `coverage` must list some of {allowed(CoverageKind)} (got {list(coverage)})."
+        msg = _("{here}: `coverage` must list some of {allowed} (got {coverage}).").format(
+                here=here, allowed=allowed(CoverageKind), coverage=list(coverage))
         raise ConfigError(msg)
     required = _str_tuple(raw.get("required", []), f"{here}: `required`")
     optional = _str_tuple(raw.get("optional", []), f"{here}: `optional`")
     for attr in (*required, *optional):
         if attr not in attributes:
-            msg = f"{here}: attribute `{attr}` is not defined; add an [attributes.{attr}] table."
+            msg = _("{here}: attribute `{attr}` is not defined; add an [attributes.{attr}] table.").format(
+                    here=here, attr=attr)
             raise ConfigError(msg)
     for must in ("facility_id", "name"):
         if must not in required:
-            msg = f"{here}: `required` must include `{must}`."
+            msg = _("{here}: `required` must include `{must}`.").format(here=here, must=must)
             raise ConfigError(msg)
     profile = raw.get("profile", "walk")
     if profile not in profiles:
-        msg = f"{here}: profile must be one of {sorted(profiles)} (got {profile!r})."
+        msg = _("{here}: profile must be one of {profiles} (got {profile!r}).").format(
+                here=here, profiles=sorted(profiles), profile=profile)
         raise ConfigError(msg)
     max_minutes = raw.get("max_minutes", 15)
     if not isinstance(max_minutes, int | float) or not 0 < max_minutes <= 240:
-        msg = f"{here}: `max_minutes` must be a number in (0, 240] (got {max_minutes!r})."
+        msg = _("{here}: `max_minutes` must be a number in (0, 240] (got {max_minutes!r}).").format(
+                here=here, max_minutes=max_minutes)
         raise ConfigError(msg)
     min_population = raw.get("min_population")
     if min_population is not None and (not isinstance(min_population, int) or min_population < 0):
-        msg = f"{here}: `min_population` must be a non-negative integer (got {min_population!r})."
+        msg = _("{here}: `min_population` must be a non-negative integer (got {min_population!r}).").format(
+                here=here, min_population=min_population)
         raise ConfigError(msg)
     colour, glyph = _map_symbol(raw, here)
     siting, min_distance, source = _siting(raw, here)
@@ -477,7 +497,7 @@ def load_catalogue(*extra: str | Path) -> Catalogue:
             profiles[pid] = parse_profile(pid, prof, f"{where}: profiles.{pid}", profiles.get(pid))
         raw_types = raw.get("type", [])
         if not isinstance(raw_types, list):
-            msg = f"{where}: facility types must be written as [[type]] tables."
+            msg = _("{where}: facility types must be written as [[type]] tables.").format(where=where)
             raise ConfigError(msg)
         for entry in raw_types:
             ftype = _parse_type(entry, where, attributes, profiles)
@@ -496,15 +516,15 @@ def _check_relations(types: dict[str, FacilityType], source: dict[str, str]) -> 
     """Across all files: every host is a known type, hosts form no cycle, and a metric is fed by one type."""
     for ftype in types.values():
         if ftype.host is not None and ftype.host not in types:
-            msg = (f"{source[ftype.id]}: type `{ftype.id}`: `host` {ftype.host!r} is not a facility type; "
-                   f"known types: {', '.join(sorted(types))}.")
+            msg = (_("{source}: type `{id}`: `host` {host!r} is not a facility type; known types: {types}.").format(
+                    source=source[ftype.id], id=ftype.id, host=ftype.host, types=', '.join(sorted(types))))
             raise ConfigError(msg)
     for ftype in types.values():
         chain, host = [ftype.id], ftype.host
         while host is not None:
             if host in chain:
-                msg = (f"{source[ftype.id]}: type `{ftype.id}`: its `host` relation returns to it "
-                       f"({' -> '.join([*chain, host])}); break the cycle.")
+                msg = (_("{source}: type `{id}`: its `host` relation returns to it ({value}); break the cycle.").format(
+                        source=source[ftype.id], id=ftype.id, value=' -> '.join([*chain, host])))
                 raise ConfigError(msg)
             chain.append(host)
             host = types[host].host
@@ -512,8 +532,8 @@ def _check_relations(types: dict[str, FacilityType], source: dict[str, str]) -> 
     for ftype in types.values():
         for metric in ftype.metrics:
             if metric in fed:
-                msg = (f"{source[ftype.id]}: type `{ftype.id}`: metric {metric.value!r} is fed by type "
-                       f"`{fed[metric]}` already; a metric reads one type's layer. Remove it from one of their "
-                       "`metrics`.")
+                msg = (_("{source}: type `{id}`: metric {value!r} is fed by type `{fed}` already; a metric reads "
+                         "one type's layer. Remove it from one of their `metrics`.").format(
+                        source=source[ftype.id], id=ftype.id, value=metric.value, fed=fed[metric]))
                 raise ConfigError(msg)
             fed[metric] = ftype.id

@@ -19,6 +19,7 @@ from gisplan import settings
 from gisplan.catalogue import LAYER_KINDS as KINDS
 from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigError, ConfigFileError
+from gisplan.i18n import _
 from gisplan.tomllines import OneOf, TomlProblems
 from gisplan.vocab import Comparator, CoverageMethod, Level, Metric, MetricInput, Scope, Spread, Weight
 
@@ -315,7 +316,7 @@ _ENTRY_CHECKS: dict[str, Any] = {
     "min_population": fc.count, "where": fc.where_table,
     "comparator": OneOf.of(Comparator),
     "headline": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
-    "type": lambda v: None if isinstance(v, str) and v else f"must be a facility type id (got {v!r}).",
+    "type": lambda v: None if isinstance(v, str) and v else _("must be a facility type id (got {v!r}).").format(v=v),
     "siting_unit": OneOf.of(Level), "min_distance_m": fc.metres_or_zero,
     "per_unit": lambda v: None if isinstance(v, bool) else f"must be true or false (got {v!r}).",
 }
@@ -324,7 +325,8 @@ _ENTRY_CHECKS: dict[str, Any] = {
 def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None:
     """One ``[[indicator]]`` table, or None (with its problems recorded)."""
     if not isinstance(entry, dict):
-        col.add("indicator", i, None, "every [[indicator]] must be a table.", "write it as an [[indicator]] table.")
+        col.add("indicator", i, None, _("every [[indicator]] must be a table."),
+                _("write it as an [[indicator]] table."))
         return None
     col.unknown_keys(entry, "indicator", i, _INDICATOR_KEYS)
     row, name_zh = col.required(entry, "indicator", i, "row"), col.required(entry, "indicator", i, "name_zh")
@@ -333,12 +335,15 @@ def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None
               if key in entry and (key != "metric" or metric is not None)])
     if metric in _ENTRY_CHECKS["metric"].options and Metric(metric).input is MetricInput.ROW_TYPE \
             and not entry.get("type"):
-        col.add("indicator", i, "metric", f"metric {metric!r} needs `type` (a facility type id).",
-                'add e.g. type = "public_cemetery" to the table.')
+        col.add("indicator", i, "metric", _("metric {metric!r} needs `type` (a facility type id).").format(
+                metric=metric),
+                _('add e.g. type = "public_cemetery" to the table.'))
         ok = False
     for new, old in (("baseline", "baseline_2020"), ("target", "target_2025")):
         if new in entry and old in entry:
-            col.add("indicator", i, new, f"both `{new}` and `{old}` are given.", f"keep `{new}` only.")
+            col.add("indicator", i, new, _("both `{new}` and `{old}` are given.").format(
+                    new=new, old=old), _("keep `{new}` only.").format(
+                    new=new))
             ok = False
     if not ok or row is None or name_zh is None or metric is None:
         return None
@@ -364,15 +369,16 @@ def _indicator(entry: object, i: int, col: TomlProblems) -> IndicatorSpec | None
 def _indicators(raw: dict[str, Any], col: TomlProblems) -> tuple[IndicatorSpec, ...]:
     entries = raw.get("indicator", [])
     if not isinstance(entries, list):
-        col.add("indicator", 0, None, "indicators must be [[indicator]] tables.", "write each as [[indicator]].")
+        col.add("indicator", 0, None, _("indicators must be [[indicator]] tables."), _("write each as [[indicator]]."))
         return ()
     specs = [_indicator(entry, i, col) for i, entry in enumerate(entries, start=1)]
     first: dict[str, int] = {}
     for i, entry in enumerate(entries, start=1):
         key = str(entry.get("id", f"#{entry.get('row')}")) if isinstance(entry, dict) else None
         if key in first:
-            col.add("indicator", i, "id", f"indicator id {key!r} is used by [[indicator]] #{first[key]} already.",
-                    "give each [[indicator]] its own `id`.")
+            col.add("indicator", i, "id", _("indicator id {key!r} is used by [[indicator]] #{first} already.").format(
+                    key=key, first=first[key]),
+                    _("give each [[indicator]] its own `id`."))
         elif key is not None:
             first[key] = i
     return tuple(s for s in specs if s is not None)
@@ -382,21 +388,22 @@ def _layers(raw: dict[str, Any], base: Path, col: TomlProblems) -> tuple[LayerSo
     layers: list[LayerSource] = []
     entries = raw.get("layer", [])
     if not isinstance(entries, list):
-        col.add("layer", 0, None, "layers must be [[layer]] tables.", "write each as [[layer]].")
+        col.add("layer", 0, None, _("layers must be [[layer]] tables."), _("write each as [[layer]]."))
         return ()
     for i, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
-            col.add("layer", i, None, "every [[layer]] must be a table.", "write it as a [[layer]] table.")
+            col.add("layer", i, None, _("every [[layer]] must be a table."), _("write it as a [[layer]] table."))
             continue
         col.unknown_keys(entry, "layer", i, _LAYER_KEYS)
         kind, path = col.required(entry, "layer", i, "kind"), col.required(entry, "layer", i, "path")
         if kind is not None and not col.check("layer", i, "kind", kind, OneOf(KINDS)):
             continue
         if kind == "facilities" and not entry.get("type"):
-            col.add("layer", i, "kind", "a facilities layer needs `type` (a facility type id).",
-                    'add e.g. type = "elderly_institution" to the table.')
+            col.add("layer", i, "kind", _("a facilities layer needs `type` (a facility type id)."),
+                    _('add e.g. type = "elderly_institution" to the table.'))
         elif kind != "facilities" and entry.get("make_ids"):
-            col.add("layer", i, "make_ids", "`make_ids` numbers facilities only.", "remove it from this [[layer]].")
+            col.add("layer", i, "make_ids", _("`make_ids` numbers facilities only."),
+                    _("remove it from this [[layer]]."))
         options_ok = all([col.check("layer", i, key, entry[key], check) for key, check in _LAYER_CHECKS.items()
                           if key in entry])
         if kind is not None and path is not None and options_ok:
@@ -415,7 +422,8 @@ def _table(raw: dict[str, Any], name: str, col: TomlProblems) -> dict[str, Any]:
     value = raw.get(name, {})
     if isinstance(value, dict):
         return value
-    col.add(name, 0, None, f"[{name}] must be a table.", f"write it as a [{name}] table.")
+    col.add(name, 0, None, _("[{name}] must be a table.").format(name=name),
+            _("write it as a [{name}] table.").format(name=name))
     return {}
 
 
@@ -459,8 +467,9 @@ def _profiles(raw: dict[str, Any], col: TomlProblems) -> MappingProxyType[str, M
     table = _table(raw, "profiles", col)
     for pid, value in table.items():
         if not isinstance(value, dict):
-            col.add("profiles", 0, pid, f"[profiles.{pid}] must be a table (got {value!r}).",
-                    "write e.g. [profiles.walk] speed_m_per_min = 70.")
+            col.add("profiles", 0, pid, _("[profiles.{pid}] must be a table (got {value!r}).").format(
+                    pid=pid, value=value),
+                    _("write e.g. [profiles.walk] speed_m_per_min = 70."))
     return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in table.items() if isinstance(v, dict)})
 
 
@@ -468,15 +477,15 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        msg = f"scenario file {path} does not exist."
+        msg = _("scenario file {path} does not exist.").format(path=path)
         raise ConfigError(msg) from None
     except UnicodeDecodeError as exc:
-        msg = f"scenario file {path} is not valid UTF-8 TOML: {exc}."
+        msg = _("scenario file {path} is not valid UTF-8 TOML: {exc}.").format(path=path, exc=exc)
         raise ConfigError(msg) from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        msg = f"scenario file {path} is not valid UTF-8 TOML: {exc}."
+        msg = _("scenario file {path} is not valid UTF-8 TOML: {exc}.").format(path=path, exc=exc)
         raise ConfigError(msg) from None
 
 
@@ -499,8 +508,10 @@ def load_scenario(path: str | Path) -> Scenario:
     base = path.parent
     for name in sorted(set(raw) - _TABLES):
         close = difflib.get_close_matches(name, sorted(_TABLES), n=1)
-        col.add(name, 0, None, f"unknown table or key `{name}`.",
-                f"did you mean [{close[0]}]?" if close else f"use the tables {', '.join(sorted(_TABLES))}.")
+        col.add(name, 0, None, _("unknown table or key `{name}`.").format(name=name),
+                _("did you mean [{close}]?").format(
+                    close=close[0]) if close else _("use the tables {tables}.").format(
+                        tables=', '.join(sorted(_TABLES))))
     sc = _table(raw, "scenario", col)
     col.unknown_keys(sc, "scenario", 0, _SCENARIO_KEYS)
     name, code, crs = (col.required(sc, "scenario", 0, key) for key in ("name", "district_code", "crs"))
@@ -512,8 +523,10 @@ def load_scenario(path: str | Path) -> Scenario:
     period_ok = "period" not in sc or col.check("scenario", 0, "period", sc["period"], fc.period)
     base_ok = "baseline_year" not in sc or col.check("scenario", 0, "baseline_year", sc["baseline_year"], fc.year)
     if period_ok and base_ok and "period" in sc and "baseline_year" in sc and sc["baseline_year"] >= sc["period"][0]:
-        col.add("scenario", 0, "baseline_year", f"the baseline year {sc['baseline_year']} is not before the plan "
-                f"period {sc['period'][0]}–{sc['period'][1]}.", f"use the year before it, {sc['period'][0] - 1}.")
+        col.add("scenario", 0, "baseline_year", _("the baseline year {baseline_year} is not before the plan period "
+                                                  "{first}–{last}.").format(
+                baseline_year=sc['baseline_year'], first=sc['period'][0], last=sc['period'][1]),
+                _("use the year before it, {year}.").format(year=sc['period'][0] - 1))
     roads_raw = _table(raw, "roads", col) if "roads" in raw else None
     if roads_raw is not None:
         col.unknown_keys(roads_raw, "roads", 0, _ROADS_KEYS)
@@ -551,9 +564,9 @@ def require_indicators(scenario: Scenario) -> None:
     if scenario.indicators:
         return
     where = scenario.path or "the scenario"
-    msg = (f"{where} has no [[indicator]] table, so `gisplan run` has nothing to compute; nothing was imported. "
-           "Fix: add the plan's indicator rows as [[indicator]] tables (see scenarios/yongchuan-2025.toml), or "
-           "use `gisplan coverage` for coverage alone.")
+    msg = (_("{where} has no [[indicator]] table, so `gisplan run` has nothing to compute; nothing was imported. "
+             "Fix: add the plan's indicator rows as [[indicator]] tables (see scenarios/yongchuan-2025.toml), or "
+             "use `gisplan coverage` for coverage alone.").format(where=where))
     raise ConfigError(msg)
 
 
@@ -571,12 +584,13 @@ def check_scenario_types(scenario: Scenario, catalogue: Catalogue) -> None:
         text, path = scenario.path.read_text(encoding="utf-8"), scenario.path
     col = TomlProblems(path, text)
     known = ", ".join(sorted(catalogue.types))
-    fix = f"use one of the catalogue's types ({known}), or add a [[type]] to a catalogue file."
+    fix = _("use one of the catalogue's types ({known}), or add a [[type]] to a catalogue file.").format(known=known)
     named = [("layer", i, t.facility_type) for i, t in enumerate(scenario.layers, start=1)]
     named += [("indicator", i, s.facility_type) for i, s in enumerate(scenario.indicators, start=1)]
     for table, i, type_id in named:
         if type_id is not None and type_id not in catalogue.types:
-            col.add(table, i, "type", f"`type` {type_id!r} is not a facility type of the catalogue.", fix)
+            col.add(table, i, "type", _("`type` {type_id!r} is not a facility type of the catalogue.").format(
+                    type_id=type_id), fix)
     if col.problems:
         raise ConfigFileError(col.problems)
 

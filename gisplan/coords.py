@@ -38,6 +38,7 @@ import numpy as np
 import shapely
 
 from gisplan.errors import CRSError
+from gisplan.i18n import _
 from gisplan.offsets import CHINA_BOX, FloatArray, Pair, check_solver_args, invert
 from gisplan.offsets import bd_to_gcj_approx as _bd_to_gcj_approx_flat
 from gisplan.offsets import gcj_to_bd as _gcj_to_bd_flat
@@ -169,7 +170,9 @@ def _normalise_system(system: object, argname: str = "system") -> str:
         if key in SYSTEMS:
             return key
     accepted = ", ".join(repr(s) for s in SYSTEMS)
-    msg = f"Unknown coordinate system {argname}={system!r}; accepted values are {accepted} (case-insensitive)."
+    msg = _("Unknown coordinate system {argname}={system!r}; accepted values are {accepted} "
+            "(case-insensitive).").format(
+            argname=argname, system=system, accepted=accepted)
     raise CRSError(msg)
 
 

@@ -15,6 +15,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisplan import coords
 from gisplan.errors import CRSError
+from gisplan.i18n import _
 
 __all__ = [
     "STORAGE_CRS",
@@ -78,10 +79,9 @@ def parse_crs(text: str) -> DeclaredCRS:
         crs = CRS.from_user_input(candidate)
     except ProjCRSError:
         msg = (
-            f"`--crs` value {text!r} is not a known coordinate system; give an EPSG code "
-            "(4326 for GPS/WGS84, 4490 for CGCS2000/天地图, 4544 for CGCS2000 3° Gauss-Krüger CM 105E, "
-            "4523 for the same zone 35 with the zone prefix …), "
-            "`gcj02` for 高德/腾讯 coordinates or `bd09` for 百度 coordinates."
+            _("`--crs` value {text!r} is not a known coordinate system; give an EPSG code (4326 for GPS/WGS84, "
+              "4490 for CGCS2000/天地图, 4544 for CGCS2000 3° Gauss-Krüger CM 105E, 4523 for the same zone 35 with "
+              "the zone prefix …), `gcj02` for 高德/腾讯 coordinates or `bd09` for 百度 coordinates.").format(text=text)
         )
         raise CRSError(msg) from None
     return DeclaredCRS(text, crs)
@@ -109,8 +109,8 @@ def to_storage_crs(gdf: gpd.GeoDataFrame, declared: DeclaredCRS | None, *, sourc
     if declared is None:
         if out.crs is None:
             msg = (
-                f"{source}: the file does not say which coordinate system it uses. Give `--crs`: "
-                "EPSG:4326 (GPS/WGS84), EPSG:4490 (CGCS2000), gcj02 (高德/腾讯) or bd09 (百度)."
+                _("{source}: the file does not say which coordinate system it uses. Give `--crs`: EPSG:4326 "
+                  "(GPS/WGS84), EPSG:4490 (CGCS2000), gcj02 (高德/腾讯) or bd09 (百度).").format(source=source)
             )
             raise CRSError(msg)
         return out.to_crs(STORAGE_CRS)
@@ -152,11 +152,12 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
     32648
     """
     if gdf.crs is None:
-        msg = "`gdf` has no CRS; set it (gdf.set_crs) or import it through `gisplan layers import`."
+        msg = _("`gdf` has no CRS; set it (gdf.set_crs) or import it through `gisplan layers import`.")
         raise CRSError(msg)
     target = CRS.from_user_input(crs) if crs is not None else gdf.estimate_utm_crs()
     if not target.is_projected:
-        msg = f"the planning CRS must be projected in metres (got {target.to_string()}); use a UTM zone."
+        msg = _("the planning CRS must be projected in metres (got {crs}); use a UTM zone.").format(
+                crs=target.to_string())
         raise CRSError(msg)
     return gdf.to_crs(target)
 
@@ -182,11 +183,11 @@ def utm_crs(geoms: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     32648
     """
     if geoms.crs is None:
-        msg = "`geoms` has no CRS; set it before asking for its UTM zone."
+        msg = _("`geoms` has no CRS; set it before asking for its UTM zone.")
         raise CRSError(msg)
     west, south, east, north = (geoms.to_crs(STORAGE_CRS) if not geoms.crs.is_geographic else geoms).total_bounds
     if not all(map(math.isfinite, (west, south, east, north))):
-        msg = "`geoms` has no finite bounds (empty or all-missing geometry); no UTM zone can be chosen."
+        msg = _("`geoms` has no finite bounds (empty or all-missing geometry); no UTM zone can be chosen.")
         raise CRSError(msg)
     lon, lat = (west + east) / 2.0, (south + north) / 2.0
     return _utm_zone(int((lon + 180.0) // 6.0) % 60 + 1, lat >= 0)
@@ -217,7 +218,7 @@ def gauss_kruger_3deg(lon: float, *, zone_prefix: bool = False) -> CRS:
     """
     zone = round(lon / 3)
     if zone not in GK3_ZONES:
-        msg = (f"longitude {lon:.4f}° lies outside the CGCS2000 3° Gauss-Krüger zones 25–45 (73.5°E–136.5°E); "
-               "give a projected CRS with `--crs EPSG:…`.")
+        msg = (_("longitude {lon:.4f}° lies outside the CGCS2000 3° Gauss-Krüger zones 25–45 (73.5°E–136.5°E); "
+                 "give a projected CRS with `--crs EPSG:…`.").format(lon=lon))
         raise CRSError(msg)
     return CRS.from_epsg((4513 if zone_prefix else 4534) + zone - 25)

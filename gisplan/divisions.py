@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from numpy.typing import NDArray
 
+from gisplan.i18n import _
 from gisplan.vocab import Level, Scope, parse_choice
 
 __all__ = [
@@ -134,7 +135,7 @@ def division_code_at(points: gpd.GeoSeries, divisions: gpd.GeoDataFrame | None) 
     if divisions is None or len(divisions) == 0 or len(points) == 0:
         return out
     if points.crs is None:
-        msg = "`points` has no CRS; set it (gdf.set_crs) before looking up their divisions."
+        msg = _("`points` has no CRS; set it (gdf.set_crs) before looking up their divisions.")
         raise CRSError(msg)
     polygons = divisions.to_crs(points.crs).geometry.to_numpy()
     point, polygon = points_within(points.to_numpy(), polygons)

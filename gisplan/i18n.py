@@ -26,28 +26,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "language", "language_from_env", "ngettext",
-           "use_language"]
+__all__ = ["CLICK_DOMAIN", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "dgettext", "dngettext", "language",
+           "language_from_env", "ngettext", "use_language"]
 
 DOMAIN = "gisplan"
+#: the catalogue of click's own texts (Usage:, Error: …, Missing argument …), kept beside gisplan's
+CLICK_DOMAIN = "click"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 #: the languages of the interface: code → the catalogue folder under LOCALE_DIR ("en" is the source, no catalogue)
 LANGUAGES = {"en": None, "zh": "zh_CN"}
 
 _NULL = gettext.NullTranslations()
-_loaded: dict[str, gettext.NullTranslations] = {}
+_loaded: dict[tuple[str, str], gettext.NullTranslations] = {}
 _state = {"lang": "en"}  # the one piece of mutable state: the CLI sets it per command, tests restore it
 
 
-def _translations(lang: str) -> gettext.NullTranslations:
+def _translations(lang: str, domain: str = DOMAIN) -> gettext.NullTranslations:
     folder = LANGUAGES[lang]
     if folder is None:
         return _NULL
-    if lang not in _loaded:
-        path = LOCALE_DIR / folder / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if (lang, domain) not in _loaded:
+        path = LOCALE_DIR / folder / "LC_MESSAGES" / f"{domain}.mo"
         with path.open("rb") as fh:
-            _loaded[lang] = gettext.GNUTranslations(fh)
-    return _loaded[lang]
+            _loaded[lang, domain] = gettext.GNUTranslations(fh)
+    return _loaded[lang, domain]
 
 
 def language_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -84,7 +86,8 @@ def use_language(lang: str | None) -> str:
     if chosen not in LANGUAGES:
         msg = f"`lang` must be one of {', '.join(LANGUAGES)} (got {lang!r})."
         raise ValueError(msg)
-    _translations(chosen)  # a missing catalogue fails here, not in the middle of a message
+    for domain in (DOMAIN, CLICK_DOMAIN):
+        _translations(chosen, domain)  # a missing catalogue fails here, not in the middle of a message
     before = _state["lang"]
     _state["lang"] = chosen
     return before
@@ -105,6 +108,25 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """`singular` or `plural` by `n`, in the language spoken now."""
     return _translations(_state["lang"]).ngettext(singular, plural, n)
+
+
+def dgettext(domain: str, message: str) -> str:
+    """`message` from another catalogue (:data:`CLICK_DOMAIN`) in the language spoken now.
+
+    >>> previous = use_language("zh")
+    >>> dgettext(CLICK_DOMAIN, "Missing argument")
+    '缺少参数'
+    >>> use_language(previous)
+    'zh'
+    """
+    if not message:
+        return message
+    return _translations(_state["lang"], domain).gettext(message)
+
+
+def dngettext(domain: str, singular: str, plural: str, n: int) -> str:
+    """`singular` or `plural` by `n` from another catalogue, in the language spoken now."""
+    return _translations(_state["lang"], domain).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:  # noqa: N802 — the gettext name for "mark for translation, translate later"

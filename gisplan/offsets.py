@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from gisplan import settings
 from gisplan.errors import GisplanWarning
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -148,10 +149,10 @@ def bd_to_gcj_approx(lon: FloatArray, lat: FloatArray) -> Pair:
 def check_solver_args(tol_deg: float, max_iter: int) -> None:
     """Raise ValueError unless `tol_deg` is a positive finite number and `max_iter` a positive integer."""
     if not (tol_deg > 0.0 and math.isfinite(tol_deg)):
-        msg = f"tol_deg must be a positive finite number of degrees, got {tol_deg!r}."
+        msg = _("tol_deg must be a positive finite number of degrees, got {tol_deg!r}.").format(tol_deg=tol_deg)
         raise ValueError(msg)
     if int(max_iter) != max_iter or max_iter < 1:
-        msg = f"max_iter must be a positive integer, got {max_iter!r}."
+        msg = _("max_iter must be a positive integer, got {max_iter!r}.").format(max_iter=max_iter)
         raise ValueError(msg)
 
 
@@ -202,11 +203,11 @@ def invert(
     worst = max((w for _, w in results), default=0.0)
     if stuck:
         msg = (
-            f"{name}: {stuck} point(s) did not converge to "
-            f"{tol_deg:g} degree in {int(max_iter)} iterations (worst residual {worst:.3g} "
-            f"degree, about {worst * 111_320:.3g} m); their best estimate is returned. For "
-            "GCJ-02 this happens in the thin band along the edge of China's bounding box, "
-            "where the offset switches off and some GCJ-02 points have no WGS84 preimage."
+            _("{name}: {stuck} point(s) did not converge to {tol_deg:g} degree in {max_iter} iterations (worst "
+              "residual {worst:.3g} degree, about {worst2:.3g} m); their best estimate is returned. For GCJ-02 "
+              "this happens in the thin band along the edge of China's bounding box, where the offset switches off "
+              "and some GCJ-02 points have no WGS84 preimage.").format(
+                name=name, stuck=stuck, tol_deg=tol_deg, max_iter=int(max_iter), worst=worst, worst2=worst * 111_320)
         )
         warnings.warn(msg, GisplanWarning, stacklevel=3)
     return out_lon, out_lat
@@ -233,7 +234,7 @@ def _invert_block(
     b_lon, b_lat = x_lon.copy(), x_lat.copy()
     b_res = np.full(idx.shape, np.inf)
     active = np.ones(idx.shape, dtype=bool)
-    for _ in range(int(max_iter)):
+    for _step in range(int(max_iter)):
         if not active.any():
             break
         f_lon, f_lat = forward(x_lon, x_lat)

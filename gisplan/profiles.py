@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 
 __all__ = ["Profile", "parse_profile"]
 
@@ -47,7 +48,7 @@ _PROFILE_KEYS = frozenset({
 
 def _positive(value: object, where: str, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
-        msg = f"{where}.{key} must be a positive number (got {value!r})."
+        msg = _("{where}.{key} must be a positive number (got {value!r}).").format(where=where, key=key, value=value)
         raise ConfigError(msg)
     return float(value)
 
@@ -68,32 +69,33 @@ def parse_profile(pid: str, raw: object, where: str, base: Profile | None = None
     (True, 1500.0)
     """
     if not isinstance(raw, dict):
-        msg = f"{where} must be a table."
+        msg = _("{where} must be a table.").format(where=where)
         raise ConfigError(msg)
     unknown = sorted(set(raw) - _PROFILE_KEYS)
     if unknown:
-        msg = f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(_PROFILE_KEYS))}."
+        msg = _("{where}: unknown key(s) {unknown}; expected some of {profile_keys}.").format(
+            where=where, unknown=", ".join(unknown), profile_keys=", ".join(sorted(_PROFILE_KEYS)))
         raise ConfigError(msg)
     if base is None and "speed_m_per_min" not in raw:
-        msg = f"{where}.speed_m_per_min is required (a positive number of metres per minute)."
+        msg = _("{where}.speed_m_per_min is required (a positive number of metres per minute).").format(where=where)
         raise ConfigError(msg)
     speed = _positive(raw["speed_m_per_min"], where, "speed_m_per_min") if "speed_m_per_min" in raw else None
     speed = speed if speed is not None else base.speed_m_per_min  # type: ignore[union-attr]
     oneway = raw.get("oneway", base.oneway if base else False)
     if not isinstance(oneway, bool):
-        msg = f"{where}.oneway must be true or false (got {oneway!r})."
+        msg = _("{where}.oneway must be true or false (got {oneway!r}).").format(where=where, oneway=oneway)
         raise ConfigError(msg)
     access = raw.get("access_speed_m_per_min", base.access_speed_m_per_min if base else min(speed, 66.667))
     classes = dict(base.class_speeds_m_per_min) if base else {}
     table = raw.get("class_speed_km_per_h", {})
     if not isinstance(table, dict):
-        msg = f"{where}.class_speed_km_per_h must be a table of road class = km/h."
+        msg = _("{where}.class_speed_km_per_h must be a table of road class = km/h.").format(where=where)
         raise ConfigError(msg)
     for name, kmh in table.items():
         classes[str(name)] = _positive(kmh, f"{where}.class_speed_km_per_h", str(name)) * 1000.0 / 60.0
     excluded = raw.get("excluded_classes", sorted(base.excluded_classes) if base else [])
     if not isinstance(excluded, list) or not all(isinstance(x, str) for x in excluded):
-        msg = f"{where}.excluded_classes must be a list of road class names."
+        msg = _("{where}.excluded_classes must be a list of road class names.").format(where=where)
         raise ConfigError(msg)
     return Profile(
         id=pid,

@@ -25,6 +25,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -110,7 +111,8 @@ def today() -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        msg = f"{TODAY_ENV}={raw!r} is not a date; write it YYYY-MM-DD (e.g. 2026-03-01), or unset it."
+        msg = _("{today_env}={raw!r} is not a date; write it YYYY-MM-DD (e.g. 2026-03-01), or unset it.").format(
+                today_env=TODAY_ENV, raw=raw)
         raise ConfigError(msg) from None
 
 
@@ -129,7 +131,9 @@ def thread_count() -> int:
     text = os.environ.get(THREADS_ENV, "").strip()
     if text:
         if not text.isdigit() or int(text) < 1:
-            msg = f"{THREADS_ENV}={text!r} must be a positive whole number of threads (e.g. 1 on a Dask worker)."
+            msg = _("{threads_env}={text!r} must be a positive whole number of threads (e.g. 1 on a Dask "
+                    "worker).").format(
+                    threads_env=THREADS_ENV, text=text)
             raise ConfigError(msg)
         return int(text)
     return os.cpu_count() or 1
@@ -145,7 +149,7 @@ def threads(n: int) -> Iterator[None]:
         If `n` is not a positive whole number.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        msg = f"`threads` must be a positive whole number (got {n!r})."
+        msg = _("`threads` must be a positive whole number (got {n!r}).").format(n=n)
         raise ConfigError(msg)
     token = _threads.set(n)
     try:
@@ -163,7 +167,8 @@ _gpkg_version: ContextVar[str | None] = ContextVar("gisplan_gpkg_version", defau
 
 def _check_gpkg_version(value: str, where: str) -> str:
     if value not in GPKG_VERSIONS:
-        msg = f"{where} must be one of {', '.join(GPKG_VERSIONS)} (got {value!r}); 1.2 opens in every QGIS since 3.x."
+        msg = _("{where} must be one of {gpkg_versions} (got {value!r}); 1.2 opens in every QGIS since 3.x.").format(
+                where=where, gpkg_versions=', '.join(GPKG_VERSIONS), value=value)
         raise ConfigError(msg)
     return value
 

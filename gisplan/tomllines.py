@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gisplan.errors import Problem
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -124,21 +125,25 @@ class TomlProblems:
         problem = check(value)
         if problem is None:
             return True
-        fix = "correct the value."
+        fix = _("correct the value.")
         if isinstance(check, OneOf):
             close = difflib.get_close_matches(value, check.options, n=1, cutoff=0.5) if isinstance(value, str) else []
-            fix = f"did you mean {close[0]!r}?" if close else "write one of the allowed values."
+            fix = (_("did you mean {close!r}?").format(close=close[0]) if close
+                   else _("write one of the allowed values."))
         self.add(table, index, key, f"`{key}` {problem}", fix)
         return False
 
     def required(self, raw: dict[str, Any], table: str, index: int, key: str, kind: type = str) -> Any:
         """The value of a required key, or None (with a problem) when it is missing or of the wrong type."""
         if key not in raw:
-            self.add(table, index, key, f"`{key}` is required.", f"add `{key} = ...` to the table.")
+            self.add(table, index, key, _("`{key}` is required.").format(key=key),
+                     _("add `{key} = ...` to the table.").format(key=key))
             return None
         if not isinstance(raw[key], kind):
-            what = {str: "text in quotes", bool: "true or false"}.get(kind, kind.__name__)
-            self.add(table, index, key, f"`{key}` has the wrong type (got {raw[key]!r}).", f"write {what}.")
+            what = {str: _("text in quotes"), bool: _("true or false")}.get(kind, kind.__name__)
+            self.add(table, index, key, _("`{key}` has the wrong type (got {raw!r}).").format(
+                    key=key, raw=raw[key]), _("write {what}.").format(
+                    what=what))
             return None
         return raw[key]
 
@@ -146,5 +151,7 @@ class TomlProblems:
         """Record every key of the table that is not `known`, with the closest known one."""
         for key in sorted(set(raw) - known):
             close = difflib.get_close_matches(key, sorted(known), n=1)
-            self.add(table, index, key, f"unknown key `{key}`.",
-                     f"did you mean `{close[0]}`?" if close else f"use some of {', '.join(sorted(known))}.")
+            self.add(table, index, key, _("unknown key `{key}`.").format(key=key),
+                     _("did you mean `{close}`?").format(
+                         close=close[0]) if close else _("use some of {known}.").format(
+                             known=', '.join(sorted(known))))

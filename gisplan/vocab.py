@@ -18,6 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
+from gisplan.i18n import _
+
 __all__ = [
     "Comparator",
     "CoverageKind",
@@ -332,7 +334,7 @@ def parse_choice(enum: type[E], value: object, what: str) -> E:
     """
     if isinstance(value, str) and value in {member.value for member in enum}:
         return enum(value)
-    msg = f"{what} must be one of {allowed(enum)} (got {value!r})."
+    msg = _("{what} must be one of {allowed} (got {value!r}).").format(what=what, allowed=allowed(enum), value=value)
     raise ValueError(msg)
 
 

@@ -6,6 +6,11 @@
 
 The --help texts are the exact strings click hands the help formatter, recorded by rendering every command's
 help in English (gisplan.cli.helptext.RecordingFormatter): no copy of them is kept by hand.
+
+click's own texts (Usage:, Error: …, Missing argument …) have their own catalogue, click.po beside gisplan.po,
+extracted from the installed click's source (gisplan.cli.clicktext routes click's gettext calls to it). A click
+text without its translation is listed by `check` but does not fail it: a newer click may add texts, and they
+are shown in English until translated.
 """
 
 from __future__ import annotations
@@ -32,8 +37,29 @@ KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 LANGS = {"zh_CN": "zh"}
 
 
-def _po(locale: str) -> Path:
-    return ROOT / "gisplan" / "locale" / locale / "LC_MESSAGES" / "gisplan.po"
+DOMAINS = ("gisplan", "click")
+
+
+def _po(locale: str, domain: str = "gisplan") -> Path:
+    return ROOT / "gisplan" / "locale" / locale / "LC_MESSAGES" / f"{domain}.po"
+
+
+def click_template() -> Catalog:
+    """The catalogue of click's own texts, from the installed click's source."""
+    import click  # noqa: PLC0415 — only this catalogue needs its source folder
+
+    cat = Catalog(project="click", charset="utf-8")
+    folder = Path(click.__file__).parent
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(folder), method_map=[("**.py", "python")], keywords={"_": None, "ngettext": (1, 2)}):
+        if filename.startswith("_winconsole"):
+            continue  # Windows consoles only
+        cat.add(message, locations=[(f"click/{filename}", lineno)])
+    return cat
+
+
+def _templates() -> dict[str, Catalog]:
+    return {"gisplan": template(), "click": click_template()}
 
 
 def help_texts() -> list[str]:
@@ -99,25 +125,26 @@ def template() -> Catalog:
 
 
 def extract() -> None:
-    tmpl = template()
-    for locale in LANGS:
-        path = _po(locale)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            with path.open("rb") as fh:
-                cat = read_po(fh, locale=locale)
-        else:
-            cat = Catalog(locale=locale, project="gisplan", charset="utf-8")
-        cat.update(tmpl, no_fuzzy_matching=True)
-        cat.obsolete.clear()
-        with path.open("wb") as fh:
-            write_po(fh, cat, width=0, no_location=True, sort_output=True)  # stable under merges
-        missing = [m.id for m in cat if m.id and not m.string]
-        print(f"{path.relative_to(ROOT)}: {len(cat)} messages, {len(missing)} untranslated")
+    for domain, tmpl in _templates().items():
+        for locale in LANGS:
+            path = _po(locale, domain)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                with path.open("rb") as fh:
+                    cat = read_po(fh, locale=locale)
+            else:
+                cat = Catalog(locale=locale, project=domain, charset="utf-8")
+            cat.update(tmpl, no_fuzzy_matching=True)
+            if domain == "gisplan":
+                cat.obsolete.clear()  # click's: kept, for the texts of other click versions
+            with path.open("wb") as fh:
+                write_po(fh, cat, width=0, no_location=True, sort_output=True)  # stable under merges
+            missing = [m.id for m in cat if m.id and not m.string]
+            print(f"{path.relative_to(ROOT)}: {len(cat)} messages, {len(missing)} untranslated")
 
 
-def _compiled(locale: str) -> bytes:
-    with _po(locale).open("rb") as fh:
+def _compiled(locale: str, domain: str = "gisplan") -> bytes:
+    with _po(locale, domain).open("rb") as fh:
         cat = read_po(fh, locale=locale)
     buf = io.BytesIO()
     write_mo(buf, cat, use_fuzzy=False)
@@ -125,30 +152,44 @@ def _compiled(locale: str) -> bytes:
 
 
 def compile_mo() -> None:
-    for locale in LANGS:
-        mo = _po(locale).with_suffix(".mo")
-        mo.write_bytes(_compiled(locale))
-        print(mo.relative_to(ROOT))
+    for domain in DOMAINS:
+        for locale in LANGS:
+            mo = _po(locale, domain).with_suffix(".mo")
+            mo.write_bytes(_compiled(locale, domain))
+            print(mo.relative_to(ROOT))
+
+
+def _gaps(tmpl: Catalog, locale: str, domain: str) -> list[str]:
+    with _po(locale, domain).open("rb") as fh:
+        cat = read_po(fh, locale=locale)
+    gaps = []
+    for msg in tmpl:
+        if not msg.id:
+            continue
+        have = cat.get(msg.id)
+        if have is None:
+            gaps.append(f"{locale}: not in {domain}.po (run scripts/i18n.py extract): {msg.id!r:.80}")
+        elif not have.string or (isinstance(have.string, tuple) and not all(have.string)):
+            gaps.append(f"{locale}: untranslated in {domain}.po: {msg.id!r:.80}")
+    return gaps
 
 
 def check() -> list[str]:
-    """What is out of step: msgids missing from a .po, untranslated ones, a stale .mo."""
+    """What is out of step: msgids missing from gisplan.po, untranslated ones, a stale .mo."""
     tmpl = template()
     problems = []
     for locale in LANGS:
-        with _po(locale).open("rb") as fh:
-            cat = read_po(fh, locale=locale)
-        for msg in tmpl:
-            if not msg.id:
-                continue
-            have = cat.get(msg.id)
-            if have is None:
-                problems.append(f"{locale}: not in the .po (run scripts/i18n.py extract): {msg.id!r:.80}")
-            elif not have.string or (isinstance(have.string, tuple) and not all(have.string)):
-                problems.append(f"{locale}: untranslated: {msg.id!r:.80}")
-        if _po(locale).with_suffix(".mo").read_bytes() != _compiled(locale):
-            problems.append(f"{locale}: gisplan.mo is stale (run scripts/i18n.py compile)")
+        problems += _gaps(tmpl, locale, "gisplan")
+        for domain in DOMAINS:
+            if _po(locale, domain).with_suffix(".mo").read_bytes() != _compiled(locale, domain):
+                problems.append(f"{locale}: {domain}.mo is stale (run scripts/i18n.py compile)")
     return problems
+
+
+def click_gaps() -> list[str]:
+    """click's texts (of the installed click) that click.po lacks or leaves untranslated (shown in English)."""
+    tmpl = click_template()
+    return [gap for locale in LANGS for gap in _gaps(tmpl, locale, "click")]
 
 
 if __name__ == "__main__":
@@ -159,6 +200,9 @@ if __name__ == "__main__":
         compile_mo()
     elif command == "check":
         found = check()
+        notes = click_gaps()
+        if notes:
+            print("\n".join(["note: shown in English until translated:", *notes]))
         print("\n".join(found) or "catalogues complete and compiled")
         sys.exit(1 if found else 0)
     else:

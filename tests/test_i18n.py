@@ -7,10 +7,13 @@ import importlib.util
 import re
 from typing import TYPE_CHECKING
 
+import click.core
+import click.exceptions
 import pytest
 from click.testing import CliRunner
 
 from gisplan import i18n
+from gisplan.cli.clicktext import click_gettext, install_click_catalogue
 from gisplan.cli.main import cli
 from gisplan.errors import ConfigFileError, Problem, SchemaError
 from tests.conftest import ROOT, missing
@@ -155,11 +158,62 @@ def test_usage_errors_in_chinese() -> None:
     assert err.rstrip().endswith("错误：请给出 -w 工作库及 --type、--p，或成本表：--costs、--demand、--candidates 和 --model。")
     code, _, err = _run(["--lang", "zh", "coverage", "--minutes", "-3"])
     assert code == 2
-    assert "错误：Invalid value for '--minutes'" in err  # click's own message stays click's
+    assert "错误：'--minutes' 的值无效：-3.0 不在范围 0<x<=240 内。" in err  # click's own texts, from click.po
     code, _, err = _run(["--lang", "zh", "--bogus"])
     assert code == 2
-    assert "错误：No such option '--bogus'" in err
+    assert "错误：没有选项 '--bogus'。" in err
+    assert "用法： cli [OPTIONS] COMMAND [ARGS]..." in err
+    assert "运行 'cli --help' 查看帮助。" in err
+    code, _, err = _run(["--lang", "zh", "layers", "import"])
+    assert code == 2
+    assert "错误：缺少参数 'FILES...'" in err
+    assert "运行 'cli layers import --help' 查看帮助。" in err
+    assert "Missing" not in err
+    assert "Usage" not in err
+    code, _, err = _run(["--lang", "zh", "types", "list", "extra"])
+    assert code == 2
+    assert "错误：多余的参数（extra），命令不接受它们" in err
+    code, _, err = _run(["--lang", "zh", "--lang", "fr", "types", "list"])
+    assert code == 2
+    assert "错误：'--lang' 的值无效：'fr' 不是可选值之一：'en', 'zh'。" in err
+    code, _, err = _run(["--lang", "zh", "layers", "import", "/nonexistent/台账.csv"])
+    assert code == 2
+    assert "错误：缺少选项 '--kind'. 可选：\n\tgazetteer," in err
     code, _, err = _run(["propose"])
     assert code == 2
     assert "Try 'cli propose --help' for help." in err
     assert "Error: give -w WORKSPACE with --type and --p" in err
+    code, _, err = _run(["layers", "import"])
+    assert code == 2
+    assert "Error: Missing argument 'FILES...'." in err  # English stays click's English
+
+
+def test_click_texts_in_help_in_chinese() -> None:
+    """`gisplan --help` and `gisplan run --help` under zh: click's headings, usage and its own option help."""
+    for path in ([], ["run"]):
+        code, out, _ = _run(["--lang", "zh", *path, "--help"])
+        assert code == 0, out
+        assert out.startswith("用法： cli ")
+        assert "\n选项:\n" in out
+        assert "显示本帮助并退出。" in out
+        for english in ("Usage:", "Options:", "Show this message and exit.", "Commands:"):
+            assert english not in out, (path, english)
+    code, out, _ = _run(["--lang", "zh", "--help"])
+    assert "\n命令:\n" in out
+    assert "显示版本并退出。" in out
+    code, out, _ = _run(["--help"])
+    assert "Usage: cli [OPTIONS] COMMAND [ARGS]..." in out
+    assert "Show this message and exit." in out
+
+
+def test_click_catalogue_is_installed_once_and_english_untouched() -> None:
+    assert install_click_catalogue() == []  # the CLI's import did it
+    assert click.core._ is click_gettext
+    assert click.exceptions._("Missing argument") == "Missing argument"
+    before = i18n.use_language("zh")
+    try:
+        assert click.exceptions._("Missing argument") == "缺少参数"
+        assert click.exceptions.ngettext("Option {name!r} requires an argument.",
+                                         "Option {name!r} requires {nargs} arguments.", 2) == "选项 {name!r} 需要 {nargs} 个值。"
+    finally:
+        i18n.use_language(before)

@@ -23,6 +23,7 @@ from gisplan import settings
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.divisions import division_code_at
 from gisplan.errors import CRSError
+from gisplan.i18n import _
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import (
     Nearest,
@@ -116,7 +117,7 @@ def assign_units(
     """Fill missing ``township_code12`` / ``code12`` of demand points from the polygons they fall in."""
     out = demand.copy()
     if out.crs is None:
-        msg = "`demand` has no CRS; build it with gisplan.demand (planning CRS)."
+        msg = _("`demand` has no CRS; build it with gisplan.demand (planning CRS).")
         raise CRSError(msg)
     for column, polys in (("township_code12", townships), ("code12", villages)):
         if polys is None or len(polys) == 0:
@@ -206,7 +207,7 @@ def unit_totals(
     type_of = np.empty(n_rows, dtype=np.int64)
     all_codes, all_names = [], []
     row = unit_base = 0
-    for i, (_, keys, uniques) in enumerate(levels):
+    for i, (_level, keys, uniques) in enumerate(levels):
         n_units = len(uniques)
         rows = slice(row, row + n_combo * n_units)
         row = rows.stop
@@ -274,7 +275,7 @@ def _ids(gdf: gpd.GeoDataFrame) -> NDArray[np.object_]:
 
 def _xy(gdf: gpd.GeoDataFrame, crs: Any) -> NDArray[np.float64]:
     if gdf.crs is None:
-        msg = "a facility layer has no CRS; import it through `gisplan layers import`."
+        msg = _("a facility layer has no CRS; import it through `gisplan layers import`.")
         raise CRSError(msg)
     geoms = gdf.to_crs(crs).geometry.to_numpy()
     return shapely.get_coordinates(shapely.point_on_surface(geoms)) if len(geoms) else np.empty((0, 2))
@@ -424,7 +425,7 @@ def _network_coverage(
             out["access_m"] = run.dsnap.access_m
             reachable = run.dsnap.snapped
         found += run.found
-        for (tgt, _, mem, _), reach in zip(run.found, run.reaches, strict=True):
+        for (tgt, _key, mem, _extra), reach in zip(run.found, run.reaches, strict=True):
             snapped = int(run.fsnap.snapped[mem].sum()) if len(mem) else 0
             fac_rows.append({"facility_type": tgt.type_id, "given": len(mem), "snapped": snapped,
                              "unsnapped": len(mem) - snapped})
@@ -499,16 +500,17 @@ def measure_coverage(  # noqa: PLR0913 - keyword-only layers and options
         If `demand` is not projected, or not in the network's CRS.
     """
     if demand.crs is None or not demand.crs.is_projected:
-        msg = (f"`demand` must be in a projected CRS in metres (got {demand.crs}); build it with gisplan.demand "
-               "or call gisplan.crs.to_planning_crs first.")
+        msg = (_("`demand` must be in a projected CRS in metres (got {crs}); build it with gisplan.demand or call "
+                 "gisplan.crs.to_planning_crs first.").format(crs=demand.crs))
         raise CRSError(msg)
     if network is not None and method == "network" and not demand.crs.equals(network.crs):
-        msg = f"`demand` is in {demand.crs.to_string()} but the network in {network.crs.to_string()}; use one CRS."
+        msg = _("`demand` is in {demand_crs} but the network in {network_crs}; use one CRS.").format(
+                demand_crs=demand.crs.to_string(), network_crs=network.crs.to_string())
         raise CRSError(msg)
     if method == "straight_line":
         measured = _straight_line_coverage(demand, targets, radius_m=radius_m)
     elif network is None:
-        msg = "the network method needs a road network; give roads, or choose method = \"straight_line\"."
+        msg = _("the network method needs a road network; give roads, or choose method = \"straight_line\".")
         raise ValueError(msg)
     else:
         measured = _network_coverage(demand, targets, network, bands_minutes=bands_minutes, max_snap_m=max_snap_m,

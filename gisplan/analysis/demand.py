@@ -30,6 +30,7 @@ from gisplan import settings
 from gisplan.divisions import points_within
 from gisplan.errors import CRSError, SchemaError
 from gisplan.errors import Problem as _Problem
+from gisplan.i18n import _
 from gisplan.vocab import Weight
 
 if TYPE_CHECKING:
@@ -102,17 +103,17 @@ def demand_from_raster(
         import rasterio  # noqa: PLC0415 - heavy import, only for rasters
         from rasterio.windows import Window, from_bounds  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - rasterio is a dependency
-        msg = "reading population rasters needs rasterio: pip install rasterio"
+        msg = _("reading population rasters needs rasterio: pip install rasterio")
         raise ImportError(msg) from exc
     path = Path(path)
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        msg = f"cannot read the file as a raster: {exc}."
+        msg = _("cannot read the file as a raster: {exc}.").format(exc=exc)
         raise SchemaError([_Problem(path.name, None, None, msg, "give a GeoTIFF of persons per cell.")]) from None
     with src:
         if src.crs is None:
-            msg = f"raster {path.name} has no CRS; set it (gdal_edit.py -a_srs EPSG:4326 {path.name})."
+            msg = _("raster {name} has no CRS; set it (gdal_edit.py -a_srs EPSG:4326 {name}).").format(name=path.name)
             raise CRSError(msg)
         window = Window(0, 0, src.width, src.height)
         if area is not None:
@@ -154,11 +155,11 @@ def demand_from_points(points: gpd.GeoDataFrame, *, crs: str | CRS, source: str 
         Projected planning CRS of the result.
     """
     if points.crs is None:
-        msg = "`points` has no CRS; set it or import the layer through `gisplan layers import`."
+        msg = _("`points` has no CRS; set it or import the layer through `gisplan layers import`.")
         raise CRSError(msg)
     # type ids, not geom_type: that builds a million Arrow strings
     if len(points) and not (shapely.get_type_id(points.geometry.to_numpy()) == shapely.GeometryType.POINT).all():
-        msg = "`points` must hold Point geometries (use demand_from_table for polygons)."
+        msg = _("`points` must hold Point geometries (use demand_from_table for polygons).")
         raise ValueError(msg)
     gdf = points
     xy = _projected_xy(points, crs)
@@ -269,13 +270,13 @@ def demand_from_table(
         If a row's code has neither a village nor a township polygon.
     """
     if spread not in {"roads", "area"}:
-        msg = f"`spread` must be 'roads' or 'area' (got {spread!r})."
+        msg = _("`spread` must be 'roads' or 'area' (got {spread!r}).").format(spread=spread)
         raise ValueError(msg)
     if spread == "roads" and network is None:
-        msg = "`spread='roads'` needs the road `network`."
+        msg = _("`spread='roads'` needs the road `network`.")
         raise ValueError(msg)
     if spacing_m <= 0:
-        msg = f"`spacing_m` must be positive metres (got {spacing_m})."
+        msg = _("`spacing_m` must be positive metres (got {spacing_m}).").format(spacing_m=spacing_m)
         raise ValueError(msg)
     codes = table["code12"].astype(str).to_numpy(dtype=object)
     town_codes = _township(codes)

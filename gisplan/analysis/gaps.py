@@ -16,6 +16,7 @@ from scipy.spatial import cKDTree
 from gisplan.analysis.demand import WEIGHTS
 from gisplan.analysis.indicators import administrative_coverage, existing_only
 from gisplan.divisions import units_in_scope
+from gisplan.i18n import _
 from gisplan.vocab import CoverageKind
 
 if TYPE_CHECKING:
@@ -85,10 +86,11 @@ def coverage_gaps(
     """
     column = f"covered_{type_id}"
     if column not in demand:
-        msg = f"`demand` has no `{column}` column; run gisplan.analysis.coverage.measure_coverage for {type_id} first."
+        msg = _("`demand` has no `{column}` column; run gisplan.analysis.coverage.measure_coverage for {type_id} "
+                "first.").format(column=column, type_id=type_id)
         raise ValueError(msg)
     if demand.crs is None or not demand.crs.is_projected:
-        msg = "`demand` must be in a projected CRS in metres."
+        msg = _("`demand` must be in a projected CRS in metres.")
         raise ValueError(msg)
     names = names or {}
     gaps = demand[~demand[column].fillna(value=False).astype(bool).to_numpy()]

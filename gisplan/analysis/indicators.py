@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan.divisions import township_code
+from gisplan.i18n import _
 from gisplan.vocab import Comparator, Level, Status
 
 __all__ = [
@@ -252,7 +253,7 @@ def populous_units(units: pd.DataFrame, households: pd.DataFrame, min_population
         If the households layer has no complete ``population`` column.
     """
     if "population" not in households or households["population"].isna().any():
-        msg = "the `households` layer has no complete `population` column, needed for the population threshold"
+        msg = _("the `households` layer has no complete `population` column, needed for the population threshold")
         raise ValueError(msg)
     codes = households["code12"].astype(str)
     key = township_code(codes) if level == Level.TOWNSHIP else codes

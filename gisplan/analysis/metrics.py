@@ -31,6 +31,7 @@ from gisplan.analysis.indicators import (
 from gisplan.analysis.precision import precision_counts
 from gisplan.catalogue import facility_layer_name
 from gisplan.divisions import township_code, units_in_scope
+from gisplan.i18n import _
 from gisplan.vocab import CoverageMethod, Level, Method, Metric, QuestionKind, Scope, Status
 
 if TYPE_CHECKING:
@@ -78,14 +79,15 @@ class MetricInputs:
     def layer(self, type_id: str) -> pd.DataFrame:
         """The layer of `type_id`; a row needing a layer the workspace lacks is "not computed"."""
         if type_id not in self.facilities:
-            msg = f"the workspace has no `{facility_layer_name(type_id)}` layer"
+            msg = _("the workspace has no `{facility_layer_name}` layer").format(
+                    facility_layer_name=facility_layer_name(type_id))
             raise _NotComputed(msg)
         return self.facilities[type_id]
 
     def households_layer(self) -> pd.DataFrame:
         """The households layer; "not computed" without one."""
         if self.households is None:
-            msg = "the workspace has no `households` layer"
+            msg = _("the workspace has no `households` layer")
             raise _NotComputed(msg)
         return self.households
 
@@ -135,7 +137,7 @@ def _fed_type(spec: IndicatorSpec, catalogue: Catalogue) -> tuple[str, ...]:
     """The catalogue type that lists the row's metric in its ``metrics``."""
     ftype = catalogue.metric_type(spec.metric)
     if ftype is None:
-        msg = f"no facility type of the catalogue lists `{spec.metric}` in its `metrics`"
+        msg = _("no facility type of the catalogue lists `{metric}` in its `metrics`").format(metric=spec.metric)
         raise _NotComputed(msg)
     return (ftype.id,)
 
@@ -145,7 +147,7 @@ def _hosted_types(spec: IndicatorSpec, catalogue: Catalogue) -> tuple[str, ...]:
     hosted = str(spec.facility_type) if spec.facility_type else _fed_type(spec, catalogue)[0]
     ftype = catalogue.types.get(hosted)
     if ftype is None or ftype.host is None:
-        msg = f"facility type `{hosted}` has no `host` in the catalogue"
+        msg = _("facility type `{hosted}` has no `host` in the catalogue").format(hosted=hosted)
         raise _NotComputed(msg)
     return ftype.host, hosted
 
@@ -168,7 +170,8 @@ def _facility_count(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str,
     layer = inputs.layer(types[0])
     for column, wanted in spec.where:
         if column not in layer:
-            msg = f"the `{facility_layer_name(types[0])}` layer has no `{column}` column"
+            msg = _("the `{facility_layer_name}` layer has no `{column}` column").format(
+                    facility_layer_name=facility_layer_name(types[0]), column=column)
             raise _NotComputed(msg)
         layer = layer[layer[column].astype(str) == wanted]
     if spec.scope:
@@ -181,14 +184,15 @@ def _network_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[st
     """District share of the weight within the type's (or the row's) minutes, from the coverage tables."""
     coverage = inputs.coverage
     if coverage is None or coverage.empty:
-        msg = "no road network in the workspace, so no network coverage (import roads, or see `gisplan coverage`)"
+        msg = _("no road network in the workspace, so no network coverage (import roads, or see `gisplan coverage`)")
         raise _NotComputed(msg)
     ftype = inputs.catalogue.get_type(types[0])
     minutes = spec.minutes if spec.minutes is not None else ftype.max_minutes
     rows = coverage[(coverage["level"] == "district") & (coverage["facility_type"] == ftype.id)
                     & (coverage["threshold"] == minutes)]
     if rows.empty:
-        msg = f"no coverage of {ftype.id} at {minutes:g} min (no facilities of this type in the workspace?)"
+        msg = _("no coverage of {id} at {minutes:g} min (no facilities of this type in the workspace?)").format(
+                id=ftype.id, minutes=minutes)
         raise _NotComputed(msg)
     return _district_share(rows, spec)
 
@@ -201,7 +205,8 @@ def _straight_line_coverage(spec: IndicatorSpec, inputs: MetricInputs, types: tu
     rows = (coverage[(coverage["level"] == "district") & (coverage["facility_type"] == ftype.id)]
             if coverage is not None else pd.DataFrame())
     if rows.empty:
-        msg = f"no straight-line coverage of {ftype.id} (no facilities of this type in the workspace?)"
+        msg = _("no straight-line coverage of {id} (no facilities of this type in the workspace?)").format(
+                id=ftype.id)
         raise _NotComputed(msg)
     return _district_share(rows, spec)
 
@@ -212,7 +217,7 @@ def _district_share(rows: pd.DataFrame, spec: IndicatorSpec) -> Value:
     row = rows.iloc[0]
     total, covered = float(row[spec.weight]), float(row[f"{spec.weight}_covered"])
     if np.isnan(total):
-        msg = f"the demand layer has no `{spec.weight}` values"
+        msg = _("the demand layer has no `{weight}` values").format(weight=spec.weight)
         raise _NotComputed(msg)
     return _ratio(covered, total), covered, total
 
@@ -228,7 +233,8 @@ def _floor_area_compliance(spec: IndicatorSpec, inputs: MetricInputs, types: tup
     units = units_in_scope(inputs.gazetteer, level=Level.VILLAGE, scope=spec.scope or Scope.ALL)
     missing = int((~units["code12"].isin(hh["code12"])).sum())
     if missing:
-        msg = f"{missing} of {len(units)} villages/communities have no row in the `households` layer"
+        msg = _("{missing} of {n} villages/communities have no row in the `households` layer").format(
+                missing=missing, n=len(units))
         raise _NotComputed(msg)
     hh = hh[hh["code12"].isin(units["code12"])].reset_index(drop=True)
     per100 = floor_area_per_100_households(centres, hh)
@@ -254,7 +260,7 @@ def _bed_share(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, ...]
     """Nursing or government-operated beds as a share of all beds of the institutions."""
     s = bed_shares(inputs.layer(types[0]))
     if not s.beds:
-        msg = "the institutions have no beds"
+        msg = _("the institutions have no beds")
         raise _NotComputed(msg)
     num = s.nursing_beds if spec.metric == Metric.NURSING_BED_SHARE else s.government_beds
     return _ratio(num, s.beds), float(num), float(s.beds)
@@ -264,7 +270,8 @@ def _quality_share(spec: IndicatorSpec, inputs: MetricInputs, types: tuple[str, 
     """Share of the institutions passing the quality check (every one must have a value)."""
     s = bed_shares(inputs.layer(types[0]))
     if s.quality_known < s.institutions:
-        msg = f"{s.institutions - s.quality_known} of {s.institutions} institutions have no `quality_ok` value"
+        msg = _("{missing} of {institutions} institutions have no `quality_ok` value").format(
+                missing=s.institutions - s.quality_known, institutions=s.institutions)
         raise _NotComputed(msg)
     return _ratio(s.quality_ok, s.institutions), float(s.quality_ok), float(s.institutions)
 

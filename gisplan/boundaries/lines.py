@@ -17,6 +17,7 @@ import shapely
 
 from gisplan.boundaries.topology import require_projected
 from gisplan.errors import CRSError
+from gisplan.i18n import _
 from gisplan.vocab import LineLevel, MarkerState
 
 if TYPE_CHECKING:
@@ -82,8 +83,8 @@ def boundary_lines(
     crs = require_projected(outline, "outline")
     theirs = require_projected(neighbours, "neighbours")
     if not theirs.equals(crs):
-        msg = (f"`neighbours` is in {theirs.to_string()} but `outline` in {crs.to_string()}; "
-               "reproject both to one planning CRS.")
+        msg = _("`neighbours` is in {theirs} but `outline` in {crs}; reproject both to one planning CRS.").format(
+            theirs=theirs.to_string(), crs=crs.to_string())
         raise CRSError(msg)
     code = str(outline["code12"].iloc[0])
     name = str(outline["name"].iloc[0])

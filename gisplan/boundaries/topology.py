@@ -22,6 +22,7 @@ import shapely
 
 from gisplan import divisions
 from gisplan.errors import CRSError
+from gisplan.i18n import _
 from gisplan.vocab import TopologyCheck
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ def require_projected(gdf: gpd.GeoDataFrame, what: str) -> CRS:
     crs = gdf.crs
     if crs is None or not crs.is_projected:
         got = "no CRS" if crs is None else crs.to_string()
-        msg = (f"`{what}` must be in a projected CRS in metres (got {got}); "
-               "call gisplan.crs.to_planning_crs first.")
+        msg = (_("`{what}` must be in a projected CRS in metres (got {got}); call gisplan.crs.to_planning_crs "
+                 "first.").format(what=what, got=got))
         raise CRSError(msg)
     return crs
 
@@ -346,7 +347,8 @@ def check_topology(  # noqa: PLR0913 - every input is an optional layer or thres
         if other is not None:
             theirs = require_projected(other, what)
             if not theirs.equals(crs):
-                msg = f"`{what}` is in {theirs.to_string()} but `units` in {crs.to_string()}; use one CRS."
+                msg = _("`{what}` is in {theirs} but `units` in {crs}; use one CRS.").format(
+                        what=what, theirs=theirs.to_string(), crs=crs.to_string())
                 raise CRSError(msg)
     codes = units["code12"].astype(str).to_numpy(dtype=object)
     names = units["name"].astype(str).to_numpy(dtype=object)

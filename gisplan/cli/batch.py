@@ -49,7 +49,7 @@ same paths (a shared file system).
 
 def _echo_tick(tick: Tick) -> None:
     """Plain progress lines on stderr (the branch rendering every Tick replaces this)."""
-    click.echo(f"[batch] {tick.message}" if tick.message else "[batch]", err=True)
+    click.echo(_("[batch] {message}").format(message=tick.message) if tick.message else _("[batch]"), err=True)
 
 
 def _is_region(path: Path) -> bool:

@@ -197,7 +197,8 @@ def _read_markers(path: Path, crs: str) -> gpd.GeoDataFrame:
     frame = raw.frame
     missing = [c for c in ("marker_no", "line_id", "lon", "lat") if c not in frame]
     if missing:
-        raise SchemaError([Problem(path.name, None, missing[0], f"missing column(s) {', '.join(missing)}.",
+        raise SchemaError([Problem(path.name, None, missing[0], _("missing column(s) {missing}.").format(
+                missing=', '.join(missing)),
                                    "give marker_no, marker_type, line_id, lon, lat.")])
     lon = pd.to_numeric(frame["lon"], errors="coerce")
     lat = pd.to_numeric(frame["lat"], errors="coerce")

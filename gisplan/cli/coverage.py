@@ -127,19 +127,21 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
         frame = raw.frame
         lon, lat = _pick(list(frame.columns), LON_HEADERS), _pick(list(frame.columns), LAT_HEADERS)
         if lon is None or lat is None:
-            msg = f"no longitude/latitude columns (found: {', '.join(map(str, frame.columns))})."
-            fix = "name them lon and lat (or 经度 and 纬度)."
+            msg = _("no longitude/latitude columns (found: {columns}).").format(
+                columns=", ".join(map(str, frame.columns)))
+            fix = _("name them lon and lat (or 经度 and 纬度).")
             raise SchemaError([Problem(raw.source, None, None, msg, fix)])
         x, y = _numbers(frame[lon]), _numbers(frame[lat])
         bad = (x.isna() | y.isna()).to_numpy()
         if bad.any():
             problems = [Problem(raw.source, int(raw.rows[i]), lon if pd.isna(x.iloc[i]) else lat,
-                                f"not a number ({frame[lon].iloc[i]!r}, {frame[lat].iloc[i]!r})",
+                                _("not a number ({lon!r}, {lat!r})").format(
+                                    lon=frame[lon].iloc[i], lat=frame[lat].iloc[i]),
                                 "give decimal degrees, e.g. 105.927, 29.356.")
                         for i in np.flatnonzero(bad)[:20]]
             raise SchemaError(problems)
         if declared is None:
-            msg = "a table's coordinates need --crs (EPSG:4326 for GPS, gcj02 for 高德/腾讯, bd09 for 百度)."
+            msg = _("a table's coordinates need --crs (EPSG:4326 for GPS, gcj02 for 高德/腾讯, bd09 for 百度).")
             raise SchemaError([Problem(raw.source, None, None, msg, "add --crs.")])
         gdf = gpd.GeoDataFrame(frame, geometry=shapely.points(x.to_numpy(), y.to_numpy()), crs=None)
         gdf["_row"] = raw.rows
@@ -149,10 +151,12 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
         source = path.name
     gdf = to_storage_crs(gdf, declared, source=source)
     if len(gdf) == 0:
-        raise SchemaError([Problem(source, None, None, f"the {role} file has no rows.", "check the file.")])
+        raise SchemaError([Problem(source, None, None, _("the {role} file has no rows.").format(
+                role=role), "check the file.")])
     kinds = set(gdf.geom_type.dropna().unique())  # not set(Series): that iterates a million Arrow strings
     if not kinds <= {"Point", "MultiPoint", "Polygon", "MultiPolygon"}:
-        msg = f"the {role} must be points or polygons (got {', '.join(sorted(kinds))})."
+        msg = _("the {role} must be points or polygons (got {kinds}).").format(
+                role=role, kinds=', '.join(sorted(kinds)))
         raise SchemaError([Problem(source, None, "geometry", msg, "give point locations.")])
     empty = gdf.geometry.is_empty.to_numpy() | gdf.geometry.isna().to_numpy()
     if empty.any():
@@ -166,7 +170,8 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         rows = gdf["_row"].to_numpy()[dup] if "_row" in gdf else np.flatnonzero(dup) + 1
-        raise SchemaError([Problem(source, int(r), column, f"duplicate id {i!r}", "give every row its own id.")
+        raise SchemaError([Problem(source, int(r), column, _("duplicate id {value!r}").format(
+                value=i), "give every row its own id.")
                            for r, i in list(zip(rows, ids.to_numpy()[dup], strict=True))[:20]])
     gdf["id"] = ids.to_numpy(dtype=object)
     return gdf.drop(columns=["_row"], errors="ignore")

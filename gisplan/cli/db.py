@@ -9,6 +9,7 @@ import pandas as pd
 
 from gisplan.cli.options import WORKSPACE, format_table
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store.copy import copy_workspace
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ def db_init(workspace: Workspace) -> None:
     existed = workspace.exists()
     workspace.create()
     state = "already existed" if existed else "created"
-    click.echo(f"{workspace.label}: workspace {state} (revision {workspace.revision()})")
+    click.echo(_("{label}: workspace {state} (revision {revision})").format(
+            label=workspace.label, state=state, revision=workspace.revision()))
 
 
 @db.command("copy", epilog=_EPILOG_COPY)
@@ -54,7 +56,7 @@ def db_init(workspace: Workspace) -> None:
 def db_copy(source: Workspace, target: Workspace) -> None:
     """复制工作区（GeoPackage ⇄ PostGIS），逐行校验。 Copy every layer of SOURCE into TARGET and verify row hashes."""
     if not source.exists():
-        msg = f"workspace {source.label} does not exist; nothing to copy."
+        msg = _("workspace {label} does not exist; nothing to copy.").format(label=source.label)
         raise StoreError(msg)
     report = copy_workspace(source, target)
     table = pd.DataFrame({"layer": [c.layer for c in report], "rows": [c.rows for c in report],
@@ -62,7 +64,9 @@ def db_copy(source: Workspace, target: Workspace) -> None:
     click.echo(format_table(table))
     different = [c.layer for c in report if not c.equal]
     if different:
-        msg = (f"{target.label}: layer(s) {', '.join(different)} read back differently from {source.label}; "
-               "the copy is committed but not faithful — report this with both files.")
+        msg = (_("{label}: layer(s) {different} read back differently from {label2}; the copy is committed but not "
+                 "faithful — report this with both files.").format(
+                label=target.label, different=', '.join(different), label2=source.label))
         raise StoreError(msg)
-    click.echo(f"copied {len(report)} layer(s) from {source.label} to {target.label}; every row hash equal")
+    click.echo(_("copied {n} layer(s) from {label} to {label2}; every row hash equal").format(
+            n=len(report), label=source.label, label2=target.label))

@@ -9,6 +9,7 @@ from typing import NoReturn
 import click
 
 from gisplan.cli.options import catalogue_for, catalogue_option
+from gisplan.i18n import _
 from gisplan.outputs.export import ExportOptions, ExportSource, export_layers, results_source, workspace_source
 from gisplan.settings import GPKG_VERSIONS
 from gisplan.store import open_workspace
@@ -55,8 +56,8 @@ def _source(path: Path) -> ExportSource:
 
 
 def _missing(path: Path) -> NoReturn:
-    raise click.BadParameter(f"{path} is neither a workspace GeoPackage, a result GeoPackage nor a `gisplan run` "
-                             "output folder with results.gpkg.", param_hint="'-w'")
+    raise click.BadParameter(_("{path} is neither a workspace GeoPackage, a result GeoPackage nor a `gisplan run` "
+                               "output folder with results.gpkg.").format(path=path), param_hint="'-w'")
 
 
 @click.command("export", epilog=_EPILOG)
@@ -86,7 +87,7 @@ def export_command(
     source = _source(source_path)
     names = [n.strip() for n in layer_list.split(",") if n.strip()] if layer_list else None
     if not source.names:
-        raise click.BadParameter(f"{source.label} has no layers to export.", param_hint="'-w'")
+        raise click.BadParameter(_("{label} has no layers to export.").format(label=source.label), param_hint="'-w'")
     options = ExportOptions(ExportFormat(fmt), crs=crs, encoding=encoding, basename=basename,
                             gpkg_version=gpkg_version, force=force)
     written = export_layers(source, names, options, out_dir=out_dir, catalogue=catalogue_for(None, catalogue_files))

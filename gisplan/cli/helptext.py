@@ -7,21 +7,18 @@ by rendering every command's help in English with :class:`RecordingFormatter`.
 
 from __future__ import annotations
 
-import io
 import re
-import sys
-import types
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import click
 
-from gisplan.i18n import _, language
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["GisplanContext", "HelpFormatter", "RecordingFormatter", "first_sentence", "translate_usage_error",
-           "use_help_context", "walk_commands"]
+__all__ = ["GisplanContext", "HelpFormatter", "RecordingFormatter", "first_sentence", "use_help_context",
+           "walk_commands"]
 
 _EXTRA = re.compile(r"^(?P<head>.*?)\s*\[(?P<extra>[^\[\]]*)\]$", re.DOTALL)
 _EXTRA_WORDS = ("default: ", "required", "env var: ")
@@ -108,25 +105,3 @@ def walk_commands(command: click.Command) -> Iterator[click.Command]:
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
             yield from walk_commands(command.commands[name])
-
-
-_TRY = re.compile(r"^Try '(?P<command>.+)' for help\.$", re.MULTILINE)
-_ERROR = re.compile(r"^Error: ", re.MULTILINE)
-
-
-def translate_usage_error(exc: click.ClickException) -> click.ClickException:
-    """`exc` shown in the interface language: click's own "Error: …" and "Try '… --help' for help." lines (its
-    message itself, e.g. "Missing argument", stays click's); returns `exc` to be raised on."""
-    if language() == "en" or getattr(exc, "_gisplan_translated", False):
-        return exc
-    english = exc.show
-
-    def show(self: click.ClickException, file: IO[Any] | None = None) -> None:
-        buf = io.StringIO()
-        english(buf)
-        text = _TRY.sub(lambda m: _("Try '{command}' for help.").format(command=m["command"]), buf.getvalue())
-        click.echo(_ERROR.sub(_("Error: "), text), file=file or sys.stderr, nl=False)
-
-    exc.show = types.MethodType(show, exc)  # type: ignore[method-assign]
-    exc._gisplan_translated = True  # type: ignore[attr-defined]
-    return exc

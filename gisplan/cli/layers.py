@@ -55,7 +55,7 @@ def layers() -> None:
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """Refuse NaN (click's FloatRange lets it through, and NaN would switch every distance check off)."""
     if value is not None and not math.isfinite(value):
-        msg = f"{value} is not a number of metres."
+        msg = _("{value} is not a number of metres.").format(value=value)
         raise click.BadParameter(msg, ctx=ctx, param=param)
     return value
 
@@ -104,7 +104,7 @@ def _check_values(facility_type: str | None, crs: str | None, encoding: str | No
         try:
             codecs.lookup(encoding)
         except LookupError:
-            msg = f"{encoding!r} is not a text encoding; use e.g. utf-8, gbk or gb18030."
+            msg = _("{encoding!r} is not a text encoding; use e.g. utf-8, gbk or gb18030.").format(encoding=encoding)
             raise click.BadParameter(msg, param_hint="--encoding") from None
 
 
@@ -112,18 +112,18 @@ def _check_combinations(files: Sequence[Path], kind: str, facility_type: str | N
                         layer: str | None, sheet: str | None, encoding: str | None, make_ids: bool) -> None:
     """Options that do not fit the kind or the files (usage errors, exit 2)."""
     if kind == "facilities" and not facility_type:
-        raise click.UsageError("--type is required with --kind facilities (see `gisplan types list`).")
+        raise click.UsageError(_("--type is required with --kind facilities (see `gisplan types list`)."))
     if kind != "facilities" and (facility_type or make_ids):
-        raise click.UsageError("--type and --make-ids are only for --kind facilities.")
+        raise click.UsageError(_("--type and --make-ids are only for --kind facilities."))
     if crs is not None and kind == "gazetteer":
-        raise click.UsageError("--crs does not apply to a gazetteer (it has no coordinates).")
+        raise click.UsageError(_("--crs does not apply to a gazetteer (it has no coordinates)."))
     suffixes = {Path(f).suffix.lower() for f in files}
     if encoding is not None and suffixes & {".xlsx", ".xlsm", ".gpkg", ".parquet"}:
-        raise click.UsageError("--encoding applies to CSV/TSV files and shapefiles only.")
+        raise click.UsageError(_("--encoding applies to CSV/TSV files and shapefiles only."))
     if sheet is not None and not suffixes <= {".xlsx", ".xlsm"}:
-        raise click.UsageError("--sheet applies to .xlsx workbooks only.")
+        raise click.UsageError(_("--sheet applies to .xlsx workbooks only."))
     if layer is not None and not suffixes <= {".gpkg"}:
-        raise click.UsageError("--layer applies to GeoPackages (.gpkg) only.")
+        raise click.UsageError(_("--layer applies to GeoPackages (.gpkg) only."))
 
 
 def _specs(files: Sequence[Path], kind: str, facility_type: str | None, crs: str | None, layer: str | None,
@@ -268,8 +268,8 @@ def layers_diff(name: str, since: str, until: str | None, limit: int, workspace:
 
     change = workspace.diff(name, since=since, until=until)
     c = change.counts
-    click.echo(f"{name}: {c['insert']} added, {c['update']} changed, {c['delete']} removed "
-               f"(rows matched by {change.key_column})")
+    click.echo(_("{name}: {insert} added, {update} changed, {delete} removed (rows matched by {key_column})").format(
+            name=name, insert=c['insert'], update=c['update'], delete=c['delete'], key_column=change.key_column))
     rows = pd.DataFrame({
         "op": [r.op for r in change.rows], "key": [r.key for r in change.rows], "label": [r.label for r in change.rows],
         "change": [describe_change(r.op, r.before, r.after, geometry_changed=r.before_geom != r.after_geom

@@ -17,11 +17,12 @@ import click
 from gisplan import __version__
 from gisplan.cli.batch import batch_command
 from gisplan.cli.boundaries import boundaries
+from gisplan.cli.clicktext import install_click_catalogue
 from gisplan.cli.coverage import coverage_command
 from gisplan.cli.db import db
 from gisplan.cli.divisions import divisions
 from gisplan.cli.export import export_command
-from gisplan.cli.helptext import translate_usage_error, use_help_context
+from gisplan.cli.helptext import use_help_context
 from gisplan.cli.history import history_command, revert_command, undo_command
 from gisplan.cli.init import init_command
 from gisplan.cli.layers import layers
@@ -54,7 +55,8 @@ def _lang_in(args: Sequence[str]) -> str | None:
 
 class _Group(click.Group):
     """Speak the chosen language for the whole command (help and usage errors included, which click handles
-    before any callback runs); turn gisplan errors into a one-paragraph message and exit code 1."""
+    before any callback runs: its own texts come from gisplan's catalogue of click's texts,
+    :mod:`gisplan.cli.clicktext`); turn gisplan errors into a one-paragraph message and exit code 1."""
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
         """Run the command in the language of `--lang`, else the locale's, then restore the one spoken before."""
@@ -65,19 +67,9 @@ class _Group(click.Group):
         finally:
             use_language(before)
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
-        """Parse the group's own options; a usage error is shown in the interface language."""
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.ClickException as exc:
-            raise translate_usage_error(exc) from None
-
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.ClickException as exc:  # a subcommand's usage error
-            raise translate_usage_error(exc) from None
         except GisplanError as exc:
             click.echo(_("error: {message}").format(message=exc), err=True)
             sys.exit(1)
@@ -140,6 +132,7 @@ for _command in (layers, types, run, coverage_command, propose_command, map_comm
                  init_command, batch_command, db, serve_command):
     cli.add_command(_command)
 use_help_context(cli)
+install_click_catalogue()
 
 
 def main() -> None:

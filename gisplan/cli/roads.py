@@ -11,6 +11,7 @@ from gisplan import settings
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option
 from gisplan.config import load_scenario
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.store import Workspace, open_workspace
 from gisplan.vocab import OsmCacheState
 from gisplan.workflows.roads import district_outline, fetch_roads, scenario_outline
@@ -55,7 +56,7 @@ def fetch(target: str, workspace: Workspace | None, boundaries: Path | None, buf
     path = Path(target)
     if path.suffix.lower() == ".toml":
         if not path.is_file():
-            msg = f"{target}: no such scenario file."
+            msg = _("{target}: no such scenario file.").format(target=target)
             raise click.BadParameter(msg, param_hint="TARGET")
         sc = load_scenario(path)
         ws = workspace or open_workspace(sc.workspace)
@@ -64,12 +65,13 @@ def fetch(target: str, workspace: Workspace | None, boundaries: Path | None, buf
         code = sc.district_code
     else:
         if workspace is None:
-            msg = "give the workspace to import the roads into: -w WORKSPACE (or fetch for a scenario TOML)."
+            msg = _("give the workspace to import the roads into: -w WORKSPACE (or fetch for a scenario TOML).")
             raise click.UsageError(msg)
         ws, cat = workspace, catalogue_for(None, catalogue_files)
         area = district_outline(target, workspace=ws, boundaries=boundaries)
         code = target[:6]
-    click.echo(f"fetching OpenStreetMap roads for district {code} + {buffer_m:g} m …", err=True)
+    click.echo(_("fetching OpenStreetMap roads for district {code} + {buffer_m:g} m …").format(
+            code=code, buffer_m=buffer_m), err=True)
     try:
         done = fetch_roads(ws, area, catalogue=cat, district_code=code, buffer_m=buffer_m,
                            refresh=refresh)
@@ -78,7 +80,8 @@ def fetch(target: str, workspace: Workspace | None, boundaries: Path | None, buf
     got = done.roads
     how = ("downloaded" if got.downloaded else
            "cached, stale: could not refresh offline" if got.state is OsmCacheState.STALE else "cached")
-    click.echo(f"roads: {done.imported.rows} road pieces ({how}, fetched {got.fetched_at})")
-    click.echo(f"cache: {os.path.normpath(got.path)}")
-    click.echo(f"workspace: {os.path.normpath(ws.label)} (layer roads)")
+    click.echo(_("roads: {rows} road pieces ({how}, fetched {fetched_at})").format(
+            rows=done.imported.rows, how=how, fetched_at=got.fetched_at))
+    click.echo(_("cache: {path}").format(path=os.path.normpath(got.path)))
+    click.echo(_("workspace: {path} (layer roads)").format(path=os.path.normpath(ws.label)))
     click.echo(got.note)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.options import catalogue_option, format_table
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,16 +45,20 @@ def types_show(type_id: str, catalogue_files: tuple[Path, ...]) -> None:
     cat = load_catalogue(*catalogue_files)
     t = cat.get_type(type_id)
     click.echo(f"{t.id}: {t.name_zh} / {t.name_en}")
-    click.echo(f"coverage: {', '.join(t.coverage)}; level: {t.admin_level} ({t.admin_scope}); "
-               f"profile: {t.profile}, {t.max_minutes:g} min")
+    click.echo(_("coverage: {coverage}; level: {admin_level} ({admin_scope}); profile: {profile}, {max_minutes:g} "
+                 "min").format(
+            coverage=', '.join(t.coverage), admin_level=t.admin_level, admin_scope=t.admin_scope, profile=t.profile,
+            max_minutes=t.max_minutes))
     if t.min_population:
-        click.echo(f"required in every township of ≥ {t.min_population:,} residents")
-    click.echo(f"plan rows: {'; '.join(t.plan_rows)}")
+        click.echo(_("required in every township of ≥ {min_population:,} residents").format(
+                min_population=t.min_population))
+    click.echo(_("plan rows: {plan_rows}").format(plan_rows='; '.join(t.plan_rows)))
     for label, names in (("required", t.required), ("optional", t.optional)):
         for name in names:
             a = cat.attributes[name]
             unit = f" [{a.unit}]" if a.unit else ""
-            click.echo(f"  {label:8} {name}{unit} ({a.dtype}); headers: {', '.join(a.aliases)}")
+            click.echo(_("  {label:8} {name}{unit} ({dtype}); headers: {aliases}").format(
+                    label=label, name=name, unit=unit, dtype=a.dtype, aliases=', '.join(a.aliases)))
             for value in sorted(set(a.values.values())):
                 spellings = [k for k, v in a.values.items() if v == value and k != value]
                 click.echo(f"           {value}: {', '.join(spellings)}")

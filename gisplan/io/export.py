@@ -16,6 +16,7 @@ import pandas as pd
 import pyogrio
 
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.atomic import FORMULA_PREFIXES
 from gisplan.settings import gpkg_dataset_options
 
@@ -168,8 +169,8 @@ def stage_files(out_dir: Path, names: Sequence[str], *, force: bool) -> Iterator
     existing = [n for n in names if (out_dir / n).exists()]
     if existing and not force:
         shown = ", ".join(existing[:8]) + (" …" if len(existing) > 8 else "")
-        msg = (f"{out_dir} already holds {shown}; nothing was written. Give another `--out` folder, or `--force` "
-               "to replace them.")
+        msg = (_("{out_dir} already holds {shown}; nothing was written. Give another `--out` folder, or `--force` "
+                 "to replace them.").format(out_dir=out_dir, shown=shown))
         raise ConfigError(msg)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_stages(out_dir)
@@ -179,7 +180,7 @@ def stage_files(out_dir: Path, names: Sequence[str], *, force: bool) -> Iterator
         made = sorted(p.name for p in tmp.iterdir())
         missing = set(names) - set(made)
         if missing:  # a writer failed to produce a file it promised: an internal error, not user input
-            msg = f"export did not produce {sorted(missing)}"
+            msg = _("export did not produce {missing}").format(missing=sorted(missing))
             raise RuntimeError(msg)
         for name in made:
             with open(tmp / name, "rb") as fh:

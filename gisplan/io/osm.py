@@ -34,6 +34,7 @@ import shapely
 from gisplan import settings
 from gisplan.crs import STORAGE_CRS
 from gisplan.errors import NetworkError, Problem, SchemaError
+from gisplan.i18n import _
 from gisplan.io.osmcache import OSM_ATTRIBUTION, area_key, check_osm_cache, write_osm_cache
 from gisplan.vocab import OsmCacheState
 
@@ -119,7 +120,7 @@ def read_osm_roads(path: str | Path) -> gpd.GeoDataFrame:
     try:
         import osmium  # noqa: PLC0415 - only for OSM files
     except ImportError as exc:  # pragma: no cover - a dependency
-        msg = "reading OSM files needs osmium: pip install osmium"
+        msg = _("reading OSM files needs osmium: pip install osmium")
         raise ImportError(msg) from exc
     path = Path(path)
     ways: list[tuple[int, str, str, int]] = []
@@ -146,11 +147,11 @@ def read_osm_roads(path: str | Path) -> gpd.GeoDataFrame:
             refs.append(arr[:, 0].astype(np.int64))
             lonlat.append(arr[:, 1:])
     except RuntimeError as exc:
-        msg = f"cannot read the file as OpenStreetMap data: {exc}."
-        fix = "give an .osm, .osm.bz2 or .osm.pbf file (e.g. an extract from a Geofabrik-style download)."
+        msg = _("cannot read the file as OpenStreetMap data: {exc}.").format(exc=exc)
+        fix = _("give an .osm, .osm.bz2 or .osm.pbf file (e.g. an extract from a Geofabrik-style download).")
         raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
     if not ways:
-        msg = "the file holds no road ways (no `highway=*` ways with node locations)."
+        msg = _("the file holds no road ways (no `highway=*` ways with node locations).")
         raise SchemaError([Problem(path.name, None, None, msg, "check the extract covers the district.")])
     if skipped:
         logger.warning("read_osm_roads: %d ways with nodes outside the extract were skipped", skipped)
@@ -203,13 +204,13 @@ def fetch_polygon(area: gpd.GeoDataFrame, *, buffer_m: float) -> shapely.Polygon
         If `area` has no CRS or is not polygons.
     """
     if area.crs is None:
-        msg = "the area to fetch roads for has no CRS; save the district outline with one (EPSG:4326 …)."
+        msg = _("the area to fetch roads for has no CRS; save the district outline with one (EPSG:4326 …).")
         raise NetworkError(msg)
     projected = area.to_crs(area.estimate_utm_crs())
     widened = gpd.GeoSeries([shapely.union_all(projected.geometry.buffer(buffer_m).to_numpy())], crs=projected.crs)
     polygon = widened.to_crs(STORAGE_CRS).iloc[0]
     if not isinstance(polygon, shapely.Polygon | shapely.MultiPolygon):
-        msg = f"the area to fetch roads for must be polygons (got {polygon.geom_type})."
+        msg = _("the area to fetch roads for must be polygons (got {geom_type}).").format(geom_type=polygon.geom_type)
         raise NetworkError(msg)
     return polygon
 
@@ -253,14 +254,16 @@ def download_osm_graphs(
     try:
         import osmnx as ox  # noqa: PLC0415 - only to download
     except ImportError as exc:
-        msg = 'fetching OpenStreetMap roads needs osmnx: pip install "gisplan[osm]"'
+        msg = _('fetching OpenStreetMap roads needs osmnx: pip install "gisplan[osm]"')
         raise ImportError(msg) from exc
     if os.environ.get(settings.OFFLINE_ENV, "") not in {"", "0"}:
-        msg = f"{settings.OFFLINE_ENV} is set, so OpenStreetMap roads are not downloaded; {_OFFLINE_FIX}"
+        msg = _("{offline_env} is set, so OpenStreetMap roads are not downloaded; {offline_fix}").format(
+                offline_env=settings.OFFLINE_ENV, offline_fix=_OFFLINE_FIX)
         raise NetworkError(msg)
     url = str(ox.settings.overpass_url)
     if not _reachable(url):  # else osmnx waits a minute for the server's status before failing
-        msg = f"offline: the OpenStreetMap server ({urlparse(url).hostname}) cannot be reached; {_OFFLINE_FIX}"
+        msg = _("offline: the OpenStreetMap server ({hostname}) cannot be reached; {offline_fix}").format(
+                hostname=urlparse(url).hostname, offline_fix=_OFFLINE_FIX)
         raise NetworkError(msg)
     ox.settings.requests_timeout = settings.OSM_TIMEOUT_S
     graphs = {}
@@ -269,7 +272,8 @@ def download_osm_graphs(
             graphs[network_type] = ox.graph_from_polygon(polygon, network_type=network_type, retain_all=True,
                                                          truncate_by_edge=True)
         except Exception as exc:
-            msg = f"could not fetch OpenStreetMap roads ({type(exc).__name__}: {exc}); {_OFFLINE_FIX}"
+            msg = _("could not fetch OpenStreetMap roads ({error_type}: {exc}); {offline_fix}").format(
+                    error_type=type(exc).__name__, exc=exc, offline_fix=_OFFLINE_FIX)
             raise NetworkError(msg) from None
     return graphs
 
@@ -408,12 +412,12 @@ def fetch_osm_roads(
             return OsmRoads(cache, int(manifest["rows"]), str(manifest["fetched_at"]), False, check.state,
                             _note(manifest))
         if check.state is OsmCacheState.PARTIAL:
-            msg = f"{exc} (the cached download is not usable: {check.reason})"
+            msg = _("{exc} (the cached download is not usable: {reason})").format(exc=exc, reason=check.reason)
             raise NetworkError(msg) from None
         raise
     roads = roads_from_graphs(graphs)
     if roads.empty:
-        msg = f"OpenStreetMap has no roads in the area; {_OFFLINE_FIX}"
+        msg = _("OpenStreetMap has no roads in the area; {offline_fix}").format(offline_fix=_OFFLINE_FIX)
         raise NetworkError(msg)
     manifest = write_osm_cache(roads, cache, key=key, source=source or _source(), fetched_at=datetime.now(UTC),
                                extra={"network_types": list(network_types), "buffer_m": buffer_m,

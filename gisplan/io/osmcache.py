@@ -19,6 +19,7 @@ import pyogrio
 import shapely
 
 from gisplan import settings
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_gpkg, write_atomic_text
 from gisplan.io.spatial import file_sha256
 from gisplan.vocab import OsmCacheState
@@ -101,13 +102,15 @@ def write_osm_cache(
 def _damage(cache: Path, manifest: Mapping[str, Any]) -> str:
     """Why a cache with a manifest is not the file the manifest describes (empty when it is)."""
     if file_sha256(cache) != manifest["sha256"]:
-        return f"{cache.name}: its sha256 differs from the manifest's (the file was cut short or changed)"
+        return _("{name}: its sha256 differs from the manifest's (the file was cut short or changed)").format(
+                name=cache.name)
     try:
         rows = int(pyogrio.read_info(cache, layer="roads")["features"])
     except Exception as exc:  # GDAL raises several kinds for a damaged file
         return f"{cache.name} cannot be read ({exc})"
     if rows != int(manifest["rows"]):
-        return f"{cache.name} holds {rows} roads, its manifest says {manifest['rows']}"
+        return _("{name} holds {rows} roads, its manifest says {rows2}").format(
+                name=cache.name, rows=rows, rows2=manifest['rows'])
     return ""
 
 
@@ -117,11 +120,12 @@ def _read_manifest(cache: Path) -> tuple[dict[str, Any], str]:
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {}, f"{cache.name} has no manifest ({mpath.name}): the download or its write did not finish"
+        return {}, _("{name} has no manifest ({name2}): the download or its write did not finish").format(
+                name=cache.name, name2=mpath.name)
     except (OSError, ValueError) as exc:
-        return {}, f"{mpath.name} cannot be read ({exc})"
+        return {}, _("{name} cannot be read ({exc})").format(name=mpath.name, exc=exc)
     if not isinstance(manifest, dict) or any(k not in manifest for k in _KEYS):
-        return {}, f"{mpath.name} lacks one of {', '.join(_KEYS)}"
+        return {}, _("{name} lacks one of {keys}").format(name=mpath.name, keys=', '.join(_KEYS))
     return manifest, ""
 
 
@@ -136,17 +140,20 @@ def check_osm_cache(
     but fetched for another area (`key`, see :func:`area_key`) or more than `max_age_days` ago.
     """
     if not cache.exists():
-        return OsmCacheCheck(OsmCacheState.MISSING, f"no cached download at {cache}")
+        return OsmCacheCheck(OsmCacheState.MISSING, _("no cached download at {cache}").format(cache=cache))
     manifest, problem = _read_manifest(cache)
     problem = problem or _damage(cache, manifest)
     if problem:
         return OsmCacheCheck(OsmCacheState.PARTIAL, problem, manifest)
     age = (now or datetime.now(UTC)) - datetime.fromisoformat(manifest["fetched_at"])
     if key is not None and manifest["area_key"] != key:
-        problem = f"{cache.name} was fetched for another area (outline, buffer or network types changed)"
+        problem = _("{name} was fetched for another area (outline, buffer or network types changed)").format(
+                name=cache.name)
     elif age.total_seconds() > max_age_days * 86400:
-        problem = f"{cache.name} was fetched {age.days} days ago (more than {max_age_days:g})"
+        problem = _("{name} was fetched {days} days ago (more than {max_age_days:g})").format(
+                name=cache.name, days=age.days, max_age_days=max_age_days)
     if problem:
         return OsmCacheCheck(OsmCacheState.STALE, problem, manifest)
-    reason = f"{cache.name}: {manifest['rows']} roads fetched {manifest['fetched_at']}"
+    reason = _("{name}: {rows} roads fetched {fetched_at}").format(
+            name=cache.name, rows=manifest['rows'], fetched_at=manifest['fetched_at'])
     return OsmCacheCheck(OsmCacheState.FRESH, reason, manifest)

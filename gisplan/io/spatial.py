@@ -17,6 +17,7 @@ import pyogrio.raw
 import shapely
 
 from gisplan.errors import Problem, SchemaError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -73,7 +74,7 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
             if layer is None and path.suffix.lower() == ".gpkg":
                 names = list_file_layers(path)
                 if len(names) > 1:
-                    msg = f"the GeoPackage holds {len(names)} layers ({', '.join(names)})."
+                    msg = _("the GeoPackage holds {n} layers ({names}).").format(n=len(names), names=', '.join(names))
                     raise SchemaError([Problem(path.name, None, None, msg, "choose one with `--layer`.")])
             kwargs: dict[str, Any] = {"layer": layer}
             if encoding is not None:
@@ -98,16 +99,17 @@ def read_spatial(path: Path, *, layer: str | None = None, encoding: str | None =
 
 def _unreadable(path: Path, source: str, layer: str | None, exc: Exception) -> Problem:
     """Why a vector file could not be read; for a GeoPackage layer that is not there, the layers that are."""
-    msg = f"cannot read the file as a spatial layer: {str(exc).rstrip('.')}."
-    fix = "check the file opens in QGIS; for a GeoPackage give `--layer`."
+    msg = _("cannot read the file as a spatial layer: {reason}.").format(reason=str(exc).rstrip('.'))
+    fix = _("check the file opens in QGIS; for a GeoPackage give `--layer`.")
     if path.suffix.lower() == ".gpkg" and layer is not None:
         try:
             names = list_file_layers(path)
         except (pyogrio.errors.DataSourceError, OSError):
             names = ()
         if names and layer not in names:
-            msg = f"the GeoPackage has no layer {layer!r} (layers: {', '.join(names)})."
-            fix = "give one of those with `--layer`."
+            msg = _("the GeoPackage has no layer {layer!r} (layers: {names}).").format(
+                    layer=layer, names=', '.join(names))
+            fix = _("give one of those with `--layer`.")
     return Problem(source, None, None, msg, fix)
 
 
@@ -124,7 +126,8 @@ def _read_checked(path: Path, source: str, **kwargs: Any) -> gpd.GeoDataFrame:
             bad = np.flatnonzero(broken.geometry.isna().to_numpy() & np.asarray(pd.notna(raw), dtype=bool))
             rows = broken.index.to_numpy()[bad] if kwargs.get("fid_as_index") else bad + 1
             reason = _geos_reason(str(exc))
-            raise SchemaError([Problem(source, int(r), "geometry", f"the geometry cannot be read: {reason}.",
+            raise SchemaError([Problem(source, int(r), "geometry", _("the geometry cannot be read: {reason}.").format(
+                    reason=reason),
                                        "repair it (QGIS: Processing › Fix geometries) and import again.")
                                for r in rows[:50]]) from None
     return gdf
@@ -188,10 +191,12 @@ def _check_cpg(path: Path) -> None:
         return  # a code page Python does not know: GDAL decides
     except UnicodeDecodeError:
         actual = _guess_dbf_encoding(path)
-        msg = (f"the .cpg file says the attribute text is {said}, but the .dbf is not {said} text"
-               + (" (it reads as GBK/GB18030)." if actual == "gb18030" else "."))
-        fix = (f"correct or delete {cpg.name} (its content should be {'GBK' if actual == 'gb18030' else 'UTF-8'}), "
-               "or give `--encoding gbk`.")
+        msg = (_("the .cpg file says the attribute text is {said}, but the .dbf is not {said} text (it reads as "
+                 "GBK/GB18030).") if actual == "gb18030"
+               else _("the .cpg file says the attribute text is {said}, but the .dbf is not {said} text.")).format(
+            said=said)
+        fix = (_("correct or delete {name} (its content should be {value}), or give `--encoding gbk`.").format(
+                name=cpg.name, value='GBK' if actual == 'gb18030' else 'UTF-8'))
         raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
     if codec == "utf-8":
         return
@@ -200,6 +205,6 @@ def _check_cpg(path: Path) -> None:
     except UnicodeDecodeError:
         return
     if any(b >= 0x80 for b in text):  # valid UTF-8 with non-ASCII text, yet the .cpg names a legacy code page
-        msg = f"the .cpg file says the attribute text is {said}, but the .dbf holds UTF-8 text."
-        raise SchemaError([Problem(path.name, None, None, msg, f"write UTF-8 into {cpg.name} (or delete it), or "
-                                   "give `--encoding utf-8`.")])
+        msg = _("the .cpg file says the attribute text is {said}, but the .dbf holds UTF-8 text.").format(said=said)
+        raise SchemaError([Problem(path.name, None, None, msg, _("write UTF-8 into {name} (or delete it), or give "
+                                                                 "`--encoding utf-8`.").format(name=cpg.name))])

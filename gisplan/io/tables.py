@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from gisplan.catalogue import normalise_header
 from gisplan.errors import Problem, SchemaError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -91,8 +92,8 @@ def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            msg = f"cannot decode the file as {encoding}: {exc}."
-            fix = "check `--encoding`, or leave it out to detect UTF-8 / GBK automatically."
+            msg = _("cannot decode the file as {encoding}: {exc}.").format(encoding=encoding, exc=exc)
+            fix = _("check `--encoding`, or leave it out to detect UTF-8 / GBK automatically.")
             raise SchemaError([Problem(source, None, None, msg, fix)]) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), "utf-16"
@@ -109,10 +110,10 @@ def _decode(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
         return text, "gb18030"
     line = data[: utf8_error.start].count(b"\n") + 1
     msg = (
-        f"the file is neither UTF-8 nor GBK/GB18030 text (undecodable bytes on line {line}, "
-        f"byte {utf8_error.start})."
+        _("the file is neither UTF-8 nor GBK/GB18030 text (undecodable bytes on line {line}, byte {start}).").format(
+            line=line, start=utf8_error.start)
     )
-    fix = "save it from Excel as 'CSV UTF-8' (or 'CSV' in GBK), or give `--encoding`."
+    fix = _("save it from Excel as 'CSV UTF-8' (or 'CSV' in GBK), or give `--encoding`.")
     raise SchemaError([Problem(source, line, None, msg, fix)])
 
 
@@ -159,9 +160,9 @@ def _refuse_big5(data: bytes, text: str, source: str) -> None:
     if not chars or sum(1 for c in chars if _HAN.match(c) or _PUNCTUATION.match(c)) / len(chars) < 1 - _ODD_LIMIT:
         return
     sample = "".join(_HAN.findall(big5)[:12])
-    msg = (f"the file looks like Big5 (Traditional Chinese) text, which reads as nonsense characters in GBK "
-           f"(read as Big5 it says {sample!r}).")
-    fix = "import it with `--encoding big5`, or save it from Excel as 'CSV UTF-8'."
+    msg = (_("the file looks like Big5 (Traditional Chinese) text, which reads as nonsense characters in GBK (read "
+             "as Big5 it says {sample!r}).").format(sample=sample))
+    fix = _("import it with `--encoding big5`, or save it from Excel as 'CSV UTF-8'.")
     raise SchemaError([Problem(source, None, None, msg, fix)])
 
 
@@ -290,8 +291,8 @@ def _total_rows(columns: list[pa.Array]) -> np.ndarray:
 def _header_row(grid: list[list[Any]], source: str, known: set[str], lines: list[int]) -> tuple[int, list[str]]:
     """The header row's index and its cells, named ``column_<j>`` where empty; duplicate names are an error."""
     if not any(any(_cell_text(c) for c in row) for row in grid):
-        msg = "the file has no data rows."
-        fix = "check that the right file (and sheet) was given and that it was saved with its rows."
+        msg = _("the file has no data rows.")
+        fix = _("check that the right file (and sheet) was given and that it was saved with its rows.")
         raise SchemaError([Problem(source, None, None, msg, fix)])
     h = _pick_header(grid, known)
     header = [(_cell_text(c) or f"column_{j + 1}") for j, c in enumerate(grid[h])]
@@ -301,7 +302,8 @@ def _header_row(grid: list[list[Any]], source: str, known: set[str], lines: list
         seen[name] = seen.get(name, 0) + 1
     for name, count in seen.items():
         if count > 1:
-            msg = f"the header row (row {lines[h]}) has {count} columns named {name!r}."
+            msg = _("the header row (row {row}) has {count} columns named {name!r}.").format(
+                    row=lines[h], count=count, name=name)
             problems.append(Problem(source, lines[h], name, msg, "rename or delete the duplicate column."))
     if problems:
         raise SchemaError(problems)
@@ -327,7 +329,7 @@ def _columns_to_table(
     frame.columns = pd.Index(header, dtype=object)
     rows = np.asarray(lines, dtype=np.int64)[keep]
     if frame.empty:
-        msg = f"the table has a header (row {header_line}) but no data rows."
+        msg = _("the table has a header (row {header_line}) but no data rows.").format(header_line=header_line)
         raise SchemaError([Problem(source, None, None, msg, "fill in the rows, or choose the right sheet.")])
     return RawTable(frame, rows, source, encoding)
 
@@ -347,7 +349,7 @@ def _grid_to_table(
 def _line_offset(text: str, line: int) -> int:
     """The index in `text` where (1-based) `line` starts."""
     at = 0
-    for _ in range(line - 1):
+    for _skipped in range(line - 1):
         at = text.find("\n", at) + 1
         if at == 0:
             return len(text)
@@ -474,8 +476,8 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        msg = f"cannot open the workbook: {str(exc).rstrip('.')}."
-        fix = "open and re-save it in Excel/WPS as .xlsx (old .xls files must be saved as .xlsx)."
+        msg = _("cannot open the workbook: {reason}.").format(reason=str(exc).rstrip('.'))
+        fix = _("open and re-save it in Excel/WPS as .xlsx (old .xls files must be saved as .xlsx).")
         raise SchemaError([Problem(path.name, None, None, msg, fix)]) from None
     try:
         states = {ws.title: getattr(ws, "sheet_state", "visible") for ws in book.worksheets}
@@ -483,7 +485,7 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
         listed = ", ".join(f"{n}{'' if states[n] == 'visible' else ' (hidden)'}" for n in book.sheetnames)
         if sheet is None:
             if not visible:
-                msg = f"every sheet of the workbook is hidden ({listed})."
+                msg = _("every sheet of the workbook is hidden ({listed}).").format(listed=listed)
                 raise SchemaError([Problem(path.name, None, None, msg, "choose one with `--sheet`.")])
             ws = book[visible[0]]
             if len(book.sheetnames) > 1:
@@ -492,7 +494,7 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
         elif sheet in book.sheetnames:
             ws = book[sheet]
         else:
-            msg = f"the workbook has no sheet {sheet!r} (sheets: {listed})."
+            msg = _("the workbook has no sheet {sheet!r} (sheets: {listed}).").format(sheet=sheet, listed=listed)
             raise SchemaError([Problem(path.name, None, None, msg, "give one of those with `--sheet`.")])
         if hasattr(ws, "reset_dimensions"):  # exporters often write a stale <dimension ref="A1"/>
             ws.reset_dimensions()
@@ -507,8 +509,9 @@ def _read_xlsx(path: Path, known: set[str], sheet: str | None) -> RawTable:
     except SchemaError as exc:
         if len(book.sheetnames) < 2:
             raise
-        raise SchemaError([Problem(p.source, p.row, p.field, p.message, f"{p.fix} (sheets: {listed}; choose one "
-                                   "with `--sheet`)") for p in exc.problems]) from None
+        raise SchemaError([Problem(p.source, p.row, p.field, p.message, _("{fix} (sheets: {listed}; choose one "
+                                                                          "with `--sheet`)").format(
+                fix=p.fix, listed=listed)) for p in exc.problems]) from None
     _refuse_formulas(table, xml, source)
     if blanks:
         header = list(table.frame.columns)
@@ -557,8 +560,8 @@ def _merged_cells(grid: list[list[Any]], xml: bytes, source: str) -> dict[tuple[
         for r in range(top, min(bottom, len(grid)) + 1):
             for c in range(first_col, last_col + 1):
                 if (r, c) != (top, first_col):
-                    notes[(r, c)] = (f"the cell is part of the merged cells {ref} (merged across columns, its value "
-                                     f"is in {c1.decode()}{top})")
+                    notes[(r, c)] = (_("the cell is part of the merged cells {ref} (merged across columns, its "
+                                       "value is in {column}{top})").format(ref=ref, column=c1.decode(), top=top))
     return notes
 
 
@@ -575,8 +578,9 @@ def _refuse_formulas(table: RawTable, xml: bytes, source: str) -> None:
         r, c = int(row), column_index_from_string(col_letters.decode()) - 1
         if r in rows and c < len(header):
             text = f" (={formula.decode(errors='replace')})" if formula else ""
-            problems.append(Problem(source, r, str(header[c]), f"the cell holds a formula{text} whose value was "
-                                    "never saved, so it would read as empty.", "open the workbook in Excel/WPS and "
+            problems.append(Problem(source, r, str(header[c]), _("the cell holds a formula{text} whose value was "
+                                                                 "never saved, so it would read as empty.").format(
+                    text=text), "open the workbook in Excel/WPS and "
                                     "save it (that stores the values), or paste the values instead of formulas."))
     if problems:
         raise SchemaError(problems[:200])

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import PlaceNameError
+from gisplan.i18n import _
 from gisplan.placenames.pinyin import romanise
 from gisplan.toponym import short_name, split_name
 from gisplan.vocab import NameStage, PlaceCategory, PlaceStatus
@@ -128,11 +129,13 @@ def places_from_gazetteer(gazetteer: pd.DataFrame, *, source: str = "gazetteer")
     """
     for column in ("code12", "name", "level"):
         if column not in gazetteer.columns:
-            msg = f"{source}: the gazetteer has no `{column}` column; expected code12, name, level, parent_code12."
+            msg = _("{source}: the gazetteer has no `{column}` column; expected code12, name, level, "
+                    "parent_code12.").format(source=source, column=column)
             raise PlaceNameError(msg)
     codes = gazetteer["code12"].astype(str)
     if codes.duplicated().any():
-        msg = f"{source}: code12 {codes[codes.duplicated()].iloc[0]} appears twice; each division once."
+        msg = _("{source}: code12 {codes} appears twice; each division once.").format(
+                source=source, codes=codes[codes.duplicated()].iloc[0])
         raise PlaceNameError(msg)
     level = pd.to_numeric(gazetteer["level"], errors="coerce")
     category = np.where(level >= 5, PlaceCategory.SELF_GOVERNING.value, PlaceCategory.ADMINISTRATIVE.value)
@@ -199,7 +202,8 @@ def approve(
     if isinstance(target, str) and target:
         hit = out.index[(out["place_id"] == target) & (out["status"] == PlaceStatus.CURRENT.value)]
         if len(hit) != 1:
-            msg = f"application {application.get('application_id')}: no current place {target!r} to rename."
+            msg = _("application {application_id}: no current place {target!r} to rename.").format(
+                    application_id=application.get('application_id'), target=target)
             raise PlaceNameError(msg)
         i = hit[0]
         old = _historical_row(out.loc[i], new_id=next_id(out["place_id"], "H"), date=date,
@@ -246,7 +250,8 @@ def retire(register: gpd.GeoDataFrame, place_id: str, *, date: str, reason: str)
     out = register.copy()
     hit = out.index[(out["place_id"] == place_id) & (out["status"] == PlaceStatus.CURRENT.value)]
     if len(hit) != 1:
-        msg = f"no current place {place_id!r} in the register; `gisplan places search` finds its id."
+        msg = _("no current place {place_id!r} in the register; `gisplan places search` finds its id.").format(
+                place_id=place_id)
         raise PlaceNameError(msg)
     i = hit[0]
     out.loc[i, "status"] = PlaceStatus.HISTORICAL.value
@@ -273,13 +278,15 @@ def edit_place(
     """
     bad = sorted(set(fields) - _EDITABLE)
     if bad:
-        msg = (f"`{', '.join(bad)}` cannot be edited directly; a name changes only through an application "
-               f"(`gisplan places apply --rename`). Editable: {', '.join(sorted(_EDITABLE))}.")
+        msg = (_("`{bad}` cannot be edited directly; a name changes only through an application (`gisplan places "
+                 "apply --rename`). Editable: {editable}.").format(
+                bad=', '.join(bad), editable=', '.join(sorted(_EDITABLE))))
         raise PlaceNameError(msg)
     out = register.copy()
     hit = out.index[out["place_id"] == place_id]
     if len(hit) != 1:
-        msg = f"no place {place_id!r} in the register; `gisplan places search` finds its id."
+        msg = _("no place {place_id!r} in the register; `gisplan places search` finds its id.").format(
+                place_id=place_id)
         raise PlaceNameError(msg)
     i = hit[0]
     _put(out, i, fields)
@@ -305,5 +312,6 @@ def stage_after(current: str, wanted: NameStage) -> None:
     nxt = {NameStage.SUBMITTED: "审核 or 驳回", NameStage.REVIEWED: "批准 or 驳回", NameStage.APPROVED: "公告"}
     allowed = nxt.get(NameStage(current), "nothing (the application is closed)") if current in set(NameStage) \
         else "nothing"
-    msg = f"the application is at stage {current}; it cannot go to {wanted.value} (next: {allowed})."
+    msg = _("the application is at stage {current}; it cannot go to {value} (next: {allowed}).").format(
+            current=current, value=wanted.value, allowed=allowed)
     raise PlaceNameError(msg)

@@ -13,6 +13,7 @@ import io
 import segno
 
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 
 __all__ = ["SIGN_COLUMNS", "qr_image", "record_url"]
 
@@ -36,7 +37,8 @@ def record_url(base_url: str, place_id: str) -> str:
     'https://dm.example.cn/places/500118102200'
     """
     if not base_url.startswith(("http://", "https://")):
-        msg = f"`--base-url` must start with http:// or https:// (got {base_url!r}), e.g. http://HOST/places/{{id}}."
+        msg = _("`--base-url` must start with http:// or https:// (got {base_url!r}), e.g. "
+                "http://HOST/places/{{id}}.").format(base_url=base_url)
         raise ConfigError(msg)
     if "{id}" in base_url:
         return base_url.replace("{id}", place_id)
@@ -57,7 +59,7 @@ def qr_image(url: str, *, kind: str = "png", scale: int = 8) -> bytes:
     True
     """
     if kind not in {"png", "svg"}:
-        msg = f"QR image kind must be png or svg (got {kind!r})."
+        msg = _("QR image kind must be png or svg (got {kind!r}).").format(kind=kind)
         raise ConfigError(msg)
     buffer = io.BytesIO()
     segno.make(url, error="m", micro=False).save(buffer, kind=kind, scale=scale, border=4)

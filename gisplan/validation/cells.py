@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from gisplan.catalogue import Attribute, normalise_header
+from gisplan.i18n import _
 from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, LONLAT_HEADERS, WKT_HEADERS
 from gisplan.validation.rules import LayerSchema, _attr, _Collector, _show
 
@@ -74,7 +75,7 @@ def _map_columns(
         if len(hits) > 1:
             col.table(
                 hits[1],
-                f"columns {', '.join(repr(h) for h in hits)} all mean `{attr.name}`.",
+                _("columns {hits} all mean `{name}`.").format(hits=', '.join(repr(h) for h in hits), name=attr.name),
                 "keep one of them and rename or delete the others.",
             )
         if hits:
@@ -86,8 +87,10 @@ def _map_columns(
             extra_fix = " (or pass --make-ids to number the rows)" if attr.name == "facility_id" else ""
             col.table(
                 attr.name,
-                f"required column `{attr.name}` is missing (columns found: {found}).",
-                f"add the column, or rename its header to one of: {names}{extra_fix}.",
+                _("required column `{name}` is missing (columns found: {found}).").format(
+                    name=attr.name, found=found),
+                _("add the column, or rename its header to one of: {names}{extra_fix}.").format(
+                    names=names, extra_fix=extra_fix),
             )
     return mapping
 
@@ -149,8 +152,9 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     text = _cells(values)
     empty = text.isna().to_numpy()
     if required:
-        col.at(empty, column, lambda i: f"`{attr.name}` is empty" + (f": {note}." if (note := col.blank_note(
-            i, column)) else "."), "fill it in; every row needs it (unmerge merged cells and fill each one).")
+        col.at(empty, column, lambda i: _("`{name}` is empty: {note}.").format(name=attr.name, note=note)
+               if (note := col.blank_note(i, column)) else _("`{name}` is empty.").format(name=attr.name),
+               "fill it in; every row needs it (unmerge merged cells and fill each one).")
     if attr.dtype == "str":
         return _cells(text, lambda v: str(v).strip())
     if attr.dtype == "code12":
@@ -160,13 +164,16 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     norm = _cells(text, lambda v: normalise_header(str(v)))
     if attr.dtype == "bool":
         bad = (norm.notna() & ~norm.isin(_TRUE | _FALSE)).to_numpy()
-        col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not yes/no.", "write 是/否 (or 1/0, true/false).")
+        col.at(bad, column, lambda i: _("{text} is not yes/no.").format(
+                text=_show(text.iloc[i])), "write 是/否 (or 1/0, true/false).")
         return _cells(norm, lambda v: v in _TRUE)
     # enum
     bad = (norm.notna() & ~norm.isin(list(attr.values))).to_numpy()
     allowed = ", ".join(sorted(set(attr.values.values())))
     spellings = "/".join(k for k in list(attr.values)[:8])
-    col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not one of: {allowed}.", f"write one of {spellings}.")
+    col.at(bad, column, lambda i: _("{text} is not one of: {allowed}.").format(
+            text=_show(text.iloc[i]), allowed=allowed), _("write one of {spellings}.").format(
+            spellings=spellings))
     return _cells(norm, attr.values.get)
 
 
@@ -198,8 +205,9 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
     col.at(
         sci,
         column,
-        lambda i: f"{_show(raw.iloc[i])} is a division code that Excel turned into scientific notation; "
-        "its last digits are lost.",
+        lambda i: _("{raw} is a division code that Excel turned into scientific notation; its last digits are "
+                    "lost.").format(
+                raw=_show(raw.iloc[i])),
         "format the column as text in Excel and type the 12-digit codes again (or copy them from the gazetteer).",
     )
     code = _cells(raw, _widen_code)
@@ -207,7 +215,7 @@ def _parse_code(text: pd.Series, column: str, col: _Collector) -> pd.Series:
     col.at(
         bad & ~sci,
         column,
-        lambda i: f"{_show(raw.iloc[i])} is not a 12-digit division code (统计用区划代码).",
+        lambda i: _("{raw} is not a 12-digit division code (统计用区划代码).").format(raw=_show(raw.iloc[i])),
         "write the 12-digit code, e.g. 500118001000 for a township, 500118001003 for a community "
         "(Excel: format the column as text so it keeps every digit).",
     )
@@ -242,32 +250,38 @@ def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector
     cleaned = _number_text(text, attr.suffixes)
     num = pd.to_numeric(cleaned, errors="coerce")
     bad = (~text.isna() & num.isna()).to_numpy()
-    unit = f" in {attr.unit}" if attr.unit else ""
+    unit = _(" in {unit}").format(unit=attr.unit) if attr.unit else ""
     col.at(
         bad,
         column,
-        lambda i: f"{_show(text.iloc[i])} is not a number (expected `{attr.name}`{unit}).",
-        "write a plain number, e.g. 350 or 350.5"
-        + (f" (a unit word {'/'.join(attr.suffixes)} may follow)." if attr.suffixes else "."),
+        lambda i: _("{text} is not a number (expected `{name}`{unit}).").format(
+                text=_show(text.iloc[i]), name=attr.name, unit=unit),
+        _("write a plain number, e.g. 350 or 350.5 (a unit word {suffixes} may follow).").format(
+            suffixes="/".join(attr.suffixes)) if attr.suffixes else _("write a plain number, e.g. 350 or 350.5."),
     )
     values = num.to_numpy(dtype=float, na_value=np.nan)
     infinite = np.isinf(values)
-    col.at(infinite, column, lambda i: f"{_show(text.iloc[i])} is not a finite number (expected `{attr.name}`{unit}).",
+    col.at(infinite, column, lambda i: _("{text} is not a finite number (expected `{name}`{unit}).").format(
+            text=_show(text.iloc[i]), name=attr.name, unit=unit),
            "write the real value; 'inf', '∞' or an overflowing formula result cannot be counted.")
     too_big = ~infinite & (np.abs(np.nan_to_num(values)) > _LARGEST_EXACT)
-    col.at(too_big, column, lambda i: f"{_show(text.iloc[i])} is too large for the `{attr.name}` column (at most "
-           f"{_LARGEST_EXACT:,} can be stored exactly).", "check the value: a unit or a column mix-up, or digits "
+    col.at(too_big, column, lambda i: _("{text} is too large for the `{name}` column (at most {largest_exact:,} "
+                                        "can be stored exactly).").format(
+            text=_show(text.iloc[i]), name=attr.name, largest_exact=_LARGEST_EXACT),
+           "check the value: a unit or a column mix-up, or digits "
            "typed twice?")
     num = num.where(~pd.Series(infinite | too_big, index=num.index))
     if attr.dtype == "int":
         frac = (~num.isna() & (num % 1 != 0)).to_numpy()
-        col.at(frac, column, lambda i: f"{_show(text.iloc[i])} is not a whole number.", "write a whole number.")
+        col.at(frac, column, lambda i: _("{text} is not a whole number.").format(
+                text=_show(text.iloc[i])), "write a whole number.")
     if attr.min_value is not None:
         low = (num < attr.min_value).fillna(False).to_numpy()
         col.at(
             low,
             column,
-            lambda i: f"{_show(text.iloc[i])} is below the minimum {attr.min_value:g}.",
+            lambda i: _("{text} is below the minimum {min_value:g}.").format(
+                    text=_show(text.iloc[i]), min_value=attr.min_value),
             "correct the value (it cannot be negative).",
         )
     if attr.dtype == "int":
@@ -286,7 +300,8 @@ def _table_geometry(
             geoms = shapely.from_wkt(wkt.to_numpy(dtype=object), on_invalid="ignore")
         bad = (wkt.notna().to_numpy() & pd.isna(geoms))
         col.at(bad, mapping["wkt"],
-               lambda i: f"{_show(wkt.iloc[i])[:60]} is not valid WKT ({_wkt_reason(wkt.iloc[i])}).",
+               lambda i: _("{wkt} is not valid WKT ({wkt_reason}).").format(
+                       wkt=_show(wkt.iloc[i])[:60], wkt_reason=_wkt_reason(wkt.iloc[i])),
                "write e.g. POINT (105.92 29.35) or POLYGON ((105.9 29.3, 105.95 29.3, 105.95 29.35, 105.9 29.3)); "
                "a polygon's ring ends on its first point.")
         return gpd.GeoSeries(geoms, index=frame.index)
@@ -329,7 +344,7 @@ def _split_lonlat(
     parts = text.astype("string").str.strip().str.split(r"\s*[,，;；/]\s*|\s+", regex=True)
     n = parts.map(lambda p: len(p) if isinstance(p, list) else 0)
     bad = (text.notna() & (n != 2)).to_numpy()
-    col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not 'longitude,latitude'.",
+    col.at(bad, column, lambda i: _("{text} is not 'longitude,latitude'.").format(text=_show(text.iloc[i])),
            "write the two numbers separated by a comma, e.g. 105.927,29.356.")
     ok = n == 2
     lon = parts.map(lambda p: p[0] if isinstance(p, list) and len(p) == 2 else None).where(ok, None)
@@ -344,15 +359,17 @@ def _parse_degrees(text: pd.Series, attr: Attribute, column: str, col: _Collecto
     dms = as_text.where(num.isna()).str.extract(_DMS_RE)
     minutes, seconds = dms["m"].astype("float64"), dms["s"].astype("float64")
     sixty = ((minutes >= 60) | (seconds >= 60)).fillna(False).to_numpy(dtype=bool)
-    col.at(sixty, column, lambda i: f"{_show(text.iloc[i])} has minutes or seconds of 60 or more (expected "
-           f"`{attr.name}` in degrees-minutes-seconds, each below 60).",
+    col.at(sixty, column, lambda i: _("{text} has minutes or seconds of 60 or more (expected `{name}` in "
+                                      "degrees-minutes-seconds, each below 60).").format(
+            text=_show(text.iloc[i]), name=attr.name),
            "check the digits (e.g. 105°55′37″): minutes and seconds run from 0 to 59.99.")
     value = dms["d"].astype("float64") + minutes.fillna(0) / 60 + seconds.fillna(0) / 3600
     hemi = dms["h1"].fillna(dms["h2"]).fillna("")
     value = value.where(~hemi.isin(["S", "s", "W", "w", "南", "西"]), -value)
     num = num.fillna(value.where(~pd.Series(sixty, index=value.index)))
     bad = (text.notna() & num.isna()).to_numpy() & ~sixty
-    col.at(bad, column, lambda i: f"{_show(text.iloc[i])} is not a number (expected `{attr.name}` in degrees).",
+    col.at(bad, column, lambda i: _("{text} is not a number (expected `{name}` in degrees).").format(
+            text=_show(text.iloc[i]), name=attr.name),
            "write decimal degrees (105.927) or degrees-minutes-seconds (105°55′37″).")
     return num
 
@@ -381,14 +398,15 @@ def _points(
     col.at(
         swapped,
         both,
-        lambda i: f"longitude {lo[i]:g} and latitude {la[i]:g} look swapped (China is at 73–135° E, 18–54° N).",
+        lambda i: _("longitude {lo:g} and latitude {la:g} look swapped (China is at 73–135° E, 18–54° N).").format(
+                lo=lo[i], la=la[i]),
         "swap the two columns (经度 is the larger number in China).",
     )
     out = ~swapped & ((np.abs(lo) > 180) | (np.abs(la) > 90))
     col.at(
         out,
         both,
-        lambda i: f"({lo[i]:g}, {la[i]:g}) is not a longitude/latitude in degrees.",
+        lambda i: _("({lo:g}, {la:g}) is not a longitude/latitude in degrees.").format(lo=lo[i], la=la[i]),
         "give decimal degrees (e.g. 105.927, 29.356); for projected x/y in metres declare their CRS with "
         "--crs (e.g. EPSG:4544, CGCS2000 3° Gauss-Krüger CM 105E).",
     )
@@ -405,8 +423,8 @@ def _projected_points(x: np.ndarray, y: np.ndarray, field: str, frame: pd.DataFr
     col.at(
         survey,
         field,
-        lambda i: f"x {x[i]:,.0f} looks like a northing and y {y[i]:,.0f} like an easting (Chinese survey tables "
-        "put X north, Y east).",
+        lambda i: _("x {x:,.0f} looks like a northing and y {y:,.0f} like an easting (Chinese survey tables put X "
+                    "north, Y east).").format(x=x[i], y=y[i]),
         "swap the columns, or head them 北坐标 (northing) and 东坐标 (easting).",
     )
     ok = ~np.isnan(x) & ~np.isnan(y) & ~survey
@@ -422,12 +440,14 @@ def _check_lonlat(gdf: gpd.GeoDataFrame, usable: np.ndarray, field: str, col: _C
     with np.errstate(invalid="ignore"):
         swapped = usable & (y[:, 0] > 70) & (y[:, 1] < 140) & (x[:, 0] > 0) & (x[:, 1] < 60)
         beyond = usable & ~swapped & ((np.abs(x) > 180).any(axis=1) | (np.abs(y) > 90).any(axis=1))
-    col.at(beyond, field, lambda i: f"coordinates such as ({bounds[i, 0]:,.6g}, {bounds[i, 1]:,.6g}) are not "
-           "longitude/latitude degrees after conversion: the coordinate system is wrong.",
+    col.at(beyond, field, lambda i: _("coordinates such as ({x:,.6g}, {y:,.6g}) are not longitude/latitude degrees "
+                                      "after conversion: the coordinate system is wrong.").format(
+            x=bounds[i, 0], y=bounds[i, 1]),
            "declare the real CRS with --crs (a projected file without .prj: e.g. EPSG:4544 for CGCS2000 3° "
            "Gauss-Krüger CM 105E, or EPSG:4523 when the eastings carry the zone number 35).")
-    col.at(swapped, field, lambda i: f"coordinates ({bounds[i, 0]:.6g}, {bounds[i, 1]:.6g}) look like latitude, "
-           "longitude (swapped).", "write longitude first (x = 经度), latitude second.")
+    col.at(swapped, field, lambda i: _("coordinates ({x:.6g}, {y:.6g}) look like latitude, longitude "
+                                       "(swapped).").format(
+            x=bounds[i, 0], y=bounds[i, 1]), "write longitude first (x = 经度), latitude second.")
     return usable & ~beyond & ~swapped
 
 
@@ -452,7 +472,8 @@ def _check_geometry(
     col.at(
         wrong,
         "geometry",
-        lambda i: f"the geometry is a {type_names[i]}; a {schema.kind} layer needs {expected}.",
+        lambda i: _("the geometry is a {geom_type}; a {kind} layer needs {expected}.").format(
+                geom_type=type_names[i], kind=schema.kind, expected=expected),
         "convert the features (QGIS: Vector › Geometry Tools) or import them as the right kind.",
     )
     nan = ~missing & np.isnan(_coordinate_sums(arr))
@@ -464,7 +485,7 @@ def _check_geometry(
     col.at(
         invalid,
         "geometry",
-        lambda i: f"the geometry is invalid ({reasons[i]}).",
+        lambda i: _("the geometry is invalid ({reason}).").format(reason=reasons[i]),
         "repair it (QGIS: Processing › Fix geometries, or shapely.make_valid) and import again.",
     )
     return np.asarray(~missing & ~wrong & ~invalid & ~nan, dtype=bool)

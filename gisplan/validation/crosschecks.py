@@ -12,6 +12,7 @@ import shapely
 
 from gisplan import divisions
 from gisplan.crs import to_planning_crs
+from gisplan.i18n import N_, _, language
 from gisplan.toponym import match_names, name_keys, name_suggestions, register_names
 from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
 from gisplan.vocab import Level
@@ -47,7 +48,7 @@ def _kind_checks(
     if kind in {"townships", "villages", "households"} and "code12" in df:
         _check_unique(df["code12"], field("code12", "code12"), col)
     if kind == "district" and len(df) != 1:
-        col.table(None, f"a district layer must have exactly 1 feature (got {len(df)}).",
+        col.table(None, _("a district layer must have exactly 1 feature (got {n}).").format(n=len(df)),
                   "dissolve the parts into one (Multi)Polygon first.")
     if kind == "facilities" and ftype is not None:  # layer_schema refused facilities without a type
         _resolve_names(df, mapping, ftype, ctx, col)
@@ -77,14 +78,29 @@ def _geometry_checks(
         _overlap_checks(gdf, ctx, usable, col)
 
 
+#: the words of the division levels and geometries, as they appear inside messages (translated where shown)
+_WORDS = {"district": N_("district"), "township": N_("township"), "village": N_("village"), "point": N_("point"),
+          "feature": N_("feature")}
+
+
+def _word(word: str) -> str:
+    """A level or geometry word (``"township"`` …) in the interface language; `` or ``-joined words too."""
+    return _(" or ").join(_(_WORDS.get(w, w)) for w in word.split(" or "))
+
+
+def _type_name(ftype: FacilityType) -> str:
+    """A facility type's name inside a message: its Chinese name in Chinese, its English name in lower case else."""
+    return ftype.name_zh if language() == "zh" else ftype.name_en.lower()
+
+
 def _no_match(names: pd.Series, pool: pd.DataFrame, what: str) -> Any:
     """Per-row message for a name that matches no division, with the nearest standard names."""
 
     def message(i: int) -> str:
         name = str(names.iloc[i])
         sug = name_suggestions(name, pool["name"])
-        hint = f" Did you mean {' / '.join(sug)}?" if sug else ""
-        return f"{name!r} matches no {what} in the gazetteer.{hint}"
+        hint = _(" Did you mean {sug}?").format(sug=' / '.join(sug)) if sug else ""
+        return _("{name!r} matches no {what} in the gazetteer.").format(name=name, what=_word(what)) + hint
 
     return message
 
@@ -99,12 +115,13 @@ def _match(
     found = match_names(names, pool, within=within)
     codes, ambiguous = found.code12, found.ambiguous
     col.at(ambiguous.to_numpy(), field,
-           lambda i: f"{_show(names.iloc[i])} names more than one {what} in the gazetteer.",
+           lambda i: _("{names} names more than one {what} in the gazetteer.").format(
+                   names=_show(names.iloc[i]), what=_word(what)),
            "add the 12-digit code (区划代码), or the township, to tell them apart.")
     unknown = (names.notna() & codes.isna() & ~ambiguous).to_numpy()
     col.at(unknown, field, _no_match(names, pool, what),
-           f"write the standard {what} name (标准地名, as in the gazetteer) or its short form "
-           "(朱龙花村 for 朱龙花村村民委员会, 中山路社区 for 中山路社区居民委员会).")
+           _("write the standard {what} name (标准地名, as in the gazetteer) or its short form "
+             "(朱龙花村 for 朱龙花村村民委员会, 中山路社区 for 中山路社区居民委员会).").format(what=_word(what)))
     old = found.former.notna()
     if notes is not None and old.any():
         notes[old] = [f"{w} 为历史地名，今 {c} (former name)" for w, c in zip(names[old], found.former[old],
@@ -117,12 +134,15 @@ def _value_checks(df: pd.DataFrame, kind: str, mapping: dict[str, str], col: _Co
     field = mapping.get
     if "beds" in df and "nursing_beds" in df:
         over = (df["nursing_beds"] > df["beds"]).fillna(False).to_numpy()
-        col.at(over, field("nursing_beds"), lambda i: f"nursing beds ({df['nursing_beds'].iloc[i]}) exceed "
-               f"beds ({df['beds'].iloc[i]}).", "nursing beds (护理型床位) are part of all beds; correct one of them.")
+        col.at(over, field("nursing_beds"), lambda i: _("nursing beds ({nursing_beds}) exceed beds ({beds}).").format(
+                nursing_beds=df['nursing_beds'].iloc[i], beds=df['beds'].iloc[i]),
+               "nursing beds (护理型床位) are part of all beds; correct one of them.")
     if kind == "households" and "population" in df:
         low = (df["population"] < df["households"]).fillna(False).to_numpy()
-        col.at(low, field("population"), lambda i: f"population ({df['population'].iloc[i]}) is smaller than "
-               f"households ({df['households'].iloc[i]}).", "check whether the two columns are swapped.")
+        col.at(low, field("population"), lambda i: _("population ({population}) is smaller than households "
+                                                     "({households}).").format(
+                population=df['population'].iloc[i], households=df['households'].iloc[i]),
+               "check whether the two columns are swapped.")
         if "pop_60plus" in df:
             big = (df["pop_60plus"] > df["population"]).fillna(False).to_numpy()
             col.at(big, field("pop_60plus"), "persons aged 60+ exceed the population.", "correct one of them.")
@@ -156,9 +176,11 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
     for a, b, km2, frac in zip(ok[left[hit]], ok[right[hit]], shared[hit] / 1e6, share[hit], strict=True):
         mask[b] = True
         other.setdefault(int(b), (int(a), float(km2), float(frac)))
-    col.at(mask, "geometry", lambda i: f"the polygon of {names[i]} overlaps that of {names[other[i][0]]} (row "
-           f"{col.rows[other[i][0]]}) by {other[i][1]:,.2f} km², {other[i][2]:.0%} of the smaller one: one unit "
-           "is drawn twice or in the wrong place.", "check both polygons (QGIS: Vector › Geometry Tools › Check "
+    col.at(mask, "geometry", lambda i: _("the polygon of {name} overlaps that of {other_name} (row {other_row}) by "
+                                         "{km2:,.2f} km², {share:.0%} of the smaller one: one unit is drawn "
+                                         "twice or in the wrong place.").format(
+            name=names[i], other_name=names[other[i][0]], other_row=col.rows[other[i][0]], km2=other[i][1],
+            share=other[i][2]), "check both polygons (QGIS: Vector › Geometry Tools › Check "
            "Validity / the Topology Checker) and keep each unit's own outline.")
 
 
@@ -170,7 +192,8 @@ def _plausibility_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collec
         values = df[name].astype("float64").to_numpy(na_value=np.nan)
         high = np.nan_to_num(values) > limit
         col.at(high, mapping.get(name, name), lambda i, n=name, lim=limit, v=values: (
-            f"{v[i]:,.0f} is implausibly large for `{n}` (at most {lim:,} is plausible on one row)."),
+            _("{v:,.0f} is implausibly large for `{n}` (at most {lim:,} is plausible on one row).").format(
+                v=v[i], n=n, lim=lim)),
             "check the unit and the digits; if the value is right, import with `--accept-large` "
             "(scenario: accept_large = true in the [[layer]]).")
 
@@ -198,22 +221,26 @@ def _gazetteer_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector
         derived = divisions.division_level(df["code12"].fillna("000000000000"))
         expected = derived.map({"district": 3, "township": 4, "village": 5})
         bad = (lvl.notna() & df["code12"].notna() & (lvl != expected)).fillna(False).to_numpy()
-        col.at(bad, field("level"), lambda i: f"level {lvl.iloc[i]} does not fit code {df['code12'].iloc[i]} "
-               f"(expected {expected.iloc[i]}: 3 district, 4 township, 5 village).", "correct the level or the code.")
+        col.at(bad, field("level"), lambda i: _("level {lvl} does not fit code {code12} (expected {expected}: 3 "
+                                                "district, 4 township, 5 village).").format(
+                lvl=lvl.iloc[i], code12=df['code12'].iloc[i], expected=expected.iloc[i]),
+               "correct the level or the code.")
     if "parent_code12" in df:
         codes = set(df["code12"].dropna())
         parent = df["parent_code12"]
         is_top = divisions.division_level(df["code12"].fillna("000000000000")) == "district"
         orphan = (~is_top & parent.notna() & ~parent.isin(codes)).to_numpy()
-        col.at(orphan, field("parent_code12"), lambda i: f"parent {parent.iloc[i]} is not in the gazetteer.",
+        col.at(orphan, field("parent_code12"), lambda i: _("parent {parent} is not in the gazetteer.").format(
+                parent=parent.iloc[i]),
                "add the parent division or correct the code.")
         code = df["code12"].fillna("000000000000")
         is_village = divisions.division_level(code) == "village"
         same = (code.str.slice(0, 6) == parent.str.slice(0, 6)) & (
             ~is_village | (code.str.slice(0, 9) == parent.str.slice(0, 9)))
         mismatch = (df["code12"].notna() & parent.notna() & ~is_top & ~same).fillna(False).to_numpy(dtype=bool)
-        col.at(mismatch, field("parent_code12"), lambda i: f"code {df['code12'].iloc[i]} does not start with its "
-               f"parent's digits ({parent.iloc[i]}).", "correct the code or the parent code.")
+        col.at(mismatch, field("parent_code12"), lambda i: _("code {code12} does not start with its parent's "
+                                                             "digits ({parent}).").format(
+                code12=df['code12'].iloc[i], parent=parent.iloc[i]), "correct the code or the parent code.")
 
 
 def _codes_in_gazetteer(
@@ -231,24 +258,31 @@ def _codes_in_gazetteer(
     known = df["code12"].isin(gaz["code12"])
     unknown = (df["code12"].notna() & ~known).to_numpy() & typed_rows
     district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
-    col.at(unknown, field, lambda i: f"code {df['code12'].iloc[i]} is not in the gazetteer"
-           + (f" (the gazetteer covers district {district6})." if not str(df['code12'].iloc[i]).startswith(district6)
-              else "."), "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
+    col.at(unknown, field, lambda i: _("code {code12} is not in the gazetteer (the gazetteer covers district "
+                                       "{district}).").format(code12=df["code12"].iloc[i], district=district6)
+           if not str(df["code12"].iloc[i]).startswith(district6)
+           else _("code {code12} is not in the gazetteer.").format(code12=df["code12"].iloc[i]),
+           "check the code against the 统计用区划代码 list (`gisplan layers show gazetteer`).")
     lvl = divisions.division_level(df["code12"].fillna("000000000000"))
     wrong = (df["code12"].notna() & known & ~lvl.isin(levels)).to_numpy()
     expected = " or ".join(levels)
-    col.at(wrong & typed_rows, field, lambda i: f"code {df['code12'].iloc[i]} is a {lvl.iloc[i]} code; "
-           f"a {expected} code is expected here.", f"give the {expected}'s 12-digit code.")
+    col.at(wrong & typed_rows, field, lambda i: _("code {code12} is a {lvl} code; a {expected} code is expected "
+                                                  "here.").format(
+            code12=df['code12'].iloc[i], lvl=_word(lvl.iloc[i]), expected=_word(expected)),
+           _("give the {expected}'s 12-digit code.").format(expected=_word(expected)))
     if not typed_rows.all():
-        col.at(wrong & ~typed_rows, field, lambda i: f"the row names only a {lvl.iloc[i]}; this layer is counted "
-               f"per {expected}.", f"fill in the {expected} (所属村社区 name or its 12-digit code).")
+        col.at(wrong & ~typed_rows, field, lambda i: _("the row names only a {lvl}; this layer is counted per "
+                                                       "{expected}.").format(
+                lvl=_word(lvl.iloc[i]), expected=_word(expected)),
+               _("fill in the {expected} (所属村社区 name or its 12-digit code).").format(expected=_word(expected)))
     if check_names and "name" in df:
         names = gaz.set_index("code12")["name"]
         declared = df["code12"].map(names)
         same = (name_keys(df["name"]) == name_keys(declared)).to_numpy(dtype=bool)
         differ = (known & df["name"].notna() & (df["name"] != declared) & ~same).to_numpy()
-        col.at(differ, mapping.get("name", "name"), lambda i: f"name {_show(df['name'].iloc[i])} differs from the "
-               f"gazetteer's {_show(declared.iloc[i])} for code {df['code12'].iloc[i]}.",
+        col.at(differ, mapping.get("name", "name"), lambda i: _("name {name} differs from the gazetteer's "
+                                                                "{declared} for code {code12}.").format(
+                name=_show(df['name'].iloc[i]), declared=_show(declared.iloc[i]), code12=df['code12'].iloc[i]),
                "use the standard name (标准地名) or correct the code.")
 
 
@@ -297,8 +331,9 @@ def _resolve_names(
         origin[fill] = field
         both = (df["code12"].notna() & t_codes.notna()
                 & (divisions.township_code(df["code12"].fillna("0" * 12)) != t_codes)).to_numpy()
-        col.at(both, field, lambda i: f"township {_show(df['township'].iloc[i])} ({t_codes.iloc[i]}) disagrees with "
-               f"code {df['code12'].iloc[i]}.", "correct the code or the township name.")
+        col.at(both, field, lambda i: _("township {township} ({t_codes}) disagrees with code {code12}.").format(
+                township=_show(df['township'].iloc[i]), t_codes=t_codes.iloc[i], code12=df['code12'].iloc[i]),
+               "correct the code or the township name.")
     if "village" in df:
         field = mapping["village"]
         within = resolved.str.slice(0, 9).where(resolved.notna(), None)
@@ -306,8 +341,9 @@ def _resolve_names(
         reported |= (df["village"].notna() & v_codes.isna()).to_numpy()
         clash = (df["code12"].notna() & v_codes.notna() & (df["code12"] != v_codes)
                  & ~_own_township(df["code12"], v_codes)).to_numpy()
-        col.at(clash, field, lambda i: f"village {_show(df['village'].iloc[i])} ({v_codes.iloc[i]}) disagrees with "
-               f"code {df['code12'].iloc[i]}.", "correct the code or the village name.")
+        col.at(clash, field, lambda i: _("village {village} ({v_codes}) disagrees with code {code12}.").format(
+                village=_show(df['village'].iloc[i]), v_codes=v_codes.iloc[i], code12=df['code12'].iloc[i]),
+               "correct the code or the village name.")
         take = (v_codes.notna() & (resolved.isna() | ((ftype.admin_level is Level.VILLAGE) & ~typed))).to_numpy()
         resolved = resolved.where(~take, v_codes)
         origin[take] = field
@@ -341,13 +377,16 @@ def _host_checks(
     host_code = hosts.set_index("facility_id")["code12"]
     field = mapping["host_facility_id"]
     missing = (df["host_facility_id"].notna() & ~df["host_facility_id"].isin(host_code.index)).to_numpy()
-    col.at(missing, field, lambda i: f"host {_show(df['host_facility_id'].iloc[i])} is not a "
-           f"{host.name_en.lower()} in this workspace.", f"give the facility_id of the hosting {host.name_zh}.")
+    col.at(missing, field, lambda i: _("host {host} is not a {host_type} in this workspace.").format(
+            host=_show(df['host_facility_id'].iloc[i]), host_type=_type_name(host)),
+           _("give the facility_id of the hosting {name_zh}.").format(name_zh=host.name_zh))
     declared = df["host_facility_id"].map(host_code)
     differ = (declared.notna() & df["code12"].notna() & (declared != df["code12"])).to_numpy()
-    col.at(differ, mapping.get("code12", field), lambda i: f"code {df['code12'].iloc[i]} differs from its host's "
-           f"{declared.iloc[i]}.", f"a {ftype.name_en.lower()} sits in its host {host.name_en.lower()}: use the "
-           "host's code.")
+    col.at(differ, mapping.get("code12", field), lambda i: _("code {code12} differs from its host's "
+                                                             "{declared}.").format(
+            code12=df['code12'].iloc[i], declared=declared.iloc[i]),
+           _("a {facility_type} sits in its host {host_type}: use the host's code.").format(
+               facility_type=_type_name(ftype), host_type=_type_name(host)))
 
 
 def _location_checks(
@@ -389,17 +428,19 @@ def _location_checks(
         _warn_boundaries_disagree(rescued, outside_m, town_at, towns, name, what, col)
 
     def outside_message(i: int) -> str:
-        text = f"the {what} lies {outside_m[i]:,.0f} m outside {name}"
         if towns is not None and town_at[i] >= 0:
-            text += f" and {town_m[i]:,.0f} m from township {towns['name'].iloc[town_at[i]]}"
-        return text + "."
+            return _("the {what} lies {outside_m:,.0f} m outside {name} and {town_m:,.0f} m from township "
+                     "{township}.").format(what=_word(what), outside_m=outside_m[i], name=name, town_m=town_m[i],
+                                           township=towns["name"].iloc[town_at[i]])
+        return _("the {what} lies {outside_m:,.0f} m outside {name}.").format(
+            what=_word(what), outside_m=outside_m[i], name=name)
 
     refused = beyond & ~rescued
     far = refused & (outside_m > _FAR_M)
-    widen = "; if the boundary layers are wrong there, `--tolerance-m` widens the check for this layer."
     col.at(refused & ~far, _geometry_field(mapping), outside_message,
            "check the coordinates and their CRS: 高德/腾讯 points are gcj02 and 百度 points bd09 "
-           "(a wrong CRS shifts points 300–500 m)" + widen)
+           "(a wrong CRS shifts points 300–500 m); if the boundary layers are wrong there, `--tolerance-m` widens "
+           "the check for this layer.")
     col.at(far, _geometry_field(mapping), outside_message,
            "the point is far beyond what a coordinate-system offset (300–500 m) explains: check that the row "
            "belongs to this district and that longitude and latitude are typed right (and, for projected x/y, "
@@ -452,13 +493,14 @@ def _warn_boundaries_disagree(
     idx = np.flatnonzero(rescued)
     for i in idx[:_MAX_WARNINGS]:
         t = town_at[i]
-        logger.warning("%s, row %s: the %s lies %s m outside the %s outline but inside township %s (%s): the two "
-                       "boundary layers disagree there; accepted as inside %s.", col.source, col.rows[i], what,
-                       f"{outside_m[i]:,.0f}", name, towns["name"].iloc[t], towns["code12"].iloc[t],
-                       towns["name"].iloc[t])
+        logger.warning(_("{source}, row {row}: the {what} lies {outside_m:,.0f} m outside the {name} outline but "
+                         "inside township {township} ({code12}): the two boundary layers disagree there; accepted "
+                         "as inside {township}.").format(
+            source=col.source, row=col.rows[i], what=_word(what), outside_m=outside_m[i], name=name,
+            township=towns["name"].iloc[t], code12=towns["code12"].iloc[t]))
     if len(idx) > _MAX_WARNINGS:
-        logger.warning("%s: … and %d more rows inside their township but outside the %s outline.", col.source,
-                       len(idx) - _MAX_WARNINGS, name)
+        logger.warning(_("{source}: … and {n} more rows inside their township but outside the {name} outline.").format(
+            source=col.source, n=len(idx) - _MAX_WARNINGS, name=name))
 
 
 _MAX_WARNINGS = 20
@@ -478,8 +520,9 @@ def _own_township_checks(
                      dtype=object)
     from_own_m = shapely.distance(own, probes[idx])
     away = idx[from_own_m > ctx.tolerance_m]
-    found = {int(r): "no township polygon (a gap between the township polygons, which the district outline "
-             "covers: the boundary layers disagree here)" for r in away}
+    gap = _("no township polygon (a gap between the township polygons, which the district outline covers: the "
+            "boundary layers disagree here)")
+    found = dict.fromkeys((int(r) for r in away), gap)
     hit_probe, hit_town = shapely.STRtree(towns.geometry.to_numpy()).query(probes[away], predicate="intersects")
     for p, t in zip(hit_probe, hit_town, strict=True):
         found[int(away[p])] = f"{towns['name'].iloc[t]} ({towns['code12'].iloc[t]})"
@@ -490,11 +533,14 @@ def _own_township_checks(
     town_names = towns.drop_duplicates("code12").set_index("code12")["name"]
 
     def message(i: int) -> str:
-        where = f"the {what} falls in {found[i]}, {distance_m[i]:,.0f} m from township"
         given = source.iloc[i]
         if isinstance(given, str):  # the code was filled in from a name column, not typed
-            return f"{where} {town_names.get(declared.iloc[i], declared.iloc[i])} that its `{given}` names."
-        return f"{where} {declared.iloc[i]} that its code {gdf['code12'].iloc[i]} declares."
+            return _("the {what} falls in {found}, {distance_m:,.0f} m from township {township} that its `{given}` "
+                     "names.").format(what=_word(what), found=found[i], distance_m=distance_m[i],
+                                      township=town_names.get(declared.iloc[i], declared.iloc[i]), given=given)
+        return _("the {what} falls in {found}, {distance_m:,.0f} m from township {township} that its code {code12} "
+                 "declares.").format(what=_word(what), found=found[i], distance_m=distance_m[i],
+                                     township=declared.iloc[i], code12=gdf["code12"].iloc[i])
 
     field = mapping.get("code12") or next((mapping[k] for k in ("village", "township") if k in mapping), "code12")
     col.at(mask, field, message, "correct the code or the division names, or the coordinates (and their CRS) "

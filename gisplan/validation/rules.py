@@ -13,6 +13,7 @@ import pandas as pd
 from gisplan import settings
 from gisplan.catalogue import Attribute, normalise_header
 from gisplan.errors import Problem
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -145,7 +146,8 @@ class _Collector:
             self.problems.append(Problem(self.source, int(self.rows[i]), fld, text, fix))
         if len(idx) > _MAX_PROBLEMS_PER_RULE:
             more = len(idx) - _MAX_PROBLEMS_PER_RULE
-            self.problems.append(Problem(self.source, None, fld, f"… and {more} more rows like that.", fix))
+            self.problems.append(Problem(self.source, None, fld, _("… and {more} more rows like that.").format(
+                    more=more), fix))
 
 
 def _geometry_field(mapping: dict[str, str]) -> str:
@@ -165,6 +167,7 @@ def _check_unique(values: pd.Series, column: str, col: _Collector) -> None:
         col.at(
             dup.to_numpy(),
             column,
-            lambda i: f"{_show(values.iloc[i])} is used already on row {firsts[values.iloc[i]]}.",
+            lambda i: _("{value} is used already on row {row}.").format(
+                    value=_show(values.iloc[i]), row=firsts[values.iloc[i]]),
             "give every row its own value.",
         )

@@ -16,6 +16,7 @@ import shapely
 from gisplan.catalogue import LAYER_KINDS, Catalogue, FacilityType, normalise_header
 from gisplan.crs import STORAGE_CRS, DeclaredCRS, to_storage_crs
 from gisplan.errors import CRSError, SchemaError
+from gisplan.i18n import _
 from gisplan.io.tables import RawTable
 from gisplan.validation.cells import (
     _LAT,
@@ -62,7 +63,7 @@ def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = N
     code12, name = a["code12"], a["name"]
     if kind == "facilities":
         if ftype is None:
-            msg = "`ftype` is required for kind 'facilities'; pass --type."
+            msg = _("`ftype` is required for kind 'facilities'; pass --type.")
             raise ValueError(msg)
         req = tuple(a[n] for n in ftype.required)
         opt = tuple(a[n] for n in ftype.optional if n not in ftype.required)
@@ -92,7 +93,7 @@ def layer_schema(kind: str, catalogue: Catalogue, ftype: FacilityType | None = N
     if kind == "roads":
         oneway = _attr("direction", "int", "oneway_code", "方向")
         return LayerSchema(kind, (), (oneway,), _LINES, geometry_required=True)
-    msg = f"unknown layer kind {kind!r}; expected one of {', '.join(KINDS)}."
+    msg = _("unknown layer kind {kind!r}; expected one of {kinds}.").format(kind=kind, kinds=', '.join(KINDS))
     raise ValueError(msg)
 
 
@@ -285,7 +286,9 @@ def _attributes(
         stored = f"source_{name}" if name.lower() in _RESERVED else name
         clash = next((c for c in out.columns if c.lower() == stored.lower()), None)
         if clash is not None:
-            col.table(name, f"columns {clash!r} and {name!r} differ only in case; a GeoPackage cannot hold both.",
+            col.table(name, _("columns {clash!r} and {name!r} differ only in case; a GeoPackage cannot hold "
+                              "both.").format(
+                    clash=clash, name=name),
                       "rename or delete one of them.")
             continue
         out[stored] = frame[column]

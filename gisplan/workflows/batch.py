@@ -41,6 +41,7 @@ from gisplan import settings
 from gisplan.catalogue import load_catalogue
 from gisplan.config import check_scenario_types, load_scenario
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.spatial import file_sha256, read_spatial
 from gisplan.laps import Laps
 from gisplan.progress import ProgressSink, Tick, silent
@@ -151,25 +152,30 @@ def load_region(path: Path) -> Region:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        msg = f"region file {path}: cannot read it as UTF-8 TOML ({exc})."
+        msg = _("region file {path}: cannot read it as UTF-8 TOML ({exc}).").format(path=path, exc=exc)
         raise ConfigError(msg) from None
     region, roads = raw.get("region"), raw.get("roads", {})
     if not isinstance(region, dict) or not isinstance(roads, dict):
-        msg = f"region file {path}: it needs a [region] table (name, code …) and may have a [roads] table."
+        msg = _("region file {path}: it needs a [region] table (name, code …) and may have a [roads] table.").format(
+                path=path)
         raise ConfigError(msg)
     unknown = sorted((set(region) - _REGION_KEYS) | {f"roads.{k}" for k in set(roads) - _ROADS_KEYS}
                      | (set(raw) - {"region", "roads"}))
     if unknown:
-        msg = (f"region file {path}: unknown key(s) {', '.join(unknown)}; [region] takes "
-               f"{', '.join(sorted(_REGION_KEYS))} and [roads] {', '.join(sorted(_ROADS_KEYS))}.")
+        msg = (_("region file {path}: unknown key(s) {unknown}; [region] takes {region_keys} and [roads] "
+                 "{roads_keys}.").format(
+                path=path, unknown=', '.join(unknown), region_keys=', '.join(sorted(_REGION_KEYS)),
+                roads_keys=', '.join(sorted(_ROADS_KEYS))))
         raise ConfigError(msg)
     base = path.resolve().parent  # absolute: the workers of an existing cluster have another working folder
     seed, buffer_m = region.get("seed", 20231231), region.get("road_buffer_m", settings.OSM_BUFFER_M)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        msg = f"region file {path}: [region] `seed` must be a whole number ≥ 0 (got {seed!r})."
+        msg = _("region file {path}: [region] `seed` must be a whole number ≥ 0 (got {seed!r}).").format(
+                path=path, seed=seed)
         raise ConfigError(msg)
     if not isinstance(buffer_m, int | float) or isinstance(buffer_m, bool) or not 0 <= buffer_m <= 50_000:
-        msg = f"region file {path}: [region] `road_buffer_m` must be metres between 0 and 50000 (got {buffer_m!r})."
+        msg = _("region file {path}: [region] `road_buffer_m` must be metres between 0 and 50000 (got "
+                "{buffer_m!r}).").format(path=path, buffer_m=buffer_m)
         raise ConfigError(msg)
 
     def file(table: dict[str, Any], key: str, default: Path | None) -> Path | None:
@@ -284,8 +290,8 @@ def jobs_for_region(region: Region, out: Path, *, only: Sequence[str] | None = N
     chosen = list(dict.fromkeys(c.strip()[:6] for c in only)) if only else codes
     wrong = [c for c in chosen if c not in codes]
     if wrong:
-        msg = (f"--only: {', '.join(wrong)} not in the region ({region.path.name}); its districts are "
-               f"{', '.join(codes)}.")
+        msg = (_("--only: {wrong} not in the region ({name}); its districts are {codes}.").format(
+                wrong=', '.join(wrong), name=region.path.name, codes=', '.join(codes)))
         raise ConfigError(msg)
     roads_sha = file_sha256(region.roads) if region.roads is not None and region.roads.exists() else ""
     if region.roads is not None and not roads_sha:
@@ -320,7 +326,8 @@ def jobs_for_scenarios(paths: Sequence[Path], out: Path, *, only: Sequence[str] 
         if only and sc.district_code not in {c.strip()[:6] for c in only}:
             continue
         if sc.district_code in seen:
-            msg = f"{path} and {seen[sc.district_code]} are both for district {sc.district_code}; give one."
+            msg = _("{path} and {seen} are both for district {district_code}; give one.").format(
+                    path=path, seen=seen[sc.district_code], district_code=sc.district_code)
             raise ConfigError(msg)
         seen[sc.district_code] = path
         inputs = [s.path for s in sc.layers] + [p for p in (sc.reported_values, sc.catalogue) if p is not None]
@@ -503,7 +510,7 @@ def _generate(job: DistrictJob, roads: gpd.GeoDataFrame | None) -> Path:
     """Write a region job's scenario folder: real outline and gazetteer, 示意 layers, its clipped roads."""
     region, data = job.region, job.data
     if region is None or data is None:
-        msg = f"district {job.code}: a job needs a scenario file or region data."
+        msg = _("district {code}: a job needs a scenario file or region data.").format(code=job.code)
         raise ConfigError(msg)
     clipped = clip_roads(roads, data.outline, buffer_m=region.road_buffer_m, system=region.roads_crs or "wgs84") \
         if roads is not None else None
@@ -582,10 +589,10 @@ def run_batch(
         If a Dask engine is asked for and ``distributed`` is not installed.
     """
     if workers is not None and scheduler is not None:
-        msg = "give either --workers (a LocalCluster) or --scheduler (an existing cluster), not both."
+        msg = _("give either --workers (a LocalCluster) or --scheduler (an existing cluster), not both.")
         raise ConfigError(msg)
     if workers is not None and workers < 1:
-        msg = f"--workers must be at least 1 (got {workers})."
+        msg = _("--workers must be at least 1 (got {workers}).").format(workers=workers)
         raise ConfigError(msg)
     start = time.perf_counter()
     kept = {j.code: o for j in jobs if not force and (o := _unchanged(j)) is not None}
@@ -610,7 +617,7 @@ def _distributed() -> Any:
     try:
         import distributed  # noqa: PLC0415
     except ImportError as exc:
-        msg = f'Dask engines need `distributed` ({exc}); pip install "dask[distributed]".'
+        msg = _("Dask engines need `distributed` ({exc}); pip install \"dask[distributed]\".").format(exc=exc)
         raise ImportError(msg) from None
     return distributed
 

@@ -23,6 +23,7 @@ from gisplan.boundaries import TopologyReport, boundary_lines, check_topology, r
 from gisplan.coords import wgs84_to_gcj02
 from gisplan.crs import STORAGE_CRS, parse_crs, to_planning_crs, to_storage_crs
 from gisplan.errors import ConfigError, Problem, SchemaError, StoreError
+from gisplan.i18n import _
 from gisplan.io.spatial import read_spatial
 from gisplan.store import LayerWrite, Workspace
 from gisplan.vocab import MarkerState, parse_choice
@@ -91,7 +92,7 @@ def check_workspace(
         If the workspace has no such layer.
     """
     if layer not in {"townships", "villages"}:
-        msg = f"`--layer` must be townships or villages (got {layer!r})."
+        msg = _("`--layer` must be townships or villages (got {layer!r}).").format(layer=layer)
         raise ConfigError(msg)
     units = to_planning_crs(ws.read_layer(layer), crs)
     metric = require_projected(units, layer)
@@ -131,7 +132,7 @@ def propose_repair(
     """
     stored = ws.read_layer(layer)
     units = to_planning_crs(stored, crs)
-    outline, _ = _parent_layers(ws, layer)
+    outline, _unused = _parent_layers(ws, layer)
     metric = require_projected(units, layer)
     fixed = repair_coverage(units, outline=outline.to_crs(metric) if outline is not None else None,
                             gap_width_m=gap_width_m)
@@ -154,14 +155,14 @@ def apply_repair(ws: Workspace, *, layer: str = "townships", note: str = "") -> 
     """
     draft_name = f"{layer}_repair"
     if not ws.has_layer(draft_name):
-        msg = (f"{ws.label} has no repair draft `{draft_name}`; "
-               f"run `gisplan boundaries check --layer {layer} --repair` first.")
+        msg = (_("{label} has no repair draft `{draft_name}`; run `gisplan boundaries check --layer {layer} "
+                 "--repair` first.").format(label=ws.label, draft_name=draft_name, layer=layer))
         raise StoreError(msg)
     current = ws.read_layer(layer)
     draft = ws.read_layer(draft_name)
     if sorted(current["code12"].astype(str)) != sorted(draft["code12"].astype(str)):
-        msg = (f"the draft `{draft_name}` no longer has the codes of `{layer}` (the layer changed since); "
-               "make a new draft with --repair.")
+        msg = (_("the draft `{draft_name}` no longer has the codes of `{layer}` (the layer changed since); make a "
+                 "new draft with --repair.").format(draft_name=draft_name, layer=layer))
         raise StoreError(msg)
     fixed = current.copy()
     by_code = pd.Series(draft.geometry.to_numpy(), index=draft["code12"].astype(str).to_numpy())
@@ -189,7 +190,8 @@ def read_neighbours(paths: Sequence[Path], *, crs: str | None = None) -> gpd.Geo
         raw = read_spatial(path)
         missing = [c for c in ("code12", "name") if c not in raw]
         if missing:
-            msg = f"the neighbour polygons need columns code12 and name (missing: {', '.join(missing)})."
+            msg = _("the neighbour polygons need columns code12 and name (missing: {missing}).").format(
+                    missing=', '.join(missing))
             raise SchemaError([Problem(path.name, None, missing[0], msg,
                                        "add the 12-digit division code and the name of each polygon.")])
         text = crs or ("gcj02" if "gcj02" in path.name.lower() else None)
@@ -269,7 +271,7 @@ def record_inspection(ws: Workspace, records: Sequence[Inspection]) -> int:
         If the workspace has no markers.
     """
     if not ws.has_layer(MARKERS_LAYER):
-        msg = f"{ws.label} has no markers; add them first (`gisplan boundaries markers`)."
+        msg = _("{label} has no markers; add them first (`gisplan boundaries markers`).").format(label=ws.label)
         raise StoreError(msg)
     markers = ws.read_layer(MARKERS_LAYER)
     frame = pd.DataFrame([{c: getattr(r, c) for c in INSPECTION_COLUMNS} for r in records],
@@ -284,7 +286,8 @@ def record_inspection(ws: Workspace, records: Sequence[Inspection]) -> int:
             problems.append(Problem("inspection", i + 1, "state", str(exc), "use one of 完好, 损坏, 倾斜, 丢失, 移位."))
     bad_date = ~frame["date"].astype(str).str.fullmatch(r"\d{4}-\d{2}-\d{2}") | pd.to_datetime(
         frame["date"], format="%Y-%m-%d", errors="coerce").isna()
-    problems += [Problem("inspection", i + 1, "date", f"日期 {d!r} 不是 YYYY-MM-DD", "write e.g. 2024-05-20.")
+    problems += [Problem("inspection", i + 1, "date", _("日期 {d!r} 不是 YYYY-MM-DD").format(
+            d=d), "write e.g. 2024-05-20.")
                  for i, d in enumerate(frame["date"]) if bad_date.iloc[i]]
     if problems:
         raise SchemaError(problems)

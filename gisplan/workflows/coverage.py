@@ -18,6 +18,7 @@ from gisplan.analysis.indicators import existing_only
 from gisplan.analysis.precision import mark_approximate, network_facilities
 from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
+from gisplan.i18n import _
 from gisplan.network.graph import build_network
 from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.vocab import CoverageKind, CoverageMethod, Spread
@@ -67,16 +68,16 @@ def scenario_demand(workspace: Workspace, scenario: Scenario, network: RoadNetwo
             demand = demand_from_points(households, crs=scenario.crs, source="households")
         else:
             if townships is None:
-                msg = ("the households table has no coordinates, and the workspace has no township polygons to "
-                       "spread it over; import `townships` (and `villages` if you have them).")
+                msg = (_("the households table has no coordinates, and the workspace has no township polygons to "
+                       "spread it over; import `townships` (and `villages` if you have them)."))
                 raise ConfigError(msg)
             spread = cov.spread if network is not None else Spread.AREA
             demand = demand_from_table(pd.DataFrame(households), villages=villages, townships=townships,
                                        crs=scenario.crs, spread=spread, spacing_m=cov.spread_spacing_m,
                                        network=network)
     else:
-        msg = ("no demand: import a `households` layer (table by village code, or points), or give a population "
-               "raster as `raster = \"...tif\"` in the scenario's [coverage] table.")
+        msg = (_("no demand: import a `households` layer (table by village code, or points), or give a population "
+               "raster as `raster = \"...tif\"` in the scenario's [coverage] table."))
         raise ConfigError(msg)
     return assign_units(demand, townships=townships, villages=villages)
 
@@ -91,7 +92,8 @@ def _targets(
         ftype = catalogue.get_type(type_id)
         if ftype.layer_name not in layers:
             if types:
-                msg = f"the workspace has no `{ftype.layer_name}` layer; import the {ftype.name_zh} ledger first."
+                msg = _("the workspace has no `{layer_name}` layer; import the {name_zh} ledger first.").format(
+                        layer_name=ftype.layer_name, name_zh=ftype.name_zh)
                 raise ConfigError(msg)
             continue
         every = gpd.GeoDataFrame(existing_only(workspace.read_layer(ftype.layer_name)))
@@ -101,7 +103,8 @@ def _targets(
                            "network coverage; they count for their township's administrative share only",
                            ftype.name_zh, len(every) - len(facilities))
         if ftype.profile not in profiles:
-            msg = f"facility type {type_id} uses travel profile {ftype.profile!r}, which no catalogue defines."
+            msg = _("facility type {type_id} uses travel profile {profile!r}, which no catalogue defines.").format(
+                    type_id=type_id, profile=ftype.profile)
             raise ConfigError(msg)
         out.append(TypeTarget(type_id, ftype.name_zh, facilities, profiles[ftype.profile], ftype.max_minutes))
     return out
@@ -132,9 +135,9 @@ def coverage_for_scenario(
     if cov.method is not CoverageMethod.NETWORK:
         network = None
     if cov.method is CoverageMethod.NETWORK and network is None:
-        msg = ("the workspace has no road layer, so network coverage cannot be measured. Give roads in the "
+        msg = (_("the workspace has no road layer, so network coverage cannot be measured. Give roads in the "
                "scenario's [roads] path (or osm_fallback = true when online), or choose the clearly labelled "
-               "straight-line method with [coverage] method = \"straight_line\".")
+               "straight-line method with [coverage] method = \"straight_line\"."))
         raise NetworkError(msg)
     progress(Tick("demand"))
     demand = scenario_demand(workspace, scenario, network)

@@ -27,6 +27,7 @@ from gisplan import settings
 from gisplan.coords import transform_geometries
 from gisplan.crs import STORAGE_CRS
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_parquet, write_atomic_text
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
@@ -85,7 +86,8 @@ def read_region_data(
     """
     outlines = read_spatial(boundaries)
     if "code12" not in outlines or outlines.crs is None:
-        msg = f"{boundaries.name}: district outlines need a `code12` column and a CRS (EPSG:4326)."
+        msg = _("{name}: district outlines need a `code12` column and a CRS (EPSG:4326).").format(
+                name=boundaries.name)
         raise ConfigError(msg)
     outlines = outlines.to_crs(STORAGE_CRS)
     outlines = gpd.GeoDataFrame({"code12": outlines["code12"].astype(str), "name": outlines["name"].astype(str)},
@@ -104,14 +106,14 @@ def district_data(code: str, outlines: gpd.GeoDataFrame, gazetteer: pd.DataFrame
     """
     code = code.strip()
     if not re.fullmatch(r"\d{6}(0{6})?", code):
-        msg = f"`{code}` is not a district code: give 6 digits, e.g. 500118 (永川区)."
+        msg = _("`{code}` is not a district code: give 6 digits, e.g. 500118 (永川区).").format(code=code)
         raise ConfigError(msg)
     six = code[:6]
     found = outlines[outlines["code12"].str.slice(0, 6) == six]
     rows = gazetteer[gazetteer["code12"].str.slice(0, 6) == six]
     if found.empty or rows.empty:
         known = ", ".join(f"{c[:6]} {n}" for c, n in zip(outlines["code12"], outlines["name"], strict=True))
-        msg = f"district {six} is not in the region data; choose one of: {known}."
+        msg = _("district {six} is not in the region data; choose one of: {known}.").format(six=six, known=known)
         raise ConfigError(msg)
     names = rows.loc[rows["code12"] == six + "000000", "name"]
     name = str(names.iloc[0]) if len(names) else str(found["name"].iloc[0])
@@ -167,12 +169,13 @@ def _template(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError) as exc:
-        msg = f"template {path}: cannot read it as UTF-8 TOML ({exc}); give the file of indicator rows."
+        msg = _("template {path}: cannot read it as UTF-8 TOML ({exc}); give the file of indicator rows.").format(
+                path=path, exc=exc)
         raise ConfigError(msg) from None
     bad = _FORBIDDEN.search(text)
     if bad:
-        msg = (f"template {path}: it must hold only [standard], [coverage] and [[indicator]] tables, not "
-               f"[{bad.group(1)}] (gisplan writes the district's own).")
+        msg = (_("template {path}: it must hold only [standard], [coverage] and [[indicator]] tables, not "
+                 "[{group}] (gisplan writes the district's own).").format(path=path, group=bad.group(1)))
         raise ConfigError(msg)
     return text
 

@@ -21,6 +21,7 @@ from gisplan import settings
 from gisplan.catalogue import facility_layer_name
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
+from gisplan.i18n import _
 from gisplan.io.osm import fetch_osm_roads, is_osm_file, read_osm_roads
 from gisplan.io.spatial import SPATIAL_SUFFIXES, file_sha256, read_spatial
 from gisplan.io.tables import COORDINATE_HEADERS, TABLE_SUFFIXES, RawTable, read_table
@@ -166,7 +167,7 @@ def load_context(
 def _spatial(frame: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
     if frame is None or isinstance(frame, gpd.GeoDataFrame):
         return frame
-    msg = "a boundary layer in the workspace has no geometry; import it again from a spatial file."
+    msg = _("a boundary layer in the workspace has no geometry; import it again from a spatial file.")
     raise StoreError(msg)
 
 
@@ -190,20 +191,20 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
     path = spec.path
     suffix = path.suffix.lower()
     if not path.exists():
-        msg = "the file does not exist."
+        msg = _("the file does not exist.")
         raise SchemaError([Problem(str(path), None, None, msg, "check the path and the spelling.")])
     if path.is_dir():
-        msg = "this is a folder, not a file."
+        msg = _("this is a folder, not a file.")
         raise SchemaError([Problem(str(path), None, None, msg, "give the file inside it (.shp/.gpkg/.csv …).")])
     if is_osm_file(path):
         if spec.kind != "roads":
-            msg = "an OpenStreetMap file can only be imported as `roads`."
+            msg = _("an OpenStreetMap file can only be imported as `roads`.")
             raise SchemaError([Problem(path.name, None, None, msg, "use --kind roads.")])
         gdf = read_osm_roads(path)
         gdf["_row"] = np.arange(1, len(gdf) + 1)
         return gdf
     if suffix == ".xls":
-        msg = "old .xls workbooks are not read."
+        msg = _("old .xls workbooks are not read.")
         raise SchemaError([Problem(path.name, None, None, msg, "open it in Excel/WPS and save it as .xlsx.")])
     if suffix in TABLE_SUFFIXES:
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
@@ -214,8 +215,9 @@ def _read(spec: ImportSpec, catalogue: Catalogue) -> pd.DataFrame | object:
     if suffix in SPATIAL_SUFFIXES:
         return read_spatial(path, layer=spec.layer, encoding=spec.encoding)
     accepted = ", ".join(sorted(TABLE_SUFFIXES | SPATIAL_SUFFIXES))
-    msg = f"files of type {suffix or '(no extension)'!r} are not read."
-    raise SchemaError([Problem(path.name, None, None, msg, f"convert it to one of: {accepted}.")])
+    msg = _("files of type {value!r} are not read.").format(value=suffix or '(no extension)')
+    raise SchemaError([Problem(path.name, None, None, msg, _("convert it to one of: {accepted}.").format(
+            accepted=accepted))])
 
 
 def validate_imports(
@@ -244,8 +246,8 @@ def validate_imports(
     """
     for spec in specs:
         if spec.kind not in KINDS:
-            problem = Problem(str(spec.path), None, None, f"unknown layer kind {spec.kind!r}.",
-                              f"use one of: {', '.join(KINDS)}.")
+            problem = Problem(str(spec.path), None, None, _("unknown layer kind {kind!r}.").format(kind=spec.kind),
+                              _("use one of: {kinds}.").format(kinds=', '.join(KINDS)))
             raise SchemaError([problem])
         if spec.kind == "facilities":
             catalogue.get_type(str(spec.facility_type))
@@ -265,8 +267,9 @@ def validate_imports(
         _warn_crs_hints(spec)
         name = layer_name_for(spec)
         if name in names and spec.kind not in _COMBINABLE:
-            problems.append(Problem(str(spec.path), None, None, f"layer `{name}` is also imported from "
-                                    f"{names[name]} in this run.", "import each layer from one file."))
+            problems.append(Problem(str(spec.path), None, None, _("layer `{name}` is also imported from {names} in "
+                                                                  "this run.").format(
+                    name=name, names=names[name]), "import each layer from one file."))
             continue
         names.setdefault(name, str(spec.path))
         ftype = catalogue.get_type(str(spec.facility_type)) if spec.kind == "facilities" else None
@@ -296,8 +299,9 @@ def validate_imports(
     if district_code is not None and ctx.gazetteer is not None:
         covered = _districts(ctx.gazetteer)
         if covered != [district_code]:
-            msg = (f"the district is {district_code}, but the gazetteer covers {', '.join(covered)}; "
-                   "import the gazetteer of that district (or use another workspace). Nothing was written.")
+            msg = (_("the district is {district_code}, but the gazetteer covers {covered}; import the gazetteer of "
+                     "that district (or use another workspace). Nothing was written.").format(
+                    district_code=district_code, covered=', '.join(covered)))
             raise ConfigError(msg)
     return [_layer_write(name, group) for name, group in parts.items()]
 
@@ -351,7 +355,7 @@ def _cross_file_duplicates(group: list[_Part], kind: str) -> list[Problem]:
         return []
     new = group[-1]
     seen = {v: p.source for p in group[:-1] for v in p.data[key].dropna()}
-    return [Problem(new.source, None, key, f"{v!r} is also in {seen[v]}.",
+    return [Problem(new.source, None, key, _("{v!r} is also in {seen}.").format(v=v, seen=seen[v]),
                     "give every row of the layer its own value across all its files.")
             for v in new.data[key].dropna().unique() if v in seen]
 
@@ -407,9 +411,9 @@ def _same_district(old: pd.DataFrame, new: pd.DataFrame, source: str) -> list[Pr
     was, now = _districts(old), _districts(new)
     if was == now:
         return []
-    msg = (f"this gazetteer covers district {', '.join(now)}, but the workspace holds district {', '.join(was)} "
-           "(its boundaries and facilities are coded for it).")
-    fix = "import it into another workspace (`-w other.gpkg`), or import the gazetteer of this workspace's district."
+    msg = (_("this gazetteer covers district {now}, but the workspace holds district {was} (its boundaries and "
+             "facilities are coded for it).").format(now=', '.join(now), was=', '.join(was)))
+    fix = _("import it into another workspace (`-w other.gpkg`), or import the gazetteer of this workspace's district.")
     return [Problem(source, None, None, msg, fix)]
 
 
@@ -452,9 +456,11 @@ def _recheck_dependents(
         if kind == "facilities" and ftype is None:
             continue  # a type from a catalogue not given this time: it cannot be checked
         options = stored_options(row.options)
-        source = f"workspace layer `{name}` (checked again: this import replaces {', '.join(sorted(changed))}"
+        source = _("workspace layer `{name}` (checked again: this import replaces {changed}").format(
+                name=name, changed=', '.join(sorted(changed)))
         if options.get("tolerance_m") is not None:
-            source += f"; with its own --tolerance-m {float(options['tolerance_m']):g}"  # type: ignore[arg-type]
+            source += _("; with its own --tolerance-m {tolerance_m:g}").format(
+                    tolerance_m=float(options['tolerance_m']))  # type: ignore[arg-type]
         source += ")"
         own = replace(ctx, accept_large=bool(options.get("accept_large", False)), locate_by_name=False,
                       tolerance_m=ctx.tolerance_m

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import PlaceNameError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv
 from gisplan.io.export import write_xlsx
 from gisplan.placenames.checks import check_names
@@ -124,11 +125,11 @@ def start_register(ws: Workspace, *, gazetteer: pd.DataFrame | None = None, sour
     with ws.lock():
         if gazetteer is None:
             if not ws.exists() or not ws.has_layer("gazetteer"):
-                msg = (f"{ws.label} has no gazetteer layer; import one first (`gisplan layers import 区划代码.csv "
-                       "--kind gazetteer`) or give `--gazetteer FILE`.")
+                msg = (_("{label} has no gazetteer layer; import one first (`gisplan layers import 区划代码.csv --kind "
+                         "gazetteer`) or give `--gazetteer FILE`.").format(label=ws.label))
                 raise PlaceNameError(msg)
             gazetteer = ws.read_table("gazetteer")
-            source = f"gazetteer layer of {ws.label}"
+            source = _("gazetteer layer of {label}").format(label=ws.label)
         register = read_register(ws)
         new = places_from_gazetteer(gazetteer, source=source)
         new = new[~new["place_id"].isin(register["place_id"])]
@@ -161,11 +162,13 @@ def submit_application(ws: Workspace, application: Application, *, user: str | N
         register = read_register(ws)
         current = register[register["status"] == PlaceStatus.CURRENT.value]
         if application.parent_id is not None and application.parent_id not in set(current["place_id"]):
-            msg = (f"parent {application.parent_id!r} is not a current name of the register; give the code or id "
-                   "of the township (or district) the name belongs to (`gisplan places search`).")
+            msg = (_("parent {parent_id!r} is not a current name of the register; give the code or id of the "
+                     "township (or district) the name belongs to (`gisplan places search`).").format(
+                    parent_id=application.parent_id))
             raise PlaceNameError(msg)
         if application.place_id is not None and application.place_id not in set(current["place_id"]):
-            msg = f"place {application.place_id!r} to rename is not a current name of the register."
+            msg = _("place {place_id!r} to rename is not a current name of the register.").format(
+                    place_id=application.place_id)
             raise PlaceNameError(msg)
         apps = read_applications(ws)
         app_id = next_id(apps["application_id"], "A")
@@ -201,7 +204,8 @@ def _application(apps: pd.DataFrame, app_id: str) -> int:
     hit = apps.index[apps["application_id"] == app_id]
     if len(hit) != 1:
         known = ", ".join(apps["application_id"].astype(str).tail(5)) or "none"
-        msg = f"no application {app_id!r} (latest: {known}); `gisplan places applications` lists them."
+        msg = _("no application {app_id!r} (latest: {known}); `gisplan places applications` lists them.").format(
+                app_id=app_id, known=known)
         raise PlaceNameError(msg)
     return int(hit[0])
 
@@ -226,8 +230,9 @@ def review_application(ws: Workspace, app_id: str, *, reviewer: str, user: str |
         errors = problems[problems["severity"] == "error"]
         if len(errors):
             lines = "\n".join(f"  {r.rule}: {r.message}" for r in errors.itertuples())
-            msg = (f"application {app_id} ({_name(apps, i)}) fails the name checks:\n{lines}\n"
-                   f"Reject it with a reason: `gisplan places reject {app_id} --reason …`.")
+            msg = (_("application {app_id} ({name}) fails the name checks:\n{lines}\nReject it with a reason: "
+                     "`gisplan places reject {app_id} --reason …`.").format(
+                    app_id=app_id, name=_name(apps, i), lines=lines))
             raise PlaceNameError(msg)
         apps.loc[i, ["stage", "reviewed_date", "reviewer"]] = [NameStage.REVIEWED.value, on or _today(), reviewer]
         apps.loc[i, "check_messages"] = _messages(problems)
@@ -246,7 +251,7 @@ def reject_application(ws: Workspace, app_id: str, *, reason: str, user: str | N
         If the reason is empty or the application is past 审核.
     """
     if not reason.strip():
-        msg = "a rejection needs a reason (`--reason`), e.g. 与金龙镇金龙村同音."
+        msg = _("a rejection needs a reason (`--reason`), e.g. 与金龙镇金龙村同音.")
         raise PlaceNameError(msg)
     with ws.lock():
         apps = read_applications(ws)
@@ -383,7 +388,8 @@ def add_sign(  # noqa: PLR0913 - a sign record's fields, keyword-only
         register = read_register(ws)
         hit = register[(register["place_id"] == place_id) & (register["status"] == PlaceStatus.CURRENT.value)]
         if hit.empty:
-            msg = f"no current place {place_id!r} in the register; a sign shows a standard name."
+            msg = _("no current place {place_id!r} in the register; a sign shows a standard name.").format(
+                    place_id=place_id)
             raise PlaceNameError(msg)
         place = hit.iloc[0]
         signs = read_signs(ws)

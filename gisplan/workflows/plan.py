@@ -29,6 +29,7 @@ from gisplan.analysis.precision import approximate_reach, network_facilities, wi
 from gisplan.config import scenario_profiles
 from gisplan.divisions import division_code_at, units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
+from gisplan.i18n import _
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import read_table
 from gisplan.laps import Laps
@@ -132,17 +133,20 @@ def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple
     frame = raw.frame.rename(columns={"编号": "indicator_id", "数值": "value", "来源": "source"})
     missing = [c for c in ("indicator_id", "value") if c not in frame]
     if missing:
-        msg = f"missing column(s) {', '.join(missing)}"
+        msg = _("missing column(s) {missing}").format(missing=', '.join(missing))
         raise SchemaError([Problem(raw.source, None, None, msg, "give columns indicator_id, value, source.")])
     by_id = {spec.indicator_id: spec for spec in specs}
     problems, values = [], {}
     for line, row in zip(raw.rows, frame.itertuples(index=False), strict=True):
         key = str(row.indicator_id).strip()
         if key not in by_id:
-            problems.append(Problem(raw.source, int(line), "indicator_id", f"unknown indicator id {key!r}",
-                                    f"use one of the scenario's ids ({', '.join(list(by_id)[:5])} …)."))
+            problems.append(Problem(raw.source, int(line), "indicator_id", _("unknown indicator id {key!r}").format(
+                    key=key),
+                                    _("use one of the scenario's ids ({by_id} …).").format(
+                                        by_id=', '.join(list(by_id)[:5]))))
         elif by_id[key].metric != "reported":
-            problems.append(Problem(raw.source, int(line), "indicator_id", f"{key} is computed, not reported",
+            problems.append(Problem(raw.source, int(line), "indicator_id", _("{key} is computed, not reported").format(
+                    key=key),
                                     "remove the row; gisplan computes this indicator from the layers."))
         else:
             source = getattr(row, "source", None)
@@ -589,10 +593,11 @@ def _candidates(network: RoadNetwork, within: gpd.GeoDataFrame | None, scenario:
     if cov.candidates is not None:
         layer = read_spatial(cov.candidates)
         if layer.crs is None:
-            msg = f"{cov.candidates.name}: the candidate layer has no CRS; save it with one (EPSG:4326 …)."
+            msg = _("{name}: the candidate layer has no CRS; save it with one (EPSG:4326 …).").format(
+                    name=cov.candidates.name)
             raise ConfigError(msg)
         if "candidate_id" not in layer:
-            msg = f"{cov.candidates.name}: the candidate layer needs a `candidate_id` column."
+            msg = _("{name}: the candidate layer needs a `candidate_id` column.").format(name=cov.candidates.name)
             raise ConfigError(msg)
         layer = layer.to_crs(network.crs)
         if within is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gisplan import settings
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.osm import fetch_osm_roads
 from gisplan.io.spatial import read_spatial
 from gisplan.workflows.importing import OSM_CACHE_SUFFIX, ImportResult, import_layers, osm_import_spec
@@ -62,15 +63,17 @@ def district_outline(
     """
     code = code.strip()
     if not re.fullmatch(r"\d{6}(\d{6})?", code):
-        msg = f"`{code}` is not a district code: give 6 digits (500118) or 12 (500118000000), or a scenario TOML."
+        msg = _("`{code}` is not a district code: give 6 digits (500118) or 12 (500118000000), or a scenario "
+                "TOML.").format(
+                code=code)
         raise ConfigError(msg)
     six = code[:6]
     if boundaries is not None:
         frame = read_spatial(boundaries)
         column = _code_column(frame)
         if column is None:
-            msg = (f"{boundaries.name}: no district code column (one of {', '.join(_CODE_COLUMNS)}); "
-                   "give a file of district polygons with their codes.")
+            msg = (_("{name}: no district code column (one of {code_columns}); give a file of district polygons "
+                     "with their codes.").format(name=boundaries.name, code_columns=', '.join(_CODE_COLUMNS)))
             raise ConfigError(msg)
         found = frame[frame[column].astype(str).str.slice(0, 6) == six]
         where = boundaries.name
@@ -78,13 +81,15 @@ def district_outline(
         frame = workspace.read_layer("district")
         column = _code_column(frame)
         found = frame if column is None else frame[frame[column].astype(str).str.slice(0, 6) == six]
-        where = f"the workspace's district layer ({workspace.label})"
+        where = _("the workspace's district layer ({label})").format(label=workspace.label)
     else:
-        msg = (f"no outline for district {six}: import the district outline first (gisplan layers import FILE "
-               "--kind district -w WORKSPACE), or give --boundaries FILE, or fetch for a scenario instead.")
+        msg = (_("no outline for district {six}: import the district outline first (gisplan layers import FILE "
+                 "--kind district -w WORKSPACE), or give --boundaries FILE, or fetch for a scenario instead.").format(
+                six=six))
         raise ConfigError(msg)
     if found.empty:
-        msg = f"{where} has no district {six}; check the code, or give the file holding its outline."
+        msg = _("{where} has no district {six}; check the code, or give the file holding its outline.").format(
+                where=where, six=six)
         raise ConfigError(msg)
     return found
 

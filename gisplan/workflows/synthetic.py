@@ -41,6 +41,7 @@ import shapely
 
 from gisplan.crs import STORAGE_CRS
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -201,7 +202,7 @@ def illustrative_layers(
     level = gazetteer["level"].astype(int)
     towns = gazetteer[level == 4].sort_values("code12").reset_index(drop=True)
     if towns.empty:
-        msg = "the gazetteer has no township (level 4) rows for this district; give the district's full gazetteer."
+        msg = _("the gazetteer has no township (level 4) rows for this district; give the district's full gazetteer.")
         raise ConfigError(msg)
     villages = gazetteer[level == 5].sort_values("code12").reset_index(drop=True)
     town_xy = _sample(gen, _inside(outline, 200.0), len(towns))

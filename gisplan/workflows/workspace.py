@@ -21,6 +21,7 @@ from gisplan.analysis.gaps import coverage_gaps
 from gisplan.analysis.indicators import existing_only
 from gisplan.config import IndicatorSpec, Scenario, Standard, scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
+from gisplan.i18n import _
 from gisplan.progress import ProgressSink, silent
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.vocab import Comparator, CoverageKind, Level, Metric, QuestionKind
@@ -54,15 +55,16 @@ def workspace_scenario(workspace: Workspace, catalogue: Catalogue) -> Scenario:
         is, or no layer to place it.
     """
     if not workspace.exists():
-        msg = (f"the workspace {workspace.label} does not exist; import its layers first (gisplan layers import … "
-               f"-w {workspace.label}) or give a SCENARIO.")
+        msg = (_("the workspace {label} does not exist; import its layers first (gisplan layers import … -w "
+                 "{label}) or give a SCENARIO.").format(label=workspace.label))
         raise ConfigError(msg)
     layers = workspace.layer_names()
     code, name = _district(workspace, layers)
     placed = next((layer for layer in _AREA_LAYERS if layer in layers), None)
     if placed is None:
-        msg = (f"the workspace {workspace.label} has no district, township, village or households layer to measure "
-               "in; import the boundaries first (gisplan layers import 区界.geojson --kind district …).")
+        msg = (_("the workspace {label} has no district, township, village or households layer to measure in; "
+                 "import the boundaries first (gisplan layers import 区界.geojson --kind district …).").format(
+                label=workspace.label))
         raise ConfigError(msg)
     frame = workspace.read(placed)
     if not isinstance(frame, gpd.GeoDataFrame):
@@ -88,8 +90,9 @@ def _district(workspace: Workspace, layers: frozenset[str] | Sequence[str]) -> t
         rows = frame[frame["level"].astype(str) == "district"] if "level" in frame else frame
         if len(rows) and "code12" in rows:
             return str(rows["code12"].iloc[0])[:6], str(rows["name"].iloc[0]) if "name" in rows else ""
-    msg = (f"the workspace {workspace.label} has no gazetteer or district layer, so its district is unknown; import "
-           "the gazetteer (gisplan layers import 区划代码.csv --kind gazetteer …) or give a SCENARIO.")
+    msg = (_("the workspace {label} has no gazetteer or district layer, so its district is unknown; import the "
+             "gazetteer (gisplan layers import 区划代码.csv --kind gazetteer …) or give a SCENARIO.").format(
+            label=workspace.label))
     raise ConfigError(msg)
 
 
@@ -147,8 +150,9 @@ def propose_for_type(
     ftype = cat.get_type(type_id)
     network = scenario_network(workspace, scenario)
     if network is None:
-        msg = (f"the workspace {workspace.label} has no road layer: proposing sites needs network minutes. Import "
-               "roads (gisplan layers import roads.gpkg --kind roads …, or gisplan roads fetch).")
+        msg = (_("the workspace {label} has no road layer: proposing sites needs network minutes. Import roads "
+                 "(gisplan layers import roads.gpkg --kind roads …, or gisplan roads fetch).").format(
+                label=workspace.label))
         raise NetworkError(msg)
     coverage = coverage_for_scenario(workspace, scenario, cat, types=[type_id], polygons=False, progress=progress,
                                      network=network)
