@@ -164,15 +164,26 @@ def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """One uint64 per row over every attribute and the geometry (vectorised); text columns hash by value
     whatever their dtype (str or object), so rows match across revisions."""
-    attrs = _attributes(frame).reset_index(drop=True)
-    # text as object either way: hashing pandas' arrow strings is several times slower (the schema, which
-    # layer_hash adds, still tells str from object)
-    attrs = _text_as_object(attrs)
-    attrs.columns = [str(c) for c in attrs.columns]
-    attrs = attrs.assign(**{"\x00geometry": pd.Series(_wkb(frame), dtype=object).map(
-        lambda b: b.hex() if b is not None else None)})
-    if attrs.shape[1] == 0:
+    geom = _geometry_name(frame)
+    # the columns' arrays into one plain frame (no GeoDataFrame drop or copy: a one-row edit hashes two rows, and
+    # pandas' per-call overhead, not the rows, is then the cost); text as object either way: hashing pandas'
+    # arrow strings is several times slower (the schema, which layer_hash adds, still tells str from object)
+    values: dict[str, Any] = {}
+    for i, column in enumerate(frame.columns):
+        if column == geom:
+            continue
+        series = frame.iloc[:, i]
+        if series.dtype == object or str(series.dtype) == "str":
+            plain = series.to_numpy(dtype=object, copy=True)
+            plain[pd.isna(plain)] = None
+            values[f"{i}"] = plain
+        else:
+            values[f"{i}"] = series.array
+    wkb = _wkb(frame)
+    values["\x00geometry"] = np.array([b.hex() if b is not None else None for b in wkb], dtype=object)
+    if len(values) == 0:
         return np.zeros(len(frame), dtype=np.uint64)
+    attrs = pd.DataFrame(values, copy=False)
     return pd.util.hash_pandas_object(attrs, index=False).to_numpy(dtype=np.uint64)
 
 
@@ -274,11 +285,12 @@ def _json_default(value: Any) -> Any:
 
 def _records(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
     """The attributes of `rows` (positions) as JSON objects (missing values as null)."""
-    attrs = _attributes(frame).iloc[rows]
-    columns = [str(c) for c in attrs.columns]
+    geom = _geometry_name(frame)
+    picked = [(str(c), i) for i, c in enumerate(frame.columns) if c != geom]  # no GeoDataFrame drop: see _row_hashes
+    columns = [c for c, _ in picked]
     values = []
-    for column in attrs.columns:  # one vectorised conversion per column, not per cell
-        series = attrs[column]
+    for _, i in picked:  # one vectorised conversion per column, not per cell
+        series = frame.iloc[:, i].iloc[rows]
         if series.dtype.kind in "iub":
             values.append(series.tolist())
         else:
