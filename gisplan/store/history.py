@@ -236,8 +236,10 @@ def _lane_sums(row_hashes: np.ndarray, positions: np.ndarray) -> tuple[int, int]
     return tuple(int(_fmix(hashes ^ _fmix(spots + salt)).sum(dtype=np.uint64)) for salt in _LANE_SALTS)  # type: ignore[return-value]
 
 
-def _schema_digest(frame: pd.DataFrame) -> str:
-    return hashlib.sha256(json.dumps(_schema(frame), sort_keys=True).encode()).hexdigest()[:32]
+def _schema_digest(frame: pd.DataFrame, schema: dict[str, Any] | None = None) -> str:
+    """A digest of the frame's schema (`schema`, where already known: it reads the CRS as WKT, not free)."""
+    described = _schema(frame) if schema is None else schema
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _format_hash(schema_digest: str, sums: tuple[int, int]) -> str:
@@ -499,7 +501,8 @@ def row_edit_change(
     if len(before_row) != 1 or len(after_row) != 1 or key_column not in after_row.columns or \
             key_column not in before_row.columns:
         return None
-    schema_digest = _schema_digest(after_row)
+    schema_after = _schema(after_row)
+    schema_digest = _schema_digest(after_row, schema_after)
     key_after = after_row[key_column].iloc[0]
     if _schema_digest(before_row) != schema_digest or pd.isna(key_after) or \
             str(before_row[key_column].iloc[0]) != str(key_after):
@@ -513,7 +516,7 @@ def row_edit_change(
         rows = (RowChange("update", str(key_after), _labels(after_row).iloc[0], position,
                           _records(before_row, np.array([0]))[0], _records(after_row, np.array([0]))[0],
                           _wkb(before_row)[0], _wkb(after_row)[0]),)
-    schema, meta_json = _dumps(_schema(after_row)), _dumps(meta)
+    schema, meta_json = _dumps(schema_after), _dumps(meta)
     return LayerChange(layer=name, key_column=key_column, schema_before=schema, schema_after=schema,
                        meta_before=meta_json, meta_after=meta_json, hash_before=hash_before,
                        hash_after=hash_after, order_before=None, rows=rows)
