@@ -11,6 +11,7 @@ In PostGIS an undo is a new revision too, and it is refused naming who changed t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import sqlite3
@@ -39,7 +40,7 @@ from gisplan.store import (
     open_workspace,
     undo_change,
 )
-from gisplan.store.history import row_edit_change
+from gisplan.store.history import _legacy_layer_hash, _row_hashes, hash_matches, row_edit_change
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -367,6 +368,30 @@ def test_row_edits_are_in_the_history_and_undo_as_new_revisions(pg: PostGISWorks
         pg.edit_row("villages", fid, {"name": "迟到的修改"}, base_version=2, user="王五")
 
 
+def test_a_row_edit_reads_one_row_not_the_layer(pg: PostGISWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gisplan.store import pgedits
+
+    whole: list[str] = []
+    real = pgedits.read_stored
+
+    def spy(con: object, schema: str, name: str, *, fid: int | None = None) -> pd.DataFrame | None:
+        if fid is None:
+            whole.append(name)
+        return real(con, schema, name, fid=fid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pgedits, "read_stored", spy)
+    pg.edit_row("villages", 2, {"households": 345}, base_version=1, user="王五")
+    pg.edit_row("villages", 2, {"name": "兴隆村"}, base_version=2, user="李四")
+    assert whole == []
+    # the hash recorded from the two rows is the layer's as read back whole, so undo takes both edits back
+    recorded = pg.layer_changes(layer="villages")[-1][1]
+    assert recorded.hash_after == layer_hash(pg.read("villages"))
+    assert recorded.counts == {"insert": 0, "update": 1, "delete": 0}
+    pg.undo(user="李四")
+    pg.undo(user="王五")
+    assert layer_hash(pg.read("villages")) == layer_hash(_imported_frame(pg))
+
+
 def test_undo_is_refused_naming_who_changed_a_row_since(pg: PostGISWorkspace) -> None:
     kinds = _edit_kinds()
     pg.write([LayerWrite("villages", "villages", kinds["move geometry"])], action="edit", user="张三")
@@ -429,15 +454,47 @@ def test_a_row_edit_is_recorded_as_the_whole_layer_diff_would() -> None:
     after.loc[2, ["name", "households"]] = ["兴隆社区", 420]
     expected = diff_layer("villages", before, after, meta_before={"layer": "villages"},
                           meta_after={"layer": "villages"})
-    quick = row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), after, 2, key_column="code12",
+    row_before, row_after = before.iloc[[2]].reset_index(drop=True), after.iloc[[2]].reset_index(drop=True)
+    quick = row_edit_change("villages", row_before, row_after, 2, key_column="code12",
                             hash_before=layer_hash(before), meta={"layer": "villages"})
+    # from the two rows alone: the same record, the layer hash after updated from the row hashes
     assert quick == expected
+    assert quick is not None
+    assert quick.hash_after == layer_hash(after) != layer_hash(before)
     assert undo_change(after, quick) is not None
     assert layer_hash(undo_change(after, quick)) == layer_hash(before)
-    # a layer that is not as last recorded, or a changed key: None (the caller compares whole layers)
-    assert row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), after, 2, key_column="code12",
+    # an edit that changes nothing keeps the hash; a second edit chains on the first's hash
+    same = row_edit_change("villages", row_after, row_after, 2, key_column="code12",
+                           hash_before=quick.hash_after, meta=None)
+    assert same is not None
+    assert same.rows == ()
+    assert same.hash_after == layer_hash(after)
+    again = after.copy()
+    again.loc[0, "name"] = "朱龙村"
+    chained = row_edit_change("villages", after.iloc[[0]].reset_index(drop=True),
+                              again.iloc[[0]].reset_index(drop=True), 0, key_column="code12",
+                              hash_before=quick.hash_after, meta=None)
+    assert chained is not None
+    assert chained.hash_after == layer_hash(again)
+    # a hash of the earlier form, another schema, or a changed key: None (the caller compares whole layers)
+    assert row_edit_change("villages", row_before, row_after, 2, key_column="code12",
                            hash_before="0" * 64, meta=None) is None
-    recoded = after.copy()
-    recoded.loc[2, "code12"] = "500118009001"
-    assert row_edit_change("villages", before.iloc[[2]].reset_index(drop=True), recoded, 2, key_column="code12",
+    assert row_edit_change("villages", row_before, row_after.assign(extra=1), 2, key_column="code12",
                            hash_before=layer_hash(before), meta=None) is None
+    assert row_edit_change("villages", row_before, row_after.assign(code12="500118009001"), 2,
+                           key_column="code12", hash_before=layer_hash(before), meta=None) is None
+
+
+def test_hashes_recorded_in_the_earlier_form_still_undo() -> None:
+    before = _villages()
+    after = before.copy()
+    after.loc[1, "name"] = "旧式哈希"
+    change = diff_layer("villages", before, after)
+    legacy = dataclasses.replace(change, hash_before=_legacy_layer_hash(before, _row_hashes(before)),
+                                 hash_after=_legacy_layer_hash(after, _row_hashes(after)))
+    assert len(str(legacy.hash_after)) == 64
+    assert hash_matches(after, legacy.hash_after)
+    assert not hash_matches(before, legacy.hash_after)
+    assert layer_hash(undo_change(after, legacy)) == layer_hash(before)
+    with pytest.raises(ValueError, match="is not as revision left it"):
+        undo_change(before, legacy)

@@ -32,6 +32,7 @@ __all__ = [
     "LayerChange",
     "RowChange",
     "diff_layer",
+    "hash_matches",
     "layer_hash",
     "row_edit_change",
     "undo_change",
@@ -163,22 +164,37 @@ def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """One uint64 per row over every attribute and the geometry (vectorised); text columns hash by value
     whatever their dtype (str or object), so rows match across revisions."""
-    attrs = _attributes(frame).reset_index(drop=True)
-    # text as object either way: hashing pandas' arrow strings is several times slower (the schema, which
-    # layer_hash adds, still tells str from object)
-    attrs = _text_as_object(attrs)
-    attrs.columns = [str(c) for c in attrs.columns]
-    attrs = attrs.assign(**{"\x00geometry": pd.Series(_wkb(frame), dtype=object).map(
-        lambda b: b.hex() if b is not None else None)})
-    if attrs.shape[1] == 0:
+    geom = _geometry_name(frame)
+    # the columns' arrays into one plain frame (no GeoDataFrame drop or copy: a one-row edit hashes two rows, and
+    # pandas' per-call overhead, not the rows, is then the cost); text as object either way: hashing pandas'
+    # arrow strings is several times slower (the schema, which layer_hash adds, still tells str from object)
+    values: dict[str, Any] = {}
+    for i, column in enumerate(frame.columns):
+        if column == geom:
+            continue
+        series = frame.iloc[:, i]
+        if series.dtype == object or str(series.dtype) == "str":
+            plain = series.to_numpy(dtype=object, copy=True)
+            plain[pd.isna(plain)] = None
+            values[f"{i}"] = plain
+        else:
+            values[f"{i}"] = series.array
+    wkb = _wkb(frame)
+    values["\x00geometry"] = np.array([b.hex() if b is not None else None for b in wkb], dtype=object)
+    if len(values) == 0:
         return np.zeros(len(frame), dtype=np.uint64)
+    attrs = pd.DataFrame(values, copy=False)
     return pd.util.hash_pandas_object(attrs, index=False).to_numpy(dtype=np.uint64)
 
 
 def layer_hash(frame: pd.DataFrame | None) -> str | None:
-    """A SHA-256 of a layer's schema and every row in order (None for an absent layer).
+    """A hash of a layer's schema and every row in its position (None for an absent layer).
 
-    Two layers with the same hash have the same columns, dtypes, CRS, values, geometries and row order.
+    Two layers with the same hash have the same columns, dtypes, CRS, values, geometries and row order. The hash is
+    ``h2:`` + a digest of the schema + two 64-bit sums over the rows of a mix of each row's hash with its position,
+    so that an edit of one row in place updates it from that row's old and new hash alone (:func:`row_edit_change`)
+    instead of hashing the whole layer again. Hashes recorded before (a SHA-256 over the row hashes in order) are
+    still recognised by :func:`hash_matches`.
 
     Examples
     --------
@@ -191,7 +207,66 @@ def layer_hash(frame: pd.DataFrame | None) -> str | None:
     return _layer_hash(frame, _row_hashes(frame))
 
 
+def hash_matches(frame: pd.DataFrame | None, recorded: str | None) -> bool:
+    """Whether `frame` has the hash `recorded` in history, whichever form that hash was recorded in."""
+    if frame is None or recorded is None:
+        return frame is None and recorded is None
+    if recorded.startswith(_HASH_PREFIX):
+        return layer_hash(frame) == recorded
+    return _legacy_layer_hash(frame, _row_hashes(frame)) == recorded
+
+
+_HASH_PREFIX = "h2:"
+_MASK64 = (1 << 64) - 1
+_LANE_SALTS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03))
+
+
+def _fmix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (wraps modulo 2**64)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
+
+
+def _lane_sums(row_hashes: np.ndarray, positions: np.ndarray) -> tuple[int, int]:
+    """Per lane, the sum modulo 2**64 of each row's hash mixed with its position."""
+    hashes = np.asarray(row_hashes, dtype=np.uint64)
+    spots = np.asarray(positions, dtype=np.uint64)
+    return tuple(int(_fmix(hashes ^ _fmix(spots + salt)).sum(dtype=np.uint64)) for salt in _LANE_SALTS)  # type: ignore[return-value]
+
+
+def _schema_digest(frame: pd.DataFrame, schema: dict[str, Any] | None = None) -> str:
+    """A digest of the frame's schema (`schema`, where already known: it reads the CRS as WKT, not free)."""
+    described = _schema(frame) if schema is None else schema
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _format_hash(schema_digest: str, sums: tuple[int, int]) -> str:
+    return f"{_HASH_PREFIX}{schema_digest}:{sums[0]:016x}{sums[1]:016x}"
+
+
 def _layer_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
+    return _format_hash(_schema_digest(frame), _lane_sums(row_hashes, np.arange(len(row_hashes))))
+
+
+def _rehashed(recorded: str | None, schema_digest: str, position: int, old: int, new: int) -> str | None:
+    """The layer hash after the row at `position` went from hash `old` to `new`, from the hash before (None when
+    `recorded` is not of this form or of another schema)."""
+    if recorded is None or not recorded.startswith(_HASH_PREFIX):
+        return None
+    digest, _, sums = recorded[len(_HASH_PREFIX):].partition(":")
+    if digest != schema_digest or len(sums) != 32:
+        return None
+    at = np.array([position])
+    removed = _lane_sums(np.array([old], dtype=np.uint64), at)
+    added = _lane_sums(np.array([new], dtype=np.uint64), at)
+    lanes = (int(sums[:16], 16), int(sums[16:], 16))
+    return _format_hash(digest, tuple((s - r + a) & _MASK64 for s, r, a in zip(lanes, removed, added, strict=True)))  # type: ignore[arg-type]
+
+
+def _legacy_layer_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
+    """The layer hash as first recorded: a SHA-256 of the schema and every row hash in order."""
     digest = hashlib.sha256(json.dumps(_schema(frame), sort_keys=True).encode())
     digest.update(row_hashes.tobytes())
     return digest.hexdigest()
@@ -212,11 +287,12 @@ def _json_default(value: Any) -> Any:
 
 def _records(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
     """The attributes of `rows` (positions) as JSON objects (missing values as null)."""
-    attrs = _attributes(frame).iloc[rows]
-    columns = [str(c) for c in attrs.columns]
+    geom = _geometry_name(frame)
+    picked = [(str(c), i) for i, c in enumerate(frame.columns) if c != geom]  # no GeoDataFrame drop: see _row_hashes
+    columns = [c for c, _ in picked]
     values = []
-    for column in attrs.columns:  # one vectorised conversion per column, not per cell
-        series = attrs[column]
+    for _, i in picked:  # one vectorised conversion per column, not per cell
+        series = frame.iloc[:, i].iloc[rows]
         if series.dtype.kind in "iub":
             values.append(series.tolist())
         else:
@@ -392,57 +468,58 @@ def diff_layer(
 
 
 def row_edit_change(
-    name: str, before_row: pd.DataFrame, after: pd.DataFrame, position: int, *, key_column: str,
+    name: str, before_row: pd.DataFrame, after_row: pd.DataFrame, position: int, *, key_column: str,
     hash_before: str | None, meta: dict[str, Any] | None,
 ) -> LayerChange | None:
-    """What an edit of one row in place did, from the layer after it and that row before it (without reading the
-    whole layer before: a shared store's row edit).
+    """What an edit of one row in place did, from that row before and after it alone (a shared store's row edit:
+    its cost does not grow with the layer).
 
     Parameters
     ----------
     name : str
         The layer's name.
-    before_row : pandas.DataFrame
-        The edited row as it was (one row, the layer's columns and dtypes).
-    after : pandas.DataFrame
-        The whole layer after the edit.
+    before_row, after_row : pandas.DataFrame
+        The edited row as it was and as it is (one row each, read back as the layer is read).
     position : int
-        The row's 0-based position in `after` (unchanged by the edit).
+        The row's 0-based position in the layer (unchanged by the edit).
     key_column : str
         The column rows are matched by (the key of the layer's last recorded change).
     hash_before : str or None
-        The layer's hash as last recorded (:func:`layer_hash` before the edit).
+        The layer's hash as last recorded (:func:`layer_hash` before the edit); the hash after is updated from it
+        and the row's old and new hashes.
     meta : dict or None
         The layer's metadata row (an edit leaves it as it is).
 
     Returns
     -------
     LayerChange or None
-        The same record :func:`diff_layer` makes of the two whole layers; None when this edit cannot be recorded so
-        (the key changed or is not unique, the dtypes differ, or the rebuilt layer before does not have
-        `hash_before`): then compare whole layers.
+        The same record :func:`diff_layer` makes of the two whole layers, provided the rest of the layer is as
+        last recorded; None when this edit cannot be recorded so (the key changed or is missing, the row's schema
+        or dtypes differ from the layer's as recorded, or `hash_before` is of the earlier form): then compare
+        whole layers.
     """
-    if key_column not in after.columns or not _usable_key(after, key_column) or \
-            list(before_row.columns) != list(after.columns) or \
-            [str(d) for d in before_row.dtypes] != [str(d) for d in after.dtypes]:
+    if len(before_row) != 1 or len(after_row) != 1 or key_column not in after_row.columns or \
+            key_column not in before_row.columns:
         return None
-    if str(before_row[key_column].iloc[0]) != str(after[key_column].iloc[position]):
+    schema_after = _schema(after_row)
+    schema_digest = _schema_digest(after_row, schema_after)
+    key_after = after_row[key_column].iloc[0]
+    if _schema_digest(before_row) != schema_digest or pd.isna(key_after) or \
+            str(before_row[key_column].iloc[0]) != str(key_after):
         return None
-    rh_after = _row_hashes(after)
-    rh_before = rh_after.copy()
-    rh_before[position] = _row_hashes(before_row)[0]
-    if _layer_hash(after, rh_before) != hash_before:
+    rh_before, rh_after = int(_row_hashes(before_row)[0]), int(_row_hashes(after_row)[0])
+    hash_after = _rehashed(hash_before, schema_digest, position, rh_before, rh_after)
+    if hash_after is None:
         return None
-    key = str(after[key_column].iloc[position])
     rows: tuple[RowChange, ...] = ()
-    if rh_before[position] != rh_after[position]:
-        rows = (RowChange("update", key, _labels(after).iloc[position], position,
-                          _records(before_row, np.array([0]))[0], _records(after, np.array([position]))[0],
-                          _wkb(before_row)[0], _wkb(after)[position]),)
-    schema, meta_json = _dumps(_schema(after)), _dumps(meta)
+    if rh_before != rh_after:
+        rows = (RowChange("update", str(key_after), _labels(after_row).iloc[0], position,
+                          _records(before_row, np.array([0]))[0], _records(after_row, np.array([0]))[0],
+                          _wkb(before_row)[0], _wkb(after_row)[0]),)
+    schema, meta_json = _dumps(schema_after), _dumps(meta)
     return LayerChange(layer=name, key_column=key_column, schema_before=schema, schema_after=schema,
                        meta_before=meta_json, meta_after=meta_json, hash_before=hash_before,
-                       hash_after=_layer_hash(after, rh_after), order_before=None, rows=rows)
+                       hash_after=hash_after, order_before=None, rows=rows)
 
 
 def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame | None:
@@ -453,7 +530,7 @@ def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame
     ValueError
         If `after` is not the layer as `change` left it (its hash differs).
     """
-    if layer_hash(after) != change.hash_after:
+    if not hash_matches(after, change.hash_after):
         msg = (f"layer {change.layer!r} is not as revision left it (hash {str(layer_hash(after))[:12]}, "
                f"expected {str(change.hash_after)[:12]}); it cannot be taken back exactly.")
         raise ValueError(msg)

@@ -92,19 +92,24 @@ def _row_edit(ws: PostGISWorkspace, name: str, fid: int, *, action: str, user: s
 
 def _change(ws: PostGISWorkspace, con: psycopg.Connection[Any], name: str, fid: int, before_row: pd.DataFrame | None,
             meta: dict[str, Any] | None, previous: tuple[str, str | None] | None) -> LayerChange:
-    """What the edit did to the layer, for the history: from the layer after it and the row before it (one read
-    of the layer, not two), or, where that does not apply, by comparing the layer before and after whole."""
+    """What the edit did to the layer, for the history: from the row before and after it and the layer's last
+    recorded hash (reads one row, whatever the layer's size), or, where that does not apply (no history yet, a hash
+    of the earlier form, the row's dtypes not the layer's), by comparing the layer before and after whole."""
     sql = _driver().sql
-    after = read_stored(con, ws.schema, name)
-    if after is None or before_row is None or len(before_row) != 1:
+    after_row = read_stored(con, ws.schema, name, fid=fid)
+    if after_row is None or len(after_row) != 1 or before_row is None or len(before_row) != 1:
         msg = f"row {fid} of {name} in {ws.label} was not found while recording the edit; nothing was written."
         raise StoreError(msg)
     found = con.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(
         table(ws.schema, name), sql.Identifier(FID)), (int(fid),)).fetchone()
     position = int(found[0]) if found else 0
-    change = row_edit_change(name, before_row, after, position, key_column=previous[0], hash_before=previous[1],
-                             meta=meta) if previous is not None else None
+    change = row_edit_change(name, before_row, after_row, position, key_column=previous[0],
+                             hash_before=previous[1], meta=meta) if previous is not None else None
     if change is None:
+        after = read_stored(con, ws.schema, name)
+        if after is None:
+            msg = f"layer {name} of {ws.label} was not found while recording the edit; nothing was written."
+            raise StoreError(msg)
         before = pd.concat([after.iloc[:position], before_row, after.iloc[position + 1:]], ignore_index=True)
         change = diff_layer(name, before, after, meta_before=meta, meta_after=meta)
     return change

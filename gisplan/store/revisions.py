@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from gisplan.errors import ConflictError, StoreError
-from gisplan.store.history import LayerChange, layer_hash, undo_change
+from gisplan.store.history import LayerChange, hash_matches, undo_change
 from gisplan.store.workspace import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str
     conflicts = []
     for change in changes:
         current = ws.read(change.layer) if ws.has_layer(change.layer) else None
-        if layer_hash(current) != change.hash_after:
+        if not hash_matches(current, change.hash_after):
             later = sorted({r for r, _ in ws.layer_changes(layer=change.layer, after=revision)})
             conflicts.append(f"`{change.layer}` (changed again in revision {_who_when(ws, later)})")
             continue
