@@ -247,6 +247,47 @@ def test_keyless_rows_are_matched_by_content() -> None:
     assert layer_hash(restored) == layer_hash(a)
 
 
+
+def test_history_records_and_hashes_are_those_of_earlier_versions() -> None:
+    """The column-wise records and hashes (issue 17: a 293k-row first import) are the very text and hashes the
+    row-by-row code recorded before (pinned here), so histories written by earlier versions still undo."""
+    layer = gpd.GeoDataFrame({
+        "code12": ["500118001001", "500118001002", "500118001003"],
+        "name": pd.Series(['联"合\\村\n', None, "双石"], dtype="str"),
+        "note": pd.Series(["甲", None, "\x01"], dtype=object),
+        "households": np.array([310, -2, 10**15], dtype="int64"),
+        "floors": np.array([1, 2, 255], dtype="uint8"),
+        "open": [True, False, True],
+        "area_m2": [0.1, np.nan, np.inf],
+        "ratio": np.array([0.1, -0.0, 3.5], dtype="float32"),
+        "beds": pd.array([1, None, 3], dtype="Int64"),
+        "opened": pd.to_datetime(["2024-01-02T00:00:00", None, "1999-12-31T23:59:59"], format="ISO8601"),
+        "mixed": pd.Series([1, "1", 1.5], dtype=object),
+        "empty": pd.Series([None, None, None], dtype=object),
+    }, geometry=gpd.GeoSeries([shapely.Point(105.9, 29.3), None, shapely.LineString([(0, 0), (1, 1)])],
+                              crs="EPSG:4326"))
+    # the row hashes are those of earlier versions: hashes recorded in the earlier (SHA-256) form still match
+    assert hash_matches(layer, "c767ab353480333c1c3719f3f796f1917a6a642b5a96587bbecad30c84ae198b")
+    assert hash_matches(pd.DataFrame(layer.drop(columns="geometry")),
+                        "a6ab4e5f786e47cfc4d46b64cb315cc699f628781b4cf2a2d26e0e90675164bf")
+    rows = diff_layer("x", None, layer).rows
+    assert [(r.op, r.key, r.label) for r in rows] == [
+        ("insert", "500118001001", '联"合\\村\n'), ("insert", "500118001002", None),
+        ("insert", "500118001003", "双石")]
+    assert [r.after for r in rows] == [
+        '{"code12": "500118001001", "name": "联\\"合\\\\村\\n", "note": "甲", "households": 310, "floors": 1, '
+        '"open": true, "area_m2": 0.1, "ratio": 0.10000000149011612, "beds": 1, "opened": "2024-01-02T00:00:00", '
+        '"mixed": 1, "empty": null}',
+        '{"code12": "500118001002", "name": null, "note": null, "households": -2, "floors": 2, "open": false, '
+        '"area_m2": null, "ratio": -0.0, "beds": "<NA>", "opened": null, "mixed": "1", "empty": null}',
+        '{"code12": "500118001003", "name": "双石", "note": "\\u0001", "households": 1000000000000000, '
+        '"floors": 255, "open": true, "area_m2": Infinity, "ratio": 3.5, "beds": 3, '
+        '"opened": "1999-12-31T23:59:59", "mixed": 1.5, "empty": null}']
+    assert [r.after_geom for r in rows] == [shapely.to_wkb(g) if g is not None else None for g in layer.geometry]
+    # each record is the row's json.dumps, row by row
+    assert json.loads(rows[2].after)["households"] == 10**15
+    assert json.dumps(json.loads(rows[0].after), ensure_ascii=False) == rows[0].after
+
 _KILLED_WRITER = """
 import sys, time
 import gisplan.store.gpkg as g

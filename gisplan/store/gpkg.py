@@ -345,6 +345,10 @@ def _record_history(
 ) -> None:
     """Append the revision, its layer changes and their row changes (one SQLite transaction)."""
     with contextlib.closing(_connect(path)) as con:
+        # `path` is the transaction's temporary copy: fsynced once before it replaces the workspace and thrown
+        # away on any failure, so SQLite's own journal and syncs would only slow a large history write down
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA journal_mode = MEMORY")
         con.execute("BEGIN")
         con.execute(
             f"INSERT INTO {REV_TABLE} (revision, at, user, action, note, undoes, layers, detail) "  # noqa: S608
@@ -364,8 +368,7 @@ def _record_history(
             con.executemany(
                 f"INSERT INTO {ROW_HISTORY_TABLE} (revision, layer, op, key, label, pos_before, before, after, "  # noqa: S608
                 "before_geom, after_geom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(revision, c.layer, r.op, r.key, r.label, r.pos_before, r.before, r.after, r.before_geom,
-                  r.after_geom) for r in c.rows],
+                [(revision, c.layer, *r) for r in c.rows],  # RowChange's fields in the table's order
             )
         con.execute("COMMIT")
 

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -45,11 +45,12 @@ KEY_COLUMNS = ("place_id", "application_id", "sign_id", "marker_id", "site_id", 
 LABEL_COLUMNS = ("name", "standard_name", "proposed_name", "village", "township")
 
 _CONTENT_KEY = "#content"
+_NONE = type(None)
 
 
-@dataclass(frozen=True, slots=True)
-class RowChange:
-    """One row inserted, updated or deleted by a revision.
+class RowChange(NamedTuple):
+    """One row inserted, updated or deleted by a revision (a named tuple: a large import makes hundreds of
+    thousands, and a tuple is built several times faster than a frozen dataclass).
 
     Attributes
     ----------
@@ -123,9 +124,6 @@ def _geometry_name(frame: pd.DataFrame) -> str | None:
     return frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name else None
 
 
-def _attributes(frame: pd.DataFrame) -> pd.DataFrame:
-    geom = _geometry_name(frame)
-    return pd.DataFrame(frame.drop(columns=[geom])) if geom else pd.DataFrame(frame)
 
 
 def _wkb(frame: pd.DataFrame) -> np.ndarray:
@@ -144,15 +142,6 @@ def _schema(frame: pd.DataFrame) -> dict[str, Any]:
             "geometry": geom, "crs": crs}
 
 
-def _text_as_object(attrs: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as object with None for missing: an all-empty text column reads back as ``object`` and the
-    same column with a value as ``str``; the rows are the same."""
-    out = attrs.copy()
-    for column in out.columns:
-        if out[column].dtype == object or str(out[column].dtype) == "str":
-            values = out[column].astype(object)
-            out[column] = values.where(values.notna(), None)
-    return out
 
 
 def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -161,14 +150,15 @@ def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**schema, "dtypes": ["object" if d == "str" else d for d in schema["dtypes"]]}
 
 
-def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+def _row_hashes(frame: pd.DataFrame, wkb: np.ndarray | None = None) -> np.ndarray:
     """One uint64 per row over every attribute and the geometry (vectorised); text columns hash by value
-    whatever their dtype (str or object), so rows match across revisions."""
+    whatever their dtype (str or object), so rows match across revisions. `wkb` is :func:`_wkb` of `frame` where
+    the caller has it already."""
     geom = _geometry_name(frame)
-    # the columns' arrays into one plain frame (no GeoDataFrame drop or copy: a one-row edit hashes two rows, and
+    # the columns' arrays straight from the frame (no GeoDataFrame drop or copy: a one-row edit hashes two rows, and
     # pandas' per-call overhead, not the rows, is then the cost); text as object either way: hashing pandas'
     # arrow strings is several times slower (the schema, which layer_hash adds, still tells str from object)
-    values: dict[str, Any] = {}
+    columns: list[np.ndarray] = []
     for i, column in enumerate(frame.columns):
         if column == geom:
             continue
@@ -176,15 +166,43 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
         if series.dtype == object or str(series.dtype) == "str":
             plain = series.to_numpy(dtype=object, copy=True)
             plain[pd.isna(plain)] = None
-            values[f"{i}"] = plain
-        else:
-            values[f"{i}"] = series.array
-    wkb = _wkb(frame)
-    values["\x00geometry"] = np.array([b.hex() if b is not None else None for b in wkb], dtype=object)
-    if len(values) == 0:
-        return np.zeros(len(frame), dtype=np.uint64)
-    attrs = pd.DataFrame(values, copy=False)
-    return pd.util.hash_pandas_object(attrs, index=False).to_numpy(dtype=np.uint64)
+            series = pd.Series(plain, dtype=object)
+        columns.append(_column_hashes(series))
+    wkb = _wkb(frame) if wkb is None else wkb
+    missing = pd.isna(wkb)
+    hexed = np.full(len(wkb), None, dtype=object)
+    hexed[~missing] = list(map(bytes.hex, wkb[~missing]))  # the geometry as hex text (C-level map, no lambda)
+    # pd.util.hash_pandas_object of the attributes plus the geometry as one frame, column by column
+    columns.append(_column_hashes(pd.Series(hexed, dtype=object)))
+    return _combine_hashes(columns)
+
+
+def _column_hashes(series: pd.Series) -> np.ndarray:
+    """``pd.util.hash_pandas_object(series, index=False)``; a text column (str or None only, nearly all unique)
+    without first factorising it, which gives the same hashes but for missing values, set as factorising sets
+    them."""
+    if series.dtype == object:
+        values = series.to_numpy()
+        if set(map(type, values)) <= {str, _NONE}:
+            missing = pd.isna(values)
+            hashed = pd.util.hash_pandas_object(series, index=False, categorize=False).to_numpy(dtype=np.uint64)
+            return np.where(missing, np.iinfo(np.uint64).max, hashed)
+    exact: np.ndarray = pd.util.hash_pandas_object(series, index=False).to_numpy(dtype=np.uint64)
+    return exact
+
+
+def _combine_hashes(columns: list[np.ndarray]) -> np.ndarray:
+    """Row hashes from column hashes, as ``pd.util.hash_pandas_object`` combines a frame's columns (CPython's
+    tuple hash)."""
+    mult = np.uint64(1000003)
+    out = np.full(len(columns[0]), 0x345678, dtype=np.uint64)
+    for i, column in enumerate(columns):
+        inverse = len(columns) - i
+        out ^= column
+        out *= mult
+        mult += np.uint64(82520 + inverse + inverse)
+    out += np.uint64(97531)
+    return out
 
 
 def layer_hash(frame: pd.DataFrame | None) -> str | None:
@@ -285,21 +303,60 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+
+
+def _json_values(values: list[Any]) -> np.ndarray:
+    """Each value as the JSON text ``json.dumps(…, ensure_ascii=False, default=_json_default)`` gives it inside an
+    object, built per column: text, whole numbers, floats and booleans through the json module's own C encoders
+    mapped over the column; any other column value by value."""
+    kinds = set(map(type, values))
+    out = np.full(len(values), "null", dtype=object)
+    if not kinds - {_NONE}:
+        return out
+    if not kinds <= {str, _NONE} and not kinds <= {int, _NONE} and not kinds <= {bool, _NONE} and \
+            not kinds <= {float, _NONE}:
+        out[:] = list(map(_ENCODER.encode, values))
+        return out
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    present = np.flatnonzero(~pd.isna(arr))  # None only: NaN is None here already (see _records)
+    filled = arr[present].tolist()
+    if kinds <= {str, _NONE}:
+        out[present] = list(map(json.encoder.encode_basestring, filled))
+    elif kinds <= {int, _NONE}:
+        out[present] = list(map(int.__repr__, filled))
+    elif kinds <= {bool, _NONE}:
+        out[present] = np.where(np.asarray(filled, dtype=bool), "true", "false")
+    else:
+        numbers = np.asarray(filled, dtype=np.float64)
+        text = np.asarray(list(map(float.__repr__, filled)), dtype=object)
+        for special, word in ((np.isnan(numbers), "NaN"), (numbers == np.inf, "Infinity"),
+                              (numbers == -np.inf, "-Infinity")):
+            text[special] = word
+        out[present] = text
+    return out
+
+
 def _records(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
-    """The attributes of `rows` (positions) as JSON objects (missing values as null)."""
+    """The attributes of `rows` (positions) as JSON objects (missing values as null): the text
+    ``json.dumps(dict(row), ensure_ascii=False, default=_json_default)`` gives, built column by column."""
     geom = _geometry_name(frame)
     picked = [(str(c), i) for i, c in enumerate(frame.columns) if c != geom]  # no GeoDataFrame drop: see _row_hashes
-    columns = [c for c, _ in picked]
-    values = []
-    for _, i in picked:  # one vectorised conversion per column, not per cell
+    if not picked:
+        return ["{}"] * len(rows)
+    text = np.full(len(rows), "", dtype=object)
+    for n, (column, i) in enumerate(picked):  # one vectorised conversion per column, not per cell
         series = frame.iloc[:, i].iloc[rows]
         if series.dtype.kind in "iub":
-            values.append(series.tolist())
+            values = series.tolist()
         else:
             plain = series.astype(object)
-            values.append(plain.where(plain.notna(), None).tolist())
-    return [json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, default=_json_default)
-            for row in zip(*values, strict=True)] if columns else ["{}"] * len(rows)
+            values = plain.where(plain.notna(), None).tolist()
+        head = ("{" if n == 0 else ", ") + json.encoder.encode_basestring(column) + ": "
+        text = text + head + _json_values(values)
+    out: list[str] = (text + "}").tolist()
+    return out
 
 
 def _restore_column(values: list[Any], dtype_name: str) -> pd.Series:
@@ -411,8 +468,9 @@ def diff_layer(
     schema_after = _schema(after) if after is not None else None
     rows: list[RowChange] = []
     order_before = None
-    rh_b = _row_hashes(before) if before is not None else None
-    rh_a = _row_hashes(after) if after is not None else None
+    wkb_b, wkb_a = (_wkb(f) if f is not None else np.empty(0, dtype=object) for f in (before, after))  # once each
+    rh_b = _row_hashes(before, wkb_b) if before is not None else None
+    rh_a = _row_hashes(after, wkb_a) if after is not None else None
     kb = _keys(before, key_column, rh_b) if before is not None else pd.Series([], dtype=object)
     ka = _keys(after, key_column, rh_a) if after is not None else pd.Series([], dtype=object)
     pos_b = pd.Series(np.arange(len(kb)), index=kb.to_numpy())
@@ -433,11 +491,10 @@ def diff_layer(
     if before is not None:
         stored = np.sort(pos_b[pd.concat([changed, deleted])].to_numpy())
         before_json = _records(before, stored)
-        before_wkb = _wkb(before)[stored]
+        before_wkb = wkb_b[stored]
     kb_arr, ka_arr = kb.to_numpy(dtype=object), ka.to_numpy(dtype=object)
     if after is not None:
         labels_a = _labels(after).tolist()
-        wkb_a = _wkb(after)
     if before is not None:
         labels_b = _labels(before).tolist()
         stored_keys = kb.iloc[stored]
@@ -456,8 +513,7 @@ def diff_layer(
     if after is not None and len(inserted):
         q_ins = pos_a[inserted].to_numpy()
         after_json = _records(after, q_ins)
-        rows.extend(RowChange("insert", str(ka_arr[q]), labels_a[q], None, None, after_json[i], None, wkb_a[q])
-                    for i, q in enumerate(q_ins.tolist()))
+        rows.extend(_inserts(ka_arr[q_ins], np.asarray(labels_a, dtype=object)[q_ins], after_json, wkb_a[q_ins]))
     return LayerChange(
         layer=name, key_column=key_column, schema_before=_dumps(schema_before), schema_after=_dumps(schema_after),
         meta_before=_dumps(meta_before), meta_after=_dumps(meta_after),
@@ -465,6 +521,13 @@ def diff_layer(
         hash_after=_layer_hash(after, rh_a) if after is not None and rh_a is not None else None,
         order_before=order_before, rows=tuple(rows),
     )
+
+
+def _inserts(keys: np.ndarray, labels: np.ndarray, after: list[str], wkb: np.ndarray) -> list[RowChange]:
+    """One insert per row, built column-wise (a first import of a large layer makes hundreds of thousands)."""
+    none = [None] * len(keys)
+    return list(map(RowChange._make, zip(["insert"] * len(keys), map(str, keys.tolist()), labels.tolist(), none,
+                                         none, after, none, wkb.tolist(), strict=True)))
 
 
 def row_edit_change(
