@@ -72,8 +72,8 @@ class _Guard:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 sent["started"], sent["status"] = True, int(message["status"])
-                if scope.get("method") in _WRITE_METHODS:  # the next read asks the workspace at once
-                    self.clock.touch()
+                if scope.get("method") in _WRITE_METHODS - {"PATCH"}:  # the naming workflow's writes: the next
+                    self.clock.touch()  # read asks the workspace at once (a row edit patches the caches itself)
                 MutableHeaders(scope=message).append("X-Request-Id", request_id)
                 if audit:  # before the answer leaves: an acknowledged write always has its audit row
                     sent["audited"] = True

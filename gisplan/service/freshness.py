@@ -3,14 +3,15 @@
 The service patches its cached layers itself after each edit it makes (see
 :class:`~gisplan.service.features.Catalogue`), so a cache only has to be read again when *another* writer (the CLI,
 the naming workflow, another server) changed a layer. :class:`LayerClock` finds that out cheaply: at most one
-``max(revision)`` of the change log every :data:`CHECK_INTERVAL_S` seconds (by one request thread; the others use
-the last answer), and the full per-layer ``GROUP BY`` only when the log holds a revision this process did not write
-itself.
+``max(revision)`` of the change log every :data:`CHECK_INTERVAL_S` seconds (asked by one background thread while
+the requests go on with the last answer), and the full per-layer ``GROUP BY`` only when the log holds a revision
+this process did not write itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from gisplan.store import Workspace
 
 __all__ = ["CHECK_INTERVAL_S", "LayerClock"]
+
+logger = logging.getLogger(__name__)
 
 #: How old the service's idea of the workspace's last revision may be (seconds) before a request asks again.
 CHECK_INTERVAL_S = 0.2
@@ -50,6 +53,7 @@ class LayerClock:
         self._in_flight = 0
         self._checked_at = -1e9
         self._deferred_since: float | None = None
+        self._touched = False
 
     def foreign(self, layer: str) -> int:
         """The last revision of `layer` by another writer (0 if none seen)."""
@@ -84,25 +88,43 @@ class LayerClock:
                 self._ours.add(revision)
 
     def touch(self) -> None:
-        """A write went through this process: the next request asks the workspace again (not after the interval)."""
+        """A write went through this process: the next request asks the workspace itself, at once."""
         with self._state:
-            self._checked_at = -1e9
+            self._touched = True
 
     def check(self, *, force: bool = False) -> None:
-        """Ask the workspace for its last revision if the last answer is older than the interval (or `force`)."""
+        """Ask the workspace for its last revision if the last answer is older than the interval.
+
+        The first time, after :meth:`touch` and with `force` the caller asks and waits for the answer; otherwise
+        one background thread asks and the caller goes on with the last answer (a request never waits for it).
+        """
         now = time.monotonic()
         with self._state:
             fresh = now - self._checked_at < self.interval_s and self._seen >= 0
-        if fresh and not force:
+            inline = force or self._touched or self._seen < 0
+        if fresh and not inline:
             return
-        if not self._checking.acquire(blocking=self._seen < 0 or force):
-            return  # another request is asking right now: use what is known
+        if not self._checking.acquire(blocking=inline):
+            return  # another thread is asking right now: use what is known
+        if inline:
+            try:
+                self._check(time.monotonic())
+            finally:
+                self._checking.release()
+            return
+        threading.Thread(target=self._background, name="gisplan-layer-clock", daemon=True).start()
+
+    def _background(self) -> None:
         try:
             self._check(time.monotonic())
+        except Exception:  # the requests go on with the last answer; the next check tries again
+            logger.warning("serve: the workspace's last revision could not be read", exc_info=True)
         finally:
             self._checking.release()
 
     def _check(self, now: float) -> None:
+        with self._state:
+            self._touched = False
         last = self.workspace.revision() if self.workspace.exists() else 0
         with self._state:
             self._checked_at = now
