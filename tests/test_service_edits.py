@@ -4,6 +4,7 @@ real PostGIS (tests/pg.py), through the ASGI app in-process (FastAPI's TestClien
 from __future__ import annotations
 
 import shutil
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from gisplan.cli.main import cli
 from gisplan.service import create_app, make_token
+from gisplan.service.freshness import CHECK_INTERVAL_S
 from gisplan.store import layer_hash, open_workspace
 from gisplan.store.servicetables import read_audit, read_tokens
 from gisplan.vocab import ServiceRole
@@ -340,3 +342,37 @@ def test_serve_help_is_chinese_first_and_documents_writes() -> None:
     assert "Read-only: no edits" not in result.output
     for text in ("--allow-writes", "--cors-origin", "--max-body-kb", "token add", "PATCH"):
         assert text in result.output
+
+
+def test_own_edits_patch_the_cache_and_another_writers_edits_are_read_again(ws: Workspace, client: TestClient,
+                                                                            tokens: dict[str, str]) -> None:
+    centres = "facilities_community_service_centre"
+    items = f"/collections/{centres}/items?limit=1000"
+    assert client.get(items).status_code == 200  # the layer is cached now
+    hit = client.get("/places/search", params={"q": "朱龙花村", "limit": 1}).json()["results"][0]
+    edit = {"version": 1, "properties": {"note": "服务改"}, "geometry": {"type": "Point", "coordinates": [105.91, 29.36]}}
+    assert client.patch(f"/collections/{centres}/items/2", json=edit, headers=bearer(tokens["reviewer"])).status_code \
+        == 200
+    register = ws.read_layer("places").reset_index(drop=True)
+    row = int(register.index[register["place_id"] == hit["place_id"]][0]) + 1
+    moved = client.patch(f"/collections/places/items/{row}", json={"version": 1, "properties": {"parent_id": "P-新"}},
+                         headers=bearer(tokens["reviewer"]))
+    assert moved.status_code == 200, moved.text
+    # the patched cache serves what a service reading the store afresh serves
+    with client_for(ws) as fresh:
+        assert client.get(items).json()["features"] == fresh.get(items).json()["features"]
+        assert client.get(f"/collections/{centres}/items/2").headers["etag"] == '"2"'
+        near = client.get(f"/collections/{centres}/items", params={"bbox": "105.905,29.355,105.915,29.365"}).json()
+        assert 2 in [f["id"] for f in near["features"]]
+        assert client.get("/places/search", params={"q": "朱龙花村", "limit": 1}).json()["results"][0]["parent_id"] \
+            == "P-新"  # the search index was patched too
+        other = fresh.patch(f"/collections/{centres}/items/3", json={"version": 1, "properties": {"note": "他改"}},
+                            headers=bearer(tokens["reviewer"]))  # another writer
+        assert other.status_code == 200
+    for _ in range(50):  # read again within a few check intervals (the check runs in the background)
+        time.sleep(CHECK_INTERVAL_S)
+        if client.get(f"/collections/{centres}/items/3").json()["properties"]["note"] == "他改":
+            break
+    assert client.get(f"/collections/{centres}/items/3").json()["properties"]["note"] == "他改"
+    assert client.get(f"/collections/{centres}/items/3").headers["etag"] == '"2"'
+    assert client.get(f"/collections/{centres}/items/2").json()["properties"]["note"] == "服务改"

@@ -24,6 +24,7 @@ from gisplan.service.auth import TokenBook
 from gisplan.service.common import RequestError, error_response
 from gisplan.service.edits import VersionBook, add_edit_routes
 from gisplan.service.features import add_feature_routes
+from gisplan.service.freshness import LayerClock
 from gisplan.service.naming import add_naming_routes
 from gisplan.service.places import add_place_routes
 from gisplan.store import GeoPackageWorkspace
@@ -53,8 +54,10 @@ def _now() -> str:
 class _Guard:
     """Pure ASGI middleware: request id, body limit, catch-all 500, audit of writes."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, workspace: Workspace, audit: bool) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, workspace: Workspace, audit: bool,
+                 clock: LayerClock) -> None:
         self.app, self.max_body_bytes, self.workspace, self.audit = app, max_body_bytes, workspace, audit
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,6 +72,8 @@ class _Guard:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 sent["started"], sent["status"] = True, int(message["status"])
+                if scope.get("method") in _WRITE_METHODS - {"PATCH"}:  # the naming workflow's writes: the next
+                    self.clock.touch()  # read asks the workspace at once (a row edit patches the caches itself)
                 MutableHeaders(scope=message).append("X-Request-Id", request_id)
                 if audit:  # before the answer leaves: an acknowledged write always has its audit row
                     sent["audited"] = True
@@ -198,11 +203,14 @@ def create_app(
                   f"({mode})", version="1.1.0", openapi_url="/openapi.json", docs_url="/api.html", redoc_url=None)
     tokens = TokenBook(workspace)
     _handlers(app)
-    versions = VersionBook(workspace)
-    catalogue = add_feature_routes(app, workspace, include_sensitive=include_sensitive, title=title, versions=versions)
-    add_edit_routes(app, workspace, catalogue=catalogue, tokens=tokens, versions=versions, writable=writable)
+    clock = LayerClock(workspace)
+    versions = VersionBook(workspace, clock)
+    catalogue = add_feature_routes(app, workspace, include_sensitive=include_sensitive, title=title, versions=versions,
+                                   clock=clock)
+    places_edited = add_place_routes(app, workspace, clock)
+    add_edit_routes(app, workspace, catalogue=catalogue, tokens=tokens, versions=versions, writable=writable,
+                    on_edit=(places_edited,))
     add_naming_routes(app, workspace, tokens=tokens, writable=writable)
-    add_place_routes(app, workspace)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["ETag", "X-Request-Id"])
@@ -216,5 +224,5 @@ def create_app(
         return schema
 
     app.openapi = openapi_with_bearer  # type: ignore[method-assign]
-    app.add_middleware(_Guard, max_body_bytes=max_body_bytes, workspace=workspace, audit=writable)
+    app.add_middleware(_Guard, max_body_bytes=max_body_bytes, workspace=workspace, audit=writable, clock=clock)
     return app

@@ -19,11 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from gisplan.errors import GisplanError
 from gisplan.service.auth import authorise
 from gisplan.service.common import BEARER, ERROR_SCHEMA, RequestError
-from gisplan.service.rows import RowState, edit_feature, row_states
-from gisplan.store.servicetables import layer_revisions, read_audit
+from gisplan.service.features import patch_frame
+from gisplan.service.freshness import LayerClock
+from gisplan.service.rows import RowState, check_values, edit_feature, row_states
+from gisplan.store.servicetables import read_audit
 from gisplan.vocab import ServiceRole
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from fastapi import FastAPI
 
     from gisplan.service.auth import TokenBook
@@ -94,27 +98,50 @@ class AuditPage(BaseModel):
 
 
 class VersionBook:
-    """Row versions per layer, read again when the workspace's revision moves (thread-safe)."""
+    """Row versions per layer: read once, patched by this service's edits, read again when another writer changed
+    the layer (thread-safe; a re-read blocks no reader that has the previous versions)."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, clock: LayerClock | None = None) -> None:
         self.workspace = workspace
+        self.clock = clock if clock is not None else LayerClock(workspace)
         self._cache: dict[str, tuple[int, pd.DataFrame]] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, layer: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(layer, threading.Lock())
 
     def state(self, layer: str, position: int) -> RowState | None:
         """The version of feature `position` (1-based) of `layer`, or None when there is no such row."""
-        last, by_layer = layer_revisions(self.workspace)
-        revision = by_layer.get(layer, last)
-        with self._lock:
-            cached = self._cache.get(layer)
-            if cached is None or cached[0] != revision:
-                cached = (revision, row_states(self.workspace, layer))
-                self._cache[layer] = cached
+        token = self.clock.foreign(layer)
+        cached = self._cache.get(layer)
+        if cached is None or cached[0] < token:
+            lock = self._lock(layer)
+            if lock.acquire(blocking=cached is None):
+                try:
+                    cached = self._cache.get(layer)
+                    if cached is None or cached[0] < token:
+                        cached = (token, row_states(self.workspace, layer))
+                        self._cache[layer] = cached
+                finally:
+                    lock.release()
+        if cached is None:
+            return None
         states = cached[1]
         if not 1 <= position <= len(states):
             return None
         row = states.iloc[position - 1]
         return RowState(position, int(row["version"]), row["changed_by"], row["changed_at"])
+
+    def patch(self, layer: str, state: RowState) -> None:
+        """This service's edit gave row `state.position` of `layer` its new version (copy on write)."""
+        with self._lock(layer):
+            cached = self._cache.get(layer)
+            if cached is None or not 1 <= state.position <= len(cached[1]):
+                return
+            values = {"version": state.version, "changed_by": state.changed_by, "changed_at": state.changed_at}
+            self._cache[layer] = (cached[0], patch_frame(cached[1], state.position, values))
 
 
 def refuse_read_only(writable: bool, request: Request) -> None:
@@ -146,8 +173,12 @@ def _geometry(doc: dict[str, Any] | None) -> shapely.Geometry | None:
 
 
 def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue, tokens: TokenBook,
-                    versions: VersionBook, writable: bool) -> None:
-    """Add ``PATCH /collections/{collectionId}/items/{featureId}`` and ``GET /audit`` to `app`."""
+                    versions: VersionBook, writable: bool,
+                    on_edit: Sequence[Callable[[str, int, Mapping[str, object]], None]] = ()) -> None:
+    """Add ``PATCH /collections/{collectionId}/items/{featureId}`` and ``GET /audit`` to `app`.
+
+    After an acknowledged edit, the cached layer and row versions are patched with the edited row, and each of
+    `on_edit` is called with the layer, the row's position and the changed values (the place-name index)."""
 
     @app.patch("/collections/{collection_id}/items/{feature_id}", summary="Edit one feature (reviewer, admin)",
                response_model=EditResult, responses=error_docs(401, 403, 404, 405, 409),
@@ -174,8 +205,16 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
         if not body.properties and geometry is None:
             msg = "没有要修改的内容 (nothing to change: give `properties` and/or `geometry`)"
             raise RequestError(400, "InvalidParameterValue", msg)
-        new = edit_feature(workspace, collection_id, position, base_version=body.version, values=body.properties,
-                           geometry=geometry, user=str(caller.user), current=layer.frame)
+        with versions.clock.editing():
+            new = edit_feature(workspace, collection_id, position, base_version=body.version,
+                               values=body.properties, geometry=geometry, user=str(caller.user), current=layer.frame)
+            versions.clock.wrote(new.revision)
+            checked = check_values(pd.DataFrame(layer.frame.drop(columns="geometry", errors="ignore")),
+                                   body.properties)
+            catalogue.patch(collection_id, position, checked, geometry)  # no re-read of the layer
+            versions.patch(collection_id, new)
+            for listener in on_edit:
+                listener(collection_id, position, checked)
         request.state.summary = (f"edit {collection_id}/{position} v{body.version}→v{new.version} "
                                  f"({', '.join(sorted(body.properties))[:120]}{' geometry' if geometry else ''})")
         return EditResult(id=position, version=new.version, revision=new.revision)

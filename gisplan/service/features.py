@@ -6,7 +6,8 @@ stored row order, so ``limit``/``offset`` pages of the same query never overlap 
 the feature id is the row's position (1-based, stable while the layer is not replaced). ``bbox`` uses the layer's
 spatial index; any other query parameter named like a column is an equality filter on it.
 
-Layers are read through the Workspace (never SQL here) and cached per layer until a revision changes that layer.
+Layers are read through the Workspace (never SQL here) and cached per layer: the service's own edits patch the
+cached row; a layer is read again only when another writer changed it (:mod:`gisplan.service.freshness`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -27,18 +29,17 @@ from fastapi.responses import JSONResponse
 
 from gisplan.service.common import ERROR_SCHEMA
 from gisplan.service.common import RequestError as _RequestError
-from gisplan.store.servicetables import layer_revisions
+from gisplan.service.freshness import LayerClock
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import geopandas as gpd
     from fastapi import FastAPI
 
     from gisplan.service.edits import VersionBook
     from gisplan.store import Workspace
 
-__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "Catalogue", "add_feature_routes"]
+__all__ = ["CONFORMANCE", "SENSITIVE_LAYERS", "Catalogue", "add_feature_routes", "patch_frame"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ _RESERVED_PARAMS = frozenset({"f", "bbox", "limit", "offset", "bbox-crs", "datet
 
 @dataclass(frozen=True, slots=True)
 class _Layer:
-    revision: int
+    token: int  # LayerClock.foreign(name) when the layer was read: current while another writer has not moved it
     frame: gpd.GeoDataFrame
     title: str
     extent: tuple[float, float, float, float] | None
@@ -66,56 +67,113 @@ class _Layer:
     texts: dict[str, np.ndarray] = field(default_factory=dict)  # filterable columns as text, made on first use
 
 
-class Catalogue:
-    """The workspace's collections: the list read once per workspace revision, each layer once per revision that
-    changed it (an edit of one layer leaves the others' cached frames alone)."""
+def _encoded(frame: gpd.GeoDataFrame, positions: np.ndarray) -> list[str]:
+    return [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in _features(frame, positions)]
 
-    def __init__(self, workspace: Workspace, *, include_sensitive: bool) -> None:
+
+def _extent(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    bounds = frame.total_bounds
+    return None if frame.empty or not np.isfinite(bounds).all() else tuple(float(b) for b in bounds)  # type: ignore[return-value]
+
+
+def patch_frame(frame: pd.DataFrame, position: int, values: Mapping[str, object],
+                geometry: shapely.Geometry | None = None) -> pd.DataFrame:
+    """A copy of `frame` (RangeIndex) with row `position` (1-based) set to `values` (and `geometry`)."""
+    patched = frame.copy()
+    row = position - 1
+    for column, value in values.items():
+        if value is None or not pd.api.types.is_dtype_equal(patched[column].dtype, pd.Series([value]).dtype):
+            patched[column] = patched[column].astype(object)
+        patched.loc[row, column] = value  # type: ignore[call-overload]
+    if geometry is not None:
+        name = patched.geometry.name
+        shapes = patched[name].to_numpy().copy()
+        shapes[row] = geometry
+        patched[name] = gpd.GeoSeries(shapes, index=patched.index, crs=patched.crs)
+    return patched
+
+
+class Catalogue:
+    """The workspace's collections, each layer read once and then kept current by this service's own edits
+    (:meth:`patch`: the edited row only); read again only when another writer changed it (:class:`LayerClock`).
+
+    A layer being read again blocks no reader: other requests keep the previous frame until the new one is ready,
+    and readers of other layers never wait (one lock per layer).
+    """
+
+    def __init__(self, workspace: Workspace, *, include_sensitive: bool, clock: LayerClock | None = None) -> None:
         self.workspace = workspace
         self.include_sensitive = include_sensitive
+        self.clock = clock if clock is not None else LayerClock(workspace)
         self._cache: dict[str, _Layer] = {}
         self._names: tuple[int, list[str]] | None = None
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
-    def names(self, revisions: tuple[int, Mapping[str, int]] | None = None) -> list[str]:
-        """The served collections (`revisions`: :func:`layer_revisions` if the caller has it already)."""
-        last, _ = revisions if revisions is not None else layer_revisions(self.workspace)
+    def _lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def names(self) -> list[str]:
+        """The served collections."""
+        token = self.clock.any_foreign()
         cached = self._names
-        if cached is not None and cached[0] == last:
+        if cached is not None and cached[0] >= token:
             return cached[1]
         if not self.workspace.exists():
             return []
         meta = self.workspace.metadata()
         names = [str(n) for n in meta["layer"] if self.include_sensitive or str(n) not in SENSITIVE_LAYERS]
         names = [n for n in names if self.workspace.is_spatial(n)]
-        self._names = (last, names)
+        self._names = (token, names)
         return names
 
     def layer(self, name: str) -> _Layer | None:
         """Layer `name` as served (EPSG:4326, spatial index built), or None when it is not a collection."""
-        revisions = layer_revisions(self.workspace)
-        if name not in self.names(revisions):
+        if name not in self.names():
             return None
-        revision = revisions[1].get(name, revisions[0])
-        with self._lock:
+        token = self.clock.foreign(name)
+        cached = self._cache.get(name)
+        if cached is not None and cached.token >= token:
+            return cached
+        lock = self._lock(name)
+        if not lock.acquire(blocking=cached is None):
+            return cached  # another request is reading it again: serve the previous frame meanwhile
+        try:
             cached = self._cache.get(name)
-            if cached is not None and cached.revision == revision:
+            if cached is not None and cached.token >= token:
                 return cached
-            frame = self.workspace.read_layer(name)
-            if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-                frame = frame.to_crs("EPSG:4326")
-            frame = frame.reset_index(drop=True)
-            frame.sindex  # noqa: B018 - build the spatial index once, outside the requests
-            meta = self.workspace.metadata().set_index("layer")
-            note = meta["note"].get(name)
-            title = f"{name} — {note}" if isinstance(note, str) and note else name
-            bounds = frame.total_bounds
-            extent = None if frame.empty or not np.isfinite(bounds).all() else tuple(float(b) for b in bounds)
-            features = tuple(json.dumps(f, ensure_ascii=False, separators=(",", ":"))
-                             for f in _features(frame, np.arange(len(frame))))
-            layer = _Layer(revision, frame, title, extent, features)  # type: ignore[arg-type]
+            layer = self._read(name, token)
             self._cache[name] = layer
             return layer
+        finally:
+            lock.release()
+
+    def _read(self, name: str, token: int) -> _Layer:
+        frame = self.workspace.read_layer(name)
+        if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+            frame = frame.to_crs("EPSG:4326")
+        frame = frame.reset_index(drop=True)
+        frame.sindex  # noqa: B018 - build the spatial index once, outside the requests
+        meta = self.workspace.metadata().set_index("layer")
+        note = meta["note"].get(name)
+        title = f"{name} — {note}" if isinstance(note, str) and note else name
+        return _Layer(token, frame, title, _extent(frame), tuple(_encoded(frame, np.arange(len(frame)))))
+
+    def patch(self, name: str, position: int, values: Mapping[str, object], geometry: shapely.Geometry | None) -> None:
+        """Row `position` (1-based) of cached layer `name` was edited by this service: set it in the cached frame
+        and its encoded feature (copy on write: requests holding the previous layer keep it whole)."""
+        with self._lock(name):
+            cached = self._cache.get(name)
+            if cached is None or not 1 <= position <= len(cached.frame):
+                return
+            frame = patch_frame(cached.frame, position, values, geometry)
+            frame.sindex  # noqa: B018 - built here, not in the next bbox request
+            extent = cached.extent if geometry is None else _extent(frame)  # type: ignore[arg-type]
+            features = list(cached.features)
+            features[position - 1] = _encoded(frame, np.array([position - 1]))[0]  # type: ignore[arg-type]
+            texts = {c: t for c, t in cached.texts.items() if c not in values}
+            self._cache[name] = _Layer(cached.token, frame, cached.title, extent, tuple(features), texts)  # type: ignore[arg-type]
 
 
 class _EncodedJSON(JSONResponse):
@@ -269,7 +327,8 @@ def _docs(schema: dict[str, Any], media: str = "application/json", *, errors: tu
 
 
 def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive: bool = False,
-                       title: str = "gisplan", versions: VersionBook | None = None) -> Catalogue:
+                       title: str = "gisplan", versions: VersionBook | None = None,
+                       clock: LayerClock | None = None) -> Catalogue:
     """Add the OGC API – Features reads over `workspace` to `app`; return the catalogue of served collections.
 
     Parameters
@@ -284,12 +343,14 @@ def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive:
         The service's title on the landing page.
     versions : VersionBook, optional
         Row versions: a single feature then carries its ``version`` and an ``ETag``.
+    clock : LayerClock, optional
+        Which layers another writer changed (shared with the other caches of the service).
 
     Returns
     -------
     Catalogue
     """
-    catalogue = Catalogue(workspace, include_sensitive=include_sensitive)
+    catalogue = Catalogue(workspace, include_sensitive=include_sensitive, clock=clock)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")

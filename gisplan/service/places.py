@@ -16,13 +16,16 @@ from pydantic import BaseModel
 
 from gisplan.placenames.search import SearchIndex, build_index, search
 from gisplan.service.edits import error_docs
-from gisplan.store.servicetables import layer_revisions
+from gisplan.service.features import patch_frame
 from gisplan.vocab import PlaceStatus
 from gisplan.workflows.places import PLACES, read_register
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from fastapi import FastAPI
 
+    from gisplan.service.freshness import LayerClock
     from gisplan.store import Workspace
 
 __all__ = ["add_place_routes"]
@@ -61,21 +64,44 @@ class NamePage(BaseModel):
 
 
 class _Register:
-    """The register and its search index, per revision (thread-safe)."""
+    """The register and its search index (thread-safe): read once, patched by this service's row edits of the
+    register, read again when another writer (the naming workflow, the CLI) changed it. A search never waits: while
+    the register is read again or patched, searches use the previous index."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, clock: LayerClock) -> None:
         self.workspace = workspace
+        self.clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[int, pd.DataFrame, SearchIndex] | None = None
 
     def get(self) -> tuple[pd.DataFrame, SearchIndex]:
-        last, by_layer = layer_revisions(self.workspace)
-        revision = by_layer.get(PLACES, last)
-        with self._lock:
-            if self._cached is None or self._cached[0] != revision:
+        token = self.clock.foreign(PLACES)
+        cached = self._cached
+        if cached is not None and cached[0] >= token:
+            return cached[1], cached[2]
+        if not self._lock.acquire(blocking=cached is None):
+            assert cached is not None
+            return cached[1], cached[2]
+        try:
+            cached = self._cached
+            if cached is None or cached[0] < token:
                 frame = pd.DataFrame(read_register(self.workspace).drop(columns="geometry")).reset_index(drop=True)
-                self._cached = (revision, frame, build_index(frame))
-            return self._cached[1], self._cached[2]
+                cached = (token, frame, build_index(frame))
+                self._cached = cached
+            return cached[1], cached[2]
+        finally:
+            self._lock.release()
+
+    def edited(self, layer: str, position: int, values: Mapping[str, object]) -> None:
+        """A row edit through the service: patch the register and rebuild its index (not read the layer again)."""
+        if layer != PLACES:
+            return
+        with self._lock:
+            cached = self._cached
+            if cached is None or not 1 <= position <= len(cached[1]):
+                return
+            frame = patch_frame(cached[1], position, {c: v for c, v in values.items() if c in cached[1]})
+            self._cached = (cached[0], frame, build_index(frame))
 
 
 def _text(value: object) -> str | None:
@@ -95,9 +121,11 @@ def _page(frame: pd.DataFrame, *, here: str, limit: int, offset: int) -> dict[st
     return {"items": items, "numberMatched": len(frame), "numberReturned": len(items), "links": links}
 
 
-def add_place_routes(app: FastAPI, workspace: Workspace) -> None:
-    """Add ``/places/search``, ``/places/standard-names`` and ``/places/announcements`` to `app`."""
-    register = _Register(workspace)
+def add_place_routes(app: FastAPI, workspace: Workspace,
+                     clock: LayerClock) -> Callable[[str, int, Mapping[str, object]], None]:
+    """Add ``/places/search``, ``/places/standard-names`` and ``/places/announcements`` to `app`; return what to
+    call after a row edit through the service (it patches the register and its search index)."""
+    register = _Register(workspace, clock)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -133,3 +161,5 @@ def add_place_routes(app: FastAPI, workspace: Workspace) -> None:
         announced = frame[frame["announced_date"].notna() & (frame["announced_date"].astype(str) != "")]
         announced = announced.sort_values(["announced_date", "place_id"], ascending=[False, True], kind="stable")
         return _page(announced, here=f"{base(request)}/places/announcements", limit=limit, offset=offset)
+
+    return register.edited
