@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 from gisplan import settings
 from gisplan.crs import to_planning_crs
 from gisplan.errors import CRSError, NetworkError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -199,9 +200,10 @@ def direction_flags(
         shown = np.arange(1, len(values) + 1) if rows is None else np.asarray(rows)
         bad = pd.Series(values.to_numpy()[unknown], index=shown[unknown])
         sample = ", ".join(f"row {i}: {v!r}" for i, v in bad.head(5).items())
-        msg = (f"column `{column}` holds {int(unknown.sum())} one-way value(s) that mean nothing known ({sample}); "
-               "expected 0/1 (two-way), 2 (start→end), 3 (end→start), yes/no/-1, or B/F/T. Fix the values or "
-               "rename the column if it is not a one-way code.")
+        msg = (_("column `{column}` holds {unknown} one-way value(s) that mean nothing known ({sample}); expected "
+                 "0/1 (two-way), 2 (start→end), 3 (end→start), yes/no/-1, or B/F/T. Fix the values or rename the "
+                 "column if it is not a one-way code.").format(
+                 column=column, unknown=int(unknown.sum()), sample=sample))
         raise NetworkError(msg)
     return ~backward_only, ~forward_only
 
@@ -210,7 +212,7 @@ def _first_column(frame: pd.DataFrame, names: tuple[str, ...], given: str | None
     if given is not None:
         if given not in frame.columns:
             columns = ", ".join(str(c) for c in frame.columns if c != "_row")
-            msg = f"the road layer has no column `{given}` (it has {columns})."
+            msg = _("the road layer has no column `{given}` (it has {columns}).").format(given=given, columns=columns)
             raise NetworkError(msg)
         return given
     lower = {str(c).lower(): str(c) for c in frame.columns}
@@ -239,7 +241,7 @@ def _cluster_points(xy: NDArray[np.float64], tolerance_m: float) -> tuple[NDArra
 
 def _planning(lines: gpd.GeoDataFrame, crs: str | CRS | None) -> gpd.GeoDataFrame:
     if lines.crs is None:
-        msg = "`lines` has no CRS; set it (gdf.set_crs) or import the roads through `gisplan layers import`."
+        msg = _("`lines` has no CRS; set it (gdf.set_crs) or import the roads through `gisplan layers import`.")
         raise CRSError(msg)
     if crs is None and lines.crs.is_projected:
         return lines
@@ -343,7 +345,7 @@ def _line_parts(gdf: gpd.GeoDataFrame) -> tuple[NDArray[np.object_], NDArray[np.
     keep = shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING
     keep &= shapely.get_num_coordinates(parts) >= 2
     if not keep.any():
-        msg = "the road layer holds no usable lines (LineString/MultiLineString with two or more points)."
+        msg = _("the road layer holds no usable lines (LineString/MultiLineString with two or more points).")
         raise NetworkError(msg)
     return parts[keep], row[keep]
 
@@ -417,7 +419,7 @@ def build_network(
         If there are no usable lines, or the one-way column holds unknown codes.
     """
     if snap_tolerance_m < 0 or min_piece_m < 0:
-        msg = "`snap_tolerance_m` and `min_piece_m` must be ≥ 0 metres."
+        msg = _("`snap_tolerance_m` and `min_piece_m` must be ≥ 0 metres.")
         raise ValueError(msg)
     gdf = _planning(lines, crs)
     parts, row = _line_parts(gdf)

@@ -28,6 +28,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from gisplan import settings
+from gisplan.i18n import _
 from gisplan.network.graph import edge_minutes, index_dtype, min_csr, node_edges, travel_graph
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def reach_from_facilities(
         One per group, in order.
     """
     if not cutoff_minutes > 0:
-        msg = f"`cutoff_minutes` must be positive (got {cutoff_minutes})."
+        msg = _("`cutoff_minutes` must be positive (got {cutoff_minutes}).").format(cutoff_minutes=cutoff_minutes)
         raise ValueError(msg)
     n = network.n_nodes
     graph = _facility_graph(network, profile, facilities)
@@ -258,7 +259,7 @@ def reach_from_facilities(
         if len(members) == 0:
             out.append(Reach(np.full(n, np.inf), np.full(n, -1, dtype=np.int64), members, cutoff_minutes))
             continue
-        dist, _, src = csgraph.dijkstra(graph, directed=True, indices=n + members, min_only=True,
+        dist, _pred, src = csgraph.dijkstra(graph, directed=True, indices=n + members, min_only=True,
                                         limit=cutoff_minutes, return_predecessors=True)
         out.append(Reach(dist[:n], src[:n], members, float(cutoff_minutes)))
     logger.info("reach_from_facilities: %d groups, %d facilities, %d nodes, cutoff %g min",
@@ -496,7 +497,8 @@ def reached_lines(
     (access legs of homes are not included; the polygons add them as a buffer).
     """
     if minutes > reach.cutoff_minutes:
-        msg = f"`minutes` ({minutes}) exceeds the cutoff the reach was computed with ({reach.cutoff_minutes})."
+        msg = _("`minutes` ({minutes}) exceeds the cutoff the reach was computed with ({cutoff_minutes}).").format(
+                minutes=minutes, cutoff_minutes=reach.cutoff_minutes)
         raise ValueError(msg)
     w = edge_minutes(network, profile)
     ok = ~np.isnan(w)
@@ -549,7 +551,7 @@ def service_area_polygons(lines: NDArray[np.object_], *, trim_m: float = setting
     hull), so it follows the roads and leaves out land far from them.
     """
     if trim_m <= 0:
-        msg = f"`trim_m` must be positive metres (got {trim_m})."
+        msg = _("`trim_m` must be positive metres (got {trim_m}).").format(trim_m=trim_m)
         raise ValueError(msg)
     if len(lines) == 0:
         return shapely.Polygon()

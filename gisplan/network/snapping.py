@@ -25,6 +25,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gisplan import settings
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -98,7 +99,7 @@ def snap_index(network: RoadNetwork, *, usable: NDArray[np.bool_] | None = None,
         re-searches.
     """
     if spacing_m <= 0:
-        msg = f"`spacing_m` must be positive metres (got {spacing_m})."
+        msg = _("`spacing_m` must be positive metres (got {spacing_m}).").format(spacing_m=spacing_m)
         raise ValueError(msg)
     edges = np.arange(network.n_edges) if usable is None else np.flatnonzero(usable)
     xy, owner = shapely.get_coordinates(network.geometry[edges], return_index=True)
@@ -195,7 +196,7 @@ def snap_points(
     EdgeSnap
     """
     if max_snap_m <= 0:
-        msg = f"`max_snap_m` must be positive metres (got {max_snap_m})."
+        msg = _("`max_snap_m` must be positive metres (got {max_snap_m}).").format(max_snap_m=max_snap_m)
         raise ValueError(msg)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)

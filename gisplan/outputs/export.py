@@ -22,6 +22,7 @@ from gisplan.catalogue import Catalogue, facility_type_of
 from gisplan.coords import transform_geometries
 from gisplan.crs import STORAGE_CRS, gauss_kruger_3deg, parse_crs
 from gisplan.errors import ConfigError, CRSError, Problem, SchemaError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv
 from gisplan.io.export import stage_files, write_vector_file, write_xlsx
 from gisplan.io.spatial import list_file_layers, read_file_layer
@@ -148,14 +149,16 @@ def export_crs(text: str | None, fmt: ExportFormat, lon: Callable[[], float]) ->
         declared = parse_crs(text)
         crs, system = declared.crs, declared.chinese_system
     if system is not None and not (fmt is ExportFormat.KMZ and system == "gcj02"):
-        msg = (f"`--crs {text}` is for KMZ only (`--format kmz --crs gcj02`, for apps known to want GCJ-02); "
-               "other exports are WGS84 or a projected CRS.")
+        msg = (_("`--crs {text}` is for KMZ only (`--format kmz --crs gcj02`, for apps known to want GCJ-02); "
+                 "other exports are WGS84 or a projected CRS.").format(text=text))
         raise CRSError(msg)
     if fmt in {ExportFormat.GEOJSON, ExportFormat.KMZ} and system is None and crs != CRS.from_user_input(STORAGE_CRS):
-        msg = f"`--format {fmt}` is WGS84 (EPSG:4326) by its standard (got `--crs {text}`); leave `--crs` out."
+        msg = _("`--format {fmt}` is WGS84 (EPSG:4326) by its standard (got `--crs {text}`); leave `--crs` "
+                "out.").format(fmt=fmt, text=text)
         raise CRSError(msg)
     if fmt is ExportFormat.DXF and not crs.is_projected:
-        msg = f"`--format dxf` needs a projected CRS in metres (got {crs.name}); leave `--crs` out for the 3° zone."
+        msg = _("`--format dxf` needs a projected CRS in metres (got {name}); leave `--crs` out for the 3° "
+                "zone.").format(name=crs.name)
         raise CRSError(msg)
     return crs, system
 
@@ -180,13 +183,13 @@ def _read(source: ExportSource, names: Sequence[str] | None, fmt: ExportFormat) 
         return frames
     unknown = [n for n in names if n not in source.names]
     if unknown:
-        raise SchemaError([Problem(source.label, None, None, f"has no layer `{n}`.",
-                                   f"choose from: {', '.join(source.names)}.") for n in unknown])
+        raise SchemaError([Problem(source.label, None, None, _("has no layer `{n}`.").format(n=n),
+                                   _("choose from: {names}.").format(names=', '.join(source.names))) for n in unknown])
     frames = {n: source.read(n) for n in names}
     tables = [n for n, f in frames.items() if not isinstance(f, gpd.GeoDataFrame)]
     if tables and fmt not in {ExportFormat.GPKG, ExportFormat.XLSX}:
-        raise SchemaError([Problem(source.label, None, None, f"layer `{n}` is a table without geometry; "
-                                   f"`--format {fmt}` holds only features.",
+        raise SchemaError([Problem(source.label, None, None, _("layer `{n}` is a table without geometry; `--format "
+                                                               "{fmt}` holds only features.").format(n=n, fmt=fmt),
                                    "export it with `--format xlsx` or `--format gpkg`.") for n in tables])
     return frames
 
@@ -194,7 +197,7 @@ def _read(source: ExportSource, names: Sequence[str] | None, fmt: ExportFormat) 
 def _centre_lon(frames: dict[str, pd.DataFrame]) -> float:
     spatial = [f.to_crs(STORAGE_CRS) for f in frames.values() if isinstance(f, gpd.GeoDataFrame) and len(f)]
     if not spatial:
-        msg = "the chosen layers have no features; there is nothing to place on a map."
+        msg = _("the chosen layers have no features; there is nothing to place on a map.")
         raise ConfigError(msg)
     bounds = pd.concat([f.geometry.bounds for f in spatial])
     return float((bounds["minx"].min() + bounds["maxx"].max()) / 2)
@@ -304,7 +307,8 @@ def export_layers(
     frames = _read(source, names, fmt)
     names = list(frames)
     if not names:
-        msg = f"{source.label} has no layer that `--format {fmt}` can hold; choose `--format gpkg` or `xlsx`."
+        msg = _("{label} has no layer that `--format {fmt}` can hold; choose `--format gpkg` or `xlsx`.").format(
+                label=source.label, fmt=fmt)
         raise ConfigError(msg)
     target_crs, system = export_crs(crs, fmt, lambda: _centre_lon(frames))
     projected = {n: _project(f, target_crs, system) if isinstance(f, gpd.GeoDataFrame) else f

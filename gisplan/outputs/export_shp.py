@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan.errors import Problem, SchemaError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -80,13 +81,14 @@ def _text_problems(frame: pd.DataFrame, layer: str, encoding: str, row_offset: i
             except UnicodeEncodeError as exc:
                 bad = value[exc.start:exc.end]
                 problems.append(Problem(layer, i + row_offset, str(column),
-                                        f"{bad!r} cannot be written in {encoding.upper()}.",
+                                        _("{bad!r} cannot be written in {encoding}.").format(
+                                          bad=bad, encoding=encoding.upper()),
                                         "export with `--encoding utf-8`, or as GeoPackage (`--format gpkg`)."))
                 continue
             if size > DBF_TEXT_BYTES:
                 problems.append(Problem(layer, i + row_offset, str(column),
-                                        f"text of {size} bytes in {encoding.upper()}; a Shapefile holds "
-                                        f"{DBF_TEXT_BYTES}.", _FIX_GPKG))
+                                        _("text of {size} bytes in {encoding}; a Shapefile holds {limit}.").format(
+                                          size=size, encoding=encoding.upper(), limit=DBF_TEXT_BYTES), _FIX_GPKG))
     return problems
 
 
@@ -114,12 +116,13 @@ def check_shapefile(frame: gpd.GeoDataFrame, *, layer: str, encoding: str, row_o
     problems: list[Problem] = []
     kinds = {_GEOMETRY_KINDS.get(t, t) for t in frame.geometry.geom_type.dropna().unique()}
     if len(kinds) > 1:
-        problems.append(Problem(layer, None, "geometry", f"mixes {', '.join(sorted(kinds))}; a Shapefile holds one "
-                                "kind of geometry.", _FIX_GPKG))
+        problems.append(Problem(layer, None, "geometry",
+                                _("mixes {kinds}; a Shapefile holds one kind of geometry.").format(
+                                    kinds=", ".join(sorted(kinds))), _FIX_GPKG))
     problems += _text_problems(frame.drop(columns=frame.geometry.name), layer, encoding, row_offset)
     shp, dbf = _estimated_bytes(frame)
     if max(shp, dbf) > SHP_MAX_BYTES:
-        problems.append(Problem(layer, None, None, f"would need about {max(shp, dbf) / 2**30:.1f} GB; a Shapefile's "
-                                ".shp and .dbf hold 2 GB each.", _FIX_GPKG))
+        problems.append(Problem(layer, None, None, _("would need about {gb:.1f} GB; a Shapefile's .shp and .dbf "
+                                                     "hold 2 GB each.").format(gb=max(shp, dbf) / 2**30), _FIX_GPKG))
     if problems:
         raise SchemaError(problems)

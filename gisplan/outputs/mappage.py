@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gisplan.i18n import _
 from gisplan.outputs.mapstyle import BOUNDARY_DISCLAIMER, MapLayers, MapRow, esc
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def legend_block(panel: Panel, layers: MapLayers) -> str:
 def _asset(name: str) -> Path:
     path = (MAP_DIR if name.startswith("gisplan-") else WEB_DIR) / name
     if not path.is_file():  # pragma: no cover - a broken install
-        msg = f"gisplan's embedded web library {path} is missing; reinstall gisplan"
+        msg = _("gisplan's embedded web library {path} is missing; reinstall gisplan").format(path=path)
         raise FileNotFoundError(msg)
     return path
 
@@ -179,7 +180,7 @@ def render_map_html(fmap: folium.Map) -> str:
     page = re.sub(r'<link rel="stylesheet" href="' + _ASSET + r'([\w.\-]+)"\s*/>', style, page)
     external = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', page)
     if external:
-        msg = f"the map refers to files it does not embed: {external}"
+        msg = _("the map refers to files it does not embed: {external}").format(external=external)
         raise RuntimeError(msg)
     return page
 

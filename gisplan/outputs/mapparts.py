@@ -23,6 +23,7 @@ from gisplan import settings
 from gisplan.analysis.metrics import REGISTRY, types_used
 from gisplan.crs import utm_crs
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.outputs.mapstyle import MapRow
 from gisplan.vocab import Method, Metric
 
@@ -46,7 +47,7 @@ _PAGE_RGB = (0xF4, 0xF3, 0xEF)  # the map's background (gisplan-map.css), under 
 def _metric(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """The geometries in a local UTM zone (metres)."""
     if frame.crs is None:
-        msg = "a map layer has no CRS; layers must carry one (the workspace stores EPSG:4326)"
+        msg = _("a map layer has no CRS; layers must carry one (the workspace stores EPSG:4326)")
         raise ConfigError(msg)
     geo = frame.geometry
     return geo.to_crs(utm_crs(geo)) if frame.crs.is_geographic else geo  # no PROJ database query per call
@@ -89,7 +90,7 @@ def neighbour_labels(neighbours: gpd.GeoDataFrame, district: gpd.GeoDataFrame) -
         ``name``, ``lon``, ``lat`` (WGS84) and ``shared_km`` (outline shared), longest first.
     """
     if "name" not in neighbours:
-        msg = "a neighbours layer needs a `name` column (the neighbouring districts' names)"
+        msg = _("a neighbours layer needs a `name` column (the neighbouring districts' names)")
         raise ConfigError(msg)
     outline_geo = _metric(district)
     crs = outline_geo.crs
@@ -210,16 +211,17 @@ def read_basemap(path: Path, *, max_px: int = settings.BASEMAP_MAX_PX,
     from rasterio.warp import calculate_default_transform, reproject  # noqa: PLC0415
 
     if not path.is_file():
-        msg = f"basemap {path} does not exist; give a GeoTIFF in [map] basemap or --basemap-file"
+        msg = _("basemap {path} does not exist; give a GeoTIFF in [map] basemap or --basemap-file").format(path=path)
         raise ConfigError(msg)
     try:
         src = rasterio.open(path)
     except RasterioIOError as exc:
-        msg = f"basemap {path} is not a raster rasterio can read ({exc}); give a GeoTIFF"
+        msg = _("basemap {path} is not a raster rasterio can read ({exc}); give a GeoTIFF").format(path=path, exc=exc)
         raise ConfigError(msg) from None
     with src:
         if src.crs is None:
-            msg = f"basemap {path} has no coordinate system; georeference it (e.g. gdal_edit.py -a_srs EPSG:4490)"
+            msg = _("basemap {path} has no coordinate system; georeference it (e.g. gdal_edit.py -a_srs "
+                    "EPSG:4490)").format(path=path)
             raise ConfigError(msg)
         transform, width, height = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height,
                                                                *src.bounds)
@@ -327,10 +329,12 @@ def read_neighbours(paths: tuple[Path, ...]) -> gpd.GeoDataFrame | None:
         try:
             frame = gpd.read_file(path)
         except Exception as exc:  # pyogrio raises several kinds: all mean "not a layer"
-            msg = f"neighbours file {path} is not a vector layer ({exc}); give polygons with a `name` column"
+            msg = _("neighbours file {path} is not a vector layer ({exc}); give polygons with a `name` column").format(
+                    path=path, exc=exc)
             raise ConfigError(msg) from None
         if "name" not in frame or frame.crs is None:
-            msg = f"neighbours file {path} needs a `name` column and a CRS (e.g. GeoJSON in WGS84)"
+            msg = _("neighbours file {path} needs a `name` column and a CRS (e.g. GeoJSON in WGS84)").format(
+                    path=path)
             raise ConfigError(msg)
         frames.append(frame[["name", "geometry"]].to_crs(4326))
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326) if frames else None

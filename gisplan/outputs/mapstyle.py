@@ -20,6 +20,7 @@ import pandas as pd
 
 from gisplan.catalogue import MAP_PALETTE
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -170,7 +171,7 @@ class MapLayers:
         # a colour goes into a style attribute: anything but #rrggbb could fetch an image from the network
         bad = {k: v for k, v in self.type_colours.items() if not _COLOUR.fullmatch(str(v))}
         if bad:
-            msg = f"`type_colours` must map type ids to colours written #rrggbb (got {bad})"
+            msg = _("`type_colours` must map type ids to colours written #rrggbb (got {bad})").format(bad=bad)
             raise ConfigError(msg)
 
 

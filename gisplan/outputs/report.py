@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from gisplan import __version__
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_text
 from gisplan.io.export import stage_files, write_xlsx
 from gisplan.outputs.report_areas import site_service_areas
@@ -187,7 +188,7 @@ def _site_pages(geo: ProjectedLayers, sites: Table) -> tuple[SitePage, ...]:
     chosen = props.loc[first["站点编号"].astype(str).tolist()]
     areas = _areas(geo, chosen)
     pages = []
-    for (_, row), (_, site), area in zip(first.iterrows(), chosen.iterrows(), areas, strict=True):
+    for (_i, row), (_j, site), area in zip(first.iterrows(), chosen.iterrows(), areas, strict=True):
         fields: tuple[tuple[str, str], ...] = (
             ("指标", row["指标"] + (f"（同时服务：{row['同时服务的指标']}）" if row["同时服务的指标"] else "")),
             ("序号 / 建设年份", f"{row['序号']} / {row['建设年份']}"), ("设施类型", str(row["设施类型"])),
@@ -332,8 +333,8 @@ def _write_pdf(content: ReportContent, path: Path) -> None:
         import weasyprint  # noqa: PLC0415 - heavy (1 s): only for the PDF
         from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: PLC0415
     except (ImportError, OSError) as exc:
-        msg = (f"report.pdf needs WeasyPrint and Debian's libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 "
-               f"({exc}); run scripts/setup.sh, or give --format docx,xlsx,html.")
+        msg = (_("report.pdf needs WeasyPrint and Debian's libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 "
+                 "({exc}); run scripts/setup.sh, or give --format docx,xlsx,html.").format(exc=exc))
         raise ConfigError(msg) from None
     pngs = [f.png for f in (*content.maps, *(p.map for p in content.site_pages))]
 
@@ -341,9 +342,9 @@ def _write_pdf(content: ReportContent, path: Path) -> None:
         """Serves the report's maps; nothing else is fetched (the HTML has no other URL)."""
 
         def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
-            scheme, _, number = url.partition(":")
+            scheme, _colon, number = url.partition(":")
             if scheme != MAP_SCHEME or not number.isdigit() or int(number) >= len(pngs):
-                msg = f"the report's PDF fetches only its own maps, not {url[:80]}"
+                msg = _("the report's PDF fetches only its own maps, not {url}").format(url=url[:80])
                 raise ValueError(msg)
             return URLFetcherResponse(url, pngs[int(number)], {"Content-Type": "image/png"})
 

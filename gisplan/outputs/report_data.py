@@ -18,6 +18,7 @@ import pandas as pd
 from gisplan.catalogue import facility_type_of
 from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.periods import period_status
 
@@ -158,7 +159,8 @@ def read_report_data(
         If `results` does not exist (run the scenario first).
     """
     if not results.is_file():
-        msg = f"{results} does not exist: run `gisplan run SCENARIO --out {results.parent}` first"
+        msg = _("{results} does not exist: run `gisplan run SCENARIO --out {parent}` first").format(
+                results=results, parent=results.parent)
         raise ConfigError(msg)
     done = set(list_file_layers(results))
 
@@ -170,7 +172,8 @@ def read_report_data(
     flagged = meta.loc[meta["illustrative"].astype(bool) & (meta["kind"] != "result"), "layer"]
     indicators = result("indicators")
     if indicators is None:
-        msg = f"{results} has no indicators layer: run `gisplan run SCENARIO --out {results.parent}` again"
+        msg = _("{results} has no indicators layer: run `gisplan run SCENARIO --out {parent}` again").format(
+                results=results, parent=results.parent)
         raise ConfigError(msg)
     demand = result("demand")
     proposals = result("proposed_sites")

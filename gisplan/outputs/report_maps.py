@@ -27,6 +27,7 @@ from PIL import Image
 from pyproj import CRS
 
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,8 +61,8 @@ def cjk_font() -> str:
     for name in CJK_FONTS:
         if name in names:
             return name
-    msg = ("no CJK font found for the report's maps and PDF; install one: `apt-get install fonts-noto-cjk` "
-           "(Debian/Ubuntu), then run again.")
+    msg = (_("no CJK font found for the report's maps and PDF; install one: `apt-get install fonts-noto-cjk` "
+             "(Debian/Ubuntu), then run again."))
     raise ConfigError(msg)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from gisplan.catalogue import facility_type_of
 from gisplan.crs import STORAGE_CRS
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.coverage import demand_table
@@ -145,7 +146,8 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
         If `results` does not exist (run the scenario first), or the basemap or a neighbours file is unreadable.
     """
     if not results.is_file():
-        msg = f"{results} does not exist: run `gisplan run SCENARIO --out {results.parent}` first"
+        msg = _("{results} does not exist: run `gisplan run SCENARIO --out {parent}` first").format(
+                results=results, parent=results.parent)
         raise ConfigError(msg)
     done = set(list_file_layers(results))
     stored = workspace.metadata()

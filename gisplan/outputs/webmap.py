@@ -29,6 +29,7 @@ import shapely
 from gisplan.coords import transform_geometries
 from gisplan.crs import utm_crs
 from gisplan.errors import ConfigError
+from gisplan.i18n import _
 from gisplan.outputs.mappage import (
     _ASSET,
     Panel,
@@ -105,7 +106,7 @@ def _display_geoms(frame: gpd.GeoDataFrame, *, system: str, simplify_m: float, c
     """Geometries simplified in metres, in WGS84 (or GCJ-02 for an Amap basemap), rounded to about 1 m."""
     geo = frame.geometry
     if geo.crs is None:
-        msg = "a map layer has no CRS; layers must carry one (the workspace stores EPSG:4326)"
+        msg = _("a map layer has no CRS; layers must carry one (the workspace stores EPSG:4326)")
         raise ConfigError(msg)
     if simplify_m > 0 and len(geo) and not (geo.geom_type == "Point").all():
         metric = geo.to_crs(utm_crs(geo)) if geo.crs.is_geographic else geo  # estimate_utm_crs: 0.5 s a call
@@ -227,13 +228,14 @@ def check_basemap(basemap: str, tianditu_key: str | None = None) -> tuple[str, .
         An unknown basemap, or 天地图 without a valid key.
     """
     if basemap not in BASEMAPS:
-        msg = f"unknown basemap {basemap!r}; use one of {', '.join(BASEMAPS)} (none draws boundaries only)"
+        msg = _("unknown basemap {basemap!r}; use one of {choices} (none draws boundaries only)").format(
+                basemap=basemap, choices=', '.join(BASEMAPS))
         raise ConfigError(msg)
     urls = BASEMAPS[basemap][1]
     if basemap == "tianditu":
         if not tianditu_key or not _TIANDITU_KEY.fullmatch(tianditu_key):
-            msg = ("the 天地图 basemap needs your key (16–64 letters/digits, from console.tianditu.gov.cn): "
-                   "pass --tianditu-key KEY, or choose --basemap none/osm")
+            msg = (_("the 天地图 basemap needs your key (16–64 letters/digits, from console.tianditu.gov.cn): pass "
+                     "--tianditu-key KEY, or choose --basemap none/osm"))
             raise ConfigError(msg)
         urls = tuple(u.replace("{key}", tianditu_key) for u in urls)
     return urls
@@ -270,7 +272,8 @@ def build_map(
     tile_urls = check_basemap(basemap, tianditu_key)
     system = BASEMAPS[basemap][3]
     if layers.basemap_image is not None and system != "wgs84":
-        msg = "a local GeoTIFF basemap is drawn in WGS84/CGCS2000 and cannot be combined with --basemap amap (GCJ-02)"
+        msg = _("a local GeoTIFF basemap is drawn in WGS84/CGCS2000 and cannot be combined with --basemap amap "
+                "(GCJ-02)")
         raise ConfigError(msg)
     choropleth = _choropleth_key(layers, choropleth)
     fmap = _base_map(layers, basemap, tile_urls)
@@ -297,8 +300,8 @@ def _choropleth_key(layers: MapLayers, choropleth: str | None) -> str | None:
                 return keys[0]
         return next(iter(choices))
     if choropleth is not None and choropleth not in choices:
-        msg = (f"the map cannot be coloured by {choropleth!r}; the results offer: "
-               + (", ".join(f"{k} ({v})" for k, v in choices.items()) or "nothing (run coverage first)"))
+        msg = (_("the map cannot be coloured by {choropleth!r}; the results offer: ").format(choropleth=choropleth)
+               + (", ".join(f"{k} ({v})" for k, v in choices.items()) or _("nothing (run coverage first)")))
         raise ConfigError(msg)
     return choropleth
 
@@ -534,7 +537,7 @@ def _add_proposals(fmap: folium.Map, layers: MapLayers, system: str, panel: Pane
 def _bounds(layers: MapLayers, system: str) -> tuple[float, float, float, float]:
     frames = [f for f in (layers.district, layers.townships, *layers.facilities.values()) if f is not None and len(f)]
     if not frames:
-        msg = "nothing to draw: the map needs a district or township boundary, or facilities"
+        msg = _("nothing to draw: the map needs a district or township boundary, or facilities")
         raise ConfigError(msg)
     west, south, east, north = frames[0].to_crs(4326).total_bounds
     if system != "wgs84":

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import sparse
 
 from gisplan.errors import Problem, SchemaError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -105,8 +106,9 @@ def cost_table(
                                 ("demand_id", "weight")), (candidates, source[2], ("candidate_id",))):
         missing = [c for c in needed if c not in frame]
         if missing:
-            problems.append(Problem(name, None, None, f"missing column(s) {', '.join(missing)}",
-                                    f"give the columns {', '.join(needed)}."))
+            problems.append(Problem(name, None, None, _("missing column(s) {missing}").format(
+                                                        missing=', '.join(missing)),
+                                    _("give the columns {needed}.").format(needed=', '.join(needed))))
     if problems:
         raise SchemaError(problems)
     extra = [c for c in costs.columns if c not in {"demand_id", "candidate_id"}]
@@ -118,7 +120,7 @@ def cost_table(
     c_ids = candidates["candidate_id"].astype(str)
     for ids, name, field, at in ((d_ids, source[1], "demand_id", d_rows), (c_ids, source[2], "candidate_id", k_rows)):
         for i in np.flatnonzero(ids.duplicated().to_numpy())[:10]:
-            problems.append(Problem(name, int(at[i]), field, f"duplicate id {ids.iloc[i]!r}",
+            problems.append(Problem(name, int(at[i]), field, _("duplicate id {value!r}").format(value=ids.iloc[i]),
                                     "give each row its own id."))
     weights = _numbers(demand["weight"], source[1], "weight", problems, d_rows)
     capacity = (_numbers(candidates["capacity"], source[2], "capacity", problems, k_rows)
@@ -130,15 +132,18 @@ def cost_table(
     pc_idx = c_index.get_indexer(pd.Index(costs["candidate_id"].astype(str)))
     for idx, field, name in ((pd_idx, "demand_id", source[1]), (pc_idx, "candidate_id", source[2])):
         for i in np.flatnonzero(idx < 0)[:10]:
-            problems.append(Problem(source[0], int(c_rows[i]), field, f"{costs[field].iloc[i]!r} is not in {name}",
-                                    f"add it to {name} or remove the row."))
+            problems.append(Problem(source[0], int(c_rows[i]), field, _("{value!r} is not in {name}").format(
+                                                                        value=costs[field].iloc[i], name=name),
+                                    _("add it to {name} or remove the row.").format(name=name)))
     pair = pd.Series(pd_idx.astype(np.int64) * (len(c_index) + 1) + pc_idx.astype(np.int64))
     twice = np.flatnonzero(pair.duplicated().to_numpy() & (pd_idx >= 0) & (pc_idx >= 0))
     first = pd.Series(np.arange(len(pair))).groupby(pair.to_numpy()).transform("min").to_numpy()
     for i in twice[:10]:
-        problems.append(Problem(source[0], int(c_rows[i]), "candidate_id", f"the pair ({costs['demand_id'].iloc[i]!r}, "
-                                f"{costs['candidate_id'].iloc[i]!r}) is given already on row {int(c_rows[first[i]])}"
-                                f" (costs {cost[first[i]]:g} and {cost[i]:g}).",
+        problems.append(Problem(source[0], int(c_rows[i]), "candidate_id", _(
+                                    "the pair ({demand!r}, {candidate!r}) is given already on row {row} (costs "
+                                    "{first:g} and {cost:g}).").format(
+                                    demand=costs["demand_id"].iloc[i], candidate=costs["candidate_id"].iloc[i],
+                                    row=int(c_rows[first[i]]), first=cost[first[i]], cost=cost[i]),
                                 "keep one row per demand–candidate pair (the shortest route)."))
     if problems:
         raise SchemaError(problems)
@@ -152,7 +157,8 @@ def _row_numbers(frame: pd.DataFrame, rows: ArrayLike | None) -> NDArray[np.int6
         return np.arange(len(frame), dtype=np.int64) + 2
     out = np.asarray(rows, dtype=np.int64)
     if out.shape != (len(frame),):
-        msg = f"`rows` must give one row number per row ({len(frame)}), got {out.shape[0] if out.ndim else 0}."
+        msg = _("`rows` must give one row number per row ({n_frame}), got {got}.").format(
+                n_frame=len(frame), got=out.shape[0] if out.ndim else 0)
         raise ValueError(msg)
     return out
 
@@ -165,7 +171,7 @@ def _numbers(
     for i in np.flatnonzero(bad)[:10]:
         value = values.iloc[i]
         shown = repr(value) if isinstance(value, str) else str(value)
-        problems.append(Problem(source, int(rows[i]), field, f"{shown} is not a number ≥ 0",
+        problems.append(Problem(source, int(rows[i]), field, _("{shown} is not a number ≥ 0").format(shown=shown),
                                 "give a non-negative number."))
     return out
 
@@ -280,7 +286,7 @@ def phase_order(
     by_site = sparse.csr_array(sub.T)
     done = np.zeros(len(chosen), dtype=bool)
     order = []
-    for _ in range(len(chosen)):
+    for _step in range(len(chosen)):
         gain = by_site @ (table.weights * ~covered)  # one sparse product per step (p steps, not per pair)
         gain[done] = -np.inf
         k = int(np.argmax(gain))  # ties: the lowest candidate index

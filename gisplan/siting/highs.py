@@ -22,6 +22,7 @@ from scipy import sparse
 
 from gisplan import settings
 from gisplan.errors import InfeasibleError
+from gisplan.i18n import _
 from gisplan.progress import SolverState, Tick, silent
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ def solve_mip(  # noqa: PLR0913 - the parts of one program, keyword-only options
     status = h.modelStatusToString(model_status)
     info = h.getInfo()
     if info.primal_solution_status != _core.kSolutionStatusFeasible:
-        msg = f"the model has no solution: {status}"
+        msg = _("the model has no solution: {status}").format(status=status)
         raise InfeasibleError(msg)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     progress(Tick(stage, 1, 1, status, SolverState(float(h.getRunTime()), float(info.objective_function_value),

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import sparse
 
 from gisplan.errors import InfeasibleError
+from gisplan.i18n import _
 from gisplan.progress import silent
 from gisplan.siting.costs import (
     CostTable,
@@ -135,7 +136,8 @@ def _fixed_mask(table: CostTable, fixed: Sequence[str]) -> NDArray[np.bool_]:
     idx = index.get_indexer([str(f) for f in fixed])
     if (idx < 0).any():
         unknown = [str(f) for f, i in zip(fixed, idx, strict=True) if i < 0]
-        msg = f"fixed site(s) {', '.join(unknown[:5])} are not candidates; add them to the candidates."
+        msg = _("fixed site(s) {unknown} are not candidates; add them to the candidates.").format(
+                unknown=', '.join(unknown[:5]))
         raise ValueError(msg)
     mask = np.zeros(table.n_candidates, dtype=bool)
     mask[idx] = True
@@ -194,7 +196,8 @@ def _p_row(n_vars: int, sites: NDArray[np.bool_]) -> sparse.csr_array:
 
 def _check_p(p: int, fixed: NDArray[np.bool_]) -> None:
     if p < 0 or p > int((~fixed).sum()):
-        msg = f"`p` must be between 0 and the {int((~fixed).sum())} candidates that are not fixed (got {p})."
+        msg = _("`p` must be between 0 and the {free} candidates that are not fixed (got {p}).").format(
+                free=int((~fixed).sum()), p=p)
         raise ValueError(msg)
 
 
@@ -277,7 +280,7 @@ def lscp(
     """
     started = time.perf_counter()
     if not 0 < share <= 1:
-        msg = f"`share` must be in (0, 1] (got {share})."
+        msg = _("`share` must be in (0, 1] (got {share}).").format(share=share)
         raise ValueError(msg)
     fixed_mask = _fixed_mask(table, fixed)
     cover = coverage_matrix(table, cutoff)
@@ -294,8 +297,9 @@ def lscp(
     else:
         need = share * float(table.weights.sum())
         if float(table.weights[coverable].sum()) < need - 1e-9:
-            msg = (f"no set of candidates covers {share:.1%} of the weight within {cutoff:g}: at most "
-                   f"{table.weights[coverable].sum() / table.weights.sum():.1%} is coverable; add candidates.")
+            msg = (_("no set of candidates covers {share:.1%} of the weight within {cutoff:g}: at most {coverable:.1%} "
+                     "is coverable; add candidates.").format(
+                     share=share, cutoff=cutoff, coverable=table.weights[coverable].sum() / table.weights.sum()))
             raise InfeasibleError(msg)
         need_new = need - red.constant  # what the fixed sites reach counts towards the share
         start = greedy_cover(a, w, n_k, need=need_new)
@@ -329,8 +333,9 @@ def p_median(
     _check_p(p, fixed_mask)
     orphans = np.setdiff1d(np.arange(table.n_demand), table.pair_demand)
     if len(orphans):
-        msg = (f"{len(orphans)} demand point(s) have no cost to any candidate (e.g. {table.demand_ids[orphans[0]]}); "
-               "p-median must assign everyone: add their costs or drop them.")
+        msg = (_("{n_orphans} demand point(s) have no cost to any candidate (e.g. {demand_ids}); p-median must "
+                 "assign everyone: add their costs or drop them.").format(
+                 n_orphans=len(orphans), demand_ids=table.demand_ids[orphans[0]]))
         raise InfeasibleError(msg)
     n_c, n_z = table.n_candidates, len(table.cost)
     c = np.concatenate([np.zeros(n_c), table.weights[table.pair_demand] * table.cost])
@@ -360,7 +365,7 @@ def capacitated_coverage(
         If the table has no capacities.
     """
     if table.capacity is None:
-        msg = "capacitated coverage needs a `capacity` column in the candidates."
+        msg = _("capacitated coverage needs a `capacity` column in the candidates.")
         raise ValueError(msg)
     started = time.perf_counter()
     fixed_mask = _fixed_mask(table, fixed)
@@ -403,7 +408,8 @@ def one_per_unit(
     units = np.asarray([str(u) if u is not None else "" for u in unit_of_candidate], dtype=object)
     empty = [u for u in units_lacking if not (units == str(u)).any()]
     if empty:
-        msg = f"unit(s) {', '.join(map(str, empty[:5]))} lack a facility but have no candidate site; add candidates."
+        msg = _("unit(s) {empty} lack a facility but have no candidate site; add candidates.").format(
+                empty=', '.join(map(str, empty[:5])))
         raise InfeasibleError(msg)
     lacking = [str(u) for u in units_lacking]
     group = pd.Index(lacking).drop_duplicates().get_indexer(pd.Index(units)).astype(np.int64)  # -1: not a lacking unit
@@ -456,7 +462,8 @@ def best_in_each_unit(
     lacking = pd.Index([str(u) for u in units_lacking]).drop_duplicates()
     empty = [u for u in lacking if not ((cunit == u) & ~fixed_mask).any()]
     if empty:
-        msg = f"unit(s) {', '.join(map(str, empty[:5]))} lack a facility but have no candidate site; add candidates."
+        msg = _("unit(s) {empty} lack a facility but have no candidate site; add candidates.").format(
+                empty=', '.join(map(str, empty[:5])))
         raise InfeasibleError(msg)
     cover = coverage_matrix(table, cutoff)
     reached = covered_rows(cover, fixed_mask)

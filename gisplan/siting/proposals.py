@@ -31,6 +31,7 @@ from gisplan.analysis.demand import WEIGHTS
 from gisplan.coords import wgs84_to_gcj02
 from gisplan.divisions import division_code_at
 from gisplan.errors import InfeasibleError
+from gisplan.i18n import _
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import pairwise_minutes
 from gisplan.network.snapping import snap_index, snap_points
@@ -301,8 +302,8 @@ def _answer(  # noqa: PLR0913 - the question, its table and keyword-only options
     unit = np.concatenate([np.full(n_fixed, None, dtype=object), division_code_at(candidates.geometry, polys)])
     placeable = [u for u in question.lacking if (unit == u).any()]
     if len(placeable) < question.amount:
-        msg = (f"{len(question.lacking) - len(placeable)} of the lacking divisions have no candidate site "
-               "(no road node inside them); give candidates there.")
+        msg = (_("{n_without} of the lacking divisions have no candidate site (no road node inside them); give "
+                 "candidates there.").format(n_without=len(question.lacking) - len(placeable)))
         if not placeable:
             raise InfeasibleError(msg)
         logger.warning(msg)
@@ -403,7 +404,8 @@ def propose_by_area(  # noqa: PLR0913 - keyword-only layers and options
     frame = pd.DataFrame({"i": np.arange(len(cxy)), "unit": unit, "distance": distance, "near_w": near_w})
     frame = frame[frame["unit"].isin(set(question.lacking))]
     if frame.empty:
-        msg = "none of the lacking divisions holds a candidate site (no road node inside them); give candidates there."
+        msg = _("none of the lacking divisions holds a candidate site (no road node inside them); give candidates "
+                "there.")
         raise InfeasibleError(msg)
     cx = frame["unit"].map(centre["x"]).to_numpy(dtype=float)
     cy = frame["unit"].map(centre["y"]).to_numpy(dtype=float)

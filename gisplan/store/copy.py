@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store.workspace import LayerWrite
 
 if TYPE_CHECKING:
@@ -97,8 +98,8 @@ def copy_workspace(source: Workspace, target: Workspace, *, wait_s: float = 600.
     meta = source.metadata()
     with target.lock(wait_s=wait_s):
         if target.layer_names():
-            msg = (f"{target.label} already has layers ({', '.join(sorted(target.layer_names()))}); copy into a new "
-                   "or empty workspace.")
+            msg = (_("{label} already has layers ({layer_names}); copy into a new or empty workspace.").format(
+                     label=target.label, layer_names=', '.join(sorted(target.layer_names()))))
             raise StoreError(msg)
         digests: dict[str, tuple[int, str]] = {}
         with target.transaction(action="copy", detail={"from": source.label, "revision": source.revision()},

@@ -30,6 +30,7 @@ import pandas as pd
 import pyogrio
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.settings import gpkg_dataset_options
 from gisplan.store.gpkgfile import commit_file as _commit_file
 from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
@@ -291,8 +292,9 @@ class GeoPackageWorkspace(Workspace):
                 new_workspace = True
             last = _last_revision(tmp)
             if last != revision - 1:
-                msg = (f"{path} changed during the transaction (revision {last}, expected {revision - 1}); "
-                       "hold the writer lock around it. The store is unchanged.")
+                msg = (_("{path} changed during the transaction (revision {last}, expected {expected}); hold the "
+                         "writer lock around it. The store is unchanged.").format(
+                         path=path, last=last, expected=revision - 1))
                 raise StoreError(msg)
             touched = list(dict.fromkeys(op.name for op in operations))
             before = {name: (_read_stored(tmp, name), _meta_row(tmp, name)) for name in touched}
@@ -315,7 +317,7 @@ class GeoPackageWorkspace(Workspace):
             _commit_file(tmp, path)
         except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 NotImplementedError, TypeError, ValueError) as exc:
-            msg = f"writing {path} failed ({exc}); the store is unchanged."
+            msg = _("writing {path} failed ({exc}); the store is unchanged.").format(path=path, exc=exc)
             raise StoreError(msg) from exc
         finally:
             _remove_tmp(tmp)
@@ -529,7 +531,7 @@ def _drop(tmp: Path, name: str, *, label: str) -> None:
         con.execute("BEGIN")
         if not con.execute(f"SELECT count(*) FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()[0]:  # noqa: S608
             con.execute("ROLLBACK")
-            msg = f"{label} has no layer {name!r} to drop; the store is unchanged."
+            msg = _("{label} has no layer {name!r} to drop; the store is unchanged.").format(label=label, name=name)
             raise StoreError(msg)
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         geometry = (con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,))
@@ -551,20 +553,22 @@ def _read_own_table(path: Path, table: str, order: str) -> pd.DataFrame:
     """Read one of gisplan's own tables; a GeoPackage without them reads as empty (a new workspace)."""
     columns = list(META_COLUMNS if table == META_TABLE else LOG_COLUMNS)
     if not path.exists():
-        msg = f"workspace {path} does not exist; import a layer first (`gisplan layers import`)."
+        msg = _("workspace {path} does not exist; import a layer first (`gisplan layers import`).").format(path=path)
         raise StoreError(msg)
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "gpkg_contents" not in tables:
-                msg = f"{path} is not a GeoPackage; give a .gpkg workspace (a new name creates one)."
+                msg = _("{path} is not a GeoPackage; give a .gpkg workspace (a new name creates one).").format(
+                        path=path)
                 raise StoreError(msg)
             if table not in tables:
                 return pd.DataFrame(columns=columns)
             # table and order are this module's constants, never user input
             frame = pd.read_sql_query(f"SELECT * FROM {table} ORDER BY {order}", con)  # noqa: S608
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        msg = f"{path} is not a GeoPackage ({exc}); give a .gpkg workspace (a new name creates one)."
+        msg = _("{path} is not a GeoPackage ({exc}); give a .gpkg workspace (a new name creates one).").format(
+                path=path, exc=exc)
         raise StoreError(msg) from None
     for column in columns:  # a change log written before revisions existed has no `revision`
         if column not in frame:

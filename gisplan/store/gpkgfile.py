@@ -14,6 +14,7 @@ import time
 from typing import IO, TYPE_CHECKING
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,15 +82,16 @@ def writer_lock(path: Path, *, wait_s: float = 600.0) -> Iterator[None]:
         fh = lock_path.open("a+")
     except OSError as exc:
         _tidy_new(path, lock_path, created, existed=existed)
-        msg = f"cannot write a workspace at {path} ({exc.strerror or exc}); choose a folder you can write to."
+        msg = _("cannot write a workspace at {path} ({strerror}); choose a folder you can write to.").format(
+                path=path, strerror=exc.strerror or exc)
         raise StoreError(msg) from None
     deadline = time.monotonic() + wait_s
     waited = False
     with fh:
         while not _try_lock(fh):
             if time.monotonic() >= deadline:
-                msg = (f"{path} is being written by another gisplan process (waited {wait_s:g} s); "
-                       "wait for it to finish and retry.")
+                msg = (_("{path} is being written by another gisplan process (waited {wait_s:g} s); wait for it to "
+                         "finish and retry.").format(path=path, wait_s=wait_s))
                 raise StoreError(msg)
             if not waited:
                 logger.warning("%s is being written by another gisplan process; waiting …", path)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +66,8 @@ def check_layer_name(name: str) -> str:
     'facilities_public_cemetery'
     """
     if not _NAME_RE.fullmatch(name):
-        msg = f"layer name {name!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a letter."
+        msg = _("layer name {name!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a letter.").format(
+                name=name)
         raise StoreError(msg)
     return name
 
@@ -211,13 +213,13 @@ class Transaction:
         for op in self._operations:
             present = isinstance(op, LayerWrite) if op.name == name else present
         if not present:
-            msg = f"{self.workspace.label} has no layer {name!r} to drop."
+            msg = _("{label} has no layer {name!r} to drop.").format(label=self.workspace.label, name=name)
             raise StoreError(msg)
         self._operations.append(Drop(name))
 
     def _check_open(self) -> None:
         if self._over:
-            msg = "this transaction is over; open another with `workspace.transaction(...)`."
+            msg = _("this transaction is over; open another with `workspace.transaction(...)`.")
             raise StoreError(msg)
 
     def _end(self, *, committed: bool) -> None:

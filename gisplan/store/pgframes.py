@@ -11,6 +11,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gisplan.i18n import _
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -36,13 +38,14 @@ def split_geometry(data: pd.DataFrame) -> tuple[pd.DataFrame, gpd.GeoSeries | No
 def check_columns(columns: Sequence[str], *, spatial: bool) -> None:
     for column in columns:
         if column in RESERVED or (spatial and column == GEOMETRY):
-            msg = f"column {column!r} is reserved for gisplan's own bookkeeping; rename it."
+            msg = _("column {column!r} is reserved for gisplan's own bookkeeping; rename it.").format(column=column)
             raise ValueError(msg)
         if len(column.encode()) > _IDENTIFIER_BYTES:
-            msg = f"column {column!r} is longer than PostgreSQL's {_IDENTIFIER_BYTES} bytes; shorten it."
+            msg = _("column {column!r} is longer than PostgreSQL's {limit} bytes; shorten it.").format(
+                    column=column, limit=_IDENTIFIER_BYTES)
             raise ValueError(msg)
         if "\x00" in column:
-            msg = f"column {column!r} holds a NUL character; rename it."
+            msg = _("column {column!r} holds a NUL character; rename it.").format(column=column)
             raise ValueError(msg)
 
 
@@ -68,10 +71,11 @@ def pg_type(series: pd.Series, column: str) -> tuple[str, str]:  # noqa: PLR0911
             return "boolean", "boolean"
         if kinds == {bytes}:
             return "bytea", str(dtype)
-        msg = f"column {column!r} holds values of type {', '.join(sorted(k.__name__ for k in kinds))}; " \
-              "give text, numbers, booleans or dates."
+        msg = _("column {column!r} holds values of type {kinds}; give text, numbers, booleans or dates.").format(
+                column=column, kinds=', '.join(sorted(k.__name__ for k in kinds)))
         raise TypeError(msg)
-    msg = f"column {column!r} has dtype {dtype}, which a PostGIS workspace cannot store; convert it first."
+    msg = _("column {column!r} has dtype {dtype}, which a PostGIS workspace cannot store; convert it first.").format(
+            column=column, dtype=dtype)
     raise TypeError(msg)
 
 

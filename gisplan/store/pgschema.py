@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store.workspace import LOG_TABLE, META_TABLE
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def driver() -> Any:
     try:
         import psycopg  # noqa: PLC0415
     except ImportError:
-        msg = "PostGIS workspaces need psycopg 3: pip install 'gisplan[postgis]' (or pip install 'psycopg[binary]')"
+        msg = _("PostGIS workspaces need psycopg 3: pip install 'gisplan[postgis]' (or pip install "
+                "'psycopg[binary]')")
         raise ImportError(msg) from None
     return psycopg
 
@@ -83,11 +85,12 @@ def parse_postgres_uri(uri: str) -> tuple[str, str]:
     schema = schemas[-1] if schemas else _DEFAULT_SCHEMA
     shown = PASSWORD_IN_URI.sub(r"\1:…@", uri.strip())
     if not _SCHEMA_RE.fullmatch(schema):
-        msg = (f"workspace {shown}: schema {schema!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with a "
-               "letter (`?schema=yongchuan`).")
+        msg = (_("workspace {shown}: schema {schema!r} must be lower_snake_case ASCII (a-z, 0-9, _), starting with "
+                 "a letter (`?schema=yongchuan`).").format(shown=shown, schema=schema))
         raise StoreError(msg)
     if not parts.path.strip("/"):
-        msg = f"workspace {shown}: name the database (`postgresql://user@host:5432/DATABASE?schema={schema}`)."
+        msg = _("workspace {shown}: name the database (`postgresql://user@host:5432/DATABASE?schema={schema}`).").format(
+                shown=shown, schema=schema)
         raise StoreError(msg)
     rest = urlencode([(key, value) for key, value in query if key != "schema"])
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema

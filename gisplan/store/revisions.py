@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from gisplan.errors import ConflictError, StoreError
+from gisplan.i18n import _
 from gisplan.store.history import LayerChange, hash_matches, undo_change
 from gisplan.store.workspace import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
 
@@ -41,7 +42,8 @@ def revision_as_of(ws: Workspace, as_of: AsOf) -> int:
     if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.strip().isdigit()):
         number = int(as_of)
         if not 0 <= number <= last:
-            msg = f"{ws.label} has revisions 0 to {last}; there is no revision {number}."
+            msg = _("{label} has revisions 0 to {last}; there is no revision {number}.").format(
+                    label=ws.label, last=last, number=number)
             raise StoreError(msg)
         return number
     moment = _moment(as_of)
@@ -68,15 +70,17 @@ def layer_at(ws: Workspace, name: str, revision: int) -> pd.DataFrame | None:
     check_layer_name(name)
     start = ws.history_start()
     if revision < start - 1:
-        msg = (f"{ws.label} has history from revision {start} on; the state at revision {revision} "
-               f"cannot be rebuilt (read as of revision {max(start - 1, 0)} or later).")
+        msg = (_("{label} has history from revision {start} on; the state at revision {revision} cannot be rebuilt "
+                 "(read as of revision {earliest} or later).").format(
+                 label=ws.label, start=start, revision=revision, earliest=max(start - 1, 0)))
         raise StoreError(msg)
     frame = ws.read(name) if ws.has_layer(name) else None
     for rev, change in reversed(ws.layer_changes(layer=name, after=revision)):
         try:
             frame = undo_change(frame, change)
         except ValueError as exc:
-            msg = f"cannot rebuild layer {name!r} as of revision {revision} (at revision {rev}): {exc}"
+            msg = _("cannot rebuild layer {name!r} as of revision {revision} (at revision {rev}): {exc}").format(
+                    name=name, revision=revision, rev=rev, exc=exc)
             raise StoreError(msg) from None
     return frame
 
@@ -86,7 +90,7 @@ def layer_names_at(ws: Workspace, revision: int) -> frozenset[str]:
     """The layers the workspace held right after `revision`."""
     names = set(ws.layer_names())
     first: dict[str, LayerChange] = {}
-    for _, change in ws.layer_changes(after=revision):
+    for _rev, change in ws.layer_changes(after=revision):
         first.setdefault(change.layer, change)
     for layer, change in first.items():
         if change.schema_before is None:
@@ -98,16 +102,17 @@ def layer_names_at(ws: Workspace, revision: int) -> frozenset[str]:
 
 
 def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str | None, action: str) -> int:
-    changes = [c for _, c in ws.layer_changes(revision=revision)]
+    changes = [c for _rev, c in ws.layer_changes(revision=revision)]
     if not changes:
-        msg = f"revision {revision} of {ws.label} changed no layer; there is nothing to revert."
+        msg = _("revision {revision} of {label} changed no layer; there is nothing to revert.").format(
+                revision=revision, label=ws.label)
         raise StoreError(msg)
     ops: list[Operation] = []
     conflicts = []
     for change in changes:
         current = ws.read(change.layer) if ws.has_layer(change.layer) else None
         if not hash_matches(current, change.hash_after):
-            later = sorted({r for r, _ in ws.layer_changes(layer=change.layer, after=revision)})
+            later = sorted({r for r, _change in ws.layer_changes(layer=change.layer, after=revision)})
             conflicts.append(f"`{change.layer}` (changed again in revision {_who_when(ws, later)})")
             continue
         before = undo_change(current, change)
@@ -116,8 +121,9 @@ def revert_revision(ws: Workspace, revision: int, *, user: str | None, note: str
         else:
             ops.append(_restoring_write(change, before))
     if conflicts:
-        msg = (f"cannot revert revision {revision}: {'; '.join(conflicts)}. Revert the later revisions "
-               "first (`gisplan history` lists them); nothing was changed.")
+        msg = (_("cannot revert revision {revision}: {conflicts}. Revert the later revisions first (`gisplan "
+                 "history` lists them); nothing was changed.").format(
+                 revision=revision, conflicts='; '.join(conflicts)))
         raise ConflictError(msg)
     detail = {"reverts": revision}
     with ws.transaction(action=action, detail=detail, lock=False, user=user,
@@ -160,7 +166,8 @@ def _moment(as_of: str | date | datetime) -> pd.Timestamp:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            msg = f"as-of {as_of!r} is not a revision number, a date (2024-12-31) or a time (2024-12-31T18:00)."
+            msg = _("as-of {as_of!r} is not a revision number, a date (2024-12-31) or a time "
+                    "(2024-12-31T18:00).").format(as_of=as_of)
             raise StoreError(msg) from None
         as_of = parsed.date() if len(text) <= len("2024-12-31") else parsed
     if not isinstance(as_of, datetime):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store.gpkg import GeoPackageWorkspace
 from gisplan.store.pgschema import has_table, sql_composition
 from gisplan.store.postgis import PostGISWorkspace
@@ -69,10 +70,12 @@ _PG_DDL = (
 
 def _require(ws: Workspace) -> None:
     if not isinstance(ws, GeoPackageWorkspace | PostGISWorkspace):
-        msg = f"the service tables are kept in GeoPackage and PostGIS workspaces only (got {type(ws).__name__})."
+        msg = _("the service tables are kept in GeoPackage and PostGIS workspaces only (got {kind}).").format(
+                kind=type(ws).__name__)
         raise StoreError(msg)
     if not ws.exists():
-        msg = f"workspace {ws.label} does not exist; create it first (`gisplan db init {ws.label}`)."
+        msg = _("workspace {label} does not exist; create it first (`gisplan db init {label}`).").format(
+                label=ws.label)
         raise StoreError(msg)
 
 
@@ -87,7 +90,7 @@ def _sqlite(ws: GeoPackageWorkspace, *, write: bool) -> Iterator[sqlite3.Connect
         try:
             con = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
         except sqlite3.Error as exc:
-            msg = f"cannot open {ws.label} ({exc})."
+            msg = _("cannot open {label} ({exc}).").format(label=ws.label, exc=exc)
             raise StoreError(msg) from None
         with contextlib.closing(con):
             if write:
@@ -238,5 +241,5 @@ def layer_revisions(ws: Workspace) -> tuple[int, dict[str, int]]:
     else:
         return ws.revision(), {}
     by_layer = {str(layer): int(rev) for layer, rev in rows if layer is not None and rev is not None}
-    last = max((int(rev) for _, rev in rows if rev is not None), default=0)
+    last = max((int(rev) for _rid, rev in rows if rev is not None), default=0)
     return last, by_layer

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store.gpkg import GeoPackageWorkspace
 from gisplan.store.postgis import PostGISWorkspace
 from gisplan.store.workspace import Workspace
@@ -59,11 +60,11 @@ def open_workspace(uri: str | os.PathLike[str] | Workspace) -> Workspace:
     elif scheme in _POSTGRES:
         return PostGISWorkspace(text)
     elif scheme is not None:
-        msg = (f"workspace {text}: unknown kind of workspace `{scheme}:`; give a GeoPackage path "
-               "(`work/district.gpkg` or `gpkg:work/district.gpkg`) or a PostGIS URI "
-               "(`postgresql://user@host:5432/db?schema=district`).")
+        msg = (_("workspace {text}: unknown kind of workspace `{scheme}:`; give a GeoPackage path "
+                 "(`work/district.gpkg` or `gpkg:work/district.gpkg`) or a PostGIS URI "
+                 "(`postgresql://user@host:5432/db?schema=district`).").format(text=text, scheme=scheme))
         raise StoreError(msg)
     if not text:
-        msg = "the workspace is empty; give a GeoPackage path (`-w work/district.gpkg`)."
+        msg = _("the workspace is empty; give a GeoPackage path (`-w work/district.gpkg`).")
         raise StoreError(msg)
     return GeoPackageWorkspace(Path(text))

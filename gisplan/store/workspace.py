@@ -25,6 +25,7 @@ import pandas as pd
 
 from gisplan.catalogue import facility_type_of
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store.history import LayerChange, diff_layer
 from gisplan.store.operations import (
     HISTORY_COLUMNS,
@@ -245,13 +246,14 @@ class Workspace(ABC):
         if as_of is not None:
             frame = self._read_as_of(name, as_of)
             if not isinstance(frame, gpd.GeoDataFrame):
-                msg = f"layer {name!r} of {self.label} was an attribute table then; read it with `read_table`."
+                msg = _("layer {name!r} of {label} was an attribute table then; read it with `read_table`.").format(
+                        name=name, label=self.label)
                 raise StoreError(msg)
             return frame
         self._require(name)
         if not self._is_spatial(name):
-            msg = (f"layer {name!r} of {self.label} is an attribute table without geometry; "
-                   "read it with `read_table`, or import it again from a spatial file.")
+            msg = (_("layer {name!r} of {label} is an attribute table without geometry; read it with `read_table`, "
+                     "or import it again from a spatial file.").format(name=name, label=self.label))
             raise StoreError(msg)
         return self._read_spatial(name)
 
@@ -290,11 +292,13 @@ class Workspace(ABC):
     def _require(self, name: str) -> None:
         check_layer_name(name)
         if not self.exists():
-            msg = f"workspace {self.label} does not exist; import a layer first (`gisplan layers import`)."
+            msg = _("workspace {label} does not exist; import a layer first (`gisplan layers import`).").format(
+                    label=self.label)
             raise StoreError(msg)
         names = self.layer_names()
         if name not in names:
-            msg = f"{self.label} has no layer {name!r} (layers: {', '.join(sorted(names)) or 'none'})."
+            msg = _("{label} has no layer {name!r} (layers: {names}).").format(
+                    label=self.label, name=name, names=', '.join(sorted(names)) or _("none"))
             raise StoreError(msg)
 
     # ------------------------------------------------------------------------------------------ writing
@@ -454,8 +458,9 @@ class Workspace(ABC):
         revision = self.revision_as_of(as_of)
         frame = self.layer_at(name, revision)
         if frame is None:
-            held = ", ".join(sorted(self.layer_names_at(revision))) or "none"
-            msg = f"{self.label} had no layer {name!r} at revision {revision} ({as_of}; layers then: {held})."
+            held = ", ".join(sorted(self.layer_names_at(revision))) or _("none")
+            msg = _("{label} had no layer {name!r} at revision {revision} ({as_of}; layers then: {held}).").format(
+                    label=self.label, name=name, revision=revision, as_of=as_of, held=held)
             raise StoreError(msg)
         return frame
 
@@ -471,7 +476,7 @@ class Workspace(ABC):
         b = self.layer_at(name, self.revision_as_of(until)) if until is not None else (
             self.read(name) if self.has_layer(name) else None)
         if a is None and b is None:
-            msg = f"{self.label} has no layer {name!r} at either point in time."
+            msg = _("{label} has no layer {name!r} at either point in time.").format(label=self.label, name=name)
             raise StoreError(msg)
         return diff_layer(name, a, b)
 
@@ -496,7 +501,7 @@ class Workspace(ABC):
         with self.lock(wait_s=wait_s):
             target = self.undoable()
             if target is None:
-                msg = f"{self.label} has no change to undo."
+                msg = _("{label} has no change to undo.").format(label=self.label)
                 raise StoreError(msg)
             return self._revert(target, user=user, note=note, action="undo")
 
