@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan.i18n import _
+
 __all__ = [
     "KEY_COLUMNS",
     "LABEL_COLUMNS",
@@ -594,8 +596,9 @@ def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame
         If `after` is not the layer as `change` left it (its hash differs).
     """
     if not hash_matches(after, change.hash_after):
-        msg = (f"layer {change.layer!r} is not as revision left it (hash {str(layer_hash(after))[:12]}, "
-               f"expected {str(change.hash_after)[:12]}); it cannot be taken back exactly.")
+        msg = _("layer {layer!r} is not as revision left it (hash {found}, expected {expected}); it cannot be taken "
+                "back exactly.").format(layer=change.layer, found=str(layer_hash(after))[:12],
+                                        expected=str(change.hash_after)[:12])
         raise ValueError(msg)
     if change.schema_before is None:
         return None

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import ConflictError, StoreError
+from gisplan.i18n import _
 from gisplan.store.history import diff_layer, row_edit_change
 from gisplan.store.pgframes import python_scalar
 from gisplan.store.pghistory import last_change, record_revision
@@ -85,8 +86,10 @@ def _row_edit(ws: PostGISWorkspace, name: str, fid: int, *, action: str, user: s
                 record_revision(con, ws.schema, edit.revision, [change], action=action, user=user, note=note,
                                 undoes=None, detail=edit.detail)
         except psycopg.Error as exc:
-            verb = "undoing" if action == "undo" else "editing"
-            msg = f"{verb} row {fid} of {name} in {ws.label} failed ({first_line(exc)}); nothing was written."
+            undo = action == "undo"
+            text = (_("undoing row {fid} of {name} in {label} failed ({reason}); nothing was written.") if undo
+                    else _("editing row {fid} of {name} in {label} failed ({reason}); nothing was written."))
+            msg = text.format(fid=fid, name=name, label=ws.label, reason=first_line(exc))
             raise StoreError(msg) from exc
 
 
@@ -98,7 +101,8 @@ def _change(ws: PostGISWorkspace, con: psycopg.Connection[Any], name: str, fid: 
     sql = _driver().sql
     after_row = read_stored(con, ws.schema, name, fid=fid)
     if after_row is None or len(after_row) != 1 or before_row is None or len(before_row) != 1:
-        msg = f"row {fid} of {name} in {ws.label} was not found while recording the edit; nothing was written."
+        msg = _("row {fid} of {name} in {label} was not found while recording the edit; nothing was written.").format(
+            fid=fid, name=name, label=ws.label)
         raise StoreError(msg)
     found = con.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(
         table(ws.schema, name), sql.Identifier(FID)), (int(fid),)).fetchone()
@@ -108,7 +112,8 @@ def _change(ws: PostGISWorkspace, con: psycopg.Connection[Any], name: str, fid: 
     if change is None:
         after = read_stored(con, ws.schema, name)
         if after is None:
-            msg = f"layer {name} of {ws.label} was not found while recording the edit; nothing was written."
+            msg = _("layer {name} of {label} was not found while recording the edit; nothing was written.").format(
+                name=name, label=ws.label)
             raise StoreError(msg)
         before = pd.concat([after.iloc[:position], before_row, after.iloc[position + 1:]], ignore_index=True)
         change = diff_layer(name, before, after, meta_before=meta, meta_after=meta)
@@ -125,8 +130,9 @@ def edit_row(  # noqa: PLR0913 - the method's parameters, keyword-only options
         con = edit.con
         unknown = sorted(set(values) - set(edit.columns) - {GEOMETRY})
         if unknown or (geometry is not None and not edit.spatial):
-            msg = (f"layer {name!r} of {ws.label} has no column(s) {', '.join(unknown) or GEOMETRY}; "
-                   f"its columns are {', '.join(c for c in edit.columns if c != GEOMETRY)}.")
+            msg = _("layer {name!r} of {label} has no column(s) {unknown}; its columns are {columns}.").format(
+                name=name, label=ws.label, unknown=", ".join(unknown) or GEOMETRY,
+                columns=", ".join(c for c in edit.columns if c != GEOMETRY))
             raise StoreError(msg)
         _check_version(ws, con, name, fid, base_version)
         _archive(ws, con, name, fid, edit.revision, spatial=edit.spatial)
@@ -159,7 +165,8 @@ def undo_row(ws: PostGISWorkspace, name: str, fid: int, *, base_version: int, us
             sql.SQL("SELECT version, row, geometry FROM {} WHERE layer = %s AND fid = %s "
                     "ORDER BY seq DESC LIMIT 1").format(table(ws.schema, HISTORY_TABLE)), (name, int(fid))).fetchone()
         if before is None:
-            msg = f"row {fid} of {name} in {ws.label} has no earlier version to go back to."
+            msg = _("row {fid} of {name} in {label} has no earlier version to go back to.").format(
+                fid=fid, name=name, label=ws.label)
             raise StoreError(msg)
         _archive(ws, con, name, fid, edit.revision, spatial=edit.spatial)
         layer = table(ws.schema, name)
@@ -215,6 +222,7 @@ def _current(ws: PostGISWorkspace, con: psycopg.Connection[Any], name: str, fid:
         sql.Identifier(FID), sql.Identifier(VERSION), sql.Identifier(CHANGED_BY), sql.Identifier(CHANGED_AT),
         table(ws.schema, name), sql.Identifier(FID)), (int(fid),)).fetchone()
     if found is None:
-        msg = f"layer {name!r} of {ws.label} has no row {fid}; nothing was written."
+        msg = _("layer {name!r} of {label} has no row {fid}; nothing was written.").format(
+            name=name, label=ws.label, fid=fid)
         raise StoreError(msg)
     return RowVersion(int(found[0]), int(found[1]), found[2], str(found[3]))

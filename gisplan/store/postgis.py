@@ -41,6 +41,7 @@ import pandas as pd
 import shapely
 
 from gisplan.errors import StoreError
+from gisplan.i18n import _
 from gisplan.store import pgedits, pghistory
 from gisplan.store.pgedits import RowVersion
 from gisplan.store.pgframes import check_columns, pg_type, python_values, split_geometry
@@ -189,7 +190,8 @@ class PostGISWorkspace(Workspace):
     def _read_own(self, query: sql_module.Composed, columns: Sequence[str]) -> pd.DataFrame:
         with self._connect() as con:
             if not _has_table(con, self.schema, META_TABLE):
-                msg = f"workspace {self.label} does not exist; import a layer first (`gisplan layers import`)."
+                msg = _("workspace {label} does not exist; import a layer first (`gisplan layers import`).").format(
+                    label=self.label)
                 raise StoreError(msg)
             rows = con.execute(query).fetchall()
         frame = pd.DataFrame(rows, columns=list(columns))
@@ -276,8 +278,8 @@ class PostGISWorkspace(Workspace):
         with self._connect() as con:
             while not con.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:  # type: ignore[index]
                 if time.monotonic() >= deadline:
-                    msg = (f"{self.label} is being written by another gisplan process (waited {wait_s:g} s); "
-                           "wait for it to finish and retry.")
+                    msg = _("{label} is being written by another gisplan process (waited {wait_s:g} s); wait for it "
+                            "to finish and retry.").format(label=self.label, wait_s=wait_s)
                     raise StoreError(msg)
                 if not waited:
                     logger.warning("%s is being written by another gisplan process; waiting …", self.label)
@@ -305,8 +307,9 @@ class PostGISWorkspace(Workspace):
                     ensure_history(con, self.schema)
                 last = last_revision(con, self.schema)
                 if last != revision - 1:
-                    msg = (f"{self.label} changed during the transaction (revision {last}, expected "
-                           f"{revision - 1}); hold the writer lock around it. The store is unchanged.")
+                    msg = _("{label} changed during the transaction (revision {last}, expected {expected}); hold the "
+                            "writer lock around it. The store is unchanged.").format(
+                        label=self.label, last=last, expected=revision - 1)
                     raise StoreError(msg)
                 before = pghistory.snapshot(con, self.schema, [op.name for op in operations])
                 if new_workspace:
@@ -324,7 +327,8 @@ class PostGISWorkspace(Workspace):
                     pghistory.record_revision(con, self.schema, revision, pghistory.changes_since(
                         con, self.schema, before), action=action, user=user, note=note, undoes=undoes, detail=detail)
         except (psycopg.Error, TypeError, ValueError, OverflowError) as exc:
-            msg = f"writing {self.label} failed ({_first_line(exc)}); the store is unchanged."
+            msg = _("writing {label} failed ({reason}); the store is unchanged.").format(
+                label=self.label, reason=_first_line(exc))
             raise StoreError(msg) from exc
         logger.info("commit: %d operation(s) written to %s (revision %d)", len(operations), self.label, revision)
 
@@ -332,7 +336,7 @@ class PostGISWorkspace(Workspace):
         sql = _sql()
         check_layer_name(w.name)
         if w.name in OWN_TABLES:
-            msg = f"layer name {w.name!r} is one of gisplan's own tables; choose another name."
+            msg = _("layer name {name!r} is one of gisplan's own tables; choose another name.").format(name=w.name)
             raise ValueError(msg)
         frame, geometry, srid = split_geometry(w.data)
         columns = [(str(c), pg_type(frame[c], str(c))) for c in frame.columns]
@@ -402,7 +406,8 @@ class PostGISWorkspace(Workspace):
         found = con.execute(sql.SQL("SELECT count(*) FROM {} WHERE layer = %s").format(table(self.schema, META_TABLE)),
                             (name,)).fetchone()
         if not found or not found[0]:
-            msg = f"{self.label} has no layer {name!r} to drop; the store is unchanged."
+            msg = _("{label} has no layer {name!r} to drop; the store is unchanged.").format(
+                label=self.label, name=name)
             raise StoreError(msg)
         con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table(self.schema, name)))
         for own in (META_TABLE, COLUMNS_TABLE):
@@ -517,8 +522,9 @@ class PostGISWorkspace(Workspace):
             try:
                 con = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10, application_name="gisplan")
             except psycopg.Error as exc:
-                msg = (f"cannot connect to workspace {self.label} ({_first_line(exc)}); check the host, port, user "
-                       "and database, and that the server is running (password: PGPASSWORD or ~/.pgpass).")
+                msg = _("cannot connect to workspace {label} ({reason}); check the host, port, user and database, "
+                        "and that the server is running (password: PGPASSWORD or ~/.pgpass).").format(
+                    label=self.label, reason=_first_line(exc))
                 raise StoreError(msg) from None
         try:
             yield con
