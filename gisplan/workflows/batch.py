@@ -393,12 +393,13 @@ def _shared_roads(path: Path, sha256: str) -> tuple[gpd.GeoDataFrame, bool]:
         if found is None:
             seen = file_sha256(path) if path.exists() else "missing"
             if seen != sha256:
-                msg = (f"road file {path} on {socket.gethostname()} is not the one the batch was planned with "
-                       f"(SHA-256 {seen[:12]} ≠ {sha256[:12]}); every worker must read the same file (a shared "
-                       "file system), and the file must not change during a batch.")
+                msg = _("road file {path} on {host} is not the one the batch was planned with (SHA-256 {seen} ≠ "
+                        "{expected}); every worker must read the same file (a shared file system), and the file must "
+                        "not change during a batch.").format(path=path, host=socket.gethostname(), seen=seen[:12],
+                                                             expected=sha256[:12])
                 raise ConfigError(msg)
             found = read_roads_file(path)
-            _ = found.sindex  # built once, then every district's clip is a tree query
+            _index = found.sindex  # built once, then every district's clip is a tree query
             _ROADS.clear()  # one network per process: a new file replaces the old copy
             _ROADS[key] = found
         return found, fresh
@@ -640,9 +641,10 @@ def _run_dask(
         try:
             cluster, client = None, dd.Client(scheduler)
         except (OSError, TimeoutError, ValueError) as exc:  # nothing listening, a wrong address
-            msg = (f"--scheduler {scheduler}: no Dask scheduler answers there ({exc}). gisplan joins a running "
-                   "cluster and does not start one: start it first (`dask scheduler`, then `dask worker ADDRESS` "
-                   "on each node; see the README), or use --workers N for a cluster on this machine.")
+            msg = _("--scheduler {scheduler}: no Dask scheduler answers there ({reason}). gisplan joins a running "
+                    "cluster and does not start one: start it first (`dask scheduler`, then `dask worker ADDRESS` on "
+                    "each node; see the README), or use --workers N for a cluster on this machine.").format(
+                scheduler=scheduler, reason=exc)
             raise ConfigError(msg) from None
         slots = sum(client.nthreads().values()) or 1
         threads: int | None = None  # each worker's GISPLAN_THREADS, else 1 (see run_district)
