@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from gisplan.errors import GisplanError
+from gisplan.i18n import _
 from gisplan.service.common import RequestError
 from gisplan.store.servicetables import add_token_row, read_tokens, revoke_token_row
 from gisplan.vocab import ServiceRole
@@ -87,7 +88,8 @@ def make_token(ws: Workspace, *, user: str, role: ServiceRole) -> tuple[str, str
     """
     user = user.strip()
     if not user or len(user) > _USER_MAX or not user.isprintable():
-        msg = f"`--user` must be a printable name of 1–{_USER_MAX} characters (got {user!r})."
+        msg = _("`--user` must be a printable name of 1–{most} characters (got {user!r}).").format(most=_USER_MAX,
+                                                                                                  user=user)
         raise GisplanError(msg)
     token = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
@@ -111,7 +113,8 @@ def revoke_token(ws: Workspace, token_id: str) -> None:
         If there is no live token with that id.
     """
     if not revoke_token_row(ws, token_id, at=_now()):
-        msg = f"no live token {token_id!r}; `gisplan serve token list` shows the tokens and their ids."
+        msg = _("no live token {token_id!r}; `gisplan serve token list` shows the tokens and their ids.").format(
+            token_id=token_id)
         raise GisplanError(msg)
 
 

@@ -16,6 +16,7 @@ from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gisplan.errors import PlaceNameError
+from gisplan.i18n import _
 from gisplan.placenames.register import Application
 from gisplan.service.auth import authorise
 from gisplan.service.common import BEARER, RequestError
@@ -54,7 +55,7 @@ class _Text(BaseModel):
     def _no_nul(self) -> _Text:
         bad = [name for name, value in self if isinstance(value, str) and "\x00" in value]
         if bad:
-            msg = f"NUL character in {', '.join(bad)}"
+            msg = _("NUL character in {fields}").format(fields=", ".join(bad))
             raise ValueError(msg)
         return self
 
