@@ -37,7 +37,7 @@ from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
-from gisplan.store.history import LayerChange, RowChange, diff_layer
+from gisplan.store.history import LayerChange, RowChange, diff_layer, history_filters
 from gisplan.store.workspace import (
     HISTORY_COLUMNS,
     LOG_COLUMNS,
@@ -232,18 +232,7 @@ class GeoPackageWorkspace(Workspace):
         self, *, layer: str | None = None, unit: str | None = None, name: str | None = None,
     ) -> pd.DataFrame:
         """Row-level history, oldest first (see :meth:`Workspace.history`)."""
-        clauses, params = [], []
-        if layer is not None:
-            clauses.append("h.layer = ?")
-            params.append(layer)
-        if unit is not None:
-            clauses.append("(h.key = ? OR instr(coalesce(h.before, ''), ?) > 0 "
-                           "OR instr(coalesce(h.after, ''), ?) > 0)")
-            params += [unit, f'"{unit}"', f'"{unit}"']
-        if name is not None:
-            clauses.append("(instr(coalesce(h.label, ''), ?) > 0 OR instr(coalesce(h.before, ''), ?) > 0 "
-                           "OR instr(coalesce(h.after, ''), ?) > 0)")
-            params += [name, name, name]
+        clauses, params = history_filters(layer=layer, unit=unit, name=name, param="?", contains="instr")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = _history_query(
             self.path,

@@ -35,6 +35,7 @@ __all__ = [
     "RowChange",
     "diff_layer",
     "hash_matches",
+    "history_filters",
     "layer_hash",
     "row_edit_change",
     "undo_change",
@@ -120,6 +121,28 @@ class LayerChange:
 
 
 # ------------------------------------------------------------------------------------------------ hashing
+
+
+def history_filters(*, layer: str | None, unit: str | None, name: str | None, param: str,
+                    contains: str) -> tuple[list[str], list[str]]:
+    """The WHERE clauses and their bound values of a row-history query, for both backends: `param` is the
+    driver's placeholder (``?`` or ``%s``) and `contains` its function finding text in text (``instr`` or
+    ``strpos``). The clauses hold no user text: every value is a bound parameter."""
+    def found(column: str) -> str:
+        return f"{contains}(coalesce({column}, ''), {param}) > 0"
+
+    clauses: list[str] = []
+    params: list[str] = []
+    if layer is not None:
+        clauses.append(f"h.layer = {param}")
+        params.append(layer)
+    if unit is not None:
+        clauses.append(f"(h.key = {param} OR {found('h.before')} OR {found('h.after')})")
+        params += [unit, f'"{unit}"', f'"{unit}"']
+    if name is not None:
+        clauses.append(f"({found('h.label')} OR {found('h.before')} OR {found('h.after')})")
+        params += [name, name, name]
+    return clauses, params
 
 
 def _geometry_name(frame: pd.DataFrame) -> str | None:

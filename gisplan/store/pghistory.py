@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from gisplan.store.history import LayerChange, RowChange, diff_layer
+from gisplan.store.history import LayerChange, RowChange, diff_layer, history_filters
 from gisplan.store.pgschema import LAYER_CHANGES_TABLE, REVISIONS_TABLE, ROW_CHANGES_TABLE, has_table
 from gisplan.store.pgschema import sql_composition as _sql
 from gisplan.store.pgtables import meta_row, now, read_stored, table
@@ -138,18 +138,7 @@ def history(
     sql = _sql()
     rows: list[Any] = []
     if has_table(con, schema, ROW_CHANGES_TABLE):
-        clauses, params = [], []
-        if layer is not None:
-            clauses.append("h.layer = %s")
-            params.append(layer)
-        if unit is not None:
-            clauses.append("(h.key = %s OR strpos(coalesce(h.before, ''), %s) > 0 "
-                           "OR strpos(coalesce(h.after, ''), %s) > 0)")
-            params += [unit, f'"{unit}"', f'"{unit}"']
-        if name is not None:
-            clauses.append("(strpos(coalesce(h.label, ''), %s) > 0 OR strpos(coalesce(h.before, ''), %s) > 0 "
-                           "OR strpos(coalesce(h.after, ''), %s) > 0)")
-            params += [name, name, name]
+        clauses, params = history_filters(layer=layer, unit=unit, name=name, param="%s", contains="strpos")
         where = sql.SQL(" WHERE " + " AND ".join(clauses)) if clauses else sql.SQL("")
         rows = con.execute(sql.SQL(
             'SELECT h.revision, r.at, r."user", r.action, r.note, h.layer, h.op, h.key, h.label, h.before, h.after, '
