@@ -65,7 +65,7 @@ def precision_counts(frame: pd.DataFrame) -> dict[str, int]:
     {'village': 2, 'township': 1}
     """
     counts = _precision(frame).value_counts()
-    return {level: int(counts.get(level, 0)) for level in (LocationPrecision.VILLAGE, LocationPrecision.TOWNSHIP)}
+    return {level.value: int(counts.get(level, 0)) for level in (LocationPrecision.VILLAGE, LocationPrecision.TOWNSHIP)}
 
 
 def network_facilities(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
