@@ -21,6 +21,7 @@ import pandas as pd
 from gisplan.catalogue import MAP_PALETTE
 from gisplan.errors import ConfigError
 from gisplan.i18n import _
+from gisplan.vocab import LocationPrecision
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,7 +37,6 @@ __all__ = [
     "PRECISION_LABELS",
     "MapLayers",
     "MapRow",
-    "approximate_count",
     "choropleth_choices",
     "esc",
     "facility_props",
@@ -311,22 +311,10 @@ def township_classes(layers: MapLayers, key: str) -> tuple[list[dict[str, Any]],
 
 #: How a facility's location was found (column ``location_precision`` of a ledger located by name) as the popup
 #: shows it; village and township points are approximate.
-PRECISION_LABELS = {"point": "坐标点 (point)", "village": "村（社区）代表点 (village point, approximate)",
-                    "township": "镇街代表点 (township point, approximate)"}
+PRECISION_LABELS: dict[str, str] = {LocationPrecision.POINT: "坐标点 (point)",
+                                   LocationPrecision.VILLAGE: "村（社区）代表点 (village point, approximate)",
+                                   LocationPrecision.TOWNSHIP: "镇街代表点 (township point, approximate)"}
 APPROXIMATE_NOTE = "台账无坐标：按所在村（社区）或镇街的代表点定位，非实际位置；服务覆盖为近似"
-
-
-def approximate_count(frame: pd.DataFrame) -> int:
-    """How many facilities sit at a village/township representative point rather than their own coordinates.
-
-    Examples
-    --------
-    >>> approximate_count(pd.DataFrame({"location_precision": ["point", "village", "township", None]}))
-    2
-    """
-    if "location_precision" not in frame:
-        return 0
-    return int(frame["location_precision"].isin(["village", "township"]).sum())
 
 
 def facility_props(frame: gpd.GeoDataFrame, type_name: str, symbol: tuple[str, str],
@@ -351,7 +339,7 @@ def facility_props(frame: gpd.GeoDataFrame, type_name: str, symbol: tuple[str, s
         rows.append(("状态", "规划" if planned else "现状"))
         rows.append(("示意数据", "是" if fake else "否"))
         precision = getattr(row, "location_precision", None)
-        approximate = precision in ("village", "township")
+        approximate = precision in (LocationPrecision.VILLAGE, LocationPrecision.TOWNSHIP)
         if isinstance(precision, str):
             rows.append(("位置精度", esc(PRECISION_LABELS.get(precision, precision))))
         note = getattr(row, "location_note", None)

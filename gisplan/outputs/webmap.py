@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan.analysis.precision import precision_counts
 from gisplan.coords import transform_geometries
 from gisplan.crs import utm_crs
 from gisplan.errors import ConfigError
@@ -46,7 +47,6 @@ from gisplan.outputs.mapstyle import (
     AREA_COLOURS,
     MapLayers,
     MapRow,
-    approximate_count,
     choropleth_choices,
     esc,
     facility_props,
@@ -500,7 +500,7 @@ def _add_facilities(fmap: folium.Map, layers: MapLayers, system: str, panel: Pan
         panel.by_type.setdefault(type_id, {})["fac"] = key
         symbol = f'<i class="gp-sym-fac" style="background:{colour}">{glyph}</i>'
         panel.entry("设施（现状）", symbol, f"{esc(type_name)}（{len(frame)} 处{'，示意' if fake else ''}）", key)
-        rough = approximate_count(frame)
+        rough = sum(precision_counts(frame).values())
         if rough:  # ledgers without coordinates: the legend says how many markers are only representative points
             panel.entry("设施（现状）", f'<i class="gp-sym-fac gp-approx" style="background:{colour}">{glyph}</i>',
                         f"{esc(type_name)}：其中 {rough} 处按村（社区）/镇街代表点定位，位置与覆盖为近似", key)
