@@ -114,6 +114,7 @@ class ReportContent:
     limits: tuple[str, ...]
     indicators: Table
     coverage: tuple[Table, ...]
+    coverage_wide: Table  # the same shares, every type in one table (the PDF and report.html)
     curve_svg: str
     floor_area: Table
     admin_summary: Table
@@ -243,7 +244,8 @@ def build_report(data: ReportData) -> ReportContent:
     attributions = tuple(n for n in data.notes if n)
     return ReportContent(
         data=data, findings=tuple(findings(data)), limits=tuple(report_limits(data)),
-        indicators=indicator_table(data), coverage=split, curve_svg=svg, floor_area=floor_area_table(data),
+        indicators=indicator_table(data), coverage=split, coverage_wide=township_coverage_wide(coverage), curve_svg=svg,
+        floor_area=floor_area_table(data),
         admin_summary=Table("缺设施汇总", "缺少应配设施的区划数", admin_summary(data), {"缺少的区划数": "0"}),
         admin=admin_table(data), gaps=gap_table(data), maps=_maps(geo), sites=sites,
         site_pages=_site_pages(geo, sites), method=method_table(data), layers=layer_table(data),
@@ -314,7 +316,7 @@ def render_html(content: ReportContent, *, inline_maps: bool = True) -> str:
         sections=[{"id": i, "number": n, "title": t} for i, n, t in _SECTIONS],
         indicators=_template_table(content.indicators), curve_svg=content.curve_svg,
         coverage_note="无道路网或住户数据" if data.method == "none" else "直线估算（参考），无覆盖曲线",
-        coverage_tables=[_template_table(township_coverage_wide(township_coverage(data)))] if content.coverage else [],
+        coverage_tables=[_template_table(content.coverage_wide)] if content.coverage else [],
         floor_area=_template_table(content.floor_area), admin_summary=_template_table(content.admin_summary),
         gaps=_template_table(content.gaps),
         maps=[{"uri": uris[i], "caption": m.caption} for i, m in enumerate(content.maps)],
