@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 
 from gisplan.network.graph import edge_minutes
 from gisplan.network.routing import (
@@ -109,8 +110,9 @@ def site_service_areas(
         radius = _reach_radius_m(profile, cutoff, max_snap_m)
         near_pts = empty_i
         if demand_xy is not None and len(demand_xy):
-            d2 = ((demand_xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2).min(axis=1)
-            near_pts = np.flatnonzero(d2 <= radius**2)
+            # nearest site of the group per demand point (a tree: no points × sites matrix of distances)
+            nearest_m, _site = cKDTree(xy).query(demand_xy, distance_upper_bound=radius)
+            near_pts = np.flatnonzero(np.isfinite(nearest_m))
         dsnap = snap_points(index, demand_xy[near_pts, 0], demand_xy[near_pts, 1], max_snap_m=max_snap_m) \
             if len(near_pts) and demand_xy is not None else None
         for k, i in enumerate(members):
