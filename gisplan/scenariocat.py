@@ -6,14 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gisplan.catalogue import parse_profile
 from gisplan.errors import ConfigFileError
 from gisplan.i18n import _
+from gisplan.profiles import parse_profile
 from gisplan.tomllines import TomlProblems
 
 if TYPE_CHECKING:
-    from gisplan.catalogue import Catalogue, Profile
+    from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
+    from gisplan.profiles import Profile
 
 __all__ = ["check_scenario_types", "scenario_profiles"]
 
