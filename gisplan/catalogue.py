@@ -32,7 +32,6 @@ __all__ = [
     "facility_type_of",
     "load_catalogue",
     "normalise_header",
-    "parse_profile",
 ]
 
 #: Layer kinds a workspace holds, in the order they must be imported (later kinds are checked

@@ -138,7 +138,7 @@ def extract() -> None:
             if domain == "gisplan":
                 cat.obsolete.clear()  # click's: kept, for the texts of other click versions
             with path.open("wb") as fh:
-                write_po(fh, cat, width=0, no_location=True, sort_output=True)  # stable under merges
+                write_po(fh, cat, width=120, no_location=True, sort_output=True)  # as committed; stable under merges
             missing = [m.id for m in cat if m.id and not m.string]
             print(f"{path.relative_to(ROOT)}: {len(cat)} messages, {len(missing)} untranslated")
 

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
-from gisplan.config import IndicatorSpec, check_scenario_types, load_scenario, scenario_profiles
+from gisplan.config import IndicatorSpec, load_scenario
 from gisplan.errors import ConfigError, ConfigFileError
+from gisplan.scenariocat import check_scenario_types, scenario_profiles
 from gisplan.tomllines import TomlLines
 from gisplan.vocab import CoverageMethod, Metric, Scope, Spread, Weight
 from tests.conftest import ROOT

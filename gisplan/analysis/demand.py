@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS as _CRS
-from pyproj import Transformer
 
 from gisplan import settings
+from gisplan.crs import plain_coordinates_in
 from gisplan.divisions import points_within
 from gisplan.errors import CRSError, SchemaError
 from gisplan.errors import Problem as _Problem
@@ -184,16 +184,13 @@ def _as_text(values: pd.Series) -> NDArray[np.object_]:
 
 
 def _projected_xy(points: gpd.GeoDataFrame, crs: str | CRS) -> NDArray[np.float64]:
-    """The points' coordinates in `crs`: the numbers ``points.to_crs(crs)`` gives (same transformer, always_xy),
-    without building a second set of a million point geometries and copying every column."""
-    geoms = points.geometry.to_numpy()
+    """The points' coordinates in `crs`: the numbers ``points.to_crs(crs)`` gives, without building a second
+    set of a million point geometries and copying every column."""
     target = _CRS.from_user_input(crs)
-    plain = len(geoms) and not (shapely.is_missing(geoms) | shapely.is_empty(geoms) | shapely.has_z(geoms)).any()
-    if not plain or target.is_exact_same(points.crs):
+    found = plain_coordinates_in(points.geometry.to_numpy(), points.crs, target)
+    if found is None:
         return shapely.get_coordinates(points.to_crs(target).geometry.to_numpy())
-    coords = shapely.get_coordinates(geoms)
-    x, y = Transformer.from_crs(points.crs, target, always_xy=True).transform(coords[:, 0], coords[:, 1])
-    return np.column_stack([x, y])
+    return found[0]
 
 
 def _township(codes: NDArray[np.object_]) -> NDArray[np.object_]:

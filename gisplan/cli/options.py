@@ -14,9 +14,9 @@ import click
 
 from gisplan.catalogue import Catalogue, load_catalogue
 from gisplan.cli.progressbar import close, progress_sink
-from gisplan.config import check_scenario_types
 from gisplan.errors import SchemaError, StoreError
 from gisplan.i18n import _
+from gisplan.scenariocat import check_scenario_types
 from gisplan.store import Workspace, open_workspace
 from gisplan.workflows.importing import import_scenario as _import_scenario
 from gisplan.workflows.importing import scenario_specs

@@ -16,11 +16,11 @@ import geopandas as gpd
 import pandas as pd
 
 from gisplan.catalogue import facility_type_of
-from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError
 from gisplan.i18n import _
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.periods import period_status
+from gisplan.scenariocat import scenario_profiles
 
 if TYPE_CHECKING:
     from datetime import date

@@ -39,12 +39,13 @@ import geopandas as gpd
 
 from gisplan import settings
 from gisplan.catalogue import load_catalogue
-from gisplan.config import check_scenario_types, load_scenario
+from gisplan.config import load_scenario
 from gisplan.errors import ConfigError
 from gisplan.i18n import _
 from gisplan.io.spatial import file_sha256, read_spatial
 from gisplan.laps import Laps
 from gisplan.progress import ProgressSink, Tick, silent
+from gisplan.scenariocat import check_scenario_types
 from gisplan.store import open_workspace
 from gisplan.workflows.districts import (
     REGION_BOUNDARIES,

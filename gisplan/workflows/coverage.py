@@ -16,11 +16,11 @@ from gisplan.analysis.coverage import CoverageResult, TypeTarget, assign_units, 
 from gisplan.analysis.demand import demand_from_points, demand_from_raster, demand_from_table
 from gisplan.analysis.indicators import existing_only
 from gisplan.analysis.precision import mark_approximate, network_facilities
-from gisplan.config import scenario_profiles
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.i18n import _
 from gisplan.network.graph import build_network
 from gisplan.progress import ProgressSink, Tick, silent
+from gisplan.scenariocat import scenario_profiles
 from gisplan.vocab import CoverageKind, CoverageMethod, Spread
 
 if TYPE_CHECKING:

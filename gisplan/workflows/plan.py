@@ -26,7 +26,6 @@ from gisplan.analysis.indicators import (
 )
 from gisplan.analysis.metrics import REGISTRY, evaluate_indicators
 from gisplan.analysis.precision import approximate_reach, network_facilities, with_imprecise_gaps, with_imprecise_sites
-from gisplan.config import scenario_profiles
 from gisplan.divisions import division_code_at, units_in_scope
 from gisplan.errors import ConfigError, InfeasibleError, NetworkError, Problem, SchemaError
 from gisplan.i18n import _
@@ -35,6 +34,7 @@ from gisplan.io.tables import read_table
 from gisplan.laps import Laps
 from gisplan.periods import period_status
 from gisplan.progress import Tick, silent
+from gisplan.scenariocat import scenario_profiles
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_by_area, propose_sites
 from gisplan.vocab import (
     Comparator,

@@ -19,10 +19,11 @@ import shapely
 
 from gisplan.analysis.gaps import coverage_gaps
 from gisplan.analysis.indicators import existing_only
-from gisplan.config import IndicatorSpec, Scenario, Standard, scenario_profiles
+from gisplan.config import IndicatorSpec, Scenario, Standard
 from gisplan.errors import ConfigError, NetworkError
 from gisplan.i18n import _
 from gisplan.progress import ProgressSink, silent
+from gisplan.scenariocat import scenario_profiles
 from gisplan.siting.proposals import Proposal, SiteQuestion, generate_candidates, propose_sites
 from gisplan.vocab import Comparator, CoverageKind, Level, Metric, QuestionKind
 from gisplan.workflows.coverage import coverage_for_scenario, scenario_network
