@@ -10,7 +10,8 @@ Every commit (GeoPackage or PostGIS) records who, when, why and each changed row
 from __future__ import annotations
 
 from gisplan.store.gpkg import HISTORY_TABLES, GeoPackageWorkspace
-from gisplan.store.history import LayerChange, RowChange, diff_layer, layer_hash, undo_change
+from gisplan.store.history import LayerChange, RowChange, diff_layer, undo_change
+from gisplan.store.layerhash import layer_hash
 from gisplan.store.operations import (
     HISTORY_COLUMNS,
     LOG_COLUMNS,
