@@ -40,7 +40,8 @@ from gisplan.store import (
     open_workspace,
     undo_change,
 )
-from gisplan.store.history import _legacy_layer_hash, _row_hashes, hash_matches, row_edit_change
+from gisplan.store.history import row_edit_change
+from gisplan.store.layerhash import hash_matches, legacy_layer_hash, row_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -531,8 +532,8 @@ def test_hashes_recorded_in_the_earlier_form_still_undo() -> None:
     after = before.copy()
     after.loc[1, "name"] = "旧式哈希"
     change = diff_layer("villages", before, after)
-    legacy = dataclasses.replace(change, hash_before=_legacy_layer_hash(before, _row_hashes(before)),
-                                 hash_after=_legacy_layer_hash(after, _row_hashes(after)))
+    legacy = dataclasses.replace(change, hash_before=legacy_layer_hash(before, row_hashes(before)),
+                                 hash_after=legacy_layer_hash(after, row_hashes(after)))
     assert len(str(legacy.hash_after)) == 64
     assert hash_matches(after, legacy.hash_after)
     assert not hash_matches(before, legacy.hash_after)

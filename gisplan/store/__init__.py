@@ -10,10 +10,9 @@ Every commit (GeoPackage or PostGIS) records who, when, why and each changed row
 from __future__ import annotations
 
 from gisplan.store.gpkg import HISTORY_TABLES, GeoPackageWorkspace
-from gisplan.store.history import LayerChange, RowChange, diff_layer, layer_hash, undo_change
-from gisplan.store.postgis import PostGISWorkspace, RowVersion
-from gisplan.store.uri import open_workspace
-from gisplan.store.workspace import (
+from gisplan.store.history import LayerChange, RowChange, diff_layer, undo_change
+from gisplan.store.layerhash import layer_hash
+from gisplan.store.operations import (
     HISTORY_COLUMNS,
     LOG_COLUMNS,
     LOG_TABLE,
@@ -26,9 +25,11 @@ from gisplan.store.workspace import (
     LayerWrite,
     Operation,
     Transaction,
-    Workspace,
     check_layer_name,
 )
+from gisplan.store.postgis import PostGISWorkspace, RowVersion
+from gisplan.store.uri import open_workspace
+from gisplan.store.workspace import Workspace
 
 __all__ = [
     "HISTORY_COLUMNS",

@@ -20,7 +20,7 @@ import shapely
 
 from gisplan.errors import StoreError
 from gisplan.i18n import _
-from gisplan.store.workspace import LayerWrite
+from gisplan.store.operations import LayerWrite
 
 if TYPE_CHECKING:
     from gisplan.store.workspace import Workspace

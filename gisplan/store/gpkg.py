@@ -38,7 +38,7 @@ from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
 from gisplan.store.history import LayerChange, RowChange, diff_layer, history_filters
-from gisplan.store.workspace import (
+from gisplan.store.operations import (
     HISTORY_COLUMNS,
     LOG_COLUMNS,
     LOG_TABLE,
@@ -49,9 +49,9 @@ from gisplan.store.workspace import (
     Hook,
     LayerWrite,
     Operation,
-    Workspace,
     check_layer_name,
 )
+from gisplan.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,6 +26,18 @@ import pandas as pd
 import shapely
 
 from gisplan.i18n import _
+from gisplan.store.layerhash import (
+    comparable_schema,
+    frame_schema,
+    frame_wkb,
+    geometry_name,
+    hash_matches,
+    hash_with_rows,
+    layer_hash,
+    rehashed,
+    row_hashes,
+    schema_digest,
+)
 
 __all__ = [
     "KEY_COLUMNS",
@@ -34,9 +45,7 @@ __all__ = [
     "LayerChange",
     "RowChange",
     "diff_layer",
-    "hash_matches",
     "history_filters",
-    "layer_hash",
     "row_edit_change",
     "undo_change",
 ]
@@ -145,176 +154,6 @@ def history_filters(*, layer: str | None, unit: str | None, name: str | None, pa
     return clauses, params
 
 
-def _geometry_name(frame: pd.DataFrame) -> str | None:
-    return frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name else None
-
-
-
-
-def _wkb(frame: pd.DataFrame) -> np.ndarray:
-    """The geometry of each row as WKB bytes (None where missing), or all None without geometry."""
-    geom = _geometry_name(frame)
-    if geom is None:
-        return np.full(len(frame), None, dtype=object)
-    values = frame.geometry.to_numpy()
-    return np.asarray(shapely.to_wkb(values, include_srid=False), dtype=object)
-
-
-def _schema(frame: pd.DataFrame) -> dict[str, Any]:
-    geom = _geometry_name(frame)
-    crs = frame.crs.to_wkt() if geom and frame.crs is not None else None
-    return {"columns": [str(c) for c in frame.columns], "dtypes": [str(d) for d in frame.dtypes],
-            "geometry": geom, "crs": crs}
-
-
-
-
-def _comparable_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    if schema is None:
-        return None
-    return {**schema, "dtypes": ["object" if d == "str" else d for d in schema["dtypes"]]}
-
-
-def _row_hashes(frame: pd.DataFrame, wkb: np.ndarray | None = None) -> np.ndarray:
-    """One uint64 per row over every attribute and the geometry (vectorised); text columns hash by value
-    whatever their dtype (str or object), so rows match across revisions. `wkb` is :func:`_wkb` of `frame` where
-    the caller has it already."""
-    geom = _geometry_name(frame)
-    # the columns' arrays straight from the frame (no GeoDataFrame drop or copy: a one-row edit hashes two rows, and
-    # pandas' per-call overhead, not the rows, is then the cost); text as object either way: hashing pandas'
-    # arrow strings is several times slower (the schema, which layer_hash adds, still tells str from object)
-    columns: list[np.ndarray] = []
-    for i, column in enumerate(frame.columns):
-        if column == geom:
-            continue
-        series = frame.iloc[:, i]
-        if series.dtype == object or str(series.dtype) == "str":
-            plain = series.to_numpy(dtype=object, copy=True)
-            plain[pd.isna(plain)] = None
-            series = pd.Series(plain, dtype=object)
-        columns.append(_column_hashes(series))
-    wkb = _wkb(frame) if wkb is None else wkb
-    missing = pd.isna(wkb)
-    hexed = np.full(len(wkb), None, dtype=object)
-    hexed[~missing] = list(map(bytes.hex, wkb[~missing]))  # the geometry as hex text (C-level map, no lambda)
-    # pd.util.hash_pandas_object of the attributes plus the geometry as one frame, column by column
-    columns.append(_column_hashes(pd.Series(hexed, dtype=object)))
-    return _combine_hashes(columns)
-
-
-def _column_hashes(series: pd.Series) -> np.ndarray:
-    """``pd.util.hash_pandas_object(series, index=False)``; a text column (str or None only, nearly all unique)
-    without first factorising it, which gives the same hashes but for missing values, set as factorising sets
-    them."""
-    if series.dtype == object:
-        values = series.to_numpy()
-        if set(map(type, values)) <= {str, _NONE}:
-            missing = pd.isna(values)
-            hashed = pd.util.hash_pandas_object(series, index=False, categorize=False).to_numpy(dtype=np.uint64)
-            return np.where(missing, np.iinfo(np.uint64).max, hashed)
-    exact: np.ndarray = pd.util.hash_pandas_object(series, index=False).to_numpy(dtype=np.uint64)
-    return exact
-
-
-def _combine_hashes(columns: list[np.ndarray]) -> np.ndarray:
-    """Row hashes from column hashes, as ``pd.util.hash_pandas_object`` combines a frame's columns (CPython's
-    tuple hash)."""
-    mult = np.uint64(1000003)
-    out = np.full(len(columns[0]), 0x345678, dtype=np.uint64)
-    for i, column in enumerate(columns):
-        inverse = len(columns) - i
-        out ^= column
-        out *= mult
-        mult += np.uint64(82520 + inverse + inverse)
-    out += np.uint64(97531)
-    return out
-
-
-def layer_hash(frame: pd.DataFrame | None) -> str | None:
-    """A hash of a layer's schema and every row in its position (None for an absent layer).
-
-    Two layers with the same hash have the same columns, dtypes, CRS, values, geometries and row order. The hash is
-    ``h2:`` + a digest of the schema + two 64-bit sums over the rows of a mix of each row's hash with its position,
-    so that an edit of one row in place updates it from that row's old and new hash alone (:func:`row_edit_change`)
-    instead of hashing the whole layer again. Hashes recorded before (a SHA-256 over the row hashes in order) are
-    still recognised by :func:`hash_matches`.
-
-    Examples
-    --------
-    >>> a = pd.DataFrame({"code12": ["1", "2"], "n": [1, 2]})
-    >>> layer_hash(a) == layer_hash(a.copy()), layer_hash(a) == layer_hash(a.iloc[::-1])
-    (True, False)
-    """
-    if frame is None:
-        return None
-    return _layer_hash(frame, _row_hashes(frame))
-
-
-def hash_matches(frame: pd.DataFrame | None, recorded: str | None) -> bool:
-    """Whether `frame` has the hash `recorded` in history, whichever form that hash was recorded in."""
-    if frame is None or recorded is None:
-        return frame is None and recorded is None
-    if recorded.startswith(_HASH_PREFIX):
-        return layer_hash(frame) == recorded
-    return _legacy_layer_hash(frame, _row_hashes(frame)) == recorded
-
-
-_HASH_PREFIX = "h2:"
-_MASK64 = (1 << 64) - 1
-_LANE_SALTS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03))
-
-
-def _fmix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on a uint64 array (wraps modulo 2**64)."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    mixed: np.ndarray = x ^ (x >> np.uint64(31))
-    return mixed
-
-
-def _lane_sums(row_hashes: np.ndarray, positions: np.ndarray) -> tuple[int, int]:
-    """Per lane, the sum modulo 2**64 of each row's hash mixed with its position."""
-    hashes = np.asarray(row_hashes, dtype=np.uint64)
-    spots = np.asarray(positions, dtype=np.uint64)
-    return tuple(int(_fmix(hashes ^ _fmix(spots + salt)).sum(dtype=np.uint64)) for salt in _LANE_SALTS)  # type: ignore[return-value]
-
-
-def _schema_digest(frame: pd.DataFrame, schema: dict[str, Any] | None = None) -> str:
-    """A digest of the frame's schema (`schema`, where already known: it reads the CRS as WKT, not free)."""
-    described = _schema(frame) if schema is None else schema
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _format_hash(schema_digest: str, sums: tuple[int, int]) -> str:
-    return f"{_HASH_PREFIX}{schema_digest}:{sums[0]:016x}{sums[1]:016x}"
-
-
-def _layer_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
-    return _format_hash(_schema_digest(frame), _lane_sums(row_hashes, np.arange(len(row_hashes))))
-
-
-def _rehashed(recorded: str | None, schema_digest: str, position: int, old: int, new: int) -> str | None:
-    """The layer hash after the row at `position` went from hash `old` to `new`, from the hash before (None when
-    `recorded` is not of this form or of another schema)."""
-    if recorded is None or not recorded.startswith(_HASH_PREFIX):
-        return None
-    digest, _, sums = recorded[len(_HASH_PREFIX):].partition(":")
-    if digest != schema_digest or len(sums) != 32:
-        return None
-    at = np.array([position])
-    removed = _lane_sums(np.array([old], dtype=np.uint64), at)
-    added = _lane_sums(np.array([new], dtype=np.uint64), at)
-    lanes = (int(sums[:16], 16), int(sums[16:], 16))
-    return _format_hash(digest, tuple((s - r + a) & _MASK64 for s, r, a in zip(lanes, removed, added, strict=True)))  # type: ignore[arg-type]
-
-
-def _legacy_layer_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
-    """The layer hash as first recorded: a SHA-256 of the schema and every row hash in order."""
-    digest = hashlib.sha256(json.dumps(_schema(frame), sort_keys=True).encode())
-    digest.update(row_hashes.tobytes())
-    return digest.hexdigest()
-
-
 # ------------------------------------------------------------------------------------------- row values
 
 
@@ -366,8 +205,8 @@ def _json_values(values: list[Any]) -> np.ndarray:
 def _records(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
     """The attributes of `rows` (positions) as JSON objects (missing values as null): the text
     ``json.dumps(dict(row), ensure_ascii=False, default=_json_default)`` gives, built column by column."""
-    geom = _geometry_name(frame)
-    picked = [(str(c), i) for i, c in enumerate(frame.columns) if c != geom]  # no GeoDataFrame drop: see _row_hashes
+    geom = geometry_name(frame)
+    picked = [(str(c), i) for i, c in enumerate(frame.columns) if c != geom]  # no GeoDataFrame drop: see row_hashes
     if not picked:
         return ["{}"] * len(rows)
     text = np.full(len(rows), "", dtype=object)
@@ -417,11 +256,11 @@ def _frame_from(records: list[str | None], geoms: list[bytes | None], schema: di
 # ------------------------------------------------------------------------------------------------ diff
 
 
-def _keys(frame: pd.DataFrame, key_column: str, row_hashes: np.ndarray | None = None) -> pd.Series:
+def _keys(frame: pd.DataFrame, key_column: str, hashes_of_rows: np.ndarray | None = None) -> pd.Series:
     """Row keys as an object Series (``isin`` on pandas' arrow strings is a Python loop: 5 s for 12k rows)."""
     if key_column != _CONTENT_KEY:
         return pd.Series(frame[key_column].astype(str).to_numpy(dtype=object), dtype=object)
-    hashes = pd.Series(_row_hashes(frame) if row_hashes is None else row_hashes).map("{:016x}".format)
+    hashes = pd.Series(row_hashes(frame) if hashes_of_rows is None else hashes_of_rows).map("{:016x}".format)
     keys = hashes + "#" + hashes.groupby(hashes).cumcount().astype(str)
     return pd.Series(keys.to_numpy(dtype=object), dtype=object)
 
@@ -489,19 +328,19 @@ def diff_layer(
     True
     """
     key_column = _key_column(before, after)
-    schema_before = _schema(before) if before is not None else None
-    schema_after = _schema(after) if after is not None else None
+    schema_before = frame_schema(before) if before is not None else None
+    schema_after = frame_schema(after) if after is not None else None
     rows: list[RowChange] = []
     order_before = None
-    wkb_b, wkb_a = (_wkb(f) if f is not None else np.empty(0, dtype=object) for f in (before, after))  # once each
-    rh_b = _row_hashes(before, wkb_b) if before is not None else None
-    rh_a = _row_hashes(after, wkb_a) if after is not None else None
+    wkb_b, wkb_a = (frame_wkb(f) if f is not None else np.empty(0, dtype=object) for f in (before, after))  # once each
+    rh_b = row_hashes(before, wkb_b) if before is not None else None
+    rh_a = row_hashes(after, wkb_a) if after is not None else None
     kb = _keys(before, key_column, rh_b) if before is not None else pd.Series([], dtype=object)
     ka = _keys(after, key_column, rh_a) if after is not None else pd.Series([], dtype=object)
     pos_b = pd.Series(np.arange(len(kb)), index=kb.to_numpy())
     pos_a = pd.Series(np.arange(len(ka)), index=ka.to_numpy())
     common = kb[kb.isin(ka)]
-    same_schema = _comparable_schema(schema_before) == _comparable_schema(schema_after)
+    same_schema = comparable_schema(schema_before) == comparable_schema(schema_after)
     if before is not None and after is not None and same_schema:
         hb = pd.Series(rh_b, index=kb.to_numpy())
         ha = pd.Series(rh_a, index=ka.to_numpy())
@@ -542,8 +381,8 @@ def diff_layer(
     return LayerChange(
         layer=name, key_column=key_column, schema_before=_dumps(schema_before), schema_after=_dumps(schema_after),
         meta_before=_dumps(meta_before), meta_after=_dumps(meta_after),
-        hash_before=_layer_hash(before, rh_b) if before is not None and rh_b is not None else None,
-        hash_after=_layer_hash(after, rh_a) if after is not None and rh_a is not None else None,
+        hash_before=hash_with_rows(before, rh_b) if before is not None and rh_b is not None else None,
+        hash_after=hash_with_rows(after, rh_a) if after is not None and rh_a is not None else None,
         order_before=order_before, rows=tuple(rows),
     )
 
@@ -589,21 +428,21 @@ def row_edit_change(
     if len(before_row) != 1 or len(after_row) != 1 or key_column not in after_row.columns or \
             key_column not in before_row.columns:
         return None
-    schema_after = _schema(after_row)
-    schema_digest = _schema_digest(after_row, schema_after)
+    schema_after = frame_schema(after_row)
+    digest = schema_digest(after_row, schema_after)
     key_after = after_row[key_column].iloc[0]
-    if _schema_digest(before_row) != schema_digest or pd.isna(key_after) or \
+    if schema_digest(before_row) != digest or pd.isna(key_after) or \
             str(before_row[key_column].iloc[0]) != str(key_after):
         return None
-    rh_before, rh_after = int(_row_hashes(before_row)[0]), int(_row_hashes(after_row)[0])
-    hash_after = _rehashed(hash_before, schema_digest, position, rh_before, rh_after)
+    rh_before, rh_after = int(row_hashes(before_row)[0]), int(row_hashes(after_row)[0])
+    hash_after = rehashed(hash_before, digest, position, rh_before, rh_after)
     if hash_after is None:
         return None
     rows: tuple[RowChange, ...] = ()
     if rh_before != rh_after:
         rows = (RowChange("update", str(key_after), _labels(after_row).iloc[0], position,
                           _records(before_row, np.array([0]))[0], _records(after_row, np.array([0]))[0],
-                          _wkb(before_row)[0], _wkb(after_row)[0]),)
+                          frame_wkb(before_row)[0], frame_wkb(after_row)[0]),)
     schema, meta_json = _dumps(schema_after), _dumps(meta)
     return LayerChange(layer=name, key_column=key_column, schema_before=schema, schema_after=schema,
                        meta_before=meta_json, meta_after=meta_json, hash_before=hash_before,
@@ -629,8 +468,8 @@ def undo_change(after: pd.DataFrame | None, change: LayerChange) -> pd.DataFrame
     stored = sorted((r for r in change.rows if r.op != "insert"), key=lambda r: r.pos_before or 0)
     restored = _frame_from([r.before for r in stored], [r.before_geom for r in stored], schema)
     restored_keys = [r.key for r in stored]
-    if after is not None and _comparable_schema(json.loads(change.schema_after or "null")) == \
-            _comparable_schema(schema):
+    if after is not None and comparable_schema(json.loads(change.schema_after or "null")) == \
+            comparable_schema(schema):
         ka = _keys(after, change.key_column)
         touched = {r.key for r in change.rows}
         keep = ~ka.isin(touched).to_numpy()

@@ -1,7 +1,7 @@
 """What a workspace transaction is made of, shared by every backend: the names of gisplan's own tables and their
 columns, safe layer names, a layer write (:class:`LayerWrite`), a drop (:class:`Drop`) and the
 :class:`Transaction` that collects them inside ``with workspace.transaction(...)``. The Workspace itself is in
-:mod:`gisplan.store.workspace`, which re-exports all of these.
+:mod:`gisplan.store.workspace`; the public ones are exported by :mod:`gisplan.store`.
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ import shapely
 from gisplan.errors import ConflictError, StoreError
 from gisplan.i18n import _
 from gisplan.store.history import diff_layer, row_edit_change
+from gisplan.store.operations import check_layer_name
 from gisplan.store.pgframes import python_scalar
 from gisplan.store.pghistory import last_change, record_revision
 from gisplan.store.pgschema import CHANGED_AT, CHANGED_BY, FID, GEOMETRY, HISTORY_TABLE, RESERVED_COLUMNS, VERSION
 from gisplan.store.pgschema import driver as _driver
 from gisplan.store.pgtables import columns, first_line, last_revision, log, meta_row, now, read_stored, table
-from gisplan.store.workspace import check_layer_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from gisplan.store.history import LayerChange, RowChange, diff_layer, history_filters
+from gisplan.store.operations import HISTORY_COLUMNS, REVISION_COLUMNS
 from gisplan.store.pgschema import LAYER_CHANGES_TABLE, REVISIONS_TABLE, ROW_CHANGES_TABLE, has_table
 from gisplan.store.pgschema import sql_composition as _sql
 from gisplan.store.pgtables import meta_row, now, read_stored, table
-from gisplan.store.workspace import HISTORY_COLUMNS, REVISION_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

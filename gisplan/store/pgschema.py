@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gisplan.errors import StoreError
 from gisplan.i18n import _
-from gisplan.store.workspace import LOG_TABLE, META_TABLE
+from gisplan.store.operations import LOG_TABLE, META_TABLE
 
 if TYPE_CHECKING:
     import psycopg

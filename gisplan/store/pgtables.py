@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan.store.operations import LOG_TABLE, META_COLUMNS, META_TABLE, check_layer_name
 from gisplan.store.pgframes import restore
 from gisplan.store.pgschema import COLUMNS_TABLE, FID, GEOMETRY, has_table
 from gisplan.store.pgschema import sql_composition as _sql
-from gisplan.store.workspace import LOG_TABLE, META_COLUMNS, META_TABLE, check_layer_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

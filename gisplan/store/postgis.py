@@ -43,6 +43,17 @@ import shapely
 from gisplan.errors import StoreError
 from gisplan.i18n import _
 from gisplan.store import pgedits, pghistory
+from gisplan.store.operations import (
+    LOG_COLUMNS,
+    LOG_TABLE,
+    META_COLUMNS,
+    META_TABLE,
+    Drop,
+    Hook,
+    LayerWrite,
+    Operation,
+    check_layer_name,
+)
 from gisplan.store.pgedits import RowVersion
 from gisplan.store.pgframes import check_columns, pg_type, python_values, split_geometry
 from gisplan.store.pgschema import (
@@ -65,18 +76,7 @@ from gisplan.store.pgschema import sql_composition as _sql
 from gisplan.store.pgtables import columns as _columns
 from gisplan.store.pgtables import first_line as _first_line
 from gisplan.store.pgtables import last_revision, log, now, os_user, read_frame, table
-from gisplan.store.workspace import (
-    LOG_COLUMNS,
-    LOG_TABLE,
-    META_COLUMNS,
-    META_TABLE,
-    Drop,
-    Hook,
-    LayerWrite,
-    Operation,
-    Workspace,
-    check_layer_name,
-)
+from gisplan.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence

@@ -12,8 +12,9 @@ import pandas as pd
 
 from gisplan.errors import ConflictError, StoreError
 from gisplan.i18n import _
-from gisplan.store.history import LayerChange, hash_matches, undo_change
-from gisplan.store.workspace import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
+from gisplan.store.history import LayerChange, undo_change
+from gisplan.store.layerhash import hash_matches
+from gisplan.store.operations import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
 
 if TYPE_CHECKING:
     from gisplan.store.workspace import Workspace

@@ -21,9 +21,9 @@ import pandas as pd
 from gisplan.errors import StoreError
 from gisplan.i18n import _
 from gisplan.store.gpkg import GeoPackageWorkspace
+from gisplan.store.operations import LOG_TABLE
 from gisplan.store.pgschema import has_table, sql_composition
 from gisplan.store.postgis import PostGISWorkspace
-from gisplan.store.workspace import LOG_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

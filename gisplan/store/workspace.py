@@ -6,7 +6,7 @@ that records its history, and reading that history back — and inherits everyth
 layer names, typed reads, facility layers, the illustrative flag, :meth:`Workspace.write` and
 :meth:`Workspace.transaction` with its hooks and revision numbers, as-of reads, diff, undo and revert (built on
 :mod:`gisplan.store.revisions`). The parts of a transaction (:class:`LayerWrite`, :class:`Drop`,
-:class:`Transaction`, the own tables' names) are in :mod:`gisplan.store.operations` and re-exported here.
+:class:`Transaction`, the own tables' names) are in :mod:`gisplan.store.operations`.
 
 A transaction collects layer writes and drops and commits them in one all-or-nothing step, which the change
 log records under one revision number. Hooks registered with :meth:`Workspace.with_hook` run inside every
@@ -28,14 +28,8 @@ from gisplan.errors import StoreError
 from gisplan.i18n import _
 from gisplan.store.history import LayerChange, diff_layer
 from gisplan.store.operations import (
-    HISTORY_COLUMNS,
-    LOG_COLUMNS,
-    LOG_TABLE,
-    META_COLUMNS,
-    META_TABLE,
     REVISION_COLUMNS,
     AsOf,
-    Drop,
     Hook,
     LayerWrite,
     Operation,
@@ -49,22 +43,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-__all__ = [
-    "HISTORY_COLUMNS",
-    "LOG_COLUMNS",
-    "LOG_TABLE",
-    "META_COLUMNS",
-    "META_TABLE",
-    "REVISION_COLUMNS",
-    "AsOf",
-    "Drop",
-    "Hook",
-    "LayerWrite",
-    "Operation",
-    "Transaction",
-    "Workspace",
-    "check_layer_name",
-]
+__all__ = ["Workspace"]
 
 class Workspace(ABC):
     """Every layer of one district's planning data, behind one object (see :func:`gisplan.store.open_workspace`).
