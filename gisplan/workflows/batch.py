@@ -77,7 +77,6 @@ __all__ = [
     "jobs_for_region",
     "jobs_for_scenarios",
     "load_region",
-    "read_roads",
     "read_roads_file",
     "run_batch",
     "run_district",
@@ -354,16 +353,6 @@ def read_roads_file(path: Path) -> gpd.GeoDataFrame:
     if path.suffix.lower() == ".parquet":
         return gpd.read_parquet(path)
     return read_spatial(path)
-
-
-def read_roads(region: Region) -> gpd.GeoDataFrame | None:
-    """The region's municipal road links (this process's shared copy, :func:`shared_roads`), or None when it
-    has none."""
-    if region.roads is None or not region.roads.exists():
-        if region.roads is not None:
-            logger.warning("region roads %s not found: districts use OpenStreetMap roads when online", region.roads)
-        return None
-    return shared_roads(region.roads, file_sha256(region.roads))
 
 
 _ROADS: dict[tuple[str, str], gpd.GeoDataFrame] = {}
