@@ -27,14 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gisplan.outputs.batch import write_district, write_municipal  # noqa: E402
-from gisplan.workflows.batch import (  # noqa: E402
-    ROADS_STAGE,
-    BatchResult,
-    clear_shared_roads,
-    jobs_for_region,
-    load_region,
-    run_batch,
-)
+from gisplan.workflows.batch import BatchResult, jobs_for_region, load_region, run_batch  # noqa: E402
+from gisplan.workflows.engine import ROADS_STAGE, clear_shared_roads  # noqa: E402
 
 if TYPE_CHECKING:
     from gisplan.progress import Tick

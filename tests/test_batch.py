@@ -18,16 +18,8 @@ from gisplan.cli.main import cli
 from gisplan.errors import ConfigError
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.batch import write_district, write_municipal
-from gisplan.workflows.batch import (
-    ROADS_STAGE,
-    DistrictJob,
-    Region,
-    jobs_for_region,
-    jobs_for_scenarios,
-    load_region,
-    run_batch,
-    shared_roads,
-)
+from gisplan.workflows.batch import DistrictJob, Region, jobs_for_region, jobs_for_scenarios, load_region, run_batch
+from gisplan.workflows.engine import ROADS_STAGE, shared_roads
 from tests.conftest import shared_data
 
 if TYPE_CHECKING:
@@ -216,7 +208,7 @@ def test_shared_roads_are_read_once_per_process_and_checked(tmp_path: Path) -> N
     import shapely
 
     from gisplan.io.spatial import file_sha256
-    from gisplan.workflows.batch import clear_shared_roads
+    from gisplan.workflows.engine import clear_shared_roads
 
     path = tmp_path / "roads.parquet"
     gpd.GeoDataFrame({"link_id": [1, 2]}, geometry=[shapely.LineString([(106, 29), (106.1, 29)]),

@@ -26,6 +26,7 @@ from gisplan.cli.main import cli
 from gisplan.config import IndicatorSpec, Standard
 from gisplan.store import open_workspace
 from gisplan.vocab import Metric
+from gisplan.workflows.plan import _approximate_basis
 from tests.conftest import LAYERS
 
 if TYPE_CHECKING:
@@ -123,3 +124,22 @@ def test_ledger_without_coordinates_through_indicators_and_siting(store: Path, t
     assert "实际位置未知" in noted["siting_note"].iloc[0]
     noted = with_imprecise_sites(site, stored["elderly_day_care"])
     assert noted["imprecise_in_unit"].tolist() == [0, 1]
+
+
+def test_the_plan_states_the_share_reached_through_village_points() -> None:
+    """The plan's 15-minute rows say how much of their weight a village-located facility reaches; other rows, and
+    a 15-minute row of a type with no such reach, keep their basis."""
+    specs = tuple(IndicatorSpec(row=t, name_zh="t", unit="%", baseline_2020="——", target_2025="≥20", nature="",
+                                metric=m, facility_type=t, indicator_id=t)
+                  for t, m in (("elderly_day_care", Metric.NETWORK_COVERAGE),
+                               ("township_elderly_centre", Metric.NETWORK_COVERAGE),
+                               ("public_cemetery", Metric.ADMIN_SHARE)))
+    table = pd.DataFrame({"basis": ["network 15 min", "network 15 min", "admin share"]})
+    demand = pd.DataFrame({"population": [100.0, 300.0, 600.0], "approx_elderly_day_care": [False, True, False],
+                           "approx_public_cemetery": [True, True, True]})
+    out = _approximate_basis(table, specs, demand)
+    assert out["basis"].tolist() == [
+        "network 15 min; of it 30.0% (300 population) through facilities at a village's point: uncertain",
+        "network 15 min", "admin share"]
+    assert table["basis"].iloc[0] == "network 15 min"  # the input is not changed
+    assert _approximate_basis(table, specs, demand.drop(columns="approx_elderly_day_care")) is table

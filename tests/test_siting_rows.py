@@ -28,7 +28,7 @@ from gisplan.periods import current_period, period_status
 from gisplan.siting.models import mclp
 from gisplan.siting.proposals import AREA_RULE_STATUS, SiteQuestion, propose_by_area
 from gisplan.vocab import Level, PeriodPhase, QuestionKind
-from gisplan.workflows.plan import ROW_JOIN, _unit_rule
+from gisplan.workflows.proposing import ROW_JOIN, _unit_rule
 from tests.conftest import YONGCHUAN_RUN_DATE
 from tests.test_reduce import clustered_table
 

@@ -16,13 +16,8 @@ from gisplan.cli.options import format_table
 from gisplan.errors import ConfigError
 from gisplan.i18n import _
 from gisplan.outputs.batch import write_district, write_district_tables, write_municipal
-from gisplan.workflows.batch import (
-    cpu_note,
-    jobs_for_region,
-    jobs_for_scenarios,
-    load_region,
-    run_batch,
-)
+from gisplan.workflows.batch import jobs_for_region, jobs_for_scenarios, load_region, run_batch
+from gisplan.workflows.engine import cpu_note
 
 if TYPE_CHECKING:
     from gisplan.progress import Tick

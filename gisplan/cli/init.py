@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from gisplan.i18n import _
-from gisplan.workflows.batch import read_roads_file
 from gisplan.workflows.districts import (
     TEMPLATE,
     clip_roads,
@@ -16,6 +15,7 @@ from gisplan.workflows.districts import (
     read_region_data,
     write_district_scenario,
 )
+from gisplan.workflows.engine import read_roads_file
 
 _EPILOG = """\b
 Examples:

@@ -5,15 +5,12 @@ region file (``scenarios/chongqing-districts.toml``), each generated from the re
 :func:`gisplan.workflows.districts.write_district_scenario` with its roads clipped from the municipal road file.
 
 Engines: in this process (default), a ``distributed.LocalCluster`` of `workers` processes, or an existing Dask
-cluster at `scheduler`. The municipal road network is never pickled into a task or sent from the client: each
-worker process reads the road file once, keyed by its SHA-256 (:func:`shared_roads`), builds its spatial index once
-and clips every district it runs from that copy. Each task narrows the numerical kernels to its share of the cores
-(:func:`gisplan.settings.threads`; a LocalCluster's workers also get ``OMP_NUM_THREADS`` and the like) so that
-workers × threads never exceeds them; HiGHS, coverage and snapping ask the same setting. Workers write each
-district's outputs themselves and return only a small :class:`DistrictOutcome`; the largest districts start
-first. A district that fails is reported with its error and the others complete. A district whose inputs
-(content hashes) have not changed since it last completed is skipped, so a crashed batch resumes where it stopped.
-Progress of the whole batch goes to a :class:`~gisplan.progress.ProgressSink`.
+cluster at `scheduler` (:mod:`gisplan.workflows.engine`: each process reads the municipal road file once, and
+each task narrows the numerical kernels to its share of the cores). Workers write each district's outputs
+themselves and return only a small :class:`DistrictOutcome`; the largest districts start first. A district that
+fails is reported with its error and the others complete. A district whose inputs (content hashes) have not
+changed since it last completed is skipped, so a crashed batch resumes where it stopped. Progress of the whole
+batch goes to a :class:`~gisplan.progress.ProgressSink`.
 
 Task functions are module-level, so Dask workers (fresh processes) import them.
 """
@@ -24,10 +21,8 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import shutil
 import socket
-import threading
 import time
 import tomllib
 import traceback
@@ -35,16 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import geopandas as gpd
-
 from gisplan import settings
 from gisplan.catalogue import load_catalogue
 from gisplan.config import load_scenario
 from gisplan.errors import ConfigError
 from gisplan.i18n import _
-from gisplan.io.spatial import file_sha256, read_spatial
+from gisplan.io.spatial import file_sha256
 from gisplan.laps import Laps
-from gisplan.progress import ProgressSink, Tick, silent
+from gisplan.progress import ProgressSink, silent
 from gisplan.scenariocat import check_scenario_types
 from gisplan.store import open_workspace
 from gisplan.workflows.districts import (
@@ -57,38 +50,35 @@ from gisplan.workflows.districts import (
     read_region_data,
     write_district_scenario,
 )
+from gisplan.workflows.engine import ROADS_STAGE, Board, distributed, open_client, peak_rss_mb, read_shared_roads
 from gisplan.workflows.importing import import_scenario
 from gisplan.workflows.plan import RunResult, run_scenario
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
+
+    import geopandas as gpd
 
     from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
     from gisplan.store import Workspace
 
 __all__ = [
-    "ROADS_STAGE",
     "BatchResult",
     "DistrictJob",
     "DistrictOutcome",
     "DistrictWriter",
     "Region",
-    "clear_shared_roads",
     "jobs_for_region",
     "jobs_for_scenarios",
     "load_region",
-    "read_roads",
-    "read_roads_file",
     "run_batch",
     "run_district",
-    "shared_roads",
 ]
 
 logger = logging.getLogger(__name__)
 
 MARKER = "batch.json"  # written into a district's folder last, when all its outputs are written
-ROADS_STAGE = "read roads (once per process)"  # the stage of the one task per process that reads the road file
 _REGION_KEYS = frozenset({"name", "code", "boundaries", "gazetteer", "template", "seed", "illustrative",
                           "road_buffer_m"})
 _ROADS_KEYS = frozenset({"path", "crs", "osm_fallback"})
@@ -350,68 +340,6 @@ def _is_region_file(path: Path) -> bool:
         return False
 
 
-def read_roads_file(path: Path) -> gpd.GeoDataFrame:
-    """A road file (GeoParquet read whole with pyarrow, or any file gisplan reads)."""
-    if path.suffix.lower() == ".parquet":
-        return gpd.read_parquet(path)
-    return read_spatial(path)
-
-
-def read_roads(region: Region) -> gpd.GeoDataFrame | None:
-    """The region's municipal road links (this process's shared copy, :func:`shared_roads`), or None when it
-    has none."""
-    if region.roads is None or not region.roads.exists():
-        if region.roads is not None:
-            logger.warning("region roads %s not found: districts use OpenStreetMap roads when online", region.roads)
-        return None
-    return shared_roads(region.roads, file_sha256(region.roads))
-
-
-_ROADS: dict[tuple[str, str], gpd.GeoDataFrame] = {}
-_ROADS_LOCK = threading.Lock()
-
-
-def shared_roads(path: Path, sha256: str) -> gpd.GeoDataFrame:
-    """The road links of `path`, read once per process and kept for every later task (a Dask worker reads the
-    municipal network on its first district, not once per district, and nothing is sent from the client); its
-    spatial index is built once too. The copy is keyed by the file's SHA-256, so a changed file is read again.
-
-    Raises
-    ------
-    ConfigError
-        If the file this process sees is not the one the batch was planned with (`sha256`): on an existing
-        cluster the workers must read the client's paths (a shared file system).
-    """
-    return _shared_roads(path, sha256)[0]
-
-
-def _shared_roads(path: Path, sha256: str) -> tuple[gpd.GeoDataFrame, bool]:
-    """:func:`shared_roads` and whether this call read the file."""
-    key = (str(path.resolve()), sha256)
-    with _ROADS_LOCK:  # a worker with several threads reads the file once
-        found = _ROADS.get(key)
-        fresh = found is None
-        if found is None:
-            seen = file_sha256(path) if path.exists() else "missing"
-            if seen != sha256:
-                msg = _("road file {path} on {host} is not the one the batch was planned with (SHA-256 {seen} ≠ "
-                        "{expected}); every worker must read the same file (a shared file system), and the file must "
-                        "not change during a batch.").format(path=path, host=socket.gethostname(), seen=seen[:12],
-                                                             expected=sha256[:12])
-                raise ConfigError(msg)
-            found = read_roads_file(path)
-            _index = found.sindex  # built once, then every district's clip is a tree query
-            _ROADS.clear()  # one network per process: a new file replaces the old copy
-            _ROADS[key] = found
-        return found, fresh
-
-
-def clear_shared_roads() -> None:
-    """Drop this process's copy of the road network (:func:`shared_roads`), giving its memory back."""
-    with _ROADS_LOCK:
-        _ROADS.clear()
-
-
 def _marker(job: DistrictJob) -> dict[str, Any] | None:
     try:
         found = json.loads((job.folder / MARKER).read_text(encoding="utf-8"))
@@ -432,18 +360,6 @@ def _unchanged(job: DistrictJob) -> DistrictOutcome | None:
                            files=files)
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (MB): Linux's VmHWM, which starts afresh in a new program, where
-    ``ru_maxrss`` carries over the peak of the process that started it (a Dask worker would report its parent's)."""
-    try:
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0  # kB
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux, bytes on macOS
-
-
 def run_district(
     job: DistrictJob, *, write: DistrictWriter, threads: int | None = None,
     catalogue_files: tuple[Path, ...] = (),
@@ -455,7 +371,8 @@ def run_district(
     Parameters
     ----------
     job : DistrictJob
-        A region job with a road file clips its roads from this process's copy of it (:func:`shared_roads`).
+        A region job with a road file clips its roads from this process's copy of it
+        (:func:`~gisplan.workflows.engine.shared_roads`).
     write : DistrictWriter
         Writes the district's outputs.
     threads : int, optional
@@ -471,7 +388,7 @@ def run_district(
         n_threads = threads if threads is not None else (
             settings.thread_count() if os.environ.get(settings.THREADS_ENV, "").strip() else 1)
         with settings.threads(n_threads):
-            roads, fresh = _shared_roads(job.region.roads, job.roads_sha256) \
+            roads, fresh = read_shared_roads(job.region.roads, job.roads_sha256) \
                 if job.region is not None and job.region.roads is not None and job.roads_sha256 else (None, False)
             if fresh:
                 laps.lap(ROADS_STAGE)
@@ -498,14 +415,14 @@ def run_district(
         job.folder.mkdir(parents=True, exist_ok=True)
         (job.folder / MARKER).write_text(json.dumps(failed, ensure_ascii=False, indent=1), encoding="utf-8")
         return DistrictOutcome(job.code, job.name, "failed", job.folder, error=detail, seconds=laps.stages,
-                               worker=worker, peak_rss_mb=_peak_rss_mb(), cpu_s=time.process_time() - cpu)
+                               worker=worker, peak_rss_mb=peak_rss_mb(), cpu_s=time.process_time() - cpu)
     rel = tuple(os.path.relpath(f, job.folder) for f in files)
     marker = {"status": "done", "inputs_hash": job.inputs_hash, "seconds": laps.stages, "files": list(rel)}
     tmp = job.folder / f".{MARKER}.tmp"
     tmp.write_text(json.dumps(marker, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(job.folder / MARKER)  # last: a crash before here leaves the district to be run again
     return DistrictOutcome(job.code, job.name, "done", job.folder, seconds=laps.stages, worker=worker,
-                           peak_rss_mb=_peak_rss_mb(), files=rel, cpu_s=time.process_time() - cpu)
+                           peak_rss_mb=peak_rss_mb(), files=rel, cpu_s=time.process_time() - cpu)
 
 
 def _generate(job: DistrictJob, roads: gpd.GeoDataFrame | None) -> Path:
@@ -520,35 +437,6 @@ def _generate(job: DistrictJob, roads: gpd.GeoDataFrame | None) -> Path:
         data, job.folder / "scenario", template=region.template, illustrative=region.illustrative, seed=region.seed,
         roads=clipped, roads_crs=region.roads_crs if clipped is not None else None,
         osm_fallback=region.osm_fallback, workspace=job.folder / "work" / f"{job.code}.gpkg")
-
-
-class _Board:
-    """The batch's progress: districts done, running and failed, elapsed and (estimated) remaining time."""
-
-    def __init__(self, total: int, slots: int, skipped: int, progress: ProgressSink) -> None:
-        self.total, self.slots, self.progress = total, max(1, slots), progress
-        self.start = time.perf_counter()
-        self.done, self.failed, self.skipped, self.started = 0, 0, skipped, 0
-        self.tick("")
-
-    def tick(self, message: str) -> None:
-        finished = self.done + self.failed
-        todo = self.total - self.skipped
-        running = min(self.slots, todo - finished)
-        elapsed = time.perf_counter() - self.start
-        left = elapsed / finished * (todo - finished) if finished else None
-        eta = f"{left:.0f} s" if left is not None else "—"
-        text = (f"完成 done {self.done + self.skipped}/{self.total}（跳过 skipped {self.skipped}）· 运行 running "
-                f"{running} · 失败 failed {self.failed} · 用时 elapsed {elapsed:.0f} s · 剩余 remaining {eta}")
-        self.progress(Tick("batch", done=self.done + self.failed + self.skipped, total=self.total,
-                           message=f"{text}{' · ' + message if message else ''}"))
-
-    def record(self, outcome: DistrictOutcome) -> None:
-        if outcome.status == "failed":
-            self.failed += 1
-        else:
-            self.done += 1
-        self.tick(f"{outcome.code} {outcome.name} {outcome.status}")
 
 
 def run_batch(
@@ -601,7 +489,7 @@ def run_batch(
     todo = [j for j in jobs if j.code not in kept]
     if workers is None and scheduler is None:
         engine = "in-process"
-        board = _Board(len(jobs), 1, len(kept), progress)
+        board = Board(len(jobs), 1, len(kept), progress)
         ran = {}
         for job in todo:
             ran[job.code] = run_district(job, write=write, threads=settings.thread_count(),
@@ -615,59 +503,15 @@ def run_batch(
     return BatchResult(outcomes, engine, time.perf_counter() - start)
 
 
-def _distributed() -> Any:
-    try:
-        import distributed  # noqa: PLC0415
-    except ImportError as exc:
-        msg = _("Dask engines need `distributed` ({exc}); pip install \"dask[distributed]\".").format(exc=exc)
-        raise ImportError(msg) from None
-    return distributed
-
-
-def _worker_env(threads: int) -> dict[str, str]:
-    """The environment of a LocalCluster's worker processes: their OpenMP/BLAS/numba pools and gisplan's own
-    kernels get `threads` each, so that workers × threads stays within the cores."""
-    n = str(threads)
-    return {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n, "NUMBA_NUM_THREADS": n,
-            "VECLIB_MAXIMUM_THREADS": n, settings.THREADS_ENV: n}
-
-
 def _run_dask(
     todo: Sequence[DistrictJob], *, write: DistrictWriter, workers: int | None,
     scheduler: str | None, catalogue_files: tuple[Path, ...], progress: ProgressSink, skipped: int, total: int,
 ) -> tuple[str, dict[str, DistrictOutcome]]:
-    dd = _distributed()
-    cores = os.cpu_count() or 1
-    if scheduler is not None:
-        try:
-            cluster, client = None, dd.Client(scheduler)
-        except (OSError, TimeoutError, ValueError) as exc:  # nothing listening, a wrong address
-            msg = _("--scheduler {scheduler}: no Dask scheduler answers there ({reason}). gisplan joins a running "
-                    "cluster and does not start one: start it first (`dask scheduler`, then `dask worker ADDRESS` on "
-                    "each node; see the README), or use --workers N for a cluster on this machine.").format(
-                scheduler=scheduler, reason=exc)
-            raise ConfigError(msg) from None
-        slots = sum(client.nthreads().values()) or 1
-        threads: int | None = None  # each worker's GISPLAN_THREADS, else 1 (see run_district)
-        engine = f"dask scheduler {scheduler} ({len(client.nthreads())} workers)"
-    else:
-        n = int(workers or 1)
-        threads = max(1, cores // n)
-        import dask  # noqa: PLC0415  (installed with distributed)
-
-        # the workers' statistical profiler samples every task's stack 100 times a second: off for CPU-bound
-        # tasks; the nanny's own thread settings (1 each) give way to the batch's share of the cores
-        with dask.config.set({"distributed.worker.profile.enabled": False,
-                              "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536,
-                                                                      **_worker_env(threads)}}):
-            cluster = dd.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      host="127.0.0.1")
-        client = dd.Client(cluster)
-        slots = n
-        engine = f"dask LocalCluster ({n} workers × {threads} threads, {cores} cores)"
+    dd = distributed()
+    cluster, client, slots, threads, engine = open_client(dd, workers=workers, scheduler=scheduler)
     ran: dict[str, DistrictOutcome] = {}
     try:
-        board = _Board(total, slots, skipped, progress)
+        board = Board(total, slots, skipped, progress)
         # largest first (the jobs come sorted): a higher priority runs earlier, so no big district starts last
         futures = {client.submit(run_district, job, write=write, threads=threads, catalogue_files=catalogue_files,
                                  key=f"district-{job.code}", pure=False, priority=len(todo) - i): job
@@ -689,9 +533,3 @@ def _run_dask(
     return engine, ran
 
 
-def cpu_note(workers: int | None, callback: Callable[[str], None]) -> None:
-    """Say when a LocalCluster asks for more workers than the machine has cores."""
-    cores = os.cpu_count() or 1
-    if workers is not None and workers > cores:
-        callback(f"--workers {workers} on {cores} cores: each worker gets one kernel thread; expect no speed-up "
-                 "past the core count.")

@@ -29,12 +29,13 @@ from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
 from gisplan.workflows.divisions import CROSSWALK_LAYER, replay_crosswalk, with_retired
+from gisplan.workflows.recheck import recheck_dependents
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from gisplan.catalogue import Catalogue, FacilityType
+    from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
     from gisplan.io.osm import OsmRoads
 
@@ -47,7 +48,6 @@ __all__ = [
     "load_context",
     "osm_import_spec",
     "scenario_specs",
-    "stored_options",
     "validate_imports",
 ]
 
@@ -293,7 +293,7 @@ def validate_imports(
     if not problems and "gazetteer" in names and before is not None and ctx.gazetteer is not None:
         problems = _same_district(before, ctx.gazetteer, names["gazetteer"])
     if not problems and workspace is not None and workspace.exists():
-        problems = _recheck_dependents(workspace, set(names), ctx, catalogue)
+        problems = recheck_dependents(workspace, set(names), ctx, catalogue)
     if problems:
         raise SchemaError(problems)
     if district_code is not None and ctx.gazetteer is not None:
@@ -391,17 +391,6 @@ def _options_text(group: list[_Part]) -> str | None:
     return json.dumps(options, ensure_ascii=False, sort_keys=True) if options else None
 
 
-def stored_options(text: object) -> dict[str, object]:
-    """The options kept in a layer's metadata (``{}`` when none, or unreadable)."""
-    if not isinstance(text, str) or not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _districts(gazetteer: pd.DataFrame) -> list[str]:
     return sorted(set(gazetteer["code12"].astype(str).str.slice(0, 6)))
 
@@ -415,66 +404,6 @@ def _same_district(old: pd.DataFrame, new: pd.DataFrame, source: str) -> list[Pr
              "facilities are coded for it).").format(now=', '.join(now), was=', '.join(was)))
     fix = _("import it into another workspace (`-w other.gpkg`), or import the gazetteer of this workspace's district.")
     return [Problem(source, None, None, msg, fix)]
-
-
-def _depends_on(kind: str, host: FacilityType | None) -> set[str]:
-    """Store layers whose content a layer of this kind (of a facility type with `host`) is checked against."""
-    if kind in {"facilities", "households"}:
-        hosts = {host.layer_name} if host is not None else set()
-        return {"gazetteer", "district", "townships"} | hosts
-    if kind in {"townships", "villages"}:
-        return {"gazetteer", "district"}
-    if kind == "district":
-        return {"gazetteer"}
-    return set()
-
-
-def _loaded(ctx: Context, kind: str, facility_type: object) -> pd.DataFrame | None:
-    """A workspace layer the context already holds (read once by :func:`load_context`)."""
-    if kind == "facilities":
-        return ctx.facilities.get(str(facility_type))
-    return {"district": ctx.district, "townships": ctx.townships}.get(kind)
-
-
-def _recheck_dependents(
-    workspace: Workspace, replaced: set[str], ctx: Context, catalogue: Catalogue,
-) -> list[Problem]:
-    """Validate again the workspace layers that depend on a layer this import replaces.
-
-    Re-importing the gazetteer, the boundaries or the community service centres must not leave
-    facilities with unknown codes, points outside the new outline or volunteer points without host.
-    """
-    problems: list[Problem] = []
-    meta = workspace.metadata()
-    for row in meta.itertuples(index=False):
-        name, kind, facility_type = str(row.layer), str(row.kind), row.facility_type
-        ftype = catalogue.types.get(str(facility_type)) if kind == "facilities" else None
-        host = catalogue.types.get(ftype.host) if ftype is not None and ftype.host is not None else None
-        changed = _depends_on(kind, host) & replaced
-        if name in replaced or not changed:
-            continue
-        if kind == "facilities" and ftype is None:
-            continue  # a type from a catalogue not given this time: it cannot be checked
-        options = stored_options(row.options)
-        source = _("workspace layer `{name}` (checked again: this import replaces {changed}").format(
-                name=name, changed=', '.join(sorted(changed)))
-        if options.get("tolerance_m") is not None:
-            source += _("; with its own --tolerance-m {tolerance_m:g}").format(
-                    tolerance_m=float(options['tolerance_m']))  # type: ignore[arg-type]
-        source += ")"
-        own = replace(ctx, accept_large=bool(options.get("accept_large", False)), locate_by_name=False,
-                      tolerance_m=ctx.tolerance_m
-                      if options.get("tolerance_m") is None else float(options["tolerance_m"]))  # type: ignore[arg-type]
-        try:
-            stored = _loaded(ctx, kind, facility_type)
-            if stored is None:
-                stored = workspace.read(name)
-            data = stored if isinstance(stored, gpd.GeoDataFrame) else RawTable(
-                stored.astype(object), np.arange(1, len(stored) + 1), source)
-            validate_layer(data, kind=kind, catalogue=catalogue, ftype=ftype, context=own, source=source)
-        except SchemaError as exc:
-            problems.extend(exc.problems)
-    return problems
 
 
 _GCJ_HINT = re.compile(r"gcj|高德|amap|gaode|腾讯|tencent|火星", re.IGNORECASE)
