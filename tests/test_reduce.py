@@ -227,7 +227,9 @@ def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Pa
             return result
 
         monkeypatch.setattr(proposals_module, name, spy)
-    run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
+    run = run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
+    assert run.network is not None  # handed on to the report
+    assert len(run.network.edge_u) > 0
     assert [(n, r.objective) for n, _, _, r in asked] == [(n, pytest.approx(v, rel=1e-9))
                                                           for n, v in YONGCHUAN_MODELS]
     assert all(r.exact and r.status == "Optimal" for *_, r in asked)

@@ -168,6 +168,23 @@ def test_every_proposed_site_is_in_the_report(run_out: tuple[Path, Path, Path], 
     assert "前20处" not in pdf
 
 
+def test_the_run_s_network_is_used_not_built_again(run_out: tuple[Path, Path, Path], data: ReportData,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gisplan run` hands its road network to the report (RunResult.network): given one, reading the report's
+    data never builds the network again."""
+    import gisplan.workflows.coverage as coverage_module
+
+    def _no_rebuild(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the road network was built again")
+
+    monkeypatch.setattr(coverage_module, "scenario_network", _no_rebuild)
+    scenario, store, out = run_out
+    sc = load_scenario(scenario)
+    again = read_report_data(out / "results.gpkg", open_workspace(store), sc, catalogue_for(sc, ()),
+                             today=dt.date(2026, 12, 1), network=data.network)
+    assert again.network is data.network
+
+
 def test_site_pages_show_the_service_area(content: ReportContent, data: ReportData) -> None:
     """The data behind each site page's map: the road-network service area of the new site within its type's
     threshold holds the site, has an area, and holds the demand points the site reaches (up to their access leg)."""

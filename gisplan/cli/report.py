@@ -20,6 +20,7 @@ from gisplan.vocab import ReportFormat
 if TYPE_CHECKING:
     from gisplan.catalogue import Catalogue
     from gisplan.config import Scenario
+    from gisplan.network.graph import RoadNetwork
     from gisplan.store import Workspace
 
 __all__ = ["parse_formats", "report_command", "write_run_report"]
@@ -62,15 +63,16 @@ def parse_formats(text: str) -> tuple[ReportFormat, ...]:
 
 def write_run_report(
     results: Path, ws: Workspace, sc: Scenario, cat: Catalogue, *, formats: tuple[ReportFormat, ...],
-    network_summary: str | None = None,
+    network_summary: str | None = None, network: RoadNetwork | None = None,
 ) -> list[Path]:
-    """Build the report from the run's results in `results` (its folder) and write its files there."""
+    """Build the report from the run's results in `results` (its folder) and write its files there (`network`:
+    the run's road network when it has just run, else it is built again for the site pages)."""
     # matplotlib and jinja come with the report only: every other command (`run --no-report` included)
     # starts about a second of CPU sooner without them
     from gisplan.outputs.report import build_report, write_report  # noqa: PLC0415
 
     data = read_report_data(results / "results.gpkg", ws, sc, cat, today=settings.today(),
-                            network_summary=network_summary)
+                            network_summary=network_summary, network=network)
     return write_report(build_report(data), results, formats=formats)
 
 
@@ -103,5 +105,6 @@ def report_command(
     result = run_if_no_results(sc, ws, cat, target, propose=propose)
     if result is not None and result.coverage is not None and result.coverage.network is not None:
         summary = result.coverage.network.summary()
-    for path in write_run_report(target, ws, sc, cat, formats=chosen, network_summary=summary):
+    network = result.network if result is not None else None
+    for path in write_run_report(target, ws, sc, cat, formats=chosen, network_summary=summary, network=network):
         click.echo(os.path.normpath(path))

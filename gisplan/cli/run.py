@@ -108,7 +108,8 @@ def run(
         clock.lap("map")
     if formats:
         summary = result.coverage.network.summary() if result.coverage and result.coverage.network else None
-        files += write_run_report(target, ws, sc, cat, formats=formats, network_summary=summary)
+        files += write_run_report(target, ws, sc, cat, formats=formats, network_summary=summary,
+                                  network=result.network)
         clock.lap("report")
     close(show)
     click.echo("\n" + _("written:"))

@@ -82,6 +82,9 @@ class RunResult:
     period : PeriodStatus or None
         The plan period on the run's date: whether it has ended (终期评估) and the years the proposals are
         phased over (``period.note`` says it in one line).
+    network : RoadNetwork or None
+        The road network the run measured coverage on (None without roads or for a straight-line run), so that a
+        report written right after the run draws its service areas without building it again.
     """
 
     indicators: pd.DataFrame
@@ -93,6 +96,7 @@ class RunResult:
     proposals: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
     period: PeriodStatus | None = None
+    network: RoadNetwork | None = None
 
 
 def apply_reported_values(specs: tuple[IndicatorSpec, ...], path: Path) -> tuple[IndicatorSpec, ...]:
@@ -190,8 +194,7 @@ def run_scenario(
     laps.lap("proposals")
     lacking = admin_gaps(existing, gazetteer, catalogue)
     laps.lap("administrative gaps")
-    return RunResult(table, coverage, note, gaps, lacking, floor, proposals, laps.stages, period)
-
+    return RunResult(table, coverage, note, gaps, lacking, floor, proposals, laps.stages, period, network)
 
 
 def _coverage(
