@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gisplan.cli.main import cli
 from gisplan.service import create_app, make_token
 from gisplan.service.freshness import CHECK_INTERVAL_S
-from gisplan.store import layer_hash, open_workspace
+from gisplan.store import LayerWrite, layer_hash, open_workspace
 from gisplan.store.servicetables import read_audit, read_tokens
 from gisplan.vocab import ServiceRole
 from gisplan.workflows.places import start_register
@@ -376,3 +376,30 @@ def test_own_edits_patch_the_cache_and_another_writers_edits_are_read_again(ws: 
     assert client.get(f"/collections/{centres}/items/3").json()["properties"]["note"] == "他改"
     assert client.get(f"/collections/{centres}/items/3").headers["etag"] == '"2"'
     assert client.get(f"/collections/{centres}/items/2").json()["properties"]["note"] == "服务改"
+
+
+def test_an_edit_read_before_a_whole_layer_write_is_refused(ws: Workspace, client: TestClient) -> None:
+    """A re-import (any whole-layer write) between a client's read and its edit: the edit is refused on both backends,
+    not applied on top of the new layer as if nothing had happened, and the row's version only ever goes up."""
+    editor = make_token(ws, user="王五", role=ServiceRole.REVIEWER)[1]
+    path = f"/collections/{TOWNSHIPS}/items/4"
+    assert client.patch(path, json={"version": 1, "properties": {"name": "甲"}}, headers=bearer(editor)).status_code \
+        == 200
+    read = client.get(path).json()["version"]  # what the client holds: 2
+    assert read == 2
+    layer = ws.read_layer(TOWNSHIPS).reset_index(drop=True)
+    meta = ws.metadata().set_index("layer").loc[TOWNSHIPS]
+    layer.loc[3, "name"] = "重新导入"
+    ws.write([LayerWrite(TOWNSHIPS, str(meta["kind"]), layer, illustrative=bool(meta["illustrative"]))],
+             action="import", user="另一位同事")
+    with client_for(ws) as fresh:  # a service reading the store afresh
+        now = fresh.get(path).json()["version"]
+        assert now > read
+        stale = fresh.patch(path, json={"version": read, "properties": {"name": "乙"}}, headers=bearer(editor))
+        assert stale.status_code == 409, stale.text
+        assert ws.read_layer(TOWNSHIPS)["name"].iloc[3] == "重新导入"
+        other = fresh.get(f"/collections/{TOWNSHIPS}/items/6").json()["version"]
+        assert other > 1  # every row moved on with the whole-layer write
+        again = fresh.patch(path, json={"version": now, "properties": {"name": "乙"}}, headers=bearer(editor))
+        assert again.status_code == 200, again.text
+        assert again.json()["version"] == now + 1

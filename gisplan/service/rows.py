@@ -7,13 +7,15 @@ by one with every edit; an edit names the version it was based on and is refused
 - PostGIS keeps the version in the row (:meth:`PostGISWorkspace.edit_row`, one transaction with the row history).
 - A GeoPackage has no version column: an edit is a workspace transaction (action ``edit``, detail ``fid``,
   ``to_version``, ``by``) that rewrites the layer with the one row changed — so the GeoPackage history records the
-  row before and after, and ``gisplan undo`` takes it back — and a row's version is 1 plus the number of such edits
-  of it since the layer was last written otherwise (a re-import starts every row again at 1, as on PostGIS).
+  row before and after, and ``gisplan undo`` takes it back. A row's version is counted from the change log: the
+  number of times the whole layer was written (import, undo, a workflow's write …) plus the number of service edits
+  of that row. So it only ever goes up: after a re-import every row is at a version above any it had, and an edit
+  based on what was read before the re-import is refused (as on PostGIS, where a whole-layer write gives every row a
+  version above any the layer had).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,22 +60,24 @@ def row_states(ws: Workspace, layer: str) -> pd.DataFrame:
         frame = ws.row_versions(layer)
         return frame[["version", "changed_by", "changed_at"]].reset_index(drop=True)
     rows = len(ws.read(layer))
-    version = np.ones(rows, dtype="int64")
-    changed_by: list[str | None] = [None] * rows
-    changed_at: list[str | None] = [None] * rows
     log = ws.changelog()
-    log = log[log["layer"] == layer]
-    other = np.flatnonzero((log["action"] != EDIT_ACTION).to_numpy())
-    edits = log.iloc[other[-1] + 1:] if len(other) else log
-    for detail, user, at in zip(edits["detail"], edits["user"], edits["at"], strict=True):  # edits only: a handful
-        record = json.loads(detail) if isinstance(detail, str) else {}
-        fid = record.get("fid")
-        if isinstance(fid, int) and 1 <= fid <= rows:
-            version[fid - 1] += 1
-            changed_by[fid - 1] = str(record.get("by", user))
-            changed_at[fid - 1] = str(at)
-    return pd.DataFrame({"version": version, "changed_by": pd.Series(changed_by, dtype=object),
-                         "changed_at": pd.Series(changed_at, dtype=object)})
+    log = log[log["layer"] == layer].reset_index(drop=True)
+    is_edit = (log["action"] == EDIT_ACTION).to_numpy()
+    writes = np.flatnonzero(~is_edit)
+    fid = pd.to_numeric(log["detail"].astype("string").str.extract(r'"fid":\s*(\d+)', expand=False), errors="coerce")
+    position = fid.where(is_edit & fid.between(1, rows))  # the edited row of each edit, NaN for anything else
+    edited = position.dropna().astype("int64").to_numpy() - 1
+    version = max(len(writes), 1) + np.bincount(edited, minlength=rows)[:rows]
+    changed_by = pd.Series([None] * rows, dtype=object)
+    changed_at = pd.Series([None] * rows, dtype=object)
+    if len(writes) > 1:  # rewritten after its creation: every row last changed by that write
+        changed_by[:] = str(log["user"].iloc[writes[-1]])
+        changed_at[:] = str(log["at"].iloc[writes[-1]])
+    since = position.iloc[writes[-1] + 1:] if len(writes) else position
+    last = since.dropna().astype("int64").drop_duplicates(keep="last")  # each row's latest edit since then
+    changed_by.iloc[last.to_numpy() - 1] = log["user"].loc[last.index].astype(str).to_numpy()
+    changed_at.iloc[last.to_numpy() - 1] = log["at"].loc[last.index].astype(str).to_numpy()
+    return pd.DataFrame({"version": version.astype("int64"), "changed_by": changed_by, "changed_at": changed_at})
 
 
 def _state(states: pd.DataFrame, position: int) -> RowState:
