@@ -33,15 +33,17 @@ GAP_COLUMNS = ("facility_type", "rank", *WEIGHTS, "points", "township_code12", "
 
 
 def _top_by(key: pd.Series, weight: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """For each group, the key value carrying the most weight (None where the group has no key)."""
-    frame = pd.DataFrame({"g": group, "k": key.to_numpy(dtype=object), "w": weight})
-    frame = frame[frame["k"].notna()]
+    """For each group, the key value carrying the most weight (None where the group has no key; on a tie the
+    smallest key). The keys are summed as integer codes of their sorted values, not as Python objects."""
     out = np.full(n_groups, None, dtype=object)
-    if frame.empty:
+    codes, uniques = pd.factorize(key.to_numpy(dtype=object), sort=True)  # code order is the values' order
+    keep = codes >= 0
+    if not keep.any():
         return out
+    frame = pd.DataFrame({"g": group[keep], "k": codes[keep], "w": weight[keep]})
     sums = frame.groupby(["g", "k"], sort=False)["w"].sum().reset_index()
     best = sums.sort_values(["g", "w", "k"], ascending=[True, False, True]).drop_duplicates("g")
-    out[best["g"].to_numpy()] = best["k"].to_numpy()
+    out[best["g"].to_numpy()] = np.asarray(uniques, dtype=object)[best["k"].to_numpy()]
     return out
 
 
@@ -93,8 +95,12 @@ def coverage_gaps(
         msg = _("`demand` must be in a projected CRS in metres.")
         raise ValueError(msg)
     names = names or {}
-    gaps = demand[~demand[column].fillna(value=False).astype(bool).to_numpy()]
-    xy = shapely.get_coordinates(gaps.geometry.to_numpy())
+    # only the columns read below: a copy of every type's minutes and facilities is most of the work otherwise
+    wanted = [c for c in (*WEIGHTS, "township_code12", "code12", split_by) if c is not None and c in demand]
+    uncovered = ~demand[column].fillna(value=False).astype(bool).to_numpy()
+    gaps = pd.DataFrame({c: demand[c].to_numpy()[uncovered] for c in dict.fromkeys(wanted)})
+    points = demand.geometry.to_numpy()[uncovered]
+    xy = shapely.get_coordinates(points)
     n = len(gaps)
     empty = gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=demand.crs)
     if n == 0:
