@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
+from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps_by_type
 from gisplan.analysis.indicators import existing_only, floor_area_table
 from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.analysis.precision import approximate_reach, with_imprecise_gaps
@@ -243,8 +243,5 @@ def _gaps(coverage: CoverageResult | None, scenario: Scenario, names: dict[str, 
     if coverage is None:
         return gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs)
     link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
-    frames = [coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link, names=names)
-              for column in coverage.demand.columns if column.startswith("covered_")]
-    if not frames:
-        return gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+    types = [column.removeprefix("covered_") for column in coverage.demand.columns if column.startswith("covered_")]
+    return coverage_gaps_by_type(coverage.demand, type_ids=types, link_m=link, names=names)
