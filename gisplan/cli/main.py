@@ -81,7 +81,13 @@ class _Group(click.Group):
     def _load(self, name: str) -> click.Command | None:
         if name not in self._loaded and name in _COMMANDS:
             module, attr = _COMMANDS[name]
-            command: click.Command = getattr(import_module(f"gisplan.cli.{module}"), attr)
+            # imported in English, as when every module was imported at start-up: click names its parameter
+            # types (`DIRECTORY`, `FILE`) when a command is declared, and those names are kept for the process
+            before = use_language("en")
+            try:
+                command: click.Command = getattr(import_module(f"gisplan.cli.{module}"), attr)
+            finally:
+                use_language(before)
             use_help_context(command)
             self._loaded[name] = command
         return self._loaded.get(name)
