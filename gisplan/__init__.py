@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from gisplan.catalogue import load_catalogue
-from gisplan.crs import to_planning_crs
-from gisplan.io.spatial import read_spatial
-from gisplan.io.tables import read_table
-from gisplan.store import Workspace, open_workspace
-from gisplan.validation.schema import validate_layer
-from gisplan.workflows.importing import ImportSpec, import_layers
+if TYPE_CHECKING:
+    from gisplan.catalogue import load_catalogue
+    from gisplan.crs import to_planning_crs
+    from gisplan.io.spatial import read_spatial
+    from gisplan.io.tables import read_table
+    from gisplan.store import Workspace, open_workspace
+    from gisplan.validation.schema import validate_layer
+    from gisplan.workflows.importing import ImportSpec, import_layers
 
 try:
     __version__ = version("gisplan")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
+
+# the public verbs and the module each comes from, imported on first use (PEP 562): `import gisplan.cli.main` and
+# every `gisplan` command start without loading geopandas, pyproj and the workflows they do not need
+_PUBLIC = {
+    "ImportSpec": "gisplan.workflows.importing",
+    "Workspace": "gisplan.store",
+    "import_layers": "gisplan.workflows.importing",
+    "load_catalogue": "gisplan.catalogue",
+    "open_workspace": "gisplan.store",
+    "read_spatial": "gisplan.io.spatial",
+    "read_table": "gisplan.io.tables",
+    "to_planning_crs": "gisplan.crs",
+    "validate_layer": "gisplan.validation.schema",
+}
 
 __all__ = [
     "ImportSpec",
@@ -29,3 +46,17 @@ __all__ = [
     "to_planning_crs",
     "validate_layer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public verb, imported from its module the first time it is asked for."""
+    if name not in _PUBLIC:
+        msg = f"module 'gisplan' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

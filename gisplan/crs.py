@@ -10,18 +10,17 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import numpy as np
-import shapely
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError as ProjCRSError
-
-from gisplan import coords
 from gisplan.errors import CRSError
 from gisplan.i18n import _
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy as np
     from numpy.typing import NDArray
+    from pyproj import CRS
+
+# pyproj, geopandas, shapely and numpy are imported by the functions that use them: this base module is imported by
+# nearly every command, and those libraries took about 1 s of its start-up (python -X importtime)
 
 __all__ = [
     "STORAGE_CRS",
@@ -75,6 +74,9 @@ def parse_crs(text: str) -> DeclaredCRS:
     >>> parse_crs("4490").crs.to_epsg()
     4490
     """
+    from pyproj import CRS  # noqa: PLC0415 - see the note on the imports
+    from pyproj.exceptions import CRSError as ProjCRSError  # noqa: PLC0415
+
     key = text.strip().lower().replace("-", "").replace("_", "")
     aliases = {"gcj02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "bd09": "bd09", "bd09ll": "bd09"}
     if key in aliases:
@@ -112,6 +114,10 @@ def to_storage_crs(gdf: gpd.GeoDataFrame, declared: DeclaredCRS | None, *, sourc
     CRSError
         If neither the file nor the user gives a CRS.
     """
+    import geopandas as gpd  # noqa: PLC0415 - see the note on the imports
+
+    from gisplan import coords  # noqa: PLC0415 - numpy and shapely
+
     out = gdf.copy()
     if declared is None:
         if out.crs is None:
@@ -153,11 +159,14 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import Point
     >>> g = gpd.GeoDataFrame(geometry=[Point(105.93, 29.36)], crs="EPSG:4326")
     >>> to_planning_crs(g).crs.to_epsg()
     32648
     """
+    from pyproj import CRS  # noqa: PLC0415 - see the note on the imports
+
     if gdf.crs is None:
         msg = _("`gdf` has no CRS; set it (gdf.set_crs) or import it through `gisplan layers import`.")
         raise CRSError(msg)
@@ -171,6 +180,8 @@ def to_planning_crs(gdf: gpd.GeoDataFrame, crs: str | CRS | None = None) -> gpd.
 
 @functools.cache
 def _utm_zone(zone: int, north: bool) -> CRS:
+    from pyproj import CRS  # noqa: PLC0415 - see the note on the imports
+
     return CRS.from_epsg((32600 if north else 32700) + zone)
 
 
@@ -185,6 +196,7 @@ def utm_crs(geoms: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
 
     Examples
     --------
+    >>> import geopandas as gpd
     >>> from shapely import Point
     >>> utm_crs(gpd.GeoSeries([Point(105.93, 29.36)], crs="EPSG:4326")).to_epsg()
     32648
@@ -223,6 +235,8 @@ def gauss_kruger_3deg(lon: float, *, zone_prefix: bool = False) -> CRS:
     >>> gauss_kruger_3deg(117.2, zone_prefix=True).to_epsg()  # 珠山, zone 39
     4527
     """
+    from pyproj import CRS  # noqa: PLC0415 - see the note on the imports
+
     zone = round(lon / 3)
     if zone not in GK3_ZONES:
         msg = (_("longitude {lon:.4f}° lies outside the CGCS2000 3° Gauss-Krüger zones 25–45 (73.5°E–136.5°E); "
@@ -254,6 +268,10 @@ def plain_coordinates_in(
         to transform (no geometry, or `target` is `source`), or no `source`, or a geometry is missing, empty or
         3-D: what ``to_crs`` itself should handle.
     """
+    import numpy as np  # noqa: PLC0415 - see the note on the imports
+    import shapely  # noqa: PLC0415
+    from pyproj import Transformer  # noqa: PLC0415
+
     if (source is None or not len(geoms) or target.is_exact_same(source)
             or bool((shapely.is_missing(geoms) | shapely.is_empty(geoms) | shapely.has_z(geoms)).any())):
         return None

@@ -12,7 +12,7 @@ from gisplan.analysis.coverage import (
     unit_totals,
 )
 from gisplan.analysis.demand import DEMAND_COLUMNS, WEIGHTS, demand_from_points, demand_from_raster, demand_from_table
-from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
+from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps, coverage_gaps_by_type
 from gisplan.analysis.indicators import (
     BedShares,
     administrative_coverage,
@@ -43,6 +43,7 @@ __all__ = [
     "assign_units",
     "bed_shares",
     "coverage_gaps",
+    "coverage_gaps_by_type",
     "demand_from_points",
     "demand_from_raster",
     "demand_from_table",

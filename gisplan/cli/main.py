@@ -10,35 +10,31 @@ import logging
 import os
 import sys
 import warnings
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from gisplan import __version__
-from gisplan.cli.batch import batch_command
-from gisplan.cli.boundaries import boundaries
 from gisplan.cli.clicktext import install_click_catalogue
-from gisplan.cli.coverage import coverage_command
-from gisplan.cli.db import db
-from gisplan.cli.divisions import divisions
-from gisplan.cli.export import export_command
-from gisplan.cli.helptext import use_help_context
-from gisplan.cli.history import history_command, revert_command, undo_command
-from gisplan.cli.init import init_command
-from gisplan.cli.layers import layers
-from gisplan.cli.map import map_command
-from gisplan.cli.places import places
-from gisplan.cli.propose import propose_command
-from gisplan.cli.report import report_command
-from gisplan.cli.roads import roads
-from gisplan.cli.run import run
-from gisplan.cli.serve import serve_command
-from gisplan.cli.types import types
+from gisplan.cli.helptext import GisplanContext, use_help_context
 from gisplan.errors import GisplanError
 from gisplan.i18n import LANGUAGES, _, use_language
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import MutableMapping, Sequence
+
+# Each command's module, imported only when the command runs (or --help lists it): `gisplan run` does not load the
+# report's, the server's or the batch scheduler's libraries (WeasyPrint, matplotlib, FastAPI, Dask …) at start-up.
+_COMMANDS = {
+    "batch": ("batch", "batch_command"), "boundaries": ("boundaries", "boundaries"),
+    "coverage": ("coverage", "coverage_command"), "db": ("db", "db"), "divisions": ("divisions", "divisions"),
+    "export": ("export", "export_command"), "history": ("history", "history_command"),
+    "init": ("init", "init_command"), "layers": ("layers", "layers"), "map": ("map", "map_command"),
+    "places": ("places", "places"), "propose": ("propose", "propose_command"), "report": ("report", "report_command"),
+    "revert": ("history", "revert_command"), "roads": ("roads", "roads"), "run": ("run", "run"),
+    "serve": ("serve", "serve_command"), "types": ("types", "types"), "undo": ("history", "undo_command"),
+}
 
 
 def _lang_in(args: Sequence[str]) -> str | None:
@@ -56,7 +52,55 @@ def _lang_in(args: Sequence[str]) -> str | None:
 class _Group(click.Group):
     """Speak the chosen language for the whole command (help and usage errors included, which click handles
     before any callback runs: its own texts come from gisplan's catalogue of click's texts,
-    :mod:`gisplan.cli.clicktext`); turn gisplan errors into a one-paragraph message and exit code 1."""
+    :mod:`gisplan.cli.clicktext`); turn gisplan errors into a one-paragraph message and exit code 1.
+
+    The subcommands of :data:`_COMMANDS` are imported when first asked for (:meth:`get_command`); reading
+    :attr:`commands` imports them all."""
+
+    _loaded: dict[str, click.Command]
+
+    @property
+    def commands(self) -> MutableMapping[str, click.Command]:
+        """Every subcommand, each module imported."""
+        for name in _COMMANDS:
+            self._load(name)
+        return self._loaded
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, click.Command]) -> None:
+        self._loaded = dict(value)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Register `cmd` (under `name`, else its own) without importing the lazy ones."""
+        name = name or cmd.name
+        if name is None:
+            msg = "Command has no name."
+            raise TypeError(msg)
+        self._loaded[name] = cmd
+
+    def _load(self, name: str) -> click.Command | None:
+        if name not in self._loaded and name in _COMMANDS:
+            module, attr = _COMMANDS[name]
+            # imported in English, as when every module was imported at start-up: click names its parameter
+            # types (`DIRECTORY`, `FILE`) when a command is declared, and those names are kept for the process
+            before = use_language("en")
+            try:
+                command: click.Command = getattr(import_module(f"gisplan.cli.{module}"), attr)
+            finally:
+                use_language(before)
+            use_help_context(command)
+            self._loaded[name] = command
+        return self._loaded.get(name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The subcommand `cmd_name`, its module imported now."""
+        del ctx
+        return self._load(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every subcommand's name, sorted, without importing them."""
+        del ctx
+        return sorted({*self._loaded, *_COMMANDS})
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
         """Run the command in the language of `--lang`, else the locale's, then restore the one spoken before."""
@@ -126,12 +170,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
         logger.warning("%s", message)
 
 
-for _command in (layers, types, run, coverage_command, propose_command, map_command, report_command, export_command,
-                 roads,
-                 boundaries, divisions, history_command, undo_command, revert_command, places,
-                 init_command, batch_command, db, serve_command):
-    cli.add_command(_command)
-use_help_context(cli)
+cli.context_class = GisplanContext  # the subcommands get theirs (and their short help) as they are imported
 install_click_catalogue()
 
 

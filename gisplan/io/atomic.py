@@ -113,18 +113,38 @@ def write_atomic_csv(frame: pd.DataFrame, path: Path) -> None:
 def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
     """Write layers (GeoDataFrames, or DataFrames as attribute tables) to a new GeoPackage at `path`
     (replacing it) through a temporary file and a rename, as GeoPackage 1.2 unless
-    :func:`gisplan.settings.gpkg_versions` says otherwise."""
+    :func:`gisplan.settings.gpkg_versions` says otherwise.
+
+    SQLite does not sync the temporary file after every layer (``OGR_SQLITE_SYNCHRONOUS=OFF``): no reader sees it
+    before the rename, and it is synced once, whole, before it. Ten layers of a run's ``results.gpkg`` took
+    0.8–1.0 s with a sync per layer's transactions, 0.5 s without (on a machine shared with other work).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gpkg")
     os.close(fd)
     Path(tmp).unlink()
     try:
-        for name, gdf in layers.items():
-            _write_layer(gdf, tmp, name)
+        with _sqlite_unsynced():
+            for name, gdf in layers.items():
+                _write_layer(gdf, tmp, name)
+        with Path(tmp).open("rb") as fh:
+            os.fsync(fh.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _sqlite_unsynced() -> Iterator[None]:
+    """GDAL's SQLite writes (GeoPackage) without a sync per transaction inside the block; the setting is GDAL's,
+    for the process, and is put back as it was."""
+    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
 
 
 def _write_layer(frame: pd.DataFrame, target: str, name: str) -> None:

@@ -24,7 +24,7 @@ from gisplan.scenariocat import scenario_profiles
 from gisplan.vocab import CoverageKind, CoverageMethod, Spread
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from gisplan.catalogue import Catalogue, Profile
     from gisplan.config import Scenario
@@ -46,9 +46,18 @@ def scenario_network(workspace: Workspace, scenario: Scenario) -> RoadNetwork | 
                          min_piece_m=cov.min_piece_m)
 
 
-def scenario_demand(workspace: Workspace, scenario: Scenario, network: RoadNetwork | None) -> gpd.GeoDataFrame:
+def _layer(workspace: Workspace, name: str, read: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame:
+    """Layer `name` as the caller already read it (`read`, by layer name), else as stored."""
+    if read is not None and name in read:
+        return read[name]
+    return workspace.read(name)
+
+
+def scenario_demand(workspace: Workspace, scenario: Scenario, network: RoadNetwork | None, *,
+                    read: Mapping[str, pd.DataFrame] | None = None) -> gpd.GeoDataFrame:
     """Demand points for a scenario: its raster, else the households layer (points, or a table spread
-    over village polygons or road length), with township and village codes filled in.
+    over village polygons or road length), with township and village codes filled in; `read` holds the
+    workspace's layers the caller has read already, by name (the others are read here).
 
     Raises
     ------
@@ -63,7 +72,7 @@ def scenario_demand(workspace: Workspace, scenario: Scenario, network: RoadNetwo
         area = workspace.read_layer("district") if "district" in layers else None
         demand = demand_from_raster(cov.raster, crs=scenario.crs, area=area)
     elif "households" in layers:
-        households = workspace.read("households")
+        households = _layer(workspace, "households", read)
         if isinstance(households, gpd.GeoDataFrame) and (households.geom_type == "Point").all():
             demand = demand_from_points(households, crs=scenario.crs, source="households")
         else:
@@ -84,6 +93,7 @@ def scenario_demand(workspace: Workspace, scenario: Scenario, network: RoadNetwo
 
 def _targets(
     workspace: Workspace, catalogue: Catalogue, profiles: dict[str, Profile], types: Sequence[str] | None,
+    read: Mapping[str, pd.DataFrame] | None,
 ) -> list[TypeTarget]:
     layers = workspace.layer_names()
     chosen = list(types) if types else [t.id for t in catalogue.types.values() if CoverageKind.NETWORK in t.coverage]
@@ -96,7 +106,7 @@ def _targets(
                         layer_name=ftype.layer_name, name_zh=ftype.name_zh)
                 raise ConfigError(msg)
             continue
-        every = gpd.GeoDataFrame(existing_only(workspace.read_layer(ftype.layer_name)))
+        every = gpd.GeoDataFrame(existing_only(_layer(workspace, ftype.layer_name, read)))
         facilities = network_facilities(every)  # one located only to its township walks to no one in particular
         if len(facilities) < len(every):
             logger.warning("%s: %d facilities located only to their township (location_precision) left out of "
@@ -119,8 +129,10 @@ def coverage_for_scenario(
     polygons: bool = True,
     progress: ProgressSink = silent,
     network: RoadNetwork | None = None,
+    read: Mapping[str, pd.DataFrame] | None = None,
 ) -> CoverageResult:
-    """Measure coverage of every network-covered facility type in a workspace (`network`: already built).
+    """Measure coverage of every network-covered facility type in a workspace (`network`: already built;
+    `read`: the workspace's layers already read, by layer name, which are not read again).
 
     Raises
     ------
@@ -140,9 +152,9 @@ def coverage_for_scenario(
                "straight-line method with [coverage] method = \"straight_line\"."))
         raise NetworkError(msg)
     progress(Tick("demand"))
-    demand = scenario_demand(workspace, scenario, network)
-    targets = _targets(workspace, catalogue, profiles, types)
-    gaz = workspace.read_table("gazetteer") if workspace.has_layer("gazetteer") else None
+    demand = scenario_demand(workspace, scenario, network, read=read)
+    targets = _targets(workspace, catalogue, profiles, types, read)
+    gaz = _layer(workspace, "gazetteer", read) if workspace.has_layer("gazetteer") else None
     names = dict(zip(gaz["code12"].astype(str), gaz["name"].astype(str), strict=True)) if gaz is not None else {}
     result = measure_coverage(
         demand, targets, network=network, method=cov.method, bands_minutes=cov.bands_minutes,

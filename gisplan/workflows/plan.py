@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps
+from gisplan.analysis.gaps import GAP_COLUMNS, admin_gaps, coverage_gaps_by_type
 from gisplan.analysis.indicators import existing_only, floor_area_table
 from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.analysis.precision import approximate_reach, with_imprecise_gaps
@@ -152,7 +152,8 @@ def run_scenario(
     specs = scenario.indicators
     if scenario.reported_values is not None:
         specs = apply_reported_values(specs, scenario.reported_values)
-    facilities = {type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()}
+    layer_of = workspace.facility_layers()
+    facilities = {type_id: workspace.read_layer(name) for type_id, name in layer_of.items()}
     existing = {type_id: existing_only(frame) for type_id, frame in facilities.items()}  # planned ones left out
     gazetteer = workspace.read_table("gazetteer")
     households = workspace.read("households") if workspace.has_layer("households") else None
@@ -162,7 +163,12 @@ def run_scenario(
     network = scenario_network(workspace, scenario) if scenario.coverage.method is CoverageMethod.NETWORK else None
     estimate = scenario.coverage.method is CoverageMethod.NETWORK and network is None
     laps.lap("road network")
-    coverage, note = _coverage(workspace, scenario, catalogue, network, estimate=estimate, progress=progress)
+    read: dict[str, pd.DataFrame] = {name: facilities[type_id] for type_id, name in layer_of.items()}  # not again
+    read["gazetteer"] = gazetteer
+    if households is not None:
+        read["households"] = households
+    coverage, note = _coverage(workspace, scenario, catalogue, network, estimate=estimate, progress=progress,
+                               read=read)
     laps.lap("coverage", coverage.seconds if coverage is not None else None)
     names = dict(zip(gazetteer["code12"].astype(str), gazetteer["name"].astype(str), strict=True))
     table = evaluate_indicators(
@@ -199,16 +205,18 @@ def run_scenario(
 
 def _coverage(
     workspace: Workspace, scenario: Scenario, catalogue: Catalogue, network: RoadNetwork | None, *,
-    estimate: bool, progress: ProgressSink,
+    estimate: bool, progress: ProgressSink, read: dict[str, pd.DataFrame],
 ) -> tuple[CoverageResult | None, str]:
     """Coverage by the scenario's method, or (`estimate`: no roads) the labelled straight-line estimate, never
-    mixed with network results; with a note saying why when it is an estimate or was not measured."""
+    mixed with network results; with a note saying why when it is an estimate or was not measured (`read`: the
+    layers the run has read already, by name)."""
     try:
         if estimate:
             straight = replace(scenario, coverage=replace(scenario.coverage, method=CoverageMethod.STRAIGHT_LINE))
             logger.info("no road network: the 15-minute rows are straight-line estimates")
-            return coverage_for_scenario(workspace, straight, catalogue, progress=progress), STRAIGHT_LINE_NOTE
-        return coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network), ""
+            return (coverage_for_scenario(workspace, straight, catalogue, progress=progress, read=read),
+                    STRAIGHT_LINE_NOTE)
+        return coverage_for_scenario(workspace, scenario, catalogue, progress=progress, network=network, read=read), ""
     except (NetworkError, ConfigError) as exc:
         logger.warning("coverage not measured: %s", exc)
         return None, str(exc)
@@ -235,8 +243,5 @@ def _gaps(coverage: CoverageResult | None, scenario: Scenario, names: dict[str, 
     if coverage is None:
         return gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs)
     link = max(250.0, 2.5 * scenario.coverage.spread_spacing_m)
-    frames = [coverage_gaps(coverage.demand, type_id=column.removeprefix("covered_"), link_m=link, names=names)
-              for column in coverage.demand.columns if column.startswith("covered_")]
-    if not frames:
-        return gpd.GeoDataFrame(pd.DataFrame(columns=list(GAP_COLUMNS)), geometry=[], crs=crs)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+    types = [column.removeprefix("covered_") for column in coverage.demand.columns if column.startswith("covered_")]
+    return coverage_gaps_by_type(coverage.demand, type_ids=types, link_m=link, names=names)
