@@ -138,7 +138,8 @@ def _cells(values: pd.Series, convert: Any = None) -> pd.Series:
     is 'nan'.)
     """
     out = values.to_numpy(dtype=object).copy()
-    blank = _blank_cells(out)
+    # a numeric column (a GeoPackage's or GeoParquet's own numbers) holds no text: blank means missing
+    blank = np.asarray(pd.isna(out), dtype=bool) if values.dtype.kind in "iufb" else _blank_cells(out)
     out[blank] = None
     filled = np.flatnonzero(~blank)
     if convert is not None and len(filled):
