@@ -5,7 +5,8 @@ GeoPackage write with metadata and change log) with its peer measured in the sam
 same coordinate conversion + a pyogrio write through Arrow, with no checks and no atomicity (issue 17 asks
 ≤ 1.2x of it; GDAL's Parquet driver is not usable here, so both read .parquet with geopandas/pyarrow).
 Both are measured warm (one untimed read of the file first), in alternating rounds; the medians and their
-ratio are printed, and both outputs are checked to hold the same rows.
+ratio are printed, in wall and in CPU seconds (steadier on a shared machine), and both outputs are checked to hold
+the same rows.
 Run: ``.venv/bin/python bench/bench_import.py [FILE] [--rounds N]``.
 """
 
@@ -52,14 +53,16 @@ def measure(path: Path, rounds: int) -> dict[str, float]:
     each wrote (which must agree)."""
     _read(path)  # warm: the file in the page cache, the libraries loaded
     times: dict[str, list[float]] = {"peer": [], "gisplan": []}
+    cpu: dict[str, list[float]] = {"peer": [], "gisplan": []}
     rows: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(rounds):
             for name, run in (("peer", peer_import), ("gisplan", gisplan_import)):
                 out = Path(tmp) / f"{name}{i}.gpkg"
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 rows[name] = run(path, out)
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
                 written = pyogrio.read_info(out, layer="roads")["features"]
                 if written != rows[name]:
                     msg = f"{name} wrote {written} rows of {rows[name]}"
@@ -68,7 +71,9 @@ def measure(path: Path, rounds: int) -> dict[str, float]:
         msg = f"the peer wrote {rows['peer']} rows, gisplan {rows['gisplan']}"
         raise AssertionError(msg)
     peer, ours = statistics.median(times["peer"]), statistics.median(times["gisplan"])
-    return {"rows": rows["gisplan"], "peer_s": peer, "gisplan_s": ours, "ratio": ours / peer}
+    peer_cpu, ours_cpu = statistics.median(cpu["peer"]), statistics.median(cpu["gisplan"])
+    return {"rows": rows["gisplan"], "peer_s": peer, "gisplan_s": ours, "ratio": ours / peer,
+            "peer_cpu_s": peer_cpu, "gisplan_cpu_s": ours_cpu, "cpu_ratio": ours_cpu / peer_cpu}
 
 
 def main() -> None:
@@ -82,6 +87,9 @@ def main() -> None:
     print(f"peer: read + convert + pyogrio write (no checks, not atomic): {result['peer_s']:.2f} s")
     print(f"gisplan import (validated, atomic, with metadata):           {result['gisplan_s']:.2f} s")
     print(f"ratio gisplan/peer: {result['ratio']:.2f}x")
+    # CPU seconds (every thread of the process) are steadier than wall time on a shared machine
+    print(f"CPU: peer {result['peer_cpu_s']:.2f} s, gisplan {result['gisplan_cpu_s']:.2f} s, "
+          f"ratio {result['cpu_ratio']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -13,3 +13,5 @@ def test_import_benchmark_has_a_peer_writing_the_same_rows() -> None:
     assert result["peer_s"] > 0
     assert result["gisplan_s"] > 0
     assert result["ratio"] == result["gisplan_s"] / result["peer_s"]
+    assert result["peer_cpu_s"] > 0
+    assert result["cpu_ratio"] == result["gisplan_cpu_s"] / result["peer_cpu_s"]

@@ -20,6 +20,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +33,7 @@ from gisplan.cli.main import cli
 from gisplan.errors import ConflictError, StoreError
 from gisplan.store import (
     GeoPackageWorkspace,
+    LayerChange,
     LayerWrite,
     PostGISWorkspace,
     Workspace,
@@ -540,3 +542,55 @@ def test_hashes_recorded_in_the_earlier_form_still_undo() -> None:
     assert layer_hash(undo_change(after, legacy)) == layer_hash(before)
     with pytest.raises(ValueError, match="is not as revision left it"):
         undo_change(before, legacy)
+
+
+# ------------------------------------------------------------------ a creation recorded as one snapshot (issue 17)
+
+_SHOWN = ["revision", "user", "action", "note", "layer", "op", "key", "label", "before", "after", "geometry_changed"]
+
+
+def test_a_creation_is_one_snapshot_whose_inserts_history_rebuilds(ws: Workspace) -> None:
+    created = {c.layer: c for _rev, c in ws.layer_changes(revision=1)}
+    # no insert record per row is stored, only the count
+    assert {n: (c.rows, c.counts) for n, c in created.items()} == {
+        "villages": ((), {"insert": 4, "update": 0, "delete": 0}),
+        "facilities_elderly_day_care": ((), {"insert": 3, "update": 0, "delete": 0})}
+    expected = diff_layer("villages", None, ws.layer_at("villages", 1)).rows  # the records made row by row
+    ws.write([LayerWrite("villages", "villages", _edit_kinds()["rename"])], action="edit", user="王五")
+    h = ws.history(layer="villages")
+    assert h["op"].tolist() == ["insert"] * 4 + ["update"]
+    assert h["key"].tolist()[:4] == [r.key for r in expected]
+    assert h["label"].tolist()[:4] == [r.label for r in expected]
+    assert h["after"].tolist()[:4] == [r.after for r in expected]  # the state right after revision 1, not now
+    assert h["before"].iloc[:4].isna().all()
+    assert h["geometry_changed"].tolist() == [True, True, True, True, False]
+    assert (h["user"].iloc[0], h["note"].iloc[0], h["action"].iloc[0]) == ("张三", "首次导入", "import")
+    assert ws.history(name="兴隆村")["key"].tolist() == ["500118001002", "500118002001"]
+
+
+def test_histories_recorded_row_by_row_read_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace whose creations were recorded with an insert record per row (every version before snapshots)
+    reads, filters and undoes exactly as one recorded with snapshots."""
+    import gisplan.store.gpkg as gpkg_module
+
+    real = gpkg_module.diff_layer
+
+    def row_by_row(*args: Any, snapshot: bool = False, **kwargs: Any) -> LayerChange:
+        assert snapshot  # the commit asks for a snapshot, and gets the records of earlier versions
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(gpkg_module, "diff_layer", row_by_row)
+        old = _imported(tmp_path / "old.gpkg")
+    new = _imported(tmp_path / "new.gpkg")
+    for name, records in (("old.gpkg", 7), ("new.gpkg", 0)):
+        with contextlib.closing(sqlite3.connect(tmp_path / name)) as con:
+            assert con.execute("SELECT count(*) FROM gisplan_row_history").fetchone()[0] == records
+    for w in (old, new):
+        w.write([LayerWrite("villages", "villages", _edit_kinds()["merge two rows"])], action="edit", user="王五")
+    for query in ({}, {"unit": "500118002001"}, {"name": "兴隆"}, {"layer": "facilities_elderly_day_care"}):
+        assert old.history(**query)[_SHOWN].equals(new.history(**query)[_SHOWN]), query
+    for w in (old, new):
+        w.undo()
+        w.undo()
+        assert w.layer_names() == frozenset()

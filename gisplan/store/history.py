@@ -18,7 +18,7 @@ import base64
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -39,14 +39,19 @@ from gisplan.store.layerhash import (
     schema_digest,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "KEY_COLUMNS",
     "LABEL_COLUMNS",
     "LayerChange",
     "RowChange",
+    "created",
     "diff_layer",
     "history_filters",
     "row_edit_change",
+    "snapshot_rows",
     "undo_change",
 ]
 
@@ -109,6 +114,10 @@ class LayerChange:
     order_before : str or None
         JSON list of every key in the order before, stored only when the edit reordered unchanged rows.
     rows : tuple of RowChange
+    created : int or None
+        For a layer's creation recorded as one snapshot (:func:`diff_layer` with ``snapshot=True``): the number of
+        rows it created, whose insert records are not stored but rebuilt from the layer as it was right after the
+        revision (:func:`snapshot_rows`); None for a change with its row records.
     """
 
     layer: str
@@ -121,10 +130,13 @@ class LayerChange:
     hash_after: str | None
     order_before: str | None
     rows: tuple[RowChange, ...]
+    created: int | None = None
 
     @property
     def counts(self) -> dict[str, int]:
         """Rows inserted, updated and deleted."""
+        if self.created is not None:
+            return {"insert": self.created, "update": 0, "delete": 0}
         ops = [r.op for r in self.rows]
         return {op: ops.count(op) for op in ("insert", "update", "delete")}
 
@@ -300,6 +312,7 @@ def diff_layer(
     *,
     meta_before: dict[str, Any] | None = None,
     meta_after: dict[str, Any] | None = None,
+    snapshot: bool = False,
 ) -> LayerChange:
     """Compare a layer before and after a revision (each as read back from the store; None = absent).
 
@@ -311,6 +324,11 @@ def diff_layer(
         The layer as stored before and after.
     meta_before, meta_after : dict, optional
         The layer's metadata row on each side.
+    snapshot : bool
+        Record a creation (`before` None) as one snapshot: no insert record per row (a first import of 293,467
+        road links made as many records, a second copy of the layer), only the count (:attr:`LayerChange.created`);
+        the store rebuilds those records from the layer when its history is read (:func:`snapshot_rows`). Every
+        other change is recorded row by row.
 
     Returns
     -------
@@ -327,6 +345,19 @@ def diff_layer(
     >>> undo_change(b, ch).equals(a)
     True
     """
+    if snapshot and before is None and after is not None:
+        return LayerChange(layer=name, key_column=_key_column(None, after), schema_before=None,
+                           schema_after=_dumps(frame_schema(after)), meta_before=_dumps(meta_before),
+                           meta_after=_dumps(meta_after), hash_before=None, hash_after=layer_hash(after),
+                           order_before=None, rows=(), created=len(after))
+    return _diff(name, before, after, meta_before=meta_before, meta_after=meta_after)
+
+
+def _diff(
+    name: str, before: pd.DataFrame | None, after: pd.DataFrame | None, *, meta_before: dict[str, Any] | None,
+    meta_after: dict[str, Any] | None,
+) -> LayerChange:
+    """:func:`diff_layer` row by row."""
     key_column = _key_column(before, after)
     schema_before = frame_schema(before) if before is not None else None
     schema_after = frame_schema(after) if after is not None else None
@@ -385,6 +416,33 @@ def diff_layer(
         hash_after=hash_with_rows(after, rh_a) if after is not None and rh_a is not None else None,
         order_before=order_before, rows=tuple(rows),
     )
+
+
+def created(schema_before: str | None, inserted: int, rows: Sequence[RowChange]) -> int | None:
+    """:attr:`LayerChange.created` of a recorded layer change: the rows a creation (no schema before) recorded as one
+    snapshot made — its count of inserts, with no row records stored; None for a change recorded row by row (every
+    change recorded before snapshots existed is)."""
+    return int(inserted) if schema_before is None and inserted and not rows else None
+
+
+def snapshot_rows(frame: pd.DataFrame, key_column: str) -> pd.DataFrame:
+    """The insert records a creation recorded as one snapshot stands for, rebuilt from the layer as it was right
+    after that revision: the very keys, labels and JSON :func:`diff_layer` records row by row, in row order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``op`` (``insert``), ``key``, ``label``, ``before`` (None), ``after`` and ``geometry_changed``
+        (whether the row has a geometry), one row per row of `frame`.
+    """
+    keys = _keys(frame, key_column)
+    wkb = frame_wkb(frame)
+    return pd.DataFrame({
+        "op": "insert", "key": keys.to_numpy(dtype=object), "label": _labels(frame).to_numpy(dtype=object),
+        "before": np.full(len(frame), None, dtype=object),
+        "after": np.asarray(_records(frame, np.arange(len(frame))), dtype=object),
+        "geometry_changed": ~pd.isna(wkb),  # WKB is never empty: a row has a geometry or None
+    }, columns=["op", "key", "label", "before", "after", "geometry_changed"])
 
 
 def _inserts(keys: np.ndarray, labels: np.ndarray, after: list[str], wkb: np.ndarray) -> list[RowChange]:

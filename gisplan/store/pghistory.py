@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from gisplan.store.history import LayerChange, RowChange, diff_layer, history_filters
+from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import HISTORY_COLUMNS, REVISION_COLUMNS
 from gisplan.store.pgschema import LAYER_CHANGES_TABLE, REVISIONS_TABLE, ROW_CHANGES_TABLE, has_table
 from gisplan.store.pgschema import sql_composition as _sql
@@ -45,7 +45,7 @@ def snapshot(con: psycopg.Connection[Any], schema: str, names: Sequence[str]) ->
 def changes_since(con: psycopg.Connection[Any], schema: str, before: Before) -> list[LayerChange]:
     """Every layer in `before` compared with the layer as stored now (inside the same transaction)."""
     return [diff_layer(name, frame, read_stored(con, schema, name), meta_before=meta,
-                       meta_after=meta_row(con, schema, name)) for name, (frame, meta) in before.items()]
+                       meta_after=meta_row(con, schema, name), snapshot=True) for name, (frame, meta) in before.items()]
 
 
 def last_change(con: psycopg.Connection[Any], schema: str, layer: str) -> tuple[str, str | None] | None:
@@ -112,7 +112,7 @@ def layer_changes(
             clauses.append(sql.SQL(clause))
             params.append(value)
     where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
-    heads = con.execute(sql.SQL("SELECT {} FROM {}{} ORDER BY revision, layer").format(
+    heads = con.execute(sql.SQL("SELECT {}, inserted FROM {}{} ORDER BY revision, layer").format(
         sql.SQL(", ").join(map(sql.Identifier, _LAYER_FIELDS)), table(schema, LAYER_CHANGES_TABLE), where),
         params).fetchall()
     if not heads:
@@ -126,28 +126,38 @@ def layer_changes(
             r[2], r[3], r[4], r[5], r[6], r[7], _bytes(r[8]), _bytes(r[9])))
     return [(int(h[0]), LayerChange(
         layer=h[1], key_column=h[2], schema_before=h[3], schema_after=h[4], meta_before=h[5], meta_after=h[6],
-        hash_before=h[7], hash_after=h[8], order_before=h[9], rows=tuple(by_layer.get((int(h[0]), h[1]), ()))))
-        for h in heads]
+        hash_before=h[7], hash_after=h[8], order_before=h[9], rows=tuple(found),
+        created=created(h[3], int(h[10]), found)))
+        for h in heads for found in [by_layer.get((int(h[0]), h[1]), [])]]
 
 
 def history(
     con: psycopg.Connection[Any], schema: str, *, layer: str | None, unit: str | None, name: str | None,
-) -> pd.DataFrame:
-    """Row-level history, oldest first (:data:`~gisplan.store.HISTORY_COLUMNS`), filtered as in
-    :meth:`gisplan.store.Workspace.history`."""
+) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+    """Row-level history from the row records, oldest first (:data:`~gisplan.store.HISTORY_COLUMNS` and ``seq``),
+    filtered as in :meth:`gisplan.store.Workspace.history`, and the creations recorded as one snapshot (revision,
+    layer, key column), whose insert records :func:`gisplan.store.revisions.with_snapshot_rows` rebuilds."""
     sql = _sql()
     rows: list[Any] = []
+    snapshots: list[Any] = []
     if has_table(con, schema, ROW_CHANGES_TABLE):
         clauses, params = history_filters(layer=layer, unit=unit, name=name, param="%s", contains="strpos")
         where = sql.SQL(" WHERE " + " AND ".join(clauses)) if clauses else sql.SQL("")
         rows = con.execute(sql.SQL(
             'SELECT h.revision, r.at, r."user", r.action, r.note, h.layer, h.op, h.key, h.label, h.before, h.after, '
-            "coalesce(h.before_geom, ''::bytea) <> coalesce(h.after_geom, ''::bytea) "
+            "coalesce(h.before_geom, ''::bytea) <> coalesce(h.after_geom, ''::bytea), h.seq "
             "FROM {} h JOIN {} r ON r.revision = h.revision{} ORDER BY h.seq").format(
             table(schema, ROW_CHANGES_TABLE), table(schema, REVISIONS_TABLE), where), params).fetchall()
-    frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-    return frame.assign(revision=frame["revision"].astype("int64"),
-                        geometry_changed=frame["geometry_changed"].astype(bool))
+        own = sql.SQL(" AND l.layer = %s") if layer is not None else sql.SQL("")
+        snapshots = con.execute(sql.SQL(
+            "SELECT l.revision, l.layer, l.key_column FROM {} l WHERE l.schema_before IS NULL AND l.inserted > 0 "
+            "AND NOT EXISTS (SELECT 1 FROM {} h WHERE h.layer = l.layer AND h.revision = l.revision){} "
+            "ORDER BY l.revision").format(table(schema, LAYER_CHANGES_TABLE), table(schema, ROW_CHANGES_TABLE),
+                                          own), [layer] if layer is not None else []).fetchall()
+    frame = pd.DataFrame(rows, columns=[*HISTORY_COLUMNS, "seq"])
+    return (frame.assign(revision=frame["revision"].astype("int64"),
+                         geometry_changed=frame["geometry_changed"].astype(bool)),
+            [(int(r[0]), str(r[1]), str(r[2])) for r in snapshots])
 
 
 def _bytes(value: Any) -> bytes | None:

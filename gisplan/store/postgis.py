@@ -76,6 +76,7 @@ from gisplan.store.pgschema import sql_composition as _sql
 from gisplan.store.pgtables import columns as _columns
 from gisplan.store.pgtables import first_line as _first_line
 from gisplan.store.pgtables import last_revision, log, now, os_user, read_frame, table
+from gisplan.store.revisions import with_snapshot_rows
 from gisplan.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -432,7 +433,8 @@ class PostGISWorkspace(Workspace):
     ) -> pd.DataFrame:
         """Row-level history, oldest first (see :meth:`Workspace.history`); row edits are in it too."""
         with self._connect() as con:
-            return pghistory.history(con, self.schema, layer=layer, unit=unit, name=name)
+            recorded, snapshots = pghistory.history(con, self.schema, layer=layer, unit=unit, name=name)
+        return with_snapshot_rows(self, recorded, snapshots, unit=unit, name=name)
 
     # ------------------------------------------------------------------------------------------ row edits
 

@@ -8,18 +8,29 @@ import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from gisplan.errors import ConflictError, StoreError
 from gisplan.i18n import _
-from gisplan.store.history import LayerChange, undo_change
+from gisplan.store.history import LayerChange, snapshot_rows, undo_change
 from gisplan.store.layerhash import hash_matches
-from gisplan.store.operations import REVISION_COLUMNS, AsOf, Drop, LayerWrite, Operation, check_layer_name
+from gisplan.store.operations import (
+    HISTORY_COLUMNS,
+    REVISION_COLUMNS,
+    AsOf,
+    Drop,
+    LayerWrite,
+    Operation,
+    check_layer_name,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from gisplan.store.workspace import Workspace
 
-__all__ = ["layer_at", "layer_names_at", "revert_revision", "revision_as_of"]
+__all__ = ["layer_at", "layer_names_at", "revert_revision", "revision_as_of", "with_snapshot_rows"]
 
 _CST = timezone(timedelta(hours=8))
 
@@ -176,3 +187,51 @@ def _moment(as_of: str | date | datetime) -> pd.Timestamp:
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=_CST)
     return pd.Timestamp(as_of.astimezone(UTC))
+
+
+def with_snapshot_rows(
+    ws: Workspace, recorded: pd.DataFrame, snapshots: Sequence[tuple[int, str, str]], *, unit: str | None,
+    name: str | None,
+) -> pd.DataFrame:
+    """The row history: the rows a backend read from its row records (:data:`HISTORY_COLUMNS` plus ``seq``, in
+    ``seq`` order, filtered already) together with the insert records of the creations recorded as one snapshot
+    (`snapshots`: revision, layer, key column), rebuilt from each layer as it was right after its revision
+    (:func:`~gisplan.store.history.snapshot_rows`) and filtered alike: `unit` is the key or is quoted in the row,
+    `name` is in its label or its row. Ordered as the records would have been: by revision, then the revision's
+    layers in the order it recorded them, then row by row."""
+    columns = list(HISTORY_COLUMNS)
+    if not snapshots:
+        return recorded[columns].reset_index(drop=True)
+    revs = ws.revisions().set_index("revision")
+    parts = [recorded.assign(_n=recorded["seq"])]
+    for rev, layer, key_column in snapshots:
+        frame = ws.layer_at(layer, rev)
+        if frame is None or rev not in revs.index:
+            continue
+        rows = snapshot_rows(frame, key_column)
+        rows = rows[_matching(rows, unit=unit, name=name)]
+        info = revs.loc[rev]
+        parts.append(rows.assign(revision=rev, at=info["at"], user=info["user"], action=info["action"],
+                                 note=info["note"], layer=layer, _n=np.arange(len(rows))))
+    listed = revs["layers"].dropna().astype(str)
+    placed = pd.DataFrame([(r, layer, i) for r, text in zip(listed.index.to_numpy(dtype=np.int64).tolist(), listed,
+                                                            strict=True)
+                           for i, layer in enumerate(text.split(","))], columns=["revision", "layer", "_pos"])
+    merged = pd.concat(parts, ignore_index=True).merge(placed, on=["revision", "layer"], how="left")
+    merged = merged.sort_values(["revision", "_pos", "_n"], kind="stable")
+    # built from lists as the backends build theirs from the query's rows, so that the dtypes are inferred alike
+    out = pd.DataFrame({c: merged[c].tolist() for c in columns}, columns=columns)
+    return out.assign(revision=out["revision"].astype("int64"), geometry_changed=out["geometry_changed"].astype(bool))
+
+
+def _matching(rows: pd.DataFrame, *, unit: str | None, name: str | None) -> np.ndarray:
+    """The history filters of :func:`gisplan.store.history.history_filters` on rebuilt insert records (no
+    ``before``)."""
+    keep = np.ones(len(rows), dtype=bool)
+    after = rows["after"].fillna("").astype(str)
+    if unit is not None:
+        keep &= (rows["key"].astype(str).eq(unit) | after.str.contains(f'"{unit}"', regex=False)).to_numpy()
+    if name is not None:
+        label = rows["label"].fillna("").astype(str)
+        keep &= (label.str.contains(name, regex=False) | after.str.contains(name, regex=False)).to_numpy()
+    return keep

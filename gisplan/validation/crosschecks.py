@@ -14,7 +14,15 @@ from gisplan import divisions
 from gisplan.crs import to_planning_crs
 from gisplan.i18n import N_, _, language
 from gisplan.toponym import match_names, name_keys, name_suggestions, register_names
-from gisplan.validation.rules import PLAUSIBLE_MAX, Context, _check_unique, _Collector, _geometry_field, _show
+from gisplan.validation.rules import (
+    PLAUSIBLE_MAX,
+    Context,
+    _check_unique,
+    _Collector,
+    _geometry_field,
+    _show,
+    per_context,
+)
 from gisplan.vocab import Level
 
 if TYPE_CHECKING:
@@ -257,7 +265,7 @@ def _codes_in_gazetteer(
     typed_rows = np.ones(len(df), dtype=bool) if typed is None else typed
     known = df["code12"].isin(gaz["code12"])
     unknown = (df["code12"].notna() & ~known).to_numpy() & typed_rows
-    district6 = gaz["code12"].str.slice(0, 6).mode().iloc[0]
+    district6 = per_context("district6", (gaz,), (), lambda: gaz["code12"].str.slice(0, 6).mode().iloc[0])
     col.at(unknown, field, lambda i: _("code {code12} is not in the gazetteer (the gazetteer covers district "
                                        "{district}).").format(code12=df["code12"].iloc[i], district=district6)
            if not str(df["code12"].iloc[i]).startswith(district6)
@@ -314,9 +322,7 @@ def _resolve_names(
         col.table(None, "the workspace has no gazetteer, so division codes and names cannot be checked.",
                   "import the 统计用区划代码 first: `gisplan layers import <gazetteer.csv> --kind gazetteer`.")
         return
-    names = register_names(gaz, ctx.places)  # the gazetteer's names, and the register's current and former ones
-    level = divisions.division_level(names["code12"])
-    townships, villages = names[level == "township"], names[level == "village"]
+    townships, villages = per_context("names", (gaz, ctx.places), (), lambda: _names_by_level(gaz, ctx.places))
     typed = df["code12"].notna().to_numpy()
     resolved = df["code12"].copy()
     origin = pd.Series(None, index=df.index, dtype=object)
@@ -366,6 +372,13 @@ def _resolve_names(
                         check_names=False, typed=typed)
 
 
+def _names_by_level(gaz: pd.DataFrame, places: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The township and the village names: the gazetteer's, and the register's current and former ones."""
+    names = register_names(gaz, places)
+    level = divisions.division_level(names["code12"])
+    return names[level == "township"], names[level == "village"]
+
+
 def _host_checks(
     df: pd.DataFrame, mapping: dict[str, str], ftype: FacilityType, host: FacilityType, ctx: Context, col: _Collector,
 ) -> None:
@@ -412,8 +425,8 @@ def _location_checks(
     geoms = gdf.geometry.to_numpy()
     metric = to_planning_crs(gpd.GeoDataFrame(geometry=geoms[ok], crs=gdf.crs), ctx.planning_crs)
     probes[ok] = shapely.point_on_surface(metric.geometry.to_numpy())
-    district = to_planning_crs(ctx.district, metric.crs)
-    outline = shapely.union_all(district.geometry.to_numpy())
+    district, outline = per_context("outline", (ctx.district,), (str(metric.crs),),
+                                    lambda: _outline(ctx.district, metric.crs))  # type: ignore[arg-type]
     outside_m = np.zeros(len(gdf))
     outside_m[ok] = shapely.distance(outline, probes[ok])
     name = str(district["name"].iloc[0]) if "name" in district else "the district"
@@ -421,7 +434,8 @@ def _location_checks(
     beyond = ok & (outside_m > ctx.tolerance_m)
     towns = None
     if in_townships and ctx.townships is not None and len(ctx.townships):
-        towns = to_planning_crs(ctx.townships, metric.crs).reset_index(drop=True)
+        towns = per_context("towns", (ctx.townships,), (str(metric.crs),),
+                            lambda: to_planning_crs(ctx.townships, metric.crs).reset_index(drop=True))  # type: ignore[arg-type]
     town_m, town_at = _township_distance(gdf, towns, probes, beyond)
     rescued = beyond & (town_m <= ctx.tolerance_m)
     if rescued.any() and towns is not None:
@@ -448,6 +462,12 @@ def _location_checks(
     if towns is None or "code12" not in gdf:
         return
     _own_township_checks(gdf, mapping, towns, probes, ok & ~(beyond & ~rescued), what, ctx, col)
+
+
+def _outline(district: gpd.GeoDataFrame, crs: Any) -> tuple[gpd.GeoDataFrame, Any]:
+    """The district layer in `crs` and its outline (one geometry)."""
+    projected = to_planning_crs(district, crs)
+    return projected, shapely.union_all(projected.geometry.to_numpy())
 
 
 #: beyond this many metres a point is not shifted by a GCJ-02/BD-09 mix-up (≤ ~0.6 km) but elsewhere
@@ -516,8 +536,8 @@ def _own_township_checks(
     if not check.any():
         return
     idx = np.flatnonzero(check)
-    own = np.asarray(towns.drop_duplicates("code12").set_index("code12").geometry.loc[declared.iloc[idx]],
-                     dtype=object)
+    by_code = per_context("towns by code", (towns,), (), lambda: towns.drop_duplicates("code12").set_index("code12"))
+    own = np.asarray(by_code.geometry.loc[declared.iloc[idx]], dtype=object)
     from_own_m = shapely.distance(own, probes[idx])
     away = idx[from_own_m > ctx.tolerance_m]
     gap = _("no township polygon (a gap between the township polygons, which the district outline covers: the "
@@ -530,7 +550,7 @@ def _own_township_checks(
     mask = np.zeros(len(gdf), dtype=bool)
     mask[away] = True
     source = gdf["_code_from"] if "_code_from" in gdf else pd.Series(None, index=gdf.index, dtype=object)
-    town_names = towns.drop_duplicates("code12").set_index("code12")["name"]
+    town_names = by_code["name"]
 
     def message(i: int) -> str:
         given = source.iloc[i]

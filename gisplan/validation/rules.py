@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from gisplan.errors import Problem
 from gisplan.i18n import _
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import geopandas as gpd
 
@@ -171,3 +171,25 @@ def _check_unique(values: pd.Series, column: str, col: _Collector) -> None:
                     value=_show(values.iloc[i]), row=firsts[values.iloc[i]]),
             "give every row its own value.",
         )
+
+
+_T = TypeVar("_T")
+_MEMO: dict[tuple[object, ...], tuple[tuple[object, ...], Any]] = {}
+_MEMO_SIZE = 32
+
+
+def per_context(what: str, frames: tuple[object, ...], extra: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+    """`compute()` once per workspace layer it derives from: the cross-checks of one import derive the same things
+    from the same context layers for every file (the district outline and the townships in the planning CRS, the
+    gazetteer's names …; ten facility files of 永川 did it ten times). Keyed by the identity of `frames` (held, so
+    that an identity is never reused while cached) and `extra`; the caller must not change the value it gets."""
+    key = (what, *map(id, frames), *extra)
+    hit = _MEMO.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+        value: _T = hit[1]
+        return value
+    value = compute()
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[key] = (frames, value)
+    return value

@@ -6,10 +6,12 @@ reported together, and then nothing is written at all.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 from dataclasses import dataclass, field, replace
+from importlib import metadata
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan import settings
-from gisplan.catalogue import facility_layer_name
+from gisplan.catalogue import facility_layer_name, facility_type_of
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
 from gisplan.i18n import _
@@ -44,6 +46,8 @@ __all__ = [
     "ImportSpec",
     "import_layers",
     "import_scenario",
+    "imported_already",
+    "inputs_key",
     "layer_name_for",
     "load_context",
     "osm_import_spec",
@@ -444,6 +448,7 @@ def import_layers(
     progress: ProgressSink = silent,
     district_code: str | None = None,
     planning_crs: str | None = None,
+    inputs: str | None = None,
 ) -> list[ImportResult]:
     """Validate every file and write them all to the workspace in one all-or-nothing step.
 
@@ -461,6 +466,10 @@ def import_layers(
         The 6-digit district the workspace is for; a gazetteer of another district is refused.
     planning_crs : str, optional
         Projected CRS for the distance checks (the scenario's); default the data's UTM zone.
+    inputs : str, optional
+        :func:`inputs_key` of this import, recorded with its revision (``detail.inputs``). When the workspace
+        holds the layers of an import of the same inputs unchanged (:func:`imported_already`), nothing is
+        validated or written, and the result is empty.
 
     Returns
     -------
@@ -472,10 +481,20 @@ def import_layers(
         If any file has a problem; the workspace is then unchanged.
     """
     with workspace.lock():  # nobody changes the workspace between validating against it and writing
+        held = imported_already(workspace, specs, inputs) if inputs is not None else None
+        if held is not None:
+            logger.info("import layers: the workspace holds these %d layers as imported in revision %d from the "
+                        "same files, options and catalogue (inputs %s), unchanged since; nothing to import",
+                        len(specs), held, inputs)
+            progress(Tick("import", len(specs), len(specs), workspace.label))
+            return []
         writes = validate_imports(specs, workspace=workspace, catalogue=catalogue, tolerance_m=tolerance_m,
                                   progress=progress, district_code=district_code, planning_crs=planning_crs)
         progress(Tick("import", len(specs), len(specs), workspace.label))
-        workspace.write(writes, action="import", detail={"files": len(writes)}, lock=False)
+        detail: dict[str, object] = {"files": len(writes)}
+        if inputs is not None:
+            detail["inputs"] = inputs
+        workspace.write(writes, action="import", detail=detail, lock=False)
     return [ImportResult(w.name, w.kind, len(w.data), w.illustrative, str(w.source_path), MappingProxyType(
         {str(k): int(v) for k, v in w.data["location_precision"].value_counts().items()}
         if "location_precision" in w.data else {})) for w in writes]
@@ -527,5 +546,71 @@ def import_scenario(
         Listing every problem of every layer; the workspace is then unchanged.
     """
     chosen = scenario_specs(sc, workspace) if specs is None else specs
+    key = inputs_key(chosen, catalogue=cat, tolerance_m=sc.tolerance_m, district_code=sc.district_code,
+                     planning_crs=sc.crs)
     import_layers(workspace, chosen, catalogue=cat, tolerance_m=sc.tolerance_m, progress=progress,
-                  district_code=sc.district_code, planning_crs=sc.crs)
+                  district_code=sc.district_code, planning_crs=sc.crs, inputs=key)
+
+
+#: the layers whose content an import is checked against (besides its own): a later change of any of them means
+#: the same files may no longer pass as they did
+_CONTEXT_LAYERS = frozenset({"gazetteer", "district", "townships", "villages", "places", CROSSWALK_LAYER})
+
+
+def inputs_key(
+    specs: Sequence[ImportSpec], *, catalogue: Catalogue, tolerance_m: float, district_code: str | None,
+    planning_crs: str | None,
+) -> str:
+    """A digest of everything an import's outcome depends on besides the workspace: every file's bytes
+    (:func:`~gisplan.io.spatial.file_sha256`), kind, type and options, the catalogue's types and attributes, the
+    tolerance, district and planning CRS, and the gisplan version. Recorded with the import's revision
+    (``detail.inputs``) so that the same import again is recognised by it (:func:`imported_already`)."""
+    files = sorted([spec.kind, spec.facility_type, str(spec.path.resolve()), file_sha256(spec.path), spec.layer,
+                    spec.sheet, spec.note, json.dumps(spec.options(), ensure_ascii=False, sort_keys=True, default=str)]
+                   for spec in specs)
+    described = {"version": _version(), "catalogue": repr((catalogue.types, catalogue.attributes)),
+                 "tolerance_m": tolerance_m, "district_code": district_code, "planning_crs": planning_crs,
+                 "files": files}
+    text = json.dumps(described, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("gisplan")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def imported_already(workspace: Workspace, specs: Sequence[ImportSpec], key: str) -> int | None:
+    """The revision that imported exactly these inputs (`key`, see :func:`inputs_key`), when the workspace holds
+    its layers unchanged: no later revision touched them or a layer they were checked against (gazetteer,
+    boundaries, place names, division crosswalk, facility layers). None otherwise (then import)."""
+    if not workspace.exists():
+        return None
+    revs = workspace.revisions()
+    if revs.empty:
+        return None
+    same = [int(r) for r, action, detail in zip(revs["revision"], revs["action"], revs["detail"], strict=True)
+            if action == "import" and _detail_inputs(detail) == key]
+    if not same:
+        return None
+    names = {layer_name_for(s) for s in specs}
+    if not names <= workspace.layer_names():
+        return None
+    later = revs.loc[revs["revision"] > same[-1], "layers"].dropna().astype(str)
+    touched = {n for text in later for n in text.split(",") if n}
+    if any(n in names or n in _CONTEXT_LAYERS or facility_type_of(n) is not None for n in touched):
+        return None
+    return same[-1]
+
+
+def _detail_inputs(detail: object) -> str | None:
+    if not isinstance(detail, str) or "inputs" not in detail:
+        return None
+    try:
+        value = json.loads(detail)
+    except ValueError:
+        return None
+    found = value.get("inputs") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
