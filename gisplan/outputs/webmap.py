@@ -142,11 +142,52 @@ def _collection(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
 
 def _folium() -> Any:
     """folium, imported when a map is made (it takes most of a second, which every other command saves)."""
+    # not folium.plugins: importing it compiles the Jinja templates of its forty plugins (0.4 s), for the one
+    # measure tool, which _MEASURE writes directly
     import folium  # noqa: PLC0415
-    import folium.plugins  # noqa: PLC0415
     import folium.template  # noqa: PLC0415
 
     return folium
+
+
+@functools.cache
+def _raw_macro_class() -> type:
+    """The base of gisplan's elements: a folium ``MacroElement`` whose rendered parts go into the page as they
+    are (made once: it subclasses branca's, imported late).
+
+    branca's ``MacroElement.render`` wraps each rendered part (header, html, script) in a new ``Element``, whose
+    constructor compiles the text as a Jinja template, only to render it back to the same text. For the
+    overlays that text is their GeoJSON: on the 永川 run 166 such compiles took 1.6 s of the map's 2.85 s
+    (cProfile). The parts here are kept as plain text instead: rendered once, never compiled, never
+    evaluated (so braces in user names cannot be either)."""
+    from branca.element import Element, Figure, MacroElement  # noqa: PLC0415 - with folium
+
+    class Text(Element):  # type: ignore[misc]
+        """Finished markup or code, rendered as it is."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self._name = "Text"
+            # as the Element(text) of branca renders it: Jinja drops one trailing newline
+            self.text = text.removesuffix("\n")
+
+        def render(self, **kwargs: Any) -> str:
+            return str(self.text)
+
+    class RawMacro(MacroElement):  # type: ignore[misc]
+        def render(self, **kwargs: Any) -> None:
+            figure = self.get_root()
+            if not isinstance(figure, Figure):
+                msg = "a map element is rendered outside a figure"
+                raise TypeError(msg)
+            macros = self._template.module.__dict__
+            for part in ("header", "html", "script"):
+                if part in macros:
+                    getattr(figure, part).add_child(Text(str(macros[part](self, kwargs))), name=self.get_name())
+            for element in self._children.values():
+                element.render(**kwargs)
+
+    return RawMacro
 
 
 @functools.cache
@@ -154,7 +195,7 @@ def _overlay_class() -> type:
     """The overlay element class (made once: it subclasses folium's, imported late)."""
     fol = _folium()
 
-    class Overlay(fol.map.Layer):  # type: ignore[misc,name-defined]
+    class Overlay(fol.map.Layer, _raw_macro_class()):  # type: ignore[misc,name-defined]
         """One toggleable layer drawn by ``gisplanLayer`` (gisplan/data/map/gisplan-map.js); its GeoJSON waits
         in a ``<script type="application/json">`` element (HTML-safe, see :func:`_html_safe_json`) until shown."""
 
@@ -185,7 +226,7 @@ def _block_class(where: str) -> type:
     rendering it, and a map has dozens of blocks)."""
     fol = _folium()
 
-    class Block(fol.elements.MacroElement):  # type: ignore[misc,name-defined]
+    class Block(_raw_macro_class()):  # type: ignore[misc]
         _template = fol.template.Template(f"{{% macro {where}(this, kwargs) %}}{{{{ this.markup }}}}{{% endmacro %}}")
 
     return Block
@@ -198,20 +239,21 @@ def _block(markup: str, where: str = "html") -> Any:
     return block
 
 
-@functools.lru_cache(maxsize=256)
-def _script_class(code: str) -> type:
-    """The element class of :func:`_script` for `code` (made once per code: its template compiled once)."""
+@functools.cache
+def _script_class() -> type:
+    """The element class of :func:`_script` (made once: its template compiled once; the code is its data)."""
     fol = _folium()
 
-    class Script(fol.elements.JSCSSMixin):  # type: ignore[misc,name-defined]
-        _template = fol.template.Template("{% macro script(this, kwargs) %}" + code + "{% endmacro %}")
+    class Script(fol.elements.JSCSSMixin, _raw_macro_class()):  # type: ignore[misc,name-defined]
+        _template = fol.template.Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
 
     return Script
 
 
 def _script(code: str, js: tuple[tuple[str, str], ...] = (), css: tuple[tuple[str, str], ...] = ()) -> Any:
     """A script element (``code`` is ours, never user data), registering the libraries it needs."""
-    script = _script_class(code)()
+    script = _script_class()()
+    script.code = code
     script.default_js, script.default_css = list(js), list(css)
     return script
 
@@ -547,6 +589,20 @@ def _bounds(layers: MapLayers, system: str) -> tuple[float, float, float, float]
     return float(west), float(south), float(east), float(north)
 
 
+#: the measure tool (leaflet-measure, Chinese build), as folium.plugins.MeasureControl writes it
+_MEASURE_OPTIONS = {"position": "topleft", "primaryLengthUnit": "meters", "secondaryLengthUnit": "kilometers",
+                    "primaryAreaUnit": "sqmeters", "secondaryAreaUnit": "hectares"}
+_MEASURE = """var measure_control = new L.Control.Measure({options});
+{map}.addControl(measure_control);
+// leaflet-measure with Leaflet >= 1.8 (https://github.com/ljagis/leaflet-measure/issues/171): no autopan
+L.Control.Measure.include({{
+    _setCaptureMarkerIcon: function () {{
+        this._captureMarker.options.autoPanOnFocus = false;
+        this._captureMarker.setIcon(L.divIcon({{iconSize: this._map.getSize().multiplyBy(2)}}));
+    }},
+}});
+"""
+
 _SIDE_HEAD = (
     '<div class="gp-side" id="gp-side"><div class="gp-side-head">'
     '<button type="button" class="gp-toggle" id="gp-toggle" aria-expanded="true">图层与图例</button>'
@@ -560,7 +616,6 @@ def _add_furniture(fmap: folium.Map, layers: MapLayers, panel: Panel, legend_tit
                    system: str) -> None:
     """Title block, side panel (layer groups and legend), north arrow, measure tool, print/PNG buttons, scale,
     styles and the script that sets it all up (and the ready flag)."""
-    fol = _folium()
     del legend_title
     fmap.add_child(_block(f'<link rel="stylesheet" href="{_ASSET}gisplan-map.css"/>', "header"))
     fmap.add_child(_block(title_block(layers, BASEMAPS[basemap][0], system)))
@@ -568,12 +623,9 @@ def _add_furniture(fmap: folium.Map, layers: MapLayers, panel: Panel, legend_tit
     fmap.add_child(_block('<div class="gp-north" id="gp-north" title="指北针"><svg viewBox="0 0 24 36" width="24" '
                           'height="36"><path d="M12 2 L20 30 L12 24 L4 30 Z" fill="#222"/><path d="M12 2 L12 24 '
                           'L4 30 Z" fill="#fff" stroke="#222" stroke-width="1"/></svg><b>N</b></div>'))
-    measure = fol.plugins.MeasureControl(position="topleft", primary_length_unit="meters",
-                                         secondary_length_unit="kilometers", primary_area_unit="sqmeters",
-                                         secondary_area_unit="hectares")
-    measure.default_js = [("leaflet_measure_js", _ASSET + "leaflet-measure.cn.js")]
-    measure.default_css = [("leaflet_measure_css", _ASSET + "leaflet-measure.css")]
-    fmap.add_child(measure)
+    fmap.add_child(_script(_MEASURE.format(map=fmap.get_name(), options=json.dumps(_MEASURE_OPTIONS)),
+                           js=(("leaflet_measure_js", _ASSET + "leaflet-measure.cn.js"),),
+                           css=(("leaflet_measure_css", _ASSET + "leaflet-measure.css"),)))
     fmap.add_child(_script("", js=(("markerclusterjs", _ASSET + "leaflet.markercluster.js"),
                                      ("gisplan_map_js", _ASSET + "gisplan-map.js")),
                            css=(("markerclustercss", _ASSET + "MarkerCluster.css"),
