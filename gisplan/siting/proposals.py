@@ -155,9 +155,13 @@ def inside_polygons(
 
     A point inside one of the polygons is inside their union; a point that touches none is outside it. Only a
     point on a boundary and inside none (on the edge two villages share, or on the outline) needs the union
-    itself. The union of the 永川 gap polygons took 0.1–0.3 s per proposal (1.6 s of the proposals' 8 s under
-    load, cProfile); no road node there lies on a boundary, and one query of prepared polygons against the
-    points takes a few milliseconds.
+    itself. The union of the 永川 gap polygons took 0.1–0.2 s per proposal (1.6 s of the proposals' 8 s under
+    load, cProfile); on the 9,137 road nodes of 永川 the prepared polygons take 0.02 s, with the same answer for
+    every node against the townships, the villages, the district and each type's gaps. (Where polygons
+    overlap, the union's own rounding can move a boundary by a hair: of 14,847 vertices of all 1,245 gap
+    polygons of every type at once, 56 came out differently. The candidates' areas are one type's gaps, or
+    divisions, which do not overlap.) The work follows the points in the polygons' boxes, not the polygons'
+    complexity: for hundreds of thousands of points, the union can be faster.
 
     Examples
     --------
@@ -170,10 +174,10 @@ def inside_polygons(
     polygons = polygons[~shapely.is_missing(polygons)]
     if not len(polygons) or not len(x):
         return inside
-    tree = shapely.STRtree(np.asarray(shapely.points(x, y), dtype=object))
-    inside[tree.query(polygons, predicate="contains")[1]] = True
-    touch = np.unique(tree.query(polygons, predicate="intersects")[1])
-    touch = touch[~inside[touch]]
+    points = np.asarray(shapely.points(x, y), dtype=object)
+    inside[shapely.STRtree(points).query(polygons, predicate="contains_properly")[1]] = True
+    rest = np.flatnonzero(~inside)  # of these, the ones on a boundary
+    touch = rest[np.unique(shapely.STRtree(points[rest]).query(polygons, predicate="intersects")[1])]
     if len(touch):
         inside[touch] = shapely.contains_xy(shapely.union_all(polygons), x[touch], y[touch])
     return inside
