@@ -109,13 +109,24 @@ def _display_geoms(frame: gpd.GeoDataFrame, *, system: str, simplify_m: float, c
     if simplify_m > 0 and len(geo) and not (geo.geom_type == "Point").all():
         metric = geo.to_crs(utm_crs(geo)) if geo.crs.is_geographic else geo  # estimate_utm_crs: 0.5 s a call
         parts = metric.to_numpy()
-        simple = (shapely.coverage_simplify(parts, simplify_m) if coverage
-                  else shapely.simplify(parts, simplify_m, preserve_topology=True))
+        simple = shapely.coverage_simplify(parts, simplify_m) if coverage else _simplify(parts, simplify_m)
         geo = gpd.GeoSeries(simple, crs=metric.crs, index=geo.index)
     arr = geo.to_crs(4326).to_numpy()
     if system != "wgs84":
         arr = transform_geometries(arr, source="wgs84", target=system)
     return np.asarray(shapely.transform(arr, lambda xy: np.round(xy, _DECIMALS)), dtype=object)
+
+
+def _simplify(parts: np.ndarray, simplify_m: float) -> np.ndarray:
+    """Douglas–Peucker, keeping the topology-preserving simplification for the parts it would make invalid or
+    empty: on the 永川 gap and service-area layers none, and 0.03 s instead of 0.13 s (under load) for 4 fewer
+    of their 48,000 vertices."""
+    simple = np.asarray(shapely.simplify(parts, simplify_m, preserve_topology=False), dtype=object)
+    bad = ~shapely.is_valid(simple) | shapely.is_empty(simple)
+    bad &= ~shapely.is_empty(parts) & ~shapely.is_missing(parts)
+    if bad.any():
+        simple[bad] = shapely.simplify(parts[bad], simplify_m, preserve_topology=True)
+    return simple
 
 
 def _html_safe_json(text: str) -> str:
