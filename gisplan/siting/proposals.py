@@ -330,7 +330,7 @@ _Pairs = tuple["NDArray[np.int64]", "NDArray[np.float64]"]
 #: the pairs of every site met so far, by its coordinates, for the last few (network, profile, demand, snapping,
 #: cutoff): the rows of one run share their candidates and the existing facilities of their type, and one
 #: site's minutes do not depend on the other sites (each source is its own search), so each site's search runs
-#: once a run (the 永川 run's seven models ask for 12,874 sites; 6,992 are searched)
+#: once a run (the 永川 run's seven models ask for 12,874 sites; 6,792 are searched)
 _PAIRS: dict[tuple[int, int, int, float, float], tuple[tuple[object, ...], dict[tuple[float, float], _Pairs]]] = {}
 
 
