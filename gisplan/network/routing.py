@@ -185,8 +185,8 @@ def pairwise_minutes(
     One Dijkstra per source, run by scipy in blocks (no Python loop over nodes or edges); the time of a
     pair is computed exactly as in :func:`demand_minutes` (access legs, partial edges, same-edge paths).
     Only each source's own reached area is read: the points on the edges at its reached nodes and on its own
-    edge (before, every point near any source of the block was computed for every source of it: on the 永川
-    proposals 128 times the work, most of the function's time).
+    edge (before, every point near any source of the block was computed for every source of it, as a dense
+    block × points array).
 
     Returns
     -------

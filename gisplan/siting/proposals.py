@@ -155,8 +155,8 @@ def inside_polygons(
 
     A point inside one of the polygons is inside their union; a point that touches none is outside it. Only a
     point on a boundary and inside none (on the edge two villages share, or on the outline) needs the union
-    itself. The union of the 永川 gap polygons took 0.1–0.2 s per proposal (1.6 s of the proposals' 8 s under
-    load, cProfile); on the 9,137 road nodes of 永川 the prepared polygons take 0.02 s, with the same answer for
+    itself. The union of the 永川 gap polygons took 0.1–0.2 s per proposal (1.6 s of the proposals' 13 s
+    under load, cProfile); on the 9,137 road nodes of 永川 the prepared polygons take 0.02 s, with the same answer for
     every node against the townships, the villages, the district and each type's gaps. (Where polygons
     overlap, the union's own rounding can move a boundary by a hair: of 14,847 vertices of all 1,245 gap
     polygons of every type at once, 56 came out differently. The candidates' areas are one type's gaps, or
