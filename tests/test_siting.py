@@ -128,3 +128,46 @@ def test_units_question_puts_one_site_in_each_lacking_division() -> None:
                              candidates=cands, threshold_minutes=6.0, townships=towns,
                              names={"500118001000": "甲街道", "500118003000": "丙镇"})
     assert sorted(proposal.sites["township"]) == ["丙镇", "甲街道"]
+
+
+def test_site_pairs_searched_once_equal_a_fresh_search() -> None:
+    """The pairs a run keeps per site (issue 17) are those a fresh search of all the sites gives, in its order."""
+    from gisplan.network.graph import edge_minutes
+    from gisplan.network.routing import pairwise_minutes
+    from gisplan.network.snapping import snap_index, snap_points
+    from gisplan.siting.proposals import _site_costs
+
+    net = grid()
+    rng = np.random.default_rng(3)
+    dem = gpd.GeoDataFrame({"population": rng.integers(1, 50, 80).astype(float)},
+                           geometry=gpd.points_from_xy(X0 + rng.uniform(0, 2400, 80), Y0 + rng.uniform(0, 2400, 80)),
+                           crs=UTM)
+    xy = np.column_stack([X0 + rng.uniform(0, 2400, 30), Y0 + rng.uniform(0, 2400, 30)])
+    first = gpd.GeoDataFrame({"candidate_id": [f"a{i}" for i in range(20)]}, geometry=shapely.points(xy[:20]), crs=UTM)
+    # the second asks for ten sites met before (in another order) and ten new ones
+    again = gpd.GeoDataFrame({"candidate_id": [f"b{i}" for i in range(20)]},
+                             geometry=shapely.points(np.concatenate([xy[9::-1], xy[20:]])), crs=UTM)
+    for sites in (first, again):
+        table = _site_costs(net, WALK, sites, dem, threshold_minutes=9.0, weight="population", max_snap_m=1000)
+        index = snap_index(net, usable=~np.isnan(edge_minutes(net, WALK)))
+        sxy, dxy = shapely.get_coordinates(sites.geometry.to_numpy()), shapely.get_coordinates(dem.geometry.to_numpy())
+        fresh = pairwise_minutes(net, WALK, snap_points(index, sxy[:, 0], sxy[:, 1], max_snap_m=1000),
+                                 snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000), cutoff_minutes=9.0)
+        assert len(fresh) > 100
+        assert np.array_equal(table.pair_candidate, fresh["source"].to_numpy())
+        assert np.array_equal(table.pair_demand, fresh["demand"].to_numpy())
+        assert np.array_equal(table.cost, fresh["minutes"].to_numpy())  # bit for bit
+
+
+def test_inside_polygons_equals_the_union() -> None:
+    """Points inside the union of overlapping and touching polygons, without building it; points on shared edges,
+    on the outer boundary and at vertices included."""
+    from gisplan.siting.proposals import inside_polygons
+
+    polys = np.array([box(0, 0, 2, 2), box(2, 0, 4, 2), box(1, 1, 3, 3), box(10, 10, 11, 11)], dtype=object)
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(-1, 12, 2000), [2, 2, 0, 4, 1, 10.5, 3, 11]])
+    y = np.concatenate([rng.uniform(-1, 12, 2000), [1, 0, 1, 1, 3, 10.5, 3, 10]])
+    got = inside_polygons(polys, x, y)
+    assert np.array_equal(got, shapely.contains_xy(shapely.union_all(polys), x, y))
+    assert got[-8:].tolist() == [True, False, False, False, False, True, False, False]

@@ -582,3 +582,12 @@ def test_facilities_located_by_name_show_their_precision() -> None:
     assert "城乡社区综合服务设施：其中 2 处按村（社区）/镇街代表点定位，位置与覆盖为近似" in legend
     plain = render_map_html(build_map(sample_layers()))
     assert "代表点定位" not in plain[plain.index('id="gp-legend"'):]
+
+
+def test_same_layers_give_the_same_page_and_no_template_runs() -> None:
+    """The page is put together without folium (issue 17): numbered ids, so two builds are byte for byte equal,
+    and a name's braces reach the page as they were escaped, never evaluated."""
+    first, second = render_map_html(build_map(sample_layers())), render_map_html(build_map(sample_layers()))
+    assert first == second
+    assert "\\u0026#123;\\u0026#123; 1234*1000 \\u0026#125;\\u0026#125;" in first  # escaped, in JSON
+    assert len(re.findall(r"var gisplan_overlay_[0-9a-f]{32} = gisplanLayer\(", first)) == 9

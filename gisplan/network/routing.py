@@ -184,39 +184,61 @@ def pairwise_minutes(
 
     One Dijkstra per source, run by scipy in blocks (no Python loop over nodes or edges); the time of a
     pair is computed exactly as in :func:`demand_minutes` (access legs, partial edges, same-edge paths).
+    Only each source's own reached area is read: the points on the edges at its reached nodes and on its own
+    edge (before, every point near any source of the block was computed for every source of it, as a dense
+    block × points array).
 
     Returns
     -------
     pandas.DataFrame
-        ``demand`` and ``source`` (indices into the snaps) and ``minutes``, for pairs within the cutoff.
+        ``demand`` and ``source`` (indices into the snaps) and ``minutes``, for pairs within the cutoff,
+        ordered by source, then by the demand points' position along the network (edge by edge).
     """
     n = network.n_nodes
     graph = _facility_graph(network, profile, sources)
     placed = place_demand(network, profile, demand)
-    pu, pv = network.edge_u[placed.edge], network.edge_v[placed.edge]
+    ptr, incident = node_edges(network)
     todo = np.flatnonzero(sources.snapped)
     parts = []
     for lo in range(0, len(todo), block):
         src = todo[lo:lo + block]
         dist = csgraph.dijkstra(graph, directed=True, indices=n + src, limit=cutoff_minutes)[:, :n]
-        # only demand on an edge with a reached end, or on a source's own edge, can be within the cutoff
-        reached = np.isfinite(dist).any(axis=0)
-        near = np.flatnonzero(reached[pu] | reached[pv] | np.isin(placed.edge, sources.edge[src]))  # slots
-        via = np.minimum(dist[:, pu[near]] + placed.to_u[near], dist[:, pv[near]] + placed.to_v[near])
-        via -= placed.access_minutes[near][None, :]  # to_u / to_v hold the access leg too
-        # a source on the demand's own edge: straight along it
-        same_s, same_d = np.nonzero(sources.edge[src][:, None] == placed.edge[near][None, :])
-        if len(same_s):
-            direct = _along_edge_minutes(network, profile, placed, near[same_d], sources, src[same_s])
-            via[same_s, same_d] = np.minimum(via[same_s, same_d], direct)
-        total = via + placed.access_minutes[near][None, :]
-        s_i, d_i = np.nonzero(total <= cutoff_minutes)
-        parts.append(pd.DataFrame({"demand": placed.point[near[d_i]], "source": src[s_i],
-                                   "minutes": total[s_i, d_i]}))
+        s_i, d_i, total = _source_pairs(network, profile, placed, dist, sources, src, (ptr, incident))
+        keep = total <= cutoff_minutes
+        parts.append(pd.DataFrame({"demand": placed.point[d_i[keep]], "source": src[s_i[keep]],
+                                   "minutes": total[keep]}))
     if not parts:
         return pd.DataFrame({"demand": np.empty(0, np.int64), "source": np.empty(0, np.int64),
                              "minutes": np.empty(0)})
     return pd.concat(parts, ignore_index=True)
+
+
+def _source_pairs(
+    network: RoadNetwork, profile: Profile, placed: PlacedDemand, dist: NDArray[np.float64], sources: EdgeSnap,
+    src: NDArray[np.int64], incidence: tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """For the sources `src` of one block (`dist`: their minutes to every node), the (source row, demand slot)
+    pairs that can be within the cutoff — the points on an edge with an end the source reached, or on the
+    source's own edge — sorted by source then slot, and their minutes."""
+    ptr, incident = incidence
+    n_edges = network.n_edges
+    row, node = np.nonzero(np.isfinite(dist))
+    edge_at, pair = _runs(ptr[node], ptr[node + 1] - ptr[node])
+    key = np.unique(np.concatenate([row[pair] * n_edges + incident[edge_at],
+                                    np.arange(len(src), dtype=np.int64) * n_edges + sources.edge[src]]))
+    k_row, k_edge = key // n_edges, key % n_edges
+    start = placed.edge_ptr[k_edge]
+    slot, owner = _runs(start, placed.edge_ptr[k_edge + 1] - start)
+    s_i = k_row[owner]
+    pu, pv = network.edge_u[placed.edge[slot]], network.edge_v[placed.edge[slot]]
+    via = np.minimum(dist[s_i, pu] + placed.to_u[slot], dist[s_i, pv] + placed.to_v[slot])
+    via -= placed.access_minutes[slot]  # to_u / to_v hold the access leg too
+    # a source on the demand's own edge: straight along it
+    same = np.flatnonzero(sources.edge[src][s_i] == placed.edge[slot])
+    if len(same):
+        direct = _along_edge_minutes(network, profile, placed, slot[same], sources, src[s_i[same]])
+        via[same] = np.minimum(via[same], direct)
+    return s_i, slot, via + placed.access_minutes[slot]
 
 
 def reach_from_facilities(

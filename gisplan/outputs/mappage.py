@@ -17,7 +17,7 @@ from gisplan.i18n import _
 from gisplan.outputs.mapstyle import BOUNDARY_DISCLAIMER, MapLayers, MapRow, esc
 
 if TYPE_CHECKING:
-    import folium
+    from gisplan.outputs.webmap import PlanMap
 
 __all__ = ["MAP_DIR", "WEB_DIR", "layer_counts", "render_map_html"]
 
@@ -156,7 +156,7 @@ def _css_with_images(name: str) -> str:
     return re.sub(r"url\((['\"]?)([^)'\"]+)\1\)", inline, text)
 
 
-def render_map_html(fmap: folium.Map) -> str:
+def render_map_html(fmap: PlanMap) -> str:
     """The map as one self-contained HTML page: every script and stylesheet inlined, nothing to fetch.
 
     Raises
@@ -185,7 +185,7 @@ def render_map_html(fmap: folium.Map) -> str:
     return page
 
 
-def layer_counts(fmap: folium.Map) -> dict[str, tuple[str, str, int]]:
+def layer_counts(fmap: PlanMap) -> dict[str, tuple[str, str, int]]:
     """Overlay class → (name, kind, feature count) for every gisplan overlay of a built map (for checks)."""
     out = {}
     for child in fmap._children.values():

@@ -188,8 +188,8 @@ def esc(value: object) -> str:
     """
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "—"
-    # braces too: folium renders each element's output again as a Jinja template, so "{{ … }}" in a name
-    # would otherwise be evaluated while the map is written
+    # braces too: the map was once written through folium, which rendered each element's output again as a
+    # Jinja template ("{{ … }}" in a name was evaluated); the page is no longer templated, the escape stays
     return html.escape(str(value), quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 

@@ -176,8 +176,23 @@ def _numbers(
     return out
 
 
+#: the coverage matrix of the last few (table, cutoff) pairs: a proposal reads its table's coverage seven times
+#: (the model, its phase order, the gains of three weights, the covered weight before and after); the table is
+#: kept with its entry, so its id cannot be reused while the entry lives
+_COVER: dict[tuple[int, float], tuple[CostTable, sparse.csr_array]] = {}
+
+
 def coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:
-    """Sparse demand × candidate matrix of 1 where the cost is within `cutoff`."""
+    """Sparse demand × candidate matrix of 1 where the cost is within `cutoff` (a new copy on every call)."""
+    key = (id(table), float(cutoff))
+    if key not in _COVER:
+        while len(_COVER) >= 4:
+            _COVER.pop(next(iter(_COVER)))
+        _COVER[key] = (table, _coverage_matrix(table, cutoff))
+    return _COVER[key][1].copy()
+
+
+def _coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:
     keep = table.cost <= cutoff
     data = np.ones(int(keep.sum()), dtype=np.float64)
     matrix = sparse.coo_array((data, (table.pair_demand[keep], table.pair_candidate[keep])),

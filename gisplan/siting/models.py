@@ -405,7 +405,7 @@ def one_per_unit(
     """
     started = time.perf_counter()
     fixed_mask = _fixed_mask(table, fixed)
-    units = np.asarray([str(u) if u is not None else "" for u in unit_of_candidate], dtype=object)
+    units = _unit_text(unit_of_candidate)
     empty = [u for u in units_lacking if not (units == str(u)).any()]
     if empty:
         msg = _("unit(s) {empty} lack a facility but have no candidate site; add candidates.").format(
@@ -434,6 +434,16 @@ def one_per_unit(
     return _result("one_per_unit", table, x, fixed_mask, cutoff, solved, started, sign=-1.0, constant=red.constant)
 
 
+def _unit_text(units: Sequence[str | None]) -> NDArray[np.object_]:
+    """Each unit as text, None as "" (vectorised: the demand of a district has tens of thousands of rows)."""
+    values = np.empty(len(units), dtype=object)
+    values[:] = list(units) if not isinstance(units, np.ndarray) else units
+    none = np.asarray(values == None, dtype=bool)  # noqa: E711 - elementwise, in numpy
+    out = values.astype(str).astype(object)
+    out[none] = ""
+    return out
+
+
 def best_in_each_unit(
     table: CostTable, unit_of_candidate: Sequence[str | None], units_lacking: Sequence[str],
     unit_of_demand: Sequence[str | None], *, cutoff: float, fixed: Sequence[str] = (), count: int | None = None,
@@ -457,8 +467,7 @@ def best_in_each_unit(
     """
     started = time.perf_counter()
     fixed_mask = _fixed_mask(table, fixed)
-    cunit = np.asarray([str(u) if u is not None else "" for u in unit_of_candidate], dtype=object)
-    dunit = np.asarray([str(u) if u is not None else "" for u in unit_of_demand], dtype=object)
+    cunit, dunit = _unit_text(unit_of_candidate), _unit_text(unit_of_demand)
     lacking = pd.Index([str(u) for u in units_lacking]).drop_duplicates()
     empty = [u for u in lacking if not ((cunit == u) & ~fixed_mask).any()]
     if empty:
