@@ -275,7 +275,7 @@ def test_errors_are_json_with_a_request_id_never_a_stack_trace(ws: Workspace, mo
         msg = "boom in the search"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(places_module, "search", broken)
+    monkeypatch.setattr(places_module, "search_records", broken)
     with client_for(ws) as c:
         answer = c.get("/places/search", params={"q": "永川"})
     assert answer.status_code == 500
