@@ -184,13 +184,43 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server started here: its base URL and process (the root of its process tree)."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the server's process and its children (gunicorn's workers),
+        from /proc: a figure that a busy shared machine disturbs less than wall-clock latencies."""
+        return tree_cpu_s(self.process.pid)
+
+
+def tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds of process `root` and its descendants (Linux /proc; 0 elsewhere)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, cpu s)
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = entry.read_text().rpartition(")")[2].split()
+            stats[int(entry.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _) in stats.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
 @contextlib.contextmanager
-def serving_gisplan(uri: str) -> Iterator[str]:
-    """`gisplan serve` on `uri` for the block: its base URL."""
+def serving_gisplan(uri: str) -> Iterator[Served]:
+    """`gisplan serve` on `uri` for the block."""
     port = free_port()
     process = start_gisplan(uri, port)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", process)
     finally:
         stop(process)
 
@@ -228,8 +258,8 @@ _LAUNCH = ("import sys; sys.path.append({path!r}); sys.argv = {argv!r}; {call}")
 
 
 @contextlib.contextmanager
-def serving_pygeoapi(data: Data, tmp: Path, *, workers: int = 2) -> Iterator[str]:
-    """pygeoapi (pip) with its OGR provider on the peer GeoPackage, under gunicorn: its base URL.
+def serving_pygeoapi(data: Data, tmp: Path, *, workers: int = 2) -> Iterator[Served]:
+    """pygeoapi (pip) with its OGR provider on the peer GeoPackage, under gunicorn.
 
     Runs with this Python; Debian's ``osgeo`` (python3-gdal, same Python 3.11 ABI) is appended to ``sys.path``, after
     the venv's own packages, because the venv has no GDAL bindings and its sqlite3 cannot load SpatiaLite.
@@ -254,7 +284,7 @@ def serving_pygeoapi(data: Data, tmp: Path, *, workers: int = 2) -> Iterator[str
     try:
         wait_ready(f"http://127.0.0.1:{port}/?f=json", process)
         warm(f"http://127.0.0.1:{port}")
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", process)
     finally:
         stop(process)
 
@@ -284,6 +314,7 @@ class Tally:
     attempted_fids: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # first few unexpected answers, for the report
     wall_s: float = 0.0
+    server_cpu_s: float = float("nan")  # CPU seconds the server used during the phase
 
     def record(self, kind: str, status: int, seconds: float, detail: str = "") -> None:
         """Keep one request's outcome."""
@@ -364,18 +395,19 @@ async def _client(base: str, data: Data, mix: dict[str, int], tally: Tally, who:
                          answer.text if answer.status_code != 200 else "")
 
 
-def run_load(base: str, data: Data, mix: dict[str, int], *, seconds: float, clients: int,
+def run_load(server: Served, data: Data, mix: dict[str, int], *, seconds: float, clients: int,
              token: str | None = None) -> Tally:
     """`clients` concurrent clients, each looping over requests drawn from `mix` for `seconds`."""
     tally = Tally()
 
     async def main() -> None:
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(base, data, mix, tally, who, until, token) for who in range(clients)))
+        await asyncio.gather(*(_client(server.base, data, mix, tally, who, until, token) for who in range(clients)))
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), server.cpu_s()
     asyncio.run(main())
     tally.wall_s = time.perf_counter() - started
+    tally.server_cpu_s = server.cpu_s() - cpu
     return tally
 
 
@@ -446,6 +478,8 @@ def summary(tally: Tally) -> dict[str, Any]:
     errors = int(((statuses == 0) | (statuses >= 500)).sum())
     other = int(((statuses >= 400) & (statuses < 500) & (statuses != 409)).sum())
     return {"requests": len(ms), "rps": len(ms) / tally.wall_s if tally.wall_s else 0.0,
+            "server_cpu_s": tally.server_cpu_s,
+            "cpu_ms_per_request": tally.server_cpu_s * 1000 / len(ms) if len(ms) else float("nan"),
             "p50_ms": float(np.percentile(ms, 50)) if len(ms) else float("nan"),
             "p95_ms": float(np.percentile(ms, 95)) if len(ms) else float("nan"),
             "errors": errors, "other_4xx": other, "conflicts": len(tally.conflicts),
@@ -454,7 +488,8 @@ def summary(tally: Tally) -> dict[str, Any]:
 
 def _print(title: str, s: dict[str, Any]) -> None:
     print(f"{title}: {s['requests']:,} requests, {s['rps']:.1f} req/s, p50 {s['p50_ms']:.1f} ms, "
-          f"p95 {s['p95_ms']:.1f} ms, errors {s['errors']}, other 4xx {s['other_4xx']}")
+          f"p95 {s['p95_ms']:.1f} ms, errors {s['errors']}, other 4xx {s['other_4xx']}; server CPU "
+          f"{s['server_cpu_s']:.1f} s ({s['cpu_ms_per_request']:.2f} ms a request)")
     for kind, k in s["kinds"].items():
         print(f"    {kind:15s} n={k['n']:6d}  p50 {k['p50_ms']:7.1f} ms  p95 {k['p95_ms']:7.1f} ms")
     for problem in s["problems"]:
@@ -487,19 +522,19 @@ def _bench(cluster_uri: str, *, seconds: float, clients: int, peer: bool, edits:
               f"{clients} clients × {seconds:g} s per phase")
         print(f"before: {load_average()}")
         if read:
-            with serving_gisplan(data.uri) as base:
-                out["gisplan read"] = summary(run_load(base, data, READ_MIX, seconds=seconds, clients=clients))
+            with serving_gisplan(data.uri) as server:
+                out["gisplan read"] = summary(run_load(server, data, READ_MIX, seconds=seconds, clients=clients))
             _print("gisplan read", out["gisplan read"])
             print(f"        {load_average()}")
         if peer:
-            with serving_pygeoapi(data, tmp) as base:
-                out["pygeoapi read"] = summary(run_load(base, data, READ_MIX, seconds=seconds, clients=clients))
+            with serving_pygeoapi(data, tmp) as server:
+                out["pygeoapi read"] = summary(run_load(server, data, READ_MIX, seconds=seconds, clients=clients))
             _print("pygeoapi read", out["pygeoapi read"])
             print(f"        {load_average()}")
         if edits:
             token = add_token(data.uri, "bench-editor")
-            with serving_gisplan(data.uri) as base:
-                tally = run_load(base, data, MIXED, seconds=seconds, clients=clients, token=token)
+            with serving_gisplan(data.uri) as server:
+                tally = run_load(server, data, MIXED, seconds=seconds, clients=clients, token=token)
             out["gisplan mixed"] = summary(tally)
             _print("gisplan mixed", out["gisplan mixed"])
             print(f"        {load_average()}")

@@ -275,7 +275,7 @@ def test_errors_are_json_with_a_request_id_never_a_stack_trace(ws: Workspace, mo
         msg = "boom in the search"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(places_module, "search", broken)
+    monkeypatch.setattr(places_module, "search_records", broken)
     with client_for(ws) as c:
         answer = c.get("/places/search", params={"q": "永川"})
     assert answer.status_code == 500
@@ -353,6 +353,9 @@ def test_own_edits_patch_the_cache_and_another_writers_edits_are_read_again(ws: 
     edit = {"version": 1, "properties": {"note": "服务改"}, "geometry": {"type": "Point", "coordinates": [105.91, 29.36]}}
     assert client.patch(f"/collections/{centres}/items/2", json=edit, headers=bearer(tokens["reviewer"])).status_code \
         == 200
+    values = {"version": 1, "properties": {"note": "只改属性 \"引号\" 1e-05", "name": "社区服务中心 甲"}}  # no geometry
+    assert client.patch(f"/collections/{centres}/items/4", json=values, headers=bearer(tokens["reviewer"])) \
+        .status_code == 200
     register = ws.read_layer("places").reset_index(drop=True)
     row = int(register.index[register["place_id"] == hit["place_id"]][0]) + 1
     moved = client.patch(f"/collections/places/items/{row}", json={"version": 1, "properties": {"parent_id": "P-新"}},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from rapidfuzz import fuzz, process
 from gisplan.placenames.pinyin import romanise, strip_tones
 from gisplan.toponym import short_name
 
-__all__ = ["RESULT_COLUMNS", "SearchIndex", "build_index", "search", "strip_tones_words"]
+__all__ = ["RESULT_COLUMNS", "SearchIndex", "build_index", "search", "search_records", "strip_tones_words"]
 
 RESULT_COLUMNS = ("place_id", "name", "code12", "parent_id", "status", "score", "matched_by")
 
@@ -102,12 +103,15 @@ def build_index(frame: pd.DataFrame, *, name_column: str = "standard_name", id_c
     )
 
 
-def _result(index: SearchIndex, rows: np.ndarray, scores: np.ndarray, how: list[str]) -> pd.DataFrame:
-    records = zip(index.place_id[rows].tolist(), index.name[rows].tolist(), index.code12[rows].tolist(),
-                  index.parent_id[rows].tolist(), index.status[rows].tolist(), np.round(scores, 1).tolist(), how,
-                  strict=True)
+def _records(index: SearchIndex, rows: np.ndarray, scores: np.ndarray, how: list[str]) -> list[tuple[Any, ...]]:
+    return list(zip(index.place_id[rows].tolist(), index.name[rows].tolist(), index.code12[rows].tolist(),
+                    index.parent_id[rows].tolist(), index.status[rows].tolist(),
+                    [float(s) for s in np.round(scores, 1).tolist()], how, strict=True))
+
+
+def _result(records: list[tuple[Any, ...]]) -> pd.DataFrame:
     # object columns: pandas' string arrays took 2.7 ms to build for 10 rows, object ones 1.4 ms (half the search)
-    frame = pd.DataFrame(list(records), columns=list(RESULT_COLUMNS), dtype=object)
+    frame = pd.DataFrame(records, columns=list(RESULT_COLUMNS), dtype=object)
     frame["score"] = frame["score"].astype("float64")
     return frame
 
@@ -147,10 +151,24 @@ def search(index: SearchIndex, query: str, *, limit: int = 10, score_cutoff: flo
     pandas.DataFrame
         :data:`RESULT_COLUMNS`; ``score`` 100 for an exact match; ``matched_by`` says how.
     """
+    return _result(search_records(index, query, limit=limit, score_cutoff=score_cutoff))
+
+
+def search_records(index: SearchIndex, query: str, *, limit: int = 10,
+                   score_cutoff: float = 60.0) -> list[tuple[Any, ...]]:
+    """:func:`search` as plain tuples (:data:`RESULT_COLUMNS`, best first), without building a DataFrame: what a
+    service answering many searches a second uses (the frame was half a search's time).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"code12": ["500118102200"], "name": ["朱龙花村村民委员会"]})
+    >>> search_records(build_index(g, name_column="name", id_column="code12"), "zlhc")[0][1:2]
+    ('朱龙花村村民委员会',)
+    """
     q = query.strip()
     hits: list[_Hit] = []
     if not q:
-        return _result(index, np.empty(0, dtype=np.int64), np.empty(0), [])
+        return []
     if _DIGITS.match(q):
         codes = index.code12
         exact = np.flatnonzero(codes == q)
@@ -177,4 +195,4 @@ def search(index: SearchIndex, query: str, *, limit: int = 10, score_cutoff: flo
         hits.append((np.array([i for _, _, i in near], dtype=np.int64), np.array([s * 0.85 for _, s, _ in near]),
                      "near miss"))
     rows, scores, how = _collect(hits, limit)
-    return _result(index, rows, scores, how)
+    return _records(index, rows, scores, how)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -19,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gisplan.errors import GisplanError
 from gisplan.service.auth import authorise
 from gisplan.service.common import BEARER, ERROR_SCHEMA, RequestError
-from gisplan.service.features import patch_frame
 from gisplan.service.freshness import LayerClock
 from gisplan.service.rows import RowState, check_values, edit_feature, row_states
 from gisplan.store.servicetables import read_audit
@@ -97,6 +97,23 @@ class AuditPage(BaseModel):
     numberReturned: int  # noqa: N815 - the OGC API spelling
 
 
+@dataclass(frozen=True, slots=True)
+class _Versions:
+    """Row versions of one layer as plain lists by position (a look-up or a patch is no pandas work)."""
+
+    token: int
+    version: list[int]
+    changed_by: list[str | None]
+    changed_at: list[str | None]
+
+
+def _lookup(cached: _Versions | None, position: int) -> RowState | None:
+    if cached is None or not 1 <= position <= len(cached.version):
+        return None
+    row = position - 1
+    return RowState(position, cached.version[row], cached.changed_by[row], cached.changed_at[row])
+
+
 class VersionBook:
     """Row versions per layer: read once, patched by this service's edits, read again when another writer changed
     the layer (thread-safe; a re-read blocks no reader that has the previous versions)."""
@@ -104,7 +121,7 @@ class VersionBook:
     def __init__(self, workspace: Workspace, clock: LayerClock | None = None) -> None:
         self.workspace = workspace
         self.clock = clock if clock is not None else LayerClock(workspace)
-        self._cache: dict[str, tuple[int, pd.DataFrame]] = {}
+        self._cache: dict[str, _Versions] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -116,32 +133,40 @@ class VersionBook:
         """The version of feature `position` (1-based) of `layer`, or None when there is no such row."""
         token = self.clock.foreign(layer)
         cached = self._cache.get(layer)
-        if cached is None or cached[0] < token:
+        if cached is None or cached.token < token:
             lock = self._lock(layer)
             if lock.acquire(blocking=cached is None):
                 try:
                     cached = self._cache.get(layer)
-                    if cached is None or cached[0] < token:
-                        cached = (token, row_states(self.workspace, layer))
+                    if cached is None or cached.token < token:
+                        states = row_states(self.workspace, layer)
+                        cached = _Versions(token, [int(v) for v in states["version"]],
+                                           [None if v is None else str(v) for v in states["changed_by"]],
+                                           [None if v is None else str(v) for v in states["changed_at"]])
                         self._cache[layer] = cached
                 finally:
                     lock.release()
-        if cached is None:
-            return None
-        states = cached[1]
-        if not 1 <= position <= len(states):
-            return None
-        row = states.iloc[position - 1]
-        return RowState(position, int(row["version"]), row["changed_by"], row["changed_at"])
+        return _lookup(cached, position)
+
+    def state_now(self, layer: str, position: int) -> tuple[bool, RowState | None]:
+        """:meth:`state` if it can be given without waiting (for the event loop): ``(True, state)``; else
+        ``(False, None)`` — then call :meth:`state` off the loop."""
+        token = self.clock.foreign_if_known(layer)
+        cached = self._cache.get(layer)
+        if token is None or cached is None or (cached.token < token and not self._lock(layer).locked()):
+            return False, None
+        return True, _lookup(cached, position)
 
     def patch(self, layer: str, state: RowState) -> None:
         """This service's edit gave row `state.position` of `layer` its new version (copy on write)."""
         with self._lock(layer):
             cached = self._cache.get(layer)
-            if cached is None or not 1 <= state.position <= len(cached[1]):
+            if cached is None or not 1 <= state.position <= len(cached.version):
                 return
-            values = {"version": state.version, "changed_by": state.changed_by, "changed_at": state.changed_at}
-            self._cache[layer] = (cached[0], patch_frame(cached[1], state.position, values))
+            row = state.position - 1
+            version, by, at = list(cached.version), list(cached.changed_by), list(cached.changed_at)
+            version[row], by[row], at[row] = state.version, state.changed_by, state.changed_at
+            self._cache[layer] = _Versions(cached.token, version, by, at)
 
 
 def refuse_read_only(writable: bool, request: Request) -> None:
@@ -209,8 +234,7 @@ def add_edit_routes(app: FastAPI, workspace: Workspace, *, catalogue: Catalogue,
             new = edit_feature(workspace, collection_id, position, base_version=body.version,
                                values=body.properties, geometry=geometry, user=str(caller.user), current=layer.frame)
             versions.clock.wrote(new.revision)
-            checked = check_values(pd.DataFrame(layer.frame.drop(columns="geometry", errors="ignore")),
-                                   body.properties)
+            checked = check_values(layer.frame, body.properties)
             catalogue.patch(collection_id, position, checked, geometry)  # no re-read of the layer
             versions.patch(collection_id, new)
             for listener in on_edit:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import anyio
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -78,8 +79,11 @@ def _extent(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None
 
 def patch_frame(frame: pd.DataFrame, position: int, values: Mapping[str, object],
                 geometry: shapely.Geometry | None = None) -> pd.DataFrame:
-    """A copy of `frame` (RangeIndex) with row `position` (1-based) set to `values` (and `geometry`)."""
-    patched = frame.copy()
+    """A copy of `frame` (RangeIndex) with row `position` (1-based) set to `values` (and `geometry`).
+
+    The copy is shallow (pandas copies on write): only the changed columns are copied, and the geometry array —
+    with its spatial index — is shared when the geometry is not changed."""
+    patched = frame.copy(deep=False)
     row = position - 1
     for column, value in values.items():
         if value is None or not pd.api.types.is_dtype_equal(patched[column].dtype, pd.Series([value]).dtype):
@@ -149,6 +153,20 @@ class Catalogue:
         finally:
             lock.release()
 
+    def layer_now(self, name: str) -> _Layer | None:
+        """:meth:`layer` when it can answer without waiting for the workspace (for the event loop): the cached layer
+        while it is current — or, while another thread reads it again, the previous frame, as :meth:`layer` gives;
+        None otherwise (not read yet, changed by another writer, not a collection): then call :meth:`layer` off the
+        loop, which decides."""
+        token, any_token = self.clock.foreign_if_known(name), self.clock.any_foreign_if_known()
+        names = self._names
+        if token is None or any_token is None or names is None or names[0] < any_token or name not in names[1]:
+            return None
+        cached = self._cache.get(name)
+        if cached is None:
+            return None
+        return cached if cached.token >= token or self._lock(name).locked() else None
+
     def _read(self, name: str, token: int) -> _Layer:
         frame = self.workspace.read_layer(name)
         if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
@@ -168,10 +186,16 @@ class Catalogue:
             if cached is None or not 1 <= position <= len(cached.frame):
                 return
             frame = patch_frame(cached.frame, position, values, geometry)
-            frame.sindex  # noqa: B018 - built here, not in the next bbox request
-            extent = cached.extent if geometry is None else _extent(frame)  # type: ignore[arg-type]
             features = list(cached.features)
-            features[position - 1] = _encoded(frame, np.array([position - 1]))[0]  # type: ignore[arg-type]
+            if geometry is None:  # the encoded feature with the new values (as GeoJSON writes them); index kept
+                feature = json.loads(features[position - 1])
+                feature["properties"].update(values)
+                features[position - 1] = json.dumps(feature, ensure_ascii=False, separators=(",", ":"))
+                extent = cached.extent
+            else:
+                frame.sindex  # noqa: B018 - built here, not in the next bbox request
+                features[position - 1] = _encoded(frame, np.array([position - 1]))[0]  # type: ignore[arg-type]
+                extent = _extent(frame)  # type: ignore[arg-type]
             texts = {c: t for c, t in cached.texts.items() if c not in values}
             self._cache[name] = _Layer(cached.token, frame, cached.title, extent, tuple(features), texts)  # type: ignore[arg-type]
 
@@ -362,6 +386,12 @@ def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive:
             raise _RequestError(404, "NotFound", msg)
         return layer
 
+    # Items and single features are answered on the event loop from the cached layers (no thread hand-over, which
+    # under load waits for the GIL twice); only a layer or its versions still to be read go to the thread pool.
+    async def require_now(name: str) -> _Layer:
+        layer = catalogue.layer_now(name)
+        return layer if layer is not None else await anyio.to_thread.run_sync(require, name)
+
     @app.get("/", summary="Landing page", responses=_docs({**_OBJECT, "required": ["links"],
                                                           "properties": {"links": _LINKS}}))
     def landing(request: Request) -> dict[str, Any]:
@@ -390,17 +420,21 @@ def add_feature_routes(app: FastAPI, workspace: Workspace, *, include_sensitive:
                  "type": {"enum": ["FeatureCollection"]}, "features": {"type": "array", "items": _FEATURE},
                  "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"}, "links": _LINKS}},
                  _GEOJSON, errors=(400, 404)))
-    def items(request: Request, collection_id: str, limit: str | None = None, offset: str | None = None,
-              bbox: str | None = None) -> JSONResponse:
+    async def items(request: Request, collection_id: str, limit: str | None = None, offset: str | None = None,
+                    bbox: str | None = None) -> JSONResponse:
         del limit, offset, bbox  # declared for the OpenAPI document; read with the property filters below
-        page = _items(require(collection_id), collection_id, base(request), dict(request.query_params))
+        page = _items(await require_now(collection_id), collection_id, base(request), dict(request.query_params))
         return _EncodedJSON(page, media_type=_GEOJSON)
 
     @app.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (with its version and ETag)",
              response_class=JSONResponse, responses=_docs(_FEATURE, _GEOJSON, errors=(404,)))
-    def item(request: Request, collection_id: str, feature_id: str) -> JSONResponse:
-        feature = _item(require(collection_id), collection_id, base(request), feature_id)
-        state = versions.state(collection_id, int(feature["id"])) if versions is not None else None
+    async def item(request: Request, collection_id: str, feature_id: str) -> JSONResponse:
+        feature = _item(await require_now(collection_id), collection_id, base(request), feature_id)
+        state = None
+        if versions is not None:
+            known, state = versions.state_now(collection_id, int(feature["id"]))
+            if not known:
+                state = await anyio.to_thread.run_sync(versions.state, collection_id, int(feature["id"]))
         headers = {}
         if state is not None:
             feature["version"] = state.version

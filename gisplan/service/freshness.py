@@ -61,6 +61,21 @@ class LayerClock:
         with self._state:
             return self._foreign.get(layer, 0)
 
+    def foreign_if_known(self, layer: str) -> int | None:
+        """:meth:`foreign` without ever waiting for the workspace (for code on the event loop): None when it would
+        have to ask first (nothing read yet, or a write just went through this process)."""
+        if not self.check(wait=False):
+            return None
+        with self._state:
+            return self._foreign.get(layer, 0)
+
+    def any_foreign_if_known(self) -> int | None:
+        """:meth:`any_foreign` without ever waiting (see :meth:`foreign_if_known`)."""
+        if not self.check(wait=False):
+            return None
+        with self._state:
+            return self._any_foreign
+
     def any_foreign(self) -> int:
         """The last revision of any layer by another writer (the collection list changes only with those)."""
         self.check()
@@ -92,27 +107,32 @@ class LayerClock:
         with self._state:
             self._touched = True
 
-    def check(self, *, force: bool = False) -> None:
+    def check(self, *, force: bool = False, wait: bool = True) -> bool:
         """Ask the workspace for its last revision if the last answer is older than the interval.
 
         The first time, after :meth:`touch` and with `force` the caller asks and waits for the answer; otherwise
         one background thread asks and the caller goes on with the last answer (a request never waits for it).
+        With `wait` False the caller never waits: then False means the answer it would have had to wait for is not
+        known (the caller asks again off the event loop).
         """
         now = time.monotonic()
         with self._state:
             fresh = now - self._checked_at < self.interval_s and self._seen >= 0
             inline = force or self._touched or self._seen < 0
+        if inline and not wait:
+            return False
         if fresh and not inline:
-            return
+            return True
         if not self._checking.acquire(blocking=inline):
-            return  # another thread is asking right now: use what is known
+            return True  # another thread is asking right now: use what is known
         if inline:
             try:
                 self._check(time.monotonic())
             finally:
                 self._checking.release()
-            return
+            return True
         threading.Thread(target=self._background, name="gisplan-layer-clock", daemon=True).start()
+        return True
 
     def _background(self) -> None:
         try:

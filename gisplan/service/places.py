@@ -10,11 +10,13 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pandas as pd
 from fastapi import Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gisplan.placenames.search import SearchIndex, build_index, search
+from gisplan.placenames.search import RESULT_COLUMNS, SearchIndex, build_index, search_records
 from gisplan.service.edits import error_docs
 from gisplan.service.features import patch_frame
 from gisplan.vocab import PlaceStatus
@@ -92,6 +94,18 @@ class _Register:
         finally:
             self._lock.release()
 
+    def ready(self) -> SearchIndex | None:
+        """The index if it is current and built, without waiting for anything (for the event loop): None when it
+        has to be read or built first (then call :meth:`get` off the loop). While another thread rebuilds it, the
+        previous index, as :meth:`get` gives."""
+        token = self.clock.foreign_if_known(PLACES)
+        cached = self._cached
+        if token is None or cached is None:
+            return None
+        if cached[0] >= token or self._lock.locked():
+            return cached[2]
+        return None
+
     def edited(self, layer: str, position: int, values: Mapping[str, object]) -> None:
         """A row edit through the service: patch the register and rebuild its index (not read the layer again)."""
         if layer != PLACES:
@@ -132,18 +146,17 @@ def add_place_routes(app: FastAPI, workspace: Workspace,
 
     @app.get("/places/search", summary="Search place names by characters, pinyin, initials or code",
              response_model=SearchAnswer, responses=error_docs(), tags=["places"])
-    def search_places(q: str = Query(..., min_length=1, max_length=100,
-                                     description="朱龙花村 / zhulonghua / zlhc / 500118"),
-                      limit: int = Query(10, ge=1, le=100)) -> SearchAnswer:
-        _, index = register.get()
-        found = search(index, q, limit=limit)
-        hits = [SearchHit(place_id=str(p), name=str(n), code12=str(c), parent_id=str(pa), status=str(st),
-                          score=float(sc), matched_by=str(m))
-                for p, n, c, pa, st, sc, m in zip(found["place_id"], found["name"], found["code12"],
-                                                  found["parent_id"], found["status"],
-                                                  found["score"].to_numpy(dtype=float), found["matched_by"],
-                                                  strict=True)]
-        return SearchAnswer(query=q, results=hits, numberReturned=len(hits))
+    async def search_places(q: str = Query(..., min_length=1, max_length=100,
+                                           description="朱龙花村 / zhulonghua / zlhc / 500118"),
+                            limit: int = Query(10, ge=1, le=100)) -> JSONResponse:
+        # On the event loop, not the thread pool: a search over the index in memory takes about a millisecond,
+        # less than the hand-over to a worker thread and back, which under load waits for the GIL twice. Only
+        # reading or building the index (the first search, or after another writer changed the register) goes to
+        # a thread.
+        ready = register.ready()
+        index = ready if ready is not None else (await anyio.to_thread.run_sync(register.get))[1]
+        hits = [dict(zip(RESULT_COLUMNS, record, strict=True)) for record in search_records(index, q, limit=limit)]
+        return JSONResponse({"query": q, "results": hits, "numberReturned": len(hits)})  # as SearchAnswer
 
     @app.get("/places/standard-names", summary="The standard-name list 标准地名录 (current names), paged",
              response_model=NamePage, responses=error_docs(), tags=["places"])

@@ -114,8 +114,9 @@ def _check_value(column: str, dtype: Any, value: object) -> object:
 
 
 def check_values(frame: pd.DataFrame, values: Mapping[str, object]) -> dict[str, object]:
-    """`values` checked against `frame`'s columns and types (RequestError 400 naming the column otherwise)."""
-    columns = {str(c): frame[c].dtype for c in frame.columns if c != "geometry"}
+    """`values` checked against `frame`'s columns and types but its geometry (RequestError 400 naming the column
+    otherwise); the frame is not copied."""
+    columns = {str(c): d for c, d in frame.dtypes.items() if c != "geometry"}
     unknown = sorted(set(values) - set(columns))
     if unknown:
         shown = ", ".join(u[:40] for u in unknown[:5])
@@ -142,14 +143,10 @@ def edit_feature(ws: Workspace, layer: str, position: int, *, base_version: int,
     if not 1 <= position <= len(frame):
         msg = f"集合 {layer} 没有要素 {position} (no feature {position} in {layer})"
         raise RequestError(404, "NotFound", msg)
-    checked = check_values(pd.DataFrame(frame.drop(columns="geometry", errors="ignore")), values)
-    if isinstance(ws, PostGISWorkspace):
-        fid = int(ws.row_versions(layer)["fid"].iloc[position - 1])
-        edited = ws.edit_row(layer, fid, checked, base_version=base_version, user=user, geometry=geometry)
-        history = ws.row_history(layer, fid)
-        ours = history.loc[history["version"] == base_version, "revision"]  # the version this edit archived
-        return RowState(position, edited.version, edited.changed_by, edited.changed_at,
-                        int(ours.iloc[-1]) if len(ours) else None)
+    checked = check_values(frame, values)
+    if isinstance(ws, PostGISWorkspace):  # the row found by its position inside the edit's transaction
+        edited = ws.edit_row_at(layer, position, checked, base_version=base_version, user=user, geometry=geometry)
+        return RowState(position, edited.version, edited.changed_by, edited.changed_at, edited.revision)
     with ws.lock(wait_s=30.0):
         now = _state(row_states(ws, layer), position)
         if now.version != base_version:

@@ -490,6 +490,32 @@ class PostGISWorkspace(Workspace):
         return pgedits.edit_row(self, name, fid, values, base_version=base_version, user=user, geometry=geometry,
                                 note=note, wait_s=wait_s)
 
+    def edit_row_at(
+        self,
+        name: str,
+        position: int,
+        values: Mapping[str, Any],
+        *,
+        base_version: int,
+        user: str,
+        geometry: shapely.Geometry | None = None,
+        note: str | None = None,
+        wait_s: float = 30.0,
+    ) -> RowVersion:
+        """:meth:`edit_row` of the row at 1-based `position` in stored order (``gisplan serve``'s feature id),
+        found inside the edit's transaction; the answer carries the row's ``fid``, ``position`` and the
+        ``revision`` that recorded the edit.
+
+        Raises
+        ------
+        ConflictError
+            If the row has changed since `base_version`.
+        StoreError
+            If there is no such layer, row or column.
+        """
+        return pgedits.edit_row(self, name, None, values, base_version=base_version, user=user, geometry=geometry,
+                                note=note, wait_s=wait_s, position=position)
+
     def undo_row(self, name: str, fid: int, *, base_version: int, user: str, note: str | None = None,
                  wait_s: float = 30.0) -> RowVersion:
         """Undo the last change of row `fid`: a new version with the values it had before (history is never
