@@ -1,4 +1,4 @@
-"""HTML coverage maps: the folium object and the page — layers, counts, bounds, escaping, offline assets,
+"""HTML coverage maps: the map object and the page — layers, counts, bounds, escaping, offline assets,
 display geometry, basemaps and GCJ-02, the choropleth classes — and `gisplan map` on the 永川 run."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from gisplan.outputs.webmap import (
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
-    import folium
+    from gisplan.outputs.webmap import PlanMap
 
 XSS = "<img src=x onerror=alert(1)>"
 JINJA = "{{ 1234*1000 }}"
@@ -93,7 +93,7 @@ def sample_layers(**changes: object) -> MapLayers:
     return MapLayers(**args)  # type: ignore[arg-type]
 
 
-def _overlay(fmap: folium.Map, key: str) -> dict[str, object]:
+def _overlay(fmap: PlanMap, key: str) -> dict[str, object]:
     for child in fmap._children.values():
         if getattr(child, "class_name", "").endswith(f"gp-{key}"):
             return json.loads(child.data_json)  # type: ignore[no-any-return]
