@@ -12,11 +12,13 @@ the run); with results already there the process is the one ``gisplan report`` i
 
 On a shared machine the wall time depends on the load, and so, less, does the CPU time (user + system of this
 process): compare against the previous code measured in the same minutes, not against figures from another day.
-Measured 2026-12-01 on the shared 2-core machine, results already there, load average 3.3–4.8, this code against
-the code before (commit 79793c3) one right after the other: whole report 17.5 s CPU against 21.7 s (0.80×) — maps,
-service areas and tables 5.9 against 6.4, PDF 8.5 against 10.9 (57 pages against 59), Word 0.6 against 1.9,
-Excel 0.8 against 0.9, reading with the network build 1.4 against 1.5; peak memory 527 MB. The code before measured
-19.9 s CPU on the quiet machine (load 0.9), so this is about 16 s there: the goal is not shown to be met.
+Measured 2026-12-01 on the shared 2-core machine, results already there, this code against the code before
+(commit 79793c3) one right after the other at a load average of 1.8: whole report 17.0 s CPU (17.8 s wall) against
+20.7 s (21.3 s wall), 0.82× — maps, service areas and tables 5.3 against 6.5, PDF 8.7 against 9.7 (57 pages against
+59), Word 0.5 against 2.0, Excel 0.9 against 0.9, reading with the network build 1.3 against 1.4; peak memory
+527 MB. With the scenario run first in the same process (load 4–4.7): 16.6 against 22.1 s CPU (0.75×). The code
+before measured 19.9 s CPU on the quiet machine (load 0.9), so this is about 15–16 s there: the goal is not shown
+to be met.
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_report.py [--out out/yongchuan] [--floor]``.
 """
