@@ -10,13 +10,16 @@ user's data are escaped in HTML/PDF and stay text in Word and Excel.
 from __future__ import annotations
 
 import base64
+import gc
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import jinja2
+import numpy as np
 import pandas as pd
 import shapely
 from markupsafe import Markup
@@ -59,7 +62,7 @@ from gisplan.outputs.report_tables import (
 from gisplan.vocab import ReportFormat
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     from gisplan.outputs.report_areas import SiteArea
@@ -126,6 +129,24 @@ class ReportContent:
     method: Table
     layers: Table
     attributions: tuple[str, ...]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the report is drawn and laid out (and restored as it was).
+
+    Matplotlib and WeasyPrint allocate millions of small objects, so the collector runs hundreds of times, and
+    each of its full passes walks every object the process holds — the run's frames, the road network, the
+    box tree of a 59-page layout. Paused, the 永川 report takes about 1.5 s less CPU for its maps and 1–2 s less
+    for its PDF (bench/bench_report.py); the cycles it leaves (matplotlib figures) are collected once after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def report_limits(data: ReportData) -> list[str]:
@@ -232,6 +253,11 @@ def build_report(data: ReportData) -> ReportContent:
     ConfigError
         If no CJK font is installed (the maps and the PDF need one).
     """
+    with _gc_paused():
+        return _build_report(data)
+
+
+def _build_report(data: ReportData) -> ReportContent:
     cjk_font()
     coverage = township_coverage(data)
     split = tuple(Table(coverage.key, f"{coverage.title}：{name}", part.reset_index(drop=True), coverage.formats)
@@ -253,23 +279,60 @@ def build_report(data: ReportData) -> ReportContent:
     )
 
 
-def _template_table(table: Table) -> dict[str, Any]:
+#: the text width (in ems of the table's font) a table has on the page: A4 portrait at 7.5 pt (``table``), portrait
+#: at 6.8 pt (``table.wide``), landscape at 6.8 pt — report.css's page margins and font sizes
+ROOM_PORTRAIT_EM, ROOM_PORTRAIT_WIDE_EM, ROOM_LANDSCAPE_WIDE_EM = 67.0, 74.0, 112.0
+
+
+def _template_table(table: Table, *, room_em: float = ROOM_PORTRAIT_EM) -> dict[str, Any]:
     frame = table.frame
     numeric = [table.formats.get(c, "@") != "@" and pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     rows = table.shown()
-    return {"title": table.title, "columns": [str(c) for c in frame.columns], "rows": rows,
-            "numeric": numeric, "note": table.note, "widths": _widths([str(c) for c in frame.columns], rows)}
+    return {"title": table.title, "columns": [str(c) for c in frame.columns], "rows": rows, "numeric": numeric,
+            "note": table.note, "widths": _widths([str(c) for c in frame.columns], rows, room_em=room_em)}
 
 
-def _widths(columns: list[str], rows: list[list[str]]) -> list[float]:
-    """Column widths in % for a fixed table layout: each column's longest cell (a header counts up to 9
-    characters, as it wraps), between 5 and 36 characters. WeasyPrint's automatic layout measures every cell's narrowest
-    wrapping, which for Chinese text (a break after every character) took most of the PDF's time."""
-    sample = rows[:200]
-    need = [min(36.0, max(5.0, min(len(name), 9) * 0.8, *(float(len(r[j])) for r in sample)))
-            for j, name in enumerate(columns)]
-    total = sum(need) or 1.0
-    return [round(100.0 * n / total, 2) for n in need]
+#: characters set a full em wide (CJK, fullwidth forms); the others (Latin letters, digits) count about 0.6
+_WIDE = "[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
+_NARROW_EM = 0.6
+_PADDING_EM = 1.4  # a cell's left and right padding (1.2 mm each), its borders and rounding
+
+
+def _text_width(cells: pd.Series) -> pd.Series:
+    """Each text's width in ems: a Chinese character one, a Latin letter or digit about 0.6 (a coordinate pair
+    ``105.745405, 29.272155`` is 21 characters but 13 ems)."""
+    wide = cells.str.count(_WIDE)
+    return wide + _NARROW_EM * (cells.str.len() - wide)
+
+
+def _widths(columns: list[str], rows: list[list[str]], *, room_em: float) -> list[float]:
+    """Column widths in % for a fixed table layout.
+
+    Each column needs its widest cell in ems plus the padding (a header counts up to 9 ems, as it wraps). When the
+    needs exceed the table's room, only the widest columns give way (down to a common cap, so short codes, names
+    and numbers stay on one line and long text wraps); room left over is shared in proportion.
+
+    WeasyPrint's automatic layout measures every cell's narrowest wrapping, which for Chinese text (a break after
+    every character) took most of the PDF's time; and every line a cell wraps into is another text layout, so the
+    widths follow the text's real width (digits are about half a Chinese character), not its number of characters.
+
+    Examples
+    --------
+    >>> _widths(["代码", "说明"], [["500118001000", "很长的说明" * 20]], room_em=60.0)
+    [13.67, 86.33]
+    """
+    header = _text_width(pd.Series(columns, dtype=object)).clip(upper=9.0).to_numpy(float) * 0.8
+    sample = pd.DataFrame(rows[:200], columns=range(len(columns)), dtype=object)
+    widest = (sample.apply(lambda cells: _text_width(cells.astype(str)).max()).to_numpy(float) if len(sample)
+              else np.zeros(len(columns)))
+    need = np.maximum(np.maximum(header, widest) + _PADDING_EM, 5.0)
+    if need.sum() > room_em:
+        ordered = np.sort(need)
+        before = np.concatenate([[0.0], np.cumsum(ordered)[:-1]])
+        caps = (room_em - before) / np.arange(len(ordered), 0, -1)  # the cap if the i-th narrowest and wider give way
+        fits = np.flatnonzero(caps <= ordered)
+        need = np.minimum(need, max(caps[fits[0]], 3.0)) if len(fits) else need
+    return [round(float(n), 2) for n in 100.0 * need / need.sum()]
 
 
 def _css_string(text: str) -> Markup:
@@ -314,18 +377,20 @@ def render_html(content: ReportContent, *, inline_maps: bool = True) -> str:
         illustrative_layers=data.illustrative_layers, limits=content.limits, findings=content.findings,
         css=(folder / "report.css").read_text(encoding="utf-8"),
         sections=[{"id": i, "number": n, "title": t} for i, n, t in _SECTIONS],
-        indicators=_template_table(content.indicators), curve_svg=content.curve_svg,
+        indicators=_template_table(content.indicators, room_em=ROOM_LANDSCAPE_WIDE_EM), curve_svg=content.curve_svg,
         coverage_note="无道路网或住户数据" if data.method == "none" else "直线估算（参考），无覆盖曲线",
-        coverage_tables=[_template_table(content.coverage_wide)] if content.coverage else [],
+        coverage_tables=([_template_table(content.coverage_wide, room_em=ROOM_PORTRAIT_WIDE_EM)] if content.coverage
+                         else []),
         floor_area=_template_table(content.floor_area), admin_summary=_template_table(content.admin_summary),
         gaps=_template_table(content.gaps),
         maps=[{"uri": uris[i], "caption": m.caption} for i, m in enumerate(content.maps)],
         site_pages=[{"heading": p.heading, "fields": p.fields, "rationale": p.rationale, "uri": uris[n_maps + i]}
                     for i, p in enumerate(content.site_pages)],
-        pages_per_row=SITE_PAGES_PER_ROW, sites=_template_table(rest_sites_brief(content.sites)),
+        pages_per_row=SITE_PAGES_PER_ROW,
+        sites=_template_table(rest_sites_brief(content.sites), room_em=ROOM_LANDSCAPE_WIDE_EM),
         no_sites="本次运行没有新增选址：" + ("需要路网覆盖才能选址。" if data.method != "network"
                                        else "各项指标不需要或无法通过新建设施达到目标。"),
-        method=_template_table(content.method), layers=_template_table(content.layers),
+        method=_template_table(content.method), layers=_template_table(content.layers, room_em=ROOM_PORTRAIT_WIDE_EM),
         attributions=content.attributions,
     )
 
@@ -367,7 +432,7 @@ def write_report(
     from gisplan.outputs.report_docx import write_docx  # noqa: PLC0415 - python-docx only when asked for
 
     names = [REPORT_FILES[f] for f in formats]
-    with stage_files(out_dir, names, force=True) as tmp:
+    with stage_files(out_dir, names, force=True) as tmp, _gc_paused():
         for fmt in formats:
             target = tmp / REPORT_FILES[fmt]
             if fmt is ReportFormat.PDF:

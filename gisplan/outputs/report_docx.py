@@ -5,13 +5,15 @@ every page, and the maps as images, so a planner can edit it in Word or WPS and 
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Cm, Pt, RGBColor
 
 from gisplan.outputs.report_tables import rest_sites
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from docx.document import Document as DocumentType
+    from docx.oxml.xmlchemy import BaseOxmlElement
     from docx.table import Table as DocxTable
 
     from gisplan.outputs.report import ReportContent
@@ -55,27 +58,52 @@ def _table(doc: DocumentType, table: Table, *, illustrative: bool, size: float =
     caption.runs[0].bold = True
     rows = table.shown()
     columns = [str(c) for c in table.frame.columns]
-    out = doc.add_table(rows=len(rows) + 1, cols=len(columns))
+    out = doc.add_table(rows=1, cols=len(columns))
     out.style = doc.styles["Table Grid"]
-    cells = out._cells
-    width = len(columns)
-    for j, name in enumerate(columns):
-        cells[j].text = name
-        for run in cells[j].paragraphs[0].runs:
-            run.bold = True
-    for i, row in enumerate(rows, start=1):
-        for j, value in enumerate(row):
-            cells[i * width + j].text = value
-    for cell in cells:
-        for paragraph in cell.paragraphs:
-            for run in paragraph.runs:
-                run.font.size = Pt(size)
-    if not rows:
+    half_points = round(size * 2)
+    for cell, name in zip(out.rows[0].cells, columns, strict=True):
+        run = cell.paragraphs[0].add_run(name)
+        run.bold = True
+        run.font.size = Pt(size)
+    if rows:
+        out._tbl.extend(_body_rows(out, rows, half_points))
+    else:
         merged = out.add_row().cells
         merged[0].merge(merged[-1]).text = "无数据"
     _repeat_header(out)
     if table.note:
         doc.add_paragraph(table.note)
+
+
+#: characters XML 1.0 cannot hold (python-docx refuses them too)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _run_xml(text: str, rpr: str) -> str:
+    """One ``w:r`` holding `text` as python-docx writes it: tabs as ``w:tab``, line breaks as ``w:br``."""
+    parts = []
+    for k, line in enumerate(re.split("\r\n|\r|\n", _NOT_XML.sub("", text))):
+        if k:
+            parts.append("<w:br/>")
+        for m, piece in enumerate(line.split("\t")):
+            if m:
+                parts.append("<w:tab/>")
+            if piece:
+                parts.append(f'<w:t xml:space="preserve">{escape(piece)}</w:t>')
+    return f"<w:r>{rpr}{''.join(parts)}</w:r>"
+
+
+def _body_rows(out: DocxTable, rows: list[list[str]], half_points: int) -> list[BaseOxmlElement]:
+    """The table's body rows built as one XML string and parsed once: the same cells as python-docx's ``cell.text``
+    (each cell one paragraph, one run with the font size, the header row's cell widths) in a fraction of the time
+    (setting 4,000 cells one by one through python-docx took 1.5 s)."""
+    widths = ["" if tc.width is None else f'<w:tcPr><w:tcW w:type="dxa" w:w="{tc.width.twips}"/></w:tcPr>'
+              for tc in out.rows[0]._tr.tc_lst]
+    rpr = f'<w:rPr><w:sz w:val="{half_points}"/></w:rPr>'
+    body = "".join("<w:tr>" + "".join(f"<w:tc>{w}<w:p>{_run_xml(v, rpr)}</w:p></w:tc>"
+                                      for w, v in zip(widths, row, strict=True)) + "</w:tr>" for row in rows)
+    parsed = parse_xml(f"<w:tbl {nsdecls('w')}>{body}</w:tbl>")
+    return list(parsed)
 
 
 def _picture(doc: DocumentType, png: bytes, caption: str, width_cm: float = 15.5) -> None:

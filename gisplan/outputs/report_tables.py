@@ -500,7 +500,7 @@ def layer_table(data: ReportData) -> Table:
                                                                              regex=True),  # breaks every 16
         "原坐标系": meta["crs_given"].fillna("").astype(str), "导入时间": meta["imported_at"].fillna("").astype(str),
         "行数": pd.to_numeric(meta["row_count"], errors="coerce"),
-        "示意数据": meta["illustrative"].astype(bool).map({True: "示意", False: "真实"}),
+        "数据性质": meta["illustrative"].astype(bool).map({True: "示意", False: "真实"}),
         "说明": meta["note"].fillna("").astype(str) if "note" in meta else "",
     })
     return Table("数据来源", "数据来源（工作空间各图层）", frame.reset_index(drop=True), {"行数": "0"})
