@@ -17,16 +17,18 @@ import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
 from click.testing import CliRunner
+from pandas.testing import assert_frame_equal
 from pyproj import Geod
 
 from gisplan.cli.main import cli
 from gisplan.coords import wgs84_to_bd09, wgs84_to_gcj02
 from gisplan.crs import parse_crs, to_planning_crs
 from gisplan.errors import CRSError
-from gisplan.io.spatial import read_spatial
+from gisplan.io.spatial import read_file_layer, read_spatial
 from gisplan.io.tables import read_table
 from gisplan.store import open_workspace
 from tests.conftest import LAYERS, sha256, shared_data
@@ -588,3 +590,19 @@ def test_csv_rows_are_text_lines_when_a_cell_spans_lines(store: Path, tmp_path: 
                                       "minor_protection_station", "--crs", "4326", "-w", str(store)])
     assert result.exit_code == 1
     assert "multi.csv, row 4, field `lon`: '东经' is not a number" in result.output
+
+
+def test_read_file_layer_gives_the_row_wise_frame(tmp_path: Path) -> None:
+    """results.gpkg layers are read through Arrow, into the same frame as pyogrio's row-wise read: true/false with
+    empty cells as 1.0/0.0/NaN, text, integers, dates, and an empty layer's dtypes."""
+    path = tmp_path / "results.gpkg"
+    full = gpd.GeoDataFrame({"value": [1.5, None, 3.0], "name": ["甲", None, "=HYPERLINK(1)"],
+                             "meets": pd.array([True, None, False], dtype="boolean"), "all_true": [True, True, False],
+                             "n": [1, 2, 3], "at": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"])},
+                            geometry=gpd.points_from_xy([105.9, 105.8, 105.7], [29.3, 29.4, 29.5]), crs="EPSG:4326")
+    pyogrio.write_dataframe(full, path, layer="full", driver="GPKG")
+    pyogrio.write_dataframe(full.iloc[:0], path, layer="empty", driver="GPKG")
+    pyogrio.write_dataframe(pd.DataFrame(full.drop(columns="geometry")), path, layer="table", driver="GPKG")
+    for layer in ("full", "empty", "table"):
+        assert_frame_equal(read_file_layer(path, layer=layer), pyogrio.read_dataframe(path, layer=layer))
+    assert read_file_layer(path, layer="full")["meets"].tolist()[::2] == [1.0, 0.0]

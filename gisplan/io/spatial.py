@@ -149,8 +149,19 @@ def list_file_layers(path: Path) -> tuple[str, ...]:
 
 def read_file_layer(path: Path, *, layer: str) -> gpd.GeoDataFrame:
     """Read one layer of a file gisplan wrote (``results.gpkg`` …) as it was written: no row numbers, no
-    encoding guesses (for the user's own files use :func:`read_spatial`)."""
-    gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=layer)
+    encoding guesses (for the user's own files use :func:`read_spatial`).
+
+    Read through Arrow (half the time of the row-wise read on a run's ``results.gpkg``) into the frame the
+    row-wise read gives: a true/false field with empty cells comes back as 1.0/0.0/NaN, as it did, and an empty
+    layer is read row-wise (its text columns' dtype)."""
+    gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+    if len(gdf) == 0:
+        empty: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=layer)
+        return empty
+    info = pyogrio.read_info(path, layer=layer)
+    for field, dtype in zip(info["fields"], info["dtypes"], strict=True):
+        if dtype == "bool" and field in gdf.columns and gdf[field].dtype == object:
+            gdf[field] = gdf[field].astype("float64")
     return gdf
 
 
