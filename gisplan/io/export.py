@@ -59,20 +59,25 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _put(cell: Any, value: Any, number_format: str | None) -> None:
-    """Set one cell: text as text (never a formula, whatever it starts with), numbers with `number_format`."""
-    from openpyxl.styles import Alignment  # noqa: PLC0415 - only needed for XLSX output
+def _put(sheet: Any, value: Any, number_format: str | None) -> Any:
+    """One cell of a write-only sheet: text as text (never a formula, whatever it starts with), numbers with
+    `number_format`; a plain value where no style is needed (most text)."""
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - only needed for XLSX output
+    from openpyxl.styles import Alignment  # noqa: PLC0415
 
     if isinstance(value, str):
-        cell.value = value
+        if not value.startswith(FORMULA_PREFIXES):
+            return value  # openpyxl stores a str that is not a formula as text
+        cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"  # text, whatever it starts with
-        if value.startswith(FORMULA_PREFIXES):
-            cell.alignment = Alignment(horizontal="left")
-            cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
-    else:
-        cell.value = value
-        if number_format is not None and isinstance(value, int | float):
-            cell.number_format = number_format
+        cell.alignment = Alignment(horizontal="left")
+        cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
+        return cell
+    if number_format is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = number_format
+        return cell
+    return value
 
 
 def write_xlsx(
@@ -93,41 +98,48 @@ def write_xlsx(
     filters : bool
         Turn the filter buttons on in every sheet's header row.
 
-    The header row is frozen and bold in every sheet, and columns are widened to their header.
+    The header row is frozen and bold in every sheet, and columns are widened to their header. The workbook is
+    written in openpyxl's write-only mode (rows streamed to the file; a cell object only where a style is needed).
     """
     from openpyxl import Workbook  # noqa: PLC0415 - only needed for XLSX output
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
     from openpyxl.styles import Font  # noqa: PLC0415
     from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
-    book = Workbook()
-    for default in list(book.worksheets):
-        book.remove(default)
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
     for title, frame in sheets.items():
         sheet = book.create_sheet(title=title[:31])
         formats = (number_formats or {}).get(title, {})
         as_text = set((text_columns or {}).get(title, ()))
-        sheet.append([str(c) for c in frame.columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        column_formats = [formats.get(str(c)) for c in frame.columns]
-        column_text = [c in as_text for c in frame.columns]
-        for i, row in enumerate(frame.itertuples(index=False), start=2):  # not sheet.max_row: it scans every cell
-            for j, raw in enumerate(row, start=1):
-                cell = sheet.cell(row=i, column=j)
-                value = _cell(raw)
-                if value is not None and column_text[j - 1] and not isinstance(value, str):
-                    value = _text(value)
-                _put(cell, value, column_formats[j - 1])
-        sheet.freeze_panes = "A2"
-        if filters and len(frame.columns):
-            sheet.auto_filter.ref = sheet.dimensions
+        sheet.freeze_panes = "A2"  # the sheet's view, widths and filter go before its first row
         for j, name in enumerate(frame.columns, start=1):
             sheet.column_dimensions[get_column_letter(j)].width = min(40, max(8, 2 * len(str(name)) + 2))
+        if filters and len(frame.columns):
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
+        header = []
+        for c in frame.columns:
+            cell = WriteOnlyCell(sheet, value=str(c))
+            cell.data_type = "s"
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        column_formats = [formats.get(str(c)) for c in frame.columns]
+        column_text = [c in as_text for c in frame.columns]
+        for row in frame.itertuples(index=False):
+            cells = []
+            for raw, text, number_format in zip(row, column_text, column_formats, strict=True):
+                value = _cell(raw)
+                if value is not None and text and not isinstance(value, str):
+                    value = _text(value)
+                cells.append(_put(sheet, value, number_format))
+            sheet.append(cells)
     if notes:
         sheet = book.create_sheet(title="说明")
         for note in notes:
-            sheet.append([note])
-            sheet.cell(row=sheet.max_row, column=1).data_type = "s"
+            cell = WriteOnlyCell(sheet, value=note)
+            cell.data_type = "s"
+            sheet.append([cell])
     book.save(path)
 
 
