@@ -114,12 +114,26 @@ def _decorate(
     if handles and below is not None:
         _legend_below(below, handles, legend_title, top=ax.get_position().y0)
     elif handles:
-        ax.legend(handles=handles, title=legend_title, loc="upper left", fontsize=6, title_fontsize=7, framealpha=0.9)
+        _legend_inside(ax, handles, legend_title)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("")  # geopandas labels the axes "Easting [metre]"; the CRS note says it once
     ax.set_ylabel("")
     ax.set_aspect("equal")
+
+
+def _legend_mark(add: Any, transform: Any, handle: Patch | Line2D, x: float, y: float, dx: float, dy: float) -> None:
+    """One legend entry's symbol at (x, y) in `transform`'s coordinates: a box 2·dx × 2·dy for a patch, the
+    marker for a point handle, a line 2·dx long otherwise."""
+    if isinstance(handle, Patch):
+        add(Rectangle((x - dx, y - dy), 2 * dx, 2 * dy, transform=transform, facecolor=handle.get_facecolor(),
+                      edgecolor=handle.get_edgecolor(), lw=handle.get_linewidth(), zorder=11))
+    elif handle.get_marker() not in {None, "None", "", " "}:
+        add(Line2D([x], [y], transform=transform, marker=handle.get_marker(), lw=0, color=handle.get_color(),
+                   markersize=handle.get_markersize(), zorder=11))
+    else:
+        add(Line2D([x - dx, x + dx], [y, y], transform=transform, color=handle.get_color(), lw=handle.get_linewidth(),
+                   ls=handle.get_linestyle(), zorder=11))
 
 
 def _legend_below(fig: Figure, handles: list[Patch | Line2D], title: str, *, top: float) -> None:
@@ -131,17 +145,35 @@ def _legend_below(fig: Figure, handles: list[Patch | Line2D], title: str, *, top
     fig.text(0.5, top - 0.6 * step, title, ha="center", va="center", fontsize=7)
     for i, handle in enumerate(handles):  # column first, as matplotlib's legend fills them
         x, y = (0.06 if i < rows else 0.53), top - (1.6 + i % rows) * step
-        if isinstance(handle, Patch):
-            fig.add_artist(Rectangle((x - 0.018, y - 0.006), 0.036, 0.012, transform=fig.transFigure,
-                                     facecolor=handle.get_facecolor(), edgecolor=handle.get_edgecolor(),
-                                     lw=handle.get_linewidth()))
-        elif handle.get_marker() not in {None, "None", "", " "}:
-            fig.add_artist(Line2D([x], [y], transform=fig.transFigure, marker=handle.get_marker(), lw=0,
-                                  color=handle.get_color(), markersize=handle.get_markersize()))
-        else:
-            fig.add_artist(Line2D([x - 0.018, x + 0.018], [y, y], transform=fig.transFigure,
-                                  color=handle.get_color(), lw=handle.get_linewidth(), ls=handle.get_linestyle()))
+        _legend_mark(fig.add_artist, fig.transFigure, handle, x, y, 0.018, 0.006)
         fig.text(x + 0.03, y, str(handle.get_label()), ha="left", va="center", fontsize=6)
+
+
+def _text_width_pt(text: str, size_pt: float) -> float:
+    """The width of `text` at `size_pt`, from the CJK font's advances: 1 em for a CJK or full-width character,
+    at most 0.6 em for any other (a legend box sized by it is never too narrow)."""
+    return size_pt * sum(1.0 if ord(c) >= 0x2E80 else 0.6 for c in text)
+
+
+def _legend_inside(ax: Axes, handles: list[Patch | Line2D], title: str) -> None:
+    """The legend in a white box at the map's upper left, drawn by hand like :func:`_legend_below`."""
+    ax.apply_aspect()  # the axes' box as drawn (equal aspect), to size the legend in points
+    box = ax.get_position()
+    fig_w_in, fig_h_in = ax.get_figure(root=True).get_size_inches()  # type: ignore[union-attr]
+    w_pt, h_pt = box.width * fig_w_in * 72, box.height * fig_h_in * 72
+    row, pad, head, symbol = 8.5, 4.0, 11.0, 18.0
+    inner = max([_text_width_pt(title, 7)] + [symbol + _text_width_pt(str(h.get_label()), 6) for h in handles])
+    width, height = (inner + 2 * pad) / w_pt, (len(handles) * row + head + 2 * pad) / h_pt
+    x0, top = 0.01, 0.99
+    ax.add_patch(Rectangle((x0, top - height), width, height, transform=ax.transAxes, facecolor="white", alpha=0.9,
+                           edgecolor="#cccccc", lw=0.5, zorder=10))
+    ax.text(x0 + width / 2, top - (pad + head / 2) / h_pt, title, transform=ax.transAxes, ha="center", va="center",
+            fontsize=7, zorder=11)
+    for i, handle in enumerate(handles):
+        y = top - (pad + head + (i + 0.5) * row) / h_pt
+        _legend_mark(ax.add_artist, ax.transAxes, handle, x0 + (pad + 7) / w_pt, y, 6 / w_pt, 2.5 / h_pt)
+        ax.text(x0 + (pad + symbol) / w_pt, y, str(handle.get_label()), transform=ax.transAxes, ha="left",
+                va="center", fontsize=6, zorder=11)
 
 
 def _png(fig: Figure) -> bytes:
