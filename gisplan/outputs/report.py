@@ -319,7 +319,7 @@ def _widths(columns: list[str], rows: list[list[str]], *, room_em: float) -> lis
     Examples
     --------
     >>> _widths(["代码", "说明"], [["500118001000", "很长的说明" * 20]], room_em=60.0)
-    [13.67, 86.33]
+    [14.33, 85.67]
     """
     header = _text_width(pd.Series(columns, dtype=object)).clip(upper=9.0).to_numpy(float) * 0.8
     sample = pd.DataFrame(rows[:200], columns=range(len(columns)), dtype=object)
