@@ -35,7 +35,7 @@ from gisplan.outputs.webmap import (
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
-    from gisplan.outputs.webmap import PlanMap
+    from gisplan.outputs.planmap import PlanMap
 
 XSS = "<img src=x onerror=alert(1)>"
 JINJA = "{{ 1234*1000 }}"

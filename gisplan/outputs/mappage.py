@@ -17,7 +17,7 @@ from gisplan.i18n import _
 from gisplan.outputs.mapstyle import BOUNDARY_DISCLAIMER, MapLayers, MapRow, esc
 
 if TYPE_CHECKING:
-    from gisplan.outputs.webmap import PlanMap
+    from gisplan.outputs.planmap import PlanMap
 
 __all__ = ["MAP_DIR", "WEB_DIR", "layer_counts", "render_map_html"]
 

@@ -56,6 +56,7 @@ from gisplan.outputs.mapstyle import (
     township_classes,
     type_symbol,
 )
+from gisplan.outputs.planmap import MAP_STYLE, Overlay, Part, PlanMap, block, collection, html_safe_json, script
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -127,153 +128,6 @@ def _simplify(parts: np.ndarray, simplify_m: float) -> np.ndarray:
     if bad.any():
         simple[bad] = shapely.simplify(parts[bad], simplify_m, preserve_topology=True)
     return simple
-
-
-def _html_safe_json(text: str) -> str:
-    """JSON text that cannot close a <script> element (``<``, ``>``, ``&`` as unicode escapes) nor open a
-    Jinja tag should the page ever pass through a template engine again, as folium's did (``{`` before ``{``,
-    ``%`` or ``#`` — only ever inside a string in JSON — as ``\\u007b``)."""
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return re.sub(r"\{(?=[{%#])", r"\\u007b", text)
-
-
-def _collection(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
-    """A GeoJSON FeatureCollection as html-safe JSON text."""
-    texts = shapely.to_geojson(geoms)
-    features = ",".join(
-        '{"type":"Feature","geometry":' + str(g) + ',"properties":' + json.dumps(p, ensure_ascii=False) + "}"
-        for g, p in zip(texts, props, strict=True))
-    return _html_safe_json('{"type":"FeatureCollection","features":[' + features + "]}")
-
-
-# ---------------------------------------------------------------------------------------------- elements
-
-
-class Part:
-    """One element of the page: its markup in the page's head, body and script, and the libraries it needs.
-
-    Attributes
-    ----------
-    name : str
-        The element's id and JavaScript variable.
-    header, html, script : str
-        Finished markup and code (user names already escaped), placed as they are.
-    js, css : tuple of (name, url)
-        Scripts and stylesheets it needs in the head, each once (by name) in the order first asked for.
-    """
-
-    def __init__(self, name: str, *, header: str = "", html: str = "", script: str = "",
-                 js: tuple[tuple[str, str], ...] = (), css: tuple[tuple[str, str], ...] = ()) -> None:
-        self._name = "Part"
-        self.name, self.header, self.html, self.script, self.js, self.css = name, header, html, script, js, css
-
-    def get_name(self) -> str:
-        """The element's id and JavaScript variable."""
-        return self.name
-
-
-class Overlay(Part):
-    """One toggleable layer drawn by ``gisplanLayer`` (gisplan/data/map/gisplan-map.js); its GeoJSON waits in a
-    ``<script type="application/json">`` element (HTML-safe, see :func:`_html_safe_json`) until shown.
-
-    Attributes
-    ----------
-    data_json : str
-        The layer's features.
-    layer_name : str
-        Its name in the layer panel (HTML).
-    class_name, kind : str
-        Its CSS classes (the last, ``gp-<key>``, names it) and how it draws (polygon, marker, cluster …).
-    count : int
-        Its features.
-    """
-
-    def __init__(self, name: str, data_json: str, options: dict[str, Any], *, layer_name: str, kind: str,
-                 count: int) -> None:
-        options_json = _html_safe_json(json.dumps(options, ensure_ascii=False))
-        super().__init__(name, html=f'<script type="application/json" id="{name}_data">{data_json}</script>',
-                         script=f"var {name} = gisplanLayer('{name}_data', {options_json});")
-        self._name = "GisplanOverlay"
-        self.data_json, self.layer_name, self.kind, self.count = data_json, layer_name, kind, count
-        self.class_name = str(options["className"])
-
-
-class PlanMap:
-    """The plan map as the parts of one Leaflet page (:func:`build_map`); :meth:`render` writes the page.
-
-    It replaces the ``folium.Map`` built before: folium took 0.7 s to import (it compiles the Jinja templates of
-    all its element classes) and compiled every element's rendered output as a template again, the layers'
-    GeoJSON included (166 compiles, 1.6 s of the 永川 map's 2.85 s, cProfile). The page is the one folium wrote,
-    and nothing in it is ever evaluated as a template. Element ids are numbered, so the same layers give the
-    same page.
-    """
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self._parts: list[Part] = []
-        self._children: dict[str, Part] = {}  # the overlays by name, for checks (as folium's children were)
-        self._count = 0
-        self.options = options
-        self._name = "Map"
-        self.name = self.new_name("map")
-
-    def new_name(self, kind: str) -> str:
-        """A name for the next element: ``<kind>_`` and 32 hex digits, numbered in order."""
-        self._count += 1
-        return f"{kind}_{self._count:032x}"
-
-    def get_name(self) -> str:
-        """The map's id and JavaScript variable."""
-        return self.name
-
-    def get_root(self) -> PlanMap:
-        """The page (the map itself)."""
-        return self
-
-    def add_child(self, part: Part) -> PlanMap:
-        """Add an element to the page, after those added before."""
-        self._parts.append(part)
-        self._children[part.name] = part
-        return self
-
-    def render(self) -> str:
-        """The page, its scripts and stylesheets as links (:func:`render_map_html` inlines them)."""
-        head, linked = [], set()
-        for part in self._parts:  # each part's new links, then its own head markup
-            links = [(k, f'<script src="{url}"></script>') for k, url in part.js]
-            links += [(k, f'<link rel="stylesheet" href="{url}"/>') for k, url in part.css]
-            head += [link for k, link in links if k not in linked]
-            linked |= {k for k, _ in links}
-            head += [part.header] if part.header else []
-        body = [f'<div class="folium-map" id="{self.name}" ></div>', *(p.html for p in self._parts if p.html)]
-        options = _html_safe_json(json.dumps(self.options, ensure_ascii=False))
-        script = [f'var {self.name} = L.map("{self.name}", {{crs: L.CRS.EPSG3857, ...{options}}});',
-                  *(p.script for p in self._parts if p.script)]
-        indent = "\n    "
-        return ('<!DOCTYPE html>\n<html>\n<head>\n    <meta http-equiv="content-type" content="text/html; '
-                f'charset=UTF-8" />{indent}{indent.join(head)}\n</head>\n<body>{indent}{indent.join(body)}\n'
-                "</body>\n<script>\n" + "\n".join(script) + "\n</script>\n</html>")
-
-
-#: the page's own layout: the map fills the window (as folium laid it out)
-_MAP_STYLE = """<meta name="viewport" content="width=device-width, initial-scale=1.0, maximum-scale=1.0,
-        user-scalable=no" />
-    <style>
-        html, body {{ width: 100%; height: 100%; margin: 0; padding: 0; }}
-        #{name} {{ position: relative; width: 100.0%; height: 100.0%; left: 0.0%; top: 0.0%; }}
-        .leaflet-container {{ font-size: 1rem; }}
-    </style>"""
-
-
-def _block(fmap: PlanMap, markup: str, where: str = "html") -> Part:
-    """An element whose markup (escaped with :func:`_esc`) goes into the page body or head."""
-    name = fmap.new_name("block")
-    return Part(name, header=markup) if where == "header" else Part(name, html=markup)
-
-
-def _script(fmap: PlanMap, code: str, js: tuple[tuple[str, str], ...] = (),
-            css: tuple[tuple[str, str], ...] = ()) -> Part:
-    """A script element (``code`` is ours, never user data), registering the libraries it needs."""
-    return Part(fmap.new_name("script"), script=code, js=js, css=css)
 
 
 # ---------------------------------------------------------------------------------------------- map
@@ -370,9 +224,9 @@ def _base_map(layers: MapLayers, basemap: str, tile_urls: tuple[str, ...]) -> Pl
     """An empty map with the page title, Leaflet from the embedded assets and the basemap's tiles."""
     fmap = PlanMap({"center": [0.0, 0.0], "zoom": 1, "zoomControl": True, "preferCanvas": False, "maxZoom": 18,
                     "minZoom": 5, "zoomSnap": 0.25})
-    fmap.add_child(Part(fmap.new_name("page"), header=_MAP_STYLE.format(name=fmap.get_name()),
+    fmap.add_child(Part(fmap.new_name("page"), header=MAP_STYLE.format(name=fmap.get_name()),
                         js=(("leaflet", _ASSET + "leaflet.js"),), css=(("leaflet_css", _ASSET + "leaflet.css"),)))
-    fmap.add_child(_block(fmap, f"<title>{esc(layers.title)}</title>", "header"))
+    fmap.add_child(block(fmap, f"<title>{esc(layers.title)}</title>", "header"))
     _, _, attribution, _ = BASEMAPS[basemap]
     subdomains = {"tianditu": "01234567", "amap": "1234"}.get(basemap, "abc")
     for url in tile_urls:
@@ -380,7 +234,7 @@ def _base_map(layers: MapLayers, basemap: str, tile_urls: tuple[str, ...]) -> Pl
         options = {"minZoom": 0, "maxZoom": 18, "maxNativeZoom": 18, "noWrap": False, "attribution": attribution,
                    "subdomains": subdomains, "detectRetina": False, "tms": False, "opacity": 1}
         fmap.add_child(Part(name, script=f"var {name} = L.tileLayer({json.dumps(url)}, "
-                                         f"{_html_safe_json(json.dumps(options, ensure_ascii=False))}).addTo("
+                                         f"{html_safe_json(json.dumps(options, ensure_ascii=False))}).addTo("
                                          f"{fmap.get_name()});"))
     return fmap
 
@@ -399,7 +253,7 @@ def _add_overlay(fmap: PlanMap, collection: str, count: int, *, name: str, key: 
 def _polygons(frame: gpd.GeoDataFrame, props: list[dict[str, Any]], system: str, *, coverage: bool = False,
               simplify_m: float = _SIMPLIFY_M) -> str:
     """A polygon layer's features, simplified for display (`coverage`: as a coverage, keeping shared edges)."""
-    return _collection(_display_geoms(frame, system=system, simplify_m=simplify_m, coverage=coverage), props)
+    return collection(_display_geoms(frame, system=system, simplify_m=simplify_m, coverage=coverage), props)
 
 
 def _add_basemap_image(fmap: PlanMap, layers: MapLayers, panel: Panel) -> None:
@@ -447,13 +301,13 @@ def _add_boundaries(fmap: PlanMap, layers: MapLayers, choropleth: str | None, sy
     return legend_title
 
 
-def _label_collection(lon: np.ndarray, lat: np.ndarray, names: pd.Series, system: str,
+def _labelcollection(lon: np.ndarray, lat: np.ndarray, names: pd.Series, system: str,
                       extra: dict[str, list[Any]] | None = None) -> str:
     points = np.asarray(shapely.points(np.round(lon, _DECIMALS), np.round(lat, _DECIMALS)), dtype=object)
     if system != "wgs84":
         points = transform_geometries(points, source="wgs84", target=system)
     props = [{"_n": esc(n), **{k: v[i] for k, v in (extra or {}).items()}} for i, n in enumerate(names)]
-    return _collection(points, props)
+    return collection(points, props)
 
 
 def _add_labels(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel) -> None:
@@ -461,7 +315,7 @@ def _add_labels(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel) -> 
     towns = layers.townships
     if towns is not None and len(towns):
         lon, lat, radius = label_points(towns)
-        data = _label_collection(lon, lat, towns["name"].astype(str), system,
+        data = _labelcollection(lon, lat, towns["name"].astype(str), system,
                                  {"_r": [round(float(r)) for r in radius]})
         _add_overlay(fmap, data, len(towns), name="镇街名称", key="label-town", kind="label", pane="gp-labels",
                      minZoom=0, priority=2)
@@ -470,7 +324,7 @@ def _add_labels(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel) -> 
     villages = layers.villages
     if villages is not None and len(villages) and "name" in villages:
         lon, lat, radius = label_points(villages)
-        data = _label_collection(lon, lat, villages["name"].astype(str).map(_short_village), system,
+        data = _labelcollection(lon, lat, villages["name"].astype(str).map(_short_village), system,
                                  {"_r": [round(float(r)) for r in radius]})
         _add_overlay(fmap, data, len(villages), name="村（社区）名称（放大后显示）", key="label-village",
                      kind="label", pane="gp-labels", minZoom=_VILLAGE_LABEL_ZOOM, priority=1)
@@ -479,7 +333,7 @@ def _add_labels(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel) -> 
     if layers.neighbours is not None and layers.district is not None and len(layers.district):
         near = neighbour_labels(layers.neighbours, layers.district)
         if len(near):
-            data = _label_collection(near["lon"].to_numpy(), near["lat"].to_numpy(), near["name"], system)
+            data = _labelcollection(near["lon"].to_numpy(), near["lat"].to_numpy(), near["name"], system)
             _add_overlay(fmap, data, len(near), name="相邻区县名称", key="label-neighbour", kind="label",
                          pane="gp-labels", minZoom=0, priority=0)
             panel.add("label-neighbour", "相邻区县名称", base=True)
@@ -555,7 +409,7 @@ def _add_facilities(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel)
         cluster = len(frame) > CLUSTER_OVER
         key = f"fac-{order}"
         name = f'<span style="color:{colour}">●</span> {esc(type_name)}（{len(frame)}）'
-        _add_overlay(fmap, _collection(_display_geoms(frame, system=system, simplify_m=0), props), len(frame),
+        _add_overlay(fmap, collection(_display_geoms(frame, system=system, simplify_m=0), props), len(frame),
                      name=name, key=key, kind="cluster" if cluster else "marker", cluster=cluster,
                      colour=colour, typeClass=f"gp-fac-{order}", iconSize=[22, 22])
         panel.add(key, name)
@@ -583,7 +437,7 @@ def _add_proposals(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel) 
         years = pd.to_numeric(part.get("year", pd.Series(dtype=float)), errors="coerce").dropna()
         span = f"，{int(years.min())}–{int(years.max())} 年" if len(years) else ""
         name = f"候选站点 — {esc(row_id)} {esc(type_name)}（{len(part)} 处{span}）"
-        _add_overlay(fmap, _collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=0),
+        _add_overlay(fmap, collection(_display_geoms(gpd.GeoDataFrame(part), system=system, simplify_m=0),
                                        site_props(pd.DataFrame(part), type_name, colour)), len(part),
                      name=name, key=key, kind="marker", iconSize=[22, 22])
         panel.add(key, name)
@@ -637,17 +491,17 @@ def _add_furniture(fmap: PlanMap, layers: MapLayers, panel: Panel, legend_title:
     """Title block, side panel (layer groups and legend), north arrow, measure tool, print/PNG buttons, scale,
     styles and the script that sets it all up (and the ready flag)."""
     del legend_title
-    fmap.add_child(_block(fmap, f'<link rel="stylesheet" href="{_ASSET}gisplan-map.css"/>', "header"))
-    fmap.add_child(_block(fmap, title_block(layers, BASEMAPS[basemap][0], system)))
-    fmap.add_child(_block(fmap, _SIDE_HEAD + legend_block(panel, layers) + "</div></div>"))
-    fmap.add_child(_block(fmap, '<div class="gp-north" id="gp-north" title="指北针"><svg viewBox="0 0 24 36" '
+    fmap.add_child(block(fmap, f'<link rel="stylesheet" href="{_ASSET}gisplan-map.css"/>', "header"))
+    fmap.add_child(block(fmap, title_block(layers, BASEMAPS[basemap][0], system)))
+    fmap.add_child(block(fmap, _SIDE_HEAD + legend_block(panel, layers) + "</div></div>"))
+    fmap.add_child(block(fmap, '<div class="gp-north" id="gp-north" title="指北针"><svg viewBox="0 0 24 36" '
                                 'width="24" height="36"><path d="M12 2 L20 30 L12 24 L4 30 Z" fill="#222"/><path '
                                 'd="M12 2 L12 24 L4 30 Z" fill="#fff" stroke="#222" stroke-width="1"/></svg><b>N</b>'
                                 '</div>'))
-    fmap.add_child(_script(fmap, _MEASURE.format(map=fmap.get_name(), options=json.dumps(_MEASURE_OPTIONS)),
+    fmap.add_child(script(fmap, _MEASURE.format(map=fmap.get_name(), options=json.dumps(_MEASURE_OPTIONS)),
                            js=(("leaflet_measure_js", _ASSET + "leaflet-measure.cn.js"),),
                            css=(("leaflet_measure_css", _ASSET + "leaflet-measure.css"),)))
-    fmap.add_child(_script(fmap, "", js=(("markerclusterjs", _ASSET + "leaflet.markercluster.js"),
+    fmap.add_child(script(fmap, "", js=(("markerclusterjs", _ASSET + "leaflet.markercluster.js"),
                                      ("gisplan_map_js", _ASSET + "gisplan-map.js")),
                            css=(("markerclustercss", _ASSET + "MarkerCluster.css"),
                                 ("markerclusterdefaultcss", _ASSET + "MarkerCluster.Default.css"))))
@@ -655,5 +509,5 @@ def _add_furniture(fmap: PlanMap, layers: MapLayers, panel: Panel, legend_title:
     setup = {"bounds": [[south, west], [north, east]], "names": panel.names, "base": panel.base,
              "groups": groups(layers, panel), "title": layers.title, "notice": layers.notice,
              "date": layers.made_on.isoformat()}
-    setup_json = _html_safe_json(json.dumps(setup, ensure_ascii=False))
-    fmap.add_child(_script(fmap, f"gisplanSetup({fmap.get_name()}, {setup_json});\nwindow.gisplanReady = true;"))
+    setup_json = html_safe_json(json.dumps(setup, ensure_ascii=False))
+    fmap.add_child(script(fmap, f"gisplanSetup({fmap.get_name()}, {setup_json});\nwindow.gisplanReady = true;"))
