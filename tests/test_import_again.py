@@ -14,7 +14,8 @@ from gisplan.catalogue import load_catalogue
 from gisplan.config import load_scenario
 from gisplan.store import LayerWrite, open_workspace
 from gisplan.workflows import importing
-from gisplan.workflows.importing import import_scenario, inputs_key, scenario_specs
+from gisplan.workflows.importing import import_scenario, scenario_specs
+from gisplan.workflows.importkey import inputs_key
 from tests.conftest import LAYERS
 
 if TYPE_CHECKING:

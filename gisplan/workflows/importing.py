@@ -6,12 +6,10 @@ reported together, and then nothing is written at all.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -20,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gisplan import settings
-from gisplan.catalogue import facility_layer_name, facility_type_of
+from gisplan.catalogue import facility_layer_name
 from gisplan.crs import parse_crs
 from gisplan.errors import ConfigError, NetworkError, Problem, SchemaError, StoreError
 from gisplan.i18n import _
@@ -31,6 +29,7 @@ from gisplan.progress import ProgressSink, Tick, silent
 from gisplan.store import LayerWrite, Workspace
 from gisplan.validation.schema import KINDS, Context, layer_schema, validate_layer
 from gisplan.workflows.divisions import CROSSWALK_LAYER, replay_crosswalk, with_retired
+from gisplan.workflows.importkey import imported_already, inputs_key
 from gisplan.workflows.recheck import recheck_dependents
 
 if TYPE_CHECKING:
@@ -46,8 +45,6 @@ __all__ = [
     "ImportSpec",
     "import_layers",
     "import_scenario",
-    "imported_already",
-    "inputs_key",
     "layer_name_for",
     "load_context",
     "osm_import_spec",
@@ -481,7 +478,8 @@ def import_layers(
         If any file has a problem; the workspace is then unchanged.
     """
     with workspace.lock():  # nobody changes the workspace between validating against it and writing
-        held = imported_already(workspace, specs, inputs) if inputs is not None else None
+        names = {layer_name_for(s) for s in specs}
+        held = imported_already(workspace, names, inputs) if inputs is not None else None
         if held is not None:
             logger.info("import layers: the workspace holds these %d layers as imported in revision %d from the "
                         "same files, options and catalogue (inputs %s), unchanged since; nothing to import",
@@ -550,67 +548,3 @@ def import_scenario(
                      planning_crs=sc.crs)
     import_layers(workspace, chosen, catalogue=cat, tolerance_m=sc.tolerance_m, progress=progress,
                   district_code=sc.district_code, planning_crs=sc.crs, inputs=key)
-
-
-#: the layers whose content an import is checked against (besides its own): a later change of any of them means
-#: the same files may no longer pass as they did
-_CONTEXT_LAYERS = frozenset({"gazetteer", "district", "townships", "villages", "places", CROSSWALK_LAYER})
-
-
-def inputs_key(
-    specs: Sequence[ImportSpec], *, catalogue: Catalogue, tolerance_m: float, district_code: str | None,
-    planning_crs: str | None,
-) -> str:
-    """A digest of everything an import's outcome depends on besides the workspace: every file's bytes
-    (:func:`~gisplan.io.spatial.file_sha256`), kind, type and options, the catalogue's types and attributes, the
-    tolerance, district and planning CRS, and the gisplan version. Recorded with the import's revision
-    (``detail.inputs``) so that the same import again is recognised by it (:func:`imported_already`)."""
-    files = sorted([spec.kind, spec.facility_type, str(spec.path.resolve()), file_sha256(spec.path), spec.layer,
-                    spec.sheet, spec.note, json.dumps(spec.options(), ensure_ascii=False, sort_keys=True, default=str)]
-                   for spec in specs)
-    described = {"version": _version(), "catalogue": repr((catalogue.types, catalogue.attributes)),
-                 "tolerance_m": tolerance_m, "district_code": district_code, "planning_crs": planning_crs,
-                 "files": files}
-    text = json.dumps(described, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _version() -> str:
-    try:
-        return metadata.version("gisplan")
-    except metadata.PackageNotFoundError:
-        return "0"
-
-
-def imported_already(workspace: Workspace, specs: Sequence[ImportSpec], key: str) -> int | None:
-    """The revision that imported exactly these inputs (`key`, see :func:`inputs_key`), when the workspace holds
-    its layers unchanged: no later revision touched them or a layer they were checked against (gazetteer,
-    boundaries, place names, division crosswalk, facility layers). None otherwise (then import)."""
-    if not workspace.exists():
-        return None
-    revs = workspace.revisions()
-    if revs.empty:
-        return None
-    same = [int(r) for r, action, detail in zip(revs["revision"], revs["action"], revs["detail"], strict=True)
-            if action == "import" and _detail_inputs(detail) == key]
-    if not same:
-        return None
-    names = {layer_name_for(s) for s in specs}
-    if not names <= workspace.layer_names():
-        return None
-    later = revs.loc[revs["revision"] > same[-1], "layers"].dropna().astype(str)
-    touched = {n for text in later for n in text.split(",") if n}
-    if any(n in names or n in _CONTEXT_LAYERS or facility_type_of(n) is not None for n in touched):
-        return None
-    return same[-1]
-
-
-def _detail_inputs(detail: object) -> str | None:
-    if not isinstance(detail, str) or "inputs" not in detail:
-        return None
-    try:
-        value = json.loads(detail)
-    except ValueError:
-        return None
-    found = value.get("inputs") if isinstance(value, dict) else None
-    return found if isinstance(found, str) else None
