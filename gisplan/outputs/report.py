@@ -138,7 +138,8 @@ def _gc_paused() -> Iterator[None]:
     Matplotlib and WeasyPrint allocate millions of small objects, so the collector runs hundreds of times, and
     each of its full passes walks every object the process holds — the run's frames, the road network, the
     box tree of a 59-page layout. Paused, the 永川 report takes about 1.5 s less CPU for its maps and 1–2 s less
-    for its PDF (bench/bench_report.py); the cycles it leaves (matplotlib figures) are collected once after.
+    for its PDF (bench/bench_report.py); the cycles it leaves (matplotlib figures) go at the collector's next
+    pass after the report, as any other garbage.
     """
     was_enabled = gc.isenabled()
     gc.disable()
