@@ -22,6 +22,7 @@ from gisplan.network.graph import RoadNetwork, build_network
 from gisplan.network.routing import (
     demand_minutes,
     reach_from_facilities,
+    _substrings,
     reached_lines,
     service_area_polygons,
     straight_line_nearest,
@@ -349,3 +350,28 @@ def test_snapping_equals_geos_nearest_on_the_real_network() -> None:
     assert np.abs(snap.offset_m[inside] - located).max() <= 1e-6
     assert np.abs(shapely.distance(points[inside], shapely.points(snap.snapped_xy[inside]))
                   - geos_m[inside]).max() <= 1e-9
+
+
+def test_whole_edges_cut_from_end_to_end_are_their_own_geometry() -> None:
+    """reached_lines gives a whole reached edge as its geometry instead of cutting it from 0 to its length: on
+    every edge of the real 永川 roads the cut is the same line (at most its last vertex twice), and a reached
+    area's polygon is the same either way."""
+    net = _yongchuan()
+    every = np.arange(net.n_edges)
+    cut = _substrings(net, every, np.zeros(net.n_edges), net.length_m)
+    assert shapely.equals(cut, net.geometry).all()
+    assert np.array_equal(shapely.get_coordinates(shapely.remove_repeated_points(cut, 0.0)),
+                          shapely.get_coordinates(shapely.remove_repeated_points(net.geometry, 0.0)))
+    net2, fac, _dem = _yongchuan_points(seed=3, n_facilities=40, n_demand=10, sigma_m=200)
+    (reach,) = reach_from_facilities(net2, WALK, fac, [np.arange(40)], cutoff_minutes=15)
+    lines = reached_lines(net2, WALK, reach, fac, minutes=15)
+    edge_of = {id(g): e for e, g in enumerate(net2.geometry)}
+    whole = np.array([edge_of.get(id(g), -1) for g in lines])
+    k = int((whole >= 0).sum())
+    assert k > 100
+    assert (whole[:k] >= 0).all()  # the whole edges come first, as the cut pieces did
+    cut_again = _substrings(net2, whole[:k], np.zeros(k), net2.length_m[whole[:k]])
+    old = service_area_polygons(np.concatenate([cut_again, lines[k:]]), trim_m=100)
+    new = service_area_polygons(lines, trim_m=100)
+    assert new.area > 1e6
+    assert shapely.symmetric_difference(new, old).area <= 1e-9 * old.area
