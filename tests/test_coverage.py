@@ -20,9 +20,9 @@ from gisplan.catalogue import load_catalogue
 from gisplan.errors import CRSError
 from gisplan.network.graph import RoadNetwork, build_network
 from gisplan.network.routing import (
+    _substrings,
     demand_minutes,
     reach_from_facilities,
-    _substrings,
     reached_lines,
     service_area_polygons,
     straight_line_nearest,
