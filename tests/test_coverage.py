@@ -18,6 +18,7 @@ from shapely import LineString
 from gisplan.analysis.coverage import TypeTarget, measure_coverage, unit_totals
 from gisplan.catalogue import load_catalogue
 from gisplan.errors import CRSError
+from gisplan.network import snapping
 from gisplan.network.graph import RoadNetwork, build_network
 from gisplan.network.routing import (
     _substrings,
@@ -375,3 +376,42 @@ def test_whole_edges_cut_from_end_to_end_are_their_own_geometry() -> None:
     new = service_area_polygons(lines, trim_m=100)
     assert new.area > 1e6
     assert shapely.symmetric_difference(new, old).area <= 1e-9 * old.area
+
+
+@pytest.mark.parametrize("strips", [2, 3])
+def test_snapping_with_the_index_in_strips_equals_one_tree(monkeypatch: pytest.MonkeyPatch, strips: int) -> None:
+    """A city network's index is split into strips of x, one k-d tree each (built in parallel); forced on the
+    real 永川 roads with 2 and 3 strips, 50,000 points (many near the cuts, some beyond max_snap_m) snap at the
+    same distance as with one tree and GEOS's nearest, on the same edge except where two edges are equally near."""
+    net = _yongchuan()
+    rng = np.random.default_rng(12)
+    xy = net.node_xy[rng.integers(0, net.n_nodes, 50_000)] + rng.normal(0, 300, (50_000, 2))
+    one = snap_index(net)
+    assert len(one.trees) == 1
+    monkeypatch.setattr(snapping, "_SPLIT_MIN", 1)
+    monkeypatch.setenv("GISPLAN_THREADS", str(strips))
+    split = snap_index(net)
+    assert len(split.trees) == strips
+    assert split.n_samples == one.n_samples
+    assert np.array_equal(np.sort(np.concatenate(split.ids)), np.arange(one.n_samples))
+    # points right at the cuts too
+    cut_xy = np.column_stack([np.repeat(split.cuts, 500), rng.uniform(*np.sort(xy[:2, 1]), 500 * len(split.cuts))])
+    xy = np.concatenate([xy, cut_xy])
+    a = snap_points(one, xy[:, 0], xy[:, 1], max_snap_m=400)
+    b = snap_points(split, xy[:, 0], xy[:, 1], max_snap_m=400)
+    assert np.array_equal(a.snapped, b.snapped)
+    assert 0.01 < (~a.snapped).mean() < 0.5
+    assert np.array_equal(a.access_m[a.snapped], b.access_m[b.snapped])
+    same = a.edge == b.edge
+    assert same.mean() > 0.99
+    # elsewhere a tie: the same point on two segments (at their shared vertex), as near to both
+    tie = ~same & a.snapped
+    assert np.array_equal(a.snapped_xy[tie], b.snapped_xy[tie])
+    # on the same edge, a point at a vertex between two of its segments may be placed from either (1e-12 m apart)
+    assert np.abs(a.offset_m[same & a.snapped] - b.offset_m[same & b.snapped]).max() <= 1e-6
+    points = shapely.points(xy)
+    pairs, dist = shapely.STRtree(net.geometry).query_nearest(points[b.snapped], return_distance=True,
+                                                               all_matches=False)
+    geos_m = np.empty(len(dist))
+    geos_m[pairs[0]] = dist
+    assert np.abs(b.access_m[b.snapped] - geos_m).max() <= 1e-9
