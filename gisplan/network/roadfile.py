@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 _HEADER = 9  # WKB LineString: byte order (1), type (4), number of points (4), then x y doubles
 _LINESTRING = 2
-_PROJECT_CHUNK = 1 << 18  # vertices per pyproj call on a thread: pyproj releases the GIL while it works
+_PROJECT_CHUNK = 1 << 18  # fewest vertices worth a thread of their own (pyproj releases the GIL while it works)
 
 
 def wkb_linestring_coordinates(
@@ -136,14 +136,16 @@ def _project_lines(
     In chunks of whole lines on every core: pyproj and shapely release the GIL while they work.
     """
     n_lines = int(owner[-1]) + 1 if len(owner) else 0
-    cuts = np.searchsorted(owner, np.linspace(0, n_lines, max(1, len(xy) // _PROJECT_CHUNK) + 1).astype(np.int64))
+    # one chunk per core: a Transformer costs ~20-50 ms to create, and one may not be shared by threads
+    n_chunks = max(1, min(settings.thread_count(), len(xy) // _PROJECT_CHUNK))
+    cuts = np.searchsorted(owner, np.linspace(0, n_lines, n_chunks + 1).astype(np.int64))
     lines = np.empty(n_lines, dtype=object)
 
     def run(k: int) -> None:
         lo, hi = int(cuts[k]), int(cuts[k + 1])
         if lo == hi:
             return
-        transformer = Transformer.from_crs(source, target, always_xy=True)  # one per call: not shared by threads
+        transformer = Transformer.from_crs(source, target, always_xy=True)
         x, y = transformer.transform(xy[lo:hi, 0], xy[lo:hi, 1])
         first = int(owner[lo])
         lines[first:int(owner[hi - 1]) + 1] = shapely.linestrings(np.column_stack([x, y]), indices=owner[lo:hi] - first)
