@@ -9,8 +9,9 @@ Every type is measured with the ``walk`` profile and a 20-minute cutoff.
 Stages, timed per network:
 
 * ``load``: read the road file, GCJ-02 → WGS84 (:func:`gisplan.coords.gcj02_to_wgs84`, exact inverse)
-  and project to UTM 48N (EPSG:32648) in one pass over the coordinates (a workspace stores roads in
-  WGS84 already, so a scenario run only projects);
+  and project to UTM 48N (EPSG:32648) in one pass over the coordinates (the GeoParquet file through
+  :func:`gisplan.network.roadfile.read_road_parquet`: only the geometry and ``direction`` columns, WKB cut
+  with numpy; a workspace stores roads in WGS84 already, so a scenario run only projects);
 * ``build``: :func:`gisplan.network.graph.build_network` and the profile's routable graph
   (:func:`gisplan.network.graph.travel_graph`, cached on the network);
 * then :func:`gisplan.analysis.coverage.measure_coverage`, the product's own path, which reports its stages:
@@ -63,6 +64,7 @@ from gisplan.analysis.coverage import TypeTarget, measure_coverage
 from gisplan.catalogue import load_catalogue
 from gisplan.coords import gcj02_to_wgs84
 from gisplan.network.graph import build_network, edge_minutes, travel_graph
+from gisplan.network.roadfile import read_road_parquet
 from gisplan.network.routing import demand_minutes, place_demand, reach_from_facilities
 from gisplan.network.snapping import EdgeSnap, snap_index, snap_points
 
@@ -122,9 +124,13 @@ class EngineRun:
 
 def read_roads(name: str) -> gpd.GeoDataFrame:
     """Read the road file, convert GCJ-02 to WGS84 and project to the planning CRS, in one pass over the
-    coordinates (:func:`gisplan.coords.gcj02_to_wgs84`, then pyproj)."""
+    coordinates: the GeoParquet file with :func:`gisplan.network.roadfile.read_road_parquet` (pyarrow and
+    numpy, no geometry objects until the projected lines), the GeoJSON with geopandas,
+    :func:`gisplan.coords.gcj02_to_wgs84` and pyproj."""
     path = ROADS[name]
-    links = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path, engine="pyogrio")
+    if path.suffix == ".parquet":
+        return read_road_parquet(path, crs=PLANNING_CRS, system="gcj02")
+    links = gpd.read_file(path, engine="pyogrio")
     geoms = links.geometry.to_numpy()
     xy, owner = shapely.get_coordinates(geoms, return_index=True)
     lon, lat = gcj02_to_wgs84(xy[:, 0], xy[:, 1])

@@ -18,8 +18,10 @@ from shapely import LineString
 from gisplan.analysis.coverage import TypeTarget, measure_coverage, unit_totals
 from gisplan.catalogue import load_catalogue
 from gisplan.errors import CRSError
+from gisplan.network import snapping
 from gisplan.network.graph import RoadNetwork, build_network
 from gisplan.network.routing import (
+    _substrings,
     demand_minutes,
     reach_from_facilities,
     reached_lines,
@@ -349,3 +351,95 @@ def test_snapping_equals_geos_nearest_on_the_real_network() -> None:
     assert np.abs(snap.offset_m[inside] - located).max() <= 1e-6
     assert np.abs(shapely.distance(points[inside], shapely.points(snap.snapped_xy[inside]))
                   - geos_m[inside]).max() <= 1e-9
+
+
+def test_whole_edges_cut_from_end_to_end_are_their_own_geometry() -> None:
+    """reached_lines gives a whole reached edge as its geometry instead of cutting it from 0 to its length: on
+    every edge of the real 永川 roads the cut is the same line (at most its last vertex twice), and a reached
+    area's polygon is the same either way."""
+    net = _yongchuan()
+    every = np.arange(net.n_edges)
+    cut = _substrings(net, every, np.zeros(net.n_edges), net.length_m)
+    assert shapely.equals(cut, net.geometry).all()
+    assert np.array_equal(shapely.get_coordinates(shapely.remove_repeated_points(cut, 0.0)),
+                          shapely.get_coordinates(shapely.remove_repeated_points(net.geometry, 0.0)))
+    net2, fac, _dem = _yongchuan_points(seed=3, n_facilities=40, n_demand=10, sigma_m=200)
+    (reach,) = reach_from_facilities(net2, WALK, fac, [np.arange(40)], cutoff_minutes=15)
+    lines = reached_lines(net2, WALK, reach, fac, minutes=15)
+    edge_of = {id(g): e for e, g in enumerate(net2.geometry)}
+    whole = np.array([edge_of.get(id(g), -1) for g in lines])
+    k = int((whole >= 0).sum())
+    assert k > 100
+    assert (whole[:k] >= 0).all()  # the whole edges come first, as the cut pieces did
+    cut_again = _substrings(net2, whole[:k], np.zeros(k), net2.length_m[whole[:k]])
+    old = service_area_polygons(np.concatenate([cut_again, lines[k:]]), trim_m=100)
+    new = service_area_polygons(lines, trim_m=100)
+    assert new.area > 1e6
+    assert shapely.symmetric_difference(new, old).area <= 1e-9 * old.area
+
+
+@pytest.mark.parametrize("strips", [2, 3])
+def test_snapping_with_the_index_in_strips_equals_one_tree(monkeypatch: pytest.MonkeyPatch, strips: int) -> None:
+    """A city network's index is split into strips of x, one k-d tree each (built in parallel); forced on the
+    real 永川 roads with 2 and 3 strips, 50,000 points (many near the cuts, some beyond max_snap_m) snap at the
+    same distance as with one tree and GEOS's nearest, on the same edge except where two edges are equally near."""
+    net = _yongchuan()
+    rng = np.random.default_rng(12)
+    xy = net.node_xy[rng.integers(0, net.n_nodes, 50_000)] + rng.normal(0, 300, (50_000, 2))
+    one = snap_index(net)
+    assert len(one.trees) == 1
+    monkeypatch.setattr(snapping, "_SPLIT_MIN", 1)
+    monkeypatch.setenv("GISPLAN_THREADS", str(strips))
+    split = snap_index(net)
+    assert len(split.trees) == strips
+    assert split.n_samples == one.n_samples
+    assert np.array_equal(np.sort(np.concatenate(split.ids)), np.arange(one.n_samples))
+    # points right at the cuts too
+    cut_xy = np.column_stack([np.repeat(split.cuts, 500), rng.uniform(*np.sort(xy[:2, 1]), 500 * len(split.cuts))])
+    xy = np.concatenate([xy, cut_xy])
+    a = snap_points(one, xy[:, 0], xy[:, 1], max_snap_m=400)
+    b = snap_points(split, xy[:, 0], xy[:, 1], max_snap_m=400)
+    assert np.array_equal(a.snapped, b.snapped)
+    assert 0.01 < (~a.snapped).mean() < 0.5
+    assert np.array_equal(a.access_m[a.snapped], b.access_m[b.snapped])
+    same = a.edge == b.edge
+    assert same.mean() > 0.99
+    # elsewhere a tie: the same point on two segments (at their shared vertex), as near to both
+    tie = ~same & a.snapped
+    assert np.array_equal(a.snapped_xy[tie], b.snapped_xy[tie])
+    # on the same edge, a point at a vertex between two of its segments may be placed from either (1e-12 m apart)
+    assert np.abs(a.offset_m[same & a.snapped] - b.offset_m[same & b.snapped]).max() <= 1e-6
+    points = shapely.points(xy)
+    pairs, dist = shapely.STRtree(net.geometry).query_nearest(points[b.snapped], return_distance=True,
+                                                               all_matches=False)
+    geos_m = np.empty(len(dist))
+    geos_m[pairs[0]] = dist
+    assert np.abs(b.access_m[b.snapped] - geos_m).max() <= 1e-9
+
+
+def test_chongqing_snaps_in_strips_equal_one_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the whole Chongqing network (6.5 million samples: split into strips on 2 threads) 200,000 scattered
+    points snap at exactly the distances one k-d tree gives, on the same edge at the same offset except at
+    ties (the same point on two edges)."""
+    from gisplan.network.roadfile import read_road_parquet
+
+    roads = read_road_parquet(shared_data("roads", "chongqing_roadlinks_gcj02.parquet"), crs=UTM, system="gcj02")
+    net = build_network(roads, snap_tolerance_m=1.0, min_piece_m=1000.0)
+    rng = np.random.default_rng(17)
+    xy = net.node_xy[rng.integers(0, net.n_nodes, 200_000)] + rng.normal(0, 300, (200_000, 2))
+    monkeypatch.setenv("GISPLAN_THREADS", "2")
+    split = snap_index(net)
+    assert len(split.trees) == 2
+    b = snap_points(split, xy[:, 0], xy[:, 1], max_snap_m=1000)
+    del split
+    monkeypatch.setattr(snapping, "_SPLIT_MIN", 10**12)
+    one = snap_index(net)
+    assert len(one.trees) == 1
+    a = snap_points(one, xy[:, 0], xy[:, 1], max_snap_m=1000)
+    assert np.array_equal(a.snapped, b.snapped)
+    assert np.array_equal(a.access_m[a.snapped], b.access_m[b.snapped])
+    same = a.edge == b.edge
+    assert same.mean() > 0.99
+    tie = ~same & a.snapped
+    assert np.array_equal(a.snapped_xy[tie], b.snapped_xy[tie])
+    assert np.abs(a.offset_m[same & a.snapped] - b.offset_m[same & b.snapped]).max() <= 1e-6
