@@ -53,6 +53,7 @@ from gisplan.store.operations import (
 )
 from gisplan.store.revisions import with_snapshot_rows
 from gisplan.store.workspace import Workspace
+from gisplan.store.written import with_written_geometry
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -308,8 +309,10 @@ class GeoPackageWorkspace(Workspace):
                     options = {"options": json.loads(op.options)} if op.options else {}
                     _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
                                                 **options}, revision, user)
-            changes = [diff_layer(name, before[name][0], _read_stored(tmp, name), meta_before=before[name][1],
-                                  meta_after=_meta_row(tmp, name), snapshot=True) for name in touched]
+            last_op = {op.name: op for op in operations}  # the last operation on a layer decides what it holds
+            changes = [diff_layer(name, before[name][0], _read_written(tmp, last_op[name]),
+                                  meta_before=before[name][1], meta_after=_meta_row(tmp, name), snapshot=True)
+                       for name in touched]
             if operations or new_workspace:
                 _record_history(tmp, revision, changes, action=action, user=user, note=note, undoes=undoes,
                                 detail=detail)
@@ -330,6 +333,35 @@ def _read_stored(path: Path, name: str) -> pd.DataFrame | None:
     if pyogrio.read_info(path, layer=name)["geometry_type"] is not None:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
         return gdf
+    return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
+
+
+def _read_written(path: Path, op: Operation) -> pd.DataFrame | None:
+    """Layer ``op.name`` as stored in `path` after `op`, the last operation on it: for a write, its attributes read
+    back and the geometry as written (:func:`~gisplan.store.written.with_written_geometry`), else the layer read
+    back whole."""
+    if isinstance(op, Drop) or _meta_row(path, op.name) is None:
+        return _read_stored(path, op.name)
+    info = pyogrio.read_info(path, layer=op.name)
+    spatial = info["geometry_type"] is not None
+    found = with_written_geometry(_read_attributes(path, op.name, info), op.data, crs=info["crs"], spatial=spatial)
+    return found if found is not None else _read_stored(path, op.name)
+
+
+#: Field types whose Arrow read gives the row-wise read's column (tests/test_store_written.py); a true/false
+#: field (1.0/0.0/NaN row-wise where empty, objects through Arrow), a date or a time is read row-wise
+_ARROW_SAFE = frozenset({"int64", "int32", "int16", "float64", "float32", "object"})
+
+
+def _read_attributes(path: Path, name: str, info: Mapping[str, Any]) -> pd.DataFrame:
+    """The attribute columns of layer `name` as :func:`_read_stored` reads them (pyogrio's row-wise read), through
+    Arrow where that gives the same frame (5 times less CPU on 293,467 road links): a non-empty layer of the field
+    types in :data:`_ARROW_SAFE` with no text field empty in every row (row-wise such a column is ``object``)."""
+    if info["features"] and set(info["dtypes"]) <= _ARROW_SAFE:
+        frame = pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False, use_arrow=True))
+        if len(frame) and not any(frame[field].isna().all() for field, dtype in zip(info["fields"], info["dtypes"],
+                                                                                    strict=True) if dtype == "object"):
+            return frame
     return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
 
 
