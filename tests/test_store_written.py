@@ -7,7 +7,9 @@ row-wise read's frame or is not used.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -19,7 +21,9 @@ import shapely
 from shapely import wkt
 
 from gisplan.store import GeoPackageWorkspace, LayerWrite, Workspace, diff_layer, layer_hash, open_workspace
-from gisplan.store.gpkg import _prepare, _read_attributes
+from gisplan.store.gpkgwrite import prepare as _prepare
+from gisplan.store.gpkgwrite import read_attributes as _read_attributes
+from gisplan.store.gpkgwrite import write_layer
 from gisplan.store.written import with_written_geometry
 
 if TYPE_CHECKING:
@@ -176,3 +180,42 @@ def test_only_the_layer_before_is_read_whole(workspace: Workspace, kind: str,
     workspace.write([LayerWrite("layer_a", "result", _layer(kind, ws=workspace).iloc[::-1])], action="import")
     assert whole_reads == (["layer_a"] if kind == "lines" else ["layer_a", "layer_a"])
     assert _recorded(workspace, "layer_a") == layer_hash(workspace.read_layer("layer_a"))
+
+
+def _stored(path: Path, name: str) -> dict[str, object]:
+    """Everything GDAL stored for layer `name`: its rows with the geometry blobs, its column definitions, its
+    geometry column entry, its contents row (without the time stamp), its feature count and spatial index."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        (column,) = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                                (name,)).fetchone()
+        return {
+            "rows": con.execute(f'SELECT * FROM "{name}" ORDER BY fid').fetchall(),
+            "columns": con.execute(f'PRAGMA table_info("{name}")').fetchall(),
+            "geometry": con.execute("SELECT * FROM gpkg_geometry_columns WHERE table_name = ?", (name,)).fetchall(),
+            "contents": con.execute("SELECT table_name, data_type, identifier, description, min_x, min_y, max_x, "
+                                    "max_y, srs_id FROM gpkg_contents WHERE table_name = ?", (name,)).fetchall(),
+            "count": con.execute("SELECT * FROM gpkg_ogr_contents WHERE table_name = ?", (name,)).fetchall(),
+            "srs": con.execute("SELECT s.* FROM gpkg_spatial_ref_sys s JOIN gpkg_contents c ON c.srs_id = s.srs_id "
+                               "WHERE c.table_name = ?", (name,)).fetchall(),
+            "extensions": con.execute("SELECT * FROM gpkg_extensions WHERE table_name = ?", (name,)).fetchall(),
+            "index": con.execute(f'SELECT * FROM "rtree_{name}_{column}" ORDER BY id').fetchall(),
+        }
+
+
+@pytest.mark.parametrize(("kind", "crs"), [(k, "EPSG:4326") for k in GEOMETRIES if k != "measured"]
+                         + [("points", "EPSG:4545"), ("lines", "+proj=tmerc +lat_0=0 +lon_0=105 +k=1 +x_0=500000 "
+                                                              "+y_0=0 +ellps=GRS80 +units=m +no_defs")])
+def test_the_arrow_write_stores_what_pyogrio_write_dataframe_stores(tmp_path: Path, kind: str, crs: str) -> None:
+    layer = _layer(kind).to_crs(crs)
+    plain = layer.drop(columns=["founded", "surveyed", "remark"])  # dates and an all-empty column: write_dataframe
+    ours, theirs = tmp_path / "ours.gpkg", tmp_path / "theirs.gpkg"
+    wkb = write_layer(ours, "layer_a", plain)
+    pyogrio.write_dataframe(_prepare(plain), theirs, layer="layer_a", driver="GPKG", promote_to_multi=False,
+                            use_arrow=True)
+    assert wkb is not None
+    assert list(wkb) == list(shapely.to_wkb(plain.geometry.to_numpy()))
+    assert _stored(ours, "layer_a") == _stored(theirs, "layer_a")
+    info_ours, info_theirs = pyogrio.read_info(ours, layer="layer_a"), pyogrio.read_info(theirs, layer="layer_a")
+    for key in ("crs", "geometry_type", "fields", "dtypes", "features"):
+        assert np.array_equal(np.asarray(info_ours[key]), np.asarray(info_theirs[key])), key
+    assert write_layer(tmp_path / "dates.gpkg", "layer_a", layer) is None  # dates: through write_dataframe
