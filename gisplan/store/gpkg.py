@@ -37,6 +37,7 @@ from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
+from gisplan.store.gpkgwrite import read_attributes, unsynced, write_layer
 from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import (
     HISTORY_COLUMNS,
@@ -53,10 +54,13 @@ from gisplan.store.operations import (
 )
 from gisplan.store.revisions import with_snapshot_rows
 from gisplan.store.workspace import Workspace
+from gisplan.store.written import with_written_geometry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
+
+    import numpy as np
 
 __all__ = ["HISTORY_TABLES", "GeoPackageWorkspace"]
 
@@ -297,6 +301,7 @@ class GeoPackageWorkspace(Workspace):
                 raise StoreError(msg)
             touched = list(dict.fromkeys(op.name for op in operations))
             before = {name: (_read_stored(tmp, name), _meta_row(tmp, name)) for name in touched}
+            wkbs: dict[str, np.ndarray | None] = {}  # each written layer's geometry as WKB, where the write has it
             if new_workspace:
                 _log(tmp, "init", None, {"path": str(path)}, revision, user)
             for op in operations:
@@ -304,12 +309,15 @@ class GeoPackageWorkspace(Workspace):
                     _drop(tmp, op.name, label=str(path))
                     _log(tmp, action, op.name, {**detail, "dropped": True}, revision, user)
                 else:
-                    _write(tmp, op)
+                    wkbs[op.name] = _write(tmp, op)
                     options = {"options": json.loads(op.options)} if op.options else {}
                     _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
                                                 **options}, revision, user)
-            changes = [diff_layer(name, before[name][0], _read_stored(tmp, name), meta_before=before[name][1],
-                                  meta_after=_meta_row(tmp, name), snapshot=True) for name in touched]
+            last_op = {op.name: op for op in operations}  # the last operation on a layer decides what it holds
+            changes = [diff_layer(name, before[name][0], after, meta_before=before[name][1],
+                                  meta_after=_meta_row(tmp, name), snapshot=True,
+                                  wkb_after=wkbs.get(name) if as_written else None)
+                       for name in touched for after, as_written in [_read_written(tmp, last_op[name])]]
             if operations or new_workspace:
                 _record_history(tmp, revision, changes, action=action, user=user, note=note, undoes=undoes,
                                 detail=detail)
@@ -331,6 +339,18 @@ def _read_stored(path: Path, name: str) -> pd.DataFrame | None:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
         return gdf
     return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
+
+
+def _read_written(path: Path, op: Operation) -> tuple[pd.DataFrame | None, bool]:
+    """Layer ``op.name`` as stored in `path` after `op`, the last operation on it: for a write, its attributes read
+    back and the geometry as written (:func:`~gisplan.store.written.with_written_geometry`), else the layer read
+    back whole; and whether the geometry is the one written."""
+    if isinstance(op, Drop):
+        return _read_stored(path, op.name), False
+    info = pyogrio.read_info(path, layer=op.name)
+    spatial = info["geometry_type"] is not None
+    found = with_written_geometry(read_attributes(path, op.name, info), op.data, crs=info["crs"], spatial=spatial)
+    return (found, True) if found is not None else (_read_stored(path, op.name), False)
 
 
 def _meta_row(path: Path, name: str) -> dict[str, Any] | None:
@@ -405,18 +425,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-@contextlib.contextmanager
-def _unsynced() -> Iterator[None]:
-    """GDAL's writes to the temporary copy without SQLite's syncs (see :func:`_connect`); the option is restored
-    afterwards."""
-    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
-
-
 def _ensure_tables(path: Path) -> None:
     now = _now()
     with contextlib.closing(_connect(path)) as con:
@@ -465,7 +473,7 @@ def _scaffold(tmp: Path) -> None:
     """Write an empty GeoPackage with gisplan's tables to `tmp`."""
     # GDAL writes the GeoPackage scaffolding (gpkg_contents, spatial_ref_sys …)
     empty = pd.DataFrame({"seq": pd.Series([], dtype="int64")})
-    with _unsynced():
+    with unsynced():
         pyogrio.write_dataframe(empty, tmp, layer="gisplan_init", driver="GPKG",
                                 dataset_options=gpkg_dataset_options())
     _drop_init_table(tmp)
@@ -499,28 +507,12 @@ def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], 
 
 
 
-def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if column == getattr(out, "_geometry_column_name", None):
-            continue
-        series = out[column]
-        if series.dtype == object:
-            kinds = {type(v) for v in series.dropna()}
-            if kinds == {bool}:
-                out[column] = series.astype("boolean")
-    return out
-
-
-def _write(tmp: Path, w: LayerWrite) -> None:
+def _write(tmp: Path, w: LayerWrite) -> np.ndarray | None:
+    """Write layer ``w`` and its metadata row; the geometry's WKB when :func:`write_layer` hands it back."""
     check_layer_name(w.name)
-    data = _prepare(w.data)
-    with _unsynced():
-        if isinstance(data, gpd.GeoDataFrame):
-            pyogrio.write_dataframe(data, tmp, layer=w.name, driver="GPKG", promote_to_multi=False, use_arrow=True)
-        else:
-            pyogrio.write_dataframe(pd.DataFrame(data), tmp, layer=w.name, driver="GPKG", use_arrow=True)
+    wkb = write_layer(tmp, w.name, w.data)
     _record(tmp, w)
+    return wkb
 
 
 def _record(path: Path, w: LayerWrite) -> None:

@@ -313,6 +313,7 @@ def diff_layer(
     meta_before: dict[str, Any] | None = None,
     meta_after: dict[str, Any] | None = None,
     snapshot: bool = False,
+    wkb_after: np.ndarray | None = None,
 ) -> LayerChange:
     """Compare a layer before and after a revision (each as read back from the store; None = absent).
 
@@ -329,6 +330,8 @@ def diff_layer(
         road links made as many records, a second copy of the layer), only the count (:attr:`LayerChange.created`);
         the store rebuilds those records from the layer when its history is read (:func:`snapshot_rows`). Every
         other change is recorded row by row.
+    wkb_after : numpy.ndarray, optional
+        :func:`~gisplan.store.layerhash.frame_wkb` of `after`, where the caller has it (the write encoded it).
 
     Returns
     -------
@@ -348,14 +351,19 @@ def diff_layer(
     if snapshot and before is None and after is not None:
         return LayerChange(layer=name, key_column=_key_column(None, after), schema_before=None,
                            schema_after=_dumps(frame_schema(after)), meta_before=_dumps(meta_before),
-                           meta_after=_dumps(meta_after), hash_before=None, hash_after=layer_hash(after),
+                           meta_after=_dumps(meta_after), hash_before=None,
+                           hash_after=hash_with_rows(after, row_hashes(after, wkb_after)),
                            order_before=None, rows=(), created=len(after))
-    return _diff(name, before, after, meta_before=meta_before, meta_after=meta_after)
+    return _diff(name, before, after, meta_before=meta_before, meta_after=meta_after, wkb_after=wkb_after)
+
+
+def _wkb_or_none(frame: pd.DataFrame | None) -> np.ndarray:
+    return frame_wkb(frame) if frame is not None else np.empty(0, dtype=object)
 
 
 def _diff(
     name: str, before: pd.DataFrame | None, after: pd.DataFrame | None, *, meta_before: dict[str, Any] | None,
-    meta_after: dict[str, Any] | None,
+    meta_after: dict[str, Any] | None, wkb_after: np.ndarray | None = None,
 ) -> LayerChange:
     """:func:`diff_layer` row by row."""
     key_column = _key_column(before, after)
@@ -363,7 +371,7 @@ def _diff(
     schema_after = frame_schema(after) if after is not None else None
     rows: list[RowChange] = []
     order_before = None
-    wkb_b, wkb_a = (frame_wkb(f) if f is not None else np.empty(0, dtype=object) for f in (before, after))  # once each
+    wkb_b, wkb_a = _wkb_or_none(before), (_wkb_or_none(after) if wkb_after is None else wkb_after)  # once each
     rh_b = row_hashes(before, wkb_b) if before is not None else None
     rh_a = row_hashes(after, wkb_a) if after is not None else None
     kb = _keys(before, key_column, rh_b) if before is not None else pd.Series([], dtype=object)

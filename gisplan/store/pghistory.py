@@ -18,7 +18,8 @@ from gisplan.store.history import LayerChange, RowChange, created, diff_layer, h
 from gisplan.store.operations import HISTORY_COLUMNS, REVISION_COLUMNS
 from gisplan.store.pgschema import LAYER_CHANGES_TABLE, REVISIONS_TABLE, ROW_CHANGES_TABLE, has_table
 from gisplan.store.pgschema import sql_composition as _sql
-from gisplan.store.pgtables import meta_row, now, read_stored, table
+from gisplan.store.pgtables import columns, meta_row, now, read_frame, read_stored, table
+from gisplan.store.written import with_written_geometry
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -42,10 +43,25 @@ def snapshot(con: psycopg.Connection[Any], schema: str, names: Sequence[str]) ->
     return {name: (read_stored(con, schema, name), meta_row(con, schema, name)) for name in dict.fromkeys(names)}
 
 
-def changes_since(con: psycopg.Connection[Any], schema: str, before: Before) -> list[LayerChange]:
-    """Every layer in `before` compared with the layer as stored now (inside the same transaction)."""
-    return [diff_layer(name, frame, read_stored(con, schema, name), meta_before=meta,
+def changes_since(con: psycopg.Connection[Any], schema: str, before: Before,
+                  written: Mapping[str, pd.DataFrame | None] | None = None) -> list[LayerChange]:
+    """Every layer in `before` compared with the layer as stored now (inside the same transaction). `written`: the
+    frame each layer was last written from (None for a drop), whose geometry stands for the stored one
+    (:func:`~gisplan.store.written.with_written_geometry`; only the attributes are read back)."""
+    written = written or {}
+    return [diff_layer(name, frame, _stored_now(con, schema, name, written.get(name)), meta_before=meta,
                        meta_after=meta_row(con, schema, name), snapshot=True) for name, (frame, meta) in before.items()]
+
+
+def _stored_now(con: psycopg.Connection[Any], schema: str, name: str,
+                data: pd.DataFrame | None) -> pd.DataFrame | None:
+    meta = meta_row(con, schema, name)
+    if data is None or meta is None:
+        return read_stored(con, schema, name)
+    attributes, _, _ = read_frame(con, schema, name, geometry=False)
+    spatial = any(dtype == "geometry" for _, dtype in columns(con, schema, name))
+    found = with_written_geometry(attributes, data, crs=meta["stored_crs"], spatial=spatial)
+    return found if found is not None else read_stored(con, schema, name)
 
 
 def last_change(con: psycopg.Connection[Any], schema: str, layer: str) -> tuple[str, str | None] | None:

@@ -325,8 +325,10 @@ class PostGISWorkspace(Workspace):
                         log(con, self.schema, action, op.name, {**logged, "rows": len(op.data),
                                                                 "source": op.source_path, **options}, revision, user)
                 if operations or new_workspace:
-                    pghistory.record_revision(con, self.schema, revision, pghistory.changes_since(
-                        con, self.schema, before), action=action, user=user, note=note, undoes=undoes, detail=detail)
+                    written = {op.name: None if isinstance(op, Drop) else op.data for op in operations}
+                    changes = pghistory.changes_since(con, self.schema, before, written)
+                    pghistory.record_revision(con, self.schema, revision, changes, action=action, user=user,
+                                              note=note, undoes=undoes, detail=detail)
         except (psycopg.Error, TypeError, ValueError, OverflowError) as exc:
             msg = _("writing {label} failed ({reason}); the store is unchanged.").format(
                 label=self.label, reason=_first_line(exc))

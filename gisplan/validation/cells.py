@@ -168,7 +168,8 @@ def _parse_column(values: pd.Series, attr: Attribute, column: str, required: boo
     if attr.dtype == "code12":
         return _parse_code(text, column, col)
     if attr.dtype in {"float", "int"}:
-        return _parse_number(text, attr, column, col)
+        # a numeric column (a GeoPackage's or GeoParquet's own numbers) holds no text to clean
+        return _parse_number(text, attr, column, col, numeric=values.dtype.kind in "iuf")
     norm = _cells(text, lambda v: normalise_header(str(v)))
     if attr.dtype == "bool":
         bad = (norm.notna() & ~norm.isin(_TRUE | _FALSE)).to_numpy()
@@ -254,8 +255,9 @@ def _number_text(text: pd.Series, suffixes: tuple[str, ...]) -> pd.Series:
     return values
 
 
-def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector) -> pd.Series:
-    cleaned = _number_text(text, attr.suffixes)
+def _parse_number(text: pd.Series, attr: Attribute, column: str, col: _Collector, *,
+                  numeric: bool = False) -> pd.Series:
+    cleaned = text if numeric else _number_text(text, attr.suffixes)
     num = pd.to_numeric(cleaned, errors="coerce")
     bad = (~text.isna() & num.isna()).to_numpy()
     unit = _(" in {unit}").format(unit=attr.unit) if attr.unit else ""
@@ -484,10 +486,15 @@ def _check_geometry(
                 geom_type=type_names[i], kind=schema.kind, expected=expected),
         "convert the features (QGIS: Vector › Geometry Tools) or import them as the right kind.",
     )
-    nan = ~missing & np.isnan(_coordinate_sums(arr))
     valid = shapely.is_valid(arr)
+    # a NaN x or y makes a geometry invalid ("Invalid Coordinate"): only invalid ones are looked at again, for
+    # NaN coordinates and for GEOS's reason
+    suspect = np.flatnonzero(~missing & ~valid)
+    nan = np.zeros(len(arr), dtype=bool)
+    nan[suspect] = np.isnan(_coordinate_sums(arr[suspect]))
     invalid = ~missing & ~wrong & ~valid & ~nan
-    reasons = shapely.is_valid_reason(arr)
+    reasons = np.full(len(arr), None, dtype=object)
+    reasons[suspect] = shapely.is_valid_reason(arr[suspect])
     col.at(nan & ~wrong, "geometry", "a coordinate of the geometry is not a number (NaN).",
            "fill in or delete the point without coordinates (QGIS: Vector › Geometry Tools › Check Validity).")
     col.at(
@@ -502,6 +509,5 @@ def _check_geometry(
 def _coordinate_sums(arr: np.ndarray) -> np.ndarray:
     """Per geometry, the sum of its x and y coordinates (NaN when any coordinate is NaN), column-wise."""
     coords, index = shapely.get_coordinates(arr, return_index=True)
-    sums = np.zeros(len(arr))
-    np.add.at(sums, index, coords.sum(axis=1))
+    sums: np.ndarray = np.bincount(index, weights=coords.sum(axis=1), minlength=len(arr))
     return sums

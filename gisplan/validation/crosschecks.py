@@ -171,12 +171,21 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pairs = left < right
     left, right = left[pairs], right[pairs]
+    # neighbours touch along their border: only a pair whose bounding boxes overlap by more than the share of the
+    # smaller polygon can overlap that much, and only such pairs are intersected (GEOS's costliest step here)
+    areas = shapely.area(geoms)
+    smaller = np.minimum(areas[left], areas[right])
+    bounds = shapely.bounds(geoms)
+    box = (np.clip(np.minimum(bounds[left, 2], bounds[right, 2]) - np.maximum(bounds[left, 0], bounds[right, 0]),
+                   0, None)
+           * np.clip(np.minimum(bounds[left, 3], bounds[right, 3]) - np.maximum(bounds[left, 1], bounds[right, 1]),
+                     0, None))
+    could = (smaller > 0) & (box > _OVERLAP_SHARE * smaller)
+    left, right, smaller = left[could], right[could], smaller[could]
     if not len(left):
         return
     shared = shapely.area(shapely.intersection(geoms[left], geoms[right]))
-    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(smaller > 0, shared / smaller, 0.0)
+    share = shared / smaller
     hit = share > _OVERLAP_SHARE
     names = gdf["name"].astype(str).to_numpy() if "name" in gdf else np.full(len(gdf), "")
     mask = np.zeros(len(gdf), dtype=bool)
