@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import shapely
 
 from gisplan import settings
+from gisplan.analysis.adhoc import nearest_facility_minutes
 from gisplan.catalogue import normalise_header
 from gisplan.cli.options import (
     WORKSPACE,
@@ -37,7 +38,6 @@ from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_text_columns
 from gisplan.network.graph import build_network
 from gisplan.vocab import CoverageMethod
-from gisplan.workflows.adhoc import nearest_facility_minutes
 
 # the scenario mode's modules (the workspace's coverage, its outputs, the scenario file) are imported where
 # that mode runs: an ad-hoc question needs none of them
@@ -47,11 +47,11 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from gisplan.analysis.adhoc import NearestMinutes
     from gisplan.analysis.coverage import CoverageResult
     from gisplan.config import Scenario
     from gisplan.crs import DeclaredCRS
     from gisplan.store import Workspace
-    from gisplan.workflows.adhoc import NearestMinutes
 
 __all__ = ["PointArrays", "coverage_command", "read_point_arrays", "read_points"]
 
