@@ -18,15 +18,7 @@ import shapely
 
 from gisplan import settings
 from gisplan.analysis.adhoc import nearest_facility_minutes
-from gisplan.catalogue import normalise_header
-from gisplan.cli.options import (
-    WORKSPACE,
-    catalogue_for,
-    catalogue_option,
-    format_table,
-    import_scenario,
-    report_problems,
-)
+from gisplan.catalogue import load_catalogue, normalise_header
 from gisplan.cli.timing import Stopwatch
 from gisplan.crs import STORAGE_CRS, parse_crs, storage_xy, to_storage_crs, transform_xy, utm_crs_of_lonlat
 from gisplan.errors import ConfigError, Problem, SchemaError
@@ -39,8 +31,9 @@ from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_tex
 from gisplan.network.graph import build_network
 from gisplan.vocab import CoverageMethod
 
-# the scenario mode's modules (the workspace's coverage, its outputs, the scenario file) are imported where
-# that mode runs: an ad-hoc question needs none of them
+# the scenario mode's modules (the workspace's coverage, its outputs, the scenario file, and gisplan.cli.options
+# with the workspace store and the import workflows) are imported where that mode runs: an ad-hoc question needs
+# none of them (0.3-0.4 s of CPU at start-up)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -96,6 +89,32 @@ the stages add up to the wall time.
   gisplan coverage --roads roads.parquet --facilities fac.csv --demand dem.csv --crs gcj02 \\
       --csv --geo-format gpkg --out out/adhoc
 """
+
+
+class _WorkspaceArg(click.ParamType["Workspace"]):
+    """``-w``, opened by :data:`gisplan.cli.options.WORKSPACE` (its messages, exit 2 on a URI gisplan cannot open),
+    that module imported only when ``-w`` is given."""
+
+    name = "workspace"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Workspace:
+        """Open the workspace `value` names."""
+        from gisplan.cli.options import WORKSPACE  # noqa: PLC0415 - see the note on the imports
+
+        return WORKSPACE.convert(value, param, ctx)
+
+
+# gisplan.cli.options.catalogue_option, the same option (that module is not imported for an ad-hoc question)
+_catalogue_option = click.option(
+    "--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra facility-type catalogue TOML (adds or replaces types and profiles).",
+)
+
+
+def _problems(exc: SchemaError) -> None:
+    from gisplan.cli.options import report_problems  # noqa: PLC0415 - see the note on the imports
+
+    report_problems(exc)
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -290,7 +309,7 @@ def _adhoc(
 ) -> None:
     clock = Stopwatch()
     declared = parse_crs(crs) if crs else None
-    cat = catalogue_for(None, catalogue_files)
+    cat = load_catalogue(*catalogue_files)  # catalogue_for without a scenario
     if profile_id not in cat.profiles:
         msg = _("`--profile` must be one of {choices} (got {value!r}).").format(
             choices=", ".join(sorted(cat.profiles)), value=profile_id)
@@ -304,7 +323,7 @@ def _adhoc(
         road_layer = _read_roads(roads, declared)
         clock.lap("read roads")
     except SchemaError as exc:
-        report_problems(exc)
+        _problems(exc)
     planning = utm_crs_of_lonlat(dem.lon, dem.lat)  # what dem.estimate_utm_crs() gave, without the points
     network = build_network(road_layer, crs=planning)
     click.echo(_("roads: {summary}").format(summary=network.report.summary()), err=True)
@@ -393,6 +412,7 @@ def _write_adhoc(
 
 def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str, str]) -> None:
     from gisplan.analysis.coverage import METHOD_LABELS  # noqa: PLC0415 - the scenario mode's
+    from gisplan.cli.options import format_table  # noqa: PLC0415
 
     units = result.units
     if result.network is not None:
@@ -429,7 +449,8 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 
 @click.command("coverage", epilog=_EPILOG)
 @click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("-w", "--workspace", type=_WorkspaceArg(),
+              help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (scenario default: beside the workspace, <workspace>_coverage).")
 @click.option("--type", "types", multiple=True, help="Facility type id to measure (repeat); default: every "
@@ -454,7 +475,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 @click.option("--csv/--no-csv", "csv", default=None, help="Ad hoc: write demand_minutes.csv (default: up to "
               f"{AUTO_GPKG_MAX_POINTS:,} demand points; above, the GeoParquet file holds the same columns; with "
               "--geo-format none always).")
-@catalogue_option
+@_catalogue_option
 def coverage_command(
     scenario: Path | None, workspace: Workspace | None, out: Path | None, types: tuple[str, ...], method: str | None,
     no_polygons: bool, roads: Path | None, facilities: Path | None, demand: Path | None, crs: str | None,
@@ -471,7 +492,8 @@ def coverage_command(
     """
     adhoc = [roads, facilities, demand]
     if scenario is None and workspace is not None and all(a is None for a in adhoc):
-        from gisplan.workflows.workspace import workspace_scenario  # noqa: PLC0415 - the scenario mode's
+        from gisplan.cli.options import catalogue_for  # noqa: PLC0415 - the scenario mode's
+        from gisplan.workflows.workspace import workspace_scenario  # noqa: PLC0415
 
         sc = workspace_scenario(workspace, catalogue_for(None, catalogue_files))
         _scenario_coverage(sc, workspace, out, types, method, no_polygons, minutes, catalogue_files)
@@ -498,7 +520,8 @@ def _scenario_coverage(
     no_polygons: bool, minutes: float | None, catalogue_files: tuple[Path, ...], *, imported: bool = True,
 ) -> None:
     """Coverage of a scenario's workspace (its layers imported first unless `imported`), written and printed."""
-    from gisplan.cli.progressbar import close, progress_sink  # noqa: PLC0415 - the scenario mode's
+    from gisplan.cli.options import catalogue_for, import_scenario  # noqa: PLC0415 - the scenario mode's
+    from gisplan.cli.progressbar import close, progress_sink  # noqa: PLC0415
     from gisplan.outputs.coverage import write_coverage  # noqa: PLC0415
     from gisplan.store import open_workspace  # noqa: PLC0415
     from gisplan.workflows.coverage import coverage_for_scenario  # noqa: PLC0415
