@@ -174,3 +174,19 @@ def test_point_arrays_keep_the_reading_rules_and_messages(tmp_path: Path) -> Non
     frame = read_points(noid, parse_crs("gcj02"), role="demand")
     assert frame.columns.tolist() == ["经度", "纬度", "geometry", "id"]
     assert frame["id"].tolist() == ["1", "2"]
+
+
+def test_plain_coordinates_are_the_numbers_to_crs_gives() -> None:
+    """The roads' vertices in the planning CRS, transformed in place of pyproj's copies, bit for bit."""
+    from pyproj import CRS
+
+    from gisplan.crs import plain_coordinates_in, transform_xy
+
+    roads = gpd.read_file(shared_data(*ROADS))
+    xy, owner = plain_coordinates_in(roads.geometry.to_numpy(), roads.crs, CRS.from_epsg(32648))
+    want, want_owner = shapely.get_coordinates(roads.to_crs(32648).geometry.to_numpy(), return_index=True)
+    assert np.array_equal(xy, want)
+    assert np.array_equal(owner, want_owner)
+    x, y = transform_xy(want[:100, 0], want[:100, 1], "EPSG:32648", "EPSG:32648")  # the same CRS: unchanged
+    assert np.array_equal(y, want[:100, 1])
+    assert np.array_equal(x, want[:100, 0])
