@@ -22,8 +22,13 @@ the machine), and their medians are the verdict (issue 17 asks ≤ 1.5x). Both s
 The peer is the floor, not an equivalent: it drops the access leg, projects demand onto nodes instead of edges,
 validates nothing and writes nothing.
 
+With ``--compare DIR`` (another checkout of gisplan, e.g. ``git archive`` of an older commit) that code's CLI
+process is timed too in every round, on the same inputs, and the two outputs are compared column by column
+(they must be equal). ``--keep DIR`` keeps the inputs; run again with the same ``--keep DIR`` and the inputs
+there are used instead of generating them anew.
+
 Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_adhoc.py [--demand N] [--facilities N] [--rounds R]
-[--seed S] [--keep DIR]``.
+[--seed S] [--keep DIR] [--compare DIR]``.
 """
 
 from __future__ import annotations
@@ -73,14 +78,18 @@ def generate(folder: Path, n_demand: int, n_facilities: int, seed: int) -> tuple
     return dem_path, fac_path
 
 
-def run_gisplan(dem: Path, fac: Path, out: Path) -> tuple[float, float, str]:
-    """The whole CLI process: wall clock, CPU seconds (user + system), its stderr's timing line."""
+def run_gisplan(dem: Path, fac: Path, out: Path, code: Path | None = None) -> tuple[float, float, str]:
+    """The whole CLI process (of the checkout `code`, else the one on PYTHONPATH): wall clock, CPU seconds (user +
+    system), its stderr's timing line."""
     cmd = [str(Path(sys.executable).with_name("gisplan")), "-v", "coverage", "--roads", str(ROADS),
            "--facilities", str(fac), "--demand", str(dem), "--crs", "EPSG:4326", "--profile", "walk",
            "--minutes", f"{MINUTES:g}", "--out", str(out)]
+    env = os.environ.copy()
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=os.environ.copy())
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -115,6 +124,14 @@ def run_peer(dem: Path, fac: Path) -> tuple[float, float, np.ndarray]:
     return time.perf_counter() - t0, time.process_time() - c0, result
 
 
+def same_outputs(ours: Path, theirs: Path) -> bool:
+    """The per-point files of two runs hold the same columns and values (the file's metadata aside)."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only with --compare
+
+    a, b = pq.read_table(ours / "demand_minutes.parquet"), pq.read_table(theirs / "demand_minutes.parquet")
+    return a.column_names == b.column_names and all(a.column(c).equals(b.column(c)) for c in a.column_names)
+
+
 def main() -> None:
     """Generate the inputs, time both sides alternately and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,20 +139,35 @@ def main() -> None:
     parser.add_argument("--facilities", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--keep", type=Path, help="keep inputs and outputs in this folder (never the repo)")
+    parser.add_argument("--keep", type=Path, help="keep inputs and outputs in this folder (never the repo); "
+                        "inputs already there are used")
+    parser.add_argument("--compare", type=Path, help="also time the CLI of this gisplan checkout (its root)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        dem, fac = generate(folder, args.demand, args.facilities, args.seed)
-        print(f"示意 inputs: {args.demand:,} demand points, {args.facilities:,} facilities "
-              f"(seed {args.seed}) generated in {time.perf_counter() - t0:.1f} s")
+        if (folder / "dem.csv").exists() and (folder / "fac.csv").exists():
+            dem, fac = folder / "dem.csv", folder / "fac.csv"
+            print(f"示意 inputs: {dem} and {fac} as they are (made by an earlier run)")
+        else:
+            dem, fac = generate(folder, args.demand, args.facilities, args.seed)
+            print(f"示意 inputs: {args.demand:,} demand points, {args.facilities:,} facilities "
+                  f"(seed {args.seed}) generated in {time.perf_counter() - t0:.1f} s")
         ratios: list[float] = []
         cpu_ratios: list[float] = []
         for r in range(args.rounds):
+            print(f"round {r + 1}: load average {Path('/proc/loadavg').read_text().split()[:3]}")
+            if args.compare is not None:
+                old, old_cpu, timing = run_gisplan(dem, fac, folder / "out-compare", args.compare)
+                print(f"round {r + 1}: {args.compare} CLI process {old:.2f} s (CPU {old_cpu:.2f} s)   "
+                      f"[{timing.strip()}]")
             ours, ours_cpu, timing = run_gisplan(dem, fac, folder / "out")
             print(f"round {r + 1}: gisplan CLI process {ours:.2f} s (CPU {ours_cpu:.2f} s)   [{timing.strip()}]")
+            if args.compare is not None:
+                same = same_outputs(folder / "out", folder / "out-compare")
+                print(f"round {r + 1}: outputs of the two checkouts {'equal' if same else 'DIFFER'}; this one "
+                      f"against {args.compare}: wall {ours / old:.2f}x, CPU {ours_cpu / old_cpu:.2f}x")
             peer, peer_cpu, minutes = run_peer(dem, fac)
             reached = np.isfinite(minutes).mean()
             print(f"round {r + 1}: peer (pandas + geopandas + k-d tree + scipy dijkstra) {peer:.2f} s "

@@ -28,9 +28,12 @@ __all__ = [
     "gauss_kruger_3deg",
     "parse_crs",
     "plain_coordinates_in",
+    "storage_xy",
     "to_planning_crs",
     "to_storage_crs",
+    "transform_xy",
     "utm_crs",
+    "utm_crs_of_lonlat",
 ]
 
 logger = logging.getLogger(__name__)
@@ -270,11 +273,102 @@ def plain_coordinates_in(
     """
     import numpy as np  # noqa: PLC0415 - see the note on the imports
     import shapely  # noqa: PLC0415
-    from pyproj import Transformer  # noqa: PLC0415
 
     if (source is None or not len(geoms) or target.is_exact_same(source)
             or bool((shapely.is_missing(geoms) | shapely.is_empty(geoms) | shapely.has_z(geoms)).any())):
         return None
     xy, owner = shapely.get_coordinates(geoms, return_index=True)
-    x, y = Transformer.from_crs(source, target, always_xy=True).transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([x, y]), owner
+    # into the array get_coordinates made (a city's 6.5 million road vertices: 0.3 s less CPU than new arrays
+    # and a column_stack)
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    _transform_in_place(x, y, source, target)
+    xy[:, 0], xy[:, 1] = x, y
+    return xy, owner
+
+
+def _transform_in_place(x: NDArray[np.float64], y: NDArray[np.float64], source: CRS | str, target: CRS | str) -> None:
+    """:func:`transform_xy` into `x` and `y` themselves (contiguous float64 arrays)."""
+    from pyproj import CRS, Transformer  # noqa: PLC0415 - see the note on the imports
+
+    src, tgt = CRS.from_user_input(source), CRS.from_user_input(target)
+    if not src.is_exact_same(tgt):
+        Transformer.from_crs(src, tgt, always_xy=True).transform(x, y, inplace=True)
+
+
+def transform_xy(
+    x: NDArray[np.float64], y: NDArray[np.float64], source: CRS | str, target: CRS | str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Coordinates from `source` to `target` in one pyproj call: the numbers ``GeoSeries.to_crs`` gives (the same
+    ``always_xy`` transformer), and, as there, `x` and `y` themselves when `target` is exactly `source`.
+
+    Examples
+    --------
+    >>> x, y = transform_xy([105.927], [29.356], "EPSG:4326", "EPSG:32648")
+    >>> round(float(x[0])), round(float(y[0]))
+    (589981, 3247785)
+    """
+    import numpy as np  # noqa: PLC0415 - see the note on the imports
+    from pyproj import CRS, Transformer  # noqa: PLC0415
+
+    src, tgt = CRS.from_user_input(source), CRS.from_user_input(target)
+    if src.is_exact_same(tgt):
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    tx, ty = Transformer.from_crs(src, tgt, always_xy=True).transform(x, y)
+    return np.asarray(tx, dtype=float), np.asarray(ty, dtype=float)
+
+
+def storage_xy(
+    x: NDArray[np.float64], y: NDArray[np.float64], declared: DeclaredCRS,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Point coordinates in `declared` as longitude/latitude in the storage CRS: the numbers
+    :func:`to_storage_crs` gives for points, without building them.
+
+    Examples
+    --------
+    >>> lon, lat = storage_xy([105.927], [29.356], parse_crs("EPSG:4326"))
+    >>> float(lon[0]), float(lat[0])
+    (105.927, 29.356)
+    """
+    if declared.chinese_system is not None:
+        from gisplan import coords  # noqa: PLC0415 - numpy
+
+        return coords.to_wgs84(x, y, system=declared.chinese_system)
+    return transform_xy(x, y, declared.crs, STORAGE_CRS)
+
+
+def utm_crs_of_lonlat(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> CRS:
+    """``estimate_utm_crs()`` of WGS84 points given as coordinate arrays, without building the points.
+
+    The zone holding the centre of the points' bounds, as geopandas finds it; it asks the PROJ database (as
+    geopandas does, 0.2 s) only where the answer is not the plain 6° strip: a centre on a zone's edge or the
+    equator, or outside UTM's 80°S–84°N.
+
+    Raises
+    ------
+    CRSError
+        If there are no finite coordinates.
+
+    Examples
+    --------
+    >>> utm_crs_of_lonlat([105.8, 106.1], [29.2, 29.5]).to_epsg()
+    32648
+    """
+    import numpy as np  # noqa: PLC0415 - see the note on the imports
+
+    lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    finite = np.isfinite(lon_a) & np.isfinite(lat_a)
+    if not finite.any():
+        msg = _("no finite coordinates; no UTM zone can be chosen.")
+        raise CRSError(msg)
+    if not finite.all():
+        lon_a, lat_a = lon_a[finite], lat_a[finite]
+    # geopandas: np.mean of the bounds' two ends
+    x, y = float(np.mean([lon_a.min(), lon_a.max()])), float(np.mean([lat_a.min(), lat_a.max()]))
+    strip = (x + 180.0) / 6.0
+    if -180.0 < x < 180.0 and -80.0 < y < 84.0 and y != 0.0 and strip != math.floor(strip):
+        return _utm_zone(int(strip) + 1, y > 0)
+    import geopandas as gpd  # noqa: PLC0415
+    import shapely  # noqa: PLC0415
+
+    box = shapely.box(lon_a.min(), lat_a.min(), lon_a.max(), lat_a.max())
+    return gpd.GeoSeries([box], crs=STORAGE_CRS).estimate_utm_crs()

@@ -80,6 +80,27 @@ def test_column_wise_reader_equals_the_per_cell_rules(text: str, tmp_path: Path)
     assert raw.frame.iloc[2, 4] in {"引号,逗号", "引号\t逗号"}
 
 
+# no short row, no line of one cell: Arrow reads it
+REGULAR = AWKWARD.replace("4,丁站,105.7,29.1\n", "4,丁站,105.7,29.1,\n").replace("\t\n", "")
+
+
+@pytest.mark.parametrize("text", [REGULAR, REGULAR.replace('"丙站\n跨行"', "丙站"), REGULAR.rstrip("\n"),
+                                  REGULAR.replace("\n", "\r\n")],
+                         ids=["spanning", "one-line", "no-final-newline", "crlf"])
+def test_arrow_path_counts_the_lines_a_quoted_cell_spans(text: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row numbers of the Arrow path: counted per cell only when the body has more lines than records."""
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(text.encode("utf-8"))
+    monkeypatch.setattr(tables, "_grid_to_table", None)  # the record-by-record path is not taken
+    raw = read_table(path, known_headers=KNOWN)
+    header, cells, rows = _reference_csv(text)
+    assert list(raw.frame.columns) == header
+    assert raw.frame.to_numpy(dtype=object).tolist() == cells
+    assert raw.rows.tolist() == rows
+    assert rows[-1] == (15 if "跨行" in text else 14)
+
+
 def test_ragged_rows_are_read_record_by_record(tmp_path: Path) -> None:
     """A row longer than the first rows (beyond the header scan) sends the whole file the per-record way."""
     text = "名称,lon,lat\n" + "A,1,2\n" * 40 + "B,3,4,extra,cells\n合计,4,6\nC,5,6\n"

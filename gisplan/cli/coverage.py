@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,44 +17,36 @@ import pyarrow.compute as pc
 import shapely
 
 from gisplan import settings
-from gisplan.analysis.coverage import METHOD_LABELS, TypeTarget, measure_coverage
-from gisplan.analysis.demand import WEIGHTS, demand_from_points
-from gisplan.catalogue import normalise_header
-from gisplan.cli.options import (
-    WORKSPACE,
-    catalogue_for,
-    catalogue_option,
-    format_table,
-    import_scenario,
-    report_problems,
-)
-from gisplan.cli.progressbar import close, progress_sink
+from gisplan.analysis.adhoc import nearest_facility_minutes
+from gisplan.catalogue import load_catalogue, normalise_header
 from gisplan.cli.timing import Stopwatch
-from gisplan.config import load_scenario
-from gisplan.crs import STORAGE_CRS, parse_crs, to_storage_crs
+from gisplan.crs import STORAGE_CRS, parse_crs, storage_xy, to_storage_crs, transform_xy, utm_crs_of_lonlat
 from gisplan.errors import ConfigError, Problem, SchemaError
 from gisplan.i18n import _
-from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_parquet
+from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg
+from gisplan.io.geoparquet import write_points_parquet
 from gisplan.io.osm import is_osm_file, read_osm_roads
 from gisplan.io.spatial import read_spatial
-from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_table
+from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_text_columns
 from gisplan.network.graph import build_network
-from gisplan.outputs.coverage import write_coverage
-from gisplan.outputs.people import for_people
-from gisplan.store import open_workspace
 from gisplan.vocab import CoverageMethod
-from gisplan.workflows.coverage import coverage_for_scenario
-from gisplan.workflows.workspace import with_minutes, workspace_scenario
+
+# the scenario mode's modules (the workspace's coverage, its outputs, the scenario file, and gisplan.cli.options
+# with the workspace store and the import workflows) are imported where that mode runs: an ad-hoc question needs
+# none of them (0.3-0.4 s of CPU at start-up)
 
 if TYPE_CHECKING:
-    from pyproj import CRS
+    from collections.abc import Mapping
 
+    from numpy.typing import NDArray
+
+    from gisplan.analysis.adhoc import NearestMinutes
     from gisplan.analysis.coverage import CoverageResult
     from gisplan.config import Scenario
     from gisplan.crs import DeclaredCRS
     from gisplan.store import Workspace
 
-__all__ = ["coverage_command", "read_points"]
+__all__ = ["PointArrays", "coverage_command", "read_point_arrays", "read_points"]
 
 logger = logging.getLogger("gisplan")
 
@@ -99,12 +91,84 @@ the stages add up to the wall time.
 """
 
 
+class _WorkspaceArg(click.ParamType["Workspace"]):
+    """``-w``, opened by :data:`gisplan.cli.options.WORKSPACE` (its messages, exit 2 on a URI gisplan cannot open),
+    that module imported only when ``-w`` is given."""
+
+    name = "workspace"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Workspace:
+        """Open the workspace `value` names."""
+        from gisplan.cli.options import WORKSPACE  # noqa: PLC0415 - see the note on the imports
+
+        return WORKSPACE.convert(value, param, ctx)
+
+
+# gisplan.cli.options.catalogue_option, the same option (that module is not imported for an ad-hoc question)
+_catalogue_option = click.option(
+    "--catalogue", "catalogue_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra facility-type catalogue TOML (adds or replaces types and profiles).",
+)
+
+
+def _problems(exc: SchemaError) -> None:
+    from gisplan.cli.options import report_problems  # noqa: PLC0415 - see the note on the imports
+
+    report_problems(exc)
+
+
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
     """The first of `columns` whose header (normalised) is one of `names`, in the order of `names`."""
     by_header: dict[str, str] = {}
     for column in columns:
         by_header.setdefault(normalise_header(str(column)), str(column))
     return next((by_header[n] for n in names if n in by_header), None)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PointArrays:
+    """Ad-hoc points as read: their ids and coordinates in the storage CRS (EPSG:4326), as arrays.
+
+    Attributes
+    ----------
+    ids : pyarrow.StringArray
+        The file's id/name column as text, else the row number.
+    lon, lat : ndarray of float64
+        Longitude and latitude (WGS84), GCJ-02/BD-09 converted.
+    source : str
+        The file (and sheet) for messages.
+    columns : dict of str to pyarrow.StringArray, or None
+        A table's columns as read (text, null where empty).
+    layer : geopandas.GeoDataFrame or None
+        A vector file as read (in the storage CRS, polygons as points inside them).
+    """
+
+    ids: pa.Array
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    source: str
+    columns: Mapping[str, pa.Array] | None = None
+    layer: gpd.GeoDataFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+    def geometry(self) -> NDArray[np.object_]:
+        """The points as shapely geometries (a vector file's own, as read)."""
+        if self.layer is not None:
+            return np.asarray(self.layer.geometry.to_numpy())
+        return np.asarray(shapely.points(self.lon, self.lat))
+
+    def frame(self) -> gpd.GeoDataFrame:
+        """A GeoDataFrame of the file's columns, the points and ``id``."""
+        if self.layer is not None:
+            gdf = self.layer.copy()
+        else:
+            table = pd.DataFrame({name: column.to_numpy(zero_copy_only=False)
+                                  for name, column in (self.columns or {}).items()}, dtype=object)
+            gdf = gpd.GeoDataFrame(table, geometry=self.geometry(), crs=STORAGE_CRS)
+        gdf["id"] = self.ids.to_numpy(zero_copy_only=False).astype(object)
+        return gdf.drop(columns=["_row"], errors="ignore")
 
 
 def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.GeoDataFrame:
@@ -120,36 +184,54 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
     SchemaError
         Naming the file, row and column that is wrong.
     """
+    return read_point_arrays(path, declared, role=role).frame()
+
+
+def read_point_arrays(path: Path, declared: DeclaredCRS | None, *, role: str) -> PointArrays:
+    """Read an ad-hoc point file (a table with lon/lat columns, or a vector file) as arrays in EPSG:4326.
+
+    A table's columns stay Arrow text and its coordinates numbers: a million rows are read without a
+    Python string or a geometry per row.
+
+    Raises
+    ------
+    SchemaError
+        Naming the file, row and column that is wrong.
+    """
     if not path.exists():
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        raw = read_table(path, known_headers=set(LON_HEADERS + LAT_HEADERS + _IDS))
-        frame = raw.frame
-        lon, lat = _pick(list(frame.columns), LON_HEADERS), _pick(list(frame.columns), LAT_HEADERS)
-        if lon is None or lat is None:
-            msg = _("no longitude/latitude columns (found: {columns}).").format(
-                columns=", ".join(map(str, frame.columns)))
-            fix = _("name them lon and lat (or 经度 and 纬度).")
-            raise SchemaError([Problem(raw.source, None, None, msg, fix)])
-        x, y = _numbers(frame[lon]), _numbers(frame[lat])
-        bad = (x.isna() | y.isna()).to_numpy()
-        if bad.any():
-            problems = [Problem(raw.source, int(raw.rows[i]), lon if pd.isna(x.iloc[i]) else lat,
-                                _("not a number ({lon!r}, {lat!r})").format(
-                                    lon=frame[lon].iloc[i], lat=frame[lat].iloc[i]),
-                                "give decimal degrees, e.g. 105.927, 29.356.")
-                        for i in np.flatnonzero(bad)[:20]]
-            raise SchemaError(problems)
-        if declared is None:
-            msg = _("a table's coordinates need --crs (EPSG:4326 for GPS, gcj02 for 高德/腾讯, bd09 for 百度).")
-            raise SchemaError([Problem(raw.source, None, None, msg, "add --crs.")])
-        gdf = gpd.GeoDataFrame(frame, geometry=shapely.points(x.to_numpy(), y.to_numpy()), crs=None)
-        gdf["_row"] = raw.rows
-        source = raw.source
-    else:
-        gdf = read_spatial(path)
-        source = path.name
-    gdf = to_storage_crs(gdf, declared, source=source)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return _vector_points(path, declared, role=role)
+    raw = read_text_columns(path, known_headers=set(LON_HEADERS + LAT_HEADERS + _IDS))
+    names = list(raw.columns)
+    lon, lat = _pick(names, LON_HEADERS), _pick(names, LAT_HEADERS)
+    if lon is None or lat is None:
+        msg = _("no longitude/latitude columns (found: {columns}).").format(columns=", ".join(names))
+        fix = _("name them lon and lat (or 经度 and 纬度).")
+        raise SchemaError([Problem(raw.source, None, None, msg, fix)])
+    x, y = _numbers(raw.columns[lon]), _numbers(raw.columns[lat])
+    bad = np.isnan(x) | np.isnan(y)
+    if bad.any():
+        problems = [Problem(raw.source, int(raw.rows[i]), lon if np.isnan(x[i]) else lat,
+                            _("not a number ({lon!r}, {lat!r})").format(
+                                lon=raw.columns[lon][int(i)].as_py(), lat=raw.columns[lat][int(i)].as_py()),
+                            "give decimal degrees, e.g. 105.927, 29.356.")
+                    for i in np.flatnonzero(bad)[:20]]
+        raise SchemaError(problems)
+    if declared is None:
+        msg = _("a table's coordinates need --crs (EPSG:4326 for GPS, gcj02 for 高德/腾讯, bd09 for 百度).")
+        raise SchemaError([Problem(raw.source, None, None, msg, "add --crs.")])
+    lon_x, lat_y = storage_xy(x, y, declared)
+    column = _pick(names, _IDS)
+    ids = _arrow_ids(raw.columns[column]) if column else _row_numbers(len(x))
+    _refuse_duplicates(ids, raw.rows, raw.source, column)
+    return PointArrays(ids, lon_x, lat_y, raw.source, columns=raw.columns)
+
+
+def _vector_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> PointArrays:
+    """:func:`read_point_arrays` of a vector file: its points (polygons: a point inside each) as read."""
+    source = path.name
+    gdf = to_storage_crs(read_spatial(path), declared, source=source)
     if len(gdf) == 0:
         raise SchemaError([Problem(source, None, None, _("the {role} file has no rows.").format(
                 role=role), "check the file.")])
@@ -160,31 +242,47 @@ def read_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> gpd.G
         raise SchemaError([Problem(source, None, "geometry", msg, "give point locations.")])
     empty = gdf.geometry.is_empty.to_numpy() | gdf.geometry.isna().to_numpy()
     if empty.any():
-        rows = gdf["_row"].to_numpy()[empty] if "_row" in gdf else np.flatnonzero(empty) + 1
+        rows = gdf["_row"].to_numpy()[empty]
         raise SchemaError([Problem(source, int(r), "geometry", "empty geometry", "give the location.")
                            for r in rows[:20]])
     if kinds - {"Point"}:
         gdf = gdf.set_geometry(gdf.geometry.representative_point())
     column = _pick([str(c) for c in gdf.columns], _IDS)
-    ids = _id_text(gdf[column]) if column else pd.Series(np.arange(1, len(gdf) + 1).astype(str), index=gdf.index)
-    dup = ids.duplicated(keep=False).to_numpy()
+    ids = (pa.array(_id_text(gdf[column]).to_numpy(dtype=object), type=pa.string()) if column
+           else _row_numbers(len(gdf)))
+    rows = gdf["_row"].to_numpy()
+    _refuse_duplicates(ids, rows, source, column)
+    xy = shapely.get_coordinates(gdf.geometry.to_numpy())
+    return PointArrays(ids, xy[:, 0].copy(), xy[:, 1].copy(), source, layer=gdf)
+
+
+def _row_numbers(n: int) -> pa.Array:
+    return pa.array(np.arange(1, n + 1).astype(str), type=pa.string())
+
+
+def _arrow_ids(values: pa.Array) -> pa.Array:
+    """A table's id column as text: the cells as read (an empty cell reads 'None', as it always has)."""
+    return values if values.null_count == 0 else pc.fill_null(values, "None")
+
+
+def _refuse_duplicates(ids: pa.Array, rows: NDArray[np.int64], source: str, column: str | None) -> None:
+    """Every id once: the first 20 rows holding an id that another row holds too, else nothing."""
+    codes = np.asarray(pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False))
+    dup = np.bincount(codes)[codes] > 1
     if dup.any():
-        rows = gdf["_row"].to_numpy()[dup] if "_row" in gdf else np.flatnonzero(dup) + 1
-        raise SchemaError([Problem(source, int(r), column, _("duplicate id {value!r}").format(
-                value=i), "give every row its own id.")
-                           for r, i in list(zip(rows, ids.to_numpy()[dup], strict=True))[:20]])
-    gdf["id"] = ids.to_numpy(dtype=object)
-    return gdf.drop(columns=["_row"], errors="ignore")
+        where = np.flatnonzero(dup)[:20]
+        raise SchemaError([Problem(source, int(rows[i]), column, _("duplicate id {value!r}").format(
+                value=ids[int(i)].as_py()), "give every row its own id.") for i in where])
 
 
-def _numbers(values: pd.Series) -> pd.Series:
+def _numbers(values: pa.Array) -> NDArray[np.float64]:
     """A column of number text as floats, NaN where a cell is no number: Arrow's cast when every cell parses
     (10x faster than pandas on a million cells), else ``pd.to_numeric``, which tolerates what Arrow does not."""
     try:
-        text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        return pd.Series(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False), index=values.index)
+        return np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pd.to_numeric(values, errors="coerce")
+        text = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+        return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
 
 
 def _id_text(values: pd.Series) -> pd.Series:
@@ -195,15 +293,6 @@ def _id_text(values: pd.Series) -> pd.Series:
             text = text.astype(str).astype(object)
         return pd.Series(text, index=values.index, dtype=object)
     return values.astype(str)
-
-
-def _demand_layer(dem: gpd.GeoDataFrame, crs: CRS, source: str) -> gpd.GeoDataFrame:
-    """The ad-hoc demand points as demand, from only the columns demand_from_points reads (a copy of every
-    column of a million rows costs about a second)."""
-    given = {c: dem[c].to_numpy() for c in (*WEIGHTS, "code12") if c in dem}
-    slim = gpd.GeoDataFrame({"demand_id": dem["id"].to_numpy(dtype=object), **given},
-                            geometry=dem.geometry.to_numpy(), crs=dem.crs)
-    return demand_from_points(slim, crs=crs, source=source)
 
 
 def _read_roads(path: Path, declared: DeclaredCRS | None) -> gpd.GeoDataFrame:
@@ -220,42 +309,36 @@ def _adhoc(
 ) -> None:
     clock = Stopwatch()
     declared = parse_crs(crs) if crs else None
-    cat = catalogue_for(None, catalogue_files)
+    cat = load_catalogue(*catalogue_files)  # catalogue_for without a scenario
     if profile_id not in cat.profiles:
         msg = _("`--profile` must be one of {choices} (got {value!r}).").format(
             choices=", ".join(sorted(cat.profiles)), value=profile_id)
         raise ConfigError(msg)
     profile = cat.profiles[profile_id]
     try:
-        fac = read_points(facilities, declared, role="facilities")
+        fac = read_point_arrays(facilities, declared, role="facilities")
         clock.lap("read facilities")
-        dem = read_points(demand, declared, role="demand")
+        dem = read_point_arrays(demand, declared, role="demand")
         clock.lap("read demand")
         road_layer = _read_roads(roads, declared)
         clock.lap("read roads")
     except SchemaError as exc:
-        report_problems(exc)
-    planning = dem.estimate_utm_crs()
+        _problems(exc)
+    planning = utm_crs_of_lonlat(dem.lon, dem.lat)  # what dem.estimate_utm_crs() gave, without the points
     network = build_network(road_layer, crs=planning)
     click.echo(_("roads: {summary}").format(summary=network.report.summary()), err=True)
     clock.lap("build network")
-    demand_pts = _demand_layer(dem, planning, demand.name)
-    target = TypeTarget("facilities", facilities.stem, fac.assign(facility_id=fac["id"]), profile, minutes)
+    # the points in the planning CRS: one transformation of each array (to_crs's numbers), no geometry
+    demand_xy = np.column_stack(transform_xy(dem.lon, dem.lat, STORAGE_CRS, planning))
+    facility_xy = np.column_stack(transform_xy(fac.lon, fac.lat, STORAGE_CRS, planning))
     clock.lap("demand points")
-    result = measure_coverage(demand_pts, [target], network=network, bands_minutes=(minutes,),
-                              max_snap_m=max_snap_m, polygons=False)
-    clock.lap("coverage", result.seconds)
-    d = result.demand
-    n = len(d)
-    table = pd.DataFrame({
-        "demand_id": d["demand_id"].to_numpy(),
-        "nearest_facility_id": d["facility_facilities"].to_numpy(),
-        "minutes": np.round(d["minutes_facilities"].to_numpy(dtype=float), 6),
-        "covered": d["covered_facilities"].to_numpy(dtype=bool),
-    })
-    written = _write_adhoc(table, d, dem, out, geo_format=geo_format, csv=csv, clock=clock)
-    covered = int(table["covered"].sum())
-    off = int((~d["snapped"]).sum())
+    found = nearest_facility_minutes(network, profile, demand_xy, facility_xy, threshold_minutes=minutes,
+                                     max_snap_m=max_snap_m)
+    clock.lap("coverage", found.seconds)
+    written = _write_adhoc(found, dem, fac, out, geo_format=geo_format, csv=csv, clock=clock)
+    n = len(dem)
+    covered = int(found.covered.sum())
+    off = int((~found.snapped).sum())
     click.echo(_("{n:,} demand points: {covered:,} ({share:.1%}) reach a facility within {minutes:g} min "
                  "({profile_zh} {profile}, {speed:g} m/min); {off:,} are farther than {snap:g} m from any usable "
                  "road (unreachable). {seconds:.1f} s").format(
@@ -266,36 +349,71 @@ def _adhoc(
     logger.info(clock.summary())
 
 
+def _nearest_ids(found: NearestMinutes, fac: PointArrays) -> pa.Array:
+    """Each demand point's nearest facility id, null where none is within the threshold."""
+    return pc.take(fac.ids, pa.array(np.maximum(found.facility, 0), mask=found.facility < 0))
+
+
+def _adhoc_table(found: NearestMinutes, dem: PointArrays, fac: PointArrays) -> pd.DataFrame:
+    """The per-point results as a frame (for the CSV and the GeoPackage: up to AUTO_GPKG_MAX_POINTS points,
+    or when asked): ids as Python strings, the nearest facility as a categorical."""
+    ids = fac.ids.to_numpy(zero_copy_only=False).astype(str)
+    categories, codes = np.unique(ids, return_inverse=True)
+    nearest = np.where(found.facility >= 0, codes[np.maximum(found.facility, 0)], -1)
+    return pd.DataFrame({
+        "demand_id": dem.ids.to_numpy(zero_copy_only=False).astype(object),
+        "nearest_facility_id": pd.Categorical.from_codes(nearest, categories=pd.Index(categories, dtype=object)),
+        "minutes": np.round(found.minutes, 6),
+        "covered": found.covered,
+    })
+
+
 def _write_adhoc(
-    table: pd.DataFrame, d: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, out: Path, *, geo_format: str,
-    csv: bool | None, clock: Stopwatch,
+    found: NearestMinutes, dem: PointArrays, fac: PointArrays, out: Path, *, geo_format: str, csv: bool | None,
+    clock: Stopwatch,
 ) -> list[Path]:
-    """Write the ad-hoc per-point results (see AUTO_GPKG_MAX_POINTS for what is written by default)."""
-    n = len(table)
+    """Write the ad-hoc per-point results (see AUTO_GPKG_MAX_POINTS for what is written by default): each file
+    once; the GeoParquet file straight from the arrays, the points as they were read."""
+    n = len(dem)
     written: list[Path] = []
     if geo_format == "auto":
         geo_format = "gpkg" if n <= AUTO_GPKG_MAX_POINTS else "parquet"
+    table = None
     if csv or (csv is None and n <= AUTO_GPKG_MAX_POINTS) or geo_format == "none":
+        from gisplan.outputs.people import for_people  # noqa: PLC0415 - only when a CSV is written
+
+        table = _adhoc_table(found, dem, fac)
         written.append(out / "demand_minutes.csv")
         write_atomic_csv(for_people(table, type_names={}), written[-1])
         clock.lap("write csv")
-    if geo_format != "none":
-        same = len(dem) == n and np.array_equal(dem["id"].to_numpy(dtype=object), table["demand_id"].to_numpy())
-        points = dem.geometry.to_numpy() if same else d.geometry.to_crs(STORAGE_CRS).to_numpy()  # as they were read
-        geo = gpd.GeoDataFrame(table.assign(access_m=np.round(d["access_m"].to_numpy(dtype=float), 3),
-                                            reached_road=d["snapped"].to_numpy(dtype=bool)),
-                               geometry=points, crs=STORAGE_CRS)
-        if geo_format == "parquet":
-            written.append(out / "demand_minutes.parquet")
-            write_atomic_parquet(geo, written[-1])
-        else:
-            written.append(out / "demand_minutes.gpkg")
-            write_atomic_gpkg({"demand_minutes": geo}, written[-1])
-        clock.lap(f"write {geo_format}")
+    access_m = np.round(found.access_m, 3)
+    if geo_format == "parquet":
+        written.append(out / "demand_minutes.parquet")
+        columns = {
+            "demand_id": dem.ids.cast(pa.large_string()),
+            "nearest_facility_id": _nearest_ids(found, fac).cast(pa.large_string()),
+            "minutes": pa.array(np.round(found.minutes, 6), from_pandas=True),  # NaN: null, as pandas wrote it
+            "covered": pa.array(found.covered),
+            "access_m": pa.array(access_m, from_pandas=True),
+            "reached_road": pa.array(found.snapped),
+        }
+        wkb = None if dem.layer is None else pa.array(shapely.to_wkb(dem.geometry()), type=pa.binary())
+        write_points_parquet(columns, dem.lon, dem.lat, written[-1], wkb=wkb)
+        clock.lap("write parquet")
+    elif geo_format == "gpkg":
+        frame = table if table is not None else _adhoc_table(found, dem, fac)
+        geo = gpd.GeoDataFrame(frame.assign(access_m=access_m, reached_road=found.snapped),
+                               geometry=dem.geometry(), crs=STORAGE_CRS)
+        written.append(out / "demand_minutes.gpkg")
+        write_atomic_gpkg({"demand_minutes": geo}, written[-1])
+        clock.lap("write gpkg")
     return written
 
 
 def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str, str]) -> None:
+    from gisplan.analysis.coverage import METHOD_LABELS  # noqa: PLC0415 - the scenario mode's
+    from gisplan.cli.options import format_table  # noqa: PLC0415
+
     units = result.units
     if result.network is not None:
         click.echo(_("roads: {summary}").format(summary=result.network.summary()))
@@ -331,7 +449,8 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 
 @click.command("coverage", epilog=_EPILOG)
 @click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-w", "--workspace", type=WORKSPACE, help="Workspace GeoPackage (default: the scenario's `workspace`).")
+@click.option("-w", "--workspace", type=_WorkspaceArg(),
+              help="Workspace GeoPackage (default: the scenario's `workspace`).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (scenario default: beside the workspace, <workspace>_coverage).")
 @click.option("--type", "types", multiple=True, help="Facility type id to measure (repeat); default: every "
@@ -356,7 +475,7 @@ def _print_result(result: CoverageResult, *, illustrative: bool, names: dict[str
 @click.option("--csv/--no-csv", "csv", default=None, help="Ad hoc: write demand_minutes.csv (default: up to "
               f"{AUTO_GPKG_MAX_POINTS:,} demand points; above, the GeoParquet file holds the same columns; with "
               "--geo-format none always).")
-@catalogue_option
+@_catalogue_option
 def coverage_command(
     scenario: Path | None, workspace: Workspace | None, out: Path | None, types: tuple[str, ...], method: str | None,
     no_polygons: bool, roads: Path | None, facilities: Path | None, demand: Path | None, crs: str | None,
@@ -373,6 +492,9 @@ def coverage_command(
     """
     adhoc = [roads, facilities, demand]
     if scenario is None and workspace is not None and all(a is None for a in adhoc):
+        from gisplan.cli.options import catalogue_for  # noqa: PLC0415 - the scenario mode's
+        from gisplan.workflows.workspace import workspace_scenario  # noqa: PLC0415
+
         sc = workspace_scenario(workspace, catalogue_for(None, catalogue_files))
         _scenario_coverage(sc, workspace, out, types, method, no_polygons, minutes, catalogue_files)
         return
@@ -387,6 +509,8 @@ def coverage_command(
     if any(a is not None for a in adhoc):
         msg = _("--roads/--facilities/--demand are for the ad-hoc mode; with a SCENARIO, its layers are used.")
         raise click.UsageError(msg)
+    from gisplan.config import load_scenario  # noqa: PLC0415 - the scenario mode's
+
     sc = load_scenario(scenario)
     _scenario_coverage(sc, workspace, out, types, method, no_polygons, minutes, catalogue_files, imported=False)
 
@@ -396,6 +520,13 @@ def _scenario_coverage(
     no_polygons: bool, minutes: float | None, catalogue_files: tuple[Path, ...], *, imported: bool = True,
 ) -> None:
     """Coverage of a scenario's workspace (its layers imported first unless `imported`), written and printed."""
+    from gisplan.cli.options import catalogue_for, import_scenario  # noqa: PLC0415 - the scenario mode's
+    from gisplan.cli.progressbar import close, progress_sink  # noqa: PLC0415
+    from gisplan.outputs.coverage import write_coverage  # noqa: PLC0415
+    from gisplan.store import open_workspace  # noqa: PLC0415
+    from gisplan.workflows.coverage import coverage_for_scenario  # noqa: PLC0415
+    from gisplan.workflows.workspace import with_minutes  # noqa: PLC0415
+
     clock = Stopwatch()
     if method is not None:
         sc = replace(sc, coverage=replace(sc.coverage, method=CoverageMethod(method)))
