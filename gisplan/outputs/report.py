@@ -38,7 +38,7 @@ from gisplan.outputs.report_maps import (
     gap_map,
     overview_map,
     project_layers,
-    site_map,
+    site_maps,
 )
 from gisplan.outputs.report_tables import (
     SITE_PAGES_PER_ROW,
@@ -210,8 +210,9 @@ def _site_pages(geo: ProjectedLayers, sites: Table) -> tuple[SitePage, ...]:
     props = props.set_index(props["site_id"].astype(str).to_numpy())
     chosen = props.loc[first["站点编号"].astype(str).tolist()]
     areas = _areas(geo, chosen)
+    maps = site_maps(geo, [(site, area) for (_j, site), area in zip(chosen.iterrows(), areas, strict=True)])
     pages = []
-    for (_i, row), (_j, site), area in zip(first.iterrows(), chosen.iterrows(), areas, strict=True):
+    for (_i, row), area, png in zip(first.iterrows(), areas, maps, strict=True):
         fields: tuple[tuple[str, str], ...] = (
             ("指标", row["指标"] + (f"（同时服务：{row['同时服务的指标']}）" if row["同时服务的指标"] else "")),
             ("序号 / 建设年份", f"{row['序号']} / {row['建设年份']}"), ("设施类型", str(row["设施类型"])),
@@ -224,7 +225,7 @@ def _site_pages(geo: ProjectedLayers, sites: Table) -> tuple[SitePage, ...]:
             fields += (("服务范围", f"{area.minutes:g} 分钟（{_profile_name(data, area.profile)}），"
                                      f"约 {area.area_km2:.1f} km²，范围内需求点 {len(area.reached)} 个"),)
         heading = f"{row['指标']} 第 {row['序号']} 处：{row['镇街']} {row['村（社区）']}"
-        pages.append(SitePage(heading, fields, str(row["选址理由"]), Figure(heading, site_map(geo, site, area)),
+        pages.append(SitePage(heading, fields, str(row["选址理由"]), Figure(heading, png),
                               str(row["站点编号"]), area))
     return tuple(pages)
 
