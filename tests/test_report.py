@@ -370,3 +370,29 @@ def test_osm_road_attribution_in_the_sources(run_out: tuple[Path, Path, Path], t
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     sources = html[html.index('id="sources"'):]
     assert "© OpenStreetMap contributors, ODbL 1.0" in sources
+
+
+def test_maps_go_into_the_pdf_without_being_compressed_again() -> None:
+    """The PDF's map images are the PNGs' own compressed rows: WeasyPrint's image cache is filled with them (if
+    a WeasyPrint update changes its images, this fails instead of the report silently getting slower)."""
+    import io
+    import zlib
+
+    import weasyprint
+    from PIL import Image
+
+    from gisplan.outputs.report import MAP_SCHEME, _map_images, png_rows
+
+    pngs = []
+    for colour, size in (("red", (30, 20)), ("#1565c0", (7, 11))):
+        buf = io.BytesIO()
+        Image.new("RGB", size, colour).save(buf, format="PNG", compress_level=3)
+        pngs.append(buf.getvalue())
+    cache = _map_images(pngs, weasyprint.DEFAULT_OPTIONS)
+    assert {f"{MAP_SCHEME}:0", f"{MAP_SCHEME}:1"} <= cache.keys()
+    stream = cache[f"{MAP_SCHEME}:1"].get_x_object(interpolate=True, dpi_ratio=1)
+    data = b"".join(bytes(part.data) if hasattr(part, "data") else bytes(part) for part in stream.stream)
+    assert data == png_rows(pngs[1])
+    assert len(zlib.decompress(data)) == 11 * (1 + 3 * 7)  # a filter byte and RGB for each row
+    assert stream.extra["Width"] == 7
+    assert stream.extra["DecodeParms"]["Colors"] == 3
