@@ -396,3 +396,22 @@ def test_maps_go_into_the_pdf_without_being_compressed_again() -> None:
     assert len(zlib.decompress(data)) == 11 * (1 + 3 * 7)  # a filter byte and RGB for each row
     assert stream.extra["Width"] == 7
     assert stream.extra["DecodeParms"]["Colors"] == 3
+
+
+def test_the_html_is_parsed_as_xml(run_out: tuple[Path, Path, Path]) -> None:
+    """The template writes well-formed XHTML, so the PDF's HTML is parsed by Python's XML parser (a few ms) and
+    not WeasyPrint's pure-Python HTML5 parser; HTML that is not well-formed still goes to WeasyPrint's."""
+    from xml.etree import ElementTree
+
+    import weasyprint
+
+    from gisplan.outputs.report import _parsed
+
+    html = (run_out[2] / "report.html").read_text(encoding="utf-8")
+    assert ElementTree.fromstring(html).tag == "html"
+    document = _parsed(html, None)
+    assert document.etree_element.find("body") is not None
+    assert document.etree_element.find(".//{http://www.w3.org/2000/svg}svg") is not None  # the coverage curve
+    broken = _parsed("<html><body><p>村\x01</p></body></html>", None)
+    assert isinstance(broken, weasyprint.HTML)
+    assert broken.etree_element.find(".//p").text == "村\x01"
