@@ -20,6 +20,14 @@ Measured 2026-12-01 on the shared 2-core machine, results already there, this co
 before measured 19.9 s CPU on the quiet machine (load 0.9), so this is about 15–16 s there: the goal is not shown
 to be met.
 
+Measured 2026-12-02 on the shared 2-core machine at a load average of 6–8, this code and the code before (commit
+ef42c9b, which measured 14.9–16.5 s CPU on the quiet machine) alternating on the same results, two runs each: whole
+report 14.39, 14.15, 14.89, 14.93 s CPU against 17.27, 19.21, 17.33, 18.10 s (0.81×) — PDF 7.2–7.8 against
+9.1–10.3 s (55 pages against 57), maps and tables 4.5–4.9 against 5.1–5.9, Excel 0.52–0.56 against 1.07–1.21, Word
+0.5–0.6 and reading 1.0–1.1 as before; so about 12–13 s on the quiet machine: ≤ 15 s with its noise, the ≤ 12 s
+aimed at not shown. Old code: ``git -C /work/main archive ef42c9b | tar -x -C /tmp/old`` (its ``work`` folder
+linked to this one's), then ``cd /tmp/old && PYTHONPATH=$PWD python bench/bench_report.py --out SAME``.
+
 Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_report.py [--out out/yongchuan] [--floor]``.
 """
 

@@ -370,3 +370,48 @@ def test_osm_road_attribution_in_the_sources(run_out: tuple[Path, Path, Path], t
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     sources = html[html.index('id="sources"'):]
     assert "© OpenStreetMap contributors, ODbL 1.0" in sources
+
+
+def test_maps_go_into_the_pdf_without_being_compressed_again() -> None:
+    """The PDF's map images are the PNGs' own compressed rows: WeasyPrint's image cache is filled with them (if
+    a WeasyPrint update changes its images, this fails instead of the report silently getting slower)."""
+    import io
+    import zlib
+
+    import weasyprint
+    from PIL import Image
+
+    from gisplan.outputs.report import MAP_SCHEME, _map_images, png_rows
+
+    pngs = []
+    for colour, size in (("red", (30, 20)), ("#1565c0", (7, 11))):
+        buf = io.BytesIO()
+        Image.new("RGB", size, colour).save(buf, format="PNG", compress_level=3)
+        pngs.append(buf.getvalue())
+    cache = _map_images(pngs, weasyprint.DEFAULT_OPTIONS)
+    assert {f"{MAP_SCHEME}:0", f"{MAP_SCHEME}:1"} <= cache.keys()
+    stream = cache[f"{MAP_SCHEME}:1"].get_x_object(interpolate=True, dpi_ratio=1)
+    data = b"".join(bytes(part.data) if hasattr(part, "data") else bytes(part) for part in stream.stream)
+    assert data == png_rows(pngs[1])
+    assert len(zlib.decompress(data)) == 11 * (1 + 3 * 7)  # a filter byte and RGB for each row
+    assert stream.extra["Width"] == 7
+    assert stream.extra["DecodeParms"]["Colors"] == 3
+
+
+def test_the_html_is_parsed_as_xml(run_out: tuple[Path, Path, Path]) -> None:
+    """The template writes well-formed XHTML, so the PDF's HTML is parsed by Python's XML parser (a few ms) and
+    not WeasyPrint's pure-Python HTML5 parser; HTML that is not well-formed still goes to WeasyPrint's."""
+    from xml.etree import ElementTree
+
+    import weasyprint
+
+    from gisplan.outputs.report import _parsed
+
+    html = (run_out[2] / "report.html").read_text(encoding="utf-8")
+    assert ElementTree.fromstring(html).tag == "html"
+    document = _parsed(html, None)
+    assert document.etree_element.find("body") is not None
+    assert document.etree_element.find(".//{http://www.w3.org/2000/svg}svg") is not None  # the coverage curve
+    broken = _parsed("<html><body><p>村\x01</p></body></html>", None)
+    assert isinstance(broken, weasyprint.HTML)
+    assert broken.etree_element.find(".//p").text == "村\x01"

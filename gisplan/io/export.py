@@ -4,7 +4,9 @@ text cells stay text, and a staging folder that puts a whole export in place onl
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -21,7 +23,7 @@ from gisplan.io.atomic import FORMULA_PREFIXES
 from gisplan.settings import gpkg_dataset_options
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 __all__ = ["FORMULA_PREFIXES", "STAGE_PREFIX", "stage_files", "write_vector_file", "write_xlsx"]
 
@@ -49,6 +51,8 @@ def _cell(value: Any) -> Any:
         return None
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
         return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
     return value
 
 
@@ -59,25 +63,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _put(sheet: Any, value: Any, number_format: str | None) -> Any:
-    """One cell of a write-only sheet: text as text (never a formula, whatever it starts with), numbers with
-    `number_format`; a plain value where no style is needed (most text)."""
-    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - only needed for XLSX output
-    from openpyxl.styles import Alignment  # noqa: PLC0415
-
-    if isinstance(value, str):
-        if not value.startswith(FORMULA_PREFIXES):
-            return value  # openpyxl stores a str that is not a formula as text
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # text, whatever it starts with
-        cell.alignment = Alignment(horizontal="left")
-        cell.quotePrefix = True  # Excel/WPS keep it text when the cell is edited
-        return cell
-    if number_format is not None and isinstance(value, int | float) and not isinstance(value, bool):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = number_format
-        return cell
-    return value
+def _sheet_names(titles: Iterable[str]) -> list[str]:
+    """Excel's sheet names for `titles`: at most 31 characters, none of ``[]:*?/\\``, unique (a number is added,
+    as openpyxl did)."""
+    names: list[str] = []
+    for title in titles:
+        base = "".join("_" if c in "[]:*?/\\" else c for c in str(title))[:31] or "Sheet"
+        name, n = base, 1
+        while name.casefold() in {m.casefold() for m in names}:
+            name = f"{base[:31 - len(str(n))]}{n}"
+            n += 1
+        names.append(name)
+    return names
 
 
 def write_xlsx(
@@ -99,48 +96,63 @@ def write_xlsx(
         Turn the filter buttons on in every sheet's header row.
 
     The header row is frozen and bold in every sheet, and columns are widened to their header. The workbook is
-    written in openpyxl's write-only mode (rows streamed to the file; a cell object only where a style is needed).
+    written by XlsxWriter row by row (``constant_memory``: each row goes to the file as it is written), every
+    string with ``write_string`` — never parsed as a formula, number or URL; one that starts like a formula
+    (``=``, ``+``, ``-``, ``@``) also gets Excel's quote prefix, so that it stays text when the cell is edited.
     """
-    from openpyxl import Workbook  # noqa: PLC0415 - only needed for XLSX output
-    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
-    from openpyxl.styles import Font  # noqa: PLC0415
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415
+    import xlsxwriter  # noqa: PLC0415 - only needed for XLSX output
 
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for title, frame in sheets.items():
-        sheet = book.create_sheet(title=title[:31])
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                           "strings_to_formulas": False, "strings_to_urls": False,
+                                           "remove_timezone": True})
+    bold = book.add_format({"bold": True})
+    quoted = book.add_format({"quote_prefix": True, "align": "left"})
+    date_format = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    number_format_of: dict[str, Any] = {}
+    for name, (title, frame) in zip(_sheet_names(sheets), sheets.items(), strict=True):
+        sheet = book.add_worksheet(name)
         formats = (number_formats or {}).get(title, {})
         as_text = set((text_columns or {}).get(title, ()))
-        sheet.freeze_panes = "A2"  # the sheet's view, widths and filter go before its first row
-        for j, name in enumerate(frame.columns, start=1):
-            sheet.column_dimensions[get_column_letter(j)].width = min(40, max(8, 2 * len(str(name)) + 2))
+        sheet.freeze_panes(1, 0)
+        for j, c in enumerate(frame.columns):
+            sheet.set_column(j, j, min(40, max(8, 2 * len(str(c)) + 2)))
+            sheet.write_string(0, j, str(c), bold)
         if filters and len(frame.columns):
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
-        header = []
-        for c in frame.columns:
-            cell = WriteOnlyCell(sheet, value=str(c))
-            cell.data_type = "s"
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        column_formats = [formats.get(str(c)) for c in frame.columns]
+            sheet.autofilter(0, 0, len(frame), len(frame.columns) - 1)
+        for c in set(formats.values()) - number_format_of.keys():
+            number_format_of[c] = book.add_format({"num_format": c})
+        column_formats = [number_format_of.get(formats.get(str(c), "")) for c in frame.columns]
         column_text = [c in as_text for c in frame.columns]
-        for row in frame.itertuples(index=False):
-            cells = []
-            for raw, text, number_format in zip(row, column_text, column_formats, strict=True):
-                value = _cell(raw)
-                if value is not None and text and not isinstance(value, str):
-                    value = _text(value)
-                cells.append(_put(sheet, value, number_format))
-            sheet.append(cells)
+        for i, row in enumerate(frame.itertuples(index=False), start=1):
+            for j, (raw, text, number_format) in enumerate(zip(row, column_text, column_formats, strict=True)):
+                _put(sheet, i, j, _cell(raw), text=text, number_format=number_format, quoted=quoted,
+                     date_format=date_format)
     if notes:
-        sheet = book.create_sheet(title="说明")
-        for note in notes:
-            cell = WriteOnlyCell(sheet, value=note)
-            cell.data_type = "s"
-            sheet.append([cell])
-    book.save(path)
+        sheet = book.add_worksheet("说明")
+        for i, note in enumerate(notes):
+            sheet.write_string(i, 0, str(note))
+    book.close()
+
+
+def _put(sheet: Any, i: int, j: int, value: Any, *, text: bool, number_format: Any, quoted: Any,
+         date_format: Any) -> None:
+    """One cell: text as text (never a formula, whatever it starts with), numbers with `number_format`, nothing
+    for a missing value."""
+    if value is None:
+        return
+    if text and not isinstance(value, str):
+        value = _text(value)
+    if isinstance(value, str):
+        sheet.write_string(i, j, value, quoted if value.startswith(FORMULA_PREFIXES) else None)
+    elif isinstance(value, bool):
+        sheet.write_boolean(i, j, value)
+    elif isinstance(value, int | float):
+        if math.isfinite(value):  # an infinite ratio stays empty, as a missing one
+            sheet.write_number(i, j, value, number_format)
+    elif isinstance(value, dt.datetime | dt.date):
+        sheet.write_datetime(i, j, value, date_format)
+    else:
+        sheet.write_string(i, j, str(value))
 
 
 STAGE_PREFIX = ".gisplan-export-"

@@ -33,6 +33,8 @@ from gisplan.errors import ConfigError
 from gisplan.i18n import _
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
     from matplotlib.axes import Axes
     from numpy.typing import NDArray
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from gisplan.outputs.report_data import ReportData
 
 __all__ = ["ProjectedLayers", "cjk_font", "coverage_chart_svg", "coverage_map", "gap_map", "overview_map",
-           "project_layers", "site_map"]
+           "project_layers", "site_maps"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +90,8 @@ def _nice_length(width_m: float) -> float:
     return float(next(m * power for m in (5, 2, 1) if m * power <= raw))
 
 
-def _decorate(
-    ax: Axes, crs: str, handles: list[Patch | Line2D], *, legend_title: str = "图例", below: Figure | None = None,
-) -> None:
-    """North arrow, scale bar, legend (under the map, in the figure `below`, when given) and the CRS on a map in
-    metres."""
+def _scale_bar(ax: Axes) -> None:
+    """A scale bar at the lower left of a map in metres (set its limits first)."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = _nice_length(x1 - x0)
@@ -104,16 +103,26 @@ def _decorate(
     label = f"{length / 1000:g} 千米" if length >= 1000 else f"{length:g} 米"
     ax.text(bx, by + 2 * h, "0", fontsize=6, zorder=9)
     ax.text(bx + length, by + 2 * h, label, fontsize=6, ha="center", zorder=9)
-    # the north arrow: the letter and an arrow patch drawn from just above it (an annotation's arrow is clipped to
-    # its text's box by Bézier splitting on every draw, 10 ms a map)
-    ax.text(0.95, 0.86, "北", transform=ax.transAxes, ha="center", va="center", fontsize=9, fontweight="bold")
+
+
+def _north_and_crs(ax: Axes, crs: str) -> None:
+    """The north arrow at the upper right and the coordinate system at the lower right of a map."""
+    # the letter and an arrow patch drawn from just above it (an annotation's arrow is clipped to its text's box
+    # by Bézier splitting on every draw, 10 ms a map); the z-orders put them over the layers of the same default
+    # z-order whether they are added before the layers (the site maps) or after
+    ax.text(0.95, 0.86, "北", transform=ax.transAxes, ha="center", va="center", fontsize=9, fontweight="bold",
+            zorder=3.5)
     ax.add_patch(FancyArrowPatch((0.95, 0.885), (0.95, 0.96), transform=ax.transAxes, arrowstyle="-|>",
-                                 mutation_scale=9, color="black", lw=1.2, shrinkA=0, shrinkB=0))
+                                 mutation_scale=9, color="black", lw=1.2, shrinkA=0, shrinkB=0, zorder=1.5))
     ax.text(0.99, 0.01, _crs_label(crs), transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
-    if handles and below is not None:
-        _legend_below(below, handles, legend_title, top=ax.get_position().y0)
-    elif handles:
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1}, zorder=3.5)
+
+
+def _decorate(ax: Axes, crs: str, handles: list[Patch | Line2D], *, legend_title: str = "图例") -> None:
+    """North arrow, scale bar, legend (in a box at the upper left) and the CRS on a map in metres."""
+    _scale_bar(ax)
+    _north_and_crs(ax, crs)
+    if handles:
         _legend_inside(ax, handles, legend_title)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -176,9 +185,9 @@ def _legend_inside(ax: Axes, handles: list[Patch | Line2D], title: str) -> None:
                 va="center", fontsize=6, zorder=11)
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, canvas: FigureCanvasAgg | None = None) -> bytes:
     """The figure as an RGB PNG: without the alpha channel WeasyPrint embeds one image stream, not two."""
-    canvas = FigureCanvasAgg(fig)
+    canvas = canvas if canvas is not None else FigureCanvasAgg(fig)
     fig.set_dpi(_DPI)
     canvas.draw()  # type: ignore[no-untyped-call]
     rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
@@ -385,57 +394,83 @@ def _outline(ax: Axes, frame: gpd.GeoDataFrame | None, box: tuple[float, float, 
     _add_lines(ax, lines, **style)
 
 
-def site_map(geo: ProjectedLayers, site: pd.Series, area: SiteArea | None, *, radius_m: float = 1500.0) -> bytes:
-    """A small map of one proposed site: its service area (`area`, the road reached within the type's threshold),
-    the demand points nearby (covered today, newly reached by the site, still uncovered), the existing facilities
-    of its type with the nearest one marked, the village (community) the site is in and the township boundaries."""
+def site_maps(geo: ProjectedLayers, sites: Sequence[tuple[pd.Series, SiteArea | None]], *,
+              radius_m: float = 1500.0) -> list[bytes]:
+    """A small map of each proposed site (a row of the proposals layer, with its service area or None): its
+    service area (the road reached within the type's threshold), the demand points nearby (covered today, newly
+    reached by the site, still uncovered), the existing facilities of its type with the nearest one marked, the
+    village (community) the site is in and the township boundaries.
+
+    The maps share one figure: its axes, north arrow and coordinate-system note are made once, and each site's
+    layers, scale bar and legend are drawn on it and removed again (a new figure and axes cost about 30 ms a map,
+    and the canvas keeps the size of the texts it has measured).
+    """
+    with mpl.rc_context(_rc()):
+        fig, ax = _figure(4.2, 4.9, bottom=0.17)
+        _north_and_crs(ax, geo.data.crs)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal")
+        canvas = FigureCanvasAgg(fig)
+        fixed = {id(a) for a in (*ax.get_children(), *fig.get_children())}
+        pngs = []
+        for site, area in sites:
+            _draw_site(geo, ax, site, area, radius_m=radius_m)
+            pngs.append(_png(fig, canvas))
+            for artist in (*ax.get_children(), *fig.get_children()):
+                if id(artist) not in fixed:
+                    artist.remove()
+        return pngs
+
+
+def _draw_site(geo: ProjectedLayers, ax: Axes, site: pd.Series, area: SiteArea | None, *, radius_m: float) -> None:
+    """One site's layers, scale bar and legend (below the map) on the shared site-map axes."""
     data = geo.data
+    fig = ax.get_figure(root=True)
     type_id = str(site["facility_type"])
     here = gpd.GeoSeries(gpd.points_from_xy([float(site["lon"])], [float(site["lat"])]), crs="EPSG:4326")
     cx, cy = shapely.get_coordinates(here.to_crs(data.crs).to_numpy())[0]
     pts = geo.facilities.get(type_id)
     box = _site_box(cx, cy, area, radius_m=radius_m)
-    with mpl.rc_context(_rc()):
-        fig, ax = _figure(4.2, 4.9, bottom=0.17)
-        handles: list[Patch | Line2D] = []
-        if area is not None and not shapely.is_empty(area.polygon):
-            _add_polygons(ax, np.array([area.polygon]), facecolor="#90caf9", alpha=0.55, edgecolor="#1565c0",
-                          linewidth=0.6, zorder=2)
-            profile = data.profiles.get(area.profile)
-            how = profile.name_zh if profile is not None else area.profile
-            handles.append(Patch(facecolor="#90caf9", edgecolor="#1565c0", alpha=0.55,
-                                 label=f"新址{area.minutes:g}分钟服务范围（{how}）"))
-        if geo.demand is not None:
-            d = geo.demand
-            xy = shapely.get_coordinates(d.geometry.to_numpy())
-            inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
-            column = f"covered_{type_id}"
-            now = d[column].astype(bool).to_numpy() if column in d else np.zeros(len(d), dtype=bool)
-            new = np.zeros(len(d), dtype=bool)
-            if area is not None:
-                new[area.reached] = True
-            for mask, colour, label in ((inside & now, "#2e7d32", "现已覆盖的需求点"),
-                                        (inside & new & ~now, "#0d47a1", "新址新增覆盖的需求点"),
-                                        (inside & ~new & ~now, "#c62828", "仍未覆盖的需求点")):
-                ax.scatter(xy[mask, 0], xy[mask, 1], s=2.5, color=colour, linewidths=0, zorder=3)
-                handles.append(Line2D([], [], marker="o", color=colour, lw=0, markersize=3, label=label))
-        _outline(ax, geo.district, box, color="#333333", linewidth=1.0, zorder=4)
-        _outline(ax, geo.townships, box, color="#555555", linewidth=0.6, linestyle="--", zorder=4)
-        handles.append(Line2D([], [], color="#555555", lw=0.6, ls="--", label="镇街界"))
-        village = _village_of(geo, cx, cy)
-        if village is not None:
-            _add_lines(ax, shapely.boundary(np.array([village[0]])), color="#6a1b9a", linewidth=1.2, zorder=4)
-            handles.append(Line2D([], [], color="#6a1b9a", lw=1.2, label=f"所在村（社区）：{village[1]}"))
-        if pts is not None and len(pts):
-            _nearest_facility(ax, pts, (cx, cy), box)
-            handles.append(Line2D([], [], marker="^", color="#1565c0", lw=0, markersize=4,
-                                  label=f"现有{data.type_name(type_id)}"))
-        ax.scatter([cx], [cy], s=70, marker="*", color="#d50000", zorder=8, linewidths=0)
-        handles.append(Line2D([], [], marker="*", color="#d50000", lw=0, markersize=7, label="建议选址"))
-        ax.set_xlim(box[0], box[2])
-        ax.set_ylim(box[1], box[3])
-        _decorate(ax, data.crs, handles, below=fig)
-        return _png(fig)
+    handles: list[Patch | Line2D] = []
+    if area is not None and not shapely.is_empty(area.polygon):
+        _add_polygons(ax, np.array([area.polygon]), facecolor="#90caf9", alpha=0.55, edgecolor="#1565c0",
+                      linewidth=0.6, zorder=2)
+        profile = data.profiles.get(area.profile)
+        how = profile.name_zh if profile is not None else area.profile
+        handles.append(Patch(facecolor="#90caf9", edgecolor="#1565c0", alpha=0.55,
+                             label=f"新址{area.minutes:g}分钟服务范围（{how}）"))
+    if geo.demand is not None:
+        d = geo.demand
+        xy = shapely.get_coordinates(d.geometry.to_numpy())
+        inside = (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
+        column = f"covered_{type_id}"
+        now = d[column].astype(bool).to_numpy() if column in d else np.zeros(len(d), dtype=bool)
+        new = np.zeros(len(d), dtype=bool)
+        if area is not None:
+            new[area.reached] = True
+        for mask, colour, label in ((inside & now, "#2e7d32", "现已覆盖的需求点"),
+                                    (inside & new & ~now, "#0d47a1", "新址新增覆盖的需求点"),
+                                    (inside & ~new & ~now, "#c62828", "仍未覆盖的需求点")):
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=2.5, color=colour, linewidths=0, zorder=3)
+            handles.append(Line2D([], [], marker="o", color=colour, lw=0, markersize=3, label=label))
+    _outline(ax, geo.district, box, color="#333333", linewidth=1.0, zorder=4)
+    _outline(ax, geo.townships, box, color="#555555", linewidth=0.6, linestyle="--", zorder=4)
+    handles.append(Line2D([], [], color="#555555", lw=0.6, ls="--", label="镇街界"))
+    village = _village_of(geo, cx, cy)
+    if village is not None:
+        _add_lines(ax, shapely.boundary(np.array([village[0]])), color="#6a1b9a", linewidth=1.2, zorder=4)
+        handles.append(Line2D([], [], color="#6a1b9a", lw=1.2, label=f"所在村（社区）：{village[1]}"))
+    if pts is not None and len(pts):
+        _nearest_facility(ax, pts, (cx, cy), box)
+        handles.append(Line2D([], [], marker="^", color="#1565c0", lw=0, markersize=4,
+                              label=f"现有{data.type_name(type_id)}"))
+    ax.scatter([cx], [cy], s=70, marker="*", color="#d50000", zorder=8, linewidths=0)
+    handles.append(Line2D([], [], marker="*", color="#d50000", lw=0, markersize=7, label="建议选址"))
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
+    _scale_bar(ax)
+    _legend_below(fig, handles, "图例", top=ax.get_position().y0)  # type: ignore[arg-type]
 
 
 def _nearest_facility(ax: Axes, pts: gpd.GeoSeries, at: tuple[float, float],

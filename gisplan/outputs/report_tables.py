@@ -428,19 +428,19 @@ def rest_sites(sites: Table) -> Table:
 
 
 def rest_sites_brief(sites: Table) -> Table:
-    """The same rows as :func:`rest_sites` in four cells each, for the PDF: which row and rank (year, type),
-    where (township and village), the coordinates in both systems, and the people reached with the rationale.
-    WeasyPrint's time follows the number of cells: 4 cells a row instead of 10 lay 400 sites out in a
-    third of the time (bench/bench_report.py)."""
+    """The same rows as :func:`rest_sites` in two cells each, for the PDF: the site (which row and rank, year and
+    type; township and village; the coordinates in both systems), and the people reached with the rationale.
+    WeasyPrint's time follows the number of cells, not the text in them: 4 cells a row instead of 10 laid 400
+    sites out in a third of the time, and 2 instead of 4 take about 40 % less again (bench/bench_report.py)."""
     rest = rest_sites(sites)
     f = rest.frame
     if len(f) == 0 or "指标（同时服务）" not in f:
         return rest
     frame = pd.DataFrame({
-        "指标 · 序号（年份）· 设施类型": f["指标（同时服务）"] + " 第" + f["序号"].astype(str) + "处（"
-                                     + f["年份"].astype(str) + "年）" + f["设施类型"],
-        "镇街 村（社区）": f["镇街"] + " " + f["村（社区）"],
-        "坐标 WGS84 / GCJ-02（经度, 纬度）": f["WGS84 经度, 纬度"] + " / " + f["GCJ-02 经度, 纬度"],
+        "指标 · 序号（年份）· 设施类型；镇街 村（社区）；坐标 WGS84 / GCJ-02（经度, 纬度）":
+            f["指标（同时服务）"] + " 第" + f["序号"].astype(str) + "处（" + f["年份"].astype(str) + "年）"
+            + f["设施类型"] + "；" + f["镇街"] + " " + f["村（社区）"] + "；" + f["WGS84 经度, 纬度"] + " / "
+            + f["GCJ-02 经度, 纬度"],
         # the rationale without its opening "新增覆盖…人（60岁以上…）；", which the numbers before it already say
         "新增覆盖 人口/户/60岁以上；选址理由": f["新增覆盖 人口/户/60岁以上"] + "；"
         + f["选址理由"].str.replace(r"^新增覆盖[^；]*；", "", regex=True),
