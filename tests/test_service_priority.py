@@ -182,3 +182,25 @@ def test_only_the_search_path_skips_the_gate() -> None:
     assert answered == ["/places/search", "/collections/townships/items", "/collections/townships/items/1",
                         "/places/standard-names", "/places/search", "lifespan"]
     assert taken == ["1", "2", "3", "4"]  # every HTTP request but the search GET took a turn; not the lifespan
+
+
+def test_a_new_event_loop_starts_with_a_free_gate() -> None:
+    turns = Turns()
+    loop = asyncio.new_event_loop()
+    waiting: list[asyncio.Task[None]] = []
+
+    async def stranded() -> None:  # the loop stops while requests hold and wait for the turn
+        waiting.extend(asyncio.create_task(turns.take()) for _ in range(3))
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(stranded())
+    assert turns.waiting >= 1
+    loop.close()  # without running the waiters again (a test client's loop that ended)
+    for task in waiting:
+        task._log_destroy_pending = False  # type: ignore[attr-defined]  # stranded on purpose: no warning
+
+    async def fresh() -> None:
+        await asyncio.wait_for(turns.take(), 1)
+
+    asyncio.run(fresh())
+    assert turns.waiting == 0

@@ -36,6 +36,7 @@ class Turns:
     def __init__(self) -> None:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._busy = False  # a release is scheduled, or a released request has not started yet
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the waiters (a test client may start others)
 
     @property
     def waiting(self) -> int:
@@ -45,6 +46,9 @@ class Turns:
     async def take(self) -> None:
         """Wait for the turn; return when it is the caller's (the next waiter is then released on the next pass)."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop: nothing of the last one's can be released any more
+            self._loop, self._busy = loop, False
+            self._waiters.clear()
         turn = loop.create_future()
         self._waiters.append(turn)
         if not self._busy:
