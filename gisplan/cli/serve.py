@@ -28,7 +28,8 @@ Examples:
 In QGIS: Layer → Add Layer → Add WFS / OGC API – Features Layer, URL http://127.0.0.1:8000/.
 Collections are the workspace's spatial layers; boundary lines, markers and inspections are left out unless
 --include-boundaries (boundary data is sensitive). Pages: /collections/NAME/items?bbox=…&limit=…&offset=…, in a
-stable order. Place names: /places/search?q=…, /places/standard-names, /places/announcements (public).
+stable order. Place names: /places/search?q=…, /places/standard-names, /places/announcements (public);
+searches are answered ahead of feature pages and edits (the public search box is interactive).
 Edits (Authorization: Bearer TOKEN): PATCH /collections/NAME/items/ID with {"version": V, "properties": {…}}
 (reviewer, admin; 409 when the row changed since version V); the naming workflow under /naming/applications
 (applicant submits; reviewer reviews, rejects, approves, announces); GET /audit (admin). A PostGIS workspace is

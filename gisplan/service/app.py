@@ -2,7 +2,8 @@
 
 Around every request: a request id (``X-Request-Id``), a body size limit (413 with JSON), a catch-all that logs an
 unexpected error with its request id and answers 500 JSON (never a stack trace), CORS closed unless origins are
-named, and — for every write, allowed or refused — a row in the workspace's ``service_audit`` table.
+named, a row in the workspace's ``service_audit`` table for every write (allowed or refused), and place-name search
+answered ahead of the other requests (:mod:`gisplan.service.priority`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gisplan.service.features import add_feature_routes
 from gisplan.service.freshness import LayerClock
 from gisplan.service.naming import add_naming_routes
 from gisplan.service.places import add_place_routes
+from gisplan.service.priority import SearchFirst
 from gisplan.store import GeoPackageWorkspace
 from gisplan.store.servicetables import append_audit
 
@@ -224,5 +226,6 @@ def create_app(
         return schema
 
     app.openapi = openapi_with_bearer  # type: ignore[method-assign]
+    app.add_middleware(SearchFirst)  # place-name search ahead of pages and edits (gisplan.service.priority)
     app.add_middleware(_Guard, max_body_bytes=max_body_bytes, workspace=workspace, audit=writable, clock=clock)
     return app
