@@ -361,36 +361,64 @@ _Pairs = tuple["NDArray[np.int64]", "NDArray[np.float64]"]
 #: cutoff): the rows of one run share their candidates and the existing facilities of their type, and one
 #: site's minutes do not depend on the other sites (each source is its own search), so each site's search runs
 #: once a run (the 永川 run's seven models ask for 12,874 sites; 6,792 are searched)
-_PAIRS: dict[tuple[int, int, int, float, float], tuple[tuple[object, ...], dict[tuple[float, float], _Pairs]]] = {}
+_Sites = dict[tuple[float, float], _Pairs]
+_PAIRS: dict[tuple[int, int, int, float, float],
+             tuple[tuple[object, ...], _Sites, dict[tuple[float, float], threading.Event]]] = {}
 
 
 def _site_pairs(
     network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, sxy: NDArray[np.float64], *,
     threshold_minutes: float, max_snap_m: float,
 ) -> list[_Pairs]:
-    """The pairs of each site at `sxy` (network CRS): searched for the sites not met before in this run."""
+    """The pairs of each site at `sxy` (network CRS): searched for the sites not met before in this run. A site
+    another thread is searching is waited for, not searched twice (the types' rows run side by side)."""
     key = (id(network), id(profile), id(demand), float(max_snap_m), float(threshold_minutes))
+    at = list(zip(sxy[:, 0].tolist(), sxy[:, 1].tolist(), strict=True))
     with _CACHE_LOCK:
         if key not in _PAIRS:
             while len(_PAIRS) >= 8:  # a few profiles and thresholds per run
                 _PAIRS.pop(next(iter(_PAIRS)))
-            _PAIRS[key] = ((network, profile, demand), {})
-        known = _PAIRS[key][1]
-        at = list(zip(sxy[:, 0].tolist(), sxy[:, 1].tolist(), strict=True))
-        new = list(dict.fromkeys(xy for xy in at if xy not in known))
-    if new:  # searched outside the lock (a site another thread searches meanwhile gets the same pairs)
-        index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
-        nxy = np.asarray(new, dtype=np.float64).reshape(-1, 2)
-        ssnap = snap_points(index, nxy[:, 0], nxy[:, 1], max_snap_m=max_snap_m)
-        pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
-        source = pairs["source"].to_numpy(np.int64)
-        order = np.argsort(source, kind="stable")  # by source, each in the order found
-        bounds = np.cumsum(np.bincount(source, minlength=len(new)))[:-1]
-        demand_of = np.split(pairs["demand"].to_numpy(np.int64)[order], bounds)
-        minutes_of = np.split(pairs["minutes"].to_numpy(np.float64)[order], bounds)
+            _PAIRS[key] = ((network, profile, demand), {}, {})
+        _, known, running = _PAIRS[key]
+        missing = [xy for xy in dict.fromkeys(at) if xy not in known]
+        new = [xy for xy in missing if xy not in running]
+        awaited = list({id(e): e for e in (running[xy] for xy in missing if xy in running)}.values())
+        done = threading.Event()
+        running.update(dict.fromkeys(new, done))
+    try:
+        if new:  # searched outside the lock
+            found = _search(network, profile, demand, new, threshold_minutes=threshold_minutes,
+                            max_snap_m=max_snap_m)
+            with _CACHE_LOCK:
+                known.update(found)
+    finally:
         with _CACHE_LOCK:
-            known.update(zip(new, zip(demand_of, minutes_of, strict=True), strict=True))
+            for xy in new:
+                running.pop(xy, None)
+        done.set()
+    for event in awaited:
+        event.wait()
+    if any(xy not in known for xy in missing):  # another thread's search failed: search them here
+        return _site_pairs(network, profile, demand, sxy, threshold_minutes=threshold_minutes, max_snap_m=max_snap_m)
     return [known[xy] for xy in at]
+
+
+def _search(
+    network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, sites: list[tuple[float, float]], *,
+    threshold_minutes: float, max_snap_m: float,
+) -> dict[tuple[float, float], _Pairs]:
+    """The pairs of each of `sites` (coordinates in the network's CRS; each source's search is its own, so a
+    site's pairs do not depend on the others searched with it)."""
+    index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
+    nxy = np.asarray(sites, dtype=np.float64).reshape(-1, 2)
+    ssnap = snap_points(index, nxy[:, 0], nxy[:, 1], max_snap_m=max_snap_m)
+    pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
+    source = pairs["source"].to_numpy(np.int64)
+    order = np.argsort(source, kind="stable")  # by source, each in the order found
+    bounds = np.cumsum(np.bincount(source, minlength=len(sites)))[:-1]
+    demand_of = np.split(pairs["demand"].to_numpy(np.int64)[order], bounds)
+    minutes_of = np.split(pairs["minutes"].to_numpy(np.float64)[order], bounds)
+    return dict(zip(sites, zip(demand_of, minutes_of, strict=True), strict=True))
 
 
 #: the snap index and snapped demand of the last few (network, profile, demand) triples: the rows of one run
