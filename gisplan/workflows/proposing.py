@@ -263,7 +263,12 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
         order = sorted(chains, key=lambda t: not _joint(specs[chains[t][0]], catalogue.get_type(t)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gisplan-propose") as pool:
             futures = {t: pool.submit(contextvars.copy_context().run, chain, chains[t]) for t in order}
-            answers = [futures[t].result() for t in chains]
+            try:
+                answers = [futures[t].result() for t in chains]
+            except BaseException:  # an error or Ctrl-C: the chains not yet started do not start
+                for future in futures.values():
+                    future.cancel()
+                raise
     for answer in answers:
         for i, values in answer.rows:
             for column, value in values.items():
