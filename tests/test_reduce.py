@@ -17,6 +17,7 @@ import gisplan.siting.proposals as proposals_module
 from gisplan import settings
 from gisplan.catalogue import load_catalogue
 from gisplan.config import load_scenario
+from gisplan.errors import ConfigError
 from gisplan.siting.costs import CostTable, coverage_matrix
 from gisplan.siting.models import best_in_each_unit, lscp, mclp, one_per_unit
 from gisplan.siting.reduce import (
@@ -228,6 +229,7 @@ def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Pa
             return result
 
         monkeypatch.setattr(proposals_module, name, spy)
+    monkeypatch.delenv(settings.PROPOSAL_THREADS_ENV, raising=False)
     with settings.threads(1):  # the rows one after the other: the models are asked in the rows' order
         run = run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
     assert run.network is not None  # handed on to the report
@@ -249,7 +251,9 @@ def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Pa
         assert result.objective == pytest.approx(old, rel=1e-9)
     # the types' rows side by side on two threads: the same models, the same sites and indicators after
     one = len(asked)
+    monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "2")
     with settings.threads(2):
+        assert settings.proposal_threads() == 2
         again = run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
     assert sorted((n, r.objective) for n, _, _, r in asked[one:]) == sorted((n, r.objective)
                                                                             for n, _, _, r in asked[:one])
@@ -264,6 +268,19 @@ def test_thread_count_can_change_between_solves() -> None:
     with settings.threads(1):
         assert mclp(table, p=2, cutoff=600).objective == first.objective
     assert mclp(table, p=2, cutoff=600).status == "Optimal"
+
+
+def test_proposal_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.PROPOSAL_THREADS_ENV, raising=False)
+    assert settings.proposal_threads() == 1  # one after the other unless asked
+    monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "4")
+    with settings.threads(2):
+        assert settings.proposal_threads() == 2  # never more than the kernels' threads
+    with settings.threads(1):
+        assert settings.proposal_threads() == 1  # a Dask worker
+    monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "two")
+    with pytest.raises(ConfigError, match="GISPLAN_PROPOSAL_THREADS='two' must be a positive whole number"):
+        settings.proposal_threads()
 
 
 def test_each_thread_keeps_its_own_solver_scheduler() -> None:

@@ -227,9 +227,9 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
     rows is one row of the result, its ``indicator_ids`` listing them all.
 
     The rows of one facility type form a chain (each row sees the sites the rows before it proposed); the
-    chains of different types are independent and run side by side on :func:`gisplan.settings.thread_count`
-    threads (1 on a Dask worker): the solver, the road searches and GEOS release the GIL. Their answers are
-    put together in the rows' order, so the result is the same on any number of threads.
+    chains of different types are independent and can run side by side on
+    :func:`gisplan.settings.proposal_threads` threads (``GISPLAN_PROPOSAL_THREADS``; 1 by default, see there why).
+    Their answers are put together in the rows' order, so the result is the same on any number of threads.
     """
     specs, scenario, catalogue, network = run.specs, run.scenario, run.catalogue, run.network
     layers = run.workspace.layer_names()
@@ -255,7 +255,7 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
     def chain(rows: list[int]) -> _Chain:
         return _propose_chain(rows, out, shared, layers_of, ticks)
 
-    workers = max(1, min(settings.thread_count(), len(chains)))
+    workers = max(1, min(settings.proposal_threads(), len(chains)))
     if workers == 1:
         answers = [chain(rows) for rows in chains.values()]
     else:  # each task in a copy of this context: a Dask worker's settings.threads(1) holds in the threads too
