@@ -92,21 +92,18 @@ def run(
     import_scenario(sc, ws, cat)
     clock.lap("import layers")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisplan-map-inputs") as pool:
-        # the map's workspace layers and neighbours do not depend on the run: read on a second thread meanwhile
-        early = (pool.submit(contextvars.copy_context().run, read_map_inputs, ws, sc)
-                 if draw_map and settings.thread_count() > 1 else None)
         _run_and_write(sc, ws, cat, out=out, propose=propose, draw_map=draw_map, formats=formats, clock=clock,
-                       early=early, choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key,
+                       pool=pool, choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key,
                        basemap_file=basemap_file)
     logger.info(clock.summary())
 
 
 def _run_and_write(
         sc: Scenario, ws: Workspace, cat: Catalogue, *, out: Path | None, propose: bool, draw_map: bool,
-        formats: tuple[ReportFormat, ...], clock: Stopwatch, early: Future[MapInputs] | None,
+        formats: tuple[ReportFormat, ...], clock: Stopwatch, pool: ThreadPoolExecutor,
         choropleth: str | None, basemap: str, tianditu_key: str | None, basemap_file: Path | None) -> None:
-    """Everything `gisplan run` does after the import: the run, its tables on stdout, the files, the map (`early`:
-    its inputs being read on another thread) and the report."""
+    """Everything `gisplan run` does after the import: the run, its tables on stdout, the files, the map (its
+    inputs read on `pool`'s thread while the files are written) and the report."""
     meta = ws.metadata()
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
@@ -125,6 +122,10 @@ def _run_and_write(
                             "outline only, and township-level indicators use the declared division codes."))
     target = out or ws.derived_path("_results")
     show(Tick("write"))
+    # the map's workspace layers and neighbours do not depend on the run: read on a second thread while the files
+    # are written (started here, not before the run: reading beside the run's own reads slowed them as much)
+    early: Future[MapInputs] | None = (pool.submit(contextvars.copy_context().run, read_map_inputs, ws, sc)
+                                       if draw_map and settings.thread_count() > 1 else None)
     files = write_results(result, out_dir=target, workspace=ws, illustrative=illustrative,
                           type_names={t.id: t.name_zh for t in cat.types.values()})
     clock.lap("write results")
