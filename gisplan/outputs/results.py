@@ -138,7 +138,7 @@ _LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）�
 class MapInputs:
     """What a scenario's map reads besides the run's results: the workspace's layer list, metadata, district
     and facility layers, and the scenario's neighbours with their labels placed (:func:`read_map_inputs`).
-    Nothing here depends on the run, so `gisplan run` reads it while the run goes on."""
+    Nothing here depends on the run, so `gisplan run` reads it while it writes the files."""
 
     metadata: pd.DataFrame
     layer_names: tuple[str, ...]
