@@ -145,12 +145,14 @@ def thread_count() -> int:
 
 def proposal_threads() -> int:
     """The threads the proposals of different facility types run on side by side
-    (:func:`gisplan.workflows.proposing.propose_rows`): ``GISPLAN_PROPOSAL_THREADS``, else 1, and never more than
-    :func:`thread_count` (1 on a Dask worker).
+    (:func:`gisplan.workflows.proposing.propose_rows`): ``GISPLAN_PROPOSAL_THREADS``, else :func:`thread_count`,
+    and never more than :func:`thread_count` (1 on a Dask worker).
 
-    One by default: most of a proposal's work holds the GIL (pandas, the road searches, the reductions); only
-    HiGHS and GEOS release it. On the 永川 run under load (2 shared cores, load 7–8) two threads took 4.4–4.5 s
-    of CPU and 12.9–13.6 s against one thread's 4.1–4.2 s and 10.8–13.0 s. The answers are the same on any number.
+    Most of a proposal's work holds the GIL (pandas, the road searches, the reductions); HiGHS and GEOS release it.
+    On the 永川 run's proposals with 2 cores at load 2.5–2.8, two threads took 3.60–3.75 s against one thread's
+    4.06–4.42 s, for 4.55–4.82 s of CPU against 4.01–4.30 s; on a machine already busy (load 7–8) they took no
+    less time (12.9–13.6 s against 10.8–13.0 s): ``GISPLAN_PROPOSAL_THREADS=1`` there. The answers are the same on
+    any number.
 
     Raises
     ------
@@ -159,7 +161,7 @@ def proposal_threads() -> int:
     """
     text = os.environ.get(PROPOSAL_THREADS_ENV, "").strip()
     if not text:
-        return 1
+        return thread_count()
     if not text.isdigit() or int(text) < 1:
         msg = _("{threads_env}={text!r} must be a positive whole number of threads (e.g. 1 on a Dask "
                 "worker).").format(

@@ -272,7 +272,8 @@ def test_thread_count_can_change_between_solves() -> None:
 
 def test_proposal_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(settings.PROPOSAL_THREADS_ENV, raising=False)
-    assert settings.proposal_threads() == 1  # one after the other unless asked
+    with settings.threads(2):
+        assert settings.proposal_threads() == 2  # the kernels' threads unless told
     monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "4")
     with settings.threads(2):
         assert settings.proposal_threads() == 2  # never more than the kernels' threads

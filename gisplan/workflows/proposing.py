@@ -228,7 +228,7 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
 
     The rows of one facility type form a chain (each row sees the sites the rows before it proposed); the
     chains of different types are independent and can run side by side on
-    :func:`gisplan.settings.proposal_threads` threads (``GISPLAN_PROPOSAL_THREADS``; 1 by default, see there why).
+    :func:`gisplan.settings.proposal_threads` threads (``GISPLAN_PROPOSAL_THREADS``, else every core).
     Their answers are put together in the rows' order, so the result is the same on any number of threads.
     """
     specs, scenario, catalogue, network = run.specs, run.scenario, run.catalogue, run.network
