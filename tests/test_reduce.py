@@ -4,6 +4,7 @@ random instances with fixed sites and dominated candidates, and on the proposals
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import gisplan.siting.proposals as proposals_module
 from gisplan import settings
 from gisplan.catalogue import load_catalogue
 from gisplan.config import load_scenario
+from gisplan.errors import ConfigError
 from gisplan.siting.costs import CostTable, coverage_matrix
 from gisplan.siting.models import best_in_each_unit, lscp, mclp, one_per_unit
 from gisplan.siting.reduce import (
@@ -227,7 +229,9 @@ def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Pa
             return result
 
         monkeypatch.setattr(proposals_module, name, spy)
-    run = run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
+    monkeypatch.delenv(settings.PROPOSAL_THREADS_ENV, raising=False)
+    with settings.threads(1):  # the rows one after the other: the models are asked in the rows' order
+        run = run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
     assert run.network is not None  # handed on to the report
     assert len(run.network.edge_u) > 0
     assert [(n, r.objective) for n, _, _, r in asked] == [(n, pytest.approx(v, rel=1e-9))
@@ -245,6 +249,16 @@ def test_yongchuan_proposals_equal_the_code_before(yongchuan_run: tuple[Path, Pa
             demand_units = np.asarray([u if u is not None else "" for u in args[3]], dtype=object)
             old = own_unit_objective(table, units, tuple(args[2]), demand_units, cutoff=kwargs["cutoff"], fixed=fixed)
         assert result.objective == pytest.approx(old, rel=1e-9)
+    # the types' rows side by side on two threads: the same models, the same sites and indicators after
+    one = len(asked)
+    monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "2")
+    with settings.threads(2):
+        assert settings.proposal_threads() == 2
+        again = run_scenario(open_workspace(store), load_scenario(scenario), load_catalogue())
+    assert sorted((n, r.objective) for n, _, _, r in asked[one:]) == sorted((n, r.objective)
+                                                                            for n, _, _, r in asked[:one])
+    pd.testing.assert_frame_equal(again.indicators, run.indicators)
+    pd.testing.assert_frame_equal(pd.DataFrame(again.proposals), pd.DataFrame(run.proposals))
 
 
 def test_thread_count_can_change_between_solves() -> None:
@@ -254,6 +268,37 @@ def test_thread_count_can_change_between_solves() -> None:
     with settings.threads(1):
         assert mclp(table, p=2, cutoff=600).objective == first.objective
     assert mclp(table, p=2, cutoff=600).status == "Optimal"
+
+
+def test_proposal_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.PROPOSAL_THREADS_ENV, raising=False)
+    with settings.threads(2):
+        assert settings.proposal_threads() == 2  # the kernels' threads unless told
+    monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "4")
+    with settings.threads(2):
+        assert settings.proposal_threads() == 2  # never more than the kernels' threads
+    with settings.threads(1):
+        assert settings.proposal_threads() == 1  # a Dask worker
+    monkeypatch.setenv(settings.PROPOSAL_THREADS_ENV, "two")
+    with pytest.raises(ConfigError, match="GISPLAN_PROPOSAL_THREADS='two' must be a positive whole number"):
+        settings.proposal_threads()
+
+
+def test_each_thread_keeps_its_own_solver_scheduler() -> None:
+    """HiGHS keeps one scheduler per calling thread (the proposals of different types solve side by side): a
+    thread that solved with 2 threads leaves this thread's scheduler of 1 as it was, and a later solve here with
+    2 restarts it."""
+    table = clustered_table(5, n_d=60, n_c=12)
+
+    def solve(threads: int) -> str:
+        with settings.threads(threads):
+            return mclp(table, p=2, cutoff=600).status
+
+    assert solve(1) == "Optimal"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(solve, 2).result() == "Optimal"
+    assert solve(2) == "Optimal"
+    assert solve(1) == "Optimal"
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])

@@ -18,7 +18,9 @@ from gisplan.analysis.indicators import parse_target
 from gisplan.analysis.metrics import evaluate_indicators
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
-from gisplan.config import IndicatorSpec, Standard
+from gisplan.config import IndicatorSpec, Standard, load_scenario
+from gisplan.outputs.results import map_layers, write_map
+from gisplan.store import open_workspace
 from tests.conftest import ROOT, shared_data, yongchuan_scenario
 
 if TYPE_CHECKING:
@@ -205,6 +207,17 @@ def test_run_writes_every_output(yongchuan_run: tuple[Path, Path, Path, str]) ->
     assert "proposed_sites" in layers
     assert "选址建议" in output
     assert (out / "map.html").stat().st_size > 1_000_000
+
+
+def test_the_run_map_equals_the_map_drawn_from_its_files(yongchuan_run: tuple[Path, Path, Path, str],
+                                                       tmp_path: Path) -> None:
+    """`gisplan run` reads the map's workspace layers and neighbours on a second thread while the run goes on
+    (read_map_inputs); its map.html is byte for byte the one `map_layers` draws afterwards from the files."""
+    scenario, store, out, _ = yongchuan_run
+    sc = load_scenario(scenario)
+    again = write_map(map_layers(out / "results.gpkg", open_workspace(store), sc, load_catalogue()),
+                      tmp_path / "map.html")
+    assert again.read_bytes() == (out / "map.html").read_bytes()
 
 
 def test_run_without_roads_shows_labelled_straight_line_estimates(tmp_path: Path) -> None:

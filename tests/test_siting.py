@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -157,6 +157,49 @@ def test_site_pairs_searched_once_equal_a_fresh_search() -> None:
         assert np.array_equal(table.pair_candidate, fresh["source"].to_numpy())
         assert np.array_equal(table.pair_demand, fresh["demand"].to_numpy())
         assert np.array_equal(table.cost, fresh["minutes"].to_numpy())  # bit for bit
+
+
+def test_sites_asked_on_two_threads_are_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows of two types asking for overlapping sites at the same time (propose_rows on two threads): each
+    site is searched by one thread only, the other waits for it, and both get a fresh search's pairs."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import gisplan.siting.proposals as proposals_module
+
+    net = grid()
+    rng = np.random.default_rng(4)
+    dem = gpd.GeoDataFrame({"population": rng.integers(1, 50, 80).astype(float)},
+                           geometry=gpd.points_from_xy(X0 + rng.uniform(0, 2400, 80), Y0 + rng.uniform(0, 2400, 80)),
+                           crs=UTM)
+    xy = np.column_stack([X0 + rng.uniform(0, 2400, 60), Y0 + rng.uniform(0, 2400, 60)])
+    searched: list[tuple[float, float]] = []
+    real, start = proposals_module._search, threading.Barrier(2)
+
+    def search(*args: Any, **kwargs: Any) -> Any:
+        searched.extend(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(proposals_module, "_search", search)
+
+    def costs(rows: np.ndarray) -> proposals_module.CostTable:
+        sites = gpd.GeoDataFrame({"candidate_id": [f"c{i}" for i in rows]}, geometry=shapely.points(xy[rows]), crs=UTM)
+        start.wait()
+        return proposals_module._site_costs(net, WALK, sites, dem, threshold_minutes=9.0, weight="population",
+                                            max_snap_m=1000)
+
+    halves = (np.arange(0, 40), np.arange(60)[::-1][:40])  # 20 sites in both
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        tables = list(pool.map(costs, halves))
+    assert len(searched) == len(set(searched)) == 60
+    monkeypatch.setattr(proposals_module, "_search", real)
+    for rows, table in zip(halves, tables, strict=True):
+        fresh = proposals_module._site_costs(net, WALK, gpd.GeoDataFrame(
+            {"candidate_id": [f"c{i}" for i in rows]}, geometry=shapely.points(xy[rows]), crs=UTM), dem.copy(),
+            threshold_minutes=9.0, weight="population", max_snap_m=1000)  # another demand frame: searched afresh
+        assert np.array_equal(table.pair_candidate, fresh.pair_candidate)
+        assert np.array_equal(table.pair_demand, fresh.pair_demand)
+        assert np.array_equal(table.cost, fresh.cost)
 
 
 def test_inside_polygons_equals_the_union() -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -496,6 +497,19 @@ def test_neighbours_are_named_outside_the_shared_stretch() -> None:
     assert found["lon"].iloc[0] > 106.0
     assert found["lon"].iloc[1] < 105.9
     assert 29.35 < found["lat"].iloc[1] < 29.4
+
+
+def test_neighbour_labels_measure_only_the_polygons_near_the_district() -> None:
+    """Polygons whose box stays away from the district's box are not measured: the same labels as from the near
+    polygons alone, whatever lies far away (a province's districts)."""
+    district = gpd.GeoDataFrame({"name": ["区"]}, geometry=[box(105.9, 29.3, 106.0, 29.4)], crs=4326)
+    near = [box(106.0, 29.3, 106.1, 29.4), box(105.8, 29.35, 105.9, 29.5), box(105.9, 29.4001, 106.0, 29.5)]
+    far = [box(107 + i, 29, 107.1 + i, 29.1) for i in range(5)] + [box(105.9, 29.41, 106.0, 29.5)]
+    everything = gpd.GeoDataFrame({"name": ["东区", "西区", "北区", *[f"远{i}" for i in range(6)]]},
+                                  geometry=near + far, crs=4326)
+    found = neighbour_labels(everything, district)
+    assert found["name"].tolist() == ["东区", "北区", "西区"]  # 北区 lies 11 m off the outline: within the tolerance
+    pd.testing.assert_frame_equal(found, neighbour_labels(everything.iloc[:3], district))
 
 
 def test_short_village_names() -> None:

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
 
+from gisplan import settings
 from gisplan.cli.map import map_options
 from gisplan.cli.options import WORKSPACE, catalogue_for, catalogue_option, format_table, import_scenario
 from gisplan.cli.progressbar import close, progress_sink
-from gisplan.cli.report import parse_formats, write_run_report
 from gisplan.cli.timing import Stopwatch
 from gisplan.config import load_scenario, require_indicators
 from gisplan.i18n import _
 from gisplan.outputs.people import for_people
-from gisplan.outputs.results import map_layers, write_map, write_results
+from gisplan.outputs.results import MapInputs, map_layers, read_map_inputs, write_map, write_results
 from gisplan.outputs.webmap import check_basemap
 from gisplan.progress import Tick
 from gisplan.store import Workspace, open_workspace
 from gisplan.vocab import ReportFormat
 from gisplan.workflows.plan import RunResult, run_scenario
+
+if TYPE_CHECKING:
+    from gisplan.catalogue import Catalogue
+    from gisplan.config import Scenario
 
 logger = logging.getLogger("gisplan")
 
@@ -61,7 +68,9 @@ def run(
     \b
     Proposed sites follow each plan row (one per lacking division for per-unit rows, shared between rows of
     one type) and are phased over the scenario's `period` from the run's year; once the period has ended
-    (终期评估) over the next one. GISPLAN_TODAY=2026-03-01 sets the run's date.
+    (终期评估) over the next one. GISPLAN_TODAY=2026-03-01 sets the run's date. The map's layers are read on a
+    second thread while the files are written, and the sites of different facility types are proposed side by
+    side (GISPLAN_THREADS=1, or GISPLAN_PROPOSAL_THREADS=1 for the proposals: one after the other; the same files).
 
     \b
     Example:
@@ -71,13 +80,30 @@ def run(
     """
     clock = Stopwatch()
     check_basemap(basemap, tianditu_key)  # before the long run, not after it
-    formats = parse_formats(report_formats) if write_report else ()
+    formats: tuple[ReportFormat, ...] = ()
+    if write_report:  # the report's modules only when a report is written
+        from gisplan.cli.report import parse_formats  # noqa: PLC0415
+
+        formats = parse_formats(report_formats)
     sc = load_scenario(scenario)
     ws = workspace or open_workspace(sc.workspace)
     cat = catalogue_for(sc, catalogue_files)
     require_indicators(sc)  # before anything is imported
     import_scenario(sc, ws, cat)
     clock.lap("import layers")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisplan-map-inputs") as pool:
+        _run_and_write(sc, ws, cat, out=out, propose=propose, draw_map=draw_map, formats=formats, clock=clock,
+                       pool=pool, choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key,
+                       basemap_file=basemap_file)
+    logger.info(clock.summary())
+
+
+def _run_and_write(
+        sc: Scenario, ws: Workspace, cat: Catalogue, *, out: Path | None, propose: bool, draw_map: bool,
+        formats: tuple[ReportFormat, ...], clock: Stopwatch, pool: ThreadPoolExecutor,
+        choropleth: str | None, basemap: str, tianditu_key: str | None, basemap_file: Path | None) -> None:
+    """Everything `gisplan run` does after the import: the run, its tables on stdout, the files, the map (its
+    inputs read on `pool`'s thread while the files are written) and the report."""
     meta = ws.metadata()
     illustrative = bool(meta["illustrative"].any())
     meta["illustrative"] = meta["illustrative"].map({1: "示意 illustrative", 0: "real"})
@@ -96,17 +122,25 @@ def run(
                             "outline only, and township-level indicators use the declared division codes."))
     target = out or ws.derived_path("_results")
     show(Tick("write"))
+    # the map's workspace layers and neighbours do not depend on the run: read on a second thread while the files
+    # are written (started here, not before the run: reading beside the run's own reads slowed them as much)
+    early: Future[MapInputs] | None = (pool.submit(contextvars.copy_context().run, read_map_inputs, ws, sc)
+                                       if draw_map and settings.thread_count() > 1 else None)
     files = write_results(result, out_dir=target, workspace=ws, illustrative=illustrative,
                           type_names={t.id: t.name_zh for t in cat.types.values()})
     clock.lap("write results")
     if draw_map:
         show(Tick("map", 0, 1))
-        files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat, basemap_file=basemap_file),
+        inputs = early.result() if early is not None else None
+        files.append(write_map(map_layers(target / "results.gpkg", ws, sc, cat, basemap_file=basemap_file,
+                                          inputs=inputs),
                                target / "map.html",
                                choropleth=choropleth, basemap=basemap, tianditu_key=tianditu_key))
         show(Tick("map", 1, 1))
         clock.lap("map")
     if formats:
+        from gisplan.cli.report import write_run_report  # noqa: PLC0415
+
         summary = result.coverage.network.summary() if result.coverage and result.coverage.network else None
         files += write_run_report(target, ws, sc, cat, formats=formats, network_summary=summary,
                                   network=result.network)
@@ -118,7 +152,6 @@ def run(
     if illustrative:
         click.echo("\n" + _("示意 — facility and household layers are generated illustrative data, not real "
                             "facilities; measured values show how the tool works, not the district's real state."))
-    logger.info(clock.summary())
 
 
 def _print_coverage(result: RunResult, meta: pd.DataFrame) -> None:

@@ -3,18 +3,44 @@ tools (GeoPackage, Shapefile, GeoJSON, KMZ, DXF, XLSX)."""
 
 from __future__ import annotations
 
-from gisplan.outputs.coverage import demand_table, write_coverage
-from gisplan.outputs.export import ExportOptions, ExportSource, export_layers, results_source, workspace_source
-from gisplan.outputs.results import map_layers, write_map, write_results
-from gisplan.outputs.webmap import (
-    BASEMAPS,
-    MapLayers,
-    build_map,
-    check_basemap,
-    choropleth_choices,
-    layer_counts,
-    render_map_html,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gisplan.outputs.coverage import demand_table, write_coverage
+    from gisplan.outputs.export import ExportOptions, ExportSource, export_layers, results_source, workspace_source
+    from gisplan.outputs.results import map_layers, write_map, write_results
+    from gisplan.outputs.webmap import (
+        BASEMAPS,
+        MapLayers,
+        build_map,
+        check_basemap,
+        choropleth_choices,
+        layer_counts,
+        render_map_html,
+    )
+
+# each public name and its module, imported on first use (PEP 562): `gisplan run` does not load the modules of
+# the other commands (exports, boundary repair, road downloads …) through this package
+_PUBLIC = {
+    "BASEMAPS": "gisplan.outputs.webmap",
+    "ExportOptions": "gisplan.outputs.export",
+    "ExportSource": "gisplan.outputs.export",
+    "MapLayers": "gisplan.outputs.webmap",
+    "build_map": "gisplan.outputs.webmap",
+    "check_basemap": "gisplan.outputs.webmap",
+    "choropleth_choices": "gisplan.outputs.webmap",
+    "demand_table": "gisplan.outputs.coverage",
+    "export_layers": "gisplan.outputs.export",
+    "layer_counts": "gisplan.outputs.webmap",
+    "map_layers": "gisplan.outputs.results",
+    "render_map_html": "gisplan.outputs.webmap",
+    "results_source": "gisplan.outputs.export",
+    "workspace_source": "gisplan.outputs.export",
+    "write_coverage": "gisplan.outputs.coverage",
+    "write_map": "gisplan.outputs.results",
+    "write_results": "gisplan.outputs.results",
+}
 
 __all__ = [
     "BASEMAPS",
@@ -35,3 +61,17 @@ __all__ = [
     "write_map",
     "write_results",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module the first time it is asked for."""
+    if name not in _PUBLIC:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

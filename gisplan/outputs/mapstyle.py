@@ -24,7 +24,7 @@ from gisplan.i18n import _
 from gisplan.vocab import LocationPrecision
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     import geopandas as gpd
 
@@ -138,6 +138,9 @@ class MapLayers:
         Polygons of neighbouring units with a ``name``; those sharing the district outline are named at its edge.
     basemap_image : BasemapImage or None
         A local GeoTIFF basemap (:func:`gisplan.outputs.mapparts.read_basemap`), drawn under the layers.
+    neighbour_names : pandas.DataFrame or None
+        The neighbours' labels (:func:`gisplan.outputs.mapparts.neighbour_labels` of `neighbours` and
+        `district`) when they were placed already, e.g. while the run went on; None: placed when the map is built.
 
     Raises
     ------
@@ -166,6 +169,7 @@ class MapLayers:
     notice: str = "内部用图"
     neighbours: gpd.GeoDataFrame | None = None
     basemap_image: BasemapImage | None = None
+    neighbour_names: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         # a colour goes into a style attribute: anything but #rrggbb could fetch an image from the network
@@ -325,7 +329,8 @@ def facility_props(frame: gpd.GeoDataFrame, type_name: str, symbol: tuple[str, s
     colour, glyph = symbol
     props = []
     columns = set(frame.columns)
-    for row in frame.drop(columns=frame.geometry.name).itertuples(index=False):
+    for row in _rows(frame, ("code12", "status", "illustrative", "floor_area_m2", "beds", "location_precision",
+                             "location_note", "name")):
         code = str(getattr(row, "code12", "") or "")
         planned = str(getattr(row, "status", "") or "") == "planned"
         flagged = getattr(row, "illustrative", None)
@@ -362,7 +367,15 @@ def gap_props(gaps: pd.DataFrame, type_name: str) -> list[dict[str, Any]]:
                 ("60岁以上", fmt_number(getattr(r, "pop_60plus", None), 0, " 人")),
                 ("面积", fmt_number(r.area_km2, 2, " km²"))]),
              "_t": f"缺口 {esc(r.rank)}：{fmt_number(r.population, 0)} 人"}
-            for r in gaps.itertuples(index=False)]
+            for r in _rows(gaps, ("rank", "township", "village", "population", "households", "pop_60plus",
+                                  "area_km2"))]
+
+
+def _rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> Iterator[Any]:
+    """The rows of `frame` as named tuples of those of `columns` it has (in `columns`' order): the popups read
+    a few columns, and a tuple of every column (geometry included) took most of their time."""
+    return pd.DataFrame({c: frame[c].array for c in columns if c in frame},
+                        index=pd.RangeIndex(len(frame))).itertuples(index=False)
 
 
 def proposal_sites(proposals: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -401,7 +414,9 @@ def site_props(sites: pd.DataFrame, type_name: str, colour: str = "#111111") -> 
     in each, build year, what it adds, coordinates), tooltip and a marker numbered with its rank in its
     first row and labelled with its build year, its outline in the type's `colour` (escaped)."""
     props = []
-    for r in sites.itertuples(index=False):
+    for r in _rows(sites, ("row_ranks", "indicator_id", "year", "township", "village", "population_added",
+                           "households_added", "pop_60plus_added", "covered_share_after", "lon", "lat", "lon_gcj02",
+                           "lat_gcj02", "rank", "indicator_ids")):
         rows = [("指标", esc(getattr(r, "row_ranks", None) or getattr(r, "indicator_id", None))),
                 ("设施类型", esc(type_name)),
                 ("建设年份", esc(getattr(r, "year", None))), ("镇街", esc(getattr(r, "township", None))),

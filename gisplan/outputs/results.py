@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -16,7 +17,7 @@ from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg, write_atomic_text
 from gisplan.io.spatial import list_file_layers, read_file_layer
 from gisplan.outputs.coverage import demand_table
-from gisplan.outputs.mapparts import map_rows, read_basemap, read_neighbours
+from gisplan.outputs.mapparts import map_rows, neighbour_labels, read_basemap, read_neighbours
 from gisplan.outputs.people import for_people
 from gisplan.outputs.webmap import MapLayers, build_map, render_map_html
 from gisplan.vocab import CoverageMethod, Method
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from gisplan.store import Workspace
     from gisplan.workflows.plan import RunResult
 
-__all__ = ["map_layers", "write_map", "write_results"]
+__all__ = ["MapInputs", "map_layers", "read_map_inputs", "write_map", "write_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +134,46 @@ _LAYER_LABELS = {"households": "住户与人口", "villages": "村（社区）�
                  "gazetteer": "区划名录", "roads": "道路", "place_names": "地名"}
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class MapInputs:
+    """What a scenario's map reads besides the run's results: the workspace's layer list, metadata, district
+    and facility layers, and the scenario's neighbours with their labels placed (:func:`read_map_inputs`).
+    Nothing here depends on the run, so `gisplan run` reads it while it writes the files."""
+
+    metadata: pd.DataFrame
+    layer_names: tuple[str, ...]
+    district: gpd.GeoDataFrame | None
+    facilities: dict[str, gpd.GeoDataFrame]
+    neighbours: gpd.GeoDataFrame | None
+    neighbour_names: pd.DataFrame | None
+
+
+def read_map_inputs(workspace: Workspace, scenario: Scenario) -> MapInputs:
+    """The map's inputs from `workspace` and the scenario's ``[map] neighbours`` (see :class:`MapInputs`).
+
+    Raises
+    ------
+    ConfigError
+        If a neighbours file is unreadable.
+    """
+    names = tuple(workspace.layer_names())
+    district = workspace.read_layer("district") if "district" in names else None
+    neighbours = read_neighbours(scenario.map.neighbours)
+    return MapInputs(
+        metadata=workspace.metadata(), layer_names=names, district=district,
+        facilities={type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()},
+        neighbours=neighbours,
+        neighbour_names=(neighbour_labels(neighbours, district)
+                         if neighbours is not None and district is not None and len(district) else None))
+
+
 def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogue: Catalogue, *,
-               basemap_file: Path | None = None) -> MapLayers:
+               basemap_file: Path | None = None, inputs: MapInputs | None = None) -> MapLayers:
     """The layers of a scenario's map: boundaries and facilities from the workspace, indicators, service
     areas, gaps and proposed sites from the ``results.gpkg`` that :func:`write_results` wrote; the indicator
     rows that group them, the map notice, the neighbours and the local basemap of the scenario's ``[map]``
-    (`basemap_file` instead of its ``basemap``).
+    (`basemap_file` instead of its ``basemap``). `inputs`: what :func:`read_map_inputs` read already (else it
+    is read now).
 
     Raises
     ------
@@ -150,8 +185,9 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
                 results=results, parent=results.parent)
         raise ConfigError(msg)
     done = set(list_file_layers(results))
-    stored = workspace.metadata()
-    names = workspace.layer_names()
+    read = inputs if inputs is not None else read_map_inputs(workspace, scenario)
+    stored = read.metadata
+    names = read.layer_names
 
     def result_layer(name: str) -> gpd.GeoDataFrame | None:
         return read_file_layer(results, layer=name) if name in done else None
@@ -159,7 +195,7 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
     townships = result_layer("townships")
     if townships is None and "townships" in names:
         townships = workspace.read_layer("townships")
-    facilities = {type_id: workspace.read_layer(name) for type_id, name in workspace.facility_layers().items()}
+    facilities = read.facilities
     type_names = {t.id: t.name_zh for t in catalogue.types.values()}
     areas = result_layer("areas")
     minutes = {t.id: t.max_minutes for t in catalogue.types.values()}
@@ -181,14 +217,14 @@ def map_layers(results: Path, workspace: Workspace, scenario: Scenario, catalogu
     basemap = basemap_file or scenario.map.basemap
     return MapLayers(
         title=scenario.name, method=method, townships=townships, notes=tuple(notes),
-        district=workspace.read_layer("district") if "district" in names else None,
+        district=read.district,
         villages=result_layer("villages"), facilities=facilities, areas=areas, gaps=result_layer("gaps"),
         proposals=result_layer("proposed_sites"), type_names=type_names, type_minutes=minutes,
         type_colours={t.id: t.map_colour for t in catalogue.types.values()},
         type_glyphs={t.id: t.map_glyph for t in catalogue.types.values()},
         illustrative=illustrative, floor_area_standard_m2_per_100hh=scenario.standard.floor_area_m2_per_100hh,
         rows=map_rows(scenario, catalogue), notice=scenario.map.notice_text,
-        neighbours=read_neighbours(scenario.map.neighbours),
+        neighbours=read.neighbours, neighbour_names=read.neighbour_names,
         basemap_image=None if basemap is None else read_basemap(basemap, max_px=scenario.map.basemap_max_px),
     )
 

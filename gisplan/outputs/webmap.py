@@ -331,7 +331,8 @@ def _add_labels(fmap: PlanMap, layers: MapLayers, system: str, panel: Panel) -> 
         panel.add("label-village", "村（社区）名称（放大后显示）", base=True)
         panel.entry("边界与地名", '<b class="gp-sym-text gp-sym-small">二村</b>', "村（社区）名称", "label-village")
     if layers.neighbours is not None and layers.district is not None and len(layers.district):
-        near = neighbour_labels(layers.neighbours, layers.district)
+        near = (layers.neighbour_names if layers.neighbour_names is not None
+                else neighbour_labels(layers.neighbours, layers.district))
         if len(near):
             data = _labelcollection(near["lon"].to_numpy(), near["lat"].to_numpy(), near["name"], system)
             _add_overlay(fmap, data, len(near), name="相邻区县名称", key="label-neighbour", kind="label",

@@ -8,6 +8,7 @@ chosen sites greedily by it (for a build programme over the plan period). Like t
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -180,16 +181,21 @@ def _numbers(
 #: (the model, its phase order, the gains of three weights, the covered weight before and after); the table is
 #: kept with its entry, so its id cannot be reused while the entry lives
 _COVER: dict[tuple[int, float], tuple[CostTable, sparse.csr_array]] = {}
+_COVER_LOCK = threading.Lock()
 
 
 def coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:
     """Sparse demand × candidate matrix of 1 where the cost is within `cutoff` (a new copy on every call)."""
     key = (id(table), float(cutoff))
-    if key not in _COVER:
-        while len(_COVER) >= 4:
-            _COVER.pop(next(iter(_COVER)))
-        _COVER[key] = (table, _coverage_matrix(table, cutoff))
-    return _COVER[key][1].copy()
+    with _COVER_LOCK:  # proposals of different types run on several threads
+        found = _COVER.get(key)
+    if found is None:
+        found = (table, _coverage_matrix(table, cutoff))
+        with _COVER_LOCK:
+            while len(_COVER) >= 4:
+                _COVER.pop(next(iter(_COVER)))
+            _COVER[key] = found
+    return found[1].copy()
 
 
 def _coverage_matrix(table: CostTable, cutoff: float) -> sparse.csr_array:

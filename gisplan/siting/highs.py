@@ -12,6 +12,7 @@ The options and why are in :data:`OPTIONS`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,8 +53,9 @@ OPTIONS: tuple[tuple[str, bool | float | str], ...] = (
 )
 
 
-#: the thread count HiGHS's process-wide scheduler was started with (see solve_mip)
-_SCHEDULER: dict[str, int] = {}
+#: the thread count HiGHS's scheduler of this thread was started with (see solve_mip): HiGHS keeps one scheduler
+#: per calling thread, so the proposals of different types solving side by side each have their own
+_SCHEDULER = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +104,11 @@ def solve_mip(  # noqa: PLR0913 - the parts of one program, keyword-only options
     """
     h = _core._Highs()  # the class under highspy.Highs, which prints a banner on stdout; stdout holds results
     n_threads = settings.thread_count()
-    if _SCHEDULER.get("threads", n_threads) != n_threads:
-        # HiGHS sizes one process-wide scheduler on its first run and refuses a later run that asks for
+    if getattr(_SCHEDULER, "threads", n_threads) != n_threads:
+        # HiGHS sizes the calling thread's scheduler on its first run and refuses a later run that asks for
         # another thread count (it returns no solution), so a new count restarts the scheduler first
         _core._Highs.resetGlobalScheduler(True)
-    _SCHEDULER["threads"] = n_threads
+    _SCHEDULER.threads = n_threads
     for name, value in (("output_flag", False), ("threads", n_threads), *OPTIONS):
         h.setOptionValue(name, value)
     if time_limit_s is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,9 +135,9 @@ def generate_candidates(
     xy = network.node_xy
     keep = np.ones(len(xy), dtype=bool)
     if within is not None:
-        keep &= inside_polygons(within.to_crs(network.crs).geometry.to_numpy(), xy[:, 0], xy[:, 1])
+        keep &= _inside(within.to_crs(network.crs).geometry.to_numpy(), xy[:, 0], xy[:, 1], _node_tree(network))
     if exclusions is not None and len(exclusions):
-        keep &= ~inside_polygons(exclusions.to_crs(network.crs).geometry.to_numpy(), xy[:, 0], xy[:, 1])
+        keep &= ~_inside(exclusions.to_crs(network.crs).geometry.to_numpy(), xy[:, 0], xy[:, 1], _node_tree(network))
     if mask is not None:
         keep &= ~_masked(Path(mask), xy, network.crs)
     idx = np.flatnonzero(keep)
@@ -169,23 +170,50 @@ def inside_polygons(
     >>> inside_polygons(squares, np.array([0.5, 1.0, 2.0, 5.0]), np.array([0.5, 0.5, 0.5, 5.0])).tolist()
     [True, True, False, False]
     """
+    if not len(x):
+        return np.zeros(0, dtype=bool)
+    return _inside(polygons, x, y, shapely.STRtree(np.asarray(shapely.points(x, y), dtype=object)))
+
+
+def _inside(
+    polygons: NDArray[np.object_], x: NDArray[np.float64], y: NDArray[np.float64], tree: shapely.STRtree,
+) -> NDArray[np.bool_]:
+    """:func:`inside_polygons` with the points' tree given (`tree`: the points at `x`, `y`, in their order)."""
     inside = np.zeros(len(x), dtype=bool)
     polygons = np.asarray(polygons, dtype=object)
     polygons = polygons[~shapely.is_missing(polygons)]
     if not len(polygons) or not len(x):
         return inside
-    points = np.asarray(shapely.points(x, y), dtype=object)
-    inside[shapely.STRtree(points).query(polygons, predicate="contains_properly")[1]] = True
-    rest = np.flatnonzero(~inside)  # of these, the ones on a boundary
-    touch = rest[np.unique(shapely.STRtree(points[rest]).query(polygons, predicate="intersects")[1])]
+    inside[tree.query(polygons, predicate="contains_properly")[1]] = True
+    touch = np.unique(tree.query(polygons, predicate="intersects")[1])
+    touch = touch[~inside[touch]]  # of the others, the ones on a boundary
     if len(touch):
         inside[touch] = shapely.contains_xy(shapely.union_all(polygons), x[touch], y[touch])
     return inside
 
 
+#: the road nodes of the last few networks as a tree of points: every row's candidates are the nodes inside its
+#: area (building the 9,137 points of 永川 and their tree took a third of each row's candidate search)
+_NODES: dict[int, tuple[RoadNetwork, shapely.STRtree]] = {}
+
+
+def _node_tree(network: RoadNetwork) -> shapely.STRtree:
+    with _CACHE_LOCK:
+        if id(network) not in _NODES or _NODES[id(network)][0] is not network:
+            while len(_NODES) >= 2:
+                _NODES.pop(next(iter(_NODES)))
+            tree = shapely.STRtree(np.asarray(shapely.points(network.node_xy), dtype=object))
+            tree.query(shapely.box(0.0, 0.0, 0.0, 0.0))  # built now, before other threads query it
+            _NODES[id(network)] = (network, tree)
+        return _NODES[id(network)][1]
+
+
 #: the division code12 of every point met so far, by its coordinates and CRS, for the last few division layers
 #: (the rows of one run look up the same candidates again: 38 lookups took 0.6 s of the 永川 proposals)
 _CODES: dict[int, tuple[gpd.GeoDataFrame, dict[tuple[float, float, str], str | None]]] = {}
+#: guards the caches of this module (:data:`_NODES`, :data:`_CODES`, :data:`_PAIRS`, :data:`_SNAPPED`): the rows of
+#: different facility types are proposed on several threads (:func:`gisplan.workflows.proposing.propose_rows`)
+_CACHE_LOCK = threading.RLock()
 
 
 def division_codes(points: gpd.GeoSeries, divisions: gpd.GeoDataFrame | None) -> NDArray[np.object_]:
@@ -195,17 +223,19 @@ def division_codes(points: gpd.GeoSeries, divisions: gpd.GeoDataFrame | None) ->
     if (divisions is None or len(divisions) == 0 or len(points) == 0 or points.crs is None
             or not (shapely.get_type_id(geoms) == shapely.GeometryType.POINT).all()):
         return division_code_at(points, divisions)
-    if id(divisions) not in _CODES or _CODES[id(divisions)][0] is not divisions:
-        while len(_CODES) >= 4:
-            _CODES.pop(next(iter(_CODES)))
-        _CODES[id(divisions)] = (divisions, {})
-    known = _CODES[id(divisions)][1]
+    with _CACHE_LOCK:  # the rows of different types look up their sites on several threads
+        if id(divisions) not in _CODES or _CODES[id(divisions)][0] is not divisions:
+            while len(_CODES) >= 4:
+                _CODES.pop(next(iter(_CODES)))
+            _CODES[id(divisions)] = (divisions, {})
+        known = _CODES[id(divisions)][1]
     crs = str(points.crs)
     at = [(x, y, crs) for x, y in zip(shapely.get_x(geoms).tolist(), shapely.get_y(geoms).tolist(), strict=True)]
     new = [i for i, k in enumerate(at) if k not in known]
-    if new:
+    if new:  # a point another thread looks up meanwhile is looked up twice, with the same answer
         found = division_code_at(gpd.GeoSeries(points.iloc[new]), divisions)
-        known.update(zip((at[i] for i in new), found, strict=True))
+        with _CACHE_LOCK:
+            known.update(zip((at[i] for i in new), found, strict=True))
     return np.asarray([known[k] for k in at], dtype=object)
 
 
@@ -331,34 +361,64 @@ _Pairs = tuple["NDArray[np.int64]", "NDArray[np.float64]"]
 #: cutoff): the rows of one run share their candidates and the existing facilities of their type, and one
 #: site's minutes do not depend on the other sites (each source is its own search), so each site's search runs
 #: once a run (the 永川 run's seven models ask for 12,874 sites; 6,792 are searched)
-_PAIRS: dict[tuple[int, int, int, float, float], tuple[tuple[object, ...], dict[tuple[float, float], _Pairs]]] = {}
+_Sites = dict[tuple[float, float], _Pairs]
+_PAIRS: dict[tuple[int, int, int, float, float],
+             tuple[tuple[object, ...], _Sites, dict[tuple[float, float], threading.Event]]] = {}
 
 
 def _site_pairs(
     network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, sxy: NDArray[np.float64], *,
     threshold_minutes: float, max_snap_m: float,
 ) -> list[_Pairs]:
-    """The pairs of each site at `sxy` (network CRS): searched for the sites not met before in this run."""
+    """The pairs of each site at `sxy` (network CRS): searched for the sites not met before in this run. A site
+    another thread is searching is waited for, not searched twice (the types' rows run side by side)."""
     key = (id(network), id(profile), id(demand), float(max_snap_m), float(threshold_minutes))
-    if key not in _PAIRS:
-        while len(_PAIRS) >= 8:  # a few profiles and thresholds per run
-            _PAIRS.pop(next(iter(_PAIRS)))
-        _PAIRS[key] = ((network, profile, demand), {})
-    known = _PAIRS[key][1]
     at = list(zip(sxy[:, 0].tolist(), sxy[:, 1].tolist(), strict=True))
-    new = list(dict.fromkeys(xy for xy in at if xy not in known))
-    if new:
-        index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
-        nxy = np.asarray(new, dtype=np.float64).reshape(-1, 2)
-        ssnap = snap_points(index, nxy[:, 0], nxy[:, 1], max_snap_m=max_snap_m)
-        pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
-        source = pairs["source"].to_numpy(np.int64)
-        order = np.argsort(source, kind="stable")  # by source, each in the order found
-        bounds = np.cumsum(np.bincount(source, minlength=len(new)))[:-1]
-        demand_of = np.split(pairs["demand"].to_numpy(np.int64)[order], bounds)
-        minutes_of = np.split(pairs["minutes"].to_numpy(np.float64)[order], bounds)
-        known.update(zip(new, zip(demand_of, minutes_of, strict=True), strict=True))
+    with _CACHE_LOCK:
+        if key not in _PAIRS:
+            while len(_PAIRS) >= 8:  # a few profiles and thresholds per run
+                _PAIRS.pop(next(iter(_PAIRS)))
+            _PAIRS[key] = ((network, profile, demand), {}, {})
+        _, known, running = _PAIRS[key]
+        missing = [xy for xy in dict.fromkeys(at) if xy not in known]
+        new = [xy for xy in missing if xy not in running]
+        awaited = list({id(e): e for e in (running[xy] for xy in missing if xy in running)}.values())
+        done = threading.Event()
+        running.update(dict.fromkeys(new, done))
+    try:
+        if new:  # searched outside the lock
+            found = _search(network, profile, demand, new, threshold_minutes=threshold_minutes,
+                            max_snap_m=max_snap_m)
+            with _CACHE_LOCK:
+                known.update(found)
+    finally:
+        with _CACHE_LOCK:
+            for xy in new:
+                running.pop(xy, None)
+        done.set()
+    for event in awaited:
+        event.wait()
+    if any(xy not in known for xy in missing):  # another thread's search failed: search them here
+        return _site_pairs(network, profile, demand, sxy, threshold_minutes=threshold_minutes, max_snap_m=max_snap_m)
     return [known[xy] for xy in at]
+
+
+def _search(
+    network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, sites: list[tuple[float, float]], *,
+    threshold_minutes: float, max_snap_m: float,
+) -> dict[tuple[float, float], _Pairs]:
+    """The pairs of each of `sites` (coordinates in the network's CRS; each source's search is its own, so a
+    site's pairs do not depend on the others searched with it)."""
+    index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
+    nxy = np.asarray(sites, dtype=np.float64).reshape(-1, 2)
+    ssnap = snap_points(index, nxy[:, 0], nxy[:, 1], max_snap_m=max_snap_m)
+    pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
+    source = pairs["source"].to_numpy(np.int64)
+    order = np.argsort(source, kind="stable")  # by source, each in the order found
+    bounds = np.cumsum(np.bincount(source, minlength=len(sites)))[:-1]
+    demand_of = np.split(pairs["demand"].to_numpy(np.int64)[order], bounds)
+    minutes_of = np.split(pairs["minutes"].to_numpy(np.float64)[order], bounds)
+    return dict(zip(sites, zip(demand_of, minutes_of, strict=True), strict=True))
 
 
 #: the snap index and snapped demand of the last few (network, profile, demand) triples: the rows of one run
@@ -371,14 +431,15 @@ def _demand_snap(
 ) -> tuple[SnapIndex, EdgeSnap]:
     """The profile's snap index of `network` and `demand` snapped to it, computed once per run."""
     key = (id(network), id(profile), id(demand), float(max_snap_m))
-    if key not in _SNAPPED:
-        index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
-        dxy = shapely.get_coordinates(demand.geometry.to_numpy())
-        while len(_SNAPPED) >= 4:  # a few profiles per run
-            _SNAPPED.pop(next(iter(_SNAPPED)))
-        _SNAPPED[key] = ((network, profile, demand),
-                         (index, snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)))
-    return _SNAPPED[key][1]
+    with _CACHE_LOCK:  # built once: a second thread asking for it waits
+        if key not in _SNAPPED:
+            index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
+            dxy = shapely.get_coordinates(demand.geometry.to_numpy())
+            while len(_SNAPPED) >= 4:  # a few profiles per run
+                _SNAPPED.pop(next(iter(_SNAPPED)))
+            _SNAPPED[key] = ((network, profile, demand),
+                             (index, snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)))
+        return _SNAPPED[key][1]
 
 
 def _answer(  # noqa: PLR0913 - the question, its table and keyword-only options

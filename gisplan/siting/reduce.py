@@ -336,10 +336,11 @@ def lagrangian_fixing(red: Reduced, p: int, start: NDArray[np.bool_], *, max_ite
                 step, stall = step / 2.0, 0
         x = np.zeros(n_k)
         x[top] = 1.0
-        # a @ x from the p columns alone (sums of ones, exact; the full product reads n_k / p times more)
-        cols = [slice(csc.indptr[j], csc.indptr[j + 1]) for j in top]
-        reach = np.bincount(np.concatenate([csc.indices[c] for c in cols]),
-                            weights=np.concatenate([csc.data[c] for c in cols]), minlength=a.shape[0])
+        # a @ x from the p columns alone (sums of ones, exact; the full product reads n_k / p times more), their
+        # entries gathered column after column without a Python loop
+        first, size = csc.indptr[top], csc.indptr[top + 1] - csc.indptr[top]
+        at_entry = np.repeat(first - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
+        reach = np.bincount(csc.indices[at_entry], weights=csc.data[at_entry], minlength=a.shape[0])
         covered = float(w @ np.minimum(1.0, reach))
         if covered > incumbent:
             incumbent, chosen = covered, x > 0

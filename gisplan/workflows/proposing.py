@@ -5,9 +5,12 @@ earlier rows proposed are counted, and the proposal that answers it (:func:`prop
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -15,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisplan import settings
 from gisplan.analysis.indicators import administrative_coverage, populous_units, target_status
 from gisplan.analysis.metrics import REGISTRY
 from gisplan.analysis.precision import network_facilities, with_imprecise_sites
@@ -221,6 +225,11 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
     that type: they count towards those rows' targets (where they fall in the row's scope and match its
     ``where``), are kept open like existing facilities, and are never proposed again; a site serving several
     rows is one row of the result, its ``indicator_ids`` listing them all.
+
+    The rows of one facility type form a chain (each row sees the sites the rows before it proposed); the
+    chains of different types are independent and can run side by side on
+    :func:`gisplan.settings.proposal_threads` threads (``GISPLAN_PROPOSAL_THREADS``, else every core).
+    Their answers are put together in the rows' order, so the result is the same on any number of threads.
     """
     specs, scenario, catalogue, network = run.specs, run.scenario, run.catalogue, run.network
     layers = run.workspace.layer_names()
@@ -235,22 +244,113 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
     out["new_sites"] = np.nan
     out["value_after"] = np.nan
     out["status_after"] = ""
-    planned: dict[str, gpd.GeoDataFrame] = {}  # facility type → the sites proposed so far, in EPSG:4326
     asking = [i for i, spec in enumerate(specs) if _proposable(spec, out.iloc[i])]
-    for done, i in enumerate(asking):
-        spec, row = specs[i], out.iloc[i]
-        run.progress(Tick("proposals", done, len(asking), spec.indicator_id))
+    chains: dict[str, list[int]] = {}  # facility type → its rows, in the plan's order
+    for i in asking:
+        chains.setdefault(catalogue.get_type(str(specs[i].facility_type)).id, []).append(i)
+    ticks = _Ticks(run.progress, len(asking))
+    layers_of = _Layers(towns, villages, outline, profiles)
+    shared = replace(run, progress=ticks.sink)
+
+    def chain(rows: list[int]) -> _Chain:
+        return _propose_chain(rows, out, shared, layers_of, ticks)
+
+    workers = max(1, min(settings.proposal_threads(), len(chains)))
+    if workers == 1:
+        answers = [chain(rows) for rows in chains.values()]
+    else:  # each task in a copy of this context: a Dask worker's settings.threads(1) holds in the threads too
+        # the chains that solve a joint model (MCLP, LSCP: the longest) start first, the others fill in beside them
+        order = sorted(chains, key=lambda t: not _joint(specs[chains[t][0]], catalogue.get_type(t)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gisplan-propose") as pool:
+            futures = {t: pool.submit(contextvars.copy_context().run, chain, chains[t]) for t in order}
+            try:
+                answers = [futures[t].result() for t in chains]
+            except BaseException:  # an error or Ctrl-C: the chains not yet started do not start
+                for future in futures.values():
+                    future.cancel()
+                raise
+    for answer in answers:
+        for i, values in answer.rows:
+            for column, value in values.items():
+                out.loc[out.index[i], column] = value
+    run.progress(Tick("proposals", len(asking), len(asking)))
+    # the types in the order their first sites were proposed, as when the rows ran one after the other
+    frames = [a.sites for a in sorted(answers, key=lambda a: a.first) if a.sites is not None and len(a.sites)]
+    if not frames:
+        return out, pd.DataFrame()
+    proposals = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    proposals = proposals.drop(columns="attrs").astype({"year": "int64", "rank": "int64", "rule_met": bool})
+    first = [c for c in SITE_COLUMNS if c in proposals]
+    return out, proposals[first + [c for c in proposals.columns if c not in first]]
+
+
+def _joint(spec: IndicatorSpec, ftype: FacilityType) -> bool:
+    """Whether a row asks for a joint model over the whole district (MCLP for a count not met per division,
+    LSCP for a share) rather than one site per division or the area rule."""
+    kind = REGISTRY[spec.metric].question
+    return kind is QuestionKind.SHARE or (kind is QuestionKind.COUNT and _unit_rule(spec, ftype) is None)
+
+
+class _Ticks:
+    """The proposals' progress, told by any thread: one tick at a time, each row's start counted once."""
+
+    def __init__(self, progress: ProgressSink, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+        self.lock = threading.Lock()
+
+    def sink(self, tick: Tick, /) -> None:
+        with self.lock:
+            self.progress(tick)
+
+    def start(self, indicator_id: str) -> None:
+        with self.lock:
+            self.progress(Tick("proposals", self.done, self.total, indicator_id))
+            self.done += 1
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Layers:
+    """What every row's solve reads: townships and villages and the district's polygons in the network's CRS,
+    and the scenario's travel profiles."""
+
+    towns: gpd.GeoDataFrame | None
+    villages: gpd.GeoDataFrame | None
+    outline: NDArray[np.object_] | None
+    profiles: dict[str, Profile]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Chain:
+    """The answers of one facility type's rows: each row's ``new_sites``, ``value_after`` and ``status_after``
+    (by position in the indicator table), the type's proposed sites (None: none) and the position of the first
+    row that proposed one (for the order of the types in the result)."""
+
+    rows: list[tuple[int, dict[str, float | str]]]
+    sites: gpd.GeoDataFrame | None
+    first: float
+
+
+def _propose_chain(rows: list[int], table: pd.DataFrame, run: RunContext, layers: _Layers, ticks: _Ticks) -> _Chain:
+    """The rows of one facility type, one after the other (each counts the sites the rows before it proposed);
+    `table` is only read."""
+    specs, catalogue = run.specs, run.catalogue
+    planned: gpd.GeoDataFrame | None = None  # the type's sites proposed so far, in EPSG:4326
+    first = math.inf
+    answers: list[tuple[int, dict[str, float | str]]] = []
+    for i in rows:
+        spec, row = specs[i], table.iloc[i]
+        ticks.start(spec.indicator_id)
         ftype = catalogue.get_type(str(spec.facility_type))
-        before = planned.get(ftype.id, _no_sites())
+        before = planned if planned is not None else _no_sites()
         ask = _ask(spec, row, run, ftype, before)
         new = _no_sites()
         proposal = None
         if ask.question is not None:
             try:
-                proposal = _solve(spec, ftype, ask, run, before, towns=towns, villages=villages, outline=outline,
-                                  profiles=profiles)
+                proposal = _solve(spec, ftype, ask, run, before, towns=layers.towns, villages=layers.villages,
+                                  outline=layers.outline, profiles=layers.profiles)
             except InfeasibleError as exc:
-                out.loc[out.index[i], "status_after"] = f"not proposed: {exc}"
+                answers.append((i, {"status_after": f"not proposed: {exc}"}))
                 continue
             new = _annotate(proposal, spec, ftype.id, run.period)
             new = with_imprecise_sites(new, run.facilities.get(ftype.id, pd.DataFrame()))
@@ -261,26 +361,20 @@ def propose_rows(table: pd.DataFrame, run: RunContext) -> tuple[pd.DataFrame, pd
             after = proposal.covered_after / proposal.total * 100.0 if proposal.total else np.nan
         else:
             after = ask.base + ask.per_site * k
-        out.loc[out.index[i], ["new_sites", "value_after"]] = [k, after]
         status = target_status(after, spec.target_2025, spec.comparator)
-        out.loc[out.index[i], "status_after"] = status if not len(new) or new["rule_met"].all() else (
+        status_after = status if not len(new) or new["rule_met"].all() else (
             f"{status}; {int((~new['rule_met'].astype(bool)).sum())} site(s) with more than 1% of their "
             f"division's residents within {_min_distance(spec, ftype):g} m: no candidate keeps the distance there")
         if "imprecise_in_unit" in new and (new["imprecise_in_unit"] > 0).any():
-            out.loc[out.index[i], "status_after"] += (
+            status_after += (
                 f"; {int((new['imprecise_in_unit'] > 0).sum())} site(s) in a unit holding a facility of the type "
                 "located by name only (siting_note): check its real place before building")
+        answers.append((i, {"new_sites": k, "value_after": after, "status_after": status_after}))
         if len(new):
-            planned[ftype.id] = gpd.GeoDataFrame(pd.concat([before, new], ignore_index=True), geometry="geometry",
-                                                 crs="EPSG:4326")
-    run.progress(Tick("proposals", len(asking), len(asking)))
-    frames = [frame for frame in planned.values() if len(frame)]
-    if not frames:
-        return out, pd.DataFrame()
-    proposals = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
-    proposals = proposals.drop(columns="attrs").astype({"year": "int64", "rank": "int64", "rule_met": bool})
-    first = [c for c in SITE_COLUMNS if c in proposals]
-    return out, proposals[first + [c for c in proposals.columns if c not in first]]
+            first = min(first, i)
+            planned = gpd.GeoDataFrame(pd.concat([before, new], ignore_index=True), geometry="geometry",
+                                       crs="EPSG:4326")
+    return _Chain(answers, planned, first)
 
 
 def _no_sites() -> gpd.GeoDataFrame:
