@@ -103,6 +103,29 @@ def test_array_path_equals_the_geodataframe_pipeline_on_real_roads(profile_id: s
     assert table["covered"].tolist() == want["covered"].tolist()
 
 
+@pytest.mark.parametrize("crs", ["EPSG:4326", "gcj02"])
+def test_geoparquet_roads_give_what_the_same_roads_as_geojson_give(crs: str, tmp_path: Path) -> None:
+    """A GeoParquet road file goes through network.roadfile.read_road_parquet straight into the planning CRS;
+    the same roads as GeoJSON through the general reader: the same minutes, facilities and snaps, exactly."""
+    demand, facilities = _points(23, 10_000, 40)
+    dem_csv, fac_csv = tmp_path / "dem.csv", tmp_path / "fac.csv"
+    demand.to_csv(dem_csv, index=False)
+    facilities.to_csv(fac_csv, index=False)
+    geojson = shared_data(*ROADS)
+    parquet = tmp_path / "roads.parquet"
+    gpd.read_file(geojson).to_parquet(parquet)
+    got = {}
+    for roads in (geojson, parquet):
+        out = tmp_path / roads.suffix.strip(".")
+        result = CliRunner().invoke(cli, ["coverage", "--roads", str(roads), "--facilities", str(fac_csv),
+                                          "--demand", str(dem_csv), "--crs", crs, "--profile", "walk", "--minutes",
+                                          "15", "--geo-format", "parquet", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        got[roads.suffix] = pd.DataFrame(gpd.read_parquet(out / "demand_minutes.parquet").drop(columns="geometry"))
+    assert 0.01 < got[".parquet"]["covered"].mean() < 0.99  # some points reach a facility, not all
+    pd.testing.assert_frame_equal(got[".parquet"], got[".geojson"], check_exact=True)
+
+
 @pytest.mark.parametrize("bounds", [
     (105.3, 28.9, 106.2, 29.6),  # 永川
     (-74.3, 40.5, -73.7, 40.9),  # west and north

@@ -28,7 +28,7 @@ from gisplan.io.geoparquet import write_points_parquet
 from gisplan.io.osm import is_osm_file, read_osm_roads
 from gisplan.io.spatial import read_spatial
 from gisplan.io.tables import LAT_HEADERS, LON_HEADERS, TABLE_SUFFIXES, read_text_columns
-from gisplan.network.graph import build_network
+from gisplan.network.graph import CLASS_COLUMNS, DIRECTION_COLUMNS, build_network
 from gisplan.vocab import CoverageMethod
 
 # the scenario mode's modules (the workspace's coverage, its outputs, the scenario file, and gisplan.cli.options
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from numpy.typing import NDArray
+    from pyproj import CRS
 
     from gisplan.analysis.adhoc import NearestMinutes
     from gisplan.analysis.coverage import CoverageResult
@@ -295,11 +296,23 @@ def _id_text(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
-def _read_roads(path: Path, declared: DeclaredCRS | None) -> gpd.GeoDataFrame:
+def _read_roads(path: Path, declared: DeclaredCRS | None, planning: CRS) -> gpd.GeoDataFrame:
+    """The road lines: a GeoParquet file straight into the planning CRS (numpy over its WKB, the same
+    coordinates as the general path), any other file in the storage CRS (build_network projects them)."""
     if not path.exists():
         raise SchemaError([Problem(str(path), None, None, "the file does not exist.", "check the path.")])
     if is_osm_file(path):
         return read_osm_roads(path)
+    if path.suffix.lower() in {".parquet", ".geoparquet"}:
+        from gisplan.network.roadfile import read_road_parquet  # noqa: PLC0415 - only for GeoParquet roads
+
+        system = (declared.chinese_system if declared else None) or "wgs84"
+        source = declared.crs if declared is not None and declared.chinese_system is None else None
+        try:
+            return read_road_parquet(path, crs=planning, system=system, source_crs=source,
+                                     columns=(*DIRECTION_COLUMNS, *CLASS_COLUMNS))
+        except (pa.ArrowException, OSError, ValueError, KeyError):  # the general reader says what is wrong
+            logger.debug("roads: %s through the general reader", path, exc_info=True)
     return to_storage_crs(read_spatial(path), declared, source=path.name)  # `_row`: the rows messages name
 
 
@@ -320,11 +333,11 @@ def _adhoc(
         clock.lap("read facilities")
         dem = read_point_arrays(demand, declared, role="demand")
         clock.lap("read demand")
-        road_layer = _read_roads(roads, declared)
+        planning = utm_crs_of_lonlat(dem.lon, dem.lat)  # what dem.estimate_utm_crs() gave, without the points
+        road_layer = _read_roads(roads, declared, planning)
         clock.lap("read roads")
     except SchemaError as exc:
         _problems(exc)
-    planning = utm_crs_of_lonlat(dem.lon, dem.lat)  # what dem.estimate_utm_crs() gave, without the points
     network = build_network(road_layer, crs=planning)
     click.echo(_("roads: {summary}").format(summary=network.report.summary()), err=True)
     clock.lap("build network")

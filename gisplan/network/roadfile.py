@@ -157,6 +157,7 @@ def _project_lines(
 
 def read_road_parquet(
     path: Path, *, crs: str | CRS, system: str = "wgs84", columns: Sequence[str] = ("direction",),
+    source_crs: str | CRS | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a GeoParquet road file into lines in the planning CRS `crs`.
 
@@ -172,6 +173,9 @@ def read_road_parquet(
         CRS is used.
     columns : sequence of str
         Attribute columns to keep when present (the one-way code, a road class …); others are not read.
+    source_crs : str or pyproj.CRS, optional
+        The CRS of the file's numbers when the user declared one (``--crs``): it overrides the file's
+        label, as :func:`gisplan.crs.to_storage_crs` does. For GCJ-02/BD-09 give ``system`` instead.
 
     Returns
     -------
@@ -193,6 +197,8 @@ def read_road_parquet(
         raise CRSError(msg)
     schema = pq.read_schema(path)
     column, encoding, source = _geo_metadata(schema.metadata)
+    if source_crs is not None:
+        source = CRS.from_user_input(source_crs)
     keep = [c for c in columns if c in schema.names and c != column]
     table = pq.read_table(path, columns=[column, *keep])
     found = None
