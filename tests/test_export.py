@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
@@ -27,8 +28,9 @@ from pyproj import Transformer
 
 from gisplan.catalogue import load_catalogue
 from gisplan.cli.main import cli
-from gisplan.io.atomic import write_atomic_gpkg
+from gisplan.io.atomic import write_atomic_gpkg, write_atomic_parquet
 from gisplan.io.export import STAGE_PREFIX
+from gisplan.io.geoparquet import write_points_parquet
 from tests.conftest import missing, sha256
 from tests.test_gpkg_version import user_version
 
@@ -416,3 +418,27 @@ def test_help_shows_examples_and_names_gcj02_as_an_app_option() -> None:
     assert "--format kmz --out to_phone/" in result.output
     assert "gcj02" in result.output
     assert "only for apps known to want" in result.output
+
+
+def test_atomic_writers_leave_the_usual_permissions_and_nothing_behind(tmp_path: Path) -> None:
+    """GeoPackage, GeoParquet (geopandas and the ad-hoc points' pyarrow writer) come out with the permissions
+    the umask gives (mkstemp's 0600 would hide a bureau's outputs from colleagues); a failed write leaves
+    the old file and no temporary one."""
+    frame = gpd.GeoDataFrame({"名称": ["甲", "乙"]}, geometry=gpd.points_from_xy([105.9, 105.95], [29.35, 29.4]),
+                             crs="EPSG:4326")
+    mask = os.umask(0o022)
+    try:
+        write_atomic_gpkg({"points": frame}, tmp_path / "a.gpkg")
+        write_atomic_parquet(frame, tmp_path / "b.parquet")
+        write_points_parquet({"id": pa.array(["a", "b"])}, np.array([105.9, 105.95]), np.array([29.35, 29.4]),
+                             tmp_path / "c.parquet", crs="EPSG:4326")
+    finally:
+        os.umask(mask)
+    for name in ("a.gpkg", "b.parquet", "c.parquet"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+    assert gpd.read_parquet(tmp_path / "c.parquet").geometry.x.tolist() == [105.9, 105.95]
+    before = (tmp_path / "b.parquet").read_bytes()
+    with pytest.raises(pa.ArrowException):  # the write itself fails, inside the temporary file
+        write_atomic_parquet(frame.assign(bad=[object(), object()]), tmp_path / "b.parquet")
+    assert (tmp_path / "b.parquet").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gpkg", "b.parquet", "c.parquet"]

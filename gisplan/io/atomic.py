@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "FORMULA_PREFIXES", "defuse_text_cells", "write_atomic_csv", "write_atomic_gpkg", "write_atomic_parquet",
-    "write_atomic_text",
+    "FORMULA_PREFIXES", "atomic_path", "defuse_text_cells", "write_atomic_csv", "write_atomic_gpkg",
+    "write_atomic_parquet", "write_atomic_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -119,14 +119,22 @@ def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
     before the rename, and it is synced once, whole, before it. Ten layers of a run's ``results.gpkg`` took
     0.8–1.0 s with a sync per layer's transactions, 0.5 s without (on a machine shared with other work).
     """
+    with atomic_path(path, ".gpkg") as tmp, _sqlite_unsynced():
+        for name, gdf in layers.items():
+            _write_layer(gdf, tmp, name)
+
+
+@contextmanager
+def atomic_path(path: Path, suffix: str) -> Iterator[str]:
+    """The name of a new file beside `path` for a writer that makes its own file (GDAL, pyarrow): not created
+    yet, so the writer gives it the usual permissions (mkstemp's would be 0600); synced and renamed over `path`
+    when the block succeeds, removed when it fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gpkg")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
     os.close(fd)
     Path(tmp).unlink()
     try:
-        with _sqlite_unsynced():
-            for name, gdf in layers.items():
-                _write_layer(gdf, tmp, name)
+        yield tmp
         with Path(tmp).open("rb") as fh:
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
@@ -156,14 +164,5 @@ def _write_layer(frame: pd.DataFrame, target: str, name: str) -> None:
 
 def write_atomic_parquet(gdf: gpd.GeoDataFrame, path: Path) -> None:
     """Write a GeoParquet file (WKB geometry, the CRS in its metadata) through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".parquet")
-    os.close(fd)
-    try:
+    with atomic_path(path, ".parquet") as tmp:
         gdf.to_parquet(tmp, index=False)
-        with Path(tmp).open("rb") as fh:
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

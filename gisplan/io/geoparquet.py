@@ -11,9 +11,6 @@ read it as before.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,9 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gisplan.crs import STORAGE_CRS
+from gisplan.io.atomic import atomic_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from numpy.typing import NDArray
 
@@ -107,14 +106,5 @@ def write_points_parquet(
     fields = [pa.field(name, column.type) for name, column in columns.items()]
     schema = pa.schema([*fields, field], metadata={b"geo": _geo_metadata(crs, bbox)})
     table = pa.Table.from_arrays([*columns.values(), geometry], schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".parquet")
-    os.close(fd)
-    try:
+    with atomic_path(path, ".parquet") as tmp:
         pq.write_table(table, tmp)
-        with Path(tmp).open("rb") as fh:
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

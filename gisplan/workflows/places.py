@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +19,7 @@ import shapely
 
 from gisplan.errors import PlaceNameError
 from gisplan.i18n import _
-from gisplan.io.atomic import write_atomic_csv
+from gisplan.io.atomic import atomic_path, write_atomic_csv
 from gisplan.io.export import write_xlsx
 from gisplan.placenames.checks import check_names
 from gisplan.placenames.register import (
@@ -406,14 +404,8 @@ def add_sign(  # noqa: PLR0913 - a sign record's fields, keyword-only
 
 
 def _write_bytes(data: bytes, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, ".tmp") as tmp:
+        Path(tmp).write_bytes(data)
 
 
 def export_sign_codes(ws: Workspace, out_dir: Path, *, base_url: str, kind: str = "png") -> pd.DataFrame:
