@@ -11,22 +11,12 @@ When the scenario is run first, it runs in this same process, as in ``gisplan ru
 the run); with results already there the process is the one ``gisplan report`` is.
 
 On a shared machine the wall time depends on the load, and so, less, does the CPU time (user + system of this
-process): compare against the previous code measured in the same minutes, not against figures from another day.
-Measured 2026-12-01 on the shared 2-core machine, results already there, this code against the code before
-(commit 79793c3) one right after the other at a load average of 1.8: whole report 17.0 s CPU (17.8 s wall) against
-20.7 s (21.3 s wall), 0.82× — maps, service areas and tables 5.3 against 6.5, PDF 8.7 against 9.7 (57 pages against
-59), Word 0.5 against 2.0, Excel 0.9 against 0.9, reading with the network build 1.3 against 1.4; peak memory
-527 MB. With the scenario run first in the same process (load 4–4.7): 16.6 against 22.1 s CPU (0.75×). The code
-before measured 19.9 s CPU on the quiet machine (load 0.9), so this is about 15–16 s there: the goal is not shown
-to be met.
-
-Measured 2026-12-02 on the shared 2-core machine at a load average of 6–8, this code and the code before (commit
-ef42c9b, which measured 14.9–16.5 s CPU on the quiet machine) alternating on the same results, two runs each: whole
-report 14.39, 14.15, 14.89, 14.93 s CPU against 17.27, 19.21, 17.33, 18.10 s (0.81×) — PDF 7.2–7.8 against
-9.1–10.3 s (55 pages against 57), maps and tables 4.5–4.9 against 5.1–5.9, Excel 0.52–0.56 against 1.07–1.21, Word
-0.5–0.6 and reading 1.0–1.1 as before; so about 12–13 s on the quiet machine: ≤ 15 s with its noise, the ≤ 12 s
-aimed at not shown. Old code: ``git -C /work/main archive ef42c9b | tar -x -C /tmp/old`` (its ``work`` folder
-linked to this one's), then ``cd /tmp/old && PYTHONPATH=$PWD python bench/bench_report.py --out SAME``.
+process): compare against the previous code measured in the same minutes (``git archive`` of it into a folder,
+its ``work`` folder linked to this one's, then this command there with ``--out`` the same), not against figures
+from another day. On the quiet 2-core machine (load average 1.0–1.3, 2026-12-02), five runs one after the other on
+the same results: 12.30, 15.45, 13.16, 12.44 and 11.13 s wall, 12.01, 14.25, 12.93, 12.35 and 11.11 s CPU (PDF
+6.2–7.9 s, 55 pages; maps and tables 3.5–4.8; Excel 0.6; Word 0.6; reading with the network build 0.7–1.2);
+the code of the day before measured 14.9–16.5 s CPU there.
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python bench/bench_report.py [--out out/yongchuan] [--floor]``.
 """
