@@ -153,6 +153,33 @@ def test_a_cancelled_waiter_does_not_hold_up_the_others() -> None:
     assert done == [0, 2, 3, 9]
 
 
+def test_a_waiter_cancelled_in_the_pass_that_releases_it_passes_the_turn_on() -> None:
+    """The client of the first waiter goes away in the very pass whose timer releases the gate: the release skips
+    the cancelled turn and gives it to the next waiter, and the cancelled request ends cancelled (not with an
+    error of the gate's own bookkeeping)."""
+    done: list[int] = []
+
+    async def main(loop: asyncio.AbstractEventLoop) -> None:
+        turns = Turns()
+
+        async def bulk(n: int) -> None:
+            if n == 0:  # cancelled by a timer due in the same pass as the release its take() schedules, just before it
+                loop.call_later(0, asyncio.current_task().cancel)  # type: ignore[union-attr]
+            await turns.take()
+            done.append(n)
+
+        first = asyncio.create_task(bulk(0))
+        second = asyncio.create_task(bulk(1))
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError), results[0]
+        assert results[1] is None
+        assert turns.waiting == 0
+        await asyncio.wait_for(bulk(9), 1)  # the gate is free again
+
+    _run(main)
+    assert done == [1, 9]
+
+
 def test_only_the_search_path_skips_the_gate() -> None:
     taken: list[str] = []
     answered: list[str] = []

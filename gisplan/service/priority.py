@@ -59,7 +59,7 @@ class Turns:
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self._pass_on(loop)  # the turn was given to this request: give it to the next one
-            else:
+            elif turn in self._waiters:  # a release of this pass may have dropped it already (it skips cancelled turns)
                 self._waiters.remove(turn)
             raise
         self._pass_on(loop)
