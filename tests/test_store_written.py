@@ -97,6 +97,31 @@ def test_the_recorded_hash_is_the_hash_of_the_layer_read_back(workspace: Workspa
     assert _recorded(workspace, "layer_a").startswith("h2:")  # type: ignore[union-attr]
 
 
+def test_a_fid_column_out_of_order_is_recorded_as_read_back(workspace: Workspace) -> None:
+    """GDAL takes an integer ``fid`` column as the GeoPackage's feature id and gives the rows back in its order:
+    the attributes read back no longer line up with the geometry as written, so the layer is read back whole
+    (a rewrite's row records and the hash are those of the stored layer; they were not)."""
+    frame = gpd.GeoDataFrame({"FID": [3, 1, 2], "name": ["c", "a", "b"]},
+                             geometry=[shapely.Point(3, 3), shapely.Point(1, 1), shapely.Point(2, 2)], crs="EPSG:4326")
+    workspace.write([LayerWrite("layer_f", "result", frame)], action="import")
+    whole = workspace.read_layer("layer_f")
+    assert _recorded(workspace, "layer_f") == layer_hash(whole)
+    pairs = dict(zip(whole["name"], whole.geometry.x, strict=True))
+    assert pairs == {"a": 1.0, "b": 2.0, "c": 3.0}
+    workspace.write([LayerWrite("layer_f", "result", frame.assign(name=["c2", "a", "b"]))], action="edit")
+    assert _recorded(workspace, "layer_f") == layer_hash(workspace.read_layer("layer_f"))
+
+
+def test_a_layer_of_rings_is_written_as_lines(workspace: Workspace) -> None:
+    """A layer of LinearRings is declared as lines: a LinearRing layer crashed GDAL (the process died)."""
+    rings = gpd.GeoDataFrame({"n": [1, 2]}, geometry=[shapely.LinearRing([(0, 0), (1, 0), (1, 1)]),
+                                                      shapely.LinearRing([(2, 2), (3, 2), (3, 3)])], crs="EPSG:4326")
+    workspace.write([LayerWrite("rings", "result", rings)], action="import")
+    back = workspace.read_layer("rings")
+    assert _recorded(workspace, "rings") == layer_hash(back)
+    assert back.geometry.geom_type.tolist() == ["LineString", "LineString"]
+
+
 @pytest.mark.parametrize("crs", ["EPSG:4545", "+proj=tmerc +lat_0=0 +lon_0=105 +k=1 +x_0=500000 +y_0=0 "
                                               "+ellps=GRS80 +units=m +no_defs"])
 def test_a_projected_or_custom_crs_is_recorded_as_read_back(workspace: Workspace, crs: str) -> None:

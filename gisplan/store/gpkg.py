@@ -348,6 +348,9 @@ def _read_written(path: Path, op: Operation) -> tuple[pd.DataFrame | None, bool]
     if isinstance(op, Drop):
         return _read_stored(path, op.name), False
     info = pyogrio.read_info(path, layer=op.name)
+    fid = str(info.get("fid_column") or "").lower()
+    if fid and any(str(c).lower() == fid for c in op.data.columns):  # GDAL took it as the feature id: rows come
+        return _read_stored(path, op.name), False  # back in its order, not as written
     spatial = info["geometry_type"] is not None
     found = with_written_geometry(read_attributes(path, op.name, info), op.data, crs=info["crs"], spatial=spatial)
     return (found, True) if found is not None else (_read_stored(path, op.name), False)

@@ -84,7 +84,8 @@ def _geometry_type(values: np.ndarray) -> str:
     type of every present geometry, else ``Unknown``; `` Z`` when any non-empty one has z."""
     present = values[~shapely.is_missing(values)]
     types = pd.unique(shapely.get_type_id(present))
-    names = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+    # a ring's WKB is a LineString's (a layer declared LinearRing crashes GDAL)
+    names = ("Point", "LineString", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
              "GeometryCollection")
     kind = names[int(types[0])] if len(types) == 1 and 0 <= int(types[0]) < len(names) else "Unknown"
     solid = present[~shapely.is_empty(present)]

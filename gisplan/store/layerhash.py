@@ -34,7 +34,10 @@ _NONE = type(None)
 
 
 def geometry_name(frame: pd.DataFrame) -> str | None:
-    return frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name else None
+    """The active geometry column's name; None without one (or when the frame has lost that column)."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame.columns:
+        return None
+    return str(frame.geometry.name)
 
 
 def frame_wkb(frame: pd.DataFrame) -> np.ndarray:
