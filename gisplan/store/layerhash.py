@@ -35,7 +35,8 @@ _NONE = type(None)
 
 def geometry_name(frame: pd.DataFrame) -> str | None:
     """The active geometry column's name; None without one (or when the frame has lost that column)."""
-    if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame.columns:
+    name = getattr(frame, "_geometry_column_name", None)
+    if not isinstance(frame, gpd.GeoDataFrame) or name is None or name not in frame.columns:
         return None
     return str(frame.geometry.name)
 
