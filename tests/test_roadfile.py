@@ -4,6 +4,8 @@ Chongqing file, 293,467 links)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -14,6 +16,9 @@ from gisplan.coords import gcj02_to_wgs84, transform_geometries
 from gisplan.errors import CRSError
 from gisplan.network.roadfile import read_road_parquet, wkb_linestring_coordinates
 from tests.conftest import shared_data
+
+if TYPE_CHECKING:
+    import pathlib
 
 UTM = "EPSG:32648"
 
@@ -112,3 +117,25 @@ def test_chongqing_equals_the_geopandas_path_bit_for_bit() -> None:
     assert np.array_equal(owner, expected_owner)
     assert np.array_equal(xy, _expected(frame))
     assert np.array_equal(got["direction"].to_numpy(), frame["direction"].to_numpy())
+
+
+def test_a_null_crs_is_unknown_not_wgs84(tmp_path: pathlib.Path) -> None:
+    """GeoParquet's ``"crs": null`` means the CRS is unknown (an absent key means OGC:CRS84): the reader asks for
+    it instead of reading projected metres as degrees (every coordinate came back infinite); a declared one is used."""
+    path = tmp_path / "unknown.parquet"
+    gpd.GeoDataFrame({"direction": [1]}, geometry=[shapely.LineString([(500000, 3250000), (500100, 3250050)])],
+                     crs=None).to_parquet(path)
+    with pytest.raises(CRSError, match="does not say which coordinate system"):
+        read_road_parquet(path, crs=UTM)
+    lines = read_road_parquet(path, crs=UTM, source_crs=UTM)
+    assert shapely.get_coordinates(lines.geometry.to_numpy()).tolist() == [[500000.0, 3250000.0], [500100.0, 3250050.0]]
+
+
+def test_columns_are_found_whatever_their_case(tmp_path: pathlib.Path) -> None:
+    """A vendor's ``DIRECTION`` and ``FCLASS`` are kept under their own names, as build_network finds them."""
+    path = tmp_path / "upper.parquet"
+    gpd.GeoDataFrame({"DIRECTION": [2], "FCLASS": ["primary"], "NAME": ["x"]},
+                     geometry=[shapely.LineString([(105.9, 29.3), (105.91, 29.31)])], crs="EPSG:4326").to_parquet(path)
+    lines = read_road_parquet(path, crs=UTM, columns=("direction", "fclass"))
+    assert list(lines.columns) == ["DIRECTION", "FCLASS", "geometry"]
+    assert lines["DIRECTION"].tolist() == [2]

@@ -15,13 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from pyproj.exceptions import CRSError as PyprojCRSError
 
 from gisplan import settings
 from gisplan.analysis.adhoc import nearest_facility_minutes
 from gisplan.catalogue import load_catalogue, normalise_header
 from gisplan.cli.timing import Stopwatch
 from gisplan.crs import STORAGE_CRS, parse_crs, storage_xy, to_storage_crs, transform_xy, utm_crs_of_lonlat
-from gisplan.errors import ConfigError, Problem, SchemaError
+from gisplan.errors import ConfigError, CRSError, Problem, SchemaError
 from gisplan.i18n import _
 from gisplan.io.atomic import write_atomic_csv, write_atomic_gpkg
 from gisplan.io.geoparquet import write_points_parquet
@@ -311,8 +312,10 @@ def _read_roads(path: Path, declared: DeclaredCRS | None, planning: CRS) -> gpd.
         try:
             return read_road_parquet(path, crs=planning, system=system, source_crs=source,
                                      columns=(*DIRECTION_COLUMNS, *CLASS_COLUMNS))
-        except (pa.ArrowException, OSError, ValueError, KeyError):  # the general reader says what is wrong
-            logger.debug("roads: %s through the general reader", path, exc_info=True)
+        except CRSError:  # its own messages (no CRS stated; GCJ-02 declared for projected numbers) reach the user
+            raise
+        except (pa.ArrowException, OSError, ValueError, KeyError, PyprojCRSError):  # the general reader says what
+            logger.debug("roads: %s through the general reader (it says what is wrong)", path, exc_info=True)
     return to_storage_crs(read_spatial(path), declared, source=path.name)  # `_row`: the rows messages name
 
 

@@ -118,13 +118,14 @@ def _parse_in_chunks(
     return xy, owner
 
 
-def _geo_metadata(schema_metadata: dict[bytes, bytes] | None) -> tuple[str, str, CRS]:
-    """The primary geometry column of a GeoParquet file, its encoding and its CRS (OGC:CRS84 if unstated)."""
+def _geo_metadata(schema_metadata: dict[bytes, bytes] | None) -> tuple[str, str, CRS | None]:
+    """The primary geometry column of a GeoParquet file, its encoding and its CRS: OGC:CRS84 when the key is
+    absent (the specification's default), None when it is null (the CRS is unknown)."""
     geo = json.loads((schema_metadata or {}).get(b"geo", b"{}"))
     column = geo.get("primary_column", "geometry")
     meta = geo.get("columns", {}).get(column, {})
     crs_json = meta.get("crs", "OGC:CRS84")
-    crs = CRS.from_user_input("OGC:CRS84" if crs_json is None else crs_json)
+    crs = None if crs_json is None else CRS.from_user_input(crs_json)
     return column, str(meta.get("encoding", "WKB")).upper(), crs
 
 
@@ -196,10 +197,15 @@ def read_road_parquet(
         msg = _("`crs` must be a projected CRS in metres (got {crs}).").format(crs=target.to_string())
         raise CRSError(msg)
     schema = pq.read_schema(path)
-    column, encoding, source = _geo_metadata(schema.metadata)
-    if source_crs is not None:
-        source = CRS.from_user_input(source_crs)
-    keep = [c for c in columns if c in schema.names and c != column]
+    column, encoding, stated = _geo_metadata(schema.metadata)
+    source = CRS.from_user_input(source_crs) if source_crs is not None else stated
+    if source is None:
+        msg = _("{name}: the file does not say which coordinate system its coordinates are in (its GeoParquet CRS "
+                "is null); give it (e.g. --crs EPSG:4326, or gcj02 for 高德/腾讯 data).").format(name=path.name)
+        raise CRSError(msg)
+    by_lower = {name.lower(): name for name in schema.names}  # as build_network finds them: whatever the case
+    keep = list(dict.fromkeys(by_lower[c.lower()] for c in columns if c.lower() in by_lower and
+                              by_lower[c.lower()] != column))
     table = pq.read_table(path, columns=[column, *keep])
     found = None
     geom = table.column(column).combine_chunks()
