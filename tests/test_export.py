@@ -442,3 +442,30 @@ def test_atomic_writers_leave_the_usual_permissions_and_nothing_behind(tmp_path:
         write_atomic_parquet(frame.assign(bad=[object(), object()]), tmp_path / "b.parquet")
     assert (tmp_path / "b.parquet").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gpkg", "b.parquet", "c.parquet"]
+
+
+def test_a_data_sheet_titled_like_the_notes_sheet_keeps_its_title(tmp_path: Path) -> None:
+    """The notes go to 说明 unless a data sheet has that title: then they go to 说明1 (XlsxWriter refused the
+    duplicate name and the workbook was not written)."""
+    from gisplan.io.export import write_xlsx
+
+    write_xlsx({"说明": pd.DataFrame({"a": [1]})}, tmp_path / "t.xlsx", notes=["示意 illustrative"])
+    book = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    assert book.sheetnames == ["说明", "说明1"]
+    assert book["说明1"]["A1"].value == "示意 illustrative"
+
+
+@pytest.mark.parametrize(("z", "kind"), [(None, "Point"), (12.5, "Point Z")])
+def test_the_points_geoparquet_states_its_geometry_type(tmp_path: Path, z: float | None, kind: str) -> None:
+    x, y = np.array([105.9]), np.array([29.35])
+    wkb = None if z is None else pa.array(shapely.to_wkb([shapely.Point(105.9, 29.35, z)]).tolist(), pa.binary())
+    write_points_parquet({"id": pa.array(["a"])}, x, y, tmp_path / "p.parquet", crs="EPSG:4326", wkb=wkb)
+    meta = json.loads(pyarrow_schema_metadata(tmp_path / "p.parquet")[b"geo"])
+    assert meta["columns"]["geometry"]["geometry_types"] == [kind]
+    assert gpd.read_parquet(tmp_path / "p.parquet").geometry.has_z.tolist() == [z is not None]
+
+
+def pyarrow_schema_metadata(path: Path) -> dict[bytes, bytes]:
+    import pyarrow.parquet as pq
+
+    return dict(pq.read_schema(path).metadata)

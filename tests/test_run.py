@@ -334,3 +334,15 @@ def test_result_files_are_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.csv"]
     write_atomic_text("<html>地图</html>", tmp_path / "map.html")
     assert (tmp_path / "map.html").read_text(encoding="utf-8") == "<html>地图</html>"
+
+
+def test_a_bad_proposal_thread_count_is_said_before_anything_runs(tmp_path: Path) -> None:
+    """GISPLAN_PROPOSAL_THREADS is checked at the start of `gisplan run`, not after the import and the coverage:
+    a clear message, exit 1, no workspace and no output folder."""
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "scenarios" / "yongchuan-2025.toml"), "-w",
+                                      str(tmp_path / "w.gpkg"), "--out", str(tmp_path / "o"), "--no-report"],
+                                env={"GISPLAN_PROPOSAL_THREADS": "two"})
+    assert result.exit_code == 1
+    assert "GISPLAN_PROPOSAL_THREADS='two'" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(tmp_path.iterdir()) == []

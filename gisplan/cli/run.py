@@ -80,6 +80,7 @@ def run(
     """
     clock = Stopwatch()
     check_basemap(basemap, tianditu_key)  # before the long run, not after it
+    settings.proposal_threads()  # a bad GISPLAN_PROPOSAL_THREADS is said now, not after the coverage
     formats: tuple[ReportFormat, ...] = ()
     if write_report:  # the report's modules only when a report is written
         from gisplan.cli.report import parse_formats  # noqa: PLC0415

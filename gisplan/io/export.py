@@ -109,7 +109,8 @@ def write_xlsx(
     quoted = book.add_format({"quote_prefix": True, "align": "left"})
     date_format = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     number_format_of: dict[str, Any] = {}
-    for name, (title, frame) in zip(_sheet_names(sheets), sheets.items(), strict=True):
+    names = _sheet_names([*sheets, "说明"])  # the notes' sheet name taken last, so a data sheet of that title keeps it
+    for name, (title, frame) in zip(names, sheets.items(), strict=False):
         sheet = book.add_worksheet(name)
         formats = (number_formats or {}).get(title, {})
         as_text = set((text_columns or {}).get(title, ()))
@@ -128,7 +129,7 @@ def write_xlsx(
                 _put(sheet, i, j, _cell(raw), text=text, number_format=number_format, quoted=quoted,
                      date_format=date_format)
     if notes:
-        sheet = book.add_worksheet("说明")
+        sheet = book.add_worksheet(names[-1])
         for i, note in enumerate(notes):
             sheet.write_string(i, 0, str(note))
     book.close()

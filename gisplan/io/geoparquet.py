@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import shapely
 
 from gisplan.crs import STORAGE_CRS
 from gisplan.io.atomic import atomic_path
@@ -64,11 +65,11 @@ def _without_member_ids(projjson: dict[str, Any]) -> dict[str, Any]:
     return projjson
 
 
-def _geo_metadata(crs: str, bbox: list[float]) -> bytes:
+def _geo_metadata(crs: str, bbox: list[float], geometry_type: str = "Point") -> bytes:
     from pyproj import CRS  # noqa: PLC0415 - pyproj is imported where a CRS is written
 
     column = {"encoding": "WKB", "crs": _without_member_ids(CRS.from_user_input(crs).to_json_dict()),
-              "geometry_types": ["Point"], "bbox": bbox}
+              "geometry_types": [geometry_type], "bbox": bbox}
     return json.dumps({"primary_column": "geometry", "columns": {"geometry": column}, "version": "1.1.0",
                        "creator": {"library": "gisplan"}}).encode()
 
@@ -104,7 +105,8 @@ def write_points_parquet(
             if finite.any() else [])
     field = pa.field("geometry", geometry.type, metadata={b"ARROW:extension:name": b"geoarrow.wkb"})
     fields = [pa.field(name, column.type) for name, column in columns.items()]
-    schema = pa.schema([*fields, field], metadata={b"geo": _geo_metadata(crs, bbox)})
+    solid = wkb is not None and bool(shapely.has_z(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))).any())
+    schema = pa.schema([*fields, field], metadata={b"geo": _geo_metadata(crs, bbox, "Point Z" if solid else "Point")})
     table = pa.Table.from_arrays([*columns.values(), geometry], schema=schema)
     with atomic_path(path, ".parquet") as tmp:
         pq.write_table(table, tmp)

@@ -432,8 +432,9 @@ def _map_images(pngs: Sequence[bytes], options: dict[str, Any]) -> dict[str, Any
 
     class _MapImage(RasterImage):  # type: ignore[misc]  # WeasyPrint ships no types
         def _get_png_data(self, pillow_image: Any) -> bytes:
-            if pillow_image.format == "PNG" and pillow_image.mode == "RGB" and not pillow_image.info.get("interlace"):
-                return png_rows(self.image_data.data)
+            png = self.image_data.data  # IHDR: bit depth 8, colour type 2 (RGB), not interlaced — what the PDF declares
+            if pillow_image.format == "PNG" and png[24:26] == b"\x08\x02" and png[28] == 0:
+                return png_rows(png)
             return bytes(RasterImage._get_png_data(pillow_image))
 
     cache: dict[str, Any] = {}
