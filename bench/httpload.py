@@ -82,8 +82,14 @@ class _Protocol(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(f"response does not parse as HTTP/1.1: {exc}")
-            if self.transport is not None:
-                self.transport.close()
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Close the connection now and mark it closed, so that no further request is written to it (the
+        transport only reports the loss later)."""
+        self.closed, self.pending = True, None
+        if self.transport is not None:
+            self.transport.close()
 
     # httptools' callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -144,6 +150,10 @@ class Connection:
         protocol.transport.write(b"".join(head))
         try:
             answer = await waiter
+        except BaseException:  # failed, timed out or cancelled: a late response must not answer the next request
+            protocol.abandon()
+            self._protocol = None
+            raise
         finally:
             timer.cancel()
         if not protocol.keep_alive:  # `Connection: close` (gunicorn's sync workers): connect again
@@ -155,9 +165,7 @@ class Connection:
     def _time_out(self, protocol: _Protocol, waiter: asyncio.Future[Response]) -> None:
         if not waiter.done():
             waiter.set_exception(TransportError(f"no whole response within {self.timeout_s:g} s"))
-            protocol.pending = None
-            if protocol.transport is not None:
-                protocol.transport.close()
+            protocol.abandon()
             self._protocol = None
 
     def close(self) -> None:
