@@ -152,7 +152,9 @@ def proposal_threads() -> int:
     On the 永川 run's proposals with 2 cores at load 2.5–2.8, two threads took 3.60–3.75 s against one thread's
     4.06–4.42 s, for 4.55–4.82 s of CPU against 4.01–4.30 s; on a machine already busy (load 7–8) they took no
     less time (12.9–13.6 s against 10.8–13.0 s): ``GISPLAN_PROPOSAL_THREADS=1`` there. The answers are the same on
-    any number.
+    any number while every model is solved to optimality; when ``solver_time_limit_s`` stops one, its best
+    solution depends on the CPU its chain got, and so can differ. Each chain's HiGHS has the kernels' thread
+    count, so two chains on 2 cores run up to four HiGHS workers.
 
     Raises
     ------

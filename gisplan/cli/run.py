@@ -70,7 +70,8 @@ def run(
     one type) and are phased over the scenario's `period` from the run's year; once the period has ended
     (终期评估) over the next one. GISPLAN_TODAY=2026-03-01 sets the run's date. The map's layers are read on a
     second thread while the files are written, and the sites of different facility types are proposed side by
-    side (GISPLAN_THREADS=1, or GISPLAN_PROPOSAL_THREADS=1 for the proposals: one after the other; the same files).
+    side (GISPLAN_THREADS=1, or GISPLAN_PROPOSAL_THREADS=1 for the proposals: one after the other; the same
+    files unless a solver time limit stops a model).
 
     \b
     Example:
