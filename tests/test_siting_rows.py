@@ -25,8 +25,9 @@ from gisplan.config import (
 )
 from gisplan.errors import ConfigError, ConfigFileError
 from gisplan.periods import current_period, period_status
+from gisplan.siting.arearule import AREA_RULE_STATUS, propose_by_area
 from gisplan.siting.models import mclp
-from gisplan.siting.proposals import AREA_RULE_STATUS, SiteQuestion, propose_by_area
+from gisplan.siting.proposals import SiteQuestion
 from gisplan.vocab import Level, PeriodPhase, QuestionKind
 from gisplan.workflows.proposing import ROW_JOIN, _unit_rule
 from tests.conftest import YONGCHUAN_RUN_DATE

@@ -28,13 +28,13 @@ from gisplan.i18n import _
 from gisplan.io.spatial import read_spatial
 from gisplan.progress import Tick, silent
 from gisplan.scenariocat import scenario_profiles
+from gisplan.siting.arearule import propose_by_area
 from gisplan.siting.proposals import (
     Proposal,
     SiteQuestion,
     division_codes,
     generate_candidates,
     inside_polygons,
-    propose_by_area,
     propose_sites,
 )
 from gisplan.vocab import Comparator, CoverageKind, Level, QuestionKind, Scope, SitingRule, Status
