@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gisplan.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from gisplan.catalogue import load_catalogue
@@ -48,15 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A public verb, imported from its module the first time it is asked for."""
-    if name not in _PUBLIC:
-        msg = f"module 'gisplan' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

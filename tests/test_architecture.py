@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parents[1] / "gisplan"
 # declared in SIBLINGS.
 TIERS = {
     "i18n": 0, "errors": 0, "vocab": 0, "tomllines": 0, "settings": 0, "profiles": 0, "catalogue": 0, "config": 0, "scenariocat": 0, "periods": 0, "fieldchecks": 0, "crs": 0, "coords": 0,
-    "divisions": 0, "offsets": 0, "laps": 0, "progress": 0, "toponym": 0,
+    "divisions": 0, "offsets": 0, "laps": 0, "progress": 0, "toponym": 0, "lazyexports": 0,
     "io": 1, "validation": 1, "store": 1,
     "network": 2, "boundaries": 2, "placenames": 2,
     "analysis": 3,
@@ -23,7 +23,7 @@ TIERS = {
     "cli": 6,
 }
 # base modules may import the ones listed before them, never after (no cycles among them)
-BASE_ORDER = ("i18n", "errors", "laps", "progress", "vocab", "toponym", "tomllines", "settings", "offsets", "coords",
+BASE_ORDER = ("lazyexports", "i18n", "errors", "laps", "progress", "vocab", "toponym", "tomllines", "settings", "offsets", "coords",
               "divisions", "crs", "profiles", "catalogue", "fieldchecks", "config", "scenariocat", "periods")
 # imports between units of one tier that are allowed: the unit on the left may import the one on the right
 SIBLINGS = {
