@@ -399,16 +399,8 @@ def test_snapping_with_the_index_in_strips_equals_one_tree(monkeypatch: pytest.M
     xy = np.concatenate([xy, cut_xy])
     a = snap_points(one, xy[:, 0], xy[:, 1], max_snap_m=400)
     b = snap_points(split, xy[:, 0], xy[:, 1], max_snap_m=400)
-    assert np.array_equal(a.snapped, b.snapped)
     assert 0.01 < (~a.snapped).mean() < 0.5
-    assert np.array_equal(a.access_m[a.snapped], b.access_m[b.snapped])
-    same = a.edge == b.edge
-    assert same.mean() > 0.99
-    # elsewhere a tie: the same point on two segments (at their shared vertex), as near to both
-    tie = ~same & a.snapped
-    assert np.array_equal(a.snapped_xy[tie], b.snapped_xy[tie])
-    # on the same edge, a point at a vertex between two of its segments may be placed from either (1e-12 m apart)
-    assert np.abs(a.offset_m[same & a.snapped] - b.offset_m[same & b.snapped]).max() <= 1e-6
+    _assert_same_snaps(a, b)
     points = shapely.points(xy)
     pairs, dist = shapely.STRtree(net.geometry).query_nearest(points[b.snapped], return_distance=True,
                                                                all_matches=False)
@@ -436,10 +428,17 @@ def test_chongqing_snaps_in_strips_equal_one_tree(monkeypatch: pytest.MonkeyPatc
     one = snap_index(net)
     assert len(one.trees) == 1
     a = snap_points(one, xy[:, 0], xy[:, 1], max_snap_m=1000)
+    _assert_same_snaps(a, b)
+
+
+def _assert_same_snaps(a: EdgeSnap, b: EdgeSnap) -> None:
+    """The same points snapped, at exactly the same distances; on the same edge at the same offset, or at a tie
+    (the same point on two segments at their shared vertex, as near to both)."""
     assert np.array_equal(a.snapped, b.snapped)
     assert np.array_equal(a.access_m[a.snapped], b.access_m[b.snapped])
     same = a.edge == b.edge
     assert same.mean() > 0.99
     tie = ~same & a.snapped
     assert np.array_equal(a.snapped_xy[tie], b.snapped_xy[tie])
+    # on the same edge, a point at a vertex between two of its segments may be placed from either (1e-12 m apart)
     assert np.abs(a.offset_m[same & a.snapped] - b.offset_m[same & b.snapped]).max() <= 1e-6

@@ -130,6 +130,15 @@ def test_units_question_puts_one_site_in_each_lacking_division() -> None:
     assert sorted(proposal.sites["township"]) == ["丙镇", "甲街道"]
 
 
+def _homes_and_sites(seed: int, n_sites: int) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """80 demand points with populations and `n_sites` site coordinates scattered over the test grid."""
+    rng = np.random.default_rng(seed)
+    dem = gpd.GeoDataFrame({"population": rng.integers(1, 50, 80).astype(float)},
+                           geometry=gpd.points_from_xy(X0 + rng.uniform(0, 2400, 80), Y0 + rng.uniform(0, 2400, 80)),
+                           crs=UTM)
+    return dem, np.column_stack([X0 + rng.uniform(0, 2400, n_sites), Y0 + rng.uniform(0, 2400, n_sites)])
+
+
 def test_site_pairs_searched_once_equal_a_fresh_search() -> None:
     """The pairs a run keeps per site (issue 17) are those a fresh search of all the sites gives, in its order."""
     from gisplan.network.graph import edge_minutes
@@ -138,11 +147,7 @@ def test_site_pairs_searched_once_equal_a_fresh_search() -> None:
     from gisplan.siting.proposals import _site_costs
 
     net = grid()
-    rng = np.random.default_rng(3)
-    dem = gpd.GeoDataFrame({"population": rng.integers(1, 50, 80).astype(float)},
-                           geometry=gpd.points_from_xy(X0 + rng.uniform(0, 2400, 80), Y0 + rng.uniform(0, 2400, 80)),
-                           crs=UTM)
-    xy = np.column_stack([X0 + rng.uniform(0, 2400, 30), Y0 + rng.uniform(0, 2400, 30)])
+    dem, xy = _homes_and_sites(3, 30)
     first = gpd.GeoDataFrame({"candidate_id": [f"a{i}" for i in range(20)]}, geometry=shapely.points(xy[:20]), crs=UTM)
     # the second asks for ten sites met before (in another order) and ten new ones
     again = gpd.GeoDataFrame({"candidate_id": [f"b{i}" for i in range(20)]},
@@ -168,11 +173,7 @@ def test_sites_asked_on_two_threads_are_searched_once(monkeypatch: pytest.Monkey
     import gisplan.siting.proposals as proposals_module
 
     net = grid()
-    rng = np.random.default_rng(4)
-    dem = gpd.GeoDataFrame({"population": rng.integers(1, 50, 80).astype(float)},
-                           geometry=gpd.points_from_xy(X0 + rng.uniform(0, 2400, 80), Y0 + rng.uniform(0, 2400, 80)),
-                           crs=UTM)
-    xy = np.column_stack([X0 + rng.uniform(0, 2400, 60), Y0 + rng.uniform(0, 2400, 60)])
+    dem, xy = _homes_and_sites(4, 60)
     searched: list[tuple[float, float]] = []
     real, start = proposals_module._search, threading.Barrier(2)
 
