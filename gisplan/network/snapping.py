@@ -281,19 +281,38 @@ def _search_again(
     index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], dist: NDArray[np.float64], *, max_snap_m: float,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """The nearest segment of the few points the first pass could not certify: every sample of every tree within
-    the certified radius (from the distance `dist` found so far) is a candidate."""
+    the certified radius (from the distance `dist` found so far) is a candidate. They are found with k-nearest
+    queries of all such points at once, k growing until each point's k-th sample lies beyond its radius."""
     radius = np.hypot(np.minimum(dist, max_snap_m), index.spacing_m / 2.0) * (1 + 1e-9) + 1e-9
     q = np.column_stack([x, y])
-    per_tree = [tree.query_ball_point(q, radius, workers=-1) for tree in index.trees]
-    # in sample order, as one tree's ball query gives them (ties then go the same way)
-    hits = [np.sort(np.concatenate([index.ids[t][np.asarray(found[r], dtype=np.int64)]
-                                    for t, found in enumerate(per_tree)])) for r in range(len(x))]
-    width = max(1, *(len(h) for h in hits))  # a point near a strip's edge may have no sample within the bound
+    bound = float(radius.max()) if len(radius) else 0.0
+    hit_row: list[NDArray[np.int64]] = []
+    hit_sample: list[NDArray[np.int64]] = []
+    for tree, ids in zip(index.trees, index.ids, strict=True):
+        rows = np.arange(len(x))
+        k = min(4 * _K, int(tree.n))
+        while len(rows):
+            d_s, i_s = tree.query(q[rows], k=k, distance_upper_bound=bound, workers=-1)
+            d_s, i_s = d_s.reshape(len(rows), k), i_s.reshape(len(rows), k)
+            # complete: the k-th sample is beyond the radius (inf when fewer were within the bound), or all are here
+            done = (d_s[:, -1] > radius[rows]) | (k >= tree.n)
+            r, c = np.nonzero(done[:, None] & (d_s <= radius[rows, None]) & (i_s < tree.n))
+            hit_row.append(rows[r])
+            hit_sample.append(ids[i_s[r, c]])
+            rows = rows[~done]
+            k = min(4 * k, int(tree.n))
+    row = np.concatenate(hit_row)
+    sample = np.concatenate(hit_sample)
+    # in sample order within each point, as one tree's ball query gives them (ties then go the same way)
+    order = np.lexsort((sample, row))
+    row, sample = row[order], sample[order]
+    count = np.bincount(row, minlength=len(x))
+    width = max(1, int(count.max()) if len(count) else 0)  # a point near a strip's edge may have no sample within
+    col = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
     cand = np.full((len(x), 2 * width), -1, dtype=np.int64)
-    for r, h in enumerate(hits):  # only the few uncertified points
-        seg_h, prev_h = _tags(index, h)
-        cand[r, :len(h)] = seg_h
-        cand[r, width:width + len(h)] = prev_h
+    seg_h, prev_h = _tags(index, sample)
+    cand[row, col] = seg_h
+    cand[row, width + col] = prev_h
     return _nearest_of(index, x, y, cand)
 
 
