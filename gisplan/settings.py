@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
@@ -54,6 +55,7 @@ __all__ = [
     "gpkg_version",
     "gpkg_versions",
     "proposal_threads",
+    "sqlite_unsynced",
     "thread_count",
     "threads",
     "today",
@@ -236,6 +238,51 @@ def gpkg_dataset_options() -> dict[str, str]:
     {'VERSION': '1.2'}
     """
     return {"VERSION": gpkg_version()}
+
+
+class _SqliteSync:
+    """GDAL's ``OGR_SQLITE_SYNCHRONOUS`` (for the process) switched off while any :func:`sqlite_unsynced` block
+    runs, in any thread, and put back as it was when the last one ends."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.before: str | None = None
+
+    def enter(self) -> None:
+        import pyogrio  # noqa: PLC0415 - GDAL only for the writers that use this
+
+        with self.lock:
+            if self.depth == 0:
+                self.before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+                pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+            self.depth += 1
+
+    def leave(self) -> None:
+        import pyogrio  # noqa: PLC0415
+
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": self.before})
+
+
+_sqlite_sync = _SqliteSync()
+
+
+@contextmanager
+def sqlite_unsynced() -> Iterator[None]:
+    """GDAL's SQLite (GeoPackage) writes without a sync per transaction inside the block.
+
+    Only for files no reader sees before they are synced whole and renamed into place (a commit's or an
+    output's temporary copy). The option is GDAL's, for the whole process: blocks in several threads share
+    one switch, which is put back as it was when the last of them ends.
+    """
+    _sqlite_sync.enter()
+    try:
+        yield
+    finally:
+        _sqlite_sync.leave()
 
 
 @contextmanager

@@ -47,3 +47,44 @@ def test_a_bad_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch, val
 def test_a_bad_context_value_is_refused(value: object) -> None:
     with pytest.raises(ConfigError, match="positive whole number"), settings.threads(value):  # type: ignore[arg-type]
         pass
+
+
+def test_unsynced_sqlite_blocks_in_two_threads_share_one_switch() -> None:
+    """Two writers' unsynced blocks overlapping in two threads: the option stays OFF until the last one ends and is
+    then what it was before (with a set/restore per block, the first to end turned syncing back on under the
+    second, and the second then left it OFF for the whole process)."""
+    import pyogrio
+
+    from gisplan.settings import sqlite_unsynced
+
+    option = "OGR_SQLITE_SYNCHRONOUS"
+    pyogrio.set_gdal_config_options({option: "NORMAL"})
+    try:
+        first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+        seen: dict[str, object] = {}  # pyogrio reads OFF back as False
+
+        def first() -> None:
+            with sqlite_unsynced():
+                first_in.set()
+                second_in.wait(10)
+            first_out.set()
+
+        def second() -> None:
+            first_in.wait(10)
+            with sqlite_unsynced():
+                second_in.set()
+                first_out.wait(10)
+                seen["inside, after the first ended"] = pyogrio.get_gdal_config_option(option)
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert seen == {"inside, after the first ended": False}
+        assert pyogrio.get_gdal_config_option(option) == "NORMAL"
+        with sqlite_unsynced(), sqlite_unsynced():  # nested in one thread
+            assert pyogrio.get_gdal_config_option(option) is False
+        assert pyogrio.get_gdal_config_option(option) == "NORMAL"
+    finally:
+        pyogrio.set_gdal_config_options({option: None})

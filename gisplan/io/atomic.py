@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import pandas as pd
 import pyogrio
 
-from gisplan.settings import gpkg_dataset_options
+from gisplan.settings import gpkg_dataset_options, sqlite_unsynced
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -119,7 +119,7 @@ def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
     before the rename, and it is synced once, whole, before it. Ten layers of a run's ``results.gpkg`` took
     0.8–1.0 s with a sync per layer's transactions, 0.5 s without (on a machine shared with other work).
     """
-    with atomic_path(path, ".gpkg") as tmp, _sqlite_unsynced():
+    with atomic_path(path, ".gpkg") as tmp, sqlite_unsynced():
         for name, gdf in layers.items():
             _write_layer(gdf, tmp, name)
 
@@ -141,18 +141,6 @@ def atomic_path(path: Path, suffix: str) -> Iterator[str]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-@contextmanager
-def _sqlite_unsynced() -> Iterator[None]:
-    """GDAL's SQLite writes (GeoPackage) without a sync per transaction inside the block; the setting is GDAL's,
-    for the process, and is put back as it was."""
-    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
 
 
 def _write_layer(frame: pd.DataFrame, target: str, name: str) -> None:

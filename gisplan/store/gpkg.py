@@ -31,13 +31,13 @@ import pyogrio
 
 from gisplan.errors import StoreError
 from gisplan.i18n import _
-from gisplan.settings import gpkg_dataset_options
+from gisplan.settings import gpkg_dataset_options, sqlite_unsynced
 from gisplan.store.gpkgfile import commit_file as _commit_file
 from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
-from gisplan.store.gpkgwrite import read_attributes, unsynced, write_layer
+from gisplan.store.gpkgwrite import read_attributes, write_layer
 from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import (
     HISTORY_COLUMNS,
@@ -476,7 +476,7 @@ def _scaffold(tmp: Path) -> None:
     """Write an empty GeoPackage with gisplan's tables to `tmp`."""
     # GDAL writes the GeoPackage scaffolding (gpkg_contents, spatial_ref_sys …)
     empty = pd.DataFrame({"seq": pd.Series([], dtype="int64")})
-    with unsynced():
+    with sqlite_unsynced():
         pyogrio.write_dataframe(empty, tmp, layer="gisplan_init", driver="GPKG",
                                 dataset_options=gpkg_dataset_options())
     _drop_init_table(tmp)

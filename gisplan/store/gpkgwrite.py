@@ -10,7 +10,6 @@ any other frame goes through ``pyogrio.write_dataframe`` itself. Both give the s
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -20,25 +19,14 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
+from gisplan.settings import sqlite_unsynced
 from gisplan.store.layerhash import geometry_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
     from pathlib import Path
 
-__all__ = ["ARROW_SAFE", "prepare", "read_attributes", "unsynced", "write_layer"]
-
-
-@contextlib.contextmanager
-def unsynced() -> Iterator[None]:
-    """GDAL's writes to a commit's temporary copy without SQLite's syncs (the copy is fsynced once before it
-    replaces the workspace, and thrown away on any failure); the option is restored afterwards."""
-    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
+__all__ = ["ARROW_SAFE", "prepare", "read_attributes", "write_layer"]
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -61,7 +49,7 @@ def write_layer(path: Path, name: str, data: pd.DataFrame) -> np.ndarray | None:
     geometry as written (``shapely.to_wkb``, None where missing) when it went through :func:`_write_plain`, else
     None."""
     frame = prepare(data)
-    with unsynced():
+    with sqlite_unsynced():
         if isinstance(frame, gpd.GeoDataFrame):
             wkb = _write_plain(path, name, frame)
             if wkb is not None:
