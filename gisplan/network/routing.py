@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 
 from gisplan import settings
 from gisplan.i18n import _
+from gisplan.network.chains import through_chains
 from gisplan.network.graph import edge_minutes, index_dtype, min_csr, node_edges, travel_graph
 
 if TYPE_CHECKING:
@@ -580,8 +581,9 @@ def service_area_polygons(lines: NDArray[np.object_], *, trim_m: float = setting
     # buffering each simplified line and merging the buffers is ~15x faster in GEOS than buffering
     # their union or a MultiLineString of them; merging disjoint subsets first saves another ~25 %
     # for display: lines simplified to a quarter of the trim and octagonal caps (error < trim / 4);
-    # pieces that meet end to end are merged first, so there are fewer buffers to merge
-    # (plain Douglas-Peucker: a line that crosses itself buffers the same, and it is 5x faster)
+    # (plain Douglas-Peucker: a line that crosses itself buffers the same, and it is 5x faster);
+    # the pieces are then joined end to end through the junctions (through_chains: a third as many
+    # buffers, fewer overlapping at each junction; the union takes half the time of line_merge's pieces)
     simple = shapely.simplify(lines, trim_m / 4, preserve_topology=False)
-    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(simple)))
-    return shapely.disjoint_subset_union_all(shapely.buffer(merged, trim_m, quad_segs=2))
+    chains = through_chains(shapely.get_parts(simple))
+    return shapely.disjoint_subset_union_all(shapely.buffer(chains, trim_m, quad_segs=2))
