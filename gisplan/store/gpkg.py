@@ -258,7 +258,12 @@ class GeoPackageWorkspace(Workspace):
                                   [(int(r[0]), str(r[1]), str(r[2])) for r in snapshots], unit=unit, name=name)
 
     def _is_spatial(self, name: str) -> bool:
-        return pyogrio.read_info(self.path, layer=name)["geometry_type"] is not None
+        # the GeoPackage's own register of geometry columns: one query, where GDAL's read_info opens the whole
+        # dataset (4–10 ms a layer, 18 times a run)
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
+            found = con.execute("SELECT count(*) FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
+                                (name,)).fetchone()[0]
+        return bool(found)
 
     def _read_spatial(self, name: str) -> gpd.GeoDataFrame:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(self.path, layer=name)
@@ -300,7 +305,9 @@ class GeoPackageWorkspace(Workspace):
                          path=path, last=last, expected=revision - 1))
                 raise StoreError(msg)
             touched = list(dict.fromkeys(op.name for op in operations))
-            before = {name: (_read_stored(tmp, name), _meta_row(tmp, name)) for name in touched}
+            meta_before = _meta_rows(tmp, touched)  # one connection for every layer (each opening parses the schema)
+            before = {name: (_read_file_layer(tmp, name) if meta is not None else None, meta)
+                      for name, meta in meta_before.items()}
             wkbs: dict[str, np.ndarray | None] = {}  # each written layer's geometry as WKB, where the write has it
             if new_workspace:
                 _log(tmp, "init", None, {"path": str(path)}, revision, user)
@@ -314,8 +321,9 @@ class GeoPackageWorkspace(Workspace):
                     _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
                                                 **options}, revision, user)
             last_op = {op.name: op for op in operations}  # the last operation on a layer decides what it holds
+            meta_after = _meta_rows(tmp, touched)
             changes = [diff_layer(name, before[name][0], after, meta_before=before[name][1],
-                                  meta_after=_meta_row(tmp, name), snapshot=True,
+                                  meta_after=meta_after[name], snapshot=True,
                                   wkb_after=wkbs.get(name) if as_written else None)
                        for name in touched for after, as_written in [_read_written(tmp, last_op[name])]]
             if operations or new_workspace:
@@ -333,8 +341,11 @@ class GeoPackageWorkspace(Workspace):
 
 def _read_stored(path: Path, name: str) -> pd.DataFrame | None:
     """Layer `name` as stored in `path` (None when gisplan holds no such layer there)."""
-    if _meta_row(path, name) is None:
-        return None
+    return _read_file_layer(path, name) if _meta_row(path, name) is not None else None
+
+
+def _read_file_layer(path: Path, name: str) -> pd.DataFrame:
+    """Layer `name` of `path`, which holds it."""
     if pyogrio.read_info(path, layer=name)["geometry_type"] is not None:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
         return gdf
@@ -357,10 +368,16 @@ def _read_written(path: Path, op: Operation) -> tuple[pd.DataFrame | None, bool]
 
 
 def _meta_row(path: Path, name: str) -> dict[str, Any] | None:
+    return _meta_rows(path, [name])[name]
+
+
+def _meta_rows(path: Path, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """The metadata row of each of `names` (None where there is none), read through one connection."""
     with contextlib.closing(_connect(path)) as con:
         con.row_factory = sqlite3.Row
-        row = con.execute(f"SELECT * FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()  # noqa: S608
-    return dict(row) if row is not None else None
+        rows = [con.execute(f"SELECT * FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()  # noqa: S608
+                for name in names]
+    return {name: dict(row) if row is not None else None for name, row in zip(names, rows, strict=True)}
 
 
 def _record_history(
