@@ -168,8 +168,8 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
         return
     metric = to_planning_crs(gpd.GeoDataFrame(geometry=gdf.geometry.to_numpy()[ok], crs=gdf.crs), ctx.planning_crs)
     geoms = metric.geometry.to_numpy()
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    pairs = left < right
+    left, right = shapely.STRtree(geoms).query(geoms)  # boxes that meet (no GEOS predicate: pairs that do not
+    pairs = left < right  # intersect share nothing below)
     left, right = left[pairs], right[pairs]
     # neighbours touch along their border: only a pair whose bounding boxes overlap by more than the share of the
     # smaller polygon can overlap that much, and only such pairs are intersected (GEOS's costliest step here)
@@ -181,6 +181,14 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
            * np.clip(np.minimum(bounds[left, 3], bounds[right, 3]) - np.maximum(bounds[left, 1], bounds[right, 1]),
                      0, None))
     could = (smaller > 0) & (box > _OVERLAP_SHARE * smaller)
+    left, right, smaller = left[could], right[could], smaller[could]
+    # each polygon cut by the other's bounding box bounds what they share from above (a rectangle cut is a
+    # fraction of a polygon-polygon overlay: on 永川's villages 0.005 s for 297 pairs, the overlays 0.09 s);
+    # only pairs whose bound does not rule the share out (with a margin for rounding) are intersected
+    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+    bound = np.minimum(shapely.area(shapely.intersection(geoms[left], boxes[right])),
+                       shapely.area(shapely.intersection(geoms[right], boxes[left])))
+    could = bound > _OVERLAP_SHARE * smaller * (1.0 - 1e-6)
     left, right, smaller = left[could], right[could], smaller[could]
     if not len(left):
         return
