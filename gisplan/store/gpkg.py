@@ -37,13 +37,12 @@ from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
+from gisplan.store.gpkgread import has_geometry, own_layer_names, read_own_table
 from gisplan.store.gpkgwrite import read_attributes, unsynced, write_layer
 from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import (
     HISTORY_COLUMNS,
-    LOG_COLUMNS,
     LOG_TABLE,
-    META_COLUMNS,
     META_TABLE,
     REVISION_COLUMNS,
     Drop,
@@ -189,6 +188,13 @@ class GeoPackageWorkspace(Workspace):
         """The same workspace with `hook` run inside every transaction, after the hooks it has."""
         return dataclasses.replace(self, hooks=(*self.hooks, hook))
 
+    def layer_names(self) -> frozenset[str]:
+        """The names of the layers in the workspace (empty if it does not exist yet)."""
+        if not self.exists():
+            return frozenset()
+        sweep_stale(self.path)
+        return own_layer_names(self.path)
+
     def metadata(self) -> pd.DataFrame:
         """The metadata table, sorted by layer name.
 
@@ -199,11 +205,11 @@ class GeoPackageWorkspace(Workspace):
             layers yet (its own layers are left alone).
         """
         sweep_stale(self.path)
-        return _read_own_table(self.path, META_TABLE, "layer")
+        return read_own_table(self.path, META_TABLE, "layer")
 
     def changelog(self) -> pd.DataFrame:
         """The change log, oldest first (``revision`` is empty for rows written before revisions existed)."""
-        log = _read_own_table(self.path, LOG_TABLE, "seq")
+        log = read_own_table(self.path, LOG_TABLE, "seq")
         return log.assign(revision=log["revision"].astype("Int64"))
 
     def revisions(self) -> pd.DataFrame:
@@ -258,12 +264,7 @@ class GeoPackageWorkspace(Workspace):
                                   [(int(r[0]), str(r[1]), str(r[2])) for r in snapshots], unit=unit, name=name)
 
     def _is_spatial(self, name: str) -> bool:
-        # the GeoPackage's own register of geometry columns: one query, where GDAL's read_info opens the whole
-        # dataset (4–10 ms a layer, 18 times a run)
-        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
-            found = con.execute("SELECT count(*) FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
-                                (name,)).fetchone()[0]
-        return bool(found)
+        return has_geometry(self.path, name)
 
     def _read_spatial(self, name: str) -> gpd.GeoDataFrame:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(self.path, layer=name)
@@ -577,30 +578,3 @@ def _drop(tmp: Path, name: str, *, label: str) -> None:
         con.execute(f'DROP TABLE IF EXISTS "{name}"')
         con.execute(f"DELETE FROM {META_TABLE} WHERE layer = ?", (name,))  # noqa: S608
         con.execute("COMMIT")
-
-
-def _read_own_table(path: Path, table: str, order: str) -> pd.DataFrame:
-    """Read one of gisplan's own tables; a GeoPackage without them reads as empty (a new workspace)."""
-    columns = list(META_COLUMNS if table == META_TABLE else LOG_COLUMNS)
-    if not path.exists():
-        msg = _("workspace {path} does not exist; import a layer first (`gisplan layers import`).").format(path=path)
-        raise StoreError(msg)
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "gpkg_contents" not in tables:
-                msg = _("{path} is not a GeoPackage; give a .gpkg workspace (a new name creates one).").format(
-                        path=path)
-                raise StoreError(msg)
-            if table not in tables:
-                return pd.DataFrame(columns=columns)
-            # table and order are this module's constants, never user input
-            frame = pd.read_sql_query(f"SELECT * FROM {table} ORDER BY {order}", con)  # noqa: S608
-    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        msg = _("{path} is not a GeoPackage ({exc}); give a .gpkg workspace (a new name creates one).").format(
-                path=path, exc=exc)
-        raise StoreError(msg) from None
-    for column in columns:  # a change log written before revisions existed has no `revision`
-        if column not in frame:
-            frame[column] = None
-    return frame
