@@ -317,10 +317,9 @@ class GeoPackageWorkspace(Workspace):
                     _drop(tmp, op.name, label=str(path))
                     _log(tmp, action, op.name, {**detail, "dropped": True}, revision, user)
                 else:
-                    wkbs[op.name] = _write(tmp, op)
                     options = {"options": json.loads(op.options)} if op.options else {}
-                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
-                                                **options}, revision, user)
+                    wkbs[op.name] = _write(tmp, op, action, {**detail, "rows": len(op.data), "source": op.source_path,
+                                                             **options}, revision, user)
             last_op = {op.name: op for op in operations}  # the last operation on a layer decides what it holds
             meta_after = _meta_rows(tmp, touched)
             changes = [diff_layer(name, before[name][0], after, meta_before=before[name][1],
@@ -518,36 +517,44 @@ def _os_user() -> str | None:
 
 def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], revision: int,
          user: str | None = None) -> None:
-    user = user or _os_user()
     with contextlib.closing(_connect(path)) as con:
-        con.execute(
-            f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail, revision) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (_now(), user, action, layer, json.dumps(dict(detail), ensure_ascii=False, sort_keys=True), revision),
-        )
+        _log_row(con, action, layer, detail, revision, user)
 
 
+def _log_row(con: sqlite3.Connection, action: str, layer: str | None, detail: Mapping[str, Any], revision: int,
+             user: str | None = None) -> None:
+    con.execute(
+        f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail, revision) "  # noqa: S608
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (_now(), user or _os_user(), action, layer, json.dumps(dict(detail), ensure_ascii=False, sort_keys=True),
+         revision),
+    )
 
-def _write(tmp: Path, w: LayerWrite) -> np.ndarray | None:
-    """Write layer ``w`` and its metadata row; the geometry's WKB when :func:`write_layer` hands it back."""
+
+def _write(
+        tmp: Path, w: LayerWrite, action: str, detail: Mapping[str, Any], revision: int, user: str | None,
+) -> np.ndarray | None:
+    """Write layer ``w``, its metadata row and its log row (the two rows through one connection: each opening
+    parses the GeoPackage's schema); the geometry's WKB when :func:`write_layer` hands it back."""
     check_layer_name(w.name)
     wkb = write_layer(tmp, w.name, w.data)
-    _record(tmp, w)
+    with contextlib.closing(_connect(tmp)) as con:
+        _record(con, w)
+        _log_row(con, action, w.name, detail, revision, user)
     return wkb
 
 
-def _record(path: Path, w: LayerWrite) -> None:
+def _record(con: sqlite3.Connection, w: LayerWrite) -> None:
     stored_crs = None
     if isinstance(w.data, gpd.GeoDataFrame) and w.data.crs is not None:
         stored_crs = w.data.crs.to_string()
-    with contextlib.closing(_connect(path)) as con:
-        con.execute(
-            f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
-            "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note, options) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
-             w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note, w.options),
-        )
+    con.execute(
+        f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
+        "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note, options) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
+         w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note, w.options),
+    )
 
 
 # GeoPackage bookkeeping rows that name a table (the feature count, extensions such as the R-tree index, column
