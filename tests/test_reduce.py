@@ -21,6 +21,7 @@ from gisplan.errors import ConfigError
 from gisplan.siting.costs import CostTable, coverage_matrix
 from gisplan.siting.models import best_in_each_unit, lscp, mclp, one_per_unit
 from gisplan.siting.reduce import (
+    distinct_rows,
     drop_dominated,
     greedy_cover,
     improve_by_swaps,
@@ -122,6 +123,34 @@ def test_models_equal_the_unreduced_formulation(seed: int) -> None:
         old = old_objective("one_per_unit", table, cutoff=600, fixed=fixed, p=count, units=units,
                             lacking=("u0", "u1", "u3"))
         assert new.objective == pytest.approx(old, rel=1e-9)
+
+
+def _distinct_rows_before(cover: sparse.csr_array, weights: np.ndarray) -> tuple[sparse.csr_array, np.ndarray]:
+    """distinct_rows as it was before issue 17: the keys factorized by pandas as a MultiIndex."""
+    nnz = np.diff(cover.indptr)
+    h = cover @ np.random.default_rng(0).random((cover.shape[1], 2))
+    keep = np.flatnonzero(nnz > 0)
+    group = pd.factorize(pd.MultiIndex.from_frame(pd.DataFrame({"a": h[keep, 0], "b": h[keep, 1], "n": nnz[keep]})))[0]
+    order = np.unique(group, return_index=True)[1]
+    return sparse.csr_array(cover[keep[order]]), np.bincount(group, weights[keep], len(order)).astype(np.float64)
+
+
+@pytest.mark.parametrize(("rows", "columns", "density"), [(20_000, 2_000, 0.003), (600, 40, 0.1), (7, 3, 0.5),
+                                                          (0, 4, 0.1)])
+def test_distinct_rows_equal_the_code_before(rows: int, columns: int, density: float) -> None:
+    """The same rows in the same order and the same summed weights, bit for bit (repeated and empty rows)."""
+    rng = np.random.default_rng(rows)
+    base = sparse.random(max(1, rows // 6), columns, density=density, format="csr", random_state=rng)
+    base.data[:] = 1.0
+    cover = sparse.csr_array(base[rng.integers(0, base.shape[0], rows)]) if rows else sparse.csr_array((0, columns))
+    weights = rng.random(rows)
+    got, merged = distinct_rows(cover, weights)
+    want, want_merged = _distinct_rows_before(cover, weights)
+    assert got.shape == want.shape
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+    assert np.array_equal(merged, want_merged)
 
 
 def test_dominated_candidates_are_dropped_but_p_are_kept() -> None:

@@ -164,6 +164,28 @@ def test_site_pairs_searched_once_equal_a_fresh_search() -> None:
         assert np.array_equal(table.cost, fresh["minutes"].to_numpy())  # bit for bit
 
 
+def test_site_pairs_from_the_coverages_demand_snap_equal_a_fresh_snap() -> None:
+    """The proposals search from the demand as the coverage snapped it (issue 17): the same pairs, bit for bit, as
+    when they snap the demand again."""
+    from gisplan.network.graph import edge_minutes
+    from gisplan.network.snapping import snap_index, snap_points
+    from gisplan.siting.proposals import _site_costs
+
+    net = grid()
+    dem, xy = _homes_and_sites(3, 30)
+    sites = gpd.GeoDataFrame({"candidate_id": [f"a{i}" for i in range(30)]}, geometry=shapely.points(xy), crs=UTM)
+    dxy = shapely.get_coordinates(dem.geometry.to_numpy())
+    index = snap_index(net, usable=~np.isnan(edge_minutes(net, WALK)))
+    known = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=1000)
+    given = _site_costs(net, WALK, sites, dem, threshold_minutes=9.0, weight="population", max_snap_m=1000,
+                        demand_snap=known)
+    fresh = _site_costs(net, WALK, sites, dem.copy(), threshold_minutes=9.0, weight="population", max_snap_m=1000)
+    assert len(fresh.cost) > 100
+    assert np.array_equal(given.pair_candidate, fresh.pair_candidate)
+    assert np.array_equal(given.pair_demand, fresh.pair_demand)
+    assert np.array_equal(given.cost, fresh.cost)
+
+
 def test_sites_asked_on_two_threads_are_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rows of two types asking for overlapping sites at the same time (propose_rows on two threads): each
     site is searched by one thread only, the other waits for it, and both get a fresh search's pairs."""

@@ -193,7 +193,8 @@ def test_only_the_layer_before_is_read_whole(workspace: Workspace, kind: str,
     from gisplan.store import gpkg, pghistory
 
     workspace.write([LayerWrite("layer_a", "result", _layer(kind, ws=workspace))], action="import")
-    module, name = (gpkg, "_read_stored") if isinstance(workspace, GeoPackageWorkspace) else (pghistory, "read_stored")
+    module, name = ((gpkg, "_read_file_layer") if isinstance(workspace, GeoPackageWorkspace)
+                    else (pghistory, "read_stored"))
     whole_reads: list[str] = []
     real = getattr(module, name)
 

@@ -91,6 +91,10 @@ class CoverageResult:
         Time per stage.
     type_thresholds : dict of str to float
         Each type's own threshold (minutes, or the radius in metres for the straight-line method).
+    demand_snaps : tuple of (Profile, float, EdgeSnap)
+        Network method: `demand`'s points snapped onto the roads each travel profile may use, with the maximum
+        snapping distance (metres); the proposals search from them instead of snapping the points again
+        (:meth:`demand_snap`).
     """
 
     method: str
@@ -101,6 +105,11 @@ class CoverageResult:
     network: NetworkReport | None
     seconds: dict[str, float] = field(default_factory=dict)
     type_thresholds: dict[str, float] = field(default_factory=dict)
+    demand_snaps: tuple[tuple[Profile, float, EdgeSnap], ...] = ()
+
+    def demand_snap(self, profile: Profile, max_snap_m: float) -> EdgeSnap | None:
+        """`demand`'s points snapped for `profile` within `max_snap_m` as the coverage did, or None."""
+        return next((snap for p, m, snap in self.demand_snaps if p == profile and m == max_snap_m), None)
 
 
 # one measured type: its target, the nearest facility of every point, its facilities' indices into the
@@ -329,6 +338,7 @@ class _Measured:
     facilities: list[dict[str, object]]
     areas: list[dict[str, object]]
     seconds: dict[str, float]
+    snaps: tuple[tuple[Profile, float, EdgeSnap], ...] = ()
 
 
 def _straight_line_coverage(demand: gpd.GeoDataFrame, targets: list[TypeTarget], *, radius_m: float) -> _Measured:
@@ -415,9 +425,11 @@ def _network_coverage(
     fac_rows: list[dict[str, object]] = []
     area_rows: list[dict[str, object]] = []
     jobs: list[tuple[Profile, Reach, EdgeSnap, float]] = []
+    snaps: list[tuple[Profile, float, EdgeSnap]] = []
     for n, group in enumerate(by_profile.values()):
         run = _profile_coverage(network, group, dxy, bands_minutes=bands_minutes, max_snap_m=max_snap_m,
                                 progress=progress, done=len(found), total=len(targets))
+        snaps.append((run.profile, float(max_snap_m), run.dsnap))
         seconds["snap"] += run.snap_s
         seconds["coverage"] += run.coverage_s
         if n == 0:  # the first profile's snap is the one reported per point
@@ -444,7 +456,7 @@ def _network_coverage(
     t0 = time.perf_counter()
     covered = _demand_columns(out, found)
     seconds["aggregate"] = time.perf_counter() - t0
-    return _Measured(out, covered, reachable, fac_rows, area_rows, seconds)
+    return _Measured(out, covered, reachable, fac_rows, area_rows, seconds, tuple(snaps))
 
 
 def measure_coverage(  # noqa: PLR0913 - keyword-only layers and options
@@ -533,4 +545,5 @@ def measure_coverage(  # noqa: PLR0913 - keyword-only layers and options
         seconds=seconds,
         type_thresholds={t.type_id: (radius_m if method == "straight_line" else t.threshold_minutes)
                          for t in targets},
+        demand_snaps=measured.snaps,
     )

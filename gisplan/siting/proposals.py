@@ -260,6 +260,7 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     time_limit_s: float | None = None,
     progress: ProgressSink = silent,
     own_unit: bool = False,
+    demand_snap: EdgeSnap | None = None,
 ) -> Proposal:
     """Choose the new sites that answer `question` for one facility type.
 
@@ -287,6 +288,9 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
         as a village's 社会工作室), so it is placed where it reaches most of that division's demand
         (:func:`~gisplan.siting.models.best_in_each_unit`); otherwise the sites are chosen jointly
         (:func:`~gisplan.siting.models.one_per_unit`).
+    demand_snap : EdgeSnap, optional
+        `demand`'s points already snapped onto the roads `profile` may use within `max_snap_m` (the coverage's,
+        :meth:`~gisplan.analysis.coverage.CoverageResult.demand_snap`): not snapped again.
 
     Raises
     ------
@@ -296,7 +300,7 @@ def propose_sites(  # noqa: PLR0913 - keyword-only layers and options
     cand = candidates.to_crs(network.crs)
     sites, n_fixed = _sites(existing.to_crs(network.crs), cand)
     table = _site_costs(network, profile, sites, demand, threshold_minutes=threshold_minutes, weight=weight,
-                        max_snap_m=max_snap_m)
+                        max_snap_m=max_snap_m, demand_snap=demand_snap)
     fixed_mask = np.arange(table.n_candidates) < n_fixed
     cover = coverage_matrix(table, threshold_minutes)
     polys = townships if unit_level == Level.TOWNSHIP else villages
@@ -330,12 +334,13 @@ def _sites(existing: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame) -> tuple[gp
 
 def _site_costs(
     network: RoadNetwork, profile: Profile, sites: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, *,
-    threshold_minutes: float, weight: str, max_snap_m: float,
+    threshold_minutes: float, weight: str, max_snap_m: float, demand_snap: EdgeSnap | None = None,
 ) -> CostTable:
     """The cost table of the sites: minutes from every demand point to every site within the threshold, on
     the roads `profile` may use; each point weighs its `weight` (1 where the demand has no such column)."""
     sxy = shapely.get_coordinates(shapely.point_on_surface(sites.geometry.to_numpy()))
-    found = _site_pairs(network, profile, demand, sxy, threshold_minutes=threshold_minutes, max_snap_m=max_snap_m)
+    found = _site_pairs(network, profile, demand, sxy, threshold_minutes=threshold_minutes, max_snap_m=max_snap_m,
+                        demand_snap=demand_snap)
     counts = np.fromiter((len(d) for d, _ in found), dtype=np.int64, count=len(found))
     w = demand[weight].to_numpy(dtype=float) if weight in demand else np.ones(len(demand))
     return CostTable(
@@ -361,7 +366,7 @@ _PAIRS: dict[tuple[int, int, int, float, float],
 
 def _site_pairs(
     network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, sxy: NDArray[np.float64], *,
-    threshold_minutes: float, max_snap_m: float,
+    threshold_minutes: float, max_snap_m: float, demand_snap: EdgeSnap | None = None,
 ) -> list[_Pairs]:
     """The pairs of each site at `sxy` (network CRS): searched for the sites not met before in this run. A site
     another thread is searching is waited for, not searched twice (the types' rows run side by side)."""
@@ -381,7 +386,7 @@ def _site_pairs(
     try:
         if new:  # searched outside the lock
             found = _search(network, profile, demand, new, threshold_minutes=threshold_minutes,
-                            max_snap_m=max_snap_m)
+                            max_snap_m=max_snap_m, demand_snap=demand_snap)
             with _CACHE_LOCK:
                 known.update(found)
     finally:
@@ -392,17 +397,18 @@ def _site_pairs(
     for event in awaited:
         event.wait()
     if any(xy not in known for xy in missing):  # another thread's search failed: search them here
-        return _site_pairs(network, profile, demand, sxy, threshold_minutes=threshold_minutes, max_snap_m=max_snap_m)
+        return _site_pairs(network, profile, demand, sxy, threshold_minutes=threshold_minutes, max_snap_m=max_snap_m,
+                           demand_snap=demand_snap)
     return [known[xy] for xy in at]
 
 
 def _search(
     network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, sites: list[tuple[float, float]], *,
-    threshold_minutes: float, max_snap_m: float,
+    threshold_minutes: float, max_snap_m: float, demand_snap: EdgeSnap | None = None,
 ) -> dict[tuple[float, float], _Pairs]:
     """The pairs of each of `sites` (coordinates in the network's CRS; each source's search is its own, so a
     site's pairs do not depend on the others searched with it)."""
-    index, dsnap = _demand_snap(network, profile, demand, max_snap_m)
+    index, dsnap = _demand_snap(network, profile, demand, max_snap_m, demand_snap)
     nxy = np.asarray(sites, dtype=np.float64).reshape(-1, 2)
     ssnap = snap_points(index, nxy[:, 0], nxy[:, 1], max_snap_m=max_snap_m)
     pairs = pairwise_minutes(network, profile, ssnap, dsnap, cutoff_minutes=threshold_minutes)
@@ -420,18 +426,20 @@ _SNAPPED: dict[tuple[int, int, int, float], tuple[tuple[object, ...], tuple[Snap
 
 
 def _demand_snap(
-    network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, max_snap_m: float,
+    network: RoadNetwork, profile: Profile, demand: gpd.GeoDataFrame, max_snap_m: float, known: EdgeSnap | None,
 ) -> tuple[SnapIndex, EdgeSnap]:
-    """The profile's snap index of `network` and `demand` snapped to it, computed once per run."""
+    """The profile's snap index of `network` and `demand` snapped to it (`known`: as the coverage snapped it, the
+    same points on the same index), computed once per run."""
     key = (id(network), id(profile), id(demand), float(max_snap_m))
     with _CACHE_LOCK:  # built once: a second thread asking for it waits
         if key not in _SNAPPED:
             index = snap_index(network, usable=~np.isnan(edge_minutes(network, profile)))
-            dxy = shapely.get_coordinates(demand.geometry.to_numpy())
+            if known is None:
+                dxy = shapely.get_coordinates(demand.geometry.to_numpy())
+                known = snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)
             while len(_SNAPPED) >= 4:  # a few profiles per run
                 _SNAPPED.pop(next(iter(_SNAPPED)))
-            _SNAPPED[key] = ((network, profile, demand),
-                             (index, snap_points(index, dxy[:, 0], dxy[:, 1], max_snap_m=max_snap_m)))
+            _SNAPPED[key] = ((network, profile, demand), (index, known))
         return _SNAPPED[key][1]
 
 

@@ -9,6 +9,9 @@ Every commit (GeoPackage or PostGIS) records who, when, why and each changed row
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from gisplan.lazyexports import lazy_exports
 from gisplan.store.gpkg import HISTORY_TABLES, GeoPackageWorkspace
 from gisplan.store.history import LayerChange, RowChange, diff_layer, undo_change
 from gisplan.store.layerhash import layer_hash
@@ -27,9 +30,11 @@ from gisplan.store.operations import (
     Transaction,
     check_layer_name,
 )
-from gisplan.store.postgis import PostGISWorkspace, RowVersion
 from gisplan.store.uri import open_workspace
 from gisplan.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from gisplan.store.postgis import PostGISWorkspace, RowVersion
 
 __all__ = [
     "HISTORY_COLUMNS",
@@ -57,3 +62,8 @@ __all__ = [
     "open_workspace",
     "undo_change",
 ]
+
+# the PostGIS backend (and its SQL modules, a fifth of the store's code) imported when first asked for: a GeoPackage
+# workspace, as every `gisplan run` on a file, never loads it
+__getattr__, __dir__ = lazy_exports(__name__, {"PostGISWorkspace": "gisplan.store.postgis",
+                                               "RowVersion": "gisplan.store.postgis"})

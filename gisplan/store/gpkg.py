@@ -37,13 +37,12 @@ from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
+from gisplan.store.gpkgread import has_geometry, own_layer_names, read_own_table
 from gisplan.store.gpkgwrite import read_attributes, write_layer
 from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import (
     HISTORY_COLUMNS,
-    LOG_COLUMNS,
     LOG_TABLE,
-    META_COLUMNS,
     META_TABLE,
     REVISION_COLUMNS,
     Drop,
@@ -189,6 +188,13 @@ class GeoPackageWorkspace(Workspace):
         """The same workspace with `hook` run inside every transaction, after the hooks it has."""
         return dataclasses.replace(self, hooks=(*self.hooks, hook))
 
+    def layer_names(self) -> frozenset[str]:
+        """The names of the layers in the workspace (empty if it does not exist yet)."""
+        if not self.exists():
+            return frozenset()
+        sweep_stale(self.path)
+        return own_layer_names(self.path)
+
     def metadata(self) -> pd.DataFrame:
         """The metadata table, sorted by layer name.
 
@@ -199,11 +205,11 @@ class GeoPackageWorkspace(Workspace):
             layers yet (its own layers are left alone).
         """
         sweep_stale(self.path)
-        return _read_own_table(self.path, META_TABLE, "layer")
+        return read_own_table(self.path, META_TABLE, "layer")
 
     def changelog(self) -> pd.DataFrame:
         """The change log, oldest first (``revision`` is empty for rows written before revisions existed)."""
-        log = _read_own_table(self.path, LOG_TABLE, "seq")
+        log = read_own_table(self.path, LOG_TABLE, "seq")
         return log.assign(revision=log["revision"].astype("Int64"))
 
     def revisions(self) -> pd.DataFrame:
@@ -258,7 +264,7 @@ class GeoPackageWorkspace(Workspace):
                                   [(int(r[0]), str(r[1]), str(r[2])) for r in snapshots], unit=unit, name=name)
 
     def _is_spatial(self, name: str) -> bool:
-        return pyogrio.read_info(self.path, layer=name)["geometry_type"] is not None
+        return has_geometry(self.path, name)
 
     def _read_spatial(self, name: str) -> gpd.GeoDataFrame:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(self.path, layer=name)
@@ -300,7 +306,9 @@ class GeoPackageWorkspace(Workspace):
                          path=path, last=last, expected=revision - 1))
                 raise StoreError(msg)
             touched = list(dict.fromkeys(op.name for op in operations))
-            before = {name: (_read_stored(tmp, name), _meta_row(tmp, name)) for name in touched}
+            meta_before = _meta_rows(tmp, touched)  # one connection for every layer (each opening parses the schema)
+            before = {name: (_read_file_layer(tmp, name) if meta is not None else None, meta)
+                      for name, meta in meta_before.items()}
             wkbs: dict[str, np.ndarray | None] = {}  # each written layer's geometry as WKB, where the write has it
             if new_workspace:
                 _log(tmp, "init", None, {"path": str(path)}, revision, user)
@@ -309,13 +317,13 @@ class GeoPackageWorkspace(Workspace):
                     _drop(tmp, op.name, label=str(path))
                     _log(tmp, action, op.name, {**detail, "dropped": True}, revision, user)
                 else:
-                    wkbs[op.name] = _write(tmp, op)
                     options = {"options": json.loads(op.options)} if op.options else {}
-                    _log(tmp, action, op.name, {**detail, "rows": len(op.data), "source": op.source_path,
-                                                **options}, revision, user)
+                    wkbs[op.name] = _write(tmp, op, action, {**detail, "rows": len(op.data), "source": op.source_path,
+                                                             **options}, revision, user)
             last_op = {op.name: op for op in operations}  # the last operation on a layer decides what it holds
+            meta_after = _meta_rows(tmp, touched)
             changes = [diff_layer(name, before[name][0], after, meta_before=before[name][1],
-                                  meta_after=_meta_row(tmp, name), snapshot=True,
+                                  meta_after=meta_after[name], snapshot=True,
                                   wkb_after=wkbs.get(name) if as_written else None)
                        for name in touched for after, as_written in [_read_written(tmp, last_op[name])]]
             if operations or new_workspace:
@@ -333,8 +341,11 @@ class GeoPackageWorkspace(Workspace):
 
 def _read_stored(path: Path, name: str) -> pd.DataFrame | None:
     """Layer `name` as stored in `path` (None when gisplan holds no such layer there)."""
-    if _meta_row(path, name) is None:
-        return None
+    return _read_file_layer(path, name) if _meta_row(path, name) is not None else None
+
+
+def _read_file_layer(path: Path, name: str) -> pd.DataFrame:
+    """Layer `name` of `path`, which holds it."""
     if pyogrio.read_info(path, layer=name)["geometry_type"] is not None:
         gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=name)
         return gdf
@@ -357,10 +368,16 @@ def _read_written(path: Path, op: Operation) -> tuple[pd.DataFrame | None, bool]
 
 
 def _meta_row(path: Path, name: str) -> dict[str, Any] | None:
+    return _meta_rows(path, [name])[name]
+
+
+def _meta_rows(path: Path, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """The metadata row of each of `names` (None where there is none), read through one connection."""
     with contextlib.closing(_connect(path)) as con:
         con.row_factory = sqlite3.Row
-        row = con.execute(f"SELECT * FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()  # noqa: S608
-    return dict(row) if row is not None else None
+        rows = [con.execute(f"SELECT * FROM {META_TABLE} WHERE layer = ?", (name,)).fetchone()  # noqa: S608
+                for name in names]
+    return {name: dict(row) if row is not None else None for name, row in zip(names, rows, strict=True)}
 
 
 def _record_history(
@@ -500,36 +517,44 @@ def _os_user() -> str | None:
 
 def _log(path: Path, action: str, layer: str | None, detail: Mapping[str, Any], revision: int,
          user: str | None = None) -> None:
-    user = user or _os_user()
     with contextlib.closing(_connect(path)) as con:
-        con.execute(
-            f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail, revision) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (_now(), user, action, layer, json.dumps(dict(detail), ensure_ascii=False, sort_keys=True), revision),
-        )
+        _log_row(con, action, layer, detail, revision, user)
 
 
+def _log_row(con: sqlite3.Connection, action: str, layer: str | None, detail: Mapping[str, Any], revision: int,
+             user: str | None = None) -> None:
+    con.execute(
+        f"INSERT INTO {LOG_TABLE} (at, user, action, layer, detail, revision) "  # noqa: S608
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (_now(), user or _os_user(), action, layer, json.dumps(dict(detail), ensure_ascii=False, sort_keys=True),
+         revision),
+    )
 
-def _write(tmp: Path, w: LayerWrite) -> np.ndarray | None:
-    """Write layer ``w`` and its metadata row; the geometry's WKB when :func:`write_layer` hands it back."""
+
+def _write(
+        tmp: Path, w: LayerWrite, action: str, detail: Mapping[str, Any], revision: int, user: str | None,
+) -> np.ndarray | None:
+    """Write layer ``w``, its metadata row and its log row (the two rows through one connection: each opening
+    parses the GeoPackage's schema); the geometry's WKB when :func:`write_layer` hands it back."""
     check_layer_name(w.name)
     wkb = write_layer(tmp, w.name, w.data)
-    _record(tmp, w)
+    with contextlib.closing(_connect(tmp)) as con:
+        _record(con, w)
+        _log_row(con, action, w.name, detail, revision, user)
     return wkb
 
 
-def _record(path: Path, w: LayerWrite) -> None:
+def _record(con: sqlite3.Connection, w: LayerWrite) -> None:
     stored_crs = None
     if isinstance(w.data, gpd.GeoDataFrame) and w.data.crs is not None:
         stored_crs = w.data.crs.to_string()
-    with contextlib.closing(_connect(path)) as con:
-        con.execute(
-            f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
-            "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note, options) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
-             w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note, w.options),
-        )
+    con.execute(
+        f"INSERT OR REPLACE INTO {META_TABLE} (layer, kind, facility_type, source_path, source_sha256, "  # noqa: S608
+        "source_layer, imported_at, crs_given, stored_crs, row_count, illustrative, note, options) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (w.name, w.kind, w.facility_type, w.source_path, w.source_sha256, w.source_layer, w.imported_at or _now(),
+         w.crs_given, stored_crs, len(w.data), int(w.illustrative), w.note, w.options),
+    )
 
 
 # GeoPackage bookkeeping rows that name a table (the feature count, extensions such as the R-tree index, column
@@ -560,30 +585,3 @@ def _drop(tmp: Path, name: str, *, label: str) -> None:
         con.execute(f'DROP TABLE IF EXISTS "{name}"')
         con.execute(f"DELETE FROM {META_TABLE} WHERE layer = ?", (name,))  # noqa: S608
         con.execute("COMMIT")
-
-
-def _read_own_table(path: Path, table: str, order: str) -> pd.DataFrame:
-    """Read one of gisplan's own tables; a GeoPackage without them reads as empty (a new workspace)."""
-    columns = list(META_COLUMNS if table == META_TABLE else LOG_COLUMNS)
-    if not path.exists():
-        msg = _("workspace {path} does not exist; import a layer first (`gisplan layers import`).").format(path=path)
-        raise StoreError(msg)
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "gpkg_contents" not in tables:
-                msg = _("{path} is not a GeoPackage; give a .gpkg workspace (a new name creates one).").format(
-                        path=path)
-                raise StoreError(msg)
-            if table not in tables:
-                return pd.DataFrame(columns=columns)
-            # table and order are this module's constants, never user input
-            frame = pd.read_sql_query(f"SELECT * FROM {table} ORDER BY {order}", con)  # noqa: S608
-    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        msg = _("{path} is not a GeoPackage ({exc}); give a .gpkg workspace (a new name creates one).").format(
-                path=path, exc=exc)
-        raise StoreError(msg) from None
-    for column in columns:  # a change log written before revisions existed has no `revision`
-        if column not in frame:
-            frame[column] = None
-    return frame

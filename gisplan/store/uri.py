@@ -11,7 +11,6 @@ from pathlib import Path
 from gisplan.errors import StoreError
 from gisplan.i18n import _
 from gisplan.store.gpkg import GeoPackageWorkspace
-from gisplan.store.postgis import PostGISWorkspace
 from gisplan.store.workspace import Workspace
 
 __all__ = ["open_workspace"]
@@ -58,6 +57,8 @@ def open_workspace(uri: str | os.PathLike[str] | Workspace) -> Workspace:
     if scheme == "gpkg":
         text = found["rest"] if found else text
     elif scheme in _POSTGRES:
+        from gisplan.store.postgis import PostGISWorkspace  # noqa: PLC0415 - only for a PostGIS workspace
+
         return PostGISWorkspace(text)
     elif scheme is not None:
         msg = (_("workspace {text}: unknown kind of workspace `{scheme}:`; give a GeoPackage path "

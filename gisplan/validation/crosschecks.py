@@ -168,8 +168,8 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
         return
     metric = to_planning_crs(gpd.GeoDataFrame(geometry=gdf.geometry.to_numpy()[ok], crs=gdf.crs), ctx.planning_crs)
     geoms = metric.geometry.to_numpy()
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    pairs = left < right
+    left, right = shapely.STRtree(geoms).query(geoms)  # boxes that meet (no GEOS predicate: pairs that do not
+    pairs = left < right  # intersect share nothing below)
     left, right = left[pairs], right[pairs]
     # neighbours touch along their border: only a pair whose bounding boxes overlap by more than the share of the
     # smaller polygon can overlap that much, and only such pairs are intersected (GEOS's costliest step here)
@@ -181,6 +181,13 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
            * np.clip(np.minimum(bounds[left, 3], bounds[right, 3]) - np.maximum(bounds[left, 1], bounds[right, 1]),
                      0, None))
     could = (smaller > 0) & (box > _OVERLAP_SHARE * smaller)
+    left, right, smaller = left[could], right[could], smaller[could]
+    # each polygon clipped to the other's bounding box bounds what they share from above; only pairs whose bound
+    # does not rule the share out (with a margin for rounding) are intersected. GEOS clips to a rectangle in one
+    # pass over the ring (on 永川's 320 village pairs 0.004 s, where the overlays took 0.08 s and an overlay with
+    # the boxes 0.03 s); shapely takes one rectangle per call, so the pairs are clipped one by one
+    bound = np.minimum(_clipped_areas(geoms[left], bounds[right]), _clipped_areas(geoms[right], bounds[left]))
+    could = bound > _OVERLAP_SHARE * smaller * (1.0 - 1e-6)
     left, right, smaller = left[could], right[could], smaller[could]
     if not len(left):
         return
@@ -199,6 +206,13 @@ def _overlap_checks(gdf: gpd.GeoDataFrame, ctx: Context, usable: np.ndarray, col
             name=names[i], other_name=names[other[i][0]], other_row=col.rows[other[i][0]], km2=other[i][1],
             share=other[i][2]), "check both polygons (QGIS: Vector › Geometry Tools › Check "
            "Validity / the Topology Checker) and keep each unit's own outline.")
+
+
+def _clipped_areas(geoms: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    """The area of each polygon of `geoms` inside the rectangle (xmin, ymin, xmax, ymax) of the same row of
+    `rects`."""
+    return np.array([shapely.area(shapely.clip_by_rect(g, *r)) for g, r in zip(geoms, rects.tolist(), strict=True)],
+                    dtype=float)
 
 
 def _plausibility_checks(df: pd.DataFrame, mapping: dict[str, str], col: _Collector) -> None:

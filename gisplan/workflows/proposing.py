@@ -424,12 +424,14 @@ def _solve(  # noqa: PLR0913 - the row, its question and the layers, keyword-onl
                                                else existing[["geometry"]], kept], ignore_index=True),
                                     geometry="geometry", crs=kept.crs)
     minutes = spec.minutes if spec.minutes is not None else ftype.max_minutes
+    profile, max_snap_m = profiles[ftype.profile], scenario.coverage.max_snap_m
     return propose_sites(
-        question, network=network, profile=profiles[ftype.profile], demand=run.coverage.demand,
+        question, network=network, profile=profile, demand=run.coverage.demand,
         existing=existing, candidates=candidates, threshold_minutes=minutes, weight=spec.weight,
         townships=towns, villages=villages, unit_level=level, names=run.names,
-        max_snap_m=scenario.coverage.max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
+        max_snap_m=max_snap_m, time_limit_s=scenario.coverage.solver_time_limit_s,
         progress=run.progress, own_unit=CoverageKind.NETWORK not in ftype.coverage,
+        demand_snap=run.coverage.demand_snap(profile, max_snap_m),  # the coverage's: not snapped again
     )
 
 
