@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -19,7 +21,7 @@ from click.testing import CliRunner
 from gisplan.analysis.coverage import TypeTarget, measure_coverage
 from gisplan.analysis.demand import demand_from_points
 from gisplan.catalogue import load_catalogue
-from gisplan.cli.coverage import read_point_arrays, read_points
+from gisplan.cli.coverage import _all_distinct, read_point_arrays, read_points
 from gisplan.cli.main import cli
 from gisplan.coords import transform_geometries
 from gisplan.crs import parse_crs, to_storage_crs, utm_crs_of_lonlat
@@ -213,3 +215,14 @@ def test_plain_coordinates_are_the_numbers_to_crs_gives() -> None:
     x, y = transform_xy(want[:100, 0], want[:100, 1], "EPSG:32648", "EPSG:32648")  # the same CRS: unchanged
     assert np.array_equal(y, want[:100, 1])
     assert np.array_equal(x, want[:100, 0])
+
+
+@pytest.mark.parametrize("ids", [
+    ["D1", "D2", "D3"], ["D3", "D1", "D2"], ["A", "B", "A"], ["B", "A", "A"], ["1", "10", "9", "10"], ["x"], [],
+    ["", "a", ""], ["养老", "养老站", "养"], ["a", "b", "c", "b", "d"],
+])
+def test_ids_are_distinct_as_the_dictionary_says(ids: list[str]) -> None:
+    """The quick test of duplicate ids (ascending ids, else sorted ones) agrees with the dictionary's count."""
+    arr = pa.array(ids, type=pa.string())
+    assert _all_distinct(arr) == (len(pc.unique(arr)) == len(arr))
+    assert _all_distinct(arr.cast(pa.large_string())) == (len(set(ids)) == len(ids))
