@@ -248,6 +248,8 @@ def _planning(lines: gpd.GeoDataFrame, crs: str | CRS | None) -> gpd.GeoDataFram
     if crs is None:
         return to_planning_crs(lines, crs)  # its UTM zone
     target = CRS.from_user_input(crs)
+    if target.is_projected and target.is_exact_same(lines.crs):  # already there (a road file read into it): as is,
+        return lines  # as to_crs would give its geometries, without their checks and a copy of the frame
     geoms = lines.geometry.to_numpy()
     # plain 2-D lines (a road file's usual shape): new lines from the coordinates to_crs would give
     plain = (target.is_projected and bool((shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING).all())
