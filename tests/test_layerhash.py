@@ -34,11 +34,22 @@ def _geometry_hashes(frame: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def test_the_recorded_values_stay() -> None:
-    """Values computed before the geometry's hashing went through hexlify (session 28), pinned."""
+    """Values computed by the code of 575c18b (before the geometry's hashing went through hexlify), pinned."""
     assert [int(h) for h in row_hashes(_frame())] == [
         1446504856405164567, 787098079915670971, 6132421755053764820, 10808745147571324831, 2884970191117706470,
         1514244456712173282]
     assert layer_hash(_frame()) == "h2:ae74c807d81222096257e1e8b45a6c8c:2cc8683adead6e5001fd349b984a9e4a"
+
+
+def test_the_recorded_values_stay_for_every_kind_of_text_column() -> None:
+    """Text as object (with NaN), mixed objects and pandas' str dtype: values computed by the code of 575c18b."""
+    frame = gpd.GeoDataFrame({"text": pd.Series(["a", None, "养老", "", np.nan, "z"], dtype=object),
+                              "mixed": pd.Series([1, "1", None, 2.5, "x", True], dtype=object),
+                              "s": pd.Series(["p", "q", None, "r", "s", "t"], dtype="str")},
+                             geometry=[shapely.Point(i, i) for i in range(6)], crs="EPSG:4326")
+    assert [int(h) for h in row_hashes(frame)] == [
+        7632939640417452038, 3400173989905498764, 12005675692012811584, 10058819697977489103, 2869789278517189808,
+        741379967182692045]
 
 
 def test_geometry_hashes_equal_the_hex_text_hashes() -> None:

@@ -79,7 +79,11 @@ def row_hashes(frame: pd.DataFrame, wkb: np.ndarray | None = None) -> np.ndarray
         series = frame.iloc[:, i]
         if series.dtype == object or str(series.dtype) == "str":
             plain = series.to_numpy(dtype=object, copy=True)
-            plain[pd.isna(plain)] = None
+            missing = np.asarray(pd.isna(plain), dtype=bool)
+            plain[missing] = None
+            if str(series.dtype) == "str":  # text or missing in every row: no need to look at each value's type
+                columns.append(_text_hashes(plain, missing))
+                continue
             series = pd.Series(plain, dtype=object)
         columns.append(_column_hashes(series))
     wkb = frame_wkb(frame) if wkb is None else wkb
@@ -96,7 +100,12 @@ def _wkb_hashes(wkb: np.ndarray) -> np.ndarray:
     missing = np.asarray(pd.isna(wkb), dtype=bool)
     hexed = np.full(len(wkb), None, dtype=object)
     hexed[~missing] = list(map(binascii.hexlify, wkb[~missing]))  # C-level map, no lambda
-    hashed = pd.util.hash_array(hexed, categorize=False)
+    return _text_hashes(hexed, missing)
+
+
+def _text_hashes(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """:func:`_column_hashes` of a column of text (str or bytes) whose `missing` rows hold None."""
+    hashed = pd.util.hash_array(values, categorize=False)
     return np.where(missing, np.iinfo(np.uint64).max, hashed)
 
 
@@ -107,9 +116,7 @@ def _column_hashes(series: pd.Series) -> np.ndarray:
     if series.dtype == object:
         values = series.to_numpy()
         if set(map(type, values)) <= {str, _NONE}:
-            missing = pd.isna(values)
-            hashed = pd.util.hash_pandas_object(series, index=False, categorize=False).to_numpy(dtype=np.uint64)
-            return np.where(missing, np.iinfo(np.uint64).max, hashed)
+            return _text_hashes(values, np.asarray(pd.isna(values), dtype=bool))
     exact: np.ndarray = pd.util.hash_pandas_object(series, index=False).to_numpy(dtype=np.uint64)
     return exact
 
