@@ -19,6 +19,7 @@ from gisplan.catalogue import Profile, load_catalogue
 from gisplan.errors import CRSError, NetworkError
 from gisplan.io.osm import read_osm_roads
 from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, min_csr, travel_graph
+from gisplan.network.ordering import stable_argsort
 from gisplan.network.routing import reach_from_facilities
 from gisplan.network.snapping import EdgeSnap
 from tests import roadref
@@ -286,3 +287,13 @@ def test_min_csr_equals_the_sorted_first_arc(n_arcs: int, n: int, n_cols: int | 
     assert got.indptr.tolist() == indptr.tolist()
     assert got.indices.tolist() == indices.tolist()
     assert got.data.tobytes() == data.tobytes()
+
+
+@pytest.mark.parametrize("keys", [
+    np.array([], dtype=np.int64), np.array([7]), np.random.default_rng(1).integers(0, 50, 10_000),
+    np.random.default_rng(2).integers(0, 600_000, 200_000).astype(np.int32),
+    np.random.default_rng(3).integers(0, 9, 1_000).astype(np.uint16), np.array([3, -1, 3, 0, -1]),
+    np.array([2**62, 1, 2**62, 0]), np.array([2**63 + 5, 1, 2**63 + 5], dtype=np.uint64),
+])
+def test_stable_argsort_is_numpys_stable_sort(keys: np.ndarray) -> None:
+    assert stable_argsort(keys).tolist() == np.argsort(keys, kind="stable").tolist()

@@ -24,6 +24,7 @@ from gisplan import settings
 from gisplan.crs import plain_coordinates_in, to_planning_crs
 from gisplan.errors import CRSError, NetworkError
 from gisplan.i18n import _
+from gisplan.network.ordering import stable_argsort
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -560,7 +561,7 @@ def node_edges(network: RoadNetwork) -> tuple[NDArray[np.integer[Any]], NDArray[
         loop = network.edge_v == network.edge_u
         ends = np.concatenate([network.edge_u, network.edge_v[~loop]])
         ids = np.concatenate([np.arange(network.n_edges), np.flatnonzero(~loop)])
-        order = np.argsort(ends, kind="stable")
+        order = stable_argsort(ends)
         itype = index_dtype(network.n_nodes, len(ends))
         ptr = np.zeros(network.n_nodes + 1, dtype=itype)
         np.cumsum(np.bincount(ends, minlength=network.n_nodes), out=ptr[1:])
