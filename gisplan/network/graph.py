@@ -336,29 +336,32 @@ class _Edges:
                       self.road_class[keep] if self.road_class is not None else None)
 
 
-def _line_parts(gdf: gpd.GeoDataFrame) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
-    """The LineStrings of a layer (multi-part features exploded) with the feature each came from."""
+def _line_parts(gdf: gpd.GeoDataFrame) -> tuple[NDArray[np.object_], NDArray[np.int64], NDArray[np.int64]]:
+    """The LineStrings of a layer (multi-part features exploded) with the feature each came from and its number of
+    vertices."""
     geoms = gdf.geometry.to_numpy()
-    if (shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING).all():  # nothing to explode (common)
+    lines = shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING
+    if lines.all():  # nothing to explode (common)
         parts, row = geoms, np.arange(len(geoms))
     else:
         parts, row = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING
-    keep &= shapely.get_num_coordinates(parts) >= 2
+        lines = shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING
+    counts = shapely.get_num_coordinates(parts)
+    keep = lines & (counts >= 2)
     if not keep.any():
         msg = _("the road layer holds no usable lines (LineString/MultiLineString with two or more points).")
         raise NetworkError(msg)
-    return parts[keep], row[keep]
+    return parts[keep], row[keep], counts[keep]
 
 
 def _end_nodes(
-    parts: NDArray[np.object_], snap_tolerance_m: float,
+    parts: NDArray[np.object_], counts: NDArray[np.int64], snap_tolerance_m: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
-    """The end points of every part (all first points, then all last points), their node labels (end
-    points within the tolerance share one) and how many end points were moved onto another's node."""
-    coords, owner = shapely.get_coordinates(parts, return_index=True)
-    counts = np.bincount(owner, minlength=len(parts))
-    last = np.cumsum(counts) - 1
+    """The end points of every part (all first points, then all last points; `counts`: each part's vertices), their
+    node labels (end points within the tolerance share one) and how many end points were moved onto another's
+    node."""
+    coords = shapely.get_coordinates(parts)
+    last = np.cumsum(counts, dtype=np.int64) - 1
     first = last - counts + 1
     ends = np.concatenate([coords[first], coords[last]])
     labels, merged = _cluster_points(ends, snap_tolerance_m)
@@ -423,9 +426,9 @@ def build_network(
         msg = _("`snap_tolerance_m` and `min_piece_m` must be ≥ 0 metres.")
         raise ValueError(msg)
     gdf = _planning(lines, crs)
-    parts, row = _line_parts(gdf)
+    parts, row, counts = _line_parts(gdf)
     forward, backward, road_class = _attributes(gdf, row, direction_column, class_column)
-    ends, labels, merged = _end_nodes(parts, snap_tolerance_m)
+    ends, labels, merged = _end_nodes(parts, counts, snap_tolerance_m)
     n_parts = len(parts)
     edges = _Edges(labels[:n_parts], labels[n_parts:], shapely.length(parts), parts, row, forward, backward,
                    road_class)
