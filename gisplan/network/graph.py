@@ -24,6 +24,7 @@ from gisplan import settings
 from gisplan.crs import plain_coordinates_in, to_planning_crs
 from gisplan.errors import CRSError, NetworkError
 from gisplan.i18n import _
+from gisplan.network.oneway import direction_flags
 from gisplan.network.ordering import stable_argsort
 
 if TYPE_CHECKING:
@@ -53,10 +54,6 @@ logger = logging.getLogger(__name__)
 CLASS_COLUMNS = ("highway", "fclass", "road_class", "道路等级", "等级", "roadclass", "kind")
 #: columns read as the one-way code, first found wins
 DIRECTION_COLUMNS = ("direction", "oneway", "方向", "单行")
-
-_TWO_WAY = frozenset({"", "0", "1", "b", "both", "no", "false", "n", "双向", "nan", "none"})
-_FORWARD = frozenset({"2", "f", "ft", "yes", "true", "y", "forward", "正向", "顺向"})
-_BACKWARD = frozenset({"3", "t", "tf", "-1", "reverse", "backward", "反向", "逆向"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,55 +155,6 @@ class RoadNetwork:
     def n_edges(self) -> int:
         """Number of edges."""
         return int(self.edge_u.shape[0])
-
-
-def direction_flags(
-    values: pd.Series, *, column: str, rows: NDArray[np.integer[Any]] | None = None,
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Map a one-way column to (forward, backward) flags.
-
-    Understood codes: the NavInfo-style ``direction`` (0/1 two-way, 2 start→end, 3 end→start), OSM
-    ``oneway`` (yes/true/1, -1/reverse, no), Geofabrik ``oneway`` (B, F, T), booleans and 正向/反向/双向.
-
-    Parameters
-    ----------
-    values : pandas.Series
-        The column's values, one per road feature.
-    column : str
-        Its name, for the message and to tell OSM ``oneway`` from the NavInfo code.
-    rows : ndarray of int, optional
-        The row the user sees for each value (a GeoPackage's fid or a file's feature number, as
-        :func:`gisplan.io.spatial.read_spatial` gives them in ``_row``); default the position + 1.
-
-    Raises
-    ------
-    NetworkError
-        Listing the values that mean nothing known, with the rows that carry them.
-
-    Examples
-    --------
-    >>> f, b = direction_flags(pd.Series([1, 2, 3, 0]), column="direction")
-    >>> f.tolist(), b.tolist()
-    ([True, True, False, True], [True, False, True, True])
-    """
-    text = values.astype("string").fillna("").str.strip().str.lower()
-    if column.lower() == "oneway":
-        # in OSM "1" means one way (start -> end), not two-way as in the NavInfo code
-        text = text.where(text != "1", "yes")
-    text = text.str.replace(r"\.0$", "", regex=True)
-    forward_only = text.isin(_FORWARD).to_numpy()
-    backward_only = text.isin(_BACKWARD).to_numpy()
-    unknown = ~(forward_only | backward_only | text.isin(_TWO_WAY).to_numpy())
-    if unknown.any():
-        shown = np.arange(1, len(values) + 1) if rows is None else np.asarray(rows)
-        bad = pd.Series(values.to_numpy()[unknown], index=shown[unknown])
-        sample = ", ".join(f"row {i}: {v!r}" for i, v in bad.head(5).items())
-        msg = (_("column `{column}` holds {unknown} one-way value(s) that mean nothing known ({sample}); expected "
-                 "0/1 (two-way), 2 (start→end), 3 (end→start), yes/no/-1, or B/F/T. Fix the values or rename the "
-                 "column if it is not a one-way code.").format(
-                 column=column, unknown=int(unknown.sum()), sample=sample))
-        raise NetworkError(msg)
-    return ~backward_only, ~forward_only
 
 
 def _first_column(frame: pd.DataFrame, names: tuple[str, ...], given: str | None) -> str | None:
