@@ -226,3 +226,19 @@ def test_ids_are_distinct_as_the_dictionary_says(ids: list[str]) -> None:
     arr = pa.array(ids, type=pa.string())
     assert _all_distinct(arr) == (len(pc.unique(arr)) == len(arr))
     assert _all_distinct(arr.cast(pa.large_string())) == (len(set(ids)) == len(ids))
+
+
+def test_geoparquet_dictionary_columns_change_the_encoding_not_the_table(tmp_path: Path) -> None:
+    """The ad-hoc file dictionary-encodes only the nearest facility (few values); the table read is the same."""
+    rng = np.random.default_rng(6)
+    x, y = rng.uniform(105, 106, 5000), rng.uniform(29, 30, 5000)
+    columns = {"demand_id": pa.array([f"D{i:05d}" for i in range(5000)]),
+               "nearest_facility_id": pa.array([f"F{i % 7}" if i % 3 else None for i in range(5000)])}
+    write_points_parquet(columns, x, y, tmp_path / "all.parquet")
+    write_points_parquet(columns, x, y, tmp_path / "some.parquet", dictionary=["nearest_facility_id"])
+    assert pq.read_table(tmp_path / "some.parquet").equals(pq.read_table(tmp_path / "all.parquet"))
+    group = pq.ParquetFile(tmp_path / "some.parquet").metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["nearest_facility_id"]
+    assert "RLE_DICTIONARY" not in encodings["demand_id"]
+    assert "RLE_DICTIONARY" not in encodings["geometry"]

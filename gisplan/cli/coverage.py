@@ -427,7 +427,7 @@ def _write_adhoc(
             "reached_road": pa.array(found.snapped),
         }
         wkb = None if dem.layer is None else pa.array(shapely.to_wkb(dem.geometry()), type=pa.binary())
-        write_points_parquet(columns, dem.lon, dem.lat, written[-1], wkb=wkb)
+        write_points_parquet(columns, dem.lon, dem.lat, written[-1], wkb=wkb, dictionary=["nearest_facility_id"])
         clock.lap("write parquet")
     elif geo_format == "gpkg":
         frame = table if table is not None else _adhoc_table(found, dem, fac)
