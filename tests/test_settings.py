@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -47,3 +48,24 @@ def test_a_bad_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch, val
 def test_a_bad_context_value_is_refused(value: object) -> None:
     with pytest.raises(ConfigError, match="positive whole number"), settings.threads(value):  # type: ignore[arg-type]
         pass
+
+
+def _fail_paused() -> None:
+    with settings.collector_paused():
+        assert not gc.isenabled()
+        msg = "inside"
+        raise ValueError(msg)
+
+
+def test_the_collector_is_paused_inside_and_restored_as_it_was() -> None:
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="inside"):
+        _fail_paused()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with settings.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller's own pause stays
+    finally:
+        gc.enable()
