@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from contextlib import contextmanager
@@ -51,6 +52,7 @@ __all__ = [
     "TODAY_ENV",
     "TOLERANCE_M",
     "TRIM_M",
+    "collector_paused",
     "gpkg_dataset_options",
     "gpkg_version",
     "gpkg_versions",
@@ -191,6 +193,24 @@ def threads(n: int) -> Iterator[None]:
         yield
     finally:
         _threads.reset(token)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused inside the ``with`` block (and restored as it was).
+
+    A city's roads or a million points are hundreds of thousands of shapely geometries, which the collector tracks:
+    while they are made, it runs hundreds of times, and each of its full passes walks every object the process
+    holds. Reference counting still frees what is no longer used; the few cycles left go at the collector's next
+    pass after the block. (Process-wide: another thread's collections wait too.)
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 GPKG_VERSIONS = ("1.2", "1.4")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -19,7 +21,7 @@ from click.testing import CliRunner
 from gisplan.analysis.coverage import TypeTarget, measure_coverage
 from gisplan.analysis.demand import demand_from_points
 from gisplan.catalogue import load_catalogue
-from gisplan.cli.coverage import read_point_arrays, read_points
+from gisplan.cli.coverage import _all_distinct, read_point_arrays, read_points
 from gisplan.cli.main import cli
 from gisplan.coords import transform_geometries
 from gisplan.crs import parse_crs, to_storage_crs, utm_crs_of_lonlat
@@ -213,3 +215,30 @@ def test_plain_coordinates_are_the_numbers_to_crs_gives() -> None:
     x, y = transform_xy(want[:100, 0], want[:100, 1], "EPSG:32648", "EPSG:32648")  # the same CRS: unchanged
     assert np.array_equal(y, want[:100, 1])
     assert np.array_equal(x, want[:100, 0])
+
+
+@pytest.mark.parametrize("ids", [
+    ["D1", "D2", "D3"], ["D3", "D1", "D2"], ["A", "B", "A"], ["B", "A", "A"], ["1", "10", "9", "10"], ["x"], [],
+    ["", "a", ""], ["养老", "养老站", "养"], ["a", "b", "c", "b", "d"],
+])
+def test_ids_are_distinct_as_the_dictionary_says(ids: list[str]) -> None:
+    """The quick test of duplicate ids (ascending ids, else sorted ones) agrees with the dictionary's count."""
+    arr = pa.array(ids, type=pa.string())
+    assert _all_distinct(arr) == (len(pc.unique(arr)) == len(arr))
+    assert _all_distinct(arr.cast(pa.large_string())) == (len(set(ids)) == len(ids))
+
+
+def test_geoparquet_dictionary_columns_change_the_encoding_not_the_table(tmp_path: Path) -> None:
+    """The ad-hoc file dictionary-encodes only the nearest facility (few values); the table read is the same."""
+    rng = np.random.default_rng(6)
+    x, y = rng.uniform(105, 106, 5000), rng.uniform(29, 30, 5000)
+    columns = {"demand_id": pa.array([f"D{i:05d}" for i in range(5000)]),
+               "nearest_facility_id": pa.array([f"F{i % 7}" if i % 3 else None for i in range(5000)])}
+    write_points_parquet(columns, x, y, tmp_path / "all.parquet")
+    write_points_parquet(columns, x, y, tmp_path / "some.parquet", dictionary=["nearest_facility_id"])
+    assert pq.read_table(tmp_path / "some.parquet").equals(pq.read_table(tmp_path / "all.parquet"))
+    group = pq.ParquetFile(tmp_path / "some.parquet").metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["nearest_facility_id"]
+    assert "RLE_DICTIONARY" not in encodings["demand_id"]
+    assert "RLE_DICTIONARY" not in encodings["geometry"]

@@ -18,7 +18,8 @@ from shapely import LineString, MultiLineString
 from gisplan.catalogue import Profile, load_catalogue
 from gisplan.errors import CRSError, NetworkError
 from gisplan.io.osm import read_osm_roads
-from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, travel_graph
+from gisplan.network.graph import RoadNetwork, build_network, direction_flags, edge_minutes, min_csr, travel_graph
+from gisplan.network.ordering import stable_argsort
 from gisplan.network.routing import reach_from_facilities
 from gisplan.network.snapping import EdgeSnap
 from tests import roadref
@@ -257,3 +258,60 @@ def test_osm_shortest_paths_equal_networkx(name: str, profile_id: str, cutoff: f
     xml = shared_data("fallback", "osmnx_test_osm", name.replace(".osm.pbf", ".osm.bz2"))  # osmnx reads XML
     reference = _osm_reference_graph(net, xml, profile_id)
     assert _compare_with_networkx(net, profile_id, cutoff, seed=11, g=reference) >= 12
+
+
+def _lexsort_min_csr(tail: np.ndarray, head: np.ndarray, weight: np.ndarray, n: int, cols: int) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """min_csr as first written (575c18b): sorted by tail, head and weight, each pair's first arc kept."""
+    order = np.lexsort((weight, head, tail))
+    t, h, w = tail[order], head[order], weight[order]
+    first = np.ones(len(t), dtype=bool)
+    first[1:] = (t[1:] != t[:-1]) | (h[1:] != h[:-1])
+    t, h, w = t[first], h[first], w[first]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(t, minlength=n), out=indptr[1:])
+    return indptr, h, w
+
+
+@pytest.mark.parametrize(("n_arcs", "n", "n_cols"), [(0, 3, None), (1, 1, None), (5_000, 40, None), (5_000, 30, 70)])
+def test_min_csr_equals_the_sorted_first_arc(n_arcs: int, n: int, n_cols: int | None) -> None:
+    """Parallel arcs, zero weights and NaN weights (all NaN on some pairs): the same matrix, bit for bit."""
+    rng = np.random.default_rng(n_arcs + n)
+    cols = n if n_cols is None else n_cols
+    tail, head = rng.integers(0, n, n_arcs), rng.integers(0, cols, n_arcs)
+    weight = rng.choice([0.0, 0.5, 1.25, 3.0, np.nan], n_arcs) + rng.integers(0, 3, n_arcs)
+    weight[(tail == 1) & (head == 2)] = np.nan
+    got = min_csr(tail, head, weight, n, n_cols=n_cols)
+    indptr, indices, data = _lexsort_min_csr(tail, head, weight, n, cols)
+    assert got.shape == (n, cols)
+    assert got.indptr.tolist() == indptr.tolist()
+    assert got.indices.tolist() == indices.tolist()
+    assert got.data.tobytes() == data.tobytes()
+
+
+@pytest.mark.parametrize("keys", [
+    np.array([], dtype=np.int64), np.array([7]), np.random.default_rng(1).integers(0, 50, 10_000),
+    np.random.default_rng(2).integers(0, 600_000, 200_000).astype(np.int32),
+    np.random.default_rng(3).integers(0, 9, 1_000).astype(np.uint16), np.array([3, -1, 3, 0, -1]),
+    np.array([2**62, 1, 2**62, 0]), np.array([2**63 + 5, 1, 2**63 + 5], dtype=np.uint64),
+])
+def test_stable_argsort_is_numpys_stable_sort(keys: np.ndarray) -> None:
+    assert stable_argsort(keys).tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+@pytest.mark.parametrize("column", ["direction", "oneway", "ONEWAY", "方向"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "Int64"])
+def test_integer_one_way_codes_read_as_their_text(column: str, dtype: str) -> None:
+    """Whole-number codes (read without text) give the flags, or the message, of the same codes as text."""
+    for codes in ([0, 1, 2, 3, 2, 0], [-1, 0, 1, 2, 3], [0, 5, 2, 4], [1, 1, 1]):
+        if dtype == "uint8" and min(codes) < 0:
+            continue
+        assert _flags_or_message(pd.Series(codes, dtype=dtype), column) == _flags_or_message(
+            pd.Series([str(c) for c in codes], dtype=object), column)
+
+
+def _flags_or_message(values: pd.Series, column: str) -> object:
+    try:
+        return [f.tolist() for f in direction_flags(values, column=column)]
+    except NetworkError as exc:
+        return str(exc).replace("'", "")  # row 2: 5 as a number, row 2: '5' as text

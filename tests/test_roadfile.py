@@ -40,6 +40,20 @@ def test_wkb_cut_equals_shapely_at_every_alignment() -> None:
     assert np.array_equal(got[1], owner)
 
 
+def test_wkb_cut_of_a_slice_of_the_buffer() -> None:
+    """Rows that start after other bytes (a chunk of a column, an Arrow slice): only their own bytes are read, -0.0 and
+    every other bit pattern as they are."""
+    lines = [shapely.linestrings([[0.5, 5e-324], [2, -0.0]]), shapely.linestrings([[1e300, 3], [4, 5], [6, 7]])]
+    blobs = [shapely.to_wkb(g, byte_order=1) for g in lines]
+    data = np.frombuffer(b"junk!!7" + b"".join(blobs) + b"tail", dtype=np.uint8)
+    offsets = 7 + np.concatenate([[0], np.cumsum([len(b) for b in blobs])])
+    got = wkb_linestring_coordinates(offsets, data)
+    assert got is not None
+    xy, owner = shapely.get_coordinates(np.array(lines), return_index=True)
+    assert got[0].tobytes() == xy.tobytes()
+    assert got[1].tolist() == owner.tolist()
+
+
 @pytest.mark.parametrize("odd", [
     shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3)]]),
     shapely.LineString([(0, 0, 1), (1, 1, 2)]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -88,3 +89,24 @@ def test_unsynced_sqlite_blocks_in_two_threads_share_one_switch() -> None:
         assert pyogrio.get_gdal_config_option(option) == "NORMAL"
     finally:
         pyogrio.set_gdal_config_options({option: None})
+
+
+def _fail_paused() -> None:
+    with settings.collector_paused():
+        assert not gc.isenabled()
+        msg = "inside"
+        raise ValueError(msg)
+
+
+def test_the_collector_is_paused_inside_and_restored_as_it_was() -> None:
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="inside"):
+        _fail_paused()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with settings.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller's own pause stays
+    finally:
+        gc.enable()

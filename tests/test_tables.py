@@ -181,3 +181,22 @@ def test_column_wise_cells_equal_the_per_cell_rules() -> None:
     numbers = pd.Series([1.5, np.nan, None], dtype=object)  # a layer's number column: no text at all
     assert cells._cells(numbers).tolist() == [1.5, None, None]
     assert cells._number_text(numbers, suffixes).tolist()[:1] == [1.5]
+
+
+@pytest.mark.parametrize(("data", "encoding"), [
+    (b"\xef\xbb\xbf" + REGULAR.encode("utf-8"), None), (REGULAR.replace("\n", "\r\n").encode("utf-8"), "utf-8"),
+    (b"\xef\xbb\xbf" + REGULAR.encode("utf-8"), "utf-8"), (REGULAR.encode("gb18030"), None),
+    (REGULAR.rstrip("\n").encode("utf-8"), "UTF8"),
+], ids=["bom", "crlf-given", "bom-given", "gbk", "no-final-newline"])
+def test_arrow_reads_a_utf8_files_own_bytes_as_its_text(data: bytes, encoding: str | None, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body read from the file's bytes (UTF-8, nothing cleaned) is the body read from its text encoded."""
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(data)
+    fast = tables.read_text_columns(path, known_headers=KNOWN, encoding=encoding)
+    through_text = tables._fast_csv
+    monkeypatch.setattr(tables, "_fast_csv", lambda *a, **k: through_text(*a, **{**k, "utf8": None}))
+    slow = tables.read_text_columns(path, known_headers=KNOWN, encoding=encoding)
+    assert list(fast.columns) == list(slow.columns)
+    assert all(fast.columns[c].equals(slow.columns[c]) for c in fast.columns)
+    assert fast.rows.tolist() == slow.rows.tolist()

@@ -20,6 +20,7 @@ from gisplan.cli.clicktext import install_click_catalogue
 from gisplan.cli.helptext import GisplanContext, use_help_context
 from gisplan.errors import GisplanError
 from gisplan.i18n import LANGUAGES, _, use_language
+from gisplan.settings import collector_paused
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping, Sequence
@@ -85,7 +86,9 @@ class _Group(click.Group):
             # types (`DIRECTORY`, `FILE`) when a command is declared, and those names are kept for the process
             before = use_language("en")
             try:
-                command: click.Command = getattr(import_module(f"gisplan.cli.{module}"), attr)
+                # the collector paused: pandas, geopandas and scipy make it run its full passes while they load
+                with collector_paused():
+                    command: click.Command = getattr(import_module(f"gisplan.cli.{module}"), attr)
             finally:
                 use_language(before)
             use_help_context(command)

@@ -22,7 +22,7 @@ from gisplan.crs import STORAGE_CRS
 from gisplan.io.atomic import atomic_path
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -82,6 +82,7 @@ def write_points_parquet(
     *,
     crs: str = STORAGE_CRS,
     wkb: pa.Array | None = None,
+    dictionary: Sequence[str] | None = None,
 ) -> None:
     """Write `columns` and the points (`x`, `y`) in `crs` as GeoParquet, through a temporary file and a rename.
 
@@ -98,6 +99,9 @@ def write_points_parquet(
     wkb : pyarrow.Array, optional
         The geometries as WKB when they are more than 2-D points (a vector file's 3-D points as read); `x`
         and `y` then give only the bbox.
+    dictionary : sequence of str, optional
+        The columns of few distinct values to dictionary-encode; default every column (pyarrow's default, which
+        gives up on a column of nearly all distinct values only after trying: a million ids and points, 50 ms).
     """
     geometry = point_wkb(x, y) if wkb is None else wkb
     finite = np.isfinite(x) & np.isfinite(y)
@@ -109,4 +113,4 @@ def write_points_parquet(
     schema = pa.schema([*fields, field], metadata={b"geo": _geo_metadata(crs, bbox, "Point Z" if solid else "Point")})
     table = pa.Table.from_arrays([*columns.values(), geometry], schema=schema)
     with atomic_path(path, ".parquet") as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, use_dictionary=True if dictionary is None else list(dictionary))

@@ -84,37 +84,14 @@ def wkb_linestring_coordinates(
     if not (bool((header[:, 0] == 1).all()) and bool((kind == _LINESTRING).all())
             and bool((count >= 2).all()) and bool((end - start == _HEADER + 16 * count).all())):
         return None
-    # each vertex's byte position; its doubles are read from a float64 view of the buffer shifted by the
-    # position's remainder modulo 8 (a row's coordinates need not be 8-byte aligned): no copy of the buffer
+    # the rows are back to back in the buffer: without their headers, what is left is every vertex's x and y in
+    # order; one boolean compress copies them out (aligned, whatever the rows' offsets), 4x less CPU than a
+    # gather per vertex
+    lo, hi = int(start[0]), int(end[-1])
+    keep = np.ones(hi - lo, dtype=bool)
+    keep[(head - lo).ravel()] = False
+    xy = data[lo:hi][keep].view("<f8").reshape(-1, 2)
     owner = np.repeat(np.arange(n, dtype=np.int64), count)
-    first = np.cumsum(count) - count
-    pos = start[owner] + _HEADER + 16 * (np.arange(len(owner), dtype=np.int64) - first[owner])
-    xy = np.empty((len(owner), 2))
-    shift = pos % 8
-    residues = np.flatnonzero(np.bincount(shift, minlength=8)).tolist()
-    for r in residues:
-        words = np.frombuffer(data, dtype="<f8", offset=r, count=(len(data) - r) // 8)
-        at: slice | NDArray[np.intp] = slice(None) if len(residues) == 1 else np.flatnonzero(shift == r)
-        word = (pos[at] - r) // 8
-        xy[at, 0] = words[word]
-        xy[at, 1] = words[word + 1]
-    return xy, owner
-
-
-def _parse_in_chunks(
-    offsets: NDArray[np.integer], data: NDArray[np.uint8],
-) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
-    """:func:`wkb_linestring_coordinates` on blocks of rows on every core (numpy releases the GIL)."""
-    n = len(offsets) - 1
-    cuts = np.linspace(0, n, max(1, settings.thread_count()) + 1).astype(np.int64)
-    with ThreadPoolExecutor(max_workers=max(1, settings.thread_count())) as pool:
-        parts = list(pool.map(lambda k: wkb_linestring_coordinates(offsets[cuts[k]:cuts[k + 1] + 1], data),
-                              range(len(cuts) - 1)))
-    if any(p is None for p in parts):
-        return None
-    found = [p for p in parts if p is not None]
-    xy = np.concatenate([p[0] for p in found])
-    owner = np.concatenate([p[1] + cuts[k] for k, p in enumerate(found)])
     return xy, owner
 
 
@@ -216,7 +193,7 @@ def read_road_parquet(
         width = np.dtype(np.int64 if wide else np.int32)
         bufs = geom.buffers()
         offsets = np.frombuffer(bufs[1], dtype=width, count=len(geom) + 1, offset=geom.offset * width.itemsize)
-        found = _parse_in_chunks(offsets, np.frombuffer(bufs[2], dtype=np.uint8))
+        found = wkb_linestring_coordinates(offsets, np.frombuffer(bufs[2], dtype=np.uint8))  # 0.1 s: no threads
     attrs = pd.DataFrame({c: table.column(c).to_pandas() for c in keep})
     if found is None:  # not all plain 2-D LineStrings: shapely decodes them
         logger.info("read_road_parquet: %s holds other than plain 2-D LineStrings; decoding with shapely", path)

@@ -31,6 +31,7 @@ from gisplan import settings
 from gisplan.i18n import _
 from gisplan.network.chains import through_chains
 from gisplan.network.graph import edge_minutes, index_dtype, min_csr, node_edges, travel_graph
+from gisplan.network.ordering import stable_argsort
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -314,7 +315,7 @@ class PlacedDemand:
 def place_demand(network: RoadNetwork, profile: Profile, demand: EdgeSnap) -> PlacedDemand:
     """Group the snapped demand points by edge and precompute their terms of :func:`demand_minutes`."""
     on = np.flatnonzero(demand.snapped)
-    point = on[np.argsort(demand.edge[on], kind="stable")]
+    point = on[stable_argsort(demand.edge[on])]
     e = demand.edge[point]
     edge_ptr = np.zeros(network.n_edges + 1, dtype=np.int64)
     np.cumsum(np.bincount(e, minlength=network.n_edges), out=edge_ptr[1:])
@@ -369,7 +370,7 @@ def _same_edge_minutes(
 
     Returns positions into the caller's slot list, their minutes and that facility."""
     f_edge = facilities.edge[members]
-    order = np.argsort(f_edge, kind="stable")
+    order = stable_argsort(f_edge)
     fe_sorted = f_edge[order]
     lo_e = np.searchsorted(fe_sorted, edges, side="left")
     cnt_e = np.searchsorted(fe_sorted, edges, side="right") - lo_e

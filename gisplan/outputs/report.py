@@ -10,9 +10,7 @@ user's data are escaped in HTML/PDF and stay text in Word and Excel.
 from __future__ import annotations
 
 import base64
-import gc
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -60,10 +58,11 @@ from gisplan.outputs.report_tables import (
     township_coverage,
     township_coverage_wide,
 )
+from gisplan.settings import collector_paused
 from gisplan.vocab import ReportFormat
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
 
     from gisplan.outputs.report_areas import SiteArea
@@ -130,25 +129,6 @@ class ReportContent:
     method: Table
     layers: Table
     attributions: tuple[str, ...]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while the report is drawn and laid out (and restored as it was).
-
-    Matplotlib and WeasyPrint allocate millions of small objects, so the collector runs hundreds of times, and
-    each of its full passes walks every object the process holds — the run's frames, the road network, the
-    box tree of a 59-page layout. Paused, the 永川 report takes about 1.5 s less CPU for its maps and 1–2 s less
-    for its PDF (bench/bench_report.py); the cycles it leaves (matplotlib figures) go at the collector's next
-    pass after the report, as any other garbage.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def report_limits(data: ReportData) -> list[str]:
@@ -256,7 +236,8 @@ def build_report(data: ReportData) -> ReportContent:
     ConfigError
         If no CJK font is installed (the maps and the PDF need one).
     """
-    with _gc_paused():
+    # matplotlib's millions of small objects: the 永川 maps take 1.5 s less CPU (bench/bench_report.py)
+    with collector_paused():
         return _build_report(data)
 
 
@@ -508,7 +489,8 @@ def write_report(
     from gisplan.outputs.report_docx import write_docx  # noqa: PLC0415 - python-docx only when asked for
 
     names = [REPORT_FILES[f] for f in formats]
-    with stage_files(out_dir, names, force=True) as tmp, _gc_paused():
+    # WeasyPrint's box tree of a 59-page layout: 1-2 s less CPU for the PDF (bench/bench_report.py)
+    with stage_files(out_dir, names, force=True) as tmp, collector_paused():
         for fmt in formats:
             target = tmp / REPORT_FILES[fmt]
             if fmt is ReportFormat.PDF:

@@ -477,7 +477,9 @@ def import_layers(
     SchemaError
         If any file has a problem; the workspace is then unchanged.
     """
-    with workspace.lock():  # nobody changes the workspace between validating against it and writing
+    # the lock: nobody changes the workspace between validating against it and writing; the collector paused: a
+    # city's roads read, converted and written are three sets of 293,467 geometries (0.4 s of its passes)
+    with workspace.lock(), settings.collector_paused():
         names = {layer_name_for(s) for s in specs}
         held = imported_already(workspace, names, inputs) if inputs is not None else None
         if held is not None:
