@@ -181,15 +181,25 @@ def _nearest_of(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Nearest of the candidate segments (n × m, -1 = none): segment and distance."""
     valid = cand >= 0
-    c = np.where(valid, cand, 0)
+    d2 = _distance2(index, px[:, None], py[:, None], np.where(valid, cand, 0))
+    d2[~valid] = np.inf
+    j = np.argmin(d2, axis=1)
+    r = np.arange(len(px))
+    return cand[r, j], np.sqrt(d2[r, j])
+
+
+def _distance2(
+    index: SnapIndex, px: NDArray[np.float64], py: NDArray[np.float64], seg: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Squared distance from each point to each segment (`seg`: first vertices; the points broadcast against it)."""
     xy = index.xy
     # row i of this view is (x_i, y_i, x_i+1, y_i+1): one gather of both ends of every candidate
     ends = np.lib.stride_tricks.as_strided(xy, shape=(len(xy) - 1, 4), strides=(xy.strides[0], xy.strides[1]),
-                                           writeable=False)[c]  # (n, m, 4)
+                                           writeable=False)[seg]  # (*seg.shape, 4)
     dx = ends[..., 2] - ends[..., 0]
     dy = ends[..., 3] - ends[..., 1]
-    qx = px[:, None] - ends[..., 0]
-    qy = py[:, None] - ends[..., 1]
+    qx = px - ends[..., 0]
+    qy = py - ends[..., 1]
     len2 = dx * dx + dy * dy
     t = qx * dx + qy * dy
     np.divide(t, len2, out=t, where=len2 > 0)
@@ -197,11 +207,8 @@ def _nearest_of(
     np.clip(t, 0.0, 1.0, out=t)
     qx -= t * dx
     qy -= t * dy
-    d2 = qx * qx + qy * qy
-    d2[~valid] = np.inf
-    j = np.argmin(d2, axis=1)
-    r = np.arange(len(px))
-    return cand[r, j], np.sqrt(d2[r, j])
+    d2: NDArray[np.float64] = qx * qx + qy * qy
+    return d2
 
 
 def snap_points(
@@ -306,14 +313,24 @@ def _search_again(
     # in sample order within each point, as one tree's ball query gives them (ties then go the same way)
     order = np.lexsort((sample, row))
     row, sample = row[order], sample[order]
-    count = np.bincount(row, minlength=len(x))
-    width = max(1, int(count.max()) if len(count) else 0)  # a point near a strip's edge may have no sample within
-    col = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
-    cand = np.full((len(x), 2 * width), -1, dtype=np.int64)
+    # a point's candidates as they were tried in one row before: the segments its samples lie on, then the segments
+    # ending at them; the first of equally near ones wins. As a flat list, not a row per point as wide as the most
+    # candidates of any (a point far off the roads may have thousands)
     seg_h, prev_h = _tags(index, sample)
-    cand[row, col] = seg_h
-    cand[row, width + col] = prev_h
-    return _nearest_of(index, x, y, cand)
+    by_row = np.argsort(np.concatenate([row, row]), kind="stable")
+    cand_row = np.concatenate([row, row])[by_row]
+    cand = np.concatenate([seg_h, prev_h])[by_row]
+    seg = np.full(len(x), -1, dtype=np.int64)
+    dist = np.full(len(x), np.inf)
+    if len(cand):
+        d2 = _distance2(index, x[cand_row], y[cand_row], cand)
+        first = np.flatnonzero(np.r_[True, cand_row[1:] != cand_row[:-1]])
+        low = np.minimum.reduceat(d2, first)
+        at_low = np.flatnonzero(d2 == np.repeat(low, np.diff(np.r_[first, len(d2)])))
+        points, pick = np.unique(cand_row[at_low], return_index=True)  # the first nearest of each point
+        seg[points] = cand[at_low[pick]]
+        dist[points] = np.sqrt(d2[at_low[pick]])
+    return seg, dist
 
 
 def _snap(index: SnapIndex, x: NDArray[np.float64], y: NDArray[np.float64], *, max_snap_m: float) -> EdgeSnap:
