@@ -110,3 +110,23 @@ def test_the_collector_is_paused_inside_and_restored_as_it_was() -> None:
         assert not gc.isenabled()  # a caller's own pause stays
     finally:
         gc.enable()
+
+
+def test_the_command_line_keeps_numpy_off_huge_pages_unless_told() -> None:
+    """ordinary_pages (the command line's first step): numpy's huge-page switch is off in the process and in processes
+    it starts; a NUMPY_MADVISE_HUGEPAGE the user set stands; numpy already loaded is switched at run time."""
+    import subprocess
+    import sys
+
+    probe = ("from gisplan.settings import ordinary_pages; {before}ordinary_pages(); import os, numpy; "
+             "from numpy._core.multiarray import _get_madvise_hugepage as g; "
+             "print(g(), os.environ['NUMPY_MADVISE_HUGEPAGE'])")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+
+    def run(before: str, **extra: str) -> list[str]:
+        return subprocess.run([sys.executable, "-c", probe.format(before=before)], env={**env, **extra},
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    assert run("") == ["False", "0"]
+    assert run("import numpy; ") == ["False", "0"]  # loaded first: switched at run time
+    assert run("", NUMPY_MADVISE_HUGEPAGE="1") == ["True", "1"]

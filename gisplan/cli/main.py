@@ -20,7 +20,7 @@ from gisplan.cli.clicktext import install_click_catalogue
 from gisplan.cli.helptext import GisplanContext, use_help_context
 from gisplan.errors import GisplanError
 from gisplan.i18n import LANGUAGES, _, use_language
-from gisplan.settings import collector_paused
+from gisplan.settings import collector_paused, ordinary_pages
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping, Sequence
@@ -179,4 +179,5 @@ install_click_catalogue()
 
 def main() -> None:
     """Entry point of the `gisplan` command."""
+    ordinary_pages()  # before numpy loads
     cli(prog_name="gisplan")
