@@ -702,3 +702,23 @@ def test_create_new_and_existing(tmp_path: Path) -> None:
     open_workspace(existing).create()
     assert open_workspace(existing).changelog()["action"].tolist() == ["init"]
     assert "district" in {str(n) for n in pyogrio.list_layers(existing)[:, 0]}
+
+
+@pytest.mark.parametrize("folder", ["p#1", "q%41", "r?x", "永川 数据"])
+def test_a_workspace_in_a_folder_with_uri_characters_reads_back(tmp_path: Path, folder: str) -> None:
+    """SQLite opens the workspace by a percent-encoded URI: in a folder named with #, ? or % (or in Chinese) the
+    layers read back (the path was cut at # or ?, %41 read as A: "not a GeoPackage", and SQLite made a stray file),
+    and nothing is created outside the folder."""
+    import geopandas as gpd
+    import shapely
+
+    where = tmp_path / folder
+    where.mkdir()
+    ws = open_workspace(str(where / "ws.gpkg"))
+    points = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(105.9, 29.3)], crs=4326)
+    ws.write([LayerWrite(name="pts", kind="result", data=points),
+              LayerWrite(name="tab", kind="result", data=pd.DataFrame({"a": [1, 2]}))], action="test")
+    assert sorted(ws.layer_names()) == ["pts", "tab"]
+    assert isinstance(ws.read("pts"), gpd.GeoDataFrame)
+    assert ws.read("tab")["a"].tolist() == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder]

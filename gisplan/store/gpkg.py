@@ -37,7 +37,7 @@ from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
-from gisplan.store.gpkgread import has_geometry, own_layer_names, read_own_table
+from gisplan.store.gpkgread import has_geometry, own_layer_names, read_own_table, sqlite_uri
 from gisplan.store.gpkgwrite import read_attributes, write_layer
 from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import (
@@ -418,7 +418,7 @@ def _history_query(path: Path, sql: str, params: Sequence[Any]) -> list[sqlite3.
     """Run a read-only query on the history tables (empty where a workspace has none yet)."""
     if not path.exists():
         return []
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    with contextlib.closing(sqlite3.connect(sqlite_uri(path), uri=True)) as con:
         con.row_factory = sqlite3.Row
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if REV_TABLE not in tables:

@@ -21,6 +21,7 @@ import pandas as pd
 from gisplan.errors import StoreError
 from gisplan.i18n import _
 from gisplan.store.gpkg import GeoPackageWorkspace
+from gisplan.store.gpkgread import sqlite_uri
 from gisplan.store.operations import LOG_TABLE
 from gisplan.store.pgschema import has_table, sql_composition
 from gisplan.store.postgis import PostGISWorkspace
@@ -86,7 +87,7 @@ def _require(ws: Workspace) -> None:
 def _sqlite(ws: GeoPackageWorkspace, *, write: bool) -> Iterator[sqlite3.Connection]:
     """A connection to the GeoPackage: read-only, or read-write with the tables made, under the writer lock."""
     with ws.lock(wait_s=30.0) if write else contextlib.nullcontext():
-        uri = f"file:{ws.path}?mode={'rw' if write else 'ro'}"
+        uri = sqlite_uri(ws.path, "rw" if write else "ro")
         try:
             con = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
         except sqlite3.Error as exc:
