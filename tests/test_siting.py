@@ -184,6 +184,9 @@ def test_site_pairs_from_the_coverages_demand_snap_equal_a_fresh_snap() -> None:
     assert np.array_equal(given.pair_candidate, fresh.pair_candidate)
     assert np.array_equal(given.pair_demand, fresh.pair_demand)
     assert np.array_equal(given.cost, fresh.cost)
+    with pytest.raises(ValueError, match="holds 29 points but the demand has 30 rows"):
+        _site_costs(net, WALK, sites, dem.iloc[:30].copy(), threshold_minutes=9.0, weight="population",
+                    max_snap_m=1000, demand_snap=snap_points(index, dxy[:29, 0], dxy[:29, 1], max_snap_m=1000))
 
 
 def test_sites_asked_on_two_threads_are_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:

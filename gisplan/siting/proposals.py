@@ -430,6 +430,11 @@ def _demand_snap(
 ) -> tuple[SnapIndex, EdgeSnap]:
     """The profile's snap index of `network` and `demand` snapped to it (`known`: as the coverage snapped it, the
     same points on the same index), computed once per run."""
+    if known is not None and len(known.edge) != len(demand):
+        msg = _("`demand_snap` holds {n} points but the demand has {m} rows: give the snap of these points (the "
+                "coverage's CoverageResult.demand_snap of the same demand), or none.").format(
+                n=len(known.edge), m=len(demand))
+        raise ValueError(msg)
     key = (id(network), id(profile), id(demand), float(max_snap_m))
     with _CACHE_LOCK:  # built once: a second thread asking for it waits
         if key not in _SNAPPED:
