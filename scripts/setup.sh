@@ -64,4 +64,4 @@ else
 fi
 # the editable install leaves gisplan's own modules uncompiled; where PYTHONDONTWRITEBYTECODE is set (containers,
 # CI images) every command would compile ~100 of them again at start-up (0.2-0.3 s): compile them once here
-.venv/bin/python -m compileall -q -j 0 gisplan >/dev/null
+.venv/bin/python -m compileall -q -j 0 gisplan  # -q: only what fails to compile is printed
