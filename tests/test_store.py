@@ -722,3 +722,17 @@ def test_a_workspace_in_a_folder_with_uri_characters_reads_back(tmp_path: Path, 
     assert isinstance(ws.read("pts"), gpd.GeoDataFrame)
     assert ws.read("tab")["a"].tolist() == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder]
+
+
+def test_a_geopackage_of_attribute_tables_without_a_geometry_register_reads(tmp_path: Path) -> None:
+    """Another tool's GeoPackage of attribute tables alone may have no gpkg_geometry_columns table (the
+    specification asks for it only with feature tables): its layer reads as a table instead of failing with
+    SQLite's 'no such table'."""
+    path = tmp_path / "foreign.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"a": [1, 2]}), path, layer="t", driver="GPKG")
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.execute("DROP TABLE gpkg_geometry_columns")
+        con.commit()
+    from gisplan.store.gpkgread import has_geometry
+
+    assert not has_geometry(path, "t")
