@@ -31,7 +31,7 @@ from gisplan.errors import ConfigError
 from gisplan.i18n import _
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "BASEMAP_MAX_BYTES",
@@ -104,10 +104,10 @@ PROPOSAL_THREADS_ENV = "GISPLAN_PROPOSAL_THREADS"
 """Threads the proposals of different facility types run on side by side (:func:`proposal_threads`)."""
 
 TODAY_ENV = "GISPLAN_TODAY"
-#: numpy's own switch of transparent huge pages for large arrays (see :func:`ordinary_pages`).
-HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
 """Environment variable holding the run's date (YYYY-MM-DD) instead of the clock's: tests, and re-running an
 evaluation as of a given day."""
+HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
+"""numpy's own switch of transparent huge pages for its large arrays (see :func:`ordinary_pages`)."""
 
 
 def today() -> date:
@@ -229,15 +229,11 @@ def collector_paused() -> Iterator[None]:
     A city's roads or a million points are hundreds of thousands of shapely geometries, which the collector tracks:
     while they are made, it runs hundreds of times, and each of its full passes walks every object the process
     holds. Reference counting still frees what is no longer used; the few cycles left go at the collector's next
-    pass after the block. (Process-wide: another thread's collections wait too.)
+    pass after the block. (Process-wide: another thread's collections wait too; blocks in several threads share one
+    pause, which ends with the last of them.)
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector.held():
         yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 GPKG_VERSIONS = ("1.2", "1.4")
@@ -287,34 +283,59 @@ def gpkg_dataset_options() -> dict[str, str]:
     return {"VERSION": gpkg_version()}
 
 
-class _SqliteSync:
-    """GDAL's ``OGR_SQLITE_SYNCHRONOUS`` (for the process) switched off while any :func:`sqlite_unsynced` block
-    runs, in any thread, and put back as it was when the last one ends."""
+class _SharedSwitch:
+    """A process-wide setting changed while any block holding it runs, in any thread, and put back as it was when the
+    last of them ends (a set and restore per block would let the first to end undo it under the others, and the
+    last restore the changed value)."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.depth = 0
-        self.before: str | None = None
+    def __init__(self, turn: Callable[[], object], restore: Callable[[object], None]) -> None:
+        self._turn, self._restore = turn, restore
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._before: object = None
 
-    def enter(self) -> None:
-        import pyogrio  # noqa: PLC0415 - GDAL only for the writers that use this
-
-        with self.lock:
-            if self.depth == 0:
-                self.before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
-                pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
-            self.depth += 1
-
-    def leave(self) -> None:
-        import pyogrio  # noqa: PLC0415
-
-        with self.lock:
-            self.depth -= 1
-            if self.depth == 0:
-                pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": self.before})
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._before = self._turn()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._restore(self._before)
 
 
-_sqlite_sync = _SqliteSync()
+def _sqlite_off() -> object:
+    import pyogrio  # noqa: PLC0415 - GDAL only for the writers that use this
+
+    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    return before
+
+
+def _sqlite_back(before: object) -> None:
+    import pyogrio  # noqa: PLC0415
+
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
+
+
+def _collector_off() -> object:
+    was = gc.isenabled()
+    gc.disable()
+    return was
+
+
+def _collector_back(was: object) -> None:
+    if was:
+        gc.enable()
+
+
+_sqlite_sync = _SharedSwitch(_sqlite_off, _sqlite_back)
+_collector = _SharedSwitch(_collector_off, _collector_back)
 
 
 @contextmanager
@@ -325,11 +346,8 @@ def sqlite_unsynced() -> Iterator[None]:
     output's temporary copy). The option is GDAL's, for the whole process: blocks in several threads share
     one switch, which is put back as it was when the last of them ends.
     """
-    _sqlite_sync.enter()
-    try:
+    with _sqlite_sync.held():
         yield
-    finally:
-        _sqlite_sync.leave()
 
 
 @contextmanager

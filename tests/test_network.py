@@ -310,6 +310,17 @@ def test_integer_one_way_codes_read_as_their_text(column: str, dtype: str) -> No
             pd.Series([str(c) for c in codes], dtype=object), column)
 
 
+def test_unsigned_codes_beyond_int64_go_to_the_text_rules() -> None:
+    """A uint64 code of 2**64 - 1 is no code (it wrapped to -1, end→start, when read as int64): the message, as for
+    the same value as text; unsigned codes that int64 holds still take the fast path."""
+    big = pd.Series([0, 2**64 - 1, 2], dtype="uint64")
+    assert _flags_or_message(big, "direction") == _flags_or_message(pd.Series(["0", str(2**64 - 1), "2"]),
+                                                                     "direction")
+    assert "one-way value(s) that mean nothing known" in str(_flags_or_message(big, "direction"))
+    small = pd.Series([0, 3, 2], dtype="uint64")
+    assert _flags_or_message(small, "direction") == [[True, False, True], [True, True, False]]
+
+
 def _flags_or_message(values: pd.Series, column: str) -> object:
     try:
         return [f.tolist() for f in direction_flags(values, column=column)]

@@ -50,6 +50,34 @@ def test_a_bad_context_value_is_refused(value: object) -> None:
         pass
 
 
+def test_collector_pauses_in_two_threads_end_with_the_last() -> None:
+    """Two threads' collector pauses overlapping, the first ending inside the second: the collector stays off until
+    the second ends, then is on again (with a set and restore per block, the first turned it back on early)."""
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with settings.collector_paused():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with settings.collector_paused():
+            second_in.set()
+            first_out.wait(10)
+            seen.append(gc.isenabled())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == [False]
+    assert gc.isenabled()
+
+
 def test_unsynced_sqlite_blocks_in_two_threads_share_one_switch() -> None:
     """Two writers' unsynced blocks overlapping in two threads: the option stays OFF until the last one ends and is
     then what it was before (with a set/restore per block, the first to end turned syncing back on under the
@@ -118,9 +146,9 @@ def test_the_command_line_keeps_numpy_off_huge_pages_unless_told() -> None:
     import subprocess
     import sys
 
-    probe = ("from gisplan.settings import ordinary_pages; {before}ordinary_pages(); import os, numpy; "
-             "from numpy._core.multiarray import _get_madvise_hugepage as g; "
-             "print(g(), os.environ['NUMPY_MADVISE_HUGEPAGE'])")
+    probe = ("from gisplan.settings import ordinary_pages; {before}ordinary_pages(); import os, sys, numpy; "
+             "m = sys.modules.get('numpy._core.multiarray') or sys.modules['numpy.core.multiarray']; "  # numpy 2 / 1.x
+             "print(m._get_madvise_hugepage(), os.environ['NUMPY_MADVISE_HUGEPAGE'])")
     env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
 
     def run(before: str, **extra: str) -> list[str]:

@@ -226,7 +226,8 @@ def read_point_arrays(path: Path, declared: DeclaredCRS | None, *, role: str) ->
     lon_x, lat_y = storage_xy(x, y, declared)
     column = _pick(names, _IDS)
     ids = _arrow_ids(raw.columns[column]) if column else _row_numbers(len(x))
-    _refuse_duplicates(ids, raw.rows, raw.source, column)
+    if column:  # row numbers are distinct
+        _refuse_duplicates(ids, raw.rows, raw.source, column)
     return PointArrays(ids, lon_x, lat_y, raw.source, columns=raw.columns)
 
 
@@ -253,7 +254,8 @@ def _vector_points(path: Path, declared: DeclaredCRS | None, *, role: str) -> Po
     ids = (pa.array(_id_text(gdf[column]).to_numpy(dtype=object), type=pa.string()) if column
            else _row_numbers(len(gdf)))
     rows = gdf["_row"].to_numpy()
-    _refuse_duplicates(ids, rows, source, column)
+    if column:  # row numbers are distinct
+        _refuse_duplicates(ids, rows, source, column)
     xy = shapely.get_coordinates(gdf.geometry.to_numpy())
     return PointArrays(ids, xy[:, 0].copy(), xy[:, 1].copy(), source, layer=gdf)
 
@@ -280,8 +282,9 @@ def _refuse_duplicates(ids: pa.Array, rows: NDArray[np.int64], source: str, colu
 
 
 def _all_distinct(ids: pa.Array) -> bool:
-    """Whether no id repeats, known without hashing them when the ids ascend (numbered rows: a million in 5 ms, not
-    the 0.2-0.3 s of a dictionary); else from the ids sorted, equal ones next to each other."""
+    """Whether no id repeats: known at once when the ids ascend as text (codes of one width: a million in 5 ms, not
+    the 0.2-0.3 s of a dictionary); else from the ids sorted, equal ones next to each other (a million ids
+    numbered 1…N, which do not ascend as text: 0.06 s)."""
     if len(ids) < 2 or ids.null_count:
         return len(ids) < 2
     if pc.all(pc.less(ids[:-1], ids[1:])).as_py():

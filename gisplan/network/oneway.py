@@ -50,7 +50,10 @@ def direction_flags(
     >>> f.tolist(), b.tolist()
     ([True, True, False, True], [True, False, True, True])
     """
-    if pd.api.types.is_integer_dtype(values.dtype) and not values.isna().any():  # the usual code: numbers
+    # the usual code: numbers (unsigned ones only where int64 holds them all: 2**64 - 1 would wrap to -1)
+    if (pd.api.types.is_integer_dtype(values.dtype) and not values.isna().any()
+            and (pd.api.types.is_signed_integer_dtype(values.dtype) or len(values) == 0
+                 or int(values.max()) <= np.iinfo(np.int64).max)):
         flags = _integer_flags(values.to_numpy(dtype=np.int64), oneway=column.lower() == "oneway")
         if flags is not None:
             return flags
