@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -58,9 +59,9 @@ __all__ = [
     "gpkg_dataset_options",
     "gpkg_version",
     "gpkg_versions",
+    "option_held",
     "ordinary_pages",
     "proposal_threads",
-    "sqlite_unsynced",
     "thread_count",
     "threads",
     "today",
@@ -201,8 +202,8 @@ def threads(n: int) -> Iterator[None]:
 
 
 def ordinary_pages() -> None:
-    """Let numpy keep its large arrays on ordinary 4 KiB pages in this process and in the processes it starts (Dask
-    workers), unless ``NUMPY_MADVISE_HUGEPAGE`` is already set (then that choice stands).
+    """Let numpy keep its large arrays on ordinary 4 KiB pages in this process and in the processes it starts (a local
+    Dask cluster's workers), unless ``NUMPY_MADVISE_HUGEPAGE`` is already set (then that choice stands).
 
     numpy asks Linux for transparent huge pages for every array of 4 MB or more. Where the kernel compacts memory to
     find one at each first touch (``defrag`` in madvise mode, its default), a command that makes and drops thousands
@@ -309,20 +310,6 @@ class _SharedSwitch:
                     self._restore(self._before)
 
 
-def _sqlite_off() -> object:
-    import pyogrio  # noqa: PLC0415 - GDAL only for the writers that use this
-
-    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
-    return before
-
-
-def _sqlite_back(before: object) -> None:
-    import pyogrio  # noqa: PLC0415
-
-    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
-
-
 def _collector_off() -> object:
     was = gc.isenabled()
     gc.disable()
@@ -334,20 +321,33 @@ def _collector_back(was: object) -> None:
         gc.enable()
 
 
-_sqlite_sync = _SharedSwitch(_sqlite_off, _sqlite_back)
 _collector = _SharedSwitch(_collector_off, _collector_back)
 
 
-@contextmanager
-def sqlite_unsynced() -> Iterator[None]:
-    """GDAL's SQLite (GeoPackage) writes without a sync per transaction inside the block.
+_options: dict[str, _SharedSwitch] = {}
+_options_lock = threading.Lock()
 
-    Only for files no reader sees before they are synced whole and renamed into place (a commit's or an
-    output's temporary copy). The option is GDAL's, for the whole process: blocks in several threads share
-    one switch, which is put back as it was when the last of them ends.
+
+def option_held(
+    name: str, value: object, get: Callable[[str], object], put: Callable[[dict[str, object]], None],
+) -> contextlib.AbstractContextManager[None]:
+    """A process-wide option (one of GDAL's, say) set to `value` while any block holding it runs, in any thread, and
+    put back as it was when the last of them ends; `get(name)` reads it, ``put({name: v})`` sets it.
+
+    Every caller naming the same option shares one switch, whichever module asks (the GeoPackage writers of the io
+    and store packages turn ``OGR_SQLITE_SYNCHRONOUS`` off for their temporary copies: with a set and restore per
+    block, two writers in two threads turned syncing back on under the second, then left it off for good).
     """
-    with _sqlite_sync.held():
-        yield
+    with _options_lock:
+        switch = _options.get(name)
+        if switch is None:
+            def turn() -> object:
+                before = get(name)
+                put({name: value})
+                return before
+
+            switch = _options[name] = _SharedSwitch(turn, lambda before: put({name: before}))
+    return switch.held()
 
 
 @contextmanager

@@ -79,12 +79,13 @@ def test_collector_pauses_in_two_threads_end_with_the_last() -> None:
 
 
 def test_unsynced_sqlite_blocks_in_two_threads_share_one_switch() -> None:
-    """Two writers' unsynced blocks overlapping in two threads: the option stays OFF until the last one ends and is
-    then what it was before (with a set/restore per block, the first to end turned syncing back on under the
-    second, and the second then left it OFF for the whole process)."""
+    """Two writers' unsynced blocks overlapping in two threads — an output file's (io) and a commit's (store): the
+    option stays OFF until the last one ends and is then what it was before (with a set/restore per block, the
+    first to end turned syncing back on under the second, and the second then left it OFF for the process)."""
     import pyogrio
 
-    from gisplan.settings import sqlite_unsynced
+    from gisplan.io.atomic import _sqlite_unsynced as output_unsynced
+    from gisplan.store.gpkgwrite import sqlite_unsynced
 
     option = "OGR_SQLITE_SYNCHRONOUS"
     pyogrio.set_gdal_config_options({option: "NORMAL"})
@@ -93,7 +94,7 @@ def test_unsynced_sqlite_blocks_in_two_threads_share_one_switch() -> None:
         seen: dict[str, object] = {}  # pyogrio reads OFF back as False
 
         def first() -> None:
-            with sqlite_unsynced():
+            with output_unsynced():
                 first_in.set()
                 second_in.wait(10)
             first_out.set()

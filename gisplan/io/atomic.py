@@ -4,6 +4,7 @@ killed write never leaves a half-written output.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 import pandas as pd
 import pyogrio
 
-from gisplan.settings import gpkg_dataset_options, sqlite_unsynced
+from gisplan.settings import gpkg_dataset_options, option_held
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -119,7 +120,7 @@ def write_atomic_gpkg(layers: dict[str, pd.DataFrame], path: Path) -> None:
     before the rename, and it is synced once, whole, before it. Ten layers of a run's ``results.gpkg`` took
     0.8–1.0 s with a sync per layer's transactions, 0.5 s without (on a machine shared with other work).
     """
-    with atomic_path(path, ".gpkg") as tmp, sqlite_unsynced():
+    with atomic_path(path, ".gpkg") as tmp, _sqlite_unsynced():
         for name, gdf in layers.items():
             _write_layer(gdf, tmp, name)
 
@@ -141,6 +142,11 @@ def atomic_path(path: Path, suffix: str) -> Iterator[str]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sqlite_unsynced() -> contextlib.AbstractContextManager[None]:
+    """GDAL's SQLite writes without a sync per transaction (the switch the store's commits share)."""
+    return option_held("OGR_SQLITE_SYNCHRONOUS", "OFF", pyogrio.get_gdal_config_option, pyogrio.set_gdal_config_options)
 
 
 def _write_layer(frame: pd.DataFrame, target: str, name: str) -> None:

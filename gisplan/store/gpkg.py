@@ -31,14 +31,14 @@ import pyogrio
 
 from gisplan.errors import StoreError
 from gisplan.i18n import _
-from gisplan.settings import gpkg_dataset_options, sqlite_unsynced
+from gisplan.settings import gpkg_dataset_options
 from gisplan.store.gpkgfile import commit_file as _commit_file
 from gisplan.store.gpkgfile import remove_tmp as _remove_tmp
 from gisplan.store.gpkgfile import sweep_stale
 from gisplan.store.gpkgfile import tmp_path as _tmp_path
 from gisplan.store.gpkgfile import writer_lock as _writer_lock
 from gisplan.store.gpkgread import has_geometry, own_layer_names, read_own_table, sqlite_uri
-from gisplan.store.gpkgwrite import read_attributes, write_layer
+from gisplan.store.gpkgwrite import read_attributes, sqlite_unsynced, write_layer
 from gisplan.store.history import LayerChange, RowChange, created, diff_layer, history_filters
 from gisplan.store.operations import (
     HISTORY_COLUMNS,

@@ -19,14 +19,21 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
-from gisplan.settings import sqlite_unsynced
+from gisplan.settings import option_held
 from gisplan.store.layerhash import geometry_name
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Mapping
     from pathlib import Path
 
-__all__ = ["ARROW_SAFE", "prepare", "read_attributes", "write_layer"]
+__all__ = ["ARROW_SAFE", "prepare", "read_attributes", "sqlite_unsynced", "write_layer"]
+
+
+def sqlite_unsynced() -> contextlib.AbstractContextManager[None]:
+    """GDAL's writes to a commit's temporary copy without SQLite's syncs (the copy is fsynced once before it replaces
+    the workspace, and thrown away on any failure): one switch for the process, shared with the output writers."""
+    return option_held("OGR_SQLITE_SYNCHRONOUS", "OFF", pyogrio.get_gdal_config_option, pyogrio.set_gdal_config_options)
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
