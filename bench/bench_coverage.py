@@ -18,7 +18,8 @@ Stages, timed per network:
   ``snap`` (index the edges, snap all demand and all facilities, group the demand by edge),
   ``coverage`` (one multi-source search per type and the minutes of every demand point),
   ``aggregate`` (the per-point columns, and per-unit totals at the type's 15 min and 5/10/15/20),
-  ``polygons`` (reached roads buffered by 100 m and merged, per type);
+  ``polygons`` (reached roads simplified, joined end to end through the junctions, buffered by 100 m and merged,
+  per type);
 * ``total``: end to end, wall clock from reading the file to the last polygon.
 
 The coverage step is then run again exactly as ``measure_coverage`` runs it
