@@ -52,7 +52,7 @@ def test_random_grids_keep_every_segment_once() -> None:
 
 def test_cycles_rings_and_other_geometries() -> None:
     """Four lines around a square are one closed chain; a closed line stays one; an empty line and a point pass
-    through unchanged, after the chains; fewer than two lines come back as they are."""
+    through unchanged, after the chains, also beside a single line (which comes back as it is)."""
     square = [shapely.LineString([(0, 0), (1, 0)]), shapely.LineString([(1, 1), (1, 0)]),
               shapely.LineString([(1, 1), (0, 1)]), shapely.LineString([(0, 0), (0, 1)])]
     ring = shapely.LineString([(5, 5), (6, 5), (6, 6), (5, 5)])
@@ -67,3 +67,6 @@ def test_cycles_rings_and_other_geometries() -> None:
     assert chains[3].equals(odd[1])
     one = np.array([square[0]], dtype=object)
     assert through_chains(one)[0] is square[0]
+    point_first = through_chains(np.array([odd[1], square[0]], dtype=object))
+    assert point_first[0] is square[0]
+    assert point_first[1] is odd[1]

@@ -37,9 +37,10 @@ def through_chains(lines: NDArray[np.object_]) -> NDArray[np.object_]:
     Returns
     -------
     ndarray of shapely LineStrings
-        Chains: each input line lies in exactly one of them, once, forward or reversed, its vertices as they
-        were; where two lines are joined the shared point appears once. A ring of lines becomes one closed
-        chain. The order of the chains and where each starts is deterministic (it follows the input order).
+        Chains: each input line lies in exactly one of them, once, forward or reversed, its (x, y) vertices as
+        they were (z is dropped: the chains are for buffering); where two lines are joined the shared point appears
+        once. A ring of lines becomes one closed chain. The order of the chains and where each starts is
+        deterministic (it follows the input order); other geometries come after the chains.
 
     Examples
     --------
@@ -53,7 +54,7 @@ def through_chains(lines: NDArray[np.object_]) -> NDArray[np.object_]:
     lines = given[plain]
     n = len(lines)
     if n < 2:
-        return given
+        return np.concatenate([lines, given[~plain]])
     xy, owner = shapely.get_coordinates(lines, return_index=True)
     counts = np.bincount(owner, minlength=n)
     first = np.cumsum(counts) - counts
